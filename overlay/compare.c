@@ -1,0 +1,129 @@
+/* compare.c -- compare on computed attributes
+ *
+ * "ldapcompare GROUP member:DN" is how an ACL engine or an MTA asks whether DN is in a group;
+ * it is answered with the reverse test on that one entry, never by expanding the group.
+ */
+#include "dmg.h"
+
+static int
+dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	Entry *u = NULL;
+	dmg_rule r;
+	int yes;
+
+	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &u, on ) != LDAP_SUCCESS || u == NULL )
+		return 0;
+	dmg_rule_from_entry( op, di, group, &r );
+	yes = dmg_rule_has_member( op, on, &r, u );
+	dmg_rule_free( op, &r );
+	overlay_entry_release_ov( op, u, 0, on );
+	return yes;
+}
+
+static int
+dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct berval *addr )
+{
+	BerVarray ndns = NULL;
+	int i, yes = 0;
+
+	dmg_entries_with_mail( op, on, addr, &ndns );
+	for ( i = 0; !yes && ndns && !BER_BVISNULL( &ndns[i] ); i++ )
+		yes = dmg_compare_member( op, on, group, &ndns[i] );
+	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
+	return yes;
+}
+
+static int
+dmg_compare_member_count( Operation *op, slap_overinst *on, Entry *group, struct berval *val,
+	int *yes )
+{
+	dmg_members ms;
+	char buf[32];
+	int rc, len;
+
+	rc = dmg_members_expand( op, on, group, &ms );
+	if ( rc != LDAP_SUCCESS )
+		return rc;
+	len = snprintf( buf, sizeof( buf ), "%u", ms.n );
+	*yes = val->bv_len == (ber_len_t)len && memcmp( val->bv_val, buf, len ) == 0;
+	dmg_members_free( &ms );
+	return LDAP_SUCCESS;
+}
+
+static int
+dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval *group_ndn )
+{
+	Entry *g = NULL;
+	int yes = 0;
+
+	if ( overlay_entry_get_ov( op, group_ndn, NULL, NULL, 0, &g, on ) != LDAP_SUCCESS || g == NULL )
+		return 0;
+	if ( dmg_entry_is_group( g )
+		&& access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
+		&& dmg_group_visible( op, on, g ) )
+		yes = dmg_compare_member( op, on, g, &e->e_nname );
+	overlay_entry_release_ov( op, g, 0, on );
+	return yes;
+}
+
+/* Returns an LDAP result code: compareTrue/compareFalse, or an error. */
+static int
+dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group )
+{
+	AttributeDescription *ad = op->orc_ava->aa_desc;
+	struct berval *val = &op->orc_ava->aa_value;
+	int yes = 0, rc;
+
+	if ( !access_allowed( op, e, ad, val, ACL_COMPARE, NULL ) )
+		return LDAP_INSUFFICIENT_ACCESS;
+	if ( is_group && ad == dmg_ad.member )
+		yes = dmg_compare_member( op, on, e, val );
+	else if ( is_group && ad == dmg_ad.member_mail )
+		yes = dmg_compare_member_mail( op, on, e, val );
+	else if ( is_group && ad == dmg_ad.member_count ) {
+		rc = dmg_compare_member_count( op, on, e, val, &yes );
+		if ( rc != LDAP_SUCCESS )
+			return rc;
+	} else if ( !is_group && ad == dmg_ad.member_of )
+		yes = dmg_compare_member_of( op, on, e, val );
+	else if ( ad == dmg_ad.member_of || dmg_ad_is_group_computed( ad ) )
+		yes = 0;	/* the attribute does not exist on this kind of entry */
+	else
+		return LDAP_UNWILLING_TO_PERFORM;
+	return yes ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
+}
+
+int
+dmg_compare( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	AttributeDescription *ad = op->orc_ava->aa_desc;
+	Entry *e = NULL;
+	int is_group, rc;
+
+	if ( get_manageDSAit( op ) || dmg_ad.oc_group == NULL )
+		return SLAP_CB_CONTINUE;
+	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS
+		|| e == NULL )
+		return SLAP_CB_CONTINUE;
+	is_group = dmg_entry_is_group( e );
+	if ( is_group && !dmg_group_visible( op, on, e ) ) {
+		overlay_entry_release_ov( op, e, 0, on );
+		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+		return rs->sr_err;
+	}
+	/* member on a static group, and every stored attribute, is the backend's business */
+	if ( !dmg_ad_is_computed( ad ) || ( ad == dmg_ad.member && !is_group ) ) {
+		overlay_entry_release_ov( op, e, 0, on );
+		return SLAP_CB_CONTINUE;
+	}
+	rc = dmg_compare_computed( op, on, e, is_group );
+	overlay_entry_release_ov( op, e, 0, on );
+	if ( rc == LDAP_UNWILLING_TO_PERFORM )
+		send_ldap_error( op, rs, rc, "dynmailgroup: this computed attribute cannot be compared" );
+	else
+		send_ldap_error( op, rs, rc, NULL );
+	return rs->sr_err;
+}

@@ -1,0 +1,157 @@
+/* decision.c -- dmgDecision, dmgDecisionReason and dmgAuditorMail (SPEC section 4)
+ *
+ * Gathers a group's policy attributes into the pure-C policy input (policy.c decides) and
+ * answers its membership question with the reverse test: the entries whose mail is the
+ * sender are tested against the group's rule, the group itself is never expanded.
+ */
+#include "dmg.h"
+#include "policy.h"
+
+#define DMG_REASON_MAX 512
+
+typedef struct dmg_member_ctx {
+	Operation *op;
+	slap_overinst *on;
+	Entry *group;
+} dmg_member_ctx;
+
+static int
+dmg_sender_is_member( void *vctx, const char *addr, size_t len )
+{
+	dmg_member_ctx *ctx = vctx;
+	Operation *op = ctx->op;
+	dmg_info *di = ctx->on->on_bi.bi_private;
+	struct berval bv;
+	BerVarray ndns = NULL;
+	dmg_rule r;
+	int i, yes = 0;
+
+	bv.bv_val = (char *)addr;
+	bv.bv_len = len;
+	dmg_entries_with_mail( op, ctx->on, &bv, &ndns );
+	if ( ndns == NULL )
+		return 0;
+	dmg_rule_from_entry( op, di, ctx->group, &r );
+	for ( i = 0; !yes && !BER_BVISNULL( &ndns[i] ); i++ ) {
+		Entry *u = NULL;
+
+		if ( overlay_entry_get_ov( op, &ndns[i], NULL, NULL, 0, &u, ctx->on ) != LDAP_SUCCESS
+			|| u == NULL )
+			continue;
+		yes = dmg_rule_has_member( op, ctx->on, &r, u );
+		overlay_entry_release_ov( op, u, 0, ctx->on );
+	}
+	dmg_rule_free( op, &r );
+	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
+	return yes;
+}
+
+/* Every mail value of every auditor that op may read; values in op->o_tmpmemctx */
+static BerVarray
+dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
+{
+	Attribute *auditors = attr_find( group->e_attrs, dmg_ad.auditor );
+	BerVarray mails = NULL;
+	unsigned i, j;
+
+	for ( i = 0; auditors && i < auditors->a_numvals; i++ ) {
+		AccessControlState acl_state = ACL_STATE_INIT;
+		Entry *u = NULL;
+		Attribute *m;
+
+		if ( overlay_entry_get_ov( op, &auditors->a_nvals[i], NULL, NULL, 0, &u, on ) != LDAP_SUCCESS
+			|| u == NULL )
+			continue;
+		m = attr_find( u->e_attrs, dmg_ad.mail );
+		for ( j = 0; m && j < m->a_numvals; j++ ) {
+			struct berval copy;
+
+			if ( !access_allowed( op, u, dmg_ad.mail, &m->a_nvals[j], ACL_READ, &acl_state ) )
+				continue;
+			ber_dupbv_x( &copy, &m->a_vals[j], op->o_tmpmemctx );
+			ber_bvarray_add_x( &mails, &copy, op->o_tmpmemctx );
+		}
+		overlay_entry_release_ov( op, u, 0, on );
+	}
+	return mails;
+}
+
+/* Points a dmg_str array at the values of an attribute (or of a BerVarray). */
+static struct dmg_str *
+dmg_strs( Operation *op, BerVarray vals, size_t *n )
+{
+	struct dmg_str *s;
+	size_t i;
+
+	for ( *n = 0; vals && !BER_BVISNULL( &vals[*n] ); (*n)++ )
+		;
+	s = op->o_tmpcalloc( *n + 1, sizeof( struct dmg_str ), op->o_tmpmemctx );
+	for ( i = 0; i < *n; i++ ) {
+		s[i].s = vals[i].bv_val;
+		s[i].len = vals[i].bv_len;
+	}
+	return s;
+}
+
+static unsigned
+dmg_policy_bits( Entry *group )
+{
+	Attribute *a = attr_find( group->e_attrs, dmg_ad.send_policy );
+	unsigned i, bits = 0, bit;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		if ( dmg_send_policy_parse( a->a_vals[i].bv_val, a->a_vals[i].bv_len, &bit ) == 0 )
+			bits |= bit;
+	}
+	return bits;
+}
+
+static void
+dmg_add_decision( Operation *op, slap_overinst *on, Entry *group, Entry *target,
+	struct berval *sender, BerVarray auditor_mails )
+{
+	Attribute *wl = attr_find( group->e_attrs, dmg_ad.whitelist );
+	Attribute *mail = attr_find( group->e_attrs, dmg_ad.mail );
+	struct dmg_policy_input in;
+	dmg_member_ctx mctx = { op, on, group };
+	struct dmg_str *wls, *auds;
+	char reason[DMG_REASON_MAX];
+	enum dmg_decision d;
+	struct berval bv;
+
+	memset( &in, 0, sizeof( in ) );
+	in.policies = dmg_policy_bits( group );
+	wls = dmg_strs( op, wl ? wl->a_vals : NULL, &in.n_whitelist );
+	in.whitelist = wls;
+	in.audit_required = dmg_entry_bool( group, dmg_ad.audit_required, 0 );
+	auds = dmg_strs( op, auditor_mails, &in.n_auditor_mail );
+	in.auditor_mail = auds;
+	if ( mail && mail->a_numvals ) {
+		in.group_mail.s = mail->a_vals[0].bv_val;
+		in.group_mail.len = mail->a_vals[0].bv_len;
+	}
+	in.is_member = dmg_sender_is_member;
+	in.member_ctx = &mctx;
+
+	d = dmg_policy_decide( &in, sender->bv_val, sender->bv_len, reason, sizeof( reason ) );
+	ber_str2bv( dmg_decision_name( d ), 0, 0, &bv );
+	attr_merge_normalize_one( target, dmg_ad.decision, &bv, op->o_tmpmemctx );
+	ber_str2bv( reason, 0, 0, &bv );
+	attr_merge_normalize_one( target, dmg_ad.decision_reason, &bv, op->o_tmpmemctx );
+	op->o_tmpfree( wls, op->o_tmpmemctx );
+	op->o_tmpfree( auds, op->o_tmpmemctx );
+}
+
+int
+dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,
+	struct berval *sender, int want_decision, int want_auditor_mail )
+{
+	BerVarray mails = dmg_auditor_mails( op, on, group );
+
+	if ( want_decision && sender )
+		dmg_add_decision( op, on, group, e, sender, mails );
+	if ( want_auditor_mail && mails )
+		attr_merge_normalize( e, dmg_ad.auditor_mail, mails, op->o_tmpmemctx );
+	ber_bvarray_free_x( mails, op->o_tmpmemctx );
+	return LDAP_SUCCESS;
+}

@@ -1,0 +1,196 @@
+/* dmg.h -- internal interfaces of the dynmailgroup overlay
+ *
+ * The overlay computes the members of dynamicMailGroup entries on read.  Each source file
+ * holds one concern; this header is the map:
+ *
+ *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch
+ *   config.c        slapd.conf directives and cn=config attributes
+ *   schema.c        computed attribute types (registered in code) and stored-schema lookup
+ *   rule.c          a group's membership rule, read from its entry
+ *   membership.c    forward expansion (members of a group) and the reverse test (is E a member)
+ *   search.c        search hook: filter rewriting for computed attributes, response callback
+ *   compare.c       compare hook on computed attributes
+ *   guard.c         write guard: validation of group entries, roles, applicant stamping
+ *   departments.c   department renames and deletes
+ *   access.c        access-control hooks: role grants, hidden groups, ACL group clauses
+ *   decision.c      send decision glue between slapd and the pure-C policy.c
+ */
+#ifndef DMG_H
+#define DMG_H
+
+#include "portable.h"
+
+#include <ac/string.h>
+
+#include "slap.h"
+#include "slap-config.h"
+
+#define DMG_LOG_PREFIX "dynmailgroup: "
+
+/* ---- attribute descriptions ------------------------------------------------------------ */
+
+typedef struct dmg_schema {
+	/* stored, from schema/dynmailgroup.schema; resolved when a database opens */
+	ObjectClass *oc_group;
+	AttributeDescription *department;
+	AttributeDescription *include_sub;
+	AttributeDescription *condition;
+	AttributeDescription *applicant;
+	AttributeDescription *administrator;
+	AttributeDescription *audit_required;
+	AttributeDescription *auditor;
+	AttributeDescription *send_policy;
+	AttributeDescription *whitelist;
+	AttributeDescription *show_in_contacts;
+	AttributeDescription *mail;
+	AttributeDescription *member;
+	AttributeDescription *unique_member;
+	ObjectClass *oc_group_of_names;
+	ObjectClass *oc_group_of_unique_names;
+	/* computed, registered by the module at load time */
+	AttributeDescription *member_mail;
+	AttributeDescription *member_count;
+	AttributeDescription *member_of;
+	AttributeDescription *decision;
+	AttributeDescription *decision_reason;
+	AttributeDescription *auditor_mail;
+	AttributeDescription *sender;
+} dmg_schema;
+
+extern dmg_schema dmg_ad;
+
+int dmg_schema_register_computed( void );
+int dmg_schema_resolve_stored( const char **missing );
+int dmg_ad_is_computed( AttributeDescription *ad );
+/* TRUE for computed attributes that live on groups (member and the dmg* group values) */
+int dmg_ad_is_group_computed( AttributeDescription *ad );
+
+/* ---- per-database configuration ---------------------------------------------------------- */
+
+struct dmg_cache;
+
+typedef struct dmg_info {
+	Filter *member_filter;		/* dynmailgroup-member-filter */
+	struct berval member_filter_str;
+	Filter *dept_filter;		/* dynmailgroup-department-filter */
+	struct berval dept_filter_str;
+	BerVarray postmaster;		/* dynmailgroup-postmaster, pretty */
+	BerVarray postmaster_n;		/* normalized */
+	BerVarray privileged;		/* dynmailgroup-privileged, pretty */
+	BerVarray privileged_n;
+	int max_departments;		/* dynmailgroup-max-departments */
+	int max_whitelist;		/* dynmailgroup-max-whitelist */
+	unsigned long max_members;	/* dynmailgroup-max-members, 0 = no limit */
+	unsigned long cache_max_values;	/* dynmailgroup-cache-max-values, 0 = no cache */
+} dmg_info;
+
+#define DMG_DEFAULT_MEMBER_FILTER "(objectClass=inetOrgPerson)"
+#define DMG_DEFAULT_DEPT_FILTER "(objectClass=organizationalUnit)"
+#define DMG_DEFAULT_MAX_DEPARTMENTS 50
+#define DMG_DEFAULT_MAX_WHITELIST 1000
+
+int dmg_config_init( BackendInfo *bi );
+int dmg_info_set_defaults( dmg_info *di );
+void dmg_info_free( dmg_info *di );
+
+/* ---- operations the overlay makes itself --------------------------------------------------- */
+
+/* Marks write operations issued by the overlay (department renames) so that its own write
+ * guard lets them through.  Internal searches carry ManageDsaIT instead, which makes every
+ * dynamic overlay (this one and dynlist) return entries as stored. */
+extern int dmg_internal_key;
+int dmg_op_is_internal( Operation *op );
+void dmg_op_mark_internal( Operation *op, OpExtra *oex );
+void dmg_op_unmark_internal( Operation *op, OpExtra *oex );
+
+/* The database the overlay sits on, as a normal (non-overlay-walking) BackendDB. */
+BackendDB *dmg_real_db( Operation *op );
+
+/* An operation copy that runs with the rootdn's rights (ACL-free structural checks). */
+void dmg_op_as_root( Operation *op, Operation *root );
+
+/* ---- a group's rule --------------------------------------------------------------------- */
+
+typedef struct dmg_rule {
+	struct berval *depts;	/* normalized department DNs (owned by the group entry) */
+	int ndepts;
+	int include_sub;	/* dmgIncludeSubDepartments, default TRUE */
+	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
+} dmg_rule;
+
+int dmg_entry_is_group( Entry *e );
+int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
+int dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r );
+void dmg_rule_free( Operation *op, dmg_rule *r );
+
+/* ---- membership ---------------------------------------------------------------------------- */
+
+typedef struct dmg_member {
+	struct berval dn, ndn;
+	unsigned mail_first, mail_count;	/* range in dmg_members.mail */
+} dmg_member;
+
+typedef struct dmg_members {
+	dmg_member *m;
+	unsigned n, cap;
+	struct berval *mail, *nmail;		/* every mail value of every member */
+	unsigned nmail_count, mail_cap;
+} dmg_members;
+
+void dmg_members_free( dmg_members *ms );
+/* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
+ * when there are more than dynmailgroup-max-members; never a partial list otherwise. */
+int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
+/* Adds the requested computed values of group to target (which may be the group itself) */
+int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
+	int want_member, int want_mail, int want_count );
+/* Adds dmgMemberOf of e to target */
+int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
+/* Is entry e a member of the group with rule r, as op's identity sees it? */
+int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e );
+/* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx */
+int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns );
+/* Candidate groups for an entry DN: those naming one of its ancestors as department */
+Filter *dmg_candidate_filter( Operation *op, struct berval *ndn );
+/* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx */
+int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
+/* Is the group entry visible to op (dmgShowInContacts FALSE hides it from most) */
+int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );
+int dmg_is_postmaster( Operation *op, slap_overinst *on );
+int dmg_is_privileged( Operation *op, slap_overinst *on );
+int dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn );
+
+/* ---- hooks ------------------------------------------------------------------------------- */
+
+int dmg_search( Operation *op, SlapReply *rs );
+int dmg_compare( Operation *op, SlapReply *rs );
+int dmg_add( Operation *op, SlapReply *rs );
+int dmg_modify( Operation *op, SlapReply *rs );
+int dmg_modrdn( Operation *op, SlapReply *rs );
+int dmg_delete( Operation *op, SlapReply *rs );
+int dmg_access_allowed( Operation *op, Entry *e, AttributeDescription *desc,
+	struct berval *val, slap_access_t access, AccessControlState *state, slap_mask_t *maskp );
+int dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
+	AttributeDescription *at, int rw, Entry **e );
+int dmg_entry_release_rw( Operation *op, Entry *e, int rw );
+
+/* guard.c: the first entry other than skip that matches f, searched with the rootdn's rights */
+typedef struct dmg_first_dn {
+	struct berval *skip;
+	char dn[256];
+	int found;
+} dmg_first_dn;
+int dmg_find_other( Operation *op, Filter *f, struct berval *skip, dmg_first_dn *out );
+
+/* departments.c, called by the modrdn/delete hooks */
+int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );
+
+/* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested */
+int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,
+	struct berval *sender, int want_decision, int want_auditor_mail );
+
+/* helpers shared by the hooks */
+int dmg_attr_requested( Operation *op, AttributeName *attrs, AttributeDescription *ad, int by_star_or_plus );
+void dmg_attr_add_ulong( Entry *e, AttributeDescription *ad, unsigned long v );
+
+#endif /* DMG_H */

@@ -1,0 +1,145 @@
+/* dynmailgroup.c -- module glue of slapo-dynmailgroup
+ *
+ * Registers the overlay, its configuration and computed schema, and wires the hooks.
+ * Copyright 2026 The slapo-dynmailgroup authors.  OpenLDAP Public License, see LICENSE.
+ */
+#include "dmg.h"
+
+static slap_overinst dmg_overlay;
+
+int dmg_internal_key;
+
+/* ---- internal-operation marker ------------------------------------------------------------ */
+
+int
+dmg_op_is_internal( Operation *op )
+{
+	OpExtra *oex;
+
+	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
+		if ( oex->oe_key == &dmg_internal_key )
+			return 1;
+	}
+	return 0;
+}
+
+void
+dmg_op_mark_internal( Operation *op, OpExtra *oex )
+{
+	oex->oe_key = &dmg_internal_key;
+	LDAP_SLIST_INSERT_HEAD( &op->o_extra, oex, oe_next );
+}
+
+void
+dmg_op_unmark_internal( Operation *op, OpExtra *oex )
+{
+	LDAP_SLIST_REMOVE( &op->o_extra, oex, OpExtra, oe_next );
+}
+
+BackendDB *
+dmg_real_db( Operation *op )
+{
+	/* Inside a hook op->o_bd is a copy whose bd_info is this overlay; calling through it
+	 * would re-enter the overlay.  The selected database walks the whole stack. */
+	return select_backend( &op->o_bd->be_nsuffix[0], 0 );
+}
+
+void
+dmg_op_as_root( Operation *op, Operation *root )
+{
+	*root = *op;
+	root->o_dn = op->o_bd->be_rootdn;
+	root->o_ndn = op->o_bd->be_rootndn;
+	root->o_groups = NULL;
+}
+
+/* ---- database lifecycle ----------------------------------------------------------------------- */
+
+static int
+dmg_db_init( BackendDB *be, ConfigReply *cr )
+{
+	slap_overinst *on = (slap_overinst *)be->bd_info;
+	dmg_info *di;
+
+	(void)cr;
+	di = ch_calloc( 1, sizeof( dmg_info ) );
+	if ( dmg_info_set_defaults( di ) ) {
+		ch_free( di );
+		return 1;
+	}
+	on->on_bi.bi_private = di;
+	return 0;
+}
+
+static int
+dmg_db_open( BackendDB *be, ConfigReply *cr )
+{
+	const char *missing = NULL;
+
+	(void)be;
+	if ( dmg_schema_resolve_stored( &missing ) ) {
+		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
+			"schema element \"%s\" is not defined; include dynmailgroup.schema "
+			"(and cosine.schema) before using the overlay", missing );
+		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
+		return 1;
+	}
+	return 0;
+}
+
+static int
+dmg_db_destroy( BackendDB *be, ConfigReply *cr )
+{
+	slap_overinst *on = (slap_overinst *)be->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
+
+	(void)cr;
+	if ( di ) {
+		dmg_info_free( di );
+		ch_free( di );
+		on->on_bi.bi_private = NULL;
+	}
+	return 0;
+}
+
+/* ---- registration ----------------------------------------------------------------------------- */
+
+static int
+dmg_initialize( void )
+{
+	int rc;
+
+	rc = dmg_schema_register_computed();
+	if ( rc )
+		return rc;
+
+	dmg_overlay.on_bi.bi_type = "dynmailgroup";
+	dmg_overlay.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;
+	dmg_overlay.on_bi.bi_db_init = dmg_db_init;
+	dmg_overlay.on_bi.bi_db_open = dmg_db_open;
+	dmg_overlay.on_bi.bi_db_destroy = dmg_db_destroy;
+
+	dmg_overlay.on_bi.bi_op_search = dmg_search;
+	dmg_overlay.on_bi.bi_op_compare = dmg_compare;
+	dmg_overlay.on_bi.bi_op_add = dmg_add;
+	dmg_overlay.on_bi.bi_op_modify = dmg_modify;
+	dmg_overlay.on_bi.bi_op_modrdn = dmg_modrdn;
+	dmg_overlay.on_bi.bi_op_delete = dmg_delete;
+	dmg_overlay.on_bi.bi_access_allowed = dmg_access_allowed;
+	dmg_overlay.on_bi.bi_entry_get_rw = dmg_entry_get_rw;
+	dmg_overlay.on_bi.bi_entry_release_rw = dmg_entry_release_rw;
+
+	rc = dmg_config_init( &dmg_overlay.on_bi );
+	if ( rc )
+		return rc;
+
+	return overlay_register( &dmg_overlay );
+}
+
+int
+init_module( int argc, char *argv[] )
+{
+	(void)argc;
+	(void)argv;
+	return dmg_initialize();
+}

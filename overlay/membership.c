@@ -1,0 +1,572 @@
+/* membership.c -- who is a member of a group (SPEC section 3)
+ *
+ * Two directions, one definition.  E is a member of G when E matches G's rule filter (member
+ * filter AND conditions), lies in the subtree of one of G's departments, and -- with
+ * dmgIncludeSubDepartments FALSE -- no entry strictly between E and that department matches
+ * the department filter.
+ *
+ *  - forward (dmg_members_expand): one internal subtree search per department, run with the
+ *    requester's identity and without size or time limits, so slapd's ACLs decide what the
+ *    requester sees and nothing is ever cut short;
+ *  - reverse (dmg_rule_has_member): the same tests on one given entry, so that "which groups
+ *    is E in" never expands a group.
+ *
+ * Both apply the same access checks the backend applies to a search: search access on the
+ * department (the search base), read access on the member entry, search access on every
+ * attribute the filter tests (test_filter), and read access on each mail value returned.
+ * Department structure (the nesting test) is a property of the group, not of the reader, so
+ * it is evaluated with the rootdn's rights.
+ */
+#include "dmg.h"
+
+/* ---- member list --------------------------------------------------------------------------- */
+
+void
+dmg_members_free( dmg_members *ms )
+{
+	unsigned i;
+
+	for ( i = 0; i < ms->n; i++ ) {
+		ch_free( ms->m[i].dn.bv_val );
+		ch_free( ms->m[i].ndn.bv_val );
+	}
+	for ( i = 0; i < ms->nmail_count; i++ ) {
+		ch_free( ms->mail[i].bv_val );
+		ch_free( ms->nmail[i].bv_val );
+	}
+	ch_free( ms->m );
+	ch_free( ms->mail );
+	ch_free( ms->nmail );
+	memset( ms, 0, sizeof( *ms ) );
+}
+
+static void
+dmg_members_push_mail( dmg_members *ms, struct berval *val, struct berval *nval )
+{
+	if ( ms->nmail_count == ms->mail_cap ) {
+		ms->mail_cap = ms->mail_cap ? ms->mail_cap * 2 : 64;
+		ms->mail = ch_realloc( ms->mail, ms->mail_cap * sizeof( struct berval ) );
+		ms->nmail = ch_realloc( ms->nmail, ms->mail_cap * sizeof( struct berval ) );
+	}
+	ber_dupbv( &ms->mail[ms->nmail_count], val );
+	ber_dupbv( &ms->nmail[ms->nmail_count], nval );
+	ms->nmail_count++;
+}
+
+/* Appends e with the mail values op may read. */
+static void
+dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
+{
+	AccessControlState acl_state = ACL_STATE_INIT;
+	dmg_member *m;
+	Attribute *a;
+	unsigned i;
+
+	if ( ms->n == ms->cap ) {
+		ms->cap = ms->cap ? ms->cap * 2 : 64;
+		ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
+	}
+	m = &ms->m[ms->n++];
+	ber_dupbv( &m->dn, &e->e_name );
+	ber_dupbv( &m->ndn, &e->e_nname );
+	m->mail_first = ms->nmail_count;
+	a = attr_find( e->e_attrs, dmg_ad.mail );
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		if ( access_allowed( op, e, dmg_ad.mail, &a->a_nvals[i], ACL_READ, &acl_state ) )
+			dmg_members_push_mail( ms, &a->a_vals[i], &a->a_nvals[i] );
+	}
+	m->mail_count = ms->nmail_count - m->mail_first;
+}
+
+static int
+dmg_member_cmp( const void *a, const void *b )
+{
+	const dmg_member *x = a, *y = b;
+
+	if ( x->ndn.bv_len != y->ndn.bv_len )
+		return x->ndn.bv_len < y->ndn.bv_len ? -1 : 1;
+	return memcmp( x->ndn.bv_val, y->ndn.bv_val, x->ndn.bv_len );
+}
+
+/* Several departments may overlap (a department and one nested in it, both named with
+ * dmgIncludeSubDepartments FALSE and a non-department in between): keep each member once. */
+static void
+dmg_members_dedupe( dmg_members *ms )
+{
+	unsigned i, j;
+
+	if ( ms->n < 2 )
+		return;
+	qsort( ms->m, ms->n, sizeof( dmg_member ), dmg_member_cmp );
+	for ( i = 1, j = 0; i < ms->n; i++ ) {
+		if ( dmg_member_cmp( &ms->m[i], &ms->m[j] ) == 0 ) {
+			/* its mail values stay in the array but are no longer referenced */
+			ch_free( ms->m[i].dn.bv_val );
+			ch_free( ms->m[i].ndn.bv_val );
+			continue;
+		}
+		ms->m[++j] = ms->m[i];
+	}
+	ms->n = j + 1;
+}
+
+/* ---- department structure -------------------------------------------------------------------- */
+
+static int
+dmg_is_department( Operation *op, slap_overinst *on, struct berval *ndn )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	Operation root;
+	Entry *e = NULL;
+	int rc = 0;
+
+	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS || e == NULL )
+		return 0;
+	dmg_op_as_root( op, &root );
+	rc = test_filter( &root, e, di->dept_filter ) == LDAP_COMPARE_TRUE;
+	overlay_entry_release_ov( op, e, 0, on );
+	return rc;
+}
+
+/* Remembers the answer for the last parent asked about: members come in runs that share
+ * their parent entry, so one department lookup serves a whole team. */
+typedef struct dmg_nest_memo {
+	char buf[1024];
+	struct berval parent;
+	int nested;
+} dmg_nest_memo;
+
+/* Does an entry strictly between ndn and dept match the department filter? */
+static int
+dmg_below_nested_department( Operation *op, slap_overinst *on, struct berval *ndn,
+	struct berval *dept, dmg_nest_memo *memo )
+{
+	struct berval p;
+	int nested = 0;
+
+	dnParent( ndn, &p );
+	if ( memo && memo->parent.bv_val && dn_match( &p, &memo->parent ) )
+		return memo->nested;
+	{
+		struct berval q = p;
+
+		while ( q.bv_len > dept->bv_len ) {
+			if ( dmg_is_department( op, on, &q ) ) {
+				nested = 1;
+				break;
+			}
+			dnParent( &q, &q );
+		}
+	}
+	if ( memo ) {
+		if ( p.bv_len < sizeof( memo->buf ) ) {
+			memcpy( memo->buf, p.bv_val, p.bv_len );
+			memo->parent.bv_val = memo->buf;
+			memo->parent.bv_len = p.bv_len;
+			memo->nested = nested;
+		} else {
+			BER_BVZERO( &memo->parent );
+		}
+	}
+	return nested;
+}
+
+/* ---- forward: expand a group ------------------------------------------------------------------- */
+
+typedef struct dmg_expand_ctx {
+	slap_overinst *on;
+	dmg_members *out;
+	struct berval *dept;
+	int include_sub;
+	unsigned long stop_after;	/* abort the search past this many entries; 0 = never */
+	int stopped;
+	dmg_nest_memo memo;
+} dmg_expand_ctx;
+
+static int
+dmg_expand_cb( Operation *op, SlapReply *rs )
+{
+	dmg_expand_ctx *ctx = op->o_callback->sc_private;
+	Entry *e = rs->sr_entry;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return 0;
+	if ( !ctx->include_sub
+		&& dmg_below_nested_department( op, ctx->on, &e->e_nname, ctx->dept, &ctx->memo ) )
+		return 0;
+	dmg_members_push( op, ctx->out, e );
+	if ( ctx->stop_after && ctx->out->n > ctx->stop_after ) {
+		ctx->stopped = 1;
+		/* makes the backend end the search at once */
+		return LDAP_SIZELIMIT_EXCEEDED;
+	}
+	return 0;
+}
+
+/* Runs an internal subtree search below base with filter f; every entry goes to cb. */
+static int
+dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
+	slap_callback *cb )
+{
+	Operation o = *op;
+	SlapReply r = { REP_RESULT };
+
+	o.o_tag = LDAP_REQ_SEARCH;
+	o.o_bd = select_backend( base, 0 );
+	if ( o.o_bd == NULL || o.o_bd->be_search == NULL )
+		return LDAP_NO_SUCH_OBJECT;
+	o.o_req_dn = *base;
+	o.o_req_ndn = *base;
+	o.ors_scope = scope;
+	o.ors_deref = LDAP_DEREF_NEVER;
+	o.ors_limit = NULL;
+	o.ors_slimit = SLAP_NO_LIMIT;
+	o.ors_tlimit = SLAP_NO_LIMIT;
+	o.ors_attrs = NULL;
+	o.ors_attrsonly = 0;
+	o.ors_filter = f;
+	filter2bv_x( &o, f, &o.ors_filterstr );
+	/* no paging, no sync, nothing of the caller's controls; ManageDsaIT makes every
+	 * dynamic overlay, this one included, return entries as stored */
+	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
+	o.o_managedsait = SLAP_CONTROL_CRITICAL;
+	o.o_callback = cb;
+	o.o_bd->be_search( &o, &r );
+	op->o_tmpfree( o.ors_filterstr.bv_val, op->o_tmpmemctx );
+	return r.sr_err;
+}
+
+/* With dmgIncludeSubDepartments TRUE a department inside another named department adds
+ * nobody: skip its search. */
+static int
+dmg_dept_covered( dmg_rule *r, int i )
+{
+	int j;
+
+	if ( !r->include_sub )
+		return 0;
+	for ( j = 0; j < r->ndepts; j++ ) {
+		if ( j != i && r->depts[i].bv_len > r->depts[j].bv_len
+			&& dnIsSuffix( &r->depts[i], &r->depts[j] ) )
+			return 1;
+	}
+	return 0;
+}
+
+int
+dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_expand_ctx ctx;
+	slap_callback cb = { 0 };
+	dmg_rule r;
+	int i, searched = 0;
+
+	memset( out, 0, sizeof( *out ) );
+	dmg_rule_from_entry( op, di, group, &r );
+	memset( &ctx, 0, sizeof( ctx ) );
+	ctx.on = on;
+	ctx.out = out;
+	ctx.include_sub = r.include_sub;
+	/* with one search the count is exact as it goes; with several, duplicates are only
+	 * known after dmg_members_dedupe */
+	ctx.stop_after = ( r.ndepts == 1 ) ? di->max_members : 0;
+	cb.sc_response = dmg_expand_cb;
+	cb.sc_private = &ctx;
+
+	for ( i = 0; i < r.ndepts && !ctx.stopped; i++ ) {
+		if ( dmg_dept_covered( &r, i ) )
+			continue;
+		ctx.dept = &r.depts[i];
+		BER_BVZERO( &ctx.memo.parent );
+		dmg_internal_search( op, &r.depts[i], LDAP_SCOPE_SUBTREE, r.filter, &cb );
+		searched++;
+	}
+	dmg_rule_free( op, &r );
+	if ( searched > 1 )
+		dmg_members_dedupe( out );
+	if ( ctx.stopped || ( di->max_members && out->n > di->max_members ) ) {
+		dmg_members_free( out );
+		return LDAP_ADMINLIMIT_EXCEEDED;
+	}
+	return LDAP_SUCCESS;
+}
+
+/* ---- reverse: is one entry a member -------------------------------------------------------------- */
+
+/* The backend requires search access on the search base; so does the reverse test. */
+static int
+dmg_may_search_department( Operation *op, slap_overinst *on, struct berval *dept )
+{
+	Entry *d = NULL;
+	int ok;
+
+	if ( overlay_entry_get_ov( op, dept, NULL, NULL, 0, &d, on ) != LDAP_SUCCESS || d == NULL )
+		return 0;
+	ok = access_allowed( op, d, slap_schema.si_ad_entry, NULL, ACL_SEARCH, NULL );
+	overlay_entry_release_ov( op, d, 0, on );
+	return ok;
+}
+
+int
+dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
+{
+	int i;
+
+	for ( i = 0; i < r->ndepts; i++ ) {
+		if ( !dnIsSuffix( &e->e_nname, &r->depts[i] ) )
+			continue;
+		if ( !r->include_sub
+			&& dmg_below_nested_department( op, on, &e->e_nname, &r->depts[i], NULL ) )
+			continue;
+		if ( !dmg_may_search_department( op, on, &r->depts[i] ) )
+			continue;
+		break;
+	}
+	if ( i == r->ndepts )
+		return 0;
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return 0;
+	return test_filter( op, e, r->filter ) == LDAP_COMPARE_TRUE;
+}
+
+/* ---- candidates and reverse lookups ----------------------------------------------------------------- */
+
+static Filter *
+dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval )
+{
+	Filter *f = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+
+	f->f_choice = LDAP_FILTER_EQUALITY;
+	f->f_ava = op->o_tmpcalloc( 1, sizeof( AttributeAssertion ), op->o_tmpmemctx );
+	f->f_ava->aa_desc = ad;
+	ber_dupbv_x( &f->f_ava->aa_value, nval, op->o_tmpmemctx );
+	return f;
+}
+
+Filter *
+dmg_candidate_filter( Operation *op, struct berval *ndn )
+{
+	struct berval *suffix = &op->o_bd->be_nsuffix[0];
+	Filter *or, **tail;
+	struct berval p = *ndn;
+
+	or = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+	or->f_choice = LDAP_FILTER_OR;
+	tail = &or->f_or;
+	while ( p.bv_len >= suffix->bv_len && dnIsSuffix( &p, suffix ) ) {
+		*tail = dmg_filter_eq( op, dmg_ad.department, &p );
+		tail = &(*tail)->f_next;
+		if ( p.bv_len == suffix->bv_len )
+			break;
+		dnParent( &p, &p );
+	}
+	return or;
+}
+
+/* ber_bvarray_add_x stores the berval itself; the entry it comes from goes away */
+static void
+dmg_bvarray_add_copy( BerVarray *a, struct berval *bv, void *ctx )
+{
+	struct berval copy;
+
+	ber_dupbv_x( &copy, bv, ctx );
+	ber_bvarray_add_x( a, &copy, ctx );
+}
+
+typedef struct dmg_groups_ctx {
+	Operation *op;		/* the requester */
+	slap_overinst *on;
+	Entry *member;
+	BerVarray ndns, dns;
+} dmg_groups_ctx;
+
+static int
+dmg_groups_cb( Operation *op, SlapReply *rs )
+{
+	dmg_groups_ctx *ctx = op->o_callback->sc_private;
+	Operation *rop = ctx->op;
+	dmg_info *di = ctx->on->on_bi.bi_private;
+	Entry *g = rs->sr_entry;
+	dmg_rule r;
+	int is_member;
+
+	if ( rs->sr_type != REP_SEARCH || !dmg_entry_is_group( g ) )
+		return 0;
+	if ( !access_allowed( rop, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
+		|| !dmg_group_visible( rop, ctx->on, g ) )
+		return 0;
+	dmg_rule_from_entry( rop, di, g, &r );
+	is_member = dmg_rule_has_member( rop, ctx->on, &r, ctx->member );
+	dmg_rule_free( rop, &r );
+	if ( is_member ) {
+		dmg_bvarray_add_copy( &ctx->ndns, &g->e_nname, rop->o_tmpmemctx );
+		dmg_bvarray_add_copy( &ctx->dns, &g->e_name, rop->o_tmpmemctx );
+	}
+	return 0;
+}
+
+int
+dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns )
+{
+	dmg_groups_ctx ctx;
+	slap_callback cb = { 0 };
+	Operation root;
+	Filter *f;
+
+	memset( &ctx, 0, sizeof( ctx ) );
+	ctx.op = op;
+	ctx.on = on;
+	ctx.member = e;
+	cb.sc_response = dmg_groups_cb;
+	cb.sc_private = &ctx;
+	f = dmg_candidate_filter( op, &e->e_nname );
+	/* candidates are found with the rootdn's rights (the requester may not be allowed to
+	 * search dmgDepartment); each is then checked with the requester's */
+	dmg_op_as_root( op, &root );
+	dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
+	filter_free_x( op, f, 1 );
+	*ndns = ctx.ndns;
+	if ( dns )
+		*dns = ctx.dns;
+	else
+		ber_bvarray_free_x( ctx.dns, op->o_tmpmemctx );
+	return LDAP_SUCCESS;
+}
+
+typedef struct dmg_mail_ctx {
+	BerVarray ndns;
+	void *memctx;
+} dmg_mail_ctx;
+
+static int
+dmg_mail_cb( Operation *op, SlapReply *rs )
+{
+	dmg_mail_ctx *ctx = op->o_callback->sc_private;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	if ( !access_allowed( op, rs->sr_entry, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return 0;
+	dmg_bvarray_add_copy( &ctx->ndns, &rs->sr_entry->e_nname, ctx->memctx );
+	return 0;
+}
+
+int
+dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_mail_ctx ctx = { NULL, op->o_tmpmemctx };
+	slap_callback cb = { 0 };
+	Filter *and;
+	struct berval nmail = BER_BVNULL;
+	const char *text = NULL;
+	MatchingRule *mr = dmg_ad.mail->ad_type->sat_equality;
+
+	*ndns = NULL;
+	if ( mr == NULL || asserted_value_validate_normalize( dmg_ad.mail, mr, SLAP_MR_EQUALITY,
+			addr, &nmail, &text, op->o_tmpmemctx ) != LDAP_SUCCESS )
+		return LDAP_SUCCESS;	/* not a valid mail value: nobody has it */
+	and = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+	and->f_choice = LDAP_FILTER_AND;
+	and->f_and = dmg_filter_eq( op, dmg_ad.mail, &nmail );
+	and->f_and->f_next = filter_dup( di->member_filter, op->o_tmpmemctx );
+	op->o_tmpfree( nmail.bv_val, op->o_tmpmemctx );
+	cb.sc_response = dmg_mail_cb;
+	cb.sc_private = &ctx;
+	dmg_internal_search( op, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
+	filter_free_x( op, and, 1 );
+	*ndns = ctx.ndns;
+	return LDAP_SUCCESS;
+}
+
+/* ---- computed values onto an entry ------------------------------------------------------------------ */
+
+void
+dmg_attr_add_ulong( Entry *e, AttributeDescription *ad, unsigned long v )
+{
+	char buf[32];
+	struct berval bv;
+
+	bv.bv_len = snprintf( buf, sizeof( buf ), "%lu", v );
+	bv.bv_val = buf;
+	attr_merge_one( e, ad, &bv, &bv );
+}
+
+/* attr_merge copies the values: hand it arrays that point into the member list */
+static void
+dmg_merge_member_dns( Entry *target, dmg_members *ms )
+{
+	struct berval *vals, *nvals;
+	unsigned i;
+
+	vals = ch_malloc( ( ms->n + 1 ) * sizeof( struct berval ) * 2 );
+	nvals = vals + ms->n + 1;
+	for ( i = 0; i < ms->n; i++ ) {
+		vals[i] = ms->m[i].dn;
+		nvals[i] = ms->m[i].ndn;
+	}
+	BER_BVZERO( &vals[ms->n] );
+	BER_BVZERO( &nvals[ms->n] );
+	attr_merge( target, dmg_ad.member, vals, nvals );
+	ch_free( vals );
+}
+
+static void
+dmg_merge_member_mails( Entry *target, dmg_members *ms )
+{
+	struct berval *vals, *nvals;
+	unsigned i, j, k = 0;
+
+	vals = ch_malloc( ( ms->nmail_count + 1 ) * sizeof( struct berval ) * 2 );
+	nvals = vals + ms->nmail_count + 1;
+	for ( i = 0; i < ms->n; i++ ) {
+		for ( j = 0; j < ms->m[i].mail_count; j++ ) {
+			vals[k] = ms->mail[ms->m[i].mail_first + j];
+			nvals[k] = ms->nmail[ms->m[i].mail_first + j];
+			k++;
+		}
+	}
+	BER_BVZERO( &vals[k] );
+	BER_BVZERO( &nvals[k] );
+	if ( k )
+		attr_merge( target, dmg_ad.member_mail, vals, nvals );
+	ch_free( vals );
+}
+
+int
+dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
+	int want_member, int want_mail, int want_count )
+{
+	dmg_members ms;
+	int rc;
+
+	rc = dmg_members_expand( op, on, group, &ms );
+	if ( rc != LDAP_SUCCESS )
+		return rc;
+	/* a stored member value (written before the overlay was configured) is not ours */
+	attr_delete( &target->e_attrs, dmg_ad.member );
+	if ( want_member && ms.n )
+		dmg_merge_member_dns( target, &ms );
+	if ( want_mail )
+		dmg_merge_member_mails( target, &ms );
+	if ( want_count )
+		dmg_attr_add_ulong( target, dmg_ad.member_count, ms.n );
+	dmg_members_free( &ms );
+	return LDAP_SUCCESS;
+}
+
+int
+dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target )
+{
+	BerVarray ndns = NULL, dns = NULL;
+
+	dmg_groups_of_entry( op, on, e, &ndns, &dns );
+	if ( ndns )
+		attr_merge( target, dmg_ad.member_of, dns, ndns );
+	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
+	ber_bvarray_free_x( dns, op->o_tmpmemctx );
+	return LDAP_SUCCESS;
+}

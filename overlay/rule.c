@@ -1,0 +1,83 @@
+/* rule.c -- a group's membership rule, as read from its entry
+ *
+ * The rule is the department list, dmgIncludeSubDepartments and one filter: the configured
+ * member filter ANDed with every dmgCondition.  Conditions were validated when written
+ * (guard.c); one that no longer parses (schema changed since) makes the whole filter FALSE,
+ * so a broken condition never widens a group.
+ */
+#include "dmg.h"
+
+int
+dmg_entry_is_group( Entry *e )
+{
+	return dmg_ad.oc_group && is_entry_objectclass( e, dmg_ad.oc_group, 0 );
+}
+
+int
+dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt )
+{
+	Attribute *a = attr_find( e->e_attrs, ad );
+
+	if ( a == NULL || a->a_numvals == 0 )
+		return dflt;
+	/* booleanMatch normalizes to "TRUE" / "FALSE" */
+	return a->a_nvals[0].bv_val[0] == 'T';
+}
+
+static Filter *
+dmg_filter_computed( Operation *op, ber_int_t result )
+{
+	Filter *f = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+
+	f->f_choice = SLAPD_FILTER_COMPUTED;
+	f->f_result = result;
+	return f;
+}
+
+static Filter *
+dmg_rule_filter( Operation *op, dmg_info *di, Attribute *conds )
+{
+	Filter *and, **tail;
+	unsigned i;
+
+	and = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+	and->f_choice = LDAP_FILTER_AND;
+	and->f_and = filter_dup( di->member_filter, op->o_tmpmemctx );
+	tail = &and->f_and->f_next;
+	for ( i = 0; conds && i < conds->a_numvals; i++ ) {
+		Filter *c = str2filter_x( op, conds->a_vals[i].bv_val );
+
+		if ( c == NULL ) {
+			Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX
+				"dmgCondition \"%s\" does not parse; treating it as FALSE\n",
+				conds->a_vals[i].bv_val );
+			c = dmg_filter_computed( op, LDAP_COMPARE_FALSE );
+		}
+		*tail = c;
+		tail = &c->f_next;
+	}
+	return and;
+}
+
+int
+dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r )
+{
+	Attribute *depts = attr_find( e->e_attrs, dmg_ad.department );
+
+	memset( r, 0, sizeof( *r ) );
+	if ( depts ) {
+		r->depts = depts->a_nvals;
+		r->ndepts = depts->a_numvals;
+	}
+	r->include_sub = dmg_entry_bool( e, dmg_ad.include_sub, 1 );
+	r->filter = dmg_rule_filter( op, di, attr_find( e->e_attrs, dmg_ad.condition ) );
+	return LDAP_SUCCESS;
+}
+
+void
+dmg_rule_free( Operation *op, dmg_rule *r )
+{
+	if ( r->filter )
+		filter_free_x( op, r->filter, 1 );
+	r->filter = NULL;
+}

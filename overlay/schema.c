@@ -1,0 +1,132 @@
+/* schema.c -- computed attribute types and the lookup of the stored schema
+ *
+ * slapd refuses operational attribute types in schema files, so the computed attributes are
+ * registered here, in code, as ppolicy and dds do; this is their only definition.  The stored
+ * attributes and the object class live in schema/dynmailgroup.schema only and are looked up
+ * by name when a database opens.
+ */
+#include "dmg.h"
+
+dmg_schema dmg_ad;
+
+#define DMG_AT_OID "2.25.170250184653830165129562192269764786312.1."
+
+static struct {
+	const char *def;
+	AttributeDescription **ad;
+} dmg_computed_at[] = {
+	{ "( " DMG_AT_OID "11 NAME 'dmgMemberMail' "
+		"DESC 'Every mail value of every current member (computed)' "
+		"EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.member_mail },
+	{ "( " DMG_AT_OID "12 NAME 'dmgMemberCount' "
+		"DESC 'Number of current members (computed)' "
+		"EQUALITY integerMatch ORDERING integerOrderingMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.member_count },
+	{ "( " DMG_AT_OID "13 NAME 'dmgMemberOf' "
+		"DESC 'Dynamic mail groups that have this entry as member (computed)' "
+		"EQUALITY distinguishedNameMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.member_of },
+	{ "( " DMG_AT_OID "14 NAME 'dmgDecision' "
+		"DESC 'accept, hold or reject for the dmgSender of the search filter (computed)' "
+		"EQUALITY caseIgnoreIA5Match "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.decision },
+	{ "( " DMG_AT_OID "15 NAME 'dmgDecisionReason' "
+		"DESC 'Why dmgDecision is what it is (computed)' "
+		"EQUALITY caseIgnoreMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.decision_reason },
+	{ "( " DMG_AT_OID "16 NAME 'dmgAuditorMail' "
+		"DESC 'Every mail value of every auditor of the group (computed)' "
+		"EQUALITY caseIgnoreIA5Match "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.auditor_mail },
+	/* Assertion only: (dmgSender=ADDR) is always true and names the envelope sender.  Octet
+	 * String accepts any value, so the null sender "(dmgSender=)" survives filter parsing. */
+	{ "( " DMG_AT_OID "17 NAME 'dmgSender' "
+		"DESC 'Envelope sender a decision is asked for (filter assertion only)' "
+		"EQUALITY octetStringMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 "
+		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.sender },
+	{ NULL, NULL }
+};
+
+int
+dmg_schema_register_computed( void )
+{
+	int i, rc;
+
+	for ( i = 0; dmg_computed_at[i].def; i++ ) {
+		rc = register_at( dmg_computed_at[i].def, dmg_computed_at[i].ad, 0 );
+		if ( rc ) {
+			Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX
+				"cannot register attribute type %s (%d)\n",
+				dmg_computed_at[i].def, rc );
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+dmg_lookup_ad( const char *name, AttributeDescription **ad, const char **missing )
+{
+	const char *text = NULL;
+
+	*ad = NULL;
+	if ( slap_str2ad( name, ad, &text ) != LDAP_SUCCESS ) {
+		*missing = name;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+dmg_lookup_oc( const char *name, ObjectClass **oc, const char **missing )
+{
+	*oc = oc_find( name );
+	if ( *oc == NULL ) {
+		*missing = name;
+		return 1;
+	}
+	return 0;
+}
+
+int
+dmg_schema_resolve_stored( const char **missing )
+{
+	return dmg_lookup_oc( "dynamicMailGroup", &dmg_ad.oc_group, missing )
+		|| dmg_lookup_ad( "dmgDepartment", &dmg_ad.department, missing )
+		|| dmg_lookup_ad( "dmgIncludeSubDepartments", &dmg_ad.include_sub, missing )
+		|| dmg_lookup_ad( "dmgCondition", &dmg_ad.condition, missing )
+		|| dmg_lookup_ad( "dmgApplicant", &dmg_ad.applicant, missing )
+		|| dmg_lookup_ad( "dmgAdministrator", &dmg_ad.administrator, missing )
+		|| dmg_lookup_ad( "dmgAuditRequired", &dmg_ad.audit_required, missing )
+		|| dmg_lookup_ad( "dmgAuditor", &dmg_ad.auditor, missing )
+		|| dmg_lookup_ad( "dmgSendPolicy", &dmg_ad.send_policy, missing )
+		|| dmg_lookup_ad( "dmgWhitelist", &dmg_ad.whitelist, missing )
+		|| dmg_lookup_ad( "dmgShowInContacts", &dmg_ad.show_in_contacts, missing )
+		|| dmg_lookup_ad( "mail", &dmg_ad.mail, missing )
+		|| dmg_lookup_ad( "member", &dmg_ad.member, missing )
+		|| dmg_lookup_ad( "uniqueMember", &dmg_ad.unique_member, missing )
+		|| dmg_lookup_oc( "groupOfNames", &dmg_ad.oc_group_of_names, missing )
+		|| dmg_lookup_oc( "groupOfUniqueNames", &dmg_ad.oc_group_of_unique_names, missing );
+}
+
+int
+dmg_ad_is_group_computed( AttributeDescription *ad )
+{
+	return ad == dmg_ad.member || ad == dmg_ad.member_mail || ad == dmg_ad.member_count
+		|| ad == dmg_ad.decision || ad == dmg_ad.decision_reason
+		|| ad == dmg_ad.auditor_mail;
+}
+
+int
+dmg_ad_is_computed( AttributeDescription *ad )
+{
+	return dmg_ad_is_group_computed( ad ) || ad == dmg_ad.member_of || ad == dmg_ad.sender;
+}

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install everything the build, the demo and the test suite need on Debian 12 (run as root).
+# Idempotent: packages already present are left alone, apt-get update runs only when needed.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES="build-essential autoconf automake libtool pkg-config check dpkg-dev
+ slapd ldap-utils libldap-dev libgnutls28-dev libsasl2-dev libltdl-dev
+ valgrind clang"
+[ -n "${DMG_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $DMG_EXTRA_PACKAGES"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    exit 0
+fi
+echo "install-deps: installing$missing" >&2
+# slapd's postinst would otherwise ask questions; it also need not start a system slapd.
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+apt-get update -q >&2 || true
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2
