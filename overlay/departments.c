@@ -21,7 +21,7 @@ dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 	eq.f_ava = &ava;
 	ava.aa_desc = dmg_ad.department;
 	ava.aa_value = op->o_req_ndn;
-	if ( !dmg_find_other( op, &eq, NULL, &group ) )
+	if ( !dmg_find_other( op, &eq, NULL, 1, &group ) )
 		return SLAP_CB_CONTINUE;
 	snprintf( text, sizeof( text ), "dmgDepartment: \"%s\" is a department of group \"%s\"",
 		op->o_req_dn.bv_val, group.dn );

@@ -177,10 +177,11 @@ int dmg_entry_release_rw( Operation *op, Entry *e, int rw );
 /* guard.c: the first entry other than skip that matches f, searched with the rootdn's rights */
 typedef struct dmg_first_dn {
 	struct berval *skip;
+	int groups_only;
 	char dn[256];
 	int found;
 } dmg_first_dn;
-int dmg_find_other( Operation *op, Filter *f, struct berval *skip, dmg_first_dn *out );
+int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out );
 
 /* departments.c, called by the modrdn/delete hooks */
 int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );

@@ -52,6 +52,8 @@ dmg_first_dn_cb( Operation *op, SlapReply *rs )
 		return 0;
 	if ( ctx->skip && dn_match( &rs->sr_entry->e_nname, ctx->skip ) )
 		return 0;
+	if ( ctx->groups_only && !dmg_entry_is_group( rs->sr_entry ) )
+		return 0;
 	ctx->found = 1;
 	snprintf( ctx->dn, sizeof( ctx->dn ), "%s", rs->sr_entry->e_name.bv_val );
 	return 0;
@@ -59,7 +61,7 @@ dmg_first_dn_cb( Operation *op, SlapReply *rs )
 
 /* First entry other than skip matching f in the whole database, with the rootdn's rights */
 int
-dmg_find_other( Operation *op, Filter *f, struct berval *skip, dmg_first_dn *out )
+dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out )
 {
 	Operation o;
 	SlapReply r = { REP_RESULT };
@@ -67,6 +69,7 @@ dmg_find_other( Operation *op, Filter *f, struct berval *skip, dmg_first_dn *out
 
 	memset( out, 0, sizeof( *out ) );
 	out->skip = skip;
+	out->groups_only = groups_only;
 	dmg_op_as_root( op, &o );
 	o.o_tag = LDAP_REQ_SEARCH;
 	o.o_bd = dmg_real_db( op );
@@ -96,8 +99,8 @@ static int
 dmg_mail_taken( Operation *op, struct berval *mail, struct berval *self, int groups_only,
 	dmg_first_dn *other )
 {
-	Filter eq = { 0 }, oc = { 0 }, and = { 0 };
-	AttributeAssertion ava_mail = ATTRIBUTEASSERTION_INIT, ava_oc = ATTRIBUTEASSERTION_INIT;
+	Filter eq = { 0 };
+	AttributeAssertion ava_mail = ATTRIBUTEASSERTION_INIT;
 	MatchingRule *mr = dmg_ad.mail->ad_type->sat_equality;
 	struct berval nmail = BER_BVNULL;
 	const char *text = NULL;
@@ -110,16 +113,7 @@ dmg_mail_taken( Operation *op, struct berval *mail, struct berval *self, int gro
 	eq.f_ava = &ava_mail;
 	ava_mail.aa_desc = dmg_ad.mail;
 	ava_mail.aa_value = nmail;
-	if ( groups_only ) {
-		oc.f_choice = LDAP_FILTER_EQUALITY;
-		oc.f_ava = &ava_oc;
-		ava_oc.aa_desc = slap_schema.si_ad_objectClass;
-		ava_oc.aa_value = dmg_ad.oc_group->soc_cname;
-		and.f_choice = LDAP_FILTER_AND;
-		and.f_and = &eq;
-		eq.f_next = &oc;
-	}
-	taken = dmg_find_other( op, groups_only ? &and : &eq, self, other );
+	taken = dmg_find_other( op, &eq, self, groups_only, other );
 	op->o_tmpfree( nmail.bv_val, op->o_tmpmemctx );
 	return taken;
 }

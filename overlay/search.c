@@ -152,12 +152,7 @@ dmg_filter_or2( Operation *op, Filter *a, Filter *b )
 static Filter *
 dmg_filter_oc_group( Operation *op )
 {
-	Filter *f = dmg_filter_node( op, LDAP_FILTER_EQUALITY );
-
-	f->f_ava = op->o_tmpcalloc( 1, sizeof( AttributeAssertion ), op->o_tmpmemctx );
-	f->f_ava->aa_desc = slap_schema.si_ad_objectClass;
-	ber_dupbv_x( &f->f_ava->aa_value, &dmg_ad.oc_group->soc_cname, op->o_tmpmemctx );
-	return f;
+	return str2filter_x( op, "(objectClass=dynamicMailGroup)" );
 }
 
 static dmg_leaf *
