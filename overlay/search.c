@@ -48,17 +48,25 @@ typedef struct dmg_search_ctx {
 
 /* ---- requested attributes ----------------------------------------------------------------------- */
 
+/* Requested by its own name (not through "*", "+" or "@class") */
+static int
+dmg_attr_named( AttributeName *attrs, AttributeDescription *ad )
+{
+	for ( ; attrs && attrs->an_name.bv_val; attrs++ ) {
+		if ( attrs->an_desc == ad )
+			return 1;
+	}
+	return 0;
+}
+
 int
 dmg_attr_requested( Operation *op, AttributeName *attrs, AttributeDescription *ad, int by_star_or_plus )
 {
 	(void)op;
-	if ( ad_inlist( ad, attrs ) )
-		return 1;
 	if ( !by_star_or_plus )
-		return 0;
-	if ( is_at_operational( ad->ad_type ) )
-		return attrs != NULL && an_find( attrs, slap_bv_all_operational_attrs );
-	return attrs == NULL || an_find( attrs, slap_bv_all_user_attrs );
+		return dmg_attr_named( attrs, ad );
+	/* no attribute list means "*" */
+	return attrs == NULL ? !is_at_operational( ad->ad_type ) : ad_inlist( ad, attrs );
 }
 
 static void
