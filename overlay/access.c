@@ -1,13 +1,12 @@
-/* access.c -- roles, hidden groups and slapd's access-control hooks (SPEC section 5)
+/* access.c -- roles, hidden groups and ACL group clauses (SPEC section 5)
  *
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
  *    caches the answer for the operation).  A group's applicant, administrators and auditors
  *    are its dmgApplicant, dmgAdministrator and dmgAuditor values.
- *  - bi_access_allowed: on dynamic groups, postmasters get every right and a group's
- *    administrators write access to its configuration (not dmgApplicant, dmgAdministrator,
- *    not deleting it) without ACL lines; everybody else keeps what slapd's ACLs give, but
- *    never more than read.  Reads are never changed here: visibility is the search hook's.
+ *  - Who may write a group is decided by the write guard (guard.c), not by a
+ *    bi_access_allowed hook: slapd never consults a per-database overlay's hook for the
+ *    backend's own ACL checks (see dmg_grant_write there).
  *  - bi_entry_get_rw: ACL clauses "group/dynamicMailGroup/member=G" make slapd fetch G with
  *    be_entry_get_rw(..., member); the hook answers with a copy of G whose member attribute
  *    holds the requesting identity when it is a member.  That membership is computed with
@@ -56,7 +55,7 @@ dmg_is_privileged( Operation *op, slap_overinst *on )
 	return dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
 }
 
-static int
+int
 dmg_entry_names( Entry *e, AttributeDescription *ad, struct berval *ndn )
 {
 	Attribute *a = attr_find( e->e_attrs, ad );
@@ -81,124 +80,6 @@ dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
 		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn )
 		|| dmg_is_postmaster( op, on )
 		|| dmg_is_privileged( op, on );
-}
-
-/* ---- bi_access_allowed ------------------------------------------------------------------------- */
-
-typedef enum { DMG_ROLE_NONE, DMG_ROLE_ADMINISTRATOR, DMG_ROLE_POSTMASTER } dmg_role;
-
-static dmg_role
-dmg_role_on_group( Operation *op, slap_overinst *on, Entry *group )
-{
-	if ( dmg_is_postmaster( op, on ) )
-		return DMG_ROLE_POSTMASTER;
-	if ( dmg_entry_names( group, dmg_ad.administrator, &op->o_ndn ) )
-		return DMG_ROLE_ADMINISTRATOR;
-	return DMG_ROLE_NONE;
-}
-
-static int
-dmg_grant( slap_mask_t *maskp, slap_mask_t level )
-{
-	if ( maskp )
-		ACL_PRIV_ASSIGN( *maskp, level );
-	return 1;
-}
-
-static int
-dmg_deny( slap_mask_t *maskp )
-{
-	if ( maskp )
-		ACL_PRIV_ASSIGN( *maskp, ACL_LVL_READ );
-	return 0;
-}
-
-/* The group an add, delete or rename is about, when it is one; caller releases. */
-static Entry *
-dmg_op_target_group( Operation *op, slap_overinst *on, int *release )
-{
-	Entry *e = NULL;
-
-	*release = 0;
-	if ( op->o_tag == LDAP_REQ_ADD )
-		return dmg_entry_is_group( op->ora_e ) ? op->ora_e : NULL;
-	if ( op->o_tag != LDAP_REQ_DELETE && op->o_tag != LDAP_REQ_MODRDN )
-		return NULL;
-	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS
-		|| e == NULL )
-		return NULL;
-	if ( !dmg_entry_is_group( e ) ) {
-		overlay_entry_release_ov( op, e, 0, on );
-		return NULL;
-	}
-	*release = 1;
-	return e;
-}
-
-/* Write on "children" of a parent: granted when the operation adds, deletes or renames a
- * group there that the identity may create, delete or rename. */
-static int
-dmg_access_children( Operation *op, slap_overinst *on, Entry *parent, slap_mask_t *maskp )
-{
-	struct berval pdn;
-	Entry *g;
-	dmg_role role;
-	int release, granted = 0;
-
-	dnParent( &op->o_req_ndn, &pdn );
-	if ( !dn_match( &pdn, &parent->e_nname )
-		&& !( op->o_tag == LDAP_REQ_MODRDN && op->orr_nnewSup
-			&& dn_match( op->orr_nnewSup, &parent->e_nname ) ) )
-		return SLAP_CB_CONTINUE;
-	g = dmg_op_target_group( op, on, &release );
-	if ( g == NULL )
-		return SLAP_CB_CONTINUE;
-	role = dmg_role_on_group( op, on, g );
-	if ( role == DMG_ROLE_POSTMASTER
-		|| ( role == DMG_ROLE_ADMINISTRATOR && op->o_tag == LDAP_REQ_MODRDN ) )
-		granted = 1;
-	if ( release )
-		overlay_entry_release_ov( op, g, 0, on );
-	return granted ? dmg_grant( maskp, ACL_LVL_WRITE ) : SLAP_CB_CONTINUE;
-}
-
-static int
-dmg_access_group( Operation *op, slap_overinst *on, Entry *e, AttributeDescription *desc,
-	slap_access_t access, slap_mask_t *maskp )
-{
-	switch ( dmg_role_on_group( op, on, e ) ) {
-	case DMG_ROLE_POSTMASTER:
-		return dmg_grant( maskp, ACL_LVL_MANAGE );
-	case DMG_ROLE_ADMINISTRATOR:
-		if ( desc == dmg_ad.applicant || desc == dmg_ad.administrator )
-			return dmg_deny( maskp );
-		if ( desc == slap_schema.si_ad_entry && access != ACL_WRITE )
-			return dmg_deny( maskp );	/* deleting the group */
-		if ( ACL_LEVEL( access ) == ACL_MANAGE )
-			return dmg_deny( maskp );
-		return dmg_grant( maskp, ACL_LVL_WRITE );
-	case DMG_ROLE_NONE:
-		break;
-	}
-	return dmg_deny( maskp );	/* never more than read */
-}
-
-int
-dmg_access_allowed( Operation *op, Entry *e, AttributeDescription *desc, struct berval *val,
-	slap_access_t access, AccessControlState *state, slap_mask_t *maskp )
-{
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-
-	(void)val;
-	(void)state;
-	if ( ACL_LEVEL( access ) < ACL_WRITE_ || dmg_ad.oc_group == NULL
-		|| be_isroot( op ) || dmg_op_is_internal( op ) )
-		return SLAP_CB_CONTINUE;
-	if ( desc == slap_schema.si_ad_children )
-		return dmg_access_children( op, on, e, maskp );
-	if ( !dmg_entry_is_group( e ) )
-		return SLAP_CB_CONTINUE;
-	return dmg_access_group( op, on, e, desc, access, maskp );
 }
 
 /* ---- ACL group clauses ------------------------------------------------------------------------ */

@@ -39,17 +39,17 @@ static int
 dmg_compare_member_count( Operation *op, slap_overinst *on, Entry *group, struct berval *val,
 	int *yes )
 {
-	dmg_members ms;
+	dmg_members_view v;
 	char buf[32];
 	int rc, len;
 
-	rc = dmg_members_expand( op, on, group, &ms );
-	if ( rc != LDAP_SUCCESS )
-		return rc;
-	len = snprintf( buf, sizeof( buf ), "%u", ms.n );
-	*yes = val->bv_len == (ber_len_t)len && memcmp( val->bv_val, buf, len ) == 0;
-	dmg_members_free( &ms );
-	return LDAP_SUCCESS;
+	rc = dmg_members_acquire( op, on, group, &v );
+	if ( rc == LDAP_SUCCESS ) {
+		len = snprintf( buf, sizeof( buf ), "%u", v.ms->n );
+		*yes = val->bv_len == (ber_len_t)len && memcmp( val->bv_val, buf, len ) == 0;
+	}
+	dmg_members_release( on, &v );
+	return rc;
 }
 
 static int

@@ -279,13 +279,16 @@ dmg_cf_gen( ConfigArgs *c )
 	if ( c->op == SLAP_CONFIG_EMIT )
 		return dmg_cf_emit( c, di );
 	if ( c->op == LDAP_MOD_DELETE )
-		return dmg_cf_delete( c, di );
-
-	rc = dmg_cf_set( c, di );
+		rc = dmg_cf_delete( c, di );
+	else
+		rc = dmg_cf_set( c, di );
 	if ( rc ) {
 		Debug( LDAP_DEBUG_ANY, "%s: " DMG_LOG_PREFIX "%s\n", c->log, c->cr_msg );
 		return ARG_BAD_CONF;
 	}
+	/* any change may change who is a member: no cached list survives it */
+	dmg_cache_set_limit( di->cache, di->cache_max_values );
+	dmg_cache_invalidate( di->cache );
 	return 0;
 }
 
@@ -310,6 +313,7 @@ dmg_info_free( dmg_info *di )
 		filter_free( di->member_filter );
 	if ( di->dept_filter )
 		filter_free( di->dept_filter );
+	dmg_cache_destroy( di->cache );
 	ch_free( di->member_filter_str.bv_val );
 	ch_free( di->dept_filter_str.bv_val );
 	ber_bvarray_free( di->postmaster );

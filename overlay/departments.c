@@ -37,18 +37,27 @@ typedef struct dmg_rename_ctx {
 	struct berval new_dn, new_ndn;
 } dmg_rename_ctx;
 
-/* value, which is old_ndn or below it, moved below new_ndn */
+/* A value naming old_ndn or an entry below it, moved below new_dn; the RDNs below the renamed
+ * entry keep the spelling they were stored with. */
 static void
-dmg_renamed_value( Operation *op, dmg_rename_ctx *ctx, struct berval *nval,
+dmg_renamed_value( Operation *op, dmg_rename_ctx *ctx, struct berval *val, struct berval *nval,
 	struct berval *val_out, struct berval *nval_out )
 {
-	struct berval str;
-	size_t prefix = nval->bv_len - ctx->old_ndn.bv_len;	/* "uid=x,ou=a," part */
+	struct berval p = *nval, q = *val, str;
+	size_t prefix;
+	int depth = 0, i;
 
-	str.bv_len = prefix + ctx->new_ndn.bv_len;
+	while ( p.bv_len > ctx->old_ndn.bv_len ) {
+		dnParent( &p, &p );
+		depth++;
+	}
+	for ( i = 0; i < depth; i++ )
+		dnParent( &q, &q );
+	prefix = depth ? (size_t)( q.bv_val - val->bv_val ) : 0;	/* "uid=x,ou=a," */
+	str.bv_len = prefix + ctx->new_dn.bv_len;
 	str.bv_val = op->o_tmpalloc( str.bv_len + 1, op->o_tmpmemctx );
-	memcpy( str.bv_val, nval->bv_val, prefix );
-	memcpy( str.bv_val + prefix, ctx->new_ndn.bv_val, ctx->new_ndn.bv_len );
+	memcpy( str.bv_val, val->bv_val, prefix );
+	memcpy( str.bv_val + prefix, ctx->new_dn.bv_val, ctx->new_dn.bv_len );
 	str.bv_val[str.bv_len] = '\0';
 	if ( dnPrettyNormal( NULL, &str, val_out, nval_out, op->o_tmpmemctx ) != LDAP_SUCCESS ) {
 		ber_dupbv_x( val_out, &str, op->o_tmpmemctx );
@@ -86,7 +95,7 @@ dmg_rewrite_group( Operation *op, dmg_rename_ctx *ctx, Entry *g, Attribute *a )
 			continue;
 		oldv[n] = a->a_vals[i];
 		oldn[n] = a->a_nvals[i];
-		dmg_renamed_value( op, ctx, &a->a_nvals[i], &newv[n], &newn[n] );
+		dmg_renamed_value( op, ctx, &a->a_vals[i], &a->a_nvals[i], &newv[n], &newn[n] );
 		n++;
 	}
 	memset( &del, 0, sizeof( del ) );
@@ -246,15 +255,11 @@ dmg_new_dn( Operation *op, struct berval *dn, struct berval *ndn )
 }
 
 int
-dmg_modrdn( Operation *op, SlapReply *rs )
+dmg_departments_follow_rename( Operation *op, slap_overinst *on )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	slap_callback *sc;
 	dmg_rename_ctx *ctx;
 
-	(void)rs;
-	if ( dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) || be_shadow_update( op ) )
-		return SLAP_CB_CONTINUE;
 	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_rename_ctx ), op->o_tmpmemctx );
 	ctx = (dmg_rename_ctx *)( sc + 1 );
 	ctx->on = on;

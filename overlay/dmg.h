@@ -8,11 +8,12 @@
  *   schema.c        computed attribute types (registered in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member)
+ *   cache.c         bounded membership cache (pure C, generation-checked)
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
- *   guard.c         write guard: validation of group entries, roles, applicant stamping
+ *   guard.c         write guard: validation of group entries, roles and who may write, applicant
  *   departments.c   department renames and deletes
- *   access.c        access-control hooks: role grants, hidden groups, ACL group clauses
+ *   access.c        role membership, hidden groups, ACL group clauses (bi_entry_get_rw)
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  */
 #ifndef DMG_H
@@ -24,6 +25,8 @@
 
 #include "slap.h"
 #include "slap-config.h"
+
+#include "cache.h"
 
 #define DMG_LOG_PREFIX "dynmailgroup: "
 
@@ -67,8 +70,6 @@ int dmg_ad_is_group_computed( AttributeDescription *ad );
 
 /* ---- per-database configuration ---------------------------------------------------------- */
 
-struct dmg_cache;
-
 typedef struct dmg_info {
 	Filter *member_filter;		/* dynmailgroup-member-filter */
 	struct berval member_filter_str;
@@ -82,6 +83,7 @@ typedef struct dmg_info {
 	int max_whitelist;		/* dynmailgroup-max-whitelist */
 	unsigned long max_members;	/* dynmailgroup-max-members, 0 = no limit */
 	unsigned long cache_max_values;	/* dynmailgroup-cache-max-values, 0 = no cache */
+	dmg_cache *cache;		/* member lists, see membership.c */
 } dmg_info;
 
 #define DMG_DEFAULT_MEMBER_FILTER "(objectClass=inetOrgPerson)"
@@ -138,6 +140,16 @@ typedef struct dmg_members {
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );
+
+/* A member list to read: from the cache (held) or computed for this operation (owned). */
+typedef struct dmg_members_view {
+	dmg_members *ms;
+	dmg_members owned;
+	dmg_cache_entry *held;
+} dmg_members_view;
+int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v );
+void dmg_members_release( slap_overinst *on, dmg_members_view *v );
+void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
  * when there are more than dynmailgroup-max-members; never a partial list otherwise. */
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
@@ -159,6 +171,8 @@ int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
 int dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn );
+/* Does attribute ad of e hold the DN ndn? */
+int dmg_entry_names( Entry *e, AttributeDescription *ad, struct berval *ndn );
 
 /* ---- hooks ------------------------------------------------------------------------------- */
 
@@ -168,8 +182,6 @@ int dmg_add( Operation *op, SlapReply *rs );
 int dmg_modify( Operation *op, SlapReply *rs );
 int dmg_modrdn( Operation *op, SlapReply *rs );
 int dmg_delete( Operation *op, SlapReply *rs );
-int dmg_access_allowed( Operation *op, Entry *e, AttributeDescription *desc,
-	struct berval *val, slap_access_t access, AccessControlState *state, slap_mask_t *maskp );
 int dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
 	AttributeDescription *at, int rw, Entry **e );
 int dmg_entry_release_rw( Operation *op, Entry *e, int rw );
@@ -185,6 +197,7 @@ int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_on
 
 /* departments.c, called by the modrdn/delete hooks */
 int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );
+int dmg_departments_follow_rename( Operation *op, slap_overinst *on );
 
 /* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested */
 int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,

@@ -47,9 +47,14 @@ dmg_real_db( Operation *op )
 void
 dmg_op_as_root( Operation *op, Operation *root )
 {
+	BackendDB *db = dmg_real_db( op );
+
+	/* the database's own rootdn: op->o_bd may be a copy whose rootdn the write guard set
+	 * to the requester (guard.c, dmg_grant_write) */
 	*root = *op;
-	root->o_dn = op->o_bd->be_rootdn;
-	root->o_ndn = op->o_bd->be_rootndn;
+	root->o_bd = db;
+	root->o_dn = db->be_rootdn;
+	root->o_ndn = db->be_rootndn;
 	root->o_groups = NULL;
 }
 
@@ -63,7 +68,9 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 
 	(void)cr;
 	di = ch_calloc( 1, sizeof( dmg_info ) );
-	if ( dmg_info_set_defaults( di ) ) {
+	di->cache = dmg_cache_new( 0, dmg_members_free_value );
+	if ( di->cache == NULL || dmg_info_set_defaults( di ) ) {
+		dmg_info_free( di );
 		ch_free( di );
 		return 1;
 	}
@@ -102,6 +109,27 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	return 0;
 }
 
+/* Every successful write may change some group's members: cached lists are dropped before
+ * the client hears of the write, so its next read sees it. */
+static int
+dmg_response( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
+
+	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_SUCCESS )
+		return SLAP_CB_CONTINUE;
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+	case LDAP_REQ_MODIFY:
+	case LDAP_REQ_MODRDN:
+	case LDAP_REQ_DELETE:
+		dmg_cache_invalidate( di->cache );
+		break;
+	}
+	return SLAP_CB_CONTINUE;
+}
+
 /* ---- registration ----------------------------------------------------------------------------- */
 
 static int
@@ -125,9 +153,9 @@ dmg_initialize( void )
 	dmg_overlay.on_bi.bi_op_modify = dmg_modify;
 	dmg_overlay.on_bi.bi_op_modrdn = dmg_modrdn;
 	dmg_overlay.on_bi.bi_op_delete = dmg_delete;
-	dmg_overlay.on_bi.bi_access_allowed = dmg_access_allowed;
 	dmg_overlay.on_bi.bi_entry_get_rw = dmg_entry_get_rw;
 	dmg_overlay.on_bi.bi_entry_release_rw = dmg_entry_release_rw;
+	dmg_overlay.on_response = dmg_response;
 
 	rc = dmg_config_init( &dmg_overlay.on_bi );
 	if ( rc )

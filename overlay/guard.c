@@ -199,6 +199,9 @@ dmg_condition_flaw( Filter *f )
 	AttributeDescription *ad = NULL;
 	const char *why;
 
+	/* slapd marks an assertion on an unknown attribute (or with an invalid value) */
+	if ( f->f_choice & SLAPD_FILTER_UNDEFINED )
+		return "names an unknown attribute or has an invalid assertion value";
 	switch ( f->f_choice ) {
 	case LDAP_FILTER_AND:
 	case LDAP_FILTER_OR:
@@ -378,6 +381,51 @@ dmg_stamp_applicant( Operation *op, Entry *e, dmg_verdict *v )
 	return LDAP_SUCCESS;
 }
 
+/* ---- roles ----------------------------------------------------------------------------------- */
+
+typedef enum { DMG_ROLE_NONE, DMG_ROLE_ADMINISTRATOR, DMG_ROLE_POSTMASTER, DMG_ROLE_ROOT } dmg_role;
+
+/* What op's identity is for this group (NULL: a group being created) */
+static dmg_role
+dmg_role_on( Operation *op, slap_overinst *on, Entry *group )
+{
+	if ( be_isroot( op ) )
+		return DMG_ROLE_ROOT;
+	if ( dmg_is_postmaster( op, on ) )
+		return DMG_ROLE_POSTMASTER;
+	if ( group && dmg_entry_names( group, dmg_ad.administrator, &op->o_ndn ) )
+		return DMG_ROLE_ADMINISTRATOR;
+	return DMG_ROLE_NONE;
+}
+
+/* The backend checks slapd's ACLs with op->o_bd->bd_info set to the backend itself, so a
+ * per-database overlay's bi_access_allowed is never asked for them (acl.c falls back to the
+ * frontend's).  Writes to groups are therefore decided here, and a write granted to a role
+ * runs with the requester as rootdn of this operation's private copy of the database (the
+ * BackendDB that over_op_func copies for each operation): slapd's ACLs neither add nor take
+ * away rights for it.  The identity itself is untouched, so creatorsName, modifiersName and
+ * accesslog still name the requester. */
+static void
+dmg_grant_write( Operation *op, dmg_role role )
+{
+	if ( role == DMG_ROLE_ROOT || !SLAP_ISOVERLAY( op->o_bd ) )
+		return;
+	op->o_bd->be_rootdn = op->o_dn;
+	op->o_bd->be_rootndn = op->o_ndn;
+}
+
+static int
+dmg_refuse_role( Operation *op, SlapReply *rs, const char *what )
+{
+	dmg_verdict v;
+
+	dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "%s \"%s\" is reserved to postmasters%s",
+		what, op->o_req_dn.bv_val,
+		op->o_tag == LDAP_REQ_MODIFY || op->o_tag == LDAP_REQ_MODRDN
+			? " and the group's administrators" : "" );
+	return dmg_send_refusal( op, rs, &v );
+}
+
 /* ---- hooks -------------------------------------------------------------------------------------- */
 
 static int
@@ -386,29 +434,62 @@ dmg_guard_skips( Operation *op )
 	return dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) || be_shadow_update( op );
 }
 
-int
-dmg_add( Operation *op, SlapReply *rs )
+/* Computed attributes are never written, on any entry */
+static int
+dmg_check_no_computed( Modifications *ml, Entry *e, dmg_verdict *v )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	Attribute *a;
+
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( dmg_ad_is_computed( ml->sml_desc ) && ml->sml_desc != dmg_ad.member )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"%s: \"%s\" cannot be written; the attribute is computed",
+				ml->sml_desc->ad_cname.bv_val,
+				ml->sml_values ? ml->sml_values[0].bv_val : "" );
+	}
+	for ( a = e ? e->e_attrs : NULL; a; a = a->a_next ) {
+		if ( dmg_ad_is_computed( a->a_desc ) && a->a_desc != dmg_ad.member )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"%s: \"%s\" cannot be written; the attribute is computed",
+				a->a_desc->ad_cname.bv_val, a->a_vals[0].bv_val );
+	}
+	return LDAP_SUCCESS;
+}
+
+static int
+dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
+{
 	dmg_info *di = on->on_bi.bi_private;
-	Entry *e = op->ora_e;
+	dmg_role role = dmg_role_on( op, on, NULL );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 
-	if ( dmg_guard_skips( op ) )
-		return SLAP_CB_CONTINUE;
-	if ( !dmg_entry_is_group( e ) ) {
-		Attribute *mail = attr_find( e->e_attrs, dmg_ad.mail );
-
-		if ( mail && dmg_check_mail_values_free( op, mail->a_vals, mail->a_numvals, &v ) )
-			return dmg_send_refusal( op, rs, &v );
-		return SLAP_CB_CONTINUE;
-	}
-	if ( !be_isroot( op ) && !dmg_is_postmaster( op, on ) ) {
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER ) {
 		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS,
 			"only postmasters may create a dynamicMailGroup (\"%s\")", op->o_req_dn.bv_val );
 		return dmg_send_refusal( op, rs, &v );
 	}
-	if ( dmg_validate_group( op, di, e, &v ) || dmg_stamp_applicant( op, e, &v ) )
+	if ( dmg_validate_group( op, di, op->ora_e, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	dmg_grant_write( op, role );
+	return SLAP_CB_CONTINUE;
+}
+
+int
+dmg_add( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	Entry *e = op->ora_e;
+	dmg_verdict v = { LDAP_SUCCESS, "" };
+	Attribute *mail;
+
+	if ( dmg_guard_skips( op ) )
+		return SLAP_CB_CONTINUE;
+	if ( dmg_check_no_computed( NULL, e, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	if ( dmg_entry_is_group( e ) )
+		return dmg_add_group( op, rs, on );
+	mail = attr_find( e->e_attrs, dmg_ad.mail );
+	if ( mail && dmg_check_mail_values_free( op, mail->a_vals, mail->a_numvals, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	return SLAP_CB_CONTINUE;
 }
@@ -429,7 +510,7 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
 			rc = modify_add_values( e, mod, get_permissiveModify( op ), &text, textbuf, sizeof( textbuf ) );
 			break;
 		case LDAP_MOD_DELETE:
-			rc = modify_delete_values( e, mod, 0, &text, textbuf, sizeof( textbuf ) );
+			rc = modify_delete_values( e, mod, get_permissiveModify( op ), &text, textbuf, sizeof( textbuf ) );
 			break;
 		case LDAP_MOD_REPLACE:
 			rc = modify_replace_values( e, mod, 0, &text, textbuf, sizeof( textbuf ) );
@@ -462,25 +543,42 @@ dmg_mods_touch( Modifications *ml, AttributeDescription *ad )
 }
 
 static int
-dmg_modify_group( Operation *op, dmg_info *di, Entry *stored, dmg_verdict *v )
+dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored )
 {
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_role role = dmg_role_on( op, on, stored );
+	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Entry *e;
 	int rc;
 
-	if ( dmg_mods_touch( op->orm_modlist, dmg_ad.applicant ) && !dmg_may_repair_applicant( op ) )
-		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+	if ( role == DMG_ROLE_NONE )
+		return dmg_refuse_role( op, rs, "modifying group" );
+	if ( dmg_mods_touch( op->orm_modlist, dmg_ad.applicant ) && !dmg_may_repair_applicant( op ) ) {
+		dmg_refuse( &v, LDAP_CONSTRAINT_VIOLATION,
 			"dmgApplicant: the creator of \"%s\" cannot be changed", op->o_req_dn.bv_val );
+		return dmg_send_refusal( op, rs, &v );
+	}
+	if ( role == DMG_ROLE_ADMINISTRATOR && dmg_mods_touch( op->orm_modlist, dmg_ad.administrator ) ) {
+		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS,
+			"dmgAdministrator: administrators of \"%s\" cannot change who administers it",
+			op->o_req_dn.bv_val );
+		return dmg_send_refusal( op, rs, &v );
+	}
 	e = entry_dup( stored );
-	rc = dmg_apply_mods( op, e, op->orm_modlist, v );
+	rc = dmg_apply_mods( op, e, op->orm_modlist, &v );
 	if ( rc == LDAP_SUCCESS )
-		rc = dmg_validate_group( op, di, e, v );
+		rc = dmg_validate_group( op, di, e, &v );
 	entry_free( e );
-	return rc;
+	if ( rc != LDAP_SUCCESS )
+		return dmg_send_refusal( op, rs, &v );
+	dmg_grant_write( op, role );
+	return SLAP_CB_CONTINUE;
 }
 
 static int
-dmg_modify_other( Operation *op, dmg_verdict *v )
+dmg_modify_other( Operation *op, SlapReply *rs )
 {
+	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Modifications *ml;
 
 	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
@@ -488,33 +586,67 @@ dmg_modify_other( Operation *op, dmg_verdict *v )
 			continue;
 		if ( ml->sml_op == LDAP_MOD_DELETE || ml->sml_op == SLAP_MOD_SOFTDEL )
 			continue;
-		if ( dmg_check_mail_values_free( op, ml->sml_values, ml->sml_numvals, v ) )
-			return v->rc;
+		if ( dmg_check_mail_values_free( op, ml->sml_values, ml->sml_numvals, &v ) )
+			return dmg_send_refusal( op, rs, &v );
 	}
-	return LDAP_SUCCESS;
+	return SLAP_CB_CONTINUE;
+}
+
+/* The entry a modify, rename or delete is about (NULL when there is none); caller releases */
+static Entry *
+dmg_target( Operation *op, slap_overinst *on )
+{
+	Entry *e = NULL;
+
+	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS )
+		return NULL;
+	return e;
 }
 
 int
 dmg_modify( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	dmg_info *di = on->on_bi.bi_private;
 	dmg_verdict v = { LDAP_SUCCESS, "" };
-	Entry *stored = NULL;
+	Entry *stored;
 	int rc;
 
 	if ( dmg_guard_skips( op ) )
 		return SLAP_CB_CONTINUE;
-	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &stored, on ) != LDAP_SUCCESS
-		|| stored == NULL )
+	if ( dmg_check_no_computed( op->orm_modlist, NULL, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	stored = dmg_target( op, on );
+	if ( stored == NULL )
 		return SLAP_CB_CONTINUE;	/* the backend says noSuchObject */
 	if ( dmg_entry_is_group( stored ) )
-		rc = dmg_modify_group( op, di, stored, &v );
+		rc = dmg_modify_group( op, rs, on, stored );
 	else
-		rc = dmg_modify_other( op, &v );
+		rc = dmg_modify_other( op, rs );
 	overlay_entry_release_ov( op, stored, 0, on );
-	if ( rc != LDAP_SUCCESS )
-		return dmg_send_refusal( op, rs, &v );
+	return rc;
+}
+
+int
+dmg_modrdn( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	Entry *target;
+	dmg_role role;
+
+	if ( dmg_guard_skips( op ) )
+		return SLAP_CB_CONTINUE;
+	target = dmg_target( op, on );
+	if ( target == NULL )
+		return SLAP_CB_CONTINUE;
+	if ( !dmg_entry_is_group( target ) ) {
+		overlay_entry_release_ov( op, target, 0, on );
+		return dmg_departments_follow_rename( op, on );
+	}
+	role = dmg_role_on( op, on, target );
+	overlay_entry_release_ov( op, target, 0, on );
+	if ( role == DMG_ROLE_NONE )
+		return dmg_refuse_role( op, rs, "renaming group" );
+	dmg_grant_write( op, role );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -522,8 +654,22 @@ int
 dmg_delete( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	Entry *target;
+	dmg_role role;
 
 	if ( dmg_guard_skips( op ) )
 		return SLAP_CB_CONTINUE;
-	return dmg_departments_refuse_delete( op, rs, on );
+	target = dmg_target( op, on );
+	if ( target == NULL )
+		return SLAP_CB_CONTINUE;
+	if ( !dmg_entry_is_group( target ) ) {
+		overlay_entry_release_ov( op, target, 0, on );
+		return dmg_departments_refuse_delete( op, rs, on );
+	}
+	role = dmg_role_on( op, on, target );
+	overlay_entry_release_ov( op, target, 0, on );
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
+		return dmg_refuse_role( op, rs, "deleting group" );
+	dmg_grant_write( op, role );
+	return SLAP_CB_CONTINUE;
 }

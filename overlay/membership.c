@@ -536,25 +536,113 @@ dmg_merge_member_mails( Entry *target, dmg_members *ms )
 	ch_free( vals );
 }
 
+/* ---- the cache --------------------------------------------------------------------------------- */
+
+void
+dmg_members_free_value( void *ms )
+{
+	dmg_members_free( ms );
+	ch_free( ms );
+}
+
+static int
+dmg_members_cacheable( Operation *op, slap_overinst *on )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	return di->cache_max_values > 0
+		&& ( be_isroot( op ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) );
+}
+
+/* "group ndn" NUL "identity ndn": a list is reused only for the identity it was computed for */
+static char *
+dmg_cache_key( Operation *op, Entry *group, size_t *len )
+{
+	char *key;
+
+	*len = group->e_nname.bv_len + 1 + op->o_ndn.bv_len;
+	key = op->o_tmpalloc( *len, op->o_tmpmemctx );
+	memcpy( key, group->e_nname.bv_val, group->e_nname.bv_len );
+	key[group->e_nname.bv_len] = '\0';
+	memcpy( key + group->e_nname.bv_len + 1, op->o_ndn.bv_val, op->o_ndn.bv_len );
+	return key;
+}
+
+static int
+dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v )
+{
+	v->ms = &v->owned;
+	return dmg_members_expand( op, on, group, &v->owned );
+}
+
+int
+dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_members *computed;
+	unsigned long gen;
+	size_t len;
+	char *key;
+	int rc;
+
+	memset( v, 0, sizeof( *v ) );
+	if ( !dmg_members_cacheable( op, on ) )
+		return dmg_members_compute( op, on, group, v );
+	key = dmg_cache_key( op, group, &len );
+	v->ms = dmg_cache_get( di->cache, key, len, &v->held );
+	if ( v->ms ) {
+		op->o_tmpfree( key, op->o_tmpmemctx );
+		return LDAP_SUCCESS;
+	}
+	/* the generation is read before computing: a write committed meanwhile makes the put fail */
+	gen = dmg_cache_generation( di->cache );
+	computed = ch_calloc( 1, sizeof( dmg_members ) );
+	rc = dmg_members_expand( op, on, group, computed );
+	if ( rc == LDAP_SUCCESS && dmg_cache_put( di->cache, key, len, gen, computed,
+			computed->n + computed->nmail_count, &v->held ) ) {
+		v->ms = computed;
+	} else {
+		v->owned = *computed;
+		v->ms = &v->owned;
+		ch_free( computed );
+	}
+	op->o_tmpfree( key, op->o_tmpmemctx );
+	return rc;
+}
+
+void
+dmg_members_release( slap_overinst *on, dmg_members_view *v )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	if ( v->held )
+		dmg_cache_release( di->cache, v->held );
+	else
+		dmg_members_free( &v->owned );
+	memset( v, 0, sizeof( *v ) );
+}
+
 int
 dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	int want_member, int want_mail, int want_count )
 {
-	dmg_members ms;
+	dmg_members_view v;
 	int rc;
 
-	rc = dmg_members_expand( op, on, group, &ms );
-	if ( rc != LDAP_SUCCESS )
+	rc = dmg_members_acquire( op, on, group, &v );
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_members_release( on, &v );
 		return rc;
+	}
 	/* a stored member value (written before the overlay was configured) is not ours */
 	attr_delete( &target->e_attrs, dmg_ad.member );
-	if ( want_member && ms.n )
-		dmg_merge_member_dns( target, &ms );
+	if ( want_member && v.ms->n )
+		dmg_merge_member_dns( target, v.ms );
 	if ( want_mail )
-		dmg_merge_member_mails( target, &ms );
+		dmg_merge_member_mails( target, v.ms );
 	if ( want_count )
-		dmg_attr_add_ulong( target, dmg_ad.member_count, ms.n );
-	dmg_members_free( &ms );
+		dmg_attr_add_ulong( target, dmg_ad.member_count, v.ms->n );
+	dmg_members_release( on, &v );
 	return LDAP_SUCCESS;
 }
 

@@ -4,6 +4,10 @@
  * registered here, in code, as ppolicy and dds do; this is their only definition.  The stored
  * attributes and the object class live in schema/dynmailgroup.schema only and are looked up
  * by name when a database opens.
+ *
+ * The computed types are not NO-USER-MODIFICATION: slapd would then refuse a write before
+ * any overlay sees it, with a message that does not name the value; the write guard refuses
+ * them instead (guard.c, dmg_check_no_computed), naming attribute and value.
  */
 #include "dmg.h"
 
@@ -19,39 +23,39 @@ static struct {
 		"DESC 'Every mail value of every current member (computed)' "
 		"EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.member_mail },
+		"USAGE dSAOperation )", &dmg_ad.member_mail },
 	{ "( " DMG_AT_OID "12 NAME 'dmgMemberCount' "
 		"DESC 'Number of current members (computed)' "
 		"EQUALITY integerMatch ORDERING integerOrderingMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.member_count },
+		"USAGE dSAOperation )", &dmg_ad.member_count },
 	{ "( " DMG_AT_OID "13 NAME 'dmgMemberOf' "
 		"DESC 'Dynamic mail groups that have this entry as member (computed)' "
 		"EQUALITY distinguishedNameMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.member_of },
+		"USAGE dSAOperation )", &dmg_ad.member_of },
 	{ "( " DMG_AT_OID "14 NAME 'dmgDecision' "
 		"DESC 'accept, hold or reject for the dmgSender of the search filter (computed)' "
 		"EQUALITY caseIgnoreIA5Match "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.decision },
+		"USAGE dSAOperation )", &dmg_ad.decision },
 	{ "( " DMG_AT_OID "15 NAME 'dmgDecisionReason' "
 		"DESC 'Why dmgDecision is what it is (computed)' "
 		"EQUALITY caseIgnoreMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.decision_reason },
+		"USAGE dSAOperation )", &dmg_ad.decision_reason },
 	{ "( " DMG_AT_OID "16 NAME 'dmgAuditorMail' "
 		"DESC 'Every mail value of every auditor of the group (computed)' "
 		"EQUALITY caseIgnoreIA5Match "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.auditor_mail },
+		"USAGE dSAOperation )", &dmg_ad.auditor_mail },
 	/* Assertion only: (dmgSender=ADDR) is always true and names the envelope sender.  Octet
 	 * String accepts any value, so the null sender "(dmgSender=)" survives filter parsing. */
 	{ "( " DMG_AT_OID "17 NAME 'dmgSender' "
 		"DESC 'Envelope sender a decision is asked for (filter assertion only)' "
 		"EQUALITY octetStringMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 "
-		"NO-USER-MODIFICATION USAGE dSAOperation )", &dmg_ad.sender },
+		"USAGE dSAOperation )", &dmg_ad.sender },
 	{ NULL, NULL }
 };
 

@@ -1,0 +1,1001 @@
+/*
+ * test_roles.c -- SPEC section 5 against a real slapd: who may create, modify, rename and
+ * delete a dynamicMailGroup, the dmgApplicant stamp, group/dynamicMailGroup/member=... ACL
+ * clauses, and hidden groups (dmgShowInContacts: FALSE).
+ *
+ * Two servers, one suite each:
+ *  - "roles": ACLs give ordinary users read only; every write right on groups comes from the
+ *    overlay's access hook (postmasters, administrators), none from an ACL line.
+ *  - "acl":   ACLs with group/dynamicMailGroup/member clauses, and an ACL that gives users
+ *    write on ou=Groups (which the overlay must cap at read on groups).
+ *
+ * Each test adds its own groups (unique cn and mail) under ou=Groups, so tests may run in any
+ * order against the suite's shared server.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <strings.h>
+
+#include "harness.h"
+
+/* ---- identities of tests/fixtures/org.ldif ------------------------------------------------- */
+
+#define GROUPS      "ou=Groups," DMG_SUFFIX
+#define POSTMASTER  "uid=postmaster,ou=System," DMG_SUFFIX  /* postmaster by DN */
+#define PM2         "uid=pm2,ou=System," DMG_SUFFIX         /* through groupOfNames */
+#define PM3         "uid=pm3,ou=System," DMG_SUFFIX         /* through groupOfUniqueNames */
+#define MTA         "uid=mta,ou=System," DMG_SUFFIX         /* dynmailgroup-privileged */
+#define READER      "uid=reader,ou=System," DMG_SUFFIX      /* ordinary account */
+#define ADMIN       "uid=carol,ou=Engineering," DMG_SUFFIX  /* dmgAdministrator of test groups */
+#define AUDITOR     "uid=dave,ou=Engineering," DMG_SUFFIX   /* dmgAuditor of test groups */
+#define APPLICANT   "uid=heidi,ou=Backend,ou=Engineering," DMG_SUFFIX /* applicant via Relax */
+#define EMPLOYEE    "uid=erin,ou=Engineering," DMG_SUFFIX   /* ordinary employee, a member */
+#define BOB         "uid=bob,ou=Engineering," DMG_SUFFIX
+#define ENGINEERING "ou=Engineering," DMG_SUFFIX
+#define SALES       "ou=Sales," DMG_SUFFIX
+
+#define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
+static dmg_server *srv;
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+
+static LDAP *bind_as(const char *dn)
+{
+    if (dn == NULL)
+        return dmg_connect(srv, NULL, NULL);
+    return dmg_connect(srv, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
+}
+
+static void group_dn(char *buf, size_t n, const char *cn)
+{
+    snprintf(buf, n, "cn=%s," GROUPS, cn);
+}
+
+/* Adds group cn with mail cn@example.com, department Engineering unless extra names one. */
+static dmg_result add_group_ext(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
+{
+    char ldif[4096];
+    snprintf(ldif, sizeof ldif,
+             "dn: cn=%s," GROUPS "\n"
+             "objectClass: dynamicMailGroup\n"
+             "cn: %s\n"
+             "mail: %s@example.com\n"
+             "%s"
+             "%s",
+             cn, cn, cn,
+             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
+                 ? "" : "dmgDepartment: " ENGINEERING "\n",
+             extra != NULL ? extra : "");
+    return dmg_add_ldif_ext(ld, ldif, ctrls);
+}
+
+static dmg_result add_group(LDAP *ld, const char *cn, const char *extra)
+{
+    return add_group_ext(ld, cn, extra, NULL);
+}
+
+/* The same, as the rootdn; the test fails unless the add succeeds. */
+static void root_add_group(const char *cn, const char *extra)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group(ld, cn, extra);
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    dmg_disconnect(ld);
+}
+
+/* As the rootdn, a group as a postmaster would have created it (dmgApplicant: POSTMASTER,
+ * written with the Relax Rules control), so that tests about changing it do not depend on
+ * postmasters being able to create groups. */
+static void root_add_group_by_postmaster(const char *cn, const char *extra)
+{
+    char more[1024];
+    snprintf(more, sizeof more, "dmgApplicant: " POSTMASTER "\n%s", extra != NULL ? extra : "");
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group_ext(ld, cn, more, DMG_CTRLS(dmg_ctrl_relax()));
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    dmg_disconnect(ld);
+}
+
+/* Adds the group when it is not there yet (several tests share an ACL's group). */
+static void root_ensure_group(const char *cn, const char *extra)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group(ld, cn, extra);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_ALREADY_EXISTS,
+                  "rootdn could not add group %s: %s (%d) \"%s\"", cn, ldap_err2string(r.rc),
+                  r.rc, r.diag);
+    dmg_disconnect(ld);
+}
+
+/* 1 when dn exists (seen by the rootdn, who sees hidden groups), 0 when noSuchObject. */
+static int exists(const char *dn)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
+                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
+    return r.rc == LDAP_SUCCESS;
+}
+
+/* Values of attr on dn as the rootdn sees them, sorted, "\n"-joined; free the result. */
+static char *root_values(const char *dn, const char *attr)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
+    dmg_disconnect(ld);
+    return v;
+}
+
+#define ASSERT_VALUES_OF(dn, attr, expected) \
+    do { char *got_ = root_values((dn), (attr)); \
+         char *exp_ = dmg_sorted_lines(expected); \
+         dmg_assert_str_impl(__FILE__, __LINE__, attr " of " #dn, got_, exp_); \
+         free(got_); free(exp_); } while (0)
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay != '\0'; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] != '\0'
+               && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+#define ASSERT_DIAG_HAS(res, needle) \
+    do { const dmg_result *r_ = &(res); \
+         ck_assert_msg(contains_ci(r_->diag, (needle)), \
+                       "diagnostic \"%s\" does not mention \"%s\"", r_->diag, (needle)); } while (0)
+
+/* A search's DNs contain dn (1) or not (0). */
+static int search_has(LDAP *ld, const char *base, int scope, const char *filter, const char *dn)
+{
+    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    dmg_entries *e = NULL;
+    dmg_result r = dmg_search(ld, base, scope, filter, attrs, NULL, &e);
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "search %s under %s: %s (%d) \"%s\"", filter, base,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    int found = dmg_entries_find(e, dn) != NULL;
+    dmg_entries_free(e);
+    return found;
+}
+
+/* The values of attr on dn as ld sees them contain value (case-insensitive). */
+static int value_seen(LDAP *ld, const char *dn, const char *attr, const char *value)
+{
+    const char *attrs[] = { attr, NULL };
+    dmg_entries *e = NULL;
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, &e);
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "reading %s of %s: %s (%d) \"%s\"", attr, dn,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    int found = 0;
+    const dmg_attr *a = e->count == 1 ? dmg_entry_attr(&e->entries[0], attr) : NULL;
+    for (size_t i = 0; a != NULL && i < a->nvalues; i++)
+        if (strcasecmp(a->values[i], value) == 0)
+            found = 1;
+    dmg_entries_free(e);
+    return found;
+}
+
+/* ============================================================================================
+ * Suite "roles"
+ * ========================================================================================== */
+
+typedef struct who {
+    const char *label;
+    const char *dn; /* NULL: anonymous */
+} who;
+
+/* ---- create ------------------------------------------------------------------------------- */
+
+static const who creators[] = {
+    { "rootdn", DMG_ROOTDN },
+    { "postmaster", POSTMASTER },
+    { "pm2", PM2 },
+    { "pm3", PM3 },
+};
+
+/* The rootdn and every kind of postmaster create groups; dmgApplicant is their identity. */
+START_TEST(create_allowed)
+{
+    const who *w = &creators[_i];
+    char cn[64], dn[256];
+    snprintf(cn, sizeof cn, "r-create-ok-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+
+    LDAP *ld = bind_as(w->dn);
+    DMG_ASSERT_RC(add_group(ld, cn, NULL), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+    ck_assert_msg(exists(dn), "%s added %s but it is not there", w->label, dn);
+    char *applicant = root_values(dn, "dmgApplicant");
+    ck_assert_msg(strcasecmp(applicant, w->dn) == 0, "dmgApplicant \"%s\", expected \"%s\"",
+                  applicant, w->dn);
+    free(applicant);
+}
+END_TEST
+
+static const who non_creators[] = {
+    { "administrator", ADMIN },
+    { "auditor", AUDITOR },
+    { "employee", EMPLOYEE },
+    { "reader", READER },
+    { "mta", MTA },
+    { "anonymous", NULL },
+};
+
+/* Anyone else gets insufficientAccess, even naming themselves administrator, and nothing is
+ * added. ADMIN is the administrator of an existing group, so "an administrator" for real. */
+START_TEST(create_refused)
+{
+    const who *w = &non_creators[_i];
+    char cn[64], dn[256], extra[256];
+    snprintf(cn, sizeof cn, "r-create-no-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+    root_ensure_group("r-create-no-admins-group", "dmgAdministrator: " ADMIN "\n");
+
+    if (w->dn != NULL)
+        snprintf(extra, sizeof extra, "dmgAdministrator: %s\n", w->dn);
+    else
+        extra[0] = '\0';
+    LDAP *ld = bind_as(w->dn);
+    DMG_ASSERT_RC(add_group(ld, cn, extra), LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    ck_assert_msg(!exists(dn), "%s's refused add left %s behind", w->label, dn);
+}
+END_TEST
+
+/* ---- dmgApplicant --------------------------------------------------------------------------- */
+
+START_TEST(applicant_other_on_add_refused)
+{
+    const char *dn = "cn=r-app-other," GROUPS;
+    LDAP *ld = bind_as(POSTMASTER);
+    dmg_result r = add_group(ld, "r-app-other", "dmgApplicant: " BOB "\n");
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    ASSERT_DIAG_HAS(r, "dmgApplicant");
+    ASSERT_DIAG_HAS(r, BOB);
+    ck_assert_msg(!exists(dn), "refused add left %s behind", dn);
+}
+END_TEST
+
+START_TEST(applicant_other_on_add_by_rootdn_refused)
+{
+    const char *dn = "cn=r-app-other-root," GROUPS;
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group(ld, "r-app-other-root", "dmgApplicant: " BOB "\n");
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    ASSERT_DIAG_HAS(r, "dmgApplicant");
+    ck_assert_msg(!exists(dn), "refused add left %s behind", dn);
+}
+END_TEST
+
+START_TEST(applicant_other_on_add_by_rootdn_relax)
+{
+    const char *dn = "cn=r-app-other-relax," GROUPS;
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(add_group_ext(ld, "r-app-other-relax", "dmgApplicant: " BOB "\n",
+                                DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF(dn, "dmgApplicant", BOB);
+}
+END_TEST
+
+START_TEST(applicant_own_on_add)
+{
+    const char *dn = "cn=r-app-own," GROUPS;
+    LDAP *ld = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(add_group(ld, "r-app-own", "dmgApplicant: " POSTMASTER "\n"), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+}
+END_TEST
+
+/* Any later change of dmgApplicant is refused with constraintViolation ... */
+static const struct {
+    const char *label;
+    const char *binddn;
+    const char *changes;
+} applicant_changes[] = {
+    { "postmaster replace", POSTMASTER, "replace: dmgApplicant\ndmgApplicant: " BOB "\n" },
+    { "postmaster delete", POSTMASTER, "delete: dmgApplicant\n" },
+    { "pm2 replace", PM2, "replace: dmgApplicant\ndmgApplicant: " PM2 "\n" },
+    { "administrator replace", ADMIN, "replace: dmgApplicant\ndmgApplicant: " ADMIN "\n" },
+    { "rootdn replace", DMG_ROOTDN, "replace: dmgApplicant\ndmgApplicant: " BOB "\n" },
+    { "rootdn delete", DMG_ROOTDN, "delete: dmgApplicant\n" },
+};
+
+START_TEST(applicant_change_refused)
+{
+    char cn[64], dn[256];
+    snprintf(cn, sizeof cn, "r-app-change-%d", _i);
+    group_dn(dn, sizeof dn, cn);
+    root_add_group_by_postmaster(cn, "dmgAdministrator: " ADMIN "\n");
+
+    LDAP *ld = bind_as(applicant_changes[_i].binddn);
+    dmg_result r = dmg_modify(ld, dn, applicant_changes[_i].changes);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_CONSTRAINT_VIOLATION,
+                  "%s: got %s (%d), expected constraintViolation (19); diagnostic \"%s\"",
+                  applicant_changes[_i].label, ldap_err2string(r.rc), r.rc, r.diag);
+    ASSERT_DIAG_HAS(r, "dmgApplicant");
+    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+}
+END_TEST
+
+/* ... the Relax Rules control does not help anyone but the rootdn ... */
+START_TEST(applicant_change_by_postmaster_with_relax_refused)
+{
+    const char *dn = "cn=r-app-pm-relax," GROUPS;
+    root_add_group_by_postmaster("r-app-pm-relax", NULL);
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = dmg_modify_ext(pm, dn, "replace: dmgApplicant\ndmgApplicant: " BOB "\n",
+                                  DMG_CTRLS(dmg_ctrl_relax()));
+    dmg_disconnect(pm);
+    ck_assert_msg(r.rc != LDAP_SUCCESS, "postmaster changed dmgApplicant with Relax");
+    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+}
+END_TEST
+
+/* ... the rootdn with Relax may repair it. */
+START_TEST(applicant_change_by_rootdn_with_relax)
+{
+    const char *dn = "cn=r-app-root-relax," GROUPS;
+    root_add_group_by_postmaster("r-app-root-relax", NULL);
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_modify_ext(root, dn, "replace: dmgApplicant\ndmgApplicant: " BOB "\n",
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    ASSERT_VALUES_OF(dn, "dmgApplicant", BOB);
+}
+END_TEST
+
+/* ---- administrators ------------------------------------------------------------------------ */
+
+/* Every stored attribute but dmgApplicant and dmgAdministrator, one test each. */
+static const struct {
+    const char *attr;
+    const char *changes;
+    const char *expected; /* values of attr afterwards, "\n"-separated */
+} admin_changes[] = {
+    { "description", "replace: description\ndescription: changed by the administrator\n",
+      "changed by the administrator" },
+    { "cn", "add: cn\ncn: r-adm-alias\n", NULL /* filled below: rdn + alias */ },
+    { "dmgCondition", "add: dmgCondition\ndmgCondition: (title=Engineer)\n",
+      "(title=Engineer)" },
+    { "dmgSendPolicy", "replace: dmgSendPolicy\ndmgSendPolicy: members\ndmgSendPolicy: anyone\n",
+      "anyone\nmembers" },
+    { "mail", "replace: mail\nmail: r-adm-renamed-address@example.com\n",
+      "r-adm-renamed-address@example.com" },
+    { "dmgDepartment", "replace: dmgDepartment\ndmgDepartment: " SALES "\n", SALES },
+    { "dmgIncludeSubDepartments",
+      "replace: dmgIncludeSubDepartments\ndmgIncludeSubDepartments: FALSE\n", "FALSE" },
+    { "dmgShowInContacts", "replace: dmgShowInContacts\ndmgShowInContacts: FALSE\n", "FALSE" },
+    { "dmgWhitelist",
+      "add: dmgWhitelist\ndmgWhitelist: @example.org\n-\n"
+      "replace: dmgSendPolicy\ndmgSendPolicy: whitelist\n", "@example.org" },
+    { "dmgAuditor", "add: dmgAuditor\ndmgAuditor: " AUDITOR "\n-\n"
+      "replace: dmgAuditRequired\ndmgAuditRequired: TRUE\n", AUDITOR },
+    { "dmgAuditRequired", "add: dmgAuditor\ndmgAuditor: " AUDITOR "\n-\n"
+      "replace: dmgAuditRequired\ndmgAuditRequired: TRUE\n", "TRUE" },
+};
+
+START_TEST(administrator_modifies_configuration)
+{
+    char cn[64], dn[256], expected[256];
+    snprintf(cn, sizeof cn, "r-adm-mod-%d", _i);
+    group_dn(dn, sizeof dn, cn);
+    root_add_group(cn, "dmgAdministrator: " ADMIN "\n");
+
+    LDAP *ld = bind_as(ADMIN);
+    dmg_result r = dmg_modify(ld, dn, admin_changes[_i].changes);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_SUCCESS,
+                  "administrator modifying %s: %s (%d), expected success; diagnostic \"%s\"",
+                  admin_changes[_i].attr, ldap_err2string(r.rc), r.rc, r.diag);
+    if (admin_changes[_i].expected != NULL)
+        snprintf(expected, sizeof expected, "%s", admin_changes[_i].expected);
+    else
+        snprintf(expected, sizeof expected, "%s\nr-adm-alias", cn);
+    char *got = root_values(dn, admin_changes[_i].attr);
+    char *exp = dmg_sorted_lines(expected);
+    dmg_assert_str_impl(__FILE__, __LINE__, admin_changes[_i].attr, got, exp);
+    free(got);
+    free(exp);
+    /* the roles are untouched */
+    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
+    ASSERT_VALUES_OF(dn, "dmgApplicant", DMG_ROOTDN);
+}
+END_TEST
+
+START_TEST(administrator_renames)
+{
+    const char *dn = "cn=r-adm-ren," GROUPS;
+    const char *new_dn = "cn=r-adm-ren-new," GROUPS;
+    root_add_group("r-adm-ren", "dmgAdministrator: " ADMIN "\n");
+    LDAP *ld = bind_as(ADMIN);
+    DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-ren-new", NULL, 1), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+    ck_assert_msg(!exists(dn), "%s still there after the rename", dn);
+    ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
+    ASSERT_VALUES_OF(new_dn, "cn", "r-adm-ren-new");
+    ASSERT_VALUES_OF(new_dn, "dmgAdministrator", ADMIN);
+}
+END_TEST
+
+static const struct {
+    const char *label;
+    const char *changes;
+} admin_admin_changes[] = {
+    { "add another", "add: dmgAdministrator\ndmgAdministrator: " BOB "\n" },
+    { "replace", "replace: dmgAdministrator\ndmgAdministrator: " BOB "\n" },
+    { "delete self", "delete: dmgAdministrator\ndmgAdministrator: " ADMIN "\n" },
+    { "delete all", "delete: dmgAdministrator\n" },
+    { "with description", "replace: description\ndescription: x\n-\n"
+      "add: dmgAdministrator\ndmgAdministrator: " BOB "\n" },
+};
+
+START_TEST(administrator_may_not_change_administrators)
+{
+    char cn[64], dn[256];
+    snprintf(cn, sizeof cn, "r-adm-adm-%d", _i);
+    group_dn(dn, sizeof dn, cn);
+    root_add_group(cn, "dmgAdministrator: " ADMIN "\ndescription: before\n");
+    LDAP *ld = bind_as(ADMIN);
+    dmg_result r = dmg_modify(ld, dn, admin_admin_changes[_i].changes);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS,
+                  "%s: got %s (%d), expected insufficientAccess (50); diagnostic \"%s\"",
+                  admin_admin_changes[_i].label, ldap_err2string(r.rc), r.rc, r.diag);
+    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
+    ASSERT_VALUES_OF(dn, "description", "before");
+}
+END_TEST
+
+START_TEST(administrator_may_not_delete)
+{
+    const char *dn = "cn=r-adm-del," GROUPS;
+    root_add_group("r-adm-del", "dmgAdministrator: " ADMIN "\n");
+    LDAP *ld = bind_as(ADMIN);
+    DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    ck_assert_msg(exists(dn), "%s gone after a refused delete", dn);
+}
+END_TEST
+
+/* Rights are per group: administering one group gives nothing on another. */
+START_TEST(administrator_of_another_group)
+{
+    const char *dn = "cn=r-adm-other," GROUPS;
+    root_add_group("r-adm-other-mine", "dmgAdministrator: " ADMIN "\n");
+    root_add_group("r-adm-other", "dmgAdministrator: " BOB "\ndescription: before\n");
+    LDAP *ld = bind_as(ADMIN);
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: x\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-other-new", NULL, 1), LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF(dn, "description", "before");
+}
+END_TEST
+
+/* ---- postmasters ---------------------------------------------------------------------------- */
+
+static const who postmasters[] = {
+    { "postmaster", POSTMASTER },
+    { "pm2", PM2 },
+    { "pm3", PM3 },
+};
+
+START_TEST(postmaster_modifies_everything)
+{
+    const who *w = &postmasters[_i];
+    char cn[64], dn[256];
+    snprintf(cn, sizeof cn, "r-pm-mod-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+    root_add_group(cn, "dmgAdministrator: " ADMIN "\n");
+
+    LDAP *ld = bind_as(w->dn);
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "add: dmgAdministrator\ndmgAdministrator: " BOB "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "delete: dmgAdministrator\ndmgAdministrator: " ADMIN "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(ld, dn,
+                             "replace: description\ndescription: by the postmaster\n-\n"
+                             "replace: dmgSendPolicy\ndmgSendPolicy: anyone\n-\n"
+                             "add: dmgAuditor\ndmgAuditor: " AUDITOR "\n-\n"
+                             "replace: dmgAuditRequired\ndmgAuditRequired: TRUE\n-\n"
+                             "replace: dmgShowInContacts\ndmgShowInContacts: FALSE\n-\n"
+                             "replace: dmgDepartment\ndmgDepartment: " SALES "\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF(dn, "dmgAdministrator", BOB);
+    ASSERT_VALUES_OF(dn, "description", "by the postmaster");
+    ASSERT_VALUES_OF(dn, "dmgAuditor", AUDITOR);
+    ASSERT_VALUES_OF(dn, "dmgDepartment", SALES);
+}
+END_TEST
+
+START_TEST(postmaster_renames_and_deletes)
+{
+    const who *w = &postmasters[_i];
+    char cn[64], dn[256], newrdn[96], new_dn[256];
+    snprintf(cn, sizeof cn, "r-pm-del-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+    snprintf(newrdn, sizeof newrdn, "cn=%s-new", cn);
+    snprintf(new_dn, sizeof new_dn, "%s," GROUPS, newrdn);
+    root_add_group(cn, NULL);
+
+    LDAP *ld = bind_as(w->dn);
+    DMG_ASSERT_RC(dmg_rename(ld, dn, newrdn, NULL, 1), LDAP_SUCCESS);
+    ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
+    DMG_ASSERT_RC(dmg_delete(ld, new_dn), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+    ck_assert_msg(!exists(new_dn), "%s still there after the delete", new_dn);
+}
+END_TEST
+
+/* A postmaster's rights are on groups only: ordinary entries keep what the ACLs give. */
+START_TEST(postmaster_no_bypass_outside_groups)
+{
+    LDAP *ld = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(dmg_modify(ld, BOB, "replace: description\ndescription: x\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(ld, "dn: uid=r-pm-new," SALES "\nobjectClass: inetOrgPerson\n"
+                                   "uid: r-pm-new\ncn: New\nsn: New\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF(BOB, "description", "");
+    ck_assert(!exists("uid=r-pm-new," SALES));
+}
+END_TEST
+
+/* ---- everybody else ------------------------------------------------------------------------- */
+
+static const who nobodies[] = {
+    { "employee", EMPLOYEE },
+    { "auditor", AUDITOR },
+    { "applicant", APPLICANT },
+    { "mta", MTA },
+    { "reader", READER },
+    { "anonymous", NULL },
+};
+
+/* Ordinary identities, auditors, a (non-postmaster) applicant and the privileged MTA get no
+ * write right on a group: modify, rename and delete are insufficientAccess. */
+START_TEST(others_may_not_write)
+{
+    const who *w = &nobodies[_i];
+    char cn[64], dn[256], newrdn[96];
+    snprintf(cn, sizeof cn, "r-other-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+    snprintf(newrdn, sizeof newrdn, "cn=%s-new", cn);
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(add_group_ext(root, cn,
+                                "dmgApplicant: " APPLICANT "\n"
+                                "dmgAdministrator: " ADMIN "\n"
+                                "dmgAuditor: " AUDITOR "\n"
+                                "description: before\n",
+                                DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+
+    LDAP *ld = bind_as(w->dn);
+    dmg_result r = dmg_modify(ld, dn, "replace: description\ndescription: x\n");
+    ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s modify: %s (%d) \"%s\"", w->label,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    r = dmg_modify(ld, dn, "add: dmgAdministrator\ndmgAdministrator: " BOB "\n");
+    ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s modify dmgAdministrator: %s (%d) \"%s\"",
+                  w->label, ldap_err2string(r.rc), r.rc, r.diag);
+    r = dmg_rename(ld, dn, newrdn, NULL, 1);
+    ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s rename: %s (%d) \"%s\"", w->label,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    r = dmg_delete(ld, dn);
+    ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s delete: %s (%d) \"%s\"", w->label,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    dmg_disconnect(ld);
+    ck_assert_msg(exists(dn), "%s gone", dn);
+    ASSERT_VALUES_OF(dn, "description", "before");
+    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
+}
+END_TEST
+
+/* ---- hidden groups ------------------------------------------------------------------------- */
+
+/* Adds hidden group cn (applicant APPLICANT through Relax, administrator ADMIN, auditor
+ * AUDITOR, department Engineering: EMPLOYEE is a member) and visible group cn-visible. */
+static void add_hidden_and_visible(const char *cn)
+{
+    char visible[96];
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(add_group_ext(root, cn,
+                                "dmgShowInContacts: FALSE\n"
+                                "dmgApplicant: " APPLICANT "\n"
+                                "dmgAdministrator: " ADMIN "\n"
+                                "dmgAuditor: " AUDITOR "\n",
+                                DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    snprintf(visible, sizeof visible, "%s-visible", cn);
+    DMG_ASSERT_RC(add_group(root, visible, NULL), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+
+static const who blind[] = {
+    { "employee", EMPLOYEE },
+    { "bob", BOB },
+    { "reader", READER },
+    { "anonymous", NULL },
+};
+
+START_TEST(hidden_invisible)
+{
+    const who *w = &blind[_i];
+    char cn[64], dn[256], vdn[256], filter[512];
+    snprintf(cn, sizeof cn, "r-hid-no-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+    snprintf(vdn, sizeof vdn, "cn=%s-visible," GROUPS, cn);
+    add_hidden_and_visible(cn);
+
+    LDAP *ld = bind_as(w->dn);
+    /* search results */
+    ck_assert_msg(!search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", dn),
+                  "%s sees hidden %s in a subtree search", w->label, dn);
+    ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", vdn),
+                  "%s does not see visible %s", w->label, vdn);
+    ck_assert_msg(!search_has(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(objectClass=dynamicMailGroup)",
+                              dn), "%s sees hidden %s in a one-level search", w->label, dn);
+    snprintf(filter, sizeof filter, "(mail=%s@example.com)", cn);
+    ck_assert_msg(!search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, dn),
+                  "%s finds hidden %s by its mail", w->label, dn);
+    /* base reads */
+    const char *attrs[] = { "cn", NULL };
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+    ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT, "%s base search of hidden group: %s (%d) \"%s\"",
+                  w->label, ldap_err2string(r.rc), r.rc, r.diag);
+    /* compares */
+    r = dmg_compare(ld, dn, "cn", cn);
+    ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT, "%s compare cn on hidden group: %s (%d) \"%s\"",
+                  w->label, ldap_err2string(r.rc), r.rc, r.diag);
+    r = dmg_compare(ld, dn, "member", EMPLOYEE);
+    ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT,
+                  "%s compare member on hidden group: %s (%d) \"%s\"", w->label,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    /* reverse filters and dmgMemberOf */
+    ck_assert_msg(!search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" EMPLOYEE ")", dn),
+                  "%s finds hidden %s with (member=...)", w->label, dn);
+    ck_assert_msg(search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" EMPLOYEE ")", vdn),
+                  "%s does not find visible %s with (member=...)", w->label, vdn);
+    ck_assert_msg(!search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
+                              "(dmgMemberMail=erin@example.com)", dn),
+                  "%s finds hidden %s with (dmgMemberMail=...)", w->label, dn);
+    ck_assert_msg(!value_seen(ld, EMPLOYEE, "dmgMemberOf", dn),
+                  "%s sees hidden %s in dmgMemberOf", w->label, dn);
+    ck_assert_msg(value_seen(ld, EMPLOYEE, "dmgMemberOf", vdn),
+                  "%s does not see visible %s in dmgMemberOf", w->label, vdn);
+    snprintf(filter, sizeof filter, "(dmgMemberOf=%s)", dn);
+    ck_assert_msg(!search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, EMPLOYEE),
+                  "%s finds members of hidden %s with (dmgMemberOf=...)", w->label, dn);
+    /* decisions */
+    snprintf(filter, sizeof filter, "(&(mail=%s@example.com)(dmgSender=erin@example.com))", cn);
+    ck_assert_msg(!search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, dn),
+                  "%s gets a decision from hidden %s", w->label, dn);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+static const who seeing[] = {
+    { "rootdn", DMG_ROOTDN },
+    { "postmaster", POSTMASTER },
+    { "pm2", PM2 },
+    { "pm3", PM3 },
+    { "mta", MTA },
+    { "applicant", APPLICANT },
+    { "administrator", ADMIN },
+    { "auditor", AUDITOR },
+};
+
+START_TEST(hidden_visible_to_roles)
+{
+    const who *w = &seeing[_i];
+    char cn[64], dn[256], filter[512];
+    snprintf(cn, sizeof cn, "r-hid-yes-%s", w->label);
+    group_dn(dn, sizeof dn, cn);
+    add_hidden_and_visible(cn);
+
+    LDAP *ld = bind_as(w->dn);
+    ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", dn),
+                  "%s does not see hidden %s in a subtree search", w->label, dn);
+    snprintf(filter, sizeof filter, "(mail=%s@example.com)", cn);
+    ck_assert_msg(search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, dn),
+                  "%s does not find %s by its mail", w->label, dn);
+    const char *attrs[] = { "cn", NULL };
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "%s base search of hidden group: %s (%d) \"%s\"",
+                  w->label, ldap_err2string(r.rc), r.rc, r.diag);
+    r = dmg_compare(ld, dn, "cn", cn);
+    ck_assert_msg(r.rc == LDAP_COMPARE_TRUE, "%s compare cn on hidden group: %s (%d) \"%s\"",
+                  w->label, ldap_err2string(r.rc), r.rc, r.diag);
+    r = dmg_compare(ld, dn, "member", EMPLOYEE);
+    ck_assert_msg(r.rc == LDAP_COMPARE_TRUE,
+                  "%s compare member on hidden group: %s (%d) \"%s\"", w->label,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    ck_assert_msg(search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" EMPLOYEE ")", dn),
+                  "%s does not find hidden %s with (member=...)", w->label, dn);
+    ck_assert_msg(value_seen(ld, EMPLOYEE, "dmgMemberOf", dn),
+                  "%s does not see hidden %s in dmgMemberOf", w->label, dn);
+    ck_assert_msg(value_seen(ld, dn, "member", EMPLOYEE),
+                  "%s does not see the members of hidden %s", w->label, dn);
+    snprintf(filter, sizeof filter, "(&(mail=%s@example.com)(dmgSender=erin@example.com))", cn);
+    ck_assert_msg(search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, dn),
+                  "%s gets no decision from hidden %s", w->label, dn);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* Being administrator or auditor of one hidden group shows that group only. */
+START_TEST(hidden_roles_are_per_group)
+{
+    const char *dn = "cn=r-hid-other," GROUPS;
+    root_add_group("r-hid-other", "dmgShowInContacts: FALSE\ndmgAdministrator: " BOB "\n");
+    static const char *const outsiders[] = { ADMIN, AUDITOR, APPLICANT };
+    for (int i = 0; i < 3; i++) {
+        LDAP *ld = bind_as(outsiders[i]);
+        const char *attrs[] = { "cn", NULL };
+        dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+        ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT, "%s reads a hidden group it has no role in: "
+                      "%s (%d)", outsiders[i], ldap_err2string(r.rc), r.rc);
+        dmg_disconnect(ld);
+    }
+    LDAP *ld = bind_as(BOB);
+    ck_assert(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", dn));
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* A visible group (dmgShowInContacts absent or TRUE) is seen by everyone. */
+START_TEST(visible_group_seen_by_everyone)
+{
+    static const who everyone[] = {
+        { "employee", EMPLOYEE }, { "anonymous", NULL }, { "reader", READER },
+        { "mta", MTA }, { "postmaster", POSTMASTER }, { "rootdn", DMG_ROOTDN },
+    };
+    root_add_group("r-vis-default", NULL);
+    root_add_group("r-vis-true", "dmgShowInContacts: TRUE\n");
+    for (int i = 0; i < N_ROWS(everyone); i++) {
+        LDAP *ld = bind_as(everyone[i].dn);
+        ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
+                                 "cn=r-vis-default," GROUPS), "%s", everyone[i].label);
+        ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
+                                 "cn=r-vis-true," GROUPS), "%s", everyone[i].label);
+        DMG_ASSERT_RC(dmg_compare(ld, "cn=r-vis-default," GROUPS, "member", EMPLOYEE),
+                      LDAP_COMPARE_TRUE);
+        dmg_disconnect(ld);
+    }
+}
+END_TEST
+
+/* ============================================================================================
+ * Suite "acl": group/dynamicMailGroup/member clauses; ACL writes capped at read on groups
+ * ========================================================================================== */
+
+#define FINANCE "ou=Finance," DMG_SUFFIX
+#define SUPPORT "ou=Support," DMG_SUFFIX
+#define GINA    "uid=gina,ou=Finance," DMG_SUFFIX
+#define NOAH    "uid=noah,ou=Support," DMG_SUFFIX
+#define MIA     "uid=mia,ou=Support," DMG_SUFFIX
+#define FRANK   "uid=frank,ou=Backend,ou=Engineering," DMG_SUFFIX
+#define UMA     "uid=uma,ou=Sales," DMG_SUFFIX
+
+/* cn=aclgrp: everybody in Engineering (sub-departments included). */
+static void ensure_aclgrp(void)
+{
+    root_ensure_group("aclgrp", NULL);
+}
+
+START_TEST(acl_member_may_write)
+{
+    static const char *const members[] = { BOB, FRANK, ADMIN };
+    ensure_aclgrp();
+    for (int i = 0; i < N_ROWS(members); i++) {
+        char value[128];
+        snprintf(value, sizeof value, "written by %s", members[i]);
+        char changes[256];
+        snprintf(changes, sizeof changes, "replace: description\ndescription: %s\n", value);
+        LDAP *ld = bind_as(members[i]);
+        dmg_result r = dmg_modify(ld, GINA, changes);
+        ck_assert_msg(r.rc == LDAP_SUCCESS, "member %s writing %s: %s (%d) \"%s\"", members[i],
+                      GINA, ldap_err2string(r.rc), r.rc, r.diag);
+        dmg_disconnect(ld);
+        ASSERT_VALUES_OF(GINA, "description", value);
+    }
+}
+END_TEST
+
+START_TEST(acl_non_member_refused)
+{
+    static const who outsiders[] = {
+        { "uma (Sales)", UMA }, { "gina (Finance)", GINA }, { "reader", READER },
+        { "postmaster", POSTMASTER }, { "anonymous", NULL },
+    };
+    ensure_aclgrp();
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_modify(root, "uid=hans,ou=Finance," DMG_SUFFIX,
+                             "replace: description\ndescription: before\n"), LDAP_SUCCESS);
+    dmg_disconnect(root);
+    for (int i = 0; i < N_ROWS(outsiders); i++) {
+        LDAP *ld = bind_as(outsiders[i].dn);
+        dmg_result r = dmg_modify(ld, "uid=hans,ou=Finance," DMG_SUFFIX,
+                                  "replace: description\ndescription: x\n");
+        ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "non-member %s: %s (%d) \"%s\"",
+                      outsiders[i].label, ldap_err2string(r.rc), r.rc, r.diag);
+        dmg_disconnect(ld);
+    }
+    /* members get description only, as the ACL says */
+    LDAP *ld = bind_as(BOB);
+    DMG_ASSERT_RC(dmg_modify(ld, "uid=hans,ou=Finance," DMG_SUFFIX,
+                             "replace: title\ntitle: x\n"), LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF("uid=hans,ou=Finance," DMG_SUFFIX, "description", "before");
+    ASSERT_VALUES_OF("uid=hans,ou=Finance," DMG_SUFFIX, "title", "Accountant");
+}
+END_TEST
+
+/* cn=aclmgr: managers of Support; membership follows the employee's title at once. */
+START_TEST(acl_membership_is_current)
+{
+    root_ensure_group("aclmgr", "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n");
+    LDAP *mia = bind_as(MIA);
+    DMG_ASSERT_RC(dmg_modify(mia, SUPPORT, "replace: description\ndescription: by mia\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(mia);
+
+    LDAP *noah = bind_as(NOAH);
+    DMG_ASSERT_RC(dmg_modify(noah, SUPPORT, "replace: description\ndescription: by noah\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_modify(root, NOAH, "replace: title\ntitle: Manager\n"), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(noah, SUPPORT, "replace: description\ndescription: by noah\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(root, NOAH, "replace: title\ntitle: Support Agent\n"), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(noah, SUPPORT, "replace: description\ndescription: noah again\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(root);
+    dmg_disconnect(noah);
+    ASSERT_VALUES_OF(SUPPORT, "description", "by noah");
+}
+END_TEST
+
+/* An ACL that gives users write on ou=Groups works on other entries, but the overlay caps
+ * it at read on groups and still refuses group creation. */
+START_TEST(acl_write_capped_on_groups)
+{
+    const char *dn = "cn=acl-capped," GROUPS;
+    root_add_group("acl-capped", "description: before\n");
+    LDAP *ld = bind_as(EMPLOYEE);
+    DMG_ASSERT_RC(dmg_modify(ld, GROUPS, "replace: description\ndescription: by erin\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: x\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=acl-capped-new", NULL, 1), LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_RC(add_group(ld, "acl-capped-add", NULL), LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    ASSERT_VALUES_OF(dn, "description", "before");
+    ck_assert(!exists("cn=acl-capped-add," GROUPS));
+    ck_assert(!exists("cn=acl-capped-new," GROUPS));
+}
+END_TEST
+
+/* ============================================================================================
+ * main
+ * ========================================================================================== */
+
+#define OVERLAY_CONFIG \
+    "dynmailgroup-postmaster uid=postmaster,ou=System,dc=example,dc=com\n" \
+    "dynmailgroup-postmaster cn=postmasters,ou=System,dc=example,dc=com\n" \
+    "dynmailgroup-postmaster cn=postmasters-unique,ou=System,dc=example,dc=com\n" \
+    "dynmailgroup-privileged uid=mta,ou=System,dc=example,dc=com\n"
+
+/* slapd refuses anonymous writes in its frontend (strongerAuthRequired, "modifications require
+ * authentication") before any overlay runs; allowing them lets the anonymous cases test what
+ * the overlay and the ACLs decide. */
+#define ANON_UPDATES "allow update_anon\n"
+
+static Suite *roles_suite(void)
+{
+    Suite *s = suite_create("roles");
+    TCase *tc = dmg_tcase("create");
+    tcase_add_loop_test(tc, create_allowed, 0, N_ROWS(creators));
+    tcase_add_loop_test(tc, create_refused, 0, N_ROWS(non_creators));
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("applicant");
+    tcase_add_test(tc, applicant_other_on_add_refused);
+    tcase_add_test(tc, applicant_other_on_add_by_rootdn_refused);
+    tcase_add_test(tc, applicant_other_on_add_by_rootdn_relax);
+    tcase_add_test(tc, applicant_own_on_add);
+    tcase_add_loop_test(tc, applicant_change_refused, 0, N_ROWS(applicant_changes));
+    tcase_add_test(tc, applicant_change_by_postmaster_with_relax_refused);
+    tcase_add_test(tc, applicant_change_by_rootdn_with_relax);
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("administrator");
+    tcase_add_loop_test(tc, administrator_modifies_configuration, 0, N_ROWS(admin_changes));
+    tcase_add_test(tc, administrator_renames);
+    tcase_add_loop_test(tc, administrator_may_not_change_administrators, 0,
+                        N_ROWS(admin_admin_changes));
+    tcase_add_test(tc, administrator_may_not_delete);
+    tcase_add_test(tc, administrator_of_another_group);
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("postmaster");
+    tcase_add_loop_test(tc, postmaster_modifies_everything, 0, N_ROWS(postmasters));
+    tcase_add_loop_test(tc, postmaster_renames_and_deletes, 0, N_ROWS(postmasters));
+    tcase_add_test(tc, postmaster_no_bypass_outside_groups);
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("others");
+    tcase_add_loop_test(tc, others_may_not_write, 0, N_ROWS(nobodies));
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("hidden");
+    tcase_add_loop_test(tc, hidden_invisible, 0, N_ROWS(blind));
+    tcase_add_loop_test(tc, hidden_visible_to_roles, 0, N_ROWS(seeing));
+    tcase_add_test(tc, hidden_roles_are_per_group);
+    tcase_add_test(tc, visible_group_seen_by_everyone);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static Suite *acl_suite(void)
+{
+    Suite *s = suite_create("acl");
+    TCase *tc = dmg_tcase("acl");
+    tcase_add_test(tc, acl_member_may_write);
+    tcase_add_test(tc, acl_non_member_refused);
+    tcase_add_test(tc, acl_membership_is_current);
+    tcase_add_test(tc, acl_write_capped_on_groups);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    /* Ordinary users read only: every write right on groups comes from the overlay. */
+    const dmg_server_opts roles_opts = {
+        .global_config = ANON_UPDATES,
+        .db_config =
+            "access to attrs=userPassword by self write by anonymous auth by * none\n"
+            "access to * by users read by anonymous read\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    const dmg_server_opts acl_opts = {
+        .global_config = ANON_UPDATES,
+        .db_config =
+            "access to attrs=userPassword by self write by anonymous auth by * none\n"
+            "access to dn.subtree=\"" FINANCE "\" attrs=description"
+            " by group/dynamicMailGroup/member=\"cn=aclgrp," GROUPS "\" write by * read\n"
+            "access to dn.subtree=\"" SUPPORT "\" attrs=description"
+            " by group/dynamicMailGroup/member=\"cn=aclmgr," GROUPS "\" write by * read\n"
+            "access to dn.subtree=\"" GROUPS "\" by users write by * read\n"
+            "access to * by * read\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    int rc1 = dmg_run_suite(roles_suite(), &roles_opts, &srv);
+    int rc2 = dmg_run_suite(acl_suite(), &acl_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
