@@ -1669,6 +1669,8 @@ static Suite *dynlist_suite(void)
     return s;
 }
 
+#define CACHE_CONFIG "dynmailgroup-cache-max-values 1000000\n"
+
 int main(void)
 {
     int failed = 0;
@@ -1685,6 +1687,15 @@ int main(void)
     dmg_server_opts dynlist = { .modules = "dynlist", .overlays_before = DYNLIST_BEFORE,
                                 .overlay_config = OVERLAY_CONFIG };
     failed |= dmg_run_suite(dynlist_suite(), &dynlist, &srv) != EXIT_SUCCESS;
+
+    /* The same expectations with the membership cache on: read-your-writes after every kind
+     * of write, and a reader's ACLs, hold whether or not lists are cached. */
+    dmg_server_opts cached = { .overlay_config = OVERLAY_CONFIG CACHE_CONFIG };
+    failed |= dmg_run_suite(membership_suite(), &cached, &srv) != EXIT_SUCCESS;
+
+    dmg_server_opts acl_cached = { .overlay_config = OVERLAY_CONFIG CACHE_CONFIG,
+                                   .db_config = ACL_CONFIG };
+    failed |= dmg_run_suite(acl_suite(), &acl_cached, &srv) != EXIT_SUCCESS;
 
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
