@@ -482,6 +482,16 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	return LDAP_SUCCESS;
 }
 
+/* Only entries that match the member filter can be in a group: the others (departments,
+ * devices, the suffix) skip the lookup of candidate groups. */
+static int
+dmg_may_be_member( Operation *op, slap_overinst *on, Entry *e )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	return test_filter( op, e, di->member_filter ) == LDAP_COMPARE_TRUE;
+}
+
 static int
 dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
@@ -497,7 +507,7 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 			dmg_note_limit( op, ctx, e );
 			return 0;
 		}
-	} else if ( ctx->want_member_of ) {
+	} else if ( ctx->want_member_of && dmg_may_be_member( op, ctx->on, e ) ) {
 		rs_entry2modifiable( op, rs, ctx->on );
 		dmg_member_of_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry );
 	}
