@@ -64,7 +64,7 @@ typedef struct text {
 
 static void text_add(text *t, const char *a, const char *b)
 {
-    size_t need = t->len + strlen(a) + strlen(b) + 3;
+    size_t need = t->len + strlen(a) + strlen(b) + sizeof(": \n");
     if (need > t->cap) {
         t->cap = need * 2;
         t->s = realloc(t->s, t->cap);

@@ -1,0 +1,258 @@
+/*
+ * harness.h -- integration-test harness for slapo-dynmailgroup.
+ *
+ * Runs a real slapd (Debian's, or whatever DMG_SLAPD names) on a private temporary directory,
+ * loopback port and ldapi socket, and offers small libldap helpers so a Check test reads like
+ * the LDIF an administrator would type.
+ *
+ * Environment (set by `make check`, see AM_TESTS_ENVIRONMENT; defaults for runs by hand):
+ *   DMG_MODULE      absolute path of the built dynmailgroup.so  ($DMG_BUILDDIR/.libs/...)
+ *   DMG_SLAPD       slapd binary                                (/usr/sbin/slapd)
+ *   DMG_SLAPADD     slapadd binary; empty = DMG_SLAPD run as "slapadd"
+ *   DMG_SRCDIR      top source directory (schema/, tests/fixtures/) (found from the cwd)
+ *   DMG_BUILDDIR    top build directory                         (.)
+ *   DMG_PRELOAD     libraries LD_PRELOADed into slapd for sanitizer builds (empty)
+ *   DMG_MODULEPATH  slapd module directory                      (/usr/lib/ldap)
+ *   DMG_SCHEMADIR   slapd schema directory                      (/etc/ldap/schema)
+ *   DMG_SLAPD_DEBUG slapd -d level, e.g. "stats" or "-1"        (none: errors, start, stop)
+ *   DMG_KEEP_TMP    if set, temporary directories are kept and their paths printed
+ *
+ * What a server is: <dir>/slapd.conf (core, cosine, inetorgperson, dyngroup and our schema;
+ * back_mdb for dc=example,dc=com with rootdn cn=admin,dc=example,dc=com / secret; cn=config
+ * managed over ldapi by this process's uid/gid, or cn=config / secret), loaded with the
+ * fixture by slapadd (from <dir>/slapadd.conf: the same without the dynmailgroup module and
+ * overlay, which tool mode does not use), then `slapd -d LEVEL -f slapd.conf -h "ldap://
+ * 127.0.0.1:PORT/ ldapi://<dir>/ldapi"` in the foreground, output in <dir>/slapd.log. Modules
+ * load before the schema files, as cn=module{0} does before cn=schema in Debian's cn=config.
+ *
+ * Sanitizer builds (DMG_PRELOAD set): slapd and slaptest get LD_PRELOAD=$DMG_PRELOAD and
+ * ASAN_OPTIONS=detect_leaks=0:abort_on_error=1. With Debian 12's p11-kit such a process hangs
+ * in exit() (see harness.c); the harness recognises a finished slapd by its "slapd stopped."
+ * line and removed pidfile and kills it; reports are found by scanning slapd.log.
+ *
+ * Process model: dmg_run_suite() starts the server in the test program's main process and
+ * runs the suite in CK_FORK mode, so each test is a child process that only talks LDAP to the
+ * server. A server may only be stopped or restarted by the process that started it; a test
+ * that needs restarts starts its own server inside the test.
+ */
+#ifndef DMG_HARNESS_H
+#define DMG_HARNESS_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <check.h>
+#include <ldap.h>
+
+/* --------------------------------------------------------------------------------------------
+ * Server
+ * ------------------------------------------------------------------------------------------ */
+
+#define DMG_SUFFIX   "dc=example,dc=com"
+#define DMG_ROOTDN   "cn=admin,dc=example,dc=com"
+#define DMG_ROOTPW   "secret"
+#define DMG_PASSWORD "secret" /* userPassword of every account in tests/fixtures/org.ldif */
+
+/* Fixture value meaning "load nothing" (the database then starts empty, without a suffix). */
+#define DMG_NO_FIXTURE ""
+
+typedef struct dmg_server_opts {
+    int without_module;          /* no moduleload of DMG_MODULE, no "overlay dynmailgroup" */
+    int no_dmg_schema;           /* do not include schema/dynmailgroup.schema */
+    const char *modules;         /* extra modules, space separated: "dynlist syncprov" */
+    const char *global_config;   /* verbatim, global section after the schema includes */
+    const char *db_config;       /* verbatim, in "database mdb" (ACLs, limits, syncrepl) */
+    const char *overlays_before; /* verbatim, before "overlay dynmailgroup" */
+    const char *overlay_config;  /* verbatim, after "overlay dynmailgroup" */
+    const char *fixture;         /* LDIF under tests/fixtures (or absolute path);
+                                    NULL = "org.ldif", DMG_NO_FIXTURE = none */
+} dmg_server_opts;
+
+typedef struct dmg_server dmg_server;
+
+/* Start a server; NULL (with the reason and slapd's log on stderr) when it cannot start. */
+dmg_server *dmg_server_start(const dmg_server_opts *o);
+/* Stop it and free it. Non-zero when slapd exited abnormally or its log holds a sanitizer
+ * report (printed to stderr). NULL is accepted and returns 0. */
+int dmg_server_stop(dmg_server *s);
+/* Stop and start again on the same directory and port; the data is kept (runtime changes to
+ * cn=config are not: the configuration is slapd.conf). 0 on success. */
+int dmg_server_restart(dmg_server *s);
+
+const char *dmg_server_uri(const dmg_server *s);       /* ldap://127.0.0.1:PORT/ */
+const char *dmg_server_ldapi_uri(const dmg_server *s); /* ldapi://%2F...%2Fldapi */
+const char *dmg_server_dir(const dmg_server *s);       /* the temporary directory */
+const char *dmg_server_log(const dmg_server *s);       /* path of slapd.log */
+
+/* Start the server described by o, store it in *global for the tests, run s in CK_FORK mode
+ * (unless CK_FORK=no is set for debugging), stop the server. EXIT_SUCCESS only when every test
+ * passed and the server stopped cleanly. Takes ownership of s. */
+int dmg_run_suite(Suite *s, const dmg_server_opts *o, dmg_server **global);
+
+/* A test case with a timeout that suits a real server (Check's default is 4 s). */
+TCase *dmg_tcase(const char *name);
+
+/* --------------------------------------------------------------------------------------------
+ * Connections. Failures abort the current test with the LDAP error.
+ * ------------------------------------------------------------------------------------------ */
+
+/* Simple bind (anonymous when binddn is NULL) over TCP, LDAPv3. */
+#define dmg_connect(s, binddn, password) \
+    dmg_connect_at(__FILE__, __LINE__, (s), (binddn), (password))
+/* SASL EXTERNAL over ldapi: the peer credentials of this process, which the config database
+ * grants manage (cn=config changes at run time). */
+#define dmg_connect_ldapi_external(s) dmg_connect_ldapi_external_at(__FILE__, __LINE__, (s))
+/* Unbind and free; NULL is accepted. */
+void dmg_disconnect(LDAP *ld);
+
+/* --------------------------------------------------------------------------------------------
+ * Operations. Each returns the result code with the server's diagnostic message and matched
+ * DN (truncated to the buffers; "" when absent). Nothing to free.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct dmg_result {
+    int rc;
+    char diag[1024];
+    char matched[512];
+} dmg_result;
+
+/* Simple bind on an existing connection (to test bind outcomes). */
+dmg_result dmg_bind(LDAP *ld, const char *dn, const char *password);
+
+/* Add ONE entry written as LDIF: "dn: ...\nattr: value\nattr:\n..." (an empty value after
+ * "attr:" is a zero-length value; "#" comments, "changetype: add" and folded lines are accepted).
+ * A malformed text aborts the test. */
+#define dmg_add_ldif(ld, ldif) dmg_add_ldif_at(__FILE__, __LINE__, (ld), (ldif), NULL)
+#define dmg_add_ldif_ext(ld, ldif, sctrls) \
+    dmg_add_ldif_at(__FILE__, __LINE__, (ld), (ldif), (sctrls))
+
+/* Modify with an LDIF changetype-modify body:
+ *   "add: attr\nattr: v1\nattr: v2\n-\nreplace: attr\nattr: v\n-\ndelete: attr\n"
+ * ("increment:" too; the final "-" is optional; "changetype: modify" may lead). A malformed
+ * text aborts the test. */
+#define dmg_modify(ld, dn, changes) \
+    dmg_modify_at(__FILE__, __LINE__, (ld), (dn), (changes), NULL)
+#define dmg_modify_ext(ld, dn, changes, sctrls) \
+    dmg_modify_at(__FILE__, __LINE__, (ld), (dn), (changes), (sctrls))
+
+dmg_result dmg_rename(LDAP *ld, const char *dn, const char *newrdn, const char *newsuperior,
+                      int deleteoldrdn);
+dmg_result dmg_rename_ext(LDAP *ld, const char *dn, const char *newrdn,
+                          const char *newsuperior, int deleteoldrdn, LDAPControl **sctrls);
+
+dmg_result dmg_delete(LDAP *ld, const char *dn);
+dmg_result dmg_delete_ext(LDAP *ld, const char *dn, LDAPControl **sctrls);
+
+/* rc is LDAP_COMPARE_TRUE / LDAP_COMPARE_FALSE or the error. */
+dmg_result dmg_compare(LDAP *ld, const char *dn, const char *attr, const char *value);
+dmg_result dmg_compare_ext(LDAP *ld, const char *dn, const char *attr, const char *value,
+                           LDAPControl **sctrls);
+
+/* --------------------------------------------------------------------------------------------
+ * Search results: every entry with every value (values are NUL-terminated copies).
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct dmg_attr {
+    char *name;    /* as the server returned it */
+    char **values; /* nvalues strings */
+    size_t nvalues;
+} dmg_attr;
+
+typedef struct dmg_entry {
+    char *dn;
+    dmg_attr *attrs;
+    size_t nattrs;
+} dmg_entry;
+
+typedef struct dmg_entries {
+    dmg_entry *entries; /* in the order the server sent them */
+    size_t count;
+    size_t references;  /* search continuation references seen (not followed) */
+} dmg_entries;
+
+/* Search without client-side limits (the connection's LDAP_OPT_SIZELIMIT / TIMELIMIT apply
+ * when set). attrs NULL = all user attributes. When out is not NULL it receives the entries
+ * returned, also when rc is an error such as sizeLimitExceeded; free with dmg_entries_free. */
+dmg_result dmg_search(LDAP *ld, const char *base, int scope, const char *filter,
+                      const char *const *attrs, LDAPControl **sctrls, dmg_entries **out);
+void dmg_entries_free(dmg_entries *e);
+/* Lookups, case-insensitive; NULL when absent. */
+const dmg_entry *dmg_entries_find(const dmg_entries *e, const char *dn);
+const dmg_attr *dmg_entry_attr(const dmg_entry *e, const char *name);
+
+/* The values of attr over all entries returned, sorted case-insensitively (ties: byte order),
+ * joined by "\n"; "" when none. The search must succeed, else the test aborts. Free the
+ * result. */
+#define dmg_values_joined(ld, base, scope, filter, attr) \
+    dmg_values_joined_at(__FILE__, __LINE__, (ld), (base), (scope), (filter), (attr), NULL)
+/* Same with request controls (e.g. ManageDsaIT). */
+#define dmg_values_joined_ext(ld, base, scope, filter, attr, sctrls) \
+    dmg_values_joined_at(__FILE__, __LINE__, (ld), (base), (scope), (filter), (attr), (sctrls))
+/* The DNs of the entries returned, sorted and joined the same way. */
+#define dmg_dns_joined(ld, base, scope, filter) \
+    dmg_dns_joined_at(__FILE__, __LINE__, (ld), (base), (scope), (filter))
+
+/* Copy of text with its "\n"-separated lines sorted the same way (for expected lists). */
+char *dmg_sorted_lines(const char *text);
+
+/* --------------------------------------------------------------------------------------------
+ * Controls (static storage; nothing to free). DMG_CTRLS builds the NULL-terminated array:
+ *   dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, NULL, DMG_CTRLS(dmg_ctrl_manage_dsait()), &e);
+ * ------------------------------------------------------------------------------------------ */
+
+#define DMG_OID_RELAX "1.3.6.1.4.1.4203.666.5.12"
+LDAPControl *dmg_ctrl_manage_dsait(void);
+LDAPControl *dmg_ctrl_relax(void);
+#define DMG_CTRLS(...) ((LDAPControl *[]){ __VA_ARGS__, NULL })
+
+/* --------------------------------------------------------------------------------------------
+ * Assertions with readable failure messages (lines missing / unexpected, then both texts).
+ * ------------------------------------------------------------------------------------------ */
+
+void dmg_assert_str_impl(const char *file, int line, const char *expr, const char *got,
+                         const char *expected);
+void dmg_assert_rc_impl(const char *file, int line, const char *expr, const dmg_result *r,
+                        int expected);
+
+/* Exact string equality. */
+#define DMG_ASSERT_STR(got, expected) \
+    dmg_assert_str_impl(__FILE__, __LINE__, #got, (got), (expected))
+
+/* rc equality; the message names both codes and the diagnostic. */
+#define DMG_ASSERT_RC(result, expected) \
+    do { dmg_result dmg_r_ = (result); \
+         dmg_assert_rc_impl(__FILE__, __LINE__, #result, &dmg_r_, (expected)); } while (0)
+
+/* The sorted DNs of a search equal the lines of expected, given in any order. */
+#define DMG_ASSERT_DNS(ld, base, scope, filter, expected) \
+    dmg_assert_dns_at(__FILE__, __LINE__, (ld), (base), (scope), (filter), (expected))
+
+/* The sorted values of attr over a search equal the lines of expected, in any order. */
+#define DMG_ASSERT_VALUES(ld, base, scope, filter, attr, expected) \
+    dmg_assert_values_at(__FILE__, __LINE__, (ld), (base), (scope), (filter), (attr), \
+                         (expected), NULL)
+#define DMG_ASSERT_VALUES_EXT(ld, base, scope, filter, attr, expected, sctrls) \
+    dmg_assert_values_at(__FILE__, __LINE__, (ld), (base), (scope), (filter), (attr), \
+                         (expected), (sctrls))
+
+/* --------------------------------------------------------------------------------------------
+ * Implementations behind the macros above (they report failures at the caller's line).
+ * ------------------------------------------------------------------------------------------ */
+
+LDAP *dmg_connect_at(const char *file, int line, const dmg_server *s, const char *binddn,
+                     const char *password);
+LDAP *dmg_connect_ldapi_external_at(const char *file, int line, const dmg_server *s);
+dmg_result dmg_add_ldif_at(const char *file, int line, LDAP *ld, const char *ldif,
+                           LDAPControl **sctrls);
+dmg_result dmg_modify_at(const char *file, int line, LDAP *ld, const char *dn,
+                         const char *changes, LDAPControl **sctrls);
+char *dmg_values_joined_at(const char *file, int line, LDAP *ld, const char *base, int scope,
+                           const char *filter, const char *attr, LDAPControl **sctrls);
+char *dmg_dns_joined_at(const char *file, int line, LDAP *ld, const char *base, int scope,
+                        const char *filter);
+void dmg_assert_dns_at(const char *file, int line, LDAP *ld, const char *base, int scope,
+                       const char *filter, const char *expected);
+void dmg_assert_values_at(const char *file, int line, LDAP *ld, const char *base, int scope,
+                          const char *filter, const char *attr, const char *expected,
+                          LDAPControl **sctrls);
+
+#endif /* DMG_HARNESS_H */
