@@ -137,7 +137,8 @@ evict_for(dmg_cache *c, unsigned long extra)
 {
     dmg_cache_entry *dead = NULL, *e;
 
-    while (c->lru_tail && c->values + extra > c->max_values) {
+    while (c->lru_tail && (c->max_values == 0 || c->values > c->max_values
+                           || extra > c->max_values - c->values)) {
         e = entry_unlink(c, c->lru_tail);
         c->evictions++;
         if (e) {
@@ -285,6 +286,10 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
 
     if (held)
         *held = NULL;
+    /* an empty list still costs an entry: count it as one value, so that the bound also
+     * bounds the number of entries */
+    if (nvalues == 0)
+        nvalues = 1;
     e = malloc(sizeof(*e) + keylen);
     pthread_mutex_lock(&c->lock);
     if (e == NULL || c->max_values == 0 || nvalues > c->max_values || gen != c->generation) {

@@ -5,8 +5,8 @@
  *
  * A bounded map from a byte-string key (the overlay uses "group DN \0 identity DN") to an
  * opaque, immutable value that accounts for a number of "values" (member DNs and mail
- * addresses).  The bound is on the sum of those numbers; the least recently used entries go
- * first.  A value is reference counted: a reader holds it while it builds a reply, and it is
+ * addresses; an empty value counts as one).  The bound is on the sum of those numbers; the
+ * least recently used entries go first.  A value is reference counted: a reader holds it while it builds a reply, and it is
  * freed when the last holder lets go, so eviction never pulls a list from under a reader.
  *
  * Freshness is a generation number.  Every successful write in the database calls

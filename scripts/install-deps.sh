@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES="build-essential autoconf automake libtool pkg-config check dpkg-dev
  slapd ldap-utils libldap-dev libgnutls28-dev libsasl2-dev libltdl-dev
- valgrind clang"
+ valgrind clang postfix postfix-ldap"
 [ -n "${DMG_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $DMG_EXTRA_PACKAGES"
 
 missing=""
@@ -21,6 +21,8 @@ fi
 echo "install-deps: installing$missing" >&2
 # slapd's postinst would otherwise ask questions; it also need not start a system slapd.
 echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+# Postfix is only a test peer (postmap, smtpd): no mail system is configured or started.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -q >&2 || true
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing >&2

@@ -1,0 +1,226 @@
+/*
+ * policyd_proto.h - the Postfix policy-delegation protocol for dmg-policyd, and everything
+ * else of the daemon that needs no I/O: configuration lines, the LDAP filter text, the
+ * mapping of a directory answer to a reply.
+ *
+ * Pure C99 + libc; no libldap, no sockets. Every function takes explicit lengths or bounded
+ * buffers and never writes past them.
+ *
+ * Protocol (Postfix SMTPD_POLICY_README): a request is a sequence of "name=value" lines, each
+ * ended by "\n", and ends with an empty line. The reply is "action=WHAT\n\n". A "\r" right
+ * before a "\n" is dropped, so CRLF clients work too. Bounds (a request that breaks one is
+ * still read to its empty line, then answered with PD_REPLY_MALFORMED):
+ *
+ *   line      at most PD_LINE_MAX bytes, without its "\n"        -> PD_ERR_LINE_TOO_LONG
+ *   request   at most PD_REQUEST_MAX bytes, final "\n" included  -> PD_ERR_REQUEST_TOO_LARGE
+ *   attrs     at most PD_ATTRS_MAX name=value lines              -> PD_ERR_TOO_MANY_ATTRS
+ *   syntax    "name=value": name of [A-Za-z0-9_-], not empty; no NUL byte anywhere; each
+ *             name at most once; at least one line               -> PD_ERR_MALFORMED
+ *
+ * A stream that does not reach the end of a broken request within PD_DISCARD_MAX bytes is
+ * given up (PD_FEED_BROKEN): the caller answers once and closes the connection.
+ */
+#ifndef DMG_POLICYD_PROTO_H
+#define DMG_POLICYD_PROTO_H
+
+#include <stddef.h>
+
+#define PD_LINE_MAX     2048
+#define PD_REQUEST_MAX  65536
+#define PD_ATTRS_MAX    100
+#define PD_DISCARD_MAX  (4 * PD_REQUEST_MAX)
+#define PD_TEXT_MAX     200   /* bytes of text after the action word(s) in a reply */
+#define PD_REPLY_MAX    (PD_TEXT_MAX + 64)
+#define PD_LOOKUP_TEXT  512   /* reason and auditor list kept from the directory */
+
+/* The replies that carry no directory text. */
+#define PD_REPLY_DUNNO       "action=DUNNO\n\n"
+#define PD_REPLY_UNAVAILABLE "action=DEFER_IF_PERMIT 4.3.0 directory unavailable\n\n"
+#define PD_REPLY_FAILED      "action=DEFER_IF_PERMIT 4.3.0 directory lookup failed\n\n"
+#define PD_REPLY_NO_DECISION "action=DEFER_IF_PERMIT 4.3.0 no decision from directory\n\n"
+#define PD_REPLY_MALFORMED   "action=DEFER_IF_PERMIT 4.3.0 malformed policy request\n\n"
+
+/* ---------------------------------------------------------------------------------------
+ * Request parser: fed any chunks of the byte stream, yields one request at a time.
+ * ------------------------------------------------------------------------------------- */
+
+enum pd_status {
+    PD_OK = 0,
+    PD_ERR_LINE_TOO_LONG,
+    PD_ERR_REQUEST_TOO_LARGE,
+    PD_ERR_TOO_MANY_ATTRS,
+    PD_ERR_MALFORMED
+};
+
+enum pd_feed {
+    PD_FEED_MORE = 0,     /* all input consumed, the request is not complete yet */
+    PD_FEED_DONE,         /* a request ended (see pd_request_status); more input may remain */
+    PD_FEED_BROKEN        /* the stream cannot be resynchronised; close it */
+};
+
+struct pd_attr {
+    const char *name;     /* NUL-terminated, inside the parser */
+    const char *value;    /* NUL-terminated (a value never holds a NUL byte) */
+    size_t value_len;
+};
+
+typedef struct pd_parser {
+    /* private: use the functions below */
+    char line[PD_LINE_MAX + 1];
+    size_t line_len;
+    int skipping_line;          /* overlong line: dropping bytes up to its "\n" */
+    size_t total;               /* bytes of the current request so far */
+    char store[PD_REQUEST_MAX]; /* "name\0value\0" of every attribute */
+    size_t store_len;
+    struct pd_attr attrs[PD_ATTRS_MAX];
+    size_t nattrs;
+    enum pd_status status;      /* first problem of the current request */
+    char detail[128];           /* what the problem was (no input bytes) */
+} pd_parser;
+
+/* Ready for a (next) request. */
+void pd_parser_reset(pd_parser *p);
+
+/* Consume input up to the end of the current request at most; *consumed (always set) tells
+ * how many bytes of data were used. After PD_FEED_DONE the request can be read with the
+ * functions below until pd_parser_reset. */
+enum pd_feed pd_parser_feed(pd_parser *p, const char *data, size_t len, size_t *consumed);
+
+/* Non-zero when part of a request has been read (EOF now would cut a request). */
+int pd_parser_pending(const pd_parser *p);
+
+enum pd_status pd_request_status(const pd_parser *p);
+const char *pd_request_detail(const pd_parser *p); /* "" when PD_OK */
+size_t pd_request_nattrs(const pd_parser *p);
+/* Value of attribute name (case-sensitive, like Postfix), NULL when absent. */
+const char *pd_request_get(const pd_parser *p, const char *name);
+
+const char *pd_status_name(enum pd_status s);
+
+/* ---------------------------------------------------------------------------------------
+ * What to do with a well-formed request.
+ * ------------------------------------------------------------------------------------- */
+
+enum pd_action {
+    PD_ACT_DUNNO = 0,   /* nothing to decide: reply DUNNO; *why says why */
+    PD_ACT_LOOKUP       /* ask the directory about *recipient and *sender */
+};
+
+/* Only request=smtpd_access_policy with protocol_state=RCPT and a non-empty recipient is
+ * looked up. A missing sender attribute counts as the null sender (""). */
+enum pd_action pd_classify(const pd_parser *p, const char **recipient, const char **sender,
+                           const char **why);
+
+/* ---------------------------------------------------------------------------------------
+ * LDAP filter text (RFC 4515).
+ * ------------------------------------------------------------------------------------- */
+
+/* Escape len bytes of s as an assertion value: "*()\\", NUL and every byte outside
+ * printable ASCII become \hh. Returns the length written (without the NUL terminator), or
+ * (size_t)-1 when it does not fit into size bytes. */
+size_t pd_filter_escape(char *out, size_t size, const char *s, size_t len);
+
+/* "(&(objectClass=dynamicMailGroup)(mail=R)(dmgSender=S)EXTRA)", where R is the recipient,
+ * or "(|(mail=R)(mail=R'))" when delimiters (Postfix recipient_delimiter: any of these
+ * characters, "" or NULL for none) occur in R's local part and R' is R without its address
+ * extension. extra may be NULL or "". 0 on success, -1 when it does not fit. */
+int pd_build_filter(char *out, size_t size, const char *recipient, const char *sender,
+                    const char *delimiters, const char *extra);
+
+/* R without its address extension: "user+ext@domain" -> "user@domain" for delimiters "+".
+ * 1 when out holds a different address, 0 when there is none (no delimiter in the local
+ * part, or nothing before it), -1 when it does not fit. */
+int pd_strip_extension(char *out, size_t size, const char *recipient, const char *delimiters);
+
+/* ---------------------------------------------------------------------------------------
+ * Directory answer -> reply.
+ * ------------------------------------------------------------------------------------- */
+
+enum pd_result {
+    PD_RES_NOT_GROUP = 0,  /* no group has the recipient's address */
+    PD_RES_ACCEPT,
+    PD_RES_HOLD,
+    PD_RES_REJECT,
+    PD_RES_NO_DECISION,    /* a group came back without a usable dmgDecision */
+    PD_RES_UNAVAILABLE,    /* could not connect, bind or reach the directory in time */
+    PD_RES_FAILED          /* the directory answered the search with an error */
+};
+
+struct pd_lookup {
+    enum pd_result result;
+    char reason[PD_LOOKUP_TEXT];    /* dmgDecisionReason as returned ("" when none) */
+    char auditors[PD_LOOKUP_TEXT];  /* auditors' addresses, ", "-separated, sorted */
+    char group[PD_LOOKUP_TEXT];     /* DN of the (first) group, for the log */
+    char error[PD_LOOKUP_TEXT];     /* what went wrong, for the log */
+};
+
+void pd_lookup_init(struct pd_lookup *l);
+
+/* Map a decision value (dmgDecision, ASCII case-insensitive) to a result:
+ * accept/hold/reject, anything else PD_RES_NO_DECISION. */
+enum pd_result pd_decision_result(const char *value, size_t len);
+
+/* When several groups answer (should not happen: mail is unique), the strictest wins. */
+enum pd_result pd_result_combine(enum pd_result a, enum pd_result b);
+
+const char *pd_result_name(enum pd_result r);
+
+/* The reply for a lookup: DUNNO (not a group, accept), "HOLD awaiting audit by A, B",
+ * "REJECT 5.7.1 REASON" or one of the DEFER_IF_PERMIT replies above. Always succeeds when
+ * size >= PD_REPLY_MAX; returns the reply's length (0 when size is too small). */
+size_t pd_format_lookup_reply(char *out, size_t size, const struct pd_lookup *l);
+
+/* "action=ACTION[ TEXT]\n\n" with TEXT sanitised (pd_sanitize) and cut to PD_TEXT_MAX bytes
+ * (ending in "..." when cut). action must be printable ASCII. Returns the length, 0 when
+ * size < PD_REPLY_MAX or action is unusable. */
+size_t pd_format_reply(char *out, size_t size, const char *action, const char *text,
+                       size_t text_len);
+
+/* Copy len bytes of s into out (size > 0) as one printable-ASCII line: tab and other
+ * control characters become ' ', DEL and bytes >= 0x80 become '?', leading and trailing
+ * spaces are dropped. Cut to size - 1 bytes; when cut, the end is "..." (size >= 4).
+ * Returns the length written. */
+size_t pd_sanitize(char *out, size_t size, const char *s, size_t len);
+
+/* Join n strings sorted ASCII case-insensitively (ties: byte order), duplicates (ignoring
+ * case) once, with ", ". When the result would not fit, it is cut and ends in "...". At
+ * most PD_JOIN_MAX strings are considered; more are summarised as "...". Returns the
+ * length written (out always NUL-terminated, size > 0). */
+#define PD_JOIN_MAX 256
+size_t pd_join_sorted(char *out, size_t size, const char *const *items, size_t n);
+
+/* ---------------------------------------------------------------------------------------
+ * Configuration file: "key = value" lines; "#" starts a comment line; blank lines ignored.
+ * ------------------------------------------------------------------------------------- */
+
+#define PD_CONF_VALUE_MAX 1024
+
+struct pd_config {
+    char uri[PD_CONF_VALUE_MAX];          /* uri: LDAP URI(s), default ldapi:/// */
+    char base[PD_CONF_VALUE_MAX];         /* base: search base (required) */
+    char bind_dn[PD_CONF_VALUE_MAX];      /* bind_dn: "" = anonymous */
+    char bind_pw_file[PD_CONF_VALUE_MAX]; /* bind_pw_file: first line is the password */
+    char filter[PD_CONF_VALUE_MAX];       /* filter: extra filter ANDed in ("" = none) */
+    char recipient_delimiter[64];         /* recipient_delimiter: as Postfix's ("" = none) */
+    int timeout;                          /* timeout: seconds, 1..300, default 5 */
+    int idle_timeout;                     /* idle_timeout: seconds, 1..86400, default 600 */
+    int max_children;                     /* max_children: TCP connections, 1..1024, 32 */
+    int log_level;                        /* log_level: 0 errors, 1 decisions, 2 debug */
+    int starttls;                         /* starttls: yes/no, default no */
+};
+
+void pd_config_defaults(struct pd_config *c);
+
+/* One line of the file (without its "\n"; a trailing "\r" is ignored). 0 when the line was
+ * used or ignored, -1 with a message in err (never the value of bind_pw_file's contents). */
+int pd_config_line(struct pd_config *c, const char *line, size_t len, char *err,
+                   size_t errsize);
+
+/* After the last line: are the required settings there and consistent? 0 or -1 + err. */
+int pd_config_check(const struct pd_config *c, char *err, size_t errsize);
+
+/* First line of a password file's contents (len bytes at s): copied into out without its
+ * line end. 0, or -1 when empty, too long for size or holding a NUL byte. */
+int pd_password_from_text(char *out, size_t size, const char *s, size_t len);
+
+#endif /* DMG_POLICYD_PROTO_H */
