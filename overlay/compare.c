@@ -103,7 +103,7 @@ dmg_compare( Operation *op, SlapReply *rs )
 	Entry *e = NULL;
 	int is_group, rc;
 
-	if ( get_manageDSAit( op ) || dmg_ad.oc_group == NULL )
+	if ( dmg_ad.oc_group == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS
 		|| e == NULL )
@@ -114,8 +114,9 @@ dmg_compare( Operation *op, SlapReply *rs )
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
 		return rs->sr_err;
 	}
-	/* member on a static group, and every stored attribute, is the backend's business */
-	if ( !dmg_ad_is_computed( ad ) || ( ad == dmg_ad.member && !is_group ) ) {
+	/* member on a static group, every stored attribute, and everything under ManageDsaIT
+	 * (entries as stored) is the backend's business */
+	if ( get_manageDSAit( op ) || !dmg_ad_is_computed( ad ) || ( ad == dmg_ad.member && !is_group ) ) {
 		overlay_entry_release_ov( op, e, 0, on );
 		return SLAP_CB_CONTINUE;
 	}

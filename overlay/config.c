@@ -25,13 +25,13 @@ static ConfigDriver dmg_cf_gen;
 
 static ConfigTable dmg_cfg[] = {
 	{ .name = "dynmailgroup-member-filter", .what = "filter", .min_args = 2, .max_args = 2,
-		.arg_type = ARG_MAGIC|DMG_CF_MEMBER_FILTER, .arg_item = (void *)dmg_cf_gen,
+		.arg_type = ARG_QUOTE|ARG_MAGIC|DMG_CF_MEMBER_FILTER, .arg_item = (void *)dmg_cf_gen,
 		.attribute =
 		"( " DMG_CFG_OID "1 NAME 'olcDynMailGroupMemberFilter' "
 		"DESC 'Filter an entry must match to be a member of any group' "
 		"EQUALITY caseExactMatch SYNTAX OMsDirectoryString SINGLE-VALUE )" },
 	{ .name = "dynmailgroup-department-filter", .what = "filter", .min_args = 2, .max_args = 2,
-		.arg_type = ARG_MAGIC|DMG_CF_DEPT_FILTER, .arg_item = (void *)dmg_cf_gen,
+		.arg_type = ARG_QUOTE|ARG_MAGIC|DMG_CF_DEPT_FILTER, .arg_item = (void *)dmg_cf_gen,
 		.attribute =
 		"( " DMG_CFG_OID "2 NAME 'olcDynMailGroupDepartmentFilter' "
 		"DESC 'Filter a department entry matches' "

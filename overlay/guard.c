@@ -626,6 +626,17 @@ dmg_modify( Operation *op, SlapReply *rs )
 	return rc;
 }
 
+static int
+dmg_modrdn_moves( Operation *op )
+{
+	struct berval parent;
+
+	if ( op->orr_nnewSup == NULL )
+		return 0;
+	dnParent( &op->o_req_ndn, &parent );
+	return !dn_match( op->orr_nnewSup, &parent );
+}
+
 int
 dmg_modrdn( Operation *op, SlapReply *rs )
 {
@@ -646,6 +657,14 @@ dmg_modrdn( Operation *op, SlapReply *rs )
 	overlay_entry_release_ov( op, target, 0, on );
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, "renaming group" );
+	if ( role == DMG_ROLE_ADMINISTRATOR && dmg_modrdn_moves( op ) ) {
+		dmg_verdict v;
+
+		/* the grant would let them put it anywhere; where groups live is the postmasters' */
+		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "administrators may rename group \"%s\" "
+			"but not move it", op->o_req_dn.bv_val );
+		return dmg_send_refusal( op, rs, &v );
+	}
 	dmg_grant_write( op, role );
 	return SLAP_CB_CONTINUE;
 }

@@ -212,6 +212,7 @@ dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 {
 	Operation o = *op;
 	SlapReply r = { REP_RESULT };
+	OpExtra marker;
 
 	o.o_tag = LDAP_REQ_SEARCH;
 	o.o_bd = select_backend( base, 0 );
@@ -233,7 +234,9 @@ dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
 	o.o_managedsait = SLAP_CONTROL_CRITICAL;
 	o.o_callback = cb;
+	dmg_op_mark_internal( &o, &marker );
 	o.o_bd->be_search( &o, &r );
+	dmg_op_unmark_internal( &o, &marker );
 	op->o_tmpfree( o.ors_filterstr.bv_val, op->o_tmpmemctx );
 	return r.sr_err;
 }

@@ -12,8 +12,8 @@
  *     ones from answers precomputed once per search (the set of groups that have U as
  *     member) or, for rare forms such as substrings on member, from the computed values.
  *
- * Searches with ManageDsaIT (including the overlay's own internal searches) and replication
- * (sync) searches see entries as stored.
+ * Searches with ManageDsaIT see entries as stored (hidden groups stay hidden); replication
+ * (sync) searches and the overlay's own internal searches see everything as stored.
  */
 #include "dmg.h"
 
@@ -44,6 +44,7 @@ typedef struct dmg_search_ctx {
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail;
 	char *limit_text;	/* diagnostic when a group exceeded dynmailgroup-max-members */
+	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
 } dmg_search_ctx;
 
 /* ---- requested attributes ----------------------------------------------------------------------- */
@@ -500,6 +501,8 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 
 	if ( is_group && !dmg_group_visible( op, ctx->on, e ) )
 		return 0;	/* hidden: not sent */
+	if ( ctx->stored_only )
+		return SLAP_CB_CONTINUE;
 	if ( ctx->orig_filter && dmg_eval( op, ctx, ctx->orig_filter, e ) != LDAP_COMPARE_TRUE )
 		return 0;
 	if ( is_group ) {
@@ -579,7 +582,9 @@ dmg_search( Operation *op, SlapReply *rs )
 	slap_callback *sc;
 	dmg_search_ctx *ctx;
 
-	if ( get_manageDSAit( op ) || op->o_sync != SLAP_CONTROL_NONE || dmg_ad.oc_group == NULL )
+	/* replication copies groups as stored, hidden or not; the overlay's own searches
+	 * need nothing of this */
+	if ( op->o_sync != SLAP_CONTROL_NONE || dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_search_base_hidden( op, on ) ) {
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
@@ -589,8 +594,11 @@ dmg_search( Operation *op, SlapReply *rs )
 	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_search_ctx ), op->o_tmpmemctx );
 	ctx = (dmg_search_ctx *)( sc + 1 );
 	ctx->on = on;
-	dmg_search_wants( op, ctx );
-	if ( dmg_filter_has_computed( op->ors_filter ) ) {
+	/* ManageDsaIT: entries as stored, but hidden groups stay hidden */
+	ctx->stored_only = get_manageDSAit( op );
+	if ( !ctx->stored_only )
+		dmg_search_wants( op, ctx );
+	if ( !ctx->stored_only && dmg_filter_has_computed( op->ors_filter ) ) {
 		ctx->orig_filter = op->ors_filter;
 		ctx->orig_filterstr = op->ors_filterstr;
 		ctx->broad_filter = dmg_broaden( op, ctx, op->ors_filter );

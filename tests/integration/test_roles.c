@@ -422,6 +422,20 @@ START_TEST(administrator_modifies_configuration)
 }
 END_TEST
 
+/* A rename runs with the role's grant: an administrator may not use it to move the group. */
+START_TEST(administrator_may_not_move)
+{
+    const char *dn = "cn=r-adm-move," GROUPS;
+    root_add_group("r-adm-move", "dmgAdministrator: " ADMIN "\n");
+    LDAP *ld = bind_as(ADMIN);
+    dmg_result r = dmg_rename(ld, dn, "cn=r-adm-move", "ou=System," DMG_SUFFIX, 1);
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
+    ck_assert_msg(strstr(r.diag, "not move") != NULL, "diagnostic \"%s\"", r.diag);
+    ck_assert_msg(exists(dn), "%s moved away", dn);
+}
+END_TEST
+
 START_TEST(administrator_renames)
 {
     const char *dn = "cn=r-adm-ren," GROUPS;
@@ -693,6 +707,24 @@ START_TEST(hidden_invisible)
     snprintf(filter, sizeof filter, "(&(mail=%s@example.com)(dmgSender=erin@example.com))", cn);
     ck_assert_msg(!search_has(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, dn),
                   "%s gets a decision from hidden %s", w->label, dn);
+    /* ManageDsaIT returns entries as stored, but does not reveal hidden groups */
+    {
+        dmg_entries *e = NULL;
+        r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs,
+                       DMG_CTRLS(dmg_ctrl_manage_dsait()), &e);
+        ck_assert_msg(r.rc == LDAP_SUCCESS && dmg_entries_find(e, dn) == NULL,
+                      "%s sees hidden %s with ManageDsaIT (rc %d)", w->label, dn, r.rc);
+        dmg_entries_free(e);
+        r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, DMG_CTRLS(dmg_ctrl_manage_dsait()),
+                       NULL);
+        ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT,
+                      "%s base search of hidden group with ManageDsaIT: %s (%d)", w->label,
+                      ldap_err2string(r.rc), r.rc);
+        r = dmg_compare_ext(ld, dn, "cn", cn, DMG_CTRLS(dmg_ctrl_manage_dsait()));
+        ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT,
+                      "%s compare on hidden group with ManageDsaIT: %s (%d)", w->label,
+                      ldap_err2string(r.rc), r.rc);
+    }
     dmg_disconnect(ld);
 }
 END_TEST
@@ -936,6 +968,7 @@ static Suite *roles_suite(void)
     tc = dmg_tcase("administrator");
     tcase_add_loop_test(tc, administrator_modifies_configuration, 0, N_ROWS(admin_changes));
     tcase_add_test(tc, administrator_renames);
+    tcase_add_test(tc, administrator_may_not_move);
     tcase_add_loop_test(tc, administrator_may_not_change_administrators, 0,
                         N_ROWS(admin_admin_changes));
     tcase_add_test(tc, administrator_may_not_delete);
