@@ -37,13 +37,13 @@ dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct 
 
 static int
 dmg_compare_member_count( Operation *op, slap_overinst *on, Entry *group, struct berval *val,
-	int *yes )
+	unsigned long gen, int *yes )
 {
 	dmg_members_view v;
 	char buf[32];
 	int rc, len;
 
-	rc = dmg_members_acquire( op, on, group, &v );
+	rc = dmg_members_acquire( op, on, group, gen, &v );
 	if ( rc == LDAP_SUCCESS ) {
 		len = snprintf( buf, sizeof( buf ), "%u", v.ms->n );
 		*yes = val->bv_len == (ber_len_t)len && memcmp( val->bv_val, buf, len ) == 0;
@@ -70,7 +70,7 @@ dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval
 
 /* Returns an LDAP result code: compareTrue/compareFalse, or an error. */
 static int
-dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group )
+dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group, unsigned long gen )
 {
 	AttributeDescription *ad = op->orc_ava->aa_desc;
 	struct berval *val = &op->orc_ava->aa_value;
@@ -83,7 +83,7 @@ dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group )
 	else if ( is_group && ad == dmg_ad.member_mail )
 		yes = dmg_compare_member_mail( op, on, e, val );
 	else if ( is_group && ad == dmg_ad.member_count ) {
-		rc = dmg_compare_member_count( op, on, e, val, &yes );
+		rc = dmg_compare_member_count( op, on, e, val, gen, &yes );
 		if ( rc != LDAP_SUCCESS )
 			return rc;
 	} else if ( !is_group && ad == dmg_ad.member_of )
@@ -99,12 +99,16 @@ int
 dmg_compare( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
 	AttributeDescription *ad = op->orc_ava->aa_desc;
 	Entry *e = NULL;
+	unsigned long gen;
 	int is_group, rc;
 
 	if ( dmg_ad.oc_group == NULL )
 		return SLAP_CB_CONTINUE;
+	/* before the first read of the database: see dmg_members_acquire */
+	gen = dmg_cache_generation( di->cache );
 	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS
 		|| e == NULL )
 		return SLAP_CB_CONTINUE;
@@ -120,7 +124,7 @@ dmg_compare( Operation *op, SlapReply *rs )
 		overlay_entry_release_ov( op, e, 0, on );
 		return SLAP_CB_CONTINUE;
 	}
-	rc = dmg_compare_computed( op, on, e, is_group );
+	rc = dmg_compare_computed( op, on, e, is_group, gen );
 	overlay_entry_release_ov( op, e, 0, on );
 	if ( rc == LDAP_UNWILLING_TO_PERFORM )
 		send_ldap_error( op, rs, rc, "dynmailgroup: this computed attribute cannot be compared" );

@@ -124,9 +124,13 @@ dmg_rewrite_group( Operation *op, dmg_rename_ctx *ctx, Entry *g, Attribute *a )
 	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
 	cb.sc_response = dmg_ignore_result;
 	o.o_callback = &cb;
+	/* a CSN of its own: with the rename's, consumers that already applied the rename would
+	 * drop this change as not new enough */
+	BER_BVZERO( &o.o_csn );
 	dmg_op_mark_internal( &o, &marker );
 	o.o_bd->be_modify( &o, &r );
 	dmg_op_unmark_internal( &o, &marker );
+	slap_graduate_commit_csn( &o );
 	if ( r.sr_err != LDAP_SUCCESS )
 		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "could not rewrite dmgDepartment of \"%s\" "
 			"after the rename of \"%s\" (%d)\n", g->e_name.bv_val, ctx->old_ndn.bv_val,

@@ -147,7 +147,10 @@ typedef struct dmg_members_view {
 	dmg_members owned;
 	dmg_cache_entry *held;
 } dmg_members_view;
-int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v );
+/* gen: the cache generation read when the operation started, before it read anything from
+ * the database (see dmg_cache_generation in cache.h) */
+int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
 void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
@@ -155,7 +158,7 @@ void dmg_members_free_value( void *ms );
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
 /* Adds the requested computed values of group to target (which may be the group itself) */
 int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
-	int want_member, int want_mail, int want_count );
+	unsigned long gen, int want_member, int want_mail, int want_count );
 /* Adds dmgMemberOf of e to target */
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */

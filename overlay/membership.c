@@ -579,11 +579,11 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 }
 
 int
-dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v )
+dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	dmg_members_view *v )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_members *computed;
-	unsigned long gen;
 	size_t len;
 	char *key;
 	int rc;
@@ -597,8 +597,8 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, dmg_members
 		op->o_tmpfree( key, op->o_tmpmemctx );
 		return LDAP_SUCCESS;
 	}
-	/* the generation is read before computing: a write committed meanwhile makes the put fail */
-	gen = dmg_cache_generation( di->cache );
+	/* gen was read before this operation took its database snapshot: a write committed
+	 * since then has moved the generation on, and the put fails */
 	computed = ch_calloc( 1, sizeof( dmg_members ) );
 	rc = dmg_members_expand( op, on, group, computed );
 	if ( rc == LDAP_SUCCESS && dmg_cache_put( di->cache, key, len, gen, computed,
@@ -627,12 +627,12 @@ dmg_members_release( slap_overinst *on, dmg_members_view *v )
 
 int
 dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
-	int want_member, int want_mail, int want_count )
+	unsigned long gen, int want_member, int want_mail, int want_count )
 {
 	dmg_members_view v;
 	int rc;
 
-	rc = dmg_members_acquire( op, on, group, &v );
+	rc = dmg_members_acquire( op, on, group, gen, &v );
 	if ( rc != LDAP_SUCCESS ) {
 		dmg_members_release( on, &v );
 		return rc;

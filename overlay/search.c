@@ -45,6 +45,7 @@ typedef struct dmg_search_ctx {
 	int want_decision, want_auditor_mail;
 	char *limit_text;	/* diagnostic when a group exceeded dynmailgroup-max-members */
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
+	unsigned long gen;	/* cache generation when the search began */
 } dmg_search_ctx;
 
 /* ---- requested attributes ----------------------------------------------------------------------- */
@@ -377,7 +378,7 @@ dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 			return LDAP_COMPARE_FALSE;
 		dmg_member_of_to_entry( op, ctx->on, e, &tmp );
 	} else if ( ad == dmg_ad.member || ad == dmg_ad.member_mail || ad == dmg_ad.member_count ) {
-		if ( dmg_members_to_entry( op, ctx->on, e, &tmp, ad == dmg_ad.member,
+		if ( dmg_members_to_entry( op, ctx->on, e, &tmp, ctx->gen, ad == dmg_ad.member,
 				ad == dmg_ad.member_mail, ad == dmg_ad.member_count ) != LDAP_SUCCESS )
 			return SLAPD_COMPARE_UNDEFINED;
 	} else {
@@ -471,7 +472,7 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		return LDAP_SUCCESS;
 	rs_entry2modifiable( op, rs, ctx->on );
 	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
-		rc = dmg_members_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry,
+		rc = dmg_members_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry, ctx->gen,
 			ctx->want_member, ctx->want_mail, ctx->want_count );
 		if ( rc != LDAP_SUCCESS )
 			return rc;
@@ -579,13 +580,17 @@ int
 dmg_search( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
 	slap_callback *sc;
 	dmg_search_ctx *ctx;
+	unsigned long gen;
 
 	/* replication copies groups as stored, hidden or not; the overlay's own searches
 	 * need nothing of this */
 	if ( op->o_sync != SLAP_CONTROL_NONE || dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) )
 		return SLAP_CB_CONTINUE;
+	/* before the first read of the database: see dmg_members_acquire */
+	gen = dmg_cache_generation( di->cache );
 	if ( dmg_search_base_hidden( op, on ) ) {
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
 		return rs->sr_err;
@@ -594,6 +599,7 @@ dmg_search( Operation *op, SlapReply *rs )
 	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_search_ctx ), op->o_tmpmemctx );
 	ctx = (dmg_search_ctx *)( sc + 1 );
 	ctx->on = on;
+	ctx->gen = gen;
 	/* ManageDsaIT: entries as stored, but hidden groups stay hidden */
 	ctx->stored_only = get_manageDSAit( op );
 	if ( !ctx->stored_only )

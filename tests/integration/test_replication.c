@@ -1,0 +1,1059 @@
+/*
+ * test_replication.c -- SPEC section 8 (scale-out): the overlay under OpenLDAP replication.
+ *
+ * Every node runs the overlay, with syncprov configured BEFORE dynmailgroup (below it in the
+ * stack, so syncprov never sees computed values), all on loopback:
+ *
+ *  (a) provider + refreshAndPersist consumer: the fixture replicates; a group a postmaster adds
+ *      on the provider arrives with the same dmgApplicant (not re-stamped as the consumer's
+ *      rootdn) and the consumer computes exactly the provider's members; employee add, modify,
+ *      move and delete on the provider change the consumer's members identically; computed
+ *      attributes are never stored on either node (ManageDsaIT reads, slapcat). In a test of
+ *      its own: a department rename on the provider reaches the consumer as the provider's
+ *      dmgDepartment rewrite (the consumer does not rewrite by itself).
+ *  (b) two-node multi-provider (serverID 1 / 2): node 2 starts empty with a syncrepl to node 1;
+ *      node 1's syncrepl to node 2 and olcMultiProvider are added at run time over cn=config
+ *      (node 2's port is only known once it runs); writes on either node reach the other with
+ *      the same stored values and the same computed members, and the overlay's role checks
+ *      block no replicated write.
+ *  (c) durability: a restart of either node keeps every group, its computed members and the
+ *      overlay configuration.
+ *
+ * Replication is awaited by bounded polling of a condition (every POLL_STEP_MS, at most
+ * POLL_MAX_MS); a timeout is reported as a failed comparison showing both sides.
+ *
+ * Fixture: tests/fixtures/org.ldif (see tests/fixtures/README.md).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* strdup, strtok_r, nanosleep, clock_gettime, nftw with -std=c99 */
+#endif
+#include "harness.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_STEP_MS 50
+#define POLL_MAX_MS  30000 /* times CK_TIMEOUT_MULTIPLIER, times 5 under valgrind */
+#define REPL_TCASE_TIMEOUT_S 240 /* several bounded waits of POLL_MAX_MS in the worst case */
+
+#define FIXTURE_ENTRIES 74 /* "dn:" lines in tests/fixtures/org.ldif */
+
+#define GROUPS     "ou=Groups," DMG_SUFFIX
+#define POSTMASTER "uid=postmaster,ou=System," DMG_SUFFIX
+#define READER     "uid=reader,ou=System," DMG_SUFFIX
+#define GINA       "uid=gina,ou=Finance," DMG_SUFFIX
+
+#define ENG      "ou=Engineering," DMG_SUFFIX
+#define BACKEND  "ou=Backend," ENG
+#define STORAGE  "ou=Storage," BACKEND
+#define FRONTEND "ou=Frontend," ENG
+#define FINANCE  "ou=Finance," DMG_SUFFIX
+#define SALES    "ou=Sales," DMG_SUFFIX
+#define EMEA     "ou=EMEA," SALES
+#define APAC     "ou=APAC," SALES
+#define SUPPORT  "ou=Support," DMG_SUFFIX
+#define TIER1    "ou=Tier1," SUPPORT
+
+/* after the department renames of test (a) */
+#define ACCOUNTING "ou=Accounting," DMG_SUFFIX
+#define PLATFORM   "ou=Platform," ENG
+#define STORAGE2   "ou=Storage," PLATFORM
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+/* The harness's slow-down factor beyond CK_TIMEOUT_MULTIPLIER (which Check applies to test-case
+ * timeouts by itself): 5 when slapd runs under valgrind (DMG_VALGRIND set and not "0", ignored
+ * in sanitizer builds, i.e. with DMG_PRELOAD), as dmg_tcase() does. */
+static long valgrind_slowdown(void)
+{
+    const char *v = getenv("DMG_VALGRIND");
+    const char *preload = getenv("DMG_PRELOAD");
+    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0 || (preload != NULL && *preload != '\0'))
+        return 1;
+    return 5;
+}
+
+/* The bound of one replication wait: POLL_MAX_MS, scaled like the test-case timeouts. */
+static long poll_max_ms(void)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    long k = m != NULL ? strtol(m, NULL, 10) : 1;
+    return POLL_MAX_MS * (k > 0 ? k : 1) * valgrind_slowdown();
+}
+
+#define INDEX_AND_LIMITS \
+    "index entryCSN,entryUUID eq\n" \
+    "limits dn.exact=\"" DMG_ROOTDN "\" size=unlimited time=unlimited\n"
+
+/* syncprov configured before dynmailgroup: below it in the overlay stack */
+#define SYNCPROV_BELOW "overlay syncprov\nsyncprov-checkpoint 1 1\n"
+
+/* Same overlay configuration on every node; the cache is on, so the tests also prove that
+ * replicated writes invalidate it. */
+#define NODE_OVERLAY_CONFIG \
+    "dynmailgroup-postmaster " POSTMASTER "\n" \
+    "dynmailgroup-cache-max-values 100000\n"
+
+/* The body of a syncrepl directive / olcSyncrepl value. */
+static void syncrepl_value(char *buf, size_t size, const char *rid, const dmg_server *provider)
+{
+    int n = snprintf(buf, size,
+                     "rid=%s provider=%s type=refreshAndPersist retry=\"1 +\" "
+                     "searchbase=\"" DMG_SUFFIX "\" bindmethod=simple "
+                     "binddn=\"" DMG_ROOTDN "\" credentials=" DMG_ROOTPW " "
+                     "scope=sub attrs=\"*,+\"",
+                     rid, dmg_server_uri(provider));
+    ck_assert_msg(n > 0 && (size_t)n < size, "syncrepl value truncated");
+}
+
+/* A failed assertion ends the test child with _exit(), so the harness's exit-time clean-up does
+ * not run: slapd dies with the child (PR_SET_PDEATHSIG) but its temporary directory stays.
+ * Each test notes the directories of the servers it starts in a list the parent process
+ * created; after the run the parent removes those still there (kept with DMG_KEEP_TMP). */
+static char started_dirs[PATH_MAX];
+
+static void note_started(const dmg_server *s)
+{
+    FILE *f = started_dirs[0] ? fopen(started_dirs, "a") : NULL;
+    if (f != NULL) {
+        fprintf(f, "%s\n", dmg_server_dir(s));
+        fclose(f);
+    }
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_leftovers(void)
+{
+    FILE *f = started_dirs[0] ? fopen(started_dirs, "r") : NULL;
+    char dir[PATH_MAX];
+    while (f != NULL && fgets(dir, sizeof dir, f) != NULL) {
+        dir[strcspn(dir, "\n")] = '\0';
+        if (dir[0] != '/' || strstr(dir, "/dmg-") == NULL || access(dir, F_OK) != 0)
+            continue;
+        if (getenv("DMG_KEEP_TMP") != NULL) {
+            fprintf(stderr, "test_replication: kept %s\n", dir);
+            continue;
+        }
+        nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (f != NULL)
+        fclose(f);
+    if (started_dirs[0])
+        unlink(started_dirs);
+}
+
+/* A provider: the fixture, syncprov below dynmailgroup. */
+static dmg_server *start_provider(const char *global_config)
+{
+    dmg_server_opts o = {
+        .modules = "syncprov",
+        .global_config = global_config,
+        .db_config = INDEX_AND_LIMITS,
+        .overlays_before = SYNCPROV_BELOW,
+        .overlay_config = NODE_OVERLAY_CONFIG,
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "the provider did not start (see stderr)");
+    note_started(s);
+    return s;
+}
+
+/* A node that starts with an EMPTY database (no suffix entry: it comes by replication) and
+ * replicates from provider; with multiprovider, also syncprov below dynmailgroup and
+ * "multiprovider on" (node 2 of test (b)). */
+static dmg_server *start_replica(const dmg_server *provider, const char *global_config,
+                                 const char *rid, int multiprovider)
+{
+    char sr[1024];
+    char db_config[2048];
+    syncrepl_value(sr, sizeof sr, rid, provider);
+    int n = snprintf(db_config, sizeof db_config, INDEX_AND_LIMITS "syncrepl %s\n%s", sr,
+                     multiprovider ? "multiprovider on\n" : "");
+    ck_assert_msg(n > 0 && (size_t)n < sizeof db_config, "db_config truncated");
+    dmg_server_opts o = {
+        .modules = multiprovider ? "syncprov" : NULL,
+        .global_config = global_config,
+        .db_config = db_config,
+        .overlays_before = multiprovider ? SYNCPROV_BELOW : NULL,
+        .overlay_config = NODE_OVERLAY_CONFIG,
+        .fixture = DMG_NO_FIXTURE,
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "the replica did not start (see stderr)");
+    note_started(s);
+    return s;
+}
+
+/* ---- snapshots: a search as sorted text lines, never aborting ------------------------------ */
+
+typedef struct text {
+    char *s;
+    size_t len, cap;
+} text;
+
+static void text_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    ck_assert_int_ge(n, 0);
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 1024;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        t->s = realloc(t->s, cap);
+        ck_assert_ptr_nonnull(t->s);
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+typedef struct query {
+    const char *base;
+    int scope;
+    const char *filter;
+    const char *const *attrs; /* NULL: only the DNs */
+    int manage_dsait;
+} query;
+
+static const char *const NO_ATTRS[] = { LDAP_NO_ATTRS, NULL };
+static const char *const COMPUTED_ATTRS[] = { "member", "dmgMemberMail", "dmgMemberCount", NULL };
+static const char *const STORED_ATTRS[] = { "*", "+", NULL };
+static const char *const FIXTURE_ATTRS[] = { "*", "entryCSN", "entryUUID", NULL };
+
+/* Every entry of the tree as stored, with its CSN: equal on two nodes = fully replicated. */
+static const query Q_TREE = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", FIXTURE_ATTRS, 1 };
+/* Every group as stored, operational attributes included. */
+static const query Q_GROUPS_STORED = { GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
+                                       STORED_ATTRS, 1 };
+/* Every group's computed values. */
+static const query Q_COMPUTED = { GROUPS, LDAP_SCOPE_ONELEVEL, "(objectClass=dynamicMailGroup)",
+                                  COMPUTED_ATTRS, 0 };
+
+/* "dn" per entry and "dn | attr: value" per value (attribute names lower-cased), sorted;
+ * a failed search gives one line starting with "!". */
+static char *snapshot(LDAP *ld, const query *q)
+{
+    dmg_entries *es = NULL;
+    LDAPControl **ctrls = q->manage_dsait ? DMG_CTRLS(dmg_ctrl_manage_dsait()) : NULL;
+    dmg_result r = dmg_search(ld, q->base, q->scope, q->filter,
+                              q->attrs ? q->attrs : NO_ATTRS, ctrls, &es);
+    text t = { 0 };
+    if (r.rc != LDAP_SUCCESS) {
+        text_printf(&t, "!search below \"%s\" for %s: %s (%d) %s", q->base, q->filter,
+                    ldap_err2string(r.rc), r.rc, r.diag);
+    } else {
+        for (size_t i = 0; i < es->count; i++) {
+            const dmg_entry *e = &es->entries[i];
+            text_printf(&t, "%s\n", e->dn);
+            for (size_t j = 0; j < e->nattrs; j++) {
+                char name[128];
+                snprintf(name, sizeof name, "%s", e->attrs[j].name);
+                for (char *p = name; *p; p++)
+                    *p = (char)tolower((unsigned char)*p);
+                for (size_t k = 0; k < e->attrs[j].nvalues; k++)
+                    text_printf(&t, "%s | %s: %s\n", e->dn, name, e->attrs[j].values[k]);
+            }
+        }
+    }
+    dmg_entries_free(es);
+    char *out = dmg_sorted_lines(t.s ? t.s : "");
+    free(t.s);
+    return out;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Polls until the snapshot of q on ld equals want; then (or at the deadline) asserts it. */
+#define WAIT_FOR(ld, q, want) wait_for_at(__FILE__, __LINE__, (ld), (q), (want))
+static void wait_for_at(const char *file, int line, LDAP *ld, const query *q, const char *want)
+{
+    char *expected = dmg_sorted_lines(want);
+    long deadline = now_ms() + poll_max_ms();
+    char *got = snapshot(ld, q);
+    while (strcmp(got, expected) != 0 && now_ms() < deadline) {
+        nap_ms(POLL_STEP_MS);
+        free(got);
+        got = snapshot(ld, q);
+    }
+    if (strcmp(got, expected) != 0)
+        fprintf(stderr, "%s:%d: no agreement within %ld ms\n", file, line, poll_max_ms());
+    dmg_assert_str_impl(file, line, q->base, got, expected);
+    free(got);
+    free(expected);
+}
+
+/* Polls until q gives the same successful answer on both nodes; asserts it; returns it. */
+#define WAIT_SAME(a, b, q) wait_same_at(__FILE__, __LINE__, (a), (b), (q))
+static char *wait_same_at(const char *file, int line, LDAP *a, LDAP *b, const query *q)
+{
+    long deadline = now_ms() + poll_max_ms();
+    char *sa = snapshot(a, q), *sb = snapshot(b, q);
+    while ((strcmp(sa, sb) != 0 || sa[0] == '!') && now_ms() < deadline) {
+        nap_ms(POLL_STEP_MS);
+        free(sa);
+        free(sb);
+        sa = snapshot(a, q);
+        sb = snapshot(b, q);
+    }
+    if (strcmp(sa, sb) != 0)
+        fprintf(stderr, "%s:%d: the nodes did not agree within %ld ms\n", file, line,
+                poll_max_ms());
+    ck_assert_msg(sa[0] != '!', "%s:%d: %s", file, line, sa);
+    dmg_assert_str_impl(file, line, "the second node's answer", sb, sa);
+    free(sb);
+    return sa;
+}
+
+/* Values of attr of one entry, as stored (ManageDsaIT) or computed. */
+static query entry_attr_query(const char *dn, const char *const *attrs, int manage)
+{
+    query q = { dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, manage };
+    return q;
+}
+
+/* "dn | attr: v" lines for one entry and a "\n"-separated list of values. */
+static char *attr_lines(const char *dn, const char *attr, const char *values)
+{
+    text t = { 0 };
+    text_printf(&t, "%s\n", dn);
+    char *copy = strdup(values);
+    char *save = NULL;
+    for (char *v = strtok_r(copy, "\n", &save); v; v = strtok_r(NULL, "\n", &save))
+        text_printf(&t, "%s | %s: %s\n", dn, attr, v);
+    free(copy);
+    return t.s;
+}
+
+/* ---- groups and expected members ---------------------------------------------------------- */
+
+#define G_ENG_BERLIN "cn=eng-berlin," GROUPS
+#define G_STORAGE    "cn=storage," GROUPS
+#define G_FINANCE    "cn=finance," GROUPS
+#define G_MANAGERS   "cn=managers," GROUPS
+
+static const char group_eng_berlin[] =
+    "dn: " G_ENG_BERLIN "\n"
+    "objectClass: dynamicMailGroup\n"
+    "cn: eng-berlin\n"
+    "mail: eng-berlin@example.com\n"
+    "dmgDepartment: " ENG "\n"
+    "dmgCondition: (l=Berlin)\n";
+
+static const char group_storage[] =
+    "dn: " G_STORAGE "\n"
+    "objectClass: dynamicMailGroup\n"
+    "cn: storage\n"
+    "mail: storage@example.com\n"
+    "dmgDepartment: " STORAGE "\n"
+    "dmgSendPolicy: members\n";
+
+static const char group_finance[] =
+    "dn: " G_FINANCE "\n"
+    "objectClass: dynamicMailGroup\n"
+    "cn: finance\n"
+    "mail: finance@example.com\n"
+    "dmgDepartment: " FINANCE "\n"
+    "dmgIncludeSubDepartments: FALSE\n"
+    "dmgAdministrator: " GINA "\n";
+
+static const char group_managers[] =
+    "dn: " G_MANAGERS "\n"
+    "objectClass: dynamicMailGroup\n"
+    "cn: managers\n"
+    "mail: managers@example.com\n"
+    "dmgDepartment: " ENG "\n"
+    "dmgDepartment: " SUPPORT "\n"
+    "dmgCondition: (title=Manager)\n"
+    "dmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=mia," SUPPORT "\n";
+
+#define ENG_BERLIN_BASE(backend, storage) \
+    "uid=alice," ENG "\nuid=bob," ENG "\nuid=grace," backend "\nuid=heidi," backend "\n" \
+    "uid=leo," storage "\nuid=mallory," storage "\nuid=rita," FRONTEND "\n"
+#define STORAGE_BASE(storage) \
+    "uid=leo," storage "\nuid=mallory," storage "\nuid=nina," storage "\nuid=oscar," storage "\n"
+#define FINANCE_BASE(fin) \
+    "uid=gina," fin "\nuid=hans," fin "\nuid=iris," fin "\nuid=jack," fin "\nuid=kate," fin \
+    "\nuid=liam," fin "\n"
+#define MANAGERS_BASE(backend, storage) \
+    "uid=alice," ENG "\nuid=frank," backend "\nuid=leo," storage "\nuid=peggy," FRONTEND "\n" \
+    "uid=mia," SUPPORT "\nuid=paul," TIER1 "\n"
+
+#define NEWBIE_IN_STORAGE "uid=newbie," STORAGE
+#define NEWBIE_IN_FINANCE "uid=newbie," FINANCE
+
+static void add_groups_as_postmaster(const dmg_server *s)
+{
+    LDAP *pm = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, group_eng_berlin), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, group_storage), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, group_finance), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, group_managers), LDAP_SUCCESS);
+    dmg_disconnect(pm);
+}
+
+/* The computed members of the four groups on ld are exactly these. */
+static void assert_members(LDAP *ld, const char *eng_berlin, const char *storage,
+                           const char *finance, const char *managers)
+{
+    DMG_ASSERT_VALUES(ld, G_ENG_BERLIN, LDAP_SCOPE_BASE, NULL, "member", eng_berlin);
+    DMG_ASSERT_VALUES(ld, G_STORAGE, LDAP_SCOPE_BASE, NULL, "member", storage);
+    DMG_ASSERT_VALUES(ld, G_FINANCE, LDAP_SCOPE_BASE, NULL, "member", finance);
+    DMG_ASSERT_VALUES(ld, G_MANAGERS, LDAP_SCOPE_BASE, NULL, "member", managers);
+}
+
+/* One step of the employee life cycle: the provider computes exactly the expected lists, the
+ * consumer comes to compute the same (members, mails, counts of every group), and the reverse
+ * lookups (member=DN) and dmgMemberOf agree on both nodes with the expected groups. */
+static void check_step(LDAP *p, LDAP *c, const char *eng_berlin, const char *storage,
+                       const char *finance, const char *managers, const char *newbie,
+                       const char *newbie_groups)
+{
+    assert_members(p, eng_berlin, storage, finance, managers);
+    free(WAIT_SAME(p, c, &Q_COMPUTED));
+    assert_members(c, eng_berlin, storage, finance, managers);
+
+    char filter[512];
+    snprintf(filter, sizeof filter, "(member=%s)", newbie);
+    query reverse = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, NULL, 0 };
+    char *want = dmg_sorted_lines(newbie_groups);
+    char *rp = snapshot(p, &reverse), *rc = snapshot(c, &reverse);
+    DMG_ASSERT_STR(rp, want);
+    DMG_ASSERT_STR(rc, want);
+    free(rp);
+    free(rc);
+    free(want);
+
+    static const char *const member_of[] = { "dmgMemberOf", NULL };
+    query q = entry_attr_query(newbie, member_of, 0);
+    char *mp = snapshot(p, &q), *mc = snapshot(c, &q);
+    DMG_ASSERT_STR(mc, mp);
+    free(mc);
+    free(mp);
+}
+
+/* ---- computed values are never stored ----------------------------------------------------- */
+
+static const char *const COMPUTED_NAMES[] = { "member", "dmgMemberMail", "dmgMemberCount",
+                                              "dmgMemberOf", "dmgDecision", "dmgDecisionReason",
+                                              "dmgAuditorMail", NULL };
+
+static int is_computed_name(const char *name, int on_group)
+{
+    for (size_t i = 0; COMPUTED_NAMES[i]; i++) {
+        if (strcasecmp(name, COMPUTED_NAMES[i]) == 0)
+            return i > 0 || on_group; /* "member" is stored on static groups */
+    }
+    return 0;
+}
+
+/* With ManageDsaIT, requesting them by name, every computed attribute is absent. */
+static void assert_nothing_computed_stored(LDAP *ld, const char *dn, int is_group)
+{
+    static const char *const attrs[] = { "*", "+", "member", "dmgMemberMail", "dmgMemberCount",
+                                         "dmgMemberOf", "dmgDecision", "dmgDecisionReason",
+                                         "dmgAuditorMail", NULL };
+    dmg_entries *es = NULL;
+    DMG_ASSERT_RC(dmg_search(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+                             DMG_CTRLS(dmg_ctrl_manage_dsait()), &es), LDAP_SUCCESS);
+    ck_assert_uint_eq(es->count, 1);
+    ck_assert_ptr_nonnull(dmg_entry_attr(&es->entries[0], "objectClass"));
+    for (size_t j = 0; j < es->entries[0].nattrs; j++)
+        ck_assert_msg(!is_computed_name(es->entries[0].attrs[j].name, is_group),
+                      "%s is stored on %s: %s", es->entries[0].attrs[j].name, dn,
+                      es->entries[0].attrs[j].values[0]);
+    dmg_entries_free(es);
+}
+
+/* slapcat's LDIF of the node's database (stdout of the tool, unwrapped). */
+static char *slapcat(const dmg_server *s)
+{
+    char conf[PATH_MAX], tool[PATH_MAX], err_log[PATH_MAX];
+    /* slapd.conf loads the module, so computed attribute types are known to slapcat. In
+     * sanitizer builds the instrumented module cannot load into the uninstrumented tool:
+     * slapadd.conf (no module) is used; a computed value in the database would then make
+     * slapcat fail, which fails the test as well. */
+    const char *preload = getenv("DMG_PRELOAD");
+    snprintf(conf, sizeof conf, "%s/%s", dmg_server_dir(s),
+             preload && *preload ? "slapadd.conf" : "slapd.conf");
+    snprintf(err_log, sizeof err_log, "%s/slapcat.log", dmg_server_dir(s));
+    const char *explicit_tool = getenv("DMG_SLAPCAT");
+    const char *slapd = getenv("DMG_SLAPD");
+    if (explicit_tool && *explicit_tool) {
+        snprintf(tool, sizeof tool, "%s", explicit_tool);
+    } else {
+        snprintf(tool, sizeof tool, "%s", slapd && *slapd ? slapd : "/usr/sbin/slapd");
+        char *slash = strrchr(tool, '/');
+        if (slash != NULL)
+            snprintf(slash + 1, sizeof tool - (size_t)(slash + 1 - tool), "slapcat");
+        if (access(tool, X_OK) != 0) /* no sibling: slapd picks its mode from argv[0] */
+            snprintf(tool, sizeof tool, "%s", slapd && *slapd ? slapd : "/usr/sbin/slapd");
+    }
+
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(err_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        char *argv[] = { "slapcat", "-f", conf, "-b", DMG_SUFFIX, "-o", "ldif-wrap=no", NULL };
+        execv(tool, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    text t = { 0 };
+    char buf[8192];
+    ssize_t n;
+    text_printf(&t, "%s", "");
+    while ((n = read(fds[0], buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_int_gt(n, 0);
+        text_printf(&t, "%.*s", (int)n, buf);
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "%s -f %s failed (status 0x%x); see %s", tool, conf, (unsigned)status, err_log);
+    return t.s;
+}
+
+/* The LDIF holds each group of groups[] with the expected dmgApplicant; no group holds a
+ * member line, and no entry holds a computed dmg attribute. */
+static void assert_slapcat_clean(const dmg_server *s, const char *const *groups,
+                                 const char *const *applicants)
+{
+    char *ldif = slapcat(s);
+    size_t ngroups = 0, found = 0;
+    char *save = NULL;
+    /* entries are separated by an empty line */
+    for (char *entry = ldif; entry != NULL && *entry != '\0';) {
+        char *end = strstr(entry, "\n\n");
+        if (end != NULL)
+            *end = '\0';
+        int is_group = strstr(entry, "\nobjectClass: dynamicMailGroup\n") != NULL;
+        const char *dn = entry + (strncmp(entry, "dn: ", 4) == 0 ? 4 : 0);
+        size_t dnlen = strcspn(dn, "\n");
+        ngroups += is_group;
+        for (size_t i = 0; is_group && groups[i]; i++) {
+            if (strlen(groups[i]) != dnlen || strncasecmp(dn, groups[i], dnlen) != 0)
+                continue;
+            char want[1024];
+            snprintf(want, sizeof want, "\ndmgApplicant: %s\n", applicants[i]);
+            char *with_nl = malloc(strlen(entry) + 2);
+            sprintf(with_nl, "%s\n", entry);
+            ck_assert_msg(strstr(with_nl, want) != NULL,
+                          "slapcat of %s: %.*s lacks%s", dmg_server_dir(s), (int)dnlen, dn, want);
+            free(with_nl);
+            found++;
+        }
+        for (char *l = strtok_r(entry, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            char name[128];
+            size_t nlen = strcspn(l, ":;");
+            snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), l);
+            ck_assert_msg(!is_computed_name(name, is_group),
+                          "slapcat of %s: entry %.*s holds \"%s\"", dmg_server_dir(s),
+                          (int)dnlen, dn, l);
+        }
+        save = NULL;
+        entry = end != NULL ? end + 2 : NULL;
+    }
+    size_t expected = 0;
+    while (groups[expected])
+        expected++;
+    ck_assert_msg(found == expected && ngroups == expected,
+                  "slapcat of %s: %zu of the %zu groups found, %zu groups in all",
+                  dmg_server_dir(s), found, expected, ngroups);
+    free(ldif);
+}
+
+/* The DN of the suffix's database in cn=config. */
+static char *config_db_dn(LDAP *cfg)
+{
+    query q = { "cn=config", LDAP_SCOPE_ONELEVEL, "(olcSuffix=" DMG_SUFFIX ")", NULL, 0 };
+    char *dn = snapshot(cfg, &q);
+    ck_assert_msg(dn[0] != '\0' && dn[0] != '!' && strchr(dn, '\n') == NULL,
+                  "cn=config: one database with olcSuffix " DMG_SUFFIX " expected, got: %s", dn);
+    return dn;
+}
+
+/* The overlays of the suffix's database, in stack order, with dynmailgroup's settings. */
+static char *overlay_config_snapshot(const dmg_server *s)
+{
+    LDAP *cfg = dmg_connect_ldapi_external(s);
+    char *db = config_db_dn(cfg);
+    static const char *const attrs[] = { "olcOverlay", "olcDynMailGroupPostmaster",
+                                         "olcDynMailGroupCacheMaxValues",
+                                         "olcDynMailGroupMemberFilter",
+                                         "olcDynMailGroupDepartmentFilter", NULL };
+    query q = { db, LDAP_SCOPE_ONELEVEL, "(objectClass=olcOverlayConfig)", attrs, 0 };
+    char *snap = snapshot(cfg, &q);
+    free(db);
+    dmg_disconnect(cfg);
+    return snap;
+}
+
+/* ================================================================================================
+ * (a) provider + refreshAndPersist consumer
+ * ============================================================================================== */
+
+START_TEST(provider_and_consumer)
+{
+    dmg_server *prov = start_provider(NULL);
+    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
+
+    /* the overlay order of SPEC section 8: syncprov first, dynmailgroup on top */
+    char *ovl = overlay_config_snapshot(prov);
+    ck_assert_msg(strstr(ovl, "olcOverlay={0}syncprov,") == ovl
+                  && strstr(ovl, "\nolcOverlay={1}dynmailgroup,") != NULL,
+                  "provider overlays: %s", ovl);
+    free(ovl);
+
+    /* the fixture arrives, every entry with its entryCSN and entryUUID */
+    char *tree = WAIT_SAME(p, c, &Q_TREE);
+    query dns = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", NULL, 1 };
+    char *cdns = snapshot(c, &dns);
+    size_t lines = 1;
+    for (const char *q = cdns; *q; q++)
+        lines += *q == '\n';
+    ck_assert_uint_eq(lines, FIXTURE_ENTRIES);
+    free(cdns);
+    free(tree);
+
+    /* groups added on the provider by the postmaster */
+    add_groups_as_postmaster(prov);
+    assert_members(p, ENG_BERLIN_BASE(BACKEND, STORAGE), STORAGE_BASE(STORAGE),
+                   FINANCE_BASE(FINANCE), MANAGERS_BASE(BACKEND, STORAGE));
+    /* ... arrive as stored (same entryUUID, entryCSN, creatorsName ...), not re-stamped */
+    free(WAIT_SAME(p, c, &Q_GROUPS_STORED));
+    static const char *const applicant[] = { "dmgApplicant", NULL };
+    const char *groups[] = { G_ENG_BERLIN, G_STORAGE, G_FINANCE, G_MANAGERS, NULL };
+    for (size_t i = 0; groups[i]; i++) {
+        query q = entry_attr_query(groups[i], applicant, 1);
+        char *want = attr_lines(groups[i], "dmgapplicant", POSTMASTER);
+        char *got = snapshot(c, &q), *sorted_want = dmg_sorted_lines(want);
+        DMG_ASSERT_STR(got, sorted_want);
+        free(got);
+        free(sorted_want);
+        free(want);
+    }
+    /* ... and the consumer computes the same members, mails and counts */
+    free(WAIT_SAME(p, c, &Q_COMPUTED));
+    assert_members(c, ENG_BERLIN_BASE(BACKEND, STORAGE), STORAGE_BASE(STORAGE),
+                   FINANCE_BASE(FINANCE), MANAGERS_BASE(BACKEND, STORAGE));
+    {   /* also for the postmaster's identity, not only the rootdn's */
+        LDAP *pp = dmg_connect(prov, POSTMASTER, DMG_PASSWORD);
+        LDAP *pc = dmg_connect(cons, POSTMASTER, DMG_PASSWORD);
+        free(WAIT_SAME(pp, pc, &Q_COMPUTED));
+        dmg_disconnect(pp);
+        dmg_disconnect(pc);
+    }
+
+    /* computed attributes do not travel: nothing stored on either node */
+    for (size_t i = 0; groups[i]; i++) {
+        assert_nothing_computed_stored(c, groups[i], 1);
+        assert_nothing_computed_stored(p, groups[i], 1);
+    }
+    assert_nothing_computed_stored(c, "uid=leo," STORAGE, 0);
+
+    /* employee life cycle on the provider */
+    DMG_ASSERT_RC(dmg_add_ldif(p, "dn: " NEWBIE_IN_STORAGE "\n"
+                                  "objectClass: inetOrgPerson\n"
+                                  "uid: newbie\ncn: New Bie\nsn: Bie\n"
+                                  "title: Engineer\nl: Paris\nmail: newbie@example.com\n"),
+                  LDAP_SUCCESS);
+    check_step(p, c, ENG_BERLIN_BASE(BACKEND, STORAGE),
+               STORAGE_BASE(STORAGE) NEWBIE_IN_STORAGE "\n", FINANCE_BASE(FINANCE),
+               MANAGERS_BASE(BACKEND, STORAGE), NEWBIE_IN_STORAGE, G_STORAGE);
+
+    DMG_ASSERT_RC(dmg_modify(p, NEWBIE_IN_STORAGE, "replace: l\nl: Berlin\n"), LDAP_SUCCESS);
+    check_step(p, c, ENG_BERLIN_BASE(BACKEND, STORAGE) NEWBIE_IN_STORAGE "\n",
+               STORAGE_BASE(STORAGE) NEWBIE_IN_STORAGE "\n", FINANCE_BASE(FINANCE),
+               MANAGERS_BASE(BACKEND, STORAGE), NEWBIE_IN_STORAGE,
+               G_STORAGE "\n" G_ENG_BERLIN);
+
+    DMG_ASSERT_RC(dmg_modify(p, NEWBIE_IN_STORAGE, "replace: title\ntitle: Manager\n"),
+                  LDAP_SUCCESS);
+    check_step(p, c, ENG_BERLIN_BASE(BACKEND, STORAGE) NEWBIE_IN_STORAGE "\n",
+               STORAGE_BASE(STORAGE) NEWBIE_IN_STORAGE "\n", FINANCE_BASE(FINANCE),
+               MANAGERS_BASE(BACKEND, STORAGE) NEWBIE_IN_STORAGE "\n", NEWBIE_IN_STORAGE,
+               G_STORAGE "\n" G_ENG_BERLIN "\n" G_MANAGERS);
+
+    DMG_ASSERT_RC(dmg_rename(p, NEWBIE_IN_STORAGE, "uid=newbie", FINANCE, 1), LDAP_SUCCESS);
+    check_step(p, c, ENG_BERLIN_BASE(BACKEND, STORAGE), STORAGE_BASE(STORAGE),
+               FINANCE_BASE(FINANCE) NEWBIE_IN_FINANCE "\n", MANAGERS_BASE(BACKEND, STORAGE),
+               NEWBIE_IN_FINANCE, G_FINANCE);
+
+    DMG_ASSERT_RC(dmg_delete(p, NEWBIE_IN_FINANCE), LDAP_SUCCESS);
+    assert_members(p, ENG_BERLIN_BASE(BACKEND, STORAGE), STORAGE_BASE(STORAGE),
+                   FINANCE_BASE(FINANCE), MANAGERS_BASE(BACKEND, STORAGE));
+    free(WAIT_SAME(p, c, &Q_COMPUTED));
+    assert_members(c, ENG_BERLIN_BASE(BACKEND, STORAGE), STORAGE_BASE(STORAGE),
+                   FINANCE_BASE(FINANCE), MANAGERS_BASE(BACKEND, STORAGE));
+
+    free(WAIT_SAME(p, c, &Q_TREE));
+
+    /* slapcat of both nodes: groups stored with the postmaster as applicant, nothing computed */
+    const char *applicants[] = { POSTMASTER, POSTMASTER, POSTMASTER, POSTMASTER, NULL };
+    assert_slapcat_clean(prov, groups, applicants);
+    assert_slapcat_clean(cons, groups, applicants);
+
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+    ck_assert_int_eq(dmg_server_stop(cons), 0);
+    ck_assert_int_eq(dmg_server_stop(prov), 0);
+}
+END_TEST
+
+/* A department rename on the provider: the provider rewrites the dmgDepartment values that
+ * name the department or an entry below it (SPEC section 3), and the consumer, which does not
+ * rewrite by itself (replicated writes are taken as they come), receives that rewrite. */
+START_TEST(department_rename_reaches_consumer)
+{
+    dmg_server *prov = start_provider(NULL);
+    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
+    free(WAIT_SAME(p, c, &Q_TREE));
+    add_groups_as_postmaster(prov);
+    free(WAIT_SAME(p, c, &Q_GROUPS_STORED));
+    free(WAIT_SAME(p, c, &Q_COMPUTED));
+
+    /* department renames on the provider: the provider rewrites dmgDepartment (a department
+     * a group names, and an ancestor of one), the consumer receives that rewrite */
+    DMG_ASSERT_RC(dmg_rename(p, FINANCE, "ou=Accounting", NULL, 1), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_rename(p, BACKEND, "ou=Platform", NULL, 1), LDAP_SUCCESS);
+    static const char *const dept[] = { "dmgDepartment", NULL };
+    query qfin = entry_attr_query(G_FINANCE, dept, 1);
+    query qsto = entry_attr_query(G_STORAGE, dept, 1);
+    query qeng = entry_attr_query(G_ENG_BERLIN, dept, 1);
+    char *want_fin = attr_lines(G_FINANCE, "dmgdepartment", ACCOUNTING);
+    char *want_sto = attr_lines(G_STORAGE, "dmgdepartment", STORAGE2);
+    char *want_eng = attr_lines(G_ENG_BERLIN, "dmgdepartment", ENG);
+    char *got = snapshot(p, &qfin);
+    char *sorted = dmg_sorted_lines(want_fin);
+    DMG_ASSERT_STR(got, sorted);
+    free(got);
+    free(sorted);
+    got = snapshot(p, &qsto);
+    sorted = dmg_sorted_lines(want_sto);
+    DMG_ASSERT_STR(got, sorted);
+    free(got);
+    free(sorted);
+    WAIT_FOR(c, &qfin, want_fin);
+    WAIT_FOR(c, &qsto, want_sto);
+    WAIT_FOR(c, &qeng, want_eng);
+    free(want_fin);
+    free(want_sto);
+    free(want_eng);
+    assert_members(p, ENG_BERLIN_BASE(PLATFORM, STORAGE2), STORAGE_BASE(STORAGE2),
+                   FINANCE_BASE(ACCOUNTING), MANAGERS_BASE(PLATFORM, STORAGE2));
+    free(WAIT_SAME(p, c, &Q_GROUPS_STORED));
+    free(WAIT_SAME(p, c, &Q_COMPUTED));
+    assert_members(c, ENG_BERLIN_BASE(PLATFORM, STORAGE2), STORAGE_BASE(STORAGE2),
+                   FINANCE_BASE(ACCOUNTING), MANAGERS_BASE(PLATFORM, STORAGE2));
+    free(WAIT_SAME(p, c, &Q_TREE));
+
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+    ck_assert_int_eq(dmg_server_stop(cons), 0);
+    ck_assert_int_eq(dmg_server_stop(prov), 0);
+}
+END_TEST
+
+/* ================================================================================================
+ * (b) two-node multi-provider
+ * ============================================================================================== */
+
+#define G_MP_SALES "cn=mp-sales," GROUPS
+#define G_MP_RELAX "cn=mp-relax," GROUPS
+#define MPNEW_SALES "uid=mpnew," SALES
+#define MPNEW_EMEA  "uid=mpnew," EMEA
+
+#define SALES_ALL(extra) \
+    "uid=uma," SALES "\nuid=victor," SALES "\nuid=wendy," SALES "\n" \
+    "uid=xavier," EMEA "\nuid=yvonne," EMEA "\nuid=zoe," EMEA "\nuid=adam," EMEA "\n" \
+    "uid=bella," EMEA "\nuid=chen," APAC "\nuid=daiki," APAC "\nuid=emma," APAC "\n" \
+    "uid=felix," APAC "\n" extra
+#define EMEA_BERLIN(extra) \
+    "uid=yvonne," EMEA "\nuid=adam," EMEA "\n" extra
+
+START_TEST(multi_provider)
+{
+    dmg_server *n1 = start_provider("serverID 1\n");
+    dmg_server *n2 = start_replica(n1, "serverID 2\n", "001", 1);
+    LDAP *l1 = dmg_connect(n1, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *l2 = dmg_connect(n2, DMG_ROOTDN, DMG_ROOTPW);
+    free(WAIT_SAME(l1, l2, &Q_TREE));
+
+    /* close the ring at run time: node 1 replicates from node 2, and takes writes as a
+     * multi-provider (olcMultiProvider needs the syncrepl first) */
+    LDAP *cfg = dmg_connect_ldapi_external(n1);
+    char *db = config_db_dn(cfg);
+    char sr[1024], mod[1200];
+    syncrepl_value(sr, sizeof sr, "002", n2);
+    snprintf(mod, sizeof mod, "add: olcSyncrepl\nolcSyncrepl: %s\n", sr);
+    DMG_ASSERT_RC(dmg_modify(cfg, db, mod), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(cfg, db, "replace: olcMultiProvider\nolcMultiProvider: TRUE\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_VALUES(cfg, db, LDAP_SCOPE_BASE, NULL, "olcMultiProvider", "TRUE");
+    free(db);
+    dmg_disconnect(cfg);
+
+    /* a group written on node 2 by the postmaster arrives on node 1 unchanged */
+    LDAP *pm2 = dmg_connect(n2, POSTMASTER, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_add_ldif(pm2, "dn: " G_MP_SALES "\n"
+                                    "objectClass: dynamicMailGroup\n"
+                                    "cn: mp-sales\nmail: mp-sales@example.com\n"
+                                    "dmgDepartment: " SALES "\n"
+                                    "dmgAdministrator: " GINA "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_VALUES_EXT(l2, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "dmgApplicant", POSTMASTER,
+                          DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    free(WAIT_SAME(l1, l2, &Q_GROUPS_STORED));
+    DMG_ASSERT_VALUES_EXT(l1, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "dmgApplicant", POSTMASTER,
+                          DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    free(WAIT_SAME(l1, l2, &Q_COMPUTED));
+    DMG_ASSERT_VALUES(l1, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "member", SALES_ALL(""));
+
+    /* an employee written on node 1 shows up in node 2's computed members */
+    DMG_ASSERT_RC(dmg_add_ldif(l1, "dn: " MPNEW_SALES "\n"
+                                   "objectClass: inetOrgPerson\n"
+                                   "uid: mpnew\ncn: Mp New\nsn: New\nl: Berlin\n"
+                                   "mail: mpnew@example.com\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_VALUES(l1, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "member",
+                      SALES_ALL(MPNEW_SALES "\n"));
+    free(WAIT_SAME(l1, l2, &Q_COMPUTED));
+    DMG_ASSERT_VALUES(l2, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "member",
+                      SALES_ALL(MPNEW_SALES "\n"));
+
+    /* the group's administrator narrows it on node 2 (a write the overlay grants to a role),
+     * the employee moves on node 1: both nodes compute the same */
+    LDAP *gina2 = dmg_connect(n2, GINA, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_modify(gina2, G_MP_SALES, "replace: dmgDepartment\n"
+                                                "dmgDepartment: " EMEA "\n"
+                                                "-\nadd: dmgCondition\n"
+                                                "dmgCondition: (l=Berlin)\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(gina2);
+    DMG_ASSERT_RC(dmg_rename(l1, MPNEW_SALES, "uid=mpnew", EMEA, 1), LDAP_SUCCESS);
+    free(WAIT_SAME(l1, l2, &Q_GROUPS_STORED));
+    free(WAIT_SAME(l1, l2, &Q_COMPUTED));
+    DMG_ASSERT_VALUES(l1, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "member",
+                      EMEA_BERLIN(MPNEW_EMEA "\n"));
+    DMG_ASSERT_VALUES(l2, G_MP_SALES, LDAP_SCOPE_BASE, NULL, "member",
+                      EMEA_BERLIN(MPNEW_EMEA "\n"));
+
+    /* role checks do not block replication: the rootdn's Relax repair of dmgApplicant on
+     * node 1 (someone else as applicant) reaches node 2 unchanged */
+    DMG_ASSERT_RC(dmg_add_ldif_ext(l1, "dn: " G_MP_RELAX "\n"
+                                       "objectClass: dynamicMailGroup\n"
+                                       "cn: mp-relax\nmail: mp-relax@example.com\n"
+                                       "dmgDepartment: " FINANCE "\n"
+                                       "dmgApplicant: " GINA "\n",
+                                   DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    free(WAIT_SAME(l1, l2, &Q_GROUPS_STORED));
+    DMG_ASSERT_VALUES_EXT(l2, G_MP_RELAX, LDAP_SCOPE_BASE, NULL, "dmgApplicant", GINA,
+                          DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    free(WAIT_SAME(l1, l2, &Q_COMPUTED));
+    DMG_ASSERT_VALUES(l2, G_MP_RELAX, LDAP_SCOPE_BASE, NULL, "member", FINANCE_BASE(FINANCE));
+
+    /* ... and the postmaster's delete on node 2 removes it on node 1 */
+    DMG_ASSERT_RC(dmg_delete(pm2, G_MP_RELAX), LDAP_SUCCESS);
+    free(WAIT_SAME(l1, l2, &Q_GROUPS_STORED));
+    query gone = { G_MP_RELAX, LDAP_SCOPE_BASE, "(objectClass=*)", NULL, 1 };
+    char *r1 = snapshot(l1, &gone);
+    ck_assert_msg(strncmp(r1, "!", 1) == 0 && strstr(r1, "(32)") != NULL,
+                  "node 1 still has " G_MP_RELAX ": %s", r1);
+    free(r1);
+    dmg_disconnect(pm2);
+
+    /* both nodes hold the same tree, entry for entry, CSN for CSN */
+    free(WAIT_SAME(l1, l2, &Q_TREE));
+    const char *groups[] = { G_MP_SALES, NULL };
+    const char *applicants[] = { POSTMASTER, NULL };
+    assert_slapcat_clean(n1, groups, applicants);
+    assert_slapcat_clean(n2, groups, applicants);
+
+    dmg_disconnect(l1);
+    dmg_disconnect(l2);
+    ck_assert_int_eq(dmg_server_stop(n2), 0);
+    ck_assert_int_eq(dmg_server_stop(n1), 0);
+}
+END_TEST
+
+/* ================================================================================================
+ * (c) durability across restarts
+ * ============================================================================================== */
+
+#define G_HIDDEN "cn=hidden-support," GROUPS
+
+START_TEST(restart_keeps_groups_and_configuration)
+{
+    dmg_server *prov = start_provider(NULL);
+    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
+    free(WAIT_SAME(p, c, &Q_TREE));
+    add_groups_as_postmaster(prov);
+    LDAP *pm = dmg_connect(prov, POSTMASTER, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, "dn: " G_HIDDEN "\n"
+                                   "objectClass: dynamicMailGroup\n"
+                                   "cn: hidden-support\nmail: hidden-support@example.com\n"
+                                   "dmgDepartment: " SUPPORT "\n"
+                                   "dmgShowInContacts: FALSE\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(pm);
+
+    char *stored = WAIT_SAME(p, c, &Q_GROUPS_STORED);
+    char *computed = WAIT_SAME(p, c, &Q_COMPUTED);
+    ck_assert_ptr_nonnull(strstr(computed, G_HIDDEN " | dmgmembercount: 12\n"));
+    char *ovl_p = overlay_config_snapshot(prov);
+    char *ovl_c = overlay_config_snapshot(cons);
+    ck_assert_ptr_nonnull(strstr(ovl_p, "olcdynmailgrouppostmaster: " POSTMASTER "\n"));
+    ck_assert_ptr_nonnull(strstr(ovl_c, "olcdynmailgrouppostmaster: " POSTMASTER "\n"));
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+
+    /* the consumer, then the provider */
+    dmg_server *order[] = { cons, prov };
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(dmg_server_restart(order[i]), 0);
+        LDAP *ld = dmg_connect(order[i], DMG_ROOTDN, DMG_ROOTPW);
+        char *s = snapshot(ld, &Q_GROUPS_STORED);
+        DMG_ASSERT_STR(s, stored);
+        free(s);
+        s = snapshot(ld, &Q_COMPUTED);
+        DMG_ASSERT_STR(s, computed);
+        free(s);
+        s = overlay_config_snapshot(order[i]);
+        DMG_ASSERT_STR(s, order[i] == prov ? ovl_p : ovl_c);
+        free(s);
+        /* the hidden group is still hidden from an ordinary reader */
+        LDAP *rd = dmg_connect(order[i], READER, DMG_PASSWORD);
+        DMG_ASSERT_RC(dmg_search(rd, G_HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                      LDAP_NO_SUCH_OBJECT);
+        dmg_disconnect(rd);
+        dmg_disconnect(ld);
+    }
+
+    /* roles survive the provider's restart: the postmaster still creates (and is stamped),
+     * the reader still may not; replication resumes */
+    p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
+    c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
+    static const char after_restart[] =
+        "dn: cn=after-restart," GROUPS "\n"
+        "objectClass: dynamicMailGroup\n"
+        "cn: after-restart\nmail: after-restart@example.com\n"
+        "dmgDepartment: " TIER1 "\n";
+    LDAP *rd = dmg_connect(prov, READER, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_add_ldif(rd, after_restart), LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(rd);
+    pm = dmg_connect(prov, POSTMASTER, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, after_restart), LDAP_SUCCESS);
+    dmg_disconnect(pm);
+    DMG_ASSERT_VALUES_EXT(p, "cn=after-restart," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgApplicant",
+                          POSTMASTER, DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    free(WAIT_SAME(p, c, &Q_GROUPS_STORED));
+    free(WAIT_SAME(p, c, &Q_COMPUTED));
+    DMG_ASSERT_VALUES(c, "cn=after-restart," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      "uid=paul," TIER1 "\nuid=rosa," TIER1 "\nuid=sven," TIER1 "\n"
+                      "uid=tara," TIER1 "\nuid=ulla," TIER1);
+
+    free(stored);
+    free(computed);
+    free(ovl_p);
+    free(ovl_c);
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+    ck_assert_int_eq(dmg_server_stop(cons), 0);
+    ck_assert_int_eq(dmg_server_stop(prov), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static Suite *replication_suite(void)
+{
+    Suite *s = suite_create("replication");
+    TCase *tc = dmg_tcase("syncrepl");
+    tcase_set_timeout(tc, (double)(REPL_TCASE_TIMEOUT_S * valgrind_slowdown()));
+    tcase_add_test(tc, provider_and_consumer);
+    tcase_add_test(tc, department_rename_reaches_consumer);
+    tcase_add_test(tc, multi_provider);
+    tcase_add_test(tc, restart_keeps_groups_and_configuration);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    setenv("LDAPNOINIT", "1", 0);
+    /* every test starts (and stops) its own nodes: no suite-wide server */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(started_dirs, sizeof started_dirs, "%s/dmg-repl-dirs-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(started_dirs);
+    if (fd >= 0)
+        close(fd);
+    else
+        started_dirs[0] = '\0';
+    SRunner *sr = srunner_create(replication_suite());
+    if (getenv("CK_FORK") == NULL)
+        srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_leftovers();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
