@@ -1,13 +1,15 @@
 #!/bin/sh
 # The whole test suite, as CI runs it (.ci/run) and as the README's quick start shows:
-# installs what is missing, builds, and runs `make check` twice -- a normal build and an
-# AddressSanitizer/UBSan build -- each against a real slapd with the module loaded.
+# installs what is missing, builds, and runs `make check` three times -- a normal build and an
+# AddressSanitizer/UBSan build against Debian's slapd 2.5, and a normal build against slapd 2.6
+# built from Debian 13's source by scripts/slapd26.sh (cached) -- each against a real slapd with
+# the module loaded.
 #
-#   scripts/test.sh            both builds
+#   scripts/test.sh            all three builds
 #   DMG_BUILDS=plain scripts/test.sh   only the normal build (faster while developing)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-builds=${DMG_BUILDS:-"plain asan"}
+builds=${DMG_BUILDS:-"plain asan slapd26"}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 sh "$top/scripts/install-deps.sh"
@@ -50,6 +52,13 @@ for b in $builds; do
     case $b in
         plain) run_build plain ;;
         asan) run_build asan --enable-sanitizers ;;
+        slapd26)
+            if prefix=$(sh "$top/scripts/slapd26.sh"); then
+                run_build slapd26 --with-openldap-prefix="$prefix"
+            else
+                echo "==> slapd26 build: scripts/slapd26.sh failed" >&2
+                failed=$((failed + 1))
+            fi ;;
         *) echo "unknown build $b" >&2; exit 2 ;;
     esac
 done
