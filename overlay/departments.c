@@ -177,33 +177,15 @@ static void
 dmg_find_affected( Operation *op, dmg_affected *aff )
 {
 	Filter f = { 0 };
-	AttributeDescription *ad = dmg_ad.department;
-	Operation o;
-	SlapReply r = { REP_RESULT };
+	Operation root;
 	slap_callback cb = { 0 };
 
 	f.f_choice = LDAP_FILTER_PRESENT;
-	f.f_desc = ad;
-	dmg_op_as_root( op, &o );
-	o.o_tag = LDAP_REQ_SEARCH;
-	o.o_bd = dmg_real_db( op );
-	o.o_req_dn = o.o_bd->be_suffix[0];
-	o.o_req_ndn = o.o_bd->be_nsuffix[0];
-	o.ors_scope = LDAP_SCOPE_SUBTREE;
-	o.ors_deref = LDAP_DEREF_NEVER;
-	o.ors_limit = NULL;
-	o.ors_slimit = SLAP_NO_LIMIT;
-	o.ors_tlimit = SLAP_NO_LIMIT;
-	o.ors_attrs = NULL;
-	o.ors_attrsonly = 0;
-	o.ors_filter = &f;
-	BER_BVSTR( &o.ors_filterstr, "(dmgDepartment=*)" );
-	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
-	o.o_managedsait = SLAP_CONTROL_CRITICAL;
+	f.f_desc = dmg_ad.department;
+	dmg_op_as_root( op, &root );
 	cb.sc_response = dmg_affected_cb;
 	cb.sc_private = aff;
-	o.o_callback = &cb;
-	o.o_bd->be_search( &o, &r );
+	dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, &f, &cb );
 }
 
 static int

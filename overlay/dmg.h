@@ -108,6 +108,9 @@ void dmg_op_unmark_internal( Operation *op, OpExtra *oex );
 /* The database the overlay sits on, as a normal (non-overlay-walking) BackendDB. */
 BackendDB *dmg_real_db( Operation *op );
 
+int dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
+	slap_callback *cb );
+
 /* An operation copy that runs with the rootdn's rights (ACL-free structural checks). */
 void dmg_op_as_root( Operation *op, Operation *root );
 

@@ -63,34 +63,16 @@ dmg_first_dn_cb( Operation *op, SlapReply *rs )
 int
 dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out )
 {
-	Operation o;
-	SlapReply r = { REP_RESULT };
+	Operation root;
 	slap_callback cb = { 0 };
 
 	memset( out, 0, sizeof( *out ) );
 	out->skip = skip;
 	out->groups_only = groups_only;
-	dmg_op_as_root( op, &o );
-	o.o_tag = LDAP_REQ_SEARCH;
-	o.o_bd = dmg_real_db( op );
-	o.o_req_dn = o.o_bd->be_suffix[0];
-	o.o_req_ndn = o.o_bd->be_nsuffix[0];
-	o.ors_scope = LDAP_SCOPE_SUBTREE;
-	o.ors_deref = LDAP_DEREF_NEVER;
-	o.ors_limit = NULL;
-	o.ors_slimit = SLAP_NO_LIMIT;
-	o.ors_tlimit = SLAP_NO_LIMIT;
-	o.ors_attrs = slap_anlist_no_attrs;
-	o.ors_attrsonly = 0;
-	o.ors_filter = f;
-	filter2bv_x( &o, f, &o.ors_filterstr );
-	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
-	o.o_managedsait = SLAP_CONTROL_CRITICAL;
+	dmg_op_as_root( op, &root );
 	cb.sc_response = dmg_first_dn_cb;
 	cb.sc_private = out;
-	o.o_callback = &cb;
-	o.o_bd->be_search( &o, &r );
-	op->o_tmpfree( o.ors_filterstr.bv_val, op->o_tmpmemctx );
+	dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
 	return out->found;
 }
 
@@ -637,24 +619,32 @@ dmg_modrdn_moves( Operation *op )
 	return !dn_match( op->orr_nnewSup, &parent );
 }
 
+/* For a rename or delete: is the target a group, and what is op's identity for it?
+ * Returns 0 when the target does not exist (the backend answers). */
+static int
+dmg_target_role( Operation *op, slap_overinst *on, int *is_group, dmg_role *role )
+{
+	Entry *target = dmg_target( op, on );
+
+	if ( target == NULL )
+		return 0;
+	*is_group = dmg_entry_is_group( target );
+	*role = *is_group ? dmg_role_on( op, on, target ) : DMG_ROLE_NONE;
+	overlay_entry_release_ov( op, target, 0, on );
+	return 1;
+}
+
 int
 dmg_modrdn( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	Entry *target;
 	dmg_role role;
+	int is_group;
 
-	if ( dmg_guard_skips( op ) )
+	if ( dmg_guard_skips( op ) || !dmg_target_role( op, on, &is_group, &role ) )
 		return SLAP_CB_CONTINUE;
-	target = dmg_target( op, on );
-	if ( target == NULL )
-		return SLAP_CB_CONTINUE;
-	if ( !dmg_entry_is_group( target ) ) {
-		overlay_entry_release_ov( op, target, 0, on );
+	if ( !is_group )
 		return dmg_departments_follow_rename( op, on );
-	}
-	role = dmg_role_on( op, on, target );
-	overlay_entry_release_ov( op, target, 0, on );
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, "renaming group" );
 	if ( role == DMG_ROLE_ADMINISTRATOR && dmg_modrdn_moves( op ) ) {
@@ -673,20 +663,13 @@ int
 dmg_delete( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	Entry *target;
 	dmg_role role;
+	int is_group;
 
-	if ( dmg_guard_skips( op ) )
+	if ( dmg_guard_skips( op ) || !dmg_target_role( op, on, &is_group, &role ) )
 		return SLAP_CB_CONTINUE;
-	target = dmg_target( op, on );
-	if ( target == NULL )
-		return SLAP_CB_CONTINUE;
-	if ( !dmg_entry_is_group( target ) ) {
-		overlay_entry_release_ov( op, target, 0, on );
+	if ( !is_group )
 		return dmg_departments_refuse_delete( op, rs, on );
-	}
-	role = dmg_role_on( op, on, target );
-	overlay_entry_release_ov( op, target, 0, on );
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_role( op, rs, "deleting group" );
 	dmg_grant_write( op, role );

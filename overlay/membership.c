@@ -205,8 +205,10 @@ dmg_expand_cb( Operation *op, SlapReply *rs )
 	return 0;
 }
 
-/* Runs an internal subtree search below base with filter f; every entry goes to cb. */
-static int
+/* Runs an internal search below base with filter f, with op's identity and without limits;
+ * every entry goes to cb, nothing to the client.  It carries ManageDsaIT (entries as
+ * stored, also for other dynamic overlays such as dynlist) and the internal marker. */
+int
 dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	slap_callback *cb )
 {
