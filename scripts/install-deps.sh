@@ -9,20 +9,28 @@ PACKAGES="build-essential autoconf automake libtool pkg-config check dpkg-dev
  valgrind clang postfix postfix-ldap"
 [ -n "${DMG_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $DMG_EXTRA_PACKAGES"
 
-missing=""
-for p in $PACKAGES; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
-        missing="$missing $p"
-    fi
-done
-if [ -z "$missing" ]; then
-    exit 0
+install_missing() {
+    missing=""
+    for p in $PACKAGES; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -n "$missing" ] || return 0
+    echo "install-deps: installing$missing" >&2
+    # slapd's postinst would otherwise ask questions; it also need not start a system slapd.
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+    # Postfix is only a test peer (postmap, smtpd): no mail system is configured or started.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -q >&2 || true
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing >&2
+}
+
+install_missing
+# test_exim's Exim: Debian's Exim packages conflict with postfix, so exim4-daemon-heavy is
+# unpacked into /var/cache/dynmailgroup/exim, never installed (scripts/exim-private.sh).
+if [ "${DMG_NO_EXIM:-}" != 1 ]; then
+    sh "$(dirname "$0")/exim-private.sh" >/dev/null ||
+        echo "install-deps: no private Exim (see above); test_exim will fail" >&2
 fi
-echo "install-deps: installing$missing" >&2
-# slapd's postinst would otherwise ask questions; it also need not start a system slapd.
-echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
-# Postfix is only a test peer (postmap, smtpd): no mail system is configured or started.
-echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-apt-get update -q >&2 || true
-# shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing >&2
