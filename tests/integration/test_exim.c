@@ -11,7 +11,7 @@
  * lookup fails; with {yes}{no} strings the "no" string is used). The null sender gives
  * (dmgSender=). The man page's ACL (slapo-dynmailgroup(5), EXAMPLES) acts on it:
  *
- *   warn  set acl_m_dmg = ${lookup ldap{...the lookup above...}}
+ *   require set acl_m_dmg = ${lookup ldap{...the lookup above...}}
  *   deny  condition = ${if eq{$acl_m_dmg}{reject}}
  *         message = 5.7.1 you may not send to this group
  *   warn  condition = ${if eq{$acl_m_dmg}{hold}}
@@ -280,7 +280,7 @@ static const char *exim_config(void)
              "\n"
              "# slapo-dynmailgroup(5), EXAMPLES\n"
              "rcpt:\n"
-             "  warn  set acl_m_dmg = ${lookup ldap{user=\"" MTA_DN "\" \\\n"
+             "  require set acl_m_dmg = ${lookup ldap{user=\"" MTA_DN "\" \\\n"
              "          pass=" DMG_PASSWORD " "
              "ldap://127.0.0.1:%d/dc=example,dc=com?dmgDecision?sub?\\\n"
              "          (&(mail=${quote_ldap:$local_part@$domain})\\\n"
