@@ -1,0 +1,609 @@
+/*
+ * client.c -- the timing client of the slapo-dynmailgroup benchmark (bench/run.sh).
+ *
+ * One connection per server, bound once; every sample is one LDAP operation (or a batch of
+ * adds) timed with CLOCK_MONOTONIC from the request to the final result, so no process start,
+ * connect or bind is included.  Results are printed as one line of key=value pairs:
+ *
+ *   status=ok n=5 min_ms=1.234 median_ms=1.456 max_ms=2.000 entries=1 values=10000
+ *   status=timeout n=0 ... timeout_s=120      (a sample hit the per-operation timeout)
+ *   status=error n=0 ... error='...'
+ *
+ * Commands:
+ *   client freeport                       a loopback TCP port free right now
+ *   client ping -H URI [-t SEC]           waits until the server answers (root DSE read)
+ *   client search -H URI [-D DN -w PW] [-W DN -X PW] [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC]
+ *          [-m MODIFY_DN] [-c COUNT_ATTR] BASE SCOPE FILTER [ATTR...]
+ *          -m: before every sample (warm-ups included), a trivial untimed modify of MODIFY_DN
+ *          (replace description) over a second connection bound as -W/-X;
+ *          -c: count the values of this attribute in the result (default: none);
+ *          an ATTR list of "*" or none means all user attributes; "1.1" means none.
+ *   client add -H URI -W DN -X PW [-n REPS] [-t SEC] [-B SEC] TEAMSFILE COUNT DOMAIN
+ *          each sample: COUNT synchronous adds of new inetOrgPerson entries spread over the
+ *          teams; they are deleted again after each sample, untimed.
+ *   client readall -H URI [-D DN -w PW] [-t SEC] GROUPBASE OUTFILE
+ *          reads `member` of every entry one level below GROUPBASE, one base read each, and
+ *          writes "dn<TAB>count<TAB>digest" per group (digest of the sorted, lower-cased
+ *          member DNs), sorted by DN, so two servers' files can be compared with cmp.
+ *
+ * Budget (-B, default 60 s): a workload stops repeating once its samples (and warm-ups) have
+ * taken that long; a warm-up that alone takes more than a quarter of the budget counts as a
+ * sample (nothing is cached by a run that slow).  The count of samples is printed as n=.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <lber.h>
+#include <ldap.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *uri, *bind_dn, *bind_pw, *write_dn, *write_pw, *modify_dn, *count_attr;
+static int reps = 5, warmups = 0;
+static double timeout_s = 120, budget_s = 60;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    char buf[1024];
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *p = buf; *p; p++)
+        if (*p == '\'' || *p == '\n')
+            *p = ' ';
+    printf("status=error n=0 error='%s'\n", buf);
+    fflush(stdout);
+    exit(1);
+}
+
+static LDAP *connect_bind(const char *dn, const char *pw)
+{
+    LDAP *ld = NULL;
+    int v3 = LDAP_VERSION3, rc;
+    struct timeval ntv = { 10, 0 };
+    struct berval cred;
+
+    if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS)
+        fail("ldap_initialize %s: %s", uri, ldap_err2string(rc));
+    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
+    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &ntv);
+    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    cred.bv_val = (char *)(pw ? pw : "");
+    cred.bv_len = strlen(cred.bv_val);
+    rc = ldap_sasl_bind_s(ld, dn ? dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+    if (rc != LDAP_SUCCESS) {
+        ldap_unbind_ext_s(ld, NULL, NULL);
+        return NULL;
+    }
+    return ld;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *status, double *samples, int n, long entries, long values,
+                   const char *extra)
+{
+    double s[1024];
+    printf("status=%s n=%d", status, n);
+    if (n > 0) {
+        memcpy(s, samples, (size_t)n * sizeof *s);
+        qsort(s, (size_t)n, sizeof *s, cmp_double);
+        double med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+        printf(" min_ms=%.3f median_ms=%.3f max_ms=%.3f", s[0] * 1e3, med * 1e3, s[n - 1] * 1e3);
+        printf(" samples_ms=");
+        for (int i = 0; i < n; i++)
+            printf("%s%.1f", i ? "," : "", samples[i] * 1e3);
+    }
+    printf(" entries=%ld values=%ld timeout_s=%g", entries, values, timeout_s);
+    if (extra)
+        printf(" %s", extra);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* ---- search ---------------------------------------------------------------------------------- */
+
+typedef struct search_req {
+    const char *base;
+    int scope;
+    const char *filter;
+    char **attrs;
+} search_req;
+
+enum { S_OK = 0, S_TIMEOUT = 1, S_ERROR = 2 };
+
+/* One timed search. *elapsed is the time to the final result; entries and count_attr values
+ * are counted after the clock stops. */
+static int timed_search(LDAP *ld, const search_req *q, double *elapsed, long *entries,
+                        long *values, char *err, size_t errlen)
+{
+    LDAPMessage **msgs = NULL;
+    size_t nmsgs = 0, cap = 0;
+    int msgid, rc, status = S_OK;
+    double t0 = now_s(), deadline = t0 + timeout_s;
+
+    *entries = *values = 0;
+    rc = ldap_search_ext(ld, q->base, q->scope, q->filter, q->attrs, 0, NULL, NULL, NULL,
+                         LDAP_NO_LIMIT, &msgid);
+    if (rc != LDAP_SUCCESS) {
+        snprintf(err, errlen, "search: %s", ldap_err2string(rc));
+        return S_ERROR;
+    }
+    for (;;) {
+        LDAPMessage *m = NULL;
+        double left = deadline - now_s();
+        if (left <= 0) {
+            status = S_TIMEOUT;
+            break;
+        }
+        struct timeval tv = { (time_t)left, (suseconds_t)((left - (double)(time_t)left) * 1e6) };
+        rc = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &m);
+        if (rc == 0) {
+            status = S_TIMEOUT;
+            break;
+        }
+        if (rc < 0) {
+            int e = 0;
+            ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &e);
+            snprintf(err, errlen, "ldap_result: %s", ldap_err2string(e));
+            status = S_ERROR;
+            break;
+        }
+        if (rc == LDAP_RES_SEARCH_RESULT) {
+            int code = LDAP_OTHER;
+            char *text = NULL;
+            *elapsed = now_s() - t0;
+            ldap_parse_result(ld, m, &code, NULL, &text, NULL, NULL, 1);
+            if (code != LDAP_SUCCESS) {
+                snprintf(err, errlen, "%s%s%s", ldap_err2string(code), text && *text ? ": " : "",
+                         text ? text : "");
+                status = S_ERROR;
+            }
+            ldap_memfree(text);
+            break;
+        }
+        if (rc == LDAP_RES_SEARCH_ENTRY) {
+            if (nmsgs == cap) {
+                cap = cap ? cap * 2 : 256;
+                msgs = realloc(msgs, cap * sizeof *msgs);
+                if (msgs == NULL)
+                    fail("out of memory");
+            }
+            msgs[nmsgs++] = m;
+        } else {
+            ldap_msgfree(m);   /* references, intermediate responses */
+        }
+    }
+    if (status == S_TIMEOUT) {
+        ldap_abandon_ext(ld, msgid, NULL, NULL);
+        snprintf(err, errlen, "no result within %g s", timeout_s);
+    }
+    for (size_t i = 0; i < nmsgs; i++) {
+        if (status == S_OK) {
+            (*entries)++;
+            if (count_attr) {
+                struct berval **v = ldap_get_values_len(ld, msgs[i], count_attr);
+                *values += ldap_count_values_len(v);
+                ldap_value_free_len(v);
+            }
+        }
+        ldap_msgfree(msgs[i]);
+    }
+    free(msgs);
+    return status;
+}
+
+static void modify_once(LDAP *w, long counter)
+{
+    char val[64];
+    char *vals[] = { val, NULL };
+    LDAPMod mod = { LDAP_MOD_REPLACE, "description", { .modv_strvals = vals } };
+    LDAPMod *mods[] = { &mod, NULL };
+    int rc;
+
+    snprintf(val, sizeof val, "bench touch %ld.%ld", (long)getpid(), counter);
+    rc = ldap_modify_ext_s(w, modify_dn, mods, NULL, NULL);
+    if (rc != LDAP_SUCCESS)
+        fail("modify %s: %s", modify_dn, ldap_err2string(rc));
+}
+
+static int parse_scope(const char *s)
+{
+    if (!strcmp(s, "base"))
+        return LDAP_SCOPE_BASE;
+    if (!strcmp(s, "one"))
+        return LDAP_SCOPE_ONELEVEL;
+    if (!strcmp(s, "sub"))
+        return LDAP_SCOPE_SUBTREE;
+    fail("scope must be base, one or sub, not %s", s);
+    return -1;
+}
+
+/* A timeout is a result (">timeout"); an error ends the workload with its message. */
+static int report_failure(int st, double *samples, int n, char *err)
+{
+    char extra[1100];
+
+    if (st == S_TIMEOUT) {
+        report("timeout", samples, n, 0, 0, NULL);
+        return 0;
+    }
+    for (char *p = err; *p; p++)
+        if (*p == '\'' || *p == '\n' || *p == ' ')
+            *p = '_';
+    snprintf(extra, sizeof extra, "error='%s'", err);
+    report("error", samples, n, 0, 0, extra);
+    return 1;
+}
+
+static int cmd_search(int argc, char **argv)
+{
+    search_req q;
+    double samples[1024];
+    int n = 0;
+    long entries = 0, values = 0, touches = 0;
+    char err[1024] = "";
+    LDAP *ld, *w = NULL;
+
+    if (argc < 3)
+        fail("search: BASE SCOPE FILTER [ATTR...]");
+    q.base = argv[0];
+    q.scope = parse_scope(argv[1]);
+    q.filter = argv[2];
+    q.attrs = NULL;
+    if (argc > 3 && !(argc == 4 && !strcmp(argv[3], "*")))
+        q.attrs = argv + 3;   /* argv is NULL-terminated */
+    if (reps > 1000)
+        reps = 1000;
+    if ((ld = connect_bind(bind_dn, bind_pw)) == NULL)
+        fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
+    if (modify_dn && (w = connect_bind(write_dn, write_pw)) == NULL)
+        fail("bind as %s failed", write_dn ? write_dn : "anonymous");
+
+    double start = now_s();
+    for (int i = 0; i < warmups; i++) {
+        double el = 0;
+        if (w)
+            modify_once(w, touches++);
+        int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
+        if (st != S_OK)
+            return report_failure(st, samples, n, err);
+        if (el > budget_s / 4) {   /* too slow to need warming: keep it as a sample */
+            samples[n++] = el;
+            break;
+        }
+    }
+    while (n < reps && (n == 0 || now_s() - start < budget_s)) {
+        double el = 0;
+        if (w)
+            modify_once(w, touches++);
+        int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
+        if (st != S_OK)
+            return report_failure(st, samples, n, err);
+        samples[n++] = el;
+    }
+    report("ok", samples, n, entries, values, NULL);
+    if (w)
+        ldap_unbind_ext_s(w, NULL, NULL);
+    ldap_unbind_ext_s(ld, NULL, NULL);
+    return 0;
+}
+
+/* ---- add ------------------------------------------------------------------------------------- */
+
+static char **read_lines(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    char **v = NULL, line[2048];
+    size_t cap = 0;
+
+    *n = 0;
+    if (f == NULL)
+        fail("%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = realloc(v, cap * sizeof *v);
+            if (v == NULL)
+                fail("out of memory");
+        }
+        v[(*n)++] = strdup(line);
+    }
+    fclose(f);
+    if (*n == 0)
+        fail("%s: no lines", path);
+    return v;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+    static const char *const titles[] = { "Engineer", "Analyst", "Manager", "Designer", "Director" };
+    static const char *const locs[] = { "Berlin", "Paris", "London", "Tokyo" };
+    double samples[1024];
+    int n = 0;
+    size_t nteams;
+    LDAP *w;
+
+    if (argc != 3)
+        fail("add: TEAMSFILE COUNT DOMAIN");
+    char **teams = read_lines(argv[0], &nteams);
+    long count = strtol(argv[1], NULL, 10);
+    const char *domain = argv[2];
+    if (count < 1 || count > 1000000)
+        fail("add: COUNT from 1 to 1000000");
+    if ((w = connect_bind(write_dn, write_pw)) == NULL)
+        fail("bind as %s failed", write_dn ? write_dn : "anonymous");
+    char **dns = calloc((size_t)count, sizeof *dns);
+    if (dns == NULL)
+        fail("out of memory");
+    if (reps > 1000)
+        reps = 1000;
+
+    double start = now_s();
+    while (n < reps && (n == 0 || now_s() - start < budget_s)) {
+        double t0 = now_s();
+        for (long i = 0; i < count; i++) {
+            char uid[64], cn[80], dn[2300], mail[200];
+            snprintf(uid, sizeof uid, "n%ldr%di%ld", (long)getpid(), n, i);
+            snprintf(cn, sizeof cn, "New %s", uid);
+            snprintf(mail, sizeof mail, "%s@%s", uid, domain);
+            snprintf(dn, sizeof dn, "uid=%s,%s", uid, teams[(size_t)i % nteams]);
+            char *oc[] = { "inetOrgPerson", NULL }, *u[] = { uid, NULL }, *c[] = { cn, NULL },
+                 *s[] = { uid, NULL }, *ma[] = { mail, NULL },
+                 *t[] = { (char *)titles[i % 5], NULL }, *l[] = { (char *)locs[(i / 5) % 4], NULL };
+            LDAPMod m[] = {
+                { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } },
+                { LDAP_MOD_ADD, "uid", { .modv_strvals = u } },
+                { LDAP_MOD_ADD, "cn", { .modv_strvals = c } },
+                { LDAP_MOD_ADD, "sn", { .modv_strvals = s } },
+                { LDAP_MOD_ADD, "mail", { .modv_strvals = ma } },
+                { LDAP_MOD_ADD, "title", { .modv_strvals = t } },
+                { LDAP_MOD_ADD, "l", { .modv_strvals = l } },
+            };
+            LDAPMod *mods[] = { &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &m[6], NULL };
+            if (now_s() - t0 > timeout_s) {
+                report("timeout", samples, n, 0, 0, NULL);
+                return 0;
+            }
+            int rc = ldap_add_ext_s(w, dn, mods, NULL, NULL);
+            if (rc != LDAP_SUCCESS)
+                fail("add %s: %s", dn, ldap_err2string(rc));
+            dns[i] = strdup(dn);
+        }
+        samples[n++] = now_s() - t0;
+        for (long i = 0; i < count; i++) {   /* untimed: back to the loaded state */
+            int rc = ldap_delete_ext_s(w, dns[i], NULL, NULL);
+            if (rc != LDAP_SUCCESS)
+                fail("delete %s: %s", dns[i], ldap_err2string(rc));
+            free(dns[i]);
+            dns[i] = NULL;
+        }
+    }
+    report("ok", samples, n, count, 0, NULL);
+    ldap_unbind_ext_s(w, NULL, NULL);
+    return 0;
+}
+
+/* ---- readall --------------------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct group_line {
+    char *dn;
+    long count;
+    uint64_t digest;
+} group_line;
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(((const group_line *)a)->dn, ((const group_line *)b)->dn);
+}
+
+static char *lower_dup(const char *s)
+{
+    char *d = strdup(s);
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+static int cmd_readall(int argc, char **argv)
+{
+    LDAP *ld;
+    LDAPMessage *res = NULL, *e;
+    struct timeval tv = { (time_t)timeout_s, 0 };
+    char *noattrs[] = { LDAP_NO_ATTRS, NULL }, *memberattr[] = { "member", NULL };
+    long total_values = 0;
+
+    if (argc != 2)
+        fail("readall: GROUPBASE OUTFILE");
+    if ((ld = connect_bind(bind_dn, bind_pw)) == NULL)
+        fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
+    int rc = ldap_search_ext_s(ld, argv[0], LDAP_SCOPE_ONELEVEL, "(objectClass=*)", noattrs, 0,
+                               NULL, NULL, &tv, LDAP_NO_LIMIT, &res);
+    if (rc != LDAP_SUCCESS)
+        fail("listing %s: %s", argv[0], ldap_err2string(rc));
+    int ng = ldap_count_entries(ld, res);
+    group_line *lines = calloc((size_t)(ng > 0 ? ng : 1), sizeof *lines);
+    int k = 0;
+    for (e = ldap_first_entry(ld, res); e; e = ldap_next_entry(ld, e)) {
+        char *dn = ldap_get_dn(ld, e);
+        lines[k++].dn = lower_dup(dn);
+        ldap_memfree(dn);
+    }
+    ldap_msgfree(res);
+
+    double t0 = now_s();
+    for (int i = 0; i < ng; i++) {
+        LDAPMessage *r = NULL;
+        if (now_s() - t0 > timeout_s * 4) {   /* the whole pass is bounded too */
+            printf("status=timeout n=0 groups_read=%d timeout_s=%g\n", i, timeout_s * 4);
+            return 0;
+        }
+        rc = ldap_search_ext_s(ld, lines[i].dn, LDAP_SCOPE_BASE, "(objectClass=*)", memberattr, 0,
+                               NULL, NULL, &tv, LDAP_NO_LIMIT, &r);
+        if (rc == LDAP_TIMEOUT) {
+            printf("status=timeout n=0 groups_read=%d timeout_s=%g\n", i, timeout_s);
+            return 0;
+        }
+        if (rc != LDAP_SUCCESS)
+            fail("reading %s: %s", lines[i].dn, ldap_err2string(rc));
+        e = ldap_first_entry(ld, r);
+        struct berval **v = e ? ldap_get_values_len(ld, e, "member") : NULL;
+        int nv = ldap_count_values_len(v);
+        char **s = calloc((size_t)nv + 1, sizeof *s);
+        for (int j = 0; j < nv; j++) {
+            s[j] = malloc(v[j]->bv_len + 1);
+            for (ber_len_t c = 0; c < v[j]->bv_len; c++)
+                s[j][c] = (char)tolower((unsigned char)v[j]->bv_val[c]);
+            s[j][v[j]->bv_len] = '\0';
+        }
+        qsort(s, (size_t)nv, sizeof *s, cmp_str);
+        uint64_t h = 1469598103934665603ULL;   /* FNV-1a over "dn\n" of each member */
+        for (int j = 0; j < nv; j++) {
+            for (const char *p = s[j]; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+            h = (h ^ '\n') * 1099511628211ULL;
+            free(s[j]);
+        }
+        free(s);
+        ldap_value_free_len(v);
+        ldap_msgfree(r);
+        lines[i].count = nv;
+        lines[i].digest = h;
+        total_values += nv;
+    }
+    double el = now_s() - t0;
+    qsort(lines, (size_t)ng, sizeof *lines, cmp_line);
+    FILE *f = fopen(argv[1], "w");
+    if (f == NULL)
+        fail("%s: %s", argv[1], strerror(errno));
+    for (int i = 0; i < ng; i++)
+        fprintf(f, "%s\t%ld\t%016llx\n", lines[i].dn, lines[i].count,
+                (unsigned long long)lines[i].digest);
+    if (fclose(f) != 0)
+        fail("%s: write failed", argv[1]);
+    printf("status=ok n=1 min_ms=%.3f median_ms=%.3f max_ms=%.3f entries=%d values=%ld timeout_s=%g\n",
+           el * 1e3, el * 1e3, el * 1e3, ng, total_values, timeout_s);
+    ldap_unbind_ext_s(ld, NULL, NULL);
+    return 0;
+}
+
+/* ---- freeport, ping -------------------------------------------------------------------------- */
+
+static int cmd_freeport(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0
+        || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        fail("freeport: %s", strerror(errno));
+    printf("%d\n", ntohs(a.sin_port));
+    close(fd);
+    return 0;
+}
+
+static int cmd_ping(void)
+{
+    double deadline = now_s() + timeout_s;
+    while (now_s() < deadline) {
+        LDAP *ld = connect_bind(NULL, NULL);
+        if (ld) {
+            LDAPMessage *r = NULL;
+            struct timeval tv = { 2, 0 };
+            char *attrs[] = { "namingContexts", NULL };
+            int rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL,
+                                       NULL, &tv, LDAP_NO_LIMIT, &r);
+            ldap_msgfree(r);
+            ldap_unbind_ext_s(ld, NULL, NULL);
+            if (rc == LDAP_SUCCESS) {
+                printf("status=ok\n");
+                return 0;
+            }
+        }
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    printf("status=timeout\n");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = { { 0, 0, 0, 0 } };
+    int c;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: client freeport|ping|search|add|readall [options] ...\n");
+        return 2;
+    }
+    const char *cmd = argv[1];
+    argv++;
+    argc--;
+    while ((c = getopt_long(argc, argv, "+H:D:w:W:X:n:u:t:B:m:c:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': uri = optarg; break;
+        case 'D': bind_dn = *optarg ? optarg : NULL; break;
+        case 'w': bind_pw = optarg; break;
+        case 'W': write_dn = optarg; break;
+        case 'X': write_pw = optarg; break;
+        case 'n': reps = atoi(optarg); break;
+        case 'u': warmups = atoi(optarg); break;
+        case 't': timeout_s = atof(optarg); break;
+        case 'B': budget_s = atof(optarg); break;
+        case 'm': modify_dn = optarg; break;
+        case 'c': count_attr = optarg; break;
+        default: return 2;
+        }
+    }
+    argv += optind;
+    argc -= optind;
+    if (reps < 1)
+        reps = 1;
+    if (!strcmp(cmd, "freeport"))
+        return cmd_freeport();
+    if (uri == NULL)
+        fail("-H URI is required");
+    if (!strcmp(cmd, "ping"))
+        return cmd_ping();
+    if (!strcmp(cmd, "search"))
+        return cmd_search(argc, argv);
+    if (!strcmp(cmd, "add"))
+        return cmd_add(argc, argv);
+    if (!strcmp(cmd, "readall"))
+        return cmd_readall(argc, argv);
+    fail("unknown command %s", cmd);
+    return 2;
+}

@@ -1,0 +1,523 @@
+#!/bin/sh
+# shellcheck disable=SC2154 # per-flavour values (LOAD_static, RSS0_dmg, ...) are set with eval
+# bench/run.sh -- static groupOfNames vs dynlist vs dynamicMailGroup, same data, same queries.
+#
+#   bench/run.sh                 the issue's size: 10 x 10 x 10 x 100 = 100,000 employees, 1,000 groups
+#   bench/run.sh --small         2 x 2 x 2 x 50 = 400 employees, 20 groups (a check in under a minute)
+#   bench/run.sh --divisions D --departments P --teams T --per-team N --groups G
+#                [--reps N] [--timeout SEC] [--budget SEC] [--add-count N] [--max-time SEC]
+#                [--output FILE] [--keep] [--dbnosync]
+#
+# Generates the data (bench/gen.c), loads it with slapadd into three mdb databases with the
+# same indexes (static groupOfNames, dynlist groupOfURLs, dynamicMailGroup), starts three
+# slapds on free loopback ports, runs every workload against each with bench/client.c and
+# prints one table (also written to --output FILE).  Every query has a timeout (--timeout,
+# default 120 s, shown as ">120 s"), every workload a time budget (--budget, default 60 s:
+# it stops repeating once its samples took that long), and the whole run a limit
+# (--max-time, default 40 min); the slapds are stopped on exit whatever happens.
+# --dbnosync configures the three databases with dbnosync (writes then measure CPU, not
+# the disk's flush); --keep keeps the work directory (configurations, logs, raw results).
+#
+# Environment: DMG_MODULE (a built dynmailgroup.so) or DMG_BUILDDIR (a configured build tree;
+# default _build-bench in the repository, configured and made when needed), DMG_SLAPD
+# (default /usr/sbin/slapd), DMG_MODULEPATH (/usr/lib/ldap), DMG_SCHEMADIR (/etc/ldap/schema),
+# BENCH_TMPDIR (where the work directory goes, default /tmp).
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bench="$top/bench"
+
+DIVISIONS=10 DEPARTMENTS=10 TEAMS=10 PER_TEAM=100 NGROUPS_ARG=1000
+DBNOSYNC=0 REPS=5 TIMEOUT=120 BUDGET=60 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
+CMDLINE="bench/run.sh $*"
+
+usage() {
+    sed -n '3,/^set -eu/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+need() { [ $# -ge 2 ] || usage; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --small) DIVISIONS=2 DEPARTMENTS=2 TEAMS=2 PER_TEAM=50 NGROUPS_ARG=20 ADD_COUNT=100
+                 TIMEOUT=20 BUDGET=5 MAX_TIME=300 SIZE_NAME=small ;;
+        --divisions) need "$@"; DIVISIONS=$2; SIZE_NAME=custom; shift ;;
+        --departments) need "$@"; DEPARTMENTS=$2; SIZE_NAME=custom; shift ;;
+        --teams) need "$@"; TEAMS=$2; SIZE_NAME=custom; shift ;;
+        --per-team) need "$@"; PER_TEAM=$2; SIZE_NAME=custom; shift ;;
+        --groups) need "$@"; NGROUPS_ARG=$2; SIZE_NAME=custom; shift ;;
+        --reps) need "$@"; REPS=$2; shift ;;
+        --timeout) need "$@"; TIMEOUT=$2; shift ;;
+        --budget) need "$@"; BUDGET=$2; shift ;;
+        --add-count) need "$@"; ADD_COUNT=$2; shift ;;
+        --max-time) need "$@"; MAX_TIME=$2; shift ;;
+        --output) need "$@"; OUTPUT=$2; shift ;;
+        --keep) KEEP=1 ;;
+        --dbnosync) DBNOSYNC=1 ;;
+        -h|--help) usage ;;
+        *) echo "run.sh: unknown option $1" >&2; usage ;;
+    esac
+    shift
+done
+for v in "$DIVISIONS" "$DEPARTMENTS" "$TEAMS" "$PER_TEAM" "$NGROUPS_ARG" "$REPS" "$TIMEOUT" \
+         "$BUDGET" "$ADD_COUNT" "$MAX_TIME"; do
+    case $v in ''|*[!0-9]*) echo "run.sh: '$v' is not a whole number" >&2; exit 2 ;; esac
+done
+
+SLAPD=${DMG_SLAPD:-/usr/sbin/slapd}
+MODULEPATH=${DMG_MODULEPATH:-/usr/lib/ldap}
+SCHEMADIR=${DMG_SCHEMADIR:-/etc/ldap/schema}
+ROOTDN="cn=admin,dc=example,dc=com"
+ROOTPW=secret
+FLAVOURS="static dynlist dmg"
+
+log() { printf '%s run.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---- work directory, cleanup, watchdog ---------------------------------------------------------
+
+work=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/dmg-bench-XXXXXX")
+PIDS=""
+WATCHDOG=""
+cleanup() {
+    rc=$?
+    trap - EXIT INT TERM
+    for pid in $PIDS; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in $PIDS; do
+        i=0
+        while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ -n "$WATCHDOG" ]; then kill -TERM "$WATCHDOG" 2>/dev/null || true; fi
+    if [ "$KEEP" = 1 ]; then
+        log "work directory kept: $work"
+    else
+        rm -rf "$work"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# The whole run stops by itself: after MAX_TIME the watchdog sends SIGTERM to this script.
+main_pid=$$
+(
+    i=0
+    while [ $i -lt "$MAX_TIME" ]; do sleep 1; i=$((i + 1)); done
+    echo "run.sh: --max-time $MAX_TIME s reached, stopping" >&2
+    kill -TERM "$main_pid" 2>/dev/null
+    # the script handles the signal once its current command returns: stopping the slapds
+    # makes that command (a client waiting for a slapd) return at once
+    while read -r pid; do kill -TERM "$pid" 2>/dev/null; done <"$work/pids" 2>/dev/null
+) &
+WATCHDOG=$!
+
+# ---- dependencies and builds -------------------------------------------------------------------
+
+sh "$top/scripts/install-deps.sh"
+
+if [ -n "${DMG_MODULE:-}" ]; then
+    module=$DMG_MODULE
+else
+    builddir=${DMG_BUILDDIR:-$top/_build-bench}
+    if [ ! -f "$builddir/Makefile" ]; then
+        log "configuring the overlay in $builddir"
+        if [ ! -x "$top/configure" ]; then
+            (cd "$top" && autoreconf -fi >/dev/null 2>&1)
+        fi
+        mkdir -p "$builddir"
+        (cd "$builddir" && "$top/configure" -q)
+    fi
+    log "building the overlay in $builddir"
+    make -C "$builddir" -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+    module=$builddir/.libs/dynmailgroup.so
+fi
+[ -f "$module" ] || { echo "run.sh: module $module not found" >&2; exit 1; }
+module=$(cd "$(dirname "$module")" && pwd)/$(basename "$module")
+
+cc -O2 -Wall -Wextra -o "$work/gen" "$bench/gen.c"
+cc -O2 -Wall -Wextra -o "$work/client" "$bench/client.c" -lldap -llber
+client=$work/client
+
+# ---- data ----------------------------------------------------------------------------------------
+
+log "generating ${DIVISIONS}x${DEPARTMENTS}x${TEAMS}x${PER_TEAM} employees, $NGROUPS_ARG groups"
+t=$(now)
+"$work/gen" --divisions "$DIVISIONS" --departments "$DEPARTMENTS" --teams "$TEAMS" \
+    --per-team "$PER_TEAM" --groups "$NGROUPS_ARG" --out "$work/data"
+log "generated in $(elapsed "$t") s"
+# shellcheck disable=SC1091
+. "$work/data/bench.env"
+
+# ---- configurations, slapadd ----------------------------------------------------------------------
+
+# write_conf FLAVOUR FILE for_tools(0|1)
+write_conf() {
+    f=$1 out=$2 tools=$3 dir=$work/$1
+    {
+        if [ "$tools" = 1 ]; then
+            echo "# generated by bench/run.sh: $f, for slapadd (no overlay)"
+        else
+            echo "# generated by bench/run.sh: $f"
+        fi
+        echo "modulepath $MODULEPATH"
+        echo "moduleload back_mdb"
+        if [ "$tools" = 0 ]; then
+            [ "$f" = dynlist ] && echo "moduleload dynlist"
+            [ "$f" = dmg ] && echo "moduleload \"$module\""
+        fi
+        for s in core cosine inetorgperson dyngroup; do echo "include $SCHEMADIR/$s.schema"; done
+        [ "$f" = dmg ] && echo "include \"$top/schema/dynmailgroup.schema\""
+        echo "pidfile \"$dir/slapd.pid\""
+        echo "argsfile \"$dir/slapd.args\""
+        echo "loglevel none"
+        echo "sizelimit unlimited"
+        echo "timelimit unlimited"
+        echo
+        echo "database mdb"
+        echo "suffix \"$SUFFIX\""
+        echo "rootdn \"$ROOTDN\""
+        echo "rootpw $ROOTPW"
+        echo "directory \"$dir/db\""
+        echo "maxsize 4294967296"
+        echo "index objectClass eq"
+        echo "index uid eq"
+        echo "index mail eq"
+        echo "index cn eq,sub"
+        echo "index member eq"
+        echo "index entryUUID eq"
+        [ "$DBNOSYNC" = 1 ] && echo "dbnosync"
+        [ "$f" = dmg ] && echo "index dmgDepartment eq"
+        if [ "$tools" = 0 ] && [ "$f" = dynlist ]; then
+            echo "overlay dynlist"
+            echo "dynlist-attrset groupOfURLs memberURL member+memberOf"
+        fi
+        if [ "$tools" = 0 ] && [ "$f" = dmg ]; then
+            echo "overlay dynmailgroup"
+            echo "dynmailgroup-privileged \"$MTA_DN\""
+            echo "dynmailgroup-cache-max-values 5000000"
+        fi
+    } >"$out"
+}
+
+for f in $FLAVOURS; do
+    mkdir -p "$work/$f/db"
+    write_conf "$f" "$work/$f/slapd.conf" 0
+    write_conf "$f" "$work/$f/slapadd.conf" 1
+    t=$(now)
+    if ! cat "$work/data/base.ldif" "$work/data/groups-$f.ldif" |
+        timeout 1800 "$(dirname "$SLAPD")/slapadd" -q -f "$work/$f/slapadd.conf" >"$work/$f/slapadd.log" 2>&1; then
+        cat "$work/$f/slapadd.log" >&2
+        echo "run.sh: slapadd ($f) failed" >&2
+        exit 1
+    fi
+    eval "LOAD_$f=$(elapsed "$t")"
+    eval "DBKB_$f=$(du -sk "$work/$f/db" | cut -f1)"
+    log "slapadd $f: $(eval echo "\$LOAD_$f") s, database $(eval echo "\$DBKB_$f") KiB"
+done
+
+# ---- servers ---------------------------------------------------------------------------------------
+
+for f in $FLAVOURS; do
+    port=$("$client" freeport)
+    "$SLAPD" -f "$work/$f/slapd.conf" -h "ldap://127.0.0.1:$port/" -d 0 >"$work/$f/slapd.log" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    echo "$pid" >>"$work/pids"
+    eval "PID_$f=$pid URI_$f=ldap://127.0.0.1:$port/"
+    if ! "$client" ping -H "ldap://127.0.0.1:$port/" -t 60 >/dev/null; then
+        cat "$work/$f/slapd.log" >&2
+        echo "run.sh: slapd ($f) did not start" >&2
+        exit 1
+    fi
+    log "slapd $f: pid $pid, ldap://127.0.0.1:$port/"
+done
+
+# kB of a /proc/PID/status field
+proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+results=$work/results.txt
+: >"$results"
+
+# run_client WORKLOAD FLAVOUR client-args...: one line "WORKLOAD<TAB>FLAVOUR<TAB>key=value..."
+run_client() {
+    wl=$1 f=$2
+    shift 2
+    limit=$((BUDGET + 2 * TIMEOUT + 60))
+    [ "$wl" = readall ] && limit=$((4 * TIMEOUT + 60))
+    cmd=$1
+    shift
+    out=$(timeout "$limit" "$client" "$cmd" -t "$TIMEOUT" -B "$BUDGET" "$@" 2>"$work/client.err") || true
+    [ -n "$out" ] || out="status=error n=0 error='client ended without a result (limit $limit s)'"
+    printf '%s\t%s\t%s\n' "$wl" "$f" "$out" >>"$results"
+    log "$wl [$f]: $out"
+}
+
+uri() { eval echo "\$URI_$1"; }
+pidof_flavour() { eval echo "\$PID_$1"; }
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- 1. read every group: member sets identical? memory ----------------------------------------------
+
+for f in $FLAVOURS; do
+    pid=$(pidof_flavour "$f")
+    eval "RSS0_$f=$(proc_kb "$pid" VmRSS) ANON0_$f=$(proc_kb "$pid" RssAnon)"
+    run_client readall "$f" readall -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" \
+        "$GROUPS_BASE" "$work/members-$f.txt"
+    eval "RSS1_$f=$(proc_kb "$pid" VmRSS) ANON1_$f=$(proc_kb "$pid" RssAnon)"
+done
+
+verify="identical"
+for f in dynlist dmg; do
+    if ! cmp -s "$work/members-static.txt" "$work/members-$f.txt"; then
+        verify="DIFFERENT"
+        echo "run.sh: member sets of $f differ from static (first differences):" >&2
+        diff "$work/members-static.txt" "$work/members-$f.txt" | head -n 10 >&2 || true
+    fi
+done
+# and the generator's own counts
+gen_total=$(awk -F'\t' '{ s += $3 } END { print s + 0 }' "$work/data/groups.txt")
+read_total=$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$work/members-static.txt")
+[ "$gen_total" = "$read_total" ] || verify="DIFFERENT (generator says $gen_total member values, static has $read_total)"
+log "member sets across flavours: $verify ($NGROUPS groups, $read_total member values)"
+
+# ---- 2. the workloads ----------------------------------------------------------------------------------
+
+for f in $FLAVOURS; do
+    H=$(uri "$f")
+    # reference for the decision: a base read of the 10k group without member
+    run_client baseread "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+        "$BIG_DN" base "(objectClass=*)" cn mail
+    run_client read_warm "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+        "$BIG_DN" base "(objectClass=*)" member
+    run_client read_anon "$f" search -H "$H" -n "$REPS" -u 1 -c member \
+        "$BIG_DN" base "(objectClass=*)" member
+    run_client member_eq "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+        "$SUFFIX" sub "(member=$MEMBER_DN)" cn mail
+    case $f in
+        dynlist) run_client member_of "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+                     -c memberOf "$MEMBER_DN" base "(objectClass=*)" memberOf ;;
+        dmg) run_client member_of "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+                 -c dmgMemberOf "$MEMBER_DN" base "(objectClass=*)" dmgMemberOf ;;
+    esac
+    run_client prefix_all "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+        "$SUFFIX" sub "(|(cn=g000*)(mail=g000*))" "*"
+    if [ "$f" = dmg ]; then
+        run_client decision "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+            -c dmgDecision "$BIG_DN" base "(dmgSender=$MEMBER_MAIL)" dmgDecision dmgDecisionReason
+    fi
+    run_client read_after_write "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" -X "$ROOTPW" \
+        -m "$UNRELATED_DN" -n "$REPS" -u 0 -c member "$BIG_DN" base "(objectClass=*)" member
+done
+
+# Adds: one sample per flavour in turn (the order rotating), so that the disk's flush times,
+# which dominate a synchronous add and vary with whatever else the machine does, hit all
+# three alike.  Each sample adds ADD_COUNT employees and deletes them again (untimed).
+: >"$work/add.txt"
+t=$(now)
+rep=0
+while [ $rep -lt "$REPS" ]; do
+    case $((rep % 3)) in
+        0) order="static dynlist dmg" ;;
+        1) order="dynlist dmg static" ;;
+        *) order="dmg static dynlist" ;;
+    esac
+    for f in $order; do
+        out=$(timeout $((TIMEOUT + 60)) "$client" add -t "$TIMEOUT" -n 1 -H "$(uri "$f")" \
+            -W "$ROOTDN" -X "$ROOTPW" "$work/data/teams.txt" "$ADD_COUNT" example.com \
+            2>>"$work/client.err") || true
+        printf '%s\t%s\n' "$f" "${out:-status=error}" >>"$work/add.txt"
+        log "add [$f] sample $((rep + 1)): $out"
+    done
+    rep=$((rep + 1))
+    # the same budget as any workload, for the three flavours together
+    awk -v a="$t" -v b="$(now)" -v m="$((3 * BUDGET))" 'BEGIN { exit !(b - a > m) }' && break
+done
+for f in $FLAVOURS; do
+    line=$(awk -F'\t' -v f="$f" -v count="$ADD_COUNT" -v to="$TIMEOUT" '
+        function kv(s, key,    n, i, a, p) {
+            n = split(s, a, " ")
+            for (i = 1; i <= n; i++) {
+                p = index(a[i], "=")
+                if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
+            }
+            return ""
+        }
+        $1 == f {
+            st = kv($2, "status")
+            if (st == "ok") v[++n] = kv($2, "min_ms") + 0
+            else if (bad == "") bad = st
+        }
+        END {
+            if (bad != "") { printf "status=%s n=%d entries=0 values=0 timeout_s=%s\n", bad, n, to; exit }
+            for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+            med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+            s = ""; for (i = 1; i <= n; i++) s = s (i > 1 ? "," : "") sprintf("%.1f", v[i])
+            printf "status=ok n=%d min_ms=%.3f median_ms=%.3f max_ms=%.3f samples_ms=%s entries=%d values=0 timeout_s=%s\n",
+                n, v[1], med, v[n], s, count, to
+        }' "$work/add.txt")
+    printf 'add\t%s\t%s\n' "$f" "$line" >>"$results"
+    log "add [$f]: $line"
+    pid=$(pidof_flavour "$f")
+    eval "RSS2_$f=$(proc_kb "$pid" VmRSS)"
+done
+
+# ---- 3. the table ----------------------------------------------------------------------------------------
+
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+table=$work/table.md
+{
+    echo "Size: $EMPLOYEES employees (${DIVISIONS} divisions x ${DEPARTMENTS} departments x ${TEAMS} teams x ${PER_TEAM}), $NGROUPS groups ($GROUP_MIX), $TOTAL_MEMBERS member values in all; the 10k group has $BIG_SIZE members; \`g000*\` matches $PREFIX_GROUPS groups ($PREFIX_MIX) with $PREFIX_MEMBERS members. Samples per cell: up to $REPS (n below when fewer), timeout ${TIMEOUT} s per query."
+    echo
+    awk -F'\t' -v timeout="$TIMEOUT" -v big="$BIG_SIZE" -v addn="$ADD_COUNT" -v reps="$REPS" '
+    function kv(s, key,    n, i, a, p) {
+        n = split(s, a, " ")
+        for (i = 1; i <= n; i++) {
+            p = index(a[i], "=")
+            if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
+        }
+        return ""
+    }
+    function fmt(ms) {
+        ms = ms + 0
+        if (ms >= 1000) return sprintf("%.2f s", ms / 1000)
+        if (ms >= 100) return sprintf("%.0f ms", ms)
+        if (ms >= 10) return sprintf("%.1f ms", ms)
+        if (ms >= 1) return sprintf("%.2f ms", ms)
+        return sprintf("%.3f ms", ms)
+    }
+    function cell(w, f,    s, st, n, c) {
+        if (!((w, f) in line)) return "—"
+        s = line[w, f]; st = kv(s, "status"); n = kv(s, "n")
+        if (st == "timeout") return ">" timeout " s"
+        if (st != "ok") return "error"
+        c = fmt(kv(s, "min_ms")) " / " fmt(kv(s, "median_ms"))
+        if (n + 0 < reps) c = c " (n=" n ")"
+        return c
+    }
+    function med(w, f,    s) {
+        if (!((w, f) in line)) return -1
+        s = line[w, f]
+        if (kv(s, "status") == "timeout") return -2
+        if (kv(s, "status") != "ok") return -1
+        return kv(s, "median_ms") + 0
+    }
+    function ratio(a, b) {
+        if (a == -1 || b == -1) return "—"
+        if (b == -2 && a >= 0) return "<" sprintf("%.3g", a / (timeout * 1000)) "×"
+        if (a < 0 || b <= 0) return "—"
+        return a / b < 0.1 ? sprintf("%.2g×", a / b) : sprintf("%.2f×", a / b)
+    }
+    function verdict(a, b, lim,    r) {
+        if (a == -1 || b == -1) return "n/a"
+        if (a == -2) return "**missed** (timeout)"
+        if (b == -2) return "met (reference timed out)"
+        if (b <= 0) return "n/a"
+        r = a / b
+        return (r <= lim ? "met" : "**missed**") sprintf(" (%.2f×)", r)
+    }
+    function result(w,    s, f, e, v, t) {
+        t = ""
+        for (f in fl) {
+            if (!((w, fl[f]) in line)) continue
+            s = line[w, fl[f]]
+            if (kv(s, "status") != "ok") continue
+            e = kv(s, "entries"); v = kv(s, "values")
+            if (t == "") t = e "/" v
+            else if (t != e "/" v) return "**differ**: " result_all(w)
+        }
+        return t == "" ? "—" : t
+    }
+    function result_all(w,    s, f, t) {
+        t = ""
+        for (f = 1; f <= 3; f++) {
+            if (!((w, fl[f]) in line)) continue
+            s = line[w, fl[f]]
+            t = t (t == "" ? "" : ", ") fl[f] " " kv(s, "entries") "/" kv(s, "values")
+        }
+        return t
+    }
+    BEGIN {
+        fl[1] = "static"; fl[2] = "dynlist"; fl[3] = "dmg"
+        nw = 0
+        W[++nw] = "read_warm";        L[nw] = "read `member` of the " big "-member group, warm (MTA identity, cached)"
+        T[nw] = "≤1.5× static";       RW[nw] = "static";   RF[nw] = "static"; LIM[nw] = 1.5
+        W[++nw] = "read_after_write"; L[nw] = "same, first read after a write (modify of an unrelated employee before each read)"
+        T[nw] = "≤1× dynlist";        RW[nw] = "read_after_write"; RF[nw] = "dynlist"; LIM[nw] = 1
+        W[++nw] = "read_anon";        L[nw] = "same, identity without cache (anonymous), warm"
+        T[nw] = "—";                  RW[nw] = "";         RF[nw] = "";       LIM[nw] = 0
+        W[++nw] = "member_eq";        L[nw] = "`(member=U)` from the suffix, attrs cn mail"
+        T[nw] = "≤3× static";         RW[nw] = "member_eq"; RF[nw] = "static"; LIM[nw] = 3
+        W[++nw] = "member_of";        L[nw] = "memberOf of one employee (dynlist `memberOf`, dmg `dmgMemberOf`)"
+        T[nw] = "≤1× dynlist";        RW[nw] = "member_of"; RF[nw] = "dynlist"; LIM[nw] = 1
+        W[++nw] = "prefix_all";       L[nw] = "`(|(cn=g000*)(mail=g000*))` from the suffix, all attributes"
+        T[nw] = "≤2× static";         RW[nw] = "prefix_all"; RF[nw] = "static"; LIM[nw] = 2
+        W[++nw] = "baseread";         L[nw] = "base read of the " big "-member group without member (cn mail)"
+        T[nw] = "(reference)";        RW[nw] = "";         RF[nw] = "";       LIM[nw] = 0
+        W[++nw] = "decision";         L[nw] = "decision, policy members, " big "-member group: base read with `(dmgSender=member)`"
+        T[nw] = "≤3× dmg base read";  RW[nw] = "baseread"; RF[nw] = "dmg";    LIM[nw] = 3
+        W[++nw] = "add";              L[nw] = "add " addn " employees (one synchronous add each; static = no overlay)"
+        T[nw] = "≤1.2× static";       RW[nw] = "add";      RF[nw] = "static"; LIM[nw] = 1.2
+    }
+    { line[$1, $2] = $3 }
+    END {
+        print "| workload | static min / median | dynlist min / median | dmg min / median | dmg/static | dmg/dynlist | target | entries/values |"
+        print "|---|---|---|---|---|---|---|---|"
+        for (i = 1; i <= nw; i++) {
+            w = W[i]
+            ds = med(w, "dmg")
+            v = "n/a"
+            if (RF[i] != "") v = verdict(ds, med(RW[i] == "static" ? w : RW[i], RF[i]), LIM[i])
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", L[i], cell(w, "static"),
+                cell(w, "dynlist"), cell(w, "dmg"), ratio(ds, med(w, "static")),
+                ratio(ds, med(w, "dynlist")), T[i] (RF[i] == "" ? "" : ": " v), result(w)
+        }
+    }' "$results"
+    echo
+    echo "Memory and size (KiB; RSS from /proc/PID/status; database = du of the mdb directory after slapadd):"
+    echo
+    echo "| | static | dynlist | dmg |"
+    echo "|---|---|---|---|"
+    printf '| database on disk | %s | %s | %s |\n' "$DBKB_static" "$DBKB_dynlist" "$DBKB_dmg"
+    printf '| slapadd time (s) | %s | %s | %s |\n' "$LOAD_static" "$LOAD_dynlist" "$LOAD_dmg"
+    printf '| VmRSS at start | %s | %s | %s |\n' "$RSS0_static" "$RSS0_dynlist" "$RSS0_dmg"
+    printf '| VmRSS after reading every group | %s | %s | %s |\n' "$RSS1_static" "$RSS1_dynlist" "$RSS1_dmg"
+    printf '| RssAnon at start | %s | %s | %s |\n' "$ANON0_static" "$ANON0_dynlist" "$ANON0_dmg"
+    printf '| RssAnon after reading every group | %s | %s | %s |\n' "$ANON1_static" "$ANON1_dynlist" "$ANON1_dmg"
+    printf '| VmRSS at the end of the run | %s | %s | %s |\n' "$RSS2_static" "$RSS2_dynlist" "$RSS2_dmg"
+    awk -F'\t' 'function f(ms) {
+        if (ms == "timeout" || ms == "") return ms == "" ? "error" : "timeout"
+        ms = ms + 0
+        return ms >= 1000 ? sprintf("%.2f s", ms / 1000) : sprintf("%.1f ms", ms)
+    }
+    $1 == "readall" {
+        n = split($3, a, " "); ms = ""
+        for (i = 1; i <= n; i++) if (a[i] ~ /^median_ms=/) ms = substr(a[i], 11)
+        if ($3 ~ /^status=timeout/) ms = "timeout"
+        t[$2] = ms
+    } END {
+        printf "| reading every group (one base read each) | %s | %s | %s |\n", f(t["static"]), f(t["dynlist"]), f(t["dmg"])
+    }' "$results"
+    echo
+    cache_kb=$((ANON1_dmg - ANON0_dmg))
+    awk -v c="$cache_kb" -v s="$DBKB_static" -v st="$((ANON1_static - ANON0_static))" 'BEGIN {
+        printf "Full cache (dmg RssAnon growth while reading every group: %d KiB; the same pass grows static by %d KiB) vs static database (%d KiB): %.2f× — target ≤2×: %s.\n",
+            c, st, s, (s > 0 ? c / s : 0), (s > 0 && c <= 2 * s ? "met" : "**missed**")
+    }'
+    echo "Cache bound: \`dynmailgroup-cache-max-values 5000000\`; every group read holds $TOTAL_MEMBERS member DNs + $TOTAL_MEMBERS mail values = $((2 * TOTAL_MEMBERS)) values."
+    echo "Member sets of the three flavours (every group read from each server): $verify."
+    echo "Load average (1/5/15 min) when the workloads started: $LOAD_START; when they ended: $LOAD_END ($(nproc) CPUs)."
+} >"$table"
+
+echo
+echo "# slapo-dynmailgroup benchmark, $(date -u +%Y-%m-%d) ($SIZE_NAME size): $CMDLINE"
+echo
+cat "$table"
+if [ -n "$OUTPUT" ]; then
+    cp "$table" "$OUTPUT"
+    cp "$results" "$OUTPUT.raw"
+fi
+[ "$verify" = identical ] || exit 1
