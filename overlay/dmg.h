@@ -140,6 +140,11 @@ typedef struct dmg_members {
 	unsigned n, cap;
 	struct berval *mail, *nmail;		/* every mail value of every member */
 	unsigned nmail_count, mail_cap;
+	/* Attribute-ready, NULL-terminated arrays pointing into the strings above: member
+	 * (dn_vals/dn_nvals, n values) and dmgMemberMail (mail_vals/mail_nvals, mail_n values).
+	 * Built once the list is complete, so that a cached list is never written again. */
+	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
+	unsigned mail_n;
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );
@@ -159,9 +164,11 @@ void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
  * when there are more than dynmailgroup-max-members; never a partial list otherwise. */
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
-/* Adds the requested computed values of group to target (which may be the group itself) */
+/* Adds the requested computed values of group to target (which may be the group itself).
+ * With keep, the values are attached without copying and *keep holds the list: release it
+ * (dmg_members_release) once target has been sent; without, they are copied. */
 int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
-	unsigned long gen, int want_member, int want_mail, int want_count );
+	unsigned long gen, int want_member, int want_mail, int want_count, dmg_members_view *keep );
 /* Adds dmgMemberOf of e to target */
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */

@@ -37,7 +37,38 @@ dmg_members_free( dmg_members *ms )
 	ch_free( ms->m );
 	ch_free( ms->mail );
 	ch_free( ms->nmail );
+	ch_free( ms->dn_vals );		/* one block with dn_nvals */
+	ch_free( ms->mail_vals );	/* one block with mail_nvals */
 	memset( ms, 0, sizeof( *ms ) );
+}
+
+/* Builds the attribute-ready arrays of a complete list (after deduplication, so that the
+ * mail values of a member dropped as duplicate are left out). */
+static void
+dmg_members_index( dmg_members *ms )
+{
+	unsigned i, j, k = 0;
+
+	ms->dn_vals = ch_malloc( ( ms->n + 1 ) * 2 * sizeof( struct berval ) );
+	ms->dn_nvals = ms->dn_vals + ms->n + 1;
+	for ( i = 0; i < ms->n; i++ ) {
+		ms->dn_vals[i] = ms->m[i].dn;
+		ms->dn_nvals[i] = ms->m[i].ndn;
+	}
+	BER_BVZERO( &ms->dn_vals[ms->n] );
+	BER_BVZERO( &ms->dn_nvals[ms->n] );
+
+	ms->mail_vals = ch_malloc( ( ms->nmail_count + 1 ) * 2 * sizeof( struct berval ) );
+	ms->mail_nvals = ms->mail_vals + ms->nmail_count + 1;
+	for ( i = 0; i < ms->n; i++ ) {
+		for ( j = 0; j < ms->m[i].mail_count; j++, k++ ) {
+			ms->mail_vals[k] = ms->mail[ms->m[i].mail_first + j];
+			ms->mail_nvals[k] = ms->nmail[ms->m[i].mail_first + j];
+		}
+	}
+	BER_BVZERO( &ms->mail_vals[k] );
+	BER_BVZERO( &ms->mail_nvals[k] );
+	ms->mail_n = k;
 }
 
 static void
@@ -296,6 +327,7 @@ dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members 
 		dmg_members_free( out );
 		return LDAP_ADMINLIMIT_EXCEEDED;
 	}
+	dmg_members_index( out );
 	return LDAP_SUCCESS;
 }
 
@@ -500,45 +532,28 @@ dmg_attr_add_ulong( Entry *e, AttributeDescription *ad, unsigned long v )
 	attr_merge_one( e, ad, &bv, &bv );
 }
 
-/* attr_merge copies the values: hand it arrays that point into the member list */
+/* Copies the values into target, or attaches them: the entry then points into the member
+ * list, and attr_free leaves the values alone (SLAP_ATTR_DONT_FREE_VALS). */
 static void
-dmg_merge_member_dns( Entry *target, dmg_members *ms )
+dmg_put_values( Entry *target, AttributeDescription *ad, struct berval *vals,
+	struct berval *nvals, unsigned n, int attach )
 {
-	struct berval *vals, *nvals;
-	unsigned i;
+	Attribute *a, **tail;
 
-	vals = ch_malloc( ( ms->n + 1 ) * sizeof( struct berval ) * 2 );
-	nvals = vals + ms->n + 1;
-	for ( i = 0; i < ms->n; i++ ) {
-		vals[i] = ms->m[i].dn;
-		nvals[i] = ms->m[i].ndn;
+	if ( n == 0 )
+		return;
+	if ( !attach ) {
+		attr_merge( target, ad, vals, nvals );
+		return;
 	}
-	BER_BVZERO( &vals[ms->n] );
-	BER_BVZERO( &nvals[ms->n] );
-	attr_merge( target, dmg_ad.member, vals, nvals );
-	ch_free( vals );
-}
-
-static void
-dmg_merge_member_mails( Entry *target, dmg_members *ms )
-{
-	struct berval *vals, *nvals;
-	unsigned i, j, k = 0;
-
-	vals = ch_malloc( ( ms->nmail_count + 1 ) * sizeof( struct berval ) * 2 );
-	nvals = vals + ms->nmail_count + 1;
-	for ( i = 0; i < ms->n; i++ ) {
-		for ( j = 0; j < ms->m[i].mail_count; j++ ) {
-			vals[k] = ms->mail[ms->m[i].mail_first + j];
-			nvals[k] = ms->nmail[ms->m[i].mail_first + j];
-			k++;
-		}
-	}
-	BER_BVZERO( &vals[k] );
-	BER_BVZERO( &nvals[k] );
-	if ( k )
-		attr_merge( target, dmg_ad.member_mail, vals, nvals );
-	ch_free( vals );
+	a = attr_alloc( ad );
+	a->a_vals = vals;
+	a->a_nvals = nvals;
+	a->a_numvals = n;
+	a->a_flags |= SLAP_ATTR_DONT_FREE_VALS;
+	for ( tail = &target->e_attrs; *tail; tail = &(*tail)->a_next )
+		;
+	*tail = a;
 }
 
 /* ---- the cache --------------------------------------------------------------------------------- */
@@ -629,7 +644,7 @@ dmg_members_release( slap_overinst *on, dmg_members_view *v )
 
 int
 dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
-	unsigned long gen, int want_member, int want_mail, int want_count )
+	unsigned long gen, int want_member, int want_mail, int want_count, dmg_members_view *keep )
 {
 	dmg_members_view v;
 	int rc;
@@ -641,13 +656,22 @@ dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *tar
 	}
 	/* a stored member value (written before the overlay was configured) is not ours */
 	attr_delete( &target->e_attrs, dmg_ad.member );
-	if ( want_member && v.ms->n )
-		dmg_merge_member_dns( target, v.ms );
+	if ( want_member )
+		dmg_put_values( target, dmg_ad.member, v.ms->dn_vals, v.ms->dn_nvals, v.ms->n,
+			keep != NULL );
 	if ( want_mail )
-		dmg_merge_member_mails( target, v.ms );
+		dmg_put_values( target, dmg_ad.member_mail, v.ms->mail_vals, v.ms->mail_nvals,
+			v.ms->mail_n, keep != NULL );
 	if ( want_count )
 		dmg_attr_add_ulong( target, dmg_ad.member_count, v.ms->n );
-	dmg_members_release( on, &v );
+	if ( keep ) {
+		*keep = v;
+		/* the owned list moves with the view: its arrays point into it, not into v */
+		if ( keep->held == NULL )
+			keep->ms = &keep->owned;
+	} else {
+		dmg_members_release( on, &v );
+	}
 	return LDAP_SUCCESS;
 }
 

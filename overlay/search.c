@@ -46,6 +46,8 @@ typedef struct dmg_search_ctx {
 	char *limit_text;	/* diagnostic when a group exceeded dynmailgroup-max-members */
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
 	unsigned long gen;	/* cache generation when the search began */
+	dmg_members_view sent;	/* the member list the entry being sent points into */
+	int holding;
 } dmg_search_ctx;
 
 /* ---- requested attributes ----------------------------------------------------------------------- */
@@ -379,7 +381,7 @@ dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 		dmg_member_of_to_entry( op, ctx->on, e, &tmp );
 	} else if ( ad == dmg_ad.member || ad == dmg_ad.member_mail || ad == dmg_ad.member_count ) {
 		if ( dmg_members_to_entry( op, ctx->on, e, &tmp, ctx->gen, ad == dmg_ad.member,
-				ad == dmg_ad.member_mail, ad == dmg_ad.member_count ) != LDAP_SUCCESS )
+				ad == dmg_ad.member_mail, ad == dmg_ad.member_count, NULL ) != LDAP_SUCCESS )
 			return SLAPD_COMPARE_UNDEFINED;
 	} else {
 		return SLAPD_COMPARE_UNDEFINED;	/* decisions are not filterable */
@@ -472,10 +474,12 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		return LDAP_SUCCESS;
 	rs_entry2modifiable( op, rs, ctx->on );
 	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
+		/* attached, not copied: the list is held until the entry is sent (cleanup) */
 		rc = dmg_members_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry, ctx->gen,
-			ctx->want_member, ctx->want_mail, ctx->want_count );
+			ctx->want_member, ctx->want_mail, ctx->want_count, &ctx->sent );
 		if ( rc != LDAP_SUCCESS )
 			return rc;
+		ctx->holding = 1;
 	}
 	if ( ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail )
 		dmg_decision_attrs( op, ctx->on, rs->sr_entry, rs->sr_entry,
@@ -538,7 +542,12 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
 	slap_callback *sc = op->o_callback;
 	dmg_search_ctx *ctx = sc->sc_private;
 
-	/* slapd also plays cleanups after each entry; only the end of the search counts */
+	/* slapd plays cleanups after each entry too, once it is sent and before it is freed:
+	 * the entry's attached member values are not needed any more */
+	if ( ctx->holding ) {
+		dmg_members_release( ctx->on, &ctx->sent );
+		ctx->holding = 0;
+	}
 	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
 		return SLAP_CB_CONTINUE;
 	if ( ctx->orig_filter ) {
