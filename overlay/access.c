@@ -97,13 +97,13 @@ dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 
 	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return 0;
-	if ( overlay_entry_get_ov( op, &op->o_ndn, NULL, NULL, 0, &u, on ) != LDAP_SUCCESS || u == NULL )
+	if ( ( u = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
 		return 0;
 	dmg_op_as_root( op, &root );
 	dmg_rule_from_entry( &root, di, group, &r );
 	yes = dmg_rule_has_member( &root, on, &r, u );
 	dmg_rule_free( &root, &r );
-	overlay_entry_release_ov( op, u, 0, on );
+	dmg_entry_release( op, on, u );
 	return yes;
 }
 
@@ -119,14 +119,14 @@ dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
 	if ( oc && oc != dmg_ad.oc_group )
 		return SLAP_CB_CONTINUE;
 	/* fetched without the attribute, so that this hook does not see itself */
-	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &g, on ) != LDAP_SUCCESS || g == NULL )
+	if ( ( g = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( !dmg_entry_is_group( g ) ) {
-		overlay_entry_release_ov( op, g, 0, on );
+		dmg_entry_release( op, on, g );
 		return SLAP_CB_CONTINUE;
 	}
 	copy = entry_dup( g );
-	overlay_entry_release_ov( op, g, 0, on );
+	dmg_entry_release( op, on, g );
 	attr_delete( &copy->e_attrs, dmg_ad.member );
 	if ( dmg_acl_is_member( op, on, copy ) )
 		attr_merge_one( copy, dmg_ad.member, &op->o_ndn, &op->o_ndn );

@@ -13,12 +13,12 @@ dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berva
 	dmg_rule r;
 	int yes;
 
-	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &u, on ) != LDAP_SUCCESS || u == NULL )
+	if ( ( u = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return 0;
 	dmg_rule_from_entry( op, di, group, &r );
 	yes = dmg_rule_has_member( op, on, &r, u );
 	dmg_rule_free( op, &r );
-	overlay_entry_release_ov( op, u, 0, on );
+	dmg_entry_release( op, on, u );
 	return yes;
 }
 
@@ -58,13 +58,13 @@ dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval
 	Entry *g = NULL;
 	int yes = 0;
 
-	if ( overlay_entry_get_ov( op, group_ndn, NULL, NULL, 0, &g, on ) != LDAP_SUCCESS || g == NULL )
+	if ( ( g = dmg_entry_get( op, on, group_ndn ) ) == NULL )
 		return 0;
 	if ( dmg_entry_is_group( g )
 		&& access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
 		&& dmg_group_visible( op, on, g ) )
 		yes = dmg_compare_member( op, on, g, &e->e_nname );
-	overlay_entry_release_ov( op, g, 0, on );
+	dmg_entry_release( op, on, g );
 	return yes;
 }
 
@@ -109,23 +109,22 @@ dmg_compare( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 	/* before the first read of the database: see dmg_members_acquire */
 	gen = dmg_cache_generation( di->cache );
-	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS
-		|| e == NULL )
+	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	is_group = dmg_entry_is_group( e );
 	if ( is_group && !dmg_group_visible( op, on, e ) ) {
-		overlay_entry_release_ov( op, e, 0, on );
+		dmg_entry_release( op, on, e );
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
 		return rs->sr_err;
 	}
 	/* member on a static group, every stored attribute, and everything under ManageDsaIT
 	 * (entries as stored) is the backend's business */
 	if ( get_manageDSAit( op ) || !dmg_ad_is_computed( ad ) || ( ad == dmg_ad.member && !is_group ) ) {
-		overlay_entry_release_ov( op, e, 0, on );
+		dmg_entry_release( op, on, e );
 		return SLAP_CB_CONTINUE;
 	}
 	rc = dmg_compare_computed( op, on, e, is_group, gen );
-	overlay_entry_release_ov( op, e, 0, on );
+	dmg_entry_release( op, on, e );
 	if ( rc == LDAP_UNWILLING_TO_PERFORM )
 		send_ldap_error( op, rs, rc, "dynmailgroup: this computed attribute cannot be compared" );
 	else

@@ -35,11 +35,10 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 	for ( i = 0; !yes && !BER_BVISNULL( &ndns[i] ); i++ ) {
 		Entry *u = NULL;
 
-		if ( overlay_entry_get_ov( op, &ndns[i], NULL, NULL, 0, &u, ctx->on ) != LDAP_SUCCESS
-			|| u == NULL )
+		if ( ( u = dmg_entry_get( op, ctx->on, &ndns[i] ) ) == NULL )
 			continue;
 		yes = dmg_rule_has_member( op, ctx->on, &r, u );
-		overlay_entry_release_ov( op, u, 0, ctx->on );
+		dmg_entry_release( op, ctx->on, u );
 	}
 	dmg_rule_free( op, &r );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
@@ -59,8 +58,7 @@ dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
 		Entry *u = NULL;
 		Attribute *m;
 
-		if ( overlay_entry_get_ov( op, &auditors->a_nvals[i], NULL, NULL, 0, &u, on ) != LDAP_SUCCESS
-			|| u == NULL )
+		if ( ( u = dmg_entry_get( op, on, &auditors->a_nvals[i] ) ) == NULL )
 			continue;
 		m = attr_find( u->e_attrs, dmg_ad.mail );
 		for ( j = 0; m && j < m->a_numvals; j++ ) {
@@ -71,7 +69,7 @@ dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
 			ber_dupbv_x( &copy, &m->a_vals[j], op->o_tmpmemctx );
 			ber_bvarray_add_x( &mails, &copy, op->o_tmpmemctx );
 		}
-		overlay_entry_release_ov( op, u, 0, on );
+		dmg_entry_release( op, on, u );
 	}
 	return mails;
 }

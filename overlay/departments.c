@@ -131,6 +131,11 @@ dmg_rewrite_group( Operation *op, dmg_rename_ctx *ctx, Entry *g, Attribute *a )
 	o.o_bd->be_modify( &o, &r );
 	dmg_op_unmark_internal( &o, &marker );
 	slap_graduate_commit_csn( &o );
+	/* the backend appended the operational attributes (entryCSN, modifiersName, ...) */
+	if ( add.sml_next ) {
+		slap_mods_free( add.sml_next, 1 );
+		add.sml_next = NULL;
+	}
 	if ( r.sr_err != LDAP_SUCCESS )
 		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "could not rewrite dmgDepartment of \"%s\" "
 			"after the rename of \"%s\" (%d)\n", g->e_name.bv_val, ctx->old_ndn.bv_val,

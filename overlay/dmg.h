@@ -111,6 +111,11 @@ BackendDB *dmg_real_db( Operation *op );
 int dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	slap_callback *cb );
 
+/* The entry ndn as stored (below this overlay), or NULL when it is not in this database;
+ * give it back with dmg_entry_release. */
+Entry *dmg_entry_get( Operation *op, slap_overinst *on, struct berval *ndn );
+void dmg_entry_release( Operation *op, slap_overinst *on, Entry *e );
+
 /* An operation copy that runs with the rootdn's rights (ACL-free structural checks). */
 void dmg_op_as_root( Operation *op, Operation *root );
 

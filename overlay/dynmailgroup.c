@@ -44,6 +44,26 @@ dmg_real_db( Operation *op )
 	return select_backend( &op->o_bd->be_nsuffix[0], 0 );
 }
 
+Entry *
+dmg_entry_get( Operation *op, slap_overinst *on, struct berval *ndn )
+{
+	Entry *e = NULL;
+
+	/* back-mdb takes every DN it is asked for to lie below its suffix (and reads before
+	 * the buffer otherwise): values and assertions may name anything */
+	if ( !be_issubordinate( op->o_bd, ndn ) )
+		return NULL;
+	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS )
+		return NULL;
+	return e;
+}
+
+void
+dmg_entry_release( Operation *op, slap_overinst *on, Entry *e )
+{
+	overlay_entry_release_ov( op, e, 0, on );
+}
+
 void
 dmg_op_as_root( Operation *op, Operation *root )
 {

@@ -104,14 +104,14 @@ static int
 dmg_entry_exists( Operation *op, struct berval *ndn, Entry **keep )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	Entry *e = NULL;
+	Entry *e = dmg_entry_get( op, on, ndn );
 
-	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS || e == NULL )
+	if ( e == NULL )
 		return 0;
 	if ( keep )
 		*keep = e;
 	else
-		overlay_entry_release_ov( op, e, 0, on );
+		dmg_entry_release( op, on, e );
 	return 1;
 }
 
@@ -165,7 +165,7 @@ dmg_check_departments( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"dmgDepartment: \"%s\" does not exist", a->a_vals[i].bv_val );
 		is_dept = test_filter( &root, d, di->dept_filter ) == LDAP_COMPARE_TRUE;
-		overlay_entry_release_ov( op, d, 0, on );
+		dmg_entry_release( op, on, d );
 		if ( !is_dept )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"dmgDepartment: \"%s\" is not a department (does not match %s)",
@@ -574,17 +574,6 @@ dmg_modify_other( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* The entry a modify, rename or delete is about (NULL when there is none); caller releases */
-static Entry *
-dmg_target( Operation *op, slap_overinst *on )
-{
-	Entry *e = NULL;
-
-	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS )
-		return NULL;
-	return e;
-}
-
 int
 dmg_modify( Operation *op, SlapReply *rs )
 {
@@ -597,14 +586,14 @@ dmg_modify( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_check_no_computed( op->orm_modlist, NULL, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	stored = dmg_target( op, on );
+	stored = dmg_entry_get( op, on, &op->o_req_ndn );
 	if ( stored == NULL )
 		return SLAP_CB_CONTINUE;	/* the backend says noSuchObject */
 	if ( dmg_entry_is_group( stored ) )
 		rc = dmg_modify_group( op, rs, on, stored );
 	else
 		rc = dmg_modify_other( op, rs );
-	overlay_entry_release_ov( op, stored, 0, on );
+	dmg_entry_release( op, on, stored );
 	return rc;
 }
 
@@ -624,13 +613,13 @@ dmg_modrdn_moves( Operation *op )
 static int
 dmg_target_role( Operation *op, slap_overinst *on, int *is_group, dmg_role *role )
 {
-	Entry *target = dmg_target( op, on );
+	Entry *target = dmg_entry_get( op, on, &op->o_req_ndn );
 
 	if ( target == NULL )
 		return 0;
 	*is_group = dmg_entry_is_group( target );
 	*role = *is_group ? dmg_role_on( op, on, target ) : DMG_ROLE_NONE;
-	overlay_entry_release_ov( op, target, 0, on );
+	dmg_entry_release( op, on, target );
 	return 1;
 }
 

@@ -151,11 +151,11 @@ dmg_is_department( Operation *op, slap_overinst *on, struct berval *ndn )
 	Entry *e = NULL;
 	int rc = 0;
 
-	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS || e == NULL )
+	if ( ( e = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return 0;
 	dmg_op_as_root( op, &root );
 	rc = test_filter( &root, e, di->dept_filter ) == LDAP_COMPARE_TRUE;
-	overlay_entry_release_ov( op, e, 0, on );
+	dmg_entry_release( op, on, e );
 	return rc;
 }
 
@@ -340,10 +340,10 @@ dmg_may_search_department( Operation *op, slap_overinst *on, struct berval *dept
 	Entry *d = NULL;
 	int ok;
 
-	if ( overlay_entry_get_ov( op, dept, NULL, NULL, 0, &d, on ) != LDAP_SUCCESS || d == NULL )
+	if ( ( d = dmg_entry_get( op, on, dept ) ) == NULL )
 		return 0;
 	ok = access_allowed( op, d, slap_schema.si_ad_entry, NULL, ACL_SEARCH, NULL );
-	overlay_entry_release_ov( op, d, 0, on );
+	dmg_entry_release( op, on, d );
 	return ok;
 }
 

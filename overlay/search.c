@@ -205,11 +205,11 @@ dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVa
 	Filter *cand;
 	int i;
 
-	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, ctx->on ) != LDAP_SUCCESS || e == NULL )
+	if ( ( e = dmg_entry_get( op, ctx->on, ndn ) ) == NULL )
 		return NULL;
 	dmg_groups_of_entry( op, ctx->on, e, &found, NULL );
 	cand = dmg_candidate_filter( op, &e->e_nname );
-	overlay_entry_release_ov( op, e, 0, ctx->on );
+	dmg_entry_release( op, ctx->on, e );
 	for ( i = 0; found && !BER_BVISNULL( &found[i] ); i++ ) {
 		struct berval copy;
 
@@ -265,14 +265,13 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
 	dmg_info *di = ctx->on->on_bi.bi_private;
 	Entry *g = NULL;
 
-	if ( overlay_entry_get_ov( op, &f->f_av_value, NULL, NULL, 0, &g, ctx->on ) != LDAP_SUCCESS
-		|| g == NULL )
+	if ( ( g = dmg_entry_get( op, ctx->on, &f->f_av_value ) ) == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
 	if ( dmg_entry_is_group( g )
 		&& access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
 		&& dmg_group_visible( op, ctx->on, g ) )
 		l->group = entry_dup( g );
-	overlay_entry_release_ov( op, g, 0, ctx->on );
+	dmg_entry_release( op, ctx->on, g );
 	if ( l->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
 	dmg_rule_from_entry( op, di, l->group, &l->rule );
@@ -576,12 +575,11 @@ dmg_search_base_hidden( Operation *op, slap_overinst *on )
 	Entry *e = NULL;
 	int hidden = 0;
 
-	if ( overlay_entry_get_ov( op, &op->o_req_ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS
-		|| e == NULL )
+	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return 0;
 	if ( dmg_entry_is_group( e ) )
 		hidden = !dmg_group_visible( op, on, e );
-	overlay_entry_release_ov( op, e, 0, on );
+	dmg_entry_release( op, on, e );
 	return hidden;
 }
 

@@ -41,6 +41,13 @@
 #define LDAP_OP_TIMEOUT_S 30   /* client-side bound on one LDAP operation */
 #define TCASE_TIMEOUT_S   60
 #define UNIX_PATH_MAX_    100  /* sun_path is 108 bytes; keep a margin */
+/* Valgrind mode (DMG_VALGRIND): slapd runs 20-50 times slower and checks for leaks at exit. */
+#define VG_READY_S        180  /* slapd start under valgrind: wall-clock bound */
+#define VG_STOP_TRIES     18000 /* shutdown + leak check: up to ~180 s */
+#define VG_SLOWDOWN       5    /* Check test-case timeouts and LDAP operation bounds grow */
+#define VG_ERROR_EXIT     97   /* --error-exitcode: "valgrind saw errors"; the log decides */
+#define VG_INFO_SHOWN     5    /* records outside the module printed in full per log */
+#define DEFAULT_VALGRIND  "/usr/bin/valgrind"
 
 #define DEFAULT_SLAPD      "/usr/sbin/slapd"
 #define DEFAULT_MODULEPATH "/usr/lib/ldap"
@@ -60,6 +67,8 @@ struct dmg_server {
     volatile pid_t pid;  /* read by the signal handler */
     pid_t owner;         /* the process that started slapd; only it may stop it */
     off_t log_offset;    /* where the current run's output starts in slapd.log */
+    int under_valgrind;    /* slapd was started under valgrind (DMG_VALGRIND) */
+    char vg_log[PATH_MAX]; /* then: the current (or last) run's valgrind log */
 };
 
 /* ============================================================================================
@@ -285,6 +294,24 @@ static int preload_mode(void)
 {
     const char *preload = getenv("DMG_PRELOAD");
     return preload != NULL && *preload != '\0';
+}
+
+/* Valgrind mode: DMG_VALGRIND set to anything but "" or "0" runs slapd (not the slap tools,
+ * not the test programs) under memcheck; see launch_under_valgrind and scan_valgrind_log.
+ * Memcheck and a preloaded ASan runtime exclude each other: with DMG_PRELOAD set the variable
+ * is ignored, with a warning. */
+static int valgrind_mode(void)
+{
+    static int warned;
+    const char *v = getenv("DMG_VALGRIND");
+    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0)
+        return 0;
+    if (preload_mode()) {
+        if (!warned++)
+            fprintf(stderr, "harness: DMG_VALGRIND ignored: sanitizer build (DMG_PRELOAD set)\n");
+        return 0;
+    }
+    return 1;
 }
 
 /* In the child, before exec: output to the log, sanitizer runtime when asked for, and (Linux)
@@ -763,6 +790,58 @@ static const char *debug_level(void)
     return level;
 }
 
+/* Valgrind mode: exec valgrind on slapd with slapd's arguments (argv[0] excluded; slapd then
+ * sees its own path as argv[0] and still runs as the server). valgrind's output goes to
+ * <dir>/valgrind.<pid>.log, <pid> being s->pid since spawn execs valgrind directly.
+ *   --error-exitcode: a distinct status; stop_server accepts it and the log decides.
+ *   --keep-debuginfo=yes: slapd unloads modules before it exits; without it the leak report's
+ *     frames in dynmailgroup.so would be "???".
+ *   --fullpath-after= : full source paths, so a frame of ours reads ".../overlay/x.c:LINE".
+ * DMG_VALGRIND_BIN names valgrind (/usr/bin/valgrind); DMG_VALGRIND_OPTS adds options
+ * (space separated, after ours), e.g. "--track-origins=yes --gen-suppressions=all". */
+static int launch_under_valgrind(dmg_server *s, char *const slapd_argv[])
+{
+    enum { MAX_ARGS = 64 };
+    static const char *const fixed[] = {
+        "--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite", "--track-origins=no", "--num-callers=30",
+        "--keep-debuginfo=yes", "--fullpath-after=",
+    };
+    char exitcode[32], logfile[PATH_MAX + 16], supp[PATH_MAX], suppopt[PATH_MAX + 16];
+    char extra[1024];
+    char *argv[MAX_ARGS];
+    int n = 0;
+    snprintf(exitcode, sizeof exitcode, "--error-exitcode=%d", VG_ERROR_EXIT);
+    if (fmt_path(logfile, sizeof logfile, "--log-file=%s/valgrind.%%p.log", s->dir) != 0
+        || fmt_path(supp, sizeof supp, "%s/tests/valgrind.supp", src_dir()) != 0)
+        return START_FAILED;
+    argv[n++] = "valgrind";
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[n++] = (char *)fixed[i];
+    argv[n++] = exitcode;
+    argv[n++] = logfile;
+    if (file_exists(supp)) {
+        snprintf(suppopt, sizeof suppopt, "--suppressions=%s", supp);
+        argv[n++] = suppopt;
+    }
+    copy_bounded(extra, sizeof extra, getenv("DMG_VALGRIND_OPTS"));
+    char *save = NULL;
+    for (char *tok = strtok_r(extra, " \t\n", &save); tok != NULL && n < MAX_ARGS - 12;
+         tok = strtok_r(NULL, " \t\n", &save))
+        argv[n++] = tok;
+    argv[n++] = (char *)slapd_path();
+    for (int i = 1; slapd_argv[i] != NULL && n < MAX_ARGS - 1; i++)
+        argv[n++] = slapd_argv[i];
+    argv[n] = NULL;
+    s->pid = spawn(env_or("DMG_VALGRIND_BIN", DEFAULT_VALGRIND), argv, s->log, 0);
+    if (s->pid <= 0)
+        return START_FAILED;
+    s->under_valgrind = 1;
+    if (fmt_path(s->vg_log, sizeof s->vg_log, "%s/valgrind.%ld.log", s->dir, (long)s->pid) != 0)
+        return START_FAILED;
+    return START_OK;
+}
+
 /* Exec slapd in the foreground (-d) so that its pid is ours to wait for and stop. */
 static int launch_slapd(dmg_server *s)
 {
@@ -772,14 +851,34 @@ static int launch_slapd(dmg_server *s)
     snprintf(urls, sizeof urls, "%s %s", s->uri, s->ldapi_uri);
     char *argv[] = { "slapd", "-d", (char *)debug_level(), "-f", s->conf, "-h", urls, NULL };
     s->log_offset = file_size(s->log);
+    if (valgrind_mode())
+        return launch_under_valgrind(s, argv);
     s->pid = spawn(slapd_path(), argv, s->log, preload_mode() ? RUN_PRELOAD : 0);
     return s->pid > 0 ? START_OK : START_FAILED;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Under valgrind a start takes seconds and a probe against a half-started slapd may use its
+ * whole 1 s timeout, so the bound there is wall-clock time (VG_READY_S), not a try count. */
+static int ready_timed_out(const dmg_server *s, int tries, const struct timespec *t0)
+{
+    if (s->under_valgrind)
+        return seconds_since(t0) > VG_READY_S;
+    return tries >= READY_TRIES;
 }
 
 /* Bounded wait until an anonymous bind succeeds; gives up early when slapd exits. */
 static int wait_ready(dmg_server *s)
 {
-    for (int i = 0; i < READY_TRIES; i++) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; !ready_timed_out(s, i, &t0); i++) {
         int status = 0;
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = -1;
@@ -789,6 +888,8 @@ static int wait_ready(dmg_server *s)
             describe_status(status, how, sizeof how);
             fprintf(stderr, "harness: slapd exited during start-up (%s)\n", how);
             dump_file("slapd.log", s->log, s->log_offset);
+            if (s->under_valgrind)
+                dump_file("valgrind log", s->vg_log, 0);
             return START_FAILED;
         }
         if (probe_bind(s->uri) == LDAP_SUCCESS)
@@ -797,6 +898,8 @@ static int wait_ready(dmg_server *s)
     }
     fprintf(stderr, "harness: slapd did not answer on %s in time\n", s->uri);
     dump_file("slapd.log", s->log, s->log_offset);
+    if (s->under_valgrind)
+        dump_file("valgrind log", s->vg_log, 0);
     kill(s->pid, SIGKILL);
     waitpid(s->pid, NULL, 0);
     s->pid = -1;
@@ -893,6 +996,115 @@ fail:
  * Server: stop, restart
  * ========================================================================================== */
 
+/* ---- valgrind mode: judging memcheck's log ------------------------------------------------
+ *
+ * memcheck writes records separated by empty "==PID== " lines (or directly after a warning
+ * line); an error record starts with an unindented headline ("Invalid read of size 8",
+ * "Conditional jump or move depends on uninitialised value(s)", "40 bytes in 1 blocks are
+ * definitely lost in loss record 3 of 9", ...) followed by its stack(s) (for invalid
+ * accesses also where the block was allocated and freed).
+ * An error record is the module's when any of its frames is in dynmailgroup.so or in a source
+ * file under overlay/: that fails the run and is printed in full. Records entirely inside
+ * slapd and its libraries are printed as information only (tests/valgrind.supp silences the
+ * known ones). */
+
+static const char *const vg_error_kinds[] = {
+    "Invalid read", "Invalid write", "Invalid free", "Mismatched free", "uninitialised",
+    "definitely lost", "Source and destination overlap", "fishy value", "Process terminating",
+};
+
+/* The line without valgrind's "==PID== " (or "--PID-- ") prefix. */
+static const char *vg_body(const char *line)
+{
+    if ((line[0] == '=' && line[1] == '=') || (line[0] == '-' && line[1] == '-')) {
+        const char *p = line + 2;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (p > line + 2 && p[0] == line[0] && p[1] == line[0])
+            return p[2] == ' ' ? p + 3 : p + 2;
+    }
+    return line;
+}
+
+static int vg_is_error(const char *record)
+{
+    size_t head = strcspn(record, "\n");
+    for (size_t i = 0; i < sizeof vg_error_kinds / sizeof vg_error_kinds[0]; i++) {
+        const char *hit = strstr(record, vg_error_kinds[i]);
+        if (hit != NULL && (size_t)(hit - record) < head)
+            return 1;
+    }
+    return 0;
+}
+
+static int vg_is_module(const char *record)
+{
+    return strstr(record, "dynmailgroup.so") != NULL || strstr(record, "/overlay/") != NULL
+        || strstr(record, "(overlay/") != NULL;
+}
+
+/* 0 when the log shows no error of the module and a finished leak check; else prints the
+ * module's records and returns 1. */
+static int scan_valgrind_log(const dmg_server *s)
+{
+    FILE *f = fopen(s->vg_log, "r");
+    if (f == NULL) {
+        fprintf(stderr, "harness: valgrind log %s: %s\n", s->vg_log, strerror(errno));
+        return 1;
+    }
+    sbuf rec = { 0 }, mine = { 0 }, info = { 0 };
+    int n_mine = 0, n_info = 0, finished = 0;
+    char summary[512] = "";
+    char line[4096];
+    for (;;) {
+        char *got = fgets(line, sizeof line, f);
+        const char *body = got != NULL ? vg_body(line) : "";
+        /* A record ends at an empty line, and where an unindented line (the next headline,
+         * e.g. after a "Warning: set address range perms" line) begins. */
+        int blank = got == NULL || body[strspn(body, " \t\r\n")] == '\0';
+        if (blank || (body[0] != ' ' && rec.len > 0)) {
+            if (rec.len > 0 && vg_is_error(rec.s)) {
+                if (vg_is_module(rec.s)) {
+                    sb_printf(&mine, "----- valgrind: the module's error %d -----\n%s", ++n_mine,
+                              rec.s);
+                } else if (++n_info <= VG_INFO_SHOWN) {
+                    sb_printf(&info, "----- valgrind (info): outside the module -----\n%s",
+                              rec.s);
+                }
+            }
+            free(rec.s);
+            memset(&rec, 0, sizeof rec);
+            if (got == NULL)
+                break;
+            if (blank)
+                continue;
+        }
+        if (strstr(body, "ERROR SUMMARY:") != NULL) {
+            finished = 1;
+            copy_bounded(summary, sizeof summary, body);
+            summary[strcspn(summary, "\n")] = '\0';
+        }
+        sb_puts(&rec, body);
+    }
+    fclose(f);
+    if (n_info > 0) {
+        fprintf(stderr, "harness: valgrind (info, not a failure): %d error record(s) entirely "
+                        "inside slapd or its libraries (%s)%s\n%s",
+                n_info, s->vg_log, n_info > VG_INFO_SHOWN ? "; the first ones:" : ":", info.s);
+    }
+    if (n_mine > 0) {
+        fprintf(stderr, "harness: valgrind: %d error record(s) involving the module "
+                        "(dynmailgroup.so / overlay/) in %s [%s]\n%s----- end of valgrind "
+                        "records -----\n", n_mine, s->vg_log, summary, mine.s);
+    }
+    if (!finished)
+        fprintf(stderr, "harness: valgrind log %s has no ERROR SUMMARY: slapd did not exit "
+                        "normally, no leak check was done\n", s->vg_log);
+    free(mine.s);
+    free(info.s);
+    return n_mine > 0 || !finished;
+}
+
 /* Does the current run's log hold a sanitizer report? Then print it. */
 static int scan_log(const dmg_server *s)
 {
@@ -912,6 +1124,8 @@ static int scan_log(const dmg_server *s)
         fprintf(stderr, "harness: sanitizer report in slapd's log\n");
         dump_file("slapd.log", s->log, s->log_offset);
     }
+    if (s->under_valgrind)
+        found |= scan_valgrind_log(s);
     return found;
 }
 
@@ -926,7 +1140,9 @@ static int stop_server(dmg_server *s, int quiet)
     /* Preload mode: "slapd stopped." and the pidfile gone mean main() has finished (module
      * unloaded, pidfile removed); only the exit-handler hang described above remains. */
     const char *marker = preload_mode() ? "slapd stopped." : NULL;
-    int w = wait_done(pid, STOP_TRIES, &status, s->log, s->log_offset, marker, s->pidfile);
+    /* Under valgrind the exit includes memcheck's leak check, which takes a while. */
+    int tries = s->under_valgrind ? VG_STOP_TRIES : STOP_TRIES;
+    int w = wait_done(pid, tries, &status, s->log, s->log_offset, marker, s->pidfile);
     if (w != 0) {
         if (!quiet)
             fprintf(stderr, "harness: slapd (pid %ld) ignored SIGTERM; killing it\n", (long)pid);
@@ -935,6 +1151,10 @@ static int stop_server(dmg_server *s, int quiet)
     }
     s->pid = -1;
     if (w == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    /* valgrind's --error-exitcode: slapd itself exited; whether the errors are the module's
+     * is for scan_valgrind_log to say (slapd's and libraries' own are not failures). */
+    if (w == 0 && s->under_valgrind && WIFEXITED(status) && WEXITSTATUS(status) == VG_ERROR_EXIT)
         return 0;
     if (!quiet) {
         char how[128];
@@ -1008,13 +1228,14 @@ static long timeout_multiplier(void)
 {
     const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
     long v = m != NULL ? strtol(m, NULL, 10) : 1;
-    return v > 0 ? v : 1;
+    return (v > 0 ? v : 1) * (valgrind_mode() ? VG_SLOWDOWN : 1);
 }
 
 TCase *dmg_tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    /* Check multiplies by CK_TIMEOUT_MULTIPLIER itself; valgrind mode adds its own factor. */
+    tcase_set_timeout(tc, TCASE_TIMEOUT_S * (valgrind_mode() ? VG_SLOWDOWN : 1));
     return tc;
 }
 

@@ -16,6 +16,9 @@
  *   DMG_SCHEMADIR   slapd schema directory                      (/etc/ldap/schema)
  *   DMG_SLAPD_DEBUG slapd -d level, e.g. "stats" or "-1"        (none: errors, start, stop)
  *   DMG_KEEP_TMP    if set, temporary directories are kept and their paths printed
+ *   DMG_VALGRIND    if set (not "0"), slapd runs under valgrind memcheck (see below)
+ *   DMG_VALGRIND_BIN  valgrind binary                           (/usr/bin/valgrind)
+ *   DMG_VALGRIND_OPTS extra valgrind options, space separated   (none)
  *
  * What a server is: <dir>/slapd.conf (core, cosine, inetorgperson, dyngroup and our schema;
  * back_mdb for dc=example,dc=com with rootdn cn=admin,dc=example,dc=com / secret; cn=config
@@ -29,6 +32,17 @@
  * ASAN_OPTIONS=detect_leaks=0:abort_on_error=1. With Debian 12's p11-kit such a process hangs
  * in exit() (see harness.c); the harness recognises a finished slapd by its "slapd stopped."
  * line and removed pidfile and kills it; reports are found by scanning slapd.log.
+ *
+ * Valgrind mode (DMG_VALGRIND=1; ignored when DMG_PRELOAD is set): slapd is started as
+ * `valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite ...
+ * --suppressions=tests/valgrind.supp --log-file=<dir>/valgrind.%p.log slapd -d ...`; start-up
+ * and shutdown waits are longer (bounded), and Check test-case timeouts and the client-side
+ * LDAP bound are multiplied by 5. When slapd stops (SIGTERM, clean exit, leak check) its
+ * valgrind log is judged: an invalid access, use of an uninitialised value or definite leak
+ * whose stack mentions dynmailgroup.so or overlay/ sources makes dmg_server_stop (and
+ * dmg_server_restart) fail and is printed in full; records entirely inside slapd or its
+ * libraries are printed as information only. slaptest, slapadd and the test programs
+ * themselves do not run under valgrind.
  *
  * Process model: dmg_run_suite() starts the server in the test program's main process and
  * runs the suite in CK_FORK mode, so each test is a child process that only talks LDAP to the
