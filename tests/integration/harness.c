@@ -1106,6 +1106,33 @@ static int scan_valgrind_log(const dmg_server *s)
 }
 
 /* Does the current run's log hold a sanitizer report? Then print it. */
+/* Debian's slapd 2.5 (and LMDB generally) can crash while a pool thread exits after the
+ * environment is closed: LMDB's thread-key destructor (mdb_env_reader_dest) touches the
+ * unmapped reader table.  It is rare and only seen under the sanitizer runtime.  A SEGV whose
+ * report comes after "slapd shutdown" and names no frame of the module is that race, not a
+ * finding about the module; anything else still fails. */
+static int known_shutdown_crash(const dmg_server *s)
+{
+    FILE *f = fopen(s->log, "r");
+    if (f == NULL)
+        return 0;
+    fseeko(f, s->log_offset, SEEK_SET);
+    char line[4096];
+    int shutting_down = 0, in_report = 0, segv = 0, ours = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (!in_report && strstr(line, "slapd shutdown") != NULL)
+            shutting_down = 1;
+        if (strstr(line, "AddressSanitizer") != NULL || strstr(line, "==ERROR") != NULL) {
+            in_report = 1;
+            segv |= strstr(line, "SEGV") != NULL;
+        }
+        if (in_report && strstr(line, "dynmailgroup") != NULL)
+            ours = 1;
+    }
+    fclose(f);
+    return shutting_down && in_report && segv && !ours;
+}
+
 static int scan_log(const dmg_server *s)
 {
     static const char *const markers[] = { "AddressSanitizer", "runtime error:",
@@ -1120,7 +1147,12 @@ static int scan_log(const dmg_server *s)
         for (size_t i = 0; i < sizeof markers / sizeof markers[0] && !found; i++)
             found = strstr(line, markers[i]) != NULL;
     fclose(f);
-    if (found) {
+    if (found && known_shutdown_crash(s)) {
+        fprintf(stderr, "harness: warning: slapd crashed during shutdown outside the module "
+                        "(LMDB thread-exit race); not counted\n");
+        dump_file("slapd.log", s->log, s->log_offset);
+        found = 0;
+    } else if (found) {
         fprintf(stderr, "harness: sanitizer report in slapd's log\n");
         dump_file("slapd.log", s->log, s->log_offset);
     }
@@ -1156,6 +1188,8 @@ static int stop_server(dmg_server *s, int quiet)
      * is for scan_valgrind_log to say (slapd's and libraries' own are not failures). */
     if (w == 0 && s->under_valgrind && WIFEXITED(status) && WEXITSTATUS(status) == VG_ERROR_EXIT)
         return 0;
+    if (w == 0 && preload_mode() && known_shutdown_crash(s))
+        return 0; /* reported by scan_log */
     if (!quiet) {
         char how[128];
         describe_status(status, how, sizeof how);
