@@ -107,8 +107,7 @@ dmg_compare( Operation *op, SlapReply *rs )
 
 	if ( dmg_ad.oc_group == NULL )
 		return SLAP_CB_CONTINUE;
-	/* before the first read of the database: see dmg_members_acquire */
-	gen = dmg_cache_generation( di->cache );
+	gen = dmg_operation_generation( op, di );
 	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	is_group = dmg_entry_is_group( e );

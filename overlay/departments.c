@@ -23,7 +23,7 @@ dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 	ava.aa_value = op->o_req_ndn;
 	if ( !dmg_find_other( op, &eq, NULL, 1, &group ) )
 		return SLAP_CB_CONTINUE;
-	snprintf( text, sizeof( text ), "dmgDepartment: \"%s\" is a department of group \"%s\"",
+	snprintf( text, sizeof( text ), "dmgDepartment: \"%s\" is a department of group %s",
 		op->o_req_dn.bv_val, group.dn );
 	send_ldap_error( op, rs, LDAP_CONSTRAINT_VIOLATION, text );
 	return rs->sr_err;

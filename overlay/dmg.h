@@ -160,8 +160,11 @@ typedef struct dmg_members_view {
 	dmg_members owned;
 	dmg_cache_entry *held;
 } dmg_members_view;
-/* gen: the cache generation read when the operation started, before it read anything from
- * the database (see dmg_cache_generation in cache.h) */
+/* The cache generation for an operation, read in its hook before it reads the database;
+ * DMG_NO_GENERATION when its lists must not be cached. */
+#define DMG_NO_GENERATION ( ~0UL )
+unsigned long dmg_operation_generation( Operation *op, dmg_info *di );
+/* gen: dmg_operation_generation() of the operation */
 int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
@@ -208,7 +211,9 @@ int dmg_entry_release_rw( Operation *op, Entry *e, int rw );
 typedef struct dmg_first_dn {
 	struct berval *skip;
 	int groups_only;
-	char dn[256];
+	Operation *requester;	/* whose view decides whether a hidden group is named */
+	slap_overinst *on;
+	char dn[256];		/* the quoted DN, or "another entry" */
 	int found;
 } dmg_first_dn;
 int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out );

@@ -86,7 +86,13 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	slap_overinst *on = (slap_overinst *)be->bd_info;
 	dmg_info *di;
 
-	(void)cr;
+	if ( SLAP_ISGLOBALOVERLAY( be ) ) {
+		/* groups, departments and the cache belong to one database */
+		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
+			"must be configured on a database, not globally" );
+		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
+		return 1;
+	}
 	di = ch_calloc( 1, sizeof( dmg_info ) );
 	di->cache = dmg_cache_new( 0, dmg_members_free_value );
 	if ( di->cache == NULL || dmg_info_set_defaults( di ) ) {

@@ -55,7 +55,12 @@ dmg_first_dn_cb( Operation *op, SlapReply *rs )
 	if ( ctx->groups_only && !dmg_entry_is_group( rs->sr_entry ) )
 		return 0;
 	ctx->found = 1;
-	snprintf( ctx->dn, sizeof( ctx->dn ), "%s", rs->sr_entry->e_name.bv_val );
+	/* a hidden group is not named to those who may not see it */
+	if ( dmg_entry_is_group( rs->sr_entry )
+		&& !dmg_group_visible( ctx->requester, ctx->on, rs->sr_entry ) )
+		snprintf( ctx->dn, sizeof( ctx->dn ), "another entry" );
+	else
+		snprintf( ctx->dn, sizeof( ctx->dn ), "\"%s\"", rs->sr_entry->e_name.bv_val );
 	return 0;
 }
 
@@ -69,6 +74,8 @@ dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, 
 	memset( out, 0, sizeof( *out ) );
 	out->skip = skip;
 	out->groups_only = groups_only;
+	out->requester = op;
+	out->on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_op_as_root( op, &root );
 	cb.sc_response = dmg_first_dn_cb;
 	cb.sc_private = out;
@@ -137,7 +144,7 @@ dmg_check_mail( Operation *op, Entry *e, dmg_verdict *v )
 			why ? why : "null address" );
 	if ( dmg_mail_taken( op, &a->a_vals[0], &e->e_nname, 0, &other ) )
 		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-			"mail: \"%s\" is already used by \"%s\"", a->a_vals[0].bv_val, other.dn );
+			"mail: \"%s\" is already used by %s", a->a_vals[0].bv_val, other.dn );
 	return LDAP_SUCCESS;
 }
 
@@ -294,10 +301,35 @@ dmg_check_send_policy( dmg_info *di, Entry *e, dmg_verdict *v )
 	return LDAP_SUCCESS;
 }
 
+/* A group's addresses and rules are plain values: "mail;lang-en" would be a second address
+ * that the checks below do not see. */
+static int
+dmg_check_no_options( Entry *e, dmg_verdict *v )
+{
+	Attribute *a;
+
+	for ( a = e->e_attrs; a; a = a->a_next ) {
+		AttributeType *at = a->a_desc->ad_type;
+
+		if ( a->a_desc->ad_tags.bv_len == 0 )
+			continue;
+		if ( at == dmg_ad.mail->ad_type || at == dmg_ad.member->ad_type
+			|| at == dmg_ad.department->ad_type || at == dmg_ad.include_sub->ad_type
+			|| at == dmg_ad.condition->ad_type || at == dmg_ad.applicant->ad_type
+			|| at == dmg_ad.administrator->ad_type || at == dmg_ad.audit_required->ad_type
+			|| at == dmg_ad.auditor->ad_type || at == dmg_ad.send_policy->ad_type
+			|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"%s: \"%s\": attribute options are not allowed on a dynamicMailGroup",
+				a->a_desc->ad_cname.bv_val, a->a_vals[0].bv_val );
+	}
+	return LDAP_SUCCESS;
+}
+
 static int
 dmg_check_no_stored_member( Entry *e, dmg_verdict *v )
 {
-	Attribute *a = attr_find( e->e_attrs, dmg_ad.member );
+	Attribute *a = attrs_find( e->e_attrs, dmg_ad.member );
 
 	if ( a && a->a_numvals )
 		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
@@ -310,7 +342,8 @@ static int
 dmg_validate_group( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
 {
 	v->rc = LDAP_SUCCESS;
-	if ( dmg_check_no_stored_member( e, v )
+	if ( dmg_check_no_options( e, v )
+		|| dmg_check_no_stored_member( e, v )
 		|| dmg_check_mail( op, e, v )
 		|| dmg_check_departments( op, di, e, v )
 		|| dmg_check_conditions( op, e, v )
@@ -333,7 +366,7 @@ dmg_check_mail_values_free( Operation *op, BerVarray vals, unsigned n, dmg_verdi
 	for ( i = 0; i < n; i++ ) {
 		if ( dmg_mail_taken( op, &vals[i], &op->o_req_ndn, 1, &other ) )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-				"mail: \"%s\" is already used by \"%s\"", vals[i].bv_val, other.dn );
+				"mail: \"%s\" is already used by %s", vals[i].bv_val, other.dn );
 	}
 	return LDAP_SUCCESS;
 }
@@ -396,11 +429,17 @@ dmg_grant_write( Operation *op, dmg_role role )
 	op->o_bd->be_rootndn = op->o_ndn;
 }
 
+/* A write to a group the requester may not make: insufficientAccess, or noSuchObject when the
+ * group is hidden from them (its existence is not theirs to learn). */
 static int
-dmg_refuse_role( Operation *op, SlapReply *rs, const char *what )
+dmg_refuse_role( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group, const char *what )
 {
 	dmg_verdict v;
 
+	if ( !dmg_group_visible( op, on, group ) ) {
+		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+		return rs->sr_err;
+	}
 	dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "%s \"%s\" is reserved to postmasters%s",
 		what, op->o_req_dn.bv_val,
 		op->o_tag == LDAP_REQ_MODIFY || op->o_tag == LDAP_REQ_MODRDN
@@ -423,14 +462,14 @@ dmg_check_no_computed( Modifications *ml, Entry *e, dmg_verdict *v )
 	Attribute *a;
 
 	for ( ; ml; ml = ml->sml_next ) {
-		if ( dmg_ad_is_computed( ml->sml_desc ) && ml->sml_desc != dmg_ad.member )
+		if ( dmg_ad_is_computed( ml->sml_desc ) && ml->sml_desc->ad_type != dmg_ad.member->ad_type )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"%s: \"%s\" cannot be written; the attribute is computed",
 				ml->sml_desc->ad_cname.bv_val,
 				ml->sml_values ? ml->sml_values[0].bv_val : "" );
 	}
 	for ( a = e ? e->e_attrs : NULL; a; a = a->a_next ) {
-		if ( dmg_ad_is_computed( a->a_desc ) && a->a_desc != dmg_ad.member )
+		if ( dmg_ad_is_computed( a->a_desc ) && a->a_desc->ad_type != dmg_ad.member->ad_type )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"%s: \"%s\" cannot be written; the attribute is computed",
 				a->a_desc->ad_cname.bv_val, a->a_vals[0].bv_val );
@@ -470,9 +509,12 @@ dmg_add( Operation *op, SlapReply *rs )
 		return dmg_send_refusal( op, rs, &v );
 	if ( dmg_entry_is_group( e ) )
 		return dmg_add_group( op, rs, on );
-	mail = attr_find( e->e_attrs, dmg_ad.mail );
-	if ( mail && dmg_check_mail_values_free( op, mail->a_vals, mail->a_numvals, &v ) )
-		return dmg_send_refusal( op, rs, &v );
+	/* every mail value, with or without options */
+	for ( mail = attrs_find( e->e_attrs, dmg_ad.mail ); mail;
+			mail = attrs_find( mail->a_next, dmg_ad.mail ) ) {
+		if ( dmg_check_mail_values_free( op, mail->a_vals, mail->a_numvals, &v ) )
+			return dmg_send_refusal( op, rs, &v );
+	}
 	return SLAP_CB_CONTINUE;
 }
 
@@ -485,7 +527,7 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
 	int rc = LDAP_SUCCESS;
 
 	for ( ; ml && rc == LDAP_SUCCESS; ml = ml->sml_next ) {
-		Modification *mod = &ml->sml_mod;
+		Modification *mod = &ml->sml_mod, soft;
 
 		switch ( mod->sm_op ) {
 		case LDAP_MOD_ADD:
@@ -502,10 +544,15 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
 			break;
 		case SLAP_MOD_SOFTADD:
 		case SLAP_MOD_ADD_IF_NOT_PRESENT:
-			rc = modify_add_values( e, mod, 1, &text, textbuf, sizeof( textbuf ) );
+			/* as back-mdb does: a permissive add (modify_add_values knows only add) */
+			soft = *mod;
+			soft.sm_op = LDAP_MOD_ADD;
+			rc = modify_add_values( e, &soft, 1, &text, textbuf, sizeof( textbuf ) );
 			break;
 		case SLAP_MOD_SOFTDEL:
-			rc = modify_delete_values( e, mod, 1, &text, textbuf, sizeof( textbuf ) );
+			soft = *mod;
+			soft.sm_op = LDAP_MOD_DELETE;
+			rc = modify_delete_values( e, &soft, 1, &text, textbuf, sizeof( textbuf ) );
 			break;
 		}
 	}
@@ -514,44 +561,62 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
 	return rc;
 }
 
+/* What a group's administrators may write: its configuration, not who administers it, not
+ * what kind of entry it is (objectClass), and nothing else (the grant would allow anything). */
 static int
-dmg_mods_touch( Modifications *ml, AttributeDescription *ad )
+dmg_administrator_may_write( AttributeDescription *ad )
 {
-	for ( ; ml; ml = ml->sml_next ) {
-		if ( ml->sml_desc == ad )
-			return 1;
+	AttributeType *at = ad->ad_type;
+
+	if ( at == dmg_ad.applicant->ad_type || at == dmg_ad.administrator->ad_type )
+		return 0;
+	return at == slap_schema.si_ad_cn->ad_type || at == dmg_ad.mail->ad_type
+		|| at == slap_schema.si_ad_description->ad_type
+		|| at == dmg_ad.department->ad_type || at == dmg_ad.include_sub->ad_type
+		|| at == dmg_ad.condition->ad_type || at == dmg_ad.audit_required->ad_type
+		|| at == dmg_ad.auditor->ad_type || at == dmg_ad.send_policy->ad_type
+		|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type;
+}
+
+/* Modifications a write makes to a group (a modify's, or the RDN changes of a rename):
+ * checked for the requester's role, applied to a copy of the group and validated. */
+static int
+dmg_check_group_write( Operation *op, slap_overinst *on, Entry *stored, Modifications *mods,
+	dmg_role role, dmg_verdict *v )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	Modifications *ml;
+	Entry *e;
+	int rc;
+
+	for ( ml = mods; ml; ml = ml->sml_next ) {
+		if ( ( ml->sml_flags & SLAP_MOD_INTERNAL ) )
+			continue;	/* operational attributes the frontend adds */
+		if ( ml->sml_desc->ad_type == dmg_ad.applicant->ad_type && !dmg_may_repair_applicant( op ) )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"dmgApplicant: the creator of \"%s\" cannot be changed", op->o_req_dn.bv_val );
+		if ( role == DMG_ROLE_ADMINISTRATOR && !dmg_administrator_may_write( ml->sml_desc ) )
+			return dmg_refuse( v, LDAP_INSUFFICIENT_ACCESS,
+				"%s: administrators of \"%s\" may not change it",
+				ml->sml_desc->ad_cname.bv_val, op->o_req_dn.bv_val );
 	}
-	return 0;
+	e = entry_dup( stored );
+	rc = dmg_apply_mods( op, e, mods, v );
+	if ( rc == LDAP_SUCCESS )
+		rc = dmg_validate_group( op, di, e, v );
+	entry_free( e );
+	return rc;
 }
 
 static int
 dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	dmg_role role = dmg_role_on( op, on, stored );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
-	Entry *e;
-	int rc;
 
 	if ( role == DMG_ROLE_NONE )
-		return dmg_refuse_role( op, rs, "modifying group" );
-	if ( dmg_mods_touch( op->orm_modlist, dmg_ad.applicant ) && !dmg_may_repair_applicant( op ) ) {
-		dmg_refuse( &v, LDAP_CONSTRAINT_VIOLATION,
-			"dmgApplicant: the creator of \"%s\" cannot be changed", op->o_req_dn.bv_val );
-		return dmg_send_refusal( op, rs, &v );
-	}
-	if ( role == DMG_ROLE_ADMINISTRATOR && dmg_mods_touch( op->orm_modlist, dmg_ad.administrator ) ) {
-		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS,
-			"dmgAdministrator: administrators of \"%s\" cannot change who administers it",
-			op->o_req_dn.bv_val );
-		return dmg_send_refusal( op, rs, &v );
-	}
-	e = entry_dup( stored );
-	rc = dmg_apply_mods( op, e, op->orm_modlist, &v );
-	if ( rc == LDAP_SUCCESS )
-		rc = dmg_validate_group( op, di, e, &v );
-	entry_free( e );
-	if ( rc != LDAP_SUCCESS )
+		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
+	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	dmg_grant_write( op, role );
 	return SLAP_CB_CONTINUE;
@@ -564,7 +629,7 @@ dmg_modify_other( Operation *op, SlapReply *rs )
 	Modifications *ml;
 
 	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
-		if ( ml->sml_desc != dmg_ad.mail || ml->sml_values == NULL )
+		if ( ml->sml_desc->ad_type != dmg_ad.mail->ad_type || ml->sml_values == NULL )
 			continue;
 		if ( ml->sml_op == LDAP_MOD_DELETE || ml->sml_op == SLAP_MOD_SOFTDEL )
 			continue;
@@ -608,42 +673,52 @@ dmg_modrdn_moves( Operation *op )
 	return !dn_match( op->orr_nnewSup, &parent );
 }
 
-/* For a rename or delete: is the target a group, and what is op's identity for it?
- * Returns 0 when the target does not exist (the backend answers). */
 static int
-dmg_target_role( Operation *op, slap_overinst *on, int *is_group, dmg_role *role )
+dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group )
 {
-	Entry *target = dmg_entry_get( op, on, &op->o_req_ndn );
+	dmg_role role = dmg_role_on( op, on, group );
+	dmg_verdict v = { LDAP_SUCCESS, "" };
 
-	if ( target == NULL )
-		return 0;
-	*is_group = dmg_entry_is_group( target );
-	*role = *is_group ? dmg_role_on( op, on, target ) : DMG_ROLE_NONE;
-	dmg_entry_release( op, on, target );
-	return 1;
+	if ( role == DMG_ROLE_NONE )
+		return dmg_refuse_role( op, rs, on, group, "renaming group" );
+	if ( role == DMG_ROLE_ADMINISTRATOR && dmg_modrdn_moves( op ) ) {
+		/* the grant would let them put it anywhere; where groups live is the postmasters' */
+		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "administrators may rename group \"%s\" "
+			"but not move it", op->o_req_dn.bv_val );
+		return dmg_send_refusal( op, rs, &v );
+	}
+	/* the new RDN's values are added to the group (and the old ones removed): the frontend
+	 * has made them modifications, checked like a modify's */
+	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	dmg_grant_write( op, role );
+	return SLAP_CB_CONTINUE;
 }
 
 int
 dmg_modrdn( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	dmg_role role;
-	int is_group;
+	Entry *target;
+	int rc;
 
-	if ( dmg_guard_skips( op ) || !dmg_target_role( op, on, &is_group, &role ) )
+	if ( dmg_guard_skips( op ) || ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
-	if ( !is_group )
-		return dmg_departments_follow_rename( op, on );
-	if ( role == DMG_ROLE_NONE )
-		return dmg_refuse_role( op, rs, "renaming group" );
-	if ( role == DMG_ROLE_ADMINISTRATOR && dmg_modrdn_moves( op ) ) {
-		dmg_verdict v;
+	if ( dmg_entry_is_group( target ) )
+		rc = dmg_modrdn_group( op, rs, on, target );
+	else
+		rc = dmg_departments_follow_rename( op, on );
+	dmg_entry_release( op, on, target );
+	return rc;
+}
 
-		/* the grant would let them put it anywhere; where groups live is the postmasters' */
-		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "administrators may rename group \"%s\" "
-			"but not move it", op->o_req_dn.bv_val );
-		return dmg_send_refusal( op, rs, &v );
-	}
+static int
+dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group )
+{
+	dmg_role role = dmg_role_on( op, on, group );
+
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
+		return dmg_refuse_role( op, rs, on, group, "deleting group" );
 	dmg_grant_write( op, role );
 	return SLAP_CB_CONTINUE;
 }
@@ -652,15 +727,15 @@ int
 dmg_delete( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	dmg_role role;
-	int is_group;
+	Entry *target;
+	int rc;
 
-	if ( dmg_guard_skips( op ) || !dmg_target_role( op, on, &is_group, &role ) )
+	if ( dmg_guard_skips( op ) || ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
-	if ( !is_group )
-		return dmg_departments_refuse_delete( op, rs, on );
-	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
-		return dmg_refuse_role( op, rs, "deleting group" );
-	dmg_grant_write( op, role );
-	return SLAP_CB_CONTINUE;
+	if ( dmg_entry_is_group( target ) )
+		rc = dmg_delete_group( op, rs, on, target );
+	else
+		rc = dmg_departments_refuse_delete( op, rs, on );
+	dmg_entry_release( op, on, target );
+	return rc;
 }

@@ -574,6 +574,18 @@ dmg_members_cacheable( Operation *op, slap_overinst *on )
 		&& ( be_isroot( op ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) );
 }
 
+unsigned long
+dmg_operation_generation( Operation *op, dmg_info *di )
+{
+	/* Read before the operation's first read of the database.  An operation issued from
+	 * inside another one (its OpExtra list is not empty: the backend's transaction, another
+	 * overlay's marker) may read through a snapshot older than the generation: it may use
+	 * cached lists but not store one. */
+	if ( LDAP_SLIST_FIRST( &op->o_extra ) != NULL )
+		return DMG_NO_GENERATION;
+	return dmg_cache_generation( di->cache );
+}
+
 /* "group ndn" NUL "identity ndn": a list is reused only for the identity it was computed for */
 static char *
 dmg_cache_key( Operation *op, Entry *group, size_t *len )

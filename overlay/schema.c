@@ -121,16 +121,20 @@ dmg_schema_resolve_stored( const char **missing )
 		|| dmg_lookup_oc( "groupOfUniqueNames", &dmg_ad.oc_group_of_unique_names, missing );
 }
 
+/* By type: "member;x-tag" is as computed as "member" */
 int
 dmg_ad_is_group_computed( AttributeDescription *ad )
 {
-	return ad == dmg_ad.member || ad == dmg_ad.member_mail || ad == dmg_ad.member_count
-		|| ad == dmg_ad.decision || ad == dmg_ad.decision_reason
-		|| ad == dmg_ad.auditor_mail;
+	AttributeType *at = ad->ad_type;
+
+	return at == dmg_ad.member->ad_type || at == dmg_ad.member_mail->ad_type
+		|| at == dmg_ad.member_count->ad_type || at == dmg_ad.decision->ad_type
+		|| at == dmg_ad.decision_reason->ad_type || at == dmg_ad.auditor_mail->ad_type;
 }
 
 int
 dmg_ad_is_computed( AttributeDescription *ad )
 {
-	return dmg_ad_is_group_computed( ad ) || ad == dmg_ad.member_of || ad == dmg_ad.sender;
+	return dmg_ad_is_group_computed( ad ) || ad->ad_type == dmg_ad.member_of->ad_type
+		|| ad->ad_type == dmg_ad.sender->ad_type;
 }

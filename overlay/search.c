@@ -484,6 +484,10 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		dmg_decision_attrs( op, ctx->on, rs->sr_entry, rs->sr_entry,
 			ctx->has_sender ? &ctx->sender : NULL,
 			ctx->want_decision && ctx->has_sender, ctx->want_auditor_mail );
+	/* The attached values are shared (the cache's): a callback that wants to change the
+	 * entry (rwm, valsort) must take its own copy, which copies the values. */
+	if ( ctx->holding )
+		rs->sr_flags &= ~REP_ENTRY_MODIFIABLE;
 	return LDAP_SUCCESS;
 }
 
@@ -568,6 +572,18 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
 
 /* ---- the hook ------------------------------------------------------------------------------------- */
 
+/* Content synchronization (syncrepl) copies every group as stored, hidden ones included:
+ * only identities that may see every group may use it. */
+static int
+dmg_search_sync( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	if ( be_isroot( op ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) )
+		return SLAP_CB_CONTINUE;
+	send_ldap_error( op, rs, LDAP_INSUFFICIENT_ACCESS, "dynmailgroup: content "
+		"synchronization needs the rootdn or an identity in dynmailgroup-privileged" );
+	return rs->sr_err;
+}
+
 /* A hidden group as search base does not exist for those who may not see it. */
 static int
 dmg_search_base_hidden( Operation *op, slap_overinst *on )
@@ -592,12 +608,11 @@ dmg_search( Operation *op, SlapReply *rs )
 	dmg_search_ctx *ctx;
 	unsigned long gen;
 
-	/* replication copies groups as stored, hidden or not; the overlay's own searches
-	 * need nothing of this */
-	if ( op->o_sync != SLAP_CONTROL_NONE || dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) )
+	if ( dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) )
 		return SLAP_CB_CONTINUE;
-	/* before the first read of the database: see dmg_members_acquire */
-	gen = dmg_cache_generation( di->cache );
+	if ( op->o_sync != SLAP_CONTROL_NONE )
+		return dmg_search_sync( op, rs, on );
+	gen = dmg_operation_generation( op, di );
 	if ( dmg_search_base_hidden( op, on ) ) {
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
 		return rs->sr_err;

@@ -947,6 +947,99 @@ END_TEST
  * the overlay and the ACLs decide. */
 #define ANON_UPDATES "allow update_anon\n"
 
+
+/* ---- what a role's grant does not cover ------------------------------------------------------ */
+
+/* Administrators change a group's configuration, nothing else: not its object classes, not a
+ * password (the grant runs the write with full rights, so the guard must stop these). */
+START_TEST(administrator_limited_to_configuration)
+{
+    const char *dn = "cn=r-adm-lim," GROUPS;
+    root_add_group("r-adm-lim", "dmgAdministrator: " ADMIN "\n");
+    LDAP *ld = bind_as(ADMIN);
+    dmg_result r = dmg_modify(ld, dn, "add: objectClass\nobjectClass: simpleSecurityObject\n"
+                                      "-\nadd: userPassword\nuserPassword: pwned\n");
+    DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
+    ck_assert_msg(strstr(r.diag, "objectClass") != NULL, "diagnostic \"%s\"", r.diag);
+    r = dmg_modify(ld, dn, "add: seeAlso\nseeAlso: " BOB "\n");
+    DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    char *oc = root_values(dn, "objectClass");
+    DMG_ASSERT_STR(oc, "dynamicMailGroup");
+    free(oc);
+}
+END_TEST
+
+/* A rename adds the new RDN's values: it is checked like a modify. */
+START_TEST(administrator_rename_checked_like_modify)
+{
+    const char *dn = "cn=r-adm-rdn," GROUPS;
+    root_add_group("r-adm-rdn", "dmgAdministrator: " ADMIN "\n");
+    LDAP *ld = bind_as(ADMIN);
+    /* making someone administrator through the RDN */
+    DMG_ASSERT_RC(dmg_rename(ld, dn, "dmgAdministrator=uid=bob\\,ou=Engineering\\,dc=example\\,dc=com",
+                             NULL, 0), LDAP_INSUFFICIENT_ACCESS);
+    /* a second address through the RDN */
+    dmg_result r = dmg_rename(ld, dn, "mail=second@example.com", NULL, 0);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    ck_assert_msg(strstr(r.diag, "mail") != NULL, "diagnostic \"%s\"", r.diag);
+    dmg_disconnect(ld);
+    ck_assert_msg(exists(dn), "%s renamed anyway", dn);
+    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
+    ASSERT_VALUES_OF(dn, "mail", "r-adm-rdn@example.com");
+}
+END_TEST
+
+/* Writes to a hidden group by someone who may not see it: it does not exist for them, and an
+ * address clash does not name it. */
+START_TEST(hidden_group_not_revealed_by_writes)
+{
+    const char *dn = "cn=r-hid-w," GROUPS;
+    add_hidden_and_visible("r-hid-w");
+    LDAP *ld = bind_as(EMPLOYEE);
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: x\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    /* the employee takes the hidden group's address for itself (ACLs allow self write) */
+    LDAP *root = bind_as(DMG_ROOTDN);
+    dmg_result r = dmg_modify(root, EMPLOYEE, "add: mail\nmail: r-hid-w@example.com\n");
+    dmg_disconnect(root);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    ck_assert_msg(strstr(r.diag, "cn=r-hid-w") != NULL, "rootdn sees the name: \"%s\"", r.diag);
+    ld = bind_as(MTA);
+    r = dmg_modify(ld, MTA, "add: mail\nmail: r-hid-w@example.com\n");
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_CONSTRAINT_VIOLATION || r.rc == LDAP_INSUFFICIENT_ACCESS,
+                  "rc %d \"%s\"", r.rc, r.diag);
+}
+END_TEST
+
+/* Content synchronization would copy hidden groups: only the rootdn and privileged
+ * identities may use it. */
+START_TEST(sync_control_needs_privilege)
+{
+    LDAPControl *sync = NULL;
+    struct berval *bv = NULL;
+    BerElement *ber = ber_alloc_t(LBER_USE_DER);
+    ck_assert_ptr_nonnull(ber);
+    ck_assert_int_ne(ber_printf(ber, "{e}", LDAP_SYNC_REFRESH_ONLY), -1);
+    ck_assert_int_ne(ber_flatten(ber, &bv), -1);
+    ber_free(ber, 1);
+    ck_assert_int_eq(ldap_control_create(LDAP_CONTROL_SYNC, 1, bv, 1, &sync), LDAP_SUCCESS);
+    ber_bvfree(bv);
+
+    const char *attrs[] = { "cn", NULL };
+    LDAP *ld = bind_as(EMPLOYEE);
+    dmg_result r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs,
+                              DMG_CTRLS(sync), NULL);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS && strstr(r.diag, "privileged") != NULL,
+                  "employee's sync search: rc %d \"%s\"", r.rc, r.diag);
+    ldap_control_free(sync);
+}
+END_TEST
+
 static Suite *roles_suite(void)
 {
     Suite *s = suite_create("roles");
@@ -973,6 +1066,8 @@ static Suite *roles_suite(void)
                         N_ROWS(admin_admin_changes));
     tcase_add_test(tc, administrator_may_not_delete);
     tcase_add_test(tc, administrator_of_another_group);
+    tcase_add_test(tc, administrator_limited_to_configuration);
+    tcase_add_test(tc, administrator_rename_checked_like_modify);
     suite_add_tcase(s, tc);
 
     tc = dmg_tcase("postmaster");
@@ -990,6 +1085,8 @@ static Suite *roles_suite(void)
     tcase_add_loop_test(tc, hidden_visible_to_roles, 0, N_ROWS(seeing));
     tcase_add_test(tc, hidden_roles_are_per_group);
     tcase_add_test(tc, visible_group_seen_by_everyone);
+    tcase_add_test(tc, hidden_group_not_revealed_by_writes);
+    tcase_add_test(tc, sync_control_needs_privilege);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1008,9 +1105,12 @@ static Suite *acl_suite(void)
 
 int main(void)
 {
-    /* Ordinary users read only: every write right on groups comes from the overlay. */
+    /* Ordinary users read only: every write right on groups comes from the overlay.  syncprov
+     * below the overlay, as replication wants it (and the sync control is then understood). */
     const dmg_server_opts roles_opts = {
         .global_config = ANON_UPDATES,
+        .modules = "syncprov",
+        .overlays_before = "overlay syncprov\n",
         .db_config =
             "access to attrs=userPassword by self write by anonymous auth by * none\n"
             "access to * by users read by anonymous read\n",

@@ -872,12 +872,34 @@ END_TEST
 
 #define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
+
+/* Attribute options make other attribute descriptions: "mail;lang-en" is still an address. */
+START_TEST(employee_mail_with_option_is_checked)
+{
+    base_group("v-opt-emp", NULL);
+    MODIFY_REFUSED(BOB, "add: mail;lang-en\nmail;lang-en: v-opt-emp@example.com\n",
+                   LDAP_CONSTRAINT_VIOLATION, "mail", "v-opt-emp@example.com", G("v-opt-emp"));
+}
+END_TEST
+
+START_TEST(group_attributes_with_options_refused)
+{
+    base_group("v-opt-grp", NULL);
+    MODIFY_REFUSED(G("v-opt-grp"), "add: mail;lang-en\nmail;lang-en: other@example.com\n",
+                   LDAP_CONSTRAINT_VIOLATION, "mail;lang-en", "other@example.com", NULL);
+    MODIFY_REFUSED(G("v-opt-grp"), "add: member;lang-en\nmember;lang-en: " BOB "\n",
+                   LDAP_CONSTRAINT_VIOLATION, "member", BOB, NULL);
+}
+END_TEST
+
 static Suite *validation_suite(void)
 {
     Suite *s = suite_create("validation");
 
     TCase *tc = dmg_tcase("mail");
     tcase_add_test(tc, add_mail_missing);
+    tcase_add_test(tc, employee_mail_with_option_is_checked);
+    tcase_add_test(tc, group_attributes_with_options_refused);
     tcase_add_test(tc, mod_mail_deleted);
     tcase_add_test(tc, add_mail_not_an_address);
     tcase_add_test(tc, mod_mail_not_an_address);
