@@ -511,6 +511,10 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		return 0;	/* hidden: not sent */
 	if ( ctx->stored_only )
 		return SLAP_CB_CONTINUE;
+	/* slapd will not send an entry the requester may not read: compute nothing for it
+	 * (and name it in no error) */
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return SLAP_CB_CONTINUE;
 	if ( ctx->orig_filter && dmg_eval( op, ctx, ctx->orig_filter, e ) != LDAP_COMPARE_TRUE )
 		return 0;
 	if ( is_group ) {
