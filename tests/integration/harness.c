@@ -2134,3 +2134,15 @@ void dmg_assert_values_at(const char *file, int line, LDAP *ld, const char *base
     free(got);
     free(want);
 }
+
+void dmg_ensure_entries_at(const char *file, int line, const dmg_server *s,
+                           const char *const *ldifs, size_t n)
+{
+    LDAP *ld = dmg_connect_at(file, line, s, DMG_ROOTDN, DMG_ROOTPW);
+    for (size_t i = 0; i < n; i++) {
+        dmg_result r = dmg_add_ldif_at(file, line, ld, ldifs[i], NULL);
+        if (r.rc != LDAP_ALREADY_EXISTS)
+            dmg_assert_rc_impl(file, line, "add of a shared fixture entry", &r, LDAP_SUCCESS);
+    }
+    dmg_disconnect(ld);
+}

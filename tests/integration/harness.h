@@ -148,6 +148,13 @@ dmg_result dmg_bind(LDAP *ld, const char *dn, const char *password);
 #define dmg_modify_ext(ld, dn, changes, sctrls) \
     dmg_modify_at(__FILE__, __LINE__, (ld), (dn), (changes), (sctrls))
 
+/* Adds each one-entry LDIF text as the rootdn unless the entry exists already: fixtures
+ * that several tests of a suite share, whichever runs first. */
+#define dmg_ensure_entries(s, ldifs, n) \
+    dmg_ensure_entries_at(__FILE__, __LINE__, (s), (ldifs), (n))
+void dmg_ensure_entries_at(const char *file, int line, const dmg_server *s,
+                           const char *const *ldifs, size_t n);
+
 dmg_result dmg_rename(LDAP *ld, const char *dn, const char *newrdn, const char *newsuperior,
                       int deleteoldrdn);
 dmg_result dmg_rename_ext(LDAP *ld, const char *dn, const char *newrdn,

@@ -487,13 +487,7 @@ static const char *const group_ldif[] = {
 
 static void ensure_groups(dmg_server *s)
 {
-    LDAP *ld = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
-    for (size_t i = 0; i < sizeof group_ldif / sizeof group_ldif[0]; i++) {
-        dmg_result r = dmg_add_ldif(ld, group_ldif[i]);
-        if (r.rc != LDAP_ALREADY_EXISTS)
-            DMG_ASSERT_RC(r, LDAP_SUCCESS);
-    }
-    dmg_disconnect(ld);
+    dmg_ensure_entries(s, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
 }
 
 /* A loopback port where nothing listens (right now). */

@@ -730,13 +730,7 @@ static const char *const group_ldif[] = {
 
 static void ensure_groups(void)
 {
-    LDAP *ld = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
-    for (size_t i = 0; i < sizeof group_ldif / sizeof group_ldif[0]; i++) {
-        dmg_result r = dmg_add_ldif(ld, group_ldif[i]);
-        if (r.rc != LDAP_ALREADY_EXISTS)
-            DMG_ASSERT_RC(r, LDAP_SUCCESS);
-    }
-    dmg_disconnect(ld);
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
 }
 
 #define OK_RCPT "250 2.1.5 Ok"
