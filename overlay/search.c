@@ -462,14 +462,20 @@ dmg_note_limit( Operation *op, dmg_search_ctx *ctx, Entry *g )
 		"(dynmailgroup-max-members)", g->e_name.bv_val, di->max_members );
 }
 
+static int
+dmg_wants_group_values( dmg_search_ctx *ctx )
+{
+	return ctx->want_member || ctx->want_mail || ctx->want_count
+		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail;
+}
+
 /* Adds what was asked for; returns LDAP_ADMINLIMIT_EXCEEDED when the group is too large. */
 static int
 dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
 	int rc;
 
-	if ( !ctx->want_member && !ctx->want_mail && !ctx->want_count
-		&& !( ctx->want_decision && ctx->has_sender ) && !ctx->want_auditor_mail )
+	if ( !dmg_wants_group_values( ctx ) )
 		return LDAP_SUCCESS;
 	rs_entry2modifiable( op, rs, ctx->on );
 	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
@@ -511,9 +517,11 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		return 0;	/* hidden: not sent */
 	if ( ctx->stored_only )
 		return SLAP_CB_CONTINUE;
-	/* slapd will not send an entry the requester may not read: compute nothing for it
-	 * (and name it in no error) */
-	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+	/* slapd will not send an entry the requester may not read: compute nothing for it (and
+	 * name it in no error).  Asked only where there is something to compute, so that plain
+	 * searches do not evaluate the ACLs twice per entry. */
+	if ( ( ctx->orig_filter || ( is_group ? dmg_wants_group_values( ctx ) : ctx->want_member_of ) )
+		&& !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
 		return SLAP_CB_CONTINUE;
 	if ( ctx->orig_filter && dmg_eval( op, ctx, ctx->orig_filter, e ) != LDAP_COMPARE_TRUE )
 		return 0;
