@@ -162,6 +162,19 @@ START_TEST(without_module_member_is_absent)
 }
 END_TEST
 
+/* Groups, departments and the cache belong to one database: as a global overlay (in the
+ * frontend) dynmailgroup refuses to start, and so slapd does not start. */
+START_TEST(global_overlay_refused)
+{
+    dmg_server_opts global = { .global_config = "overlay dynmailgroup\n" };
+    dmg_server *s = dmg_server_start(&global);
+    if (s != NULL) {
+        dmg_server_stop(s);
+        ck_abort_msg("slapd started with dynmailgroup as a global overlay");
+    }
+}
+END_TEST
+
 static Suite *with_module_suite(void)
 {
     Suite *s = suite_create("basic (with dynmailgroup)");
@@ -170,6 +183,7 @@ static Suite *with_module_suite(void)
     tcase_add_test(tc, add_group_with_every_stored_attribute);
     tcase_add_test(tc, full_group_members);
     tcase_add_test(tc, finance_group_members);
+    tcase_add_test(tc, global_overlay_refused);
     suite_add_tcase(s, tc);
     return s;
 }
