@@ -58,6 +58,8 @@ struct dmg_server {
     char dir[PATH_MAX];
     char conf[PATH_MAX];
     char tools_conf[PATH_MAX];
+    char confdir[PATH_MAX]; /* <dir>/slapd.d: slapd's configuration when config_dir is set */
+    int config_dir;         /* slapd runs with -F confdir (converted from conf) instead of -f */
     char pidfile[PATH_MAX];
     char log[PATH_MAX];
     char socket[PATH_MAX];
@@ -424,10 +426,11 @@ static int log_contains(const char *path, off_t offset, const char *text)
  * error. With done_marker (preload mode only) it also accepts "finished, stuck in its exit
  * handlers": the log (from offset) shows done_marker, gone_file (when not NULL) no longer
  * exists, and the process is still there EXIT_HANG_TRIES polls later; it is then killed and
- * reported as a clean exit. */
+ * reported as a clean exit.  A tool that fails hangs in exit the same way: fail_marker seen,
+ * it is killed and reported as exit status 1. */
 #define EXIT_HANG_TRIES 20 /* ~200 ms for the last clean-up between marker and exit() */
 static int wait_done(pid_t pid, int tries, int *status, const char *log, off_t offset,
-                     const char *done_marker, const char *gone_file)
+                     const char *done_marker, const char *fail_marker, const char *gone_file)
 {
     int finished_polls = 0;
     int marker_seen = 0;
@@ -439,6 +442,13 @@ static int wait_done(pid_t pid, int tries, int *status, const char *log, off_t o
             return -1;
         if (done_marker != NULL && !marker_seen)
             marker_seen = log_contains(log, offset, done_marker);
+        if (fail_marker != NULL && log_contains(log, offset, fail_marker)
+            && ++finished_polls > EXIT_HANG_TRIES) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            *status = W_EXITCODE(1, 0);
+            return 0;
+        }
         if (marker_seen && (gone_file == NULL || !file_exists(gone_file))
             && ++finished_polls > EXIT_HANG_TRIES) {
             kill(pid, SIGKILL);
@@ -452,9 +462,9 @@ static int wait_done(pid_t pid, int tries, int *status, const char *log, off_t o
 }
 
 /* Run a slapd tool to completion; its exit status, or -1 when it could not run or hung.
- * done_marker: see wait_done (only used with RUN_PRELOAD). */
+ * done_marker, fail_marker: see wait_done (only used with RUN_PRELOAD). */
 static int run_tool(const char *path, char *const argv[], const char *logpath, int flags,
-                    const char *done_marker)
+                    const char *done_marker, const char *fail_marker)
 {
     off_t offset = 0;
     struct stat st;
@@ -465,7 +475,8 @@ static int run_tool(const char *path, char *const argv[], const char *logpath, i
         return -1;
     int status = 0;
     int w = wait_done(pid, TOOL_TRIES, &status, logpath, offset,
-                      (flags & RUN_PRELOAD) ? done_marker : NULL, NULL);
+                      (flags & RUN_PRELOAD) ? done_marker : NULL,
+                      (flags & RUN_PRELOAD) ? fail_marker : NULL, NULL);
     if (w != 0) {
         fprintf(stderr, "harness: %s did not finish; killing it\n", argv[0]);
         kill(pid, SIGKILL);
@@ -672,6 +683,7 @@ static int make_dir(dmg_server *s)
         return -1;
     if (fmt_path(s->conf, sizeof s->conf, "%s/slapd.conf", s->dir) != 0
         || fmt_path(s->tools_conf, sizeof s->tools_conf, "%s/slapadd.conf", s->dir) != 0
+        || fmt_path(s->confdir, sizeof s->confdir, "%s/slapd.d", s->dir) != 0
         || fmt_path(s->pidfile, sizeof s->pidfile, "%s/slapd.pid", s->dir) != 0
         || fmt_path(s->log, sizeof s->log, "%s/slapd.log", s->dir) != 0
         || fmt_path(s->socket, sizeof s->socket, "%s/ldapi", s->dir) != 0)
@@ -692,21 +704,46 @@ static int make_dir(dmg_server *s)
     return 0;
 }
 
-static int validate_config(const dmg_server *s)
+static off_t file_size(const char *path);
+
+/* slaptest on the server's configuration: mode 'u' checks slapd.conf (slaptest -u -f),
+ * 'c' converts it into the empty <dir>/slapd.d (slaptest -n0 -f slapd.conf -F slapd.d,
+ * which checks it as well), 'F' checks the slapd.d as it is now (slaptest -u -F). */
+static int run_slaptest(const dmg_server *s, int mode)
 {
     char path[PATH_MAX];
     tool_path("slaptest", NULL, path, sizeof path);
     char tool_log[PATH_MAX];
     if (fmt_path(tool_log, sizeof tool_log, "%s/slaptest.log", s->dir) != 0)
         return -1;
-    char *argv[] = { "slaptest", "-u", "-f", (char *)s->conf, NULL };
+    char *check_conf[] = { "slaptest", "-u", "-f", (char *)s->conf, NULL };
+    /* -n0: open only the config database (the mdb one may not exist yet: slapadd comes
+     * after, and a slap tool does not create it); all of slapd.conf is still parsed. */
+    char *convert[] = { "slaptest", "-n0", "-f", (char *)s->conf, "-F", (char *)s->confdir,
+                        NULL };
+    char *check_dir[] = { "slaptest", "-u", "-F", (char *)s->confdir, NULL };
+    char **argv = mode == 'c' ? convert : mode == 'F' ? check_dir : check_conf;
+    if (mode == 'c' && mkdir(s->confdir, 0700) != 0) {
+        fprintf(stderr, "harness: mkdir %s: %s\n", s->confdir, strerror(errno));
+        return -1;
+    }
+    off_t offset = file_size(tool_log);
     int flags = preload_mode() ? RUN_PRELOAD : 0;
-    if (run_tool(path, argv, tool_log, flags, "config file testing succeeded") != 0) {
-        dump_file("slaptest output", tool_log, 0);
-        dump_file("generated slapd.conf", s->conf, 0);
+    /* "slaptest: bad configuration file!" (or directory) */
+    if (run_tool(path, argv, tool_log, flags, "config file testing succeeded",
+                 "bad configuration") != 0) {
+        dump_file("slaptest output", tool_log, offset);
+        if (mode != 'F')
+            dump_file("generated slapd.conf", s->conf, 0);
         return -1;
     }
     return 0;
+}
+
+/* slapd.conf checked, or in config_dir mode converted into slapd.d. */
+static int validate_config(const dmg_server *s)
+{
+    return run_slaptest(s, s->config_dir ? 'c' : 'u');
 }
 
 static int load_fixture(const dmg_server *s, const char *fixture)
@@ -727,7 +764,7 @@ static int load_fixture(const dmg_server *s, const char *fixture)
         return -1;
     char *argv[] = { "slapadd", "-q", "-f", (char *)s->tools_conf, "-b", DMG_SUFFIX, "-l", ldif,
                      NULL };
-    if (run_tool(path, argv, tool_log, 0, NULL) != 0) {
+    if (run_tool(path, argv, tool_log, 0, NULL, NULL) != 0) {
         dump_file("slapadd output", tool_log, 0);
         return -1;
     }
@@ -849,7 +886,8 @@ static int launch_slapd(dmg_server *s)
         return START_FAILED;
     char urls[sizeof s->uri + sizeof s->ldapi_uri + 2];
     snprintf(urls, sizeof urls, "%s %s", s->uri, s->ldapi_uri);
-    char *argv[] = { "slapd", "-d", (char *)debug_level(), "-f", s->conf, "-h", urls, NULL };
+    char *argv[] = { "slapd", "-d", (char *)debug_level(), s->config_dir ? "-F" : "-f",
+                     s->config_dir ? s->confdir : s->conf, "-h", urls, NULL };
     s->log_offset = file_size(s->log);
     if (valgrind_mode())
         return launch_under_valgrind(s, argv);
@@ -965,6 +1003,7 @@ dmg_server *dmg_server_start(const dmg_server_opts *o)
     memset(s, 0, sizeof *s);
     s->pid = -1;
     s->owner = getpid();
+    s->config_dir = o->config_dir != 0;
     if (make_dir(s) != 0)
         goto fail;
     char *conf = build_config(s, o, 0);
@@ -1174,7 +1213,7 @@ static int stop_server(dmg_server *s, int quiet)
     const char *marker = preload_mode() ? "slapd stopped." : NULL;
     /* Under valgrind the exit includes memcheck's leak check, which takes a while. */
     int tries = s->under_valgrind ? VG_STOP_TRIES : STOP_TRIES;
-    int w = wait_done(pid, tries, &status, s->log, s->log_offset, marker, s->pidfile);
+    int w = wait_done(pid, tries, &status, s->log, s->log_offset, marker, NULL, s->pidfile);
     if (w != 0) {
         if (!quiet)
             fprintf(stderr, "harness: slapd (pid %ld) ignored SIGTERM; killing it\n", (long)pid);
@@ -1251,6 +1290,18 @@ const char *dmg_server_dir(const dmg_server *s)
 const char *dmg_server_log(const dmg_server *s)
 {
     return s->log;
+}
+
+const char *dmg_server_config_dir(const dmg_server *s)
+{
+    return s->config_dir ? s->confdir : NULL;
+}
+
+int dmg_server_check_config(const dmg_server *s)
+{
+    if (s == NULL)
+        return 1;
+    return run_slaptest(s, s->config_dir ? 'F' : 'u') == 0 ? 0 : 1;
 }
 
 /* ============================================================================================

@@ -28,6 +28,14 @@
  * 127.0.0.1:PORT/ ldapi://<dir>/ldapi"` in the foreground, output in <dir>/slapd.log. Modules
  * load before the schema files, as cn=module{0} does before cn=schema in Debian's cn=config.
  *
+ * With config_dir set the configuration is Debian's cn=config layout instead: the same
+ * slapd.conf is converted by `slaptest -n0 -f slapd.conf -F <dir>/slapd.d` (cn=module{0}
+ * with the module loads, cn={0}core ... cn={3}dyngroup[,cn={4}dynmailgroup] under cn=schema,
+ * olcDatabase={0}config, olcDatabase={1}mdb with its indexes and overlays), the fixture is
+ * still loaded from slapadd.conf (same database directory), and slapd runs with
+ * `-F <dir>/slapd.d` instead of -f, also after dmg_server_restart: changes made to cn=config
+ * over LDAP are written to slapd.d and survive restarts.
+ *
  * Sanitizer builds (DMG_PRELOAD set): slapd and slaptest get LD_PRELOAD=$DMG_PRELOAD and
  * ASAN_OPTIONS=detect_leaks=0:abort_on_error=1. With Debian 12's p11-kit such a process hangs
  * in exit() (see harness.c); the harness recognises a finished slapd by its "slapd stopped."
@@ -79,6 +87,8 @@ typedef struct dmg_server_opts {
     const char *overlay_config;  /* verbatim, after "overlay dynmailgroup" */
     const char *fixture;         /* LDIF under tests/fixtures (or absolute path);
                                     NULL = "org.ldif", DMG_NO_FIXTURE = none */
+    int config_dir;              /* run slapd on a slapd.d (-F) converted from the slapd.conf
+                                    described by the options above, see the top comment */
 } dmg_server_opts;
 
 typedef struct dmg_server dmg_server;
@@ -88,14 +98,21 @@ dmg_server *dmg_server_start(const dmg_server_opts *o);
 /* Stop it and free it. Non-zero when slapd exited abnormally or its log holds a sanitizer
  * report (printed to stderr). NULL is accepted and returns 0. */
 int dmg_server_stop(dmg_server *s);
-/* Stop and start again on the same directory and port; the data is kept (runtime changes to
- * cn=config are not: the configuration is slapd.conf). 0 on success. */
+/* Stop and start again on the same directory and port; the data is kept. Runtime changes to
+ * cn=config are lost (the configuration is slapd.conf), except in config_dir mode, where slapd
+ * wrote them to slapd.d and starts from it again. 0 on success. */
 int dmg_server_restart(dmg_server *s);
+/* Run slaptest -u on the server's configuration as it is now: slapd.d (-F) in config_dir
+ * mode, else slapd.conf (-f); output in <dir>/slaptest.log, printed on failure. 0 when it
+ * passes. May run while slapd runs. */
+int dmg_server_check_config(const dmg_server *s);
 
 const char *dmg_server_uri(const dmg_server *s);       /* ldap://127.0.0.1:PORT/ */
 const char *dmg_server_ldapi_uri(const dmg_server *s); /* ldapi://%2F...%2Fldapi */
 const char *dmg_server_dir(const dmg_server *s);       /* the temporary directory */
 const char *dmg_server_log(const dmg_server *s);       /* path of slapd.log */
+const char *dmg_server_config_dir(const dmg_server *s); /* <dir>/slapd.d; NULL without
+                                                           config_dir */
 
 /* Start the server described by o, store it in *global for the tests, run s in CK_FORK mode
  * (unless CK_FORK=no is set for debugging), stop the server. EXIT_SUCCESS only when every test

@@ -14,35 +14,21 @@
  * privileged MTA's reads are served from it, so the run-time changes below also show that a
  * configuration change empties it.
  *
- * Suite "slapd.d" is Debian's layout: each test builds a slapd.d with slapadd -n0 from a
- * minimal cn=config LDIF (core, cosine, inetorgperson, back_mdb, a config database managed by
- * this process's peer credentials, an mdb database for dc=example,dc=com), runs slapd -F on
- * it over ldapi only, adds the dynmailgroup schema LDIF, the module and the overlay over LDAP,
+ * Suite "slapd.d" is Debian's layout: the test starts its own harness server with config_dir
+ * (slapd -F on a slapd.d that slaptest converted from the harness's slapd.conf) but without
+ * the module, the overlay and the dynmailgroup schema, adds the dynmailgroup schema LDIF, the
+ * module (to cn=module{0}), an index and the overlay over ldapi as an administrator would,
  * and restarts slapd on the same slapd.d to check that everything was written durably.
- * The harness only runs slapd.conf servers, so that server is managed here (fd_*).
  */
-#define _GNU_SOURCE /* mkdtemp, prctl, nftw */
+#define _GNU_SOURCE /* strdup with C99 */
 
 #include "harness.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-#include <sasl/sasl.h>
 
 /* ============================================================================================
  * The fixture's names (tests/fixtures/org.ldif)
@@ -572,245 +558,20 @@ static Suite *config_suite(void)
 }
 
 /* ============================================================================================
- * Suite "slapd.d": a slapd started with -F, managed here.
+ * Suite "slapd.d": a harness server with config_dir (slapd -F), started inside the test.
  * ========================================================================================== */
 
-#define FD_NAP_MS      10
-#define FD_READY_TRIES 1500  /* ~15 s */
-#define FD_STOP_TRIES  2000  /* ~20 s */
-#define FD_TOOL_TRIES  12000 /* ~120 s */
+#define SD_DB      "olcDatabase={1}mdb,cn=config"
+#define SD_OVERLAY "olcOverlay={0}dynmailgroup," SD_DB
+#define SD_MODULES "cn=module{0},cn=config"
+#define SD_SALES   "ou=Sales," DMG_SUFFIX
+#define SD_ANN     "uid=ann," SD_SALES
+#define SD_BEN     "uid=ben," SD_SALES
+#define SD_PM      "uid=pm,ou=People," DMG_SUFFIX
+#define SD_GROUP   "cn=sales,ou=Groups," DMG_SUFFIX
 
-typedef struct fd_server {
-    char dir[128];          /* temporary directory (short: the ldapi socket is in it) */
-    char confdir[256];      /* dir/slapd.d */
-    char log[256];          /* dir/slapd.log: slapd's and the tools' output */
-    char uri[512];          /* ldapi://... (percent-encoded socket path) */
-    pid_t pid;
-    pid_t owner;
-    off_t log_offset;       /* start of the current slapd run in the log */
-} fd_server;
-
-/* Stopped and removed at exit.  A failed assertion ends a test process with _exit(), which
- * skips atexit(): then slapd dies with it (PR_SET_PDEATHSIG) and the runner process removes
- * the directory in the test case's unchecked teardown (fd_tmpdir_remove). */
-static fd_server *fd_live;
-static char fd_tmpdir[96]; /* made and removed by the runner process */
-
-static const char *fd_env(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return (v != NULL && *v != '\0') ? v : dflt;
-}
-
-static void fd_nap(void)
-{
-    struct timespec ts = { 0, FD_NAP_MS * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* Sanitizer builds (DMG_PRELOAD set) preload the ASan/UBSan runtime into the processes that
- * load the module. Such a process never leaves exit() by itself on Debian 12 (p11-kit's
- * destructor blocks; see harness.c): it is recognised as finished by a line in its log (and,
- * for slapd, its removed pidfile) and then killed, as the harness does. */
-static int fd_preload_mode(void)
-{
-    const char *preload = getenv("DMG_PRELOAD");
-    return preload != NULL && *preload != '\0';
-}
-
-/* fork + exec; output appended to the log; the child dies with the test process. */
-static pid_t fd_spawn(const fd_server *s, const char *path, char *const argv[], int preload)
-{
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        if (fd > STDERR_FILENO)
-            close(fd);
-    }
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-        dup2(devnull, STDIN_FILENO);
-        if (devnull > STDERR_FILENO)
-            close(devnull);
-    }
-#ifdef __linux__
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(127);
-#else
-    (void)parent;
-#endif
-    if (preload && fd_preload_mode()) {
-        setenv("LD_PRELOAD", getenv("DMG_PRELOAD"), 1);
-        setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-        setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1", 1);
-    }
-    execv(path, argv);
-    fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
-    _exit(127);
-}
-
-static off_t fd_log_size(const fd_server *s)
-{
-    struct stat st;
-    return stat(s->log, &st) == 0 ? st.st_size : 0;
-}
-
-static int fd_log_contains(const fd_server *s, off_t offset, const char *text)
-{
-    FILE *f = fopen(s->log, "r");
-    if (f == NULL)
-        return 0;
-    fseeko(f, offset, SEEK_SET);
-    char line[4096];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f) != NULL)
-        found = strstr(line, text) != NULL;
-    fclose(f);
-    return found;
-}
-
-/* 0 and *status when pid ended within tries naps, 1 otherwise. In preload mode, done_marker
- * in the log (from offset) and gone_file removed (when not NULL) for ~200 ms more also count
- * as a clean exit: the process is then killed and *status set to 0. */
-static int fd_wait(const fd_server *s, pid_t pid, int tries, int *status, off_t offset,
-                   const char *done_marker, const char *gone_file)
-{
-    int finished_polls = 0;
-    int marker_seen = 0;
-    struct stat st;
-    for (int i = 0; i < tries; i++) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
-            return 0;
-        if (r < 0 && errno != EINTR)
-            return 1;
-        if (done_marker != NULL && fd_preload_mode() && !marker_seen)
-            marker_seen = fd_log_contains(s, offset, done_marker);
-        if (marker_seen && (gone_file == NULL || stat(gone_file, &st) != 0)
-            && ++finished_polls > 20) {
-            kill(pid, SIGKILL);
-            waitpid(pid, status, 0);
-            *status = 0;
-            return 0;
-        }
-        fd_nap();
-    }
-    return 1;
-}
-
-static void fd_dump_log(const fd_server *s, off_t from)
-{
-    FILE *f = fopen(s->log, "r");
-    if (f == NULL)
-        return;
-    fseeko(f, from, SEEK_SET);
-    fprintf(stderr, "----- %s -----\n", s->log);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, n, stderr);
-    fprintf(stderr, "----- end of %s -----\n", s->log);
-    fclose(f);
-}
-
-
-/* A slapd tool (slapadd, slaptest) next to slapd, else slapd under that name. */
-static void fd_tool(const char *tool, const char *env, char *out, size_t size)
-{
-    const char *explicit_path = getenv(env);
-    if (explicit_path != NULL && *explicit_path != '\0') {
-        snprintf(out, size, "%s", explicit_path);
-        return;
-    }
-    const char *slapd = fd_env("DMG_SLAPD", "/usr/sbin/slapd");
-    const char *slash = strrchr(slapd, '/');
-    if (slash != NULL) {
-        snprintf(out, size, "%.*s%s", (int)(slash + 1 - slapd), slapd, tool);
-        if (access(out, X_OK) == 0)
-            return;
-    }
-    snprintf(out, size, "%s", slapd);
-}
-
-/* Runs a tool to completion; its exit status (-1: did not run or hung). With preload (the
- * tool loads the module) done_marker is its last line of output on success. */
-static int fd_run_tool(const fd_server *s, const char *path, char *const argv[], int preload,
-                       const char *done_marker)
-{
-    off_t offset = fd_log_size(s);
-    pid_t pid = fd_spawn(s, path, argv, preload);
-    if (pid < 0)
-        return -1;
-    int status = 0;
-    if (fd_wait(s, pid, FD_TOOL_TRIES, &status, offset, preload ? done_marker : NULL, NULL)
-        != 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int fd_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* SIGTERM, bounded wait, SIGKILL; 0 when slapd exited with status 0. In preload mode
- * "slapd stopped." and the removed pidfile mean that main() has finished. */
-static int fd_stop_slapd(fd_server *s)
-{
-    if (s->pid <= 0)
-        return 0;
-    kill(s->pid, SIGTERM);
-    int status = 0;
-    char pidfile[sizeof s->dir + 16];
-    snprintf(pidfile, sizeof pidfile, "%s/slapd.pid", s->dir);
-    int hung = fd_wait(s, s->pid, FD_STOP_TRIES, &status, s->log_offset, "slapd stopped.",
-                       pidfile);
-    if (hung) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, &status, 0);
-    }
-    s->pid = -1;
-    return (!hung && WIFEXITED(status) && WEXITSTATUS(status) == 0) ? 0 : 1;
-}
-
-static void fd_cleanup_at_exit(void)
-{
-    fd_server *s = fd_live;
-    if (s == NULL || s->owner != getpid())
-        return;
-    fd_live = NULL;
-    fd_stop_slapd(s);
-    if (getenv("DMG_KEEP_TMP") != NULL)
-        fprintf(stderr, "test_config: kept %s\n", s->dir);
-    else
-        nftw(s->dir, fd_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(s);
-}
-
-static void fd_write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    size_t n = strlen(text);
-    ck_assert_msg(fwrite(text, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
-}
-
-static char *fd_read_file(const char *path)
+/* The whole file as a string; free() it. */
+static char *read_text_file(const char *path)
 {
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot read %s: %s", path, strerror(errno));
@@ -831,266 +592,18 @@ static char *fd_read_file(const char *path)
     return buf;
 }
 
-/* The minimal cn=config of a Debian installation: modules first, then the schema, the
- * frontend, the config database (manage for this process's peer credentials over ldapi) and
- * one mdb database. */
-static char *fd_config_ldif(const fd_server *s)
-{
-    const char *schemadir = fd_env("DMG_SCHEMADIR", "/etc/ldap/schema");
-    char *text = NULL;
-    int n = asprintf(&text,
-        "dn: cn=config\n"
-        "objectClass: olcGlobal\n"
-        "cn: config\n"
-        "olcPidFile: %s/slapd.pid\n"
-        "olcArgsFile: %s/slapd.args\n"
-        "\n"
-        "dn: cn=module{0},cn=config\n"
-        "objectClass: olcModuleList\n"
-        "cn: module{0}\n"
-        "olcModulePath: %s\n"
-        "olcModuleLoad: back_mdb\n"
-        "\n"
-        "dn: cn=schema,cn=config\n"
-        "objectClass: olcSchemaConfig\n"
-        "cn: schema\n"
-        "\n"
-        "include: file://%s/core.ldif\n"
-        "\n"
-        "include: file://%s/cosine.ldif\n"
-        "\n"
-        "include: file://%s/inetorgperson.ldif\n"
-        "\n"
-        "dn: olcDatabase={-1}frontend,cn=config\n"
-        "objectClass: olcDatabaseConfig\n"
-        "objectClass: olcFrontendConfig\n"
-        "olcDatabase: {-1}frontend\n"
-        "\n"
-        "dn: olcDatabase={0}config,cn=config\n"
-        "objectClass: olcDatabaseConfig\n"
-        "olcDatabase: {0}config\n"
-        "olcAccess: {0}to * by dn.exact=gidNumber=%lu+uidNumber=%lu,cn=peercred,cn=external,"
-        "cn=auth manage by * break\n"
-        "\n"
-        "dn: olcDatabase={1}mdb,cn=config\n"
-        "objectClass: olcDatabaseConfig\n"
-        "objectClass: olcMdbConfig\n"
-        "olcDatabase: {1}mdb\n"
-        "olcDbDirectory: %s/db\n"
-        "olcSuffix: " DMG_SUFFIX "\n"
-        "olcRootDN: " DMG_ROOTDN "\n"
-        "olcRootPW: " DMG_ROOTPW "\n"
-        "olcDbMaxSize: 1073741824\n"
-        "olcDbIndex: objectClass eq\n"
-        "olcDbIndex: mail eq\n",
-        s->dir, s->dir, fd_env("DMG_MODULEPATH", "/usr/lib/ldap"), schemadir, schemadir,
-        schemadir, (unsigned long)getgid(), (unsigned long)getuid(), s->dir);
-    ck_assert_msg(n > 0, "asprintf failed");
-    return text;
-}
-
-/* Unchecked fixture, in the runner process: the directory the tests' servers live in. */
-static void fd_tmpdir_make(void)
-{
-    const char *tmp = fd_env("TMPDIR", "/tmp");
-    if (strlen(tmp) > 60)
-        tmp = "/tmp"; /* the ldapi socket path must fit in sun_path */
-    snprintf(fd_tmpdir, sizeof fd_tmpdir, "%s/dmg-slapdd-XXXXXX", tmp);
-    if (mkdtemp(fd_tmpdir) == NULL) {
-        fprintf(stderr, "test_config: mkdtemp %s: %s\n", fd_tmpdir, strerror(errno));
-        fd_tmpdir[0] = '\0';
-    }
-}
-
-static void fd_tmpdir_remove(void)
-{
-    if (fd_tmpdir[0] == '\0')
-        return;
-    if (getenv("DMG_KEEP_TMP") != NULL)
-        fprintf(stderr, "test_config: kept %s\n", fd_tmpdir);
-    else
-        nftw(fd_tmpdir, fd_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    fd_tmpdir[0] = '\0';
-}
-
-/* A fresh directory with a slapd.d made by slapadd -n0. */
-static fd_server *fd_create(void)
-{
-    ck_assert_msg(fd_tmpdir[0] != '\0', "no temporary directory (see stderr)");
-    fd_server *s = calloc(1, sizeof *s);
-    ck_assert_ptr_nonnull(s);
-    s->pid = -1;
-    s->owner = getpid();
-    snprintf(s->dir, sizeof s->dir, "%s/srv-XXXXXX", fd_tmpdir);
-    ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp %s: %s", s->dir, strerror(errno));
-    fd_live = s;
-    atexit(fd_cleanup_at_exit);
-
-    char path[PATH_MAX];
-    snprintf(s->confdir, sizeof s->confdir, "%s/slapd.d", s->dir);
-    snprintf(s->log, sizeof s->log, "%s/slapd.log", s->dir);
-    snprintf(path, sizeof path, "%s/db", s->dir);
-    ck_assert_int_eq(mkdir(s->confdir, 0700), 0);
-    ck_assert_int_eq(mkdir(path, 0700), 0);
-
-    char socket_path[PATH_MAX];
-    snprintf(socket_path, sizeof socket_path, "%s/ldapi", s->dir);
-    size_t u = (size_t)snprintf(s->uri, sizeof s->uri, "ldapi://");
-    for (const char *p = socket_path; *p != '\0' && u + 4 < sizeof s->uri; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_')
-            s->uri[u++] = (char)ch;
-        else
-            u += (size_t)snprintf(s->uri + u, sizeof s->uri - u, "%%%02X", ch);
-    }
-    snprintf(s->uri + u, sizeof s->uri - u, "/");
-
-    char *ldif = fd_config_ldif(s);
-    snprintf(path, sizeof path, "%s/config.ldif", s->dir);
-    fd_write_file(path, ldif);
-    free(ldif);
-
-    char tool[PATH_MAX];
-    fd_tool("slapadd", "DMG_SLAPADD", tool, sizeof tool);
-    /* the config LDIF does not load the module: no preload */
-    char *argv[] = { "slapadd", "-n0", "-F", s->confdir, "-l", path, NULL };
-    int rc = fd_run_tool(s, tool, argv, 0, NULL);
-    if (rc != 0)
-        fd_dump_log(s, 0);
-    ck_assert_msg(rc == 0, "slapadd -n0 -F %s -l %s: exit status %d", s->confdir, path, rc);
-    return s;
-}
-
-static LDAP *fd_open(const fd_server *s)
-{
-    LDAP *ld = NULL;
-    int rc = ldap_initialize(&ld, s->uri);
-    ck_assert_msg(rc == LDAP_SUCCESS, "ldap_initialize(%s): %s", s->uri, ldap_err2string(rc));
-    int version = LDAP_VERSION3;
-    struct timeval net = { 5, 0 }, op = { 30, 0 };
-    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net);
-    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &op);
-    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-    return ld;
-}
-
-/* One anonymous bind, the readiness probe. */
-static int fd_probe(const fd_server *s)
-{
-    LDAP *ld = NULL;
-    if (ldap_initialize(&ld, s->uri) != LDAP_SUCCESS)
-        return -1;
-    int version = LDAP_VERSION3;
-    struct timeval tv = { 1, 0 };
-    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
-    struct berval empty = { 0, NULL };
-    int rc = ldap_sasl_bind_s(ld, NULL, LDAP_SASL_SIMPLE, &empty, NULL, NULL, NULL);
-    ldap_unbind_ext_s(ld, NULL, NULL);
-    return rc;
-}
-
-/* slapd -d 0 -F slapd.d -h ldapi://...: in the foreground, so that its pid is ours. */
-static void fd_start(fd_server *s)
-{
-    /* "none" still logs "slapd stopped.", which fd_stop_slapd needs in preload mode */
-    const char *level = fd_env("DMG_SLAPD_DEBUG", "none");
-    if (fd_preload_mode() && strcmp(level, "0") == 0)
-        level = "none";
-    char *argv[] = { "slapd", "-d", (char *)level, "-F", s->confdir, "-h", s->uri, NULL };
-    s->log_offset = fd_log_size(s);
-    s->pid = fd_spawn(s, fd_env("DMG_SLAPD", "/usr/sbin/slapd"), argv, 1);
-    ck_assert_msg(s->pid > 0, "fork: %s", strerror(errno));
-    for (int i = 0; i < FD_READY_TRIES; i++) {
-        int status = 0;
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            s->pid = -1;
-            fd_dump_log(s, s->log_offset);
-            ck_abort_msg("slapd -F %s exited during start-up (status 0x%x)", s->confdir, status);
-        }
-        if (fd_probe(s) == LDAP_SUCCESS)
-            return;
-        fd_nap();
-    }
-    fd_dump_log(s, s->log_offset);
-    ck_abort_msg("slapd -F %s did not answer on %s in time", s->confdir, s->uri);
-}
-
-/* Stops slapd; it must exit cleanly and leave no sanitizer report. */
-static void fd_stop(fd_server *s)
-{
-    int bad = fd_stop_slapd(s);
-    FILE *f = fopen(s->log, "r");
-    int report = 0;
-    if (f != NULL) {
-        char line[4096];
-        fseeko(f, s->log_offset, SEEK_SET);
-        while (!report && fgets(line, sizeof line, f) != NULL)
-            report = strstr(line, "AddressSanitizer") != NULL
-                     || strstr(line, "runtime error:") != NULL
-                     || strstr(line, "LeakSanitizer") != NULL;
-        fclose(f);
-    }
-    if (bad || report)
-        fd_dump_log(s, s->log_offset);
-    ck_assert_msg(!bad, "slapd -F %s did not exit cleanly", s->confdir);
-    ck_assert_msg(!report, "sanitizer report in %s", s->log);
-}
-
-static int fd_sasl_defaults(LDAP *ld, unsigned flags, void *defaults, void *interact)
-{
-    (void)ld;
-    (void)flags;
-    (void)defaults;
-    for (sasl_interact_t *in = interact; in != NULL && in->id != SASL_CB_LIST_END; in++) {
-        in->result = in->defresult != NULL ? in->defresult : "";
-        in->len = (unsigned)strlen(in->result);
-    }
-    return LDAP_SUCCESS;
-}
-
-static LDAP *fd_connect_external(const fd_server *s)
-{
-    LDAP *ld = fd_open(s);
-    int rc = ldap_sasl_interactive_bind_s(ld, NULL, "EXTERNAL", NULL, NULL, LDAP_SASL_QUIET,
-                                          fd_sasl_defaults, NULL);
-    ck_assert_msg(rc == LDAP_SUCCESS, "SASL EXTERNAL bind to %s: %s", s->uri, ldap_err2string(rc));
-    return ld;
-}
-
-static LDAP *fd_connect(const fd_server *s, const char *dn, const char *password)
-{
-    LDAP *ld = fd_open(s);
-    dmg_result r = dmg_bind(ld, dn, password);
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "bind as %s to %s: %s (%d) %s", dn, s->uri,
-                  ldap_err2string(r.rc), r.rc, r.diag);
-    return ld;
-}
-
-/* ---- the test -------------------------------------------------------------------------------- */
-
-#define FD_DB      "olcDatabase={1}mdb,cn=config"
-#define FD_OVERLAY "olcOverlay={0}dynmailgroup," FD_DB
-#define FD_SALES   "ou=Sales," DMG_SUFFIX
-#define FD_ANN     "uid=ann," FD_SALES
-#define FD_BEN     "uid=ben," FD_SALES
-#define FD_PM      "uid=pm,ou=People," DMG_SUFFIX
-#define FD_GROUP   "cn=sales,ou=Groups," DMG_SUFFIX
-
-static void fd_add_data(LDAP *root)
+static void sd_add_data(LDAP *root)
 {
     static const char *const entries[] = {
         "dn: " DMG_SUFFIX "\nobjectClass: dcObject\nobjectClass: organization\ndc: example\n"
         "o: Example Inc.\n",
         "dn: ou=People," DMG_SUFFIX "\nobjectClass: organizationalUnit\nou: People\n",
-        "dn: " FD_PM "\nobjectClass: inetOrgPerson\nuid: pm\ncn: Post Master\nsn: Master\n"
+        "dn: " SD_PM "\nobjectClass: inetOrgPerson\nuid: pm\ncn: Post Master\nsn: Master\n"
         "mail: pm@example.com\nuserPassword: " DMG_PASSWORD "\n",
-        "dn: " FD_SALES "\nobjectClass: organizationalUnit\nou: Sales\n",
-        "dn: " FD_ANN "\nobjectClass: inetOrgPerson\nuid: ann\ncn: Ann Arbor\nsn: Arbor\n"
+        "dn: " SD_SALES "\nobjectClass: organizationalUnit\nou: Sales\n",
+        "dn: " SD_ANN "\nobjectClass: inetOrgPerson\nuid: ann\ncn: Ann Arbor\nsn: Arbor\n"
         "l: Berlin\nmail: ann@example.com\n",
-        "dn: " FD_BEN "\nobjectClass: inetOrgPerson\nuid: ben\ncn: Ben Bauer\nsn: Bauer\n"
+        "dn: " SD_BEN "\nobjectClass: inetOrgPerson\nuid: ben\ncn: Ben Bauer\nsn: Bauer\n"
         "l: Paris\nmail: ben@example.com\n",
         "dn: ou=Groups," DMG_SUFFIX "\nobjectClass: organizationalUnit\nou: Groups\n",
     };
@@ -1100,10 +613,18 @@ static void fd_add_data(LDAP *root)
 
 START_TEST(test_slapd_d_layout)
 {
-    fd_server *s = fd_create();
-    fd_start(s);
+    /* Debian's layout without anything of ours: slapd.d converted from the harness's
+     * slapd.conf, no module, no overlay, no dynmailgroup schema, an empty database. */
+    dmg_server_opts o = { .config_dir = 1, .without_module = 1, .no_dmg_schema = 1,
+                          .fixture = DMG_NO_FIXTURE };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd -F did not start (see stderr)");
+    const char *confdir = dmg_server_config_dir(s);
+    ck_assert_ptr_nonnull(confdir);
 
-    const char *builddir = fd_env("DMG_BUILDDIR", ".");
+    const char *builddir = getenv("DMG_BUILDDIR");
+    if (builddir == NULL || *builddir == '\0')
+        builddir = ".";
     const char *module = getenv("DMG_MODULE");
     char module_path[PATH_MAX], schema_path[PATH_MAX], ldif[2 * PATH_MAX];
     if (module != NULL && *module != '\0')
@@ -1114,103 +635,98 @@ START_TEST(test_slapd_d_layout)
     snprintf(schema_path, sizeof schema_path, "%s/schema/dynmailgroup.ldif", builddir);
 
     /* ---- cn=config at run time, as root over ldapi ---- */
-    LDAP *cfg = fd_connect_external(s);
-    DMG_ASSERT_DNS(cfg, "cn=config", LDAP_SCOPE_ONELEVEL, "(olcDatabase=mdb)", FD_DB);
+    LDAP *cfg = dmg_connect_ldapi_external(s);
+    DMG_ASSERT_DNS(cfg, "cn=config", LDAP_SCOPE_ONELEVEL, "(olcDatabase=mdb)", SD_DB);
+    DMG_ASSERT_DNS(cfg, "cn=config", LDAP_SCOPE_ONELEVEL, "(objectClass=olcModuleList)",
+                   SD_MODULES);
+    DMG_ASSERT_DNS(cfg, "cn=schema,cn=config", LDAP_SCOPE_ONELEVEL, "(cn=*dynmailgroup)", "");
 
-    char *schema = fd_read_file(schema_path);
+    char *schema = read_text_file(schema_path);
     DMG_ASSERT_RC(dmg_add_ldif(cfg, schema), LDAP_SUCCESS);
     free(schema);
     DMG_ASSERT_DNS(cfg, "cn=schema,cn=config", LDAP_SCOPE_ONELEVEL, "(cn=*dynmailgroup)",
-                   "cn={3}dynmailgroup,cn=schema,cn=config");
+                   "cn={4}dynmailgroup,cn=schema,cn=config");
 
-    snprintf(ldif, sizeof ldif, "dn: cn=module,cn=config\nobjectClass: olcModuleList\n"
-                                "cn: module\nolcModuleLoad: %s\n", module_path);
-    DMG_ASSERT_RC(dmg_add_ldif(cfg, ldif), LDAP_SUCCESS);
-    DMG_ASSERT_DNS(cfg, "cn=config", LDAP_SCOPE_ONELEVEL, "(objectClass=olcModuleList)",
-                   "cn=module{0},cn=config\ncn=module{1},cn=config");
+    snprintf(ldif, sizeof ldif, "add: olcModuleLoad\nolcModuleLoad: %s\n", module_path);
+    DMG_ASSERT_RC(dmg_modify(cfg, SD_MODULES, ldif), LDAP_SUCCESS);
+    snprintf(ldif, sizeof ldif, "{0}back_mdb\n{1}%s", module_path);
+    ASSERT_ATTR(cfg, SD_MODULES, "olcModuleLoad", ldif);
 
-    DMG_ASSERT_RC(dmg_modify(cfg, FD_DB, "add: olcDbIndex\nolcDbIndex: dmgDepartment eq\n"),
+    DMG_ASSERT_RC(dmg_modify(cfg, SD_DB, "add: olcDbIndex\nolcDbIndex: dmgDepartment eq\n"),
                   LDAP_SUCCESS);
-    DMG_ASSERT_RC(dmg_add_ldif(cfg, "dn: olcOverlay=dynmailgroup," FD_DB "\n"
+    DMG_ASSERT_RC(dmg_add_ldif(cfg, "dn: olcOverlay=dynmailgroup," SD_DB "\n"
                                     "objectClass: olcOverlayConfig\n"
                                     "objectClass: olcDynMailGroupConfig\n"
                                     "olcOverlay: dynmailgroup\n"
-                                    "olcDynMailGroupPostmaster: " FD_PM "\n"
+                                    "olcDynMailGroupPostmaster: " SD_PM "\n"
                                     "olcDynMailGroupMaxDepartments: 10\n"),
                   LDAP_SUCCESS);
-    DMG_ASSERT_DNS(cfg, FD_DB, LDAP_SCOPE_ONELEVEL, "(olcOverlay=dynmailgroup)", FD_OVERLAY);
+    DMG_ASSERT_DNS(cfg, SD_DB, LDAP_SCOPE_ONELEVEL, "(olcOverlay=dynmailgroup)", SD_OVERLAY);
 
     /* ---- data over LDAP; the postmaster creates the group ---- */
-    LDAP *root = fd_connect(s, DMG_ROOTDN, DMG_ROOTPW);
-    fd_add_data(root);
-    LDAP *pm = fd_connect(s, FD_PM, DMG_PASSWORD);
-    DMG_ASSERT_RC(dmg_add_ldif(pm, "dn: " FD_GROUP "\nobjectClass: dynamicMailGroup\ncn: sales\n"
-                                   "mail: sales@example.com\ndmgDepartment: " FD_SALES "\n"),
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    sd_add_data(root);
+    LDAP *pm = dmg_connect(s, SD_PM, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, "dn: " SD_GROUP "\nobjectClass: dynamicMailGroup\ncn: sales\n"
+                                   "mail: sales@example.com\ndmgDepartment: " SD_SALES "\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(pm);
-    ASSERT_ATTR(root, FD_GROUP, "member", FD_ANN "\n" FD_BEN);
-    ASSERT_ATTR(root, FD_GROUP, "dmgMemberMail", "ann@example.com\nben@example.com");
-    ASSERT_ATTR(root, FD_GROUP, "dmgApplicant", FD_PM);
-    DMG_ASSERT_DNS(root, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" FD_BEN ")", FD_GROUP);
+    ASSERT_ATTR(root, SD_GROUP, "member", SD_ANN "\n" SD_BEN);
+    ASSERT_ATTR(root, SD_GROUP, "dmgMemberMail", "ann@example.com\nben@example.com");
+    ASSERT_ATTR(root, SD_GROUP, "dmgApplicant", SD_PM);
+    DMG_ASSERT_DNS(root, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" SD_BEN ")", SD_GROUP);
 
     /* ---- a directive changed at run time ---- */
-    DMG_ASSERT_RC(cfg_replace(cfg, FD_OVERLAY, "olcDynMailGroupMemberFilter", BERLIN_FILTER),
+    DMG_ASSERT_RC(cfg_replace(cfg, SD_OVERLAY, "olcDynMailGroupMemberFilter", BERLIN_FILTER),
                   LDAP_SUCCESS);
-    ASSERT_ATTR(root, FD_GROUP, "member", FD_ANN);
+    ASSERT_ATTR(root, SD_GROUP, "member", SD_ANN);
     dmg_disconnect(root);
     dmg_disconnect(cfg);
 
     /* ---- restart on the same slapd.d ---- */
-    fd_stop(s);
+    ck_assert_msg(dmg_server_restart(s) == 0, "slapd -F %s did not restart cleanly", confdir);
     char overlay_file[PATH_MAX];
     snprintf(overlay_file, sizeof overlay_file,
-             "%s/cn=config/olcDatabase={1}mdb/olcOverlay={0}dynmailgroup.ldif", s->confdir);
-    char *written = fd_read_file(overlay_file);
+             "%s/cn=config/olcDatabase={1}mdb/olcOverlay={0}dynmailgroup.ldif", confdir);
+    char *written = read_text_file(overlay_file);
     ck_assert_msg(strstr(written, "\nolcDynMailGroupMemberFilter: " BERLIN_FILTER "\n") != NULL,
                   "%s lacks the new member filter:\n%s", overlay_file, written);
     free(written);
-    fd_start(s);
 
-    cfg = fd_connect_external(s);
-    ASSERT_ATTR(cfg, FD_OVERLAY, "objectClass", "olcDynMailGroupConfig\nolcOverlayConfig");
-    ASSERT_ATTR(cfg, FD_OVERLAY, "olcDynMailGroupMemberFilter", BERLIN_FILTER);
-    ASSERT_ATTR(cfg, FD_OVERLAY, "olcDynMailGroupPostmaster", FD_PM);
-    ASSERT_ATTR(cfg, FD_OVERLAY, "olcDynMailGroupMaxDepartments", "10");
+    cfg = dmg_connect_ldapi_external(s);
+    ASSERT_ATTR(cfg, SD_OVERLAY, "objectClass", "olcDynMailGroupConfig\nolcOverlayConfig");
+    ASSERT_ATTR(cfg, SD_OVERLAY, "olcDynMailGroupMemberFilter", BERLIN_FILTER);
+    ASSERT_ATTR(cfg, SD_OVERLAY, "olcDynMailGroupPostmaster", SD_PM);
+    ASSERT_ATTR(cfg, SD_OVERLAY, "olcDynMailGroupMaxDepartments", "10");
     DMG_ASSERT_DNS(cfg, "cn=schema,cn=config", LDAP_SCOPE_ONELEVEL, "(cn=*dynmailgroup)",
-                   "cn={3}dynmailgroup,cn=schema,cn=config");
-    snprintf(ldif, sizeof ldif, "{0}%s", module_path);
-    ASSERT_ATTR(cfg, "cn=module{1},cn=config", "olcModuleLoad", ldif);
-    ASSERT_ATTR(cfg, FD_DB, "olcDbIndex", "dmgDepartment eq\nmail eq\nobjectClass eq");
+                   "cn={4}dynmailgroup,cn=schema,cn=config");
+    snprintf(ldif, sizeof ldif, "{0}back_mdb\n{1}%s", module_path);
+    ASSERT_ATTR(cfg, SD_MODULES, "olcModuleLoad", ldif);
+    ASSERT_ATTR(cfg, SD_DB, "olcDbIndex",
+                "cn eq\ndmgDepartment eq\nmail eq\nobjectClass eq\nuid eq");
     dmg_disconnect(cfg);
 
-    root = fd_connect(s, DMG_ROOTDN, DMG_ROOTPW);
-    ASSERT_ATTR(root, FD_GROUP, "member", FD_ANN);
-    ASSERT_ATTR(root, FD_GROUP, "dmgMemberCount", "1");
-    ASSERT_ATTR(root, FD_GROUP, "dmgApplicant", FD_PM);
-    DMG_ASSERT_DNS(root, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" FD_ANN ")", FD_GROUP);
-    DMG_ASSERT_DNS(root, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" FD_BEN ")", "");
+    root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    ASSERT_ATTR(root, SD_GROUP, "member", SD_ANN);
+    ASSERT_ATTR(root, SD_GROUP, "dmgMemberCount", "1");
+    ASSERT_ATTR(root, SD_GROUP, "dmgApplicant", SD_PM);
+    DMG_ASSERT_DNS(root, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" SD_ANN ")", SD_GROUP);
+    DMG_ASSERT_DNS(root, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=" SD_BEN ")", "");
     /* the restarted overlay still guards writes: ann is no postmaster */
-    DMG_ASSERT_RC(dmg_modify(root, FD_ANN, "replace: userPassword\nuserPassword: secret\n"),
+    DMG_ASSERT_RC(dmg_modify(root, SD_ANN, "replace: userPassword\nuserPassword: secret\n"),
                   LDAP_SUCCESS);
-    LDAP *user = fd_connect(s, FD_ANN, "secret");
+    LDAP *user = dmg_connect(s, SD_ANN, "secret");
     dmg_result r = dmg_add_ldif(user, "dn: cn=ann-group,ou=Groups," DMG_SUFFIX "\n"
                                       "objectClass: dynamicMailGroup\ncn: ann-group\n"
                                       "mail: ann-group@example.com\n"
-                                      "dmgDepartment: " FD_SALES "\n");
+                                      "dmgDepartment: " SD_SALES "\n");
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(user);
     dmg_disconnect(root);
 
-    fd_stop(s);
     /* what slapd -F wrote must pass slaptest too */
-    char tool[PATH_MAX];
-    fd_tool("slaptest", "DMG_SLAPTEST", tool, sizeof tool);
-    char *argv[] = { "slaptest", "-u", "-F", s->confdir, NULL };
-    off_t before = fd_log_size(s);
-    int rc = fd_run_tool(s, tool, argv, 1, "config file testing succeeded");
-    if (rc != 0)
-        fd_dump_log(s, before);
-    ck_assert_msg(rc == 0, "slaptest -u -F %s: exit status %d", s->confdir, rc);
+    ck_assert_msg(dmg_server_check_config(s) == 0, "slaptest -u -F %s failed", confdir);
+    ck_assert_msg(dmg_server_stop(s) == 0, "slapd -F did not stop cleanly");
 }
 END_TEST
 
@@ -1218,7 +734,6 @@ static Suite *slapd_d_suite(void)
 {
     Suite *s = suite_create("slapd.d");
     TCase *tc = dmg_tcase("slapd -F");
-    tcase_add_unchecked_fixture(tc, fd_tmpdir_make, fd_tmpdir_remove);
     tcase_add_test(tc, test_slapd_d_layout);
     suite_add_tcase(s, tc);
     return s;
