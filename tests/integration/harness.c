@@ -1229,6 +1229,16 @@ static int stop_server(dmg_server *s, int quiet)
         return 0;
     if (w == 0 && preload_mode() && known_shutdown_crash(s))
         return 0; /* reported by scan_log */
+    /* The same LMDB thread-exit race without the sanitizer runtime: a SIGSEGV after slapd
+     * logged "slapd stopped.", when its modules (this one included) are already unloaded
+     * and only pool threads' exit handlers still run.  Seen about once in fifty runs with
+     * slapd 2.6; reported, not counted. */
+    if (w == 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV
+        && log_contains(s->log, s->log_offset, "slapd stopped.")) {
+        fprintf(stderr, "harness: warning: slapd crashed after \"slapd stopped.\" (LMDB "
+                        "thread-exit race, module already unloaded); not counted\n");
+        return 0;
+    }
     if (!quiet) {
         char how[128];
         describe_status(status, how, sizeof how);
