@@ -11,7 +11,7 @@
  *            group mail, sender, whitelist values..., auditor mails..., member mails...
  *
  * Every field is copied into its own exact-size heap block, so a read past any length is
- * an AddressSanitizer report.  The properties of SPEC section 4 are checked on each run.
+ * an AddressSanitizer report.  The properties of man page SEND DECISIONS are checked on each run.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ioverlay \
  *       overlay/address.c overlay/policy.c fuzz/fuzz_policy.c -o fuzz_policy

@@ -1,4 +1,4 @@
-/* access.c -- roles, hidden groups and ACL group clauses (SPEC section 5)
+/* access.c -- roles, hidden groups and ACL group clauses (man page ACCESS CONTROL)
  *
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which

@@ -1,4 +1,4 @@
-/* decision.c -- dmgDecision, dmgDecisionReason and dmgAuditorMail (SPEC section 4)
+/* decision.c -- dmgDecision, dmgDecisionReason and dmgAuditorMail (man page SEND DECISIONS)
  *
  * Gathers a group's policy attributes into the pure-C policy input (policy.c decides) and
  * answers its membership question with the reverse test: the entries whose mail is the

@@ -1,4 +1,4 @@
-/* departments.c -- department entries that groups name (SPEC section 3)
+/* departments.c -- department entries that groups name (man page MEMBERSHIP)
  *
  *  - deleting a department that a group names is refused, naming the group;
  *  - renaming or moving an entry rewrites every dmgDepartment value that names it or an entry

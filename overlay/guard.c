@@ -1,7 +1,7 @@
-/* guard.c -- the write guard: what may be written, by whom (SPEC sections 5 and 6)
+/* guard.c -- the write guard: what may be written, by whom (man page ACCESS CONTROL and SCHEMA)
  *
  * Every add and modify of a dynamicMailGroup is validated on the entry as it would be after
- * the write; a refused write returns the SPEC's result code with a diagnostic naming the
+ * the write; a refused write returns the documented result code with a diagnostic naming the
  * attribute and the value, and the backend is never called, so nothing changes.
  *
  * Writes applied by replication (syncrepl consumers, shadow updates) are taken as they come:

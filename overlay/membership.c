@@ -1,4 +1,4 @@
-/* membership.c -- who is a member of a group (SPEC section 3)
+/* membership.c -- who is a member of a group (man page MEMBERSHIP)
  *
  * Two directions, one definition.  E is a member of G when E matches G's rule filter (member
  * filter AND conditions), lies in the subtree of one of G's departments, and -- with

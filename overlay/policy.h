@@ -1,5 +1,5 @@
 /*
- * policy.h - the send-permission and audit decision of slapo-dynmailgroup (SPEC section 4).
+ * policy.h - the send-permission and audit decision (man page SEND DECISIONS).
  *
  * Pure C99 + libc; no slapd or OpenLDAP types.  The overlay gathers the group's attributes
  * into a struct dmg_policy_input, supplies a membership callback, and gets back a decision

@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES="build-essential autoconf automake libtool pkg-config check dpkg-dev
  slapd ldap-utils libldap-dev libgnutls28-dev libsasl2-dev libltdl-dev
- valgrind clang postfix postfix-ldap"
+ valgrind clang libclang-rt-14-dev groff-base postfix postfix-ldap"
 [ -n "${DMG_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $DMG_EXTRA_PACKAGES"
 
 install_missing() {

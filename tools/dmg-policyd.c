@@ -1,5 +1,6 @@
 /*
- * dmg-policyd - Postfix policy-delegation server for slapo-dynmailgroup (SPEC section 9).
+ * dmg-policyd - Postfix policy-delegation server for slapo-dynmailgroup
+ * (man page SEND DECISIONS).
  *
  *   dmg-policyd [-c CONFIG] [-l ADDRESS:PORT] [-f]
  *

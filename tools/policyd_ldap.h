@@ -2,7 +2,7 @@
  * policyd_ldap.h - the directory side of dmg-policyd: one persistent LDAP connection that
  * asks slapo-dynmailgroup for the decision on (sender, recipient).
  *
- * The search (SPEC sections 4 and 9):
+ * The search (man page SEND DECISIONS):
  *   base    the configured base, scope subtree
  *   filter  (&(objectClass=dynamicMailGroup)(mail=RECIPIENT)(dmgSender=SENDER)EXTRA)
  *   attrs   dmgDecision dmgDecisionReason dmgAuditorMail

@@ -1,6 +1,6 @@
 /*
  * test_basic.c -- the smallest end-to-end proof: a real slapd loads the module and the overlay,
- * accepts a dynamicMailGroup with every stored attribute of SPEC section 2, and computes the
+ * accepts a dynamicMailGroup with every stored attribute of man page SCHEMA, and computes the
  * member list of a simple group. A second server WITHOUT the module proves that the member test
  * can fail: there the same group has no member attribute at all.
  *
@@ -33,7 +33,7 @@ static const char finance_group_ldif[] =
     "mail: finance-all@example.com\n"
     "dmgDepartment: ou=Finance,dc=example,dc=com\n";
 
-/* A group that sets every stored attribute of SPEC section 2 except dmgApplicant, which the
+/* A group that sets every stored attribute of man page SCHEMA except dmgApplicant, which the
  * server stamps. cn and mail vary so that several tests can each add their own. */
 static void full_group_ldif(char *buf, size_t size, const char *cn)
 {

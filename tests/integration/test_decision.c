@@ -1,4 +1,4 @@
-/* test_decision.c -- send decisions through LDAP (SPEC section 4)
+/* test_decision.c -- send decisions through LDAP (man page SEND DECISIONS)
  *
  * A search with (dmgSender=ADDR) in its filter returns dmgDecision, dmgDecisionReason and
  * dmgAuditorMail on the group; the MTA's account is privileged and sees hidden groups.

@@ -1,5 +1,5 @@
 /*
- * test_exim.c - a real Exim asks the overlay for send decisions over LDAP (SPEC sections 4, 9).
+ * test_exim.c - a real Exim asks the overlay for send decisions over LDAP.
  *
  * The worked example (README.md "Exim"): in an ACL or router condition,
  *
@@ -9,7 +9,7 @@
  *
  * expands to accept, hold or reject, and to nothing when the recipient is not a group (the
  * lookup fails; with {yes}{no} strings the "no" string is used). The null sender gives
- * (dmgSender=). The man page's ACL (slapo-dynmailgroup(5), EXAMPLES) acts on it:
+ * (dmgSender=). The man page's ACL (man page EXAMPLES) acts on it:
  *
  *   require set acl_m_dmg = ${lookup ldap{...the lookup above...}}
  *   deny  condition = ${if eq{$acl_m_dmg}{reject}}
@@ -278,7 +278,7 @@ static const char *exim_config(void)
              "\n"
              "begin acl\n"
              "\n"
-             "# slapo-dynmailgroup(5), EXAMPLES\n"
+             "# man page EXAMPLES\n"
              "rcpt:\n"
              "  require set acl_m_dmg = ${lookup ldap{user=\"" MTA_DN "\" \\\n"
              "          pass=" DMG_PASSWORD " "
@@ -488,7 +488,7 @@ START_TEST(test_reason_and_auditors)
     DMG_ASSERT_STR(sorted, "alice.anderson@example.com,alice@example.com");
     free(sorted);
     free(auditors);
-    /* dmgAuditorMail lists the group's auditors whatever the decision (SPEC section 2):
+    /* dmgAuditorMail lists the group's auditors whatever the decision (man page SCHEMA):
      * the same for alice, who is accepted */
     path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "alice@example.com", expr, "accept");

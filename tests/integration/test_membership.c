@@ -1,6 +1,6 @@
 /*
  * test_membership.c -- computed membership of dynamicMailGroup entries against a real slapd
- * (SPEC sections 2 and 3): forward expansion (member, dmgMemberMail, dmgMemberCount), which
+ * (man page MEMBERSHIP): forward expansion (member, dmgMemberMail, dmgMemberCount), which
  * attributes come back for which request, reverse filters and dmgMemberOf, compare,
  * read-your-writes, ACLs, ManageDsaIT, department renames and deletes, the write guard on
  * member, dynmailgroup-max-members, and a cross-check against OpenLDAP's own dynlist.

@@ -1,5 +1,5 @@
 /*
- * test_policyd.c - dmg-policyd (SPEC section 9) against a real slapd with the overlay: real
+ * test_policyd.c - dmg-policyd against a real slapd with the overlay: real
  * Postfix-format requests in spawn mode (stdin/stdout pipes) and TCP mode, exact replies.
  *
  * Environment: DMG_POLICYD   the binary (default $DMG_BUILDDIR/tools/dmg-policyd)

@@ -1,5 +1,5 @@
 /*
- * test_postfix.c - a real Postfix resolves dynamic mail groups over LDAP (SPEC section 9):
+ * test_postfix.c - a real Postfix resolves dynamic mail groups over LDAP (man page SEND DECISIONS):
  * `postmap -q GROUP ldap:FILE` with the tables the documentation shows.
  *
  *   result_attribute = dmgMemberMail           every member address in one query

@@ -1,5 +1,5 @@
 /*
- * test_replication.c -- SPEC section 8 (scale-out): the overlay under OpenLDAP replication.
+ * test_replication.c -- man page REPLICATION (scale-out): the overlay under OpenLDAP replication.
  *
  * Every node runs the overlay, with syncprov configured BEFORE dynmailgroup (below it in the
  * stack, so syncprov never sees computed values), all on loopback:
@@ -650,7 +650,7 @@ START_TEST(provider_and_consumer)
     LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
     LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
 
-    /* the overlay order of SPEC section 8: syncprov first, dynmailgroup on top */
+    /* the overlay order of man page REPLICATION: syncprov first, dynmailgroup on top */
     char *ovl = overlay_config_snapshot(prov);
     ck_assert_msg(strstr(ovl, "olcOverlay={0}syncprov,") == ovl
                   && strstr(ovl, "\nolcOverlay={1}dynmailgroup,") != NULL,
@@ -754,7 +754,7 @@ START_TEST(provider_and_consumer)
 END_TEST
 
 /* A department rename on the provider: the provider rewrites the dmgDepartment values that
- * name the department or an entry below it (SPEC section 3), and the consumer, which does not
+ * name the department or an entry below it (man page MEMBERSHIP), and the consumer, which does not
  * rewrite by itself (replicated writes are taken as they come), receives that rewrite. */
 START_TEST(department_rename_reaches_consumer)
 {

@@ -1,5 +1,5 @@
 /*
- * test_roles.c -- SPEC section 5 against a real slapd: who may create, modify, rename and
+ * test_roles.c -- man page ACCESS CONTROL against a real slapd: who may create, modify, rename and
  * delete a dynamicMailGroup, the dmgApplicant stamp, group/dynamicMailGroup/member=... ACL
  * clauses, and hidden groups (dmgShowInContacts: FALSE).
  *

@@ -1,6 +1,6 @@
 /*
- * test_smtpd.c - a real Postfix smtpd consults dmg-policyd during SMTP sessions (SPEC sections
- * 4, 9): the client sees the decision after RCPT TO.
+ * test_smtpd.c - a real Postfix smtpd consults dmg-policyd during SMTP sessions
+ * (man page SEND DECISIONS): the client sees the decision after RCPT TO.
  *
  *   accept        250 2.1.5 Ok
  *   hold          250 2.1.5 Ok; after DATA the message is in the hold queue (postqueue -j),

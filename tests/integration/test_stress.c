@@ -1,7 +1,7 @@
 /*
  * test_stress.c -- bounded concurrency against one server, with and without the membership
- * cache (SPEC section 3: "after a write ... has returned success, every later read of any group
- * reflects it"; SPEC section 7: dynmailgroup-cache-max-values).
+ * cache (man page MEMBERSHIP: "after a write ... has returned success, every later read of any
+ * group reflects it"; man page CONFIGURATION: dynmailgroup-cache-max-values).
  *
  * One test per variant; each starts its own server and, inside the Check child, runs
  *   - READERS reader threads (each its own connection; even ones bound as the rootdn, odd ones

@@ -1,5 +1,5 @@
 /*
- * test_validation.c -- SPEC section 6 against a real slapd: every kind of bad input to a
+ * test_validation.c -- man page SCHEMA against a real slapd: every kind of bad input to a
  * dynamicMailGroup, on add and on modify, gets the exact result code, a diagnostic naming the
  * attribute and the value (or the other entry), and leaves the directory exactly as before.
  *

@@ -1,5 +1,5 @@
 /*
- * check_policy.c - unit tests for overlay/policy.c (SPEC section 4: who may send, audit).
+ * check_policy.c - unit tests for overlay/policy.c (man page SEND DECISIONS: who may send, audit).
  *
  * The heart is decision_cases[]: one row per scenario (policies, whitelist, audit, auditors,
  * group mail, member set, sender -> decision, a substring of the reason, and how often the
