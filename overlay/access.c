@@ -1,5 +1,6 @@
 /* access.c -- roles, hidden groups and ACL group clauses (man page ACCESS CONTROL)
  *
+ *  - Roles are decided once per operation, at the start of each hook (dmg_who_begin).
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
  *    caches the answer for the operation).  A group's applicant, administrators and auditors
@@ -39,20 +40,94 @@ dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct 
 	return 0;
 }
 
+/* ---- the requester's roles, decided once per operation ------------------------------------- */
+
+/* Role lookups read the database (groups of postmasters); a callback of an internal search
+ * must not (ops.c).  Each hook decides the requester's roles before it reads anything and
+ * keeps them on the operation, where copies of it find them too. */
+static int dmg_who_key;
+
 int
-dmg_is_postmaster( Operation *op, slap_overinst *on )
+dmg_who_is_record( OpExtra *oex )
+{
+	return oex->oe_key == &dmg_who_key;
+}
+
+static dmg_who *
+dmg_who_find( Operation *op )
+{
+	OpExtra *oex;
+
+	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
+		if ( oex->oe_key == &dmg_who_key )
+			return (dmg_who *)oex;
+	}
+	return NULL;
+}
+
+void
+dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who )
 {
 	dmg_info *di = on->on_bi.bi_private;
 
-	return dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn );
+	memset( who, 0, sizeof( *who ) );
+	who->root = be_isroot( op );
+	who->postmaster = !who->root
+		&& dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn );
+	who->privileged = !who->root
+		&& dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
+	who->oe.oe_key = &dmg_who_key;
+	LDAP_SLIST_INSERT_HEAD( &op->o_extra, &who->oe, oe_next );
+}
+
+void
+dmg_who_end( Operation *op, dmg_who *who )
+{
+	LDAP_SLIST_REMOVE( &op->o_extra, &who->oe, OpExtra, oe_next );
+}
+
+/* The roles of op's requester; for an operation no hook has seen (none should ask), they
+ * are looked up now. */
+static void
+dmg_who_get( Operation *op, slap_overinst *on, dmg_who *out )
+{
+	dmg_who *who = dmg_who_find( op );
+
+	if ( who ) {
+		*out = *who;
+		return;
+	}
+	Debug( LDAP_DEBUG_TRACE, DMG_LOG_PREFIX "%s roles looked up outside a hook\n",
+		op->o_log_prefix );
+	dmg_who_begin( op, on, out );
+	dmg_who_end( op, out );
+}
+
+int
+dmg_is_postmaster( Operation *op, slap_overinst *on )
+{
+	dmg_who who;
+
+	dmg_who_get( op, on, &who );
+	return who.postmaster;
 }
 
 int
 dmg_is_privileged( Operation *op, slap_overinst *on )
 {
-	dmg_info *di = on->on_bi.bi_private;
+	dmg_who who;
 
-	return dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
+	dmg_who_get( op, on, &who );
+	return who.privileged;
+}
+
+int
+dmg_is_root( Operation *op, slap_overinst *on )
+{
+	dmg_who who;
+
+	dmg_who_get( op, on, &who );
+	return who.root;
 }
 
 int
@@ -71,15 +146,18 @@ dmg_entry_names( Entry *e, AttributeDescription *ad, struct berval *ndn )
 int
 dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
 {
-	if ( dmg_entry_bool( group, dmg_ad.show_in_contacts, 1 ) || be_isroot( op ) )
+	dmg_who who;
+
+	if ( dmg_entry_bool( group, dmg_ad.show_in_contacts, 1 ) )
+		return 1;
+	dmg_who_get( op, on, &who );
+	if ( who.root || who.postmaster || who.privileged )
 		return 1;
 	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return 0;
 	return dmg_entry_names( group, dmg_ad.applicant, &op->o_ndn )
 		|| dmg_entry_names( group, dmg_ad.administrator, &op->o_ndn )
-		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn )
-		|| dmg_is_postmaster( op, on )
-		|| dmg_is_privileged( op, on );
+		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn );
 }
 
 /* ---- ACL group clauses ------------------------------------------------------------------------ */

@@ -95,19 +95,13 @@ dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group, 
 	return yes ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 }
 
-int
-dmg_compare( Operation *op, SlapReply *rs )
+static int
+dmg_compare_entry( Operation *op, SlapReply *rs, slap_overinst *on, unsigned long gen )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	dmg_info *di = on->on_bi.bi_private;
 	AttributeDescription *ad = op->orc_ava->aa_desc;
 	Entry *e = NULL;
-	unsigned long gen;
 	int is_group, rc;
 
-	if ( dmg_ad.oc_group == NULL )
-		return SLAP_CB_CONTINUE;
-	gen = dmg_operation_generation( op, di );
 	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	is_group = dmg_entry_is_group( e );
@@ -129,4 +123,22 @@ dmg_compare( Operation *op, SlapReply *rs )
 	else
 		send_ldap_error( op, rs, rc, NULL );
 	return rs->sr_err;
+}
+
+int
+dmg_compare( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
+	unsigned long gen;
+	dmg_who who;
+	int rc;
+
+	if ( dmg_ad.oc_group == NULL )
+		return SLAP_CB_CONTINUE;
+	gen = dmg_operation_generation( op, di );
+	dmg_who_begin( op, on, &who );
+	rc = dmg_compare_entry( op, rs, on, gen );
+	dmg_who_end( op, &who );
+	return rc;
 }

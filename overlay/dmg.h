@@ -4,6 +4,8 @@
  * holds one concern; this header is the map:
  *
  *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch
+ *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
+ *                   copies, the write grant) and the slapd internals they rely on
  *   config.c        slapd.conf directives and cn=config attributes
  *   schema.c        computed attribute types (registered in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
@@ -13,7 +15,8 @@
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries, roles and who may write, applicant
  *   departments.c   department renames and deletes
- *   access.c        role membership, hidden groups, ACL group clauses (bi_entry_get_rw)
+ *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
+ *                   (bi_entry_get_rw)
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  */
 #ifndef DMG_H
@@ -95,7 +98,7 @@ int dmg_config_init( BackendInfo *bi );
 int dmg_info_set_defaults( dmg_info *di );
 void dmg_info_free( dmg_info *di );
 
-/* ---- operations the overlay makes itself --------------------------------------------------- */
+/* ---- operations the overlay makes itself (ops.c) ----------------------------------------- */
 
 /* Marks write operations issued by the overlay (department renames) so that its own write
  * guard lets them through.  Internal searches carry ManageDsaIT instead, which makes every
@@ -104,10 +107,14 @@ extern int dmg_internal_key;
 int dmg_op_is_internal( Operation *op );
 void dmg_op_mark_internal( Operation *op, OpExtra *oex );
 void dmg_op_unmark_internal( Operation *op, OpExtra *oex );
+/* Is op issued from inside another operation (its o_extra holds others' records)? */
+int dmg_op_nested( Operation *op );
 
 /* The database the overlay sits on, as a normal (non-overlay-walking) BackendDB. */
 BackendDB *dmg_real_db( Operation *op );
 
+/* Returns the backend's result code, logged when it is a failure: callers fail closed.  The
+ * callback may read the database only through the Operation it is handed (ops.c). */
 int dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	slap_callback *cb );
 
@@ -118,6 +125,21 @@ void dmg_entry_release( Operation *op, slap_overinst *on, Entry *e );
 
 /* An operation copy that runs with the rootdn's rights (ACL-free structural checks). */
 void dmg_op_as_root( Operation *op, Operation *root );
+
+/* The write guard's grant: op runs as rootdn of its private database copy. */
+void dmg_grant_write( Operation *op );
+
+/* ---- the requester's roles (access.c) ------------------------------------------------------ */
+
+/* Decided by each hook before it reads the database, kept on the operation (o_extra) until
+ * dmg_who_end; copies of the operation see it too. */
+typedef struct dmg_who {
+	OpExtra oe;
+	unsigned root : 1, postmaster : 1, privileged : 1;
+} dmg_who;
+void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
+void dmg_who_end( Operation *op, dmg_who *who );
+int dmg_who_is_record( OpExtra *oex );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 
@@ -189,6 +211,7 @@ Filter *dmg_candidate_filter( Operation *op, struct berval *ndn );
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
 /* Is the group entry visible to op (dmgShowInContacts FALSE hides it from most) */
 int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );
+int dmg_is_root( Operation *op, slap_overinst *on );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
 int dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn );

@@ -404,29 +404,13 @@ typedef enum { DMG_ROLE_NONE, DMG_ROLE_ADMINISTRATOR, DMG_ROLE_POSTMASTER, DMG_R
 static dmg_role
 dmg_role_on( Operation *op, slap_overinst *on, Entry *group )
 {
-	if ( be_isroot( op ) )
+	if ( dmg_is_root( op, on ) )
 		return DMG_ROLE_ROOT;
 	if ( dmg_is_postmaster( op, on ) )
 		return DMG_ROLE_POSTMASTER;
 	if ( group && dmg_entry_names( group, dmg_ad.administrator, &op->o_ndn ) )
 		return DMG_ROLE_ADMINISTRATOR;
 	return DMG_ROLE_NONE;
-}
-
-/* The backend checks slapd's ACLs with op->o_bd->bd_info set to the backend itself, so a
- * per-database overlay's bi_access_allowed is never asked for them (acl.c falls back to the
- * frontend's).  Writes to groups are therefore decided here, and a write granted to a role
- * runs with the requester as rootdn of this operation's private copy of the database (the
- * BackendDB that over_op_func copies for each operation): slapd's ACLs neither add nor take
- * away rights for it.  The identity itself is untouched, so creatorsName, modifiersName and
- * accesslog still name the requester. */
-static void
-dmg_grant_write( Operation *op, dmg_role role )
-{
-	if ( role == DMG_ROLE_ROOT || !SLAP_ISOVERLAY( op->o_bd ) )
-		return;
-	op->o_bd->be_rootdn = op->o_dn;
-	op->o_bd->be_rootndn = op->o_ndn;
 }
 
 /* A write to a group the requester may not make: insufficientAccess, or noSuchObject when the
@@ -491,20 +475,18 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	}
 	if ( dmg_validate_group( op, di, op->ora_e, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_grant_write( op, role );
+	if ( role != DMG_ROLE_ROOT )
+		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;
 }
 
-int
-dmg_add( Operation *op, SlapReply *rs )
+static int
+dmg_add_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Entry *e = op->ora_e;
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Attribute *mail;
 
-	if ( dmg_guard_skips( op ) )
-		return SLAP_CB_CONTINUE;
 	if ( dmg_check_no_computed( NULL, e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( dmg_entry_is_group( e ) )
@@ -618,7 +600,8 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_grant_write( op, role );
+	if ( role != DMG_ROLE_ROOT )
+		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -639,16 +622,13 @@ dmg_modify_other( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-int
-dmg_modify( Operation *op, SlapReply *rs )
+static int
+dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Entry *stored;
 	int rc;
 
-	if ( dmg_guard_skips( op ) )
-		return SLAP_CB_CONTINUE;
 	if ( dmg_check_no_computed( op->orm_modlist, NULL, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	stored = dmg_entry_get( op, on, &op->o_req_ndn );
@@ -691,18 +671,18 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	 * has made them modifications, checked like a modify's */
 	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_grant_write( op, role );
+	if ( role != DMG_ROLE_ROOT )
+		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;
 }
 
-int
-dmg_modrdn( Operation *op, SlapReply *rs )
+static int
+dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Entry *target;
 	int rc;
 
-	if ( dmg_guard_skips( op ) || ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
+	if ( ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_entry_is_group( target ) )
 		rc = dmg_modrdn_group( op, rs, on, target );
@@ -719,18 +699,18 @@ dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_role( op, rs, on, group, "deleting group" );
-	dmg_grant_write( op, role );
+	if ( role != DMG_ROLE_ROOT )
+		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;
 }
 
-int
-dmg_delete( Operation *op, SlapReply *rs )
+static int
+dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Entry *target;
 	int rc;
 
-	if ( dmg_guard_skips( op ) || ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
+	if ( ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_entry_is_group( target ) )
 		rc = dmg_delete_group( op, rs, on, target );
@@ -738,4 +718,45 @@ dmg_delete( Operation *op, SlapReply *rs )
 		rc = dmg_departments_refuse_delete( op, rs, on );
 	dmg_entry_release( op, on, target );
 	return rc;
+}
+
+/* Every write hook decides the requester's roles before it reads the database (access.c) */
+static int
+dmg_guarded( Operation *op, SlapReply *rs,
+	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_who who;
+	int rc;
+
+	if ( dmg_guard_skips( op ) )
+		return SLAP_CB_CONTINUE;
+	dmg_who_begin( op, on, &who );
+	rc = check( op, rs, on );
+	dmg_who_end( op, &who );
+	return rc;
+}
+
+int
+dmg_add( Operation *op, SlapReply *rs )
+{
+	return dmg_guarded( op, rs, dmg_add_checked );
+}
+
+int
+dmg_modify( Operation *op, SlapReply *rs )
+{
+	return dmg_guarded( op, rs, dmg_modify_checked );
+}
+
+int
+dmg_modrdn( Operation *op, SlapReply *rs )
+{
+	return dmg_guarded( op, rs, dmg_modrdn_checked );
+}
+
+int
+dmg_delete( Operation *op, SlapReply *rs )
+{
+	return dmg_guarded( op, rs, dmg_delete_checked );
 }

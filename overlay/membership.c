@@ -236,44 +236,6 @@ dmg_expand_cb( Operation *op, SlapReply *rs )
 	return 0;
 }
 
-/* Runs an internal search below base with filter f, with op's identity and without limits;
- * every entry goes to cb, nothing to the client.  It carries ManageDsaIT (entries as
- * stored, also for other dynamic overlays such as dynlist) and the internal marker. */
-int
-dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
-	slap_callback *cb )
-{
-	Operation o = *op;
-	SlapReply r = { REP_RESULT };
-	OpExtra marker;
-
-	o.o_tag = LDAP_REQ_SEARCH;
-	o.o_bd = select_backend( base, 0 );
-	if ( o.o_bd == NULL || o.o_bd->be_search == NULL )
-		return LDAP_NO_SUCH_OBJECT;
-	o.o_req_dn = *base;
-	o.o_req_ndn = *base;
-	o.ors_scope = scope;
-	o.ors_deref = LDAP_DEREF_NEVER;
-	o.ors_limit = NULL;
-	o.ors_slimit = SLAP_NO_LIMIT;
-	o.ors_tlimit = SLAP_NO_LIMIT;
-	o.ors_attrs = NULL;
-	o.ors_attrsonly = 0;
-	o.ors_filter = f;
-	filter2bv_x( &o, f, &o.ors_filterstr );
-	/* no paging, no sync, nothing of the caller's controls; ManageDsaIT makes every
-	 * dynamic overlay, this one included, return entries as stored */
-	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
-	o.o_managedsait = SLAP_CONTROL_CRITICAL;
-	o.o_callback = cb;
-	dmg_op_mark_internal( &o, &marker );
-	o.o_bd->be_search( &o, &r );
-	dmg_op_unmark_internal( &o, &marker );
-	op->o_tmpfree( o.ors_filterstr.bv_val, op->o_tmpmemctx );
-	return r.sr_err;
-}
-
 /* With dmgIncludeSubDepartments TRUE a department inside another named department adds
  * nobody: skip its search. */
 static int
@@ -413,64 +375,93 @@ dmg_bvarray_add_copy( BerVarray *a, struct berval *bv, void *ctx )
 	ber_bvarray_add_x( a, &copy, ctx );
 }
 
-typedef struct dmg_groups_ctx {
-	Operation *op;		/* the requester */
-	slap_overinst *on;
-	Entry *member;
-	BerVarray ndns, dns;
-} dmg_groups_ctx;
+/* Candidate groups, copied: they are tested once the search is over, because the test reads
+ * the database with the requester's operation (ops.c: not from inside a callback). */
+typedef struct dmg_candidates {
+	Entry **g;
+	unsigned n, cap;
+} dmg_candidates;
 
 static int
-dmg_groups_cb( Operation *op, SlapReply *rs )
+dmg_candidates_cb( Operation *op, SlapReply *rs )
 {
-	dmg_groups_ctx *ctx = op->o_callback->sc_private;
-	Operation *rop = ctx->op;
-	dmg_info *di = ctx->on->on_bi.bi_private;
-	Entry *g = rs->sr_entry;
-	dmg_rule r;
-	int is_member;
+	dmg_candidates *c = op->o_callback->sc_private;
 
-	if ( rs->sr_type != REP_SEARCH || !dmg_entry_is_group( g ) )
+	if ( rs->sr_type != REP_SEARCH || !dmg_entry_is_group( rs->sr_entry ) )
 		return 0;
-	if ( !access_allowed( rop, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
-		|| !dmg_group_visible( rop, ctx->on, g ) )
-		return 0;
-	dmg_rule_from_entry( rop, di, g, &r );
-	is_member = dmg_rule_has_member( rop, ctx->on, &r, ctx->member );
-	dmg_rule_free( rop, &r );
-	if ( is_member ) {
-		dmg_bvarray_add_copy( &ctx->ndns, &g->e_nname, rop->o_tmpmemctx );
-		dmg_bvarray_add_copy( &ctx->dns, &g->e_name, rop->o_tmpmemctx );
+	if ( c->n == c->cap ) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->g = ch_realloc( c->g, c->cap * sizeof( Entry * ) );
 	}
+	c->g[c->n++] = entry_dup( rs->sr_entry );
 	return 0;
+}
+
+static void
+dmg_candidates_free( dmg_candidates *c )
+{
+	unsigned i;
+
+	for ( i = 0; i < c->n; i++ )
+		entry_free( c->g[i] );
+	ch_free( c->g );
+}
+
+/* Is candidate group g one of e's groups, as op sees it? */
+static int
+dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_rule r;
+	int yes;
+
+	if ( !access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
+		|| !dmg_group_visible( op, on, g ) )
+		return 0;
+	dmg_rule_from_entry( op, di, g, &r );
+	yes = dmg_rule_has_member( op, on, &r, e );
+	dmg_rule_free( op, &r );
+	return yes;
 }
 
 int
 dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns )
 {
-	dmg_groups_ctx ctx;
+	dmg_candidates c = { NULL, 0, 0 };
 	slap_callback cb = { 0 };
 	Operation root;
 	Filter *f;
+	unsigned i;
+	int rc;
 
-	memset( &ctx, 0, sizeof( ctx ) );
-	ctx.op = op;
-	ctx.on = on;
-	ctx.member = e;
-	cb.sc_response = dmg_groups_cb;
-	cb.sc_private = &ctx;
+	*ndns = NULL;
+	if ( dns )
+		*dns = NULL;
+	cb.sc_response = dmg_candidates_cb;
+	cb.sc_private = &c;
 	f = dmg_candidate_filter( op, &e->e_nname );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
 	 * search dmgDepartment); each is then checked with the requester's */
 	dmg_op_as_root( op, &root );
-	dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
+	rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
 	filter_free_x( op, f, 1 );
-	*ndns = ctx.ndns;
-	if ( dns )
-		*dns = ctx.dns;
-	else
-		ber_bvarray_free_x( ctx.dns, op->o_tmpmemctx );
-	return LDAP_SUCCESS;
+	for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ ) {
+		if ( !dmg_group_has( op, on, c.g[i], e ) )
+			continue;
+		dmg_bvarray_add_copy( ndns, &c.g[i]->e_nname, op->o_tmpmemctx );
+		if ( dns )
+			dmg_bvarray_add_copy( dns, &c.g[i]->e_name, op->o_tmpmemctx );
+	}
+	dmg_candidates_free( &c );
+	if ( rc != LDAP_SUCCESS ) {
+		ber_bvarray_free_x( *ndns, op->o_tmpmemctx );
+		*ndns = NULL;
+		if ( dns ) {
+			ber_bvarray_free_x( *dns, op->o_tmpmemctx );
+			*dns = NULL;
+		}
+	}
+	return rc;
 }
 
 typedef struct dmg_mail_ctx {
@@ -571,7 +562,7 @@ dmg_members_cacheable( Operation *op, slap_overinst *on )
 	dmg_info *di = on->on_bi.bi_private;
 
 	return di->cache_max_values > 0
-		&& ( be_isroot( op ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) );
+		&& ( dmg_is_root( op, on ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) );
 }
 
 unsigned long
@@ -581,7 +572,7 @@ dmg_operation_generation( Operation *op, dmg_info *di )
 	 * inside another one (its OpExtra list is not empty: the backend's transaction, another
 	 * overlay's marker) may read through a snapshot older than the generation: it may use
 	 * cached lists but not store one. */
-	if ( LDAP_SLIST_FIRST( &op->o_extra ) != NULL )
+	if ( dmg_op_nested( op ) )
 		return DMG_NO_GENERATION;
 	return dmg_cache_generation( di->cache );
 }
@@ -691,11 +682,12 @@ int
 dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target )
 {
 	BerVarray ndns = NULL, dns = NULL;
+	int rc;
 
-	dmg_groups_of_entry( op, on, e, &ndns, &dns );
+	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns );
 	if ( ndns )
 		attr_merge( target, dmg_ad.member_of, dns, ndns );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
 	ber_bvarray_free_x( dns, op->o_tmpmemctx );
-	return LDAP_SUCCESS;
+	return rc;
 }

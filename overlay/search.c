@@ -48,6 +48,7 @@ typedef struct dmg_search_ctx {
 	unsigned long gen;	/* cache generation when the search began */
 	dmg_members_view sent;	/* the member list the entry being sent points into */
 	int holding;
+	dmg_who who;		/* the requester's roles, on op->o_extra until the cleanup */
 } dmg_search_ctx;
 
 /* ---- requested attributes ----------------------------------------------------------------------- */
@@ -572,6 +573,7 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
 		op->ors_filterstr = ctx->orig_filterstr;
 	}
 	dmg_leaves_free( op, ctx );
+	dmg_who_end( op, &ctx->who );
 	if ( ctx->limit_text ) {
 		if ( rs->sr_text == ctx->limit_text )
 			rs->sr_text = NULL;
@@ -589,7 +591,7 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
 static int
 dmg_search_sync( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	if ( be_isroot( op ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) )
+	if ( dmg_is_root( op, on ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) )
 		return SLAP_CB_CONTINUE;
 	send_ldap_error( op, rs, LDAP_INSUFFICIENT_ACCESS, "dynmailgroup: content "
 		"synchronization needs the rootdn or an identity in dynmailgroup-privileged" );
@@ -611,29 +613,22 @@ dmg_search_base_hidden( Operation *op, slap_overinst *on )
 	return hidden;
 }
 
-int
-dmg_search( Operation *op, SlapReply *rs )
+/* Installs the search's callback, or answers (sync refused, hidden base); returns whether
+ * the callback was installed. */
+static int
+dmg_search_start( Operation *op, SlapReply *rs, slap_callback *sc, int *rc )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	dmg_info *di = on->on_bi.bi_private;
-	slap_callback *sc;
-	dmg_search_ctx *ctx;
-	unsigned long gen;
+	dmg_search_ctx *ctx = sc->sc_private;
 
-	if ( dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) )
-		return SLAP_CB_CONTINUE;
-	if ( op->o_sync != SLAP_CONTROL_NONE )
-		return dmg_search_sync( op, rs, on );
-	gen = dmg_operation_generation( op, di );
-	if ( dmg_search_base_hidden( op, on ) ) {
-		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
-		return rs->sr_err;
+	if ( op->o_sync != SLAP_CONTROL_NONE ) {
+		*rc = dmg_search_sync( op, rs, ctx->on );
+		return 0;
 	}
-
-	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_search_ctx ), op->o_tmpmemctx );
-	ctx = (dmg_search_ctx *)( sc + 1 );
-	ctx->on = on;
-	ctx->gen = gen;
+	if ( dmg_search_base_hidden( op, ctx->on ) ) {
+		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+		*rc = rs->sr_err;
+		return 0;
+	}
 	/* ManageDsaIT: entries as stored, but hidden groups stay hidden */
 	ctx->stored_only = get_manageDSAit( op );
 	if ( !ctx->stored_only )
@@ -647,8 +642,33 @@ dmg_search( Operation *op, SlapReply *rs )
 	}
 	sc->sc_response = dmg_search_response;
 	sc->sc_cleanup = dmg_search_cleanup;
-	sc->sc_private = ctx;
 	sc->sc_next = op->o_callback;
 	op->o_callback = sc;
-	return SLAP_CB_CONTINUE;
+	*rc = SLAP_CB_CONTINUE;
+	return 1;
+}
+
+int
+dmg_search( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
+	slap_callback *sc;
+	dmg_search_ctx *ctx;
+	int rc;
+
+	if ( dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) )
+		return SLAP_CB_CONTINUE;
+	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_search_ctx ), op->o_tmpmemctx );
+	ctx = (dmg_search_ctx *)( sc + 1 );
+	sc->sc_private = ctx;
+	ctx->on = on;
+	/* the generation before anything reads the database, the roles before any callback */
+	ctx->gen = dmg_operation_generation( op, di );
+	dmg_who_begin( op, on, &ctx->who );
+	if ( !dmg_search_start( op, rs, sc, &rc ) ) {
+		dmg_who_end( op, &ctx->who );
+		op->o_tmpfree( sc, op->o_tmpmemctx );
+	}
+	return rc;
 }

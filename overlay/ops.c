@@ -1,0 +1,171 @@
+/* ops.c -- the operations the overlay makes, and every assumption about slapd internals
+ * they rely on
+ *
+ *  - Internal searches run on a copy of the requesting operation.  back-mdb keeps the read
+ *    transaction of an operation in its o_extra list; the copy's list grows its own head, so
+ *    a callback of an internal search must read the database only through the Operation it
+ *    is handed (or through nothing at all): reading through the original operation starts a
+ *    second read transaction on the thread, and back-mdb aborts (mdb_opinfo_get asserts).
+ *    Roles are therefore decided before any internal search (access.c, dmg_who_begin).
+ *  - An internal search returns the backend's result code, and the overlay's callers fail
+ *    closed on anything but success: a partial answer is never taken for a whole one.
+ *  - Entries are looked up only below the database's suffix (back-mdb reads before its
+ *    buffer for a DN it does not hold).
+ *  - A write granted to a role runs with the requester as rootdn of the operation's private
+ *    BackendDB copy (over_op_func copies it for each operation).
+ *  - Writes the overlay issues itself carry a marker (OpExtra) so that its own write guard
+ *    lets them through.
+ * Copyright 2026 The slapo-dynmailgroup authors.  OpenLDAP Public License, see LICENSE.
+ */
+#include "dmg.h"
+
+int dmg_internal_key;
+
+/* ---- internal-operation marker ------------------------------------------------------------ */
+
+int
+dmg_op_is_internal( Operation *op )
+{
+	OpExtra *oex;
+
+	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
+		if ( oex->oe_key == &dmg_internal_key )
+			return 1;
+	}
+	return 0;
+}
+
+void
+dmg_op_mark_internal( Operation *op, OpExtra *oex )
+{
+	oex->oe_key = &dmg_internal_key;
+	LDAP_SLIST_INSERT_HEAD( &op->o_extra, oex, oe_next );
+}
+
+void
+dmg_op_unmark_internal( Operation *op, OpExtra *oex )
+{
+	LDAP_SLIST_REMOVE( &op->o_extra, oex, OpExtra, oe_next );
+}
+
+int
+dmg_op_nested( Operation *op )
+{
+	OpExtra *oex;
+
+	/* the overlay's own records (the requester's roles) do not make an operation nested;
+	 * anything else does: the backend's transaction, another overlay's marker */
+	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
+		if ( !dmg_who_is_record( oex ) )
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- the database ---------------------------------------------------------------------------- */
+
+BackendDB *
+dmg_real_db( Operation *op )
+{
+	/* Inside a hook op->o_bd is a copy whose bd_info is this overlay; calling through it
+	 * would re-enter the overlay.  The selected database walks the whole stack. */
+	return select_backend( &op->o_bd->be_nsuffix[0], 0 );
+}
+
+Entry *
+dmg_entry_get( Operation *op, slap_overinst *on, struct berval *ndn )
+{
+	Entry *e = NULL;
+
+	/* back-mdb takes every DN it is asked for to lie below its suffix (and reads before
+	 * the buffer otherwise): values and assertions may name anything */
+	if ( !be_issubordinate( op->o_bd, ndn ) )
+		return NULL;
+	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS )
+		return NULL;
+	return e;
+}
+
+void
+dmg_entry_release( Operation *op, slap_overinst *on, Entry *e )
+{
+	overlay_entry_release_ov( op, e, 0, on );
+}
+
+void
+dmg_op_as_root( Operation *op, Operation *root )
+{
+	BackendDB *db = dmg_real_db( op );
+
+	/* the database's own rootdn: op->o_bd may be a copy whose rootdn the write guard set
+	 * to the requester (dmg_grant_write) */
+	*root = *op;
+	root->o_bd = db;
+	root->o_dn = db->be_rootdn;
+	root->o_ndn = db->be_rootndn;
+	root->o_groups = NULL;
+}
+
+/* ---- internal searches ------------------------------------------------------------------------ */
+
+/* Runs an internal search below base with filter f, with op's identity and without limits;
+ * every entry goes to cb, nothing to the client.  It carries ManageDsaIT (entries as
+ * stored, also for other dynamic overlays such as dynlist) and the internal marker.
+ * Returns the backend's result code; a failure is logged here, and the caller fails closed.
+ * A callback that stops the search on purpose returns an error of its own and knows it. */
+int
+dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
+	slap_callback *cb )
+{
+	Operation o = *op;
+	SlapReply r = { REP_RESULT };
+	OpExtra marker;
+
+	o.o_tag = LDAP_REQ_SEARCH;
+	o.o_bd = select_backend( base, 0 );
+	if ( o.o_bd == NULL || o.o_bd->be_search == NULL )
+		return LDAP_NO_SUCH_OBJECT;
+	o.o_req_dn = *base;
+	o.o_req_ndn = *base;
+	o.ors_scope = scope;
+	o.ors_deref = LDAP_DEREF_NEVER;
+	o.ors_limit = NULL;
+	o.ors_slimit = SLAP_NO_LIMIT;
+	o.ors_tlimit = SLAP_NO_LIMIT;
+	o.ors_attrs = NULL;
+	o.ors_attrsonly = 0;
+	o.ors_filter = f;
+	filter2bv_x( &o, f, &o.ors_filterstr );
+	/* no paging, no sync, nothing of the caller's controls; ManageDsaIT makes every
+	 * dynamic overlay, this one included, return entries as stored */
+	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
+	o.o_managedsait = SLAP_CONTROL_CRITICAL;
+	o.o_callback = cb;
+	dmg_op_mark_internal( &o, &marker );
+	o.o_bd->be_search( &o, &r );
+	dmg_op_unmark_internal( &o, &marker );
+	if ( r.sr_err != LDAP_SUCCESS && r.sr_err != LDAP_NO_SUCH_OBJECT )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s internal search below \"%s\" for %s "
+			"failed (%d): answered as an error\n", op->o_log_prefix, base->bv_val,
+			o.ors_filterstr.bv_val, r.sr_err );
+	op->o_tmpfree( o.ors_filterstr.bv_val, op->o_tmpmemctx );
+	return r.sr_err;
+}
+
+/* ---- the write grant -------------------------------------------------------------------------- */
+
+/* The backend checks slapd's ACLs with op->o_bd->bd_info set to the backend itself, so a
+ * per-database overlay's bi_access_allowed is never asked for them (acl.c falls back to the
+ * frontend's).  Writes to groups are therefore decided by the write guard, and a write
+ * granted to a role runs with the requester as rootdn of this operation's private copy of
+ * the database (the BackendDB that over_op_func copies for each operation): slapd's ACLs
+ * neither add nor take away rights for it.  The identity itself is untouched, so
+ * creatorsName, modifiersName and accesslog still name the requester. */
+void
+dmg_grant_write( Operation *op )
+{
+	if ( !SLAP_ISOVERLAY( op->o_bd ) )
+		return;
+	op->o_bd->be_rootdn = op->o_dn;
+	op->o_bd->be_rootndn = op->o_ndn;
+}
