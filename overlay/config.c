@@ -18,7 +18,9 @@ enum {
 	DMG_CF_MAX_DEPARTMENTS,
 	DMG_CF_MAX_WHITELIST,
 	DMG_CF_MAX_MEMBERS,
-	DMG_CF_CACHE_MAX_VALUES
+	DMG_CF_CACHE_MAX_VALUES,
+	DMG_CF_MAX_CONDITION_LENGTH,
+	DMG_CF_MAX_CONDITIONS
 };
 
 static ConfigDriver dmg_cf_gen;
@@ -72,6 +74,19 @@ static ConfigTable dmg_cfg[] = {
 		"( " DMG_CFG_OID "8 NAME 'olcDynMailGroupCacheMaxValues' "
 		"DESC 'Bound on cached member values; 0 disables the cache' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
+	/* .9 and .10 are left to dynmailgroup-max-overrides and -member-visibility */
+	{ .name = "dynmailgroup-max-condition-length", .what = "octets", .min_args = 2, .max_args = 2,
+		.arg_type = ARG_INT|ARG_MAGIC|DMG_CF_MAX_CONDITION_LENGTH, .arg_item = (void *)dmg_cf_gen,
+		.attribute =
+		"( " DMG_CFG_OID "11 NAME 'olcDynMailGroupMaxConditionLength' "
+		"DESC 'Longest dmgCondition value, in octets' "
+		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
+	{ .name = "dynmailgroup-max-conditions", .what = "count", .min_args = 2, .max_args = 2,
+		.arg_type = ARG_INT|ARG_MAGIC|DMG_CF_MAX_CONDITIONS, .arg_item = (void *)dmg_cf_gen,
+		.attribute =
+		"( " DMG_CFG_OID "12 NAME 'olcDynMailGroupMaxConditions' "
+		"DESC 'Most dmgCondition values a group may have' "
+		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
 	{ .name = NULL, .arg_type = ARG_IGNORED }
 };
 
@@ -82,7 +97,8 @@ static ConfigOCs dmg_ocs[] = {
 		"MAY ( olcDynMailGroupMemberFilter $ olcDynMailGroupDepartmentFilter $ "
 		"olcDynMailGroupPostmaster $ olcDynMailGroupPrivileged $ "
 		"olcDynMailGroupMaxDepartments $ olcDynMailGroupMaxWhitelist $ "
-		"olcDynMailGroupMaxMembers $ olcDynMailGroupCacheMaxValues ) )",
+		"olcDynMailGroupMaxMembers $ olcDynMailGroupCacheMaxValues $ "
+		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions ) )",
 		.co_type = Cft_Overlay, .co_table = dmg_cfg },
 	{ .co_def = NULL }
 };
@@ -191,6 +207,12 @@ dmg_cf_emit( ConfigArgs *c, dmg_info *di )
 	case DMG_CF_CACHE_MAX_VALUES:
 		c->value_ulong = di->cache_max_values;
 		return 0;
+	case DMG_CF_MAX_CONDITION_LENGTH:
+		c->value_int = di->max_condition_length;
+		return 0;
+	case DMG_CF_MAX_CONDITIONS:
+		c->value_int = di->max_conditions;
+		return 0;
 	}
 	return 1;
 }
@@ -222,6 +244,12 @@ dmg_cf_delete( ConfigArgs *c, dmg_info *di )
 		break;
 	case DMG_CF_CACHE_MAX_VALUES:
 		di->cache_max_values = 0;
+		break;
+	case DMG_CF_MAX_CONDITION_LENGTH:
+		di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
+		break;
+	case DMG_CF_MAX_CONDITIONS:
+		di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
 		break;
 	}
 	return 0;
@@ -265,6 +293,10 @@ dmg_cf_set( ConfigArgs *c, dmg_info *di )
 	case DMG_CF_CACHE_MAX_VALUES:
 		di->cache_max_values = c->value_ulong;
 		return 0;
+	case DMG_CF_MAX_CONDITION_LENGTH:
+		return dmg_cf_positive( c, &di->max_condition_length );
+	case DMG_CF_MAX_CONDITIONS:
+		return dmg_cf_positive( c, &di->max_conditions );
 	}
 	return 1;
 }
@@ -303,6 +335,8 @@ dmg_info_set_defaults( dmg_info *di )
 	di->max_whitelist = DMG_DEFAULT_MAX_WHITELIST;
 	di->max_members = 0;
 	di->cache_max_values = 0;
+	di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
+	di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
 	return di->member_filter == NULL || di->dept_filter == NULL;
 }
 

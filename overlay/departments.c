@@ -16,15 +16,27 @@ dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 	dmg_first_dn group;
 	char text[512];
 
+	int rc;
+
 	(void)on;
 	eq.f_choice = LDAP_FILTER_EQUALITY;
 	eq.f_ava = &ava;
 	ava.aa_desc = dmg_ad.department;
 	ava.aa_value = op->o_req_ndn;
-	if ( !dmg_find_other( op, &eq, NULL, 1, &group ) )
+	rc = dmg_find_other( op, &eq, NULL, 1, &group );
+	if ( rc != LDAP_SUCCESS ) {
+		/* fail closed: a group might still name it */
+		snprintf( text, sizeof( text ), "dmgDepartment: could not check whether \"%s\" is a "
+			"department of a group (%s, %d); nothing was changed", op->o_req_dn.bv_val,
+			ldap_err2string( rc ), rc );
+		send_ldap_error( op, rs, LDAP_OTHER, text );
+		return rs->sr_err;
+	}
+	if ( !group.found )
 		return SLAP_CB_CONTINUE;
-	snprintf( text, sizeof( text ), "dmgDepartment: \"%s\" is a department of group %s",
-		op->o_req_dn.bv_val, group.dn );
+	snprintf( text, sizeof( text ), "dmgDepartment: \"%s\" is a department of %s%s",
+		op->o_req_dn.bv_val, group.disclosed ? "group " : "a group",
+		group.disclosed ? group.dn : "" );
 	send_ldap_error( op, rs, LDAP_CONSTRAINT_VIOLATION, text );
 	return rs->sr_err;
 }
@@ -177,10 +189,14 @@ dmg_affected_cb( Operation *op, SlapReply *rs )
 	return 0;
 }
 
-/* dmgDepartment has equality matching only: every group is a candidate */
-static void
+/* dmgDepartment has equality matching only: every group is a candidate.  Runs after the
+ * rename succeeded, which cannot be undone: a failed search (logged by dmg_internal_search)
+ * is logged again here with what it leaves behind, and returned. */
+static int
 dmg_find_affected( Operation *op, dmg_affected *aff )
 {
+	int rc;
+
 	Filter f = { 0 };
 	Operation root;
 	slap_callback cb = { 0 };
@@ -190,7 +206,12 @@ dmg_find_affected( Operation *op, dmg_affected *aff )
 	dmg_op_as_root( op, &root );
 	cb.sc_response = dmg_affected_cb;
 	cb.sc_private = aff;
-	dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, &f, &cb );
+	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, &f, &cb );
+	if ( rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s groups naming \"%s\" as department could "
+			"not be found after its rename (%d): their dmgDepartment values may name the old "
+			"DN\n", op->o_log_prefix, aff->rename->old_ndn.bv_val, rc );
+	return rc;
 }
 
 static int
@@ -202,7 +223,8 @@ dmg_rename_response( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;
-	dmg_find_affected( op, &aff );
+	/* a failure is logged there; the groups found before it are still rewritten */
+	(void)dmg_find_affected( op, &aff );
 	for ( i = 0; i < aff.n; i++ ) {
 		dmg_rewrite_group( op, ctx, aff.groups[i],
 			attr_find( aff.groups[i]->e_attrs, dmg_ad.department ) );
@@ -228,23 +250,6 @@ dmg_rename_cleanup( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* The DN the entry will have: new RDN below the new superior, or below the old parent */
-static void
-dmg_new_dn( Operation *op, struct berval *dn, struct berval *ndn )
-{
-	struct berval parent, nparent;
-
-	if ( op->orr_nnewSup ) {
-		parent = *op->orr_newSup;
-		nparent = *op->orr_nnewSup;
-	} else {
-		dnParent( &op->o_req_dn, &parent );
-		dnParent( &op->o_req_ndn, &nparent );
-	}
-	build_new_dn( dn, &parent, &op->orr_newrdn, op->o_tmpmemctx );
-	build_new_dn( ndn, &nparent, &op->orr_nnewrdn, op->o_tmpmemctx );
-}
-
 int
 dmg_departments_follow_rename( Operation *op, slap_overinst *on )
 {
@@ -255,7 +260,7 @@ dmg_departments_follow_rename( Operation *op, slap_overinst *on )
 	ctx = (dmg_rename_ctx *)( sc + 1 );
 	ctx->on = on;
 	ber_dupbv_x( &ctx->old_ndn, &op->o_req_ndn, op->o_tmpmemctx );
-	dmg_new_dn( op, &ctx->new_dn, &ctx->new_ndn );
+	dmg_modrdn_new_dn( op, &ctx->new_dn, &ctx->new_ndn );
 	sc->sc_response = dmg_rename_response;
 	sc->sc_cleanup = dmg_rename_cleanup;
 	sc->sc_private = ctx;

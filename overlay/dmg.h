@@ -86,13 +86,20 @@ typedef struct dmg_info {
 	int max_whitelist;		/* dynmailgroup-max-whitelist */
 	unsigned long max_members;	/* dynmailgroup-max-members, 0 = no limit */
 	unsigned long cache_max_values;	/* dynmailgroup-cache-max-values, 0 = no cache */
+	int max_condition_length;	/* dynmailgroup-max-condition-length, octets per value */
+	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	dmg_cache *cache;		/* member lists, see membership.c */
+	/* held from the check that a mail value is free until the backend has written it
+	 * (guard.c), so that two writes cannot both take the same address */
+	ldap_pvt_thread_mutex_t mail_lock;
 } dmg_info;
 
 #define DMG_DEFAULT_MEMBER_FILTER "(objectClass=inetOrgPerson)"
 #define DMG_DEFAULT_DEPT_FILTER "(objectClass=organizationalUnit)"
 #define DMG_DEFAULT_MAX_DEPARTMENTS 50
 #define DMG_DEFAULT_MAX_WHITELIST 1000
+#define DMG_DEFAULT_MAX_CONDITION_LENGTH 1024
+#define DMG_DEFAULT_MAX_CONDITIONS 16
 
 int dmg_config_init( BackendInfo *bi );
 int dmg_info_set_defaults( dmg_info *di );
@@ -128,6 +135,24 @@ void dmg_op_as_root( Operation *op, Operation *root );
 
 /* The write guard's grant: op runs as rootdn of its private database copy. */
 void dmg_grant_write( Operation *op );
+
+/* Would the backend refuse this write (add, modify, delete, modrdn) for op's rights, or
+ * because target (the stored entry; NULL when absent) is not there, or, for an add, because
+ * the entry is?  Decided as back-mdb decides it, so that the backend's answer can be left to
+ * it. */
+int dmg_backend_refuses( Operation *op, slap_overinst *on, Entry *target );
+
+/* The DN a rename gives its entry: new RDN below the new superior, or below the old parent
+ * (op->o_tmpmemctx) */
+void dmg_modrdn_new_dn( Operation *op, struct berval *dn, struct berval *ndn );
+
+/* Does op run inside a transaction of the backend already (before the overlay read
+ * anything through it)? */
+int dmg_op_in_backend_txn( Operation *op );
+
+/* Runs the write now, from inside the overlay's hook: the overlays below it and the backend,
+ * which sends the result.  Returns what the hook returns to end the operation. */
+int dmg_write_now( Operation *op, SlapReply *rs, slap_overinst *on );
 
 /* ---- the requester's roles (access.c) ------------------------------------------------------ */
 
@@ -230,16 +255,21 @@ int dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
 	AttributeDescription *at, int rw, Entry **e );
 int dmg_entry_release_rw( Operation *op, Entry *e, int rw );
 
-/* guard.c: the first entry other than skip that matches f, searched with the rootdn's rights */
+/* guard.c: the first entry other than skip that matches f, searched with the rootdn's rights.
+ * Returns the search's result code (callers fail closed on anything but LDAP_SUCCESS); found
+ * tells whether there is one, and dn names it as op's requester may learn of it. */
 typedef struct dmg_first_dn {
 	struct berval *skip;
 	int groups_only;
-	Operation *requester;	/* whose view decides whether a hidden group is named */
-	slap_overinst *on;
-	char dn[256];		/* the quoted DN, or "another entry" */
+	struct berval ndn;	/* the entry found, op->o_tmpmemctx (until dmg_find_other returns) */
+	char dn[256];		/* the quoted DN, or "another entry" when the requester may not see it */
 	int found;
+	int disclosed;		/* dn names it */
 } dmg_first_dn;
 int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out );
+/* May op's requester learn that entry e exists (read access to it, and a hidden group only to
+ * those who see it)? */
+int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
 
 /* departments.c, called by the modrdn/delete hooks */
 int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );

@@ -29,6 +29,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 		ch_free( di );
 		return 1;
 	}
+	ldap_pvt_thread_mutex_init( &di->mail_lock );
 	on->on_bi.bi_private = di;
 	return 0;
 }
@@ -57,6 +58,7 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 
 	(void)cr;
 	if ( di ) {
+		ldap_pvt_thread_mutex_destroy( &di->mail_lock );
 		dmg_info_free( di );
 		ch_free( di );
 		on->on_bi.bi_private = NULL;

@@ -6,6 +6,19 @@
  *
  * Writes applied by replication (syncrepl consumers, shadow updates) are taken as they come:
  * the provider validated and stamped them.
+ *
+ * What the guard's answers may reveal: a write the backend would refuse for the requester's
+ * rights gets the backend's own answer (ops.c, dmg_backend_refuses), whatever the overlay
+ * knows about its values; a diagnostic names another entry only when the requester may read
+ * it (and see it, for a hidden group); a value naming an entry the requester may not see is
+ * answered as one naming no entry.
+ *
+ * The rights the guard grants (postmasters, administrators) cover a group's own attributes
+ * and nothing else (dmg_grant_covers): never another object class, a password or an
+ * operational attribute, so that the grant cannot make anyone somebody else.
+ *
+ * A write that may take a mail address holds the database's mail lock from the check that the
+ * address is free until the backend has written it (dmg_guarded).
  */
 #include <stdarg.h>
 
@@ -41,8 +54,63 @@ dmg_send_refusal( Operation *op, SlapReply *rs, dmg_verdict *v )
 	return rs->sr_err;
 }
 
+/* ---- what the requester may learn ------------------------------------------------------------ */
+
+int
+dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e )
+{
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return 0;
+	return !dmg_entry_is_group( e ) || dmg_group_visible( op, on, e );
+}
+
+/* The entry ndn when it exists and the requester may learn of it, else NULL: an entry they
+ * may not see gets the same answer as no entry at all.  Give it back with dmg_entry_release. */
+static Entry *
+dmg_entry_get_disclosed( Operation *op, slap_overinst *on, struct berval *ndn )
+{
+	Entry *e = dmg_entry_get( op, on, ndn );
+
+	if ( e && !dmg_entry_disclosed( op, on, e ) ) {
+		dmg_entry_release( op, on, e );
+		e = NULL;
+	}
+	return e;
+}
+
+/* How a diagnostic names the entry ndn for op's requester; 1 when by its DN */
+static int
+dmg_name_for_requester( Operation *op, slap_overinst *on, struct berval *ndn, char *buf,
+	size_t size )
+{
+	Entry *e = dmg_entry_get_disclosed( op, on, ndn );
+
+	if ( e == NULL ) {
+		snprintf( buf, size, "another entry" );
+		return 0;
+	}
+	snprintf( buf, size, "\"%s\"", e->e_name.bv_val );
+	dmg_entry_release( op, on, e );
+	return 1;
+}
+
+/* The entry a DN value of attribute ad names, or NULL: a value the write gives must name an
+ * entry the requester may see (one they may not gets the answer for none); a value the group
+ * had before the write (before: NULL on add) needs only to exist, so that a write is not
+ * refused for what others put there. */
+static Entry *
+dmg_named_entry_get( Operation *op, slap_overinst *on, Entry *before, AttributeDescription *ad,
+	struct berval *ndn )
+{
+	if ( before && dmg_entry_names( before, ad, ndn ) )
+		return dmg_entry_get( op, on, ndn );
+	return dmg_entry_get_disclosed( op, on, ndn );
+}
+
 /* ---- lookups ------------------------------------------------------------------------------------ */
 
+/* Records the first match; it reads nothing (the requester's view is decided after the
+ * search, ops.c) */
 static int
 dmg_first_dn_cb( Operation *op, SlapReply *rs )
 {
@@ -55,12 +123,7 @@ dmg_first_dn_cb( Operation *op, SlapReply *rs )
 	if ( ctx->groups_only && !dmg_entry_is_group( rs->sr_entry ) )
 		return 0;
 	ctx->found = 1;
-	/* a hidden group is not named to those who may not see it */
-	if ( dmg_entry_is_group( rs->sr_entry )
-		&& !dmg_group_visible( ctx->requester, ctx->on, rs->sr_entry ) )
-		snprintf( ctx->dn, sizeof( ctx->dn ), "another entry" );
-	else
-		snprintf( ctx->dn, sizeof( ctx->dn ), "\"%s\"", rs->sr_entry->e_name.bv_val );
+	ber_dupbv_x( &ctx->ndn, &rs->sr_entry->e_nname, op->o_tmpmemctx );
 	return 0;
 }
 
@@ -68,22 +131,30 @@ dmg_first_dn_cb( Operation *op, SlapReply *rs )
 int
 dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out )
 {
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Operation root;
 	slap_callback cb = { 0 };
+	int rc;
 
 	memset( out, 0, sizeof( *out ) );
 	out->skip = skip;
 	out->groups_only = groups_only;
-	out->requester = op;
-	out->on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_op_as_root( op, &root );
 	cb.sc_response = dmg_first_dn_cb;
 	cb.sc_private = out;
-	dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
-	return out->found;
+	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
+	if ( rc == LDAP_NO_SUCH_OBJECT )
+		rc = LDAP_SUCCESS;	/* no suffix entry: nothing below it either */
+	if ( out->found ) {
+		out->disclosed = dmg_name_for_requester( op, on, &out->ndn, out->dn, sizeof( out->dn ) );
+		op->o_tmpfree( out->ndn.bv_val, op->o_tmpmemctx );
+		BER_BVZERO( &out->ndn );
+	}
+	return rc;
 }
 
-/* Another entry (any entry if groups_only is 0, else another group) with this mail value */
+/* Is there another entry (any entry if groups_only is 0, else another group) with this mail
+ * value?  The search's result code; *taken only on LDAP_SUCCESS. */
 static int
 dmg_mail_taken( Operation *op, struct berval *mail, struct berval *self, int groups_only,
 	dmg_first_dn *other )
@@ -93,33 +164,44 @@ dmg_mail_taken( Operation *op, struct berval *mail, struct berval *self, int gro
 	MatchingRule *mr = dmg_ad.mail->ad_type->sat_equality;
 	struct berval nmail = BER_BVNULL;
 	const char *text = NULL;
-	int taken;
+	int rc;
 
+	memset( other, 0, sizeof( *other ) );
 	if ( mr == NULL || asserted_value_validate_normalize( dmg_ad.mail, mr, SLAP_MR_EQUALITY,
 			mail, &nmail, &text, op->o_tmpmemctx ) != LDAP_SUCCESS )
-		return 0;
+		return LDAP_INVALID_SYNTAX;	/* the frontend validated it: cannot be checked */
 	eq.f_choice = LDAP_FILTER_EQUALITY;
 	eq.f_ava = &ava_mail;
 	ava_mail.aa_desc = dmg_ad.mail;
 	ava_mail.aa_value = nmail;
-	taken = dmg_find_other( op, &eq, self, groups_only, other );
+	rc = dmg_find_other( op, &eq, self, groups_only, other );
 	op->o_tmpfree( nmail.bv_val, op->o_tmpmemctx );
-	return taken;
+	return rc;
 }
 
+/* A check that could not be made refuses the write (fail closed) */
 static int
-dmg_entry_exists( Operation *op, struct berval *ndn, Entry **keep )
+dmg_refuse_unchecked( dmg_verdict *v, int rc, const char *attr, struct berval *val,
+	const char *what )
 {
-	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
-	Entry *e = dmg_entry_get( op, on, ndn );
+	return dmg_refuse( v, LDAP_OTHER, "%s: \"%s\": could not check %s (%s, %d); nothing was "
+		"changed", attr, val->bv_val, what, ldap_err2string( rc ), rc );
+}
 
-	if ( e == NULL )
-		return 0;
-	if ( keep )
-		*keep = e;
-	else
-		dmg_entry_release( op, on, e );
-	return 1;
+/* Refuses the write when another entry (another group with groups_only) has address mail */
+static int
+dmg_check_mail_free( Operation *op, struct berval *mail, struct berval *self, int groups_only,
+	dmg_verdict *v )
+{
+	dmg_first_dn other;
+	int rc = dmg_mail_taken( op, mail, self, groups_only, &other );
+
+	if ( rc != LDAP_SUCCESS )
+		return dmg_refuse_unchecked( v, rc, "mail", mail, "whether the address is free" );
+	if ( other.found )
+		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "mail: \"%s\" is already used by %s",
+			mail->bv_val, other.dn );
+	return LDAP_SUCCESS;
 }
 
 /* ---- validation of a group entry ------------------------------------------------------------------- */
@@ -129,7 +211,6 @@ dmg_check_mail( Operation *op, Entry *e, dmg_verdict *v )
 {
 	Attribute *a = attr_find( e->e_attrs, dmg_ad.mail );
 	const char *why = NULL;
-	dmg_first_dn other;
 
 	if ( a == NULL || a->a_numvals == 0 )
 		return dmg_refuse( v, LDAP_OBJECT_CLASS_VIOLATION,
@@ -142,14 +223,11 @@ dmg_check_mail( Operation *op, Entry *e, dmg_verdict *v )
 		return dmg_refuse( v, LDAP_INVALID_SYNTAX,
 			"mail: \"%s\" is not an email address (%s)", a->a_vals[0].bv_val,
 			why ? why : "null address" );
-	if ( dmg_mail_taken( op, &a->a_vals[0], &e->e_nname, 0, &other ) )
-		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-			"mail: \"%s\" is already used by %s", a->a_vals[0].bv_val, other.dn );
-	return LDAP_SUCCESS;
+	return dmg_check_mail_free( op, &a->a_vals[0], &e->e_nname, 0, v );
 }
 
 static int
-dmg_check_departments( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
+dmg_check_departments( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg_verdict *v )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Attribute *a = attr_find( e->e_attrs, dmg_ad.department );
@@ -165,10 +243,10 @@ dmg_check_departments( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
 			"(dynmailgroup-max-departments)", a->a_numvals, di->max_departments );
 	dmg_op_as_root( op, &root );
 	for ( i = 0; i < a->a_numvals; i++ ) {
-		Entry *d = NULL;
+		Entry *d = dmg_named_entry_get( op, on, before, dmg_ad.department, &a->a_nvals[i] );
 		int is_dept;
 
-		if ( !dmg_entry_exists( op, &a->a_nvals[i], &d ) )
+		if ( d == NULL )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"dmgDepartment: \"%s\" does not exist", a->a_vals[i].bv_val );
 		is_dept = test_filter( &root, d, di->dept_filter ) == LDAP_COMPARE_TRUE;
@@ -222,17 +300,155 @@ dmg_condition_flaw( Filter *f )
 	return NULL;
 }
 
+/* ---- conditions: screened before slapd parses them ---------------------------------------------- */
+
+/* libldap's filter parser (ldap_pvt_put_filter, behind str2filter_x) reads the octet before
+ * an item's '=' when the attribute description in front of it is empty, as in "(=x)": such
+ * input never reaches it.  The screen follows that parser's own reading (an item runs to its
+ * balancing ')', a backslash escapes the next octet) and refuses only what cannot be a filter;
+ * the parser judges the rest. */
+#define DMG_CONDITION_MAX_DEPTH 64
+
+typedef struct dmg_screen {
+	const char *p, *end;
+	const char *why;
+} dmg_screen;
+
+static void
+dmg_screen_spaces( dmg_screen *sc )
+{
+	while ( sc->p < sc->end && ( *sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' ) )
+		sc->p++;
+}
+
+/* An item "attr=value", "attr>=value", "attr:rule:=value" ... in [s, e) */
+static const char *
+dmg_screen_item( const char *s, const char *e )
+{
+	const char *eq = memchr( s, '=', e - s );
+	size_t before;
+
+	if ( eq == NULL )
+		return "an item without '='";
+	before = eq - s;
+	if ( before > 0 && strchr( "<>~:", eq[-1] ) )
+		before--;
+	if ( before == 0 )
+		return "an empty attribute description";
+	return NULL;
+}
+
+static int dmg_screen_filter( dmg_screen *sc, int depth );
+
+/* After "(": "&"/"|" and a list, "!" and one filter, or an item up to the balancing ')' */
 static int
-dmg_check_conditions( Operation *op, Entry *e, dmg_verdict *v )
+dmg_screen_inside( dmg_screen *sc, int depth )
+{
+	const char *item;
+	int balance = 1, escape = 0;
+
+	dmg_screen_spaces( sc );
+	if ( sc->p < sc->end && ( *sc->p == '&' || *sc->p == '|' || *sc->p == '!' ) ) {
+		int n = 0, not = *sc->p == '!';
+
+		for ( sc->p++, dmg_screen_spaces( sc ); sc->p < sc->end && *sc->p == '(';
+				dmg_screen_spaces( sc ), n++ ) {
+			if ( dmg_screen_filter( sc, depth + 1 ) )
+				return -1;
+		}
+		if ( not && n != 1 ) {
+			sc->why = "a '!' without exactly one filter";
+			return -1;
+		}
+	} else {
+		for ( item = sc->p; sc->p < sc->end; sc->p++ ) {
+			if ( !escape && *sc->p == '(' )
+				balance++;
+			else if ( !escape && *sc->p == ')' && --balance == 0 )
+				break;
+			escape = !escape && *sc->p == '\\';
+		}
+		if ( sc->p < sc->end && ( sc->why = dmg_screen_item( item, sc->p ) ) != NULL )
+			return -1;
+	}
+	if ( sc->p >= sc->end || *sc->p != ')' ) {
+		sc->why = "unbalanced parentheses";
+		return -1;
+	}
+	sc->p++;
+	return 0;
+}
+
+/* "(" inside ")" */
+static int
+dmg_screen_filter( dmg_screen *sc, int depth )
+{
+	if ( depth > DMG_CONDITION_MAX_DEPTH ) {
+		sc->why = "nested too deeply";
+		return -1;
+	}
+	sc->p++;	/* the caller saw '(' */
+	return dmg_screen_inside( sc, depth );
+}
+
+/* Why the condition text s cannot be a filter, or NULL */
+static const char *
+dmg_condition_syntax_flaw( const char *s, size_t len )
+{
+	dmg_screen sc = { s, s + len, NULL };
+
+	if ( memchr( s, '\0', len ) )
+		return "a NUL octet";
+	dmg_screen_spaces( &sc );
+	if ( sc.p == sc.end )
+		return "no filter";
+	if ( *sc.p != '(' )	/* the parser takes a lone item without parentheses */
+		return dmg_screen_item( sc.p, sc.end );
+	if ( dmg_screen_filter( &sc, 0 ) )
+		return sc.why;
+	dmg_screen_spaces( &sc );
+	return sc.p == sc.end ? NULL : "text after the filter";
+}
+
+/* The bounds of dynmailgroup-max-conditions and -max-condition-length */
+static int
+dmg_check_condition_bounds( dmg_info *di, Attribute *a, dmg_verdict *v )
+{
+	unsigned i;
+
+	if ( a->a_numvals > (unsigned)di->max_conditions )
+		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+			"dmgCondition: %u values, more than the maximum of %d "
+			"(dynmailgroup-max-conditions)", a->a_numvals, di->max_conditions );
+	for ( i = 0; i < a->a_numvals; i++ ) {
+		if ( a->a_vals[i].bv_len > (ber_len_t)di->max_condition_length )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"dmgCondition: \"%.40s...\" has %lu octets, more than the maximum of %d "
+				"(dynmailgroup-max-condition-length)", a->a_vals[i].bv_val,
+				(unsigned long)a->a_vals[i].bv_len, di->max_condition_length );
+	}
+	return LDAP_SUCCESS;
+}
+
+static int
+dmg_check_conditions( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
 {
 	Attribute *a = attr_find( e->e_attrs, dmg_ad.condition );
 	unsigned i;
 
-	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		Filter *f = str2filter_x( op, a->a_vals[i].bv_val );
-		const char *why;
+	if ( a == NULL )
+		return LDAP_SUCCESS;
+	if ( dmg_check_condition_bounds( di, a, v ) )
+		return v->rc;
+	for ( i = 0; i < a->a_numvals; i++ ) {
+		const char *why = dmg_condition_syntax_flaw( a->a_vals[i].bv_val, a->a_vals[i].bv_len );
+		Filter *f;
 
-		if ( f == NULL )
+		if ( why )
+			return dmg_refuse( v, LDAP_INVALID_SYNTAX,
+				"dmgCondition: \"%s\" is not an RFC 4515 filter (%s)",
+				a->a_vals[i].bv_val, why );
+		if ( ( f = str2filter_x( op, a->a_vals[i].bv_val ) ) == NULL )
 			return dmg_refuse( v, LDAP_INVALID_SYNTAX,
 				"dmgCondition: \"%s\" is not an RFC 4515 filter", a->a_vals[i].bv_val );
 		why = dmg_condition_flaw( f );
@@ -245,21 +461,26 @@ dmg_check_conditions( Operation *op, Entry *e, dmg_verdict *v )
 }
 
 static int
-dmg_check_identities( Operation *op, Entry *e, AttributeDescription *ad, dmg_verdict *v )
+dmg_check_identities( Operation *op, Entry *e, Entry *before, AttributeDescription *ad,
+	dmg_verdict *v )
 {
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Attribute *a = attr_find( e->e_attrs, ad );
 	unsigned i;
 
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		if ( !dmg_entry_exists( op, &a->a_nvals[i], NULL ) )
+		Entry *x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] );
+
+		if ( x == NULL )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
 				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
+		dmg_entry_release( op, on, x );
 	}
 	return LDAP_SUCCESS;
 }
 
 static int
-dmg_check_audit( Operation *op, Entry *e, dmg_verdict *v )
+dmg_check_audit( Operation *op, Entry *e, Entry *before, dmg_verdict *v )
 {
 	Attribute *auditors = attr_find( e->e_attrs, dmg_ad.auditor );
 
@@ -267,7 +488,7 @@ dmg_check_audit( Operation *op, Entry *e, dmg_verdict *v )
 		&& ( auditors == NULL || auditors->a_numvals == 0 ) )
 		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 			"dmgAuditRequired: \"TRUE\" needs at least one dmgAuditor" );
-	return dmg_check_identities( op, e, dmg_ad.auditor, v );
+	return dmg_check_identities( op, e, before, dmg_ad.auditor, v );
 }
 
 static int
@@ -339,16 +560,16 @@ dmg_check_no_stored_member( Entry *e, dmg_verdict *v )
 }
 
 static int
-dmg_validate_group( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
+dmg_validate_group( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg_verdict *v )
 {
 	v->rc = LDAP_SUCCESS;
 	if ( dmg_check_no_options( e, v )
 		|| dmg_check_no_stored_member( e, v )
 		|| dmg_check_mail( op, e, v )
-		|| dmg_check_departments( op, di, e, v )
-		|| dmg_check_conditions( op, e, v )
-		|| dmg_check_audit( op, e, v )
-		|| dmg_check_identities( op, e, dmg_ad.administrator, v )
+		|| dmg_check_departments( op, di, e, before, v )
+		|| dmg_check_conditions( op, di, e, v )
+		|| dmg_check_audit( op, e, before, v )
+		|| dmg_check_identities( op, e, before, dmg_ad.administrator, v )
 		|| dmg_check_send_policy( di, e, v ) )
 		return v->rc;
 	return LDAP_SUCCESS;
@@ -356,17 +577,21 @@ dmg_validate_group( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
 
 /* ---- mail addresses of ordinary entries ------------------------------------------------------------ */
 
-/* An ordinary entry may not take the address of a group. */
+/* An ordinary entry may not take the address of a group: the values a write adds */
 static int
-dmg_check_mail_values_free( Operation *op, BerVarray vals, unsigned n, dmg_verdict *v )
+dmg_check_mods_mail_free( Operation *op, Modifications *ml, dmg_verdict *v )
 {
-	dmg_first_dn other;
 	unsigned i;
 
-	for ( i = 0; i < n; i++ ) {
-		if ( dmg_mail_taken( op, &vals[i], &op->o_req_ndn, 1, &other ) )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-				"mail: \"%s\" is already used by %s", vals[i].bv_val, other.dn );
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( ml->sml_desc->ad_type != dmg_ad.mail->ad_type || ml->sml_values == NULL )
+			continue;
+		if ( ml->sml_op == LDAP_MOD_DELETE || ml->sml_op == SLAP_MOD_SOFTDEL )
+			continue;
+		for ( i = 0; i < ml->sml_numvals; i++ ) {
+			if ( dmg_check_mail_free( op, &ml->sml_values[i], &op->o_req_ndn, 1, v ) )
+				return v->rc;
+		}
 	}
 	return LDAP_SUCCESS;
 }
@@ -379,20 +604,51 @@ dmg_may_repair_applicant( Operation *op )
 	return be_isroot( op ) && get_relax( op );
 }
 
+/* A dmgApplicant the creator gives must name the creator */
+static int
+dmg_check_given_applicant( Operation *op, Attribute *a, dmg_verdict *v )
+{
+	if ( dmg_may_repair_applicant( op ) || ( a->a_numvals == 1
+			&& dn_match( &a->a_nvals[0], &op->o_ndn ) ) )
+		return LDAP_SUCCESS;
+	return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+		"dmgApplicant: \"%s\" is not the creator \"%s\"; the server sets this value",
+		a->a_vals[0].bv_val, op->o_dn.bv_val );
+}
+
 static int
 dmg_stamp_applicant( Operation *op, Entry *e, dmg_verdict *v )
 {
 	Attribute *a = attr_find( e->e_attrs, dmg_ad.applicant );
 
-	if ( a ) {
-		if ( dmg_may_repair_applicant( op ) || ( a->a_numvals == 1
-				&& dn_match( &a->a_nvals[0], &op->o_ndn ) ) )
-			return LDAP_SUCCESS;
-		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-			"dmgApplicant: \"%s\" is not the creator \"%s\"; the server sets this value",
-			a->a_vals[0].bv_val, op->o_dn.bv_val );
-	}
+	if ( a )
+		return dmg_check_given_applicant( op, a, v );
 	attr_merge_one( e, dmg_ad.applicant, &op->o_dn, &op->o_ndn );
+	return LDAP_SUCCESS;
+}
+
+/* The same for an entry that a modify or rename makes a group (after: the entry as it will
+ * be): the stamp is one more modification, freed with the operation's */
+static int
+dmg_stamp_applicant_mod( Operation *op, Entry *after, Modifications **mods, dmg_verdict *v )
+{
+	Attribute *a = attr_find( after->e_attrs, dmg_ad.applicant );
+	Modifications *ml, **tail;
+
+	if ( a )
+		return dmg_check_given_applicant( op, a, v );
+	ml = ch_calloc( 1, sizeof( Modifications ) );
+	ml->sml_op = LDAP_MOD_ADD;
+	ml->sml_desc = dmg_ad.applicant;
+	ml->sml_type = dmg_ad.applicant->ad_cname;
+	ml->sml_numvals = 1;
+	ml->sml_values = ch_calloc( 2, sizeof( struct berval ) );
+	ml->sml_nvalues = ch_calloc( 2, sizeof( struct berval ) );
+	ber_dupbv( &ml->sml_values[0], &op->o_dn );
+	ber_dupbv( &ml->sml_nvalues[0], &op->o_ndn );
+	for ( tail = mods; *tail; tail = &(*tail)->sml_next )
+		;
+	*tail = ml;
 	return LDAP_SUCCESS;
 }
 
@@ -413,14 +669,15 @@ dmg_role_on( Operation *op, slap_overinst *on, Entry *group )
 	return DMG_ROLE_NONE;
 }
 
-/* A write to a group the requester may not make: insufficientAccess, or noSuchObject when the
- * group is hidden from them (its existence is not theirs to learn). */
+/* A write to a group the requester may not make: insufficientAccess, or noSuchObject when they
+ * may not see the group (hidden, or not readable under the ACLs): its existence is not theirs
+ * to learn. */
 static int
 dmg_refuse_role( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group, const char *what )
 {
 	dmg_verdict v;
 
-	if ( !dmg_group_visible( op, on, group ) ) {
+	if ( !dmg_entry_disclosed( op, on, group ) ) {
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
 		return rs->sr_err;
 	}
@@ -428,6 +685,118 @@ dmg_refuse_role( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group, 
 		what, op->o_req_dn.bv_val,
 		op->o_tag == LDAP_REQ_MODIFY || op->o_tag == LDAP_REQ_MODRDN
 			? " and the group's administrators" : "" );
+	return dmg_send_refusal( op, rs, &v );
+}
+
+/* ---- what the grant covers ------------------------------------------------------------------------ */
+
+/* What a group's administrators may write: its configuration, not who administers it, not
+ * what kind of entry it is (objectClass), and nothing else (the grant would allow anything). */
+static int
+dmg_administrator_may_write( AttributeDescription *ad )
+{
+	AttributeType *at = ad->ad_type;
+
+	if ( at == dmg_ad.applicant->ad_type || at == dmg_ad.administrator->ad_type )
+		return 0;
+	return at == slap_schema.si_ad_cn->ad_type || at == dmg_ad.mail->ad_type
+		|| at == slap_schema.si_ad_description->ad_type
+		|| at == dmg_ad.department->ad_type || at == dmg_ad.include_sub->ad_type
+		|| at == dmg_ad.condition->ad_type || at == dmg_ad.audit_required->ad_type
+		|| at == dmg_ad.auditor->ad_type || at == dmg_ad.send_policy->ad_type
+		|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type;
+}
+
+/* A group's own attributes (member only to be refused by the validation, which says why) */
+static int
+dmg_group_attribute( AttributeDescription *ad )
+{
+	AttributeType *at = ad->ad_type;
+
+	return at == slap_schema.si_ad_objectClass->ad_type || at == dmg_ad.member->ad_type
+		|| at == dmg_ad.applicant->ad_type || at == dmg_ad.administrator->ad_type
+		|| dmg_administrator_may_write( ad );
+}
+
+static int
+dmg_group_class( struct berval *name )
+{
+	ObjectClass *oc = oc_bvfind( name );
+
+	return oc != NULL && ( oc == dmg_ad.oc_group || oc == slap_schema.si_oc_top );
+}
+
+static int
+dmg_grant_covers_attr( AttributeDescription *ad, BerVarray vals, dmg_verdict *v )
+{
+	unsigned i;
+
+	if ( is_at_operational( ad->ad_type ) )
+		return dmg_refuse( v, LDAP_INSUFFICIENT_ACCESS,
+			"%s: operational attributes are the server's; postmasters and administrators "
+			"write a group's own attributes only", ad->ad_cname.bv_val );
+	if ( !dmg_group_attribute( ad ) )
+		return dmg_refuse( v, LDAP_INSUFFICIENT_ACCESS,
+			"%s: not an attribute of a dynamicMailGroup; postmasters and administrators "
+			"write a group's own attributes only", ad->ad_cname.bv_val );
+	if ( ad->ad_type != slap_schema.si_ad_objectClass->ad_type )
+		return LDAP_SUCCESS;
+	for ( i = 0; vals && !BER_BVISNULL( &vals[i] ); i++ ) {
+		if ( !dmg_group_class( &vals[i] ) )
+			return dmg_refuse( v, LDAP_INSUFFICIENT_ACCESS,
+				"objectClass: \"%s\" is not a class of a dynamicMailGroup; postmasters and "
+				"administrators write a group's own attributes only", vals[i].bv_val );
+	}
+	return LDAP_SUCCESS;
+}
+
+/* The write a role is granted runs with the rootdn's rights: it must hold a group's own
+ * attributes and nothing else, so that it cannot make an entry anyone could bind as or be
+ * (a password, another object class) nor forge what the server records (operational
+ * attributes, given with the Relax Rules control).  Checked are the attributes the write
+ * gives (all of an added entry: added; the modifications of a modify or rename) and every
+ * user attribute of the entry after the write. */
+static int
+dmg_grant_covers( Entry *after, int added, Modifications *mods, dmg_verdict *v )
+{
+	Attribute *a;
+
+	for ( ; mods; mods = mods->sml_next ) {
+		int removes = mods->sml_op == LDAP_MOD_DELETE || mods->sml_op == SLAP_MOD_SOFTDEL;
+
+		if ( ( mods->sml_flags & SLAP_MOD_INTERNAL ) )
+			continue;	/* operational attributes the frontend adds */
+		if ( dmg_grant_covers_attr( mods->sml_desc, removes ? NULL : mods->sml_values, v ) )
+			return v->rc;
+	}
+	for ( a = after->e_attrs; a; a = a->a_next ) {
+		if ( !added && is_at_operational( a->a_desc->ad_type ) )
+			continue;	/* stored by the server */
+		if ( dmg_grant_covers_attr( a->a_desc, a->a_vals, v ) )
+			return v->rc;
+	}
+	return LDAP_SUCCESS;
+}
+
+/* Where a granted write may put a group: below an entry that exists and that the requester
+ * may see (the answer is the same for both, noSuchObject) */
+static int
+dmg_place_disclosed( Operation *op, slap_overinst *on, struct berval *parent_ndn )
+{
+	Entry *p = dmg_entry_get_disclosed( op, on, parent_ndn );
+
+	if ( p == NULL )
+		return 0;
+	dmg_entry_release( op, on, p );
+	return 1;
+}
+
+static int
+dmg_refuse_place( Operation *op, SlapReply *rs, struct berval *parent )
+{
+	dmg_verdict v;
+
+	dmg_refuse( &v, LDAP_NO_SUCH_OBJECT, "\"%s\" does not exist", parent->bv_val );
 	return dmg_send_refusal( op, rs, &v );
 }
 
@@ -462,42 +831,102 @@ dmg_check_no_computed( Modifications *ml, Entry *e, dmg_verdict *v )
 }
 
 static int
+dmg_refuse_creation( Operation *op, SlapReply *rs )
+{
+	dmg_verdict v;
+
+	dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS,
+		"only postmasters may create a dynamicMailGroup (\"%s\")", op->o_req_dn.bv_val );
+	return dmg_send_refusal( op, rs, &v );
+}
+
+static int
 dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_role role = dmg_role_on( op, on, NULL );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
+	struct berval parent;
 
-	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER ) {
-		dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS,
-			"only postmasters may create a dynamicMailGroup (\"%s\")", op->o_req_dn.bv_val );
-		return dmg_send_refusal( op, rs, &v );
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
+		return dmg_refuse_creation( op, rs );
+	if ( role != DMG_ROLE_ROOT ) {
+		dnParent( &op->ora_e->e_nname, &parent );
+		if ( !dmg_place_disclosed( op, on, &parent ) ) {
+			dnParent( &op->ora_e->e_name, &parent );
+			return dmg_refuse_place( op, rs, &parent );
+		}
+		if ( dmg_grant_covers( op->ora_e, 1, NULL, &v ) )
+			return dmg_send_refusal( op, rs, &v );
 	}
-	if ( dmg_validate_group( op, di, op->ora_e, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
+	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;
 }
 
+/* Is there an entry at ndn other than self (a rename's own entry) that the requester may not
+ * learn of, where the write would make the backend say it exists?  Always for a hidden or
+ * unreadable group, for any entry when the write runs with the grant. */
 static int
-dmg_add_checked( Operation *op, SlapReply *rs, slap_overinst *on )
+dmg_target_undisclosed( Operation *op, slap_overinst *on, struct berval *ndn,
+	struct berval *self, int granted )
+{
+	Entry *t = dmg_entry_get( op, on, ndn );
+	int undisclosed;
+
+	if ( t == NULL )
+		return 0;
+	undisclosed = !( self && dn_match( &t->e_nname, self ) )
+		&& ( granted || dmg_entry_is_group( t ) )
+		&& !dmg_entry_disclosed( op, on, t );
+	dmg_entry_release( op, on, t );
+	return undisclosed;
+}
+
+static int
+dmg_refuse_undisclosed_target( Operation *op, SlapReply *rs )
+{
+	dmg_verdict v;
+
+	dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "no write access to \"%s\"", op->o_req_dn.bv_val );
+	return dmg_send_refusal( op, rs, &v );
+}
+
+static int
+dmg_add_other( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	Entry *e = op->ora_e;
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Attribute *mail;
+	unsigned i;
 
-	if ( dmg_check_no_computed( NULL, e, &v ) )
-		return dmg_send_refusal( op, rs, &v );
-	if ( dmg_entry_is_group( e ) )
-		return dmg_add_group( op, rs, on );
+	if ( dmg_target_undisclosed( op, on, &e->e_nname, NULL, 0 ) )
+		return dmg_refuse_undisclosed_target( op, rs );
+	if ( dmg_backend_refuses( op, on, NULL ) )
+		return SLAP_CB_CONTINUE;	/* its answer, not ours */
 	/* every mail value, with or without options */
 	for ( mail = attrs_find( e->e_attrs, dmg_ad.mail ); mail;
 			mail = attrs_find( mail->a_next, dmg_ad.mail ) ) {
-		if ( dmg_check_mail_values_free( op, mail->a_vals, mail->a_numvals, &v ) )
-			return dmg_send_refusal( op, rs, &v );
+		for ( i = 0; i < mail->a_numvals; i++ ) {
+			if ( dmg_check_mail_free( op, &mail->a_vals[i], &e->e_nname, 1, &v ) )
+				return dmg_send_refusal( op, rs, &v );
+		}
 	}
 	return SLAP_CB_CONTINUE;
+}
+
+static int
+dmg_add_checked( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	dmg_verdict v = { LDAP_SUCCESS, "" };
+
+	if ( dmg_check_no_computed( NULL, op->ora_e, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	if ( dmg_entry_is_group( op->ora_e ) )
+		return dmg_add_group( op, rs, on );
+	return dmg_add_other( op, rs, on );
 }
 
 /* Applies the modifications to a copy of the entry, as the backend would. */
@@ -543,23 +972,6 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
 	return rc;
 }
 
-/* What a group's administrators may write: its configuration, not who administers it, not
- * what kind of entry it is (objectClass), and nothing else (the grant would allow anything). */
-static int
-dmg_administrator_may_write( AttributeDescription *ad )
-{
-	AttributeType *at = ad->ad_type;
-
-	if ( at == dmg_ad.applicant->ad_type || at == dmg_ad.administrator->ad_type )
-		return 0;
-	return at == slap_schema.si_ad_cn->ad_type || at == dmg_ad.mail->ad_type
-		|| at == slap_schema.si_ad_description->ad_type
-		|| at == dmg_ad.department->ad_type || at == dmg_ad.include_sub->ad_type
-		|| at == dmg_ad.condition->ad_type || at == dmg_ad.audit_required->ad_type
-		|| at == dmg_ad.auditor->ad_type || at == dmg_ad.send_policy->ad_type
-		|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type;
-}
-
 /* Modifications a write makes to a group (a modify's, or the RDN changes of a rename):
  * checked for the requester's role, applied to a copy of the group and validated. */
 static int
@@ -584,8 +996,11 @@ dmg_check_group_write( Operation *op, slap_overinst *on, Entry *stored, Modifica
 	}
 	e = entry_dup( stored );
 	rc = dmg_apply_mods( op, e, mods, v );
-	if ( rc == LDAP_SUCCESS )
-		rc = dmg_validate_group( op, di, e, v );
+	if ( rc == LDAP_SUCCESS && role != DMG_ROLE_ROOT )
+		rc = dmg_grant_covers( e, 0, mods, v );
+	/* the rootdn may make a group something else: nothing left to validate */
+	if ( rc == LDAP_SUCCESS && dmg_entry_is_group( e ) )
+		rc = dmg_validate_group( op, di, e, stored, v );
 	entry_free( e );
 	return rc;
 }
@@ -605,21 +1020,41 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 	return SLAP_CB_CONTINUE;
 }
 
+/* A modify or rename that makes an entry a dynamicMailGroup creates a group: the creators'
+ * role, the whole validation, the applicant stamp.  No grant: slapd's ACLs decide the rest. */
 static int
-dmg_modify_other( Operation *op, SlapReply *rs )
+dmg_check_new_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *after,
+	Modifications **mods )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_role role = dmg_role_on( op, on, NULL );
+	dmg_verdict v = { LDAP_SUCCESS, "" };
+
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
+		return dmg_refuse_creation( op, rs );
+	if ( dmg_validate_group( op, di, after, NULL, &v ) || dmg_stamp_applicant_mod( op, after, mods, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	return SLAP_CB_CONTINUE;
+}
+
+/* A modify or rename of an entry that is not a group, which the backend would carry out:
+ * it may make the entry a group, and may not give it a group's address. */
+static int
+dmg_check_other_write( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored,
+	Modifications **mods )
 {
 	dmg_verdict v = { LDAP_SUCCESS, "" };
-	Modifications *ml;
+	Entry *after = entry_dup( stored );
+	int rc = SLAP_CB_CONTINUE;
 
-	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
-		if ( ml->sml_desc->ad_type != dmg_ad.mail->ad_type || ml->sml_values == NULL )
-			continue;
-		if ( ml->sml_op == LDAP_MOD_DELETE || ml->sml_op == SLAP_MOD_SOFTDEL )
-			continue;
-		if ( dmg_check_mail_values_free( op, ml->sml_values, ml->sml_numvals, &v ) )
-			return dmg_send_refusal( op, rs, &v );
-	}
-	return SLAP_CB_CONTINUE;
+	if ( dmg_apply_mods( op, after, *mods, &v ) )
+		;	/* the backend gives the same answer */
+	else if ( dmg_entry_is_group( after ) )
+		rc = dmg_check_new_group( op, rs, on, after, mods );
+	else if ( dmg_check_mods_mail_free( op, *mods, &v ) )
+		rc = dmg_send_refusal( op, rs, &v );
+	entry_free( after );
+	return rc;
 }
 
 static int
@@ -636,8 +1071,10 @@ dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 		return SLAP_CB_CONTINUE;	/* the backend says noSuchObject */
 	if ( dmg_entry_is_group( stored ) )
 		rc = dmg_modify_group( op, rs, on, stored );
+	else if ( dmg_backend_refuses( op, on, stored ) )
+		rc = SLAP_CB_CONTINUE;	/* its answer, not ours */
 	else
-		rc = dmg_modify_other( op, rs );
+		rc = dmg_check_other_write( op, rs, on, stored, &op->orm_modlist );
 	dmg_entry_release( op, on, stored );
 	return rc;
 }
@@ -651,6 +1088,20 @@ dmg_modrdn_moves( Operation *op )
 		return 0;
 	dnParent( &op->o_req_ndn, &parent );
 	return !dn_match( op->orr_nnewSup, &parent );
+}
+
+/* Is the entry's new DN an entry the requester may not learn of? */
+static int
+dmg_rename_target_undisclosed( Operation *op, slap_overinst *on, int granted )
+{
+	struct berval dn, ndn;
+	int undisclosed;
+
+	dmg_modrdn_new_dn( op, &dn, &ndn );
+	undisclosed = dmg_target_undisclosed( op, on, &ndn, &op->o_req_ndn, granted );
+	op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
+	return undisclosed;
 }
 
 static int
@@ -667,6 +1118,11 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 			"but not move it", op->o_req_dn.bv_val );
 		return dmg_send_refusal( op, rs, &v );
 	}
+	if ( role != DMG_ROLE_ROOT && dmg_modrdn_moves( op )
+		&& !dmg_place_disclosed( op, on, op->orr_nnewSup ) )
+		return dmg_refuse_place( op, rs, op->orr_newSup );
+	if ( dmg_rename_target_undisclosed( op, on, role != DMG_ROLE_ROOT ) )
+		return dmg_refuse_undisclosed_target( op, rs );
 	/* the new RDN's values are added to the group (and the old ones removed): the frontend
 	 * has made them modifications, checked like a modify's */
 	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v ) )
@@ -674,6 +1130,22 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;
+}
+
+static int
+dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target )
+{
+	int rc;
+
+	if ( dmg_backend_refuses( op, on, target ) )
+		return SLAP_CB_CONTINUE;	/* its answer, not ours */
+	if ( dmg_rename_target_undisclosed( op, on, 0 ) )
+		return dmg_refuse_undisclosed_target( op, rs );
+	/* the new RDN's values are added to the entry: a mail value, an object class */
+	rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist );
+	if ( rc != SLAP_CB_CONTINUE )
+		return rc;
+	return dmg_departments_follow_rename( op, on );
 }
 
 static int
@@ -687,7 +1159,7 @@ dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	if ( dmg_entry_is_group( target ) )
 		rc = dmg_modrdn_group( op, rs, on, target );
 	else
-		rc = dmg_departments_follow_rename( op, on );
+		rc = dmg_modrdn_other( op, rs, on, target );
 	dmg_entry_release( op, on, target );
 	return rc;
 }
@@ -714,26 +1186,72 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_entry_is_group( target ) )
 		rc = dmg_delete_group( op, rs, on, target );
+	else if ( dmg_backend_refuses( op, on, target ) )
+		rc = SLAP_CB_CONTINUE;	/* its answer, not ours */
 	else
 		rc = dmg_departments_refuse_delete( op, rs, on );
 	dmg_entry_release( op, on, target );
 	return rc;
 }
 
-/* Every write hook decides the requester's roles before it reads the database (access.c) */
+/* ---- serialising the address checks ------------------------------------------------------------- */
+
+static int
+dmg_mods_touch_mail( Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		/* a new object class may make the entry a group, whose address is then checked */
+		if ( ml->sml_desc->ad_type == dmg_ad.mail->ad_type
+			|| ml->sml_desc->ad_type == slap_schema.si_ad_objectClass->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the write check that a mail address is free before it takes it? */
+static int
+dmg_write_takes_mail( Operation *op )
+{
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		return attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
+	case LDAP_REQ_MODIFY:
+		return dmg_mods_touch_mail( op->orm_modlist );
+	case LDAP_REQ_MODRDN:
+		return dmg_mods_touch_mail( op->orr_modlist );
+	}
+	return 0;
+}
+
+/* Every write hook decides the requester's roles before it reads the database (access.c).
+ * A write that takes a mail address holds the database's mail lock from the check that the
+ * address is free until the backend has written it, so two writes cannot both find it free:
+ * the hook runs the write itself (dmg_write_now) before it lets the lock go.  An operation
+ * nested in another's backend transaction (an LDAP transaction's) is not locked: its backend
+ * already serialises it, and waiting for the lock there could deadlock against a holder
+ * waiting for that transaction. */
 static int
 dmg_guarded( Operation *op, SlapReply *rs,
 	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	dmg_info *di = on->on_bi.bi_private;
 	dmg_who who;
-	int rc;
+	int locked, rc;
 
 	if ( dmg_guard_skips( op ) )
 		return SLAP_CB_CONTINUE;
+	locked = dmg_write_takes_mail( op ) && !dmg_op_in_backend_txn( op );
+	if ( locked )
+		ldap_pvt_thread_mutex_lock( &di->mail_lock );
 	dmg_who_begin( op, on, &who );
 	rc = check( op, rs, on );
 	dmg_who_end( op, &who );
+	if ( locked ) {
+		if ( rc == SLAP_CB_CONTINUE )
+			rc = dmg_write_now( op, rs, on );
+		ldap_pvt_thread_mutex_unlock( &di->mail_lock );
+	}
 	return rc;
 }
 

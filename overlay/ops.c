@@ -15,6 +15,13 @@
  *    BackendDB copy (over_op_func copies it for each operation).
  *  - Writes the overlay issues itself carry a marker (OpExtra) so that its own write guard
  *    lets them through.
+ *  - Whether the backend refuses a write for the requester's rights is decided as back-mdb
+ *    decides it (add.c, delete.c, modrdn.c, modify.c of back-mdb): the guard's own refusals
+ *    come only for writes the backend would carry out, so that a write without rights gets
+ *    the backend's answer, whatever the overlay knows about its values.
+ *  - A guarded write can run the rest of the overlay stack and the backend from inside its
+ *    hook (overlay_op_walk, as slapo-translucent does), so that a lock taken for a check is
+ *    held until the backend has written (and answered).
  * Copyright 2026 The slapo-dynmailgroup authors.  OpenLDAP Public License, see LICENSE.
  */
 #include "dmg.h"
@@ -168,4 +175,155 @@ dmg_grant_write( Operation *op )
 		return;
 	op->o_bd->be_rootdn = op->o_dn;
 	op->o_bd->be_rootndn = op->o_ndn;
+}
+
+/* ---- what the backend refuses ---------------------------------------------------------------- */
+
+/* The entry above ndn in this database, or NULL (the suffix has none here) */
+static Entry *
+dmg_parent_get( Operation *op, slap_overinst *on, struct berval *ndn )
+{
+	struct berval pndn;
+
+	if ( be_issuffix( op->o_bd, ndn ) )
+		return NULL;
+	dnParent( ndn, &pndn );
+	return dmg_entry_get( op, on, &pndn );
+}
+
+/* May op add or remove children of the entry above ndn (the suffix: only the rootdn)? */
+static int
+dmg_parent_allows( Operation *op, slap_overinst *on, struct berval *ndn, slap_access_t what )
+{
+	Entry *p;
+	int ok;
+
+	if ( be_issuffix( op->o_bd, ndn ) )
+		return be_isroot( op );
+	if ( ( p = dmg_parent_get( op, on, ndn ) ) == NULL )
+		return 0;
+	ok = access_allowed( op, p, slap_schema.si_ad_children, NULL, what, NULL );
+	dmg_entry_release( op, on, p );
+	return ok;
+}
+
+static int
+dmg_add_refused( Operation *op, slap_overinst *on )
+{
+	Entry *e = op->ora_e, *old;
+
+	if ( ( old = dmg_entry_get( op, on, &e->e_nname ) ) != NULL ) {
+		dmg_entry_release( op, on, old );
+		return 1;	/* back-mdb answers entryAlreadyExists before any ACL */
+	}
+	return !dmg_parent_allows( op, on, &e->e_nname, ACL_WADD )
+		|| !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WADD, NULL )
+		|| !acl_check_modlist( op, e, op->ora_modlist );
+}
+
+static int
+dmg_modrdn_refused( Operation *op, slap_overinst *on, Entry *target )
+{
+	if ( !dmg_parent_allows( op, on, &target->e_nname,
+			op->orr_nnewSup ? ACL_WDEL : ACL_WRITE )
+		|| !access_allowed( op, target, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL ) )
+		return 1;
+	if ( op->orr_nnewSup ) {
+		Entry *np = dmg_entry_get( op, on, op->orr_nnewSup );
+		int ok;
+
+		if ( np == NULL )
+			return 1;
+		ok = access_allowed( op, np, slap_schema.si_ad_children, NULL, ACL_WADD, NULL );
+		dmg_entry_release( op, on, np );
+		if ( !ok )
+			return 1;
+	}
+	return !acl_check_modlist( op, target, op->orr_modlist );
+}
+
+int
+dmg_backend_refuses( Operation *op, slap_overinst *on, Entry *target )
+{
+	if ( op->o_tag == LDAP_REQ_ADD )
+		return dmg_add_refused( op, on );
+	if ( target == NULL )
+		return 1;	/* noSuchObject */
+	switch ( op->o_tag ) {
+	case LDAP_REQ_MODIFY:
+		return !acl_check_modlist( op, target, op->orm_modlist );
+	case LDAP_REQ_DELETE:
+		return !dmg_parent_allows( op, on, &target->e_nname, ACL_WDEL )
+			|| !access_allowed( op, target, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL );
+	case LDAP_REQ_MODRDN:
+		return dmg_modrdn_refused( op, on, target );
+	}
+	return 0;
+}
+
+/* ---- running the write from inside the hook --------------------------------------------------- */
+
+int
+dmg_write_now( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	slap_operation_t which;
+	int rc;
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		which = op_add;
+		break;
+	case LDAP_REQ_MODIFY:
+		which = op_modify;
+		break;
+	case LDAP_REQ_MODRDN:
+		which = op_modrdn;
+		break;
+	case LDAP_REQ_DELETE:
+		which = op_delete;
+		break;
+	default:
+		return SLAP_CB_CONTINUE;
+	}
+	/* the overlays below this one, then the backend, which sends the result; returning
+	 * anything but SLAP_CB_CONTINUE tells the stack above that the operation is done */
+	rc = overlay_op_walk( op, rs, which, on->on_info, on->on_next );
+	op->o_bd->bd_info = (BackendInfo *)on;
+	return rc == SLAP_CB_CONTINUE ? rs->sr_err : rc;
+}
+
+/* ---- renames ------------------------------------------------------------------------------------ */
+
+void
+dmg_modrdn_new_dn( Operation *op, struct berval *dn, struct berval *ndn )
+{
+	struct berval parent, nparent;
+
+	if ( op->orr_nnewSup ) {
+		parent = *op->orr_newSup;
+		nparent = *op->orr_nnewSup;
+	} else {
+		dnParent( &op->o_req_dn, &parent );
+		dnParent( &op->o_req_ndn, &nparent );
+	}
+	build_new_dn( dn, &parent, &op->orr_newrdn, op->o_tmpmemctx );
+	build_new_dn( ndn, &nparent, &op->orr_nnewrdn, op->o_tmpmemctx );
+}
+
+/* ---- the backend's transaction ------------------------------------------------------------------ */
+
+/* back-mdb keeps an operation's transaction on o_extra under its mdb_info (id2entry.c,
+ * mdb_opinfo_get): present there before the overlay has read anything, it belongs to a
+ * transaction the operation runs inside (an LDAP transaction's, another operation's). */
+int
+dmg_op_in_backend_txn( Operation *op )
+{
+	BackendDB *db = dmg_real_db( op );
+	OpExtra *oex;
+
+	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
+		if ( db && oex->oe_key == db->be_private )
+			return 1;
+	}
+	return 0;
 }
