@@ -15,7 +15,6 @@ dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 	AttributeAssertion ava = ATTRIBUTEASSERTION_INIT;
 	dmg_first_dn group;
 	char text[512];
-
 	int rc;
 
 	(void)on;
@@ -195,11 +194,10 @@ dmg_affected_cb( Operation *op, SlapReply *rs )
 static int
 dmg_find_affected( Operation *op, dmg_affected *aff )
 {
-	int rc;
-
 	Filter f = { 0 };
 	Operation root;
 	slap_callback cb = { 0 };
+	int rc;
 
 	f.f_choice = LDAP_FILTER_PRESENT;
 	f.f_desc = dmg_ad.department;
