@@ -150,9 +150,8 @@ void dmg_modrdn_new_dn( Operation *op, struct berval *dn, struct berval *ndn );
  * anything through it)? */
 int dmg_op_in_backend_txn( Operation *op );
 
-/* Runs the write now, from inside the overlay's hook: the overlays below it and the backend,
- * which sends the result.  Returns what the hook returns to end the operation. */
-int dmg_write_now( Operation *op, SlapReply *rs, slap_overinst *on );
+/* Unlocks lock (held by the caller) when op's result comes, once the backend has written. */
+void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock );
 
 /* ---- the requester's roles (access.c) ------------------------------------------------------ */
 

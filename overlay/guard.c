@@ -1225,11 +1225,10 @@ dmg_write_takes_mail( Operation *op )
 
 /* Every write hook decides the requester's roles before it reads the database (access.c).
  * A write that takes a mail address holds the database's mail lock from the check that the
- * address is free until the backend has written it, so two writes cannot both find it free:
- * the hook runs the write itself (dmg_write_now) before it lets the lock go.  An operation
- * nested in another's backend transaction (an LDAP transaction's) is not locked: its backend
- * already serialises it, and waiting for the lock there could deadlock against a holder
- * waiting for that transaction. */
+ * address is free until the backend has written it (its result), so two writes cannot both
+ * find it free.  An operation nested in another's backend transaction (an LDAP
+ * transaction's) is not locked: its backend already serialises it, and waiting for the lock
+ * there could deadlock against a holder waiting for that transaction. */
 static int
 dmg_guarded( Operation *op, SlapReply *rs,
 	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
@@ -1247,11 +1246,10 @@ dmg_guarded( Operation *op, SlapReply *rs,
 	dmg_who_begin( op, on, &who );
 	rc = check( op, rs, on );
 	dmg_who_end( op, &who );
-	if ( locked ) {
-		if ( rc == SLAP_CB_CONTINUE )
-			rc = dmg_write_now( op, rs, on );
-		ldap_pvt_thread_mutex_unlock( &di->mail_lock );
-	}
+	if ( locked && rc == SLAP_CB_CONTINUE )
+		dmg_unlock_at_result( op, &di->mail_lock );
+	else if ( locked )
+		ldap_pvt_thread_mutex_unlock( &di->mail_lock );	/* refused: nothing written */
 	return rc;
 }
 

@@ -19,9 +19,9 @@
  *    decides it (add.c, delete.c, modrdn.c, modify.c of back-mdb): the guard's own refusals
  *    come only for writes the backend would carry out, so that a write without rights gets
  *    the backend's answer, whatever the overlay knows about its values.
- *  - A guarded write can run the rest of the overlay stack and the backend from inside its
- *    hook (overlay_op_walk, as slapo-translucent does), so that a lock taken for a check is
- *    held until the backend has written (and answered).
+ *  - A lock taken in a hook for a check can be held until the backend has written: the
+ *    backend answers after its commit, and every operation's callbacks see its result (or,
+ *    at the latest, its cleanup), where the lock is let go.
  * Copyright 2026 The slapo-dynmailgroup authors.  OpenLDAP Public License, see LICENSE.
  */
 #include "dmg.h"
@@ -261,35 +261,59 @@ dmg_backend_refuses( Operation *op, slap_overinst *on, Entry *target )
 	return 0;
 }
 
-/* ---- running the write from inside the hook --------------------------------------------------- */
+/* ---- a lock held until the operation's result ------------------------------------------------ */
 
-int
-dmg_write_now( Operation *op, SlapReply *rs, slap_overinst *on )
+typedef struct dmg_result_lock {
+	slap_callback cb;
+	ldap_pvt_thread_mutex_t *lock;	/* NULL once released */
+} dmg_result_lock;
+
+static void
+dmg_result_lock_release( dmg_result_lock *rl )
 {
-	slap_operation_t which;
-	int rc;
-
-	switch ( op->o_tag ) {
-	case LDAP_REQ_ADD:
-		which = op_add;
-		break;
-	case LDAP_REQ_MODIFY:
-		which = op_modify;
-		break;
-	case LDAP_REQ_MODRDN:
-		which = op_modrdn;
-		break;
-	case LDAP_REQ_DELETE:
-		which = op_delete;
-		break;
-	default:
-		return SLAP_CB_CONTINUE;
+	if ( rl->lock ) {
+		ldap_pvt_thread_mutex_unlock( rl->lock );
+		rl->lock = NULL;
 	}
-	/* the overlays below this one, then the backend, which sends the result; returning
-	 * anything but SLAP_CB_CONTINUE tells the stack above that the operation is done */
-	rc = overlay_op_walk( op, rs, which, on->on_info, on->on_next );
-	op->o_bd->bd_info = (BackendInfo *)on;
-	return rc == SLAP_CB_CONTINUE ? rs->sr_err : rc;
+}
+
+/* The backend answers once it has written (back-mdb: after its commit); the lock goes before
+ * the answer is sent, so that a client that does not read its answers cannot hold it. */
+static int
+dmg_result_lock_response( Operation *op, SlapReply *rs )
+{
+	if ( rs->sr_type == REP_RESULT )
+		dmg_result_lock_release( op->o_callback->sc_private );
+	return SLAP_CB_CONTINUE;
+}
+
+/* At the latest when the operation is cleaned up: a response callback above this one may have
+ * ended the response chain. */
+static int
+dmg_result_lock_cleanup( Operation *op, SlapReply *rs )
+{
+	slap_callback *sc = op->o_callback;
+	dmg_result_lock *rl = sc->sc_private;
+
+	dmg_result_lock_release( rl );
+	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
+		return SLAP_CB_CONTINUE;
+	op->o_callback = sc->sc_next;
+	op->o_tmpfree( rl, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+void
+dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock )
+{
+	dmg_result_lock *rl = op->o_tmpcalloc( 1, sizeof( *rl ), op->o_tmpmemctx );
+
+	rl->lock = lock;
+	rl->cb.sc_response = dmg_result_lock_response;
+	rl->cb.sc_cleanup = dmg_result_lock_cleanup;
+	rl->cb.sc_private = rl;
+	rl->cb.sc_next = op->o_callback;
+	op->o_callback = &rl->cb;
 }
 
 /* ---- renames ------------------------------------------------------------------------------------ */
