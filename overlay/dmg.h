@@ -261,6 +261,8 @@ int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e
 /* search.c: refuses (unwillingToPerform, sent) an assertion control that names a computed
  * attribute of the target; 1 when refused */
 int dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on );
+/* search.c: is slapo-sssvlv configured below on (it would count what on drops)? */
+int dmg_sssvlv_below( slap_overinst *on );
 
 /* helpers shared by the hooks */
 int dmg_attr_requested( Operation *op, AttributeName *attrs, AttributeDescription *ad, int by_star_or_plus );
