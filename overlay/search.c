@@ -818,6 +818,11 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		return 0;
 	if ( ctx->stored_only )
 		return SLAP_CB_CONTINUE;
+	if ( ctx->eval == NULL && !( is_group ? dmg_wants_group_values( ctx ) : ctx->want_member_of ) ) {
+		/* nothing to compute: plain searches do not evaluate the ACLs twice per entry */
+		dmg_strip_stored_computed( op, rs, ctx, is_group );
+		return SLAP_CB_CONTINUE;
+	}
 	/* slapd will not send an entry the requester may not read: compute nothing for it (and
 	 * name it in no error) */
 	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
