@@ -459,12 +459,16 @@ END_TEST
  * 2. Filters cost at most linearly: each group expanded once per search
  * ========================================================================================== */
 
-#define BIG_GROUPS 10
+/* Enough groups that expanding each once per leaf (the pre-fix behaviour: 2,000 expansions of
+ * each group, about a minute here) cannot finish within the test case's timeout, while
+ * expanding each once takes well under a second. */
+#define BIG_GROUPS 100
 #define LEAVES 2000
+#define COST_TIMEOUT_S 15
 
 static void ensure_big_groups(void)
 {
-    char ldif[BIG_GROUPS][512];
+    static char ldif[BIG_GROUPS][512];
     const char *ldifs[BIG_GROUPS];
     for (int i = 0; i < BIG_GROUPS; i++) {
         snprintf(ldif[i], sizeof ldif[i],
@@ -500,7 +504,7 @@ START_TEST(many_computed_leaves_exact)
 {
     ensure_fixtures(srv);
     ensure_big_groups();
-    char expected[BIG_GROUPS * 64] = "";
+    static char expected[BIG_GROUPS * 64];
     for (int i = 0; i < BIG_GROUPS; i++)
         sprintf(expected + strlen(expected), "%scn=hr-big-%d," GROUPS, i ? "\n" : "", i);
     char *exp = dmg_sorted_lines(expected);
@@ -770,9 +774,8 @@ END_TEST
     "dynmailgroup-postmaster " POSTMASTER "\n" \
     "dynmailgroup-privileged " MTA "\n"
 
-/* org.ldif and hr-planted, with a member value stored as slapadd (or a provider without the
- * overlay) would leave it; written to a temporary file for slapadd. */
-static const char *planted_fixture(char *path, size_t n)
+/* org.ldif and extra, written to a temporary file for slapadd. */
+static const char *fixture_with(char *path, size_t n, const char *extra)
 {
     const char *src = getenv("DMG_SRCDIR");
     char org[4096];
@@ -792,12 +795,17 @@ static const char *planted_fixture(char *path, size_t n)
     while ((got = fread(buf, 1, sizeof buf, in)) > 0)
         fwrite(buf, 1, got, out);
     fclose(in);
-    fputs("\ndn: " PLANTED "\nobjectClass: dynamicMailGroup\ncn: hr-planted\n"
-          "mail: hr-planted@example.com\ndmgDepartment: ou=Finance," DMG_SUFFIX "\n"
-          "dmgApplicant: " DMG_ROOTDN "\nmember: " UMA "\n", out);
+    fputs(extra, out);
     fclose(out);
     return path;
 }
+
+/* hr-planted, with a member value stored as slapadd (or a provider without the overlay)
+ * would leave it */
+#define PLANTED_LDIF \
+    "\ndn: " PLANTED "\nobjectClass: dynamicMailGroup\ncn: hr-planted\n" \
+    "mail: hr-planted@example.com\ndmgDepartment: ou=Finance," DMG_SUFFIX "\n" \
+    "dmgApplicant: " DMG_ROOTDN "\nmember: " UMA "\n"
 
 static void ensure_acls(const dmg_server *s)
 {
@@ -805,6 +813,62 @@ static void ensure_acls(const dmg_server *s)
     DMG_ASSERT_RC(dmg_modify(cfg, "olcDatabase={1}mdb,cn=config", ACLS_OLC), LDAP_SUCCESS);
     dmg_disconnect(cfg);
 }
+
+/* ============================================================================================
+ * 6. A failed lookup fails the read: never a partial list, nothing cached
+ * ========================================================================================== */
+
+/* A department on a database that cannot answer (back-ldap to a closed port; loaded with
+ * slapadd, which does not check departments) makes every lookup of the group's members fail. */
+#define REMOTE_DEPT "ou=People,dc=remote"
+#define REMOTE_GROUP "cn=hr-remote," GROUPS
+#define REMOTE_LDIF \
+    "\ndn: " REMOTE_GROUP "\nobjectClass: dynamicMailGroup\ncn: hr-remote\n" \
+    "mail: hr-remote@example.com\ndmgDepartment: ou=Finance," DMG_SUFFIX "\n" \
+    "dmgDepartment: " REMOTE_DEPT "\ndmgApplicant: " DMG_ROOTDN "\n"
+
+START_TEST(failed_lookup_fails_the_read)
+{
+    char fixture[64];
+    ck_assert_ptr_nonnull(fixture_with(fixture, sizeof fixture, REMOTE_LDIF));
+    dmg_server_opts o = {
+        .modules = "back_ldap",
+        .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 1000\n"
+                          "\ndatabase ldap\nsuffix \"dc=remote\"\n"
+                          "uri \"ldap://127.0.0.1:1/\"\n",
+        .fixture = fixture,
+    };
+    dmg_server *s = dmg_server_start(&o);
+    unlink(fixture);
+    ck_assert_msg(s != NULL, "slapd did not start");
+    static const char *const readers[] = { ERIN, MTA, MTA /* again: nothing was cached */ };
+    for (int i = 0; i < N_ROWS(readers); i++) {
+        LDAP *ld = bind_as(s, readers[i]);
+        static const char *const asked[][2] = {
+            { "member", NULL }, { "dmgMemberMail", NULL }, { "dmgMemberCount", NULL },
+        };
+        for (int a = 0; a < N_ROWS(asked); a++) {
+            dmg_entries *e = NULL;
+            dmg_result r = dmg_search(ld, REMOTE_GROUP, LDAP_SCOPE_BASE, NULL, asked[a], NULL,
+                                      &e);
+            ck_assert_msg(r.rc == LDAP_OTHER && e->count == 0,
+                          "%s reading %s: %s (%d) \"%s\", %zu entries", readers[i],
+                          asked[a][0], ldap_err2string(r.rc), r.rc, r.diag, e->count);
+            ck_assert_msg(strstr(r.diag, REMOTE_GROUP) != NULL, "diagnostic \"%s\"", r.diag);
+            dmg_entries_free(e);
+        }
+        /* a filter that needs the members, and a compare */
+        dmg_result r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                                  "(&(cn=hr-remote)(dmgMemberCount>=0))", NULL, NULL, NULL);
+        DMG_ASSERT_RC(r, LDAP_OTHER);
+        DMG_ASSERT_RC(dmg_compare(ld, REMOTE_GROUP, "dmgMemberCount", "6"), LDAP_OTHER);
+        /* the group's other readings, and the other groups, are unaffected */
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(cn=hr-remote)", REMOTE_GROUP);
+        dmg_disconnect(ld);
+    }
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
 
 static Suite *hostile_read_suite(void)
 {
@@ -820,7 +884,8 @@ static Suite *hostile_read_suite(void)
 
     /* linear cost: the pre-fix overlay expanded each group once per leaf (2,000 times) */
     tc = dmg_tcase("cost");
-    tcase_set_timeout(tc, 30);
+    const char *vg = getenv("DMG_VALGRIND");
+    tcase_set_timeout(tc, COST_TIMEOUT_S * (vg != NULL && *vg && strcmp(vg, "0") ? 5 : 1));
     tcase_add_test(tc, many_computed_leaves_exact);
     suite_add_tcase(s, tc);
 
@@ -835,13 +900,17 @@ static Suite *hostile_read_suite(void)
     tcase_add_test(tc, stored_member_never_returned);
     tcase_add_test(tc, assertion_on_computed_refused);
     suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("fail closed");
+    tcase_add_test(tc, failed_lookup_fails_the_read);
+    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
     char fixture[64];
-    if (planted_fixture(fixture, sizeof fixture) == NULL) {
+    if (fixture_with(fixture, sizeof fixture, PLANTED_LDIF) == NULL) {
         fprintf(stderr, "cannot write the fixture\n");
         return EXIT_FAILURE;
     }
