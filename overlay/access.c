@@ -12,7 +12,8 @@
  *    be_entry_get_rw(..., member); the hook answers with a copy of G whose member attribute
  *    holds the requesting identity when it is a member.  That membership is computed with
  *    the rootdn's rights: evaluating it with the requester's rights would evaluate the very
- *    ACLs that contain the clause.
+ *    ACLs that contain the clause.  Stored member values of a group are never used, with
+ *    or without ManageDsaIT.
  */
 #include "dmg.h"
 
@@ -192,7 +193,9 @@ dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Entry *g = NULL, *copy;
 
-	if ( at != dmg_ad.member || at == NULL || rw || get_manageDSAit( op ) )
+	/* ManageDsaIT does not matter: the clause always sees computed members, never member
+	 * values stored on the group (slapadd, a provider without the overlay) */
+	if ( at != dmg_ad.member || at == NULL || rw )
 		return SLAP_CB_CONTINUE;
 	if ( oc && oc != dmg_ad.oc_group )
 		return SLAP_CB_CONTINUE;

@@ -23,16 +23,18 @@ dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berva
 }
 
 static int
-dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct berval *addr )
+dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct berval *addr,
+	int *yes )
 {
 	BerVarray ndns = NULL;
-	int i, yes = 0;
+	int i, rc;
 
-	dmg_entries_with_mail( op, on, addr, &ndns );
-	for ( i = 0; !yes && ndns && !BER_BVISNULL( &ndns[i] ); i++ )
-		yes = dmg_compare_member( op, on, group, &ndns[i] );
+	*yes = 0;
+	rc = dmg_entries_with_mail( op, on, addr, &ndns );
+	for ( i = 0; !*yes && ndns && !BER_BVISNULL( &ndns[i] ); i++ )
+		*yes = dmg_compare_member( op, on, group, &ndns[i] );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
-	return yes;
+	return rc;
 }
 
 static int
@@ -78,12 +80,15 @@ dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group, 
 
 	if ( !access_allowed( op, e, ad, val, ACL_COMPARE, NULL ) )
 		return LDAP_INSUFFICIENT_ACCESS;
+	/* as slap_compare_entry does: the assertion control, on the entry as stored (one that
+	 * names a computed attribute was refused before) */
+	if ( get_assert( op ) && test_filter( op, e, get_assertion( op ) ) != LDAP_COMPARE_TRUE )
+		return LDAP_ASSERTION_FAILED;
 	if ( is_group && ad == dmg_ad.member )
 		yes = dmg_compare_member( op, on, e, val );
-	else if ( is_group && ad == dmg_ad.member_mail )
-		yes = dmg_compare_member_mail( op, on, e, val );
-	else if ( is_group && ad == dmg_ad.member_count ) {
-		rc = dmg_compare_member_count( op, on, e, val, gen, &yes );
+	else if ( is_group && ( ad == dmg_ad.member_mail || ad == dmg_ad.member_count ) ) {
+		rc = ad == dmg_ad.member_mail ? dmg_compare_member_mail( op, on, e, val, &yes )
+			: dmg_compare_member_count( op, on, e, val, gen, &yes );
 		if ( rc != LDAP_SUCCESS )
 			return rc;
 	} else if ( !is_group && ad == dmg_ad.member_of )
@@ -110,6 +115,10 @@ dmg_compare_entry( Operation *op, SlapReply *rs, slap_overinst *on, unsigned lon
 		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
 		return rs->sr_err;
 	}
+	if ( dmg_assertion_refused( op, rs, on ) ) {
+		dmg_entry_release( op, on, e );
+		return rs->sr_err;
+	}
 	/* member on a static group, every stored attribute, and everything under ManageDsaIT
 	 * (entries as stored) is the backend's business */
 	if ( get_manageDSAit( op ) || !dmg_ad_is_computed( ad ) || ( ad == dmg_ad.member && !is_group ) ) {
@@ -117,11 +126,34 @@ dmg_compare_entry( Operation *op, SlapReply *rs, slap_overinst *on, unsigned lon
 		return SLAP_CB_CONTINUE;
 	}
 	rc = dmg_compare_computed( op, on, e, is_group, gen );
+	/* as slap_compare_entry does for a stored attribute: any answer but true or false about
+	 * an entry the requester may not have disclosed is noSuchObject, as for an entry that
+	 * does not exist */
+	if ( rc != LDAP_COMPARE_TRUE && rc != LDAP_COMPARE_FALSE
+		&& !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_DISCLOSE, NULL ) )
+		rc = LDAP_NO_SUCH_OBJECT;
 	dmg_entry_release( op, on, e );
-	if ( rc == LDAP_UNWILLING_TO_PERFORM )
-		send_ldap_error( op, rs, rc, "dynmailgroup: this computed attribute cannot be compared" );
-	else
+	switch ( rc ) {
+	case LDAP_COMPARE_TRUE:
+	case LDAP_COMPARE_FALSE:
+	case LDAP_NO_SUCH_OBJECT:
+	case LDAP_INSUFFICIENT_ACCESS:
+	case LDAP_ASSERTION_FAILED:
 		send_ldap_error( op, rs, rc, NULL );
+		break;
+	case LDAP_UNWILLING_TO_PERFORM:
+		send_ldap_error( op, rs, rc, "dynmailgroup: this computed attribute cannot be compared" );
+		break;
+	case LDAP_ADMINLIMIT_EXCEEDED:
+		send_ldap_error( op, rs, rc, "dynmailgroup: the group has more than "
+			"dynmailgroup-max-members members" );
+		break;
+	default:
+		/* a lookup failed: no answer rather than a wrong one */
+		send_ldap_error( op, rs, LDAP_OTHER, "dynmailgroup: could not compute the compared "
+			"attribute" );
+		break;
+	}
 	return rs->sr_err;
 }
 

@@ -13,8 +13,21 @@ typedef struct dmg_member_ctx {
 	Operation *op;
 	slap_overinst *on;
 	Entry *group;
+	int rc;		/* a lookup failed: the decision is not given */
 } dmg_member_ctx;
 
+/* The members policy asks what (dmgMemberMail=S) on the group would: without search access to
+ * the group's member and dmgMemberMail the answer would reveal a membership the requester
+ * may not see, so membership counts as undetermined (reject, saying so) for member and
+ * non-member alike. */
+static int
+dmg_may_test_membership( Operation *op, Entry *group )
+{
+	return access_allowed( op, group, dmg_ad.member, NULL, ACL_SEARCH, NULL )
+		&& access_allowed( op, group, dmg_ad.member_mail, NULL, ACL_SEARCH, NULL );
+}
+
+/* policy.c's membership test: 1, 0, or -1 when it cannot be answered */
 static int
 dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 {
@@ -26,9 +39,13 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 	dmg_rule r;
 	int i, yes = 0;
 
+	if ( !dmg_may_test_membership( op, ctx->group ) )
+		return -1;
 	bv.bv_val = (char *)addr;
 	bv.bv_len = len;
-	dmg_entries_with_mail( op, ctx->on, &bv, &ndns );
+	ctx->rc = dmg_entries_with_mail( op, ctx->on, &bv, &ndns );
+	if ( ctx->rc != LDAP_SUCCESS )
+		return -1;
 	if ( ndns == NULL )
 		return 0;
 	dmg_rule_from_entry( op, di, ctx->group, &r );
@@ -104,14 +121,15 @@ dmg_policy_bits( Entry *group )
 	return bits;
 }
 
-static void
+/* Returns LDAP_SUCCESS, or the failure of a lookup the decision needed (nothing added) */
+static int
 dmg_add_decision( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	struct berval *sender, BerVarray auditor_mails )
 {
 	Attribute *wl = attr_find( group->e_attrs, dmg_ad.whitelist );
 	Attribute *mail = attr_find( group->e_attrs, dmg_ad.mail );
 	struct dmg_policy_input in;
-	dmg_member_ctx mctx = { op, on, group };
+	dmg_member_ctx mctx = { op, on, group, LDAP_SUCCESS };
 	struct dmg_str *wls, *auds;
 	char reason[DMG_REASON_MAX];
 	enum dmg_decision d;
@@ -132,12 +150,16 @@ dmg_add_decision( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	in.member_ctx = &mctx;
 
 	d = dmg_policy_decide( &in, sender->bv_val, sender->bv_len, reason, sizeof( reason ) );
+	op->o_tmpfree( wls, op->o_tmpmemctx );
+	op->o_tmpfree( auds, op->o_tmpmemctx );
+	/* a directory failure is an error, so that the MTA defers, not a reject */
+	if ( mctx.rc != LDAP_SUCCESS )
+		return mctx.rc;
 	ber_str2bv( dmg_decision_name( d ), 0, 0, &bv );
 	attr_merge_normalize_one( target, dmg_ad.decision, &bv, op->o_tmpmemctx );
 	ber_str2bv( reason, 0, 0, &bv );
 	attr_merge_normalize_one( target, dmg_ad.decision_reason, &bv, op->o_tmpmemctx );
-	op->o_tmpfree( wls, op->o_tmpmemctx );
-	op->o_tmpfree( auds, op->o_tmpmemctx );
+	return LDAP_SUCCESS;
 }
 
 int
@@ -145,11 +167,12 @@ dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,
 	struct berval *sender, int want_decision, int want_auditor_mail )
 {
 	BerVarray mails = dmg_auditor_mails( op, on, group );
+	int rc = LDAP_SUCCESS;
 
 	if ( want_decision && sender )
-		dmg_add_decision( op, on, group, e, sender, mails );
-	if ( want_auditor_mail && mails )
+		rc = dmg_add_decision( op, on, group, e, sender, mails );
+	if ( rc == LDAP_SUCCESS && want_auditor_mail && mails )
 		attr_merge_normalize( e, dmg_ad.auditor_mail, mails, op->o_tmpmemctx );
 	ber_bvarray_free_x( mails, op->o_tmpmemctx );
-	return LDAP_SUCCESS;
+	return rc;
 }

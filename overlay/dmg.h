@@ -216,22 +216,30 @@ int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigne
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
 void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
- * when there are more than dynmailgroup-max-members; never a partial list otherwise. */
+ * when there are more than dynmailgroup-max-members, an internal search's failure as it
+ * is; never a partial list. */
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
 /* Adds the requested computed values of group to target (which may be the group itself).
  * With keep, the values are attached without copying and *keep holds the list: release it
  * (dmg_members_release) once target has been sent; without, they are copied. */
 int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	unsigned long gen, int want_member, int want_mail, int want_count, dmg_members_view *keep );
+/* Puts the values of a complete list on target (stored member values removed first); with
+ * attach the values point into ms, which must outlive target's attributes. */
+void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
+	int want_count, int attach );
 /* Adds dmgMemberOf of e to target */
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */
 int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e );
 /* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx */
 int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns );
+/* (ad=nval), nval normalized; op->o_tmpmemctx */
+Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
 /* Candidate groups for an entry DN: those naming one of its ancestors as department */
 Filter *dmg_candidate_filter( Operation *op, struct berval *ndn );
-/* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx */
+/* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
+ * the internal search's failure is returned (and *ndns is NULL) */
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
 /* Is the group entry visible to op (dmgShowInContacts FALSE hides it from most) */
 int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );
@@ -274,9 +282,16 @@ int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
 int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );
 int dmg_departments_follow_rename( Operation *op, slap_overinst *on );
 
-/* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested */
+/* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested; returns
+ * the failure of a lookup the decision needed (then nothing is added) */
 int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,
 	struct berval *sender, int want_decision, int want_auditor_mail );
+
+/* search.c: refuses (unwillingToPerform, sent) an assertion control that names a computed
+ * attribute of the target; 1 when refused */
+int dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on );
+/* search.c: is slapo-sssvlv configured below on (it would count what on drops)? */
+int dmg_sssvlv_below( slap_overinst *on );
 
 /* helpers shared by the hooks */
 int dmg_attr_requested( Operation *op, AttributeName *attrs, AttributeDescription *ad, int by_star_or_plus );

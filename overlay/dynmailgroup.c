@@ -39,7 +39,15 @@ dmg_db_open( BackendDB *be, ConfigReply *cr )
 {
 	const char *missing = NULL;
 
-	(void)be;
+	/* search.c: an overlay order that would count what the overlay does not return */
+	if ( dmg_sssvlv_below( (slap_overinst *)be->bd_info ) ) {
+		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
+			"overlay sssvlv is configured before overlay dynmailgroup on this database: "
+			"its result counts would include entries the overlay does not return; "
+			"configure sssvlv after dynmailgroup" );
+		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
+		return 1;
+	}
 	if ( dmg_schema_resolve_stored( &missing ) ) {
 		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
 			"schema element \"%s\" is not defined; include dynmailgroup.schema "
@@ -87,6 +95,27 @@ dmg_response( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
+/* Writes: the assertion control first (dmg_assertion_refused), then the write guard */
+static int
+dmg_write( Operation *op, SlapReply *rs )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+
+	if ( dmg_assertion_refused( op, rs, on ) )
+		return rs->sr_err;
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		return dmg_add( op, rs );
+	case LDAP_REQ_MODIFY:
+		return dmg_modify( op, rs );
+	case LDAP_REQ_MODRDN:
+		return dmg_modrdn( op, rs );
+	case LDAP_REQ_DELETE:
+		return dmg_delete( op, rs );
+	}
+	return SLAP_CB_CONTINUE;
+}
+
 /* ---- registration ----------------------------------------------------------------------------- */
 
 static int
@@ -106,10 +135,10 @@ dmg_initialize( void )
 
 	dmg_overlay.on_bi.bi_op_search = dmg_search;
 	dmg_overlay.on_bi.bi_op_compare = dmg_compare;
-	dmg_overlay.on_bi.bi_op_add = dmg_add;
-	dmg_overlay.on_bi.bi_op_modify = dmg_modify;
-	dmg_overlay.on_bi.bi_op_modrdn = dmg_modrdn;
-	dmg_overlay.on_bi.bi_op_delete = dmg_delete;
+	dmg_overlay.on_bi.bi_op_add = dmg_write;
+	dmg_overlay.on_bi.bi_op_modify = dmg_write;
+	dmg_overlay.on_bi.bi_op_modrdn = dmg_write;
+	dmg_overlay.on_bi.bi_op_delete = dmg_write;
 	dmg_overlay.on_bi.bi_entry_get_rw = dmg_entry_get_rw;
 	dmg_overlay.on_bi.bi_entry_release_rw = dmg_entry_release_rw;
 	dmg_overlay.on_response = dmg_response;

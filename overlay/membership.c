@@ -253,6 +253,21 @@ dmg_dept_covered( dmg_rule *r, int i )
 	return 0;
 }
 
+/* A department search's answer: a department that is gone, or that the requester may not
+ * search (back-mdb answers noSuchObject or insufficientAccess on the base), adds nobody, as in
+ * the reverse test (dmg_may_search_department); any other failure fails the whole expansion. */
+static int
+dmg_department_search_result( int rc )
+{
+	switch ( rc ) {
+	case LDAP_SUCCESS:
+	case LDAP_NO_SUCH_OBJECT:
+	case LDAP_INSUFFICIENT_ACCESS:
+		return LDAP_SUCCESS;
+	}
+	return rc;
+}
+
 int
 dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out )
 {
@@ -260,7 +275,7 @@ dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members 
 	dmg_expand_ctx ctx;
 	slap_callback cb = { 0 };
 	dmg_rule r;
-	int i, searched = 0;
+	int i, searched = 0, rc = LDAP_SUCCESS;
 
 	memset( out, 0, sizeof( *out ) );
 	dmg_rule_from_entry( op, di, group, &r );
@@ -274,18 +289,24 @@ dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members 
 	cb.sc_response = dmg_expand_cb;
 	cb.sc_private = &ctx;
 
-	for ( i = 0; i < r.ndepts && !ctx.stopped; i++ ) {
+	for ( i = 0; i < r.ndepts && !ctx.stopped && rc == LDAP_SUCCESS; i++ ) {
 		if ( dmg_dept_covered( &r, i ) )
 			continue;
 		ctx.dept = &r.depts[i];
 		BER_BVZERO( &ctx.memo.parent );
-		dmg_internal_search( op, &r.depts[i], LDAP_SCOPE_SUBTREE, r.filter, &cb );
+		rc = dmg_internal_search( op, &r.depts[i], LDAP_SCOPE_SUBTREE, r.filter, &cb );
+		rc = ctx.stopped ? LDAP_ADMINLIMIT_EXCEEDED : dmg_department_search_result( rc );
 		searched++;
 	}
 	dmg_rule_free( op, &r );
+	if ( rc != LDAP_SUCCESS ) {
+		/* never a partial list */
+		dmg_members_free( out );
+		return rc;
+	}
 	if ( searched > 1 )
 		dmg_members_dedupe( out );
-	if ( ctx.stopped || ( di->max_members && out->n > di->max_members ) ) {
+	if ( di->max_members && out->n > di->max_members ) {
 		dmg_members_free( out );
 		return LDAP_ADMINLIMIT_EXCEEDED;
 	}
@@ -333,7 +354,7 @@ dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
 
 /* ---- candidates and reverse lookups ----------------------------------------------------------------- */
 
-static Filter *
+Filter *
 dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval )
 {
 	Filter *f = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
@@ -492,6 +513,7 @@ dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, Be
 	struct berval nmail = BER_BVNULL;
 	const char *text = NULL;
 	MatchingRule *mr = dmg_ad.mail->ad_type->sat_equality;
+	int rc;
 
 	*ndns = NULL;
 	if ( mr == NULL || asserted_value_validate_normalize( dmg_ad.mail, mr, SLAP_MR_EQUALITY,
@@ -504,8 +526,13 @@ dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, Be
 	op->o_tmpfree( nmail.bv_val, op->o_tmpmemctx );
 	cb.sc_response = dmg_mail_cb;
 	cb.sc_private = &ctx;
-	dmg_internal_search( op, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
+	rc = dmg_internal_search( op, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
 	filter_free_x( op, and, 1 );
+	if ( rc != LDAP_SUCCESS ) {
+		/* an incomplete list of entries is no answer */
+		ber_bvarray_free_x( ctx.ndns, op->o_tmpmemctx );
+		return rc;
+	}
 	*ndns = ctx.ndns;
 	return LDAP_SUCCESS;
 }
@@ -645,6 +672,21 @@ dmg_members_release( slap_overinst *on, dmg_members_view *v )
 	memset( v, 0, sizeof( *v ) );
 }
 
+void
+dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
+	int want_count, int attach )
+{
+	/* a stored member value (written before the overlay was configured) is not ours */
+	attr_delete( &target->e_attrs, dmg_ad.member );
+	if ( want_member )
+		dmg_put_values( target, dmg_ad.member, ms->dn_vals, ms->dn_nvals, ms->n, attach );
+	if ( want_mail )
+		dmg_put_values( target, dmg_ad.member_mail, ms->mail_vals, ms->mail_nvals,
+			ms->mail_n, attach );
+	if ( want_count )
+		dmg_attr_add_ulong( target, dmg_ad.member_count, ms->n );
+}
+
 int
 dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	unsigned long gen, int want_member, int want_mail, int want_count, dmg_members_view *keep )
@@ -657,16 +699,7 @@ dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *tar
 		dmg_members_release( on, &v );
 		return rc;
 	}
-	/* a stored member value (written before the overlay was configured) is not ours */
-	attr_delete( &target->e_attrs, dmg_ad.member );
-	if ( want_member )
-		dmg_put_values( target, dmg_ad.member, v.ms->dn_vals, v.ms->dn_nvals, v.ms->n,
-			keep != NULL );
-	if ( want_mail )
-		dmg_put_values( target, dmg_ad.member_mail, v.ms->mail_vals, v.ms->mail_nvals,
-			v.ms->mail_n, keep != NULL );
-	if ( want_count )
-		dmg_attr_add_ulong( target, dmg_ad.member_count, v.ms->n );
+	dmg_members_put( target, v.ms, want_member, want_mail, want_count, keep != NULL );
 	if ( keep ) {
 		*keep = v;
 		/* the owned list moves with the view: its arrays point into it, not into v */

@@ -8,46 +8,68 @@
  *     ancestors as department, (dmgMemberOf=G) by G's member filter and conditions, and so
  *     on.  A NOT above such an assertion cannot be widened that way and becomes TRUE.
  *  2. For every entry the backend returns, the original filter is evaluated exactly
- *     (dmg_eval): assertions on stored attributes with test_filter, assertions on computed
- *     ones from answers precomputed once per search (the set of groups that have U as
- *     member) or, for rare forms such as substrings on member, from the computed values.
+ *     (dmg_eval, on a tree built with the widened filter, so that each assertion finds its
+ *     precomputed answer directly): assertions on stored attributes with test_filter,
+ *     assertions on computed ones from answers precomputed once per search (the set of
+ *     groups that have U as member) or, for rare forms such as substrings on member, from the
+ *     computed values -- computed at most once per entry, and reused for the values sent.
+ *     An assertion on a computed attribute needs the search access a stored one needs.
+ *  3. For requesters who may not see every hidden group, the backend's filter is ANDed with
+ *     a visibility clause (dmg_filter_visible), so that hidden groups never reach a size
+ *     limit, a page or an overlay below; the response callback checks visibility again.
  *
- * Searches with ManageDsaIT see entries as stored (hidden groups stay hidden); replication
- * (sync) searches and the overlay's own internal searches see everything as stored.
+ * A failed lookup ends the search with an error; the entry it concerns is not sent.  Stored
+ * values of computed attributes are never returned.  Searches with ManageDsaIT see entries as
+ * stored (hidden groups stay hidden); replication (sync) searches and the overlay's own
+ * internal searches see everything as stored.
  */
 #include "dmg.h"
 
-typedef enum dmg_leaf_kind {
-	DMG_LEAF_TRUE,		/* (dmgSender=...): always true */
-	DMG_LEAF_GROUP_SET,	/* exact set of dynamic groups that satisfy it */
-	DMG_LEAF_MEMBER_OF,	/* (dmgMemberOf=G): G's rule */
-	DMG_LEAF_COMPUTE	/* evaluate on the computed values */
-} dmg_leaf_kind;
+typedef enum dmg_node_kind {
+	DMG_NODE_STORED,	/* no computed attribute at or below it: test_filter */
+	DMG_NODE_AND,
+	DMG_NODE_OR,
+	DMG_NODE_NOT,
+	DMG_NODE_TRUE,		/* (dmgSender=...): always true */
+	DMG_NODE_GROUP_SET,	/* exact set of dynamic groups that satisfy it */
+	DMG_NODE_MEMBER_OF,	/* (dmgMemberOf=G): G's rule */
+	DMG_NODE_COMPUTE	/* evaluated on the computed values */
+} dmg_node_kind;
 
-typedef struct dmg_leaf {
-	Filter *f;		/* the assertion in the original filter */
-	dmg_leaf_kind kind;
-	BerVarray groups;	/* DMG_LEAF_GROUP_SET, normalized DNs */
-	Entry *group;		/* DMG_LEAF_MEMBER_OF: a copy of G, NULL when G is not visible */
+/* The original filter as the exact evaluation walks it: built once with the widened filter,
+ * so that each assertion finds what was precomputed for it without a lookup. */
+typedef struct dmg_node {
+	Filter *f;		/* in the original filter */
+	dmg_node_kind kind;
+	struct dmg_node *children, *next;	/* AND, OR, NOT */
+	BerVarray groups;	/* GROUP_SET, normalized DNs */
+	Entry *group;		/* MEMBER_OF: a copy of G, NULL when G is not visible */
 	dmg_rule rule;
-	struct dmg_leaf *next;
-} dmg_leaf;
+	struct dmg_node *all;	/* every node of the search, to free them */
+} dmg_node;
 
 typedef struct dmg_search_ctx {
 	slap_overinst *on;
-	Filter *orig_filter;
+	Filter *orig_filter;	/* the requester's filter, while the backend has another */
 	struct berval orig_filterstr;
-	Filter *broad_filter;
-	dmg_leaf *leaves;
+	dmg_node *eval;		/* exact evaluation of orig_filter; NULL: the backend's is exact */
+	dmg_node *nodes;
+	unsigned ncomputed;	/* assertions on computed attributes seen so far */
 	struct berval sender;
 	int has_sender;
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail;
-	char *limit_text;	/* diagnostic when a group exceeded dynmailgroup-max-members */
+	int rc;			/* the first failure: the search ends with it */
+	char *err_text;
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
 	unsigned long gen;	/* cache generation when the search began */
-	dmg_members_view sent;	/* the member list the entry being sent points into */
+	/* The entry being answered: its member list, computed at most once (for the filter and
+	 * for the values sent), held until the entry is sent (cleanup) ... */
+	dmg_members_view sent;
 	int holding;
+	/* ... and its computed values for the exact evaluation */
+	Entry values;
+	int values_members, values_member_of, member_of_rc;
 	dmg_who who;		/* the requester's roles, on op->o_extra until the cleanup */
 } dmg_search_ctx;
 
@@ -168,48 +190,86 @@ dmg_filter_oc_group( Operation *op )
 	return str2filter_x( op, "(objectClass=dynamicMailGroup)" );
 }
 
-static dmg_leaf *
-dmg_leaf_new( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_leaf_kind kind )
-{
-	dmg_leaf *l = op->o_tmpcalloc( 1, sizeof( dmg_leaf ), op->o_tmpmemctx );
+/* ---- failures -------------------------------------------------------------------------------- */
 
-	l->f = f;
-	l->kind = kind;
-	l->next = ctx->leaves;
-	ctx->leaves = l;
-	return l;
+/* Remembers the first failure; the search ends with it (dmg_search_response), and the entry
+ * it concerns is not sent: never a partial member list. */
+static void
+dmg_search_fail( Operation *op, dmg_search_ctx *ctx, int rc, struct berval *dn )
+{
+	dmg_info *di = ctx->on->on_bi.bi_private;
+	size_t len;
+
+	if ( ctx->rc != LDAP_SUCCESS )
+		return;
+	len = ( dn ? dn->bv_len : 0 ) + 160;
+	ctx->err_text = op->o_tmpalloc( len, op->o_tmpmemctx );
+	if ( rc == LDAP_ADMINLIMIT_EXCEEDED && dn ) {
+		snprintf( ctx->err_text, len, "group \"%s\" has more than %lu members "
+			"(dynmailgroup-max-members)", dn->bv_val, di->max_members );
+	} else if ( dn == NULL ) {
+		snprintf( ctx->err_text, len, "dynmailgroup: could not evaluate the search "
+			"filter (%s)", ldap_err2string( rc ) );
+		rc = LDAP_OTHER;
+	} else {
+		snprintf( ctx->err_text, len, "dynmailgroup: could not compute the values of "
+			"\"%s\" (%s)", dn ? dn->bv_val : "", ldap_err2string( rc ) );
+		rc = LDAP_OTHER;
+	}
+	ctx->rc = rc;
+}
+
+/* ---- filter widening ------------------------------------------------------------------------------ */
+
+static dmg_node *
+dmg_node_new( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node_kind kind )
+{
+	dmg_node *n = op->o_tmpcalloc( 1, sizeof( dmg_node ), op->o_tmpmemctx );
+
+	n->f = f;
+	n->kind = kind;
+	n->all = ctx->nodes;
+	ctx->nodes = n;
+	if ( kind > DMG_NODE_NOT )
+		ctx->ncomputed++;
+	return n;
 }
 
 static void
-dmg_leaves_free( Operation *op, dmg_search_ctx *ctx )
+dmg_nodes_free( Operation *op, dmg_search_ctx *ctx )
 {
-	dmg_leaf *l, *next;
+	dmg_node *n, *next;
 
-	for ( l = ctx->leaves; l; l = next ) {
-		next = l->next;
-		ber_bvarray_free_x( l->groups, op->o_tmpmemctx );
-		dmg_rule_free( op, &l->rule );
-		if ( l->group )
-			entry_free( l->group );
-		op->o_tmpfree( l, op->o_tmpmemctx );
+	for ( n = ctx->nodes; n; n = next ) {
+		next = n->all;
+		ber_bvarray_free_x( n->groups, op->o_tmpmemctx );
+		dmg_rule_free( op, &n->rule );
+		if ( n->group )
+			entry_free( n->group );
+		op->o_tmpfree( n, op->o_tmpmemctx );
 	}
-	ctx->leaves = NULL;
+	ctx->nodes = NULL;
+	ctx->eval = NULL;
 }
 
 /* Appends the groups that have the entry ndn as member to *set; returns the candidate filter
- * (the groups naming one of its ancestors) or NULL when the entry is not there for op. */
+ * (the groups naming one of its ancestors) or NULL when the entry is not there for op or the
+ * lookup failed (ctx->rc). */
 static Filter *
 dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVarray *set )
 {
 	Entry *e = NULL;
 	BerVarray found = NULL;
-	Filter *cand;
-	int i;
+	Filter *cand = NULL;
+	int i, rc;
 
 	if ( ( e = dmg_entry_get( op, ctx->on, ndn ) ) == NULL )
 		return NULL;
-	dmg_groups_of_entry( op, ctx->on, e, &found, NULL );
-	cand = dmg_candidate_filter( op, &e->e_nname );
+	rc = dmg_groups_of_entry( op, ctx->on, e, &found, NULL );
+	if ( rc == LDAP_SUCCESS )
+		cand = dmg_candidate_filter( op, &e->e_nname );
+	else
+		dmg_search_fail( op, ctx, rc, NULL );
 	dmg_entry_release( op, ctx->on, e );
 	for ( i = 0; found && !BER_BVISNULL( &found[i] ); i++ ) {
 		struct berval copy;
@@ -223,10 +283,9 @@ dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVa
 
 /* (member=U): static groups with U stored, or dynamic groups naming an ancestor of U */
 static Filter *
-dmg_broaden_member_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
+dmg_broaden_member_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node *n )
 {
-	dmg_leaf *l = dmg_leaf_new( op, ctx, f, DMG_LEAF_GROUP_SET );
-	Filter *cand = dmg_groups_of_ndn( op, ctx, &f->f_av_value, &l->groups );
+	Filter *cand = dmg_groups_of_ndn( op, ctx, &f->f_av_value, &n->groups );
 	Filter *stored = filter_dup( f, op->o_tmpmemctx );
 
 	return cand ? dmg_filter_or2( op, stored, cand ) : stored;
@@ -234,16 +293,17 @@ dmg_broaden_member_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
 
 /* (dmgMemberMail=addr): the groups of every member-filter entry with that mail */
 static Filter *
-dmg_broaden_member_mail_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
+dmg_broaden_member_mail_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node *n )
 {
-	dmg_leaf *l = dmg_leaf_new( op, ctx, f, DMG_LEAF_GROUP_SET );
 	Filter *or = dmg_filter_node( op, LDAP_FILTER_OR ), **tail = &or->f_or;
 	BerVarray ndns = NULL;
-	int i;
+	int i, rc;
 
-	dmg_entries_with_mail( op, ctx->on, &f->f_av_value, &ndns );
+	rc = dmg_entries_with_mail( op, ctx->on, &f->f_av_value, &ndns );
+	if ( rc != LDAP_SUCCESS )
+		dmg_search_fail( op, ctx, rc, NULL );
 	for ( i = 0; ndns && !BER_BVISNULL( &ndns[i] ); i++ ) {
-		Filter *cand = dmg_groups_of_ndn( op, ctx, &ndns[i], &l->groups );
+		Filter *cand = dmg_groups_of_ndn( op, ctx, &ndns[i], &n->groups );
 
 		if ( cand ) {
 			*tail = cand;
@@ -260,9 +320,8 @@ dmg_broaden_member_mail_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
 
 /* (dmgMemberOf=G): entries matching G's member filter and conditions */
 static Filter *
-dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
+dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node *n )
 {
-	dmg_leaf *l = dmg_leaf_new( op, ctx, f, DMG_LEAF_MEMBER_OF );
 	dmg_info *di = ctx->on->on_bi.bi_private;
 	Entry *g = NULL;
 
@@ -271,16 +330,16 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f )
 	if ( dmg_entry_is_group( g )
 		&& access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
 		&& dmg_group_visible( op, ctx->on, g ) )
-		l->group = entry_dup( g );
+		n->group = entry_dup( g );
 	dmg_entry_release( op, ctx->on, g );
-	if ( l->group == NULL )
+	if ( n->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
-	dmg_rule_from_entry( op, di, l->group, &l->rule );
-	return filter_dup( l->rule.filter, op->o_tmpmemctx );
+	dmg_rule_from_entry( op, di, n->group, &n->rule );
+	return filter_dup( n->rule.filter, op->o_tmpmemctx );
 }
 
 static Filter *
-dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f )
+dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 {
 	AttributeDescription *ad = dmg_filter_ad( f );
 	dmg_info *di = ctx->on->on_bi.bi_private;
@@ -290,65 +349,112 @@ dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f )
 			ctx->sender = f->f_av_value;
 			ctx->has_sender = 1;
 		}
-		dmg_leaf_new( op, ctx, f, DMG_LEAF_TRUE );
+		*np = dmg_node_new( op, ctx, f, DMG_NODE_TRUE );
 		return dmg_filter_result( op, LDAP_COMPARE_TRUE );
 	}
 	if ( f->f_choice == LDAP_FILTER_EQUALITY ) {
-		if ( ad == dmg_ad.member )
-			return dmg_broaden_member_eq( op, ctx, f );
-		if ( ad == dmg_ad.member_mail )
-			return dmg_broaden_member_mail_eq( op, ctx, f );
-		if ( ad == dmg_ad.member_of )
-			return dmg_broaden_member_of_eq( op, ctx, f );
+		if ( ad == dmg_ad.member ) {
+			*np = dmg_node_new( op, ctx, f, DMG_NODE_GROUP_SET );
+			return dmg_broaden_member_eq( op, ctx, f, *np );
+		}
+		if ( ad == dmg_ad.member_mail ) {
+			*np = dmg_node_new( op, ctx, f, DMG_NODE_GROUP_SET );
+			return dmg_broaden_member_mail_eq( op, ctx, f, *np );
+		}
+		if ( ad == dmg_ad.member_of ) {
+			*np = dmg_node_new( op, ctx, f, DMG_NODE_MEMBER_OF );
+			return dmg_broaden_member_of_eq( op, ctx, f, *np );
+		}
 	}
 	/* anything else: evaluated on computed values, for every entry that may carry them */
-	dmg_leaf_new( op, ctx, f, DMG_LEAF_COMPUTE );
+	*np = dmg_node_new( op, ctx, f, DMG_NODE_COMPUTE );
 	if ( ad == dmg_ad.member_of )
 		return filter_dup( di->member_filter, op->o_tmpmemctx );
 	return dmg_filter_or2( op, filter_dup( f, op->o_tmpmemctx ), dmg_filter_oc_group( op ) );
 }
 
+/* Returns the widened filter for f and sets *np to f's node.  A subtree without computed
+ * assertions is one STORED node, copied as it is. */
 static Filter *
-dmg_broaden( Operation *op, dmg_search_ctx *ctx, Filter *f )
+dmg_broaden( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 {
-	Filter *n, *c, **tail;
+	unsigned before = ctx->ncomputed;
+	dmg_node *n, **ntail;
+	Filter *b, *c, **tail;
 
 	switch ( f->f_choice ) {
 	case LDAP_FILTER_AND:
 	case LDAP_FILTER_OR:
-		n = dmg_filter_node( op, f->f_choice );
-		tail = &n->f_list;
+		n = dmg_node_new( op, ctx, f, f->f_choice == LDAP_FILTER_AND ? DMG_NODE_AND : DMG_NODE_OR );
+		b = dmg_filter_node( op, f->f_choice );
+		tail = &b->f_list;
+		ntail = &n->children;
 		for ( c = f->f_list; c; c = c->f_next ) {
-			*tail = dmg_broaden( op, ctx, c );
+			*tail = dmg_broaden( op, ctx, c, ntail );
 			tail = &(*tail)->f_next;
+			ntail = &(*ntail)->next;
 		}
-		return n;
+		break;
 	case LDAP_FILTER_NOT:
-		if ( dmg_filter_has_computed( f->f_not ) ) {
+		n = dmg_node_new( op, ctx, f, DMG_NODE_NOT );
+		b = dmg_broaden( op, ctx, f->f_not, &n->children );
+		if ( ctx->ncomputed != before ) {
 			/* NOT(superset) would be a subset: let everything through, decide later */
-			dmg_broaden( op, ctx, f->f_not );	/* registers the leaves */
-			return dmg_filter_result( op, LDAP_COMPARE_TRUE );
+			filter_free_x( op, b, 1 );
+			b = dmg_filter_result( op, LDAP_COMPARE_TRUE );
+		} else {
+			c = b;
+			b = dmg_filter_node( op, LDAP_FILTER_NOT );
+			b->f_not = c;
 		}
-		return filter_dup( f, op->o_tmpmemctx );
+		break;
+	default:
+		if ( dmg_filter_is_computed_leaf( f ) )
+			return dmg_broaden_leaf( op, ctx, f, np );
+		n = NULL;
+		b = filter_dup( f, op->o_tmpmemctx );
+		break;
 	}
-	if ( dmg_filter_is_computed_leaf( f ) )
-		return dmg_broaden_leaf( op, ctx, f );
-	return filter_dup( f, op->o_tmpmemctx );
+	if ( n == NULL || ctx->ncomputed == before ) {
+		/* its children's nodes stay on ctx->nodes until the end; nothing refers to them */
+		n = dmg_node_new( op, ctx, f, DMG_NODE_STORED );
+	}
+	*np = n;
+	return b;
+}
+
+/* ---- hidden groups stay out of the backend's counts ------------------------------------------- */
+
+static int
+dmg_sees_every_group( dmg_who *who )
+{
+	return who->root || who->postmaster || who->privileged;
+}
+
+/* Entries that are not groups, visible groups, and hidden groups op has a role in:
+ *   (|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE))
+ *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME))
+ * ANDed with the filter the backend evaluates, hidden groups never reach its size limit,
+ * paging or any overlay below: they are hidden from counts as from results.  Its NOTs leave
+ * the backend's candidates (indexes) to the requester's filter. */
+static Filter *
+dmg_filter_visible( Operation *op )
+{
+	Filter *or = str2filter_x( op,
+		"(|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE)))" );
+	Filter **tail = &or->f_or->f_next->f_next;
+
+	if ( BER_BVISEMPTY( &op->o_ndn ) )
+		return or;
+	*tail = dmg_filter_eq( op, dmg_ad.applicant, &op->o_ndn );
+	tail = &(*tail)->f_next;
+	*tail = dmg_filter_eq( op, dmg_ad.administrator, &op->o_ndn );
+	tail = &(*tail)->f_next;
+	*tail = dmg_filter_eq( op, dmg_ad.auditor, &op->o_ndn );
+	return or;
 }
 
 /* ---- exact evaluation ---------------------------------------------------------------------------- */
-
-static dmg_leaf *
-dmg_leaf_find( dmg_search_ctx *ctx, Filter *f )
-{
-	dmg_leaf *l;
-
-	for ( l = ctx->leaves; l; l = l->next ) {
-		if ( l->f == f )
-			return l;
-	}
-	return NULL;
-}
 
 static int
 dmg_bvarray_has( BerVarray a, struct berval *v )
@@ -362,46 +468,153 @@ dmg_bvarray_has( BerVarray a, struct berval *v )
 	return 0;
 }
 
-/* Tests f on the values e would have; used for the uncommon forms of assertions. */
+/* The member list of group e, computed once for the entry being answered and held until it
+ * is sent. */
+static int
+dmg_entry_members( Operation *op, dmg_search_ctx *ctx, Entry *e )
+{
+	int rc;
+
+	if ( ctx->holding )
+		return LDAP_SUCCESS;
+	rc = dmg_members_acquire( op, ctx->on, e, ctx->gen, &ctx->sent );
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_members_release( ctx->on, &ctx->sent );
+		return rc;
+	}
+	ctx->holding = 1;
+	return LDAP_SUCCESS;
+}
+
+/* dmgMemberOf of e, computed once for the entry being answered, on ctx->values */
+static int
+dmg_entry_member_of( Operation *op, dmg_search_ctx *ctx, Entry *e )
+{
+	if ( !ctx->values_member_of ) {
+		ctx->member_of_rc = dmg_member_of_to_entry( op, ctx->on, e, &ctx->values );
+		ctx->values_member_of = 1;
+	}
+	return ctx->member_of_rc;
+}
+
+/* The computed values of e that an assertion on ad tests, on ctx->values */
+static int
+dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescription *ad )
+{
+	int rc;
+
+	if ( ad->ad_type == dmg_ad.member_of->ad_type )
+		return dmg_entry_member_of( op, ctx, e );
+	if ( ctx->values_members )
+		return LDAP_SUCCESS;
+	rc = dmg_entry_members( op, ctx, e );
+	if ( rc != LDAP_SUCCESS )
+		return rc;
+	dmg_members_put( &ctx->values, ctx->sent.ms, 1, 1, 1, 1 );
+	ctx->values_members = 1;
+	return LDAP_SUCCESS;
+}
+
+static void
+dmg_entry_values_begin( dmg_search_ctx *ctx, Entry *e )
+{
+	memset( &ctx->values, 0, sizeof( ctx->values ) );
+	ctx->values.e_name = e->e_name;
+	ctx->values.e_nname = e->e_nname;
+	ctx->values.e_id = e->e_id;
+	ctx->values_members = ctx->values_member_of = 0;
+}
+
+static void
+dmg_entry_values_end( dmg_search_ctx *ctx )
+{
+	attrs_free( ctx->values.e_attrs );
+	memset( &ctx->values, 0, sizeof( ctx->values ) );
+}
+
+/* A filter assertion on a computed attribute needs the search access slapd's test_filter
+ * requires for a stored one; without it, the assertion is Undefined. */
+static int
+dmg_assertion_allowed( Operation *op, Entry *e, Filter *f )
+{
+	struct berval *val = NULL;
+
+	switch ( f->f_choice ) {
+	case LDAP_FILTER_EQUALITY:
+	case LDAP_FILTER_GE:
+	case LDAP_FILTER_LE:
+	case LDAP_FILTER_APPROX:
+		val = &f->f_av_value;
+		break;
+	}
+	return access_allowed( op, e, dmg_filter_ad( f ), val, ACL_SEARCH, NULL );
+}
+
+/* Tests f on the values e has; used for the uncommon forms of assertions. */
 static int
 dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 {
 	AttributeDescription *ad = dmg_filter_ad( f );
-	Entry tmp = { 0 };
 	int rc, is_group = dmg_entry_is_group( e );
+	Operation root;
 
 	if ( dmg_ad_is_group_computed( ad ) && !is_group )
 		return test_filter( op, e, f );		/* e.g. member of a static group */
-	tmp.e_name = e->e_name;
-	tmp.e_nname = e->e_nname;
-	tmp.e_id = e->e_id;
-	if ( ad == dmg_ad.member_of ) {
+	if ( ad->ad_type == dmg_ad.member_of->ad_type ) {
 		if ( is_group )
 			return LDAP_COMPARE_FALSE;
-		dmg_member_of_to_entry( op, ctx->on, e, &tmp );
-	} else if ( ad == dmg_ad.member || ad == dmg_ad.member_mail || ad == dmg_ad.member_count ) {
-		if ( dmg_members_to_entry( op, ctx->on, e, &tmp, ctx->gen, ad == dmg_ad.member,
-				ad == dmg_ad.member_mail, ad == dmg_ad.member_count, NULL ) != LDAP_SUCCESS )
-			return SLAPD_COMPARE_UNDEFINED;
-	} else {
+	} else if ( ad->ad_type != dmg_ad.member->ad_type
+		&& ad->ad_type != dmg_ad.member_mail->ad_type
+		&& ad->ad_type != dmg_ad.member_count->ad_type ) {
 		return SLAPD_COMPARE_UNDEFINED;	/* decisions are not filterable */
 	}
-	rc = test_filter( op, &tmp, f );
-	attrs_free( tmp.e_attrs );
-	return rc;
+	rc = dmg_entry_values( op, ctx, e, ad );
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_search_fail( op, ctx, rc, &e->e_name );
+		return SLAPD_COMPARE_UNDEFINED;
+	}
+	/* access was checked on e itself (dmg_assertion_allowed); the values entry carries
+	 * nothing else an ACL could test */
+	dmg_op_as_root( op, &root );
+	return test_filter( &root, &ctx->values, f );
 }
 
 static int
-dmg_eval( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
+dmg_eval_assertion( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
 {
-	dmg_leaf *l;
-	Filter *c;
+	if ( n->kind == DMG_NODE_TRUE )
+		return LDAP_COMPARE_TRUE;
+	if ( !dmg_assertion_allowed( op, e, n->f ) )
+		return SLAPD_COMPARE_UNDEFINED;
+	switch ( n->kind ) {
+	case DMG_NODE_GROUP_SET:
+		if ( dmg_entry_is_group( e ) )
+			return dmg_bvarray_has( n->groups, &e->e_nname ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
+		return test_filter( op, e, n->f );
+	case DMG_NODE_MEMBER_OF:
+		if ( n->group == NULL || dmg_entry_is_group( e ) )
+			return LDAP_COMPARE_FALSE;
+		return dmg_rule_has_member( op, ctx->on, &n->rule, e ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
+	case DMG_NODE_COMPUTE:
+		return dmg_eval_computed( op, ctx, n->f, e );
+	default:
+		break;
+	}
+	return SLAPD_COMPARE_UNDEFINED;
+}
+
+static int
+dmg_eval( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
+{
+	dmg_node *c;
 	int rc, r;
 
-	switch ( f->f_choice ) {
-	case LDAP_FILTER_AND:
+	switch ( n->kind ) {
+	case DMG_NODE_STORED:
+		return test_filter( op, e, n->f );
+	case DMG_NODE_AND:
 		rc = LDAP_COMPARE_TRUE;
-		for ( c = f->f_and; c; c = c->f_next ) {
+		for ( c = n->children; c; c = c->next ) {
 			r = dmg_eval( op, ctx, c, e );
 			if ( r == LDAP_COMPARE_FALSE )
 				return r;
@@ -409,9 +622,9 @@ dmg_eval( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 				rc = r;
 		}
 		return rc;
-	case LDAP_FILTER_OR:
+	case DMG_NODE_OR:
 		rc = LDAP_COMPARE_FALSE;
-		for ( c = f->f_or; c; c = c->f_next ) {
+		for ( c = n->children; c; c = c->next ) {
 			r = dmg_eval( op, ctx, c, e );
 			if ( r == LDAP_COMPARE_TRUE )
 				return r;
@@ -419,49 +632,20 @@ dmg_eval( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 				rc = r;
 		}
 		return rc;
-	case LDAP_FILTER_NOT:
-		r = dmg_eval( op, ctx, f->f_not, e );
+	case DMG_NODE_NOT:
+		r = dmg_eval( op, ctx, n->children, e );
 		if ( r == LDAP_COMPARE_TRUE )
 			return LDAP_COMPARE_FALSE;
 		if ( r == LDAP_COMPARE_FALSE )
 			return LDAP_COMPARE_TRUE;
 		return r;
+	default:
+		break;
 	}
-	l = dmg_leaf_find( ctx, f );
-	if ( l == NULL )
-		return test_filter( op, e, f );
-	switch ( l->kind ) {
-	case DMG_LEAF_TRUE:
-		return LDAP_COMPARE_TRUE;
-	case DMG_LEAF_GROUP_SET:
-		if ( dmg_entry_is_group( e ) )
-			return dmg_bvarray_has( l->groups, &e->e_nname ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
-		return test_filter( op, e, f );
-	case DMG_LEAF_MEMBER_OF:
-		if ( l->group == NULL || dmg_entry_is_group( e ) )
-			return LDAP_COMPARE_FALSE;
-		return dmg_rule_has_member( op, ctx->on, &l->rule, e ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
-	case DMG_LEAF_COMPUTE:
-		return dmg_eval_computed( op, ctx, f, e );
-	}
-	return SLAPD_COMPARE_UNDEFINED;
+	return dmg_eval_assertion( op, ctx, n, e );
 }
 
 /* ---- the response ------------------------------------------------------------------------------ */
-
-static void
-dmg_note_limit( Operation *op, dmg_search_ctx *ctx, Entry *g )
-{
-	dmg_info *di = ctx->on->on_bi.bi_private;
-	size_t len;
-
-	if ( ctx->limit_text )
-		return;
-	len = g->e_name.bv_len + 128;
-	ctx->limit_text = op->o_tmpalloc( len, op->o_tmpmemctx );
-	snprintf( ctx->limit_text, len, "group \"%s\" has more than %lu members "
-		"(dynmailgroup-max-members)", g->e_name.bv_val, di->max_members );
-}
 
 static int
 dmg_wants_group_values( dmg_search_ctx *ctx )
@@ -470,30 +654,116 @@ dmg_wants_group_values( dmg_search_ctx *ctx )
 		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail;
 }
 
-/* Adds what was asked for; returns LDAP_ADMINLIMIT_EXCEEDED when the group is too large. */
+/* Stored values of computed attributes (loaded with slapadd, or replicated from a provider
+ * without the overlay) are never returned: the computed ones take their place.  member is
+ * computed on dynamic groups only. */
+static int
+dmg_is_stored_computed( AttributeDescription *ad, int is_group )
+{
+	if ( ad->ad_type == dmg_ad.member->ad_type )
+		return is_group;
+	return dmg_ad_is_computed( ad );
+}
+
+static void
+dmg_strip_stored_computed( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_group )
+{
+	Attribute *a, **ap;
+
+	for ( a = rs->sr_entry->e_attrs; a; a = a->a_next ) {
+		if ( dmg_is_stored_computed( a->a_desc, is_group ) )
+			break;
+	}
+	if ( a == NULL )
+		return;
+	rs_entry2modifiable( op, rs, ctx->on );
+	for ( ap = &rs->sr_entry->e_attrs; *ap; ) {
+		a = *ap;
+		if ( dmg_is_stored_computed( a->a_desc, is_group ) ) {
+			*ap = a->a_next;
+			a->a_next = NULL;
+			attr_free( a );
+		} else {
+			ap = &a->a_next;
+		}
+	}
+}
+
+/* Does filter f name a computed attribute of an entry (a dynamic group or not)? */
+static int
+dmg_filter_names_computed( Filter *f, int is_group )
+{
+	AttributeDescription *ad;
+
+	switch ( f->f_choice ) {
+	case LDAP_FILTER_AND:
+	case LDAP_FILTER_OR:
+		for ( f = f->f_list; f; f = f->f_next ) {
+			if ( dmg_filter_names_computed( f, is_group ) )
+				return 1;
+		}
+		return 0;
+	case LDAP_FILTER_NOT:
+		return dmg_filter_names_computed( f->f_not, is_group );
+	}
+	ad = dmg_filter_ad( f );
+	return ad != NULL && dmg_is_stored_computed( ad, is_group );
+}
+
+/* The backend evaluates the assertion control (RFC 4528) on the entry as stored, where
+ * computed attributes have no values: an assertion on one is refused rather than always
+ * failing (man page CAVEATS).  member on a static group is stored, and a hidden group is
+ * treated as not a group here, so that the refusal says nothing about it. */
+int
+dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	Entry *e;
+	int is_group = 0;
+
+	if ( !get_assert( op ) || dmg_op_is_internal( op ) || dmg_ad.oc_group == NULL )
+		return 0;
+	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) != NULL ) {
+		is_group = dmg_entry_is_group( e ) && dmg_group_visible( op, on, e );
+		dmg_entry_release( op, on, e );
+	}
+	if ( !dmg_filter_names_computed( get_assertion( op ), is_group ) )
+		return 0;
+	send_ldap_error( op, rs, LDAP_UNWILLING_TO_PERFORM, "dynmailgroup: the assertion "
+		"control cannot test computed attributes" );
+	return 1;
+}
+
+/* Adds what was asked for; an error (LDAP_ADMINLIMIT_EXCEEDED for a group that is too large)
+ * leaves the entry unsent. */
 static int
 dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
-	int rc;
+	int rc, attached = 0;
 
 	if ( !dmg_wants_group_values( ctx ) )
 		return LDAP_SUCCESS;
+	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
+		rc = dmg_entry_members( op, ctx, rs->sr_entry );
+		if ( rc != LDAP_SUCCESS )
+			return rc;
+	}
 	rs_entry2modifiable( op, rs, ctx->on );
 	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
 		/* attached, not copied: the list is held until the entry is sent (cleanup) */
-		rc = dmg_members_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry, ctx->gen,
-			ctx->want_member, ctx->want_mail, ctx->want_count, &ctx->sent );
-		if ( rc != LDAP_SUCCESS )
-			return rc;
-		ctx->holding = 1;
+		dmg_members_put( rs->sr_entry, ctx->sent.ms, ctx->want_member, ctx->want_mail,
+			ctx->want_count, 1 );
+		attached = 1;
 	}
-	if ( ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail )
-		dmg_decision_attrs( op, ctx->on, rs->sr_entry, rs->sr_entry,
+	if ( ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail ) {
+		rc = dmg_decision_attrs( op, ctx->on, rs->sr_entry, rs->sr_entry,
 			ctx->has_sender ? &ctx->sender : NULL,
 			ctx->want_decision && ctx->has_sender, ctx->want_auditor_mail );
+		if ( rc != LDAP_SUCCESS )
+			return rc;
+	}
 	/* The attached values are shared (the cache's): a callback that wants to change the
 	 * entry (rwm, valsort) must take its own copy, which copies the values. */
-	if ( ctx->holding )
+	if ( attached )
 		rs->sr_flags &= ~REP_ENTRY_MODIFIABLE;
 	return LDAP_SUCCESS;
 }
@@ -508,34 +778,62 @@ dmg_may_be_member( Operation *op, slap_overinst *on, Entry *e )
 	return test_filter( op, e, di->member_filter ) == LDAP_COMPARE_TRUE;
 }
 
+/* Puts the computed values on an entry that matched; SLAP_CB_CONTINUE sends it, 0 drops it
+ * (the failure is in ctx->rc). */
+static int
+dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_group )
+{
+	struct berval dn = rs->sr_entry->e_name;
+	Attribute *a;
+	int rc;
+
+	dmg_strip_stored_computed( op, rs, ctx, is_group );
+	if ( is_group ) {
+		rc = dmg_add_group_values( op, rs, ctx );
+	} else if ( ctx->want_member_of && dmg_may_be_member( op, ctx->on, rs->sr_entry ) ) {
+		rc = dmg_entry_member_of( op, ctx, rs->sr_entry );
+		a = attr_find( ctx->values.e_attrs, dmg_ad.member_of );
+		if ( rc == LDAP_SUCCESS && a ) {
+			rs_entry2modifiable( op, rs, ctx->on );
+			attr_merge( rs->sr_entry, dmg_ad.member_of, a->a_vals, a->a_nvals );
+		}
+	} else {
+		rc = LDAP_SUCCESS;
+	}
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_search_fail( op, ctx, rc, &dn );
+		return 0;
+	}
+	return SLAP_CB_CONTINUE;
+}
+
 static int
 dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
 	Entry *e = rs->sr_entry;
-	int is_group = dmg_entry_is_group( e );
+	int is_group = dmg_entry_is_group( e ), rc = 0;
 
+	/* hidden: the backend's filter keeps them out already (dmg_filter_visible) */
 	if ( is_group && !dmg_group_visible( op, ctx->on, e ) )
-		return 0;	/* hidden: not sent */
+		return 0;
 	if ( ctx->stored_only )
 		return SLAP_CB_CONTINUE;
-	/* slapd will not send an entry the requester may not read: compute nothing for it (and
-	 * name it in no error).  Asked only where there is something to compute, so that plain
-	 * searches do not evaluate the ACLs twice per entry. */
-	if ( ( ctx->orig_filter || ( is_group ? dmg_wants_group_values( ctx ) : ctx->want_member_of ) )
-		&& !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+	if ( ctx->eval == NULL && !( is_group ? dmg_wants_group_values( ctx ) : ctx->want_member_of ) ) {
+		/* nothing to compute: plain searches do not evaluate the ACLs twice per entry */
+		dmg_strip_stored_computed( op, rs, ctx, is_group );
 		return SLAP_CB_CONTINUE;
-	if ( ctx->orig_filter && dmg_eval( op, ctx, ctx->orig_filter, e ) != LDAP_COMPARE_TRUE )
-		return 0;
-	if ( is_group ) {
-		if ( dmg_add_group_values( op, rs, ctx ) == LDAP_ADMINLIMIT_EXCEEDED ) {
-			dmg_note_limit( op, ctx, e );
-			return 0;
-		}
-	} else if ( ctx->want_member_of && dmg_may_be_member( op, ctx->on, e ) ) {
-		rs_entry2modifiable( op, rs, ctx->on );
-		dmg_member_of_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry );
 	}
-	return SLAP_CB_CONTINUE;
+	/* slapd will not send an entry the requester may not read: compute nothing for it (and
+	 * name it in no error) */
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return SLAP_CB_CONTINUE;
+	dmg_entry_values_begin( ctx, e );
+	/* an assertion whose values could not be computed is Undefined (and the search ends
+	 * with the failure) */
+	if ( ctx->eval == NULL || dmg_eval( op, ctx, ctx->eval, e ) == LDAP_COMPARE_TRUE )
+		rc = dmg_answer_entry( op, rs, ctx, is_group );
+	dmg_entry_values_end( ctx );
+	return rc;
 }
 
 static int
@@ -545,11 +843,29 @@ dmg_search_response( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type == REP_SEARCH )
 		return dmg_search_entry( op, rs, ctx );
-	if ( rs->sr_type == REP_RESULT && ctx->limit_text && rs->sr_err == LDAP_SUCCESS ) {
-		rs->sr_err = LDAP_ADMINLIMIT_EXCEEDED;
-		rs->sr_text = ctx->limit_text;
+	if ( rs->sr_type == REP_RESULT && ctx->rc != LDAP_SUCCESS && rs->sr_err == LDAP_SUCCESS ) {
+		rs->sr_err = ctx->rc;
+		rs->sr_text = ctx->err_text;
 	}
 	return SLAP_CB_CONTINUE;
+}
+
+/* Gives the backend its filter back; frees what the hook built for the search. */
+static void
+dmg_search_ctx_free( Operation *op, dmg_search_ctx *ctx )
+{
+	if ( ctx->orig_filter ) {
+		filter_free_x( op, op->ors_filter, 1 );
+		op->o_tmpfree( op->ors_filterstr.bv_val, op->o_tmpmemctx );
+		op->ors_filter = ctx->orig_filter;
+		op->ors_filterstr = ctx->orig_filterstr;
+		ctx->orig_filter = NULL;
+	}
+	dmg_nodes_free( op, ctx );
+	if ( ctx->err_text ) {
+		op->o_tmpfree( ctx->err_text, op->o_tmpmemctx );
+		ctx->err_text = NULL;
+	}
 }
 
 static int
@@ -566,22 +882,40 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
 	}
 	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
 		return SLAP_CB_CONTINUE;
-	if ( ctx->orig_filter ) {
-		filter_free_x( op, op->ors_filter, 1 );
-		op->o_tmpfree( op->ors_filterstr.bv_val, op->o_tmpmemctx );
-		op->ors_filter = ctx->orig_filter;
-		op->ors_filterstr = ctx->orig_filterstr;
-	}
-	dmg_leaves_free( op, ctx );
+	if ( ctx->err_text && rs->sr_text == ctx->err_text )
+		rs->sr_text = NULL;
+	dmg_search_ctx_free( op, ctx );
 	dmg_who_end( op, &ctx->who );
-	if ( ctx->limit_text ) {
-		if ( rs->sr_text == ctx->limit_text )
-			rs->sr_text = NULL;
-		op->o_tmpfree( ctx->limit_text, op->o_tmpmemctx );
-	}
 	op->o_callback = sc->sc_next;
 	op->o_tmpfree( sc, op->o_tmpmemctx );
 	return SLAP_CB_CONTINUE;
+}
+
+/* ---- the overlays below ---------------------------------------------------------------------- */
+
+/* slapo-sssvlv below this overlay sees every entry the backend returns before this overlay
+ * has judged it -- the candidates of a widened filter, entries that do not match -- and counts
+ * them in its virtual list view and sorted pages.  Above it, it sees only what this overlay
+ * lets through.  db_open refuses the order; cn=config may still insert sssvlv below later. */
+int
+dmg_sssvlv_below( slap_overinst *on )
+{
+	for ( on = on->on_next; on; on = on->on_next ) {
+		if ( strcmp( on->on_bi.bi_type, "sssvlv" ) == 0 )
+			return 1;
+	}
+	return 0;
+}
+
+static int
+dmg_search_sorted_below( Operation *op, slap_overinst *on )
+{
+	int cid;
+
+	if ( !dmg_sssvlv_below( on )
+		|| slap_find_control_id( LDAP_CONTROL_SORTREQUEST, &cid ) != LDAP_SUCCESS )
+		return 0;
+	return op->o_ctrlflag[cid] > SLAP_CONTROL_IGNORED;
 }
 
 /* ---- the hook ------------------------------------------------------------------------------------- */
@@ -613,8 +947,37 @@ dmg_search_base_hidden( Operation *op, slap_overinst *on )
 	return hidden;
 }
 
-/* Installs the search's callback, or answers (sync refused, hidden base); returns whether
- * the callback was installed. */
+/* Hands the backend the widened filter (assertions on computed attributes) ANDed with the
+ * visibility clause (requesters who may not see every group); returns the failure of a
+ * lookup the widening needed. */
+static int
+dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
+{
+	int computed = !ctx->stored_only && dmg_filter_has_computed( op->ors_filter );
+	int hide = !dmg_sees_every_group( &ctx->who );
+	Filter *f, *and;
+
+	if ( !computed && !hide )
+		return LDAP_SUCCESS;
+	ctx->orig_filter = op->ors_filter;
+	ctx->orig_filterstr = op->ors_filterstr;
+	if ( computed )
+		f = dmg_broaden( op, ctx, op->ors_filter, &ctx->eval );
+	else
+		f = filter_dup( op->ors_filter, op->o_tmpmemctx );
+	if ( hide ) {
+		and = dmg_filter_node( op, LDAP_FILTER_AND );
+		and->f_and = f;
+		f->f_next = dmg_filter_visible( op );
+		f = and;
+	}
+	op->ors_filter = f;
+	filter2bv_x( op, op->ors_filter, &op->ors_filterstr );
+	return ctx->rc;
+}
+
+/* Installs the search's callback, or answers (sync refused, hidden base, a failed lookup);
+ * returns whether the callback was installed. */
 static int
 dmg_search_start( Operation *op, SlapReply *rs, slap_callback *sc, int *rc )
 {
@@ -629,16 +992,25 @@ dmg_search_start( Operation *op, SlapReply *rs, slap_callback *sc, int *rc )
 		*rc = rs->sr_err;
 		return 0;
 	}
+	if ( dmg_assertion_refused( op, rs, ctx->on ) ) {
+		*rc = rs->sr_err;
+		return 0;
+	}
+	if ( dmg_search_sorted_below( op, ctx->on ) ) {
+		send_ldap_error( op, rs, LDAP_UNWILLING_TO_PERFORM, "dynmailgroup: server-side "
+			"sorting is configured below dynmailgroup; configure sssvlv after dynmailgroup" );
+		*rc = rs->sr_err;
+		return 0;
+	}
 	/* ManageDsaIT: entries as stored, but hidden groups stay hidden */
 	ctx->stored_only = get_manageDSAit( op );
 	if ( !ctx->stored_only )
 		dmg_search_wants( op, ctx );
-	if ( !ctx->stored_only && dmg_filter_has_computed( op->ors_filter ) ) {
-		ctx->orig_filter = op->ors_filter;
-		ctx->orig_filterstr = op->ors_filterstr;
-		ctx->broad_filter = dmg_broaden( op, ctx, op->ors_filter );
-		op->ors_filter = ctx->broad_filter;
-		filter2bv_x( op, op->ors_filter, &op->ors_filterstr );
+	if ( dmg_search_filter( op, ctx ) != LDAP_SUCCESS ) {
+		send_ldap_error( op, rs, ctx->rc, ctx->err_text );
+		dmg_search_ctx_free( op, ctx );
+		*rc = rs->sr_err;
+		return 0;
 	}
 	sc->sc_response = dmg_search_response;
 	sc->sc_cleanup = dmg_search_cleanup;
