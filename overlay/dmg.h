@@ -14,7 +14,8 @@
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries, roles and who may write, applicant
- *   departments.c   department renames and deletes
+ *   departments.c   entries groups name (departments, roles): renames and moves followed,
+ *                   deletes refused or followed
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
  *                   (bi_entry_get_rw)
  *   decision.c      send decision glue between slapd and the pure-C policy.c
@@ -241,9 +242,11 @@ typedef struct dmg_first_dn {
 } dmg_first_dn;
 int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_only, dmg_first_dn *out );
 
-/* departments.c, called by the modrdn/delete hooks */
-int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );
-int dmg_departments_follow_rename( Operation *op, slap_overinst *on );
+/* departments.c, called by the modrdn/delete hooks for entries that are not groups: a rename
+ * is followed in every group that names the entry; a delete is refused (department, only
+ * auditor of an audited group) or followed (role values removed) */
+int dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on );
+int dmg_references_follow_rename( Operation *op, slap_overinst *on );
 
 /* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested */
 int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,

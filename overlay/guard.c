@@ -687,7 +687,7 @@ dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	if ( dmg_entry_is_group( target ) )
 		rc = dmg_modrdn_group( op, rs, on, target );
 	else
-		rc = dmg_departments_follow_rename( op, on );
+		rc = dmg_references_follow_rename( op, on );
 	dmg_entry_release( op, on, target );
 	return rc;
 }
@@ -715,7 +715,7 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	if ( dmg_entry_is_group( target ) )
 		rc = dmg_delete_group( op, rs, on, target );
 	else
-		rc = dmg_departments_refuse_delete( op, rs, on );
+		rc = dmg_references_delete( op, rs, on );
 	dmg_entry_release( op, on, target );
 	return rc;
 }
