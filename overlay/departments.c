@@ -62,7 +62,7 @@ dmg_group_name_for( Operation *op, slap_overinst *on, Entry *g, char *buf, size_
 		snprintf( buf, len, "another entry" );
 }
 
-/* ---- deletes ----------------------------------------------------------------------------------- */
+/* ---- deletes ------------------------------------------------------------------------------- */
 
 static int
 dmg_refuse_department_delete( Operation *op, SlapReply *rs )
@@ -135,7 +135,7 @@ dmg_refuse_sole_auditor_delete( Operation *op, SlapReply *rs, slap_overinst *on 
 	return rs->sr_err;
 }
 
-/* ---- following a rename or a delete ---------------------------------------------------------- */
+/* ---- following a rename or a delete ------------------------------------------------------ */
 
 typedef struct dmg_ref_change {
 	AttributeDescription **const *attrs;	/* the reference attributes it touches */

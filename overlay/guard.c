@@ -349,7 +349,8 @@ dmg_validate_group( Operation *op, dmg_info *di, Entry *e, dmg_verdict *v )
 		|| dmg_check_conditions( op, e, v )
 		|| dmg_check_audit( op, e, v )
 		|| dmg_check_identities( op, e, dmg_ad.administrator, v )
-		|| dmg_check_send_policy( di, e, v ) )
+		|| dmg_check_send_policy( di, e, v )
+		|| ( v->rc = dmg_check_self_enrolment( op, di, e, v->text, sizeof( v->text ) ) ) )
 		return v->rc;
 	return LDAP_SUCCESS;
 }

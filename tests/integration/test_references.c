@@ -2,14 +2,17 @@
  * test_references.c -- entries that groups name, against a real slapd (man page REFERENCES,
  * ACCESS CONTROL and dynmailgroup-cache-max-values):
  *
- *  - "references": renames and moves of administrators, auditors and applicants are followed;
- *    deleting the only auditor of an audited group is refused (naming the group only to those
- *    who may see it); deleting an administrator or another auditor removes the value, so that
- *    a new entry with the same DN inherits no role and no sight of a hidden group.
+ *  - "rename", "delete": renames and moves of administrators, auditors and applicants are
+ *    followed; deleting the only auditor of an audited group is refused (naming the group only
+ *    to those who may see it); deleting an administrator or another auditor removes the value,
+ *    so that a new entry with the same DN inherits no role and no sight of a hidden group.
+ *  - "enrolment": a dmgCondition that tests an attribute employees may write on their own
+ *    entry is refused (self-enrolment guard), except for the rootdn with Relax Rules.
  *
- * The suite's server has ACLs that make title self-writable, give HR (uid=reader, an
- * ordinary account) write access to departmentNumber everywhere and to every
- * entry of ou=Engineering, and give everybody else read.  Each test adds its own entries and
+ * Both are test cases of one suite, on one server whose ACLs make title (and employeeType:
+ * Lead) self-writable, give HR (uid=reader, an ordinary account) write access to
+ * departmentNumber everywhere and to every entry of ou=Engineering, and give everybody else
+ * read.  Each test adds its own entries and
  * groups (unique names), so tests may run in any order against the shared server.
  */
 #include <stdio.h>
@@ -331,6 +334,128 @@ START_TEST(new_entry_with_same_dn_inherits_nothing)
 END_TEST
 
 /* ============================================================================================
+ * Suite "enrolment": the self-enrolment guard
+ * ========================================================================================== */
+
+#define ENROL_REFUSAL(cond) \
+    "dmgCondition: \"" cond "\" tests \"title\", which employees may change on their own " \
+    "entry (" MIA "); anyone could make themselves a member"
+
+/* A postmaster may not create a group whose condition tests title: every employee of Support
+ * may change their own title (the ACLs say "by self write"). */
+START_TEST(condition_on_self_writable_attribute_refused)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = add_group_ext(pm, "ref-enrol-title",
+                                 "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n",
+                                 NULL);
+    dmg_disconnect(pm);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    ck_assert(!exists("cn=ref-enrol-title," GROUPS));
+}
+END_TEST
+
+/* Every assertion of a condition counts, also below AND, OR and NOT. */
+START_TEST(condition_nested_assertion_refused)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = add_group_ext(pm, "ref-enrol-nested",
+                                 "dmgDepartment: " SUPPORT "\n"
+                                 "dmgCondition: (l=Berlin)\n"
+                                 "dmgCondition: (|(l=Paris)(!(title=Intern)))\n", NULL);
+    dmg_disconnect(pm);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(|(l=Paris)(!(title=Intern)))"));
+}
+END_TEST
+
+/* An ACL that lets employees write one value only ("val=") counts for that value. */
+START_TEST(condition_on_self_writable_value_refused)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = add_group_ext(pm, "ref-enrol-val",
+                                 "dmgDepartment: " SUPPORT "\ndmgCondition: (employeeType=Lead)\n",
+                                 NULL);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, "dmgCondition: \"(employeeType=Lead)\" tests \"employeeType\", which "
+                           "employees may change on their own entry (" MIA "); anyone could "
+                           "make themselves a member");
+    DMG_ASSERT_RC(add_group_ext(pm, "ref-enrol-val",
+                                "dmgDepartment: " SUPPORT "\ndmgCondition: (employeeType=Staff)\n",
+                                NULL),
+                  LDAP_SUCCESS);
+    dmg_disconnect(pm);
+}
+END_TEST
+
+/* departmentNumber is written by HR only: a condition on it is fine. */
+START_TEST(condition_on_hr_attribute_accepted)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(add_group_ext(pm, "ref-enrol-deptno",
+                                "dmgDepartment: " SUPPORT "\ndmgCondition: (departmentNumber=42)\n",
+                                NULL),
+                  LDAP_SUCCESS);
+    dmg_disconnect(pm);
+    /* HR puts mia in, at once */
+    LDAP *hr = bind_as(HR);
+    DMG_ASSERT_RC(dmg_modify(hr, MIA, "replace: departmentNumber\ndepartmentNumber: 42\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(hr);
+    ASSERT_ROOT_VALUES("cn=ref-enrol-deptno," GROUPS, "member", MIA);
+    /* mia may not do it herself */
+    LDAP *mia = bind_as(MIA);
+    DMG_ASSERT_RC(dmg_modify(mia, MIA, "replace: departmentNumber\ndepartmentNumber: 43\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(mia);
+}
+END_TEST
+
+/* The rootdn stores such a condition only with the Relax Rules control; afterwards, writes
+ * that leave conditions and departments alone are not refused for it. */
+START_TEST(rootdn_with_relax_may_store)
+{
+    const char *g = "cn=ref-enrol-relax," GROUPS;
+    const char *extra = "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n";
+    LDAP *root = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group_ext(root, "ref-enrol-relax", extra, NULL);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    DMG_ASSERT_RC(add_group_ext(root, "ref-enrol-relax", extra, DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    ASSERT_ROOT_VALUES(g, "dmgCondition", "(title=Manager)");
+
+    LDAP *pm = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: only the text\n"),
+                  LDAP_SUCCESS);
+    r = dmg_modify(pm, g, "add: dmgCondition\ndmgCondition: (l=Berlin)\n");
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    dmg_disconnect(pm);
+}
+END_TEST
+
+/* A group's administrator may not add such a condition either. */
+START_TEST(administrator_modify_refused)
+{
+    const char *g = "cn=ref-enrol-adm," GROUPS;
+    root_add_group("ref-enrol-adm", "dmgDepartment: " SUPPORT "\n"
+                                    "dmgAdministrator: " CAROL "\n");
+    LDAP *adm = bind_as(CAROL);
+    dmg_result r = dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (title=Manager)\n");
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    /* a condition on something employees cannot change is the administrator's to set */
+    DMG_ASSERT_RC(dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (departmentNumber=7)\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(adm);
+    ASSERT_ROOT_VALUES(g, "dmgCondition", "(departmentNumber=7)");
+}
+END_TEST
+
+/* ============================================================================================
  * main
  * ========================================================================================== */
 
@@ -352,6 +477,14 @@ static Suite *references_suite(void)
                         (int)(sizeof inherit_roles / sizeof inherit_roles[0]));
     suite_add_tcase(s, tc);
 
+    tc = dmg_tcase("enrolment");
+    tcase_add_test(tc, condition_on_self_writable_attribute_refused);
+    tcase_add_test(tc, condition_nested_assertion_refused);
+    tcase_add_test(tc, condition_on_self_writable_value_refused);
+    tcase_add_test(tc, condition_on_hr_attribute_accepted);
+    tcase_add_test(tc, rootdn_with_relax_may_store);
+    tcase_add_test(tc, administrator_modify_refused);
+    suite_add_tcase(s, tc);
     return s;
 }
 
@@ -361,12 +494,13 @@ static Suite *references_suite(void)
 
 int main(void)
 {
-    /* title is self-writable; HR (uid=reader) writes departmentNumber anywhere and manages
-     * the entries of Engineering; everybody else reads */
+    /* title is self-writable, employeeType for the value Lead; HR (uid=reader) writes
+     * departmentNumber anywhere and manages the entries of Engineering; everybody else reads */
     const dmg_server_opts references_opts = {
         .db_config =
             "access to attrs=userPassword by self write by anonymous auth by * none\n"
             "access to attrs=title by self write by users read by anonymous read\n"
+            "access to attrs=employeeType val=Lead by self write by users read by anonymous read\n"
             "access to attrs=departmentNumber by dn.exact=\"" HR "\" write"
             " by users read by anonymous read\n"
             "access to dn.subtree=\"" ENGINEERING "\" by dn.exact=\"" HR "\" write"
