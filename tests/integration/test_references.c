@@ -2,23 +2,43 @@
  * test_references.c -- entries that groups name, against a real slapd (man page REFERENCES,
  * ACCESS CONTROL and dynmailgroup-cache-max-values):
  *
- *  - "rename", "delete": renames and moves of administrators, auditors and applicants are
- *    followed; deleting the only auditor of an audited group is refused (naming the group only
- *    to those who may see it); deleting an administrator or another auditor removes the value,
- *    so that a new entry with the same DN inherits no role and no sight of a hidden group.
- *  - "enrolment": a dmgCondition that tests an attribute employees may write on their own
- *    entry is refused (self-enrolment guard), except for the rootdn with Relax Rules.
+ *  - suite "references", test cases "rename" and "delete": renames and moves of
+ *    administrators, auditors and applicants are followed; deleting the only auditor of an
+ *    audited group is refused (naming the group only to those who may see it); deleting an
+ *    administrator or another auditor removes the value, so that a new entry with the same DN
+ *    inherits no role and no sight of a hidden group.
+ *  - same suite, test case "enrolment": a dmgCondition that tests an attribute employees may
+ *    write on their own entry is refused (self-enrolment guard), except for the rootdn with
+ *    Relax Rules.
+ *  - suite "transactions": after an LDAP transaction (RFC 5805) commits, the privileged
+ *    identity's cached member list shows the change, also when it was read while the commit
+ *    ran.
  *
- * Both are test cases of one suite, on one server whose ACLs make title (and employeeType:
- * Lead) self-writable, give HR (uid=reader, an ordinary account) write access to
- * departmentNumber everywhere and to every entry of ou=Engineering, and give everybody else
- * read.  Each test adds its own entries and
- * groups (unique names), so tests may run in any order against the shared server.
+ * The "references" suite runs on a server whose ACLs make title (and employeeType: Lead)
+ * self-writable, give HR (uid=reader, an ordinary account) write access to departmentNumber
+ * everywhere and to every entry of ou=Engineering, and give everybody else read.  Each test
+ * adds its own entries and groups (unique names), so tests may run in any order against the
+ * shared server.
+ *
+ * The transaction suite has a server of its own with slapo-auditlog below dynmailgroup: the
+ * test points the audit log at a FIFO, which holds the commit after dynmailgroup has seen the
+ * transaction's write and before the backend commits, for exactly as long as the test does
+ * not read it (no sleeps).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* F_SETPIPE_SZ */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -456,6 +476,101 @@ START_TEST(administrator_modify_refused)
 END_TEST
 
 /* ============================================================================================
+ * Suite "transactions": the cache after an LDAP transaction commits
+ * ========================================================================================== */
+
+#define TXN_GROUP   "cn=ref-txn," GROUPS
+#define TXN_CONTROL "1.3.6.1.1.21.2" /* RFC 5805, the transaction a request belongs to */
+#define AUDITLOG_DN "olcOverlay={0}auditlog,olcDatabase={1}mdb,cn=config"
+
+/* Reads until the writer has gone (EOF); fd is non-blocking. */
+static void drain_fifo(int fd)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0)
+            return;
+        if (n < 0) {
+            ck_assert_msg(errno == EAGAIN || errno == EINTR, "read fifo: %s", strerror(errno));
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            ck_assert_int_ge(poll(&p, 1, -1), 0);
+        }
+    }
+}
+
+/* The MTA (privileged, its lists cached) reads a group while a transaction that makes gina a
+ * member commits: what it reads then is the data before the commit, and after the commit it
+ * must read gina, not that list. */
+START_TEST(txn_commit_refreshes_cached_lists)
+{
+    root_add_group("ref-txn", "dmgDepartment: " FINANCE "\n"
+                              "dmgCondition: (description=ref-txn-joined)\n");
+    LDAP *mta = bind_as(MTA);
+    ASSERT_VALUES_AS(mta, TXN_GROUP, "member", ""); /* cached now */
+
+    /* the audit log goes to a FIFO of one page that nobody reads: the transaction's write,
+     * larger than that, holds slapd after dynmailgroup's response and before the commit */
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/audit.fifo", dmg_server_dir(srv));
+    ck_assert_msg(mkfifo(fifo, 0600) == 0, "mkfifo %s: %s", fifo, strerror(errno));
+    int rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_msg(rfd >= 0, "open %s: %s", fifo, strerror(errno));
+    (void)fcntl(rfd, F_SETPIPE_SZ, 4096);
+    int cap = fcntl(rfd, F_GETPIPE_SZ);
+    ck_assert_int_gt(cap, 0);
+    LDAP *cfg = dmg_connect_ldapi_external(srv);
+    char changes[1024];
+    snprintf(changes, sizeof changes, "replace: olcAuditlogFile\nolcAuditlogFile: %s\n", fifo);
+    DMG_ASSERT_RC(dmg_modify(cfg, AUDITLOG_DN, changes), LDAP_SUCCESS);
+
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    struct berval *txnid = NULL;
+    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(txnid);
+    LDAPControl in_txn = { TXN_CONTROL,
+                         { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    size_t bulk = 2 * (size_t)cap + 1000;
+    char *mod = malloc(bulk + 256);
+    ck_assert_ptr_nonnull(mod);
+    int len = snprintf(mod, 256, "replace: description\ndescription: ref-txn-joined\n"
+                                 "description: ");
+    memset(mod + len, 'x', bulk);
+    strcpy(mod + len + bulk, "\n");
+    DMG_ASSERT_RC(dmg_modify_ext(ld, GINA, mod, DMG_CTRLS(&in_txn)), LDAP_SUCCESS);
+    free(mod);
+    int msgid = -1;
+    ck_assert_int_eq(ldap_txn_end(ld, 1, txnid, NULL, NULL, &msgid), LDAP_SUCCESS);
+
+    /* the pipe is full only while the audit log's writer waits for us */
+    int queued = 0;
+    while (ioctl(rfd, FIONREAD, &queued) == 0 && queued < cap)
+        sched_yield();
+    ASSERT_VALUES_AS(mta, TXN_GROUP, "member", ""); /* before the commit */
+    drain_fifo(rfd);
+
+    struct timeval tv = { 30, 0 };
+    LDAPMessage *res = NULL;
+    ck_assert_int_eq(ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res), LDAP_RES_EXTENDED);
+    int rc = -1;
+    char *diag = NULL;
+    ck_assert_int_eq(ldap_parse_result(ld, res, &rc, NULL, &diag, NULL, NULL, 1), LDAP_SUCCESS);
+    ck_assert_msg(rc == LDAP_SUCCESS, "commit: %s (%d) \"%s\"", ldap_err2string(rc), rc,
+                  diag ? diag : "");
+    ldap_memfree(diag);
+    ber_bvfree(txnid);
+    DMG_ASSERT_RC(dmg_modify(cfg, AUDITLOG_DN, "delete: olcAuditlogFile\n"), LDAP_SUCCESS);
+    close(rfd);
+    dmg_disconnect(cfg);
+    dmg_disconnect(ld);
+
+    ASSERT_ROOT_VALUES(TXN_GROUP, "member", GINA);
+    ASSERT_VALUES_AS(mta, TXN_GROUP, "member", GINA);
+    dmg_disconnect(mta);
+}
+END_TEST
+
+/* ============================================================================================
  * main
  * ========================================================================================== */
 
@@ -488,6 +603,15 @@ static Suite *references_suite(void)
     return s;
 }
 
+static Suite *transactions_suite(void)
+{
+    Suite *s = suite_create("transactions");
+    TCase *tc = dmg_tcase("commit");
+    tcase_add_test(tc, txn_commit_refreshes_cached_lists);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 #define OVERLAY_CONFIG \
     "dynmailgroup-postmaster " POSTMASTER "\n" \
     "dynmailgroup-privileged " MTA "\n"
@@ -508,5 +632,14 @@ int main(void)
             "access to * by users read by anonymous read\n",
         .overlay_config = OVERLAY_CONFIG,
     };
-    return dmg_run_suite(references_suite(), &references_opts, &srv);
+    /* auditlog below dynmailgroup: its response runs after dynmailgroup's; no file until the
+     * test names one */
+    const dmg_server_opts txn_opts = {
+        .modules = "auditlog",
+        .overlays_before = "overlay auditlog\n",
+        .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 100000\n",
+    };
+    int rc1 = dmg_run_suite(references_suite(), &references_opts, &srv);
+    int rc2 = dmg_run_suite(transactions_suite(), &txn_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
 }
