@@ -40,7 +40,7 @@ dmg_names_filter_init( dmg_names_filter *nf, AttributeDescription **const *attrs
 
 	memset( nf, 0, sizeof( *nf ) );
 	nf->or.f_choice = LDAP_FILTER_OR;
-	for ( i = 0; attrs[i] && i < DMG_REFS_MAX; i++ ) {
+	for ( i = 0; i < DMG_REFS_MAX && attrs[i]; i++ ) {
 		nf->eq[i].f_choice = LDAP_FILTER_EQUALITY;
 		nf->eq[i].f_ava = &nf->ava[i];
 		nf->ava[i].aa_desc = *attrs[i];
