@@ -14,7 +14,9 @@
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries, roles and who may write, applicant
- *   departments.c   department renames and deletes
+ *   departments.c   entries groups name (departments, roles): renames and moves followed,
+ *                   deletes refused or followed
+ *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
  *                   (bi_entry_get_rw)
  *   decision.c      send decision glue between slapd and the pure-C policy.c
@@ -278,9 +280,16 @@ int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_on
  * those who see it)? */
 int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
 
-/* departments.c, called by the modrdn/delete hooks */
-int dmg_departments_refuse_delete( Operation *op, SlapReply *rs, slap_overinst *on );
-int dmg_departments_follow_rename( Operation *op, slap_overinst *on );
+/* departments.c, called by the modrdn/delete hooks for entries that are not groups: a rename
+ * is followed in every group that names the entry; a delete is refused (department, only
+ * auditor of an audited group) or followed (role values removed) */
+int dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on );
+int dmg_references_follow_rename( Operation *op, slap_overinst *on );
+
+/* enrol.c, called by the write guard's validation of a group: LDAP_SUCCESS, or the result
+ * code with text naming the condition, the attribute and an employee who may write it */
+int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text,
+	size_t len );
 
 /* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested; returns
  * the failure of a lookup the decision needed (then nothing is added) */

@@ -7,6 +7,8 @@
 
 static slap_overinst dmg_overlay;
 
+static BI_op_txn dmg_op_txn;
+
 /* ---- database lifecycle ----------------------------------------------------------------------- */
 
 static int
@@ -31,6 +33,9 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	}
 	ldap_pvt_thread_mutex_init( &di->mail_lock );
 	on->on_bi.bi_private = di;
+	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
+	if ( on->on_info->oi_orig->bi_op_txn )
+		on->on_info->oi_bi.bi_op_txn = dmg_op_txn;
 	return 0;
 }
 
@@ -65,6 +70,8 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	dmg_info *di = on->on_bi.bi_private;
 
 	(void)cr;
+	if ( on->on_info->oi_bi.bi_op_txn == dmg_op_txn )
+		on->on_info->oi_bi.bi_op_txn = on->on_info->oi_orig->bi_op_txn;
 	if ( di ) {
 		ldap_pvt_thread_mutex_destroy( &di->mail_lock );
 		dmg_info_free( di );
@@ -75,7 +82,9 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 }
 
 /* Every successful write may change some group's members: cached lists are dropped before
- * the client hears of the write, so its next read sees it. */
+ * the client hears of the write, so its next read sees it.  Writes of an LDAP transaction
+ * are answered here before they are committed; dmg_op_txn drops the lists again once they
+ * are. */
 static int
 dmg_response( Operation *op, SlapReply *rs )
 {
@@ -114,6 +123,37 @@ dmg_write( Operation *op, SlapReply *rs )
 		return dmg_delete( op, rs );
 	}
 	return SLAP_CB_CONTINUE;
+}
+
+/* ---- LDAP transactions (RFC 5805) ------------------------------------------------------------- */
+
+/* slapd runs the writes of a transaction when the client ends it (txn.c): one after the other
+ * inside one backend transaction, each answered to a callback as it completes, so
+ * dmg_response empties the cache before anything is committed; a list computed in between
+ * reads the data as it was before, and would be stored with the new generation and outlive
+ * the commit.  The end of a transaction is an extended operation of the frontend that no
+ * backend or overlay hook sees, but the commit itself is the database's bi_op_txn, which
+ * txn.c calls through the BackendInfo of the overlay stack (copied from the backend's by
+ * overlay_config).  The overlay takes that slot: after a successful commit it empties the
+ * cache again, which also starts a new generation, so that no list read before the commit
+ * can be stored after it (membership.c, dmg_members_acquire). */
+static int
+dmg_op_txn( Operation *op, int txnop, OpExtra **ptr )
+{
+	slap_overinfo *oi = op->o_bd->bd_info->bi_private;
+	slap_overinst *on;
+	int rc = oi->oi_orig->bi_op_txn( op, txnop, ptr );
+
+	if ( txnop != SLAP_TXN_COMMIT || rc != 0 )
+		return rc;
+	for ( on = oi->oi_list; on; on = on->on_next ) {
+		if ( on->on_bi.bi_db_init == dmg_db_init ) {
+			dmg_info *di = on->on_bi.bi_private;
+
+			dmg_cache_invalidate( di->cache );
+		}
+	}
+	return rc;
 }
 
 /* ---- registration ----------------------------------------------------------------------------- */

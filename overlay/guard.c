@@ -570,7 +570,8 @@ dmg_validate_group( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg_ve
 		|| dmg_check_conditions( op, di, e, v )
 		|| dmg_check_audit( op, e, before, v )
 		|| dmg_check_identities( op, e, before, dmg_ad.administrator, v )
-		|| dmg_check_send_policy( di, e, v ) )
+		|| dmg_check_send_policy( di, e, v )
+		|| ( v->rc = dmg_check_self_enrolment( op, di, e, v->text, sizeof( v->text ) ) ) )
 		return v->rc;
 	return LDAP_SUCCESS;
 }
@@ -1145,7 +1146,7 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 	rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist );
 	if ( rc != SLAP_CB_CONTINUE )
 		return rc;
-	return dmg_departments_follow_rename( op, on );
+	return dmg_references_follow_rename( op, on );
 }
 
 static int
@@ -1189,7 +1190,7 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	else if ( dmg_backend_refuses( op, on, target ) )
 		rc = SLAP_CB_CONTINUE;	/* its answer, not ours */
 	else
-		rc = dmg_departments_refuse_delete( op, rs, on );
+		rc = dmg_references_delete( op, rs, on );
 	dmg_entry_release( op, on, target );
 	return rc;
 }

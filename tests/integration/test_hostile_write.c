@@ -764,15 +764,16 @@ START_TEST(condition_screened_before_parser)
 }
 END_TEST
 
-/* Valid filters of every shape still pass the screen. */
+/* Valid filters of every shape still pass the screen (on attributes employees may not write
+ * themselves, which the self-enrolment guard would refuse). */
 START_TEST(condition_screen_passes_filters)
 {
     shared();
     LDAP *ld = bind_as(DMG_ROOTDN);
     DMG_ASSERT_RC(add_group_ext(ld, "hw-screen-ok",
-                                "dmgCondition: (&(|(!(title=a))(cn=*b*))(&(uid=c)(cn:=d)))\n"
-                                "dmgCondition:   ( & (title=Manager) )\n"
-                                "dmgCondition: (description=a\\28b\\29c)\n"
+                                "dmgCondition: (&(|(!(employeeType=a))(cn=*b*))(&(uid=c)(cn:=d)))\n"
+                                "dmgCondition:   ( & (employeeType=Manager) )\n"
+                                "dmgCondition: (employeeType=a\\28b\\29c)\n"
                                 "dmgCondition: (&)\n"
                                 "dmgCondition: (cn~=smith)\n"
                                 "dmgCondition: (ou:dn:=Engineering)\n",

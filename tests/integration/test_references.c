@@ -1,0 +1,645 @@
+/*
+ * test_references.c -- entries that groups name, against a real slapd (man page REFERENCES,
+ * ACCESS CONTROL and dynmailgroup-cache-max-values):
+ *
+ *  - suite "references", test cases "rename" and "delete": renames and moves of
+ *    administrators, auditors and applicants are followed; deleting the only auditor of an
+ *    audited group is refused (naming the group only to those who may see it); deleting an
+ *    administrator or another auditor removes the value, so that a new entry with the same DN
+ *    inherits no role and no sight of a hidden group.
+ *  - same suite, test case "enrolment": a dmgCondition that tests an attribute employees may
+ *    write on their own entry is refused (self-enrolment guard), except for the rootdn with
+ *    Relax Rules.
+ *  - suite "transactions": after an LDAP transaction (RFC 5805) commits, the privileged
+ *    identity's cached member list shows the change, also when it was read while the commit
+ *    ran.
+ *
+ * The "references" suite runs on a server whose ACLs make title (and employeeType: Lead)
+ * self-writable, give HR (uid=reader, an ordinary account) write access to departmentNumber
+ * everywhere and to every entry of ou=Engineering, and give everybody else read.  Each test
+ * adds its own entries and groups (unique names), so tests may run in any order against the
+ * shared server.
+ *
+ * The transaction suite has a server of its own with slapo-auditlog below dynmailgroup: the
+ * test points the audit log at a FIFO, which holds the commit after dynmailgroup has seen the
+ * transaction's write and before the backend commits, for exactly as long as the test does
+ * not read it (no sleeps).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* F_SETPIPE_SZ */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define GROUPS      "ou=Groups," DMG_SUFFIX
+#define ENGINEERING "ou=Engineering," DMG_SUFFIX
+#define SALES       "ou=Sales," DMG_SUFFIX
+#define SUPPORT     "ou=Support," DMG_SUFFIX
+#define FINANCE     "ou=Finance," DMG_SUFFIX
+#define POSTMASTER  "uid=postmaster,ou=System," DMG_SUFFIX
+#define MTA         "uid=mta,ou=System," DMG_SUFFIX
+#define HR          "uid=reader,ou=System," DMG_SUFFIX /* plays HR, see the ACLs in main */
+#define CAROL       "uid=carol,ou=Engineering," DMG_SUFFIX
+#define MIA         "uid=mia,ou=Support," DMG_SUFFIX  /* first employee of Support */
+#define GINA        "uid=gina,ou=Finance," DMG_SUFFIX
+
+static dmg_server *srv;
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static LDAP *bind_as(const char *dn)
+{
+    if (dn == NULL)
+        return dmg_connect(srv, NULL, NULL);
+    return dmg_connect(srv, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
+}
+
+/* Adds group cn (mail cn@example.com; department Engineering unless extra names one). */
+static dmg_result add_group_ext(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
+{
+    char ldif[4096];
+    snprintf(ldif, sizeof ldif,
+             "dn: cn=%s," GROUPS "\n"
+             "objectClass: dynamicMailGroup\n"
+             "cn: %s\n"
+             "mail: %s@example.com\n"
+             "%s%s",
+             cn, cn, cn,
+             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
+                 ? "" : "dmgDepartment: " ENGINEERING "\n",
+             extra != NULL ? extra : "");
+    return dmg_add_ldif_ext(ld, ldif, ctrls);
+}
+
+/* As the rootdn with Relax Rules (so that dmgApplicant may be given); must succeed. */
+static void root_add_group(const char *cn, const char *extra)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group_ext(ld, cn, extra, DMG_CTRLS(dmg_ctrl_relax()));
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+    dmg_disconnect(ld);
+}
+
+/* A person (inetOrgPerson, password "secret") added by the rootdn; must succeed. */
+static void root_add_person(const char *uid, const char *parent)
+{
+    char ldif[1024];
+    snprintf(ldif, sizeof ldif,
+             "dn: uid=%s,%s\n"
+             "objectClass: inetOrgPerson\n"
+             "uid: %s\ncn: %s\nsn: %s\n"
+             "userPassword: " DMG_PASSWORD "\n",
+             uid, parent, uid, uid, uid);
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(ld, ldif), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+}
+
+static void root_add_ou(const char *ou, const char *parent)
+{
+    char ldif[512];
+    snprintf(ldif, sizeof ldif, "dn: ou=%s,%s\nobjectClass: organizationalUnit\nou: %s\n", ou,
+             parent, ou);
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(ld, ldif), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+}
+
+/* 1 when dn exists (for the rootdn, who sees hidden groups), 0 when noSuchObject. */
+static int exists(const char *dn)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
+                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
+    return r.rc == LDAP_SUCCESS;
+}
+
+/* Values of attr on dn as ld's identity sees them, sorted, "\n"-joined. */
+#define ASSERT_VALUES_AS(ld, dn, attr, expected) \
+    DMG_ASSERT_VALUES((ld), (dn), LDAP_SCOPE_BASE, NULL, (attr), (expected))
+
+/* ... as the rootdn sees them. */
+static void assert_root_values_at(const char *file, int line, const char *dn, const char *attr,
+                                  const char *expected)
+{
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    char *got = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
+    char *exp = dmg_sorted_lines(expected);
+    dmg_disconnect(ld);
+    dmg_assert_str_impl(file, line, attr, got, exp);
+    free(got);
+    free(exp);
+}
+#define ASSERT_ROOT_VALUES(dn, attr, expected) \
+    assert_root_values_at(__FILE__, __LINE__, (dn), (attr), (expected))
+
+/* ============================================================================================
+ * Suite "references": roles follow renames and moves; deletes refused or followed
+ * ========================================================================================== */
+
+/* Renaming an administrator, an auditor and the applicant rewrites the group's values, and
+ * the renamed administrator keeps the role under the new name. */
+START_TEST(rename_follows_roles)
+{
+    const char *g = "cn=ref-ren," GROUPS;
+    root_add_person("ref-ren-adm", ENGINEERING);
+    root_add_person("ref-ren-aud", ENGINEERING);
+    root_add_person("ref-ren-app", ENGINEERING);
+    root_add_group("ref-ren",
+                   "dmgApplicant: uid=ref-ren-app," ENGINEERING "\n"
+                   "dmgAdministrator: uid=ref-ren-adm," ENGINEERING "\n"
+                   "dmgAdministrator: " CAROL "\n"
+                   "dmgAuditRequired: TRUE\n"
+                   "dmgAuditor: uid=ref-ren-aud," ENGINEERING "\n");
+
+    LDAP *hr = bind_as(HR);
+    DMG_ASSERT_RC(dmg_rename(hr, "uid=ref-ren-adm," ENGINEERING, "uid=ref-ren-adm2", NULL, 1),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_rename(hr, "uid=ref-ren-aud," ENGINEERING, "uid=ref-ren-aud2", NULL, 1),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_rename(hr, "uid=ref-ren-app," ENGINEERING, "uid=ref-ren-app2", NULL, 1),
+                  LDAP_SUCCESS);
+    dmg_disconnect(hr);
+
+    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-ren-adm2," ENGINEERING "\n" CAROL);
+    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-ren-aud2," ENGINEERING);
+    ASSERT_ROOT_VALUES(g, "dmgApplicant", "uid=ref-ren-app2," ENGINEERING);
+
+    LDAP *adm = bind_as("uid=ref-ren-adm2," ENGINEERING);
+    DMG_ASSERT_RC(dmg_modify(adm, g, "replace: description\ndescription: by the renamed one\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(adm);
+    ASSERT_ROOT_VALUES(g, "description", "by the renamed one");
+}
+END_TEST
+
+/* A move (new superior) is followed like a rename. */
+START_TEST(move_follows_roles)
+{
+    const char *g = "cn=ref-mov," GROUPS;
+    root_add_person("ref-mov-adm", ENGINEERING);
+    root_add_group("ref-mov", "dmgAdministrator: uid=ref-mov-adm," ENGINEERING "\n");
+
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_rename(root, "uid=ref-mov-adm," ENGINEERING, "uid=ref-mov-adm", SALES, 1),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-mov-adm," SALES);
+}
+END_TEST
+
+/* Renaming a department with people in it rewrites the department and the roles below it in
+ * one go. */
+START_TEST(subtree_rename_follows_roles_and_departments)
+{
+    const char *g = "cn=ref-sub," GROUPS;
+    root_add_ou("RefTeam", ENGINEERING);
+    root_add_person("ref-sub-adm", "ou=RefTeam," ENGINEERING);
+    root_add_person("ref-sub-aud", "ou=RefTeam," ENGINEERING);
+    root_add_group("ref-sub",
+                   "dmgDepartment: ou=RefTeam," ENGINEERING "\n"
+                   "dmgAdministrator: uid=ref-sub-adm,ou=RefTeam," ENGINEERING "\n"
+                   "dmgAuditor: uid=ref-sub-aud,ou=RefTeam," ENGINEERING "\n");
+
+    LDAP *root = bind_as(DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_rename(root, "ou=RefTeam," ENGINEERING, "ou=RefTeam2", NULL, 1),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    ASSERT_ROOT_VALUES(g, "dmgDepartment", "ou=RefTeam2," ENGINEERING);
+    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING);
+    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
+    ASSERT_ROOT_VALUES(g, "member", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING "\n"
+                                    "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
+}
+END_TEST
+
+/* The only auditor of an audited group may not be deleted: the group's mail would be held
+ * for nobody, and every later write to it would fail validation. */
+START_TEST(delete_only_auditor_refused)
+{
+    const char *x = "uid=ref-aud-only," ENGINEERING;
+    root_add_person("ref-aud-only", ENGINEERING);
+    root_add_group("ref-aud-only", "dmgAuditRequired: TRUE\ndmgAuditor: uid=ref-aud-only,"
+                                   ENGINEERING "\n");
+
+    LDAP *root = bind_as(DMG_ROOTDN);
+    dmg_result r = dmg_delete(root, x);
+    dmg_disconnect(root);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, "dmgAuditor: \"uid=ref-aud-only,ou=Engineering,dc=example,dc=com\" "
+                           "is the only auditor of \"cn=ref-aud-only,ou=Groups,dc=example,"
+                           "dc=com\", which requires audit");
+    ck_assert_msg(exists(x), "%s deleted anyway", x);
+    ASSERT_ROOT_VALUES("cn=ref-aud-only," GROUPS, "dmgAuditor", x);
+}
+END_TEST
+
+/* ... and whoever may not see a hidden group is not told which group it is. */
+START_TEST(delete_only_auditor_of_hidden_group_not_named)
+{
+    const char *x = "uid=ref-aud-hid," ENGINEERING;
+    root_add_person("ref-aud-hid", ENGINEERING);
+    root_add_group("ref-aud-hid", "dmgShowInContacts: FALSE\ndmgAuditRequired: TRUE\n"
+                                  "dmgAuditor: uid=ref-aud-hid," ENGINEERING "\n");
+
+    LDAP *hr = bind_as(HR);
+    dmg_result r = dmg_delete(hr, x);
+    dmg_disconnect(hr);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, "dmgAuditor: \"uid=ref-aud-hid,ou=Engineering,dc=example,dc=com\" "
+                           "is the only auditor of another entry, which requires audit");
+    ck_assert_msg(exists(x), "%s deleted anyway", x);
+}
+END_TEST
+
+/* An auditor who is not the last, and a group that does not require audit, do not stop a
+ * delete: the value is removed, and the group stays writable. */
+START_TEST(delete_other_auditor_removes_value)
+{
+    const char *g = "cn=ref-aud-two," GROUPS;
+    const char *g2 = "cn=ref-aud-noaudit," GROUPS;
+    root_add_person("ref-aud-two-a", ENGINEERING);
+    root_add_person("ref-aud-two-b", ENGINEERING);
+    root_add_group("ref-aud-two", "dmgAuditRequired: TRUE\n"
+                                  "dmgAuditor: uid=ref-aud-two-a," ENGINEERING "\n"
+                                  "dmgAuditor: uid=ref-aud-two-b," ENGINEERING "\n");
+    root_add_group("ref-aud-noaudit", "dmgAuditor: uid=ref-aud-two-a," ENGINEERING "\n");
+
+    LDAP *hr = bind_as(HR);
+    DMG_ASSERT_RC(dmg_delete(hr, "uid=ref-aud-two-a," ENGINEERING), LDAP_SUCCESS);
+    dmg_disconnect(hr);
+    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-aud-two-b," ENGINEERING);
+    ASSERT_ROOT_VALUES(g2, "dmgAuditor", "");
+
+    LDAP *pm = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: still writable\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(pm, g2, "replace: description\ndescription: still writable\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(pm);
+}
+END_TEST
+
+/* Deleting an administrator or the applicant removes the value from every group. */
+START_TEST(delete_administrator_and_applicant_removes_values)
+{
+    const char *g1 = "cn=ref-adm-del1," GROUPS;
+    const char *g2 = "cn=ref-adm-del2," GROUPS;
+    root_add_person("ref-adm-del", ENGINEERING);
+    root_add_group("ref-adm-del1", "dmgAdministrator: uid=ref-adm-del," ENGINEERING "\n"
+                                   "dmgAdministrator: " CAROL "\n");
+    root_add_group("ref-adm-del2", "dmgApplicant: uid=ref-adm-del," ENGINEERING "\n"
+                                   "dmgAdministrator: uid=ref-adm-del," ENGINEERING "\n");
+
+    LDAP *hr = bind_as(HR);
+    DMG_ASSERT_RC(dmg_delete(hr, "uid=ref-adm-del," ENGINEERING), LDAP_SUCCESS);
+    dmg_disconnect(hr);
+    ASSERT_ROOT_VALUES(g1, "dmgAdministrator", CAROL);
+    ASSERT_ROOT_VALUES(g2, "dmgAdministrator", "");
+    ASSERT_ROOT_VALUES(g2, "dmgApplicant", "");
+}
+END_TEST
+
+/* A new entry with the DN of a deleted administrator, auditor or applicant of a hidden group
+ * inherits nothing: not the role, not the sight of the group. */
+static const char *const inherit_roles[] = { "dmgAdministrator", "dmgAuditor", "dmgApplicant" };
+
+START_TEST(new_entry_with_same_dn_inherits_nothing)
+{
+    char uid[64], dn[256], cn[64], g[256], extra[512], filter[128];
+    snprintf(uid, sizeof uid, "ref-inherit-%d", _i);
+    snprintf(dn, sizeof dn, "uid=%s," ENGINEERING, uid);
+    snprintf(cn, sizeof cn, "ref-inherit-%d", _i);
+    snprintf(g, sizeof g, "cn=%s," GROUPS, cn);
+    snprintf(extra, sizeof extra, "dmgShowInContacts: FALSE\n%s: %s\n", inherit_roles[_i], dn);
+    root_add_person(uid, ENGINEERING);
+    root_add_group(cn, extra);
+    snprintf(filter, sizeof filter, "(mail=%s@example.com)", cn);
+
+    /* the role shows the hidden group */
+    LDAP *ld = bind_as(dn);
+    DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, g);
+    dmg_disconnect(ld);
+
+    LDAP *hr = bind_as(HR);
+    DMG_ASSERT_RC(dmg_delete(hr, dn), LDAP_SUCCESS);
+    dmg_disconnect(hr);
+    root_add_person(uid, ENGINEERING);
+    ASSERT_ROOT_VALUES(g, inherit_roles[_i], "");
+
+    ld = bind_as(dn);
+    DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, "");
+    const char *attrs[] = { "cn", NULL };
+    DMG_ASSERT_RC(dmg_search(ld, g, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_RC(dmg_modify(ld, g, "replace: description\ndescription: x\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* ============================================================================================
+ * Suite "enrolment": the self-enrolment guard
+ * ========================================================================================== */
+
+#define ENROL_REFUSAL(cond) \
+    "dmgCondition: \"" cond "\" tests \"title\", which employees may change on their own " \
+    "entry (" MIA "); anyone could make themselves a member"
+
+/* A postmaster may not create a group whose condition tests title: every employee of Support
+ * may change their own title (the ACLs say "by self write"). */
+START_TEST(condition_on_self_writable_attribute_refused)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = add_group_ext(pm, "ref-enrol-title",
+                                 "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n",
+                                 NULL);
+    dmg_disconnect(pm);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    ck_assert(!exists("cn=ref-enrol-title," GROUPS));
+}
+END_TEST
+
+/* Every assertion of a condition counts, also below AND, OR and NOT. */
+START_TEST(condition_nested_assertion_refused)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = add_group_ext(pm, "ref-enrol-nested",
+                                 "dmgDepartment: " SUPPORT "\n"
+                                 "dmgCondition: (l=Berlin)\n"
+                                 "dmgCondition: (|(l=Paris)(!(title=Intern)))\n", NULL);
+    dmg_disconnect(pm);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(|(l=Paris)(!(title=Intern)))"));
+}
+END_TEST
+
+/* An ACL that lets employees write one value only ("val=") counts for that value. */
+START_TEST(condition_on_self_writable_value_refused)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    dmg_result r = add_group_ext(pm, "ref-enrol-val",
+                                 "dmgDepartment: " SUPPORT "\ndmgCondition: (employeeType=Lead)\n",
+                                 NULL);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, "dmgCondition: \"(employeeType=Lead)\" tests \"employeeType\", which "
+                           "employees may change on their own entry (" MIA "); anyone could "
+                           "make themselves a member");
+    DMG_ASSERT_RC(add_group_ext(pm, "ref-enrol-val",
+                                "dmgDepartment: " SUPPORT "\ndmgCondition: (employeeType=Staff)\n",
+                                NULL),
+                  LDAP_SUCCESS);
+    dmg_disconnect(pm);
+}
+END_TEST
+
+/* departmentNumber is written by HR only: a condition on it is fine. */
+START_TEST(condition_on_hr_attribute_accepted)
+{
+    LDAP *pm = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(add_group_ext(pm, "ref-enrol-deptno",
+                                "dmgDepartment: " SUPPORT "\ndmgCondition: (departmentNumber=42)\n",
+                                NULL),
+                  LDAP_SUCCESS);
+    dmg_disconnect(pm);
+    /* HR puts mia in, at once */
+    LDAP *hr = bind_as(HR);
+    DMG_ASSERT_RC(dmg_modify(hr, MIA, "replace: departmentNumber\ndepartmentNumber: 42\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(hr);
+    ASSERT_ROOT_VALUES("cn=ref-enrol-deptno," GROUPS, "member", MIA);
+    /* mia may not do it herself */
+    LDAP *mia = bind_as(MIA);
+    DMG_ASSERT_RC(dmg_modify(mia, MIA, "replace: departmentNumber\ndepartmentNumber: 43\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(mia);
+}
+END_TEST
+
+/* The rootdn stores such a condition only with the Relax Rules control; afterwards, writes
+ * that leave conditions and departments alone are not refused for it. */
+START_TEST(rootdn_with_relax_may_store)
+{
+    const char *g = "cn=ref-enrol-relax," GROUPS;
+    const char *extra = "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n";
+    LDAP *root = bind_as(DMG_ROOTDN);
+    dmg_result r = add_group_ext(root, "ref-enrol-relax", extra, NULL);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    DMG_ASSERT_RC(add_group_ext(root, "ref-enrol-relax", extra, DMG_CTRLS(dmg_ctrl_relax())),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    ASSERT_ROOT_VALUES(g, "dmgCondition", "(title=Manager)");
+
+    LDAP *pm = bind_as(POSTMASTER);
+    DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: only the text\n"),
+                  LDAP_SUCCESS);
+    r = dmg_modify(pm, g, "add: dmgCondition\ndmgCondition: (l=Berlin)\n");
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    dmg_disconnect(pm);
+}
+END_TEST
+
+/* A group's administrator may not add such a condition either. */
+START_TEST(administrator_modify_refused)
+{
+    const char *g = "cn=ref-enrol-adm," GROUPS;
+    root_add_group("ref-enrol-adm", "dmgDepartment: " SUPPORT "\n"
+                                    "dmgAdministrator: " CAROL "\n");
+    LDAP *adm = bind_as(CAROL);
+    dmg_result r = dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (title=Manager)\n");
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
+    /* a condition on something employees cannot change is the administrator's to set */
+    DMG_ASSERT_RC(dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (departmentNumber=7)\n"),
+                  LDAP_SUCCESS);
+    dmg_disconnect(adm);
+    ASSERT_ROOT_VALUES(g, "dmgCondition", "(departmentNumber=7)");
+}
+END_TEST
+
+/* ============================================================================================
+ * Suite "transactions": the cache after an LDAP transaction commits
+ * ========================================================================================== */
+
+#define TXN_GROUP   "cn=ref-txn," GROUPS
+#define TXN_CONTROL "1.3.6.1.1.21.2" /* RFC 5805, the transaction a request belongs to */
+#define AUDITLOG_DN "olcOverlay={0}auditlog,olcDatabase={1}mdb,cn=config"
+
+/* Reads until the writer has gone (EOF); fd is non-blocking. */
+static void drain_fifo(int fd)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0)
+            return;
+        if (n < 0) {
+            ck_assert_msg(errno == EAGAIN || errno == EINTR, "read fifo: %s", strerror(errno));
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            ck_assert_int_ge(poll(&p, 1, -1), 0);
+        }
+    }
+}
+
+/* The MTA (privileged, its lists cached) reads a group while a transaction that makes gina a
+ * member commits: what it reads then is the data before the commit, and after the commit it
+ * must read gina, not that list. */
+START_TEST(txn_commit_refreshes_cached_lists)
+{
+    root_add_group("ref-txn", "dmgDepartment: " FINANCE "\n"
+                              "dmgCondition: (description=ref-txn-joined)\n");
+    LDAP *mta = bind_as(MTA);
+    ASSERT_VALUES_AS(mta, TXN_GROUP, "member", ""); /* cached now */
+
+    /* the audit log goes to a FIFO of one page that nobody reads: the transaction's write,
+     * larger than that, holds slapd after dynmailgroup's response and before the commit */
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/audit.fifo", dmg_server_dir(srv));
+    ck_assert_msg(mkfifo(fifo, 0600) == 0, "mkfifo %s: %s", fifo, strerror(errno));
+    int rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_msg(rfd >= 0, "open %s: %s", fifo, strerror(errno));
+    (void)fcntl(rfd, F_SETPIPE_SZ, 4096);
+    int cap = fcntl(rfd, F_GETPIPE_SZ);
+    ck_assert_int_gt(cap, 0);
+    LDAP *cfg = dmg_connect_ldapi_external(srv);
+    char changes[1024];
+    snprintf(changes, sizeof changes, "replace: olcAuditlogFile\nolcAuditlogFile: %s\n", fifo);
+    DMG_ASSERT_RC(dmg_modify(cfg, AUDITLOG_DN, changes), LDAP_SUCCESS);
+
+    LDAP *ld = bind_as(DMG_ROOTDN);
+    struct berval *txnid = NULL;
+    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(txnid);
+    LDAPControl in_txn = { TXN_CONTROL,
+                         { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    size_t bulk = 2 * (size_t)cap + 1000;
+    char *mod = malloc(bulk + 256);
+    ck_assert_ptr_nonnull(mod);
+    int len = snprintf(mod, 256, "replace: description\ndescription: ref-txn-joined\n"
+                                 "description: ");
+    memset(mod + len, 'x', bulk);
+    strcpy(mod + len + bulk, "\n");
+    DMG_ASSERT_RC(dmg_modify_ext(ld, GINA, mod, DMG_CTRLS(&in_txn)), LDAP_SUCCESS);
+    free(mod);
+    int msgid = -1;
+    ck_assert_int_eq(ldap_txn_end(ld, 1, txnid, NULL, NULL, &msgid), LDAP_SUCCESS);
+
+    /* the pipe is full only while the audit log's writer waits for us */
+    int queued = 0;
+    while (ioctl(rfd, FIONREAD, &queued) == 0 && queued < cap)
+        sched_yield();
+    ASSERT_VALUES_AS(mta, TXN_GROUP, "member", ""); /* before the commit */
+    drain_fifo(rfd);
+
+    struct timeval tv = { 30, 0 };
+    LDAPMessage *res = NULL;
+    ck_assert_int_eq(ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res), LDAP_RES_EXTENDED);
+    int rc = -1;
+    char *diag = NULL;
+    ck_assert_int_eq(ldap_parse_result(ld, res, &rc, NULL, &diag, NULL, NULL, 1), LDAP_SUCCESS);
+    ck_assert_msg(rc == LDAP_SUCCESS, "commit: %s (%d) \"%s\"", ldap_err2string(rc), rc,
+                  diag ? diag : "");
+    ldap_memfree(diag);
+    ber_bvfree(txnid);
+    DMG_ASSERT_RC(dmg_modify(cfg, AUDITLOG_DN, "delete: olcAuditlogFile\n"), LDAP_SUCCESS);
+    close(rfd);
+    dmg_disconnect(cfg);
+    dmg_disconnect(ld);
+
+    ASSERT_ROOT_VALUES(TXN_GROUP, "member", GINA);
+    ASSERT_VALUES_AS(mta, TXN_GROUP, "member", GINA);
+    dmg_disconnect(mta);
+}
+END_TEST
+
+/* ============================================================================================
+ * main
+ * ========================================================================================== */
+
+static Suite *references_suite(void)
+{
+    Suite *s = suite_create("references");
+    TCase *tc = dmg_tcase("rename");
+    tcase_add_test(tc, rename_follows_roles);
+    tcase_add_test(tc, move_follows_roles);
+    tcase_add_test(tc, subtree_rename_follows_roles_and_departments);
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("delete");
+    tcase_add_test(tc, delete_only_auditor_refused);
+    tcase_add_test(tc, delete_only_auditor_of_hidden_group_not_named);
+    tcase_add_test(tc, delete_other_auditor_removes_value);
+    tcase_add_test(tc, delete_administrator_and_applicant_removes_values);
+    tcase_add_loop_test(tc, new_entry_with_same_dn_inherits_nothing, 0,
+                        (int)(sizeof inherit_roles / sizeof inherit_roles[0]));
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("enrolment");
+    tcase_add_test(tc, condition_on_self_writable_attribute_refused);
+    tcase_add_test(tc, condition_nested_assertion_refused);
+    tcase_add_test(tc, condition_on_self_writable_value_refused);
+    tcase_add_test(tc, condition_on_hr_attribute_accepted);
+    tcase_add_test(tc, rootdn_with_relax_may_store);
+    tcase_add_test(tc, administrator_modify_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static Suite *transactions_suite(void)
+{
+    Suite *s = suite_create("transactions");
+    TCase *tc = dmg_tcase("commit");
+    tcase_add_test(tc, txn_commit_refreshes_cached_lists);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+#define OVERLAY_CONFIG \
+    "dynmailgroup-postmaster " POSTMASTER "\n" \
+    "dynmailgroup-privileged " MTA "\n"
+
+int main(void)
+{
+    /* title is self-writable, employeeType for the value Lead; HR (uid=reader) writes
+     * departmentNumber anywhere and manages the entries of Engineering; everybody else reads */
+    const dmg_server_opts references_opts = {
+        .db_config =
+            "access to attrs=userPassword by self write by anonymous auth by * none\n"
+            "access to attrs=title by self write by users read by anonymous read\n"
+            "access to attrs=employeeType val=Lead by self write by users read by anonymous read\n"
+            "access to attrs=departmentNumber by dn.exact=\"" HR "\" write"
+            " by users read by anonymous read\n"
+            "access to dn.subtree=\"" ENGINEERING "\" by dn.exact=\"" HR "\" write"
+            " by users read by anonymous read\n"
+            "access to * by users read by anonymous read\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    /* auditlog below dynmailgroup: its response runs after dynmailgroup's; no file until the
+     * test names one */
+    const dmg_server_opts txn_opts = {
+        .modules = "auditlog",
+        .overlays_before = "overlay auditlog\n",
+        .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 100000\n",
+    };
+    int rc1 = dmg_run_suite(references_suite(), &references_opts, &srv);
+    int rc2 = dmg_run_suite(transactions_suite(), &txn_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
