@@ -904,8 +904,8 @@ dmg_add_other( Operation *op, SlapReply *rs, slap_overinst *on )
 
 	if ( dmg_target_undisclosed( op, on, &e->e_nname, NULL, 0 ) )
 		return dmg_refuse_undisclosed_target( op, rs );
-	if ( dmg_backend_refuses( op, on, NULL ) )
-		return SLAP_CB_CONTINUE;	/* its answer, not ours */
+	if ( attrs_find( e->e_attrs, dmg_ad.mail ) == NULL || dmg_backend_refuses( op, on, NULL ) )
+		return SLAP_CB_CONTINUE;	/* nothing to check, or the backend's answer */
 	/* every mail value, with or without options */
 	for ( mail = attrs_find( e->e_attrs, dmg_ad.mail ); mail;
 			mail = attrs_find( mail->a_next, dmg_ad.mail ) ) {
@@ -1037,6 +1037,19 @@ dmg_check_new_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *aft
 	return SLAP_CB_CONTINUE;
 }
 
+/* May the modifications give an entry an address: a mail value, or an object class that
+ * makes it a group (whose address is then checked)? */
+static int
+dmg_mods_may_take_mail( Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( ml->sml_desc->ad_type == dmg_ad.mail->ad_type
+			|| ml->sml_desc->ad_type == slap_schema.si_ad_objectClass->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
 /* A modify or rename of an entry that is not a group, which the backend would carry out:
  * it may make the entry a group, and may not give it a group's address. */
 static int
@@ -1071,8 +1084,9 @@ dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 		return SLAP_CB_CONTINUE;	/* the backend says noSuchObject */
 	if ( dmg_entry_is_group( stored ) )
 		rc = dmg_modify_group( op, rs, on, stored );
-	else if ( dmg_backend_refuses( op, on, stored ) )
-		rc = SLAP_CB_CONTINUE;	/* its answer, not ours */
+	else if ( !dmg_mods_may_take_mail( op->orm_modlist )
+			|| dmg_backend_refuses( op, on, stored ) )
+		rc = SLAP_CB_CONTINUE;	/* nothing to check, or the backend's answer */
 	else
 		rc = dmg_check_other_write( op, rs, on, stored, &op->orm_modlist );
 	dmg_entry_release( op, on, stored );
@@ -1137,14 +1151,17 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 {
 	int rc;
 
-	if ( dmg_backend_refuses( op, on, target ) )
-		return SLAP_CB_CONTINUE;	/* its answer, not ours */
-	if ( dmg_rename_target_undisclosed( op, on, 0 ) )
-		return dmg_refuse_undisclosed_target( op, rs );
-	/* the new RDN's values are added to the entry: a mail value, an object class */
-	rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist );
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
+	/* when the backend refuses, its answer, not ours */
+	if ( !dmg_backend_refuses( op, on, target ) ) {
+		if ( dmg_rename_target_undisclosed( op, on, 0 ) )
+			return dmg_refuse_undisclosed_target( op, rs );
+		/* the new RDN's values are added to the entry: a mail value, an object class */
+		if ( dmg_mods_may_take_mail( op->orr_modlist )
+			&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )
+				!= SLAP_CB_CONTINUE )
+			return rc;
+	}
+	/* followed only if the backend renames it */
 	return dmg_departments_follow_rename( op, on );
 }
 
@@ -1196,18 +1213,6 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 
 /* ---- serialising the address checks ------------------------------------------------------------- */
 
-static int
-dmg_mods_touch_mail( Modifications *ml )
-{
-	for ( ; ml; ml = ml->sml_next ) {
-		/* a new object class may make the entry a group, whose address is then checked */
-		if ( ml->sml_desc->ad_type == dmg_ad.mail->ad_type
-			|| ml->sml_desc->ad_type == slap_schema.si_ad_objectClass->ad_type )
-			return 1;
-	}
-	return 0;
-}
-
 /* Does the write check that a mail address is free before it takes it? */
 static int
 dmg_write_takes_mail( Operation *op )
@@ -1216,9 +1221,9 @@ dmg_write_takes_mail( Operation *op )
 	case LDAP_REQ_ADD:
 		return attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
 	case LDAP_REQ_MODIFY:
-		return dmg_mods_touch_mail( op->orm_modlist );
+		return dmg_mods_may_take_mail( op->orm_modlist );
 	case LDAP_REQ_MODRDN:
-		return dmg_mods_touch_mail( op->orr_modlist );
+		return dmg_mods_may_take_mail( op->orr_modlist );
 	}
 	return 0;
 }
