@@ -840,32 +840,6 @@ dmg_refuse_creation( Operation *op, SlapReply *rs )
 	return dmg_send_refusal( op, rs, &v );
 }
 
-static int
-dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
-{
-	dmg_info *di = on->on_bi.bi_private;
-	dmg_role role = dmg_role_on( op, on, NULL );
-	dmg_verdict v = { LDAP_SUCCESS, "" };
-	struct berval parent;
-
-	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
-		return dmg_refuse_creation( op, rs );
-	if ( role != DMG_ROLE_ROOT ) {
-		dnParent( &op->ora_e->e_nname, &parent );
-		if ( !dmg_place_disclosed( op, on, &parent ) ) {
-			dnParent( &op->ora_e->e_name, &parent );
-			return dmg_refuse_place( op, rs, &parent );
-		}
-		if ( dmg_grant_covers( op->ora_e, 1, NULL, &v ) )
-			return dmg_send_refusal( op, rs, &v );
-	}
-	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
-		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
-}
-
 /* Is there an entry at ndn other than self (a rename's own entry) that the requester may not
  * learn of, where the write would make the backend say it exists?  Always for a hidden or
  * unreadable group, for any entry when the write runs with the grant. */
@@ -892,6 +866,34 @@ dmg_refuse_undisclosed_target( Operation *op, SlapReply *rs )
 
 	dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "no write access to \"%s\"", op->o_req_dn.bv_val );
 	return dmg_send_refusal( op, rs, &v );
+}
+
+static int
+dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_role role = dmg_role_on( op, on, NULL );
+	dmg_verdict v = { LDAP_SUCCESS, "" };
+	struct berval parent;
+
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
+		return dmg_refuse_creation( op, rs );
+	if ( role != DMG_ROLE_ROOT ) {
+		dnParent( &op->ora_e->e_nname, &parent );
+		if ( !dmg_place_disclosed( op, on, &parent ) ) {
+			dnParent( &op->ora_e->e_name, &parent );
+			return dmg_refuse_place( op, rs, &parent );
+		}
+		if ( dmg_target_undisclosed( op, on, &op->ora_e->e_nname, NULL, 1 ) )
+			return dmg_refuse_undisclosed_target( op, rs );
+		if ( dmg_grant_covers( op->ora_e, 1, NULL, &v ) )
+			return dmg_send_refusal( op, rs, &v );
+	}
+	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	if ( role != DMG_ROLE_ROOT )
+		dmg_grant_write( op );
+	return SLAP_CB_CONTINUE;
 }
 
 static int
