@@ -5,7 +5,8 @@
  *
  *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch
  *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
- *                   copies, the write grant) and the slapd internals they rely on
+ *                   copies, the write grant, what the backend would refuse, a lock held
+ *                   until a write's result) and the slapd internals they rely on
  *   config.c        slapd.conf directives and cn=config attributes
  *   schema.c        computed attribute types (registered in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
@@ -13,7 +14,9 @@
  *   cache.c         bounded membership cache (pure C, generation-checked)
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
- *   guard.c         write guard: validation of group entries, roles and who may write, applicant
+ *   guard.c         write guard: validation of group entries (conditions screened before
+ *                   slapd parses them), roles and who may write, what the grant covers,
+ *                   what refusals may name, the address lock, applicant
  *   departments.c   entries groups name (departments, roles): renames and moves followed,
  *                   deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves

@@ -841,32 +841,6 @@ dmg_refuse_creation( Operation *op, SlapReply *rs )
 	return dmg_send_refusal( op, rs, &v );
 }
 
-static int
-dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
-{
-	dmg_info *di = on->on_bi.bi_private;
-	dmg_role role = dmg_role_on( op, on, NULL );
-	dmg_verdict v = { LDAP_SUCCESS, "" };
-	struct berval parent;
-
-	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
-		return dmg_refuse_creation( op, rs );
-	if ( role != DMG_ROLE_ROOT ) {
-		dnParent( &op->ora_e->e_nname, &parent );
-		if ( !dmg_place_disclosed( op, on, &parent ) ) {
-			dnParent( &op->ora_e->e_name, &parent );
-			return dmg_refuse_place( op, rs, &parent );
-		}
-		if ( dmg_grant_covers( op->ora_e, 1, NULL, &v ) )
-			return dmg_send_refusal( op, rs, &v );
-	}
-	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
-		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
-}
-
 /* Is there an entry at ndn other than self (a rename's own entry) that the requester may not
  * learn of, where the write would make the backend say it exists?  Always for a hidden or
  * unreadable group, for any entry when the write runs with the grant. */
@@ -896,6 +870,34 @@ dmg_refuse_undisclosed_target( Operation *op, SlapReply *rs )
 }
 
 static int
+dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_role role = dmg_role_on( op, on, NULL );
+	dmg_verdict v = { LDAP_SUCCESS, "" };
+	struct berval parent;
+
+	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
+		return dmg_refuse_creation( op, rs );
+	if ( role != DMG_ROLE_ROOT ) {
+		dnParent( &op->ora_e->e_nname, &parent );
+		if ( !dmg_place_disclosed( op, on, &parent ) ) {
+			dnParent( &op->ora_e->e_name, &parent );
+			return dmg_refuse_place( op, rs, &parent );
+		}
+		if ( dmg_target_undisclosed( op, on, &op->ora_e->e_nname, NULL, 1 ) )
+			return dmg_refuse_undisclosed_target( op, rs );
+		if ( dmg_grant_covers( op->ora_e, 1, NULL, &v ) )
+			return dmg_send_refusal( op, rs, &v );
+	}
+	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
+		return dmg_send_refusal( op, rs, &v );
+	if ( role != DMG_ROLE_ROOT )
+		dmg_grant_write( op );
+	return SLAP_CB_CONTINUE;
+}
+
+static int
 dmg_add_other( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	Entry *e = op->ora_e;
@@ -905,8 +907,8 @@ dmg_add_other( Operation *op, SlapReply *rs, slap_overinst *on )
 
 	if ( dmg_target_undisclosed( op, on, &e->e_nname, NULL, 0 ) )
 		return dmg_refuse_undisclosed_target( op, rs );
-	if ( dmg_backend_refuses( op, on, NULL ) )
-		return SLAP_CB_CONTINUE;	/* its answer, not ours */
+	if ( attrs_find( e->e_attrs, dmg_ad.mail ) == NULL || dmg_backend_refuses( op, on, NULL ) )
+		return SLAP_CB_CONTINUE;	/* nothing to check, or the backend's answer */
 	/* every mail value, with or without options */
 	for ( mail = attrs_find( e->e_attrs, dmg_ad.mail ); mail;
 			mail = attrs_find( mail->a_next, dmg_ad.mail ) ) {
@@ -1038,6 +1040,19 @@ dmg_check_new_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *aft
 	return SLAP_CB_CONTINUE;
 }
 
+/* May the modifications give an entry an address: a mail value, or an object class that
+ * makes it a group (whose address is then checked)? */
+static int
+dmg_mods_may_take_mail( Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( ml->sml_desc->ad_type == dmg_ad.mail->ad_type
+			|| ml->sml_desc->ad_type == slap_schema.si_ad_objectClass->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
 /* A modify or rename of an entry that is not a group, which the backend would carry out:
  * it may make the entry a group, and may not give it a group's address. */
 static int
@@ -1072,8 +1087,9 @@ dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 		return SLAP_CB_CONTINUE;	/* the backend says noSuchObject */
 	if ( dmg_entry_is_group( stored ) )
 		rc = dmg_modify_group( op, rs, on, stored );
-	else if ( dmg_backend_refuses( op, on, stored ) )
-		rc = SLAP_CB_CONTINUE;	/* its answer, not ours */
+	else if ( !dmg_mods_may_take_mail( op->orm_modlist )
+			|| dmg_backend_refuses( op, on, stored ) )
+		rc = SLAP_CB_CONTINUE;	/* nothing to check, or the backend's answer */
 	else
 		rc = dmg_check_other_write( op, rs, on, stored, &op->orm_modlist );
 	dmg_entry_release( op, on, stored );
@@ -1138,14 +1154,17 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 {
 	int rc;
 
-	if ( dmg_backend_refuses( op, on, target ) )
-		return SLAP_CB_CONTINUE;	/* its answer, not ours */
-	if ( dmg_rename_target_undisclosed( op, on, 0 ) )
-		return dmg_refuse_undisclosed_target( op, rs );
-	/* the new RDN's values are added to the entry: a mail value, an object class */
-	rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist );
-	if ( rc != SLAP_CB_CONTINUE )
-		return rc;
+	/* when the backend refuses, its answer, not ours */
+	if ( !dmg_backend_refuses( op, on, target ) ) {
+		if ( dmg_rename_target_undisclosed( op, on, 0 ) )
+			return dmg_refuse_undisclosed_target( op, rs );
+		/* the new RDN's values are added to the entry: a mail value, an object class */
+		if ( dmg_mods_may_take_mail( op->orr_modlist )
+			&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )
+				!= SLAP_CB_CONTINUE )
+			return rc;
+	}
+	/* followed only if the backend renames it */
 	return dmg_references_follow_rename( op, on );
 }
 
@@ -1197,18 +1216,6 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 
 /* ---- serialising the address checks ------------------------------------------------------------- */
 
-static int
-dmg_mods_touch_mail( Modifications *ml )
-{
-	for ( ; ml; ml = ml->sml_next ) {
-		/* a new object class may make the entry a group, whose address is then checked */
-		if ( ml->sml_desc->ad_type == dmg_ad.mail->ad_type
-			|| ml->sml_desc->ad_type == slap_schema.si_ad_objectClass->ad_type )
-			return 1;
-	}
-	return 0;
-}
-
 /* Does the write check that a mail address is free before it takes it? */
 static int
 dmg_write_takes_mail( Operation *op )
@@ -1217,9 +1224,9 @@ dmg_write_takes_mail( Operation *op )
 	case LDAP_REQ_ADD:
 		return attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
 	case LDAP_REQ_MODIFY:
-		return dmg_mods_touch_mail( op->orm_modlist );
+		return dmg_mods_may_take_mail( op->orm_modlist );
 	case LDAP_REQ_MODRDN:
-		return dmg_mods_touch_mail( op->orr_modlist );
+		return dmg_mods_may_take_mail( op->orr_modlist );
 	}
 	return 0;
 }

@@ -474,7 +474,7 @@ START_TEST(unreadable_values_answered_as_missing)
 }
 END_TEST
 
-/* Renaming a group onto a hidden group's DN does not say that it exists. */
+/* A rename or add onto a hidden group's DN does not say that it exists. */
 START_TEST(rename_onto_hidden_group)
 {
     shared();
@@ -487,6 +487,21 @@ START_TEST(rename_onto_hidden_group)
                   LDAP_ALREADY_EXISTS);
     dmg_disconnect(ld);
     ck_assert(exists("cn=hw-ren," GROUPS));
+
+    /* the HR clerk may rename and add in Engineering, where a postmaster put a hidden group */
+    root_add("dn: cn=hw-eng-hidden," ENGINEERING "\nobjectClass: dynamicMailGroup\n"
+             "cn: hw-eng-hidden\nmail: hw-eng-hidden@example.com\n"
+             "dmgDepartment: " ENGINEERING "\ndmgShowInContacts: FALSE\n");
+    ld = bind_as(HRCLERK);
+    DMG_ASSERT_RC(add_person(ld, "uid=hw-r1," ENGINEERING, "hw-r1", "hw-r1@example.com"),
+                  LDAP_SUCCESS);
+    ASSERT_ANSWER(dmg_rename(ld, "uid=hw-r1," ENGINEERING, "cn=hw-eng-hidden", NULL, 0),
+                  LDAP_INSUFFICIENT_ACCESS, "no write access to \"uid=hw-r1," ENGINEERING "\"");
+    ASSERT_ANSWER(add_person(ld, "cn=hw-eng-hidden," ENGINEERING, "hw-r2", "hw-r2@example.com"),
+                  LDAP_INSUFFICIENT_ACCESS,
+                  "no write access to \"cn=hw-eng-hidden," ENGINEERING "\"");
+    dmg_disconnect(ld);
+    ck_assert(exists("uid=hw-r1," ENGINEERING));
 }
 END_TEST
 
