@@ -17,7 +17,7 @@
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
  *                   what refusals may name, the address lock, applicant
- *   departments.c   entries groups name (departments, roles): renames and moves followed,
+ *   references.c    entries groups name (departments, roles): renames and moves followed,
  *                   deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
@@ -283,7 +283,7 @@ int dmg_find_other( Operation *op, Filter *f, struct berval *skip, int groups_on
  * those who see it)? */
 int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
 
-/* departments.c, called by the modrdn/delete hooks for entries that are not groups: a rename
+/* references.c, called by the modrdn/delete hooks for entries that are not groups: a rename
  * is followed in every group that names the entry; a delete is refused (department, only
  * auditor of an audited group) or followed (role values removed) */
 int dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on );

@@ -1,4 +1,4 @@
-/* departments.c -- entries that groups name: departments and roles (man page REFERENCES)
+/* references.c -- entries that groups name: departments and roles (man page REFERENCES)
  *
  * A group names other entries in four DN-valued attributes: dmgDepartment and the roles
  * dmgAdministrator, dmgAuditor and dmgApplicant.  The overlay keeps those references true,
