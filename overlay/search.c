@@ -139,6 +139,17 @@ dmg_filter_is_computed_leaf( Filter *f )
 	return ad != NULL && dmg_ad_is_computed( ad );
 }
 
+/* Stored values of computed attributes (loaded with slapadd, or replicated from a provider
+ * without the overlay) are never returned or tested: the computed ones take their place.  member is
+ * computed on dynamic groups only. */
+static int
+dmg_is_stored_computed( AttributeDescription *ad, int is_group )
+{
+	if ( ad->ad_type == dmg_ad.member->ad_type )
+		return is_group;
+	return dmg_ad_is_computed( ad );
+}
+
 static int
 dmg_filter_has_computed( Filter *f )
 {
@@ -550,6 +561,16 @@ dmg_assertion_allowed( Operation *op, Entry *e, Filter *f )
 	return access_allowed( op, e, dmg_filter_ad( f ), val, ACL_SEARCH, NULL );
 }
 
+/* An assertion on a computed attribute that e holds stored values of: member of a static
+ * group is tested as stored; a stored value of a computed attribute never matches. */
+static int
+dmg_test_stored( Operation *op, Entry *e, Filter *f, int is_group )
+{
+	if ( dmg_is_stored_computed( dmg_filter_ad( f ), is_group ) )
+		return LDAP_COMPARE_FALSE;
+	return test_filter( op, e, f );
+}
+
 /* Tests f on the values e has; used for the uncommon forms of assertions. */
 static int
 dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
@@ -559,7 +580,7 @@ dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 	Operation root;
 
 	if ( dmg_ad_is_group_computed( ad ) && !is_group )
-		return test_filter( op, e, f );		/* e.g. member of a static group */
+		return dmg_test_stored( op, e, f, 0 );
 	if ( ad->ad_type == dmg_ad.member_of->ad_type ) {
 		if ( is_group )
 			return LDAP_COMPARE_FALSE;
@@ -590,7 +611,7 @@ dmg_eval_assertion( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
 	case DMG_NODE_GROUP_SET:
 		if ( dmg_entry_is_group( e ) )
 			return dmg_bvarray_has( n->groups, &e->e_nname ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
-		return test_filter( op, e, n->f );
+		return dmg_test_stored( op, e, n->f, 0 );
 	case DMG_NODE_MEMBER_OF:
 		if ( n->group == NULL || dmg_entry_is_group( e ) )
 			return LDAP_COMPARE_FALSE;
@@ -652,17 +673,6 @@ dmg_wants_group_values( dmg_search_ctx *ctx )
 {
 	return ctx->want_member || ctx->want_mail || ctx->want_count
 		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail;
-}
-
-/* Stored values of computed attributes (loaded with slapadd, or replicated from a provider
- * without the overlay) are never returned: the computed ones take their place.  member is
- * computed on dynamic groups only. */
-static int
-dmg_is_stored_computed( AttributeDescription *ad, int is_group )
-{
-	if ( ad->ad_type == dmg_ad.member->ad_type )
-		return is_group;
-	return dmg_ad_is_computed( ad );
 }
 
 static void
@@ -783,10 +793,10 @@ dmg_may_be_member( Operation *op, slap_overinst *on, Entry *e )
 static int
 dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_group )
 {
-	struct berval dn = rs->sr_entry->e_name;
 	Attribute *a;
 	int rc;
 
+	/* rs->sr_entry may be replaced by a copy from here on (rs_entry2modifiable) */
 	dmg_strip_stored_computed( op, rs, ctx, is_group );
 	if ( is_group ) {
 		rc = dmg_add_group_values( op, rs, ctx );
@@ -801,7 +811,7 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 		rc = LDAP_SUCCESS;
 	}
 	if ( rc != LDAP_SUCCESS ) {
-		dmg_search_fail( op, ctx, rc, &dn );
+		dmg_search_fail( op, ctx, rc, &rs->sr_entry->e_name );
 		return 0;
 	}
 	return SLAP_CB_CONTINUE;
