@@ -59,6 +59,7 @@ typedef struct dmg_search_ctx {
 	int has_sender;
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail;
+	int slimit;		/* the requester's size limit, applied to the exact answer */
 	int rc;			/* the first failure: the search ends with it */
 	char *err_text;
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
@@ -346,6 +347,10 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	if ( n->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
 	dmg_rule_from_entry( op, di, n->group, &n->rule );
+	/* the backend's answer must not depend on conditions the requester may not read: which
+	 * entries the widened filter selects shows in paging */
+	if ( !access_allowed( op, n->group, dmg_ad.condition, NULL, ACL_READ, NULL ) )
+		return filter_dup( di->member_filter, op->o_tmpmemctx );
 	return filter_dup( n->rule.filter, op->o_tmpmemctx );
 }
 
@@ -843,6 +848,12 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	if ( ctx->eval == NULL || dmg_eval( op, ctx, ctx->eval, e ) == LDAP_COMPARE_TRUE )
 		rc = dmg_answer_entry( op, rs, ctx, is_group );
 	dmg_entry_values_end( ctx );
+	/* the size limit slapd would have checked before this callback (dmg_search_filter):
+	 * entries the widened filter selected and this one dropped do not count; the error ends
+	 * the backend's search, which answers sizeLimitExceeded */
+	if ( rc == SLAP_CB_CONTINUE && ctx->eval && ctx->slimit >= 0
+		&& rs->sr_nentries >= ctx->slimit )
+		rc = LDAP_SIZELIMIT_EXCEEDED;
 	return rc;
 }
 
@@ -853,6 +864,9 @@ dmg_search_response( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type == REP_SEARCH )
 		return dmg_search_entry( op, rs, ctx );
+	/* an overlay above that sends entries now (sssvlv) has slapd check the limit again */
+	if ( rs->sr_type == REP_RESULT && ctx->eval )
+		op->ors_slimit = ctx->slimit;
 	if ( rs->sr_type == REP_RESULT && ctx->rc != LDAP_SUCCESS && rs->sr_err == LDAP_SUCCESS ) {
 		rs->sr_err = ctx->rc;
 		rs->sr_text = ctx->err_text;
@@ -871,6 +885,8 @@ dmg_search_ctx_free( Operation *op, dmg_search_ctx *ctx )
 		op->ors_filterstr = ctx->orig_filterstr;
 		ctx->orig_filter = NULL;
 	}
+	if ( ctx->eval )
+		op->ors_slimit = ctx->slimit;
 	dmg_nodes_free( op, ctx );
 	if ( ctx->err_text ) {
 		op->o_tmpfree( ctx->err_text, op->o_tmpmemctx );
@@ -971,10 +987,15 @@ dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 		return LDAP_SUCCESS;
 	ctx->orig_filter = op->ors_filter;
 	ctx->orig_filterstr = op->ors_filterstr;
-	if ( computed )
+	if ( computed ) {
 		f = dmg_broaden( op, ctx, op->ors_filter, &ctx->eval );
-	else
+		/* slapd checks the size limit before the callbacks see an entry: the entries the
+		 * widened filter selects and the exact evaluation drops would count */
+		ctx->slimit = op->ors_slimit;
+		op->ors_slimit = SLAP_NO_LIMIT;
+	} else {
 		f = filter_dup( op->ors_filter, op->o_tmpmemctx );
+	}
 	if ( hide ) {
 		and = dmg_filter_node( op, LDAP_FILTER_AND );
 		and->f_and = f;
