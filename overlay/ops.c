@@ -151,7 +151,9 @@ dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	dmg_op_mark_internal( &o, &marker );
 	o.o_bd->be_search( &o, &r );
 	dmg_op_unmark_internal( &o, &marker );
-	if ( r.sr_err != LDAP_SUCCESS && r.sr_err != LDAP_NO_SUCH_OBJECT )
+	/* a base the requester may not search, or that is gone, is an answer, not a failure */
+	if ( r.sr_err != LDAP_SUCCESS && r.sr_err != LDAP_NO_SUCH_OBJECT
+		&& r.sr_err != LDAP_INSUFFICIENT_ACCESS )
 		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s internal search below \"%s\" for %s "
 			"failed (%d): answered as an error\n", op->o_log_prefix, base->bv_val,
 			o.ors_filterstr.bv_val, r.sr_err );

@@ -59,6 +59,7 @@ typedef struct dmg_search_ctx {
 	int has_sender;
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail;
+	int slimit;		/* the requester's size limit, applied to the exact answer */
 	int rc;			/* the first failure: the search ends with it */
 	char *err_text;
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
@@ -137,6 +138,17 @@ dmg_filter_is_computed_leaf( Filter *f )
 	AttributeDescription *ad = dmg_filter_ad( f );
 
 	return ad != NULL && dmg_ad_is_computed( ad );
+}
+
+/* Stored values of computed attributes (loaded with slapadd, or replicated from a provider
+ * without the overlay) are never returned or tested: the computed ones take their place.  member is
+ * computed on dynamic groups only. */
+static int
+dmg_is_stored_computed( AttributeDescription *ad, int is_group )
+{
+	if ( ad->ad_type == dmg_ad.member->ad_type )
+		return is_group;
+	return dmg_ad_is_computed( ad );
 }
 
 static int
@@ -335,6 +347,10 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	if ( n->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
 	dmg_rule_from_entry( op, di, n->group, &n->rule );
+	/* the backend's answer must not depend on conditions the requester may not read: which
+	 * entries the widened filter selects shows in paging */
+	if ( !access_allowed( op, n->group, dmg_ad.condition, NULL, ACL_READ, NULL ) )
+		return filter_dup( di->member_filter, op->o_tmpmemctx );
 	return filter_dup( n->rule.filter, op->o_tmpmemctx );
 }
 
@@ -550,6 +566,16 @@ dmg_assertion_allowed( Operation *op, Entry *e, Filter *f )
 	return access_allowed( op, e, dmg_filter_ad( f ), val, ACL_SEARCH, NULL );
 }
 
+/* An assertion on a computed attribute that e holds stored values of: member of a static
+ * group is tested as stored; a stored value of a computed attribute never matches. */
+static int
+dmg_test_stored( Operation *op, Entry *e, Filter *f, int is_group )
+{
+	if ( dmg_is_stored_computed( dmg_filter_ad( f ), is_group ) )
+		return LDAP_COMPARE_FALSE;
+	return test_filter( op, e, f );
+}
+
 /* Tests f on the values e has; used for the uncommon forms of assertions. */
 static int
 dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
@@ -559,7 +585,7 @@ dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 	Operation root;
 
 	if ( dmg_ad_is_group_computed( ad ) && !is_group )
-		return test_filter( op, e, f );		/* e.g. member of a static group */
+		return dmg_test_stored( op, e, f, 0 );
 	if ( ad->ad_type == dmg_ad.member_of->ad_type ) {
 		if ( is_group )
 			return LDAP_COMPARE_FALSE;
@@ -590,7 +616,7 @@ dmg_eval_assertion( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
 	case DMG_NODE_GROUP_SET:
 		if ( dmg_entry_is_group( e ) )
 			return dmg_bvarray_has( n->groups, &e->e_nname ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
-		return test_filter( op, e, n->f );
+		return dmg_test_stored( op, e, n->f, 0 );
 	case DMG_NODE_MEMBER_OF:
 		if ( n->group == NULL || dmg_entry_is_group( e ) )
 			return LDAP_COMPARE_FALSE;
@@ -652,17 +678,6 @@ dmg_wants_group_values( dmg_search_ctx *ctx )
 {
 	return ctx->want_member || ctx->want_mail || ctx->want_count
 		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail;
-}
-
-/* Stored values of computed attributes (loaded with slapadd, or replicated from a provider
- * without the overlay) are never returned: the computed ones take their place.  member is
- * computed on dynamic groups only. */
-static int
-dmg_is_stored_computed( AttributeDescription *ad, int is_group )
-{
-	if ( ad->ad_type == dmg_ad.member->ad_type )
-		return is_group;
-	return dmg_ad_is_computed( ad );
 }
 
 static void
@@ -783,10 +798,10 @@ dmg_may_be_member( Operation *op, slap_overinst *on, Entry *e )
 static int
 dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_group )
 {
-	struct berval dn = rs->sr_entry->e_name;
 	Attribute *a;
 	int rc;
 
+	/* rs->sr_entry may be replaced by a copy from here on (rs_entry2modifiable) */
 	dmg_strip_stored_computed( op, rs, ctx, is_group );
 	if ( is_group ) {
 		rc = dmg_add_group_values( op, rs, ctx );
@@ -801,7 +816,7 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 		rc = LDAP_SUCCESS;
 	}
 	if ( rc != LDAP_SUCCESS ) {
-		dmg_search_fail( op, ctx, rc, &dn );
+		dmg_search_fail( op, ctx, rc, &rs->sr_entry->e_name );
 		return 0;
 	}
 	return SLAP_CB_CONTINUE;
@@ -833,6 +848,12 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	if ( ctx->eval == NULL || dmg_eval( op, ctx, ctx->eval, e ) == LDAP_COMPARE_TRUE )
 		rc = dmg_answer_entry( op, rs, ctx, is_group );
 	dmg_entry_values_end( ctx );
+	/* the size limit slapd would have checked before this callback (dmg_search_filter):
+	 * entries the widened filter selected and this one dropped do not count; the error ends
+	 * the backend's search, which answers sizeLimitExceeded */
+	if ( rc == SLAP_CB_CONTINUE && ctx->eval && ctx->slimit >= 0
+		&& rs->sr_nentries >= ctx->slimit )
+		rc = LDAP_SIZELIMIT_EXCEEDED;
 	return rc;
 }
 
@@ -843,6 +864,9 @@ dmg_search_response( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type == REP_SEARCH )
 		return dmg_search_entry( op, rs, ctx );
+	/* an overlay above that sends entries now (sssvlv) has slapd check the limit again */
+	if ( rs->sr_type == REP_RESULT && ctx->eval )
+		op->ors_slimit = ctx->slimit;
 	if ( rs->sr_type == REP_RESULT && ctx->rc != LDAP_SUCCESS && rs->sr_err == LDAP_SUCCESS ) {
 		rs->sr_err = ctx->rc;
 		rs->sr_text = ctx->err_text;
@@ -861,6 +885,8 @@ dmg_search_ctx_free( Operation *op, dmg_search_ctx *ctx )
 		op->ors_filterstr = ctx->orig_filterstr;
 		ctx->orig_filter = NULL;
 	}
+	if ( ctx->eval )
+		op->ors_slimit = ctx->slimit;
 	dmg_nodes_free( op, ctx );
 	if ( ctx->err_text ) {
 		op->o_tmpfree( ctx->err_text, op->o_tmpmemctx );
@@ -961,10 +987,15 @@ dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 		return LDAP_SUCCESS;
 	ctx->orig_filter = op->ors_filter;
 	ctx->orig_filterstr = op->ors_filterstr;
-	if ( computed )
+	if ( computed ) {
 		f = dmg_broaden( op, ctx, op->ors_filter, &ctx->eval );
-	else
+		/* slapd checks the size limit before the callbacks see an entry: the entries the
+		 * widened filter selects and the exact evaluation drops would count */
+		ctx->slimit = op->ors_slimit;
+		op->ors_slimit = SLAP_NO_LIMIT;
+	} else {
 		f = filter_dup( op->ors_filter, op->o_tmpmemctx );
+	}
 	if ( hide ) {
 		and = dmg_filter_node( op, LDAP_FILTER_AND );
 		and->f_and = f;

@@ -256,6 +256,31 @@ START_TEST(sizelimit_same_with_hidden_match)
 }
 END_TEST
 
+/* -z 1 counts the entries that match, not those a filter on a computed attribute had the
+ * backend consider: alice matches, bob is considered for (dmgMemberOf=layoffs) and dropped. */
+START_TEST(sizelimit_counts_matches_only)
+{
+    const who *w = &curious[_i];
+    ensure_fixtures(srv);
+    LDAP *ld = bind_as(srv, w->dn);
+    const char *attrs[] = { "cn", NULL };
+    int one = 1;
+    ck_assert_int_eq(ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &one), LDAP_OPT_SUCCESS);
+    dmg_entries *e = NULL;
+    dmg_result r = dmg_search(ld, "ou=Engineering," DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
+                              "(|(uid=alice)(dmgMemberOf=" LAYOFFS "))", attrs, NULL, &e);
+    ck_assert_msg(r.rc == LDAP_SUCCESS && e->count == 1
+                      && dmg_entries_find(e, "uid=alice,ou=Engineering," DMG_SUFFIX) != NULL,
+                  "%s: %s (%d), %zu entries", w->label, ldap_err2string(r.rc), r.rc, e->count);
+    dmg_entries_free(e);
+    /* two entries that match are one too many */
+    r = dmg_search(ld, "ou=Engineering," DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
+                   "(|(uid=alice)(uid=bob)(dmgMemberOf=" LAYOFFS "))", attrs, NULL, NULL);
+    DMG_ASSERT_RC(r, LDAP_SIZELIMIT_EXCEEDED);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 /* Paged results with a page size of 1: one page, one entry, no cookie, whether or not the
  * hidden group matches. */
 START_TEST(paged_same_with_hidden_match)
@@ -875,6 +900,7 @@ static Suite *hostile_read_suite(void)
     Suite *s = suite_create("hostile read");
     TCase *tc = dmg_tcase("hidden");
     tcase_add_loop_test(tc, sizelimit_same_with_hidden_match, 0, N_ROWS(curious));
+    tcase_add_loop_test(tc, sizelimit_counts_matches_only, 0, N_ROWS(curious));
     tcase_add_loop_test(tc, paged_same_with_hidden_match, 0, N_ROWS(curious));
     tcase_add_loop_test(tc, hidden_found_by_its_roles, 0, N_ROWS(hidden_roles));
     tcase_add_test(tc, sssvlv_below_refused);
