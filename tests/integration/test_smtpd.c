@@ -15,9 +15,18 @@
  *   # master.cf
  *   dmg-policyd unix - n n - 0 spawn user=nobody argv=.../dmg-policyd -c .../dmg-policyd.conf
  *   # main.cf
- *   smtpd_recipient_restrictions = reject_unauth_destination,
+ *   recipient_delimiter = +
+ *   smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
+ *       reject_unauth_destination
+ *   smtpd_recipient_restrictions = reject_non_fqdn_recipient,
  *       check_policy_service unix:private/dmg-policyd
  *   dmg-policyd_time_limit = 3600
+ *
+ * dmg-policyd's configuration has no base (every group) and no recipient_delimiter (it asks
+ * postconf). SMTP AUTH is Cyrus SASL (PLAIN) with a sasldb made by saslpasswd2 (bob, alice:
+ * DMG_PASSWORD). Clients from elsewhere than loopback are played with
+ * XCLIENT (smtpd_authorized_xclient_hosts = 127.0.0.0/8): "XCLIENT ADDR=192.0.2.10" makes
+ * the session one from 192.0.2.10, outside mynetworks and dmg-policyd's trusted_networks.
  *
  * Nothing leaves the machine: example.com is a relay domain whose transport is discard(8).
  * Started with `postfix -c DIR start`, stopped with `postfix -c DIR stop` (the master is
@@ -25,8 +34,9 @@
  * server as nobody, so the server directory is made traversable (0711) and dmg-policyd, its
  * configuration and password file are copied where nobody can read them.
  *
- * Needs Postfix (Debian: postfix) and root (postfix start, spawn's user=); when either is
- * missing every test FAILS saying so. DMG_POLICYD names the policy server binary.
+ * Needs Postfix (Debian: postfix), saslpasswd2 (sasl2-bin) and root (postfix start, spawn's
+ * user=); when one is missing every test FAILS saying so. DMG_POLICYD names the policy
+ * server binary.
  */
 #define _GNU_SOURCE
 
@@ -57,6 +67,10 @@
 #define GROUP  "eng-review@example.com"
 #define POSTFIX_HINT \
     "install Postfix (Debian: apt-get install postfix; scripts/install-deps.sh does it)"
+#define SASL_HINT \
+    "install Cyrus SASL's tools (Debian: apt-get install sasl2-bin libsasl2-modules; " \
+    "scripts/install-deps.sh does it)"
+#define UNTRUSTED "192.0.2.10"
 
 #define START_WAIT_MS  20000  /* smtpd to answer on its port */
 #define REPLY_WAIT_MS  30000  /* one SMTP reply (the policy lookup included) */
@@ -183,9 +197,9 @@ static const char *find_program(const char *name)
     return NULL;
 }
 
-/* Run argv, standard input /dev/null, output and error into out (caller frees). Returns the
- * exit status (128+N for signal N). */
-static int run(char *const argv[], const char *dir, char **out)
+/* Run argv, standard input from the file input (/dev/null when NULL), output and error into
+ * out (caller frees). Returns the exit status (128+N for signal N). */
+static int run_with_input(char *const argv[], const char *dir, const char *input, char **out)
 {
     static int serial;
     char out_path[PATH_MAX];
@@ -194,7 +208,7 @@ static int run(char *const argv[], const char *dir, char **out)
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
+        int in = open(input != NULL ? input : "/dev/null", O_RDONLY);
         int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (in < 0 || o < 0)
             _exit(126);
@@ -211,6 +225,11 @@ static int run(char *const argv[], const char *dir, char **out)
     *out = read_file(out_path);
     unlink(out_path);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int run(char *const argv[], const char *dir, char **out)
+{
+    return run_with_input(argv, dir, NULL, out);
 }
 
 /* ============================================================================================
@@ -375,6 +394,45 @@ static int connect_port(int port)
     return fd;
 }
 
+/* <config_directory>/sasl/smtpd.conf (Cyrus: PLAIN and LOGIN against a sasldb; where
+ * Debian's Postfix has Cyrus look, whatever cyrus_sasl_config_path says) and the sasldb
+ * with bob and alice, readable by smtpd (group postfix). Their realm is $myhostname, Cyrus's
+ * default with smtpd_sasl_local_domain empty: Postfix then reports the login as typed
+ * ("bob"), which the default sasl_login_filter (uid=%s) finds. */
+static void make_sasldb(const instance *in)
+{
+    char sdir[PATH_MAX], db[PATH_MAX], path[PATH_MAX], pwfile[PATH_MAX], text[PATH_MAX + 256];
+    const char *saslpasswd2 = find_program("saslpasswd2");
+    ck_assert_msg(saslpasswd2 != NULL, "saslpasswd2 not found: " SASL_HINT);
+    struct passwd *pf = getpwnam("postfix");
+    ck_assert_ptr_nonnull(pf);
+
+    path_fmt(sdir, sizeof sdir, "%s/sasl", in->etc);
+    path_fmt(db, sizeof db, "%s/sasldb2", sdir);
+    ck_assert_msg(mkdir(sdir, 0755) == 0, "mkdir %s: %s", sdir, strerror(errno));
+    path_fmt(text, sizeof text,
+             "pwcheck_method: auxprop\n"
+             "auxprop_plugin: sasldb\n"
+             "sasldb_path: %s\n"
+             "mech_list: PLAIN LOGIN\n", db);
+    path_fmt(path, sizeof path, "%s/smtpd.conf", sdir);
+    write_file(path, text, 0644);
+    path_fmt(pwfile, sizeof pwfile, "%s/password", sdir);
+    write_file(pwfile, DMG_PASSWORD, 0600);
+    const char *users[] = { "bob", "alice" };
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
+        char *out;
+        char *argv[] = { (char *)saslpasswd2, "-f", db, "-p", "-c", "-u", "mx.example.com",
+                         (char *)users[i], NULL };
+        int st = run_with_input(argv, in->dir, pwfile, &out);
+        ck_assert_msg(st == 0, "saslpasswd2 %s: status %d: %s", users[i], st, out);
+        free(out);
+    }
+    unlink(pwfile);
+    ck_assert_int_eq(chown(db, 0, pf->pw_gid), 0);
+    ck_assert_int_eq(chmod(db, 0640), 0);
+}
+
 /* Start Postfix with dmg-policyd asking the directory at uri; returns the instance, its smtpd
  * answering. */
 static instance *start_instance(const char *uri)
@@ -383,7 +441,8 @@ static instance *start_instance(const char *uri)
     ck_assert_msg(!in->started, "one Postfix instance per test");
     ck_assert_msg(geteuid() == 0, "the Postfix instance needs root (postfix start, spawn "
                                   "user=): run the test as root");
-    const char *postfix = postfix_cmd();
+    char postfix[PATH_MAX]; /* find_program's buffer is used again below */
+    path_fmt(postfix, sizeof postfix, "%s", postfix_cmd());
     ck_assert_msg(getpwnam("postfix") != NULL, "no user postfix: " POSTFIX_HINT);
     struct passwd *nobody = getpwnam("nobody");
     ck_assert_msg(nobody != NULL, "no user nobody for the policy service");
@@ -428,13 +487,14 @@ static instance *start_instance(const char *uri)
     path_fmt(text, sizeof text,
              "# written by test_smtpd.c\n"
              "uri = %s\n"
-             "base = " GROUPS "\n"
              "bind_dn = " MTA_DN "\n"
              "bind_pw_file = %s\n"
              "timeout = 5\n"
              "log_level = 1\n",
              uri, pw);
     write_file(conf, text, 0644);
+
+    make_sasldb(in);
 
     in->port = unused_port();
     path_fmt(text, sizeof text,
@@ -460,12 +520,21 @@ static instance *start_instance(const char *uri)
              "relay_domains = example.com\n"
              "relay_transport = discard:this test delivers nothing\n"
              "default_transport = discard:this test delivers nothing\n"
-             "smtpd_relay_restrictions = reject_unauth_destination\n"
+             /* SMTP AUTH against the sasldb; other clients played with XCLIENT */
+             "smtpd_sasl_auth_enable = yes\n"
+             "smtpd_sasl_type = cyrus\n"
+             "smtpd_sasl_path = smtpd\n"
+             "cyrus_sasl_config_path = %s/sasl\n"
+             "smtpd_sasl_local_domain =\n"
+             "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n"
              /* the README's wiring */
-             "smtpd_recipient_restrictions = reject_unauth_destination,\n"
+             "recipient_delimiter = +\n"
+             "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,\n"
+             "    reject_unauth_destination\n"
+             "smtpd_recipient_restrictions = reject_non_fqdn_recipient,\n"
              "    check_policy_service unix:private/dmg-policyd\n"
              "dmg-policyd_time_limit = 3600\n",
-             in->queue, in->dir, in->maillog, in->dir);
+             in->queue, in->dir, in->maillog, in->dir, in->etc);
     path_fmt(path, sizeof path, "%s/main.cf", in->etc);
     write_file(path, text, 0644);
     date_back(path);
@@ -495,7 +564,7 @@ static instance *start_instance(const char *uri)
     date_back(path);
 
     char *out;
-    char *argv[] = { (char *)postfix, "-c", in->etc, "start", NULL };
+    char *argv[] = { postfix, "-c", in->etc, "start", NULL };
     int st = run(argv, in->dir, &out);
     in->started = 1;
     if (st != 0) {
@@ -625,6 +694,48 @@ static smtp *smtp_open(const instance *in)
     return c;
 }
 
+/* The rest of the session comes from addr (XCLIENT; smtpd greets again), as a client
+ * outside mynetworks and trusted_networks would. */
+static void smtp_xclient(smtp *c, const char *addr)
+{
+    int code = smtp_cmd(c, "XCLIENT ADDR=%s NAME=[UNAVAILABLE]", addr);
+    ck_assert_msg(code == 220, "XCLIENT: \"%s\"", c->last);
+    code = smtp_cmd(c, "EHLO client.example.org");
+    ck_assert_msg(code == 250, "EHLO after XCLIENT: \"%s\"", c->last);
+}
+
+static void base64(char *out, size_t size, const unsigned char *in, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    ck_assert_uint_le((len + 2) / 3 * 4 + 1, size);
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0)
+                     | (i + 2 < len ? in[i + 2] : 0);
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* SMTP AUTH PLAIN as user (password DMG_PASSWORD). */
+static void smtp_auth(smtp *c, const char *user)
+{
+    unsigned char plain[256];
+    char encoded[400];
+    int n = snprintf((char *)plain + 1, sizeof plain - 1, "%s", user);
+    ck_assert(n > 0 && (size_t)n + 2 + strlen(DMG_PASSWORD) < sizeof plain);
+    plain[0] = '\0';
+    plain[n + 1] = '\0';
+    memcpy(plain + n + 2, DMG_PASSWORD, strlen(DMG_PASSWORD));
+    base64(encoded, sizeof encoded, plain, (size_t)n + 2 + strlen(DMG_PASSWORD));
+    int code = smtp_cmd(c, "AUTH PLAIN %s", encoded);
+    ck_assert_msg(code == 235, "AUTH PLAIN as %s: \"%s\"", user, c->last);
+}
+
 static void smtp_close(smtp *c)
 {
     smtp_cmd(c, "QUIT");
@@ -726,6 +837,22 @@ static const char *const group_ldif[] = {
     "mail: " GROUP "\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
     "dmgSendPolicy: members\ndmgAuditRequired: TRUE\n"
     "dmgAuditor: uid=alice,ou=Engineering,dc=example,dc=com\n",
+    /* members only, outside ou=Groups (the old examples' base) */
+    "dn: cn=eng-elsewhere,ou=Engineering,dc=example,dc=com\nobjectClass: dynamicMailGroup\n"
+    "cn: eng-elsewhere\nmail: eng-elsewhere@example.com\n"
+    "dmgDepartment: ou=Engineering,dc=example,dc=com\ndmgSendPolicy: members\n",
+    /* the organisation's domain may send (the default policy) */
+    "dn: cn=all-sales," GROUPS "\nobjectClass: dynamicMailGroup\ncn: all-sales\n"
+    "mail: all-sales@example.com\ndmgDepartment: ou=Sales,dc=example,dc=com\n",
+    /* anyone, held for audit by alice */
+    "dn: cn=feedback," GROUPS "\nobjectClass: dynamicMailGroup\ncn: feedback\n"
+    "mail: feedback@example.com\ndmgDepartment: ou=Sales,dc=example,dc=com\n"
+    "dmgSendPolicy: anyone\ndmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=alice,ou=Engineering,dc=example,dc=com\n",
+    /* anyone */
+    "dn: cn=info," GROUPS "\nobjectClass: dynamicMailGroup\ncn: info\n"
+    "mail: info@example.com\ndmgDepartment: ou=Sales,dc=example,dc=com\n"
+    "dmgSendPolicy: anyone\n",
 };
 
 static void ensure_groups(void)
@@ -761,9 +888,6 @@ START_TEST(test_accept_hold_reject)
                 REJECTED("malformed sender address: address has no @"));
     /* not a group: DUNNO, then the end of the restrictions (permit) */
     ASSERT_RCPT(c, "uma@example.com", "bob@example.com", OK_RCPT);
-    /* still a relay restriction in front of the policy server */
-    ASSERT_RCPT(c, "uma@example.com", "someone@example.net",
-                "554 5.7.1 <someone@example.net>: Relay access denied");
 
     /* accept: alice is a member and the auditor; the message is delivered (to discard) */
     char accepted_id[64], held_id[64];
@@ -802,6 +926,122 @@ START_TEST(test_accept_hold_reject)
 }
 END_TEST
 
+/* recipient_delimiter = + (read by dmg-policyd from postconf): group+anything@ is the group,
+ * whatever the case; a bare group name is not let through unqualified. */
+START_TEST(test_extension_bypass_refused)
+{
+    ensure_groups();
+    instance *in = start_instance(dmg_server_uri(server));
+    smtp *c = smtp_open(in);
+    ASSERT_RCPT(c, "uma@example.com", "eng-review+tag@example.com",
+                "554 5.7.1 <eng-review+tag@example.com>: Recipient address rejected: sender "
+                "uma@example.com is not allowed to send to " GROUP " (policy: members)");
+    ASSERT_RCPT(c, "uma@example.com", "Eng-Review+X@Example.com",
+                "554 5.7.1 <Eng-Review+X@Example.com>: Recipient address rejected: sender "
+                "uma@example.com is not allowed to send to " GROUP " (policy: members)");
+    ASSERT_RCPT(c, "uma@example.com", "eng-review",
+                "504 5.5.2 <eng-review>: Recipient address rejected: need fully-qualified "
+                "address");
+    /* a member still gets through with a tag */
+    ASSERT_RCPT(c, "alice@example.com", "eng-review+tag@example.com", OK_RCPT);
+    smtp_close(c);
+    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+}
+END_TEST
+
+/* Groups outside ou=Groups are enforced (dmg-policyd's default base: the naming contexts). */
+START_TEST(test_group_outside_old_base)
+{
+    ensure_groups();
+    instance *in = start_instance(dmg_server_uri(server));
+    smtp *c = smtp_open(in);
+    ASSERT_RCPT(c, "uma@example.com", "eng-elsewhere@example.com",
+                "554 5.7.1 <eng-elsewhere@example.com>: Recipient address rejected: sender "
+                "uma@example.com is not allowed to send to eng-elsewhere@example.com "
+                "(policy: members)");
+    ASSERT_RCPT(c, "bob@example.com", "eng-elsewhere@example.com", OK_RCPT);
+    smtp_close(c);
+    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+}
+END_TEST
+
+#define SPOOFED(rcpt, sender) \
+    "554 5.7.1 <" rcpt ">: Recipient address rejected: sender " sender " is in a local " \
+    "domain but not authenticated: not allowed to send to " rcpt
+
+/* A client from elsewhere, not authenticated, that claims a member's, an auditor's or a
+ * colleague's address is an outsider: refused, or held without the auditor's exemption. */
+START_TEST(test_spoofed_senders)
+{
+    ensure_groups();
+    instance *in = start_instance(dmg_server_uri(server));
+    smtp *c = smtp_open(in);
+    smtp_xclient(c, UNTRUSTED);
+    ASSERT_RCPT(c, "bob@example.com", GROUP, SPOOFED(GROUP, "bob@example.com"));
+    ASSERT_RCPT(c, "alice@example.com", GROUP, SPOOFED(GROUP, "alice@example.com"));
+    ASSERT_RCPT(c, "uma@example.com", "all-sales@example.com",
+                SPOOFED("all-sales@example.com", "uma@example.com"));
+    ASSERT_RCPT(c, "nobody@example.com", "all-sales@example.com",
+                SPOOFED("all-sales@example.com", "nobody@example.com"));
+    /* the auditor's address: held like anyone's */
+    ASSERT_RCPT(c, "alice@example.com", "feedback@example.com", OK_RCPT);
+    /* genuine outsiders: anyone's groups take their mail, the others refuse it */
+    ASSERT_RCPT(c, "x@example.org", "info@example.com", OK_RCPT);
+    ASSERT_RCPT(c, "bob@example.com", "info@example.com", OK_RCPT);
+    ASSERT_RCPT(c, "x@example.org", "all-sales@example.com",
+                "554 5.7.1 <all-sales@example.com>: Recipient address rejected: sender "
+                "x@example.org is not allowed to send to all-sales@example.com "
+                "(policy: domain)");
+    /* and no relaying for them */
+    ASSERT_RCPT(c, "x@example.org", "someone@example.net",
+                "554 5.7.1 <someone@example.net>: Relay access denied");
+    smtp_close(c);
+    const char *needles[] = {
+        "NOQUEUE: hold: RCPT from unknown[" UNTRUSTED "]: <feedback@example.com>: Recipient "
+        "address awaiting audit by " AUDITORS "; from=<alice@example.com>",
+        NULL,
+    };
+    free(wait_log(in, needles));
+    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+}
+END_TEST
+
+/* An authenticated client sends as its account; genuine senders go through, from anywhere. */
+START_TEST(test_authenticated_senders)
+{
+    ensure_groups();
+    instance *in = start_instance(dmg_server_uri(server));
+    smtp *c = smtp_open(in);
+    smtp_xclient(c, UNTRUSTED);
+    smtp_auth(c, "bob");
+    ASSERT_RCPT(c, "alice@example.com", GROUP,
+                REJECTED("sender alice@example.com is not an address of the authenticated "
+                         "user bob"));
+    ASSERT_RCPT(c, "x@example.org", "info@example.com",
+                "554 5.7.1 <info@example.com>: Recipient address rejected: sender "
+                "x@example.org is not an address of the authenticated user bob");
+    ASSERT_RCPT(c, "bob@example.com", GROUP, OK_RCPT); /* held: bob is no auditor */
+    ASSERT_RCPT(c, "Bob@Example.com", "eng-elsewhere@example.com", OK_RCPT);
+    /* not a group: Postfix's own rules (relaying for authenticated clients) */
+    ASSERT_RCPT(c, "alice@example.com", "someone@example.net", OK_RCPT);
+    smtp_close(c);
+
+    c = smtp_open(in);
+    smtp_xclient(c, UNTRUSTED);
+    smtp_auth(c, "alice");
+    char id[64];
+    assert_rcpt_at(__FILE__, __LINE__, c, "alice.anderson@example.com", GROUP, OK_RCPT, 1);
+    smtp_data(c, "from the auditor", id, sizeof id);
+    smtp_close(c);
+    char delivered[256];
+    snprintf(delivered, sizeof delivered, "%s: to=<" GROUP ">, relay=none", id);
+    const char *needles[] = { delivered, NULL };
+    free(wait_log(in, needles));
+    DMG_ASSERT_STR(queue_of(in, id), "");
+    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+}
+END_TEST
+
 /* The directory cannot be reached: 450 4.3.0 for a group address, and also for any other
  * address (dmg-policyd cannot tell whether it is a group). */
 START_TEST(test_directory_unavailable)
@@ -825,6 +1065,10 @@ int main(void)
     Suite *s = suite_create("smtpd");
     TCase *tc = dmg_tcase("postfix smtpd");
     tcase_add_test(tc, test_accept_hold_reject);
+    tcase_add_test(tc, test_extension_bypass_refused);
+    tcase_add_test(tc, test_group_outside_old_base);
+    tcase_add_test(tc, test_spoofed_senders);
+    tcase_add_test(tc, test_authenticated_senders);
     tcase_add_test(tc, test_directory_unavailable);
     tcase_add_unchecked_fixture(tc, NULL, stop_leftovers);
     suite_add_tcase(s, tc);
