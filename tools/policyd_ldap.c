@@ -21,9 +21,10 @@
 
 #define PW_MAX      1024           /* bytes of a password */
 #define PW_FILE_MAX (PW_MAX + 16)  /* bytes read from the password file */
-/* recipient and sender each escaped (3 bytes per byte at worst, twice for the recipient's
- * stripped form) plus the extra filter and the fixed text */
-#define FILTER_MAX  (3 * 3 * (PD_LINE_MAX + 1) + PD_CONF_VALUE_MAX + 256)
+/* the recipient's forms and the sender, escaped (3 bytes per byte at worst), plus the extra
+ * filter and the fixed text */
+#define FILTER_MAX  ((PD_FORMS_MAX + 1) * 3 * (PD_LINE_MAX + 1) + PD_FORMS_MAX * 8 \
+                     + PD_CONF_VALUE_MAX + 256)
 #define SIZE_LIMIT  16             /* entries: mail is unique, more means trouble */
 #define CONTEXTS_MAX 16            /* naming contexts used */
 #define DN_MAX      PD_CONF_VALUE_MAX

@@ -413,31 +413,91 @@ int pd_strip_extension(char *out, size_t size, const char *recipient, const char
     return 1;
 }
 
+/* Adds form (len bytes) to forms[*n] unless it is there already. -1 when there is no room. */
+static int add_form(char forms[][PD_LINE_MAX + 1], size_t max, size_t *n, const char *form,
+                    size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen(forms[i]) == len && memcmp(forms[i], form, len) == 0)
+            return 0;
+    if (*n == max || len > PD_LINE_MAX)
+        return -1;
+    memcpy(forms[*n], form, len);
+    forms[(*n)++][len] = '\0';
+    return 0;
+}
+
+/* What trivial-rewrite makes of f: without the domain's trailing dot, or the percent hack
+ * "user%domain@here" -> "user@domain" (the rightmost "%"). 0 when neither applies. */
+static size_t rewritten(char *out, const char *f)
+{
+    const char *at = strrchr(f, '@');
+    size_t len = strlen(f);
+    const char *pct;
+
+    if (at == NULL)
+        return 0;
+    if (len > (size_t)(at - f) + 2 && f[len - 1] == '.') {
+        memcpy(out, f, len - 1);
+        return len - 1;
+    }
+    for (pct = at; pct > f && pct[-1] != '%'; pct--)
+        ;
+    if (pct == f)
+        return 0;
+    size_t left = (size_t)(pct - 1 - f), right = (size_t)(at - pct);
+    memcpy(out, f, left);
+    out[left] = '@';
+    memcpy(out + left + 1, pct, right);
+    return left + 1 + right;
+}
+
+size_t pd_recipient_forms(char forms[][PD_LINE_MAX + 1], size_t max, const char *recipient,
+                          const char *delimiters)
+{
+    char buf[PD_LINE_MAX + 1];
+    size_t n = 0, rewrites;
+
+    if (recipient == NULL || add_form(forms, max, &n, recipient, strlen(recipient)) != 0)
+        return 0;
+    /* every rewrite of every form, until nothing new comes */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = rewritten(buf, forms[i]);
+        if (len > 0 && add_form(forms, max, &n, buf, len) != 0)
+            return 0;
+    }
+    rewrites = n;
+    for (size_t i = 0; i < rewrites; i++) {
+        int r = pd_strip_extension(buf, sizeof buf, forms[i], delimiters);
+        if (r < 0 || (r > 0 && add_form(forms, max, &n, buf, strlen(buf)) != 0))
+            return 0;
+    }
+    return n;
+}
+
 int pd_build_filter(char *out, size_t size, const char *recipient, const char *sender,
                     const char *delimiters, const char *extra)
 {
     struct sbuf b;
-    char stripped[PD_LINE_MAX + 1];
-    int has_stripped;
+    char forms[PD_FORMS_MAX][PD_LINE_MAX + 1];
+    size_t n;
 
     if (out == NULL || recipient == NULL || sender == NULL)
         return -1;
     sb_init(&b, out, size);
-    has_stripped = pd_strip_extension(stripped, sizeof stripped, recipient, delimiters);
-    if (has_stripped < 0)
+    n = pd_recipient_forms(forms, PD_FORMS_MAX, recipient, delimiters);
+    if (n == 0)
         return -1;
     sb_puts(&b, "(&(objectClass=dynamicMailGroup)");
-    if (has_stripped) {
-        sb_puts(&b, "(|(mail=");
-        sb_put_escaped(&b, recipient);
-        sb_puts(&b, ")(mail=");
-        sb_put_escaped(&b, stripped);
-        sb_puts(&b, "))");
-    } else {
+    if (n > 1)
+        sb_puts(&b, "(|");
+    for (size_t i = 0; i < n; i++) {
         sb_puts(&b, "(mail=");
-        sb_put_escaped(&b, recipient);
+        sb_put_escaped(&b, forms[i]);
         sb_puts(&b, ")");
     }
+    if (n > 1)
+        sb_puts(&b, ")");
     sb_puts(&b, "(dmgSender=");
     sb_put_escaped(&b, sender);
     sb_puts(&b, ")");

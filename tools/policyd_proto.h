@@ -131,10 +131,20 @@ void pd_client_of(const pd_parser *p, struct pd_client *c);
  * (size_t)-1 when it does not fit into size bytes. */
 size_t pd_filter_escape(char *out, size_t size, const char *s, size_t len);
 
-/* "(&(objectClass=dynamicMailGroup)(mail=R)(dmgSender=S)EXTRA)", where R is the recipient,
- * or "(|(mail=R)(mail=R'))" when delimiters (Postfix recipient_delimiter: any of these
- * characters, "" or NULL for none) occur in R's local part and R' is R without its address
- * extension. extra may be NULL or "". 0 on success, -1 when it does not fit. */
+/* The addresses Postfix may deliver a recipient R as, R first: trivial-rewrite drops the
+ * trailing dot of the domain ("g@example.com." is "g@example.com") and, with
+ * allow_percent_hack (the default) for a local domain, makes "g%example.com@here"
+ * "g@example.com"; the virtual alias lookup also tries each without its address
+ * extension (pd_strip_extension). Each form differs from the others; at most max, each
+ * NUL-terminated in forms[i] (PD_LINE_MAX + 1 bytes). The number of forms, or 0 when
+ * there would be more than max or one does not fit. */
+#define PD_FORMS_MAX 8
+size_t pd_recipient_forms(char forms[][PD_LINE_MAX + 1], size_t max, const char *recipient,
+                          const char *delimiters);
+
+/* "(&(objectClass=dynamicMailGroup)(mail=R)(dmgSender=S)EXTRA)", with
+ * "(|(mail=R)(mail=R2)...)" for the recipient's forms (pd_recipient_forms) when it has more
+ * than one. extra may be NULL or "". 0 on success, -1 when it does not fit. */
 int pd_build_filter(char *out, size_t size, const char *recipient, const char *sender,
                     const char *delimiters, const char *extra);
 

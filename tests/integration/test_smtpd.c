@@ -942,6 +942,15 @@ START_TEST(test_extension_bypass_refused)
     ASSERT_RCPT(c, "uma@example.com", "eng-review",
                 "504 5.5.2 <eng-review>: Recipient address rejected: need fully-qualified "
                 "address");
+    /* what trivial-rewrite would make the group's address (a trailing dot, the percent
+     * hack for a local domain) */
+    ASSERT_RCPT(c, "uma@example.com", "eng-review@example.com.",
+                "554 5.7.1 <eng-review@example.com.>: Recipient address rejected: sender "
+                "uma@example.com is not allowed to send to " GROUP " (policy: members)");
+    ASSERT_RCPT(c, "uma@example.com", "eng-review+x%example.com@example.com",
+                "554 5.7.1 <eng-review+x%example.com@example.com>: Recipient address "
+                "rejected: sender uma@example.com is not allowed to send to " GROUP
+                " (policy: members)");
     /* a member still gets through with a tag */
     ASSERT_RCPT(c, "alice@example.com", "eng-review+tag@example.com", OK_RCPT);
     smtp_close(c);

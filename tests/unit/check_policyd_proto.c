@@ -941,10 +941,57 @@ START_TEST(test_build_filter)
                                      NULL), 0);
     ck_assert_str_eq(out, "(&(objectClass=dynamicMailGroup)(|(mail=eng+news@example.com)"
                           "(mail=eng@example.com))(dmgSender=a@b))");
+    /* what trivial-rewrite makes of it */
+    ck_assert_int_eq(pd_build_filter(out, sizeof out, "eng%example.com@mx.example.com.",
+                                     "a@b", "", NULL), 0);
+    ck_assert_str_eq(out, "(&(objectClass=dynamicMailGroup)(|(mail=eng%example.com@mx.example"
+                          ".com.)(mail=eng%example.com@mx.example.com)(mail=eng@example.com))"
+                          "(dmgSender=a@b))");
     /* too small */
     ck_assert_int_eq(pd_build_filter(out, 40, "eng@example.com", "a@b", NULL, NULL), -1);
     ck_assert_str_eq(out, "");
     ck_assert_int_eq(pd_build_filter(out, sizeof out, NULL, "a@b", NULL, NULL), -1);
+}
+END_TEST
+
+/* The forms as a "|"-joined string. */
+static const char *forms_of(const char *recipient, const char *delimiters, size_t max)
+{
+    static char joined[8 * (PD_LINE_MAX + 2)];
+    static char forms[PD_FORMS_MAX][PD_LINE_MAX + 1];
+    size_t n = pd_recipient_forms(forms, max, recipient, delimiters);
+    joined[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            strcat(joined, "|");
+        strcat(joined, forms[i]);
+    }
+    return n == 0 ? "(none)" : joined;
+}
+
+START_TEST(test_recipient_forms)
+{
+    ck_assert_str_eq(forms_of("eng@example.com", "+", PD_FORMS_MAX), "eng@example.com");
+    ck_assert_str_eq(forms_of("eng+x@example.com", "+", PD_FORMS_MAX),
+                     "eng+x@example.com|eng@example.com");
+    ck_assert_str_eq(forms_of("eng@example.com.", "", PD_FORMS_MAX),
+                     "eng@example.com.|eng@example.com");
+    ck_assert_str_eq(forms_of("eng+x@Example.COM.", "+", PD_FORMS_MAX),
+                     "eng+x@Example.COM.|eng+x@Example.COM|eng@Example.COM.|eng@Example.COM");
+    ck_assert_str_eq(forms_of("eng%example.com@here", "", PD_FORMS_MAX),
+                     "eng%example.com@here|eng@example.com");
+    ck_assert_str_eq(forms_of("eng+t%a.org%b.org@here", "+", PD_FORMS_MAX),
+                     "eng+t%a.org%b.org@here|eng+t%a.org@b.org|eng+t@a.org|"
+                     "eng@here|eng@b.org|eng@a.org");
+    /* nothing to rewrite */
+    ck_assert_str_eq(forms_of("a@.", "+", PD_FORMS_MAX), "a@.");
+    ck_assert_str_eq(forms_of("no-at.", "+", PD_FORMS_MAX), "no-at.");
+    ck_assert_str_eq(forms_of("", "+", PD_FORMS_MAX), "");
+    /* more forms than room: none (the caller defers) */
+    ck_assert_str_eq(forms_of("eng+x@example.com", "+", 1), "(none)");
+    ck_assert_str_eq(forms_of("a%b%c%d%e%f%g%h%i@x", "", PD_FORMS_MAX), "(none)");
+    static char forms[1][PD_LINE_MAX + 1];
+    ck_assert_uint_eq(pd_recipient_forms(forms, 1, NULL, "+"), 0);
 }
 END_TEST
 
@@ -1155,6 +1202,7 @@ static Suite *proto_suite(void)
     tcase_add_test(tc, test_filter_escape);
     tcase_add_test(tc, test_build_filter);
     tcase_add_test(tc, test_strip_extension);
+    tcase_add_test(tc, test_recipient_forms);
     tcase_add_test(tc, test_login_filter);
     tcase_add_test(tc, test_domain_filter);
     suite_add_tcase(s, tc);
