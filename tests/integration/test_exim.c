@@ -260,26 +260,35 @@ static const char *require_exim(void)
 
 /* <server dir>/exim with exim.conf (written every time; the same text); Exim creates spool/
  * and spool/log/ as its user. Returns the configuration's path (static). */
-static const char *exim_config(void)
+/* <server dir>/exim into dir; Exim's user gets through to it. */
+static void exim_dir(char *dir, size_t size)
 {
-    static char conf[PATH_MAX];
-    char dir[PATH_MAX], text[3 * PATH_MAX];
-    path_fmt(dir, sizeof dir, "%s/exim", dmg_server_dir(server));
+    path_fmt(dir, size, "%s/exim", dmg_server_dir(server));
     if (mkdir(dir, 0755) != 0)
         ck_assert_msg(errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
     /* spool and log are used by Exim's user for a reception (-bs): let it through */
     ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
+}
+
+/* The start of every configuration: spool and log in dir (created by Exim's user), received
+ * messages stay in the spool. */
+#define EXIM_COMMON \
+    "# written by test_exim.c\n" \
+    "spool_directory = %s/spool\n" \
+    "log_file_path = %s/spool/log/%%slog\n" \
+    "keep_environment =\n" \
+    "primary_hostname = mx.example.com\n" \
+    "qualify_domain = example.com\n" \
+    "queue_only = true\n"
+
+static const char *exim_config(void)
+{
+    static char conf[PATH_MAX];
+    char dir[PATH_MAX], text[3 * PATH_MAX];
+    exim_dir(dir, sizeof dir);
     snprintf(text, sizeof text,
-             "# written by test_exim.c\n"
-             "spool_directory = %s/spool\n"
-             /* created by Exim's user, like the spool */
-             "log_file_path = %s/spool/log/%%slog\n"
-             "keep_environment =\n"
+             EXIM_COMMON
              "ldap_default_servers = 127.0.0.1::%d\n"
-             "primary_hostname = mx.example.com\n"
-             "qualify_domain = example.com\n"
-             /* received messages stay in the spool */
-             "queue_only = true\n"
              "acl_smtp_rcpt = rcpt\n"
              "\n"
              "begin acl\n"
@@ -345,18 +354,9 @@ static const char *exim_identity_config(void)
 {
     static char conf[PATH_MAX];
     char dir[PATH_MAX], text[3 * PATH_MAX + 4096];
-    path_fmt(dir, sizeof dir, "%s/exim", dmg_server_dir(server));
-    if (mkdir(dir, 0755) != 0)
-        ck_assert_msg(errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
-    ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
+    exim_dir(dir, sizeof dir);
     snprintf(text, sizeof text,
-             "# written by test_exim.c\n"
-             "spool_directory = %s/spool\n"
-             "log_file_path = %s/spool/log/%%slog\n"
-             "keep_environment =\n"
-             "primary_hostname = mx.example.com\n"
-             "qualify_domain = example.com\n"
-             "queue_only = true\n"
+             EXIM_COMMON
              "hostlist relay_from_hosts = 127.0.0.1\n"
              "domainlist dmg_local_domains = example.com\n"
              "DMG_LDAP = user=\"" MTA_DN "\" pass=" DMG_PASSWORD
