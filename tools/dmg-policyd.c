@@ -1,6 +1,6 @@
 /*
- * dmg-policyd - Postfix policy-delegation server for slapo-dynmailgroup
- * (man page SEND DECISIONS).
+ * dmg-policyd - Postfix policy-delegation server for slapo-dynmailgroup (man page
+ * dmg-policyd(8)).
  *
  *   dmg-policyd [-c CONFIG] [-l ADDRESS:PORT] [-f]
  *
@@ -12,10 +12,12 @@
  * foreground. Never use -f in a spawn(8) entry: spawn connects standard error to Postfix.
  *
  * For every request with protocol_state=RCPT the directory is asked for the decision on
- * (sender, recipient) and the reply is
+ * (sender, recipient), the sender is held to who the client is (SENDING IDENTITY), and the
+ * reply is
  *   not a dynamic mail group, or accept   action=DUNNO
  *   hold (audit)                          action=HOLD awaiting audit by A, B
- *   reject                                action=REJECT 5.7.1 <dmgDecisionReason>
+ *   reject                                action=REJECT 5.7.1 <dmgDecisionReason or why>
+ *   over dynmailgroup-max-members         action=REJECT 5.5.3 group too large: ...
  *   directory unreachable                 action=DEFER_IF_PERMIT 4.3.0 directory unavailable
  *   directory error                       action=DEFER_IF_PERMIT 4.3.0 directory lookup failed
  *   group without a decision              action=DEFER_IF_PERMIT 4.3.0 no decision from directory
