@@ -1083,10 +1083,18 @@ static int set_networks(struct pd_config *c, const char *key, const char *v, siz
     return 0;
 }
 
-static int domain_char(unsigned char ch)
+/* A domain name as a mail domain is written (any case), not starting with a dot. */
+static int domain_ok(const char *d, size_t len)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'
-           || ch == '_';
+    if (len == 0 || d[0] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        int ch = lower((unsigned char)d[i]);
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'
+              || ch == '_'))
+            return 0;
+    }
+    return 1;
 }
 
 /* local_domains: domain names, stored lower case without trailing dots, one space
@@ -1102,13 +1110,11 @@ static int set_domains(struct pd_config *c, const char *key, const char *v, size
     while (next_item(v, vlen, &pos, &ib, &ie)) {
         size_t len = ie - ib;
         if (len > 1 && v[ie - 1] == '.')
-            len--;
-        for (size_t i = 0; i < len; i++) {
-            if (!domain_char((unsigned char)lower((unsigned char)v[ib + i])) || v[ib] == '.') {
-                snprintf(err, errsize, "%s: \"%.*s\" is not a domain name", key,
-                         (int)(ie - ib > 64 ? 64 : ie - ib), v + ib);
-                return -1;
-            }
+            len--; /* the trailing dot of "example.com." */
+        if (!domain_ok(v + ib, len)) {
+            snprintf(err, errsize, "%s: \"%.*s\" is not a domain name", key,
+                     (int)(ie - ib > 64 ? 64 : ie - ib), v + ib);
+            return -1;
         }
         if (b.len > 0)
             sb_putn(&b, " ", 1);
