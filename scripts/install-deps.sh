@@ -7,6 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES="build-essential autoconf automake libtool pkg-config check dpkg-dev
  slapd ldap-utils libldap-dev libgnutls28-dev libsasl2-dev libltdl-dev
  valgrind clang libclang-rt-14-dev groff-base postfix postfix-ldap"
+# test_smtpd's SMTP AUTH: Cyrus SASL with a sasldb (saslpasswd2, the PLAIN/LOGIN plugins)
+PACKAGES="$PACKAGES sasl2-bin libsasl2-modules"
 [ -n "${DMG_EXTRA_PACKAGES:-}" ] && PACKAGES="$PACKAGES $DMG_EXTRA_PACKAGES"
 
 install_missing() {

@@ -1,6 +1,6 @@
 /*
- * dmg-policyd - Postfix policy-delegation server for slapo-dynmailgroup
- * (man page SEND DECISIONS).
+ * dmg-policyd - Postfix policy-delegation server for slapo-dynmailgroup (man page
+ * dmg-policyd(8)).
  *
  *   dmg-policyd [-c CONFIG] [-l ADDRESS:PORT] [-f]
  *
@@ -12,10 +12,12 @@
  * foreground. Never use -f in a spawn(8) entry: spawn connects standard error to Postfix.
  *
  * For every request with protocol_state=RCPT the directory is asked for the decision on
- * (sender, recipient) and the reply is
+ * (sender, recipient), the sender is held to who the client is (SENDING IDENTITY), and the
+ * reply is
  *   not a dynamic mail group, or accept   action=DUNNO
  *   hold (audit)                          action=HOLD awaiting audit by A, B
- *   reject                                action=REJECT 5.7.1 <dmgDecisionReason>
+ *   reject                                action=REJECT 5.7.1 <dmgDecisionReason or why>
+ *   over dynmailgroup-max-members         action=REJECT 5.5.3 group too large: ...
  *   directory unreachable                 action=DEFER_IF_PERMIT 4.3.0 directory unavailable
  *   directory error                       action=DEFER_IF_PERMIT 4.3.0 directory lookup failed
  *   group without a decision              action=DEFER_IF_PERMIT 4.3.0 no decision from directory
@@ -65,6 +67,7 @@
 #define LOG_VALUE_MAX  300    /* bytes of one request value quoted in the log */
 #define CONF_LINE_MAX  (PD_CONF_VALUE_MAX + 128)
 #define STOP_WAIT_MS   5000   /* children get this long after SIGTERM */
+#define POSTCONF_WAIT_MS 10000 /* postconf gets this long to answer */
 
 /* errors and warnings are always logged; log_level selects the others */
 enum { LOG_E = 0, LOG_I = 1, LOG_D = 2, LOG_W = 3 };
@@ -179,6 +182,95 @@ static int check_password_file(void)
     return 0;
 }
 
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* recipient_delimiter as the Postfix that runs dmg-policyd has it: "postconf -h
+ * recipient_delimiter" (Postfix passes MAIL_CONFIG, so a second instance's own main.cf is
+ * read). No postconf: none. 0, or -1 when postconf fails or prints nonsense. */
+static int delimiter_from_postfix(void)
+{
+    char out[256], err[256];
+    size_t len = 0;
+    int pfd[2], status;
+    pid_t pid;
+
+    if (access(cfg.postconf, X_OK) != 0) {
+        log_msg(LOG_I, "%s: %s: no recipient delimiter", cfg.postconf, strerror(errno));
+        return 0;
+    }
+    if (pipe(pfd) != 0) {
+        log_msg(LOG_E, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_msg(LOG_E, "fork: %s", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* standard error is Postfix's connection in spawn(8) mode: not for postconf */
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(pfd[1], STDOUT_FILENO) < 0
+            || dup2(null, STDERR_FILENO) < 0)
+            _exit(126);
+        execl(cfg.postconf, "postconf", "-h", "recipient_delimiter", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    long waited = 0;
+    while (len < sizeof out && waited < POSTCONF_WAIT_MS) {
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN, .revents = 0 };
+        int pr = poll(&p, 1, 100);
+        if (pr <= 0) {
+            waited += 100; /* about: a signal may shorten one step */
+            continue;
+        }
+        ssize_t n = read(pfd[0], out + len, sizeof out - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(pfd[0]);
+    /* its output ended: it exits now (or is ended when out of time) */
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+        if (waited >= POSTCONF_WAIT_MS) {
+            log_msg(LOG_E, "%s did not answer within %d ms", cfg.postconf, POSTCONF_WAIT_MS);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        nap_ms(10);
+        waited += 10;
+    }
+    if (w < 0) {
+        log_msg(LOG_E, "waitpid: %s", strerror(errno));
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        log_msg(LOG_E, "%s -h recipient_delimiter failed (%s %d): set recipient_delimiter "
+                       "in the configuration", cfg.postconf,
+                WIFEXITED(status) ? "exit status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        return -1;
+    }
+    if (pd_config_postconf_delimiter(&cfg, out, len, err, sizeof err) != 0) {
+        log_msg(LOG_E, "%s: %s", cfg.postconf, err);
+        return -1;
+    }
+    log_msg(LOG_D, "recipient_delimiter from postconf: \"%s\"", cfg.recipient_delimiter);
+    return 0;
+}
+
 /* ======================================================================================
  * One stream of requests (standard input/output, or one TCP connection)
  * ==================================================================================== */
@@ -199,19 +291,76 @@ static int write_all(int fd, const char *s, size_t len)
     return 0;
 }
 
-/* First line of a reply, for the log. */
-static void reply_summary(char *dst, size_t size, const char *reply)
+/* Is the sender's domain one of the organisation's: local_domains, or by default the
+ * domain of some group's mail? */
+static int sender_is_local(pd_ldap *ld, const char *sender, struct pd_lookup *res)
 {
-    size_t n = strcspn(reply, "\n");
-    pd_sanitize(dst, size, reply, n);
+    char domain[PD_LOOKUP_TEXT];
+
+    if (pd_address_domain(domain, sizeof domain, sender) != 0 || domain[0] == '\0')
+        return 0; /* the null sender, or no domain at all */
+    if (cfg.local_domains_set)
+        return pd_domain_listed(&cfg, domain);
+    return pd_ldap_group_domain(ld, domain, res);
+}
+
+/* The sending-identity rules (man page SENDING IDENTITY) on a group's decision in res: an
+ * authenticated client sends as its account; an unauthenticated, untrusted client that
+ * claims a local sender is an outsider. */
+static void judge_sender(pd_ldap *ld, const struct pd_client *c, const char *sender,
+                         struct pd_lookup *res)
+{
+    enum pd_identity id = PD_ID_AS_CLAIMED;
+
+    if (res->result != PD_RES_ACCEPT && res->result != PD_RES_HOLD)
+        return; /* refused anyway, or no decision to change */
+    if (c->login[0] != '\0')
+        id = pd_ldap_account(ld, c->login, sender, res);
+    else if (pd_outsider_matters(res) && !pd_client_trusted(&cfg, c->address)
+             && sender_is_local(ld, sender, res))
+        id = PD_ID_OUTSIDER;
+    pd_apply_identity(res, id, sender, c->login);
+}
+
+/* The action of a reply for the log: its first word, and the status code after it when
+ * there is one ("REJECT 5.7.1", "HOLD", "DEFER_IF_PERMIT 4.3.0"). */
+static void action_summary(char *dst, size_t size, const char *reply)
+{
+    const char *a = strncmp(reply, "action=", 7) == 0 ? reply + 7 : reply;
+    size_t n = strcspn(a, " \n");
+    if (a[n] == ' ' && a[n + 1] >= '2' && a[n + 1] <= '5' && a[n + 2] == '.')
+        n += 1 + strcspn(a + n + 1, " \n");
+    pd_sanitize(dst, size, a, n);
+}
+
+/* One line per decision: who sent (envelope sender, SASL login, client address), to what
+ * (recipient, group), the action and why. */
+static void log_decision(const char *sender, const struct pd_client *c, const char *recipient,
+                         const struct pd_lookup *res, const char *reply)
+{
+    char s[LOG_VALUE_MAX], l[LOG_VALUE_MAX], a[LOG_VALUE_MAX], r[LOG_VALUE_MAX];
+    char g[LOG_VALUE_MAX], act[64], why[LOG_VALUE_MAX];
+    const char *reason = res->error[0] != '\0' ? res->error : res->reason;
+
+    if (res->result == PD_RES_NOT_GROUP && res->error[0] == '\0')
+        reason = "not a dynamic mail group";
+    action_summary(act, sizeof act, reply);
+    log_msg(res->result == PD_RES_NOT_GROUP ? LOG_D : LOG_I,
+            "decision: sender=%s login=%s client=%s recipient=%s group=%s action=%s "
+            "reason=\"%s\"", shown(s, sizeof s, sender),
+            c->login[0] != '\0' ? shown(l, sizeof l, c->login) : "-",
+            c->address[0] != '\0' ? shown(a, sizeof a, c->address) : "-",
+            shown(r, sizeof r, recipient), res->group[0] ? shown(g, sizeof g, res->group) : "-",
+            act, shown(why, sizeof why, reason));
 }
 
 /* The reply to the request in p; *ld is opened on first need. */
 static void answer(const pd_parser *p, pd_ldap **ld, char *reply, size_t size)
 {
     const char *recipient, *sender, *why;
-    char r[LOG_VALUE_MAX], s[LOG_VALUE_MAX], g[LOG_VALUE_MAX], a[LOG_VALUE_MAX];
+    char r[LOG_VALUE_MAX], s[LOG_VALUE_MAX], e[LOG_VALUE_MAX];
     struct pd_lookup res;
+    struct pd_client client;
 
     if (pd_request_status(p) != PD_OK) {
         log_msg(LOG_W, "%s: %s; replying DEFER_IF_PERMIT",
@@ -231,17 +380,15 @@ static void answer(const pd_parser *p, pd_ldap **ld, char *reply, size_t size)
         snprintf(reply, size, "%s", PD_REPLY_UNAVAILABLE);
         return;
     }
+    pd_client_of(p, &client);
     pd_ldap_lookup(*ld, recipient, sender, &res);
+    judge_sender(*ld, &client, sender, &res);
     if (pd_format_lookup_reply(reply, size, &res) == 0)
         snprintf(reply, size, "%s", PD_REPLY_FAILED);
-    reply_summary(a, sizeof a, reply);
-    if (res.error[0] != '\0')
+    if (res.error[0] != '\0' && res.result != PD_RES_TOO_LARGE)
         log_msg(LOG_E, "sender=%s recipient=%s: %s", shown(s, sizeof s, sender),
-                shown(r, sizeof r, recipient), shown(g, sizeof g, res.error));
-    log_msg(res.result == PD_RES_NOT_GROUP ? LOG_D : LOG_I,
-            "sender=%s recipient=%s group=%s decision=%s %s", shown(s, sizeof s, sender),
-            shown(r, sizeof r, recipient), res.group[0] ? shown(g, sizeof g, res.group) : "-",
-            pd_result_name(res.result), a);
+                shown(r, sizeof r, recipient), shown(e, sizeof e, res.error));
+    log_decision(sender, &client, recipient, &res, reply);
 }
 
 /* Serve requests from in_fd, replies to out_fd, until end of input. The exit status. */
@@ -470,13 +617,6 @@ static void set_handler(int sig, void (*fn)(int))
     sigaction(sig, &sa, NULL);
 }
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static int daemonize(void)
 {
     pid_t pid = fork();
@@ -643,7 +783,8 @@ int main(int argc, char **argv)
         openlog("dmg-policyd", LOG_PID, LOG_MAIL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (load_config(config) != 0 || check_password_file() != 0) {
+    if (load_config(config) != 0 || check_password_file() != 0
+        || (!cfg.recipient_delimiter_set && delimiter_from_postfix() != 0)) {
         status = EXIT_CONFIG;
     } else if (listen_spec == NULL) {
         log_msg(LOG_D, "serving standard input");

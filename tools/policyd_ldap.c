@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lber.h>
@@ -19,20 +21,42 @@
 
 #define PW_MAX      1024           /* bytes of a password */
 #define PW_FILE_MAX (PW_MAX + 16)  /* bytes read from the password file */
-/* recipient and sender each escaped (3 bytes per byte at worst, twice for the recipient's
- * stripped form) plus the extra filter and the fixed text */
-#define FILTER_MAX  (3 * 3 * (PD_LINE_MAX + 1) + PD_CONF_VALUE_MAX + 256)
+/* the recipient's forms and the sender, escaped (3 bytes per byte at worst), plus the extra
+ * filter and the fixed text */
+#define FILTER_MAX  ((PD_FORMS_MAX + 1) * 3 * (PD_LINE_MAX + 1) + PD_FORMS_MAX * 8 \
+                     + PD_CONF_VALUE_MAX + 256)
 #define SIZE_LIMIT  16             /* entries: mail is unique, more means trouble */
+#define CONTEXTS_MAX 16            /* naming contexts used */
+#define DN_MAX      PD_CONF_VALUE_MAX
+#define DOMAINS_KEPT 64            /* answers of pd_ldap_group_domain kept */
+#define DOMAIN_MAX  256
+
+struct domain_answer {
+    char domain[DOMAIN_MAX];
+    int is_group_domain;
+    time_t when;
+};
 
 struct pd_ldap {
     const struct pd_config *cfg;
     pd_log_fn log;
     LDAP *ld;
+    char contexts[CONTEXTS_MAX][DN_MAX]; /* the root DSE's namingContexts */
+    size_t ncontexts;
+    int base_checked;                    /* the configured base was compared with them */
+    struct domain_answer domains[DOMAINS_KEPT];
+    size_t ndomains, next_domain;
 };
 
 static char attr_decision[] = "dmgDecision";
 static char attr_reason[] = "dmgDecisionReason";
 static char attr_auditor_mail[] = "dmgAuditorMail";
+static char attr_send_policy[] = "dmgSendPolicy";
+static char attr_audit_required[] = "dmgAuditRequired";
+static char attr_mail[] = "mail";
+static char attr_member_count[] = "dmgMemberCount";
+static char attr_contexts[] = "namingContexts";
+static char attr_none[] = LDAP_NO_ATTRS; /* "1.1" */
 
 pd_ldap *pd_ldap_new(const struct pd_config *cfg, pd_log_fn log)
 {
@@ -50,6 +74,9 @@ static void drop_connection(pd_ldap *l)
         ldap_unbind_ext_s(l->ld, NULL, NULL);
         l->ld = NULL;
     }
+    l->ncontexts = 0;
+    l->ndomains = 0; /* asked again after a reconnect */
+    l->next_domain = 0;
 }
 
 void pd_ldap_free(pd_ldap *l)
@@ -125,6 +152,8 @@ static int read_password(const char *path, char *pw, size_t size, struct pd_look
     return 0;
 }
 
+static int after_connect(pd_ldap *l, struct pd_lookup *out);
+
 /* A new connection in l->ld, bound as configured. The LDAP result code. */
 static int open_connection(pd_ldap *l, struct pd_lookup *out)
 {
@@ -184,7 +213,7 @@ static int open_connection(pd_ldap *l, struct pd_lookup *out)
         return rc;
     }
     l->ld = ld;
-    return LDAP_SUCCESS;
+    return after_connect(l, out);
 }
 
 /* NUL-terminated copy of a value; NULL when out of memory. */
@@ -262,31 +291,9 @@ static int auditor_list(LDAP *ld, LDAPMessage *e, char *dst, size_t size)
     return rc;
 }
 
-/* Read the entries of a search result into out. */
-static void read_entries(LDAP *ld, LDAPMessage *res, struct pd_lookup *out)
-{
-    size_t count = 0;
-    for (LDAPMessage *e = ldap_first_entry(ld, res); e != NULL; e = ldap_next_entry(ld, e)) {
-        enum pd_result r = entry_decision(ld, e);
-        enum pd_result before = out->result;
-        out->result = count == 0 ? r : pd_result_combine(out->result, r);
-        if (count == 0 || out->result != before) {
-            /* reason, auditors and DN of the entry that decides */
-            char *dn = ldap_get_dn(ld, e);
-            snprintf(out->group, sizeof out->group, "%s", dn != NULL ? dn : "");
-            ldap_memfree(dn);
-            first_value(ld, e, attr_reason, out->reason, sizeof out->reason);
-            if (auditor_list(ld, e, out->auditors, sizeof out->auditors) != 0) {
-                out->result = PD_RES_FAILED;
-                set_error(out, "out of memory");
-                return;
-            }
-        }
-        count++;
-    }
-    if (count > 1)
-        set_error(out, "%zu groups have this address", count);
-}
+/* ======================================================================================
+ * Searches
+ * ==================================================================================== */
 
 static int is_connection_error(int rc)
 {
@@ -300,44 +307,149 @@ static int is_transient(int rc)
            || rc == LDAP_UNAVAILABLE || rc == LDAP_ADMINLIMIT_EXCEEDED;
 }
 
-void pd_ldap_lookup(pd_ldap *l, const char *recipient, const char *sender,
-                    struct pd_lookup *out)
+/* Where to search: the configured base for groups when there is one, else the naming
+ * contexts (the base too when the root DSE names none). Their number. */
+static size_t bases_of(const pd_ldap *l, int for_groups, const char **bases)
 {
-    const struct pd_config *cfg = l->cfg;
-    char filter[FILTER_MAX];
-    char *attrs[] = { attr_decision, attr_reason, attr_auditor_mail, NULL };
-
-    pd_lookup_init(out);
-    if (pd_build_filter(filter, sizeof filter, recipient, sender, cfg->recipient_delimiter,
-                        cfg->filter) != 0) {
-        out->result = PD_RES_FAILED;
-        set_error(out, "filter too long");
-        return;
+    if (l->cfg->base[0] != '\0' && (for_groups || l->ncontexts == 0)) {
+        bases[0] = l->cfg->base;
+        return 1;
     }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int fresh = 0, rc;
-        LDAPMessage *res = NULL;
-        struct timeval tv;
+    for (size_t i = 0; i < l->ncontexts; i++)
+        bases[i] = l->contexts[i];
+    return l->ncontexts;
+}
 
-        if (l->ld == NULL) {
-            rc = open_connection(l, out);
-            if (rc != LDAP_SUCCESS) {
-                out->result = PD_RES_UNAVAILABLE;
-                return;
-            }
-            fresh = 1;
-        }
-        tv.tv_sec = cfg->timeout;
-        tv.tv_usec = 0;
-        rc = ldap_search_ext_s(l->ld, cfg->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL,
-                               NULL, &tv, SIZE_LIMIT, &res);
-        if (rc == LDAP_SUCCESS) {
-            read_entries(l->ld, res, out);
+typedef void (*entry_fn)(LDAP *ld, LDAPMessage *e, void *arg);
+
+/* One subtree search per base (bases_of), every entry handed to fn. The size limit is per
+ * base; reaching it is not an error (*limited is set, when not NULL). The first other error
+ * ends the searches: its code, described in out->error. */
+static int search_each(pd_ldap *l, int for_groups, const char *filter, char **attrs,
+                       int sizelimit, entry_fn fn, void *arg, int *limited,
+                       struct pd_lookup *out)
+{
+    const char *bases[CONTEXTS_MAX];
+    size_t n = bases_of(l, for_groups, bases);
+
+    if (n == 0) {
+        set_error(out, "the root DSE names no namingContexts (set base)");
+        return LDAP_NO_SUCH_OBJECT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        LDAPMessage *res = NULL;
+        struct timeval tv = { l->cfg->timeout, 0 };
+        int rc = ldap_search_ext_s(l->ld, bases[i], LDAP_SCOPE_SUBTREE, filter, attrs, 0,
+                                   NULL, NULL, &tv, sizelimit, &res);
+        if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
+            for (LDAPMessage *e = ldap_first_entry(l->ld, res); e != NULL;
+                 e = ldap_next_entry(l->ld, e))
+                fn(l->ld, e, arg);
+            if (rc == LDAP_SIZELIMIT_EXCEEDED && limited != NULL)
+                *limited = 1;
             ldap_msgfree(res);
-            return;
+            continue;
         }
         describe(l->ld, rc, "search", out);
         ldap_msgfree(res);
+        return rc;
+    }
+    return LDAP_SUCCESS;
+}
+
+static void count_entry(LDAP *ld, LDAPMessage *e, void *arg)
+{
+    (void)ld;
+    (void)e;
+    ++*(size_t *)arg;
+}
+
+/* The DN of the first entry seen, kept in arg (DN_MAX bytes). */
+static void first_dn(LDAP *ld, LDAPMessage *e, void *arg)
+{
+    char *dst = arg;
+    if (dst[0] != '\0')
+        return;
+    char *dn = ldap_get_dn(ld, e);
+    snprintf(dst, DN_MAX, "%s", dn != NULL ? dn : "?");
+    ldap_memfree(dn);
+}
+
+/* A configured base that leaves groups out is a hole in the enforcement: say so once. */
+static void check_base(pd_ldap *l)
+{
+    char escaped[3 * DN_MAX], filter[3 * DN_MAX + 128], outside[DN_MAX] = "";
+    char *attrs[] = { attr_none, NULL };
+    const struct pd_config *cfg = l->cfg;
+    struct pd_lookup scratch;
+    int limited = 0;
+
+    if (l->base_checked || cfg->base[0] == '\0' || l->ncontexts == 0 || l->log == NULL)
+        return;
+    l->base_checked = 1;
+    if (pd_filter_escape(escaped, sizeof escaped, cfg->base, strlen(cfg->base)) == (size_t)-1)
+        return;
+    snprintf(filter, sizeof filter,
+             "(&(objectClass=dynamicMailGroup)(!(entryDN:dnSubtreeMatch:=%s)))", escaped);
+    pd_lookup_init(&scratch);
+    if (search_each(l, 0, filter, attrs, 1, first_dn, outside, &limited, &scratch) != 0)
+        l->log(2, "looking for groups outside base %s: %s", cfg->base, scratch.error);
+    if (outside[0] != '\0')
+        l->log(3, "base %s leaves out groups of the directory, such as %s: mail to them is "
+                  "not checked (remove base to check every group)", cfg->base, outside);
+}
+
+/* After the bind: the naming contexts (from the root DSE), the base check. */
+static int after_connect(pd_ldap *l, struct pd_lookup *out)
+{
+    char *attrs[] = { attr_contexts, NULL };
+    LDAPMessage *res = NULL;
+    struct timeval tv = { l->cfg->timeout, 0 };
+    int rc = ldap_search_ext_s(l->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL,
+                               NULL, &tv, 1, &res);
+
+    l->ncontexts = 0;
+    if (rc != LDAP_SUCCESS) {
+        describe(l->ld, rc, "reading the root DSE", out);
+        ldap_msgfree(res);
+        return rc;
+    }
+    LDAPMessage *e = ldap_first_entry(l->ld, res);
+    struct berval **vals = e != NULL ? ldap_get_values_len(l->ld, e, attr_contexts) : NULL;
+    for (size_t i = 0; vals != NULL && vals[i] != NULL && l->ncontexts < CONTEXTS_MAX; i++) {
+        size_t len = vals[i]->bv_len;
+        if (len == 0 || len >= DN_MAX || memchr(vals[i]->bv_val, '\0', len) != NULL)
+            continue; /* the root DSE of slapd itself, or unusable */
+        memcpy(l->contexts[l->ncontexts], vals[i]->bv_val, len);
+        l->contexts[l->ncontexts++][len] = '\0';
+    }
+    ldap_value_free_len(vals);
+    ldap_msgfree(res);
+    check_base(l);
+    return LDAP_SUCCESS;
+}
+
+typedef int (*ldap_op)(pd_ldap *l, void *arg, struct pd_lookup *out);
+
+/* Run op on a bound connection, connecting when there is none; once more on a new one when
+ * the connection held turned out to be dead. A failure sets out->result. 0 when op
+ * succeeded. */
+static int run_op(pd_ldap *l, ldap_op op, void *arg, struct pd_lookup *out)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fresh = 0, rc;
+
+        if (l->ld == NULL) {
+            if (open_connection(l, out) != LDAP_SUCCESS) {
+                drop_connection(l);
+                out->result = PD_RES_UNAVAILABLE;
+                return -1;
+            }
+            fresh = 1;
+        }
+        rc = op(l, arg, out);
+        if (rc == LDAP_SUCCESS)
+            return 0;
         if (is_connection_error(rc)) {
             drop_connection(l);
             if (!fresh && attempt == 0) {
@@ -347,12 +459,217 @@ void pd_ldap_lookup(pd_ldap *l, const char *recipient, const char *sender,
                 continue;
             }
             out->result = PD_RES_UNAVAILABLE;
-            return;
+            return -1;
         }
         if (rc == LDAP_TIMEOUT)
             drop_connection(l); /* the answer may still come; do not read it as the next */
         out->result = is_transient(rc) ? PD_RES_UNAVAILABLE : PD_RES_FAILED;
-        return;
+        return -1;
     }
     out->result = PD_RES_UNAVAILABLE;
+    return -1;
+}
+
+/* ======================================================================================
+ * The decision
+ * ==================================================================================== */
+
+struct decision {
+    struct pd_lookup *out;
+    size_t count;
+};
+
+static int has_value(LDAP *ld, LDAPMessage *e, char *attr, const char *want)
+{
+    struct berval **vals = ldap_get_values_len(ld, e, attr);
+    int yes = 0;
+    for (size_t i = 0; !yes && vals != NULL && vals[i] != NULL; i++)
+        yes = vals[i]->bv_len == strlen(want)
+              && strncasecmp(vals[i]->bv_val, want, vals[i]->bv_len) == 0;
+    ldap_value_free_len(vals);
+    return yes;
+}
+
+/* One group: the strictest decision wins; the rest of out comes from the entry that
+ * decides. */
+static void read_group(LDAP *ld, LDAPMessage *e, void *arg)
+{
+    struct decision *d = arg;
+    struct pd_lookup *out = d->out;
+    enum pd_result r = entry_decision(ld, e);
+    enum pd_result before = out->result;
+
+    if (out->result == PD_RES_FAILED)
+        return; /* out of memory below */
+    out->result = d->count == 0 ? r : pd_result_combine(out->result, r);
+    if (d->count++ > 0 && out->result == before)
+        return;
+    char *dn = ldap_get_dn(ld, e);
+    snprintf(out->group, sizeof out->group, "%s", dn != NULL ? dn : "");
+    ldap_memfree(dn);
+    first_value(ld, e, attr_reason, out->reason, sizeof out->reason);
+    first_value(ld, e, attr_mail, out->group_mail, sizeof out->group_mail);
+    out->allows_anyone = has_value(ld, e, attr_send_policy, "anyone");
+    out->audit_required = has_value(ld, e, attr_audit_required, "TRUE");
+    if (auditor_list(ld, e, out->auditors, sizeof out->auditors) != 0) {
+        out->result = PD_RES_FAILED;
+        set_error(out, "out of memory");
+    }
+}
+
+static int decision_op(pd_ldap *l, void *arg, struct pd_lookup *out)
+{
+    char *attrs[] = { attr_decision, attr_reason, attr_auditor_mail, attr_send_policy,
+                      attr_audit_required, attr_mail, attr_member_count, NULL };
+    struct decision d = { out, 0 };
+
+    pd_lookup_init(out); /* a retry starts over */
+    int rc = search_each(l, 1, arg, attrs, SIZE_LIMIT, read_group, &d, NULL, out);
+    /* the overlay's refusal to expand the group (man page dynmailgroup-max-members) */
+    if (rc == LDAP_ADMINLIMIT_EXCEEDED && strstr(out->error, "(dynmailgroup-max-members)")) {
+        out->result = PD_RES_TOO_LARGE;
+        return LDAP_SUCCESS;
+    }
+    if (rc == LDAP_SUCCESS && d.count > 1)
+        set_error(out, "%zu groups have this address", d.count);
+    return rc;
+}
+
+void pd_ldap_lookup(pd_ldap *l, const char *recipient, const char *sender,
+                    struct pd_lookup *out)
+{
+    char filter[FILTER_MAX];
+
+    pd_lookup_init(out);
+    if (pd_build_filter(filter, sizeof filter, recipient, sender,
+                        l->cfg->recipient_delimiter, l->cfg->filter) != 0) {
+        out->result = PD_RES_FAILED;
+        set_error(out, "filter too long");
+        return;
+    }
+    (void)run_op(l, decision_op, filter, out);
+}
+
+/* ======================================================================================
+ * The account of an authenticated client
+ * ==================================================================================== */
+
+struct account {
+    const char *filter;
+    const char *sender;
+    size_t count;
+    int has_sender;
+    int limited;
+};
+
+/* sender equals the mail value (ASCII case-insensitive; a trailing dot of the sender's
+ * domain ignored). */
+static int same_address(const struct berval *mail, const char *sender)
+{
+    size_t len = strlen(sender);
+    if (len > 0 && sender[len - 1] == '.' && strchr(sender, '@') != NULL)
+        len--;
+    return len > 0 && mail->bv_len == len && strncasecmp(mail->bv_val, sender, len) == 0;
+}
+
+static void read_account(LDAP *ld, LDAPMessage *e, void *arg)
+{
+    struct account *a = arg;
+    struct berval **vals = ldap_get_values_len(ld, e, attr_mail);
+
+    a->count++;
+    for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+        if (same_address(vals[i], a->sender))
+            a->has_sender = 1;
+    ldap_value_free_len(vals);
+}
+
+static int account_op(pd_ldap *l, void *arg, struct pd_lookup *out)
+{
+    struct account *a = arg;
+    char *attrs[] = { attr_mail, NULL };
+
+    a->count = 0;
+    a->has_sender = 0;
+    a->limited = 0;
+    return search_each(l, 0, a->filter, attrs, 2, read_account, a, &a->limited, out);
+}
+
+enum pd_identity pd_ldap_account(pd_ldap *l, const char *login, const char *sender,
+                                 struct pd_lookup *out)
+{
+    char filter[FILTER_MAX];
+    struct account a = { filter, sender, 0, 0, 0 };
+
+    if (pd_build_login_filter(filter, sizeof filter, l->cfg->sasl_login_filter, login) != 0) {
+        out->result = PD_RES_FAILED;
+        set_error(out, "account filter too long");
+        return PD_ID_AS_CLAIMED;
+    }
+    if (run_op(l, account_op, &a, out) != 0)
+        return PD_ID_AS_CLAIMED;
+    if (a.count == 0)
+        return PD_ID_NO_ACCOUNT;
+    if (a.count > 1 || a.limited)
+        return PD_ID_MANY_ACCOUNTS;
+    return a.has_sender ? PD_ID_AS_CLAIMED : PD_ID_NOT_ACCOUNT;
+}
+
+/* ======================================================================================
+ * The groups' domains
+ * ==================================================================================== */
+
+struct domain_search {
+    const char *filter;
+    size_t count;
+    int limited;
+};
+
+static int domain_op(pd_ldap *l, void *arg, struct pd_lookup *out)
+{
+    struct domain_search *d = arg;
+    char *attrs[] = { attr_none, NULL };
+
+    d->count = 0;
+    d->limited = 0;
+    return search_each(l, 0, d->filter, attrs, 1, count_entry, &d->count, &d->limited, out);
+}
+
+static struct domain_answer *kept_answer(pd_ldap *l, const char *domain, time_t now)
+{
+    for (size_t i = 0; i < l->ndomains; i++)
+        if (strcmp(l->domains[i].domain, domain) == 0 && now - l->domains[i].when >= 0
+            && now - l->domains[i].when < PD_DOMAIN_TTL)
+            return &l->domains[i];
+    return NULL;
+}
+
+static void keep_answer(pd_ldap *l, const char *domain, int yes, time_t now)
+{
+    struct domain_answer *a = &l->domains[l->next_domain];
+    if (strlen(domain) >= sizeof a->domain)
+        return;
+    snprintf(a->domain, sizeof a->domain, "%s", domain);
+    a->is_group_domain = yes;
+    a->when = now;
+    l->next_domain = (l->next_domain + 1) % DOMAINS_KEPT;
+    if (l->ndomains < DOMAINS_KEPT)
+        l->ndomains++;
+}
+
+int pd_ldap_group_domain(pd_ldap *l, const char *domain, struct pd_lookup *out)
+{
+    char filter[FILTER_MAX];
+    struct domain_search d = { filter, 0, 0 };
+    time_t now = time(NULL);
+    const struct domain_answer *kept = kept_answer(l, domain, now);
+
+    if (kept != NULL)
+        return kept->is_group_domain;
+    if (pd_build_domain_filter(filter, sizeof filter, domain) != 0)
+        return 0; /* no domain: not local */
+    if (run_op(l, domain_op, &d, out) != 0)
+        return 0;
+    keep_answer(l, domain, d.count > 0 || d.limited, now);
+    return d.count > 0 || d.limited;
 }

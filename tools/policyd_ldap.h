@@ -1,18 +1,25 @@
 /*
  * policyd_ldap.h - the directory side of dmg-policyd: one persistent LDAP connection that
- * asks slapo-dynmailgroup for the decision on (sender, recipient).
+ * asks slapo-dynmailgroup for the decision on (sender, recipient), finds the account of an
+ * authenticated client and tells whether a domain is a group's.
  *
- * The search (man page SEND DECISIONS):
- *   base    the configured base, scope subtree
+ * The decision (man page SEND DECISIONS):
+ *   base    the configured base, else each of the directory's naming contexts; scope sub
  *   filter  (&(objectClass=dynamicMailGroup)(mail=RECIPIENT)(dmgSender=SENDER)EXTRA)
- *   attrs   dmgDecision dmgDecisionReason dmgAuditorMail
- * No entry: the recipient is not a dynamic mail group.
+ *   attrs   dmgDecision dmgDecisionReason dmgAuditorMail dmgSendPolicy dmgAuditRequired
+ *           mail dmgMemberCount
+ * No entry: the recipient is not a dynamic mail group. dmgMemberCount makes the overlay
+ * answer adminLimitExceeded for a group over dynmailgroup-max-members (PD_RES_TOO_LARGE).
+ *
+ * The naming contexts are read from the root DSE at every connect. With a configured base,
+ * the first connect also looks for a group outside it (sizelimit 1) and logs a warning
+ * naming it: mail to such a group is not checked.
  *
  * Connection: opened at the first lookup (LDAPv3, no referral chasing, network and
  * operation timeout = the configured timeout, optional StartTLS, simple bind as bind_dn
  * with the first line of bind_pw_file, read at every (re)connect, or anonymous). A
  * connection that turns out to be dead (LDAP_SERVER_DOWN, LDAP_CONNECT_ERROR) is opened
- * again and the search retried once; a timeout drops the connection for the next lookup.
+ * again and the operation retried once; a timeout drops the connection for the next one.
  */
 #ifndef DMG_POLICYD_LDAP_H
 #define DMG_POLICYD_LDAP_H
@@ -21,7 +28,7 @@
 
 typedef struct pd_ldap pd_ldap;
 
-/* The message callback: level 0 error, 1 notice, 2 debug. */
+/* The message callback: level 0 error, 1 notice, 2 debug, 3 warning. */
 typedef void (*pd_log_fn)(int level, const char *fmt, ...);
 
 /* cfg must outlive the handle. Never NULL unless out of memory. No connection yet. */
@@ -33,5 +40,19 @@ void pd_ldap_free(pd_ldap *l);
  * (result PD_RES_UNAVAILABLE / PD_RES_FAILED with out->error on errors). */
 void pd_ldap_lookup(pd_ldap *l, const char *recipient, const char *sender,
                     struct pd_lookup *out);
+
+/* Who an authenticated client is: the account found with sasl_login_filter under the
+ * naming contexts, and whether sender (any case) is one of its mail values. Returns
+ * PD_ID_AS_CLAIMED when it is; on a directory error out->result becomes PD_RES_UNAVAILABLE
+ * or PD_RES_FAILED (with out->error) and PD_ID_AS_CLAIMED is returned. */
+enum pd_identity pd_ldap_account(pd_ldap *l, const char *login, const char *sender,
+                                 struct pd_lookup *out);
+
+/* Is domain (see pd_address_domain) the domain of a group's mail anywhere in the directory?
+ * Answers are kept for a while (PD_DOMAIN_TTL seconds, until the next reconnect). On a
+ * directory error out->result becomes PD_RES_UNAVAILABLE or PD_RES_FAILED and 0 is
+ * returned. */
+#define PD_DOMAIN_TTL 300
+int pd_ldap_group_domain(pd_ldap *l, const char *domain, struct pd_lookup *out);
 
 #endif /* DMG_POLICYD_LDAP_H */

@@ -6,6 +6,7 @@
 
 #include "policyd_proto.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,16 @@ static void sb_putn(struct sbuf *b, const char *s, size_t n)
 static void sb_puts(struct sbuf *b, const char *s)
 {
     sb_putn(b, s, strlen(s));
+}
+
+/* The end of a filter built in b: "" and -1 when something did not fit. */
+static int sb_filter_done(struct sbuf *b, char *out, size_t size)
+{
+    if (!b->overflow)
+        return 0;
+    if (size > 0)
+        out[0] = '\0';
+    return -1;
 }
 
 /* ======================================================================================
@@ -308,6 +319,14 @@ enum pd_action pd_classify(const pd_parser *p, const char **recipient, const cha
     return PD_ACT_LOOKUP;
 }
 
+void pd_client_of(const pd_parser *p, struct pd_client *c)
+{
+    const char *login = pd_request_get(p, "sasl_username");
+    const char *address = pd_request_get(p, "client_address");
+    c->login = login != NULL ? login : "";
+    c->address = address != NULL ? address : "";
+}
+
 /* ======================================================================================
  * Filter
  * ==================================================================================== */
@@ -350,6 +369,23 @@ static void sb_put_escaped(struct sbuf *b, const char *s)
     b->len += n;
 }
 
+/* Local parts that Postfix's split_addr() leaves whole, so that Postfix delivers them to
+ * themselves and not to the address before the delimiter. */
+static int never_split(const char *local, size_t len, const char *delimiters)
+{
+    static const char owner[] = "owner-", request[] = "-request";
+
+    if (ascii_caseeq_n(local, len, "postmaster") || ascii_caseeq_n(local, len, "MAILER-DAEMON")
+        || ascii_caseeq_n(local, len, "double-bounce"))
+        return 1;
+    if (strchr(delimiters, '-') == NULL)
+        return 0;
+    if (len >= sizeof owner - 1 && ascii_caseeq_n(local, sizeof owner - 1, owner))
+        return 1;
+    return len > sizeof request - 1
+           && ascii_caseeq_n(local + len - (sizeof request - 1), sizeof request - 1, request);
+}
+
 int pd_strip_extension(char *out, size_t size, const char *recipient, const char *delimiters)
 {
     if (delimiters == NULL || delimiters[0] == '\0' || recipient == NULL)
@@ -358,6 +394,8 @@ int pd_strip_extension(char *out, size_t size, const char *recipient, const char
     if (at == NULL)
         return 0;
     size_t local_len = (size_t)(at - recipient);
+    if (never_split(recipient, local_len, delimiters))
+        return 0;
     size_t cut = local_len;
     for (size_t i = 0; i < local_len; i++) {
         if (strchr(delimiters, recipient[i]) != NULL) {
@@ -375,43 +413,135 @@ int pd_strip_extension(char *out, size_t size, const char *recipient, const char
     return 1;
 }
 
+/* Adds form (len bytes) to forms[*n] unless it is there already. -1 when there is no room. */
+static int add_form(char forms[][PD_LINE_MAX + 1], size_t max, size_t *n, const char *form,
+                    size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen(forms[i]) == len && memcmp(forms[i], form, len) == 0)
+            return 0;
+    if (*n == max || len > PD_LINE_MAX)
+        return -1;
+    memcpy(forms[*n], form, len);
+    forms[(*n)++][len] = '\0';
+    return 0;
+}
+
+/* What trivial-rewrite makes of f: without the domain's trailing dot, or the percent hack
+ * "user%domain@here" -> "user@domain" (the rightmost "%"). 0 when neither applies. */
+static size_t rewritten(char *out, const char *f)
+{
+    const char *at = strrchr(f, '@');
+    size_t len = strlen(f);
+    const char *pct;
+
+    if (at == NULL)
+        return 0;
+    if (len > (size_t)(at - f) + 2 && f[len - 1] == '.') {
+        memcpy(out, f, len - 1);
+        return len - 1;
+    }
+    for (pct = at; pct > f && pct[-1] != '%'; pct--)
+        ;
+    if (pct == f)
+        return 0;
+    size_t left = (size_t)(pct - 1 - f), right = (size_t)(at - pct);
+    memcpy(out, f, left);
+    out[left] = '@';
+    memcpy(out + left + 1, pct, right);
+    return left + 1 + right;
+}
+
+size_t pd_recipient_forms(char forms[][PD_LINE_MAX + 1], size_t max, const char *recipient,
+                          const char *delimiters)
+{
+    char buf[PD_LINE_MAX + 1];
+    size_t n = 0, rewrites;
+
+    if (recipient == NULL || add_form(forms, max, &n, recipient, strlen(recipient)) != 0)
+        return 0;
+    /* every rewrite of every form, until nothing new comes */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = rewritten(buf, forms[i]);
+        if (len > 0 && add_form(forms, max, &n, buf, len) != 0)
+            return 0;
+    }
+    rewrites = n;
+    for (size_t i = 0; i < rewrites; i++) {
+        int r = pd_strip_extension(buf, sizeof buf, forms[i], delimiters);
+        if (r < 0 || (r > 0 && add_form(forms, max, &n, buf, strlen(buf)) != 0))
+            return 0;
+    }
+    return n;
+}
+
 int pd_build_filter(char *out, size_t size, const char *recipient, const char *sender,
                     const char *delimiters, const char *extra)
 {
     struct sbuf b;
-    char stripped[PD_LINE_MAX + 1];
-    int has_stripped;
+    char forms[PD_FORMS_MAX][PD_LINE_MAX + 1];
+    size_t n;
 
     if (out == NULL || recipient == NULL || sender == NULL)
         return -1;
     sb_init(&b, out, size);
-    has_stripped = pd_strip_extension(stripped, sizeof stripped, recipient, delimiters);
-    if (has_stripped < 0)
+    n = pd_recipient_forms(forms, PD_FORMS_MAX, recipient, delimiters);
+    if (n == 0)
         return -1;
     sb_puts(&b, "(&(objectClass=dynamicMailGroup)");
-    if (has_stripped) {
-        sb_puts(&b, "(|(mail=");
-        sb_put_escaped(&b, recipient);
-        sb_puts(&b, ")(mail=");
-        sb_put_escaped(&b, stripped);
-        sb_puts(&b, "))");
-    } else {
+    if (n > 1)
+        sb_puts(&b, "(|");
+    for (size_t i = 0; i < n; i++) {
         sb_puts(&b, "(mail=");
-        sb_put_escaped(&b, recipient);
+        sb_put_escaped(&b, forms[i]);
         sb_puts(&b, ")");
     }
+    if (n > 1)
+        sb_puts(&b, ")");
     sb_puts(&b, "(dmgSender=");
     sb_put_escaped(&b, sender);
     sb_puts(&b, ")");
     if (extra != NULL)
         sb_puts(&b, extra);
     sb_puts(&b, ")");
-    if (b.overflow) {
-        if (size > 0)
+    return sb_filter_done(&b, out, size);
+}
+
+int pd_build_domain_filter(char *out, size_t size, const char *domain)
+{
+    struct sbuf b;
+
+    if (out == NULL || domain == NULL || domain[0] == '\0') {
+        if (out != NULL && size > 0)
             out[0] = '\0';
         return -1;
     }
-    return 0;
+    sb_init(&b, out, size);
+    sb_puts(&b, "(&(objectClass=dynamicMailGroup)(mail=*@");
+    sb_put_escaped(&b, domain);
+    sb_puts(&b, "))");
+    return sb_filter_done(&b, out, size);
+}
+
+int pd_build_login_filter(char *out, size_t size, const char *template_, const char *login)
+{
+    struct sbuf b;
+
+    if (out == NULL || template_ == NULL || login == NULL)
+        return -1;
+    sb_init(&b, out, size);
+    for (const char *t = template_; *t != '\0'; t++) {
+        if (t[0] == '%' && t[1] == 's') {
+            sb_put_escaped(&b, login);
+            t++;
+        } else if (t[0] == '%' && t[1] == '%') {
+            sb_putn(&b, "%", 1);
+            t++;
+        } else {
+            sb_putn(&b, t, 1);
+        }
+    }
+    return sb_filter_done(&b, out, size);
 }
 
 /* ======================================================================================
@@ -445,10 +575,11 @@ static int strictness(enum pd_result r)
     case PD_RES_HOLD: return 2;
     case PD_RES_NO_DECISION: return 3;
     case PD_RES_REJECT: return 4;
-    case PD_RES_FAILED: return 5;
-    case PD_RES_UNAVAILABLE: return 6;
+    case PD_RES_TOO_LARGE: return 5;
+    case PD_RES_FAILED: return 6;
+    case PD_RES_UNAVAILABLE: return 7;
     }
-    return 6;
+    return 7;
 }
 
 enum pd_result pd_result_combine(enum pd_result a, enum pd_result b)
@@ -466,6 +597,7 @@ const char *pd_result_name(enum pd_result r)
     case PD_RES_NO_DECISION: return "no-decision";
     case PD_RES_UNAVAILABLE: return "unavailable";
     case PD_RES_FAILED: return "failed";
+    case PD_RES_TOO_LARGE: return "too-large";
     }
     return "unknown";
 }
@@ -548,6 +680,9 @@ size_t pd_format_lookup_reply(char *out, size_t size, const struct pd_lookup *l)
     case PD_RES_FAILED:
         fixed = PD_REPLY_FAILED;
         break;
+    case PD_RES_TOO_LARGE:
+        fixed = PD_REPLY_TOO_LARGE;
+        break;
     case PD_RES_HOLD:
         sb_init(&b, text, sizeof text);
         sb_puts(&b, "awaiting audit");
@@ -569,6 +704,94 @@ size_t pd_format_lookup_reply(char *out, size_t size, const struct pd_lookup *l)
         fixed = PD_REPLY_FAILED;
     snprintf(out, size, "%s", fixed);
     return strlen(out);
+}
+
+/* ======================================================================================
+ * Sending identity
+ * ==================================================================================== */
+
+int pd_outsider_matters(const struct pd_lookup *l)
+{
+    if (l->result != PD_RES_ACCEPT && l->result != PD_RES_HOLD)
+        return 0;
+    /* "anyone" lets an outsider through as well; only an auditor's exemption is lost */
+    return !l->allows_anyone || (l->audit_required && l->result == PD_RES_ACCEPT);
+}
+
+/* The group as the reasons name it: its address, else the recipient's DN. */
+static const char *group_name(const struct pd_lookup *l)
+{
+    return l->group_mail[0] != '\0' ? l->group_mail : l->group;
+}
+
+static const char *shown_sender(const char *sender)
+{
+    return sender[0] != '\0' ? sender : "<>";
+}
+
+void pd_apply_identity(struct pd_lookup *l, enum pd_identity id, const char *sender,
+                       const char *login)
+{
+    const char *g = group_name(l);
+    const char *s = shown_sender(sender != NULL ? sender : "");
+
+    if (login == NULL)
+        login = "";
+    /* a rejection stands with the directory's reason; errors are not decisions */
+    if (l->result != PD_RES_ACCEPT && l->result != PD_RES_HOLD)
+        return;
+    switch (id) {
+    case PD_ID_AS_CLAIMED:
+        return;
+    case PD_ID_NOT_ACCOUNT:
+        snprintf(l->reason, sizeof l->reason,
+                 "sender %s is not an address of the authenticated user %s", s, login);
+        break;
+    case PD_ID_NO_ACCOUNT:
+        snprintf(l->reason, sizeof l->reason,
+                 "no account found for the authenticated user %s", login);
+        break;
+    case PD_ID_MANY_ACCOUNTS:
+        snprintf(l->reason, sizeof l->reason,
+                 "more than one account found for the authenticated user %s", login);
+        break;
+    case PD_ID_OUTSIDER:
+        if (l->allows_anyone && l->audit_required) {
+            l->result = PD_RES_HOLD;
+            snprintf(l->reason, sizeof l->reason,
+                     "mail to %s is held for audit: sender %s is in a local domain but "
+                     "not authenticated", g, s);
+            return;
+        }
+        if (l->allows_anyone)
+            return;
+        snprintf(l->reason, sizeof l->reason,
+                 "sender %s is in a local domain but not authenticated: not allowed to "
+                 "send to %s", s, g);
+        break;
+    }
+    l->result = PD_RES_REJECT;
+}
+
+int pd_address_domain(char *out, size_t size, const char *address)
+{
+    const char *at = address != NULL ? strrchr(address, '@') : NULL;
+    size_t len;
+
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    if (at == NULL)
+        return 0;
+    len = strlen(at + 1);
+    if (len > 0 && at[len] == '.')
+        len--; /* the trailing dot of "example.com." */
+    if (len >= size)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)lower((unsigned char)at[1 + i]);
+    out[len] = '\0';
+    return 0;
 }
 
 static int cmp_items(const void *a, const void *b)
@@ -632,10 +855,20 @@ size_t pd_join_sorted(char *out, size_t size, const char *const *items, size_t n
  * Configuration
  * ==================================================================================== */
 
+static int set_networks(struct pd_config *c, const char *key, const char *v, size_t vlen,
+                        char *err, size_t errsize);
+
 void pd_config_defaults(struct pd_config *c)
 {
+    static const char loopback[] = "127.0.0.0/8 ::1";
+    char ignored[8];
+
     memset(c, 0, sizeof *c);
     snprintf(c->uri, sizeof c->uri, "%s", "ldapi:///");
+    snprintf(c->postconf, sizeof c->postconf, "%s", "/usr/sbin/postconf");
+    snprintf(c->sasl_login_filter, sizeof c->sasl_login_filter, "%s", "(uid=%s)");
+    (void)set_networks(c, "trusted_networks", loopback, sizeof loopback - 1, ignored,
+                       sizeof ignored);
     c->timeout = 5;
     c->idle_timeout = 600;
     c->max_children = 32;
@@ -726,6 +959,222 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The next item of a list separated by spaces, tabs or commas: [*b, *e) within [0, vlen). 0
+ * when there is none. */
+static int next_item(const char *v, size_t vlen, size_t *pos, size_t *b, size_t *e)
+{
+    size_t i = *pos;
+    while (i < vlen && (is_space(v[i]) || v[i] == ','))
+        i++;
+    if (i == vlen)
+        return 0;
+    *b = i;
+    while (i < vlen && !is_space(v[i]) && v[i] != ',')
+        i++;
+    *e = i;
+    *pos = i;
+    return 1;
+}
+
+/* recipient_delimiter: as Postfix allows, any of these characters ("" = none). */
+static int set_delimiter(struct pd_config *c, const char *key, const char *v, size_t vlen,
+                         char *err, size_t errsize)
+{
+    for (size_t k = 0; k < vlen; k++) {
+        unsigned char ch = (unsigned char)v[k];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '@') {
+            snprintf(err, errsize, "%s: only printable ASCII characters other than \"@\"",
+                     key);
+            return -1;
+        }
+    }
+    if (set_string(c->recipient_delimiter, sizeof c->recipient_delimiter, key, v, vlen, err,
+                   errsize) != 0)
+        return -1;
+    c->recipient_delimiter_set = 1;
+    return 0;
+}
+
+/* An address of a network: "192.0.2.1", "2001:db8::1", "[2001:db8::1]". 4, 6 or 0. */
+static int parse_ip(const char *s, size_t len, unsigned char addr[16])
+{
+    char text[64];
+
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof text)
+        return 0;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    memset(addr, 0, 16);
+    if (inet_pton(AF_INET, text, addr) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, text, addr) == 1)
+        return 6;
+    return 0;
+}
+
+/* "ADDRESS[/PREFIX]" into n. 0, or -1 with err. */
+static int parse_network(struct pd_net *n, const char *key, const char *s, size_t len,
+                         char *err, size_t errsize)
+{
+    const char *slash = memchr(s, '/', len);
+    size_t alen = slash != NULL ? (size_t)(slash - s) : len;
+    unsigned max, prefix;
+    int shown = len > 64 ? 64 : (int)len;
+
+    n->family = parse_ip(s, alen, n->addr);
+    if (n->family == 0) {
+        snprintf(err, errsize, "%s: \"%.*s\" is not an IP address or network", key, shown, s);
+        return -1;
+    }
+    max = n->family == 4 ? 32 : 128;
+    prefix = max;
+    if (slash != NULL) {
+        size_t plen = len - alen - 1;
+        prefix = 0;
+        if (plen == 0 || plen > 3) {
+            snprintf(err, errsize, "%s: \"%.*s\": bad prefix length", key, shown, s);
+            return -1;
+        }
+        for (size_t i = 0; i < plen; i++) {
+            if (slash[1 + i] < '0' || slash[1 + i] > '9') {
+                snprintf(err, errsize, "%s: \"%.*s\": bad prefix length", key, shown, s);
+                return -1;
+            }
+            prefix = prefix * 10 + (unsigned)(slash[1 + i] - '0');
+        }
+        if (prefix > max) {
+            snprintf(err, errsize, "%s: \"%.*s\": prefix longer than %u", key, shown, s, max);
+            return -1;
+        }
+    }
+    n->prefix = prefix;
+    for (unsigned bit = prefix; bit < max; bit++) {
+        if (n->addr[bit / 8] & (0x80 >> (bit % 8))) {
+            snprintf(err, errsize, "%s: \"%.*s\": address bits set after the prefix", key,
+                     shown, s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* trusted_networks: a list of networks (possibly empty: nothing is trusted). */
+static int set_networks(struct pd_config *c, const char *key, const char *v, size_t vlen,
+                        char *err, size_t errsize)
+{
+    struct pd_net nets[PD_NETS_MAX];
+    size_t n = 0, pos = 0, b, e;
+
+    while (next_item(v, vlen, &pos, &b, &e)) {
+        if (n == PD_NETS_MAX) {
+            snprintf(err, errsize, "%s: more than %d networks", key, PD_NETS_MAX);
+            return -1;
+        }
+        if (parse_network(&nets[n], key, v + b, e - b, err, errsize) != 0)
+            return -1;
+        n++;
+    }
+    memcpy(c->trusted, nets, n * sizeof nets[0]);
+    c->ntrusted = n;
+    return 0;
+}
+
+/* A domain name as a mail domain is written (any case), not starting with a dot. */
+static int domain_ok(const char *d, size_t len)
+{
+    if (len == 0 || d[0] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        int ch = lower((unsigned char)d[i]);
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'
+              || ch == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* local_domains: domain names, stored lower case without trailing dots, one space
+ * between (possibly none: no domain is local). */
+static int set_domains(struct pd_config *c, const char *key, const char *v, size_t vlen,
+                       char *err, size_t errsize)
+{
+    char list[sizeof c->local_domains];
+    struct sbuf b;
+    size_t pos = 0, ib, ie;
+
+    sb_init(&b, list, sizeof list);
+    while (next_item(v, vlen, &pos, &ib, &ie)) {
+        size_t len = ie - ib;
+        if (len > 1 && v[ie - 1] == '.')
+            len--; /* the trailing dot of "example.com." */
+        if (!domain_ok(v + ib, len)) {
+            snprintf(err, errsize, "%s: \"%.*s\" is not a domain name", key,
+                     (int)(ie - ib > 64 ? 64 : ie - ib), v + ib);
+            return -1;
+        }
+        if (b.len > 0)
+            sb_putn(&b, " ", 1);
+        for (size_t i = 0; i < len; i++) {
+            char ch = (char)lower((unsigned char)v[ib + i]);
+            sb_putn(&b, &ch, 1);
+        }
+    }
+    if (b.overflow) {
+        snprintf(err, errsize, "%s: value too long", key);
+        return -1;
+    }
+    memcpy(c->local_domains, list, b.len + 1);
+    c->local_domains_set = 1;
+    return 0;
+}
+
+/* sasl_login_filter: one parenthesised filter with %s (the login) and only %% otherwise. */
+static int set_login_filter(struct pd_config *c, const char *key, const char *v, size_t vlen,
+                            char *err, size_t errsize)
+{
+    int has_login = 0, depth = 0;
+
+    for (size_t i = 0; i < vlen; i++) {
+        if (v[i] == '%') {
+            if (i + 1 < vlen && (v[i + 1] == 's' || v[i + 1] == '%')) {
+                has_login |= v[i + 1] == 's';
+                i++;
+                continue;
+            }
+            snprintf(err, errsize, "%s: only %%s (the login) and %%%% may follow %%", key);
+            return -1;
+        }
+        if (v[i] == '(')
+            depth++;
+        else if (v[i] == ')' && --depth == 0 && i + 1 != vlen)
+            depth = -1; /* more after the end of the first filter */
+        if (depth < 0)
+            break;
+    }
+    if (vlen == 0 || v[0] != '(' || depth != 0 || !has_login) {
+        snprintf(err, errsize, "%s: expected one parenthesised filter with %%s, such as "
+                               "(uid=%%s)", key);
+        return -1;
+    }
+    return set_string(c->sasl_login_filter, sizeof c->sasl_login_filter, key, v, vlen, err,
+                      errsize);
+}
+
+/* postconf: an absolute path (Postfix's spawn(8) passes no PATH). */
+static int set_command(char *dst, size_t size, const char *key, const char *v, size_t vlen,
+                       char *err, size_t errsize)
+{
+    if (vlen == 0 || v[0] != '/') {
+        snprintf(err, errsize, "%s: expected an absolute path", key);
+        return -1;
+    }
+    return set_string(dst, size, key, v, vlen, err, errsize);
+}
+
 int pd_config_line(struct pd_config *c, const char *line, size_t len, char *err,
                    size_t errsize)
 {
@@ -796,18 +1245,16 @@ int pd_config_line(struct pd_config *c, const char *line, size_t len, char *err,
         }
         return set_string(c->filter, sizeof c->filter, key, v, vlen, err, errsize);
     }
-    if (strcmp(key, "recipient_delimiter") == 0) {
-        for (size_t k = 0; k < vlen; k++) {
-            unsigned char ch = (unsigned char)v[k];
-            if (ch <= 0x20 || ch >= 0x7f || ch == '@') {
-                snprintf(err, errsize, "recipient_delimiter: only printable ASCII "
-                                       "characters other than \"@\"");
-                return -1;
-            }
-        }
-        return set_string(c->recipient_delimiter, sizeof c->recipient_delimiter, key, v, vlen,
-                          err, errsize);
-    }
+    if (strcmp(key, "recipient_delimiter") == 0)
+        return set_delimiter(c, key, v, vlen, err, errsize);
+    if (strcmp(key, "postconf") == 0)
+        return set_command(c->postconf, sizeof c->postconf, key, v, vlen, err, errsize);
+    if (strcmp(key, "sasl_login_filter") == 0)
+        return set_login_filter(c, key, v, vlen, err, errsize);
+    if (strcmp(key, "trusted_networks") == 0)
+        return set_networks(c, key, v, vlen, err, errsize);
+    if (strcmp(key, "local_domains") == 0)
+        return set_domains(c, key, v, vlen, err, errsize);
     if (strcmp(key, "timeout") == 0)
         return set_int(&c->timeout, key, v, vlen, 1, 300, err, errsize);
     if (strcmp(key, "idle_timeout") == 0)
@@ -828,10 +1275,6 @@ int pd_config_check(const struct pd_config *c, char *err, size_t errsize)
         snprintf(err, errsize, "uri is empty");
         return -1;
     }
-    if (c->base[0] == '\0') {
-        snprintf(err, errsize, "base is required (the subtree that holds the groups)");
-        return -1;
-    }
     if (c->bind_dn[0] != '\0' && c->bind_pw_file[0] == '\0') {
         snprintf(err, errsize, "bind_dn needs bind_pw_file");
         return -1;
@@ -840,6 +1283,57 @@ int pd_config_check(const struct pd_config *c, char *err, size_t errsize)
         snprintf(err, errsize, "bind_pw_file without bind_dn");
         return -1;
     }
+    return 0;
+}
+
+int pd_config_postconf_delimiter(struct pd_config *c, const char *out, size_t len, char *err,
+                                 size_t errsize)
+{
+    size_t n = 0;
+
+    while (n < len && out[n] != '\n')
+        n++;
+    if (n < len && n + 1 != len) {
+        snprintf(err, errsize, "postconf printed more than one line");
+        return -1;
+    }
+    if (memchr(out, '\0', n) != NULL) {
+        snprintf(err, errsize, "NUL byte in the output of postconf");
+        return -1;
+    }
+    return set_delimiter(c, "recipient_delimiter (from postconf)", out, n, err, errsize);
+}
+
+int pd_client_trusted(const struct pd_config *c, const char *address)
+{
+    unsigned char a[16];
+    int family = address != NULL ? parse_ip(address, strlen(address), a) : 0;
+    static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+    if (family == 6 && memcmp(a, mapped, sizeof mapped) == 0) {
+        memmove(a, a + 12, 4); /* ::ffff:192.0.2.1 is 192.0.2.1 */
+        family = 4;
+    }
+    for (size_t i = 0; family != 0 && i < c->ntrusted; i++) {
+        const struct pd_net *n = &c->trusted[i];
+        unsigned full = n->prefix / 8, rest = n->prefix % 8;
+        if (n->family != family || memcmp(a, n->addr, full) != 0)
+            continue;
+        if (rest == 0 || ((a[full] ^ n->addr[full]) & (0xff00 >> rest) & 0xff) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int pd_domain_listed(const struct pd_config *c, const char *domain)
+{
+    size_t dlen = domain != NULL ? strlen(domain) : 0;
+    size_t pos = 0, b, e;
+    const char *list = c->local_domains;
+
+    while (dlen > 0 && next_item(list, strlen(list), &pos, &b, &e))
+        if (e - b == dlen && memcmp(list + b, domain, dlen) == 0)
+            return 1;
     return 0;
 }
 

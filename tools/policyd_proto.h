@@ -39,6 +39,8 @@
 #define PD_REPLY_FAILED      "action=DEFER_IF_PERMIT 4.3.0 directory lookup failed\n\n"
 #define PD_REPLY_NO_DECISION "action=DEFER_IF_PERMIT 4.3.0 no decision from directory\n\n"
 #define PD_REPLY_MALFORMED   "action=DEFER_IF_PERMIT 4.3.0 malformed policy request\n\n"
+#define PD_REPLY_TOO_LARGE   "action=REJECT 5.5.3 group too large: more members than the " \
+                             "directory expands\n\n"
 
 /* ---------------------------------------------------------------------------------------
  * Request parser: fed any chunks of the byte stream, yields one request at a time.
@@ -111,6 +113,15 @@ enum pd_action {
 enum pd_action pd_classify(const pd_parser *p, const char **recipient, const char **sender,
                            const char **why);
 
+/* Who is sending, beyond the envelope: the SASL login ("" when the client did not
+ * authenticate) and the client's IP address ("" when absent). Never NULL. */
+struct pd_client {
+    const char *login;
+    const char *address;
+};
+
+void pd_client_of(const pd_parser *p, struct pd_client *c);
+
 /* ---------------------------------------------------------------------------------------
  * LDAP filter text (RFC 4515).
  * ------------------------------------------------------------------------------------- */
@@ -120,17 +131,39 @@ enum pd_action pd_classify(const pd_parser *p, const char **recipient, const cha
  * (size_t)-1 when it does not fit into size bytes. */
 size_t pd_filter_escape(char *out, size_t size, const char *s, size_t len);
 
-/* "(&(objectClass=dynamicMailGroup)(mail=R)(dmgSender=S)EXTRA)", where R is the recipient,
- * or "(|(mail=R)(mail=R'))" when delimiters (Postfix recipient_delimiter: any of these
- * characters, "" or NULL for none) occur in R's local part and R' is R without its address
- * extension. extra may be NULL or "". 0 on success, -1 when it does not fit. */
+/* The addresses Postfix may deliver a recipient R as, R first: trivial-rewrite drops the
+ * trailing dot of the domain ("g@example.com." is "g@example.com") and, with
+ * allow_percent_hack (the default) for a local domain, makes "g%example.com@here"
+ * "g@example.com"; the virtual alias lookup also tries each without its address
+ * extension (pd_strip_extension). Each form differs from the others; at most max, each
+ * NUL-terminated in forms[i] (PD_LINE_MAX + 1 bytes). The number of forms, or 0 when
+ * there would be more than max or one does not fit. */
+#define PD_FORMS_MAX 8
+size_t pd_recipient_forms(char forms[][PD_LINE_MAX + 1], size_t max, const char *recipient,
+                          const char *delimiters);
+
+/* "(&(objectClass=dynamicMailGroup)(mail=R)(dmgSender=S)EXTRA)", with
+ * "(|(mail=R)(mail=R2)...)" for the recipient's forms (pd_recipient_forms) when it has more
+ * than one. extra may be NULL or "". 0 on success, -1 when it does not fit. */
 int pd_build_filter(char *out, size_t size, const char *recipient, const char *sender,
                     const char *delimiters, const char *extra);
 
-/* R without its address extension: "user+ext@domain" -> "user@domain" for delimiters "+".
- * 1 when out holds a different address, 0 when there is none (no delimiter in the local
- * part, or nothing before it), -1 when it does not fit. */
+/* R without its address extension, as Postfix's split_addr() cuts it: the local part ends
+ * before the first of any of the delimiter characters ("user+ext@domain" -> "user@domain"
+ * for "+", also "user-ext@domain" for "+-"). Like Postfix, postmaster, MAILER-DAEMON and
+ * double-bounce are never split, nor owner-* and *-request when "-" is a delimiter. 1 when
+ * out holds a different address, 0 when there is none (no delimiter in the local part,
+ * nothing before it, or one of those names), -1 when it does not fit. */
 int pd_strip_extension(char *out, size_t size, const char *recipient, const char *delimiters);
+
+/* "(&(objectClass=dynamicMailGroup)(mail=*@DOMAIN))": is DOMAIN a group's domain? 0, or -1
+ * when it does not fit or the domain is empty. */
+int pd_build_domain_filter(char *out, size_t size, const char *domain);
+
+/* The account filter: template with %s replaced by the escaped login, %u by the part before
+ * its last "@" (all of it without one), %d by the part after it ("" without one), %% by "%"
+ * (as in Postfix's ldap_table(5)). 0, or -1 when it does not fit. */
+int pd_build_login_filter(char *out, size_t size, const char *template_, const char *login);
 
 /* ---------------------------------------------------------------------------------------
  * Directory answer -> reply.
@@ -143,7 +176,8 @@ enum pd_result {
     PD_RES_REJECT,
     PD_RES_NO_DECISION,    /* a group came back without a usable dmgDecision */
     PD_RES_UNAVAILABLE,    /* could not connect, bind or reach the directory in time */
-    PD_RES_FAILED          /* the directory answered the search with an error */
+    PD_RES_FAILED,         /* the directory answered the search with an error */
+    PD_RES_TOO_LARGE       /* the group has more members than dynmailgroup-max-members */
 };
 
 struct pd_lookup {
@@ -151,6 +185,9 @@ struct pd_lookup {
     char reason[PD_LOOKUP_TEXT];    /* dmgDecisionReason as returned ("" when none) */
     char auditors[PD_LOOKUP_TEXT];  /* auditors' addresses, ", "-separated, sorted */
     char group[PD_LOOKUP_TEXT];     /* DN of the (first) group, for the log */
+    char group_mail[PD_LOOKUP_TEXT]; /* the group's (first) mail value */
+    int allows_anyone;              /* dmgSendPolicy has "anyone" */
+    int audit_required;             /* dmgAuditRequired is TRUE */
     char error[PD_LOOKUP_TEXT];     /* what went wrong, for the log */
 };
 
@@ -164,6 +201,37 @@ enum pd_result pd_decision_result(const char *value, size_t len);
 enum pd_result pd_result_combine(enum pd_result a, enum pd_result b);
 
 const char *pd_result_name(enum pd_result r);
+
+/* ---------------------------------------------------------------------------------------
+ * Sending identity: a group's decision for who the client is (man page SENDING IDENTITY).
+ * ------------------------------------------------------------------------------------- */
+
+enum pd_identity {
+    PD_ID_AS_CLAIMED = 0, /* the envelope sender is taken as it is: the directory decides */
+    PD_ID_NOT_ACCOUNT,    /* authenticated, and the sender is not one of the account's mail */
+    PD_ID_NO_ACCOUNT,     /* authenticated, and no account has the login */
+    PD_ID_MANY_ACCOUNTS,  /* authenticated, and several accounts have the login */
+    PD_ID_OUTSIDER        /* not authenticated, not in trusted_networks, sender in a local
+                             domain: decided as mail from outside the organisation */
+};
+
+/* Does the outsider rule change l's decision at all? Only when the directory would let the
+ * sender through on more than "anyone" (or an auditor's exemption): then the caller must
+ * find out whether the sender's domain is local. */
+int pd_outsider_matters(const struct pd_lookup *l);
+
+/* Adjust the directory's decision in l (accept or hold of a group; a rejection keeps the
+ * directory's reason, other results are left alone) for identity id:
+ *   PD_ID_NOT_ACCOUNT, PD_ID_NO_ACCOUNT, PD_ID_MANY_ACCOUNTS  reject, saying why
+ *   PD_ID_OUTSIDER  only "anyone" lets the sender through, held when the group is audited
+ *                   (no auditor's exemption); otherwise reject
+ * l->reason is replaced by the reason for the new decision. */
+void pd_apply_identity(struct pd_lookup *l, enum pd_identity id, const char *sender,
+                       const char *login);
+
+/* The domain of address (after its last "@"), lower-cased, without a trailing dot, into
+ * out; "" for the null sender or an address without a domain. -1 when it does not fit. */
+int pd_address_domain(char *out, size_t size, const char *address);
 
 /* The reply for a lookup: DUNNO (not a group, accept), "HOLD awaiting audit by A, B",
  * "REJECT 5.7.1 REASON" or one of the DEFER_IF_PERMIT replies above. Always succeeds when
@@ -194,14 +262,29 @@ size_t pd_join_sorted(char *out, size_t size, const char *const *items, size_t n
  * ------------------------------------------------------------------------------------- */
 
 #define PD_CONF_VALUE_MAX 1024
+#define PD_NETS_MAX       64    /* networks in trusted_networks */
+
+/* One network of trusted_networks: family 4 or 6, address bytes, prefix length. */
+struct pd_net {
+    int family;
+    unsigned char addr[16];
+    unsigned prefix;
+};
 
 struct pd_config {
     char uri[PD_CONF_VALUE_MAX];          /* uri: LDAP URI(s), default ldapi:/// */
-    char base[PD_CONF_VALUE_MAX];         /* base: search base (required) */
+    char base[PD_CONF_VALUE_MAX];         /* base: search base ("" = the naming contexts) */
     char bind_dn[PD_CONF_VALUE_MAX];      /* bind_dn: "" = anonymous */
     char bind_pw_file[PD_CONF_VALUE_MAX]; /* bind_pw_file: first line is the password */
     char filter[PD_CONF_VALUE_MAX];       /* filter: extra filter ANDed in ("" = none) */
     char recipient_delimiter[64];         /* recipient_delimiter: as Postfix's ("" = none) */
+    int recipient_delimiter_set;          /* set in the file (else asked of postconf) */
+    char postconf[PD_CONF_VALUE_MAX];     /* postconf: the command, /usr/sbin/postconf */
+    char sasl_login_filter[PD_CONF_VALUE_MAX]; /* sasl_login_filter: default (uid=%s) */
+    struct pd_net trusted[PD_NETS_MAX];   /* trusted_networks: default 127.0.0.0/8 ::1 */
+    size_t ntrusted;
+    char local_domains[PD_CONF_VALUE_MAX]; /* local_domains: lower case, one space between */
+    int local_domains_set;                /* set in the file (else the groups' domains) */
     int timeout;                          /* timeout: seconds, 1..300, default 5 */
     int idle_timeout;                     /* idle_timeout: seconds, 1..86400, default 600 */
     int max_children;                     /* max_children: TCP connections, 1..1024, 32 */
@@ -218,6 +301,18 @@ int pd_config_line(struct pd_config *c, const char *line, size_t len, char *err,
 
 /* After the last line: are the required settings there and consistent? 0 or -1 + err. */
 int pd_config_check(const struct pd_config *c, char *err, size_t errsize);
+
+/* recipient_delimiter from the output of "postconf -h recipient_delimiter" (len bytes):
+ * the first line, checked like the setting. 0, or -1 with a message in err. */
+int pd_config_postconf_delimiter(struct pd_config *c, const char *out, size_t len, char *err,
+                                 size_t errsize);
+
+/* Is the IP address (text, as Postfix's client_address) in trusted_networks? An
+ * IPv4-mapped IPv6 address counts as its IPv4 address; "" or unparsable: no. */
+int pd_client_trusted(const struct pd_config *c, const char *address);
+
+/* Is domain (lower case, no trailing dot, see pd_address_domain) in local_domains? */
+int pd_domain_listed(const struct pd_config *c, const char *domain);
 
 /* First line of a password file's contents (len bytes at s): copied into out without its
  * line end. 0, or -1 when empty, too long for size or holding a NUL byte. */

@@ -26,6 +26,12 @@
  * SMTP reception (`exim4 -C FILE -bs`, SMTP on standard input, queue_only): a held message is
  * then frozen in the private spool (`exim4 -bp`, "frozen by ACL" in the mainlog).
  *
+ * The README's identity rules (authenticated clients send as their account, found by
+ * $authenticated_id; unauthenticated clients outside relay_from_hosts that claim a local
+ * sender pass only "anyone" groups and are frozen when the group is audited) run, verbatim,
+ * in host-checking sessions (`exim4 -C FILE -bh ADDRESS`: the ACLs of a session from that
+ * address, nothing received) with a plaintext authenticator for AUTH PLAIN.
+ *
  * Exim: Debian's exim4-daemon-heavy conflicts with postfix, which the other tests need, so
  * scripts/exim-private.sh unpacks it (never installs it) into /var/cache/dynmailgroup/exim and
  * prints the binary's path; DMG_EXIM names another exim binary with LDAP lookups. When no
@@ -254,26 +260,35 @@ static const char *require_exim(void)
 
 /* <server dir>/exim with exim.conf (written every time; the same text); Exim creates spool/
  * and spool/log/ as its user. Returns the configuration's path (static). */
-static const char *exim_config(void)
+/* <server dir>/exim into dir; Exim's user gets through to it. */
+static void exim_dir(char *dir, size_t size)
 {
-    static char conf[PATH_MAX];
-    char dir[PATH_MAX], text[3 * PATH_MAX];
-    path_fmt(dir, sizeof dir, "%s/exim", dmg_server_dir(server));
+    path_fmt(dir, size, "%s/exim", dmg_server_dir(server));
     if (mkdir(dir, 0755) != 0)
         ck_assert_msg(errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
     /* spool and log are used by Exim's user for a reception (-bs): let it through */
     ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
+}
+
+/* The start of every configuration: spool and log in dir (created by Exim's user), received
+ * messages stay in the spool. */
+#define EXIM_COMMON \
+    "# written by test_exim.c\n" \
+    "spool_directory = %s/spool\n" \
+    "log_file_path = %s/spool/log/%%slog\n" \
+    "keep_environment =\n" \
+    "primary_hostname = mx.example.com\n" \
+    "qualify_domain = example.com\n" \
+    "queue_only = true\n"
+
+static const char *exim_config(void)
+{
+    static char conf[PATH_MAX];
+    char dir[PATH_MAX], text[3 * PATH_MAX];
+    exim_dir(dir, sizeof dir);
     snprintf(text, sizeof text,
-             "# written by test_exim.c\n"
-             "spool_directory = %s/spool\n"
-             /* created by Exim's user, like the spool */
-             "log_file_path = %s/spool/log/%%slog\n"
-             "keep_environment =\n"
+             EXIM_COMMON
              "ldap_default_servers = 127.0.0.1::%d\n"
-             "primary_hostname = mx.example.com\n"
-             "qualify_domain = example.com\n"
-             /* received messages stay in the spool */
-             "queue_only = true\n"
              "acl_smtp_rcpt = rcpt\n"
              "\n"
              "begin acl\n"
@@ -292,6 +307,78 @@ static const char *exim_config(void)
              "  accept\n",
              dir, dir, server_port(), server_port());
     path_fmt(conf, sizeof conf, "%s/exim.conf", dir);
+    write_file(conf, text);
+    return conf;
+}
+
+/* The README's identity rules (section "Mail systems", Exim), verbatim but for DMG_LDAP's
+ * URI: this server's port. */
+#define README_IDENTITY_ACL \
+    "acl_check_rcpt:\n" \
+    "  # \"\" when the recipient is not a group; no answer from the directory: 451\n" \
+    "  require set acl_m_dmg = ${lookup ldap{DMG_LDAP?dmgDecision?sub?\\\n" \
+    "            (&(mail=${quote_ldap:$local_part@$domain})" \
+    "(dmgSender=${quote_ldap:$sender_address}))}}\n" \
+    "  # authenticated clients send as their account\n" \
+    "  deny    authenticated = *\n" \
+    "          condition = ${if !eq{$acl_m_dmg}{}}\n" \
+    "          !condition = ${if forany{<, ${lookup ldap{DMG_LDAP?mail?sub?\\\n" \
+    "            (uid=${quote_ldap:$authenticated_id})}}}{eqi{$item}{$sender_address}}}\n" \
+    "          message = 5.7.1 sender $sender_address is not an address of the " \
+    "authenticated user $authenticated_id\n" \
+    "  # outsiders claiming a local sender: only \"anyone\" groups, always held when " \
+    "audited\n" \
+    "  deny    !authenticated = *\n" \
+    "          hosts = ! +relay_from_hosts\n" \
+    "          sender_domains = +dmg_local_domains\n" \
+    "          condition = ${if !eq{$acl_m_dmg}{}}\n" \
+    "          !condition = ${if forany{<, ${lookup ldap{DMG_LDAP?dmgSendPolicy?sub?\\\n" \
+    "            (mail=${quote_ldap:$local_part@$domain})}}}{eqi{$item}{anyone}}}\n" \
+    "          message = 5.7.1 sender $sender_address is in a local domain but not " \
+    "authenticated\n" \
+    "  warn    !authenticated = *\n" \
+    "          hosts = ! +relay_from_hosts\n" \
+    "          sender_domains = +dmg_local_domains\n" \
+    "          condition = ${if !eq{$acl_m_dmg}{}}\n" \
+    "          condition = ${lookup ldap{DMG_LDAP?dmgAuditRequired?sub?\\\n" \
+    "            (mail=${quote_ldap:$local_part@$domain})}}\n" \
+    "          control = freeze\n" \
+    "  deny    condition = ${if eq{$acl_m_dmg}{reject}}\n" \
+    "          message = 5.7.1 you may not send to this group\n" \
+    "  warn    condition = ${if eq{$acl_m_dmg}{hold}}\n" \
+    "          control = freeze\n"
+
+/* <server dir>/exim/identity.conf: the README's identity rules, relay_from_hosts =
+ * 127.0.0.1, and PLAIN authentication of bob and alice (password DMG_PASSWORD). Static. */
+static const char *exim_identity_config(void)
+{
+    static char conf[PATH_MAX];
+    char dir[PATH_MAX], text[3 * PATH_MAX + 4096];
+    exim_dir(dir, sizeof dir);
+    snprintf(text, sizeof text,
+             EXIM_COMMON
+             "hostlist relay_from_hosts = 127.0.0.1\n"
+             "domainlist dmg_local_domains = example.com\n"
+             "DMG_LDAP = user=\"" MTA_DN "\" pass=" DMG_PASSWORD
+             " ldap://127.0.0.1:%d/dc=example,dc=com\n"
+             "acl_smtp_rcpt = acl_check_rcpt\n"
+             "\n"
+             "begin acl\n"
+             "\n"
+             README_IDENTITY_ACL
+             "  accept\n"
+             "\n"
+             "begin authenticators\n"
+             "\n"
+             "plain:\n"
+             "  driver = plaintext\n"
+             "  public_name = PLAIN\n"
+             "  server_prompts = :\n"
+             "  server_condition = ${if and{{inlist{$auth2}{bob:alice}}"
+             "{eq{$auth3}{" DMG_PASSWORD "}}}}\n"
+             "  server_set_id = $auth2\n",
+             dir, dir, server_port());
+    path_fmt(conf, sizeof conf, "%s/identity.conf", dir);
     write_file(conf, text);
     return conf;
 }
@@ -394,6 +481,11 @@ static const char *const group_ldif[] = {
     "dn: cn=eng-open," GROUPS "\nobjectClass: dynamicMailGroup\ncn: eng-open\n"
     "mail: eng-open@example.com\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
     "dmgSendPolicy: anyone\n",
+    /* anyone, audited by alice */
+    "dn: cn=eng-audit," GROUPS "\nobjectClass: dynamicMailGroup\ncn: eng-audit\n"
+    "mail: eng-audit@example.com\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
+    "dmgSendPolicy: anyone\ndmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=alice,ou=Engineering,dc=example,dc=com\n",
     /* hidden from address books: only the privileged MTA account sees it */
     "dn: cn=eng-hidden," GROUPS "\nobjectClass: dynamicMailGroup\ncn: eng-hidden\n"
     "mail: eng-hidden@example.com\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
@@ -536,6 +628,27 @@ static char *smtp_session(const char *commands)
     return out;
 }
 
+/* exim -bh ADDR (a session from that host, ACLs run, nothing received) on the identity
+ * configuration: the SMTP replies, one per line (caller frees); Exim's account of the ACLs
+ * (standard error) in *log. */
+static char *host_session(const char *addr, const char *commands, char **log)
+{
+    const char *exim = require_exim();
+    char *argv[] = { (char *)exim, "-C", (char *)exim_identity_config(), "-bh", (char *)addr,
+                     NULL };
+    char *out;
+    int st = run(argv, commands, &out, log);
+    ck_assert_msg(st == 0, "exim -bh %s: status %d, stdout \"%s\", stderr \"%s\"", addr, st,
+                  out, *log);
+    char *w = out;
+    for (const char *r = out; *r; r++)
+        if (*r != '\r')
+            *w++ = *r;
+    *w = '\0';
+    chomp(out);
+    return out;
+}
+
 /* The reply to the RCPT command: the line after the MAIL reply. */
 static char *nth_line(const char *text, int n)
 {
@@ -638,6 +751,100 @@ START_TEST(test_acl_freezes_held_message)
 }
 END_TEST
 
+/* The reply before the last one (QUIT's), its lines joined: "550-A\n550 B" is "550 A B".
+ * Caller frees. */
+static char *reply_before_last(const char *replies)
+{
+    char *copy = strdup(replies), *save = NULL, *lines[64];
+    size_t n = 0;
+    ck_assert_ptr_nonnull(copy);
+    for (char *l = strtok_r(copy, "\n", &save); l != NULL && n < 64;
+         l = strtok_r(NULL, "\n", &save))
+        lines[n++] = l;
+    ck_assert_msg(n >= 2, "fewer than two replies:\n%s", replies);
+    size_t first = n - 2;
+    while (first > 0 && strlen(lines[first - 1]) > 3 && lines[first - 1][3] == '-')
+        first--;
+    char *joined = calloc(1, strlen(replies) + 1);
+    ck_assert_ptr_nonnull(joined);
+    for (size_t k = first; k <= n - 2; k++) {
+        ck_assert_msg(strlen(lines[k]) >= 3, "bad reply line \"%s\"", lines[k]);
+        if (k == first)
+            memcpy(joined, lines[k], 3);
+        strcat(joined, " ");
+        strcat(joined, lines[k] + (strlen(lines[k]) > 3 ? 4 : 3));
+    }
+    free(copy);
+    return joined;
+}
+
+/* The README's identity rules, from the host addr, authenticated as auth ("" = not): the
+ * RCPT reply of sender to rcpt must be expected; whether the message would be frozen too. */
+#define ASSERT_HOST_RCPT(addr, auth, sender, rcpt, expected, frozen) \
+    assert_host_rcpt_at(__LINE__, (addr), (auth), (sender), (rcpt), (expected), (frozen))
+static void assert_host_rcpt_at(int line, const char *addr, const char *auth,
+                                const char *sender, const char *rcpt, const char *expected,
+                                int frozen)
+{
+    char commands[1024], *log;
+    path_fmt(commands, sizeof commands, "EHLO client.example.org\r\n%s%s%s"
+             "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nQUIT\r\n", auth[0] ? "AUTH PLAIN " : "",
+             auth, auth[0] ? "\r\n" : "", sender, rcpt);
+    char *replies = host_session(addr, commands, &log);
+    char *got = reply_before_last(replies);
+    ck_assert_msg(strcmp(got, expected) == 0,
+                  "line %d: from %s%s%s, MAIL FROM:<%s> RCPT TO:<%s>: got \"%s\", expected "
+                  "\"%s\"; Exim said:\n%s", line, addr, auth[0] ? " authenticated " : "",
+                  auth, sender, rcpt, got, expected, log);
+    int was_frozen = strstr(log, "freeze") != NULL && strstr(log, "warn: condition test "
+                                                                  "succeeded") != NULL;
+    ck_assert_msg(was_frozen == frozen, "line %d: frozen %d, expected %d; Exim said:\n%s",
+                  line, was_frozen, frozen, log);
+    free(got);
+    free(replies);
+    free(log);
+}
+
+#define AUTH_BOB   "AGJvYgBzZWNyZXQ="      /* \0bob\0secret */
+#define AUTH_ALICE "AGFsaWNlAHNlY3JldA=="  /* \0alice\0secret */
+#define OUTSIDE "192.0.2.10"
+
+/* Authenticated clients send as their account; unauthenticated outsiders claiming a local
+ * sender pass only "anyone", held when audited; relay hosts keep the overlay's decision. */
+START_TEST(test_acl_identity)
+{
+    /* the rules tested are the README's */
+    const char *src = getenv("DMG_SRCDIR");
+    char readme_path[PATH_MAX];
+    path_fmt(readme_path, sizeof readme_path, "%s/README.md", src && *src ? src : ".");
+    char *readme = read_file(readme_path);
+    ck_assert_msg(strstr(readme, README_IDENTITY_ACL) != NULL,
+                  "%s does not show these rules:\n%s", readme_path, README_IDENTITY_ACL);
+    free(readme);
+
+    ensure_groups();
+    ASSERT_HOST_RCPT(OUTSIDE, "", "bob@example.com", GROUP,
+                     "550 5.7.1 sender bob@example.com is in a local domain but not "
+                     "authenticated", 0);
+    ASSERT_HOST_RCPT(OUTSIDE, "", "alice@example.com", "eng-audit@example.com",
+                     "250 Accepted", 1);
+    ASSERT_HOST_RCPT(OUTSIDE, "", "bob@example.com", "eng-open@example.com", "250 Accepted",
+                     0);
+    ASSERT_HOST_RCPT(OUTSIDE, "", "x@example.org", "eng-open@example.com", "250 Accepted", 0);
+    ASSERT_HOST_RCPT(OUTSIDE, "", "x@example.org", GROUP,
+                     "550 5.7.1 you may not send to this group", 0);
+    ASSERT_HOST_RCPT(OUTSIDE, AUTH_BOB, "alice@example.com", GROUP,
+                     "550 5.7.1 sender alice@example.com is not an address of the "
+                     "authenticated user bob", 0);
+    ASSERT_HOST_RCPT(OUTSIDE, AUTH_BOB, "bob@example.com", GROUP, "250 Accepted", 1);
+    ASSERT_HOST_RCPT(OUTSIDE, AUTH_ALICE, "alice.anderson@example.com", GROUP, "250 Accepted",
+                     0);
+    ASSERT_HOST_RCPT("127.0.0.1", "", "alice@example.com", GROUP, "250 Accepted", 0);
+    ASSERT_HOST_RCPT("127.0.0.1", "", "alice@example.com", "eng-audit@example.com",
+                     "250 Accepted", 0);
+}
+END_TEST
+
 int main(void)
 {
     find_exim();
@@ -655,6 +862,7 @@ int main(void)
     TCase *acl = dmg_tcase("exim ACL");
     tcase_add_test(acl, test_acl_in_smtp);
     tcase_add_test(acl, test_acl_freezes_held_message);
+    tcase_add_test(acl, test_acl_identity);
     suite_add_tcase(s, acl);
 
     dmg_server_opts o = { 0 };

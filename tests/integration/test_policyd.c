@@ -121,7 +121,6 @@ static const char *write_config(const char *name, const char *uri, const char *b
     snprintf(text, sizeof text,
              "# written by test_policyd.c\n"
              "uri = %s\n"
-             "base = dc=example,dc=com\n"
              "%s%s%s"
              "%s%s%s"
              "timeout = 5\n"
@@ -403,15 +402,17 @@ static void ask_at(const char *file, int line, policyd *p, const char *req,
     }
 }
 
-/* A request as Postfix 3.7 sends it (SMTPD_POLICY_README), in a static buffer. */
-static const char *request_in(const char *state, const char *sender, const char *recipient)
+/* A request as Postfix 3.7 sends it (SMTPD_POLICY_README) from client (its IP address)
+ * authenticated as login ("" when not), in a static buffer. */
+static const char *request_from(const char *state, const char *sender, const char *recipient,
+                                const char *client, const char *login)
 {
     static char buf[4096];
     snprintf(buf, sizeof buf,
              "request=smtpd_access_policy\n"
              "protocol_state=%s\n"
              "protocol_name=ESMTP\n"
-             "client_address=127.0.0.1\n"
+             "client_address=%s\n"
              "client_name=localhost\n"
              "client_port=40312\n"
              "reverse_client_name=localhost\n"
@@ -426,8 +427,8 @@ static const char *request_in(const char *state, const char *sender, const char 
              "size=0\n"
              "etrn_domain=\n"
              "stress=\n"
-             "sasl_method=\n"
-             "sasl_username=\n"
+             "sasl_method=%s\n"
+             "sasl_username=%s\n"
              "sasl_sender=\n"
              "ccert_subject=\n"
              "ccert_issuer=\n"
@@ -440,8 +441,13 @@ static const char *request_in(const char *state, const char *sender, const char 
              "compatibility_level=3.6\n"
              "mail_version=3.7.11\n"
              "\n",
-             state, sender, recipient);
+             state, client, sender, recipient, login[0] ? "PLAIN" : "", login);
     return buf;
+}
+
+static const char *request_in(const char *state, const char *sender, const char *recipient)
+{
+    return request_from(state, sender, recipient, "127.0.0.1", "");
 }
 
 static const char *rcpt(const char *sender, const char *recipient)
@@ -453,6 +459,14 @@ static void assert_log_has(const policyd *p, const char *needle)
 {
     char *log = read_file(p->log);
     ck_assert_msg(strstr(log, needle) != NULL, "\"%s\" not in dmg-policyd's log:\n%s", needle,
+                  log);
+    free(log);
+}
+
+static void assert_log_lacks(const policyd *p, const char *needle)
+{
+    char *log = read_file(p->log);
+    ck_assert_msg(strstr(log, needle) == NULL, "\"%s\" in dmg-policyd's log:\n%s", needle,
                   log);
     free(log);
 }
@@ -479,6 +493,17 @@ static const char *const group_ldif[] = {
     "dn: cn=eng-hidden," GROUPS "\nobjectClass: dynamicMailGroup\ncn: eng-hidden\n"
     "mail: eng-hidden@example.com\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
     "dmgSendPolicy: members\ndmgShowInContacts: FALSE\n",
+    /* outside ou=Groups: enforced unless a base leaves it out */
+    "dn: cn=eng-outside,ou=Engineering,dc=example,dc=com\nobjectClass: dynamicMailGroup\n"
+    "cn: eng-outside\nmail: eng-outside@example.com\n"
+    "dmgDepartment: ou=Engineering,dc=example,dc=com\ndmgSendPolicy: members\n",
+    /* another domain of the organisation (a local domain by default) */
+    "dn: cn=partners," GROUPS "\nobjectClass: dynamicMailGroup\ncn: partners\n"
+    "mail: partners@lists.example.net\ndmgDepartment: ou=APAC,ou=Sales,dc=example,dc=com\n",
+    /* whitelisted senders of that domain */
+    "dn: cn=eng-white," GROUPS "\nobjectClass: dynamicMailGroup\ncn: eng-white\n"
+    "mail: eng-white@example.com\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
+    "dmgSendPolicy: whitelist\ndmgWhitelist: @lists.example.net\n",
     /* frozen: excluded by the extra filter of one test */
     "dn: cn=sales-frozen," GROUPS "\nobjectClass: dynamicMailGroup\ncn: sales-frozen\n"
     "mail: sales-frozen@example.com\ndmgDepartment: ou=Sales,dc=example,dc=com\n"
@@ -539,8 +564,20 @@ START_TEST(test_decisions)
     ASK(&p, rcpt("frank@example.com", "eng-audit@example.com"), "action=DUNNO");
     ASK(&p, rcpt("Alice.Anderson@EXAMPLE.com", "eng-audit@example.com"), "action=DUNNO");
     close_policyd(&p);
-    assert_log_has(&p, "decision=reject");
-    assert_log_has(&p, "decision=hold");
+    assert_log_has(&p, "decision: sender=x@example.org login=- client=127.0.0.1 "
+                       "recipient=ENG-Domain@Example.COM group=cn=eng-domain," GROUPS
+                       " action=REJECT 5.7.1 reason=\"sender x@example.org is not allowed "
+                       "to send to eng-domain@example.com (policy: domain)\"");
+    assert_log_has(&p, "decision: sender=x@example.org login=- client=127.0.0.1 "
+                       "recipient=eng-audit@example.com group=cn=eng-audit," GROUPS
+                       " action=HOLD reason=\"mail to eng-audit@example.com is held for "
+                       "audit: sender x@example.org (allowed by policy anyone) is not an "
+                       "auditor\"");
+    assert_log_has(&p, "decision: sender=frank@example.com login=- client=127.0.0.1 "
+                       "recipient=eng-audit@example.com group=cn=eng-audit," GROUPS
+                       " action=DUNNO reason=\"sender allowed by policy anyone: "
+                       "frank@example.com may send to eng-audit@example.com (sender is an "
+                       "auditor, not held for audit)\"");
 }
 END_TEST
 
@@ -647,16 +684,21 @@ START_TEST(test_pipelined_requests)
 }
 END_TEST
 
+static int run_to_exit(const char *const *args, policyd *out);
+
 START_TEST(test_recipient_delimiter)
 {
     ensure_groups(server);
-    /* without recipient_delimiter an extension address is not the group */
-    policyd p = spawn_policyd(mta_config(NULL));
+    /* set to none: an extension address is not the group */
+    policyd p = spawn_policyd(mta_config("recipient_delimiter ="));
     ASK(&p, rcpt("x@example.org", "eng-domain+news@example.com"), "action=DUNNO");
     close_policyd(&p);
 
-    policyd q = spawn_policyd(mta_config("recipient_delimiter = +"));
+    /* not set: Postfix's (this suite's main.cf has "+", as Debian's has) */
+    policyd q = spawn_policyd(mta_config(NULL));
     ASK(&q, rcpt("x@example.org", "eng-domain+news@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    ASK(&q, rcpt("x@example.org", "ENG-Domain+X@Example.COM"),
         REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
     ASK(&q, rcpt("x@example.org", "eng-open+x@example.com"), "action=DUNNO");
     ASK(&q, rcpt("x@example.org", "eng-domain@example.com"),
@@ -664,13 +706,222 @@ START_TEST(test_recipient_delimiter)
     ASK(&q, rcpt("x@example.org", "+eng-domain@example.com"), "action=DUNNO");
     close_policyd(&q);
 
-    /* several delimiters: the first one in the address splits it, as in Postfix, so
-     * "eng-domain+news" is "eng" with extension "domain+news" (no such group) */
-    policyd r = spawn_policyd(mta_config("recipient_delimiter = -+"));
-    ASK(&r, rcpt("x@example.org", "eng-domain+news@example.com"), "action=DUNNO");
-    ASK(&r, rcpt("x@example.org", "eng-domain@example.com"),
+    /* several delimiters: any one of them ends the local part */
+    policyd r = spawn_policyd(mta_config("recipient_delimiter = +_"));
+    ASK(&r, rcpt("x@example.org", "eng-domain_news@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    ASK(&r, rcpt("x@example.org", "eng-domain+news_x@example.com"),
         REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
     close_policyd(&r);
+
+    /* the first one in the address splits it, as in Postfix, so "eng-domain+news" is "eng"
+     * with extension "domain+news" (no such group) */
+    policyd t = spawn_policyd(mta_config("recipient_delimiter = -+"));
+    ASK(&t, rcpt("x@example.org", "eng-domain+news@example.com"), "action=DUNNO");
+    ASK(&t, rcpt("x@example.org", "eng-domain@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    close_policyd(&t);
+}
+END_TEST
+
+/* Without recipient_delimiter in the file, postconf is asked once at start (with the
+ * MAIL_CONFIG Postfix gives its spawned services); no postconf: no delimiter; a postconf
+ * that fails stops dmg-policyd (it cannot know what Postfix does). */
+START_TEST(test_delimiter_from_postconf)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    ensure_groups(server);
+    path_fmt(dir, sizeof dir, "%s/postfix", test_dir());
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    path_fmt(path, sizeof path, "%s/main.cf", dir);
+    write_text(path, "recipient_delimiter = _\n");
+    ck_assert_int_eq(setenv("MAIL_CONFIG", dir, 1), 0);
+    policyd p = spawn_policyd(mta_config(NULL));
+    ASK(&p, rcpt("x@example.org", "eng-domain_news@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    ASK(&p, rcpt("x@example.org", "eng-domain+news@example.com"), "action=DUNNO");
+    close_policyd(&p);
+
+    policyd q = spawn_policyd(mta_config("postconf = /nonexistent/postconf"));
+    ASK(&q, rcpt("x@example.org", "eng-domain_news@example.com"), "action=DUNNO");
+    close_policyd(&q);
+    assert_log_has(&q, "/nonexistent/postconf: No such file or directory: no recipient "
+                       "delimiter");
+
+    ck_assert_int_eq(setenv("MAIL_CONFIG", "/nonexistent", 1), 0);
+    const char *args[] = { "-f", "-c", mta_config(NULL), NULL };
+    policyd r;
+    ck_assert_int_eq(run_to_exit(args, &r), 78);
+    assert_log_has(&r, "/usr/sbin/postconf -h recipient_delimiter failed (exit status 1): "
+                       "set recipient_delimiter in the configuration");
+}
+END_TEST
+
+/* By default every group of the directory is decided (the naming contexts); a base that
+ * leaves groups out is reported when dmg-policyd connects. */
+START_TEST(test_every_group)
+{
+    ensure_groups(server);
+    policyd p = spawn_policyd(mta_config(NULL));
+    ASK(&p, rcpt("x@example.org", "eng-outside@example.com"),
+        "action=REJECT 5.7.1 sender x@example.org is not allowed to send to "
+        "eng-outside@example.com (policy: members)");
+    ASK(&p, rcpt("x@example.org", "eng-domain@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    close_policyd(&p);
+    assert_log_lacks(&p, "leaves out");
+
+    policyd q = spawn_policyd(mta_config("base = " GROUPS));
+    ASK(&q, rcpt("x@example.org", "eng-domain@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    ASK(&q, rcpt("x@example.org", "eng-outside@example.com"), "action=DUNNO");
+    close_policyd(&q);
+    assert_log_has(&q, "warning: base " GROUPS " leaves out groups of the directory, such as "
+                       "cn=eng-outside,ou=Engineering,dc=example,dc=com: mail to them is not "
+                       "checked (remove base to check every group)");
+
+    policyd r = spawn_policyd(mta_config("base = dc=example,dc=com"));
+    ASK(&r, rcpt("x@example.org", "eng-outside@example.com"),
+        "action=REJECT 5.7.1 sender x@example.org is not allowed to send to "
+        "eng-outside@example.com (policy: members)");
+    close_policyd(&r);
+    assert_log_lacks(&r, "leaves out");
+}
+END_TEST
+
+#define UNTRUSTED "192.0.2.10"
+#define AS(sender, group, login) request_from("RCPT", (sender), (group), UNTRUSTED, (login))
+#define FROM_OUTSIDE(sender, group) request_from("RCPT", (sender), (group), UNTRUSTED, "")
+#define HOLD_AUDIT "action=HOLD awaiting audit by alice.anderson@example.com, " \
+                   "alice@example.com, frank@example.com"
+
+/* An authenticated client sends as its account (sasl_login_filter, default (uid=%s)). */
+START_TEST(test_authenticated_sender)
+{
+    ensure_groups(server);
+    policyd p = spawn_policyd(mta_config(NULL));
+    ASK(&p, AS("bob@example.com", "eng-domain@example.com", "bob"), "action=DUNNO");
+    ASK(&p, AS("Bob@Example.COM", "eng-domain@example.com", "bob"), "action=DUNNO");
+    ASK(&p, AS("alice.anderson@example.com", "eng-audit@example.com", "alice"),
+        "action=DUNNO"); /* a genuine auditor */
+    ASK(&p, AS("bob@example.com", "eng-audit@example.com", "bob"), HOLD_AUDIT);
+    ASK(&p, AS("alice@example.com", "eng-domain@example.com", "bob"),
+        "action=REJECT 5.7.1 sender alice@example.com is not an address of the "
+        "authenticated user bob");
+    ASK(&p, AS("frank@example.com", "eng-audit@example.com", "bob"),
+        "action=REJECT 5.7.1 sender frank@example.com is not an address of the "
+        "authenticated user bob");
+    ASK(&p, AS("x@example.org", "eng-open@example.com", "bob"),
+        "action=REJECT 5.7.1 sender x@example.org is not an address of the "
+        "authenticated user bob");
+    ASK(&p, AS("", "eng-open@example.com", "bob"),
+        "action=REJECT 5.7.1 sender <> is not an address of the authenticated user bob");
+    /* refused anyway: the directory's reason */
+    ASK(&p, AS("x@example.org", "eng-domain@example.com", "bob"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    /* not a group: not decided */
+    ASK(&p, AS("alice@example.com", "carol@example.com", "bob"), "action=DUNNO");
+    ASK(&p, AS("bob@example.com", "eng-domain@example.com", "nosuchuser"),
+        "action=REJECT 5.7.1 no account found for the authenticated user nosuchuser");
+    /* the login is a value, never a filter */
+    ASK(&p, AS("bob@example.com", "eng-domain@example.com", "*"),
+        "action=REJECT 5.7.1 no account found for the authenticated user *");
+    ASK(&p, AS("bob@example.com", "eng-domain@example.com", "x)(uid=bob"),
+        "action=REJECT 5.7.1 no account found for the authenticated user x)(uid=bob");
+    close_policyd(&p);
+    assert_log_has(&p, "decision: sender=alice@example.com login=bob client=" UNTRUSTED
+                       " recipient=eng-domain@example.com group=cn=eng-domain," GROUPS
+                       " action=REJECT 5.7.1 reason=\"sender alice@example.com is not an "
+                       "address of the authenticated user bob\"");
+
+    policyd q = spawn_policyd(mta_config("sasl_login_filter = (mail=%s)"));
+    ASK(&q, AS("bob@example.com", "eng-domain@example.com", "bob@example.com"),
+        "action=DUNNO");
+    ASK(&q, AS("bob@example.com", "eng-domain@example.com", "bob"),
+        "action=REJECT 5.7.1 no account found for the authenticated user bob");
+    close_policyd(&q);
+
+    policyd r = spawn_policyd(mta_config("sasl_login_filter = (|(uid=%s)(uid=alice))"));
+    ASK(&r, AS("bob@example.com", "eng-domain@example.com", "bob"),
+        "action=REJECT 5.7.1 more than one account found for the authenticated user bob");
+    close_policyd(&r);
+}
+END_TEST
+
+/* An unauthenticated client outside trusted_networks claiming a sender of a local domain is
+ * decided as an outsider: only "anyone" lets it through, and no auditor's exemption. */
+START_TEST(test_outsider)
+{
+    ensure_groups(server);
+    policyd p = spawn_policyd(mta_config(NULL));
+    /* a colleague (domain), a member (members), an auditor (exemption), a whitelisted
+     * domain that is the organisation's own (partners@lists.example.net) */
+    ASK(&p, FROM_OUTSIDE("bob@example.com", "eng-domain@example.com"),
+        "action=REJECT 5.7.1 sender bob@example.com is in a local domain but not "
+        "authenticated: not allowed to send to eng-domain@example.com");
+    ASK(&p, FROM_OUTSIDE("dave@example.com", "eng-hidden@example.com"),
+        "action=REJECT 5.7.1 sender dave@example.com is in a local domain but not "
+        "authenticated: not allowed to send to eng-hidden@example.com");
+    ASK(&p, FROM_OUTSIDE("frank@example.com", "eng-audit@example.com"), HOLD_AUDIT);
+    ASK(&p, FROM_OUTSIDE("x@lists.example.net", "eng-white@example.com"),
+        "action=REJECT 5.7.1 sender x@lists.example.net is in a local domain but not "
+        "authenticated: not allowed to send to eng-white@example.com");
+    ASK(&p, FROM_OUTSIDE("X@LISTS.Example.NET.", "eng-white@example.com"),
+        "action=REJECT 5.7.1 sender X@LISTS.Example.NET. is in a local domain but not "
+        "authenticated: not allowed to send to eng-white@example.com");
+    /* anyone: still accepted; outsiders as before */
+    ASK(&p, FROM_OUTSIDE("bob@example.com", "eng-open@example.com"), "action=DUNNO");
+    ASK(&p, FROM_OUTSIDE("x@example.org", "eng-open@example.com"), "action=DUNNO");
+    ASK(&p, FROM_OUTSIDE("", "eng-open@example.com"), "action=DUNNO");
+    ASK(&p, FROM_OUTSIDE("x@example.org", "eng-domain@example.com"),
+        REJECT_DOMAIN("x@example.org", "eng-domain@example.com"));
+    ASK(&p, FROM_OUTSIDE("bob@example.com", "carol@example.com"), "action=DUNNO");
+    /* trusted by default: loopback */
+    ASK(&p, request_from("RCPT", "bob@example.com", "eng-domain@example.com", "::1", ""),
+        "action=DUNNO");
+    ASK(&p, request_from("RCPT", "frank@example.com", "eng-audit@example.com",
+                         "::ffff:127.0.0.2", ""), "action=DUNNO");
+    ASK(&p, request_from("RCPT", "bob@example.com", "eng-domain@example.com", "", ""),
+        "action=REJECT 5.7.1 sender bob@example.com is in a local domain but not "
+        "authenticated: not allowed to send to eng-domain@example.com");
+    close_policyd(&p);
+
+    policyd q = spawn_policyd(mta_config("trusted_networks = 192.0.2.0/24, [2001:db8::]/32\n"
+                                         "local_domains = Example.COM."));
+    ASK(&q, FROM_OUTSIDE("bob@example.com", "eng-domain@example.com"), "action=DUNNO");
+    ASK(&q, request_from("RCPT", "bob@example.com", "eng-domain@example.com", "2001:db8::7",
+                         ""), "action=DUNNO");
+    ASK(&q, request_from("RCPT", "bob@example.com", "eng-domain@example.com", "127.0.0.1",
+                         ""), "action=REJECT 5.7.1 sender bob@example.com is in a local "
+                              "domain but not authenticated: not allowed to send to "
+                              "eng-domain@example.com");
+    /* lists.example.net is not listed: its whitelist entry counts */
+    ASK(&q, request_from("RCPT", "x@lists.example.net", "eng-white@example.com",
+                         "198.51.100.7", ""), "action=DUNNO");
+    close_policyd(&q);
+}
+END_TEST
+
+/* A group over dynmailgroup-max-members: refused for good at RCPT time. */
+START_TEST(test_group_too_large)
+{
+    dmg_server_opts o = { 0 };
+    o.overlay_config = "dynmailgroup-privileged " MTA_DN "\ndynmailgroup-max-members 4\n";
+    dmg_server *own = dmg_server_start(&o);
+    ck_assert_ptr_nonnull(own);
+    ensure_groups(own);
+    policyd p = spawn_policyd(write_config("small", dmg_server_uri(own), MTA_DN,
+                                           DMG_PASSWORD "\n", NULL));
+    ASK(&p, rcpt("bob@example.com", "eng-domain@example.com"),
+        "action=REJECT 5.5.3 group too large: more members than the directory expands");
+    ASK(&p, rcpt("x@example.org", "partners@lists.example.net"),
+        "action=REJECT 5.7.1 sender x@example.org is not allowed to send to "
+        "partners@lists.example.net (policy: domain)");
+    close_policyd(&p);
+    assert_log_has(&p, "action=REJECT 5.5.3 reason=\"search: Administrative limit exceeded "
+                       "(11): group \"cn=eng-domain," GROUPS "\" has more than 4 members "
+                       "(dynmailgroup-max-members)\"");
+    ck_assert_int_eq(dmg_server_stop(own), 0);
 }
 END_TEST
 
@@ -959,9 +1210,19 @@ START_TEST(test_startup_errors)
     ck_assert_int_eq(run_to_exit(bad, &p), 78);
     assert_log_has(&p, "bad.conf:3: timeout: expected a number from 1 to 300");
 
-    write_text(path, "uri = ldap://127.0.0.1/\n");
+    write_text(path, "uri = ldap://127.0.0.1/\npostconf = postconf\n");
     ck_assert_int_eq(run_to_exit(bad, &p), 78);
-    assert_log_has(&p, "base is required");
+    assert_log_has(&p, "bad.conf:2: postconf: expected an absolute path");
+
+    write_text(path, "trusted_networks = 127.0.0.1/8\n");
+    ck_assert_int_eq(run_to_exit(bad, &p), 78);
+    assert_log_has(&p, "bad.conf:1: trusted_networks: \"127.0.0.1/8\": address bits set "
+                       "after the prefix");
+
+    write_text(path, "sasl_login_filter = (uid=%u)\n");
+    ck_assert_int_eq(run_to_exit(bad, &p), 78);
+    assert_log_has(&p, "bad.conf:1: sasl_login_filter: only %s (the login) and %% may "
+                       "follow %");
 
     write_text(path, "base = dc=example,dc=com\nbind_dn = " MTA_DN
                      "\nbind_pw_file = /nonexistent/pw\n");
@@ -1141,6 +1402,11 @@ int main(void)
     tcase_add_test(tc, test_filter_injection);
     tcase_add_test(tc, test_pipelined_requests);
     tcase_add_test(tc, test_recipient_delimiter);
+    tcase_add_test(tc, test_delimiter_from_postconf);
+    tcase_add_test(tc, test_every_group);
+    tcase_add_test(tc, test_authenticated_sender);
+    tcase_add_test(tc, test_outsider);
+    tcase_add_test(tc, test_group_too_large);
     tcase_add_test(tc, test_extra_filter);
     tcase_add_test(tc, test_example_config);
     tcase_add_test(tc, test_idle_timeout);
@@ -1166,7 +1432,27 @@ int main(void)
     tcase_add_test(tc, test_tcp_max_children);
     suite_add_tcase(s, tc);
 
+    /* postconf reads this main.cf (MAIL_CONFIG, as under Postfix's spawn): Debian's "+" */
+    char pfdir[PATH_MAX], maincf[PATH_MAX + 16];
+    const char *t = getenv("TMPDIR");
+    snprintf(pfdir, sizeof pfdir, "%s/dmg-policyd-postfix-XXXXXX", t && *t ? t : "/tmp");
+    if (mkdtemp(pfdir) == NULL) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    chmod(pfdir, 0755);
+    snprintf(maincf, sizeof maincf, "%s/main.cf", pfdir);
+    FILE *f = fopen(maincf, "w");
+    if (f == NULL || fputs("recipient_delimiter = +\n", f) < 0 || fclose(f) != 0) {
+        perror(maincf);
+        return EXIT_FAILURE;
+    }
+    setenv("MAIL_CONFIG", pfdir, 1);
+
     dmg_server_opts o = { 0 };
     o.overlay_config = "dynmailgroup-privileged " MTA_DN "\n";
-    return dmg_run_suite(s, &o, &server);
+    int rc = dmg_run_suite(s, &o, &server);
+    unlink(maincf);
+    rmdir(pfdir);
+    return rc;
 }

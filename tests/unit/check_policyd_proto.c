@@ -505,6 +505,10 @@ START_TEST(test_reply_formatting)
                      "action=DEFER_IF_PERMIT 4.3.0 directory lookup failed\n\n");
     ck_assert_str_eq(reply_for(PD_RES_NO_DECISION, "", ""),
                      "action=DEFER_IF_PERMIT 4.3.0 no decision from directory\n\n");
+    /* over dynmailgroup-max-members: for good, not deferred until the message expires */
+    ck_assert_str_eq(reply_for(PD_RES_TOO_LARGE, "", ""),
+                     "action=REJECT 5.5.3 group too large: more members than the directory "
+                     "expands\n\n");
 }
 END_TEST
 
@@ -612,6 +616,289 @@ START_TEST(test_decisions)
     ck_assert_int_eq(pd_result_combine(PD_RES_NOT_GROUP, PD_RES_ACCEPT), PD_RES_ACCEPT);
     ck_assert_str_eq(pd_result_name(PD_RES_HOLD), "hold");
     ck_assert_str_eq(pd_result_name(PD_RES_NOT_GROUP), "not-a-group");
+    ck_assert_str_eq(pd_result_name(PD_RES_TOO_LARGE), "too-large");
+    ck_assert_int_eq(pd_result_combine(PD_RES_ACCEPT, PD_RES_TOO_LARGE), PD_RES_TOO_LARGE);
+    ck_assert_int_eq(pd_result_combine(PD_RES_TOO_LARGE, PD_RES_FAILED), PD_RES_FAILED);
+}
+END_TEST
+
+/* =========================================================================================
+ * Sending identity
+ * ======================================================================================= */
+
+static int conf(struct pd_config *c, const char *line, char *err)
+{
+    return pd_config_line(c, line, strlen(line), err, 256);
+}
+
+/* A group's decision as the directory gave it. */
+static struct pd_lookup group_decision(enum pd_result r, int anyone, int audit)
+{
+    struct pd_lookup l;
+    pd_lookup_init(&l);
+    l.result = r;
+    l.allows_anyone = anyone;
+    l.audit_required = audit;
+    snprintf(l.reason, sizeof l.reason, "%s", "from the directory");
+    snprintf(l.group, sizeof l.group, "%s", "cn=eng,ou=Groups,dc=example,dc=com");
+    snprintf(l.group_mail, sizeof l.group_mail, "%s", "eng@example.com");
+    snprintf(l.auditors, sizeof l.auditors, "%s", "boss@example.com");
+    return l;
+}
+
+START_TEST(test_outsider_rule)
+{
+    struct pd_lookup l;
+
+    /* members, domain, whitelist: only what the directory accepted or held is refused */
+    l = group_decision(PD_RES_ACCEPT, 0, 0);
+    ck_assert_int_eq(pd_outsider_matters(&l), 1);
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "bob@example.com", "");
+    ck_assert_int_eq(l.result, PD_RES_REJECT);
+    ck_assert_str_eq(l.reason, "sender bob@example.com is in a local domain but not "
+                               "authenticated: not allowed to send to eng@example.com");
+    l = group_decision(PD_RES_HOLD, 0, 1);
+    ck_assert_int_eq(pd_outsider_matters(&l), 1);
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "bob@example.com", "");
+    ck_assert_int_eq(l.result, PD_RES_REJECT);
+    /* a rejection keeps the directory's reason; errors stay errors */
+    l = group_decision(PD_RES_REJECT, 0, 0);
+    ck_assert_int_eq(pd_outsider_matters(&l), 0);
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "bob@example.com", "");
+    ck_assert_int_eq(l.result, PD_RES_REJECT);
+    ck_assert_str_eq(l.reason, "from the directory");
+    l = group_decision(PD_RES_UNAVAILABLE, 0, 0);
+    ck_assert_int_eq(pd_outsider_matters(&l), 0);
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "bob@example.com", "");
+    ck_assert_int_eq(l.result, PD_RES_UNAVAILABLE);
+
+    /* anyone: accepted, or held (no auditor's exemption) */
+    l = group_decision(PD_RES_ACCEPT, 1, 0);
+    ck_assert_int_eq(pd_outsider_matters(&l), 0);
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "bob@example.com", "");
+    ck_assert_int_eq(l.result, PD_RES_ACCEPT);
+    ck_assert_str_eq(l.reason, "from the directory");
+    l = group_decision(PD_RES_ACCEPT, 1, 1); /* an auditor's exemption */
+    ck_assert_int_eq(pd_outsider_matters(&l), 1);
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "boss@example.com", "");
+    ck_assert_int_eq(l.result, PD_RES_HOLD);
+    ck_assert_str_eq(l.reason, "mail to eng@example.com is held for audit: sender "
+                               "boss@example.com is in a local domain but not authenticated");
+    ck_assert_str_eq(l.auditors, "boss@example.com");
+    l = group_decision(PD_RES_HOLD, 1, 1);
+    ck_assert_int_eq(pd_outsider_matters(&l), 0);
+
+    /* without the group's mail, its DN names it */
+    l = group_decision(PD_RES_ACCEPT, 0, 0);
+    l.group_mail[0] = '\0';
+    pd_apply_identity(&l, PD_ID_OUTSIDER, "", "");
+    ck_assert_str_eq(l.reason, "sender <> is in a local domain but not authenticated: not "
+                               "allowed to send to cn=eng,ou=Groups,dc=example,dc=com");
+}
+END_TEST
+
+START_TEST(test_account_rule)
+{
+    struct pd_lookup l;
+
+    l = group_decision(PD_RES_ACCEPT, 0, 0);
+    pd_apply_identity(&l, PD_ID_AS_CLAIMED, "bob@example.com", "bob");
+    ck_assert_int_eq(l.result, PD_RES_ACCEPT);
+    ck_assert_str_eq(l.reason, "from the directory");
+    pd_apply_identity(&l, PD_ID_NOT_ACCOUNT, "alice@example.com", "bob");
+    ck_assert_int_eq(l.result, PD_RES_REJECT);
+    ck_assert_str_eq(l.reason, "sender alice@example.com is not an address of the "
+                               "authenticated user bob");
+    l = group_decision(PD_RES_HOLD, 1, 1);
+    pd_apply_identity(&l, PD_ID_NO_ACCOUNT, "alice@example.com", "bob");
+    ck_assert_int_eq(l.result, PD_RES_REJECT);
+    ck_assert_str_eq(l.reason, "no account found for the authenticated user bob");
+    l = group_decision(PD_RES_ACCEPT, 1, 0);
+    pd_apply_identity(&l, PD_ID_MANY_ACCOUNTS, "alice@example.com", "bob");
+    ck_assert_str_eq(l.reason, "more than one account found for the authenticated user bob");
+    l = group_decision(PD_RES_NOT_GROUP, 0, 0);
+    pd_apply_identity(&l, PD_ID_NOT_ACCOUNT, "alice@example.com", "bob");
+    ck_assert_int_eq(l.result, PD_RES_NOT_GROUP);
+    l = group_decision(PD_RES_FAILED, 0, 0);
+    pd_apply_identity(&l, PD_ID_NOT_ACCOUNT, "alice@example.com", "bob");
+    ck_assert_int_eq(l.result, PD_RES_FAILED);
+    ck_assert_str_eq(reply_for(PD_RES_REJECT, "sender a@x is not an address of the "
+                               "authenticated user b", ""),
+                     "action=REJECT 5.7.1 sender a@x is not an address of the authenticated "
+                     "user b\n\n");
+}
+END_TEST
+
+START_TEST(test_address_domain)
+{
+    char d[16];
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "Bob@Example.COM."), 0);
+    ck_assert_str_eq(d, "example.com");
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "\"a@b\"@x.org"), 0);
+    ck_assert_str_eq(d, "x.org");
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, ""), 0);
+    ck_assert_str_eq(d, "");
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "no-at"), 0);
+    ck_assert_str_eq(d, "");
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "a@"), 0);
+    ck_assert_str_eq(d, "");
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "a@."), 0);
+    ck_assert_str_eq(d, "");
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, NULL), 0);
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "a@abcdefghijklmnop"), -1);
+    ck_assert_int_eq(pd_address_domain(d, sizeof d, "a@abcdefghijklmno."), 0);
+    ck_assert_str_eq(d, "abcdefghijklmno");
+    ck_assert_int_eq(pd_address_domain(d, 0, "a@b"), -1);
+}
+END_TEST
+
+START_TEST(test_client_of_request)
+{
+    static const char req[] = "request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                              "client_address=192.0.2.1\nsasl_username=bob\n"
+                              "recipient=a@b\n\n";
+    struct pd_client c;
+    parse_whole(LIT(req));
+    pd_client_of(&P, &c);
+    ck_assert_str_eq(c.login, "bob");
+    ck_assert_str_eq(c.address, "192.0.2.1");
+    parse_whole(LIT("request=smtpd_access_policy\n\n"));
+    pd_client_of(&P, &c);
+    ck_assert_str_eq(c.login, "");
+    ck_assert_str_eq(c.address, "");
+}
+END_TEST
+
+START_TEST(test_trusted_networks)
+{
+    struct pd_config c;
+    char err[256];
+
+    pd_config_defaults(&c);
+    ck_assert_int_eq(pd_client_trusted(&c, "127.0.0.1"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "127.255.0.9"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "::1"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "::ffff:127.0.0.1"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "128.0.0.1"), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "::2"), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, ""), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "unknown"), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, NULL), 0);
+
+    ck_assert_int_eq(conf(&c, "trusted_networks = 192.0.2.0/25, [2001:db8::]/33 "
+                              "198.51.100.7\t127.0.0.0/8", err), 0);
+    ck_assert_uint_eq(c.ntrusted, 4);
+    ck_assert_int_eq(pd_client_trusted(&c, "192.0.2.127"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "192.0.2.128"), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "2001:db8:7fff::1"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "2001:db8:8000::1"), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "198.51.100.7"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "198.51.100.8"), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "127.0.0.1"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "::1"), 0);
+    ck_assert_int_eq(conf(&c, "trusted_networks = 0.0.0.0/0", err), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "203.0.113.1"), 1);
+    ck_assert_int_eq(pd_client_trusted(&c, "2001:db8::1"), 0);
+    ck_assert_int_eq(conf(&c, "trusted_networks = 192.0.2.0/25", err), 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "127.0.0.1"), 0); /* replaced, not added */
+    ck_assert_int_eq(conf(&c, "trusted_networks =", err), 0);
+    ck_assert_uint_eq(c.ntrusted, 0);
+    ck_assert_int_eq(pd_client_trusted(&c, "127.0.0.1"), 0);
+
+    ck_assert_int_eq(conf(&c, "trusted_networks = 10.0.0.0/0", err), -1);
+    ck_assert_str_eq(err, "trusted_networks: \"10.0.0.0/0\": address bits set after the "
+                          "prefix");
+    ck_assert_int_eq(conf(&c, "trusted_networks = 10.0.0.0/33", err), -1);
+    ck_assert_str_eq(err, "trusted_networks: \"10.0.0.0/33\": prefix longer than 32");
+    ck_assert_int_eq(conf(&c, "trusted_networks = 10.0.0.0/", err), -1);
+    ck_assert_int_eq(conf(&c, "trusted_networks = 10.0.0.0/8x", err), -1);
+    ck_assert_str_eq(err, "trusted_networks: \"10.0.0.0/8x\": bad prefix length");
+    ck_assert_int_eq(conf(&c, "trusted_networks = localhost", err), -1);
+    ck_assert_str_eq(err, "trusted_networks: \"localhost\" is not an IP address or network");
+    ck_assert_int_eq(conf(&c, "trusted_networks = ::1/129", err), -1);
+    ck_assert_uint_eq(c.ntrusted, 0); /* failed lines changed nothing */
+    char many[PD_CONF_VALUE_MAX];
+    size_t n = (size_t)snprintf(many, sizeof many, "trusted_networks =");
+    for (int i = 0; i <= PD_NETS_MAX; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, " 10.0.%d.0/24", i);
+    ck_assert_int_eq(conf(&c, many, err), -1);
+    ck_assert_str_eq(err, "trusted_networks: more than 64 networks");
+}
+END_TEST
+
+START_TEST(test_local_domains)
+{
+    struct pd_config c;
+    char err[256];
+
+    pd_config_defaults(&c);
+    ck_assert_int_eq(c.local_domains_set, 0);
+    ck_assert_int_eq(pd_domain_listed(&c, "example.com"), 0);
+    ck_assert_int_eq(conf(&c, "local_domains = Example.COM., lists.example.net", err), 0);
+    ck_assert_int_eq(c.local_domains_set, 1);
+    ck_assert_str_eq(c.local_domains, "example.com lists.example.net");
+    ck_assert_int_eq(pd_domain_listed(&c, "example.com"), 1);
+    ck_assert_int_eq(pd_domain_listed(&c, "lists.example.net"), 1);
+    ck_assert_int_eq(pd_domain_listed(&c, "sub.example.com"), 0);
+    ck_assert_int_eq(pd_domain_listed(&c, "example.co"), 0);
+    ck_assert_int_eq(pd_domain_listed(&c, ""), 0);
+    ck_assert_int_eq(pd_domain_listed(&c, NULL), 0);
+    ck_assert_int_eq(conf(&c, "local_domains = a@b.c", err), -1);
+    ck_assert_str_eq(err, "local_domains: \"a@b.c\" is not a domain name");
+    ck_assert_int_eq(conf(&c, "local_domains = .example.com", err), -1);
+    ck_assert_str_eq(c.local_domains, "example.com lists.example.net");
+    ck_assert_int_eq(conf(&c, "local_domains =", err), 0);
+    ck_assert_int_eq(c.local_domains_set, 1);
+    ck_assert_int_eq(pd_domain_listed(&c, "example.com"), 0);
+}
+END_TEST
+
+START_TEST(test_login_filter)
+{
+    struct pd_config c;
+    char err[256], out[64];
+
+    pd_config_defaults(&c);
+    ck_assert_str_eq(c.sasl_login_filter, "(uid=%s)");
+    ck_assert_int_eq(pd_build_login_filter(out, sizeof out, c.sasl_login_filter, "bob"), 0);
+    ck_assert_str_eq(out, "(uid=bob)");
+    ck_assert_int_eq(pd_build_login_filter(out, sizeof out, c.sasl_login_filter,
+                                           "x)(uid=*"), 0);
+    ck_assert_str_eq(out, "(uid=x\\29\\28uid=\\2a)");
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (&(objectClass=inetOrgPerson)"
+                              "(|(uid=%s)(mail=%s))(o=100%%))", err), 0);
+    ck_assert_int_eq(pd_build_login_filter(out, sizeof out, c.sasl_login_filter, "b"), 0);
+    ck_assert_str_eq(out, "(&(objectClass=inetOrgPerson)(|(uid=b)(mail=b))(o=100%))");
+    ck_assert_int_eq(pd_build_login_filter(out, 11, "(uid=%s)", "bobby"), -1);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(pd_build_login_filter(out, 12, "(uid=%s)", "bobby"), 0);
+
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (uid=bob)", err), -1);
+    ck_assert_str_eq(err, "sasl_login_filter: expected one parenthesised filter with %s, "
+                          "such as (uid=%s)");
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = uid=%s", err), -1);
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (uid=%s)(mail=%s)", err), -1);
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (uid=%s", err), -1);
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (uid=%s))", err), -1);
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (uid=%u)", err), -1);
+    ck_assert_str_eq(err, "sasl_login_filter: only %s (the login) and %% may follow %");
+    ck_assert_int_eq(conf(&c, "sasl_login_filter = (uid=%s)%", err), -1);
+    ck_assert_str_eq(c.sasl_login_filter,
+                     "(&(objectClass=inetOrgPerson)(|(uid=%s)(mail=%s))(o=100%%))");
+}
+END_TEST
+
+START_TEST(test_domain_filter)
+{
+    char out[80];
+    ck_assert_int_eq(pd_build_domain_filter(out, sizeof out, "example.com"), 0);
+    ck_assert_str_eq(out, "(&(objectClass=dynamicMailGroup)(mail=*@example.com))");
+    ck_assert_int_eq(pd_build_domain_filter(out, sizeof out, "x*)(y"), 0);
+    ck_assert_str_eq(out, "(&(objectClass=dynamicMailGroup)(mail=*@x\\2a\\29\\28y))");
+    ck_assert_int_eq(pd_build_domain_filter(out, sizeof out, ""), -1);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(pd_build_domain_filter(out, 40, "example.com"), -1);
+    ck_assert_int_eq(pd_build_domain_filter(out, sizeof out, NULL), -1);
 }
 END_TEST
 
@@ -654,10 +941,57 @@ START_TEST(test_build_filter)
                                      NULL), 0);
     ck_assert_str_eq(out, "(&(objectClass=dynamicMailGroup)(|(mail=eng+news@example.com)"
                           "(mail=eng@example.com))(dmgSender=a@b))");
+    /* what trivial-rewrite makes of it */
+    ck_assert_int_eq(pd_build_filter(out, sizeof out, "eng%example.com@mx.example.com.",
+                                     "a@b", "", NULL), 0);
+    ck_assert_str_eq(out, "(&(objectClass=dynamicMailGroup)(|(mail=eng%example.com@mx.example"
+                          ".com.)(mail=eng%example.com@mx.example.com)(mail=eng@example.com))"
+                          "(dmgSender=a@b))");
     /* too small */
     ck_assert_int_eq(pd_build_filter(out, 40, "eng@example.com", "a@b", NULL, NULL), -1);
     ck_assert_str_eq(out, "");
     ck_assert_int_eq(pd_build_filter(out, sizeof out, NULL, "a@b", NULL, NULL), -1);
+}
+END_TEST
+
+/* The forms as a "|"-joined string. */
+static const char *forms_of(const char *recipient, const char *delimiters, size_t max)
+{
+    static char joined[8 * (PD_LINE_MAX + 2)];
+    static char forms[PD_FORMS_MAX][PD_LINE_MAX + 1];
+    size_t n = pd_recipient_forms(forms, max, recipient, delimiters);
+    joined[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            strcat(joined, "|");
+        strcat(joined, forms[i]);
+    }
+    return n == 0 ? "(none)" : joined;
+}
+
+START_TEST(test_recipient_forms)
+{
+    ck_assert_str_eq(forms_of("eng@example.com", "+", PD_FORMS_MAX), "eng@example.com");
+    ck_assert_str_eq(forms_of("eng+x@example.com", "+", PD_FORMS_MAX),
+                     "eng+x@example.com|eng@example.com");
+    ck_assert_str_eq(forms_of("eng@example.com.", "", PD_FORMS_MAX),
+                     "eng@example.com.|eng@example.com");
+    ck_assert_str_eq(forms_of("eng+x@Example.COM.", "+", PD_FORMS_MAX),
+                     "eng+x@Example.COM.|eng+x@Example.COM|eng@Example.COM.|eng@Example.COM");
+    ck_assert_str_eq(forms_of("eng%example.com@here", "", PD_FORMS_MAX),
+                     "eng%example.com@here|eng@example.com");
+    ck_assert_str_eq(forms_of("eng+t%a.org%b.org@here", "+", PD_FORMS_MAX),
+                     "eng+t%a.org%b.org@here|eng+t%a.org@b.org|eng+t@a.org|"
+                     "eng@here|eng@b.org|eng@a.org");
+    /* nothing to rewrite */
+    ck_assert_str_eq(forms_of("a@.", "+", PD_FORMS_MAX), "a@.");
+    ck_assert_str_eq(forms_of("no-at.", "+", PD_FORMS_MAX), "no-at.");
+    ck_assert_str_eq(forms_of("", "+", PD_FORMS_MAX), "");
+    /* more forms than room: none (the caller defers) */
+    ck_assert_str_eq(forms_of("eng+x@example.com", "+", 1), "(none)");
+    ck_assert_str_eq(forms_of("a%b%c%d%e%f%g%h%i@x", "", PD_FORMS_MAX), "(none)");
+    static char forms[1][PD_LINE_MAX + 1];
+    ck_assert_uint_eq(pd_recipient_forms(forms, 1, NULL, "+"), 0);
 }
 END_TEST
 
@@ -676,17 +1010,30 @@ START_TEST(test_strip_extension)
     ck_assert_int_eq(pd_strip_extension(out, sizeof out, "a+b@x.org", NULL), 0);
     ck_assert_int_eq(pd_strip_extension(out, 7, "a+b@x.org", "+"), -1);
     ck_assert_int_eq(pd_strip_extension(out, 8, "a+b@x.org", "+"), 1);
+    /* any one of several delimiters; the local part in any case */
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "Eng_x+y@Example.COM", "+_"), 1);
+    ck_assert_str_eq(out, "Eng@Example.COM");
+    /* never split, as in Postfix's split_addr() */
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "postmaster@x.org", "+-t"), 0);
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "MAILER-DAEMON@x.org", "-"), 0);
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "double-bounce@x.org", "-"), 0);
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "owner-eng@x.org", "-"), 0);
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "Owner-eng@x.org", "+-"), 0);
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "eng-Request@x.org", "-"), 0);
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "-request@x.org", "-"), 0);
+    /* only with "-" among the delimiters */
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "owner-eng+x@x.org", "+"), 1);
+    ck_assert_str_eq(out, "owner-eng@x.org");
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "eng+x-request@x.org", "+"), 1);
+    ck_assert_str_eq(out, "eng@x.org");
+    ck_assert_int_eq(pd_strip_extension(out, sizeof out, "eng-x@x.org", "-"), 1);
+    ck_assert_str_eq(out, "eng@x.org");
 }
 END_TEST
 
 /* =========================================================================================
  * Configuration
  * ======================================================================================= */
-
-static int conf(struct pd_config *c, const char *line, char *err)
-{
-    return pd_config_line(c, line, strlen(line), err, 256);
-}
 
 START_TEST(test_config_lines)
 {
@@ -697,8 +1044,10 @@ START_TEST(test_config_lines)
     ck_assert_str_eq(c.uri, "ldapi:///");
     ck_assert_int_eq(c.timeout, 5);
     ck_assert_int_eq(c.log_level, 1);
-    ck_assert_int_eq(pd_config_check(&c, err, sizeof err), -1);
-    ck_assert_str_eq(err, "base is required (the subtree that holds the groups)");
+    ck_assert_str_eq(c.base, ""); /* the naming contexts */
+    ck_assert_str_eq(c.postconf, "/usr/sbin/postconf");
+    ck_assert_int_eq(c.recipient_delimiter_set, 0);
+    ck_assert_int_eq(pd_config_check(&c, err, sizeof err), 0);
 
     ck_assert_int_eq(conf(&c, "# comment", err), 0);
     ck_assert_int_eq(conf(&c, "   ", err), 0);
@@ -725,6 +1074,9 @@ START_TEST(test_config_lines)
     ck_assert_str_eq(c.filter, "");
     ck_assert_int_eq(conf(&c, "recipient_delimiter = +", err), 0);
     ck_assert_str_eq(c.recipient_delimiter, "+");
+    ck_assert_int_eq(c.recipient_delimiter_set, 1);
+    ck_assert_int_eq(conf(&c, "postconf = /opt/postfix/sbin/postconf", err), 0);
+    ck_assert_str_eq(c.postconf, "/opt/postfix/sbin/postconf");
 
     ck_assert_int_eq(conf(&c, "timeout = 0", err), -1);
     ck_assert_str_eq(err, "timeout: 0 is not from 1 to 300");
@@ -737,6 +1089,8 @@ START_TEST(test_config_lines)
     ck_assert_int_eq(conf(&c, "filter = (a=b))(", err), -1);
     ck_assert_int_eq(conf(&c, "filter = (a=b)x(c=d)", err), -1);
     ck_assert_int_eq(conf(&c, "recipient_delimiter = @", err), -1);
+    ck_assert_int_eq(conf(&c, "postconf = postconf", err), -1);
+    ck_assert_str_eq(err, "postconf: expected an absolute path");
     ck_assert_int_eq(conf(&c, "passwd = x", err), -1);
     ck_assert_str_eq(err, "unknown setting \"passwd\"");
     ck_assert_int_eq(conf(&c, "base", err), -1);
@@ -754,6 +1108,36 @@ START_TEST(test_config_lines)
     big[sizeof big - 1] = '\0';
     ck_assert_int_eq(conf(&c, big, err), -1);
     ck_assert_str_eq(err, "base: value longer than 1023 bytes");
+}
+END_TEST
+
+START_TEST(test_postconf_delimiter)
+{
+    struct pd_config c;
+    char err[256];
+
+    pd_config_defaults(&c);
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("+\n"), err, sizeof err), 0);
+    ck_assert_str_eq(c.recipient_delimiter, "+");
+    ck_assert_int_eq(c.recipient_delimiter_set, 1);
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("+-_\n"), err, sizeof err), 0);
+    ck_assert_str_eq(c.recipient_delimiter, "+-_");
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("\n"), err, sizeof err), 0);
+    ck_assert_str_eq(c.recipient_delimiter, "");
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT(""), err, sizeof err), 0);
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("-"), err, sizeof err), 0);
+    ck_assert_str_eq(c.recipient_delimiter, "-");
+
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("+\nx\n"), err, sizeof err), -1);
+    ck_assert_str_eq(err, "postconf printed more than one line");
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("+ -\n"), err, sizeof err), -1);
+    ck_assert_str_eq(err, "recipient_delimiter (from postconf): only printable ASCII "
+                          "characters other than \"@\"");
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, LIT("a\0b\n"), err, sizeof err), -1);
+    char big[100];
+    memset(big, '+', sizeof big);
+    ck_assert_int_eq(pd_config_postconf_delimiter(&c, big, sizeof big, err, sizeof err), -1);
+    ck_assert_str_eq(c.recipient_delimiter, "-");
 }
 END_TEST
 
@@ -805,14 +1189,27 @@ static Suite *proto_suite(void)
     tcase_add_test(tc, test_decisions);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("identity");
+    tcase_add_test(tc, test_outsider_rule);
+    tcase_add_test(tc, test_account_rule);
+    tcase_add_test(tc, test_address_domain);
+    tcase_add_test(tc, test_client_of_request);
+    tcase_add_test(tc, test_trusted_networks);
+    tcase_add_test(tc, test_local_domains);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("filter");
     tcase_add_test(tc, test_filter_escape);
     tcase_add_test(tc, test_build_filter);
     tcase_add_test(tc, test_strip_extension);
+    tcase_add_test(tc, test_recipient_forms);
+    tcase_add_test(tc, test_login_filter);
+    tcase_add_test(tc, test_domain_filter);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("config");
     tcase_add_test(tc, test_config_lines);
+    tcase_add_test(tc, test_postconf_delimiter);
     tcase_add_test(tc, test_password_text);
     suite_add_tcase(s, tc);
     return s;
