@@ -1,0 +1,957 @@
+/*
+ * test_audit.c - dmg-audit(8), the review loop of audited groups, against a real slapd with
+ * the overlay: the pipe commands (deliver, decide) exactly as Postfix's pipe(8) runs them,
+ * the expiry timer and the postmaster's commands. Mail that dmg-audit hands to Postfix goes
+ * to a recording sendmail (a shell script named by sendmail_path) that keeps each
+ * invocation's arguments and standard input in <test dir>/out/, so that every notice,
+ * release and its exact bytes can be checked.
+ *
+ * The group: fe-review@example.com, department ou=Frontend (members peggy, quentin, rita
+ * with two addresses, sam, trent), send policy domain, audited by alice (two addresses) and
+ * carol.
+ *
+ * Crash tests set DMG_AUDIT_CRASH_* (dmg-audit exits 99 at that step, as if killed) and run
+ * the command again as Postfix would (same queue ID, same message).
+ */
+#define _GNU_SOURCE
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MTA_DN  "uid=mta,ou=System,dc=example,dc=com"
+#define GROUPS  "ou=Groups,dc=example,dc=com"
+#define GROUP   "fe-review@example.com"
+#define REVIEW  "review.example.com"
+#define RCPT    "--recipient=fe-review=example.com@dmg-audit.invalid"
+#define MEMBERS "peggy@example.com\nquentin@example.com\nRita.Rossi@Example.COM\n" \
+                "rita@example.com\nsam@example.com\ntrent@example.com"
+
+static dmg_server *server;
+
+static const char *const group_ldif[] = {
+    "dn: cn=fe-review," GROUPS "\nobjectClass: dynamicMailGroup\ncn: fe-review\n"
+    "mail: " GROUP "\ndmgDepartment: ou=Frontend,ou=Engineering,dc=example,dc=com\n"
+    "dmgSendPolicy: domain\ndmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=alice,ou=Engineering,dc=example,dc=com\n"
+    "dmgAuditor: uid=carol,ou=Engineering,dc=example,dc=com\n",
+};
+
+/* ============================================================================================
+ * Helpers
+ * ========================================================================================== */
+
+static void path_fmt(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void path_fmt(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t cap = 4096, len = 0, n;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            text = realloc(text, cap * 2);
+            ck_assert_ptr_nonnull(text);
+            cap *= 2;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static int unused_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* One test's world: spool, secret, configuration, recording sendmail. */
+typedef struct world {
+    char dir[PATH_MAX];
+    char conf[PATH_MAX];
+    char spool[PATH_MAX];
+    char out[PATH_MAX];
+    char log[PATH_MAX];
+    char fail_flag[PATH_MAX];
+    int seen;               /* recorded mails already looked at */
+} world;
+
+static void make_world(world *w, const char *extra_config, const char *uri)
+{
+    static int serial;
+    char path[PATH_MAX], text[8192];
+    memset(w, 0, sizeof w[0]);
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
+    path_fmt(w->dir, sizeof w->dir, "%s/audit-%ld-%d", dmg_server_dir(server), (long)getpid(),
+             ++serial);
+    ck_assert_int_eq(mkdir(w->dir, 0700), 0);
+    path_fmt(w->spool, sizeof w->spool, "%s/spool", w->dir);
+    path_fmt(w->out, sizeof w->out, "%s/out", w->dir);
+    path_fmt(w->log, sizeof w->log, "%s/audit.log", w->dir);
+    path_fmt(w->fail_flag, sizeof w->fail_flag, "%s/sendmail-fails", w->dir);
+    ck_assert_int_eq(mkdir(w->out, 0700), 0);
+    ck_assert_int_eq(mkdir(w->spool, 0700), 0); /* the administrator creates it */
+    path_fmt(path, sizeof path, "%s/mta.pw", w->dir);
+    write_file(path, DMG_PASSWORD "\n", 0600);
+    path_fmt(path, sizeof path, "%s/secret", w->dir);
+    write_file(path, "0123456789abcdef0123456789abcdef\n", 0600);
+    path_fmt(path, sizeof path, "%s/old-secret", w->dir);
+    write_file(path, "an older secret, still accepted\n", 0600);
+    /* sendmail: arguments and standard input of each run, numbered */
+    path_fmt(path, sizeof path, "%s/sendmail", w->dir);
+    path_fmt(text, sizeof text,
+             "#!/bin/sh\n"
+             "[ -f '%s' ] && exit 75\n"
+             "n=$(ls '%s' | wc -l)\n"
+             "f='%s'/$(printf '%%04d' $((n / 2 + 1)))\n"
+             "cat > \"$f.msg\"\n"
+             "printf '%%s\\n' \"$@\" > \"$f.args\"\n",
+             w->fail_flag, w->out, w->out);
+    write_file(path, text, 0700);
+    path_fmt(w->conf, sizeof w->conf, "%s/dmg-audit.conf", w->dir);
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "uri = %s\n"
+             "base = dc=example,dc=com\n"
+             "bind_dn = " MTA_DN "\n"
+             "bind_pw_file = %s/mta.pw\n"
+             "timeout = 5\n"
+             "spool_directory = %s\n"
+             "secret_file = %s/secret\n"
+             "review_domain = " REVIEW "\n"
+             "sendmail_path = %s/sendmail\n"
+             "log_file = %s\n"
+             "%s",
+             uri != NULL ? uri : dmg_server_uri(server), w->dir, w->spool, w->dir, w->dir,
+             w->log, extra_config != NULL ? extra_config : "");
+    write_file(w->conf, text, 0600);
+}
+
+/* Run dmg-audit -c CONF ARGS... with input as standard input; output into *out (may be
+ * NULL). env: "NAME=VALUE" to add, or NULL. The exit status (128+N for signal N). */
+static int audit_run(world *w, const char *input, char **out, const char *env,
+                     const char *const *args)
+{
+    const char *bin = getenv("DMG_AUDIT");
+    char defbin[PATH_MAX], in_path[PATH_MAX], out_path[PATH_MAX];
+    if (bin == NULL || bin[0] == '\0') {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(defbin, sizeof defbin, "%s/tools/dmg-audit", b != NULL && *b ? b : ".");
+        bin = defbin;
+    }
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not executable (set DMG_AUDIT)", bin);
+    path_fmt(in_path, sizeof in_path, "%s/stdin", w->dir);
+    path_fmt(out_path, sizeof out_path, "%s/stdout", w->dir);
+    write_file(in_path, input != NULL ? input : "", 0600);
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = bin;
+    argv[n++] = "-c";
+    argv[n++] = w->conf;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        ck_assert_uint_lt(n, 31);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int i = open(in_path, O_RDONLY);
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (i < 0 || o < 0)
+            _exit(126);
+        dup2(i, 0);
+        dup2(o, 1);
+        dup2(o, 2);
+        if (env != NULL)
+            putenv((char *)env);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_int_eq(errno, EINTR);
+    char *text = read_file(out_path);
+    if (out != NULL)
+        *out = text;
+    else
+        free(text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static const char message_fmt[] =
+    "Received: from client.example.org (client.example.org [192.0.2.1])\r\n"
+    "\tby mx.example.com (Postfix) with ESMTP id %s\r\n"
+    "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=from:to:subject;\r\n"
+    "\tbh=abc=; b=def=\r\n"
+    "From: Sender <%s>\r\n"
+    "To: " GROUP ", other@example.com\r\n"
+    "Subject: %s\r\n"
+    "Date: Thu, 3 Dec 2026 12:00:00 +0000\r\n"
+    "Message-ID: <%s@example.com>\r\n"
+    "\r\n"
+    "Hello team,\r\n"
+    "this is %s.\r\n"
+    ".leading dot and trailing blanks   \r\n";
+
+static char *message(const char *queue_id, const char *sender, const char *subject)
+{
+    char *m = NULL;
+    ck_assert_int_ge(asprintf(&m, message_fmt, queue_id, sender, subject, queue_id, subject), 0);
+    return m;
+}
+
+/* deliver as pipe(8) runs it; the exit status */
+static int deliver(world *w, const char *queue_id, const char *sender, const char *client,
+                   const char *sasl, const char *msg, char **out, const char *env)
+{
+    char s[300], q[100], c[100], u[100];
+    path_fmt(s, sizeof s, "--sender=%s", sender);
+    path_fmt(q, sizeof q, "--queue-id=%s", queue_id);
+    path_fmt(c, sizeof c, "--client-address=%s", client);
+    path_fmt(u, sizeof u, "--sasl-username=%s", sasl);
+    return audit_run(w, msg, out, env,
+                     ARGS("deliver", s, RCPT, "--original-recipient=" GROUP, q, c, u));
+}
+
+static int decide(world *w, const char *queue_id, const char *sender, const char *rcpt,
+                  const char *client, const char *sasl, const char *body, char **out,
+                  const char *env)
+{
+    char s[300], r[300], q[100], c[100], u[100], *msg = NULL;
+    path_fmt(s, sizeof s, "--sender=%s", sender);
+    path_fmt(r, sizeof r, "--recipient=%s", rcpt);
+    path_fmt(q, sizeof q, "--queue-id=%s", queue_id);
+    path_fmt(c, sizeof c, "--client-address=%s", client);
+    path_fmt(u, sizeof u, "--sasl-username=%s", sasl);
+    ck_assert_int_ge(asprintf(&msg, "From: <%s>\nTo: <%s>\nSubject: Re: Audit\n\n%s", sender,
+                              rcpt, body != NULL ? body : ""), 0);
+    int st = audit_run(w, msg, out, env, ARGS("decide", s, r, q, c, u));
+    free(msg);
+    return st;
+}
+
+/* The recorded sendmail runs after the ones seen so far: each "ARGS\n--\nMESSAGE"; count
+ * in *n. Marks them seen. */
+typedef struct mail {
+    char *args;   /* one argument per line */
+    char *msg;
+} mail;
+
+static size_t new_mails(world *w, mail *m, size_t max)
+{
+    size_t n = 0;
+    for (;;) {
+        char a[PATH_MAX], b[PATH_MAX];
+        path_fmt(a, sizeof a, "%s/%04d.args", w->out, w->seen + 1);
+        path_fmt(b, sizeof b, "%s/%04d.msg", w->out, w->seen + 1);
+        if (access(a, F_OK) != 0)
+            break;
+        ck_assert_uint_lt(n, max);
+        m[n].args = read_file(a);
+        m[n].msg = read_file(b);
+        n++;
+        w->seen++;
+    }
+    return n;
+}
+
+static void free_mails(mail *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].args);
+        free(m[i].msg);
+    }
+}
+
+/* The audit ID from the log's "held: queue_id=Q audit_id=ID" line. */
+static void held_id(world *w, const char *queue_id, char *id, size_t size)
+{
+    char *log = read_file(w->log), want[128];
+    path_fmt(want, sizeof want, "held: queue_id=%s audit_id=", queue_id);
+    const char *p = strstr(log, want);
+    ck_assert_msg(p != NULL, "no \"%s\" in the log:\n%s", want, log);
+    p += strlen(want);
+    snprintf(id, size, "%.*s", (int)strcspn(p, " "), p);
+    ck_assert_uint_eq(strlen(id), 16);
+    free(log);
+}
+
+/* The decision address of a kind ("approve" / "reject") in a notice. */
+static void decision_addr(const char *notice, const char *kind, char *out, size_t size)
+{
+    char want[32];
+    path_fmt(want, sizeof want, "    %s+", kind);
+    const char *p = strstr(notice, want);
+    ck_assert_msg(p != NULL, "no %s address in the notice:\n%s", kind, notice);
+    p += 4;
+    snprintf(out, size, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+static void assert_log_has(world *w, const char *needle)
+{
+    char *log = read_file(w->log);
+    ck_assert_msg(strstr(log, needle) != NULL, "\"%s\" not in the log:\n%s", needle, log);
+    free(log);
+}
+
+static int log_count(world *w, const char *needle)
+{
+    char *log = read_file(w->log);
+    int n = 0;
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(log);
+    return n;
+}
+
+static const char *state_of(world *w, const char *id)
+{
+    static char state[32];
+    char *out;
+    ck_assert_int_eq(audit_run(w, NULL, &out, NULL, ARGS("show", "--json", id)), 0);
+    const char *p = strstr(out, "\"state\": \"");
+    ck_assert_msg(p != NULL, "no state in %s", out);
+    p += 10;
+    snprintf(state, sizeof state, "%.*s", (int)strcspn(p, "\""), p);
+    free(out);
+    return state;
+}
+
+/* Hold one message from bob; returns its ID, the approve and reject addresses (from the
+ * notice to alice@example.com). */
+static void hold_one(world *w, const char *queue_id, char *id, char *approve, char *reject,
+                     char **msg_out)
+{
+    char *msg = message(queue_id, "bob@example.com", "Quarterly numbers"), *out;
+    ck_assert_int_eq(deliver(w, queue_id, "bob@example.com", "127.0.0.1", "", msg, &out, NULL),
+                     0);
+    free(out);
+    held_id(w, queue_id, id, 17);
+    mail m[8];
+    size_t n = new_mails(w, m, 8);
+    ck_assert_uint_eq(n, 3); /* alice (two addresses), carol */
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(m[i].args, "\nalice@example.com\n") != NULL) {
+            decision_addr(m[i].msg, "approve", approve, 200);
+            decision_addr(m[i].msg, "reject", reject, 200);
+            found = 1;
+        }
+    }
+    ck_assert(found);
+    free_mails(m, n);
+    if (msg_out != NULL)
+        *msg_out = msg;
+    else
+        free(msg);
+}
+
+/* ============================================================================================
+ * Tests
+ * ========================================================================================== */
+
+/* Held and notified: one notice per auditor address with everything an auditor needs; the
+ * spool keeps the message byte for byte; the log has held and notified with both IDs. */
+START_TEST(test_held_and_notified)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QHELD1", "bob@example.com", "Quarterly numbers"), *out;
+    ck_assert_int_eq(deliver(&w, "4QHELD1", "bob@example.com", "127.0.0.1", "", msg, &out,
+                             NULL), 0);
+    ck_assert_str_eq(out, "");
+    free(out);
+    char id[17];
+    held_id(&w, "4QHELD1", id, sizeof id);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3);
+    const char *to[] = { "alice.anderson@example.com", "alice@example.com", "carol@example.com" };
+    for (size_t k = 0; k < 3; k++) {
+        char args[200];
+        path_fmt(args, sizeof args, "-i\n-f\n\n--\n%s\n", to[k]);
+        size_t i;
+        for (i = 0; i < n && strcmp(m[i].args, args) != 0; i++)
+            ;
+        ck_assert_msg(i < n, "no notice to %s", to[k]);
+        const char *t = m[i].msg;
+        char line[200];
+        path_fmt(line, sizeof line, "To: <%s>\n", to[k]);
+        const char *want[] = {
+            line,
+            "Subject: Audit: message from bob@example.com to " GROUP ": Quarterly numbers\n",
+            "  Group:       " GROUP "\n",
+            "  Sender:      bob@example.com\n",
+            "  Subject:     Quarterly numbers\n",
+            "  Date:        Thu, 3 Dec 2026 12:00:00 +0000\n",
+            "  Message-ID:  <4QHELD1@example.com>\n",
+            "queue ID 4QHELD1",
+            "    approve+", "    reject+", "@" REVIEW "\n",
+            "> Hello team,\n> this is Quarterly numbers.\n> .leading dot and trailing blanks\n",
+        };
+        for (size_t j = 0; j < sizeof want / sizeof want[0]; j++)
+            ck_assert_msg(strstr(t, want[j]) != NULL, "\"%s\" not in the notice:\n%s", want[j],
+                          t);
+        char size_line[64];
+        path_fmt(size_line, sizeof size_line, "  Size:        %zu bytes\n", strlen(msg));
+        ck_assert_msg(strstr(t, size_line) != NULL, "no \"%s\" in:\n%s", size_line, t);
+        ck_assert_ptr_nonnull(strstr(t, id));
+    }
+    free_mails(m, n);
+
+    /* the spool keeps the message exactly */
+    char path[PATH_MAX];
+    path_fmt(path, sizeof path, "%s/msg/%s", w.spool, id);
+    char *copy = read_file(path);
+    ck_assert_str_eq(copy, msg);
+    free(copy);
+
+    char line[200];
+    path_fmt(line, sizeof line, "held: queue_id=4QHELD1 audit_id=%s group=" GROUP
+             " sender=bob@example.com size=%zu message_id=<4QHELD1@example.com>", id,
+             strlen(msg));
+    assert_log_has(&w, line);
+    path_fmt(line, sizeof line, "notified: queue_id=4QHELD1 audit_id=%s group=" GROUP
+             " auditors=", id);
+    assert_log_has(&w, line);
+
+    /* the postmaster's view */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_msg(strstr(out, id) != NULL && strstr(out, "\"state\": \"held\"") != NULL
+                  && strstr(out, "\"sender\": \"bob@example.com\"") != NULL
+                  && strstr(out, "\"subject\": \"Quarterly numbers\"") != NULL, "%s", out);
+    ck_assert_int_eq(out[0], '[');
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list")), 0);
+    ck_assert_msg(strstr(out, id) != NULL && strstr(out, "held") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", id)), 0);
+    ck_assert_msg(strstr(out, "State:       held") != NULL
+                  && strstr(out, "Queue ID:    4QHELD1") != NULL
+                  && strstr(out, "Notified:    yes") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", "0000000000000000")), 65);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", "../../etc")), 64);
+    free(out);
+    free(msg);
+}
+END_TEST
+
+/* Approve by mail: the group's members at approval get the message unchanged, with the
+ * original envelope sender; later decisions (another auditor, the same token again) get
+ * "already decided" and change nothing. */
+START_TEST(test_approve_by_mail)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *msg, *out;
+    hold_one(&w, "4QAPPR1", id, approve, reject, &msg);
+
+    ck_assert_int_eq(decide(&w, "4QDEC1", "alice@example.com", approve, "127.0.0.1", "",
+                            "ok\n", &out, NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_msg(strncmp(m[0].args, "-i\n-f\nbob@example.com\n--\n", 25) == 0, "%s",
+                  m[0].args);
+    char *sorted = dmg_sorted_lines(m[0].args + strlen("-i\n-f\nbob@example.com\n--\n"));
+    ck_assert_str_eq(sorted, MEMBERS);
+    free(sorted);
+    ck_assert_str_eq(m[0].msg, msg); /* byte for byte: DKIM signatures still verify */
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    char line[200];
+    path_fmt(line, sizeof line, "approved: queue_id=4QAPPR1 audit_id=%s group=" GROUP
+             " sender=bob@example.com by=alice@example.com", id);
+    assert_log_has(&w, line);
+    path_fmt(line, sizeof line, "released: queue_id=4QAPPR1 audit_id=%s group=" GROUP
+             " sender=bob@example.com members=6", id);
+    assert_log_has(&w, line);
+
+    /* carol, too late; alice again with the same token: "already decided" notices */
+    ck_assert_int_eq(decide(&w, "4QDEC2", "carol@example.com", reject, "127.0.0.1", "",
+                            "no\n", &out, NULL), 0);
+    free(out);
+    ck_assert_int_eq(decide(&w, "4QDEC3", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\ncarol@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "already decided (approved by alice@example.com"));
+    ck_assert_str_eq(m[1].args, "-i\n-f\n\n--\nalice@example.com\n");
+    ck_assert_int_eq(log_count(&w, "released:"), 1);
+    ck_assert_int_eq(log_count(&w, "already decided"), 2);
+    free_mails(m, n);
+    /* the postmaster cannot decide it again either */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("reject", id, "late")), 65);
+    ck_assert_ptr_nonnull(strstr(out, "already decided"));
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    free(msg);
+}
+END_TEST
+
+/* Reject by mail: nothing delivered; the sender gets the auditor's reason. */
+START_TEST(test_reject_by_mail)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *out;
+    hold_one(&w, "4QREJ1", id, approve, reject, NULL);
+    ck_assert_int_eq(decide(&w, "4QDEC4", "carol@example.com", reject, "::1", "",
+                            "\n> quoted notice\nNot for this list, sorry.\nCarol\n", &out,
+                            NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\nbob@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "Subject: Rejected by the auditor of " GROUP
+                                           ": Quarterly numbers\n"));
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "Reason: Not for this list, sorry.\n"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    char line[200];
+    path_fmt(line, sizeof line, "rejected: queue_id=4QREJ1 audit_id=%s group=" GROUP
+             " sender=bob@example.com by=carol@example.com reason=Not for this list, sorry.",
+             id);
+    assert_log_has(&w, line);
+    ck_assert_int_eq(log_count(&w, "released:"), 0);
+    /* approving afterwards changes nothing */
+    ck_assert_int_eq(decide(&w, "4QDEC5", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "already decided (rejected by carol@example.com"));
+    free_mails(m, n);
+    ck_assert_int_eq(log_count(&w, "released:"), 0);
+}
+END_TEST
+
+/* Forged decisions are refused (exit 77, a 5.7.1 bounce), logged, and change nothing. */
+START_TEST(test_forged_decisions)
+{
+    world w;
+    make_world(&w, "trusted_networks = 127.0.0.0/8\n", NULL);
+    char id[17], approve[200], reject[200], *out;
+    hold_one(&w, "4QFRG1", id, approve, reject, NULL);
+
+    struct {
+        const char *sender, *rcpt, *client, *sasl, *why;
+    } cases[] = {
+        /* not an auditor, with a valid token */
+        { "bob@example.com", approve, "127.0.0.1", "", "bob@example.com is not an auditor" },
+        { "uma@example.com", reject, "127.0.0.1", "", "is not an auditor" },
+        /* an auditor's address from an untrusted client without authentication */
+        { "alice@example.com", approve, "198.51.100.7", "", "neither authenticated nor" },
+        /* authenticated as someone else */
+        { "alice@example.com", approve, "198.51.100.7", "bob", "not an address of the "
+                                                               "authenticated account bob" },
+        /* wrong token, unknown ID, malformed, another domain, null sender */
+        { "alice@example.com", NULL, "127.0.0.1", "", "wrong token" },
+        { "alice@example.com", "approve+0000000000000000-00000000000000000000000000000000@"
+          REVIEW, "127.0.0.1", "", "no held message" },
+        { "alice@example.com", "approve+xyz@" REVIEW, "127.0.0.1", "", "malformed" },
+        { "alice@example.com", "postmaster@" REVIEW, "127.0.0.1", "", "neither approve" },
+        { "", approve, "127.0.0.1", "", "needs the auditor's address" },
+    };
+    char wrong[200];
+    snprintf(wrong, sizeof wrong, "%s", approve);
+    char *dash = strchr(wrong, '-');
+    dash[1] = dash[1] == 'a' ? 'b' : 'a';
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char q[32];
+        snprintf(q, sizeof q, "4QF%zu", i);
+        int st = decide(&w, q, cases[i].sender, cases[i].rcpt ? cases[i].rcpt : wrong,
+                        cases[i].client, cases[i].sasl, "", &out, NULL);
+        ck_assert_msg(st == 77, "case %zu: status %d: %s", i, st, out);
+        ck_assert_msg(strncmp(out, "5.7.1 decision refused: ", 24) == 0
+                      && strstr(out, cases[i].why) != NULL, "case %zu: %s", i, out);
+        free(out);
+        char line[64];
+        snprintf(line, sizeof line, "refused: queue_id=%s ", q);
+        assert_log_has(&w, line);
+        ck_assert_str_eq(state_of(&w, id), "held");
+    }
+    mail m[8];
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+
+    /* alice authenticated from anywhere: accepted */
+    ck_assert_int_eq(decide(&w, "4QFOK", "Alice@Example.com", approve, "198.51.100.7", "alice",
+                            "", &out, NULL), 0);
+    free(out);
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].args, "\nsam@example.com\n"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+}
+END_TEST
+
+/* A token made with the previous secret still works while previous_secret_file names it;
+ * without it, it is refused. */
+START_TEST(test_secret_rotation)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *out, path[PATH_MAX], text[PATH_MAX * 2];
+    hold_one(&w, "4QROT1", id, approve, reject, NULL);
+    /* rotate: the new secret in secret_file, the old one as previous */
+    path_fmt(path, sizeof path, "%s/secret", w.dir);
+    char old[PATH_MAX];
+    path_fmt(old, sizeof old, "%s/secret.previous", w.dir);
+    ck_assert_int_eq(rename(path, old), 0);
+    write_file(path, "a brand new secret of 32 bytes..\n", 0600);
+    ck_assert_int_eq(decide(&w, "4QROT2", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 77);
+    ck_assert_ptr_nonnull(strstr(out, "wrong token"));
+    free(out);
+    char *conf = read_file(w.conf);
+    path_fmt(text, sizeof text, "%sprevious_secret_file = %s\n", conf, old);
+    free(conf);
+    write_file(w.conf, text, 0600);
+    ck_assert_int_eq(decide(&w, "4QROT3", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+}
+END_TEST
+
+/* Expiry after hold_days: the sender and the auditors are told; nothing is delivered. */
+START_TEST(test_expiry)
+{
+    world w;
+    make_world(&w, "hold_days = 2\n", NULL);
+    char id[17], approve[200], reject[200], *out, now[64];
+    hold_one(&w, "4QEXP1", id, approve, reject, NULL);
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 86400);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "held");
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 2 * 86400 + 60);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 4); /* bob, alice (2), carol */
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\nbob@example.com\n");
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_nonnull(strstr(m[i].msg, "Subject: Expired without an audit decision"));
+        ck_assert_ptr_nonnull(strstr(m[i].msg, "waited 2 days"));
+        ck_assert_ptr_null(strstr(m[i].args, "sam@example.com"));
+    }
+    free_mails(m, n);
+    char line[200];
+    path_fmt(line, sizeof line, "expired: queue_id=4QEXP1 audit_id=%s group=" GROUP, id);
+    assert_log_has(&w, line);
+    /* a decision afterwards: already decided (expired) */
+    ck_assert_int_eq(decide(&w, "4QEXP2", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "already decided (expired by expiry after 2 days"));
+    free_mails(m, n);
+}
+END_TEST
+
+/* The auditor's own mail is not held: straight to the members, unchanged. A sender the
+ * group does not allow is bounced with the directory's reason. */
+START_TEST(test_auditor_and_rejected_sender)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QAUD1", "alice.anderson@example.com", "From the auditor"), *out;
+    ck_assert_int_eq(deliver(&w, "4QAUD1", "alice.anderson@example.com", "", "", msg, &out,
+                             NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].args, "-f\nalice.anderson@example.com\n--\n"));
+    ck_assert_ptr_nonnull(strstr(m[0].args, "\nRita.Rossi@Example.COM\n"));
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    assert_log_has(&w, "accepted: queue_id=4QAUD1 ");
+    ck_assert_int_eq(log_count(&w, "held:"), 0);
+    free(msg);
+
+    /* an auditor's address from an untrusted, unauthenticated client is held like any */
+    msg = message("4QAUD2", "alice@example.com", "Claims to be the auditor");
+    ck_assert_int_eq(deliver(&w, "4QAUD2", "alice@example.com", "203.0.113.9", "", msg, &out,
+                             NULL), 0);
+    free(out);
+    assert_log_has(&w, "held: queue_id=4QAUD2 ");
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3);
+    free_mails(m, n);
+    free(msg);
+    /* authenticated as bob but sending as alice: bounced */
+    msg = message("4QAUD3", "alice@example.com", "Spoofed");
+    ck_assert_int_eq(deliver(&w, "4QAUD3", "alice@example.com", "203.0.113.9", "bob", msg,
+                             &out, NULL), 77);
+    ck_assert_str_eq(out, "5.7.1 sender alice@example.com is not an address of the "
+                          "authenticated account bob\n");
+    free(out);
+    free(msg);
+
+    /* not allowed by the group: 5.7.1 with the directory's reason, nothing kept */
+    msg = message("4QOUT1", "zoe@example.org", "From outside");
+    ck_assert_int_eq(deliver(&w, "4QOUT1", "zoe@example.org", "127.0.0.1", "", msg, &out, NULL),
+                     77);
+    ck_assert_msg(strncmp(out, "5.7.1 sender zoe@example.org is not allowed to send to " GROUP,
+                          60) == 0, "%s", out);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    char path[PATH_MAX];
+    path_fmt(path, sizeof path, "%s/tmp", w.spool);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d)) != NULL)
+        files += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(files, 0);
+    free(msg);
+}
+END_TEST
+
+/* The directory cannot be reached: try again later (75), nothing kept, nothing sent. */
+START_TEST(test_directory_unavailable)
+{
+    char uri[64];
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", unused_port());
+    world w;
+    make_world(&w, NULL, uri);
+    char *msg = message("4QDOWN", "bob@example.com", "x"), *out;
+    ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", msg, &out,
+                             NULL), 75);
+    ck_assert_msg(strncmp(out, "4.3.0 ", 6) == 0, "%s", out);
+    free(out);
+    mail m[4];
+    ck_assert_uint_eq(new_mails(&w, m, 4), 0);
+    free(msg);
+    /* a broken configuration: also 75 (the message stays in Postfix's queue) */
+    write_file(w.conf, "spool_directory = relative\n", 0600);
+    ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
+                             NULL), 75);
+    ck_assert_ptr_nonnull(strstr(out, "4.3.5 dmg-audit: configuration error"));
+    free(out);
+}
+END_TEST
+
+/* Killed at each step, run again as Postfix (or the timer) would: nothing lost, nothing
+ * delivered twice. */
+START_TEST(test_crash_and_retry)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QCR1", "bob@example.com", "Crash test"), *out, id[17];
+    mail m[8];
+    size_t n;
+
+    /* killed after storing the message, before recording it: Postfix retries */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out,
+                             "DMG_AUDIT_CRASH_BEFORE_HELD=1"), 99);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    /* killed after recording, before the notices */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out,
+                             "DMG_AUDIT_CRASH_BEFORE_NOTIFY=1"), 99);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    held_id(&w, "4QCR1", id, sizeof id);
+    /* the retry sends the notices, once */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3);
+    char approve[200], reject[200];
+    decision_addr(m[0].msg, "approve", approve, sizeof approve);
+    decision_addr(m[0].msg, "reject", reject, sizeof reject);
+    free_mails(m, n);
+    /* and another retry does nothing more */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    ck_assert_int_eq(log_count(&w, "held: queue_id=4QCR1"), 1);
+    ck_assert_int_eq(log_count(&w, "duplicate: queue_id=4QCR1"), 2);
+
+    /* the approval's sendmail fails: decision kept, release deferred (75); the timer
+     * finishes it once sendmail works again */
+    write_file(w.fail_flag, "", 0600);
+    ck_assert_int_eq(decide(&w, "4QCRD1", "alice@example.com", approve, "", "", "", &out, NULL),
+                     75);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "decided");
+    unlink(w.fail_flag);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire")), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    /* Postfix retries the decision mail (it saw 75): nothing more */
+    ck_assert_int_eq(decide(&w, "4QCRD1", "alice@example.com", approve, "", "", "", &out, NULL),
+                     0);
+    free(out);
+    ck_assert_int_eq(log_count(&w, "released:"), 1);
+    free_mails(m, new_mails(&w, m, 8));
+    free(msg);
+
+    /* killed between "handed to sendmail" and "marked done": never released again */
+    msg = message("4QCR2", "bob@example.com", "Crash test 2");
+    ck_assert_int_eq(deliver(&w, "4QCR2", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    held_id(&w, "4QCR2", id, sizeof id);
+    n = new_mails(&w, m, 8);
+    decision_addr(m[0].msg, "approve", approve, sizeof approve);
+    free_mails(m, n);
+    ck_assert_int_eq(decide(&w, "4QCRD2", "alice@example.com", approve, "", "", "", &out,
+                            "DMG_AUDIT_CRASH_AFTER_RELEASE=1"), 99);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1); /* delivered once */
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "uncertain");
+    /* the same decision mail again, the timer, the postmaster: no second release */
+    ck_assert_int_eq(decide(&w, "4QCRD2", "alice@example.com", approve, "", "", "", &out, NULL),
+                     0);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire")), 0);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve", id)), 65);
+    free(out);
+    n = new_mails(&w, m, 8);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_ptr_null(strstr(m[i].args, "sam@example.com"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "uncertain");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", id)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "never repeated automatically"));
+    free(out);
+    assert_log_has(&w, "uncertain: queue_id=4QCR2 ");
+    free(msg);
+}
+END_TEST
+
+/* The postmaster decides from the shell. */
+START_TEST(test_postmaster_commands)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id1[17], id2[17], a[200], r[200], *out;
+    hold_one(&w, "4QPM1", id1, a, r, NULL);
+    hold_one(&w, "4QPM2", id2, a, r, NULL);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_ptr_nonnull(strstr(out, id1));
+    ck_assert_ptr_nonnull(strstr(out, id2));
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve", id1)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "approved and released"));
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL,
+                               ARGS("reject", id2, "Wrong", "list")), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_ptr_nonnull(strstr(m[0].args, "\ntrent@example.com\n"));
+    ck_assert_str_eq(m[1].args, "-i\n-f\n\n--\nbob@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[1].msg, "Reason: Wrong list\n"));
+    free_mails(m, n);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", "--json", id2)), 0);
+    ck_assert_msg(strstr(out, "\"decision\": \"reject\"") != NULL
+                  && strstr(out, "\"reason\": \"Wrong list\"") != NULL
+                  && strstr(out, "\"decided_by\": \"postmaster ") != NULL, "%s", out);
+    free(out);
+    /* held list is empty now; --all shows both */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_str_eq(out, "[]\n");
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--all")), 0);
+    ck_assert_ptr_nonnull(strstr(out, id1));
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve")), 64);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("frobnicate")), 64);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("audit");
+    TCase *tc = dmg_tcase("review loop");
+    tcase_add_test(tc, test_held_and_notified);
+    tcase_add_test(tc, test_approve_by_mail);
+    tcase_add_test(tc, test_reject_by_mail);
+    tcase_add_test(tc, test_forged_decisions);
+    tcase_add_test(tc, test_secret_rotation);
+    tcase_add_test(tc, test_expiry);
+    tcase_add_test(tc, test_auditor_and_rejected_sender);
+    tcase_add_test(tc, test_directory_unavailable);
+    tcase_add_test(tc, test_crash_and_retry);
+    tcase_add_test(tc, test_postmaster_commands);
+    suite_add_tcase(s, tc);
+
+    dmg_server_opts o = { 0 };
+    o.overlay_config = "dynmailgroup-privileged " MTA_DN "\n";
+    return dmg_run_suite(s, &o, &server);
+}
