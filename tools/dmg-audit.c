@@ -23,6 +23,7 @@
 
 #include "audit_core.h"
 #include "audit_ldap.h"
+#include "audit_smtp.h"
 #include "policyd_ldap.h"
 #include "policyd_proto.h"
 
@@ -75,6 +76,7 @@ struct au_config {
     char previous_secret_file[PD_CONF_VALUE_MAX];
     char review_domain[256];
     char sendmail[PD_CONF_VALUE_MAX];      /* sendmail_path */
+    char reinject_smtp[PD_CONF_VALUE_MAX]; /* HOST:PORT: SMTP instead of sendmail */
     char notify_from[AU_ADDR_MAX];         /* From: of notices */
     char account_filter[PD_CONF_VALUE_MAX];
     char account_base[PD_CONF_VALUE_MAX];
@@ -144,6 +146,16 @@ static int fail(int status, const char *fmt, ...)
 static const char *shown(const char *addr)
 {
     return addr[0] == '\0' ? "<>" : addr;
+}
+
+/* Tests kill dmg-audit at a step, once: when the environment variable name holds the path
+ * of a file that this process can remove, it is removed and the process killed (SIGKILL,
+ * as by a crash or "kill -9"). Without that variable nothing happens. */
+static void crash_point(const char *name)
+{
+    const char *flag = getenv(name);
+    if (flag != NULL && flag[0] == '/' && unlink(flag) == 0)
+        kill(getpid(), SIGKILL);
 }
 
 /* ======================================================================================
@@ -229,6 +241,8 @@ static int config_line(const char *line, size_t len, char *err, size_t errsize)
         return set_text(cfg.review_domain, sizeof cfg.review_domain, key, value, err, errsize);
     if (strcmp(key, "sendmail_path") == 0)
         return set_text(cfg.sendmail, sizeof cfg.sendmail, key, value, err, errsize);
+    if (strcmp(key, "reinject_smtp") == 0)
+        return set_text(cfg.reinject_smtp, sizeof cfg.reinject_smtp, key, value, err, errsize);
     if (strcmp(key, "notify_from") == 0) {
         if (!au_address_ok(value, 0)) {
             snprintf(err, errsize, "notify_from: not an address");
@@ -506,6 +520,25 @@ static int run_sendmail(const char *sender, char *const *rcpts, size_t nrcpt, in
     return 0;
 }
 
+/* Hand a message to Postfix: sendmail_path, or SMTP to reinject_smtp. 0 handed over, -1 not
+ * (try again later), -2 unknown (SMTP connection lost after the whole message was sent). */
+static int hand_over(const char *sender, char *const *rcpts, size_t nrcpt, int fd,
+                     const char *text, size_t textlen)
+{
+    char refused[1024], why[600];
+    if (cfg.reinject_smtp[0] == '\0')
+        return run_sendmail(sender, rcpts, nrcpt, fd, text, textlen);
+    int rc = au_smtp_send(cfg.reinject_smtp, cfg.ldap.timeout * 6, cfg.review_domain, sender,
+                          rcpts, nrcpt, fd, text, textlen, refused, sizeof refused, why,
+                          sizeof why);
+    if (rc != 0)
+        logmsg(LOG_WARNING, "warning: SMTP to %s: %s", cfg.reinject_smtp, why);
+    else if (refused[0] != '\0')
+        logmsg(LOG_WARNING, "warning: SMTP to %s refused recipients: %s", cfg.reinject_smtp,
+               refused);
+    return rc;
+}
+
 /* ======================================================================================
  * Held messages: record, notices
  * ==================================================================================== */
@@ -650,7 +683,7 @@ static int send_notice(enum au_notice_kind kind, const struct held *h, const cha
     if (len == 0)
         return -1;
     char *rcpts[] = { (char *)rcpt };
-    return run_sendmail("", rcpts, 1, -1, text, len);
+    return hand_over("", rcpts, 1, -1, text, len) == 0 ? 0 : -1;
 }
 
 /* Tell every current auditor of h's group; then mark it. 0, or EX_TEMPFAIL. */
@@ -801,10 +834,18 @@ static int apply_decision(const struct held *h, int nonblock)
                 close(lock);
                 return EX_TEMPFAIL_;
             }
-            if (getenv("DMG_AUDIT_CRASH_BEFORE_RELEASE") != NULL)
-                _exit(99); /* tests: a crash right after the marker */
-            rc = run_sendmail(h->sender, members, k, fd, NULL, 0);
+            crash_point("DMG_AUDIT_CRASH_BEFORE_RELEASE"); /* right after the marker */
+            rc = hand_over(h->sender, members, k, fd, NULL, 0);
             close(fd);
+            if (rc == -2) {
+                /* maybe delivered: leave the release marker (uncertain, never repeated) */
+                au_ldap_values_free(members);
+                close(lock);
+                logmsg(LOG_WARNING, "uncertain: queue_id=%s audit_id=%s group=%s: the "
+                                    "connection was lost after the message was sent",
+                       h->queue_id, h->id, h->group);
+                return 0;
+            }
             if (rc != 0) {
                 /* sendmail said no: nothing was queued, the release can be tried again */
                 char p[PATH_MAX];
@@ -815,8 +856,7 @@ static int apply_decision(const struct held *h, int nonblock)
                 logmsg(LOG_WARNING, "warning: audit_id=%s: release deferred", h->id);
                 return EX_TEMPFAIL_;
             }
-            if (getenv("DMG_AUDIT_CRASH_AFTER_RELEASE") != NULL)
-                _exit(99); /* tests: a crash between "delivered" and "marked" */
+            crash_point("DMG_AUDIT_CRASH_AFTER_RELEASE"); /* handed over, not marked */
         }
         au_ldap_values_free(members);
         if (au_spool_finish(cfg.spool, h->id) != 0) {
@@ -1067,8 +1107,7 @@ static int cmd_deliver(int argc, char **argv)
         return fail(EX_TEMPFAIL_, "4.3.0 dmg-audit: cannot spool the message: %s",
                     strerror(e));
     }
-    if (getenv("DMG_AUDIT_CRASH_BEFORE_HELD") != NULL)
-        _exit(99); /* tests: message stored, record not yet */
+    crash_point("DMG_AUDIT_CRASH_BEFORE_HELD"); /* message stored, no record */
     if (au_spool_put(cfg.spool, "held", id, r.text, r.len, 0) != 0)
         return fail(EX_TEMPFAIL_, "4.3.0 dmg-audit: cannot record the message: %s",
                     strerror(errno));
@@ -1091,8 +1130,7 @@ static int cmd_deliver(int argc, char **argv)
     logmsg(LOG_INFO, "held: queue_id=%s audit_id=%s group=%s sender=%s size=%zu "
                      "message_id=%s", a.queue_id, id, group, shown(a.sender), size,
            h.message_id[0] ? h.message_id : "(none)");
-    if (getenv("DMG_AUDIT_CRASH_BEFORE_NOTIFY") != NULL)
-        _exit(99); /* tests: held, auditors not told yet */
+    crash_point("DMG_AUDIT_CRASH_BEFORE_NOTIFY"); /* held, auditors not told */
     int rc = notify_auditors(&h);
     return rc == 0 ? 0 : fail(rc, "4.3.0 dmg-audit: held as %s; notices deferred", id);
 }

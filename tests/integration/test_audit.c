@@ -10,8 +10,9 @@
  * with two addresses, sam, trent), send policy domain, audited by alice (two addresses) and
  * carol.
  *
- * Crash tests set DMG_AUDIT_CRASH_* (dmg-audit exits 99 at that step, as if killed) and run
- * the command again as Postfix would (same queue ID, same message).
+ * Crash tests set DMG_AUDIT_CRASH_<STEP>=<flag file> (dmg-audit removes the file and kills
+ * itself with SIGKILL at that step) and run the command again as Postfix would (same queue
+ * ID, same message).
  */
 #define _GNU_SOURCE
 
@@ -278,6 +279,18 @@ static int decide(world *w, const char *queue_id, const char *sender, const char
     int st = audit_run(w, msg, out, env, ARGS("decide", s, r, q, c, u));
     free(msg);
     return st;
+}
+
+/* "DMG_AUDIT_CRASH_<step>=<flag>" with the flag file created: dmg-audit kills itself there,
+ * once. Static. */
+static const char *crash_env(world *w, const char *step)
+{
+    static char env[PATH_MAX + 64];
+    char flag[PATH_MAX];
+    path_fmt(flag, sizeof flag, "%s/crash-%s", w->dir, step);
+    write_file(flag, "", 0600);
+    path_fmt(env, sizeof env, "DMG_AUDIT_CRASH_%s=%s", step, flag);
+    return env;
 }
 
 /* The recorded sendmail runs after the ones seen so far: each "ARGS\n--\nMESSAGE"; count
@@ -807,12 +820,12 @@ START_TEST(test_crash_and_retry)
 
     /* killed after storing the message, before recording it: Postfix retries */
     ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out,
-                             "DMG_AUDIT_CRASH_BEFORE_HELD=1"), 99);
+                             crash_env(&w, "BEFORE_HELD")), 137);
     free(out);
     ck_assert_uint_eq(new_mails(&w, m, 8), 0);
     /* killed after recording, before the notices */
     ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out,
-                             "DMG_AUDIT_CRASH_BEFORE_NOTIFY=1"), 99);
+                             crash_env(&w, "BEFORE_NOTIFY")), 137);
     free(out);
     ck_assert_uint_eq(new_mails(&w, m, 8), 0);
     held_id(&w, "4QCR1", id, sizeof id);
@@ -864,7 +877,7 @@ START_TEST(test_crash_and_retry)
     decision_addr(m[0].msg, "approve", approve, sizeof approve);
     free_mails(m, n);
     ck_assert_int_eq(decide(&w, "4QCRD2", "alice@example.com", approve, "", "", "", &out,
-                            "DMG_AUDIT_CRASH_AFTER_RELEASE=1"), 99);
+                            crash_env(&w, "AFTER_RELEASE")), 137);
     free(out);
     n = new_mails(&w, m, 8);
     ck_assert_uint_eq(n, 1); /* delivered once */
