@@ -1233,9 +1233,11 @@ static int cmd_decide(int argc, char **argv)
     if (rc == 1) {
         struct decision d;
         char what[AU_TEXT_MAX + 128];
-        if (load_decision(da.id, &d) == 0 && strcmp(d.queue_id, a.queue_id) == 0
-            && au_spool_state(cfg.spool, da.id) == AU_ST_DECIDED) {
-            /* this very mail decided before we were interrupted: carry it out now */
+        if (load_decision(da.id, &d) == 0 && strcmp(d.queue_id, a.queue_id) == 0) {
+            /* Postfix delivers this very decision mail again: we were interrupted after
+             * recording it. Carry it out if that is still to do; never twice. */
+            logmsg(LOG_INFO, "duplicate: queue_id=%s audit_id=%s: this decision was "
+                             "recorded already", a.queue_id, da.id);
             rc = apply_decision(&h, 0);
             return rc == EX_TEMPFAIL_ ? fail(rc, "4.3.0 dmg-audit: decision recorded, "
                                                  "carrying it out is deferred") : 0;

@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -948,6 +951,745 @@ START_TEST(test_postmaster_commands)
 }
 END_TEST
 
+/* ============================================================================================
+ * With a real Postfix: a private instance (as test_smtpd.c runs one) that delivers to
+ * Maildirs with virtual(8) and routes the audited group's copy to dmg-audit, as the README
+ * shows:
+ *
+ *   virtual_alias_maps = ldap:audit.cf, ldap:groups.cf
+ *       audit.cf   (&(objectClass=dynamicMailGroup)(mail=%s)(dmgAuditRequired=TRUE))
+ *                  result_attribute = mail, result_format = %u=%d@dmg-audit.invalid
+ *       groups.cf  (&(objectClass=dynamicMailGroup)(mail=%s)), result_attribute = dmgMemberMail
+ *   transport_maps = dmg-audit.invalid -> dmg-audit:, review.example.com -> dmg-decide:
+ *   dmg-audit  unix - n n - - pipe user=nobody null_sender= argv=dmg-audit deliver ...
+ *   dmg-decide unix - n n - - pipe user=nobody null_sender= argv=dmg-audit decide ...
+ *
+ * dmg-audit hands releases and notices back over SMTP (reinject_smtp) to a second smtpd on
+ * another loopback port: a non-root sendmail(1) may not use a private configuration
+ * directory (Postfix's alternate_config_directories rule), and this is the after-queue
+ * filter pattern anyway. XCLIENT (smtpd_authorized_xclient_hosts) lets the test speak as an
+ * untrusted client (ADDR=) and as an authenticated one (LOGIN=).
+ * ========================================================================================== */
+
+#define POSTFIX_HINT \
+    "install Postfix (Debian: apt-get install postfix postfix-ldap; scripts/install-deps.sh)"
+#define WAIT_MS 30000
+
+/* The last 3000 bytes of a text (Check's messages are bounded). */
+static const char *tail_of(const char *t)
+{
+    size_t n = strlen(t);
+    return n > 3000 ? t + n - 3000 : t;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static const char *find_program(const char *name)
+{
+    static char found[PATH_MAX];
+    const char *dirs[] = { "/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(found, sizeof found, "%s/%s", dirs[i], name);
+        if (access(found, X_OK) == 0)
+            return found;
+    }
+    return NULL;
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    char *cmd = NULL;
+    ck_assert_int_ge(asprintf(&cmd, "cp '%s' '%s'", from, to), 0);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+    free(cmd);
+    ck_assert_int_eq(chmod(to, mode), 0);
+}
+
+/* Postfix re-reads a main.cf younger than about 2 s: date the files back instead. */
+static void date_back(const char *path)
+{
+    struct timespec times[2];
+    clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= 60;
+    times[1] = times[0];
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+typedef struct pfx {
+    char dir[PATH_MAX], etc[PATH_MAX], queue[PATH_MAX], maillog[PATH_MAX], mail[PATH_MAX];
+    char audit[PATH_MAX];       /* dmg-audit's files (owned by nobody) */
+    world w;                    /* dmg-audit's configuration and log, for audit_run */
+    int port, reinject_port, started;
+} pfx;
+
+static pfx pf;
+
+static int postfix_cmd(const pfx *p, const char *what)
+{
+    const char *postfix = find_program("postfix");
+    if (postfix == NULL)
+        return -1;
+    char *cmd = NULL;
+    if (asprintf(&cmd, "'%s' -c '%s' %s >'%s/postfix-%s.out' 2>&1", postfix, p->etc, what,
+                 p->dir, what) < 0)
+        return -1;
+    int st = system(cmd);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static pid_t master_pid(const pfx *p)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/pid/master.pid", p->queue);
+    char *text = read_file(path);
+    long pid = strtol(text, NULL, 10);
+    free(text);
+    return pid > 1 ? (pid_t)pid : 0;
+}
+
+static void stop_postfix(pfx *p)
+{
+    if (!p->started)
+        return;
+    p->started = 0;
+    pid_t master = master_pid(p);
+    postfix_cmd(p, "stop");
+    long deadline = now_ms() + 20000;
+    while (master > 0 && kill(master, 0) == 0 && now_ms() < deadline)
+        nap_ms(20);
+    if (master > 0 && kill(master, 0) == 0)
+        kill(master, SIGKILL);
+}
+
+/* The parent after the test case: stop any instance a failed test left running. */
+static void stop_leftover_postfix(void)
+{
+    if (server == NULL)
+        return;
+    DIR *d = opendir(dmg_server_dir(server));
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "pfx-", 4) != 0)
+            continue;
+        pfx p;
+        memset(&p, 0, sizeof p);
+        snprintf(p.dir, sizeof p.dir, "%s/%s", dmg_server_dir(server), e->d_name);
+        snprintf(p.etc, sizeof p.etc, "%s/etc", p.dir);
+        snprintf(p.queue, sizeof p.queue, "%s/queue", p.dir);
+        pid_t master = master_pid(&p);
+        if (master > 0 && kill(master, 0) == 0) {
+            fprintf(stderr, "test_audit: stopping the Postfix instance left in %s\n", p.dir);
+            p.started = 1;
+            stop_postfix(&p);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+static const char *const mailboxes[] = {
+    "alice", "carol", "bob", "uma", "peggy", "quentin", "rita", "sam", "trent",
+};
+
+/* Start the instance; crash_env ("" for none) goes in front of dmg-audit's argv. */
+static pfx *start_postfix(const char *crash_env_words)
+{
+    pfx *p = &pf;
+    char path[PATH_MAX], text[16384];
+    ck_assert_msg(geteuid() == 0, "the Postfix instance needs root (postfix start, pipe "
+                                  "user=): run the test as root");
+    ck_assert_msg(find_program("postfix") != NULL, "postfix not found: " POSTFIX_HINT);
+    struct passwd *nobody = getpwnam("nobody");
+    ck_assert_ptr_nonnull(nobody);
+    uid_t uid = nobody->pw_uid;
+    gid_t gid = nobody->pw_gid;
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
+
+    ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
+    memset(p, 0, sizeof *p);
+    path_fmt(p->dir, sizeof p->dir, "%s/pfx-%ld", dmg_server_dir(server), (long)getpid());
+    path_fmt(p->etc, sizeof p->etc, "%s/etc", p->dir);
+    path_fmt(p->queue, sizeof p->queue, "%s/queue", p->dir);
+    path_fmt(p->maillog, sizeof p->maillog, "%s/maillog", p->dir);
+    path_fmt(p->mail, sizeof p->mail, "%s/mail", p->dir);
+    path_fmt(p->audit, sizeof p->audit, "%s/audit", p->dir);
+    const char *dirs[] = { p->dir, p->etc, p->queue, p->mail, p->audit };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        ck_assert_int_eq(mkdir(dirs[i], 0755), 0);
+        ck_assert_int_eq(chmod(dirs[i], 0755), 0);
+    }
+    ck_assert_int_eq(chown(p->mail, uid, gid), 0);
+    ck_assert_int_eq(chown(p->audit, uid, gid), 0);
+
+    /* dmg-audit: binary, secret, password, spool, configuration, all nobody's */
+    world *w = &p->w;
+    snprintf(w->dir, sizeof w->dir, "%s", p->audit);
+    path_fmt(w->spool, sizeof w->spool, "%s/spool", p->audit);
+    path_fmt(w->log, sizeof w->log, "%s/audit.log", p->audit);
+    path_fmt(w->conf, sizeof w->conf, "%s/dmg-audit.conf", p->audit);
+    path_fmt(w->out, sizeof w->out, "%s/out", p->audit);
+    ck_assert_int_eq(mkdir(w->spool, 0700), 0);
+    ck_assert_int_eq(chown(w->spool, uid, gid), 0);
+    const char *bin = getenv("DMG_AUDIT");
+    char defbin[PATH_MAX], audit_bin[PATH_MAX];
+    if (bin == NULL || *bin == '\0') {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(defbin, sizeof defbin, "%s/tools/dmg-audit", b != NULL && *b ? b : ".");
+        bin = defbin;
+    }
+    path_fmt(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
+    copy_file(bin, audit_bin, 0755);
+    const char *owned[][2] = { { "secret", "a secret of at least sixteen bytes\n" },
+                               { "mta.pw", DMG_PASSWORD "\n" } };
+    for (size_t i = 0; i < 2; i++) {
+        path_fmt(path, sizeof path, "%s/%s", p->audit, owned[i][0]);
+        write_file(path, owned[i][1], 0600);
+        ck_assert_int_eq(chown(path, uid, gid), 0);
+    }
+    p->port = unused_port();
+    do
+        p->reinject_port = unused_port();
+    while (p->reinject_port == p->port);
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
+             "bind_pw_file = %s/mta.pw\ntimeout = 5\n"
+             "spool_directory = %s\nsecret_file = %s/secret\nreview_domain = " REVIEW "\n"
+             "reinject_smtp = 127.0.0.1:%d\nlog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
+             dmg_server_uri(server), p->audit, w->spool, p->audit, p->reinject_port, w->log);
+    write_file(w->conf, text, 0644);
+
+    /* LDAP tables: audited groups -> review address; other groups -> members */
+    const char *tables[][2] = {
+        { "audit.cf", "query_filter = (&(objectClass=dynamicMailGroup)(mail=%s)"
+                      "(dmgAuditRequired=TRUE))\nresult_attribute = mail\n"
+                      "result_format = %u=%d@dmg-audit.invalid\n" },
+        { "groups.cf", "query_filter = (&(objectClass=dynamicMailGroup)(mail=%s))\n"
+                       "result_attribute = dmgMemberMail\n" },
+    };
+    for (size_t i = 0; i < 2; i++) {
+        path_fmt(path, sizeof path, "%s/%s", p->etc, tables[i][0]);
+        path_fmt(text, sizeof text,
+                 "server_host = %s\nversion = 3\nsearch_base = dc=example,dc=com\n"
+                 "bind = yes\nbind_dn = " MTA_DN "\nbind_pw = " DMG_PASSWORD "\n%s",
+                 dmg_server_uri(server), tables[i][1]);
+        write_file(path, text, 0644);
+    }
+    path_fmt(path, sizeof path, "%s/transport", p->etc);
+    write_file(path, "dmg-audit.invalid dmg-audit:\n" REVIEW " dmg-decide:\n", 0644);
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof mailboxes / sizeof mailboxes[0]; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s@example.com %s/\n",
+                                 mailboxes[i], mailboxes[i]);
+    used += (size_t)snprintf(text + used, sizeof text - used,
+                             "rita.rossi@example.com rita/\nalice.anderson@example.com alice/\n");
+    path_fmt(path, sizeof path, "%s/mailboxes", p->etc);
+    write_file(path, text, 0644);
+
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "compatibility_level = 3.6\n"
+             "queue_directory = %s\ndata_directory = %s/data\n"
+             "mail_owner = postfix\nsetgid_group = postdrop\n"
+             "maillog_file = %s\nmaillog_file_prefixes = %s\n"
+             "myhostname = mx.example.com\nmydomain = example.com\nmyorigin = example.com\n"
+             "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmynetworks = 127.0.0.0/8\n"
+             "mydestination =\nalias_maps =\nalias_database =\n"
+             "smtpd_banner = $myhostname ESMTP\n"
+             "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n"
+             "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+             "virtual_mailbox_domains = example.com\n"
+             "virtual_mailbox_base = %s\n"
+             "virtual_mailbox_maps = texthash:%s/mailboxes\n"
+             "virtual_uid_maps = static:%ld\nvirtual_gid_maps = static:%ld\n"
+             "virtual_alias_maps = ldap:%s/audit.cf, ldap:%s/groups.cf\n"
+             "relay_domains = " REVIEW "\n"
+             "transport_maps = texthash:%s/transport\n"
+             "default_transport = error:this test sends nothing out\n"
+             "dmg-audit_destination_recipient_limit = 1\n"
+             "dmg-decide_destination_recipient_limit = 1\n"
+             "queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
+             "delay_warning_time = 0\n",
+             p->queue, p->dir, p->maillog, p->dir, p->mail, p->etc, (long)uid, (long)gid,
+             p->etc, p->etc, p->etc);
+    path_fmt(path, sizeof path, "%s/main.cf", p->etc);
+    write_file(path, text, 0644);
+    date_back(path);
+    const char *pipe_args =
+        "--sender=${sender} --recipient=${recipient} --original-recipient=${original_recipient}"
+        " --queue-id=${queue_id} --client-address=${client_address}"
+        " --sasl-username=${sasl_username}";
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "127.0.0.1:%d inet n - n - - smtpd\n"
+             "127.0.0.1:%d inet n - n - - smtpd -o syslog_name=postfix/reinject"
+             " -o smtpd_relay_restrictions=permit_mynetworks,reject\n"
+             "pickup    unix  n - n 60 1 pickup\n"
+             "cleanup   unix  n - n - 0 cleanup\n"
+             "qmgr      unix  n - n 300 1 qmgr\n"
+             "rewrite   unix  - - n - - trivial-rewrite\n"
+             "bounce    unix  - - n - 0 bounce\n"
+             "defer     unix  - - n - 0 bounce\n"
+             "trace     unix  - - n - 0 bounce\n"
+             "verify    unix  - - n - 1 verify\n"
+             "flush     unix  n - n 1000? 0 flush\n"
+             "proxymap  unix  - - n - - proxymap\n"
+             "showq     unix  n - n - - showq\n"
+             "error     unix  - - n - - error\n"
+             "retry     unix  - - n - - error\n"
+             "discard   unix  - - n - - discard\n"
+             "virtual   unix  - n n - - virtual\n"
+             "smtp      unix  - - n - - smtp\n"
+             "anvil     unix  - - n - 1 anvil\n"
+             "scache    unix  - - n - 1 scache\n"
+             "postlog   unix-dgram n - n - 1 postlogd\n"
+             "dmg-audit unix - n n - - pipe user=nobody null_sender=\n"
+             "  argv=%s%s -c %s deliver %s\n"
+             "dmg-decide unix - n n - - pipe user=nobody null_sender=\n"
+             "  argv=%s%s -c %s decide %s\n",
+             p->port, p->reinject_port, crash_env_words, audit_bin, w->conf, pipe_args,
+             crash_env_words, audit_bin, w->conf, pipe_args);
+    path_fmt(path, sizeof path, "%s/master.cf", p->etc);
+    write_file(path, text, 0644);
+    date_back(path);
+
+    int st = postfix_cmd(p, "start");
+    p->started = 1;
+    if (st != 0) {
+        char *log = read_file(p->maillog);
+        ck_abort_msg("postfix -c %s start: status %d; maillog:\n%s", p->etc, st, log);
+    }
+    long deadline = now_ms() + 20000;
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((unsigned short)p->port);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            break;
+        ck_assert_msg(now_ms() < deadline, "smtpd does not answer on %d", p->port);
+        nap_ms(50);
+    }
+    return p;
+}
+
+/* ---- a tiny SMTP client -------------------------------------------------------------- */
+
+typedef struct smtp {
+    FILE *f;
+    int fd;
+    char last[2048];
+} smtp;
+
+static int smtp_reply(smtp *c)
+{
+    char line[1024];
+    c->last[0] = '\0';
+    for (;;) {
+        ck_assert_msg(fgets(line, sizeof line, c->f) != NULL, "SMTP connection closed");
+        line[strcspn(line, "\r\n")] = '\0';
+        size_t u = strlen(c->last);
+        snprintf(c->last + u, sizeof c->last - u, "%s%s", u ? "\n" : "", line);
+        if (strlen(line) < 4 || line[3] != '-')
+            return atoi(line);
+    }
+}
+
+static int smtp_cmd(smtp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int smtp_cmd(smtp *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->f, fmt, ap);
+    va_end(ap);
+    fputs("\r\n", c->f);
+    fflush(c->f);
+    return smtp_reply(c);
+}
+
+/* A session as client (NULL: 127.0.0.1 itself) with sasl login (NULL: none) via XCLIENT. */
+static smtp *smtp_open(const pfx *p, const char *client, const char *login)
+{
+    smtp *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)p->port);
+    ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = { 30, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    c->f = fdopen(c->fd, "r+");
+    ck_assert_int_eq(smtp_reply(c), 220);
+    ck_assert_int_eq(smtp_cmd(c, "EHLO client.example.org"), 250);
+    if (client != NULL || login != NULL) {
+        int code = smtp_cmd(c, "XCLIENT ADDR=%s NAME=[UNAVAILABLE] LOGIN=%s",
+                            client != NULL ? client : "127.0.0.1",
+                            login != NULL ? login : "[UNAVAILABLE]");
+        ck_assert_msg(code == 220, "XCLIENT: %s", c->last);
+        ck_assert_int_eq(smtp_cmd(c, "EHLO client.example.org"), 250);
+    }
+    return c;
+}
+
+static void smtp_close(smtp *c)
+{
+    smtp_cmd(c, "QUIT");
+    fclose(c->f);
+    free(c);
+}
+
+/* One message (text with CRLF line ends, no final "."), to rcpts (NULL-terminated); its
+ * queue ID into qid. */
+static void smtp_send(smtp *c, const char *from, const char *const *rcpts, const char *text,
+                      char *qid, size_t qsize)
+{
+    ck_assert_msg(smtp_cmd(c, "MAIL FROM:<%s>", from) == 250, "MAIL: %s", c->last);
+    for (size_t i = 0; rcpts[i] != NULL; i++)
+        ck_assert_msg(smtp_cmd(c, "RCPT TO:<%s>", rcpts[i]) == 250, "RCPT TO:<%s>: %s",
+                      rcpts[i], c->last);
+    ck_assert_int_eq(smtp_cmd(c, "DATA"), 354);
+    fputs(text, c->f);
+    int code = smtp_cmd(c, ".");
+    const char *tag = "250 2.0.0 Ok: queued as ";
+    ck_assert_msg(code == 250 && strncmp(c->last, tag, strlen(tag)) == 0, "DATA: %s", c->last);
+    snprintf(qid, qsize, "%s", c->last + strlen(tag));
+}
+
+/* ---- Maildirs ------------------------------------------------------------------------ */
+
+/* A copy of t with every run of blanks and line ends as one space (bounces fold lines). */
+static char *unfold(const char *t)
+{
+    char *u = malloc(strlen(t) + 1);
+    size_t o = 0;
+    ck_assert_ptr_nonnull(u);
+    for (; *t != '\0'; t++) {
+        int blank = *t == ' ' || *t == '\t' || *t == '\r' || *t == '\n';
+        if (blank && o > 0 && u[o - 1] == ' ')
+            continue;
+        u[o++] = blank ? ' ' : *t;
+    }
+    u[o] = '\0';
+    return u;
+}
+
+/* The messages in box's Maildir (new/) that contain needle (compared unfolded), joined by
+ * "\n=====\n"; count in *n. */
+static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
+{
+    char dir[PATH_MAX];
+    path_fmt(dir, sizeof dir, "%s/%s/new", p->mail, box);
+    char *all = calloc(1, 1);
+    size_t len = 0;
+    *n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[PATH_MAX * 2];
+        snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
+        char *t = read_file(f), *ut = unfold(t), *un = unfold(needle);
+        int hit = strstr(ut, un) != NULL;
+        free(ut);
+        free(un);
+        if (hit) {
+            size_t tl = strlen(t);
+            all = realloc(all, len + tl + 8);
+            memcpy(all + len, "\n=====\n", *n ? 7 : 0);
+            len += *n ? 7 : 0;
+            memcpy(all + len, t, tl + 1);
+            len += tl;
+            (*n)++;
+        }
+        free(t);
+    }
+    if (d != NULL)
+        closedir(d);
+    return all;
+}
+
+/* Wait until box holds count messages containing needle; those messages. */
+static char *wait_mail(const pfx *p, const char *box, const char *needle, int count)
+{
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        int n;
+        char *t = maildir_find(p, box, needle, &n);
+        if (n >= count)
+            return t;
+        free(t);
+        if (now_ms() >= deadline) {
+            char *log = read_file(p->maillog), *alog = read_file(p->w.log);
+            ck_abort_msg("%s has %d message(s) with \"%s\" after %d ms, not %d;\nmaillog:\n%s"
+                         "\ndmg-audit log:\n%s", box, n, needle, WAIT_MS, count, tail_of(log),
+                         tail_of(alog));
+        }
+        nap_ms(100);
+    }
+}
+
+static int mail_count(const pfx *p, const char *box, const char *needle)
+{
+    int n;
+    free(maildir_find(p, box, needle, &n));
+    return n;
+}
+
+/* Wait until dmg-audit's log holds needle. */
+static void wait_audit_log(const pfx *p, const char *needle)
+{
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        char *log = read_file(p->w.log);
+        int found = strstr(log, needle) != NULL;
+        free(log);
+        if (found)
+            return;
+        if (now_ms() >= deadline) {
+            char *ml = read_file(p->maillog), *al = read_file(p->w.log);
+            ck_abort_msg("\"%s\" not in dmg-audit's log after %d ms:\n%s\nmaillog:\n%s",
+                         needle, WAIT_MS, tail_of(al), tail_of(ml));
+        }
+        nap_ms(100);
+    }
+}
+
+static const char pf_message_fmt[] =
+    "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=from:to:subject;\r\n"
+    "\tbh=abc=; b=def=\r\n"
+    "From: <%s>\r\n"
+    "To: " GROUP "\r\n"
+    "Subject: %s\r\n"
+    "Date: Thu, 3 Dec 2026 12:00:00 +0000\r\n"
+    "Message-ID: <%s@example.com>\r\n"
+    "\r\n"
+    "Hello team,\r\n"
+    "..a line that starts with a dot (dot-stuffed on the wire)\r\n"
+    "this is %s.\r\n";
+
+/* The message as SMTP carries it and as a Maildir keeps it (LF, unstuffed). */
+static void pf_message(const char *from, const char *tag, char **wire, char **stored)
+{
+    ck_assert_int_ge(asprintf(wire, pf_message_fmt, from, tag, tag, tag), 0);
+    char *s = malloc(strlen(*wire) + 1);
+    size_t o = 0;
+    int bol = 1;
+    for (const char *q = *wire; *q != '\0'; q++) {
+        if (bol && q[0] == '.' && q[1] == '.')
+            continue; /* unstuff */
+        bol = 0;
+        if (q[0] == '\r' && q[1] == '\n')
+            continue;
+        s[o++] = *q;
+        bol = *q == '\n';
+    }
+    s[o] = '\0';
+    *stored = s;
+}
+
+static const char *const frontend[] = { "peggy", "quentin", "rita", "sam", "trent" };
+
+/* The whole loop through Postfix. */
+START_TEST(test_postfix_review_loop)
+{
+    pfx *p = start_postfix("");
+    char qid[64], *wire, *stored, *t, needle[256];
+
+    /* 1. bob to the audited group and to uma: uma at once, the group's copy held, the
+     *    auditors notified */
+    pf_message("bob@example.com", "pf-one", &wire, &stored);
+    smtp *c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, "uma@example.com", NULL }, wire,
+              qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "uma", "<pf-one@example.com>", 1));
+    t = wait_mail(p, "alice", "X-Dmg-Audit-ID:", 2); /* alice has two addresses */
+    ck_assert_ptr_nonnull(strstr(t, "Subject: Audit: message from bob@example.com to " GROUP
+                                    ": pf-one"));
+    ck_assert_ptr_nonnull(strstr(t, "  Message-ID:  <pf-one@example.com>"));
+    char approve[200], reject[200];
+    decision_addr(t, "approve", approve, sizeof approve);
+    decision_addr(t, "reject", reject, sizeof reject);
+    free(t);
+    free(wait_mail(p, "carol", "X-Dmg-Audit-ID:", 1));
+    path_fmt(needle, sizeof needle, "held: queue_id=%s audit_id=", qid);
+    wait_audit_log(p, needle);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+
+    /* 2. forged decisions: bounced (5.7.1), logged, nothing delivered */
+    c = smtp_open(p, "198.51.100.7", NULL); /* untrusted, not authenticated */
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "alice", "decision refused: client 198.51.100.7 is neither", 1);
+    free(t);
+    c = smtp_open(p, NULL, NULL); /* bob is no auditor */
+    smtp_send(c, "bob@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "bob", "bob@example.com is not an auditor of " GROUP, 1));
+    path_fmt(needle, sizeof needle, "refused: queue_id=%s ", qid);
+    wait_audit_log(p, needle);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+
+    /* 3. alice approves (authenticated, from anywhere): every member gets it, unchanged */
+    c = smtp_open(p, "198.51.100.8", "alice");
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: Re: Audit\r\n\r\nfine\r\n", qid, sizeof qid);
+    smtp_close(c);
+    for (size_t i = 0; i < 5; i++) {
+        /* rita has two addresses: two copies */
+        t = wait_mail(p, frontend[i], "<pf-one@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
+        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
+                      "original:\n%s", frontend[i], tail_of(t), stored);
+        ck_assert_ptr_nonnull(strstr(t, "Return-Path: <bob@example.com>"));
+        free(t);
+    }
+    free(wire);
+    free(stored);
+
+    /* 4. carol too late: "already decided", nothing more delivered */
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
+              "Subject: no\r\n\r\nNo.\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "carol", "already decided (approved by alice@example.com", 1));
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-one@example.com>"), 1);
+
+    /* 5. a second message, rejected by carol with a reason: bob is told, nobody gets it */
+    pf_message("bob@example.com", "pf-two", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "carol", "Audit: message from bob@example.com to " GROUP ": pf-two", 1);
+    decision_addr(t, "reject", reject, sizeof reject);
+    free(t);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
+              "Subject: Re: Audit\r\n\r\nOff topic for this list.\r\n", qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "bob", "Rejected by the auditor of " GROUP ": pf-two", 1);
+    ck_assert_ptr_nonnull(strstr(t, "Reason: Off topic for this list."));
+    free(t);
+    free(wire);
+    free(stored);
+
+    /* 6. the auditor's own mail: straight to the members, no notice */
+    pf_message("alice@example.com", "pf-three", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "alice@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "trent", "<pf-three@example.com>", 1);
+    ck_assert_ptr_nonnull(strstr(t, stored));
+    free(t);
+    ck_assert_int_eq(mail_count(p, "carol", ": pf-three"), 0);
+    free(wire);
+    free(stored);
+
+    /* 7. expiry: held, nobody decides; the timer (as root) rejects it, bob is told */
+    pf_message("bob@example.com", "pf-four", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "carol", ": pf-four", 1));
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
+    char now[64], *out;
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    free(wait_mail(p, "bob", "Expired without an audit decision (" GROUP "): pf-four", 1));
+    free(wait_mail(p, "carol", "Expired without an audit decision (" GROUP "): pf-four", 1));
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-four@example.com>"), 0);
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
+    free(wire);
+    free(stored);
+    stop_postfix(p);
+}
+END_TEST
+
+/* Killed in the middle, Postfix delivers again: nothing lost, nothing twice. */
+START_TEST(test_postfix_restart_loses_nothing)
+{
+    /* the flags live in dmg-audit's directory of the instance (nobody removes them) */
+    char flag1[PATH_MAX], flag2[PATH_MAX], env[3 * PATH_MAX], *wire, *stored, qid[64], *t;
+    char needle[200];
+    path_fmt(flag1, sizeof flag1, "%s/pfx-%ld/audit/crash-notify", dmg_server_dir(server),
+             (long)getpid());
+    path_fmt(flag2, sizeof flag2, "%s/pfx-%ld/audit/crash-release", dmg_server_dir(server),
+             (long)getpid());
+    path_fmt(env, sizeof env, "/usr/bin/env DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s "
+             "DMG_AUDIT_CRASH_AFTER_RELEASE=%s ", flag1, flag2);
+    pfx *p = start_postfix(env);
+    struct passwd *nobody = getpwnam("nobody");
+    write_file(flag1, "", 0644);
+    write_file(flag2, "", 0644);
+    ck_assert_int_eq(chown(flag1, nobody->pw_uid, nobody->pw_gid), 0);
+    ck_assert_int_eq(chown(flag2, nobody->pw_uid, nobody->pw_gid), 0);
+
+    /* killed after holding, before the notices: Postfix retries, the notices go out once */
+    pf_message("bob@example.com", "pf-crash", &wire, &stored);
+    smtp *c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "carol", ": pf-crash", 1);
+    char approve[200];
+    decision_addr(t, "approve", approve, sizeof approve);
+    free(t);
+    ck_assert_int_eq(access(flag1, F_OK), -1); /* it did crash */
+    path_fmt(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    wait_audit_log(p, needle);
+    nap_ms(1500);
+    ck_assert_int_eq(mail_count(p, "carol", ": pf-crash"), 1);
+    ck_assert_int_eq(mail_count(p, "alice", ": pf-crash"), 2);
+
+    /* killed after handing the release over, before marking it: delivered once, the
+     * retried decision mail does not release it again */
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    for (size_t i = 0; i < 5; i++) {
+        t = wait_mail(p, frontend[i], "<pf-crash@example.com>",
+                      strcmp(frontend[i], "rita") ? 1 : 2);
+        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
+                      "original:\n%s", frontend[i], tail_of(t), stored);
+        free(t);
+    }
+    path_fmt(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    wait_audit_log(p, needle);
+    nap_ms(1500);
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-crash@example.com>"), 1);
+    ck_assert_int_eq(mail_count(p, "rita", "<pf-crash@example.com>"), 2);
+    ck_assert_int_eq(mail_count(p, "alice", "already decided"), 0);
+    free(wire);
+    free(stored);
+    stop_postfix(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("audit");
@@ -962,6 +1704,11 @@ int main(void)
     tcase_add_test(tc, test_directory_unavailable);
     tcase_add_test(tc, test_crash_and_retry);
     tcase_add_test(tc, test_postmaster_commands);
+    suite_add_tcase(s, tc);
+    tc = dmg_tcase("postfix");
+    tcase_add_test(tc, test_postfix_review_loop);
+    tcase_add_test(tc, test_postfix_restart_loses_nothing);
+    tcase_add_unchecked_fixture(tc, NULL, stop_leftover_postfix);
     suite_add_tcase(s, tc);
 
     dmg_server_opts o = { 0 };
