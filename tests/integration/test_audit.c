@@ -1429,6 +1429,18 @@ static char *maildir_find(const pfx *p, const char *box, const char *needle, int
     return all;
 }
 
+/* A deferred delivery (a killed pipe command) may wait for the next queue scan, and qmgr
+ * may skip it once as "still being delivered": ask for a queue run every 2 s while waiting,
+ * as an impatient postmaster would (postqueue -f). */
+static void flush_now_and_then(const pfx *p)
+{
+    static long last;
+    if (now_ms() - last >= 2000) {
+        last = now_ms();
+        postfix_cmd(p, "flush");
+    }
+}
+
 /* Wait until box holds count messages containing needle; those messages. */
 static char *wait_mail(const pfx *p, const char *box, const char *needle, int count)
 {
@@ -1439,6 +1451,7 @@ static char *wait_mail(const pfx *p, const char *box, const char *needle, int co
         if (n >= count)
             return t;
         free(t);
+        flush_now_and_then(p);
         if (now_ms() >= deadline) {
             char *log = read_file(p->maillog), *alog = read_file(p->w.log);
             ck_abort_msg("%s has %d message(s) with \"%s\" after %d ms, not %d;\nmaillog:\n%s"
@@ -1466,6 +1479,7 @@ static void wait_audit_log(const pfx *p, const char *needle)
         free(log);
         if (found)
             return;
+        flush_now_and_then(p);
         if (now_ms() >= deadline) {
             char *ml = read_file(p->maillog), *al = read_file(p->w.log);
             ck_abort_msg("\"%s\" not in dmg-audit's log after %d ms:\n%s\nmaillog:\n%s",
