@@ -1152,6 +1152,23 @@ static pfx *start_postfix(const char *crash_env_words)
     }
     path_fmt(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
     copy_file(bin, audit_bin, 0755);
+    /* dmg-policyd in front, told to leave audited groups to dmg-audit (else its HOLD would
+     * hold the whole message) */
+    const char *policyd = getenv("DMG_POLICYD");
+    char defpd[PATH_MAX], policyd_bin[PATH_MAX], policyd_conf[PATH_MAX];
+    if (policyd == NULL || *policyd == '\0') {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(defpd, sizeof defpd, "%s/tools/dmg-policyd", b != NULL && *b ? b : ".");
+        policyd = defpd;
+    }
+    path_fmt(policyd_bin, sizeof policyd_bin, "%s/dmg-policyd", p->audit);
+    copy_file(policyd, policyd_bin, 0755);
+    path_fmt(policyd_conf, sizeof policyd_conf, "%s/dmg-policyd.conf", p->audit);
+    path_fmt(text, sizeof text,
+             "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
+             "bind_pw_file = %s/mta.pw\nfilter = (!(dmgAuditRequired=TRUE))\n",
+             dmg_server_uri(server), p->audit);
+    write_file(policyd_conf, text, 0644);
     const char *owned[][2] = { { "secret", "a secret of at least sixteen bytes\n" },
                                { "mta.pw", DMG_PASSWORD "\n" } };
     for (size_t i = 0; i < 2; i++) {
@@ -1211,6 +1228,8 @@ static pfx *start_postfix(const char *crash_env_words)
              "smtpd_banner = $myhostname ESMTP\n"
              "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n"
              "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+             "smtpd_recipient_restrictions = check_policy_service unix:private/dmg-policyd\n"
+             "dmg-policyd_time_limit = 3600\n"
              "virtual_mailbox_domains = example.com\n"
              "virtual_mailbox_base = %s\n"
              "virtual_mailbox_maps = texthash:%s/mailboxes\n"
@@ -1256,11 +1275,13 @@ static pfx *start_postfix(const char *crash_env_words)
              "anvil     unix  - - n - 1 anvil\n"
              "scache    unix  - - n - 1 scache\n"
              "postlog   unix-dgram n - n - 1 postlogd\n"
+             "dmg-policyd unix - n n - 0 spawn user=nobody argv=%s -c %s\n"
              "dmg-audit unix - n n - - pipe user=nobody null_sender=\n"
              "  argv=%s%s -c %s deliver %s\n"
              "dmg-decide unix - n n - - pipe user=nobody null_sender=\n"
              "  argv=%s%s -c %s decide %s\n",
-             p->port, p->reinject_port, crash_env_words, audit_bin, w->conf, pipe_args,
+             p->port, p->reinject_port, policyd_bin, policyd_conf, crash_env_words,
+             audit_bin, w->conf, pipe_args,
              crash_env_words, audit_bin, w->conf, pipe_args);
     path_fmt(path, sizeof path, "%s/master.cf", p->etc);
     write_file(path, text, 0644);
@@ -1622,6 +1643,30 @@ START_TEST(test_postfix_review_loop)
     ck_assert_int_eq(mail_count(p, "carol", ": pf-three"), 0);
     free(wire);
     free(stored);
+
+    /* 6b. a sender the group does not allow: dmg-policyd leaves audited groups alone, so
+     *     smtpd accepts; dmg-audit bounces the group's copy with the directory's reason
+     *     (5.7.1); the ordinary recipient gets it at once */
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "zoe@example.org", (const char *[]){ GROUP, "uma@example.com", NULL },
+              "Subject: pf-outside\r\n\r\nhi\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "uma", "Subject: pf-outside", 1));
+    path_fmt(needle, sizeof needle, "rejected: queue_id=%s group=" GROUP
+             " sender=zoe@example.org: sender zoe@example.org is not allowed", qid);
+    wait_audit_log(p, needle);
+    for (long deadline = now_ms() + WAIT_MS;; nap_ms(100)) {
+        char *log = read_file(p->maillog), want[200];
+        path_fmt(want, sizeof want, "%s: to=<fe-review=example.com@dmg-audit.invalid>", qid);
+        const char *l = strstr(log, want);
+        int ok = l != NULL && strstr(l, "dsn=5.7.1, status=bounced (sender zoe@example.org "
+                                        "is not allowed") != NULL;
+        if (!ok && now_ms() > deadline)
+            ck_abort_msg("no 5.7.1 bounce of %s by dmg-audit:\n%s", qid, tail_of(log));
+        free(log);
+        if (ok)
+            break;
+    }
 
     /* 7. expiry: held, nobody decides; the timer (as root) rejects it, bob is told */
     pf_message("bob@example.com", "pf-four", &wire, &stored);
