@@ -10,6 +10,7 @@
  *   dmg-audit [-c CONFIG] show [--json] ID
  *   dmg-audit [-c CONFIG] approve ID
  *   dmg-audit [-c CONFIG] reject ID [REASON...]
+ *   dmg-audit [-c CONFIG] resolve ID delivered|release
  *
  * deliver and decide are Postfix pipe(8) commands (the message on standard input); their
  * exit status is what pipe(8) acts on: 0 done, 75 (EX_TEMPFAIL) try again later (the message
@@ -1414,8 +1415,8 @@ static void print_entry(const struct held *h, int json, int full)
     if (st == AU_ST_UNCERTAIN)
         printf("Note:        the release to the members was started but not confirmed (a "
                "crash);\n             it is never repeated automatically. Look for "
-               "message-id=%s\n             in the mail log before releasing it again by "
-               "hand.\n", h->message_id);
+               "message-id=%s\n             in the mail log, then run dmg-audit resolve %s "
+               "delivered|release.\n", h->message_id, h->id);
     size_t mlen = 0;
     char *msg = message_head(h->id, &mlen);
     if (msg != NULL) {
@@ -1549,6 +1550,51 @@ static int cmd_cli_decide(enum au_action action, int argc, char **argv)
     return 0;
 }
 
+/* An uncertain release (killed between handing it over and marking it): after checking the
+ * mail log, the postmaster says what happened. "delivered": mark it done; "release": it did
+ * not reach Postfix, hand it over again (the only way a message is released twice is this
+ * command after a release that did arrive). */
+static int cmd_resolve(int argc, char **argv)
+{
+    struct held h;
+    if (argc != 2 || !au_id_ok(argv[0])
+        || (strcmp(argv[1], "delivered") != 0 && strcmp(argv[1], "release") != 0)) {
+        fprintf(stderr, "usage: dmg-audit resolve ID delivered|release\n");
+        return EX_USAGE_;
+    }
+    if (load_held(argv[0], &h) != 0 || au_spool_state(cfg.spool, h.id) != AU_ST_UNCERTAIN) {
+        fprintf(stderr, "dmg-audit: %s is not an uncertain release\n", argv[0]);
+        return EX_DATAERR_;
+    }
+    struct passwd *pw = getpwuid(getuid());
+    if (strcmp(argv[1], "delivered") == 0) {
+        if (au_spool_finish(cfg.spool, h.id) != 0) {
+            fprintf(stderr, "dmg-audit: %s: %s\n", h.id, strerror(errno));
+            return EX_TEMPFAIL_;
+        }
+        logmsg(LOG_INFO, "released: queue_id=%s audit_id=%s group=%s: confirmed by %s",
+               h.queue_id, h.id, h.group, pw != NULL ? pw->pw_name : "?");
+        printf("%s: marked as released\n", h.id);
+        return 0;
+    }
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/release/%s", cfg.spool, h.id);
+    if (unlink(p) != 0) {
+        fprintf(stderr, "dmg-audit: %s: %s\n", p, strerror(errno));
+        return EX_TEMPFAIL_;
+    }
+    logmsg(LOG_NOTICE, "resolve: queue_id=%s audit_id=%s: released again by %s", h.queue_id,
+           h.id, pw != NULL ? pw->pw_name : "?");
+    int rc = apply_decision(&h, 0);
+    if (rc != 0) {
+        fprintf(stderr, "dmg-audit: %s: release deferred; dmg-audit expire retries it\n",
+                h.id);
+        return EX_TEMPFAIL_;
+    }
+    printf("%s: released\n", h.id);
+    return 0;
+}
+
 /* Root works as the spool's owner, so that every file stays readable by the pipe
  * commands; anyone else must be that owner. */
 static int become_spool_owner(void)
@@ -1585,7 +1631,8 @@ static void usage(void)
             "       dmg-audit [-c CONFIG] list [--json] [--all]\n"
             "       dmg-audit [-c CONFIG] show [--json] ID\n"
             "       dmg-audit [-c CONFIG] approve ID\n"
-            "       dmg-audit [-c CONFIG] reject ID [REASON...]\n");
+            "       dmg-audit [-c CONFIG] reject ID [REASON...]\n"
+            "       dmg-audit [-c CONFIG] resolve ID delivered|release\n");
 }
 
 int main(int argc, char **argv)
@@ -1631,6 +1678,8 @@ int main(int argc, char **argv)
         rc = cmd_cli_decide(AU_ACT_APPROVE, argc - i, argv + i);
     else if (strcmp(cmd, "reject") == 0)
         rc = cmd_cli_decide(AU_ACT_REJECT, argc - i, argv + i);
+    else if (strcmp(cmd, "resolve") == 0)
+        rc = cmd_resolve(argc - i, argv + i);
     else {
         usage();
         rc = EX_USAGE_;

@@ -903,6 +903,35 @@ START_TEST(test_crash_and_retry)
     ck_assert_ptr_nonnull(strstr(out, "never repeated automatically"));
     free(out);
     assert_log_has(&w, "uncertain: queue_id=4QCR2 ");
+    /* the postmaster found it in the mail log: delivered */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "delivered")), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "release")), 65);
+    free(out);
+    free(msg);
+
+    /* killed right after the marker, before the hand-over: uncertain too; the postmaster
+     * finds nothing in the mail log and releases it (once) */
+    msg = message("4QCR3", "bob@example.com", "Crash test 3");
+    ck_assert_int_eq(deliver(&w, "4QCR3", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    held_id(&w, "4QCR3", id, sizeof id);
+    free_mails(m, new_mails(&w, m, 8));
+    ck_assert_int_eq(audit_run(&w, NULL, &out, crash_env(&w, "BEFORE_RELEASE"),
+                               ARGS("approve", id)), 137);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    ck_assert_str_eq(state_of(&w, id), "uncertain");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "release")), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "x")), 64);
+    free(out);
     free(msg);
 }
 END_TEST
