@@ -363,6 +363,12 @@ static int load_config(const char *path)
                         "addresses, e.g. review.example.com)", path);
         return -1;
     }
+    if (strcasestr(cfg.ldap.filter, "dmgAuditRequired") != NULL) {
+        /* copied from dmg-policyd.conf: dmg-audit would then find no audited group at all */
+        logmsg(LOG_ERR, "error: %s: filter must not exclude audited groups (that setting "
+                        "belongs in dmg-policyd.conf only)", path);
+        return -1;
+    }
     if (cfg.notify_from[0] == '\0')
         snprintf(cfg.notify_from, sizeof cfg.notify_from, "postmaster@%s", cfg.review_domain);
     if (cfg.spool[0] != '/' || cfg.sendmail[0] != '/') {
@@ -1300,7 +1306,9 @@ static int cmd_expire(int argc, char **argv)
                 logmsg(LOG_INFO, "expired: queue_id=%s audit_id=%s group=%s sender=%s",
                        h.queue_id, h.id, h.group, shown(h.sender));
             st = au_spool_state(cfg.spool, h.id);
-        } else if (st == AU_ST_HELD && !notified(h.id)) {
+        } else if (st == AU_ST_HELD && !notified(h.id) && now - h.held_at >= 300) {
+            /* deliver was killed before telling the auditors and Postfix has not retried
+             * yet (a younger message may be in the middle of it: leave that to deliver) */
             if (notify_auditors(&h) != 0)
                 status = EX_TEMPFAIL_;
         }
