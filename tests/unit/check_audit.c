@@ -11,10 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit_core.h"
+#include "audit_smtp.h"
 
 #define LIT(s) s, (sizeof(s) - 1)
 
@@ -632,6 +638,146 @@ START_TEST(test_spool_digest)
 }
 END_TEST
 
+/* ======================================================================================
+ * SMTP hand-over against a scripted server (a child process on a loopback port)
+ * ==================================================================================== */
+
+/* The server answers each command with the next reply of script (one per command, "" =
+ * close the connection instead); what it received goes to the file log. */
+static pid_t fake_server(int *port, const char *const *script, const char *log)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 1), 0);
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid > 0) {
+        close(ls);
+        return pid;
+    }
+    int c = accept(ls, NULL, NULL);
+    FILE *in = fdopen(c, "r"), *out = fopen(log, "w");
+    char line[4096];
+    int data = 0;
+    size_t k = 0;
+    if (write(c, script[k], strlen(script[k])) < 0)
+        _exit(1);
+    k++;
+    while (fgets(line, sizeof line, in) != NULL) {
+        fputs(line, out);
+        fflush(out);
+        if (data) {
+            if (strcmp(line, ".\r\n") != 0)
+                continue;
+            data = 0;
+        } else if (strncmp(line, "DATA", 4) == 0) {
+            data = script[k][0] == '3';
+        }
+        if (script[k] == NULL || script[k][0] == '\0')
+            _exit(0);
+        if (write(c, script[k], strlen(script[k])) < 0)
+            _exit(1);
+        k++;
+    }
+    _exit(0);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    static char buf[8192];
+    size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f != NULL)
+        fclose(f);
+    return buf;
+}
+
+START_TEST(test_smtp_handover)
+{
+    const char *const ok[] = { "220 x ESMTP\r\n", "250-x\r\n250 8BITMIME\r\n", "250 ok\r\n",
+                               "250 ok\r\n", "550 5.1.1 no such user\r\n", "354 go\r\n",
+                               "250 queued\r\n", "221 bye\r\n", NULL };
+    char log[] = "/tmp/check_audit_smtp.XXXXXX", hp[64], refused[256], why[256];
+    int fd = mkstemp(log), port, st;
+    close(fd);
+    pid_t pid = fake_server(&port, ok, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    char *rcpts[] = { "a@example.com", "gone@example.com" };
+    static const char msg[] = "Subject: x\n\n.dot\n..two\nlast line without end";
+    ck_assert_int_eq(au_smtp_send(hp, 5, "review.example.com", "", rcpts, 2, -1, LIT(msg),
+                                  refused, sizeof refused, why, sizeof why), 0);
+    waitpid(pid, &st, 0);
+    ck_assert_str_eq(slurp(log), "EHLO review.example.com\r\nMAIL FROM:<>\r\n"
+                                 "RCPT TO:<a@example.com>\r\nRCPT TO:<gone@example.com>\r\n"
+                                 "DATA\r\nSubject: x\r\n\r\n..dot\r\n...two\r\n"
+                                 "last line without end\r\n.\r\nQUIT\r\n");
+    ck_assert_str_eq(refused, "gone@example.com (550 5.1.1 no such user)");
+
+    /* 4xx for a recipient: nothing sent, try again later */
+    const char *const tempfail[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n",
+                                     "452 4.5.3 too many\r\n", NULL };
+    pid = fake_server(&port, tempfail, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "452 4.5.3 too many"));
+    waitpid(pid, &st, 0);
+
+    /* every recipient refused: not done */
+    const char *const allbad[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n", "550 no\r\n",
+                                   "221 bye\r\n", NULL };
+    pid = fake_server(&port, allbad, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_str_eq(why, "no recipient accepted");
+    waitpid(pid, &st, 0);
+
+    /* the connection closes after the whole message: unknown (-2), never "not sent" */
+    const char *const lost[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n",
+                                 "354 go\r\n", "", NULL };
+    pid = fake_server(&port, lost, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -2);
+    waitpid(pid, &st, 0);
+
+    /* the message refused after the data: not sent */
+    const char *const bad_data[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n",
+                                     "354 go\r\n", "554 5.7.1 no\r\n", NULL };
+    pid = fake_server(&port, bad_data, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "554 5.7.1 no"));
+    waitpid(pid, &st, 0);
+
+    /* a greeting that is no 220, nobody listening, a bad address */
+    const char *const busy[] = { "554 go away\r\n", NULL };
+    pid = fake_server(&port, busy, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "greets with \"554 go away\""));
+    waitpid(pid, &st, 0);
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "cannot connect"));
+    ck_assert_int_eq(au_smtp_send("no-port", 5, "h", "", rcpts, 1, -1, LIT(msg), refused,
+                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "HOST:PORT"));
+    unlink(log);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit");
@@ -666,6 +812,10 @@ static Suite *audit_suite(void)
     tc = tcase_create("spool");
     tcase_add_test(tc, test_spool_states);
     tcase_add_test(tc, test_spool_digest);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("smtp");
+    tcase_add_test(tc, test_smtp_handover);
     suite_add_tcase(s, tc);
     return s;
 }
