@@ -1620,6 +1620,15 @@ START_TEST(test_postfix_review_loop)
     smtp_close(c);
     t = wait_mail(p, "alice", "decision refused: client 198.51.100.7 is neither", 1);
     free(t);
+    char wrong[200];
+    snprintf(wrong, sizeof wrong, "%s", approve);
+    char *dash = strchr(wrong, '-');
+    dash[1] = dash[1] == 'a' ? 'b' : 'a';
+    c = smtp_open(p, NULL, NULL); /* a token one digit off */
+    smtp_send(c, "alice@example.com", (const char *[]){ wrong, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "alice", "decision refused: wrong token for this audit ID", 1));
     c = smtp_open(p, NULL, NULL); /* bob is no auditor */
     smtp_send(c, "bob@example.com", (const char *[]){ approve, NULL },
               "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
@@ -1763,6 +1772,29 @@ START_TEST(test_postfix_restart_loses_nothing)
     nap_ms(1500);
     ck_assert_int_eq(mail_count(p, "carol", ": pf-crash"), 1);
     ck_assert_int_eq(mail_count(p, "alice", ": pf-crash"), 2);
+
+    /* Postfix stopped and started while the message waits: nothing changes */
+    stop_postfix(p);
+    ck_assert_int_eq(postfix_cmd(p, "start"), 0);
+    p->started = 1;
+    for (long deadline = now_ms() + 20000;; nap_ms(50)) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((unsigned short)p->port);
+        int up = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (up)
+            break;
+        ck_assert_msg(now_ms() < deadline, "smtpd does not answer after the restart");
+    }
+    char *out;
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_msg(strstr(out, "\"state\": \"held\"") != NULL
+                  && strstr(out, "\"subject\": \"pf-crash\"") != NULL, "%s", out);
+    free(out);
 
     /* killed after handing the release over, before marking it: delivered once, the
      * retried decision mail does not release it again */
