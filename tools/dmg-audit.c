@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1319,6 +1320,20 @@ static int cmd_expire(int argc, char **argv)
         }
     }
     closedir(d);
+    /* what killed writers left in tmp/ (nothing refers to it) */
+    snprintf(p, sizeof p, "%s/tmp", cfg.spool);
+    d = opendir(p);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        struct stat sb;
+        char f[PATH_MAX];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(f, sizeof f, "%s/tmp/%s", cfg.spool, e->d_name);
+        if (lstat(f, &sb) == 0 && S_ISREG(sb.st_mode) && now - (long)sb.st_mtime > 86400)
+            unlink(f);
+    }
+    if (d != NULL)
+        closedir(d);
     /* forget finished messages after keep_days */
     if (cfg.keep_days > 0) {
         snprintf(p, sizeof p, "%s/done", cfg.spool);
@@ -1618,7 +1633,7 @@ static int become_spool_owner(void)
         fprintf(stderr, "dmg-audit: only root or the owner of %s may do this\n", cfg.spool);
         return -1;
     }
-    if (setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+    if (setgroups(1, &st.st_gid) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
         fprintf(stderr, "dmg-audit: cannot become the owner of %s: %s\n", cfg.spool,
                 strerror(errno));
         return -1;

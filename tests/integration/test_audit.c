@@ -694,9 +694,18 @@ START_TEST(test_expiry)
     make_world(&w, "hold_days = 2\n", NULL);
     char id[17], approve[200], reject[200], *out, now[64];
     hold_one(&w, "4QEXP1", id, approve, reject, NULL);
-    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 86400);
+    /* a file a killed writer left in tmp/: removed after a day */
+    char stale[PATH_MAX];
+    path_fmt(stale, sizeof stale, "%s/tmp/123.1.deadbeef", w.spool);
+    write_file(stale, "half a message", 0600);
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 3600);
     ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
     free(out);
+    ck_assert_int_eq(access(stale, F_OK), 0);
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 86400 + 60);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    ck_assert_int_eq(access(stale, F_OK), -1);
     ck_assert_str_eq(state_of(&w, id), "held");
     snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 2 * 86400 + 60);
     ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
