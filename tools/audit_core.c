@@ -323,8 +323,16 @@ int au_group_from_review_addr(char *out, size_t size, const char *recipient)
     } else {
         if (eq == recipient || eq + 1 == at)
             return -1;
+        /* the domain ends where a character no domain has begins: Postfix appends an
+         * address extension of the group's address there (propagate_unmatched_extensions) */
+        const char *d = eq + 1;
+        while (d < at && ((*d >= 'a' && *d <= 'z') || (*d >= 'A' && *d <= 'Z')
+                          || (*d >= '0' && *d <= '9') || *d == '.' || *d == '-'))
+            d++;
+        if (d == eq + 1)
+            return -1;
         n = snprintf(out, size, "%.*s@%.*s", (int)(eq - recipient), recipient,
-                     (int)(at - eq - 1), eq + 1);
+                     (int)(d - eq - 1), eq + 1);
     }
     if (n < 0 || (size_t)n >= size)
         return -1;

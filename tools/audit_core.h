@@ -122,8 +122,10 @@ size_t au_format_decision_addr(char *out, size_t size, enum au_action action, co
                                const char *token, const char *review_domain);
 
 /* The group address from a review address: "LOCAL=DOMAIN@anything" -> "LOCAL@DOMAIN" (the
- * last "=" of the local part separates them: a domain holds no "="). A recipient that is
- * already a plain address is returned as is. 0, or -1 when there is none. */
+ * last "=" of the local part separates them: a domain holds no "="). What follows DOMAIN
+ * from its first character that no domain name has ("+ext", which Postfix appends for
+ * group+ext@domain) is dropped. A recipient that is already a plain address is returned
+ * as is. 0, or -1 when there is none. */
 int au_group_from_review_addr(char *out, size_t size, const char *recipient);
 
 /* ---------------------------------------------------------------------------------------

@@ -211,6 +211,11 @@ START_TEST(test_review_addr_and_address_ok)
     ck_assert_int_eq(au_group_from_review_addr(g, sizeof g,
                                                "a=b=sub.example.com@review.invalid"), 0);
     ck_assert_str_eq(g, "a=b@sub.example.com");
+    /* group+tag@example.com: Postfix propagates the extension after the review local part */
+    ck_assert_int_eq(au_group_from_review_addr(g, sizeof g,
+                                               "eng-review=example.com+tag@review.invalid"), 0);
+    ck_assert_str_eq(g, "eng-review@example.com");
+    ck_assert_int_eq(au_group_from_review_addr(g, sizeof g, "g=+tag@review.invalid"), -1);
     ck_assert_int_eq(au_group_from_review_addr(g, sizeof g, "eng-review@example.com"), 0);
     ck_assert_str_eq(g, "eng-review@example.com");
     ck_assert_int_eq(au_group_from_review_addr(g, sizeof g, "=example.com@x"), -1);
