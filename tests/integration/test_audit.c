@@ -13,6 +13,11 @@
  * Crash tests set DMG_AUDIT_CRASH_<STEP>=<flag file> (dmg-audit removes the file and kills
  * itself with SIGKILL at that step) and run the command again as Postfix would (same queue
  * ID, same message).
+ *
+ * The "postfix" test case runs the loop through a real private Postfix (see below); it needs
+ * Postfix with LDAP tables (Debian: postfix, postfix-ldap) and root, and FAILS saying so when
+ * either is missing. DMG_AUDIT names the dmg-audit binary (default
+ * $DMG_BUILDDIR/tools/dmg-audit), DMG_POLICYD dmg-policyd's.
  */
 #define _GNU_SOURCE
 
