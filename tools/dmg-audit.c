@@ -28,8 +28,6 @@
 #include "policyd_ldap.h"
 #include "policyd_proto.h"
 
-#include <gnutls/gnutls.h>
-
 #include <dirent.h>
 #include <stddef.h>
 #include <errno.h>
