@@ -1,0 +1,1864 @@
+/*
+ * test_audit.c - dmg-audit(8), the review loop of audited groups, against a real slapd with
+ * the overlay: the pipe commands (deliver, decide) exactly as Postfix's pipe(8) runs them,
+ * the expiry timer and the postmaster's commands. Mail that dmg-audit hands to Postfix goes
+ * to a recording sendmail (a shell script named by sendmail_path) that keeps each
+ * invocation's arguments and standard input in <test dir>/out/, so that every notice,
+ * release and its exact bytes can be checked.
+ *
+ * The group: fe-review@example.com, department ou=Frontend (members peggy, quentin, rita
+ * with two addresses, sam, trent), send policy domain, audited by alice (two addresses) and
+ * carol.
+ *
+ * Crash tests set DMG_AUDIT_CRASH_<STEP>=<flag file> (dmg-audit removes the file and kills
+ * itself with SIGKILL at that step) and run the command again as Postfix would (same queue
+ * ID, same message).
+ *
+ * The "postfix" test case runs the loop through a real private Postfix (see below); it needs
+ * Postfix with LDAP tables (Debian: postfix, postfix-ldap) and root, and FAILS saying so when
+ * either is missing. DMG_AUDIT names the dmg-audit binary (default
+ * $DMG_BUILDDIR/tools/dmg-audit), DMG_POLICYD dmg-policyd's.
+ */
+#define _GNU_SOURCE
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MTA_DN  "uid=mta,ou=System,dc=example,dc=com"
+#define GROUPS  "ou=Groups,dc=example,dc=com"
+#define GROUP   "fe-review@example.com"
+#define REVIEW  "review.example.com"
+#define RCPT    "--recipient=fe-review=example.com@dmg-audit.invalid"
+#define MEMBERS "peggy@example.com\nquentin@example.com\nRita.Rossi@Example.COM\n" \
+                "rita@example.com\nsam@example.com\ntrent@example.com"
+
+static dmg_server *server;
+
+static const char *const group_ldif[] = {
+    "dn: cn=fe-review," GROUPS "\nobjectClass: dynamicMailGroup\ncn: fe-review\n"
+    "mail: " GROUP "\ndmgDepartment: ou=Frontend,ou=Engineering,dc=example,dc=com\n"
+    "dmgSendPolicy: domain\ndmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=alice,ou=Engineering,dc=example,dc=com\n"
+    "dmgAuditor: uid=carol,ou=Engineering,dc=example,dc=com\n",
+};
+
+/* ============================================================================================
+ * Helpers
+ * ========================================================================================== */
+
+static void path_fmt(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void path_fmt(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t cap = 4096, len = 0, n;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            text = realloc(text, cap * 2);
+            ck_assert_ptr_nonnull(text);
+            cap *= 2;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static int unused_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* One test's world: spool, secret, configuration, recording sendmail. */
+typedef struct world {
+    char dir[PATH_MAX];
+    char conf[PATH_MAX];
+    char spool[PATH_MAX];
+    char out[PATH_MAX];
+    char log[PATH_MAX];
+    char fail_flag[PATH_MAX];
+    int seen;               /* recorded mails already looked at */
+} world;
+
+static void make_world(world *w, const char *extra_config, const char *uri)
+{
+    static int serial;
+    char path[PATH_MAX], text[8192];
+    memset(w, 0, sizeof w[0]);
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
+    path_fmt(w->dir, sizeof w->dir, "%s/audit-%ld-%d", dmg_server_dir(server), (long)getpid(),
+             ++serial);
+    ck_assert_int_eq(mkdir(w->dir, 0700), 0);
+    path_fmt(w->spool, sizeof w->spool, "%s/spool", w->dir);
+    path_fmt(w->out, sizeof w->out, "%s/out", w->dir);
+    path_fmt(w->log, sizeof w->log, "%s/audit.log", w->dir);
+    path_fmt(w->fail_flag, sizeof w->fail_flag, "%s/sendmail-fails", w->dir);
+    ck_assert_int_eq(mkdir(w->out, 0700), 0);
+    ck_assert_int_eq(mkdir(w->spool, 0700), 0); /* the administrator creates it */
+    path_fmt(path, sizeof path, "%s/mta.pw", w->dir);
+    write_file(path, DMG_PASSWORD "\n", 0600);
+    path_fmt(path, sizeof path, "%s/secret", w->dir);
+    write_file(path, "0123456789abcdef0123456789abcdef\n", 0600);
+    path_fmt(path, sizeof path, "%s/old-secret", w->dir);
+    write_file(path, "an older secret, still accepted\n", 0600);
+    /* sendmail: arguments and standard input of each run, numbered */
+    path_fmt(path, sizeof path, "%s/sendmail", w->dir);
+    path_fmt(text, sizeof text,
+             "#!/bin/sh\n"
+             "[ -f '%s' ] && exit 75\n"
+             "n=$(ls '%s' | wc -l)\n"
+             "f='%s'/$(printf '%%04d' $((n / 2 + 1)))\n"
+             "cat > \"$f.msg\"\n"
+             "printf '%%s\\n' \"$@\" > \"$f.args\"\n",
+             w->fail_flag, w->out, w->out);
+    write_file(path, text, 0700);
+    path_fmt(w->conf, sizeof w->conf, "%s/dmg-audit.conf", w->dir);
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "uri = %s\n"
+             "base = dc=example,dc=com\n"
+             "bind_dn = " MTA_DN "\n"
+             "bind_pw_file = %s/mta.pw\n"
+             "timeout = 5\n"
+             "spool_directory = %s\n"
+             "secret_file = %s/secret\n"
+             "review_domain = " REVIEW "\n"
+             "sendmail_path = %s/sendmail\n"
+             "log_file = %s\n"
+             "%s",
+             uri != NULL ? uri : dmg_server_uri(server), w->dir, w->spool, w->dir, w->dir,
+             w->log, extra_config != NULL ? extra_config : "");
+    write_file(w->conf, text, 0600);
+}
+
+/* Run dmg-audit -c CONF ARGS... with input as standard input; output into *out (may be
+ * NULL). env: "NAME=VALUE" to add, or NULL. The exit status (128+N for signal N). */
+static int audit_run(world *w, const char *input, char **out, const char *env,
+                     const char *const *args)
+{
+    const char *bin = getenv("DMG_AUDIT");
+    char defbin[PATH_MAX], in_path[PATH_MAX], out_path[PATH_MAX];
+    if (bin == NULL || bin[0] == '\0') {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(defbin, sizeof defbin, "%s/tools/dmg-audit", b != NULL && *b ? b : ".");
+        bin = defbin;
+    }
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not executable (set DMG_AUDIT)", bin);
+    path_fmt(in_path, sizeof in_path, "%s/stdin", w->dir);
+    path_fmt(out_path, sizeof out_path, "%s/stdout", w->dir);
+    write_file(in_path, input != NULL ? input : "", 0600);
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = bin;
+    argv[n++] = "-c";
+    argv[n++] = w->conf;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        ck_assert_uint_lt(n, 31);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int i = open(in_path, O_RDONLY);
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (i < 0 || o < 0)
+            _exit(126);
+        dup2(i, 0);
+        dup2(o, 1);
+        dup2(o, 2);
+        if (env != NULL)
+            putenv((char *)env);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ck_assert_int_eq(errno, EINTR);
+    char *text = read_file(out_path);
+    if (out != NULL)
+        *out = text;
+    else
+        free(text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static const char message_fmt[] =
+    "Received: from client.example.org (client.example.org [192.0.2.1])\r\n"
+    "\tby mx.example.com (Postfix) with ESMTP id %s\r\n"
+    "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=from:to:subject;\r\n"
+    "\tbh=abc=; b=def=\r\n"
+    "From: Sender <%s>\r\n"
+    "To: " GROUP ", other@example.com\r\n"
+    "Subject: %s\r\n"
+    "Date: Thu, 3 Dec 2026 12:00:00 +0000\r\n"
+    "Message-ID: <%s@example.com>\r\n"
+    "\r\n"
+    "Hello team,\r\n"
+    "this is %s.\r\n"
+    ".leading dot and trailing blanks   \r\n";
+
+static char *message(const char *queue_id, const char *sender, const char *subject)
+{
+    char *m = NULL;
+    ck_assert_int_ge(asprintf(&m, message_fmt, queue_id, sender, subject, queue_id, subject), 0);
+    return m;
+}
+
+/* deliver as pipe(8) runs it; the exit status */
+static int deliver(world *w, const char *queue_id, const char *sender, const char *client,
+                   const char *sasl, const char *msg, char **out, const char *env)
+{
+    char s[300], q[100], c[100], u[100];
+    path_fmt(s, sizeof s, "--sender=%s", sender);
+    path_fmt(q, sizeof q, "--queue-id=%s", queue_id);
+    path_fmt(c, sizeof c, "--client-address=%s", client);
+    path_fmt(u, sizeof u, "--sasl-username=%s", sasl);
+    return audit_run(w, msg, out, env,
+                     ARGS("deliver", s, RCPT, "--original-recipient=" GROUP, q, c, u));
+}
+
+static int decide(world *w, const char *queue_id, const char *sender, const char *rcpt,
+                  const char *client, const char *sasl, const char *body, char **out,
+                  const char *env)
+{
+    char s[300], r[300], q[100], c[100], u[100], *msg = NULL;
+    path_fmt(s, sizeof s, "--sender=%s", sender);
+    path_fmt(r, sizeof r, "--recipient=%s", rcpt);
+    path_fmt(q, sizeof q, "--queue-id=%s", queue_id);
+    path_fmt(c, sizeof c, "--client-address=%s", client);
+    path_fmt(u, sizeof u, "--sasl-username=%s", sasl);
+    ck_assert_int_ge(asprintf(&msg, "From: <%s>\nTo: <%s>\nSubject: Re: Audit\n\n%s", sender,
+                              rcpt, body != NULL ? body : ""), 0);
+    int st = audit_run(w, msg, out, env, ARGS("decide", s, r, q, c, u));
+    free(msg);
+    return st;
+}
+
+/* "DMG_AUDIT_CRASH_<step>=<flag>" with the flag file created: dmg-audit kills itself there,
+ * once. Static. */
+static const char *crash_env(world *w, const char *step)
+{
+    static char env[PATH_MAX + 64];
+    char flag[PATH_MAX];
+    path_fmt(flag, sizeof flag, "%s/crash-%s", w->dir, step);
+    write_file(flag, "", 0600);
+    path_fmt(env, sizeof env, "DMG_AUDIT_CRASH_%s=%s", step, flag);
+    return env;
+}
+
+/* The recorded sendmail runs after the ones seen so far: each "ARGS\n--\nMESSAGE"; count
+ * in *n. Marks them seen. */
+typedef struct mail {
+    char *args;   /* one argument per line */
+    char *msg;
+} mail;
+
+static size_t new_mails(world *w, mail *m, size_t max)
+{
+    size_t n = 0;
+    for (;;) {
+        char a[PATH_MAX], b[PATH_MAX];
+        path_fmt(a, sizeof a, "%s/%04d.args", w->out, w->seen + 1);
+        path_fmt(b, sizeof b, "%s/%04d.msg", w->out, w->seen + 1);
+        if (access(a, F_OK) != 0)
+            break;
+        ck_assert_uint_lt(n, max);
+        m[n].args = read_file(a);
+        m[n].msg = read_file(b);
+        n++;
+        w->seen++;
+    }
+    return n;
+}
+
+static void free_mails(mail *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].args);
+        free(m[i].msg);
+    }
+}
+
+/* The audit ID from the log's "held: queue_id=Q audit_id=ID" line. */
+static void held_id(world *w, const char *queue_id, char *id, size_t size)
+{
+    char *log = read_file(w->log), want[128];
+    path_fmt(want, sizeof want, "held: queue_id=%s audit_id=", queue_id);
+    const char *p = strstr(log, want);
+    ck_assert_msg(p != NULL, "no \"%s\" in the log:\n%s", want, log);
+    p += strlen(want);
+    snprintf(id, size, "%.*s", (int)strcspn(p, " "), p);
+    ck_assert_uint_eq(strlen(id), 16);
+    free(log);
+}
+
+/* The decision address of a kind ("approve" / "reject") in a notice. */
+static void decision_addr(const char *notice, const char *kind, char *out, size_t size)
+{
+    char want[32];
+    path_fmt(want, sizeof want, "    %s+", kind);
+    const char *p = strstr(notice, want);
+    ck_assert_msg(p != NULL, "no %s address in the notice:\n%s", kind, notice);
+    p += 4;
+    snprintf(out, size, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+static void assert_log_has(world *w, const char *needle)
+{
+    char *log = read_file(w->log);
+    ck_assert_msg(strstr(log, needle) != NULL, "\"%s\" not in the log:\n%s", needle, log);
+    free(log);
+}
+
+static int log_count(world *w, const char *needle)
+{
+    char *log = read_file(w->log);
+    int n = 0;
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(log);
+    return n;
+}
+
+static const char *state_of(world *w, const char *id)
+{
+    static char state[32];
+    char *out;
+    ck_assert_int_eq(audit_run(w, NULL, &out, NULL, ARGS("show", "--json", id)), 0);
+    const char *p = strstr(out, "\"state\": \"");
+    ck_assert_msg(p != NULL, "no state in %s", out);
+    p += 10;
+    snprintf(state, sizeof state, "%.*s", (int)strcspn(p, "\""), p);
+    free(out);
+    return state;
+}
+
+/* Hold one message from bob; returns its ID, the approve and reject addresses (from the
+ * notice to alice@example.com). */
+static void hold_one(world *w, const char *queue_id, char *id, char *approve, char *reject,
+                     char **msg_out)
+{
+    char *msg = message(queue_id, "bob@example.com", "Quarterly numbers"), *out;
+    ck_assert_int_eq(deliver(w, queue_id, "bob@example.com", "127.0.0.1", "", msg, &out, NULL),
+                     0);
+    free(out);
+    held_id(w, queue_id, id, 17);
+    mail m[8];
+    size_t n = new_mails(w, m, 8);
+    ck_assert_uint_eq(n, 3); /* alice (two addresses), carol */
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(m[i].args, "\nalice@example.com\n") != NULL) {
+            decision_addr(m[i].msg, "approve", approve, 200);
+            decision_addr(m[i].msg, "reject", reject, 200);
+            found = 1;
+        }
+    }
+    ck_assert(found);
+    free_mails(m, n);
+    if (msg_out != NULL)
+        *msg_out = msg;
+    else
+        free(msg);
+}
+
+/* ============================================================================================
+ * Tests
+ * ========================================================================================== */
+
+/* Held and notified: one notice per auditor address with everything an auditor needs; the
+ * spool keeps the message byte for byte; the log has held and notified with both IDs. */
+START_TEST(test_held_and_notified)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QHELD1", "bob@example.com", "Quarterly numbers"), *out;
+    ck_assert_int_eq(deliver(&w, "4QHELD1", "bob@example.com", "127.0.0.1", "", msg, &out,
+                             NULL), 0);
+    ck_assert_str_eq(out, "");
+    free(out);
+    char id[17];
+    held_id(&w, "4QHELD1", id, sizeof id);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3);
+    const char *to[] = { "alice.anderson@example.com", "alice@example.com", "carol@example.com" };
+    for (size_t k = 0; k < 3; k++) {
+        char args[200];
+        path_fmt(args, sizeof args, "-i\n-f\n\n--\n%s\n", to[k]);
+        size_t i;
+        for (i = 0; i < n && strcmp(m[i].args, args) != 0; i++)
+            ;
+        ck_assert_msg(i < n, "no notice to %s", to[k]);
+        const char *t = m[i].msg;
+        char line[200];
+        path_fmt(line, sizeof line, "To: <%s>\n", to[k]);
+        const char *want[] = {
+            line,
+            "Subject: Audit: message from bob@example.com to " GROUP ": Quarterly numbers\n",
+            "  Group:       " GROUP "\n",
+            "  Sender:      bob@example.com\n",
+            "  Subject:     Quarterly numbers\n",
+            "  Date:        Thu, 3 Dec 2026 12:00:00 +0000\n",
+            "  Message-ID:  <4QHELD1@example.com>\n",
+            "queue ID 4QHELD1",
+            "    approve+", "    reject+", "@" REVIEW "\n",
+            "> Hello team,\n> this is Quarterly numbers.\n> .leading dot and trailing blanks\n",
+        };
+        for (size_t j = 0; j < sizeof want / sizeof want[0]; j++)
+            ck_assert_msg(strstr(t, want[j]) != NULL, "\"%s\" not in the notice:\n%s", want[j],
+                          t);
+        char size_line[64];
+        path_fmt(size_line, sizeof size_line, "  Size:        %zu bytes\n", strlen(msg));
+        ck_assert_msg(strstr(t, size_line) != NULL, "no \"%s\" in:\n%s", size_line, t);
+        ck_assert_ptr_nonnull(strstr(t, id));
+    }
+    free_mails(m, n);
+
+    /* the spool keeps the message exactly */
+    char path[PATH_MAX];
+    path_fmt(path, sizeof path, "%s/msg/%s", w.spool, id);
+    char *copy = read_file(path);
+    ck_assert_str_eq(copy, msg);
+    free(copy);
+
+    char line[200];
+    path_fmt(line, sizeof line, "held: queue_id=4QHELD1 audit_id=%s group=" GROUP
+             " sender=bob@example.com size=%zu message_id=<4QHELD1@example.com>", id,
+             strlen(msg));
+    assert_log_has(&w, line);
+    path_fmt(line, sizeof line, "notified: queue_id=4QHELD1 audit_id=%s group=" GROUP
+             " auditors=", id);
+    assert_log_has(&w, line);
+
+    /* the postmaster's view */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_msg(strstr(out, id) != NULL && strstr(out, "\"state\": \"held\"") != NULL
+                  && strstr(out, "\"sender\": \"bob@example.com\"") != NULL
+                  && strstr(out, "\"subject\": \"Quarterly numbers\"") != NULL, "%s", out);
+    ck_assert_int_eq(out[0], '[');
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list")), 0);
+    ck_assert_msg(strstr(out, id) != NULL && strstr(out, "held") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", id)), 0);
+    ck_assert_msg(strstr(out, "State:       held") != NULL
+                  && strstr(out, "Queue ID:    4QHELD1") != NULL
+                  && strstr(out, "Notified:    yes") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", "0000000000000000")), 65);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", "../../etc")), 64);
+    free(out);
+    free(msg);
+}
+END_TEST
+
+/* Approve by mail: the group's members at approval get the message unchanged, with the
+ * original envelope sender; later decisions (another auditor, the same token again) get
+ * "already decided" and change nothing. */
+START_TEST(test_approve_by_mail)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *msg, *out;
+    hold_one(&w, "4QAPPR1", id, approve, reject, &msg);
+
+    ck_assert_int_eq(decide(&w, "4QDEC1", "alice@example.com", approve, "127.0.0.1", "",
+                            "ok\n", &out, NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_msg(strncmp(m[0].args, "-i\n-f\nbob@example.com\n--\n", 25) == 0, "%s",
+                  m[0].args);
+    char *sorted = dmg_sorted_lines(m[0].args + strlen("-i\n-f\nbob@example.com\n--\n"));
+    ck_assert_str_eq(sorted, MEMBERS);
+    free(sorted);
+    ck_assert_str_eq(m[0].msg, msg); /* byte for byte: DKIM signatures still verify */
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    char line[200];
+    path_fmt(line, sizeof line, "approved: queue_id=4QAPPR1 audit_id=%s group=" GROUP
+             " sender=bob@example.com by=alice@example.com", id);
+    assert_log_has(&w, line);
+    path_fmt(line, sizeof line, "released: queue_id=4QAPPR1 audit_id=%s group=" GROUP
+             " sender=bob@example.com members=6", id);
+    assert_log_has(&w, line);
+
+    /* carol, too late; alice again with the same token: "already decided" notices */
+    ck_assert_int_eq(decide(&w, "4QDEC2", "carol@example.com", reject, "127.0.0.1", "",
+                            "no\n", &out, NULL), 0);
+    free(out);
+    ck_assert_int_eq(decide(&w, "4QDEC3", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\ncarol@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "already decided (approved by alice@example.com"));
+    ck_assert_str_eq(m[1].args, "-i\n-f\n\n--\nalice@example.com\n");
+    ck_assert_int_eq(log_count(&w, "released:"), 1);
+    ck_assert_int_eq(log_count(&w, "already decided"), 2);
+    free_mails(m, n);
+    /* the postmaster cannot decide it again either */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("reject", id, "late")), 65);
+    ck_assert_ptr_nonnull(strstr(out, "already decided"));
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    free(msg);
+}
+END_TEST
+
+/* Reject by mail: nothing delivered; the sender gets the auditor's reason. */
+START_TEST(test_reject_by_mail)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *out;
+    hold_one(&w, "4QREJ1", id, approve, reject, NULL);
+    ck_assert_int_eq(decide(&w, "4QDEC4", "carol@example.com", reject, "::1", "",
+                            "\n> quoted notice\nNot for this list, sorry.\nCarol\n", &out,
+                            NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\nbob@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "Subject: Rejected by the auditor of " GROUP
+                                           ": Quarterly numbers\n"));
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "Reason: Not for this list, sorry.\n"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    char line[200];
+    path_fmt(line, sizeof line, "rejected: queue_id=4QREJ1 audit_id=%s group=" GROUP
+             " sender=bob@example.com by=carol@example.com reason=Not for this list, sorry.",
+             id);
+    assert_log_has(&w, line);
+    ck_assert_int_eq(log_count(&w, "released:"), 0);
+    /* approving afterwards changes nothing */
+    ck_assert_int_eq(decide(&w, "4QDEC5", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "already decided (rejected by carol@example.com"));
+    free_mails(m, n);
+    ck_assert_int_eq(log_count(&w, "released:"), 0);
+}
+END_TEST
+
+/* Forged decisions are refused (exit 77, a 5.7.1 bounce), logged, and change nothing. */
+START_TEST(test_forged_decisions)
+{
+    world w;
+    make_world(&w, "trusted_networks = 127.0.0.0/8\n", NULL);
+    char id[17], approve[200], reject[200], *out;
+    hold_one(&w, "4QFRG1", id, approve, reject, NULL);
+
+    struct {
+        const char *sender, *rcpt, *client, *sasl, *why;
+    } cases[] = {
+        /* not an auditor, with a valid token */
+        { "bob@example.com", approve, "127.0.0.1", "", "bob@example.com is not an auditor" },
+        { "uma@example.com", reject, "127.0.0.1", "", "is not an auditor" },
+        /* an auditor's address from an untrusted client without authentication */
+        { "alice@example.com", approve, "198.51.100.7", "", "neither authenticated nor" },
+        /* authenticated as someone else */
+        { "alice@example.com", approve, "198.51.100.7", "bob", "not an address of the "
+                                                               "authenticated account bob" },
+        /* wrong token, unknown ID, malformed, another domain, null sender */
+        { "alice@example.com", NULL, "127.0.0.1", "", "wrong token" },
+        { "alice@example.com", "approve+0000000000000000-00000000000000000000000000000000@"
+          REVIEW, "127.0.0.1", "", "no held message" },
+        { "alice@example.com", "approve+xyz@" REVIEW, "127.0.0.1", "", "malformed" },
+        { "alice@example.com", "postmaster@" REVIEW, "127.0.0.1", "", "neither approve" },
+        { "", approve, "127.0.0.1", "", "needs the auditor's address" },
+    };
+    char wrong[200];
+    snprintf(wrong, sizeof wrong, "%s", approve);
+    char *dash = strchr(wrong, '-');
+    dash[1] = dash[1] == 'a' ? 'b' : 'a';
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char q[32];
+        snprintf(q, sizeof q, "4QF%zu", i);
+        int st = decide(&w, q, cases[i].sender, cases[i].rcpt ? cases[i].rcpt : wrong,
+                        cases[i].client, cases[i].sasl, "", &out, NULL);
+        ck_assert_msg(st == 77, "case %zu: status %d: %s", i, st, out);
+        ck_assert_msg(strncmp(out, "5.7.1 decision refused: ", 24) == 0
+                      && strstr(out, cases[i].why) != NULL, "case %zu: %s", i, out);
+        free(out);
+        char line[64];
+        snprintf(line, sizeof line, "refused: queue_id=%s ", q);
+        assert_log_has(&w, line);
+        ck_assert_str_eq(state_of(&w, id), "held");
+    }
+    mail m[8];
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+
+    /* alice authenticated from anywhere: accepted */
+    ck_assert_int_eq(decide(&w, "4QFOK", "Alice@Example.com", approve, "198.51.100.7", "alice",
+                            "", &out, NULL), 0);
+    free(out);
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].args, "\nsam@example.com\n"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+}
+END_TEST
+
+/* A token made with the previous secret still works while previous_secret_file names it;
+ * without it, it is refused. */
+START_TEST(test_secret_rotation)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *out, path[PATH_MAX], text[PATH_MAX * 2];
+    hold_one(&w, "4QROT1", id, approve, reject, NULL);
+    /* rotate: the new secret in secret_file, the old one as previous */
+    path_fmt(path, sizeof path, "%s/secret", w.dir);
+    char old[PATH_MAX];
+    path_fmt(old, sizeof old, "%s/secret.previous", w.dir);
+    ck_assert_int_eq(rename(path, old), 0);
+    write_file(path, "a brand new secret of 32 bytes..\n", 0600);
+    ck_assert_int_eq(decide(&w, "4QROT2", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 77);
+    ck_assert_ptr_nonnull(strstr(out, "wrong token"));
+    free(out);
+    char *conf = read_file(w.conf);
+    path_fmt(text, sizeof text, "%sprevious_secret_file = %s\n", conf, old);
+    free(conf);
+    write_file(w.conf, text, 0600);
+    ck_assert_int_eq(decide(&w, "4QROT3", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+}
+END_TEST
+
+/* Expiry after hold_days: the sender and the auditors are told; nothing is delivered. */
+START_TEST(test_expiry)
+{
+    world w;
+    make_world(&w, "hold_days = 2\n", NULL);
+    char id[17], approve[200], reject[200], *out, now[64];
+    hold_one(&w, "4QEXP1", id, approve, reject, NULL);
+    /* a file a killed writer left in tmp/: removed after a day */
+    char stale[PATH_MAX];
+    path_fmt(stale, sizeof stale, "%s/tmp/123.1.deadbeef", w.spool);
+    write_file(stale, "half a message", 0600);
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 3600);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    ck_assert_int_eq(access(stale, F_OK), 0);
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 86400 + 60);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    ck_assert_int_eq(access(stale, F_OK), -1);
+    ck_assert_str_eq(state_of(&w, id), "held");
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 2 * 86400 + 60);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 4); /* bob, alice (2), carol */
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\nbob@example.com\n");
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_nonnull(strstr(m[i].msg, "Subject: Expired without an audit decision"));
+        ck_assert_ptr_nonnull(strstr(m[i].msg, "waited 2 days"));
+        ck_assert_ptr_null(strstr(m[i].args, "sam@example.com"));
+    }
+    free_mails(m, n);
+    char line[200];
+    path_fmt(line, sizeof line, "expired: queue_id=4QEXP1 audit_id=%s group=" GROUP, id);
+    assert_log_has(&w, line);
+    /* a decision afterwards: already decided (expired) */
+    ck_assert_int_eq(decide(&w, "4QEXP2", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "already decided (expired by expiry after 2 days"));
+    free_mails(m, n);
+}
+END_TEST
+
+/* The auditor's own mail is not held: straight to the members, unchanged. A sender the
+ * group does not allow is bounced with the directory's reason. */
+START_TEST(test_auditor_and_rejected_sender)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QAUD1", "alice.anderson@example.com", "From the auditor"), *out;
+    ck_assert_int_eq(deliver(&w, "4QAUD1", "alice.anderson@example.com", "", "", msg, &out,
+                             NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].args, "-f\nalice.anderson@example.com\n--\n"));
+    ck_assert_ptr_nonnull(strstr(m[0].args, "\nRita.Rossi@Example.COM\n"));
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    assert_log_has(&w, "accepted: queue_id=4QAUD1 ");
+    ck_assert_int_eq(log_count(&w, "held:"), 0);
+    free(msg);
+
+    /* an auditor's address from an untrusted, unauthenticated client is held like any */
+    msg = message("4QAUD2", "alice@example.com", "Claims to be the auditor");
+    ck_assert_int_eq(deliver(&w, "4QAUD2", "alice@example.com", "203.0.113.9", "", msg, &out,
+                             NULL), 0);
+    free(out);
+    assert_log_has(&w, "held: queue_id=4QAUD2 ");
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3);
+    free_mails(m, n);
+    free(msg);
+    /* authenticated as bob but sending as alice: bounced */
+    msg = message("4QAUD3", "alice@example.com", "Spoofed");
+    ck_assert_int_eq(deliver(&w, "4QAUD3", "alice@example.com", "203.0.113.9", "bob", msg,
+                             &out, NULL), 77);
+    ck_assert_str_eq(out, "5.7.1 sender alice@example.com is not an address of the "
+                          "authenticated account bob\n");
+    free(out);
+    free(msg);
+
+    /* not allowed by the group: 5.7.1 with the directory's reason, nothing kept */
+    msg = message("4QOUT1", "zoe@example.org", "From outside");
+    ck_assert_int_eq(deliver(&w, "4QOUT1", "zoe@example.org", "127.0.0.1", "", msg, &out, NULL),
+                     77);
+    ck_assert_msg(strncmp(out, "5.7.1 sender zoe@example.org is not allowed to send to " GROUP,
+                          60) == 0, "%s", out);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    char path[PATH_MAX];
+    path_fmt(path, sizeof path, "%s/tmp", w.spool);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d)) != NULL)
+        files += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(files, 0);
+    free(msg);
+}
+END_TEST
+
+/* The directory cannot be reached: try again later (75), nothing kept, nothing sent. */
+START_TEST(test_directory_unavailable)
+{
+    char uri[64];
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", unused_port());
+    world w;
+    make_world(&w, NULL, uri);
+    char *msg = message("4QDOWN", "bob@example.com", "x"), *out;
+    ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", msg, &out,
+                             NULL), 75);
+    ck_assert_msg(strncmp(out, "4.3.0 ", 6) == 0, "%s", out);
+    free(out);
+    mail m[4];
+    ck_assert_uint_eq(new_mails(&w, m, 4), 0);
+    free(msg);
+    /* dmg-policyd's filter copied by mistake: a configuration error, not "no group" */
+    char *conf = read_file(w.conf), *bad = NULL;
+    ck_assert_int_ge(asprintf(&bad, "%sfilter = (!(dmgAuditRequired=TRUE))\n", conf), 0);
+    write_file(w.conf, bad, 0600);
+    free(bad);
+    free(conf);
+    ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
+                             NULL), 75);
+    ck_assert_ptr_nonnull(strstr(out, "4.3.5 dmg-audit: configuration error"));
+    free(out);
+    assert_log_has(&w, "filter must not exclude audited groups");
+    /* a broken configuration: also 75 (the message stays in Postfix's queue) */
+    write_file(w.conf, "spool_directory = relative\n", 0600);
+    ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
+                             NULL), 75);
+    ck_assert_ptr_nonnull(strstr(out, "4.3.5 dmg-audit: configuration error"));
+    free(out);
+}
+END_TEST
+
+/* Killed at each step, run again as Postfix (or the timer) would: nothing lost, nothing
+ * delivered twice. */
+START_TEST(test_crash_and_retry)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QCR1", "bob@example.com", "Crash test"), *out, id[17];
+    mail m[8];
+    size_t n;
+
+    /* killed after storing the message, before recording it: Postfix retries */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out,
+                             crash_env(&w, "BEFORE_HELD")), 137);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    /* killed after recording, before the notices */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out,
+                             crash_env(&w, "BEFORE_NOTIFY")), 137);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    held_id(&w, "4QCR1", id, sizeof id);
+    /* the retry sends the notices, once */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3);
+    char approve[200], reject[200];
+    decision_addr(m[0].msg, "approve", approve, sizeof approve);
+    decision_addr(m[0].msg, "reject", reject, sizeof reject);
+    free_mails(m, n);
+    /* and another retry does nothing more */
+    ck_assert_int_eq(deliver(&w, "4QCR1", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    ck_assert_int_eq(log_count(&w, "held: queue_id=4QCR1"), 1);
+    ck_assert_int_eq(log_count(&w, "duplicate: queue_id=4QCR1"), 2);
+
+    /* the approval's sendmail fails: decision kept, release deferred (75); the timer
+     * finishes it once sendmail works again */
+    write_file(w.fail_flag, "", 0600);
+    ck_assert_int_eq(decide(&w, "4QCRD1", "alice@example.com", approve, "", "", "", &out, NULL),
+                     75);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "decided");
+    unlink(w.fail_flag);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire")), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    /* Postfix retries the decision mail (it saw 75): nothing more */
+    ck_assert_int_eq(decide(&w, "4QCRD1", "alice@example.com", approve, "", "", "", &out, NULL),
+                     0);
+    free(out);
+    ck_assert_int_eq(log_count(&w, "released:"), 1);
+    free_mails(m, new_mails(&w, m, 8));
+    free(msg);
+
+    /* killed between "handed to sendmail" and "marked done": never released again */
+    msg = message("4QCR2", "bob@example.com", "Crash test 2");
+    ck_assert_int_eq(deliver(&w, "4QCR2", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    held_id(&w, "4QCR2", id, sizeof id);
+    n = new_mails(&w, m, 8);
+    decision_addr(m[0].msg, "approve", approve, sizeof approve);
+    free_mails(m, n);
+    ck_assert_int_eq(decide(&w, "4QCRD2", "alice@example.com", approve, "", "", "", &out,
+                            crash_env(&w, "AFTER_RELEASE")), 137);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1); /* delivered once */
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "uncertain");
+    /* the same decision mail again, the timer, the postmaster: no second release */
+    ck_assert_int_eq(decide(&w, "4QCRD2", "alice@example.com", approve, "", "", "", &out, NULL),
+                     0);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire")), 0);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve", id)), 65);
+    free(out);
+    n = new_mails(&w, m, 8);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_ptr_null(strstr(m[i].args, "sam@example.com"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "uncertain");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", id)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "never repeated automatically"));
+    free(out);
+    assert_log_has(&w, "uncertain: queue_id=4QCR2 ");
+    /* the postmaster found it in the mail log: delivered */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "delivered")), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "release")), 65);
+    free(out);
+    free(msg);
+
+    /* killed right after the marker, before the hand-over: uncertain too; the postmaster
+     * finds nothing in the mail log and releases it (once) */
+    msg = message("4QCR3", "bob@example.com", "Crash test 3");
+    ck_assert_int_eq(deliver(&w, "4QCR3", "bob@example.com", "", "", msg, &out, NULL), 0);
+    free(out);
+    held_id(&w, "4QCR3", id, sizeof id);
+    free_mails(m, new_mails(&w, m, 8));
+    ck_assert_int_eq(audit_run(&w, NULL, &out, crash_env(&w, "BEFORE_RELEASE"),
+                               ARGS("approve", id)), 137);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    ck_assert_str_eq(state_of(&w, id), "uncertain");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "release")), 0);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "x")), 64);
+    free(out);
+    free(msg);
+}
+END_TEST
+
+/* The postmaster decides from the shell. */
+START_TEST(test_postmaster_commands)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id1[17], id2[17], a[200], r[200], *out;
+    hold_one(&w, "4QPM1", id1, a, r, NULL);
+    hold_one(&w, "4QPM2", id2, a, r, NULL);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_ptr_nonnull(strstr(out, id1));
+    ck_assert_ptr_nonnull(strstr(out, id2));
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve", id1)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "approved and released"));
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL,
+                               ARGS("reject", id2, "Wrong", "list")), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_ptr_nonnull(strstr(m[0].args, "\ntrent@example.com\n"));
+    ck_assert_str_eq(m[1].args, "-i\n-f\n\n--\nbob@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[1].msg, "Reason: Wrong list\n"));
+    free_mails(m, n);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", "--json", id2)), 0);
+    ck_assert_msg(strstr(out, "\"decision\": \"reject\"") != NULL
+                  && strstr(out, "\"reason\": \"Wrong list\"") != NULL
+                  && strstr(out, "\"decided_by\": \"postmaster ") != NULL, "%s", out);
+    free(out);
+    /* held list is empty now; --all shows both */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_str_eq(out, "[]\n");
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list", "--all")), 0);
+    ck_assert_ptr_nonnull(strstr(out, id1));
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve")), 64);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("frobnicate")), 64);
+    free(out);
+}
+END_TEST
+
+/* ============================================================================================
+ * With a real Postfix: a private instance (as test_smtpd.c runs one) that delivers to
+ * Maildirs with virtual(8) and routes the audited group's copy to dmg-audit, as the README
+ * shows:
+ *
+ *   virtual_alias_maps = ldap:audit.cf, ldap:groups.cf
+ *       audit.cf   (&(objectClass=dynamicMailGroup)(mail=%s)(dmgAuditRequired=TRUE))
+ *                  result_attribute = mail, result_format = %u=%d@dmg-audit.invalid
+ *       groups.cf  (&(objectClass=dynamicMailGroup)(mail=%s)), result_attribute = dmgMemberMail
+ *   transport_maps = dmg-audit.invalid -> dmg-audit:, review.example.com -> dmg-decide:
+ *   dmg-audit  unix - n n - - pipe user=nobody null_sender= argv=dmg-audit deliver ...
+ *   dmg-decide unix - n n - - pipe user=nobody null_sender= argv=dmg-audit decide ...
+ *
+ * dmg-audit hands releases and notices back over SMTP (reinject_smtp) to a second smtpd on
+ * another loopback port: a non-root sendmail(1) may not use a private configuration
+ * directory (Postfix's alternate_config_directories rule), and this is the after-queue
+ * filter pattern anyway. XCLIENT (smtpd_authorized_xclient_hosts) lets the test speak as an
+ * untrusted client (ADDR=) and as an authenticated one (LOGIN=).
+ * ========================================================================================== */
+
+#define POSTFIX_HINT \
+    "install Postfix (Debian: apt-get install postfix postfix-ldap; scripts/install-deps.sh)"
+#define WAIT_MS 30000
+
+/* The last 3000 bytes of a text (Check's messages are bounded). */
+static const char *tail_of(const char *t)
+{
+    size_t n = strlen(t);
+    return n > 3000 ? t + n - 3000 : t;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static const char *find_program(const char *name)
+{
+    static char found[PATH_MAX];
+    const char *dirs[] = { "/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(found, sizeof found, "%s/%s", dirs[i], name);
+        if (access(found, X_OK) == 0)
+            return found;
+    }
+    return NULL;
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    char *cmd = NULL;
+    ck_assert_int_ge(asprintf(&cmd, "cp '%s' '%s'", from, to), 0);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+    free(cmd);
+    ck_assert_int_eq(chmod(to, mode), 0);
+}
+
+/* Postfix re-reads a main.cf younger than about 2 s: date the files back instead. */
+static void date_back(const char *path)
+{
+    struct timespec times[2];
+    clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= 60;
+    times[1] = times[0];
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+typedef struct pfx {
+    char dir[PATH_MAX], etc[PATH_MAX], queue[PATH_MAX], maillog[PATH_MAX], mail[PATH_MAX];
+    char audit[PATH_MAX];       /* dmg-audit's files (owned by nobody) */
+    world w;                    /* dmg-audit's configuration and log, for audit_run */
+    int port, reinject_port, started;
+} pfx;
+
+static pfx pf;
+
+static int postfix_cmd(const pfx *p, const char *what)
+{
+    const char *postfix = find_program("postfix");
+    if (postfix == NULL)
+        return -1;
+    char *cmd = NULL;
+    if (asprintf(&cmd, "'%s' -c '%s' %s >'%s/postfix-%s.out' 2>&1", postfix, p->etc, what,
+                 p->dir, what) < 0)
+        return -1;
+    int st = system(cmd);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static pid_t master_pid(const pfx *p)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/pid/master.pid", p->queue);
+    char *text = read_file(path);
+    long pid = strtol(text, NULL, 10);
+    free(text);
+    return pid > 1 ? (pid_t)pid : 0;
+}
+
+static void stop_postfix(pfx *p)
+{
+    if (!p->started)
+        return;
+    p->started = 0;
+    pid_t master = master_pid(p);
+    postfix_cmd(p, "stop");
+    long deadline = now_ms() + 20000;
+    while (master > 0 && kill(master, 0) == 0 && now_ms() < deadline)
+        nap_ms(20);
+    if (master > 0 && kill(master, 0) == 0)
+        kill(master, SIGKILL);
+}
+
+/* The parent after the test case: stop any instance a failed test left running. */
+static void stop_leftover_postfix(void)
+{
+    if (server == NULL)
+        return;
+    DIR *d = opendir(dmg_server_dir(server));
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "pfx-", 4) != 0)
+            continue;
+        pfx p;
+        memset(&p, 0, sizeof p);
+        snprintf(p.dir, sizeof p.dir, "%s/%s", dmg_server_dir(server), e->d_name);
+        snprintf(p.etc, sizeof p.etc, "%s/etc", p.dir);
+        snprintf(p.queue, sizeof p.queue, "%s/queue", p.dir);
+        pid_t master = master_pid(&p);
+        if (master > 0 && kill(master, 0) == 0) {
+            fprintf(stderr, "test_audit: stopping the Postfix instance left in %s\n", p.dir);
+            p.started = 1;
+            stop_postfix(&p);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+static const char *const mailboxes[] = {
+    "alice", "carol", "bob", "uma", "peggy", "quentin", "rita", "sam", "trent",
+};
+
+/* Start the instance; crash_env ("" for none) goes in front of dmg-audit's argv. */
+static pfx *start_postfix(const char *crash_env_words)
+{
+    pfx *p = &pf;
+    char path[PATH_MAX], text[16384];
+    ck_assert_msg(geteuid() == 0, "the Postfix instance needs root (postfix start, pipe "
+                                  "user=): run the test as root");
+    ck_assert_msg(find_program("postfix") != NULL, "postfix not found: " POSTFIX_HINT);
+    struct passwd *nobody = getpwnam("nobody");
+    ck_assert_ptr_nonnull(nobody);
+    uid_t uid = nobody->pw_uid;
+    gid_t gid = nobody->pw_gid;
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
+
+    ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
+    memset(p, 0, sizeof *p);
+    path_fmt(p->dir, sizeof p->dir, "%s/pfx-%ld", dmg_server_dir(server), (long)getpid());
+    path_fmt(p->etc, sizeof p->etc, "%s/etc", p->dir);
+    path_fmt(p->queue, sizeof p->queue, "%s/queue", p->dir);
+    path_fmt(p->maillog, sizeof p->maillog, "%s/maillog", p->dir);
+    path_fmt(p->mail, sizeof p->mail, "%s/mail", p->dir);
+    path_fmt(p->audit, sizeof p->audit, "%s/audit", p->dir);
+    const char *dirs[] = { p->dir, p->etc, p->queue, p->mail, p->audit };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        ck_assert_int_eq(mkdir(dirs[i], 0755), 0);
+        ck_assert_int_eq(chmod(dirs[i], 0755), 0);
+    }
+    ck_assert_int_eq(chown(p->mail, uid, gid), 0);
+    ck_assert_int_eq(chown(p->audit, uid, gid), 0);
+
+    /* dmg-audit: binary, secret, password, spool, configuration, all nobody's */
+    world *w = &p->w;
+    snprintf(w->dir, sizeof w->dir, "%s", p->audit);
+    path_fmt(w->spool, sizeof w->spool, "%s/spool", p->audit);
+    path_fmt(w->log, sizeof w->log, "%s/audit.log", p->audit);
+    path_fmt(w->conf, sizeof w->conf, "%s/dmg-audit.conf", p->audit);
+    path_fmt(w->out, sizeof w->out, "%s/out", p->audit);
+    ck_assert_int_eq(mkdir(w->spool, 0700), 0);
+    ck_assert_int_eq(chown(w->spool, uid, gid), 0);
+    const char *bin = getenv("DMG_AUDIT");
+    char defbin[PATH_MAX], audit_bin[PATH_MAX];
+    if (bin == NULL || *bin == '\0') {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(defbin, sizeof defbin, "%s/tools/dmg-audit", b != NULL && *b ? b : ".");
+        bin = defbin;
+    }
+    path_fmt(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
+    copy_file(bin, audit_bin, 0755);
+    /* dmg-policyd in front, told to leave audited groups to dmg-audit (else its HOLD would
+     * hold the whole message) */
+    const char *policyd = getenv("DMG_POLICYD");
+    char defpd[PATH_MAX], policyd_bin[PATH_MAX], policyd_conf[PATH_MAX];
+    if (policyd == NULL || *policyd == '\0') {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(defpd, sizeof defpd, "%s/tools/dmg-policyd", b != NULL && *b ? b : ".");
+        policyd = defpd;
+    }
+    path_fmt(policyd_bin, sizeof policyd_bin, "%s/dmg-policyd", p->audit);
+    copy_file(policyd, policyd_bin, 0755);
+    path_fmt(policyd_conf, sizeof policyd_conf, "%s/dmg-policyd.conf", p->audit);
+    path_fmt(text, sizeof text,
+             "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
+             "bind_pw_file = %s/mta.pw\nfilter = (!(dmgAuditRequired=TRUE))\n",
+             dmg_server_uri(server), p->audit);
+    write_file(policyd_conf, text, 0644);
+    const char *owned[][2] = { { "secret", "a secret of at least sixteen bytes\n" },
+                               { "mta.pw", DMG_PASSWORD "\n" } };
+    for (size_t i = 0; i < 2; i++) {
+        path_fmt(path, sizeof path, "%s/%s", p->audit, owned[i][0]);
+        write_file(path, owned[i][1], 0600);
+        ck_assert_int_eq(chown(path, uid, gid), 0);
+    }
+    p->port = unused_port();
+    do
+        p->reinject_port = unused_port();
+    while (p->reinject_port == p->port);
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
+             "bind_pw_file = %s/mta.pw\ntimeout = 5\n"
+             "spool_directory = %s\nsecret_file = %s/secret\nreview_domain = " REVIEW "\n"
+             "reinject_smtp = 127.0.0.1:%d\nlog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
+             dmg_server_uri(server), p->audit, w->spool, p->audit, p->reinject_port, w->log);
+    write_file(w->conf, text, 0644);
+
+    /* LDAP tables: audited groups -> review address; other groups -> members */
+    const char *tables[][2] = {
+        { "audit.cf", "query_filter = (&(objectClass=dynamicMailGroup)(mail=%s)"
+                      "(dmgAuditRequired=TRUE))\nresult_attribute = mail\n"
+                      "result_format = %u=%d@dmg-audit.invalid\n" },
+        { "groups.cf", "query_filter = (&(objectClass=dynamicMailGroup)(mail=%s))\n"
+                       "result_attribute = dmgMemberMail\n" },
+    };
+    for (size_t i = 0; i < 2; i++) {
+        path_fmt(path, sizeof path, "%s/%s", p->etc, tables[i][0]);
+        path_fmt(text, sizeof text,
+                 "server_host = %s\nversion = 3\nsearch_base = dc=example,dc=com\n"
+                 "bind = yes\nbind_dn = " MTA_DN "\nbind_pw = " DMG_PASSWORD "\n%s",
+                 dmg_server_uri(server), tables[i][1]);
+        write_file(path, text, 0644);
+    }
+    path_fmt(path, sizeof path, "%s/transport", p->etc);
+    write_file(path, "dmg-audit.invalid dmg-audit:\n" REVIEW " dmg-decide:\n", 0644);
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof mailboxes / sizeof mailboxes[0]; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s@example.com %s/\n",
+                                 mailboxes[i], mailboxes[i]);
+    used += (size_t)snprintf(text + used, sizeof text - used,
+                             "rita.rossi@example.com rita/\nalice.anderson@example.com alice/\n");
+    path_fmt(path, sizeof path, "%s/mailboxes", p->etc);
+    write_file(path, text, 0644);
+
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "compatibility_level = 3.6\n"
+             "queue_directory = %s\ndata_directory = %s/data\n"
+             "mail_owner = postfix\nsetgid_group = postdrop\n"
+             "maillog_file = %s\nmaillog_file_prefixes = %s\n"
+             "myhostname = mx.example.com\nmydomain = example.com\nmyorigin = example.com\n"
+             "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmynetworks = 127.0.0.0/8\n"
+             "mydestination =\nalias_maps =\nalias_database =\n"
+             "smtpd_banner = $myhostname ESMTP\n"
+             "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n"
+             "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+             "smtpd_recipient_restrictions = check_policy_service unix:private/dmg-policyd\n"
+             "dmg-policyd_time_limit = 3600\n"
+             "virtual_mailbox_domains = example.com\n"
+             "virtual_mailbox_base = %s\n"
+             "virtual_mailbox_maps = texthash:%s/mailboxes\n"
+             "virtual_uid_maps = static:%ld\nvirtual_gid_maps = static:%ld\n"
+             "virtual_alias_maps = ldap:%s/audit.cf, ldap:%s/groups.cf\n"
+             "relay_domains = " REVIEW "\n"
+             "transport_maps = texthash:%s/transport\n"
+             "default_transport = error:this test sends nothing out\n"
+             "dmg-audit_destination_recipient_limit = 1\n"
+             "dmg-decide_destination_recipient_limit = 1\n"
+             "queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
+             "delay_warning_time = 0\nrecipient_delimiter = +\n",
+             p->queue, p->dir, p->maillog, p->dir, p->mail, p->etc, (long)uid, (long)gid,
+             p->etc, p->etc, p->etc);
+    path_fmt(path, sizeof path, "%s/main.cf", p->etc);
+    write_file(path, text, 0644);
+    date_back(path);
+    const char *pipe_args =
+        "--sender=${sender} --recipient=${recipient} --original-recipient=${original_recipient}"
+        " --queue-id=${queue_id} --client-address=${client_address}"
+        " --sasl-username=${sasl_username}";
+    path_fmt(text, sizeof text,
+             "# written by test_audit.c\n"
+             "127.0.0.1:%d inet n - n - - smtpd\n"
+             "127.0.0.1:%d inet n - n - - smtpd -o syslog_name=postfix/reinject"
+             " -o smtpd_relay_restrictions=permit_mynetworks,reject\n"
+             "pickup    unix  n - n 60 1 pickup\n"
+             "cleanup   unix  n - n - 0 cleanup\n"
+             "qmgr      unix  n - n 300 1 qmgr\n"
+             "rewrite   unix  - - n - - trivial-rewrite\n"
+             "bounce    unix  - - n - 0 bounce\n"
+             "defer     unix  - - n - 0 bounce\n"
+             "trace     unix  - - n - 0 bounce\n"
+             "verify    unix  - - n - 1 verify\n"
+             "flush     unix  n - n 1000? 0 flush\n"
+             "proxymap  unix  - - n - - proxymap\n"
+             "showq     unix  n - n - - showq\n"
+             "error     unix  - - n - - error\n"
+             "retry     unix  - - n - - error\n"
+             "discard   unix  - - n - - discard\n"
+             "virtual   unix  - n n - - virtual\n"
+             "smtp      unix  - - n - - smtp\n"
+             "anvil     unix  - - n - 1 anvil\n"
+             "scache    unix  - - n - 1 scache\n"
+             "postlog   unix-dgram n - n - 1 postlogd\n"
+             "dmg-policyd unix - n n - 0 spawn user=nobody argv=%s -c %s\n"
+             "dmg-audit unix - n n - - pipe user=nobody null_sender=\n"
+             "  argv=%s%s -c %s deliver %s\n"
+             "dmg-decide unix - n n - - pipe user=nobody null_sender=\n"
+             "  argv=%s%s -c %s decide %s\n",
+             p->port, p->reinject_port, policyd_bin, policyd_conf, crash_env_words,
+             audit_bin, w->conf, pipe_args,
+             crash_env_words, audit_bin, w->conf, pipe_args);
+    path_fmt(path, sizeof path, "%s/master.cf", p->etc);
+    write_file(path, text, 0644);
+    date_back(path);
+
+    int st = postfix_cmd(p, "start");
+    p->started = 1;
+    if (st != 0) {
+        char *log = read_file(p->maillog);
+        ck_abort_msg("postfix -c %s start: status %d; maillog:\n%s", p->etc, st, log);
+    }
+    long deadline = now_ms() + 20000;
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((unsigned short)p->port);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            break;
+        ck_assert_msg(now_ms() < deadline, "smtpd does not answer on %d", p->port);
+        nap_ms(50);
+    }
+    return p;
+}
+
+/* ---- a tiny SMTP client -------------------------------------------------------------- */
+
+typedef struct smtp {
+    FILE *f;
+    int fd;
+    char last[2048];
+} smtp;
+
+static int smtp_reply(smtp *c)
+{
+    char line[1024];
+    c->last[0] = '\0';
+    for (;;) {
+        ck_assert_msg(fgets(line, sizeof line, c->f) != NULL, "SMTP connection closed");
+        line[strcspn(line, "\r\n")] = '\0';
+        size_t u = strlen(c->last);
+        snprintf(c->last + u, sizeof c->last - u, "%s%s", u ? "\n" : "", line);
+        if (strlen(line) < 4 || line[3] != '-')
+            return atoi(line);
+    }
+}
+
+static int smtp_cmd(smtp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int smtp_cmd(smtp *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->f, fmt, ap);
+    va_end(ap);
+    fputs("\r\n", c->f);
+    fflush(c->f);
+    return smtp_reply(c);
+}
+
+/* A session as client (NULL: 127.0.0.1 itself) with sasl login (NULL: none) via XCLIENT. */
+static smtp *smtp_open(const pfx *p, const char *client, const char *login)
+{
+    smtp *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((unsigned short)p->port);
+    ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = { 30, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    c->f = fdopen(c->fd, "r+");
+    ck_assert_int_eq(smtp_reply(c), 220);
+    ck_assert_int_eq(smtp_cmd(c, "EHLO client.example.org"), 250);
+    if (client != NULL || login != NULL) {
+        int code = smtp_cmd(c, "XCLIENT ADDR=%s NAME=[UNAVAILABLE] LOGIN=%s",
+                            client != NULL ? client : "127.0.0.1",
+                            login != NULL ? login : "[UNAVAILABLE]");
+        ck_assert_msg(code == 220, "XCLIENT: %s", c->last);
+        ck_assert_int_eq(smtp_cmd(c, "EHLO client.example.org"), 250);
+    }
+    return c;
+}
+
+static void smtp_close(smtp *c)
+{
+    smtp_cmd(c, "QUIT");
+    fclose(c->f);
+    free(c);
+}
+
+/* One message (text with CRLF line ends, no final "."), to rcpts (NULL-terminated); its
+ * queue ID into qid. */
+static void smtp_send(smtp *c, const char *from, const char *const *rcpts, const char *text,
+                      char *qid, size_t qsize)
+{
+    ck_assert_msg(smtp_cmd(c, "MAIL FROM:<%s>", from) == 250, "MAIL: %s", c->last);
+    for (size_t i = 0; rcpts[i] != NULL; i++)
+        ck_assert_msg(smtp_cmd(c, "RCPT TO:<%s>", rcpts[i]) == 250, "RCPT TO:<%s>: %s",
+                      rcpts[i], c->last);
+    ck_assert_int_eq(smtp_cmd(c, "DATA"), 354);
+    fputs(text, c->f);
+    int code = smtp_cmd(c, ".");
+    const char *tag = "250 2.0.0 Ok: queued as ";
+    ck_assert_msg(code == 250 && strncmp(c->last, tag, strlen(tag)) == 0, "DATA: %s", c->last);
+    snprintf(qid, qsize, "%s", c->last + strlen(tag));
+}
+
+/* ---- Maildirs ------------------------------------------------------------------------ */
+
+/* A copy of t with every run of blanks and line ends as one space (bounces fold lines). */
+static char *unfold(const char *t)
+{
+    char *u = malloc(strlen(t) + 1);
+    size_t o = 0;
+    ck_assert_ptr_nonnull(u);
+    for (; *t != '\0'; t++) {
+        int blank = *t == ' ' || *t == '\t' || *t == '\r' || *t == '\n';
+        if (blank && o > 0 && u[o - 1] == ' ')
+            continue;
+        u[o++] = blank ? ' ' : *t;
+    }
+    u[o] = '\0';
+    return u;
+}
+
+/* The messages in box's Maildir (new/) that contain needle (compared unfolded), joined by
+ * "\n=====\n"; count in *n. */
+static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
+{
+    char dir[PATH_MAX];
+    path_fmt(dir, sizeof dir, "%s/%s/new", p->mail, box);
+    char *all = calloc(1, 1);
+    size_t len = 0;
+    *n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[PATH_MAX * 2];
+        snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
+        char *t = read_file(f), *ut = unfold(t), *un = unfold(needle);
+        int hit = strstr(ut, un) != NULL;
+        free(ut);
+        free(un);
+        if (hit) {
+            size_t tl = strlen(t);
+            all = realloc(all, len + tl + 8);
+            memcpy(all + len, "\n=====\n", *n ? 7 : 0);
+            len += *n ? 7 : 0;
+            memcpy(all + len, t, tl + 1);
+            len += tl;
+            (*n)++;
+        }
+        free(t);
+    }
+    if (d != NULL)
+        closedir(d);
+    return all;
+}
+
+/* A deferred delivery (a killed pipe command) may wait for the next queue scan, and qmgr
+ * may skip it once as "still being delivered": ask for a queue run every 2 s while waiting,
+ * as an impatient postmaster would (postqueue -f). */
+static void flush_now_and_then(const pfx *p)
+{
+    static long last;
+    if (now_ms() - last >= 2000) {
+        last = now_ms();
+        postfix_cmd(p, "flush");
+    }
+}
+
+/* Wait until box holds count messages containing needle; those messages. */
+static char *wait_mail(const pfx *p, const char *box, const char *needle, int count)
+{
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        int n;
+        char *t = maildir_find(p, box, needle, &n);
+        if (n >= count)
+            return t;
+        free(t);
+        flush_now_and_then(p);
+        if (now_ms() >= deadline) {
+            char *log = read_file(p->maillog), *alog = read_file(p->w.log);
+            ck_abort_msg("%s has %d message(s) with \"%s\" after %d ms, not %d;\nmaillog:\n%s"
+                         "\ndmg-audit log:\n%s", box, n, needle, WAIT_MS, count, tail_of(log),
+                         tail_of(alog));
+        }
+        nap_ms(100);
+    }
+}
+
+static int mail_count(const pfx *p, const char *box, const char *needle)
+{
+    int n;
+    free(maildir_find(p, box, needle, &n));
+    return n;
+}
+
+/* Wait until dmg-audit's log holds needle. */
+static void wait_audit_log(const pfx *p, const char *needle)
+{
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        char *log = read_file(p->w.log);
+        int found = strstr(log, needle) != NULL;
+        free(log);
+        if (found)
+            return;
+        flush_now_and_then(p);
+        if (now_ms() >= deadline) {
+            char *ml = read_file(p->maillog), *al = read_file(p->w.log);
+            ck_abort_msg("\"%s\" not in dmg-audit's log after %d ms:\n%s\nmaillog:\n%s",
+                         needle, WAIT_MS, tail_of(al), tail_of(ml));
+        }
+        nap_ms(100);
+    }
+}
+
+static const char pf_message_fmt[] =
+    "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=from:to:subject;\r\n"
+    "\tbh=abc=; b=def=\r\n"
+    "From: <%s>\r\n"
+    "To: " GROUP "\r\n"
+    "Subject: %s\r\n"
+    "Date: Thu, 3 Dec 2026 12:00:00 +0000\r\n"
+    "Message-ID: <%s@example.com>\r\n"
+    "\r\n"
+    "Hello team,\r\n"
+    "..a line that starts with a dot (dot-stuffed on the wire)\r\n"
+    "this is %s.\r\n";
+
+/* The message as SMTP carries it and as a Maildir keeps it (LF, unstuffed). */
+static void pf_message(const char *from, const char *tag, char **wire, char **stored)
+{
+    ck_assert_int_ge(asprintf(wire, pf_message_fmt, from, tag, tag, tag), 0);
+    char *s = malloc(strlen(*wire) + 1);
+    size_t o = 0;
+    int bol = 1;
+    for (const char *q = *wire; *q != '\0'; q++) {
+        if (bol && q[0] == '.' && q[1] == '.')
+            continue; /* unstuff */
+        bol = 0;
+        if (q[0] == '\r' && q[1] == '\n')
+            continue;
+        s[o++] = *q;
+        bol = *q == '\n';
+    }
+    s[o] = '\0';
+    *stored = s;
+}
+
+static const char *const frontend[] = { "peggy", "quentin", "rita", "sam", "trent" };
+
+/* The whole loop through Postfix. */
+START_TEST(test_postfix_review_loop)
+{
+    pfx *p = start_postfix("");
+    char qid[64], *wire, *stored, *t, needle[256];
+
+    /* 1. bob to the audited group and to uma: uma at once, the group's copy held, the
+     *    auditors notified */
+    pf_message("bob@example.com", "pf-one", &wire, &stored);
+    smtp *c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, "uma@example.com", NULL }, wire,
+              qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "uma", "<pf-one@example.com>", 1));
+    t = wait_mail(p, "alice", "X-Dmg-Audit-ID:", 2); /* alice has two addresses */
+    ck_assert_ptr_nonnull(strstr(t, "Subject: Audit: message from bob@example.com to " GROUP
+                                    ": pf-one"));
+    ck_assert_ptr_nonnull(strstr(t, "  Message-ID:  <pf-one@example.com>"));
+    char approve[200], reject[200];
+    decision_addr(t, "approve", approve, sizeof approve);
+    decision_addr(t, "reject", reject, sizeof reject);
+    free(t);
+    free(wait_mail(p, "carol", "X-Dmg-Audit-ID:", 1));
+    path_fmt(needle, sizeof needle, "held: queue_id=%s audit_id=", qid);
+    wait_audit_log(p, needle);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+
+    /* 2. forged decisions: bounced (5.7.1), logged, nothing delivered */
+    c = smtp_open(p, "198.51.100.7", NULL); /* untrusted, not authenticated */
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "alice", "decision refused: client 198.51.100.7 is neither", 1);
+    free(t);
+    char wrong[200];
+    snprintf(wrong, sizeof wrong, "%s", approve);
+    char *dash = strchr(wrong, '-');
+    dash[1] = dash[1] == 'a' ? 'b' : 'a';
+    c = smtp_open(p, NULL, NULL); /* a token one digit off */
+    smtp_send(c, "alice@example.com", (const char *[]){ wrong, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "alice", "decision refused: wrong token for this audit ID", 1));
+    c = smtp_open(p, NULL, NULL); /* bob is no auditor */
+    smtp_send(c, "bob@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "bob", "bob@example.com is not an auditor of " GROUP, 1));
+    path_fmt(needle, sizeof needle, "refused: queue_id=%s ", qid);
+    wait_audit_log(p, needle);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+
+    /* 3. alice approves (authenticated, from anywhere): every member gets it, unchanged */
+    c = smtp_open(p, "198.51.100.8", "alice");
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: Re: Audit\r\n\r\nfine\r\n", qid, sizeof qid);
+    smtp_close(c);
+    for (size_t i = 0; i < 5; i++) {
+        /* rita has two addresses: two copies */
+        t = wait_mail(p, frontend[i], "<pf-one@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
+        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
+                      "original:\n%s", frontend[i], tail_of(t), stored);
+        ck_assert_ptr_nonnull(strstr(t, "Return-Path: <bob@example.com>"));
+        free(t);
+    }
+    free(wire);
+    free(stored);
+
+    /* 4. carol too late: "already decided", nothing more delivered */
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
+              "Subject: no\r\n\r\nNo.\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "carol", "already decided (approved by alice@example.com", 1));
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-one@example.com>"), 1);
+
+    /* 5. a second message, rejected by carol with a reason: bob is told, nobody gets it */
+    pf_message("bob@example.com", "pf-two", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "carol", "Audit: message from bob@example.com to " GROUP ": pf-two", 1);
+    decision_addr(t, "reject", reject, sizeof reject);
+    free(t);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
+              "Subject: Re: Audit\r\n\r\nOff topic for this list.\r\n", qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "bob", "Rejected by the auditor of " GROUP ": pf-two", 1);
+    ck_assert_ptr_nonnull(strstr(t, "Reason: Off topic for this list."));
+    free(t);
+    free(wire);
+    free(stored);
+
+    /* 6. the auditor's own mail (to the group with an address extension, which Postfix
+     *    carries onto the review address): straight to the members, no notice */
+    pf_message("alice@example.com", "pf-three", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "alice@example.com", (const char *[]){ "fe-review+weekly@example.com", NULL },
+              wire, qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "trent", "<pf-three@example.com>", 1);
+    ck_assert_ptr_nonnull(strstr(t, stored));
+    free(t);
+    ck_assert_int_eq(mail_count(p, "carol", ": pf-three"), 0);
+    free(wire);
+    free(stored);
+
+    /* 6b. a sender the group does not allow: dmg-policyd leaves audited groups alone, so
+     *     smtpd accepts; dmg-audit bounces the group's copy with the directory's reason
+     *     (5.7.1); the ordinary recipient gets it at once */
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "zoe@example.org", (const char *[]){ GROUP, "uma@example.com", NULL },
+              "Subject: pf-outside\r\n\r\nhi\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "uma", "Subject: pf-outside", 1));
+    path_fmt(needle, sizeof needle, "rejected: queue_id=%s group=" GROUP
+             " sender=zoe@example.org: sender zoe@example.org is not allowed", qid);
+    wait_audit_log(p, needle);
+    for (long deadline = now_ms() + WAIT_MS;; nap_ms(100)) {
+        char *log = read_file(p->maillog), want[200];
+        path_fmt(want, sizeof want, "%s: to=<fe-review=example.com@dmg-audit.invalid>", qid);
+        const char *l = strstr(log, want);
+        int ok = l != NULL && strstr(l, "dsn=5.7.1, status=bounced (sender zoe@example.org "
+                                        "is not allowed") != NULL;
+        if (!ok && now_ms() > deadline)
+            ck_abort_msg("no 5.7.1 bounce of %s by dmg-audit:\n%s", qid, tail_of(log));
+        free(log);
+        if (ok)
+            break;
+    }
+
+    /* 7. expiry: held, nobody decides; the timer (as root) rejects it, bob is told */
+    pf_message("bob@example.com", "pf-four", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "carol", ": pf-four", 1));
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
+    char now[64], *out;
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    free(out);
+    free(wait_mail(p, "bob", "Expired without an audit decision (" GROUP "): pf-four", 1));
+    free(wait_mail(p, "carol", "Expired without an audit decision (" GROUP "): pf-four", 1));
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-four@example.com>"), 0);
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
+    free(wire);
+    free(stored);
+    stop_postfix(p);
+}
+END_TEST
+
+/* Killed in the middle, Postfix delivers again: nothing lost, nothing twice. */
+START_TEST(test_postfix_restart_loses_nothing)
+{
+    /* the flags live in dmg-audit's directory of the instance (nobody removes them) */
+    char flag1[PATH_MAX], flag2[PATH_MAX], env[3 * PATH_MAX], *wire, *stored, qid[64], *t;
+    char needle[200];
+    path_fmt(flag1, sizeof flag1, "%s/pfx-%ld/audit/crash-notify", dmg_server_dir(server),
+             (long)getpid());
+    path_fmt(flag2, sizeof flag2, "%s/pfx-%ld/audit/crash-release", dmg_server_dir(server),
+             (long)getpid());
+    path_fmt(env, sizeof env, "/usr/bin/env DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s "
+             "DMG_AUDIT_CRASH_AFTER_RELEASE=%s ", flag1, flag2);
+    pfx *p = start_postfix(env);
+    struct passwd *nobody = getpwnam("nobody");
+    write_file(flag1, "", 0644);
+    write_file(flag2, "", 0644);
+    ck_assert_int_eq(chown(flag1, nobody->pw_uid, nobody->pw_gid), 0);
+    ck_assert_int_eq(chown(flag2, nobody->pw_uid, nobody->pw_gid), 0);
+
+    /* killed after holding, before the notices: Postfix retries, the notices go out once */
+    pf_message("bob@example.com", "pf-crash", &wire, &stored);
+    smtp *c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    t = wait_mail(p, "carol", ": pf-crash", 1);
+    char approve[200];
+    decision_addr(t, "approve", approve, sizeof approve);
+    free(t);
+    ck_assert_int_eq(access(flag1, F_OK), -1); /* it did crash */
+    path_fmt(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    wait_audit_log(p, needle);
+    nap_ms(1500);
+    ck_assert_int_eq(mail_count(p, "carol", ": pf-crash"), 1);
+    ck_assert_int_eq(mail_count(p, "alice", ": pf-crash"), 2);
+
+    /* Postfix stopped and started while the message waits: nothing changes */
+    stop_postfix(p);
+    ck_assert_int_eq(postfix_cmd(p, "start"), 0);
+    p->started = 1;
+    for (long deadline = now_ms() + 20000;; nap_ms(50)) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((unsigned short)p->port);
+        int up = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (up)
+            break;
+        ck_assert_msg(now_ms() < deadline, "smtpd does not answer after the restart");
+    }
+    char *out;
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_msg(strstr(out, "\"state\": \"held\"") != NULL
+                  && strstr(out, "\"subject\": \"pf-crash\"") != NULL, "%s", out);
+    free(out);
+
+    /* killed after handing the release over, before marking it: delivered once, the
+     * retried decision mail does not release it again */
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    for (size_t i = 0; i < 5; i++) {
+        t = wait_mail(p, frontend[i], "<pf-crash@example.com>",
+                      strcmp(frontend[i], "rita") ? 1 : 2);
+        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
+                      "original:\n%s", frontend[i], tail_of(t), stored);
+        free(t);
+    }
+    path_fmt(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    wait_audit_log(p, needle);
+    nap_ms(1500);
+    ck_assert_int_eq(mail_count(p, "sam", "<pf-crash@example.com>"), 1);
+    ck_assert_int_eq(mail_count(p, "rita", "<pf-crash@example.com>"), 2);
+    ck_assert_int_eq(mail_count(p, "alice", "already decided"), 0);
+    free(wire);
+    free(stored);
+    stop_postfix(p);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("audit");
+    TCase *tc = dmg_tcase("review loop");
+    tcase_add_test(tc, test_held_and_notified);
+    tcase_add_test(tc, test_approve_by_mail);
+    tcase_add_test(tc, test_reject_by_mail);
+    tcase_add_test(tc, test_forged_decisions);
+    tcase_add_test(tc, test_secret_rotation);
+    tcase_add_test(tc, test_expiry);
+    tcase_add_test(tc, test_auditor_and_rejected_sender);
+    tcase_add_test(tc, test_directory_unavailable);
+    tcase_add_test(tc, test_crash_and_retry);
+    tcase_add_test(tc, test_postmaster_commands);
+    suite_add_tcase(s, tc);
+    tc = dmg_tcase("postfix");
+    tcase_add_test(tc, test_postfix_review_loop);
+    tcase_add_test(tc, test_postfix_restart_loses_nothing);
+    tcase_add_unchecked_fixture(tc, NULL, stop_leftover_postfix);
+    suite_add_tcase(s, tc);
+
+    dmg_server_opts o = { 0 };
+    o.overlay_config = "dynmailgroup-privileged " MTA_DN "\n";
+    return dmg_run_suite(s, &o, &server);
+}
