@@ -64,46 +64,6 @@ static char exim_problem[16384];
  * Small helpers
  * ========================================================================================== */
 
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 4096, len = 0, n;
-    char *text = malloc(cap);
-    ck_assert_ptr_nonnull(text);
-    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(text, cap * 2);
-            ck_assert_ptr_nonnull(bigger);
-            text = bigger;
-            cap *= 2;
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    text[len] = '\0';
-    return text;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static void chomp(char *s)
 {
     size_t len = strlen(s);
@@ -144,49 +104,6 @@ static int server_port(void)
     const char *colon = strrchr(uri, ':');
     ck_assert_ptr_nonnull(colon);
     return atoi(colon + 1);
-}
-
-/* Run argv with standard input from the text in_text (NULL: /dev/null); standard output and
- * error into new strings (caller frees). Returns the exit status (128+N for signal N). */
-static int run(char *const argv[], const char *in_text, char **out, char **err)
-{
-    static int serial;
-    char in_path[PATH_MAX], out_path[PATH_MAX], err_path[PATH_MAX];
-    const char *dir = dmg_server_dir(server);
-    long me = (long)getpid();
-    serial++;
-    path_fmt(in_path, sizeof in_path, "%s/exim-run-%ld-%d.in", dir, me, serial);
-    path_fmt(out_path, sizeof out_path, "%s/exim-run-%ld-%d.out", dir, me, serial);
-    path_fmt(err_path, sizeof err_path, "%s/exim-run-%ld-%d.err", dir, me, serial);
-    write_file(in_path, in_text ? in_text : "");
-
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        int in = open(in_path, O_RDONLY);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || o < 0 || e < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
-    *out = read_file(out_path);
-    *err = read_file(err_path);
-    if (getenv("DMG_KEEP_TMP") == NULL) {
-        unlink(in_path);
-        unlink(out_path);
-        unlink(err_path);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 /* ============================================================================================
@@ -258,7 +175,7 @@ static const char *exim_config(void)
 {
     static char conf[PATH_MAX];
     char dir[PATH_MAX], text[3 * PATH_MAX];
-    path_fmt(dir, sizeof dir, "%s/exim", dmg_server_dir(server));
+    DMG_PATH_FMT(dir, sizeof dir, "%s/exim", dmg_server_dir(server));
     if (mkdir(dir, 0755) != 0)
         ck_assert_msg(errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
     /* spool and log are used by Exim's user for a reception (-bs): let it through */
@@ -291,8 +208,8 @@ static const char *exim_config(void)
              "        control = freeze\n"
              "  accept\n",
              dir, dir, server_port(), server_port());
-    path_fmt(conf, sizeof conf, "%s/exim.conf", dir);
-    write_file(conf, text);
+    DMG_PATH_FMT(conf, sizeof conf, "%s/exim.conf", dir);
+    DMG_WRITE_FILE(conf, text, 0);
     return conf;
 }
 
@@ -323,7 +240,7 @@ static char *expand(const char *sender, const char *expr)
     memcpy(input, expr, len);
     memcpy(input + len, "\n", 2);
     char *out, *err;
-    int st = run(argv, input, &out, &err);
+    int st = dmg_run(argv, dmg_server_dir(server), input, &out, &err);
     free(input);
     ck_assert_msg(st == 0 && err[0] == '\0',
                   "exim -be <<'%s': status %d, stdout \"%s\", stderr \"%s\"", expr, st, out,
@@ -344,7 +261,7 @@ static const char *lookup_expr(const char *recipient, const char *attrs, const c
                                const char *yes_no)
 {
     static char expr[4096];
-    path_fmt(expr, sizeof expr,
+    DMG_PATH_FMT(expr, sizeof expr,
              "${lookup ldap{user=\"" MTA_DN "\" pass=" DMG_PASSWORD " \\\n"
              "  ldap://%s/dc=example,dc=com?%s?sub?\\\n"
              "  (&(mail=${quote_ldap:%s})(dmgSender=${quote_ldap:$sender_address}))}%s}",
@@ -472,17 +389,17 @@ START_TEST(test_reason_and_auditors)
                                          "");
     char expr[8192];
 
-    path_fmt(expr, sizeof expr, "${extract{dmgDecisionReason}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecisionReason}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "uma@example.com", expr,
                         "sender uma@example.com " REASON_MEMBERS);
-    path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "uma@example.com", expr, "reject");
 
     /* hold: the auditors' addresses (alice's two) */
-    path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "bob@example.com", expr, "hold");
     /* Exim joins the values with "," in the order the server sent them */
-    path_fmt(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
     char *auditors = expand("bob@example.com", expr);
     char *sorted = sorted_csv(auditors);
     DMG_ASSERT_STR(sorted, "alice.anderson@example.com,alice@example.com");
@@ -490,9 +407,9 @@ START_TEST(test_reason_and_auditors)
     free(auditors);
     /* dmgAuditorMail lists the group's auditors whatever the decision (man page SCHEMA):
      * the same for alice, who is accepted */
-    path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "alice@example.com", expr, "accept");
-    path_fmt(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
     auditors = expand("alice@example.com", expr);
     sorted = sorted_csv(auditors);
     DMG_ASSERT_STR(sorted, "alice.anderson@example.com,alice@example.com");
@@ -522,7 +439,7 @@ static char *smtp_session(const char *commands)
     const char *exim = require_exim();
     char *argv[] = { (char *)exim, "-C", (char *)exim_config(), "-bs", NULL };
     char *out, *err;
-    int st = run(argv, commands, &out, &err);
+    int st = dmg_run(argv, dmg_server_dir(server), commands, &out, &err);
     ck_assert_msg(st == 0 && err[0] == '\0', "exim -bs: status %d, stdout \"%s\", stderr \"%s\"",
                   st, out, err);
     free(err);
@@ -564,7 +481,7 @@ START_TEST(test_acl_in_smtp)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char commands[1024];
-        path_fmt(commands, sizeof commands,
+        DMG_PATH_FMT(commands, sizeof commands,
                  "HELO client.example.com\r\nMAIL FROM:<%s>\r\nRCPT TO:<" GROUP ">\r\n"
                  "QUIT\r\n", cases[i].sender);
         char *replies = smtp_session(commands);
@@ -605,7 +522,7 @@ START_TEST(test_acl_freezes_held_message)
     /* exim -bp: "  0m   318 1abcde-000000-AB <bob@example.com> *** frozen ***" */
     char *argv[] = { (char *)exim, "-C", (char *)exim_config(), "-bp", NULL };
     char *out, *err;
-    int st = run(argv, NULL, &out, &err);
+    int st = dmg_run(argv, dmg_server_dir(server), NULL, &out, &err);
     ck_assert_msg(st == 0 && err[0] == '\0', "exim -bp: status %d, stderr \"%s\"", st, err);
     int held_frozen = 0, accepted_seen = 0, accepted_frozen = 0;
     char *save = NULL;
@@ -626,8 +543,8 @@ START_TEST(test_acl_freezes_held_message)
 
     /* and Exim says why */
     char logpath[PATH_MAX], want[128];
-    path_fmt(logpath, sizeof logpath, "%s/exim/spool/log/mainlog", dmg_server_dir(server));
-    char *mainlog = read_file(logpath);
+    DMG_PATH_FMT(logpath, sizeof logpath, "%s/exim/spool/log/mainlog", dmg_server_dir(server));
+    char *mainlog = dmg_read_file(logpath);
     snprintf(want, sizeof want, "%s frozen by ACL", held_id);
     ck_assert_msg(strstr(mainlog, want) != NULL, "\"%s\" not in %s:\n%s", want, logpath, mainlog);
     free(mainlog);

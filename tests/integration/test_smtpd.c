@@ -69,64 +69,6 @@ static dmg_server *server;
  * Small helpers
  * ========================================================================================== */
 
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* The whole file as a string ("" when it cannot be read); caller frees. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 4096, len = 0, n;
-    char *text = malloc(cap);
-    if (text == NULL)
-        abort();
-    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(text, cap * 2);
-            if (bigger == NULL)
-                abort();
-            text = bigger;
-            cap *= 2;
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    text[len] = '\0';
-    return text;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(chmod(path, mode), 0);
-}
-
 /* Postfix re-reads a main.cf written less than about 2 s ago until it is older (it may still
  * be being written): date the files 60 s back instead of waiting. */
 static void date_back(const char *path)
@@ -155,22 +97,6 @@ static void copy_file(const char *from, const char *to, mode_t mode)
     ck_assert_int_eq(chmod(to, mode), 0);
 }
 
-/* A loopback port where nothing listens right now. */
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static const char *find_program(const char *name)
 {
     static char found[PATH_MAX];
@@ -181,36 +107,6 @@ static const char *find_program(const char *name)
             return found;
     }
     return NULL;
-}
-
-/* Run argv, standard input /dev/null, output and error into out (caller frees). Returns the
- * exit status (128+N for signal N). */
-static int run(char *const argv[], const char *dir, char **out)
-{
-    static int serial;
-    char out_path[PATH_MAX];
-    path_fmt(out_path, sizeof out_path, "%s/run-%d.out", dir, ++serial);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || o < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(o, 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
-    *out = read_file(out_path);
-    unlink(out_path);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 /* ============================================================================================
@@ -240,7 +136,7 @@ static pid_t master_pid(const instance *in)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/pid/master.pid", in->queue);
-    char *text = read_file(path);
+    char *text = dmg_read_file(path);
     long pid = strtol(text, NULL, 10);
     free(text);
     return pid > 1 ? (pid_t)pid : 0;
@@ -311,9 +207,9 @@ static int stop_instance(instance *in)
             rc = WEXITSTATUS(st);
     }
     if (master > 0) {
-        long deadline = now_ms() + STOP_WAIT_MS;
-        while (running(master) && now_ms() < deadline)
-            nap_ms(20);
+        long deadline = dmg_now_ms() + STOP_WAIT_MS;
+        while (running(master) && dmg_now_ms() < deadline)
+            dmg_nap_ms(20);
         if (running(master)) {
             fprintf(stderr, "test_smtpd: the Postfix master %ld did not stop; killing it\n",
                     (long)master);
@@ -357,24 +253,6 @@ static void stop_leftovers(void)
     closedir(d);
 }
 
-/* Connect to 127.0.0.1:port; -1 when nothing answers. */
-static int connect_port(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)port);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Start Postfix with dmg-policyd asking the directory at uri; returns the instance, its smtpd
  * answering. */
 static instance *start_instance(const char *uri)
@@ -394,7 +272,7 @@ static instance *start_instance(const char *uri)
     char policyd_default[PATH_MAX];
     if (policyd == NULL || *policyd == '\0') {
         const char *b = getenv("DMG_BUILDDIR");
-        path_fmt(policyd_default, sizeof policyd_default, "%s/tools/dmg-policyd",
+        DMG_PATH_FMT(policyd_default, sizeof policyd_default, "%s/tools/dmg-policyd",
                  b && *b ? b : ".");
         policyd = policyd_default;
     }
@@ -403,17 +281,17 @@ static instance *start_instance(const char *uri)
 
     /* postfix and nobody must get through the server directory to their files */
     ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
-    path_fmt(in->dir, sizeof in->dir, "%s/postfix-%ld", dmg_server_dir(server),
+    DMG_PATH_FMT(in->dir, sizeof in->dir, "%s/postfix-%ld", dmg_server_dir(server),
              (long)getpid());
-    path_fmt(in->etc, sizeof in->etc, "%s/etc", in->dir);
-    path_fmt(in->queue, sizeof in->queue, "%s/queue", in->dir);
-    path_fmt(in->maillog, sizeof in->maillog, "%s/maillog", in->dir);
+    DMG_PATH_FMT(in->etc, sizeof in->etc, "%s/etc", in->dir);
+    DMG_PATH_FMT(in->queue, sizeof in->queue, "%s/queue", in->dir);
+    DMG_PATH_FMT(in->maillog, sizeof in->maillog, "%s/maillog", in->dir);
     /* dmg-policyd and its files in policyd/: Postfix wants root's files in its etc/ */
     char pdir[PATH_MAX], policyd_copy[PATH_MAX], conf[PATH_MAX], pw[PATH_MAX], path[PATH_MAX];
-    path_fmt(pdir, sizeof pdir, "%s/policyd", in->dir);
-    path_fmt(policyd_copy, sizeof policyd_copy, "%s/dmg-policyd", pdir);
-    path_fmt(conf, sizeof conf, "%s/dmg-policyd.conf", pdir);
-    path_fmt(pw, sizeof pw, "%s/dmg-policyd.pw", pdir);
+    DMG_PATH_FMT(pdir, sizeof pdir, "%s/policyd", in->dir);
+    DMG_PATH_FMT(policyd_copy, sizeof policyd_copy, "%s/dmg-policyd", pdir);
+    DMG_PATH_FMT(conf, sizeof conf, "%s/dmg-policyd.conf", pdir);
+    DMG_PATH_FMT(pw, sizeof pw, "%s/dmg-policyd.pw", pdir);
     const char *dirs[] = { in->dir, in->etc, in->queue, pdir };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         ck_assert_msg(mkdir(dirs[i], 0755) == 0, "mkdir %s: %s", dirs[i], strerror(errno));
@@ -423,9 +301,9 @@ static instance *start_instance(const char *uri)
 
     /* dmg-policyd's configuration: the password file only for nobody */
     char text[8192];
-    write_file(pw, DMG_PASSWORD "\n", 0600);
+    DMG_WRITE_FILE(pw, DMG_PASSWORD "\n", 0600);
     ck_assert_int_eq(chown(pw, nobody_uid, nobody_gid), 0);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_smtpd.c\n"
              "uri = %s\n"
              "base = " GROUPS "\n"
@@ -434,10 +312,10 @@ static instance *start_instance(const char *uri)
              "timeout = 5\n"
              "log_level = 1\n",
              uri, pw);
-    write_file(conf, text, 0644);
+    DMG_WRITE_FILE(conf, text, 0644);
 
-    in->port = unused_port();
-    path_fmt(text, sizeof text,
+    DMG_UNUSED_PORT(in->port);
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_smtpd.c\n"
              "compatibility_level = 3.6\n"
              "queue_directory = %s\n"
@@ -466,10 +344,10 @@ static instance *start_instance(const char *uri)
              "    check_policy_service unix:private/dmg-policyd\n"
              "dmg-policyd_time_limit = 3600\n",
              in->queue, in->dir, in->maillog, in->dir);
-    path_fmt(path, sizeof path, "%s/main.cf", in->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/main.cf", in->etc);
+    DMG_WRITE_FILE(path, text, 0644);
     date_back(path);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_smtpd.c\n"
              "127.0.0.1:%d inet n - n - - smtpd\n"
              "cleanup   unix  n - n - 0 cleanup\n"
@@ -490,28 +368,28 @@ static instance *start_instance(const char *uri)
              "postlog   unix-dgram n - n - 1 postlogd\n"
              "dmg-policyd unix - n n - 0 spawn user=nobody argv=%s -c %s\n",
              in->port, policyd_copy, conf);
-    path_fmt(path, sizeof path, "%s/master.cf", in->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/master.cf", in->etc);
+    DMG_WRITE_FILE(path, text, 0644);
     date_back(path);
 
     char *out;
     char *argv[] = { (char *)postfix, "-c", in->etc, "start", NULL };
-    int st = run(argv, in->dir, &out);
+    int st = dmg_run(argv, in->dir, NULL, &out, NULL);
     in->started = 1;
     if (st != 0) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         ck_abort_msg("postfix -c %s start: status %d: %s\nmaillog:\n%s", in->etc, st, out, log);
     }
     free(out);
 
     /* smtpd answers: bounded retry on connect, and the banner is this instance's (not that of
      * whoever took the port in between) */
-    long deadline = now_ms() + START_WAIT_MS;
+    long deadline = dmg_now_ms() + START_WAIT_MS;
     int fd;
-    while ((fd = connect_port(in->port)) < 0 && now_ms() < deadline)
-        nap_ms(20);
+    while ((fd = dmg_connect_port(in->port)) < 0 && dmg_now_ms() < deadline)
+        dmg_nap_ms(20);
     if (fd < 0) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         ck_abort_msg("nothing answers on 127.0.0.1:%d after %d ms; maillog:\n%s", in->port,
                      START_WAIT_MS, log);
     }
@@ -519,7 +397,7 @@ static instance *start_instance(const char *uri)
     size_t len = 0;
     while (len < sizeof banner - 1 && strchr(banner, '\n') == NULL) {
         struct pollfd p = { fd, POLLIN, 0 };
-        long left = deadline - now_ms();
+        long left = deadline - dmg_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             break;
         ssize_t n = read(fd, banner + len, sizeof banner - 1 - len);
@@ -530,7 +408,7 @@ static instance *start_instance(const char *uri)
     }
     close(fd);
     if (strncmp(banner, "220 mx.example.com ESMTP", 24) != 0) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         ck_abort_msg("127.0.0.1:%d greets with \"%s\", not as this Postfix; maillog:\n%s",
                      in->port, banner, log);
     }
@@ -553,7 +431,7 @@ typedef struct smtp {
 static int smtp_reply(smtp *c)
 {
     c->last[0] = '\0';
-    long deadline = now_ms() + REPLY_WAIT_MS;
+    long deadline = dmg_now_ms() + REPLY_WAIT_MS;
     for (;;) {
         char *nl = memchr(c->buf, '\n', c->len);
         if (nl != NULL) {
@@ -573,9 +451,9 @@ static int smtp_reply(smtp *c)
                 return atoi(line);
             continue;
         }
-        long left = deadline - now_ms();
+        long left = deadline - dmg_now_ms();
         if (left <= 0) {
-            char *log = read_file(c->in->maillog);
+            char *log = dmg_read_file(c->in->maillog);
             ck_abort_msg("no SMTP reply within %d ms (so far \"%s\"); maillog:\n%s",
                          REPLY_WAIT_MS, c->last, log);
         }
@@ -584,7 +462,7 @@ static int smtp_reply(smtp *c)
             continue;
         ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len - 1);
         if (n <= 0) {
-            char *log = read_file(c->in->maillog);
+            char *log = dmg_read_file(c->in->maillog);
             ck_abort_msg("SMTP connection closed (so far \"%s\"); maillog:\n%s", c->last, log);
         }
         c->len += (size_t)n;
@@ -616,7 +494,7 @@ static smtp *smtp_open(const instance *in)
     smtp *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
     c->in = in;
-    c->fd = connect_port(in->port);
+    c->fd = dmg_connect_port(in->port);
     ck_assert_msg(c->fd >= 0, "connect 127.0.0.1:%d: %s", in->port, strerror(errno));
     int code = smtp_reply(c);
     ck_assert_msg(code == 220, "banner: \"%s\"", c->last);
@@ -644,7 +522,7 @@ static void assert_rcpt_at(const char *file, int line, smtp *c, const char *send
         _ck_assert_failed(file, line, "MAIL", "MAIL FROM:<%s>: \"%s\"", sender, c->last);
     smtp_cmd(c, "RCPT TO:<%s>", rcpt);
     if (strcmp(c->last, expected) != 0) {
-        char *log = read_file(c->in->maillog);
+        char *log = dmg_read_file(c->in->maillog);
         _ck_assert_failed(file, line, "RCPT",
                           "MAIL FROM:<%s> RCPT TO:<%s>: got \"%s\", expected \"%s\"; "
                           "maillog:\n%s", sender, rcpt, c->last, expected, log);
@@ -673,19 +551,19 @@ static void smtp_data(smtp *c, const char *subject, char *queue_id, size_t size)
 /* Wait until the maillog holds every needle (NULL-terminated); the log (caller frees). */
 static char *wait_log(const instance *in, const char *const *needles)
 {
-    long deadline = now_ms() + LOG_WAIT_MS;
+    long deadline = dmg_now_ms() + LOG_WAIT_MS;
     for (;;) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         size_t i = 0;
         while (needles[i] != NULL && strstr(log, needles[i]) != NULL)
             i++;
         if (needles[i] == NULL)
             return log;
-        if (now_ms() >= deadline)
+        if (dmg_now_ms() >= deadline)
             ck_abort_msg("\"%s\" not in %s after %d ms:\n%s", needles[i], in->maillog,
                          LOG_WAIT_MS, log);
         free(log);
-        nap_ms(50);
+        dmg_nap_ms(50);
     }
 }
 
@@ -697,7 +575,7 @@ static const char *queue_of(const instance *in, const char *queue_id)
     ck_assert_msg(postqueue != NULL, "postqueue not found: " POSTFIX_HINT);
     char *argv[] = { (char *)postqueue, "-c", (char *)in->etc, "-j", NULL };
     char *out;
-    int st = run(argv, in->dir, &out);
+    int st = dmg_run(argv, in->dir, NULL, &out, NULL);
     ck_assert_msg(st == 0, "postqueue -c %s -j: status %d: %s", in->etc, st, out);
     name[0] = '\0';
     char want[128];
@@ -807,7 +685,9 @@ END_TEST
 START_TEST(test_directory_unavailable)
 {
     char uri[64];
-    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", unused_port());
+    int port;
+    DMG_UNUSED_PORT(port);
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", port);
     instance *in = start_instance(uri);
     smtp *c = smtp_open(in);
     ASSERT_RCPT(c, "bob@example.com", GROUP,
