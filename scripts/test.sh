@@ -49,6 +49,14 @@ make_var() {
         tail -n 1
 }
 
+# The outcome of a step that ran: $1 the step, $2 passed, $3 expected, $4 failed, $5 unit.
+tally() {
+    passed=$((passed + $2))
+    failed=$((failed + $4))
+    report="$report$1: ran, $2 of $3 $5 passed$([ "$4" -eq 0 ] || echo ", $4 failed")
+"
+}
+
 # Counts of an automake test-suite log: $1 the step, $2 the log, $3 make's exit status, $4 the
 # test programs that were to run. Every one of them must have run and passed: a missing result
 # (a test program that did not compile, a harness that stopped), a SKIP, an XPASS, and make
@@ -78,10 +86,7 @@ count_suite_log() {
         echo "==> $step: make check failed (exit $rc) without a failed test: counted as failed" >&2
         bad=1
     fi
-    passed=$((passed + p))
-    failed=$((failed + bad))
-    report="$report$step: ran, $p of $n passed$([ "$bad" -eq 0 ] || echo ", $bad failed")
-"
+    tally "$step" "$p" "$n" "$bad" "test programs"
 }
 
 # Configure (once) and compile a build directory; non-zero, after saying why, when it cannot.
@@ -194,10 +199,7 @@ run_fuzz() {
         echo "==> fuzz: scripts/fuzz.sh failed without a failed harness: counted as failed" >&2
         bad=1
     fi
-    passed=$((passed + p))
-    failed=$((failed + bad))
-    report="${report}fuzz: ran, $p of $want harnesses passed$([ "$bad" -eq 0 ] || echo ", $bad failed")
-"
+    tally fuzz "$p" "$want" "$bad" harnesses
 }
 
 for b in $builds; do
