@@ -5,11 +5,14 @@
 #   scripts/slapd-source.sh            prints the directory of the configured tree
 #
 # The tree is cached in $DMG_CACHE (default /var/cache/dynmailgroup) and reused when present.
-# deb-src entries are derived from the machine's own apt sources (one-line sources.list entries
-# or deb822 .sources files); no archive host name is written anywhere by this project.
+# The source package is fetched through a private apt configuration with deb-src entries derived
+# from the machine's own apt sources (scripts/openldap-common.sh): the machine's apt
+# configuration is not changed, and no archive host name is written anywhere by this project.
 set -eu
 
-cache=${DMG_CACHE:-/var/cache/dynmailgroup}
+# shellcheck source=scripts/openldap-common.sh
+. "$(dirname "$0")/openldap-common.sh"
+cache=$DMG_CACHE
 log() { echo "slapd-source: $*" >&2; }
 
 version=$(dpkg-query -W -f='${source:Version}' slapd 2>/dev/null || true)
@@ -28,52 +31,19 @@ if [ -f "$stamp" ]; then
     exit 0
 fi
 
-# --- deb-src, derived from the existing deb entries ---------------------------------------
-enable_deb_src() {
-    out=/etc/apt/sources.list.d/dynmailgroup-deb-src
-    have=0
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        case "$f" in "$out.list") continue ;; esac
-        if grep -Eq '^[[:space:]]*deb-src[[:space:]]' "$f"; then have=1; fi
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        case "$f" in "$out.sources") continue ;; esac
-        if grep -Eiq '^Types:.*deb-src' "$f"; then have=1; fi
-    done
-    if [ "$have" = 1 ] || [ -f "$out.list" ] || [ -f "$out.sources" ]; then
-        return 0
-    fi
-    log "enabling deb-src entries derived from the existing apt sources"
-    if [ -f /etc/apt/sources.list ]; then
-        sed -n -E 's/^[[:space:]]*deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list > "$out.list.tmp"
-        if [ -s "$out.list.tmp" ]; then mv "$out.list.tmp" "$out.list"; else rm -f "$out.list.tmp"; fi
-    fi
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        # Keep each stanza whose Types include "deb", rewritten to "deb-src".
-        awk 'BEGIN { RS = ""; ORS = "\n\n" }
-             /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ {
-                 sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' \
-            "$f" >> "$out.sources.tmp"
-    done
-    if [ -s "$out.sources.tmp" ]; then mv "$out.sources.tmp" "$out.sources"; else rm -f "$out.sources.tmp"; fi
-    apt-get update -q >&2
-}
-
-enable_deb_src
 mkdir -p "$tree"
 cd "$tree"
 if ! ls -d openldap-*/ >/dev/null 2>&1; then
+    log "fetching the source index (private apt lists in $cache/apt-src)"
+    dmg_private_deb_src "$cache/apt-src" || exit 1
     log "fetching source package openldap=$version"
     apt-get source -q "openldap=$version" >&2
 fi
 src=$(ls -d "$tree"/openldap-*/ | head -n 1 | sed 's,/$,,')
 log "configuring $src (options that shape slapd's ABI as Debian builds it)"
 cd "$src"
-./configure -q --enable-modules --enable-slapi --enable-dynacl --enable-aci \
-    --with-tls=gnutls --with-cyrus-sasl --with-threads >&2
+# shellcheck disable=SC2086
+./configure -q $OPENLDAP_ABI_OPTIONS >&2
 make -C include ldap_config.h >&2
 echo "$upstream" > "$stamp"
 echo "$src"
