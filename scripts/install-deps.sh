@@ -28,6 +28,9 @@ install_missing() {
 }
 
 install_missing
+# The one-time step for building the module: the configured source tree of the installed
+# slapd (its headers), cached in /var/cache/dynmailgroup.
+sh "$(dirname "$0")/slapd-headers.sh" >/dev/null
 # test_exim's Exim: Debian's Exim packages conflict with postfix, so exim4-daemon-heavy is
 # unpacked into /var/cache/dynmailgroup/exim, never installed (scripts/exim-private.sh).
 if [ "${DMG_NO_EXIM:-}" != 1 ]; then
