@@ -3,7 +3,8 @@
 # matching the *installed* slapd, so that the overlay compiles against exactly the headers (and
 # ABI-relevant options) of that slapd. Run it as root once, and again after slapd is upgraded:
 #
-#   sudo sh scripts/slapd-headers.sh          prepare (or find) the tree; prints its directory
+#   sh scripts/slapd-headers.sh               (as root) prepare or find the tree; prints its
+#                                             directory
 #   sh scripts/slapd-headers.sh --find        only look for a prepared tree (no root, no
 #                                             network, changes nothing); what configure runs
 #

@@ -188,7 +188,7 @@ run_fuzz() {
     exit_ok=$(grep -c '^fuzz-exit 0$' "$log" || true)
     rm -f "$log"
     if [ -z "$p" ]; then
-        not_run "fuzz" "scripts/fuzz.sh stopped before any harness ran (see above)"
+        not_run "fuzz" "scripts/fuzz.sh ended without its summary line (see above)"
         return 0
     fi
     bad=$f
