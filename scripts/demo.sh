@@ -69,7 +69,7 @@ say "Installing dependencies (scripts/install-deps.sh)"
 if [ "$(id -u)" != 0 ]; then
     echo "demo: not root; this works only when every dependency is already installed" >&2
 fi
-DMG_NO_EXIM=1 sh "$top/scripts/install-deps.sh"
+DMG_NO_EXIM=1 DMG_NO_POSTFIX=1 sh "$top/scripts/install-deps.sh"
 
 say "Building in $build"
 cd "$top"

@@ -14,10 +14,11 @@
 # repository. After a failure the work directory is kept; it holds the crashing input.
 #
 # Harnesses of libldap's parsers (condition: filter.c, dn: getdn.c) compile that file from
-# the configured source tree of the installed slapd -- the tree configure prepares with
-# scripts/slapd-source.sh (cached), or $DMG_SLAPD_SOURCE -- so the fuzzed code is exactly what
+# the configured source tree of the installed slapd -- the tree scripts/slapd-headers.sh
+# prepared (cached), or $DMG_SLAPD_SOURCE -- so the fuzzed code is exactly what
 # slapd runs and coverage feedback reaches into it. Without the tree they link the system
-# libldap instead and say so (uninstrumented: crashes are still found, coverage is blind).
+# libldap instead and say so (uninstrumented: crashes are still found, coverage is blind);
+# with DMG_FUZZ_NEED_SOURCE=1 (scripts/test.sh sets it) such a harness fails to build instead.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${DMG_FUZZ_SECONDS:-30}
@@ -53,7 +54,7 @@ sources_of() {
 
 slapd_tree=${DMG_SLAPD_SOURCE:-}
 if [ -z "$slapd_tree" ]; then
-    slapd_tree=$(sh "$top/scripts/slapd-source.sh" 2>/dev/null) || slapd_tree=""
+    slapd_tree=$(sh "$top/scripts/slapd-headers.sh" --find 2>/dev/null) || slapd_tree=""
 fi
 if [ -n "$slapd_tree" ] && [ ! -f "$slapd_tree/include/ldap_config.h" ]; then
     slapd_tree=""
@@ -83,6 +84,10 @@ build() {
                         -c "$slapd_tree/libraries/$rel" -o "$obj" || return 1
                     ours="$ours $obj"
                     log "$name: libraries/$rel compiled from $slapd_tree"
+                elif [ "${DMG_FUZZ_NEED_SOURCE:-}" = 1 ]; then
+                    log "$name: no configured slapd source tree for libraries/$rel" \
+                        "(DMG_FUZZ_NEED_SOURCE=1): not built"
+                    return 1
                 else
                     log "$name: no slapd source tree; fuzzing the system libldap's $rel" \
                         "(uninstrumented)"

@@ -24,16 +24,17 @@
 #   DMG_SLAPD26_SUITE     Debian suite to take the source from     (trixie)
 set -eu
 
-cache=${DMG_CACHE:-/var/cache/dynmailgroup}
+# shellcheck source=scripts/openldap-common.sh
+. "$(dirname "$0")/openldap-common.sh"
+cache=$DMG_CACHE
 suite=${DMG_SLAPD26_SUITE:-trixie}
 want=${DMG_SLAPD26_VERSION:-}
 log() { echo "slapd26: $*" >&2; }
 
-# The build options: Debian's ABI-relevant ones (as scripts/slapd-source.sh configures 2.5),
-# back_mdb and every overlay as loadable modules as in Debian's slapd package (the harness and
-# Debian's cn=config say "moduleload back_mdb"), except autoca, which needs OpenSSL.
-CONFIGURE_OPTIONS="--enable-modules --enable-slapi --enable-dynacl --enable-aci
- --with-tls=gnutls --with-cyrus-sasl --with-threads
+# The build options: Debian's ABI-relevant ones (OPENLDAP_ABI_OPTIONS), back_mdb and every
+# overlay as loadable modules as in Debian's slapd package (the harness and Debian's cn=config
+# say "moduleload back_mdb"), except autoca, which needs OpenSSL.
+CONFIGURE_OPTIONS="$OPENLDAP_ABI_OPTIONS
  --enable-backends=no --enable-mdb=mod --enable-overlays=mod --enable-autoca=no"
 
 built_prefix() { # VERSION -> prints the prefix when that version is built
@@ -52,70 +53,13 @@ fi
 
 # --- private apt configuration with the derived deb-src entries ----------------------------
 apt_dir="$cache/apt-$suite-src"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache"
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 if [ -z "$codename" ]; then
     log "cannot tell this machine's Debian codename (VERSION_CODENAME in /etc/os-release)"
     exit 1
 fi
-# One-line entries "deb [options] URI CODENAME COMPONENTS..." -> "deb-src ... SUITE ..."
-: > "$apt_dir/sources.list"
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk -v from="$codename" -v to="$suite" '
-        $1 == "deb" {
-            i = 2
-            if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-            if ($(i + 1) != from) next
-            $1 = "deb-src"; $(i + 1) = to; print
-        }' "$f" >> "$apt_dir/sources.list"
-done
-# deb822 stanzas whose Types include "deb" and whose Suites include CODENAME: same fields,
-# with "Types: deb-src" and "Suites: SUITE".
-: > "$apt_dir/derived.sources"
-for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v from="$codename" -v to="$suite" '
-        BEGIN { RS = ""; FS = "\n" }
-        {
-            types = 0; suites = 0; enabled = 1; out = ""
-            for (i = 1; i <= NF; i++) {
-                line = $i
-                if (line ~ /^#/) continue
-                if (line ~ /^[Tt]ypes:/) {
-                    n = split(substr(line, 7), w, /[ \t]+/)
-                    for (j = 1; j <= n; j++) if (w[j] == "deb") types = 1
-                    line = "Types: deb-src"
-                } else if (line ~ /^[Ss]uites:/) {
-                    n = split(substr(line, 8), w, /[ \t]+/)
-                    for (j = 1; j <= n; j++) if (w[j] == from) suites = 1
-                    line = "Suites: " to
-                } else if (line ~ /^[Ee]nabled:[ \t]*(no|false|0)[ \t]*$/) {
-                    enabled = 0
-                }
-                out = out line "\n"
-            }
-            if (types && suites && enabled) printf "%s\n", out
-        }' "$f" >> "$apt_dir/derived.sources"
-done
-if [ ! -s "$apt_dir/sources.list" ] && [ ! -s "$apt_dir/derived.sources" ]; then
-    log "no deb entry for suite $codename in the apt sources to derive a $suite deb-src entry from"
-    exit 1
-fi
-cat > "$apt_dir/apt.conf" <<EOF
-Dir::Etc::SourceList "$apt_dir/sources.list";
-Dir::Etc::SourceParts "$apt_dir/sources.list.d";
-Dir::State::Lists "$apt_dir/lists";
-Dir::Cache "$apt_dir/cache";
-APT::Sandbox::User "root";
-EOF
-mkdir -p "$apt_dir/sources.list.d"
-rm -f "$apt_dir/sources.list.d/"*
-[ -s "$apt_dir/derived.sources" ] && cp "$apt_dir/derived.sources" "$apt_dir/sources.list.d/derived.sources"
-export APT_CONFIG="$apt_dir/apt.conf"
-
 log "fetching the $suite source index (private apt lists in $apt_dir)"
-apt-get update -q >&2
+dmg_private_deb_src "$apt_dir" "$codename" "$suite" || exit 1
 
 if [ -z "$want" ]; then
     want=$(apt-cache showsrc openldap 2>/dev/null | sed -n 's/^Version: *//p' | grep -E '^([0-9]+:)?2\.6\.' |

@@ -181,13 +181,6 @@ static void copy_bounded(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src ? src : "");
 }
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static const char *env_or(const char *name, const char *dflt)
 {
     const char *v = getenv(name);
@@ -456,7 +449,7 @@ static int wait_done(pid_t pid, int tries, int *status, const char *log, off_t o
             *status = 0;
             return 0;
         }
-        nap_ms(NAP_MS);
+        dmg_nap_ms(NAP_MS);
     }
     return 1;
 }
@@ -649,19 +642,6 @@ static char *build_config(const dmg_server *s, const dmg_server_opts *o, int for
     return sb_take(&c);
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n;
-    bad |= fclose(f) != 0;
-    return bad ? -1 : 0;
-}
-
 /* ============================================================================================
  * Server: directory, tools, port, start, readiness
  * ========================================================================================== */
@@ -769,27 +749,6 @@ static int load_fixture(const dmg_server *s, const char *fixture)
         return -1;
     }
     return 0;
-}
-
-/* A loopback port nobody listens on right now. slapd binds it a moment later; the small race
- * with other processes is handled by retrying with another port (start_slapd). */
-static int pick_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0
-        && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
 }
 
 static off_t file_size(const char *path)
@@ -932,7 +891,7 @@ static int wait_ready(dmg_server *s)
         }
         if (probe_bind(s->uri) == LDAP_SUCCESS)
             return START_OK;
-        nap_ms(NAP_MS);
+        dmg_nap_ms(NAP_MS);
     }
     fprintf(stderr, "harness: slapd did not answer on %s in time\n", s->uri);
     dump_file("slapd.log", s->log, s->log_offset);
@@ -948,7 +907,7 @@ static int wait_ready(dmg_server *s)
 static int start_slapd(dmg_server *s)
 {
     for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-        if (s->port <= 0 && (s->port = pick_port()) <= 0) {
+        if (s->port <= 0 && (s->port = dmg_unused_port()) <= 0) {
             fprintf(stderr, "harness: no free loopback port\n");
             return -1;
         }
@@ -1008,7 +967,7 @@ dmg_server *dmg_server_start(const dmg_server_opts *o)
         goto fail;
     char *conf = build_config(s, o, 0);
     char *tools_conf = build_config(s, o, 1);
-    int wrote = write_file(s->conf, conf) | write_file(s->tools_conf, tools_conf);
+    int wrote = dmg_write_file(s->conf, conf, 0) | dmg_write_file(s->tools_conf, tools_conf, 0);
     free(conf);
     free(tools_conf);
     if (wrote != 0 || validate_config(s) != 0 || load_fixture(s, o->fixture) != 0)

@@ -65,6 +65,19 @@
 #include <check.h>
 #include <ldap.h>
 
+#include "util.h"
+
+/* util.h's helpers where a failure fails the running test */
+#define DMG_PATH_FMT(dst, size, ...) \
+    ck_assert_msg(dmg_path_fmt((dst), (size), __VA_ARGS__) == 0, "too long: %s...", (dst))
+#define DMG_WRITE_FILE(path, text, mode) \
+    ck_assert_msg(dmg_write_file((path), (text), (mode)) == 0, "cannot write %s", (path))
+#define DMG_UNUSED_PORT(var) \
+    do { \
+        (var) = dmg_unused_port(); \
+        ck_assert_msg((var) > 0, "no free loopback port"); \
+    } while (0)
+
 /* --------------------------------------------------------------------------------------------
  * Server
  * ------------------------------------------------------------------------------------------ */

@@ -132,11 +132,6 @@ static void put_lines(text *t, const char *attr, const char *lines)
     }
 }
 
-static int contains_ci(const char *haystack, const char *needle)
-{
-    return strcasestr(haystack, needle) != NULL;
-}
-
 static const char *upper(const char *s)
 {
     const char *copy = fmt("%s", s);
@@ -1048,7 +1043,7 @@ START_TEST(delete_of_named_department_is_refused)
     const char *g = add_group(ld, "del-leaf", ou, NULL, NULL);
     dmg_result r = dmg_delete(ld, ou);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
-    ck_assert_msg(contains_ci(r.diag, g), "diagnostic \"%s\" does not name %s", r.diag, g);
+    ck_assert_msg(dmg_contains_ci(r.diag, g), "diagnostic \"%s\" does not name %s", r.diag, g);
     ck_assert(exists(ld, ou));
     /* once no group names it, it goes */
     expect_ok(dmg_delete(ld, g), "deleting the group");
@@ -1066,7 +1061,7 @@ START_TEST(delete_of_department_named_by_one_of_several_values)
     const char *g = add_group(ld, "del-two", fmt("%s\n%s", a, b), NULL, NULL);
     dmg_result r = dmg_delete(ld, b);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
-    ck_assert_msg(contains_ci(r.diag, g), "diagnostic \"%s\" does not name %s", r.diag, g);
+    ck_assert_msg(dmg_contains_ci(r.diag, g), "diagnostic \"%s\" does not name %s", r.diag, g);
     ck_assert(exists(ld, b));
     dmg_disconnect(ld);
 }
@@ -1373,7 +1368,7 @@ static void assert_over_limit(LDAP *ld, const char *g, const char *attr)
     ck_assert_msg(r.rc == LDAP_ADMINLIMIT_EXCEEDED,
                   "reading %s of %s: got %s (%d) \"%s\", expected adminLimitExceeded (11)", attr, g,
                   ldap_err2string(r.rc), r.rc, r.diag);
-    ck_assert_msg(contains_ci(r.diag, g), "diagnostic \"%s\" does not name %s", r.diag, g);
+    ck_assert_msg(dmg_contains_ci(r.diag, g), "diagnostic \"%s\" does not name %s", r.diag, g);
     for (size_t i = 0; i < e->count; i++) {
         ck_assert_msg(dmg_entry_attr(&e->entries[i], "member") == NULL,
                       "a partial member list came back with adminLimitExceeded");

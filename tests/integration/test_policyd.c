@@ -49,18 +49,6 @@ static char tmpdir[PATH_MAX];
 static pid_t children[16];
 static int nchildren;
 
-/* snprintf for paths: a cut path fails the test instead of naming another file. */
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < size, "path too long: %s...", dst);
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -113,7 +101,7 @@ static const char *write_config(const char *name, const char *uri, const char *b
     char text[8192];
     const char *dir = test_dir();
 
-    path_fmt(pwfile, sizeof pwfile, "%s/%s.pw", dir, name);
+    DMG_PATH_FMT(pwfile, sizeof pwfile, "%s/%s.pw", dir, name);
     if (password != NULL) {
         write_text(pwfile, password);
         ck_assert_int_eq(chmod(pwfile, 0600), 0);
@@ -129,7 +117,7 @@ static const char *write_config(const char *name, const char *uri, const char *b
              uri, bind_dn ? "bind_dn = " : "", bind_dn ? bind_dn : "", bind_dn ? "\n" : "",
              bind_dn ? "bind_pw_file = " : "", bind_dn ? pwfile : "", bind_dn ? "\n" : "",
              extra ? extra : "");
-    path_fmt(path, sizeof path, "%s/%s.conf", dir, name);
+    DMG_PATH_FMT(path, sizeof path, "%s/%s.conf", dir, name);
     write_text(path, text);
     return path;
 }
@@ -193,7 +181,7 @@ static policyd start_policyd(const char *const *args, int pipes)
 
     ck_assert_msg(access(policyd_path(), X_OK) == 0, "%s is not executable (set DMG_POLICYD)",
                   policyd_path());
-    path_fmt(p.log, sizeof p.log, "%s/policyd-%d.log", test_dir(), ++serial);
+    DMG_PATH_FMT(p.log, sizeof p.log, "%s/policyd-%d.log", test_dir(), ++serial);
     build_argv(argv, sizeof argv / sizeof argv[0], wrapbuf, sizeof wrapbuf, args);
     if (pipes) {
         ck_assert_int_eq(pipe(in), 0);
@@ -240,29 +228,6 @@ static void forget_child(pid_t pid)
             children[i] = -1;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return strdup("");
-    size_t cap = 4096, len = 0;
-    char *s = malloc(cap);
-    size_t n;
-    ck_assert_ptr_nonnull(s);
-    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(s, cap * 2);
-            ck_assert_ptr_nonnull(bigger);
-            s = bigger;
-            cap *= 2;
-        }
-    }
-    s[len] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Wait (bounded) for the process to end; its exit status, or 128 + signal. */
 static int wait_exit(policyd *p, int timeout_ms)
 {
@@ -279,7 +244,7 @@ static int wait_exit(policyd *p, int timeout_ms)
         struct timespec ts = { 0, 10 * 1000000L };
         nanosleep(&ts, NULL);
     }
-    char *log = read_file(p->log);
+    char *log = dmg_read_file(p->log);
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     forget_child(p->pid);
@@ -292,7 +257,7 @@ static int wait_exit(policyd *p, int timeout_ms)
  * per-connection processes of TCP mode, whose exit status nobody asserts. */
 static void assert_no_tool_reports(const policyd *p)
 {
-    char *log = read_file(p->log);
+    char *log = dmg_read_file(p->log);
     const char *bad = NULL;
     static const char *const markers[] = { "AddressSanitizer", "LeakSanitizer",
                                            "runtime error:", "Invalid read", "Invalid write",
@@ -323,7 +288,7 @@ static void close_policyd(policyd *p)
         close(p->from);
     p->to = p->from = -1;
     if (status != 0) {
-        char *log = read_file(p->log);
+        char *log = dmg_read_file(p->log);
         ck_abort_msg("dmg-policyd exited with %d; its log:\n%s", status, log);
     }
     assert_no_tool_reports(p);
@@ -355,7 +320,7 @@ static char *read_reply(policyd *p)
         clock_gettime(CLOCK_MONOTONIC, &now);
         long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (elapsed >= REPLY_WAIT_MS) {
-            char *log = read_file(p->log);
+            char *log = dmg_read_file(p->log);
             ck_abort_msg("no reply within %d ms (got \"%.*s\"); log:\n%s", REPLY_WAIT_MS,
                          (int)len, buf, log);
         }
@@ -384,19 +349,19 @@ static void ask_at(const char *file, int line, policyd *p, const char *req,
 {
     char want[2048];
     if (write_all(p->to, req, strlen(req)) != 0) {
-        char *log = read_file(p->log);
+        char *log = dmg_read_file(p->log);
         _ck_assert_failed(file, line, "write", "cannot send the request: %s; log:\n%s",
                           strerror(errno), log);
     }
     char *got = read_reply(p);
     if (got == NULL) {
-        char *log = read_file(p->log);
+        char *log = dmg_read_file(p->log);
         _ck_assert_failed(file, line, "reply", "connection closed without a reply; log:\n%s",
                           log);
     }
     snprintf(want, sizeof want, "%s\n\n", expected);
     if (strcmp(got, want) != 0) {
-        char *log = read_file(p->log);
+        char *log = dmg_read_file(p->log);
         _ck_assert_failed(file, line, "reply", "got \"%s\", expected \"%s\"; log:\n%s", got,
                           want, log);
     }
@@ -457,7 +422,7 @@ static const char *rcpt(const char *sender, const char *recipient)
 
 static void assert_log_has(const policyd *p, const char *needle)
 {
-    char *log = read_file(p->log);
+    char *log = dmg_read_file(p->log);
     ck_assert_msg(strstr(log, needle) != NULL, "\"%s\" not in dmg-policyd's log:\n%s", needle,
                   log);
     free(log);
@@ -513,22 +478,6 @@ static const char *const group_ldif[] = {
 static void ensure_groups(dmg_server *s)
 {
     dmg_ensure_entries(s, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
-}
-
-/* A loopback port where nothing listens (right now). */
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 #define REJECT_DOMAIN(sender, group) \
@@ -946,10 +895,10 @@ START_TEST(test_example_config)
     ensure_groups(server);
     const char *src = getenv("DMG_SRCDIR");
     char example[PATH_MAX], pw[PATH_MAX], conf[PATH_MAX], line[2048];
-    path_fmt(example, sizeof example, "%s/tools/dmg-policyd.conf.example",
+    DMG_PATH_FMT(example, sizeof example, "%s/tools/dmg-policyd.conf.example",
              src && *src ? src : ".");
-    path_fmt(pw, sizeof pw, "%s/example.pw", test_dir());
-    path_fmt(conf, sizeof conf, "%s/example.conf", test_dir());
+    DMG_PATH_FMT(pw, sizeof pw, "%s/example.pw", test_dir());
+    DMG_PATH_FMT(conf, sizeof conf, "%s/example.conf", test_dir());
     write_text(pw, DMG_PASSWORD "\n");
     ck_assert_int_eq(chmod(pw, 0600), 0);
     FILE *in = fopen(example, "r");
@@ -1106,7 +1055,9 @@ END_TEST
 START_TEST(test_directory_down)
 {
     char uri[64];
-    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", unused_port());
+    int port;
+    DMG_UNUSED_PORT(port);
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", port);
     policyd p = spawn_policyd(write_config("down", uri, MTA_DN, DMG_PASSWORD "\n", NULL));
     ASK(&p, rcpt("x@example.org", "eng-domain@example.com"), UNAVAILABLE);
     ASK(&p, rcpt("", "eng-open@example.com"), UNAVAILABLE);
@@ -1204,7 +1155,7 @@ START_TEST(test_startup_errors)
     ck_assert_int_eq(run_to_exit(missing, &p), 78);
     assert_log_has(&p, "cannot open configuration /nonexistent/dmg-policyd.conf");
 
-    path_fmt(path, sizeof path, "%s/bad.conf", test_dir());
+    DMG_PATH_FMT(path, sizeof path, "%s/bad.conf", test_dir());
     write_text(path, "uri = ldap://127.0.0.1/\nbase = dc=example,dc=com\ntimeout = soon\n");
     const char *bad[] = { "-f", "-c", path, NULL };
     ck_assert_int_eq(run_to_exit(bad, &p), 78);
@@ -1251,32 +1202,17 @@ END_TEST
  * TCP mode
  * ========================================================================================== */
 
-static int connect_port(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)port);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-        return fd;
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
-
 /* dmg-policyd -f -l 127.0.0.1:PORT, up and accepting; the connection in *first. */
 static policyd start_tcp(const char *conf, int *port, int *first)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
         char spec[64];
-        *port = unused_port();
+        DMG_UNUSED_PORT(*port);
         snprintf(spec, sizeof spec, "127.0.0.1:%d", *port);
         const char *args[] = { "-f", "-c", conf, "-l", spec, NULL };
         policyd p = start_policyd(args, 0);
         for (int waited = 0; waited < CONNECT_WAIT_MS; waited += 20) {
-            int fd = connect_port(*port);
+            int fd = dmg_connect_port(*port);
             if (fd >= 0) {
                 *first = fd;
                 return p;
@@ -1291,7 +1227,7 @@ static policyd start_tcp(const char *conf, int *port, int *first)
             nanosleep(&ts, NULL);
         }
         if (p.pid > 0) {
-            char *log = read_file(p.log);
+            char *log = dmg_read_file(p.log);
             ck_abort_msg("dmg-policyd -l did not accept connections; log:\n%s", log);
         }
     }
@@ -1304,7 +1240,7 @@ START_TEST(test_tcp_mode)
     ensure_groups(server);
     int port, fd1;
     policyd d = start_tcp(mta_config(NULL), &port, &fd1);
-    int fd2 = connect_port(port);
+    int fd2 = dmg_connect_port(port);
     ck_assert_int_ge(fd2, 0);
 
     /* two connections at once, each served by its own process, each for several requests */
@@ -1325,7 +1261,7 @@ START_TEST(test_tcp_mode)
     close(fd1);
 
     /* a new connection after one closed */
-    int fd3 = connect_port(port);
+    int fd3 = dmg_connect_port(port);
     ck_assert_int_ge(fd3, 0);
     policyd c3 = d;
     c3.to = c3.from = fd3;
@@ -1344,7 +1280,7 @@ START_TEST(test_tcp_mode)
         ck_assert_msg(ms < 900, "SIGTERM took %ld ms", ms);
     assert_log_has(&d, "stopping on signal 15");
     assert_no_tool_reports(&d);
-    ck_assert_int_lt(connect_port(port), 0);
+    ck_assert_int_lt(dmg_connect_port(port), 0);
 }
 END_TEST
 
@@ -1357,7 +1293,7 @@ START_TEST(test_tcp_max_children)
     policyd c1 = d, c2 = d;
     c1.to = c1.from = fd1;
     ASK(&c1, rcpt("bob@example.com", "eng-domain@example.com"), "action=DUNNO");
-    int fd2 = connect_port(port); /* accepted by the kernel, not yet by dmg-policyd */
+    int fd2 = dmg_connect_port(port); /* accepted by the kernel, not yet by dmg-policyd */
     ck_assert_int_ge(fd2, 0);
     c2.to = c2.from = fd2;
     const char *req = rcpt("x@example.org", "eng-domain@example.com");

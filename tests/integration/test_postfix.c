@@ -50,48 +50,15 @@ static const char *postmap_path(void)
     return NULL;
 }
 
-/* Read all of f (NULL: nothing) into a new string. */
-static char *slurp(FILE *f)
+/* Run a Postfix tool; its standard output (trailing newline removed; caller frees) and exit
+ * status. Standard error goes into *err (caller frees). */
+static char *run(char *const argv[], int *status, char **err)
 {
-    size_t cap = 4096, len = 0, n;
-    char *text = malloc(cap);
-    ck_assert_ptr_nonnull(text);
-    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(text, cap * 2);
-            ck_assert_ptr_nonnull(bigger);
-            text = bigger;
-            cap *= 2;
-        }
-    }
-    text[len] = '\0';
-    return text;
-}
-
-/* Run a shell command; its standard output (trailing newline removed; caller frees) and
- * exit status. Standard error goes into *err (caller frees). */
-static char *run(const char *cmd, int *status, char **err)
-{
-    char errfile[PATH_MAX], full[8192];
-    snprintf(errfile, sizeof errfile, "%s/postmap-%ld.err", dmg_server_dir(server),
-             (long)getpid());
-    snprintf(full, sizeof full, "%s 2>'%s'", cmd, errfile);
-    FILE *p = popen(full, "r");
-    ck_assert_msg(p != NULL, "popen %s: %s", cmd, strerror(errno));
-    char *out = slurp(p);
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    char *out;
+    *status = dmg_run(argv, dmg_server_dir(server), NULL, &out, err);
     size_t len = strlen(out);
     while (len > 0 && out[len - 1] == '\n')
         out[--len] = '\0';
-
-    FILE *e = fopen(errfile, "r");
-    char *etext = slurp(e);
-    if (e != NULL)
-        fclose(e);
-    unlink(errfile);
-    *err = etext;
     return out;
 }
 
@@ -101,14 +68,15 @@ static const char *require_postmap(void)
     const char *pm = postmap_path();
     ck_assert_msg(pm != NULL, "postmap not found: " INSTALL_HINT);
     ck_assert_msg(access(pm, X_OK) == 0, "postmap %s is not executable: " INSTALL_HINT, pm);
-    char cmd[PATH_MAX + 64];
+    char postconf[PATH_MAX];
     const char *slash = strrchr(pm, '/');
     /* postconf -m lists the map types; it lives next to postmap */
-    snprintf(cmd, sizeof cmd, "'%.*spostconf' -c '%s' -m", (int)(slash ? slash - pm + 1 : 0),
-             pm, dmg_server_dir(server));
+    DMG_PATH_FMT(postconf, sizeof postconf, "%.*spostconf", (int)(slash ? slash - pm + 1 : 0),
+                 pm);
+    char *argv[] = { postconf, "-c", (char *)dmg_server_dir(server), "-m", NULL };
     int status;
     char *err;
-    char *types = run(cmd, &status, &err);
+    char *types = run(argv, &status, &err);
     int has_ldap = 0;
     char *save = NULL;
     for (char *t = strtok_r(types, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
@@ -121,23 +89,15 @@ static const char *require_postmap(void)
     return pm;
 }
 
-/* The Postfix configuration directory for -c: the server's temporary directory, with a
- * main.cf of its own (none is needed in /etc/postfix). */
-static void write_file(const char *name, const char *text, char *path, size_t size)
-{
-    snprintf(path, size, "%s/%s", dmg_server_dir(server), name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* An ldap table file in the server's directory; its path (static). */
 static const char *ldap_table(const char *name, const char *bind_dn, const char *extra)
 {
     static char path[PATH_MAX];
     char text[4096], main_cf[PATH_MAX];
-    write_file("main.cf", "compatibility_level = 3.6\n", main_cf, sizeof main_cf);
+    /* the Postfix configuration directory for -c is the server's temporary directory, with
+     * a main.cf of its own (none is needed in /etc/postfix) */
+    DMG_PATH_FMT(main_cf, sizeof main_cf, "%s/main.cf", dmg_server_dir(server));
+    DMG_WRITE_FILE(main_cf, "compatibility_level = 3.6\n", 0);
     snprintf(text, sizeof text,
              "# written by test_postfix.c\n"
              "server_host = %s\n"
@@ -150,8 +110,8 @@ static const char *ldap_table(const char *name, const char *bind_dn, const char 
              dmg_server_uri(server), bind_dn ? "bind = yes\nbind_dn = " : "bind = no\n",
              bind_dn ? bind_dn : "", bind_dn ? "\nbind_pw = " : "",
              bind_dn ? DMG_PASSWORD : "", bind_dn ? "\n" : "", extra);
-    write_file(name, text, path, sizeof path);
-    ck_assert_int_eq(chmod(path, 0600), 0);
+    DMG_PATH_FMT(path, sizeof path, "%s/%s", dmg_server_dir(server), name);
+    DMG_WRITE_FILE(path, text, 0600);
     return path;
 }
 
@@ -187,12 +147,15 @@ static char *sorted_csv(const char *csv)
 static char *postmap_query(const char *table, const char *key)
 {
     const char *pm = require_postmap();
-    char cmd[2 * PATH_MAX + 512];
+    char cmd[2 * PATH_MAX + 512], map[PATH_MAX + 8];
     snprintf(cmd, sizeof cmd, "'%s' -c '%s' -q '%s' 'ldap:%s'", pm, dmg_server_dir(server), key,
              table);
+    DMG_PATH_FMT(map, sizeof map, "ldap:%s", table);
+    char *argv[] = { (char *)pm, "-c", (char *)dmg_server_dir(server), "-q", (char *)key, map,
+                     NULL };
     int status;
     char *err;
-    char *out = run(cmd, &status, &err);
+    char *out = run(argv, &status, &err);
     ck_assert_msg((status == 0 || status == 1) && err[0] == '\0',
                   "%s: status %d, stdout \"%s\", stderr \"%s\"", cmd, status, out, err);
     free(err);

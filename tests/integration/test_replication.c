@@ -206,33 +206,6 @@ static dmg_server *start_replica(const dmg_server *provider, const char *global_
 
 /* ---- snapshots: a search as sorted text lines, never aborting ------------------------------ */
 
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
-
-static void text_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void text_printf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    ck_assert_int_ge(n, 0);
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        t->s = realloc(t->s, cap);
-        ck_assert_ptr_nonnull(t->s);
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
 typedef struct query {
     const char *base;
     int scope;
@@ -263,21 +236,21 @@ static char *snapshot(LDAP *ld, const query *q)
     LDAPControl **ctrls = q->manage_dsait ? DMG_CTRLS(dmg_ctrl_manage_dsait()) : NULL;
     dmg_result r = dmg_search(ld, q->base, q->scope, q->filter,
                               q->attrs ? q->attrs : NO_ATTRS, ctrls, &es);
-    text t = { 0 };
+    dmg_text t = { 0 };
     if (r.rc != LDAP_SUCCESS) {
-        text_printf(&t, "!search below \"%s\" for %s: %s (%d) %s", q->base, q->filter,
+        dmg_text_printf(&t, "!search below \"%s\" for %s: %s (%d) %s", q->base, q->filter,
                     ldap_err2string(r.rc), r.rc, r.diag);
     } else {
         for (size_t i = 0; i < es->count; i++) {
             const dmg_entry *e = &es->entries[i];
-            text_printf(&t, "%s\n", e->dn);
+            dmg_text_printf(&t, "%s\n", e->dn);
             for (size_t j = 0; j < e->nattrs; j++) {
                 char name[128];
                 snprintf(name, sizeof name, "%s", e->attrs[j].name);
                 for (char *p = name; *p; p++)
                     *p = (char)tolower((unsigned char)*p);
                 for (size_t k = 0; k < e->attrs[j].nvalues; k++)
-                    text_printf(&t, "%s | %s: %s\n", e->dn, name, e->attrs[j].values[k]);
+                    dmg_text_printf(&t, "%s | %s: %s\n", e->dn, name, e->attrs[j].values[k]);
             }
         }
     }
@@ -287,29 +260,15 @@ static char *snapshot(LDAP *ld, const query *q)
     return out;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Polls until the snapshot of q on ld equals want; then (or at the deadline) asserts it. */
 #define WAIT_FOR(ld, q, want) wait_for_at(__FILE__, __LINE__, (ld), (q), (want))
 static void wait_for_at(const char *file, int line, LDAP *ld, const query *q, const char *want)
 {
     char *expected = dmg_sorted_lines(want);
-    long deadline = now_ms() + poll_max_ms();
+    long deadline = dmg_now_ms() + poll_max_ms();
     char *got = snapshot(ld, q);
-    while (strcmp(got, expected) != 0 && now_ms() < deadline) {
-        nap_ms(POLL_STEP_MS);
+    while (strcmp(got, expected) != 0 && dmg_now_ms() < deadline) {
+        dmg_nap_ms(POLL_STEP_MS);
         free(got);
         got = snapshot(ld, q);
     }
@@ -324,10 +283,10 @@ static void wait_for_at(const char *file, int line, LDAP *ld, const query *q, co
 #define WAIT_SAME(a, b, q) wait_same_at(__FILE__, __LINE__, (a), (b), (q))
 static char *wait_same_at(const char *file, int line, LDAP *a, LDAP *b, const query *q)
 {
-    long deadline = now_ms() + poll_max_ms();
+    long deadline = dmg_now_ms() + poll_max_ms();
     char *sa = snapshot(a, q), *sb = snapshot(b, q);
-    while ((strcmp(sa, sb) != 0 || sa[0] == '!') && now_ms() < deadline) {
-        nap_ms(POLL_STEP_MS);
+    while ((strcmp(sa, sb) != 0 || sa[0] == '!') && dmg_now_ms() < deadline) {
+        dmg_nap_ms(POLL_STEP_MS);
         free(sa);
         free(sb);
         sa = snapshot(a, q);
@@ -352,12 +311,12 @@ static query entry_attr_query(const char *dn, const char *const *attrs, int mana
 /* "dn | attr: v" lines for one entry and a "\n"-separated list of values. */
 static char *attr_lines(const char *dn, const char *attr, const char *values)
 {
-    text t = { 0 };
-    text_printf(&t, "%s\n", dn);
+    dmg_text t = { 0 };
+    dmg_text_printf(&t, "%s\n", dn);
     char *copy = strdup(values);
     char *save = NULL;
     for (char *v = strtok_r(copy, "\n", &save); v; v = strtok_r(NULL, "\n", &save))
-        text_printf(&t, "%s | %s: %s\n", dn, attr, v);
+        dmg_text_printf(&t, "%s | %s: %s\n", dn, attr, v);
     free(copy);
     return t.s;
 }
@@ -545,15 +504,15 @@ static char *slapcat(const dmg_server *s)
         _exit(127);
     }
     close(fds[1]);
-    text t = { 0 };
+    dmg_text t = { 0 };
     char buf[8192];
     ssize_t n;
-    text_printf(&t, "%s", "");
+    dmg_text_printf(&t, "%s", "");
     while ((n = read(fds[0], buf, sizeof buf)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         ck_assert_int_gt(n, 0);
-        text_printf(&t, "%.*s", (int)n, buf);
+        dmg_text_printf(&t, "%.*s", (int)n, buf);
     }
     close(fds[0]);
     int status = 0;

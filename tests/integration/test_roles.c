@@ -139,23 +139,9 @@ static char *root_values(const char *dn, const char *attr)
          dmg_assert_str_impl(__FILE__, __LINE__, attr " of " #dn, got_, exp_); \
          free(got_); free(exp_); } while (0)
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *hay != '\0'; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] != '\0'
-               && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-            i++;
-        if (i == n)
-            return 1;
-    }
-    return n == 0;
-}
-
 #define ASSERT_DIAG_HAS(res, needle) \
     do { const dmg_result *r_ = &(res); \
-         ck_assert_msg(contains_ci(r_->diag, (needle)), \
+         ck_assert_msg(dmg_contains_ci(r_->diag, (needle)), \
                        "diagnostic \"%s\" does not mention \"%s\"", r_->diag, (needle)); } while (0)
 
 /* A search's DNs contain dn (1) or not (0). */

@@ -70,36 +70,6 @@ static long valgrind_slowdown(void)
     return 5;
 }
 
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
-
-static void text_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void text_printf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        abort();
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        char *s = realloc(t->s, cap);
-        if (s == NULL)
-            abort();
-        t->s = s;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -135,16 +105,16 @@ static char *group_lines(LDAP *ld, const char *filter, dmg_result *r)
         dmg_entries_free(es);
         return NULL;
     }
-    text t = { 0 };
-    text_printf(&t, "%s", "");
+    dmg_text t = { 0 };
+    dmg_text_printf(&t, "%s", "");
     for (size_t i = 0; i < es->count; i++) {
         const dmg_entry *e = &es->entries[i];
         const dmg_attr *m = dmg_entry_attr(e, "member");
         const dmg_attr *c = dmg_entry_attr(e, "dmgMemberCount");
         for (size_t k = 0; m && k < m->nvalues; k++)
-            text_printf(&t, "%s | member: %s\n", e->dn, m->values[k]);
+            dmg_text_printf(&t, "%s | member: %s\n", e->dn, m->values[k]);
         for (size_t k = 0; c && k < c->nvalues; k++)
-            text_printf(&t, "%s | dmgmembercount: %s\n", e->dn, c->values[k]);
+            dmg_text_printf(&t, "%s | dmgmembercount: %s\n", e->dn, c->values[k]);
     }
     dmg_entries_free(es);
     char *out = dmg_sorted_lines(t.s);
@@ -269,9 +239,9 @@ static void employee_dn(const writer *wr, const employee *e, char *buf, size_t s
 /* The expected lines of the writer's four groups, in group_lines' format. */
 static char *model_lines(const writer *wr)
 {
-    text t = { 0 };
+    dmg_text t = { 0 };
     unsigned count[4] = { 0, 0, 0, 0 };
-    text_printf(&t, "%s", "");
+    dmg_text_printf(&t, "%s", "");
     for (int i = 0; i < wr->n; i++) {
         const employee *e = &wr->pool[i];
         char dn[256], gdn[256];
@@ -281,14 +251,14 @@ static char *model_lines(const writer *wr)
             if (!in[g])
                 continue;
             writer_group_dn(gdn, sizeof gdn, wr->w, g);
-            text_printf(&t, "%s | member: %s\n", gdn, dn);
+            dmg_text_printf(&t, "%s | member: %s\n", gdn, dn);
             count[g]++;
         }
     }
     for (int g = 0; g < 4; g++) {
         char gdn[256];
         writer_group_dn(gdn, sizeof gdn, wr->w, g);
-        text_printf(&t, "%s | dmgmembercount: %u\n", gdn, count[g]);
+        dmg_text_printf(&t, "%s | dmgmembercount: %u\n", gdn, count[g]);
     }
     char *out = dmg_sorted_lines(t.s);
     free(t.s);
@@ -405,10 +375,10 @@ static void reader_search_error(reader *rd, int op, const char *what, const dmg_
 /* The DNs of a search, sorted, joined by "\n". */
 static char *dns_of(const dmg_entries *es)
 {
-    text t = { 0 };
-    text_printf(&t, "%s", "");
+    dmg_text t = { 0 };
+    dmg_text_printf(&t, "%s", "");
     for (size_t i = 0; i < es->count; i++)
-        text_printf(&t, "%s\n", es->entries[i].dn);
+        dmg_text_printf(&t, "%s\n", es->entries[i].dn);
     char *out = dmg_sorted_lines(t.s);
     free(t.s);
     return out;
@@ -440,10 +410,10 @@ static void *reader_main(void *arg)
                 for (size_t g = 0; static_dns[g]; g++) {
                     const dmg_attr *m = dmg_entry_attr(dmg_entries_find(es, static_dns[g]),
                                                        "member");
-                    text t = { 0 };
-                    text_printf(&t, "%s", "");
+                    dmg_text t = { 0 };
+                    dmg_text_printf(&t, "%s", "");
                     for (size_t k = 0; m && k < m->nvalues; k++)
-                        text_printf(&t, "%s\n", m->values[k]);
+                        dmg_text_printf(&t, "%s\n", m->values[k]);
                     char *got = dmg_sorted_lines(t.s);
                     free(t.s);
                     if (strcmp(got, rd->static_members[g]) != 0)
@@ -500,10 +470,10 @@ static void *reader_main(void *arg)
             if (r.rc != LDAP_SUCCESS) {
                 reader_search_error(rd, op, "dmgMemberOf of " ALICE, &r);
             } else {
-                text t = { 0 };
-                text_printf(&t, "%s", "");
+                dmg_text t = { 0 };
+                dmg_text_printf(&t, "%s", "");
                 for (size_t k = 0; a && k < a->nvalues; k++)
-                    text_printf(&t, "%s\n", a->values[k]);
+                    dmg_text_printf(&t, "%s\n", a->values[k]);
                 char *got = dmg_sorted_lines(t.s), *exp = dmg_sorted_lines(ST_BERLIN "\n" ST_ENG);
                 if (strcmp(got, exp) != 0)
                     record_failure(&rd->f, "reader %d op %d: dmgMemberOf of " ALICE ":\n%s", rd->id, op,
@@ -662,12 +632,12 @@ static void stress(int with_cache)
                            w, got ? got : r.diag, want);
         free(got);
         free(want);
-        text t = { 0 };
-        text_printf(&t, "%s", "");
+        dmg_text t = { 0 };
+        dmg_text_printf(&t, "%s", "");
         for (int i = 0; i < writers[w].n; i++) {
             char dn[256];
             employee_dn(&writers[w], &writers[w].pool[i], dn, sizeof dn);
-            text_printf(&t, "%s\n", dn);
+            dmg_text_printf(&t, "%s\n", dn);
         }
         writer_ou(base, sizeof base, w, NULL);
         dmg_entries *es = NULL;
@@ -689,10 +659,10 @@ static void stress(int with_cache)
         dmg_result r = dmg_search(mta, static_dns[g], LDAP_SCOPE_BASE, NULL, attrs, NULL, &es);
         const dmg_attr *m = r.rc == LDAP_SUCCESS && es->count == 1
                                 ? dmg_entry_attr(&es->entries[0], "member") : NULL;
-        text t = { 0 };
-        text_printf(&t, "%s", "");
+        dmg_text t = { 0 };
+        dmg_text_printf(&t, "%s", "");
         for (size_t k = 0; m && k < m->nvalues; k++)
-            text_printf(&t, "%s\n", m->values[k]);
+            dmg_text_printf(&t, "%s\n", m->values[k]);
         char *got = dmg_sorted_lines(t.s);
         if (strcmp(got, static_members[g]) != 0)
             record_failure(&rest, "at rest: members of %s:\n%s", static_dns[g], got);

@@ -42,37 +42,6 @@ static LDAP *root(void)
     return dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
 }
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *hay != '\0'; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] != '\0'
-               && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-            i++;
-        if (i == n)
-            return 1;
-    }
-    return n == 0;
-}
-
-/* Growing text buffer. */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-} text;
-
-static void text_add(text *t, const char *a, const char *b)
-{
-    size_t need = t->len + strlen(a) + strlen(b) + sizeof(": \n");
-    if (need > t->cap) {
-        t->cap = need * 2;
-        t->s = realloc(t->s, t->cap);
-        ck_assert_msg(t->s != NULL, "out of memory");
-    }
-    t->len += (size_t)sprintf(t->s + t->len, "%s: %s\n", a, b);
-}
-
 /* The entry as stored, every attribute and value as a sorted "attr: value" line; NULL when it
  * does not exist. Free the result. */
 static char *snapshot(const char *dn)
@@ -89,12 +58,12 @@ static char *snapshot(const char *dn)
     }
     ck_assert_msg(r.rc == LDAP_SUCCESS && e != NULL && e->count == 1,
                   "reading %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
-    text t = { NULL, 0, 0 };
-    text_add(&t, "dn", e->entries[0].dn);
+    dmg_text t = { 0 };
+    dmg_text_printf(&t, "%s: %s\n", "dn", e->entries[0].dn);
     for (size_t i = 0; i < e->entries[0].nattrs; i++) {
         const dmg_attr *a = &e->entries[0].attrs[i];
         for (size_t k = 0; k < a->nvalues; k++)
-            text_add(&t, a->name, a->values[k]);
+            dmg_text_printf(&t, "%s: %s\n", a->name, a->values[k]);
     }
     dmg_entries_free(e);
     char *sorted = dmg_sorted_lines(t.s);
@@ -133,7 +102,7 @@ static void check_refusal(const char *file, int line, const char *what, const dm
                           what, ldap_err2string(r->rc), r->rc, ldap_err2string(rc), rc, r->diag);
     const char *needles[] = { n1, n2, n3 };
     for (int i = 0; i < 3; i++)
-        if (needles[i] != NULL && !contains_ci(r->diag, needles[i]))
+        if (needles[i] != NULL && !dmg_contains_ci(r->diag, needles[i]))
             _ck_assert_failed(file, line, what,
                               "%s: diagnostic \"%s\" does not mention \"%s\"", what, r->diag,
                               needles[i]);
