@@ -430,7 +430,7 @@ static void assert_log_has(const policyd *p, const char *needle)
 
 static void assert_log_lacks(const policyd *p, const char *needle)
 {
-    char *log = read_file(p->log);
+    char *log = dmg_read_file(p->log);
     ck_assert_msg(strstr(log, needle) == NULL, "\"%s\" in dmg-policyd's log:\n%s", needle,
                   log);
     free(log);
@@ -680,9 +680,9 @@ START_TEST(test_delimiter_from_postconf)
 {
     char dir[PATH_MAX], path[PATH_MAX];
     ensure_groups(server);
-    path_fmt(dir, sizeof dir, "%s/postfix", test_dir());
+    DMG_PATH_FMT(dir, sizeof dir, "%s/postfix", test_dir());
     ck_assert_int_eq(mkdir(dir, 0755), 0);
-    path_fmt(path, sizeof path, "%s/main.cf", dir);
+    DMG_PATH_FMT(path, sizeof path, "%s/main.cf", dir);
     write_text(path, "recipient_delimiter = _\n");
     ck_assert_int_eq(setenv("MAIL_CONFIG", dir, 1), 0);
     policyd p = spawn_policyd(mta_config(NULL));
