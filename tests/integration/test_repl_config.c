@@ -15,6 +15,8 @@
  *  (d) a consumer bound as the MTA account (privileged, but ACLs hide userPassword from it)
  *      is warned about once; a dedicated replication identity (privileged, read access to
  *      everything, no limits) replicates userPassword and is not warned about.
+ *  (e) scripts/dmg-check.sh finds duplicate addresses and dangling references loaded by
+ *      slapadd (as after conflicting writes on two providers), and nothing on a clean tree.
  *
  * slapd runs with the harness's default debug level "none", which is what Debian's cn=config
  * sets (olcLogLevel: none): every message the tests look for shows at it.  Waits are bounded
@@ -562,6 +564,121 @@ START_TEST(replication_identity_needs_full_read_access)
 }
 END_TEST
 
+/* ==========================================================================================
+ * (e) scripts/dmg-check.sh
+ * ======================================================================================== */
+
+/* What two providers may each accept at once, loaded by slapadd (no overlay in tool mode):
+ * one address on two people, a group naming a department and an auditor that are gone. */
+static const char conflicts[] =
+    "\n"
+    "dn: uid=twin1,ou=Sales," DMG_SUFFIX "\n"
+    "objectClass: inetOrgPerson\nuid: twin1\ncn: Twin One\nsn: One\n"
+    "mail: Twins@example.com\n"
+    "\n"
+    "dn: uid=twin2,ou=Finance," DMG_SUFFIX "\n"
+    "objectClass: inetOrgPerson\nuid: twin2\ncn: Twin Two\nsn: Two\n"
+    "mail: twins@example.com\n"
+    "\n"
+    "dn: cn=orphan," GROUPS "\n"
+    "objectClass: dynamicMailGroup\ncn: orphan\nmail: orphan@example.com\n"
+    "dmgDepartment: ou=Gone," DMG_SUFFIX "\n"
+    "dmgDepartment: ou=Sales," DMG_SUFFIX "\n"
+    "dmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=nobody,ou=Sales," DMG_SUFFIX "\n"
+    "dmgShowInContacts: FALSE\n";
+
+/* org.ldif with extra appended, in a temporary file (unlink it). */
+static char *fixture_with(const char *extra)
+{
+    const char *src = getenv("DMG_SRCDIR");
+    char *path = NULL, *org = NULL;
+    ck_assert_int_gt(asprintf(&org, "%s/tests/fixtures/org.ldif", src ? src : "."), 0);
+    char *text = slurp(org);
+    ck_assert_msg(*text != '\0', "cannot read %s", org);
+    ck_assert_int_gt(asprintf(&path, "%s/dmg-replcfg-XXXXXX.ldif",
+                              getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"),
+                     0);
+    int fd = mkstemps(path, 5);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fputs(extra, f);
+    ck_assert_int_eq(fclose(f), 0);
+    free(text);
+    free(org);
+    return path;
+}
+
+/* Runs scripts/dmg-check.sh against s as the rootdn; its stdout (free it) and exit status. */
+static char *run_check(const dmg_server *s, int *status)
+{
+    const char *src = getenv("DMG_SRCDIR");
+    char *cmd = NULL;
+    ck_assert_int_gt(asprintf(&cmd, "sh '%s/scripts/dmg-check.sh' -b '" DMG_SUFFIX "' -H '%s' "
+                              "-x -D '" DMG_ROOTDN "' -w '" DMG_ROOTPW "'",
+                              src ? src : ".", dmg_server_uri(s)),
+                     0);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t len = 0, cap = 4096;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    size_t n;
+    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            cap *= 2;
+            out = realloc(out, cap);
+            ck_assert_ptr_nonnull(out);
+        }
+    }
+    out[len] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    free(cmd);
+    fputs(out, stderr);
+    return out;
+}
+
+START_TEST(check_reports_duplicates_and_dangling_references)
+{
+    char *fixture = fixture_with(conflicts);
+    dmg_server_opts o = { .fixture = fixture };
+    dmg_server *s = dmg_server_start(&o);
+    unlink(fixture);
+    free(fixture);
+    ck_assert_msg(s != NULL, "slapd did not start on the conflicting data");
+    int status = -1;
+    char *out = run_check(s, &status);
+    DMG_ASSERT_STR(out,
+                   "duplicate address twins@example.com: uid=twin1,ou=Sales," DMG_SUFFIX
+                   "; uid=twin2,ou=Finance," DMG_SUFFIX "\n"
+                   "dangling dmgDepartment in cn=orphan," GROUPS ": ou=Gone," DMG_SUFFIX "\n"
+                   "dangling dmgAuditor in cn=orphan," GROUPS ": uid=nobody,ou=Sales,"
+                   DMG_SUFFIX "\n"
+                   "dmg-check: 1 duplicate addresses, 2 dangling references below "
+                   DMG_SUFFIX "\n");
+    ck_assert_int_eq(status, 1);
+    free(out);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+
+    /* the fixture as it is, groups added through the overlay included: nothing to report */
+    s = dmg_server_start(&(dmg_server_opts){ 0 });
+    ck_assert_msg(s != NULL, "slapd did not start");
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    DMG_ASSERT_RC(dmg_add_ldif(root, hidden_group), LDAP_SUCCESS);
+    dmg_disconnect(root);
+    out = run_check(s, &status);
+    DMG_ASSERT_STR(out, "dmg-check: 0 duplicate addresses, 0 dangling references below "
+                        DMG_SUFFIX "\n");
+    ck_assert_int_eq(status, 0);
+    free(out);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------- */
 
 static Suite *repl_config_suite(void)
@@ -578,6 +695,10 @@ static Suite *repl_config_suite(void)
     tcase_add_test(tc, sync_refused_to_ordinary_user_in_every_form);
     tcase_add_test(tc, refused_consumer_logged_once);
     tcase_add_test(tc, replication_identity_needs_full_read_access);
+    suite_add_tcase(s, tc);
+    tc = dmg_tcase("check");
+    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    tcase_add_test(tc, check_reports_duplicates_and_dangling_references);
     suite_add_tcase(s, tc);
     return s;
 }
