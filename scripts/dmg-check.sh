@@ -13,8 +13,10 @@
 # then a summary line.  Exit status: 0 nothing found, 1 something found, 2 a search failed.
 #
 # Usage: dmg-check.sh -b BASE [ldapsearch options...]
-#   e.g. dmg-check.sh -b dc=example,dc=com -H ldap://ldap1/ -x -D cn=admin,dc=example,dc=com -W
-# Every option but -b goes to each ldapsearch unchanged.  Bind as the rootdn or as the
+#   e.g. dmg-check.sh -b dc=example,dc=com -H ldap://ldap1/ -x -D cn=admin,dc=example,dc=com \
+#            -y /root/ldap-admin.pw
+# Every option but -b goes to each ldapsearch unchanged (-W would ask for the password at each
+# of them: give it in a file with -y).  Bind as the rootdn or as the
 # replication identity (in dynmailgroup-privileged, read access to everything, no limits): an
 # entry the identity may not see is reported as missing.  Entries are read as stored
 # (ManageDsaIT), nothing is written.  Run it on every provider: each reports its own view.

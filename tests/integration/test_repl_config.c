@@ -480,9 +480,10 @@ START_TEST(refused_consumer_logged_once)
 }
 END_TEST
 
+/* The README's replication identity ACL first, then the usual userPassword protection */
 #define USER_PASSWORD_ACL \
-    "access to attrs=userPassword by self write by dn.exact=\"" REPLICATOR "\" read " \
-    "by anonymous auth by * none\n" \
+    "access to * by dn.exact=\"" REPLICATOR "\" read by * break\n" \
+    "access to attrs=userPassword by self write by anonymous auth by * none\n" \
     "access to * by * read\n"
 #define UNLIMITED(dn) "limits dn.exact=\"" dn "\" size=unlimited time=unlimited\n"
 
