@@ -3,7 +3,8 @@
  * The overlay computes the members of dynamicMailGroup entries on read.  Each source file
  * holds one concern; this header is the map:
  *
- *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch
+ *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch, the overlay's
+ *                   place among the other overlays, conditions logged once
  *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
