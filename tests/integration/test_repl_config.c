@@ -3,7 +3,8 @@
  *
  *  (a) syncprov configured after dynmailgroup (above it in the stack, where it would answer
  *      sync searches itself and send hidden groups as stored): slapd does not start, with a
- *      clear message, from slapd.conf and from slapd.d; added above at run time over cn=config,
+ *      clear message, from slapd.conf and from slapd.d, nor accept the overlay added below a
+ *      running syncprov over cn=config; syncprov added above at run time over cn=config,
  *      every write is refused with the remedy (logged once), so nothing is sent to a persistent
  *      search an ordinary user opened with a cookie built from the public contextCSN.
  *  (b) correct order: the sync control is refused to an ordinary user in every form
@@ -358,6 +359,39 @@ START_TEST(syncprov_added_above_at_run_time)
 }
 END_TEST
 
+/* The overlay added over cn=config below a running syncprov ({0}): its db_open refuses. */
+START_TEST(dynmailgroup_added_below_syncprov_refused)
+{
+    char global[4096];
+    const char *module = getenv("DMG_MODULE");
+    ck_assert_msg(module != NULL, "DMG_MODULE is not set");
+    snprintf(global, sizeof global, "moduleload \"%s\"\n", module);
+    dmg_server_opts o = {
+        .without_module = 1,
+        .modules = "syncprov",
+        .global_config = global,
+        .db_config = INDEX_AND_LIMITS,
+        .overlays_before = SYNCPROV_BELOW,
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start");
+    LDAP *cfg = dmg_connect_ldapi_external(s);
+    dmg_result r = dmg_add_ldif(cfg, "dn: olcOverlay={0}dynmailgroup,olcDatabase={1}mdb,"
+                                     "cn=config\n"
+                                     "objectClass: olcOverlayConfig\n"
+                                     "objectClass: olcDynMailGroupConfig\n"
+                                     "olcOverlay: {0}dynmailgroup\n");
+    ck_assert_msg(r.rc != LDAP_SUCCESS && strstr(r.diag, "configure syncprov before "
+                                                          "dynmailgroup") != NULL,
+                  "adding the overlay below syncprov: rc %d, \"%s\"", r.rc, r.diag);
+    DMG_ASSERT_DNS(cfg, "olcDatabase={1}mdb,cn=config", LDAP_SCOPE_ONELEVEL,
+                   "(objectClass=olcOverlayConfig)",
+                   "olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config");
+    dmg_disconnect(cfg);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ==========================================================================================
  * (b) the correct order: sync refused to ordinary users in every form
  * ======================================================================================== */
@@ -690,6 +724,7 @@ static Suite *repl_config_suite(void)
     tcase_add_test(tc, syncprov_above_refused_at_start);
     tcase_add_test(tc, syncprov_above_refused_at_start_slapd_d);
     tcase_add_test(tc, syncprov_added_above_at_run_time);
+    tcase_add_test(tc, dynmailgroup_added_below_syncprov_refused);
     suite_add_tcase(s, tc);
     tc = dmg_tcase("identity");
     tcase_set_timeout(tc, TCASE_TIMEOUT_S);
