@@ -3,7 +3,8 @@
  * The overlay computes the members of dynamicMailGroup entries on read.  Each source file
  * holds one concern; this header is the map:
  *
- *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch
+ *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch, the overlay's
+ *                   place among the other overlays, conditions logged once
  *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
@@ -78,6 +79,8 @@ int dmg_ad_is_group_computed( AttributeDescription *ad );
 
 /* ---- per-database configuration ---------------------------------------------------------- */
 
+#define DMG_LOGGED_MAX 16
+
 typedef struct dmg_info {
 	Filter *member_filter;		/* dynmailgroup-member-filter */
 	struct berval member_filter_str;
@@ -97,6 +100,10 @@ typedef struct dmg_info {
 	/* held from the check that a mail value is free until the backend has written it
 	 * (guard.c), so that two writes cannot both take the same address */
 	ldap_pvt_thread_mutex_t mail_lock;
+	/* what dmg_log_once has logged: the last DMG_LOGGED_MAX keys */
+	ldap_pvt_thread_mutex_t logged_lock;
+	struct berval logged[DMG_LOGGED_MAX];
+	unsigned logged_next;
 } dmg_info;
 
 #define DMG_DEFAULT_MEMBER_FILTER "(objectClass=inetOrgPerson)"
@@ -302,8 +309,22 @@ int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e
 /* search.c: refuses (unwillingToPerform, sent) an assertion control that names a computed
  * attribute of the target; 1 when refused */
 int dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on );
-/* search.c: is slapo-sssvlv configured below on (it would count what on drops)? */
-int dmg_sssvlv_below( slap_overinst *on );
+/* dynmailgroup.c: an overlay configured on the wrong side of this one on its database
+ * (sssvlv below would count what this overlay drops; syncprov above would send groups as
+ * stored, hidden ones included, to sync searches this overlay never sees).  NULL when type is
+ * absent or where it belongs; else the rule it breaks. */
+typedef struct dmg_stack_rule {
+	const char *type;	/* on_bi.bi_type */
+	int below;		/* where it belongs: below (configured before) this overlay */
+	const char *why;	/* what the other order would do */
+	const char *remedy;	/* "configure sssvlv after dynmailgroup" */
+} dmg_stack_rule;
+const dmg_stack_rule *dmg_stack_misplaced( slap_overinst *on, const char *type );
+
+/* dynmailgroup.c: TRUE the first time key (e.g. a condition and a DN) is seen, so that a
+ * condition repeated by every retry of a client is logged once; remembers the last
+ * DMG_LOGGED_MAX keys of the database. */
+int dmg_log_once( dmg_info *di, const char *kind, struct berval *key );
 
 /* helpers shared by the hooks */
 int dmg_attr_requested( Operation *op, AttributeName *attrs, AttributeDescription *ad, int by_star_or_plus );

@@ -9,6 +9,105 @@ static slap_overinst dmg_overlay;
 
 static BI_op_txn dmg_op_txn;
 
+/* ---- the overlay's place in the stack --------------------------------------------------------- */
+
+static const dmg_stack_rule dmg_stack_rules[] = {
+	{ "sssvlv", 0,
+		"its result counts would include entries the overlay does not return",
+		"configure sssvlv after dynmailgroup" },
+	{ "syncprov", 1,
+		/* cr->msg holds 256 octets */
+		"it would send groups as stored, hidden ones included, to sync searches the "
+		"overlay refuses",
+		"configure syncprov before dynmailgroup" },
+	{ NULL }
+};
+
+/* oi_list runs from the top of the stack down (backover.c inserts an overlay configured
+ * later in front of those configured before it): what follows on in it is below on. */
+const dmg_stack_rule *
+dmg_stack_misplaced( slap_overinst *on, const char *type )
+{
+	const dmg_stack_rule *r;
+	slap_overinst *o;
+	int below = 0;
+
+	for ( r = dmg_stack_rules; r->type && strcmp( r->type, type ) != 0; r++ )
+		;
+	if ( r->type == NULL )
+		return NULL;
+	for ( o = on->on_info->oi_list; o; o = o->on_next ) {
+		if ( o == on )
+			below = 1;
+		else if ( strcmp( o->on_bi.bi_type, type ) == 0 && below != r->below )
+			return r;
+	}
+	return NULL;
+}
+
+/* cn=config may put syncprov above the overlay at run time (an olcOverlay entry added
+ * without an index goes on top), where db_open cannot refuse it.  syncprov then answers sync
+ * searches without this overlay, but it sends only what writes change: refusing every write
+ * keeps hidden groups from being sent until the order is corrected. */
+static int
+dmg_write_stack_refused( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	static struct berval key = BER_BVC( "syncprov" );
+	const dmg_stack_rule *r = dmg_stack_misplaced( on, "syncprov" );
+
+	if ( r == NULL )
+		return 0;
+	if ( dmg_log_once( on->on_bi.bi_private, "stack", &key ) )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "overlay syncprov is configured after "
+			"overlay dynmailgroup on \"%s\": %s; every write is refused until you %s\n",
+			op->o_bd->be_suffix[0].bv_val, r->why, r->remedy );
+	send_ldap_error( op, rs, LDAP_UNWILLING_TO_PERFORM, DMG_LOG_PREFIX "overlay syncprov "
+		"is configured after dynmailgroup on this database; configure syncprov before "
+		"dynmailgroup" );
+	return 1;
+}
+
+/* ---- conditions logged once ------------------------------------------------------------------- */
+
+int
+dmg_log_once( dmg_info *di, const char *kind, struct berval *key )
+{
+	size_t klen = strlen( kind );
+	struct berval k;
+	unsigned i;
+	int first = 1;
+
+	k.bv_len = klen + 1 + key->bv_len;
+	k.bv_val = ch_malloc( k.bv_len + 1 );
+	memcpy( k.bv_val, kind, klen );
+	k.bv_val[klen] = ':';
+	memcpy( k.bv_val + klen + 1, key->bv_val, key->bv_len );
+	k.bv_val[k.bv_len] = '\0';
+	ldap_pvt_thread_mutex_lock( &di->logged_lock );
+	for ( i = 0; i < DMG_LOGGED_MAX && first; i++ )
+		first = di->logged[i].bv_val == NULL || ber_bvcmp( &di->logged[i], &k ) != 0;
+	if ( first ) {
+		/* the oldest makes room: a key is logged again only after DMG_LOGGED_MAX others */
+		ch_free( di->logged[di->logged_next].bv_val );
+		di->logged[di->logged_next] = k;
+		di->logged_next = ( di->logged_next + 1 ) % DMG_LOGGED_MAX;
+	}
+	ldap_pvt_thread_mutex_unlock( &di->logged_lock );
+	if ( !first )
+		ch_free( k.bv_val );
+	return first;
+}
+
+static void
+dmg_log_once_free( dmg_info *di )
+{
+	unsigned i;
+
+	for ( i = 0; i < DMG_LOGGED_MAX; i++ )
+		ch_free( di->logged[i].bv_val );
+	ldap_pvt_thread_mutex_destroy( &di->logged_lock );
+}
+
 /* ---- database lifecycle ----------------------------------------------------------------------- */
 
 static int
@@ -32,6 +131,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 		return 1;
 	}
 	ldap_pvt_thread_mutex_init( &di->mail_lock );
+	ldap_pvt_thread_mutex_init( &di->logged_lock );
 	on->on_bi.bi_private = di;
 	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
 	if ( on->on_info->oi_orig->bi_op_txn )
@@ -42,14 +142,17 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 static int
 dmg_db_open( BackendDB *be, ConfigReply *cr )
 {
+	slap_overinst *on = (slap_overinst *)be->bd_info;
+	const dmg_stack_rule *r;
 	const char *missing = NULL;
 
-	/* search.c: an overlay order that would count what the overlay does not return */
-	if ( dmg_sssvlv_below( (slap_overinst *)be->bd_info ) ) {
+	/* an overlay order that would miscount or leak what the overlay hides */
+	for ( r = dmg_stack_rules; r->type; r++ ) {
+		if ( dmg_stack_misplaced( on, r->type ) == NULL )
+			continue;
 		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
-			"overlay sssvlv is configured before overlay dynmailgroup on this database: "
-			"its result counts would include entries the overlay does not return; "
-			"configure sssvlv after dynmailgroup" );
+			"overlay %s is configured %s overlay dynmailgroup on this database: %s; %s",
+			r->type, r->below ? "after" : "before", r->why, r->remedy );
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
@@ -74,6 +177,7 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 		on->on_info->oi_bi.bi_op_txn = on->on_info->oi_orig->bi_op_txn;
 	if ( di ) {
 		ldap_pvt_thread_mutex_destroy( &di->mail_lock );
+		dmg_log_once_free( di );
 		dmg_info_free( di );
 		ch_free( di );
 		on->on_bi.bi_private = NULL;
@@ -104,13 +208,14 @@ dmg_response( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* Writes: the assertion control first (dmg_assertion_refused), then the write guard */
+/* Writes: the overlay order (dmg_write_stack_refused), the assertion control
+ * (dmg_assertion_refused), then the write guard */
 static int
 dmg_write( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 
-	if ( dmg_assertion_refused( op, rs, on ) )
+	if ( dmg_write_stack_refused( op, rs, on ) || dmg_assertion_refused( op, rs, on ) )
 		return rs->sr_err;
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:

@@ -923,22 +923,12 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
  * has judged it -- the candidates of a widened filter, entries that do not match -- and counts
  * them in its virtual list view and sorted pages.  Above it, it sees only what this overlay
  * lets through.  db_open refuses the order; cn=config may still insert sssvlv below later. */
-int
-dmg_sssvlv_below( slap_overinst *on )
-{
-	for ( on = on->on_next; on; on = on->on_next ) {
-		if ( strcmp( on->on_bi.bi_type, "sssvlv" ) == 0 )
-			return 1;
-	}
-	return 0;
-}
-
 static int
 dmg_search_sorted_below( Operation *op, slap_overinst *on )
 {
 	int cid;
 
-	if ( !dmg_sssvlv_below( on )
+	if ( dmg_stack_misplaced( on, "sssvlv" ) == NULL
 		|| slap_find_control_id( LDAP_CONTROL_SORTREQUEST, &cid ) != LDAP_SUCCESS )
 		return 0;
 	return op->o_ctrlflag[cid] > SLAP_CONTROL_IGNORED;
@@ -946,13 +936,50 @@ dmg_search_sorted_below( Operation *op, slap_overinst *on )
 
 /* ---- the hook ------------------------------------------------------------------------------------- */
 
+/* A privileged identity sees every group, but slapd's ACLs and limits still apply to it: a
+ * consumer bound with one that may not read userPassword, or that has size or time limits,
+ * replicates less than everything without a word.  The cheap signs are checked: limits on
+ * this search and read access to userPassword of its base; logged once per identity. */
+static void
+dmg_search_sync_limited( Operation *op, slap_overinst *on )
+{
+	const char *lacks = NULL;
+	Entry *e;
+
+	if ( op->ors_slimit != SLAP_NO_LIMIT || op->ors_tlimit != SLAP_NO_LIMIT ) {
+		lacks = "has size or time limits";
+	} else if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) != NULL ) {
+		if ( !access_allowed( op, e, slap_schema.si_ad_userPassword, NULL, ACL_READ, NULL ) )
+			lacks = "may not read userPassword";
+		dmg_entry_release( op, on, e );
+	}
+	if ( lacks && dmg_log_once( on->on_bi.bi_private, "sync limited", &op->o_ndn ) )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s content synchronization by \"%s\", "
+			"which %s: a consumer bound with it does not receive everything; replicate "
+			"with a dedicated identity in dynmailgroup-privileged that may read everything, "
+			"with no size or time limits\n", op->o_log_prefix, op->o_dn.bv_val, lacks );
+}
+
 /* Content synchronization (syncrepl) copies every group as stored, hidden ones included:
- * only identities that may see every group may use it. */
+ * only identities that may see every group may use it.  A consumer refused here retries
+ * forever and serves an empty database, with nothing but its own log to tell: the refusal is
+ * logged here too, at a level every loglevel shows ("none" included), with the remedy, once
+ * per identity so that the retries do not flood the log. */
 static int
 dmg_search_sync( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	if ( dmg_is_root( op, on ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) )
+	if ( dmg_is_root( op, on ) )
 		return SLAP_CB_CONTINUE;
+	if ( dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) ) {
+		dmg_search_sync_limited( op, on );
+		return SLAP_CB_CONTINUE;
+	}
+	if ( dmg_log_once( on->on_bi.bi_private, "sync refused", &op->o_ndn ) )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s content synchronization (syncrepl) "
+			"refused to \"%s\" (err=50): a replication consumer needs a dedicated "
+			"identity: add its DN to dynmailgroup-privileged and give it read access to "
+			"everything, with no size or time limits\n", op->o_log_prefix,
+			op->o_dn.bv_len ? op->o_dn.bv_val : "anonymous" );
 	send_ldap_error( op, rs, LDAP_INSUFFICIENT_ACCESS, "dynmailgroup: content "
 		"synchronization needs the rootdn or an identity in dynmailgroup-privileged" );
 	return rs->sr_err;

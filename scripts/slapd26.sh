@@ -9,7 +9,8 @@
 #   openldap-2.6.X+dfsg/   the unpacked, configured and built source tree (the headers)
 #   prefix/                the install: libexec/slapd, sbin/slap*, libexec/openldap/*.la|.so,
 #                          etc/openldap/schema; prefix/.dmg-source names the source tree
-# and reused when present (prefix/.dmg-built is written last), without any network access.
+# and reused when present (prefix/.dmg-built, written last, holds the version and the options),
+# without any network access.
 #
 # Where the source comes from: deb-src entries for Debian 13 ("trixie", $DMG_SLAPD26_SUITE)
 # derived from the machine's own deb entries (same URIs, components, Signed-By and options; no
@@ -31,15 +32,19 @@ suite=${DMG_SLAPD26_SUITE:-trixie}
 want=${DMG_SLAPD26_VERSION:-}
 log() { echo "slapd26: $*" >&2; }
 
-# The build options: Debian's ABI-relevant ones (OPENLDAP_ABI_OPTIONS), back_mdb and every
-# overlay as loadable modules as in Debian's slapd package (the harness and Debian's cn=config
-# say "moduleload back_mdb"), except autoca, which needs OpenSSL.
+# The build options: Debian's ABI-relevant ones (OPENLDAP_ABI_OPTIONS), back_mdb, back_ldap
+# (a test points a department at a directory that does not answer) and every overlay as
+# loadable modules as in Debian's slapd package (the harness and Debian's cn=config say
+# "moduleload back_mdb"), except autoca, which needs OpenSSL.
 CONFIGURE_OPTIONS="$OPENLDAP_ABI_OPTIONS
- --enable-backends=no --enable-mdb=mod --enable-overlays=mod --enable-autoca=no"
+ --enable-backends=no --enable-mdb=mod --enable-ldap=mod --enable-overlays=mod --enable-autoca=no"
+# .dmg-built holds the version and the options: a build made with other options is redone
+BUILT_STAMP=$(printf '%s' "$CONFIGURE_OPTIONS" | tr -s ' \n' '  ')
 
-built_prefix() { # VERSION -> prints the prefix when that version is built
+built_prefix() { # VERSION -> prints the prefix when that version is built with these options
     p="$cache/openldap-$1/prefix"
-    [ -f "$p/.dmg-built" ] && [ -x "$p/libexec/slapd" ] && echo "$p"
+    [ -f "$p/.dmg-built" ] && [ -x "$p/libexec/slapd" ] &&
+        [ "$(sed -n 2p "$p/.dmg-built")" = "$BUILT_STAMP" ] && echo "$p"
 }
 
 # --- a cached build? ---------------------------------------------------------------------
@@ -97,6 +102,6 @@ if ! { ./configure --prefix="$prefix" $CONFIGURE_OPTIONS &&
 fi
 "$prefix/libexec/slapd" -VVV >&2 2>&1 || true
 echo "$src" > "$prefix/.dmg-source"
-echo "$want" > "$prefix/.dmg-built"
+printf '%s\n%s\n' "$want" "$BUILT_STAMP" > "$prefix/.dmg-built"
 log "built in $(( $(date +%s) - start )) s"
 echo "$prefix"

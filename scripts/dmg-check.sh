@@ -1,0 +1,108 @@
+#!/bin/sh
+# dmg-check.sh -- read-only consistency check of a directory that runs slapo-dynmailgroup.
+#
+# Finds what the overlay prevents on one server but cannot prevent across several providers
+# (two nodes accepting the same address at once, a group written on one node naming an entry
+# another node has just renamed or deleted), and what a restore or slapadd may bring in:
+#
+#   duplicate address ADDR: DN; DN...            a mail value held by more than one entry
+#   dangling ATTR in GROUP: DN                   a group's dmgDepartment, dmgAdministrator,
+#                                                dmgAuditor, dmgIncludeMember or
+#                                                dmgExcludeMember value naming no entry
+#
+# then a summary line.  Exit status: 0 nothing found, 1 something found, 2 a search failed.
+#
+# Usage: dmg-check.sh -b BASE [ldapsearch options...]
+#   e.g. dmg-check.sh -b dc=example,dc=com -H ldap://ldap1/ -x -D cn=admin,dc=example,dc=com \
+#            -y /root/ldap-admin.pw
+# Every option but -b goes to each ldapsearch unchanged (-W would ask for the password at each
+# of them: give it in a file with -y).  Bind as the rootdn or as the
+# replication identity (in dynmailgroup-privileged, read access to everything, no limits): an
+# entry the identity may not see is reported as missing.  Entries are read as stored
+# (ManageDsaIT), nothing is written.  Run it on every provider: each reports its own view.
+set -u
+
+REF_ATTRS="dmgDepartment dmgAdministrator dmgAuditor dmgIncludeMember dmgExcludeMember"
+
+base=""
+n=$#
+while [ "$n" -gt 0 ]; do
+    if [ "$1" = "-b" ] && [ "$#" -ge 2 ] && [ "$n" -ge 2 ]; then
+        base=$2
+        shift 2
+        n=$((n - 2))
+        continue
+    fi
+    set -- "$@" "$1"
+    shift
+    n=$((n - 1))
+done
+if [ -z "$base" ]; then
+    echo "usage: $0 -b BASE [ldapsearch options...]" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmg-check.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# "attr<TAB>value" per value (base64 values decoded), "dn<TAB>..." starting each entry.
+search() {
+    ldapsearch -LLL -o ldif-wrap=no -M "$@" >"$tmp/ldif" || return 2
+    while IFS= read -r line; do
+        case $line in
+            *::\ *)
+                printf '%s\t%s\n' "${line%%:: *}" "$(printf '%s' "${line#*:: }" | base64 -d)"
+                ;;
+            *:\ *) printf '%s\t%s\n' "${line%%: *}" "${line#*: }" ;;
+        esac
+    done <"$tmp/ldif"
+}
+
+# ---- duplicate addresses: mail is case-insensitive ----------------------------------------
+search "$@" -b "$base" "(mail=*)" mail >"$tmp/mail" || {
+    echo "dmg-check: the search for mail values below \"$base\" failed" >&2
+    exit 2
+}
+awk -F '\t' '
+    tolower($1) == "dn" { dn = $2; next }
+    tolower($1) == "mail" { print tolower($2) "\t" dn }
+' "$tmp/mail" | sort -u | awk -F '\t' '
+    $1 != addr { if (n > 1) print "duplicate address " addr ": " dns; addr = $1; dns = $2; n = 1; next }
+    { dns = dns "; " $2; n++ }
+    END { if (n > 1) print "duplicate address " addr ": " dns }
+' >"$tmp/duplicates"
+
+# ---- dangling references: each DN named, looked up once ---------------------------------
+# shellcheck disable=SC2086 # the attribute list is meant to split
+search "$@" -b "$base" "(objectClass=dynamicMailGroup)" $REF_ATTRS >"$tmp/refs" || {
+    echo "dmg-check: the search for groups below \"$base\" failed" >&2
+    exit 2
+}
+awk -F '\t' '
+    tolower($1) == "dn" { dn = $2; next }
+    { print $1 "\t" dn "\t" $2 }
+' "$tmp/refs" >"$tmp/named"
+: >"$tmp/missing"
+cut -f 3 "$tmp/named" | sort -u | while IFS= read -r ref; do
+    ldapsearch -LLL -M "$@" -s base -b "$ref" "(objectClass=*)" 1.1 >/dev/null 2>"$tmp/err"
+    case $? in
+        0) ;;
+        32) printf '%s\n' "$ref" >>"$tmp/missing" ;;
+        *)
+            echo "dmg-check: looking up \"$ref\" failed: $(cat "$tmp/err")" >&2
+            echo failed >"$tmp/lookup-failed"
+            ;;
+    esac
+done
+[ -f "$tmp/lookup-failed" ] && exit 2
+awk -F '\t' '
+    NR == FNR { missing[$0] = 1; next }
+    ($3 in missing) { print "dangling " $1 " in " $2 ": " $3 }
+' "$tmp/missing" "$tmp/named" >"$tmp/dangling"
+
+cat "$tmp/duplicates" "$tmp/dangling"
+dups=$(wc -l <"$tmp/duplicates")
+dangling=$(wc -l <"$tmp/dangling")
+echo "dmg-check: $((dups)) duplicate addresses, $((dangling)) dangling references below $base"
+[ "$dups" -eq 0 ] && [ "$dangling" -eq 0 ]
+exit $?
