@@ -517,7 +517,7 @@ END_TEST
  *     an administrator reads attributes of the group that slapd's ACLs deny them.
  * ========================================================================================== */
 
-static LDAPControl *read_control(const char *oid, const char *attr)
+__attribute__((unused)) static LDAPControl *read_control(const char *oid, const char *attr)
 {
     BerElement *ber = ber_alloc_t(LBER_USE_DER);
     char *attrs[] = { (char *)attr, NULL };
@@ -532,7 +532,7 @@ static LDAPControl *read_control(const char *oid, const char *attr)
 
 /* Modifies description of dn with the control; the response control's value (BER of an
  * entry) is copied into out (NUL-terminated, octets kept). Returns the result code. */
-static int modify_with_read_control(LDAP *ld, const char *dn, LDAPControl *ctrl, char *out,
+__attribute__((unused)) static int modify_with_read_control(LDAP *ld, const char *dn, LDAPControl *ctrl, char *out,
                                     size_t n)
 {
     char *vals[] = { "att-read-control", NULL };
