@@ -191,6 +191,67 @@ START_TEST(hidden_group_leaks_through_child_add)
 END_TEST
 #endif
 
+#ifdef DMG_ATTACK_KNOWN_FAILING
+/* ldapadd as an employee of "dn: cn=att-hidden,ou=Groups,..." (the hidden group's own DN):
+ *   insufficientAccess "no write access to \"cn=att-hidden,ou=Groups,...\"" (the overlay's
+ *   text), where a free DN gets back-mdb's insufficientAccess "no write access to parent".
+ * Same for a rename onto the hidden group's DN. */
+START_TEST(hidden_group_leaks_through_add_diagnostic)
+{
+    const who *w = &curious[_i];
+    ensure_fixtures(srv);
+    LDAP *ld = bind_as(srv, w->dn);
+    dmg_result there = dmg_add_ldif(ld, "dn: " HIDDEN "\nobjectClass: device\ncn: att-hidden\n");
+    dmg_result absent = dmg_add_ldif(ld, "dn: " NOGROUP "\nobjectClass: device\ncn: att-none\n");
+    ck_assert_msg(there.rc == absent.rc && strcmp(there.diag, absent.diag) == 0,
+                  "%s adding the hidden group's DN: %d \"%s\"; a free DN: %d \"%s\"", w->label,
+                  there.rc, there.diag, absent.rc, absent.diag);
+    if (w->dn != NULL) {
+        there = dmg_rename(ld, w->dn, "cn=att-hidden", GROUPS, 0);
+        absent = dmg_rename(ld, w->dn, "cn=att-none", GROUPS, 0);
+        ck_assert_msg(there.rc == absent.rc && strcmp(there.diag, absent.diag) == 0,
+                      "%s renaming onto the hidden group's DN: %d \"%s\"; onto a free DN: %d "
+                      "\"%s\"", w->label, there.rc, there.diag, absent.rc, absent.diag);
+    }
+    dmg_disconnect(ld);
+}
+END_TEST
+#endif
+
+#ifdef DMG_ATTACK_KNOWN_FAILING
+/* A container that holds only a hidden group: back-mdb's hasSubordinates counts it.
+ *   ldapsearch -x -b ou=att-box1,ou=Groups,... -s base hasSubordinates -> TRUE
+ *   (an empty container: FALSE), while a one-level search below it returns nothing. */
+#define BOX_HIDDEN "ou=att-box1," GROUPS
+#define BOX_EMPTY  "ou=att-box2," GROUPS
+START_TEST(hidden_group_counted_in_has_subordinates)
+{
+    static const char *const boxes[] = {
+        "dn: " BOX_HIDDEN "\nobjectClass: organizationalUnit\nou: att-box1\n",
+        "dn: " BOX_EMPTY "\nobjectClass: organizationalUnit\nou: att-box2\n",
+        "dn: cn=att-boxed," BOX_HIDDEN "\nobjectClass: dynamicMailGroup\ncn: att-boxed\n"
+        "mail: att-boxed@example.com\ndmgDepartment: " SALES "\n"
+        "dmgShowInContacts: FALSE\ndmgApplicant: " DMG_ROOTDN "\n",
+    };
+    const who *w = &curious[_i];
+    ensure_fixtures(srv);
+    ensure_relaxed(srv, boxes, N_ROWS(boxes));
+    char *one = values_as(w->dn, BOX_HIDDEN, LDAP_SCOPE_ONELEVEL, "(objectClass=*)", "cn");
+    DMG_ASSERT_STR(one, ""); /* the group itself is hidden */
+    free(one);
+    char *with = values_as(w->dn, BOX_HIDDEN, LDAP_SCOPE_BASE, "(objectClass=*)",
+                           "hasSubordinates");
+    char *without = values_as(w->dn, BOX_EMPTY, LDAP_SCOPE_BASE, "(objectClass=*)",
+                              "hasSubordinates");
+    ck_assert_msg(strcmp(with, without) == 0,
+                  "%s: hasSubordinates of a container holding only a hidden group \"%s\", of an "
+                  "empty one \"%s\"", w->label, with, without);
+    free(with);
+    free(without);
+}
+END_TEST
+#endif
+
 /* Passes: the hidden group itself as base, for those who may not see it */
 START_TEST(hidden_group_base_is_no_such_object)
 {
@@ -933,6 +994,8 @@ static Suite *attack_suite(void)
 #ifdef DMG_ATTACK_KNOWN_FAILING
     tcase_add_loop_test(tc, hidden_group_leaks_as_matched_dn, 0, N_ROWS(curious));
     tcase_add_test(tc, hidden_group_leaks_through_child_add);
+    tcase_add_loop_test(tc, hidden_group_leaks_through_add_diagnostic, 0, N_ROWS(curious));
+    tcase_add_loop_test(tc, hidden_group_counted_in_has_subordinates, 0, N_ROWS(curious));
     tcase_add_test(tc, visible_group_vanishes_without_search_on_show_in_contacts);
     tcase_add_test(tc, hidden_group_vanishes_for_its_auditor);
 #endif
