@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/time.h>
+#include <pthread.h>
 
 #include "harness.h"
 
@@ -604,6 +605,128 @@ START_TEST(cache_outlives_acl_change)
 END_TEST
 #endif
 
+/* SPEC §6: writing a computed attribute is refused (constraintViolation) -- also through the
+ * new RDN of a rename, which adds its values to the entry. */
+#define SCRATCH "cn=att-scratch," GROUPS
+static const char *const rdn_computed[] = {
+    "dmgMemberOf=" NOSHOW, "dmgMemberCount=5", "dmgMemberMail=x@example.com",
+    "cn=att-scratch+dmgMemberOf=" NOSHOW,
+};
+
+START_TEST(rename_cannot_write_computed)
+{
+    LDAP *root = bind_as(srv, DMG_ROOTDN);
+    dmg_delete(root, SCRATCH);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " SCRATCH "\nobjectClass: device\ncn: att-scratch\n"),
+                  LDAP_SUCCESS);
+    dmg_result r = dmg_rename_ext(root, SCRATCH, rdn_computed[_i], NULL, 0,
+                                  DMG_CTRLS(dmg_ctrl_relax()));
+    if (r.rc == LDAP_SUCCESS) {
+        char newdn[512];
+        snprintf(newdn, sizeof newdn, "%s," GROUPS, rdn_computed[_i]);
+        dmg_delete(root, newdn);
+    }
+    dmg_delete(root, SCRATCH);
+    dmg_disconnect(root);
+    ck_assert_msg(r.rc != LDAP_SUCCESS, "rename to RDN %s stored a computed attribute",
+                  rdn_computed[_i]);
+}
+END_TEST
+
+/* ============================================================================================
+ * Race: a department deleted while a group naming it is added.  The delete checks that no
+ * group names the department; the add checks that the department exists; nothing serialises
+ * the two, so both may succeed and leave a group whose only department is gone (a group
+ * with 0 departments, refused by every later write's validation).
+ * ========================================================================================== */
+
+typedef struct race_arg {
+    const char *dn;
+    const char *ldif; /* add when set, else delete dn */
+    pthread_barrier_t *go;
+    int rc;
+} race_arg;
+
+__attribute__((unused)) static void *race_run(void *p)
+{
+    race_arg *a = p;
+    LDAP *ld = bind_as(srv, a->ldif ? POSTMASTER : DMG_ROOTDN);
+    pthread_barrier_wait(a->go);
+    a->rc = a->ldif ? dmg_add_ldif(ld, a->ldif).rc : dmg_delete(ld, a->dn).rc;
+    dmg_disconnect(ld);
+    return NULL;
+}
+
+/* Passes: in sequence, the delete of a department a group names is refused */
+START_TEST(department_delete_refused_in_sequence)
+{
+    LDAP *root = bind_as(srv, DMG_ROOTDN);
+    LDAP *pm = bind_as(srv, POSTMASTER);
+    dmg_delete(root, "cn=att-seq," GROUPS);
+    dmg_delete(root, "ou=att-seq," DMG_SUFFIX);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: ou=att-seq," DMG_SUFFIX "\nobjectClass: organizationalUnit\n"
+                                     "ou: att-seq\n"), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(pm, "dn: cn=att-seq," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                   "cn: att-seq\nmail: att-seq@example.com\n"
+                                   "dmgDepartment: ou=att-seq," DMG_SUFFIX "\n"), LDAP_SUCCESS);
+    dmg_result r = dmg_delete(root, "ou=att-seq," DMG_SUFFIX);
+    dmg_delete(root, "cn=att-seq," GROUPS);
+    dmg_delete(root, "ou=att-seq," DMG_SUFFIX);
+    dmg_disconnect(pm);
+    dmg_disconnect(root);
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+}
+END_TEST
+
+#ifdef DMG_ATTACK_KNOWN_FAILING
+START_TEST(department_delete_races_group_add)
+{
+    int both = 0, rounds = 40;
+    char left[1024] = "";
+    for (int i = 0; i < rounds; i++) {
+        char dept[128], dept_ldif[256], group[128], group_ldif[512];
+        snprintf(dept, sizeof dept, "ou=att-race%d," DMG_SUFFIX, i);
+        snprintf(dept_ldif, sizeof dept_ldif, "dn: %s\nobjectClass: organizationalUnit\n"
+                 "ou: att-race%d\n", dept, i);
+        snprintf(group, sizeof group, "cn=att-race%d," GROUPS, i);
+        snprintf(group_ldif, sizeof group_ldif, "dn: %s\nobjectClass: dynamicMailGroup\n"
+                 "cn: att-race%d\nmail: att-race%d@example.com\ndmgDepartment: %s\n", group,
+                 i, i, dept);
+        LDAP *root = bind_as(srv, DMG_ROOTDN);
+        dmg_delete(root, group);
+        dmg_delete(root, dept);
+        DMG_ASSERT_RC(dmg_add_ldif(root, dept_ldif), LDAP_SUCCESS);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        race_arg add = { group, group_ldif, &go, -1 }, del = { dept, NULL, &go, -1 };
+        pthread_t t1, t2;
+        pthread_create(&t1, NULL, race_run, &add);
+        pthread_create(&t2, NULL, race_run, &del);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        pthread_barrier_destroy(&go);
+        if (add.rc == LDAP_SUCCESS && del.rc == LDAP_SUCCESS && both++ == 0) {
+            /* what is left: the group, naming a department that is gone */
+            char *depts = dmg_values_joined(root, group, LDAP_SCOPE_BASE, "(objectClass=*)",
+                                            "dmgDepartment");
+            dmg_result gone = dmg_search(root, dept, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
+            dmg_result later = dmg_modify(root, group, "replace: description\ndescription: x\n");
+            snprintf(left, sizeof left, "group %s has dmgDepartment \"%s\"; that entry: %s; a "
+                     "later modify of the group by the rootdn: %s \"%s\"", group, depts,
+                     ldap_err2string(gone.rc), ldap_err2string(later.rc), later.diag);
+            free(depts);
+        }
+        dmg_delete(root, group);
+        dmg_delete(root, dept);
+        dmg_disconnect(root);
+    }
+    ck_assert_msg(both == 0, "in %d of %d rounds both the group add naming a department and the "
+                             "department's delete succeeded; first time: %s",
+                  both, rounds, left);
+}
+END_TEST
+#endif
+
 /* ============================================================================================
  * F6. The write grant (the requester runs as rootdn of the operation's database copy) also
  *     turns off ACLs for the Pre-Read and Post-Read controls (RFC 4527) of the granted write:
@@ -1042,11 +1165,16 @@ static Suite *attack_suite(void)
 
     tc = dmg_tcase("grant");
     tcase_add_test(tc, administrator_cannot_read_protected_attribute);
+    tcase_add_loop_test(tc, rename_cannot_write_computed, 0, N_ROWS(rdn_computed));
 #ifdef DMG_ATTACK_KNOWN_FAILING
     tcase_add_test(tc, read_controls_bypass_acls_under_grant);
 #endif
     tcase_add_test(tc, proxied_identity_decides_visibility);
     tcase_add_test(tc, txn_guard_holds);
+    tcase_add_test(tc, department_delete_refused_in_sequence);
+#ifdef DMG_ATTACK_KNOWN_FAILING
+    tcase_add_test(tc, department_delete_races_group_add);
+#endif
     suite_add_tcase(s, tc);
 
     tc = dmg_tcase("survive");
