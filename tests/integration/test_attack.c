@@ -161,26 +161,25 @@ START_TEST(hidden_group_leaks_as_matched_dn)
     const who *w = &curious[_i];
     ensure_fixtures(srv);
     LDAP *ld = bind_as(srv, w->dn);
-    dmg_result there = dmg_search(ld, "cn=x," HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
-    dmg_result absent = dmg_search(ld, "cn=x," NOGROUP, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
-    ck_assert_msg(there.rc == absent.rc && strcasecmp(there.matched, absent.matched) == 0,
-                  "%s: search below the hidden group: %d matched \"%s\"; below no group: %d "
-                  "matched \"%s\"", w->label, there.rc, there.matched, absent.rc,
-                  absent.matched);
-    /* the same through compare, modify and delete */
-    there = dmg_compare(ld, "cn=x," HIDDEN, "cn", "x");
-    absent = dmg_compare(ld, "cn=x," NOGROUP, "cn", "x");
-    ck_assert_msg(there.rc == absent.rc && strcasecmp(there.matched, absent.matched) == 0,
-                  "%s: compare below the hidden group: %d matched \"%s\"; below no group: %d "
-                  "matched \"%s\"", w->label, there.rc, there.matched, absent.rc,
-                  absent.matched);
-    there = dmg_delete(ld, "cn=x," HIDDEN);
-    absent = dmg_delete(ld, "cn=x," NOGROUP);
-    ck_assert_msg(there.rc == absent.rc && strcasecmp(there.matched, absent.matched) == 0,
-                  "%s: delete below the hidden group: %d matched \"%s\"; below no group: %d "
-                  "matched \"%s\"", w->label, there.rc, there.matched, absent.rc,
-                  absent.matched);
+    dmg_result there[3], absent[3];
+    static const char *const what[3] = { "search", "compare", "delete" };
+    there[0] = dmg_search(ld, "cn=x," HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
+    absent[0] = dmg_search(ld, "cn=x," NOGROUP, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
+    there[1] = dmg_compare(ld, "cn=x," HIDDEN, "cn", "x");
+    absent[1] = dmg_compare(ld, "cn=x," NOGROUP, "cn", "x");
+    there[2] = dmg_delete(ld, "cn=x," HIDDEN);
+    absent[2] = dmg_delete(ld, "cn=x," NOGROUP);
     dmg_disconnect(ld);
+    char msg[2048] = "";
+    for (int i = 0; i < 3; i++) {
+        if (there[i].rc == absent[i].rc && strcasecmp(there[i].matched, absent[i].matched) == 0)
+            continue;
+        size_t len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, "\n  %s below the hidden group: %d matched \"%s\"; "
+                 "below no group: %d matched \"%s\"", what[i], there[i].rc, there[i].matched,
+                 absent[i].rc, absent[i].matched);
+    }
+    ck_assert_msg(msg[0] == '\0', "%s:%s", w->label, msg);
 }
 END_TEST
 
@@ -285,22 +284,25 @@ START_TEST(hidden_group_base_answer_differs_from_missing)
     const who *w = &curious[_i];
     ensure_fixtures(srv);
     LDAP *ld = bind_as(srv, w->dn);
-    dmg_result r = dmg_search(ld, HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
-    dmg_result a = dmg_search(ld, NOGROUP, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
-    ck_assert_msg(r.rc == a.rc && strcasecmp(r.matched, a.matched) == 0,
-                  "%s: search on the hidden group: %d matched \"%s\"; on no group: %d matched "
-                  "\"%s\"", w->label, r.rc, r.matched, a.rc, a.matched);
-    r = dmg_compare(ld, HIDDEN, "cn", "att-hidden");
-    a = dmg_compare(ld, NOGROUP, "cn", "att-none");
-    ck_assert_msg(r.rc == a.rc && strcasecmp(r.matched, a.matched) == 0,
-                  "%s: compare on the hidden group: %d matched \"%s\"; on no group: %d matched "
-                  "\"%s\"", w->label, r.rc, r.matched, a.rc, a.matched);
-    r = dmg_modify(ld, HIDDEN, "replace: description\ndescription: x\n");
-    a = dmg_modify(ld, NOGROUP, "replace: description\ndescription: x\n");
-    ck_assert_msg(r.rc == a.rc && strcasecmp(r.matched, a.matched) == 0,
-                  "%s: modify of the hidden group: %d matched \"%s\"; of no group: %d matched "
-                  "\"%s\"", w->label, r.rc, r.matched, a.rc, a.matched);
+    dmg_result there[3], absent[3];
+    static const char *const what[3] = { "search", "compare", "modify" };
+    there[0] = dmg_search(ld, HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
+    absent[0] = dmg_search(ld, NOGROUP, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
+    there[1] = dmg_compare(ld, HIDDEN, "cn", "att-hidden");
+    absent[1] = dmg_compare(ld, NOGROUP, "cn", "att-none");
+    there[2] = dmg_modify(ld, HIDDEN, "replace: description\ndescription: x\n");
+    absent[2] = dmg_modify(ld, NOGROUP, "replace: description\ndescription: x\n");
     dmg_disconnect(ld);
+    char msg[2048] = "";
+    for (int i = 0; i < 3; i++) {
+        if (there[i].rc == absent[i].rc && strcasecmp(there[i].matched, absent[i].matched) == 0)
+            continue;
+        size_t len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, "\n  %s of the hidden group: %d matched \"%s\"; "
+                 "of no group: %d matched \"%s\"", what[i], there[i].rc, there[i].matched,
+                 absent[i].rc, absent[i].matched);
+    }
+    ck_assert_msg(msg[0] == '\0', "%s:%s", w->label, msg);
 }
 END_TEST
 #endif
