@@ -8,7 +8,8 @@
  *   cd _build-plain && make check TESTS=tests/integration/test_attack \
  *       CFLAGS=-DDMG_ATTACK_KNOWN_FAILING
  *
- * (then read tests/integration/test_attack.log).  make does not rebuild an object when only
+ * (then read tests/integration/test_attack.log).  The findings report, ranked by severity, with
+ * reproductions, root causes and suggested fixes: tests/integration/attack-findings.md.  make does not rebuild an object when only
  * CFLAGS change: touch tests/integration/test_attack.c before that command, and again before
  * going back to the default build.  Tests outside the #ifdef pass today and
  * guard against regressions.
