@@ -417,6 +417,23 @@ static void hold_one(world *w, const char *queue_id, char *id, char *approve, ch
         free(msg);
 }
 
+/* The one new sendmail run is bob's message msg, released to every member byte for byte
+ * (DKIM signatures still verify), and id is done. */
+static void assert_released(world *w, const char *id, const char *msg)
+{
+    static const char head[] = "-i\n-f\nbob@example.com\n--\n";
+    mail m[8];
+    size_t n = new_mails(w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_msg(strncmp(m[0].args, head, strlen(head)) == 0, "%s", m[0].args);
+    char *sorted = dmg_sorted_lines(m[0].args + strlen(head));
+    ck_assert_str_eq(sorted, MEMBERS);
+    free(sorted);
+    ck_assert_str_eq(m[0].msg, msg);
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(w, id), "done");
+}
+
 /* ============================================================================================
  * Tests
  * ========================================================================================== */
@@ -522,17 +539,9 @@ START_TEST(test_approve_by_mail)
     ck_assert_int_eq(decide(&w, "4QDEC1", "alice@example.com", approve, "127.0.0.1", "",
                             "ok\n", &out, NULL), 0);
     free(out);
+    assert_released(&w, id, msg);
     mail m[8];
-    size_t n = new_mails(&w, m, 8);
-    ck_assert_uint_eq(n, 1);
-    ck_assert_msg(strncmp(m[0].args, "-i\n-f\nbob@example.com\n--\n", 25) == 0, "%s",
-                  m[0].args);
-    char *sorted = dmg_sorted_lines(m[0].args + strlen("-i\n-f\nbob@example.com\n--\n"));
-    ck_assert_str_eq(sorted, MEMBERS);
-    free(sorted);
-    ck_assert_str_eq(m[0].msg, msg); /* byte for byte: DKIM signatures still verify */
-    free_mails(m, n);
-    ck_assert_str_eq(state_of(&w, id), "done");
+    size_t n;
     char line[200];
     path_fmt(line, sizeof line, "approved: queue_id=4QAPPR1 audit_id=%s group=" GROUP
              " sender=bob@example.com by=alice@example.com", id);
@@ -561,6 +570,32 @@ START_TEST(test_approve_by_mail)
     ck_assert_ptr_nonnull(strstr(out, "already decided"));
     free(out);
     ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    free(msg);
+}
+END_TEST
+
+/* No base, as dmg-policyd's default: dmg-audit searches where dmg-policyd does, every naming
+ * context, for the decision, the auditors, an authenticated auditor's account and the
+ * members at release. */
+START_TEST(test_no_base)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *conf = read_file(w.conf), *at = strstr(conf, "base = dc=example,dc=com\n");
+    ck_assert_ptr_nonnull(at);
+    memmove(at, at + strlen("base = dc=example,dc=com\n"),
+            strlen(at + strlen("base = dc=example,dc=com\n")) + 1);
+    ck_assert_ptr_null(strstr(conf, "base"));
+    write_file(w.conf, conf, 0600);
+    free(conf);
+
+    char id[17], approve[200], reject[200], *msg, *out;
+    hold_one(&w, "4QNOBASE1", id, approve, reject, &msg); /* decision and auditors found */
+    /* alice, authenticated from an untrusted network: her account is found too */
+    ck_assert_int_eq(decide(&w, "4QNOBASE2", "alice@example.com", approve, "203.0.113.9",
+                            "alice", "ok\n", &out, NULL), 0);
+    free(out);
+    assert_released(&w, id, msg);
     free(msg);
 }
 END_TEST
@@ -1843,6 +1878,7 @@ int main(void)
     TCase *tc = dmg_tcase("review loop");
     tcase_add_test(tc, test_held_and_notified);
     tcase_add_test(tc, test_approve_by_mail);
+    tcase_add_test(tc, test_no_base);
     tcase_add_test(tc, test_reject_by_mail);
     tcase_add_test(tc, test_forged_decisions);
     tcase_add_test(tc, test_secret_rotation);
