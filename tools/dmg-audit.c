@@ -352,11 +352,13 @@ static int load_config(const char *path)
                         "addresses, e.g. review.example.com)", path);
         return -1;
     }
-    if (strcasestr(cfg.ldap.filter, "dmgAuditRequired") != NULL) {
-        /* copied from dmg-policyd.conf: dmg-audit would then find no audited group at all */
-        logmsg(LOG_ERR, "error: %s: filter must not exclude audited groups (that setting "
-                        "belongs in dmg-policyd.conf only)", path);
-        return -1;
+    if (cfg.ldap.filter[0] != '\0') {
+        /* dmg-policyd's setting (which groups it checks). Every copy Postfix routes here
+         * must be decided: a filter that left the group out (as the old setup's
+         * (!(dmgAuditRequired=TRUE)) did) would defer it until it expires. */
+        logmsg(LOG_WARNING, "warning: %s: filter %s is not used by dmg-audit: every group "
+                            "Postfix routes to the review is decided", path, cfg.ldap.filter);
+        cfg.ldap.filter[0] = '\0';
     }
     if (cfg.notify_from[0] == '\0')
         snprintf(cfg.notify_from, sizeof cfg.notify_from, "postmaster@%s", cfg.review_domain);
