@@ -78,7 +78,6 @@ struct au_config {
     char reinject_smtp[PD_CONF_VALUE_MAX]; /* HOST:PORT: SMTP instead of sendmail */
     char notify_from[AU_ADDR_MAX];         /* From: of notices */
     char log_file[PD_CONF_VALUE_MAX];
-    struct au_nets trusted;
     int hold_days;
     int keep_days;
     long max_message_size;
@@ -248,8 +247,6 @@ static int config_line(const char *line, size_t len, char *err, size_t errsize)
     }
     if (strcmp(key, "log_file") == 0)
         return set_text(cfg.log_file, sizeof cfg.log_file, key, value, err, errsize);
-    if (strcmp(key, "trusted_networks") == 0)
-        return au_nets_parse(&cfg.trusted, value, err, errsize);
     if (strcmp(key, "hold_days") == 0) {
         if (set_number(&n, key, value, 1, 365, err, errsize) != 0)
             return -1;
@@ -319,7 +316,6 @@ static int load_config(const char *path)
     cfg.keep_days = 30;
     cfg.text_lines = 20;
     cfg.max_message_size = 50L * 1024 * 1024;
-    au_nets_parse(&cfg.trusted, "127.0.0.0/8 [::1]/128", err, sizeof err);
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -461,7 +457,7 @@ static enum identity sender_identity(const char *sender, const char *sasl, const
         }
         return ID_PROVEN;
     }
-    if (client == NULL || client[0] == '\0' || au_nets_match(&cfg.trusted, client))
+    if (client == NULL || client[0] == '\0' || pd_client_trusted(&cfg.ldap, client))
         return ID_PROVEN;
     snprintf(why, whysize, "client %s is neither authenticated nor in trusted_networks",
              client);

@@ -854,6 +854,17 @@ START_TEST(test_directory_unavailable)
     mail m[4];
     ck_assert_uint_eq(new_mails(&w, m, 4), 0);
     free(msg);
+    /* trusted_networks is dmg-policyd's setting, checked by its code */
+    char *conf = read_file(w.conf), *bad = NULL;
+    ck_assert_int_ge(asprintf(&bad, "%strusted_networks = 10.0.0.0/0\n", conf), 0);
+    write_file(w.conf, bad, 0600);
+    free(bad);
+    free(conf);
+    ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
+                             NULL), 75);
+    ck_assert_ptr_nonnull(strstr(out, "4.3.5 dmg-audit: configuration error"));
+    free(out);
+    assert_log_has(&w, "trusted_networks: \"10.0.0.0/0\": address bits set after the prefix");
     /* a broken configuration: also 75 (the message stays in Postfix's queue) */
     write_file(w.conf, "spool_directory = relative\n", 0600);
     ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
