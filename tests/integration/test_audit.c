@@ -603,6 +603,51 @@ START_TEST(test_no_base)
 }
 END_TEST
 
+/* tools/dmg-audit.conf.example works as written, but for the paths and the server's URI:
+ * held, auditors notified. */
+START_TEST(test_example_config)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    const char *src = getenv("DMG_SRCDIR");
+    char example[PATH_MAX], line[2048], *conf = NULL;
+    size_t len = 0;
+    int replaced = 0;
+    path_fmt(example, sizeof example, "%s/tools/dmg-audit.conf.example",
+             src != NULL && *src ? src : ".");
+    FILE *in = fopen(example, "r");
+    ck_assert_msg(in != NULL, "cannot read %s (set DMG_SRCDIR)", example);
+    FILE *out = open_memstream(&conf, &len);
+    ck_assert_ptr_nonnull(out);
+    while (fgets(line, sizeof line, in) != NULL) {
+        static const char *const keys[] = { "uri =", "bind_pw_file =", "spool_directory =",
+                                            "secret_file =" };
+        static const char *const values[] = { "uri = %s\n", "bind_pw_file = %s/mta.pw\n",
+                                              "spool_directory = %s\n",
+                                              "secret_file = %s/secret\n" };
+        const char *with[] = { dmg_server_uri(server), w.dir, w.spool, w.dir };
+        size_t k = 0;
+        while (k < 4 && strncmp(line, keys[k], strlen(keys[k])) != 0)
+            k++;
+        if (k < 4) {
+            fprintf(out, values[k], with[k]);
+            replaced++;
+        } else {
+            fputs(line, out);
+        }
+    }
+    fclose(in);
+    fprintf(out, "sendmail_path = %s/sendmail\nlog_file = %s\n", w.dir, w.log);
+    ck_assert_int_eq(fclose(out), 0);
+    ck_assert_int_eq(replaced, 4);
+    write_file(w.conf, conf, 0600);
+    free(conf);
+    char id[17], approve[200], reject[200];
+    hold_one(&w, "4QEXAMPLE1", id, approve, reject, NULL);
+    ck_assert_str_eq(state_of(&w, id), "held");
+}
+END_TEST
+
 /* Reject by mail: nothing delivered; the sender gets the auditor's reason. */
 START_TEST(test_reject_by_mail)
 {
@@ -1879,6 +1924,7 @@ int main(void)
     tcase_add_test(tc, test_held_and_notified);
     tcase_add_test(tc, test_approve_by_mail);
     tcase_add_test(tc, test_no_base);
+    tcase_add_test(tc, test_example_config);
     tcase_add_test(tc, test_reject_by_mail);
     tcase_add_test(tc, test_forged_decisions);
     tcase_add_test(tc, test_secret_rotation);
