@@ -143,15 +143,28 @@ static const char *shown(const char *addr)
     return addr[0] == '\0' ? "<>" : addr;
 }
 
-/* Tests kill dmg-audit at a step, once: when the environment variable name holds the path
- * of a file that this process can remove, it is removed and the process killed (SIGKILL,
- * as by a crash or "kill -9"). Without that variable nothing happens. */
+/* Test hooks, compiled only into the test suite's build of these sources
+ * (tests/integration/dmg-audit-hooks, -DDMG_AUDIT_TEST_HOOKS, never installed): the
+ * installed dmg-audit has neither, whatever its environment or arguments.
+ *   crash_point  when the environment variable name holds the path of a file that this
+ *                process can remove, it is removed and the process killed (SIGKILL, as by a
+ *                crash or "kill -9"): the crash-safety tests, once per step
+ *   expire --now=SECONDS  another time for the expiry tests */
+#ifdef DMG_AUDIT_TEST_HOOKS
+#define TEST_HOOKS 1
 static void crash_point(const char *name)
 {
     const char *flag = getenv(name);
     if (flag != NULL && flag[0] == '/' && unlink(flag) == 0)
         kill(getpid(), SIGKILL);
 }
+#else
+#define TEST_HOOKS 0
+static void crash_point(const char *name)
+{
+    (void)name;
+}
+#endif
 
 /* ======================================================================================
  * Configuration file
@@ -1281,10 +1294,10 @@ static int cmd_expire(int argc, char **argv)
     char err[512];
 
     for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], "--now=", 6) == 0)
+        if (TEST_HOOKS && strncmp(argv[i], "--now=", 6) == 0)
             now = strtol(argv[i] + 6, NULL, 10);
         else {
-            fprintf(stderr, "usage: dmg-audit expire [--now=SECONDS]\n");
+            fprintf(stderr, "usage: dmg-audit expire\n");
             return EX_USAGE_;
         }
     }

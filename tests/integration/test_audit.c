@@ -12,7 +12,10 @@
  *
  * Crash tests set DMG_AUDIT_CRASH_<STEP>=<flag file> (dmg-audit removes the file and kills
  * itself with SIGKILL at that step) and run the command again as Postfix would (same queue
- * ID, same message).
+ * ID, same message); expiry tests move the clock with "expire --now=". Both hooks exist only
+ * in the test build of the same sources, tests/integration/dmg-audit-hooks ($DMG_AUDIT_HOOKS),
+ * which those tests run; the others run tools/dmg-audit, which has no hooks
+ * (test_no_hooks_installed).
  *
  * The "postfix" test case runs the loop through a real private Postfix (see below); it needs
  * Postfix with LDAP tables (Debian: postfix, postfix-ldap) and root, and FAILS saying so when
@@ -129,6 +132,7 @@ typedef struct world {
     char log[PATH_MAX];
     char fail_flag[PATH_MAX];
     int seen;               /* recorded mails already looked at */
+    int hooks;              /* run the test build (crash points, expire --now=) */
 } world;
 
 static void make_world(world *w, const char *extra_config, const char *uri)
@@ -182,19 +186,31 @@ static void make_world(world *w, const char *extra_config, const char *uri)
     write_file(w->conf, text, 0600);
 }
 
-/* Run dmg-audit -c CONF ARGS... with input as standard input; output into *out (may be
- * NULL). env: "NAME=VALUE" to add, or NULL. The exit status (128+N for signal N). */
+/* The dmg-audit binary into path: the installed one, $DMG_AUDIT (default
+ * $DMG_BUILDDIR/tools/dmg-audit), or with hooks the test build, $DMG_AUDIT_HOOKS (default
+ * $DMG_BUILDDIR/tests/integration/dmg-audit-hooks). */
+static void audit_binary(char *path, size_t size, int hooks)
+{
+    const char *bin = getenv(hooks ? "DMG_AUDIT_HOOKS" : "DMG_AUDIT");
+    if (bin != NULL && bin[0] != '\0') {
+        path_fmt(path, size, "%s", bin);
+    } else {
+        const char *b = getenv("DMG_BUILDDIR");
+        path_fmt(path, size, "%s/%s", b != NULL && *b ? b : ".",
+                 hooks ? "tests/integration/dmg-audit-hooks" : "tools/dmg-audit");
+    }
+    ck_assert_msg(access(path, X_OK) == 0, "%s is not executable (set %s)", path,
+                  hooks ? "DMG_AUDIT_HOOKS" : "DMG_AUDIT");
+}
+
+/* Run dmg-audit -c CONF ARGS... (the test build with w->hooks) with input as standard
+ * input; output into *out (may be NULL). env: "NAME=VALUE" to add, or NULL. The exit status
+ * (128+N for signal N). */
 static int audit_run(world *w, const char *input, char **out, const char *env,
                      const char *const *args)
 {
-    const char *bin = getenv("DMG_AUDIT");
-    char defbin[PATH_MAX], in_path[PATH_MAX], out_path[PATH_MAX];
-    if (bin == NULL || bin[0] == '\0') {
-        const char *b = getenv("DMG_BUILDDIR");
-        path_fmt(defbin, sizeof defbin, "%s/tools/dmg-audit", b != NULL && *b ? b : ".");
-        bin = defbin;
-    }
-    ck_assert_msg(access(bin, X_OK) == 0, "%s is not executable (set DMG_AUDIT)", bin);
+    char bin[PATH_MAX], in_path[PATH_MAX], out_path[PATH_MAX];
+    audit_binary(bin, sizeof bin, w->hooks);
     path_fmt(in_path, sizeof in_path, "%s/stdin", w->dir);
     path_fmt(out_path, sizeof out_path, "%s/stdout", w->dir);
     write_file(in_path, input != NULL ? input : "", 0600);
@@ -780,6 +796,7 @@ START_TEST(test_expiry)
 {
     world w;
     make_world(&w, "hold_days = 2\n", NULL);
+    w.hooks = 1;
     char id[17], approve[200], reject[200], *out, now[64];
     hold_one(&w, "4QEXP1", id, approve, reject, NULL);
     /* a file a killed writer left in tmp/: removed after a day */
@@ -919,12 +936,42 @@ START_TEST(test_directory_unavailable)
 }
 END_TEST
 
+/* The installed binary has no test hooks: the crash points' variables and expire --now=
+ * change nothing (the hooks are compiled only into tests/integration/dmg-audit-hooks). */
+START_TEST(test_no_hooks_installed)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char *msg = message("4QHOOK1", "bob@example.com", "No hooks"), *out, id[17], now[64];
+    char env[PATH_MAX + 64], flag[PATH_MAX];
+    path_fmt(flag, sizeof flag, "%s/crash-flag", w.dir);
+    write_file(flag, "", 0600);
+    path_fmt(env, sizeof env, "DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s", flag);
+    ck_assert_int_eq(deliver(&w, "4QHOOK1", "bob@example.com", "", "", msg, &out, env), 0);
+    free(out);
+    ck_assert_int_eq(access(flag, F_OK), 0); /* not taken */
+    held_id(&w, "4QHOOK1", id, sizeof id);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 3); /* notified at once */
+    free_mails(m, n);
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 30 * 86400);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 64);
+    ck_assert_str_eq(out, "usage: dmg-audit expire\n");
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "held");
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    free(msg);
+}
+END_TEST
+
 /* Killed at each step, run again as Postfix (or the timer) would: nothing lost, nothing
  * delivered twice. */
 START_TEST(test_crash_and_retry)
 {
     world w;
     make_world(&w, NULL, NULL);
+    w.hooks = 1;
     char *msg = message("4QCR1", "bob@example.com", "Crash test"), *out, id[17];
     mail m[8];
     size_t n;
@@ -1280,13 +1327,9 @@ static pfx *start_postfix(const char *crash_env_words)
     path_fmt(w->out, sizeof w->out, "%s/out", p->audit);
     ck_assert_int_eq(mkdir(w->spool, 0700), 0);
     ck_assert_int_eq(chown(w->spool, uid, gid), 0);
-    const char *bin = getenv("DMG_AUDIT");
-    char defbin[PATH_MAX], audit_bin[PATH_MAX];
-    if (bin == NULL || *bin == '\0') {
-        const char *b = getenv("DMG_BUILDDIR");
-        path_fmt(defbin, sizeof defbin, "%s/tools/dmg-audit", b != NULL && *b ? b : ".");
-        bin = defbin;
-    }
+    /* the test build for the crash points (crash_env_words), else the installed one */
+    char bin[PATH_MAX], audit_bin[PATH_MAX];
+    audit_binary(bin, sizeof bin, crash_env_words[0] != '\0');
     path_fmt(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
     copy_file(bin, audit_bin, 0755);
     /* dmg-policyd in front: it decides audited groups too (a sender they do not allow is
@@ -1822,6 +1865,7 @@ START_TEST(test_postfix_review_loop)
     ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
     char now[64], *out;
     snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    p->w.hooks = 1;
     ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("expire", now)), 0);
     free(out);
     free(wait_mail(p, "bob", "Expired without an audit decision (" GROUP "): pf-four", 1));
@@ -1932,6 +1976,7 @@ int main(void)
     tcase_add_test(tc, test_auditor_and_rejected_sender);
     tcase_add_test(tc, test_directory_unavailable);
     tcase_add_test(tc, test_crash_and_retry);
+    tcase_add_test(tc, test_no_hooks_installed);
     tcase_add_test(tc, test_postmaster_commands);
     suite_add_tcase(s, tc);
     tc = dmg_tcase("postfix");
