@@ -933,6 +933,36 @@ START_TEST(test_directory_unavailable)
                              NULL), 75);
     ck_assert_ptr_nonnull(strstr(out, "4.3.5 dmg-audit: configuration error"));
     free(out);
+
+    /* held while the directory answered, then it is gone: a decision by mail waits (75, the
+     * auditors cannot be read), the postmaster's approval is recorded and its release waits
+     * (the members cannot be read); nothing is delivered until it is back */
+    world v;
+    make_world(&v, NULL, NULL);
+    char id[17], approve[200], reject[200], *held;
+    hold_one(&v, "4QDOWN2", id, approve, reject, &held);
+    char *orig = read_file(v.conf), *down = NULL, *at = strstr(orig, dmg_server_uri(server));
+    ck_assert_ptr_nonnull(at);
+    ck_assert_int_ge(asprintf(&down, "%.*s%s%s", (int)(at - orig), orig, uri,
+                              at + strlen(dmg_server_uri(server))), 0);
+    write_file(v.conf, down, 0600);
+    free(down);
+    ck_assert_int_eq(decide(&v, "4QDOWN3", "alice@example.com", approve, "127.0.0.1", "", "",
+                            &out, NULL), 75);
+    ck_assert_msg(strncmp(out, "4.3.0 dmg-audit: directory: ", 28) == 0, "%s", out);
+    free(out);
+    ck_assert_str_eq(state_of(&v, id), "held");
+    ck_assert_int_eq(audit_run(&v, NULL, &out, NULL, ARGS("approve", id)), 75);
+    free(out);
+    ck_assert_str_eq(state_of(&v, id), "decided");
+    ck_assert_uint_eq(new_mails(&v, m, 4), 0);
+    /* back: the timer carries the approval out */
+    write_file(v.conf, orig, 0600);
+    free(orig);
+    ck_assert_int_eq(audit_run(&v, NULL, &out, NULL, ARGS("expire")), 0);
+    free(out);
+    assert_released(&v, id, held);
+    free(held);
 }
 END_TEST
 
