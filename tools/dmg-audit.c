@@ -463,6 +463,11 @@ static enum identity sender_identity(const char *sender, const char *sasl, const
             snprintf(why, whysize, "%s", out.error);
             return ID_UNAVAILABLE;
         }
+        if (id == PD_ID_NO_ACCOUNT || id == PD_ID_MANY_ACCOUNTS) {
+            snprintf(why, whysize, "%s account found for the authenticated user %s",
+                     id == PD_ID_NO_ACCOUNT ? "no" : "more than one", sasl);
+            return ID_WRONG;
+        }
         if (id != PD_ID_AS_CLAIMED) {
             snprintf(why, whysize, "sender %s is not an address of the authenticated "
                                    "account %s", shown(sender), sasl);

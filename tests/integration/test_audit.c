@@ -878,6 +878,11 @@ START_TEST(test_auditor_and_rejected_sender)
     ck_assert_str_eq(out, "5.7.1 sender alice@example.com is not an address of the "
                           "authenticated account bob\n");
     free(out);
+    /* a login no account has (the login is a value, never a filter) */
+    ck_assert_int_eq(deliver(&w, "4QAUD3", "alice@example.com", "203.0.113.9", "x)(uid=alice",
+                             msg, &out, NULL), 77);
+    ck_assert_str_eq(out, "5.7.1 no account found for the authenticated user x)(uid=alice\n");
+    free(out);
     free(msg);
 
     /* not allowed by the group: 5.7.1 with the directory's reason, nothing kept */
