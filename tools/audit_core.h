@@ -1,7 +1,7 @@
 /*
  * audit_core.h - everything of dmg-audit(8) that needs no directory and no mail system:
  * audit IDs and tokens, the decision addresses, what a held message says about itself
- * (headers, the start of its text), the notices' text, trusted networks, and the spool's
+ * (headers, the start of its text), the notices' text and the spool's
  * state machine on disk.
  *
  * C99 + POSIX + GnuTLS (HMAC-SHA256, SHA-256, random numbers). Every function takes explicit
@@ -189,27 +189,6 @@ size_t au_format_notice(char *out, size_t size, const struct au_notice *n);
 
 /* Random bytes (GnuTLS's nonce generator). 0 or -1. */
 int au_random(void *buf, size_t len);
-
-/* ---------------------------------------------------------------------------------------
- * Trusted networks ("127.0.0.0/8, [::1]/128, 192.0.2.7"; blanks or commas between)
- * ------------------------------------------------------------------------------------- */
-
-#define AU_NETS_MAX 64
-struct au_net {
-    int family;              /* 4 or 6 */
-    unsigned char addr[16];
-    unsigned prefix;
-};
-struct au_nets {
-    struct au_net net[AU_NETS_MAX];
-    size_t n;
-};
-
-/* 0, or -1 with err naming the bad item. */
-int au_nets_parse(struct au_nets *nets, const char *text, char *err, size_t errsize);
-/* 1 when address (IPv4 or IPv6 text, optionally in [...]; an IPv4-mapped IPv6 address
- * counts as IPv4) lies in one of nets. */
-int au_nets_match(const struct au_nets *nets, const char *address);
 
 /* ---------------------------------------------------------------------------------------
  * Records: "key: value" lines, values sanitised to one line

@@ -23,7 +23,6 @@
 #define _GNU_SOURCE
 
 #include "audit_core.h"
-#include "audit_ldap.h"
 #include "audit_smtp.h"
 #include "policyd_ldap.h"
 #include "policyd_proto.h"
@@ -78,10 +77,7 @@ struct au_config {
     char sendmail[PD_CONF_VALUE_MAX];      /* sendmail_path */
     char reinject_smtp[PD_CONF_VALUE_MAX]; /* HOST:PORT: SMTP instead of sendmail */
     char notify_from[AU_ADDR_MAX];         /* From: of notices */
-    char account_filter[PD_CONF_VALUE_MAX];
-    char account_base[PD_CONF_VALUE_MAX];
     char log_file[PD_CONF_VALUE_MAX];
-    struct au_nets trusted;
     int hold_days;
     int keep_days;
     long max_message_size;
@@ -91,8 +87,7 @@ struct au_config {
 static struct au_config cfg;
 static struct au_secret secret, previous_secret;
 static int have_previous_secret;
-static pd_ldap *decision_ldap;
-static au_ldap *dir;
+static pd_ldap *directory;  /* dmg-policyd's connection, bases and retries */
 
 /* ======================================================================================
  * Logging: one line per event, to syslog (facility mail, as Postfix) and log_file
@@ -148,15 +143,28 @@ static const char *shown(const char *addr)
     return addr[0] == '\0' ? "<>" : addr;
 }
 
-/* Tests kill dmg-audit at a step, once: when the environment variable name holds the path
- * of a file that this process can remove, it is removed and the process killed (SIGKILL,
- * as by a crash or "kill -9"). Without that variable nothing happens. */
+/* Test hooks, compiled only into the test suite's build of these sources
+ * (tests/integration/dmg-audit-hooks, -DDMG_AUDIT_TEST_HOOKS, never installed): the
+ * installed dmg-audit has neither, whatever its environment or arguments.
+ *   crash_point  when the environment variable name holds the path of a file that this
+ *                process can remove, it is removed and the process killed (SIGKILL, as by a
+ *                crash or "kill -9"): the crash-safety tests, once per step
+ *   expire --now=SECONDS  another time for the expiry tests */
+#ifdef DMG_AUDIT_TEST_HOOKS
+#define TEST_HOOKS 1
 static void crash_point(const char *name)
 {
     const char *flag = getenv(name);
     if (flag != NULL && flag[0] == '/' && unlink(flag) == 0)
         kill(getpid(), SIGKILL);
 }
+#else
+#define TEST_HOOKS 0
+static void crash_point(const char *name)
+{
+    (void)name;
+}
+#endif
 
 /* ======================================================================================
  * Configuration file
@@ -250,15 +258,8 @@ static int config_line(const char *line, size_t len, char *err, size_t errsize)
         }
         return set_text(cfg.notify_from, sizeof cfg.notify_from, key, value, err, errsize);
     }
-    if (strcmp(key, "account_filter") == 0)
-        return set_text(cfg.account_filter, sizeof cfg.account_filter, key, value, err,
-                        errsize);
-    if (strcmp(key, "account_base") == 0)
-        return set_text(cfg.account_base, sizeof cfg.account_base, key, value, err, errsize);
     if (strcmp(key, "log_file") == 0)
         return set_text(cfg.log_file, sizeof cfg.log_file, key, value, err, errsize);
-    if (strcmp(key, "trusted_networks") == 0)
-        return au_nets_parse(&cfg.trusted, value, err, errsize);
     if (strcmp(key, "hold_days") == 0) {
         if (set_number(&n, key, value, 1, 365, err, errsize) != 0)
             return -1;
@@ -324,12 +325,10 @@ static int load_config(const char *path)
     snprintf(cfg.spool, sizeof cfg.spool, "/var/spool/dmg-audit");
     snprintf(cfg.secret_file, sizeof cfg.secret_file, "/etc/postfix/dmg-audit.secret");
     snprintf(cfg.sendmail, sizeof cfg.sendmail, "/usr/sbin/sendmail");
-    snprintf(cfg.account_filter, sizeof cfg.account_filter, "(uid=%%s)");
     cfg.hold_days = 5;
     cfg.keep_days = 30;
     cfg.text_lines = 20;
     cfg.max_message_size = 50L * 1024 * 1024;
-    au_nets_parse(&cfg.trusted, "127.0.0.0/8 [::1]/128", err, sizeof err);
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -362,11 +361,13 @@ static int load_config(const char *path)
                         "addresses, e.g. review.example.com)", path);
         return -1;
     }
-    if (strcasestr(cfg.ldap.filter, "dmgAuditRequired") != NULL) {
-        /* copied from dmg-policyd.conf: dmg-audit would then find no audited group at all */
-        logmsg(LOG_ERR, "error: %s: filter must not exclude audited groups (that setting "
-                        "belongs in dmg-policyd.conf only)", path);
-        return -1;
+    if (cfg.ldap.filter[0] != '\0') {
+        /* dmg-policyd's setting (which groups it checks). Every copy Postfix routes here
+         * must be decided: a filter that left the group out (as the old setup's
+         * (!(dmgAuditRequired=TRUE)) did) would defer it until it expires. */
+        logmsg(LOG_WARNING, "warning: %s: filter %s is not used by dmg-audit: every group "
+                            "Postfix routes to the review is decided", path, cfg.ldap.filter);
+        cfg.ldap.filter[0] = '\0';
     }
     if (cfg.notify_from[0] == '\0')
         snprintf(cfg.notify_from, sizeof cfg.notify_from, "postmaster@%s", cfg.review_domain);
@@ -392,19 +393,47 @@ static int load_config(const char *path)
  * Directory
  * ==================================================================================== */
 
-static int directory_open(void)
+/* pd_ldap's messages (0 error, 1 notice, 2 debug, 3 warning) into the mail log. */
+static void directory_log(int level, const char *fmt, ...)
 {
-    decision_ldap = pd_ldap_new(&cfg.ldap, NULL);
-    dir = au_ldap_new(&cfg.ldap);
-    return decision_ldap != NULL && dir != NULL ? 0 : -1;
+    char line[1024];
+    va_list ap;
+
+    if (level == 2)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    logmsg(level == 0 ? LOG_ERR : level == 3 ? LOG_WARNING : LOG_INFO, "%s%s",
+           level == 0 ? "error: " : level == 3 ? "warning: " : "", line);
 }
 
-/* The mail values of an account (identity rules). */
-static enum au_ldap_rc account_mails(const char *account, char ***vals, size_t *n, char *err,
-                                     size_t errsize)
+static int directory_open(void)
 {
-    return au_ldap_values_tmpl(dir, cfg.account_base[0] != '\0' ? cfg.account_base : NULL,
-                               cfg.account_filter, account, "mail", vals, n, err, errsize);
+    directory = pd_ldap_new(&cfg.ldap, directory_log);
+    return directory != NULL ? 0 : -1;
+}
+
+/* Every value of attr of the group whose mail is group (where dmg-policyd finds groups:
+ * base, else every naming context). 1, 0 when there is no such group, -1 on a directory
+ * error (err says what). */
+static int group_values(const char *group, const char *attr, char ***vals, size_t *n,
+                        char *err, size_t errsize)
+{
+    char esc[3 * AU_ADDR_MAX + 1], filter[3 * AU_ADDR_MAX + 64];
+    struct pd_lookup out;
+
+    *vals = NULL;
+    *n = 0;
+    if (pd_filter_escape(esc, sizeof esc, group, strlen(group)) == (size_t)-1) {
+        snprintf(err, errsize, "group address too long");
+        return -1;
+    }
+    snprintf(filter, sizeof filter, "(&(objectClass=dynamicMailGroup)(mail=%s))", esc);
+    int rc = pd_ldap_values(directory, PD_WHERE_GROUPS, filter, attr, vals, n, &out);
+    if (rc < 0)
+        snprintf(err, errsize, "%s", out.error);
+    return rc;
 }
 
 static int in_list(char **vals, size_t n, const char *addr)
@@ -426,23 +455,27 @@ static enum identity sender_identity(const char *sender, const char *sasl, const
 {
     why[0] = '\0';
     if (sasl != NULL && sasl[0] != '\0') {
-        char **vals = NULL, err[512];
-        size_t n = 0;
-        enum au_ldap_rc rc = account_mails(sasl, &vals, &n, err, sizeof err);
-        if (rc == AU_LDAP_UNAVAILABLE) {
-            snprintf(why, whysize, "%s", err);
+        /* dmg-policyd's own test: sasl_login_filter under the naming contexts */
+        struct pd_lookup out;
+        pd_lookup_init(&out);
+        enum pd_identity id = pd_ldap_account(directory, sasl, sender, &out);
+        if (out.result == PD_RES_UNAVAILABLE || out.result == PD_RES_FAILED) {
+            snprintf(why, whysize, "%s", out.error);
             return ID_UNAVAILABLE;
         }
-        int ok = rc == AU_LDAP_OK && in_list(vals, n, sender);
-        au_ldap_values_free(vals);
-        if (!ok) {
+        if (id == PD_ID_NO_ACCOUNT || id == PD_ID_MANY_ACCOUNTS) {
+            snprintf(why, whysize, "%s account found for the authenticated user %s",
+                     id == PD_ID_NO_ACCOUNT ? "no" : "more than one", sasl);
+            return ID_WRONG;
+        }
+        if (id != PD_ID_AS_CLAIMED) {
             snprintf(why, whysize, "sender %s is not an address of the authenticated "
                                    "account %s", shown(sender), sasl);
             return ID_WRONG;
         }
         return ID_PROVEN;
     }
-    if (client == NULL || client[0] == '\0' || au_nets_match(&cfg.trusted, client))
+    if (client == NULL || client[0] == '\0' || pd_client_trusted(&cfg.ldap, client))
         return ID_PROVEN;
     snprintf(why, whysize, "client %s is neither authenticated nor in trusted_networks",
              client);
@@ -697,9 +730,7 @@ static int notify_auditors(const struct held *h)
 {
     char **aud = NULL, err[512];
     size_t n = 0;
-    enum au_ldap_rc rc = au_ldap_values(dir, NULL, "(objectClass=dynamicMailGroup)", "mail",
-                                        h->group, "dmgAuditorMail", &aud, &n, err, sizeof err);
-    if (rc == AU_LDAP_UNAVAILABLE || rc == AU_LDAP_FAILED) {
+    if (group_values(h->group, "dmgAuditorMail", &aud, &n, err, sizeof err) < 0) {
         logmsg(LOG_WARNING, "warning: audit_id=%s: cannot read the auditors of %s: %s", h->id,
                h->group, err);
         return EX_TEMPFAIL_;
@@ -708,7 +739,7 @@ static int notify_auditors(const struct held *h)
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         if (send_notice(AU_NOTE_HELD, h, aud[i], NULL, NULL) != 0) {
-            au_ldap_values_free(aud);
+            pd_ldap_values_free(aud);
             logmsg(LOG_WARNING, "warning: audit_id=%s: could not send the notice", h->id);
             return EX_TEMPFAIL_;
         }
@@ -716,7 +747,7 @@ static int notify_auditors(const struct held *h)
         if (k > 0 && (size_t)k < sizeof list - used)
             used += (size_t)k;
     }
-    au_ldap_values_free(aud);
+    pd_ldap_values_free(aud);
     if (au_spool_put(cfg.spool, "notified", h->id, "", 0, 0) != 0) {
         logmsg(LOG_WARNING, "warning: audit_id=%s: cannot mark notified: %s", h->id,
                strerror(errno));
@@ -805,10 +836,7 @@ static int apply_decision(const struct held *h, int nonblock)
     if (strcmp(d.action, "approve") == 0) {
         char **members = NULL, err[512];
         size_t n = 0;
-        enum au_ldap_rc lr = au_ldap_values(dir, NULL, "(objectClass=dynamicMailGroup)",
-                                            "mail", h->group, "dmgMemberMail", &members, &n,
-                                            err, sizeof err);
-        if (lr == AU_LDAP_UNAVAILABLE || lr == AU_LDAP_FAILED) {
+        if (group_values(h->group, "dmgMemberMail", &members, &n, err, sizeof err) < 0) {
             logmsg(LOG_WARNING, "warning: audit_id=%s: cannot read the members of %s: %s",
                    h->id, h->group, err);
             close(lock);
@@ -836,7 +864,7 @@ static int apply_decision(const struct held *h, int nonblock)
                        h->id, strerror(errno));
                 if (fd >= 0)
                     close(fd);
-                au_ldap_values_free(members);
+                pd_ldap_values_free(members);
                 close(lock);
                 return EX_TEMPFAIL_;
             }
@@ -845,7 +873,7 @@ static int apply_decision(const struct held *h, int nonblock)
             close(fd);
             if (rc == -2) {
                 /* maybe delivered: leave the release marker (uncertain, never repeated) */
-                au_ldap_values_free(members);
+                pd_ldap_values_free(members);
                 close(lock);
                 logmsg(LOG_WARNING, "uncertain: queue_id=%s audit_id=%s group=%s: the "
                                     "connection was lost after the message was sent",
@@ -857,14 +885,14 @@ static int apply_decision(const struct held *h, int nonblock)
                 char p[PATH_MAX];
                 snprintf(p, sizeof p, "%s/release/%s", cfg.spool, h->id);
                 unlink(p);
-                au_ldap_values_free(members);
+                pd_ldap_values_free(members);
                 close(lock);
                 logmsg(LOG_WARNING, "warning: audit_id=%s: release deferred", h->id);
                 return EX_TEMPFAIL_;
             }
             crash_point("DMG_AUDIT_CRASH_AFTER_RELEASE"); /* handed over, not marked */
         }
-        au_ldap_values_free(members);
+        pd_ldap_values_free(members);
         if (au_spool_finish(cfg.spool, h->id) != 0) {
             logmsg(LOG_ERR, "error: audit_id=%s: released but cannot mark it done: %s",
                    h->id, strerror(errno));
@@ -884,11 +912,10 @@ static int apply_decision(const struct held *h, int nonblock)
         if (expired) {
             char **aud = NULL, err[512];
             size_t n = 0;
-            if (au_ldap_values(dir, NULL, "(objectClass=dynamicMailGroup)", "mail", h->group,
-                               "dmgAuditorMail", &aud, &n, err, sizeof err) == AU_LDAP_OK)
+            if (group_values(h->group, "dmgAuditorMail", &aud, &n, err, sizeof err) > 0)
                 for (size_t i = 0; i < n; i++)
                     send_notice(AU_NOTE_EXPIRED, h, aud[i], NULL, NULL);
-            au_ldap_values_free(aud);
+            pd_ldap_values_free(aud);
         }
         if (au_spool_finish(cfg.spool, h->id) != 0) {
             close(lock);
@@ -1013,7 +1040,7 @@ static int cmd_deliver(int argc, char **argv)
         return 0;
     }
 
-    pd_ldap_lookup(decision_ldap, group, a.sender, &look);
+    pd_ldap_lookup(directory, group, a.sender, &look);
     int hold = 0;
     switch (look.result) {
     case PD_RES_ACCEPT:
@@ -1210,12 +1237,10 @@ static int cmd_decide(int argc, char **argv)
     /* a current auditor of the group, sending as themselves */
     char **aud = NULL;
     size_t n = 0;
-    enum au_ldap_rc lr = au_ldap_values(dir, NULL, "(objectClass=dynamicMailGroup)", "mail",
-                                        h.group, "dmgAuditorMail", &aud, &n, err, sizeof err);
-    if (lr == AU_LDAP_UNAVAILABLE || lr == AU_LDAP_FAILED)
+    if (group_values(h.group, "dmgAuditorMail", &aud, &n, err, sizeof err) < 0)
         return fail(EX_TEMPFAIL_, "4.3.0 dmg-audit: directory: %s", err);
     int auditor = in_list(aud, n, a.sender);
-    au_ldap_values_free(aud);
+    pd_ldap_values_free(aud);
     if (!auditor) {
         snprintf(why, sizeof why, "%s is not an auditor of %s", a.sender, h.group);
         return refuse(a.queue_id, da.id, a.sender, why);
@@ -1274,10 +1299,10 @@ static int cmd_expire(int argc, char **argv)
     char err[512];
 
     for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], "--now=", 6) == 0)
+        if (TEST_HOOKS && strncmp(argv[i], "--now=", 6) == 0)
             now = strtol(argv[i] + 6, NULL, 10);
         else {
-            fprintf(stderr, "usage: dmg-audit expire [--now=SECONDS]\n");
+            fprintf(stderr, "usage: dmg-audit expire\n");
             return EX_USAGE_;
         }
     }
@@ -1705,8 +1730,7 @@ int main(int argc, char **argv)
         usage();
         rc = EX_USAGE_;
     }
-    pd_ldap_free(decision_ldap);
-    au_ldap_free(dir);
+    pd_ldap_free(directory);
     memset(&secret, 0, sizeof secret);
     memset(&previous_secret, 0, sizeof previous_secret);
     return rc;

@@ -16,6 +16,7 @@
  * reply is
  *   not a dynamic mail group, or accept   action=DUNNO
  *   hold (audit)                          action=HOLD awaiting audit by A, B
+ *     with hold_action = review            action=DUNNO (dmg-audit holds the group's copy)
  *   reject                                action=REJECT 5.7.1 <dmgDecisionReason or why>
  *   over dynmailgroup-max-members         action=REJECT 5.5.3 group too large: ...
  *   directory unreachable                 action=DEFER_IF_PERMIT 4.3.0 directory unavailable
@@ -383,8 +384,15 @@ static void answer(const pd_parser *p, pd_ldap **ld, char *reply, size_t size)
     pd_client_of(p, &client);
     pd_ldap_lookup(*ld, recipient, sender, &res);
     judge_sender(*ld, &client, sender, &res);
-    if (pd_format_lookup_reply(reply, size, &res) == 0)
+    if (pd_format_decision_reply(reply, size, &res, &cfg) == 0)
         snprintf(reply, size, "%s", PD_REPLY_FAILED);
+    if (res.result == PD_RES_HOLD && cfg.hold_review) {
+        /* the log says why DUNNO: the review loop holds the group's copy */
+        char held[PD_LOOKUP_TEXT];
+        snprintf(held, sizeof held, "%s", res.reason);
+        snprintf(res.reason, sizeof res.reason, "hold_action = review: %s",
+                 held[0] != '\0' ? held : "awaiting audit");
+    }
     if (res.error[0] != '\0' && res.result != PD_RES_TOO_LARGE)
         log_msg(LOG_E, "sender=%s recipient=%s: %s", shown(s, sizeof s, sender),
                 shown(r, sizeof r, recipient), shown(e, sizeof e, res.error));

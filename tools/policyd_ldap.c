@@ -673,3 +673,115 @@ int pd_ldap_group_domain(pd_ldap *l, const char *domain, struct pd_lookup *out)
     keep_answer(l, domain, d.count > 0 || d.limited, now);
     return d.count > 0 || d.limited;
 }
+
+/* ======================================================================================
+ * The values of one entry, for the other tools (dmg-audit)
+ * ==================================================================================== */
+
+#define ATTR_NAME_MAX 64
+
+struct values {
+    const char *filter;
+    char attr[ATTR_NAME_MAX];
+    int for_groups;
+    char **vals;
+    size_t n;
+    size_t count;   /* entries seen */
+    int too_many;   /* more than PD_VALUES_MAX values */
+    int no_memory;
+};
+
+void pd_ldap_values_free(char **vals)
+{
+    for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+        free(vals[i]);
+    free(vals);
+}
+
+/* The first entry's values are kept; further entries are only counted. */
+static void read_values(LDAP *ld, LDAPMessage *e, void *arg)
+{
+    struct values *v = arg;
+    struct berval **bv;
+    size_t cnt = 0;
+
+    if (v->count++ > 0)
+        return;
+    bv = ldap_get_values_len(ld, e, v->attr);
+    while (bv != NULL && bv[cnt] != NULL)
+        cnt++;
+    if (cnt > PD_VALUES_MAX) {
+        v->too_many = 1;
+        ldap_value_free_len(bv);
+        return;
+    }
+    v->vals = calloc(cnt + 1, sizeof *v->vals);
+    if (v->vals == NULL) {
+        v->no_memory = 1;
+        ldap_value_free_len(bv);
+        return;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        v->vals[i] = bv_strdup(bv[i]);
+        if (v->vals[i] == NULL) {
+            v->no_memory = 1;
+            break;
+        }
+    }
+    v->n = cnt;
+    ldap_value_free_len(bv);
+}
+
+static int values_op(pd_ldap *l, void *arg, struct pd_lookup *out)
+{
+    struct values *v = arg;
+    char *attrs[] = { v->attr, NULL };
+
+    pd_ldap_values_free(v->vals); /* a retry starts over */
+    v->vals = NULL;
+    v->n = 0;
+    v->count = 0;
+    v->too_many = 0;
+    v->no_memory = 0;
+    return search_each(l, v->for_groups, v->filter, attrs, 2, read_values, v, NULL, out);
+}
+
+int pd_ldap_values(pd_ldap *l, enum pd_where where, const char *filter, const char *attr,
+                   char ***vals, size_t *n, struct pd_lookup *out)
+{
+    struct values v;
+    size_t alen = strlen(attr);
+
+    *vals = NULL;
+    *n = 0;
+    pd_lookup_init(out);
+    memset(&v, 0, sizeof v);
+    if (alen == 0 || alen >= sizeof v.attr) {
+        out->result = PD_RES_FAILED;
+        set_error(out, "unusable attribute name");
+        return -1;
+    }
+    memcpy(v.attr, attr, alen + 1);
+    v.filter = filter;
+    v.for_groups = where == PD_WHERE_GROUPS;
+    if (run_op(l, values_op, &v, out) != 0) {
+        pd_ldap_values_free(v.vals);
+        return -1;
+    }
+    if (v.too_many || v.no_memory || v.count > 1) {
+        pd_ldap_values_free(v.vals);
+        out->result = PD_RES_FAILED;
+        if (v.count > 1)
+            set_error(out, "more than one entry matches %s", filter);
+        else if (v.too_many)
+            set_error(out, "more than %d values of %s", PD_VALUES_MAX, attr);
+        else
+            set_error(out, "out of memory");
+        return -1;
+    }
+    if (v.count == 0)
+        return 0;
+    *vals = v.vals;
+    *n = v.n;
+    return 1;
+}

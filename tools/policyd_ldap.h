@@ -1,7 +1,8 @@
 /*
  * policyd_ldap.h - the directory side of dmg-policyd: one persistent LDAP connection that
  * asks slapo-dynmailgroup for the decision on (sender, recipient), finds the account of an
- * authenticated client and tells whether a domain is a group's.
+ * authenticated client and tells whether a domain is a group's. dmg-audit reads the
+ * directory through it too (pd_ldap_values), so both tools search the same places.
  *
  * The decision (man page SEND DECISIONS):
  *   base    the configured base, else each of the directory's naming contexts; scope sub
@@ -54,5 +55,23 @@ enum pd_identity pd_ldap_account(pd_ldap *l, const char *login, const char *send
  * returned. */
 #define PD_DOMAIN_TTL 300
 int pd_ldap_group_domain(pd_ldap *l, const char *domain, struct pd_lookup *out);
+
+/* A generic read for the other tools (dmg-audit): every value of attr of the one entry
+ * matching filter (complete, its values escaped by the caller: pd_filter_escape), searched
+ * where the decision is (where = PD_WHERE_GROUPS: the configured base, else each naming
+ * context) or where accounts are (PD_WHERE_ACCOUNTS: each naming context), on the same
+ * connection, with the same retry and timeout as the decision. At most PD_VALUES_MAX
+ * values.
+ *   1   found: *vals is a NULL-terminated array of *n NUL-terminated copies (a value with a
+ *       NUL byte is cut there), to free with pd_ldap_values_free
+ *   0   no entry matches (*vals NULL, *n 0)
+ *   -1  error: out->result is PD_RES_UNAVAILABLE (try again later) or PD_RES_FAILED (more
+ *       than one entry, too many values, a filter the server refuses, out of memory),
+ *       out->error says what; *vals NULL, *n 0 */
+#define PD_VALUES_MAX 100000
+enum pd_where { PD_WHERE_GROUPS = 1, PD_WHERE_ACCOUNTS = 0 };
+int pd_ldap_values(pd_ldap *l, enum pd_where where, const char *filter, const char *attr,
+                   char ***vals, size_t *n, struct pd_lookup *out);
+void pd_ldap_values_free(char **vals);
 
 #endif /* DMG_POLICYD_LDAP_H */

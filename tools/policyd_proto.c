@@ -706,6 +706,18 @@ size_t pd_format_lookup_reply(char *out, size_t size, const struct pd_lookup *l)
     return strlen(out);
 }
 
+size_t pd_format_decision_reply(char *out, size_t size, const struct pd_lookup *l,
+                                const struct pd_config *c)
+{
+    if (out == NULL || size < PD_REPLY_MAX || l == NULL || c == NULL)
+        return 0;
+    if (l->result == PD_RES_HOLD && c->hold_review) {
+        snprintf(out, size, "%s", PD_REPLY_DUNNO);
+        return strlen(out);
+    }
+    return pd_format_lookup_reply(out, size, l);
+}
+
 /* ======================================================================================
  * Sending identity
  * ==================================================================================== */
@@ -927,6 +939,23 @@ static int set_bool(int *dst, const char *key, const char *v, size_t vlen, char 
         }
     }
     snprintf(err, errsize, "%s: expected yes or no", key);
+    return -1;
+}
+
+/* hold_action: "hold" (Postfix's HOLD of the whole message) or "review" (DUNNO: the review
+ * loop holds the group's copy). */
+static int set_hold_action(struct pd_config *c, const char *key, const char *v, size_t vlen,
+                           char *err, size_t errsize)
+{
+    if (ascii_caseeq_n(v, vlen, "hold")) {
+        c->hold_review = 0;
+        return 0;
+    }
+    if (ascii_caseeq_n(v, vlen, "review")) {
+        c->hold_review = 1;
+        return 0;
+    }
+    snprintf(err, errsize, "%s: expected hold or review", key);
     return -1;
 }
 
@@ -1265,6 +1294,8 @@ int pd_config_line(struct pd_config *c, const char *line, size_t len, char *err,
         return set_int(&c->log_level, key, v, vlen, 0, 2, err, errsize);
     if (strcmp(key, "starttls") == 0)
         return set_bool(&c->starttls, key, v, vlen, err, errsize);
+    if (strcmp(key, "hold_action") == 0)
+        return set_hold_action(c, key, v, vlen, err, errsize);
     snprintf(err, errsize, "unknown setting \"%s\"", key);
     return -1;
 }

@@ -290,6 +290,7 @@ struct pd_config {
     int max_children;                     /* max_children: TCP connections, 1..1024, 32 */
     int log_level;                        /* log_level: 0 errors, 1 decisions, 2 debug */
     int starttls;                         /* starttls: yes/no, default no */
+    int hold_review;                      /* hold_action: review (1) or hold (0, default) */
 };
 
 void pd_config_defaults(struct pd_config *c);
@@ -306,6 +307,13 @@ int pd_config_check(const struct pd_config *c, char *err, size_t errsize);
  * the first line, checked like the setting. 0, or -1 with a message in err. */
 int pd_config_postconf_delimiter(struct pd_config *c, const char *out, size_t len, char *err,
                                  size_t errsize);
+
+/* The reply for a lookup under hold_action: with "review" a hold is DUNNO (the review loop,
+ * dmg-audit(8), to which Postfix routes the audited group's copy, holds it and asks the
+ * auditors), else as pd_format_lookup_reply ("HOLD awaiting audit by ..."). A rejection is
+ * REJECT under either: refused at RCPT time, never bounced later. */
+size_t pd_format_decision_reply(char *out, size_t size, const struct pd_lookup *l,
+                                const struct pd_config *c);
 
 /* Is the IP address (text, as Postfix's client_address) in trusted_networks? An
  * IPv4-mapped IPv6 address counts as its IPv4 address; "" or unparsable: no. */

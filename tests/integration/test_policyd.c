@@ -454,6 +454,12 @@ static const char *const group_ldif[] = {
     "dmgSendPolicy: anyone\ndmgAuditRequired: TRUE\n"
     "dmgAuditor: uid=frank,ou=Backend,ou=Engineering,dc=example,dc=com\n"
     "dmgAuditor: uid=alice,ou=Engineering,dc=example,dc=com\n",
+    /* members only, held for audit by frank (his mail passes: he is a member as well) */
+    "dn: cn=eng-audit-members," GROUPS "\nobjectClass: dynamicMailGroup\n"
+    "cn: eng-audit-members\nmail: eng-audit-members@example.com\n"
+    "dmgDepartment: ou=Engineering,dc=example,dc=com\n"
+    "dmgSendPolicy: members\ndmgAuditRequired: TRUE\n"
+    "dmgAuditor: uid=frank,ou=Backend,ou=Engineering,dc=example,dc=com\n",
     /* members only, hidden from address books (the privileged MTA account still sees it) */
     "dn: cn=eng-hidden," GROUPS "\nobjectClass: dynamicMailGroup\ncn: eng-hidden\n"
     "mail: eng-hidden@example.com\ndmgDepartment: ou=Engineering,dc=example,dc=com\n"
@@ -741,6 +747,8 @@ END_TEST
 #define UNTRUSTED "192.0.2.10"
 #define AS(sender, group, login) request_from("RCPT", (sender), (group), UNTRUSTED, (login))
 #define FROM_OUTSIDE(sender, group) request_from("RCPT", (sender), (group), UNTRUSTED, "")
+#define REJECT_LOCAL(sender, group) "action=REJECT 5.7.1 sender " sender " is in a local " \
+                                    "domain but not authenticated: not allowed to send to " group
 #define HOLD_AUDIT "action=HOLD awaiting audit by alice.anderson@example.com, " \
                    "alice@example.com, frank@example.com"
 
@@ -806,18 +814,14 @@ START_TEST(test_outsider)
     /* a colleague (domain), a member (members), an auditor (exemption), a whitelisted
      * domain that is the organisation's own (partners@lists.example.net) */
     ASK(&p, FROM_OUTSIDE("bob@example.com", "eng-domain@example.com"),
-        "action=REJECT 5.7.1 sender bob@example.com is in a local domain but not "
-        "authenticated: not allowed to send to eng-domain@example.com");
+        REJECT_LOCAL("bob@example.com", "eng-domain@example.com"));
     ASK(&p, FROM_OUTSIDE("dave@example.com", "eng-hidden@example.com"),
-        "action=REJECT 5.7.1 sender dave@example.com is in a local domain but not "
-        "authenticated: not allowed to send to eng-hidden@example.com");
+        REJECT_LOCAL("dave@example.com", "eng-hidden@example.com"));
     ASK(&p, FROM_OUTSIDE("frank@example.com", "eng-audit@example.com"), HOLD_AUDIT);
     ASK(&p, FROM_OUTSIDE("x@lists.example.net", "eng-white@example.com"),
-        "action=REJECT 5.7.1 sender x@lists.example.net is in a local domain but not "
-        "authenticated: not allowed to send to eng-white@example.com");
+        REJECT_LOCAL("x@lists.example.net", "eng-white@example.com"));
     ASK(&p, FROM_OUTSIDE("X@LISTS.Example.NET.", "eng-white@example.com"),
-        "action=REJECT 5.7.1 sender X@LISTS.Example.NET. is in a local domain but not "
-        "authenticated: not allowed to send to eng-white@example.com");
+        REJECT_LOCAL("X@LISTS.Example.NET.", "eng-white@example.com"));
     /* anyone: still accepted; outsiders as before */
     ASK(&p, FROM_OUTSIDE("bob@example.com", "eng-open@example.com"), "action=DUNNO");
     ASK(&p, FROM_OUTSIDE("x@example.org", "eng-open@example.com"), "action=DUNNO");
@@ -831,8 +835,7 @@ START_TEST(test_outsider)
     ASK(&p, request_from("RCPT", "frank@example.com", "eng-audit@example.com",
                          "::ffff:127.0.0.2", ""), "action=DUNNO");
     ASK(&p, request_from("RCPT", "bob@example.com", "eng-domain@example.com", "", ""),
-        "action=REJECT 5.7.1 sender bob@example.com is in a local domain but not "
-        "authenticated: not allowed to send to eng-domain@example.com");
+        REJECT_LOCAL("bob@example.com", "eng-domain@example.com"));
     close_policyd(&p);
 
     policyd q = spawn_policyd(mta_config("trusted_networks = 192.0.2.0/24, [2001:db8::]/32\n"
@@ -848,6 +851,44 @@ START_TEST(test_outsider)
     ASK(&q, request_from("RCPT", "x@lists.example.net", "eng-white@example.com",
                          "198.51.100.7", ""), "action=DUNNO");
     close_policyd(&q);
+}
+END_TEST
+
+/* hold_action = review (the review loop, dmg-audit(8), holds the audited group's copy):
+ * audited groups are decided like every other group, so a sender they do not allow is
+ * refused at RCPT time (never bounced later to a possibly forged address), and only a hold
+ * becomes DUNNO. An outsider claiming an auditor's address gets no exemption. */
+START_TEST(test_hold_action_review)
+{
+    ensure_groups(server);
+    policyd p = spawn_policyd(mta_config("hold_action = review"));
+    /* held: left to the review loop */
+    ASK(&p, AS("bob@example.com", "eng-audit@example.com", "bob"), "action=DUNNO");
+    ASK(&p, AS("bob@example.com", "eng-audit-members@example.com", "bob"), "action=DUNNO");
+    /* not allowed: refused now */
+    ASK(&p, FROM_OUTSIDE("x@example.org", "eng-audit-members@example.com"),
+        "action=REJECT 5.7.1 sender x@example.org is not allowed to send to "
+        "eng-audit-members@example.com (policy: members)");
+    ASK(&p, AS("frank@example.com", "eng-audit-members@example.com", "bob"),
+        "action=REJECT 5.7.1 sender frank@example.com is not an address of the "
+        "authenticated user bob");
+    /* an untrusted client claiming the auditor's (and a member's) address: an outsider */
+    ASK(&p, FROM_OUTSIDE("frank@example.com", "eng-audit-members@example.com"),
+        REJECT_LOCAL("frank@example.com", "eng-audit-members@example.com"));
+    ASK(&p, FROM_OUTSIDE("frank@example.com", "eng-audit@example.com"), "action=DUNNO");
+    /* the genuine auditor */
+    ASK(&p, AS("frank@example.com", "eng-audit-members@example.com", "frank"),
+        "action=DUNNO");
+    close_policyd(&p);
+    /* the log tells a hold left to the review from an accepted sender */
+    assert_log_has(&p, "decision: sender=bob@example.com login=bob client=" UNTRUSTED
+                       " recipient=eng-audit-members@example.com group=cn=eng-audit-members,"
+                       GROUPS " action=DUNNO reason=\"hold_action = review: ");
+    assert_log_has(&p, "decision: sender=frank@example.com login=- client=" UNTRUSTED
+                       " recipient=eng-audit@example.com group=cn=eng-audit," GROUPS
+                       " action=DUNNO reason=\"hold_action = review: mail to "
+                       "eng-audit@example.com is held for audit: sender frank@example.com "
+                       "is in a local domain but not authenticated\"");
 }
 END_TEST
 
@@ -1342,6 +1383,7 @@ int main(void)
     tcase_add_test(tc, test_every_group);
     tcase_add_test(tc, test_authenticated_sender);
     tcase_add_test(tc, test_outsider);
+    tcase_add_test(tc, test_hold_action_review);
     tcase_add_test(tc, test_group_too_large);
     tcase_add_test(tc, test_extra_filter);
     tcase_add_test(tc, test_example_config);

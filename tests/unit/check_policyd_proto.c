@@ -1035,6 +1035,49 @@ END_TEST
  * Configuration
  * ======================================================================================= */
 
+/* hold_action = review: a hold is DUNNO (the review loop holds the group's copy); every
+ * other answer, a rejection above all, is the same as under hold (the default). */
+START_TEST(test_hold_action)
+{
+    struct pd_config c;
+    struct pd_lookup l;
+    char out[PD_REPLY_MAX], err[256];
+    static const enum pd_result all[] = { PD_RES_NOT_GROUP, PD_RES_ACCEPT, PD_RES_REJECT,
+                                          PD_RES_NO_DECISION, PD_RES_UNAVAILABLE,
+                                          PD_RES_FAILED, PD_RES_TOO_LARGE };
+
+    pd_config_defaults(&c);
+    ck_assert_int_eq(c.hold_review, 0);
+    pd_lookup_init(&l);
+    l.result = PD_RES_HOLD;
+    snprintf(l.auditors, sizeof l.auditors, "a@example.com");
+    ck_assert_uint_gt(pd_format_decision_reply(out, sizeof out, &l, &c), 0);
+    ck_assert_str_eq(out, "action=HOLD awaiting audit by a@example.com\n\n");
+    ck_assert_int_eq(conf(&c, "hold_action = review", err), 0);
+    ck_assert_int_eq(c.hold_review, 1);
+    ck_assert_uint_eq(pd_format_decision_reply(out, sizeof out, &l, &c), strlen(out));
+    ck_assert_str_eq(out, "action=DUNNO\n\n");
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        char want[PD_REPLY_MAX];
+        l.result = all[i];
+        ck_assert_uint_gt(pd_format_lookup_reply(want, sizeof want, &l), 0);
+        ck_assert_uint_gt(pd_format_decision_reply(out, sizeof out, &l, &c), 0);
+        ck_assert_str_eq(out, want);
+    }
+    ck_assert_uint_eq(pd_format_decision_reply(out, PD_REPLY_MAX - 1, &l, &c), 0);
+    ck_assert_uint_eq(pd_format_decision_reply(out, sizeof out, NULL, &c), 0);
+    ck_assert_uint_eq(pd_format_decision_reply(out, sizeof out, &l, NULL), 0);
+
+    ck_assert_int_eq(conf(&c, "hold_action = HOLD", err), 0);
+    ck_assert_int_eq(c.hold_review, 0);
+    ck_assert_int_eq(conf(&c, "hold_action = Review", err), 0);
+    ck_assert_int_eq(conf(&c, "hold_action = dunno", err), -1);
+    ck_assert_str_eq(err, "hold_action: expected hold or review");
+    ck_assert_int_eq(conf(&c, "hold_action =", err), -1);
+    ck_assert_int_eq(c.hold_review, 1); /* failed lines changed nothing */
+}
+END_TEST
+
 START_TEST(test_config_lines)
 {
     struct pd_config c;
@@ -1182,6 +1225,7 @@ static Suite *proto_suite(void)
 
     tc = tcase_create("reply");
     tcase_add_test(tc, test_reply_formatting);
+    tcase_add_test(tc, test_hold_action);
     tcase_add_test(tc, test_reply_sanitised);
     tcase_add_test(tc, test_format_reply_bounds);
     tcase_add_test(tc, test_sanitize);
