@@ -68,61 +68,6 @@ static const char *const group_ldif[] = {
  * Helpers
  * ========================================================================================== */
 
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 4096, len = 0, n;
-    char *text = malloc(cap);
-    ck_assert_ptr_nonnull(text);
-    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            text = realloc(text, cap * 2);
-            ck_assert_ptr_nonnull(text);
-            cap *= 2;
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    text[len] = '\0';
-    return text;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* One test's world: spool, secret, configuration, recording sendmail. */
 typedef struct world {
     char dir[PATH_MAX];
@@ -141,24 +86,24 @@ static void make_world(world *w, const char *extra_config, const char *uri)
     char path[PATH_MAX], text[8192];
     memset(w, 0, sizeof w[0]);
     dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
-    path_fmt(w->dir, sizeof w->dir, "%s/audit-%ld-%d", dmg_server_dir(server), (long)getpid(),
+    DMG_PATH_FMT(w->dir, sizeof w->dir, "%s/audit-%ld-%d", dmg_server_dir(server), (long)getpid(),
              ++serial);
     ck_assert_int_eq(mkdir(w->dir, 0700), 0);
-    path_fmt(w->spool, sizeof w->spool, "%s/spool", w->dir);
-    path_fmt(w->out, sizeof w->out, "%s/out", w->dir);
-    path_fmt(w->log, sizeof w->log, "%s/audit.log", w->dir);
-    path_fmt(w->fail_flag, sizeof w->fail_flag, "%s/sendmail-fails", w->dir);
+    DMG_PATH_FMT(w->spool, sizeof w->spool, "%s/spool", w->dir);
+    DMG_PATH_FMT(w->out, sizeof w->out, "%s/out", w->dir);
+    DMG_PATH_FMT(w->log, sizeof w->log, "%s/audit.log", w->dir);
+    DMG_PATH_FMT(w->fail_flag, sizeof w->fail_flag, "%s/sendmail-fails", w->dir);
     ck_assert_int_eq(mkdir(w->out, 0700), 0);
     ck_assert_int_eq(mkdir(w->spool, 0700), 0); /* the administrator creates it */
-    path_fmt(path, sizeof path, "%s/mta.pw", w->dir);
-    write_file(path, DMG_PASSWORD "\n", 0600);
-    path_fmt(path, sizeof path, "%s/secret", w->dir);
-    write_file(path, "0123456789abcdef0123456789abcdef\n", 0600);
-    path_fmt(path, sizeof path, "%s/old-secret", w->dir);
-    write_file(path, "an older secret, still accepted\n", 0600);
+    DMG_PATH_FMT(path, sizeof path, "%s/mta.pw", w->dir);
+    DMG_WRITE_FILE(path, DMG_PASSWORD "\n", 0600);
+    DMG_PATH_FMT(path, sizeof path, "%s/secret", w->dir);
+    DMG_WRITE_FILE(path, "0123456789abcdef0123456789abcdef\n", 0600);
+    DMG_PATH_FMT(path, sizeof path, "%s/old-secret", w->dir);
+    DMG_WRITE_FILE(path, "an older secret, still accepted\n", 0600);
     /* sendmail: arguments and standard input of each run, numbered */
-    path_fmt(path, sizeof path, "%s/sendmail", w->dir);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(path, sizeof path, "%s/sendmail", w->dir);
+    DMG_PATH_FMT(text, sizeof text,
              "#!/bin/sh\n"
              "[ -f '%s' ] && exit 75\n"
              "n=$(ls '%s' | wc -l)\n"
@@ -166,9 +111,9 @@ static void make_world(world *w, const char *extra_config, const char *uri)
              "cat > \"$f.msg\"\n"
              "printf '%%s\\n' \"$@\" > \"$f.args\"\n",
              w->fail_flag, w->out, w->out);
-    write_file(path, text, 0700);
-    path_fmt(w->conf, sizeof w->conf, "%s/dmg-audit.conf", w->dir);
-    path_fmt(text, sizeof text,
+    DMG_WRITE_FILE(path, text, 0700);
+    DMG_PATH_FMT(w->conf, sizeof w->conf, "%s/dmg-audit.conf", w->dir);
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "uri = %s\n"
              "base = dc=example,dc=com\n"
@@ -183,7 +128,7 @@ static void make_world(world *w, const char *extra_config, const char *uri)
              "%s",
              uri != NULL ? uri : dmg_server_uri(server), w->dir, w->spool, w->dir, w->dir,
              w->log, extra_config != NULL ? extra_config : "");
-    write_file(w->conf, text, 0600);
+    DMG_WRITE_FILE(w->conf, text, 0600);
 }
 
 /* The dmg-audit binary into path: the installed one, $DMG_AUDIT (default
@@ -193,10 +138,10 @@ static void audit_binary(char *path, size_t size, int hooks)
 {
     const char *bin = getenv(hooks ? "DMG_AUDIT_HOOKS" : "DMG_AUDIT");
     if (bin != NULL && bin[0] != '\0') {
-        path_fmt(path, size, "%s", bin);
+        DMG_PATH_FMT(path, size, "%s", bin);
     } else {
         const char *b = getenv("DMG_BUILDDIR");
-        path_fmt(path, size, "%s/%s", b != NULL && *b ? b : ".",
+        DMG_PATH_FMT(path, size, "%s/%s", b != NULL && *b ? b : ".",
                  hooks ? "tests/integration/dmg-audit-hooks" : "tools/dmg-audit");
     }
     ck_assert_msg(access(path, X_OK) == 0, "%s is not executable (set %s)", path,
@@ -211,9 +156,9 @@ static int audit_run(world *w, const char *input, char **out, const char *env,
 {
     char bin[PATH_MAX], in_path[PATH_MAX], out_path[PATH_MAX];
     audit_binary(bin, sizeof bin, w->hooks);
-    path_fmt(in_path, sizeof in_path, "%s/stdin", w->dir);
-    path_fmt(out_path, sizeof out_path, "%s/stdout", w->dir);
-    write_file(in_path, input != NULL ? input : "", 0600);
+    DMG_PATH_FMT(in_path, sizeof in_path, "%s/stdin", w->dir);
+    DMG_PATH_FMT(out_path, sizeof out_path, "%s/stdout", w->dir);
+    DMG_WRITE_FILE(in_path, input != NULL ? input : "", 0600);
     const char *argv[32];
     size_t n = 0;
     argv[n++] = bin;
@@ -243,7 +188,7 @@ static int audit_run(world *w, const char *input, char **out, const char *env,
     int st;
     while (waitpid(pid, &st, 0) < 0)
         ck_assert_int_eq(errno, EINTR);
-    char *text = read_file(out_path);
+    char *text = dmg_read_file(out_path);
     if (out != NULL)
         *out = text;
     else
@@ -280,10 +225,10 @@ static int deliver(world *w, const char *queue_id, const char *sender, const cha
                    const char *sasl, const char *msg, char **out, const char *env)
 {
     char s[300], q[100], c[100], u[100];
-    path_fmt(s, sizeof s, "--sender=%s", sender);
-    path_fmt(q, sizeof q, "--queue-id=%s", queue_id);
-    path_fmt(c, sizeof c, "--client-address=%s", client);
-    path_fmt(u, sizeof u, "--sasl-username=%s", sasl);
+    DMG_PATH_FMT(s, sizeof s, "--sender=%s", sender);
+    DMG_PATH_FMT(q, sizeof q, "--queue-id=%s", queue_id);
+    DMG_PATH_FMT(c, sizeof c, "--client-address=%s", client);
+    DMG_PATH_FMT(u, sizeof u, "--sasl-username=%s", sasl);
     return audit_run(w, msg, out, env,
                      ARGS("deliver", s, RCPT, "--original-recipient=" GROUP, q, c, u));
 }
@@ -293,11 +238,11 @@ static int decide(world *w, const char *queue_id, const char *sender, const char
                   const char *env)
 {
     char s[300], r[300], q[100], c[100], u[100], *msg = NULL;
-    path_fmt(s, sizeof s, "--sender=%s", sender);
-    path_fmt(r, sizeof r, "--recipient=%s", rcpt);
-    path_fmt(q, sizeof q, "--queue-id=%s", queue_id);
-    path_fmt(c, sizeof c, "--client-address=%s", client);
-    path_fmt(u, sizeof u, "--sasl-username=%s", sasl);
+    DMG_PATH_FMT(s, sizeof s, "--sender=%s", sender);
+    DMG_PATH_FMT(r, sizeof r, "--recipient=%s", rcpt);
+    DMG_PATH_FMT(q, sizeof q, "--queue-id=%s", queue_id);
+    DMG_PATH_FMT(c, sizeof c, "--client-address=%s", client);
+    DMG_PATH_FMT(u, sizeof u, "--sasl-username=%s", sasl);
     ck_assert_int_ge(asprintf(&msg, "From: <%s>\nTo: <%s>\nSubject: Re: Audit\n\n%s", sender,
                               rcpt, body != NULL ? body : ""), 0);
     int st = audit_run(w, msg, out, env, ARGS("decide", s, r, q, c, u));
@@ -311,9 +256,9 @@ static const char *crash_env(world *w, const char *step)
 {
     static char env[PATH_MAX + 64];
     char flag[PATH_MAX];
-    path_fmt(flag, sizeof flag, "%s/crash-%s", w->dir, step);
-    write_file(flag, "", 0600);
-    path_fmt(env, sizeof env, "DMG_AUDIT_CRASH_%s=%s", step, flag);
+    DMG_PATH_FMT(flag, sizeof flag, "%s/crash-%s", w->dir, step);
+    DMG_WRITE_FILE(flag, "", 0600);
+    DMG_PATH_FMT(env, sizeof env, "DMG_AUDIT_CRASH_%s=%s", step, flag);
     return env;
 }
 
@@ -329,13 +274,13 @@ static size_t new_mails(world *w, mail *m, size_t max)
     size_t n = 0;
     for (;;) {
         char a[PATH_MAX], b[PATH_MAX];
-        path_fmt(a, sizeof a, "%s/%04d.args", w->out, w->seen + 1);
-        path_fmt(b, sizeof b, "%s/%04d.msg", w->out, w->seen + 1);
+        DMG_PATH_FMT(a, sizeof a, "%s/%04d.args", w->out, w->seen + 1);
+        DMG_PATH_FMT(b, sizeof b, "%s/%04d.msg", w->out, w->seen + 1);
         if (access(a, F_OK) != 0)
             break;
         ck_assert_uint_lt(n, max);
-        m[n].args = read_file(a);
-        m[n].msg = read_file(b);
+        m[n].args = dmg_read_file(a);
+        m[n].msg = dmg_read_file(b);
         n++;
         w->seen++;
     }
@@ -353,8 +298,8 @@ static void free_mails(mail *m, size_t n)
 /* The audit ID from the log's "held: queue_id=Q audit_id=ID" line. */
 static void held_id(world *w, const char *queue_id, char *id, size_t size)
 {
-    char *log = read_file(w->log), want[128];
-    path_fmt(want, sizeof want, "held: queue_id=%s audit_id=", queue_id);
+    char *log = dmg_read_file(w->log), want[128];
+    DMG_PATH_FMT(want, sizeof want, "held: queue_id=%s audit_id=", queue_id);
     const char *p = strstr(log, want);
     ck_assert_msg(p != NULL, "no \"%s\" in the log:\n%s", want, log);
     p += strlen(want);
@@ -367,7 +312,7 @@ static void held_id(world *w, const char *queue_id, char *id, size_t size)
 static void decision_addr(const char *notice, const char *kind, char *out, size_t size)
 {
     char want[32];
-    path_fmt(want, sizeof want, "    %s+", kind);
+    DMG_PATH_FMT(want, sizeof want, "    %s+", kind);
     const char *p = strstr(notice, want);
     ck_assert_msg(p != NULL, "no %s address in the notice:\n%s", kind, notice);
     p += 4;
@@ -376,14 +321,14 @@ static void decision_addr(const char *notice, const char *kind, char *out, size_
 
 static void assert_log_has(world *w, const char *needle)
 {
-    char *log = read_file(w->log);
+    char *log = dmg_read_file(w->log);
     ck_assert_msg(strstr(log, needle) != NULL, "\"%s\" not in the log:\n%s", needle, log);
     free(log);
 }
 
 static int log_count(world *w, const char *needle)
 {
-    char *log = read_file(w->log);
+    char *log = dmg_read_file(w->log);
     int n = 0;
     for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
         n++;
@@ -473,14 +418,14 @@ START_TEST(test_held_and_notified)
     const char *to[] = { "alice.anderson@example.com", "alice@example.com", "carol@example.com" };
     for (size_t k = 0; k < 3; k++) {
         char args[200];
-        path_fmt(args, sizeof args, "-i\n-f\n\n--\n%s\n", to[k]);
+        DMG_PATH_FMT(args, sizeof args, "-i\n-f\n\n--\n%s\n", to[k]);
         size_t i;
         for (i = 0; i < n && strcmp(m[i].args, args) != 0; i++)
             ;
         ck_assert_msg(i < n, "no notice to %s", to[k]);
         const char *t = m[i].msg;
         char line[200];
-        path_fmt(line, sizeof line, "To: <%s>\n", to[k]);
+        DMG_PATH_FMT(line, sizeof line, "To: <%s>\n", to[k]);
         const char *want[] = {
             line,
             "Subject: Audit: message from bob@example.com to " GROUP ": Quarterly numbers\n",
@@ -497,7 +442,7 @@ START_TEST(test_held_and_notified)
             ck_assert_msg(strstr(t, want[j]) != NULL, "\"%s\" not in the notice:\n%s", want[j],
                           t);
         char size_line[64];
-        path_fmt(size_line, sizeof size_line, "  Size:        %zu bytes\n", strlen(msg));
+        DMG_PATH_FMT(size_line, sizeof size_line, "  Size:        %zu bytes\n", strlen(msg));
         ck_assert_msg(strstr(t, size_line) != NULL, "no \"%s\" in:\n%s", size_line, t);
         ck_assert_ptr_nonnull(strstr(t, id));
     }
@@ -505,17 +450,17 @@ START_TEST(test_held_and_notified)
 
     /* the spool keeps the message exactly */
     char path[PATH_MAX];
-    path_fmt(path, sizeof path, "%s/msg/%s", w.spool, id);
-    char *copy = read_file(path);
+    DMG_PATH_FMT(path, sizeof path, "%s/msg/%s", w.spool, id);
+    char *copy = dmg_read_file(path);
     ck_assert_str_eq(copy, msg);
     free(copy);
 
     char line[200];
-    path_fmt(line, sizeof line, "held: queue_id=4QHELD1 audit_id=%s group=" GROUP
+    DMG_PATH_FMT(line, sizeof line, "held: queue_id=4QHELD1 audit_id=%s group=" GROUP
              " sender=bob@example.com size=%zu message_id=<4QHELD1@example.com>", id,
              strlen(msg));
     assert_log_has(&w, line);
-    path_fmt(line, sizeof line, "notified: queue_id=4QHELD1 audit_id=%s group=" GROUP
+    DMG_PATH_FMT(line, sizeof line, "notified: queue_id=4QHELD1 audit_id=%s group=" GROUP
              " auditors=", id);
     assert_log_has(&w, line);
 
@@ -559,10 +504,10 @@ START_TEST(test_approve_by_mail)
     mail m[8];
     size_t n;
     char line[200];
-    path_fmt(line, sizeof line, "approved: queue_id=4QAPPR1 audit_id=%s group=" GROUP
+    DMG_PATH_FMT(line, sizeof line, "approved: queue_id=4QAPPR1 audit_id=%s group=" GROUP
              " sender=bob@example.com by=alice@example.com", id);
     assert_log_has(&w, line);
-    path_fmt(line, sizeof line, "released: queue_id=4QAPPR1 audit_id=%s group=" GROUP
+    DMG_PATH_FMT(line, sizeof line, "released: queue_id=4QAPPR1 audit_id=%s group=" GROUP
              " sender=bob@example.com members=6", id);
     assert_log_has(&w, line);
 
@@ -598,12 +543,12 @@ START_TEST(test_no_base)
 {
     world w;
     make_world(&w, "filter = (!(dmgAuditRequired=TRUE))\nhold_action = review\n", NULL);
-    char *conf = read_file(w.conf), *at = strstr(conf, "base = dc=example,dc=com\n");
+    char *conf = dmg_read_file(w.conf), *at = strstr(conf, "base = dc=example,dc=com\n");
     ck_assert_ptr_nonnull(at);
     memmove(at, at + strlen("base = dc=example,dc=com\n"),
             strlen(at + strlen("base = dc=example,dc=com\n")) + 1);
     ck_assert_ptr_null(strstr(conf, "base"));
-    write_file(w.conf, conf, 0600);
+    DMG_WRITE_FILE(w.conf, conf, 0600);
     free(conf);
 
     char id[17], approve[200], reject[200], *msg, *out;
@@ -629,7 +574,7 @@ START_TEST(test_example_config)
     char example[PATH_MAX], line[2048], *conf = NULL;
     size_t len = 0;
     int replaced = 0;
-    path_fmt(example, sizeof example, "%s/tools/dmg-audit.conf.example",
+    DMG_PATH_FMT(example, sizeof example, "%s/tools/dmg-audit.conf.example",
              src != NULL && *src ? src : ".");
     FILE *in = fopen(example, "r");
     ck_assert_msg(in != NULL, "cannot read %s (set DMG_SRCDIR)", example);
@@ -656,7 +601,7 @@ START_TEST(test_example_config)
     fprintf(out, "sendmail_path = %s/sendmail\nlog_file = %s\n", w.dir, w.log);
     ck_assert_int_eq(fclose(out), 0);
     ck_assert_int_eq(replaced, 4);
-    write_file(w.conf, conf, 0600);
+    DMG_WRITE_FILE(w.conf, conf, 0600);
     free(conf);
     char id[17], approve[200], reject[200];
     hold_one(&w, "4QEXAMPLE1", id, approve, reject, NULL);
@@ -685,7 +630,7 @@ START_TEST(test_reject_by_mail)
     free_mails(m, n);
     ck_assert_str_eq(state_of(&w, id), "done");
     char line[200];
-    path_fmt(line, sizeof line, "rejected: queue_id=4QREJ1 audit_id=%s group=" GROUP
+    DMG_PATH_FMT(line, sizeof line, "rejected: queue_id=4QREJ1 audit_id=%s group=" GROUP
              " sender=bob@example.com by=carol@example.com reason=Not for this list, sorry.",
              id);
     assert_log_has(&w, line);
@@ -771,19 +716,19 @@ START_TEST(test_secret_rotation)
     char id[17], approve[200], reject[200], *out, path[PATH_MAX], text[PATH_MAX * 2];
     hold_one(&w, "4QROT1", id, approve, reject, NULL);
     /* rotate: the new secret in secret_file, the old one as previous */
-    path_fmt(path, sizeof path, "%s/secret", w.dir);
+    DMG_PATH_FMT(path, sizeof path, "%s/secret", w.dir);
     char old[PATH_MAX];
-    path_fmt(old, sizeof old, "%s/secret.previous", w.dir);
+    DMG_PATH_FMT(old, sizeof old, "%s/secret.previous", w.dir);
     ck_assert_int_eq(rename(path, old), 0);
-    write_file(path, "a brand new secret of 32 bytes..\n", 0600);
+    DMG_WRITE_FILE(path, "a brand new secret of 32 bytes..\n", 0600);
     ck_assert_int_eq(decide(&w, "4QROT2", "alice@example.com", approve, "127.0.0.1", "", "",
                             &out, NULL), 77);
     ck_assert_ptr_nonnull(strstr(out, "wrong token"));
     free(out);
-    char *conf = read_file(w.conf);
-    path_fmt(text, sizeof text, "%sprevious_secret_file = %s\n", conf, old);
+    char *conf = dmg_read_file(w.conf);
+    DMG_PATH_FMT(text, sizeof text, "%sprevious_secret_file = %s\n", conf, old);
     free(conf);
-    write_file(w.conf, text, 0600);
+    DMG_WRITE_FILE(w.conf, text, 0600);
     ck_assert_int_eq(decide(&w, "4QROT3", "alice@example.com", approve, "127.0.0.1", "", "",
                             &out, NULL), 0);
     free(out);
@@ -801,8 +746,8 @@ START_TEST(test_expiry)
     hold_one(&w, "4QEXP1", id, approve, reject, NULL);
     /* a file a killed writer left in tmp/: removed after a day */
     char stale[PATH_MAX];
-    path_fmt(stale, sizeof stale, "%s/tmp/123.1.deadbeef", w.spool);
-    write_file(stale, "half a message", 0600);
+    DMG_PATH_FMT(stale, sizeof stale, "%s/tmp/123.1.deadbeef", w.spool);
+    DMG_WRITE_FILE(stale, "half a message", 0600);
     snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 3600);
     ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire", now)), 0);
     free(out);
@@ -827,7 +772,7 @@ START_TEST(test_expiry)
     }
     free_mails(m, n);
     char line[200];
-    path_fmt(line, sizeof line, "expired: queue_id=4QEXP1 audit_id=%s group=" GROUP, id);
+    DMG_PATH_FMT(line, sizeof line, "expired: queue_id=4QEXP1 audit_id=%s group=" GROUP, id);
     assert_log_has(&w, line);
     /* a decision afterwards: already decided (expired) */
     ck_assert_int_eq(decide(&w, "4QEXP2", "alice@example.com", approve, "127.0.0.1", "", "",
@@ -894,7 +839,7 @@ START_TEST(test_auditor_and_rejected_sender)
     free(out);
     ck_assert_uint_eq(new_mails(&w, m, 8), 0);
     char path[PATH_MAX];
-    path_fmt(path, sizeof path, "%s/tmp", w.spool);
+    DMG_PATH_FMT(path, sizeof path, "%s/tmp", w.spool);
     DIR *d = opendir(path);
     struct dirent *e;
     int files = 0;
@@ -910,7 +855,7 @@ END_TEST
 START_TEST(test_directory_unavailable)
 {
     char uri[64];
-    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", unused_port());
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", dmg_unused_port());
     world w;
     make_world(&w, NULL, uri);
     char *msg = message("4QDOWN", "bob@example.com", "x"), *out;
@@ -922,9 +867,9 @@ START_TEST(test_directory_unavailable)
     ck_assert_uint_eq(new_mails(&w, m, 4), 0);
     free(msg);
     /* trusted_networks is dmg-policyd's setting, checked by its code */
-    char *conf = read_file(w.conf), *bad = NULL;
+    char *conf = dmg_read_file(w.conf), *bad = NULL;
     ck_assert_int_ge(asprintf(&bad, "%strusted_networks = 10.0.0.0/0\n", conf), 0);
-    write_file(w.conf, bad, 0600);
+    DMG_WRITE_FILE(w.conf, bad, 0600);
     free(bad);
     free(conf);
     ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
@@ -933,7 +878,7 @@ START_TEST(test_directory_unavailable)
     free(out);
     assert_log_has(&w, "trusted_networks: \"10.0.0.0/0\": address bits set after the prefix");
     /* a broken configuration: also 75 (the message stays in Postfix's queue) */
-    write_file(w.conf, "spool_directory = relative\n", 0600);
+    DMG_WRITE_FILE(w.conf, "spool_directory = relative\n", 0600);
     ck_assert_int_eq(deliver(&w, "4QDOWN", "bob@example.com", "127.0.0.1", "", "x", &out,
                              NULL), 75);
     ck_assert_ptr_nonnull(strstr(out, "4.3.5 dmg-audit: configuration error"));
@@ -946,11 +891,11 @@ START_TEST(test_directory_unavailable)
     make_world(&v, NULL, NULL);
     char id[17], approve[200], reject[200], *held;
     hold_one(&v, "4QDOWN2", id, approve, reject, &held);
-    char *orig = read_file(v.conf), *down = NULL, *at = strstr(orig, dmg_server_uri(server));
+    char *orig = dmg_read_file(v.conf), *down = NULL, *at = strstr(orig, dmg_server_uri(server));
     ck_assert_ptr_nonnull(at);
     ck_assert_int_ge(asprintf(&down, "%.*s%s%s", (int)(at - orig), orig, uri,
                               at + strlen(dmg_server_uri(server))), 0);
-    write_file(v.conf, down, 0600);
+    DMG_WRITE_FILE(v.conf, down, 0600);
     free(down);
     ck_assert_int_eq(decide(&v, "4QDOWN3", "alice@example.com", approve, "127.0.0.1", "", "",
                             &out, NULL), 75);
@@ -962,7 +907,7 @@ START_TEST(test_directory_unavailable)
     ck_assert_str_eq(state_of(&v, id), "decided");
     ck_assert_uint_eq(new_mails(&v, m, 4), 0);
     /* back: the timer carries the approval out */
-    write_file(v.conf, orig, 0600);
+    DMG_WRITE_FILE(v.conf, orig, 0600);
     free(orig);
     ck_assert_int_eq(audit_run(&v, NULL, &out, NULL, ARGS("expire")), 0);
     free(out);
@@ -979,9 +924,9 @@ START_TEST(test_no_hooks_installed)
     make_world(&w, NULL, NULL);
     char *msg = message("4QHOOK1", "bob@example.com", "No hooks"), *out, id[17], now[64];
     char env[PATH_MAX + 64], flag[PATH_MAX];
-    path_fmt(flag, sizeof flag, "%s/crash-flag", w.dir);
-    write_file(flag, "", 0600);
-    path_fmt(env, sizeof env, "DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s", flag);
+    DMG_PATH_FMT(flag, sizeof flag, "%s/crash-flag", w.dir);
+    DMG_WRITE_FILE(flag, "", 0600);
+    DMG_PATH_FMT(env, sizeof env, "DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s", flag);
     ck_assert_int_eq(deliver(&w, "4QHOOK1", "bob@example.com", "", "", msg, &out, env), 0);
     free(out);
     ck_assert_int_eq(access(flag, F_OK), 0); /* not taken */
@@ -1040,7 +985,7 @@ START_TEST(test_crash_and_retry)
 
     /* the approval's sendmail fails: decision kept, release deferred (75); the timer
      * finishes it once sendmail works again */
-    write_file(w.fail_flag, "", 0600);
+    DMG_WRITE_FILE(w.fail_flag, "", 0600);
     ck_assert_int_eq(decide(&w, "4QCRD1", "alice@example.com", approve, "", "", "", &out, NULL),
                      75);
     free(out);
@@ -1201,20 +1146,6 @@ static const char *tail_of(const char *t)
     return n > 3000 ? t + n - 3000 : t;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static const char *find_program(const char *name)
 {
     static char found[PATH_MAX];
@@ -1273,7 +1204,7 @@ static pid_t master_pid(const pfx *p)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/pid/master.pid", p->queue);
-    char *text = read_file(path);
+    char *text = dmg_read_file(path);
     long pid = strtol(text, NULL, 10);
     free(text);
     return pid > 1 ? (pid_t)pid : 0;
@@ -1286,9 +1217,9 @@ static void stop_postfix(pfx *p)
     p->started = 0;
     pid_t master = master_pid(p);
     postfix_cmd(p, "stop");
-    long deadline = now_ms() + 20000;
-    while (master > 0 && kill(master, 0) == 0 && now_ms() < deadline)
-        nap_ms(20);
+    long deadline = dmg_now_ms() + 20000;
+    while (master > 0 && kill(master, 0) == 0 && dmg_now_ms() < deadline)
+        dmg_nap_ms(20);
     if (master > 0 && kill(master, 0) == 0)
         kill(master, SIGKILL);
 }
@@ -1339,12 +1270,12 @@ static pfx *start_postfix(const char *crash_env_words)
 
     ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
     memset(p, 0, sizeof *p);
-    path_fmt(p->dir, sizeof p->dir, "%s/pfx-%ld", dmg_server_dir(server), (long)getpid());
-    path_fmt(p->etc, sizeof p->etc, "%s/etc", p->dir);
-    path_fmt(p->queue, sizeof p->queue, "%s/queue", p->dir);
-    path_fmt(p->maillog, sizeof p->maillog, "%s/maillog", p->dir);
-    path_fmt(p->mail, sizeof p->mail, "%s/mail", p->dir);
-    path_fmt(p->audit, sizeof p->audit, "%s/audit", p->dir);
+    DMG_PATH_FMT(p->dir, sizeof p->dir, "%s/pfx-%ld", dmg_server_dir(server), (long)getpid());
+    DMG_PATH_FMT(p->etc, sizeof p->etc, "%s/etc", p->dir);
+    DMG_PATH_FMT(p->queue, sizeof p->queue, "%s/queue", p->dir);
+    DMG_PATH_FMT(p->maillog, sizeof p->maillog, "%s/maillog", p->dir);
+    DMG_PATH_FMT(p->mail, sizeof p->mail, "%s/mail", p->dir);
+    DMG_PATH_FMT(p->audit, sizeof p->audit, "%s/audit", p->dir);
     const char *dirs[] = { p->dir, p->etc, p->queue, p->mail, p->audit };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         ck_assert_int_eq(mkdir(dirs[i], 0755), 0);
@@ -1356,16 +1287,16 @@ static pfx *start_postfix(const char *crash_env_words)
     /* dmg-audit: binary, secret, password, spool, configuration, all nobody's */
     world *w = &p->w;
     snprintf(w->dir, sizeof w->dir, "%s", p->audit);
-    path_fmt(w->spool, sizeof w->spool, "%s/spool", p->audit);
-    path_fmt(w->log, sizeof w->log, "%s/audit.log", p->audit);
-    path_fmt(w->conf, sizeof w->conf, "%s/dmg-audit.conf", p->audit);
-    path_fmt(w->out, sizeof w->out, "%s/out", p->audit);
+    DMG_PATH_FMT(w->spool, sizeof w->spool, "%s/spool", p->audit);
+    DMG_PATH_FMT(w->log, sizeof w->log, "%s/audit.log", p->audit);
+    DMG_PATH_FMT(w->conf, sizeof w->conf, "%s/dmg-audit.conf", p->audit);
+    DMG_PATH_FMT(w->out, sizeof w->out, "%s/out", p->audit);
     ck_assert_int_eq(mkdir(w->spool, 0700), 0);
     ck_assert_int_eq(chown(w->spool, uid, gid), 0);
     /* the test build for the crash points (crash_env_words), else the installed one */
     char bin[PATH_MAX], audit_bin[PATH_MAX];
     audit_binary(bin, sizeof bin, crash_env_words[0] != '\0');
-    path_fmt(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
+    DMG_PATH_FMT(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
     copy_file(bin, audit_bin, 0755);
     /* dmg-policyd in front: it decides audited groups too (a sender they do not allow is
      * refused at RCPT time) and leaves what is held to dmg-audit (hold_action = review;
@@ -1374,36 +1305,36 @@ static pfx *start_postfix(const char *crash_env_words)
     char defpd[PATH_MAX], policyd_bin[PATH_MAX], policyd_conf[PATH_MAX];
     if (policyd == NULL || *policyd == '\0') {
         const char *b = getenv("DMG_BUILDDIR");
-        path_fmt(defpd, sizeof defpd, "%s/tools/dmg-policyd", b != NULL && *b ? b : ".");
+        DMG_PATH_FMT(defpd, sizeof defpd, "%s/tools/dmg-policyd", b != NULL && *b ? b : ".");
         policyd = defpd;
     }
-    path_fmt(policyd_bin, sizeof policyd_bin, "%s/dmg-policyd", p->audit);
+    DMG_PATH_FMT(policyd_bin, sizeof policyd_bin, "%s/dmg-policyd", p->audit);
     copy_file(policyd, policyd_bin, 0755);
-    path_fmt(policyd_conf, sizeof policyd_conf, "%s/dmg-policyd.conf", p->audit);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(policyd_conf, sizeof policyd_conf, "%s/dmg-policyd.conf", p->audit);
+    DMG_PATH_FMT(text, sizeof text,
              "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
              "bind_pw_file = %s/mta.pw\nhold_action = review\n",
              dmg_server_uri(server), p->audit);
-    write_file(policyd_conf, text, 0644);
+    DMG_WRITE_FILE(policyd_conf, text, 0644);
     const char *owned[][2] = { { "secret", "a secret of at least sixteen bytes\n" },
                                { "mta.pw", DMG_PASSWORD "\n" } };
     for (size_t i = 0; i < 2; i++) {
-        path_fmt(path, sizeof path, "%s/%s", p->audit, owned[i][0]);
-        write_file(path, owned[i][1], 0600);
+        DMG_PATH_FMT(path, sizeof path, "%s/%s", p->audit, owned[i][0]);
+        DMG_WRITE_FILE(path, owned[i][1], 0600);
         ck_assert_int_eq(chown(path, uid, gid), 0);
     }
-    p->port = unused_port();
+    p->port = dmg_unused_port();
     do
-        p->reinject_port = unused_port();
+        p->reinject_port = dmg_unused_port();
     while (p->reinject_port == p->port);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
              "bind_pw_file = %s/mta.pw\ntimeout = 5\n"
              "spool_directory = %s\nsecret_file = %s/secret\nreview_domain = " REVIEW "\n"
              "reinject_smtp = 127.0.0.1:%d\nlog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
              dmg_server_uri(server), p->audit, w->spool, p->audit, p->reinject_port, w->log);
-    write_file(w->conf, text, 0644);
+    DMG_WRITE_FILE(w->conf, text, 0644);
 
     /* LDAP tables: audited groups -> review address; other groups -> members */
     const char *tables[][2] = {
@@ -1414,25 +1345,25 @@ static pfx *start_postfix(const char *crash_env_words)
                        "result_attribute = dmgMemberMail\n" },
     };
     for (size_t i = 0; i < 2; i++) {
-        path_fmt(path, sizeof path, "%s/%s", p->etc, tables[i][0]);
-        path_fmt(text, sizeof text,
+        DMG_PATH_FMT(path, sizeof path, "%s/%s", p->etc, tables[i][0]);
+        DMG_PATH_FMT(text, sizeof text,
                  "server_host = %s\nversion = 3\nsearch_base = dc=example,dc=com\n"
                  "bind = yes\nbind_dn = " MTA_DN "\nbind_pw = " DMG_PASSWORD "\n%s",
                  dmg_server_uri(server), tables[i][1]);
-        write_file(path, text, 0644);
+        DMG_WRITE_FILE(path, text, 0644);
     }
-    path_fmt(path, sizeof path, "%s/transport", p->etc);
-    write_file(path, "dmg-audit.invalid dmg-audit:\n" REVIEW " dmg-decide:\n", 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/transport", p->etc);
+    DMG_WRITE_FILE(path, "dmg-audit.invalid dmg-audit:\n" REVIEW " dmg-decide:\n", 0644);
     size_t used = 0;
     for (size_t i = 0; i < sizeof mailboxes / sizeof mailboxes[0]; i++)
         used += (size_t)snprintf(text + used, sizeof text - used, "%s@example.com %s/\n",
                                  mailboxes[i], mailboxes[i]);
     used += (size_t)snprintf(text + used, sizeof text - used,
                              "rita.rossi@example.com rita/\nalice.anderson@example.com alice/\n");
-    path_fmt(path, sizeof path, "%s/mailboxes", p->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/mailboxes", p->etc);
+    DMG_WRITE_FILE(path, text, 0644);
 
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "compatibility_level = 3.6\n"
              "queue_directory = %s\ndata_directory = %s/data\n"
@@ -1460,14 +1391,14 @@ static pfx *start_postfix(const char *crash_env_words)
              "delay_warning_time = 0\nrecipient_delimiter = +\n",
              p->queue, p->dir, p->maillog, p->dir, p->mail, p->etc, (long)uid, (long)gid,
              p->etc, p->etc, p->etc);
-    path_fmt(path, sizeof path, "%s/main.cf", p->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/main.cf", p->etc);
+    DMG_WRITE_FILE(path, text, 0644);
     date_back(path);
     const char *pipe_args =
         "--sender=${sender} --recipient=${recipient} --original-recipient=${original_recipient}"
         " --queue-id=${queue_id} --client-address=${client_address}"
         " --sasl-username=${sasl_username}";
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "127.0.0.1:%d inet n - n - - smtpd\n"
              "127.0.0.1:%d inet n - n - - smtpd -o syslog_name=postfix/reinject"
@@ -1499,17 +1430,17 @@ static pfx *start_postfix(const char *crash_env_words)
              p->port, p->reinject_port, policyd_bin, policyd_conf, crash_env_words,
              audit_bin, w->conf, pipe_args,
              crash_env_words, audit_bin, w->conf, pipe_args);
-    path_fmt(path, sizeof path, "%s/master.cf", p->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/master.cf", p->etc);
+    DMG_WRITE_FILE(path, text, 0644);
     date_back(path);
 
     int st = postfix_cmd(p, "start");
     p->started = 1;
     if (st != 0) {
-        char *log = read_file(p->maillog);
+        char *log = dmg_read_file(p->maillog);
         ck_abort_msg("postfix -c %s start: status %d; maillog:\n%s", p->etc, st, log);
     }
-    long deadline = now_ms() + 20000;
+    long deadline = dmg_now_ms() + 20000;
     for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a;
@@ -1521,8 +1452,8 @@ static pfx *start_postfix(const char *crash_env_words)
         close(fd);
         if (ok)
             break;
-        ck_assert_msg(now_ms() < deadline, "smtpd does not answer on %d", p->port);
-        nap_ms(50);
+        ck_assert_msg(dmg_now_ms() < deadline, "smtpd does not answer on %d", p->port);
+        dmg_nap_ms(50);
     }
     return p;
 }
@@ -1635,7 +1566,7 @@ static char *unfold(const char *t)
 static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
 {
     char dir[PATH_MAX];
-    path_fmt(dir, sizeof dir, "%s/%s/new", p->mail, box);
+    DMG_PATH_FMT(dir, sizeof dir, "%s/%s/new", p->mail, box);
     char *all = calloc(1, 1);
     size_t len = 0;
     *n = 0;
@@ -1646,7 +1577,7 @@ static char *maildir_find(const pfx *p, const char *box, const char *needle, int
             continue;
         char f[PATH_MAX * 2];
         snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
-        char *t = read_file(f), *ut = unfold(t), *un = unfold(needle);
+        char *t = dmg_read_file(f), *ut = unfold(t), *un = unfold(needle);
         int hit = strstr(ut, un) != NULL;
         free(ut);
         free(un);
@@ -1672,8 +1603,8 @@ static char *maildir_find(const pfx *p, const char *box, const char *needle, int
 static void flush_now_and_then(const pfx *p)
 {
     static long last;
-    if (now_ms() - last >= 2000) {
-        last = now_ms();
+    if (dmg_now_ms() - last >= 2000) {
+        last = dmg_now_ms();
         postfix_cmd(p, "flush");
     }
 }
@@ -1681,7 +1612,7 @@ static void flush_now_and_then(const pfx *p)
 /* Wait until box holds count messages containing needle; those messages. */
 static char *wait_mail(const pfx *p, const char *box, const char *needle, int count)
 {
-    long deadline = now_ms() + WAIT_MS;
+    long deadline = dmg_now_ms() + WAIT_MS;
     for (;;) {
         int n;
         char *t = maildir_find(p, box, needle, &n);
@@ -1689,13 +1620,13 @@ static char *wait_mail(const pfx *p, const char *box, const char *needle, int co
             return t;
         free(t);
         flush_now_and_then(p);
-        if (now_ms() >= deadline) {
-            char *log = read_file(p->maillog), *alog = read_file(p->w.log);
+        if (dmg_now_ms() >= deadline) {
+            char *log = dmg_read_file(p->maillog), *alog = dmg_read_file(p->w.log);
             ck_abort_msg("%s has %d message(s) with \"%s\" after %d ms, not %d;\nmaillog:\n%s"
                          "\ndmg-audit log:\n%s", box, n, needle, WAIT_MS, count, tail_of(log),
                          tail_of(alog));
         }
-        nap_ms(100);
+        dmg_nap_ms(100);
     }
 }
 
@@ -1709,20 +1640,62 @@ static int mail_count(const pfx *p, const char *box, const char *needle)
 /* Wait until dmg-audit's log holds needle. */
 static void wait_audit_log(const pfx *p, const char *needle)
 {
-    long deadline = now_ms() + WAIT_MS;
+    long deadline = dmg_now_ms() + WAIT_MS;
     for (;;) {
-        char *log = read_file(p->w.log);
+        char *log = dmg_read_file(p->w.log);
         int found = strstr(log, needle) != NULL;
         free(log);
         if (found)
             return;
         flush_now_and_then(p);
-        if (now_ms() >= deadline) {
-            char *ml = read_file(p->maillog), *al = read_file(p->w.log);
+        if (dmg_now_ms() >= deadline) {
+            char *ml = dmg_read_file(p->maillog), *al = dmg_read_file(p->w.log);
             ck_abort_msg("\"%s\" not in dmg-audit's log after %d ms:\n%s\nmaillog:\n%s",
                          needle, WAIT_MS, tail_of(al), tail_of(ml));
         }
-        nap_ms(100);
+        dmg_nap_ms(100);
+    }
+}
+
+/* Does the queue directory hold a queue file (below its hash levels)? */
+static int queue_dir_busy(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int busy = 0;
+    while (d != NULL && !busy && (de = readdir(d)) != NULL) {
+        char path[PATH_MAX + 256];
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (lstat(path, &st) == 0)
+            busy = S_ISDIR(st.st_mode) ? queue_dir_busy(path) : 1;
+    }
+    if (d != NULL)
+        closedir(d);
+    return busy;
+}
+
+/* Wait until Postfix has nothing left to deliver: a copy sent twice would still be in one of
+ * these queues, or delivered already, so counting mailboxes afterwards is exact. */
+static void wait_queue_empty(const pfx *p)
+{
+    static const char *const queues[] = { "maildrop", "incoming", "active", "deferred" };
+    long deadline = dmg_now_ms() + WAIT_MS;
+    for (;;) {
+        int busy = 0;
+        for (size_t i = 0; i < sizeof queues / sizeof queues[0] && !busy; i++) {
+            char dir[PATH_MAX + 16];
+            snprintf(dir, sizeof dir, "%s/%s", p->queue, queues[i]);
+            busy = queue_dir_busy(dir);
+        }
+        if (!busy)
+            return;
+        flush_now_and_then(p);
+        ck_assert_msg(dmg_now_ms() < deadline, "Postfix's queue is not empty after %d ms",
+                      WAIT_MS);
+        dmg_nap_ms(100);
     }
 }
 
@@ -1784,7 +1757,7 @@ START_TEST(test_postfix_review_loop)
     decision_addr(t, "reject", reject, sizeof reject);
     free(t);
     free(wait_mail(p, "carol", "X-Dmg-Audit-ID:", 1));
-    path_fmt(needle, sizeof needle, "held: queue_id=%s audit_id=", qid);
+    DMG_PATH_FMT(needle, sizeof needle, "held: queue_id=%s audit_id=", qid);
     wait_audit_log(p, needle);
     for (size_t i = 0; i < 5; i++)
         ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
@@ -1810,7 +1783,7 @@ START_TEST(test_postfix_review_loop)
               "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
     smtp_close(c);
     free(wait_mail(p, "bob", "bob@example.com is not an auditor of " GROUP, 1));
-    path_fmt(needle, sizeof needle, "refused: queue_id=%s ", qid);
+    DMG_PATH_FMT(needle, sizeof needle, "refused: queue_id=%s ", qid);
     wait_audit_log(p, needle);
     for (size_t i = 0; i < 5; i++)
         ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
@@ -1919,16 +1892,16 @@ START_TEST(test_postfix_restart_loses_nothing)
     /* the flags live in dmg-audit's directory of the instance (nobody removes them) */
     char flag1[PATH_MAX], flag2[PATH_MAX], env[3 * PATH_MAX], *wire, *stored, qid[64], *t;
     char needle[200];
-    path_fmt(flag1, sizeof flag1, "%s/pfx-%ld/audit/crash-notify", dmg_server_dir(server),
+    DMG_PATH_FMT(flag1, sizeof flag1, "%s/pfx-%ld/audit/crash-notify", dmg_server_dir(server),
              (long)getpid());
-    path_fmt(flag2, sizeof flag2, "%s/pfx-%ld/audit/crash-release", dmg_server_dir(server),
+    DMG_PATH_FMT(flag2, sizeof flag2, "%s/pfx-%ld/audit/crash-release", dmg_server_dir(server),
              (long)getpid());
-    path_fmt(env, sizeof env, "/usr/bin/env DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s "
+    DMG_PATH_FMT(env, sizeof env, "/usr/bin/env DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s "
              "DMG_AUDIT_CRASH_AFTER_RELEASE=%s ", flag1, flag2);
     pfx *p = start_postfix(env);
     struct passwd *nobody = getpwnam("nobody");
-    write_file(flag1, "", 0644);
-    write_file(flag2, "", 0644);
+    DMG_WRITE_FILE(flag1, "", 0644);
+    DMG_WRITE_FILE(flag2, "", 0644);
     ck_assert_int_eq(chown(flag1, nobody->pw_uid, nobody->pw_gid), 0);
     ck_assert_int_eq(chown(flag2, nobody->pw_uid, nobody->pw_gid), 0);
 
@@ -1942,9 +1915,9 @@ START_TEST(test_postfix_restart_loses_nothing)
     decision_addr(t, "approve", approve, sizeof approve);
     free(t);
     ck_assert_int_eq(access(flag1, F_OK), -1); /* it did crash */
-    path_fmt(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    DMG_PATH_FMT(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
     wait_audit_log(p, needle);
-    nap_ms(1500);
+    wait_queue_empty(p);
     ck_assert_int_eq(mail_count(p, "carol", ": pf-crash"), 1);
     ck_assert_int_eq(mail_count(p, "alice", ": pf-crash"), 2);
 
@@ -1952,7 +1925,7 @@ START_TEST(test_postfix_restart_loses_nothing)
     stop_postfix(p);
     ck_assert_int_eq(postfix_cmd(p, "start"), 0);
     p->started = 1;
-    for (long deadline = now_ms() + 20000;; nap_ms(50)) {
+    for (long deadline = dmg_now_ms() + 20000;; dmg_nap_ms(50)) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a;
         memset(&a, 0, sizeof a);
@@ -1963,7 +1936,7 @@ START_TEST(test_postfix_restart_loses_nothing)
         close(fd);
         if (up)
             break;
-        ck_assert_msg(now_ms() < deadline, "smtpd does not answer after the restart");
+        ck_assert_msg(dmg_now_ms() < deadline, "smtpd does not answer after the restart");
     }
     char *out;
     ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list", "--json")), 0);
@@ -1984,9 +1957,9 @@ START_TEST(test_postfix_restart_loses_nothing)
                       "original:\n%s", frontend[i], tail_of(t), stored);
         free(t);
     }
-    path_fmt(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    DMG_PATH_FMT(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
     wait_audit_log(p, needle);
-    nap_ms(1500);
+    wait_queue_empty(p);
     ck_assert_int_eq(mail_count(p, "sam", "<pf-crash@example.com>"), 1);
     ck_assert_int_eq(mail_count(p, "rita", "<pf-crash@example.com>"), 2);
     ck_assert_int_eq(mail_count(p, "alice", "already decided"), 0);

@@ -70,46 +70,6 @@ static char exim_problem[16384];
  * Small helpers
  * ========================================================================================== */
 
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 4096, len = 0, n;
-    char *text = malloc(cap);
-    ck_assert_ptr_nonnull(text);
-    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(text, cap * 2);
-            ck_assert_ptr_nonnull(bigger);
-            text = bigger;
-            cap *= 2;
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    text[len] = '\0';
-    return text;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static void chomp(char *s)
 {
     size_t len = strlen(s);
@@ -161,10 +121,10 @@ static int run(char *const argv[], const char *in_text, char **out, char **err)
     const char *dir = dmg_server_dir(server);
     long me = (long)getpid();
     serial++;
-    path_fmt(in_path, sizeof in_path, "%s/exim-run-%ld-%d.in", dir, me, serial);
-    path_fmt(out_path, sizeof out_path, "%s/exim-run-%ld-%d.out", dir, me, serial);
-    path_fmt(err_path, sizeof err_path, "%s/exim-run-%ld-%d.err", dir, me, serial);
-    write_file(in_path, in_text ? in_text : "");
+    DMG_PATH_FMT(in_path, sizeof in_path, "%s/exim-run-%ld-%d.in", dir, me, serial);
+    DMG_PATH_FMT(out_path, sizeof out_path, "%s/exim-run-%ld-%d.out", dir, me, serial);
+    DMG_PATH_FMT(err_path, sizeof err_path, "%s/exim-run-%ld-%d.err", dir, me, serial);
+    DMG_WRITE_FILE(in_path, in_text ? in_text : "", 0);
 
     fflush(NULL);
     pid_t pid = fork();
@@ -185,8 +145,8 @@ static int run(char *const argv[], const char *in_text, char **out, char **err)
     int st;
     while (waitpid(pid, &st, 0) < 0)
         ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
-    *out = read_file(out_path);
-    *err = read_file(err_path);
+    *out = dmg_read_file(out_path);
+    *err = dmg_read_file(err_path);
     if (getenv("DMG_KEEP_TMP") == NULL) {
         unlink(in_path);
         unlink(out_path);
@@ -263,7 +223,7 @@ static const char *require_exim(void)
 /* <server dir>/exim into dir; Exim's user gets through to it. */
 static void exim_dir(char *dir, size_t size)
 {
-    path_fmt(dir, size, "%s/exim", dmg_server_dir(server));
+    DMG_PATH_FMT(dir, size, "%s/exim", dmg_server_dir(server));
     if (mkdir(dir, 0755) != 0)
         ck_assert_msg(errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
     /* spool and log are used by Exim's user for a reception (-bs): let it through */
@@ -306,8 +266,8 @@ static const char *exim_config(void)
              "        control = freeze\n"
              "  accept\n",
              dir, dir, server_port(), server_port());
-    path_fmt(conf, sizeof conf, "%s/exim.conf", dir);
-    write_file(conf, text);
+    DMG_PATH_FMT(conf, sizeof conf, "%s/exim.conf", dir);
+    DMG_WRITE_FILE(conf, text, 0);
     return conf;
 }
 
@@ -378,8 +338,8 @@ static const char *exim_identity_config(void)
              "{eq{$auth3}{" DMG_PASSWORD "}}}}\n"
              "  server_set_id = $auth2\n",
              dir, dir, server_port());
-    path_fmt(conf, sizeof conf, "%s/identity.conf", dir);
-    write_file(conf, text);
+    DMG_PATH_FMT(conf, sizeof conf, "%s/identity.conf", dir);
+    DMG_WRITE_FILE(conf, text, 0);
     return conf;
 }
 
@@ -431,7 +391,7 @@ static const char *lookup_expr(const char *recipient, const char *attrs, const c
                                const char *yes_no)
 {
     static char expr[4096];
-    path_fmt(expr, sizeof expr,
+    DMG_PATH_FMT(expr, sizeof expr,
              "${lookup ldap{user=\"" MTA_DN "\" pass=" DMG_PASSWORD " \\\n"
              "  ldap://%s/dc=example,dc=com?%s?sub?\\\n"
              "  (&(mail=${quote_ldap:%s})(dmgSender=${quote_ldap:$sender_address}))}%s}",
@@ -564,17 +524,17 @@ START_TEST(test_reason_and_auditors)
                                          "");
     char expr[8192];
 
-    path_fmt(expr, sizeof expr, "${extract{dmgDecisionReason}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecisionReason}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "uma@example.com", expr,
                         "sender uma@example.com " REASON_MEMBERS);
-    path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "uma@example.com", expr, "reject");
 
     /* hold: the auditors' addresses (alice's two) */
-    path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "bob@example.com", expr, "hold");
     /* Exim joins the values with "," in the order the server sent them */
-    path_fmt(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
     char *auditors = expand("bob@example.com", expr);
     char *sorted = sorted_csv(auditors);
     DMG_ASSERT_STR(sorted, "alice.anderson@example.com,alice@example.com");
@@ -582,9 +542,9 @@ START_TEST(test_reason_and_auditors)
     free(auditors);
     /* dmgAuditorMail lists the group's auditors whatever the decision (man page SCHEMA):
      * the same for alice, who is accepted */
-    path_fmt(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgDecision}{%s}}", lookup);
     assert_expansion_at(__FILE__, __LINE__, "alice@example.com", expr, "accept");
-    path_fmt(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
+    DMG_PATH_FMT(expr, sizeof expr, "${extract{dmgAuditorMail}{%s}}", lookup);
     auditors = expand("alice@example.com", expr);
     sorted = sorted_csv(auditors);
     DMG_ASSERT_STR(sorted, "alice.anderson@example.com,alice@example.com");
@@ -677,7 +637,7 @@ START_TEST(test_acl_in_smtp)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char commands[1024];
-        path_fmt(commands, sizeof commands,
+        DMG_PATH_FMT(commands, sizeof commands,
                  "HELO client.example.com\r\nMAIL FROM:<%s>\r\nRCPT TO:<" GROUP ">\r\n"
                  "QUIT\r\n", cases[i].sender);
         char *replies = smtp_session(commands);
@@ -739,8 +699,8 @@ START_TEST(test_acl_freezes_held_message)
 
     /* and Exim says why */
     char logpath[PATH_MAX], want[128];
-    path_fmt(logpath, sizeof logpath, "%s/exim/spool/log/mainlog", dmg_server_dir(server));
-    char *mainlog = read_file(logpath);
+    DMG_PATH_FMT(logpath, sizeof logpath, "%s/exim/spool/log/mainlog", dmg_server_dir(server));
+    char *mainlog = dmg_read_file(logpath);
     snprintf(want, sizeof want, "%s frozen by ACL", held_id);
     ck_assert_msg(strstr(mainlog, want) != NULL, "\"%s\" not in %s:\n%s", want, logpath, mainlog);
     free(mainlog);
@@ -787,7 +747,7 @@ static void assert_host_rcpt_at(int line, const char *addr, const char *auth,
                                 int frozen)
 {
     char commands[1024], *log;
-    path_fmt(commands, sizeof commands, "EHLO client.example.org\r\n%s%s%s"
+    DMG_PATH_FMT(commands, sizeof commands, "EHLO client.example.org\r\n%s%s%s"
              "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nQUIT\r\n", auth[0] ? "AUTH PLAIN " : "",
              auth, auth[0] ? "\r\n" : "", sender, rcpt);
     char *replies = host_session(addr, commands, &log);
@@ -816,8 +776,8 @@ START_TEST(test_acl_identity)
     /* the rules tested are the README's */
     const char *src = getenv("DMG_SRCDIR");
     char readme_path[PATH_MAX];
-    path_fmt(readme_path, sizeof readme_path, "%s/README.md", src && *src ? src : ".");
-    char *readme = read_file(readme_path);
+    DMG_PATH_FMT(readme_path, sizeof readme_path, "%s/README.md", src && *src ? src : ".");
+    char *readme = dmg_read_file(readme_path);
     ck_assert_msg(strstr(readme, README_IDENTITY_ACL) != NULL,
                   "%s does not show these rules:\n%s", readme_path, README_IDENTITY_ACL);
     free(readme);

@@ -85,64 +85,6 @@ static dmg_server *server;
  * Small helpers
  * ========================================================================================== */
 
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *dst, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < size, "too long: %s...", dst);
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* The whole file as a string ("" when it cannot be read); caller frees. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 4096, len = 0, n;
-    char *text = malloc(cap);
-    if (text == NULL)
-        abort();
-    while (f != NULL && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(text, cap * 2);
-            if (bigger == NULL)
-                abort();
-            text = bigger;
-            cap *= 2;
-        }
-    }
-    if (f != NULL)
-        fclose(f);
-    text[len] = '\0';
-    return text;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(chmod(path, mode), 0);
-}
-
 /* Postfix re-reads a main.cf written less than about 2 s ago until it is older (it may still
  * be being written): date the files 60 s back instead of waiting. */
 static void date_back(const char *path)
@@ -171,22 +113,6 @@ static void copy_file(const char *from, const char *to, mode_t mode)
     ck_assert_int_eq(chmod(to, mode), 0);
 }
 
-/* A loopback port where nothing listens right now. */
-static int unused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static const char *find_program(const char *name)
 {
     static char found[PATH_MAX];
@@ -205,7 +131,7 @@ static int run_with_input(char *const argv[], const char *dir, const char *input
 {
     static int serial;
     char out_path[PATH_MAX];
-    path_fmt(out_path, sizeof out_path, "%s/run-%d.out", dir, ++serial);
+    DMG_PATH_FMT(out_path, sizeof out_path, "%s/run-%d.out", dir, ++serial);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
@@ -224,7 +150,7 @@ static int run_with_input(char *const argv[], const char *dir, const char *input
     int st;
     while (waitpid(pid, &st, 0) < 0)
         ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
-    *out = read_file(out_path);
+    *out = dmg_read_file(out_path);
     unlink(out_path);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
@@ -261,7 +187,7 @@ static pid_t master_pid(const instance *in)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/pid/master.pid", in->queue);
-    char *text = read_file(path);
+    char *text = dmg_read_file(path);
     long pid = strtol(text, NULL, 10);
     free(text);
     return pid > 1 ? (pid_t)pid : 0;
@@ -332,9 +258,9 @@ static int stop_instance(instance *in)
             rc = WEXITSTATUS(st);
     }
     if (master > 0) {
-        long deadline = now_ms() + STOP_WAIT_MS;
-        while (running(master) && now_ms() < deadline)
-            nap_ms(20);
+        long deadline = dmg_now_ms() + STOP_WAIT_MS;
+        while (running(master) && dmg_now_ms() < deadline)
+            dmg_nap_ms(20);
         if (running(master)) {
             fprintf(stderr, "test_smtpd: the Postfix master %ld did not stop; killing it\n",
                     (long)master);
@@ -378,24 +304,6 @@ static void stop_leftovers(void)
     closedir(d);
 }
 
-/* Connect to 127.0.0.1:port; -1 when nothing answers. */
-static int connect_port(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)port);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* <config_directory>/sasl/smtpd.conf (Cyrus: PLAIN and LOGIN against a sasldb; where
  * Debian's Postfix has Cyrus look, whatever cyrus_sasl_config_path says) and the sasldb
  * with bob and alice, readable by smtpd (group postfix). Their realm is $myhostname, Cyrus's
@@ -409,18 +317,18 @@ static void make_sasldb(const instance *in)
     struct passwd *pf = getpwnam("postfix");
     ck_assert_ptr_nonnull(pf);
 
-    path_fmt(sdir, sizeof sdir, "%s/sasl", in->etc);
-    path_fmt(db, sizeof db, "%s/sasldb2", sdir);
+    DMG_PATH_FMT(sdir, sizeof sdir, "%s/sasl", in->etc);
+    DMG_PATH_FMT(db, sizeof db, "%s/sasldb2", sdir);
     ck_assert_msg(mkdir(sdir, 0755) == 0, "mkdir %s: %s", sdir, strerror(errno));
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "pwcheck_method: auxprop\n"
              "auxprop_plugin: sasldb\n"
              "sasldb_path: %s\n"
              "mech_list: PLAIN LOGIN\n", db);
-    path_fmt(path, sizeof path, "%s/smtpd.conf", sdir);
-    write_file(path, text, 0644);
-    path_fmt(pwfile, sizeof pwfile, "%s/password", sdir);
-    write_file(pwfile, DMG_PASSWORD, 0600);
+    DMG_PATH_FMT(path, sizeof path, "%s/smtpd.conf", sdir);
+    DMG_WRITE_FILE(path, text, 0644);
+    DMG_PATH_FMT(pwfile, sizeof pwfile, "%s/password", sdir);
+    DMG_WRITE_FILE(pwfile, DMG_PASSWORD, 0600);
     const char *users[] = { "bob", "alice" };
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
         char *out;
@@ -445,18 +353,18 @@ static void write_ldap_tables(const instance *in, const char *uri, gid_t postfix
         "bind = yes\n"
         "bind_dn = " MTA_DN "\n"
         "bind_pw = " DMG_PASSWORD "\n";
-    path_fmt(path, sizeof path, "%s/ldap-groups.cf", in->etc);
-    path_fmt(text, sizeof text, common, uri);
+    DMG_PATH_FMT(path, sizeof path, "%s/ldap-groups.cf", in->etc);
+    DMG_PATH_FMT(text, sizeof text, common, uri);
     strcat(text, "query_filter = (&(objectClass=dynamicMailGroup)(mail=%s))\n"
                  "result_attribute = dmgMemberMail\n");
-    write_file(path, text, 0640);
+    DMG_WRITE_FILE(path, text, 0640);
     ck_assert_int_eq(chown(path, 0, postfix_gid), 0);
-    path_fmt(path, sizeof path, "%s/ldap-mailboxes.cf", in->etc);
-    path_fmt(text, sizeof text, common, uri);
+    DMG_PATH_FMT(path, sizeof path, "%s/ldap-mailboxes.cf", in->etc);
+    DMG_PATH_FMT(text, sizeof text, common, uri);
     strcat(text, "query_filter = (&(objectClass=inetOrgPerson)(mail=%s))\n"
                  "result_attribute = mail\n"
                  "result_format = %d/%u/\n");
-    write_file(path, text, 0640);
+    DMG_WRITE_FILE(path, text, 0640);
     ck_assert_int_eq(chown(path, 0, postfix_gid), 0);
 }
 
@@ -477,7 +385,7 @@ static instance *start_instance_for(const char *uri, const char *destination,
     ck_assert_msg(geteuid() == 0, "the Postfix instance needs root (postfix start, spawn "
                                   "user=): run the test as root");
     char postfix[PATH_MAX]; /* find_program's buffer is used again below */
-    path_fmt(postfix, sizeof postfix, "%s", postfix_cmd());
+    DMG_PATH_FMT(postfix, sizeof postfix, "%s", postfix_cmd());
     ck_assert_msg(getpwnam("postfix") != NULL, "no user postfix: " POSTFIX_HINT);
     struct passwd *nobody = getpwnam("nobody");
     ck_assert_msg(nobody != NULL, "no user nobody for the policy service");
@@ -488,7 +396,7 @@ static instance *start_instance_for(const char *uri, const char *destination,
     char policyd_default[PATH_MAX];
     if (policyd == NULL || *policyd == '\0') {
         const char *b = getenv("DMG_BUILDDIR");
-        path_fmt(policyd_default, sizeof policyd_default, "%s/tools/dmg-policyd",
+        DMG_PATH_FMT(policyd_default, sizeof policyd_default, "%s/tools/dmg-policyd",
                  b && *b ? b : ".");
         policyd = policyd_default;
     }
@@ -497,17 +405,17 @@ static instance *start_instance_for(const char *uri, const char *destination,
 
     /* postfix and nobody must get through the server directory to their files */
     ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
-    path_fmt(in->dir, sizeof in->dir, "%s/postfix-%ld", dmg_server_dir(server),
+    DMG_PATH_FMT(in->dir, sizeof in->dir, "%s/postfix-%ld", dmg_server_dir(server),
              (long)getpid());
-    path_fmt(in->etc, sizeof in->etc, "%s/etc", in->dir);
-    path_fmt(in->queue, sizeof in->queue, "%s/queue", in->dir);
-    path_fmt(in->maillog, sizeof in->maillog, "%s/maillog", in->dir);
+    DMG_PATH_FMT(in->etc, sizeof in->etc, "%s/etc", in->dir);
+    DMG_PATH_FMT(in->queue, sizeof in->queue, "%s/queue", in->dir);
+    DMG_PATH_FMT(in->maillog, sizeof in->maillog, "%s/maillog", in->dir);
     /* dmg-policyd and its files in policyd/: Postfix wants root's files in its etc/ */
     char pdir[PATH_MAX], policyd_copy[PATH_MAX], conf[PATH_MAX], pw[PATH_MAX], path[PATH_MAX];
-    path_fmt(pdir, sizeof pdir, "%s/policyd", in->dir);
-    path_fmt(policyd_copy, sizeof policyd_copy, "%s/dmg-policyd", pdir);
-    path_fmt(conf, sizeof conf, "%s/dmg-policyd.conf", pdir);
-    path_fmt(pw, sizeof pw, "%s/dmg-policyd.pw", pdir);
+    DMG_PATH_FMT(pdir, sizeof pdir, "%s/policyd", in->dir);
+    DMG_PATH_FMT(policyd_copy, sizeof policyd_copy, "%s/dmg-policyd", pdir);
+    DMG_PATH_FMT(conf, sizeof conf, "%s/dmg-policyd.conf", pdir);
+    DMG_PATH_FMT(pw, sizeof pw, "%s/dmg-policyd.pw", pdir);
     const char *dirs[] = { in->dir, in->etc, in->queue, pdir };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         ck_assert_msg(mkdir(dirs[i], 0755) == 0, "mkdir %s: %s", dirs[i], strerror(errno));
@@ -517,9 +425,9 @@ static instance *start_instance_for(const char *uri, const char *destination,
 
     /* dmg-policyd's configuration: the password file only for nobody */
     char text[8192];
-    write_file(pw, DMG_PASSWORD "\n", 0600);
+    DMG_WRITE_FILE(pw, DMG_PASSWORD "\n", 0600);
     ck_assert_int_eq(chown(pw, nobody_uid, nobody_gid), 0);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_smtpd.c\n"
              "uri = %s\n"
              "bind_dn = " MTA_DN "\n"
@@ -527,17 +435,17 @@ static instance *start_instance_for(const char *uri, const char *destination,
              "timeout = 5\n"
              "log_level = 1\n",
              uri, pw);
-    write_file(conf, text, 0644);
+    DMG_WRITE_FILE(conf, text, 0644);
 
     make_sasldb(in);
     /* for the delivery of MAILDIR_DELIVERY */
     write_ldap_tables(in, uri, getpwnam("postfix")->pw_gid);
-    path_fmt(path, sizeof path, "%s/mail", in->dir);
+    DMG_PATH_FMT(path, sizeof path, "%s/mail", in->dir);
     ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
     ck_assert_int_eq(chown(path, nobody_uid, nobody_gid), 0);
 
-    in->port = unused_port();
-    path_fmt(text, sizeof text,
+    in->port = dmg_unused_port();
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_smtpd.c\n"
              "compatibility_level = 3.6\n"
              "queue_directory = %s\n"
@@ -574,11 +482,11 @@ static instance *start_instance_for(const char *uri, const char *destination,
              "dmg-policyd_time_limit = 3600\n",
              in->queue, in->dir, in->maillog, in->dir, in->etc);
     size_t used = strlen(text);
-    path_fmt(text + used, sizeof text - used, destination, in->dir);
-    path_fmt(path, sizeof path, "%s/main.cf", in->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(text + used, sizeof text - used, destination, in->dir);
+    DMG_PATH_FMT(path, sizeof path, "%s/main.cf", in->etc);
+    DMG_WRITE_FILE(path, text, 0644);
     date_back(path);
-    path_fmt(text, sizeof text,
+    DMG_PATH_FMT(text, sizeof text,
              "# written by test_smtpd.c\n"
              "127.0.0.1:%d inet n - n - - smtpd\n"
              "cleanup   unix  n - n - 0 cleanup\n"
@@ -600,8 +508,8 @@ static instance *start_instance_for(const char *uri, const char *destination,
              "dmg-policyd unix - n n - 0 spawn user=nobody argv=%s -c %s\n"
              "%s",
              in->port, policyd_copy, conf, extra_master);
-    path_fmt(path, sizeof path, "%s/master.cf", in->etc);
-    write_file(path, text, 0644);
+    DMG_PATH_FMT(path, sizeof path, "%s/master.cf", in->etc);
+    DMG_WRITE_FILE(path, text, 0644);
     date_back(path);
 
     char *out;
@@ -609,19 +517,19 @@ static instance *start_instance_for(const char *uri, const char *destination,
     int st = run(argv, in->dir, &out);
     in->started = 1;
     if (st != 0) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         ck_abort_msg("postfix -c %s start: status %d: %s\nmaillog:\n%s", in->etc, st, out, log);
     }
     free(out);
 
     /* smtpd answers: bounded retry on connect, and the banner is this instance's (not that of
      * whoever took the port in between) */
-    long deadline = now_ms() + START_WAIT_MS;
+    long deadline = dmg_now_ms() + START_WAIT_MS;
     int fd;
-    while ((fd = connect_port(in->port)) < 0 && now_ms() < deadline)
-        nap_ms(20);
+    while ((fd = dmg_connect_port(in->port)) < 0 && dmg_now_ms() < deadline)
+        dmg_nap_ms(20);
     if (fd < 0) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         ck_abort_msg("nothing answers on 127.0.0.1:%d after %d ms; maillog:\n%s", in->port,
                      START_WAIT_MS, log);
     }
@@ -629,7 +537,7 @@ static instance *start_instance_for(const char *uri, const char *destination,
     size_t len = 0;
     while (len < sizeof banner - 1 && strchr(banner, '\n') == NULL) {
         struct pollfd p = { fd, POLLIN, 0 };
-        long left = deadline - now_ms();
+        long left = deadline - dmg_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             break;
         ssize_t n = read(fd, banner + len, sizeof banner - 1 - len);
@@ -640,7 +548,7 @@ static instance *start_instance_for(const char *uri, const char *destination,
     }
     close(fd);
     if (strncmp(banner, "220 mx.example.com ESMTP", 24) != 0) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         ck_abort_msg("127.0.0.1:%d greets with \"%s\", not as this Postfix; maillog:\n%s",
                      in->port, banner, log);
     }
@@ -668,7 +576,7 @@ typedef struct smtp {
 static int smtp_reply(smtp *c)
 {
     c->last[0] = '\0';
-    long deadline = now_ms() + REPLY_WAIT_MS;
+    long deadline = dmg_now_ms() + REPLY_WAIT_MS;
     for (;;) {
         char *nl = memchr(c->buf, '\n', c->len);
         if (nl != NULL) {
@@ -688,9 +596,9 @@ static int smtp_reply(smtp *c)
                 return atoi(line);
             continue;
         }
-        long left = deadline - now_ms();
+        long left = deadline - dmg_now_ms();
         if (left <= 0) {
-            char *log = read_file(c->in->maillog);
+            char *log = dmg_read_file(c->in->maillog);
             ck_abort_msg("no SMTP reply within %d ms (so far \"%s\"); maillog:\n%s",
                          REPLY_WAIT_MS, c->last, log);
         }
@@ -699,7 +607,7 @@ static int smtp_reply(smtp *c)
             continue;
         ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len - 1);
         if (n <= 0) {
-            char *log = read_file(c->in->maillog);
+            char *log = dmg_read_file(c->in->maillog);
             ck_abort_msg("SMTP connection closed (so far \"%s\"); maillog:\n%s", c->last, log);
         }
         c->len += (size_t)n;
@@ -731,7 +639,7 @@ static smtp *smtp_open(const instance *in)
     smtp *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
     c->in = in;
-    c->fd = connect_port(in->port);
+    c->fd = dmg_connect_port(in->port);
     ck_assert_msg(c->fd >= 0, "connect 127.0.0.1:%d: %s", in->port, strerror(errno));
     int code = smtp_reply(c);
     ck_assert_msg(code == 220, "banner: \"%s\"", c->last);
@@ -801,7 +709,7 @@ static void assert_rcpt_at(const char *file, int line, smtp *c, const char *send
         _ck_assert_failed(file, line, "MAIL", "MAIL FROM:<%s>: \"%s\"", sender, c->last);
     smtp_cmd(c, "RCPT TO:<%s>", rcpt);
     if (strcmp(c->last, expected) != 0) {
-        char *log = read_file(c->in->maillog);
+        char *log = dmg_read_file(c->in->maillog);
         _ck_assert_failed(file, line, "RCPT",
                           "MAIL FROM:<%s> RCPT TO:<%s>: got \"%s\", expected \"%s\"; "
                           "maillog:\n%s", sender, rcpt, c->last, expected, log);
@@ -830,19 +738,19 @@ static void smtp_data(smtp *c, const char *subject, char *queue_id, size_t size)
 /* Wait until the maillog holds every needle (NULL-terminated); the log (caller frees). */
 static char *wait_log(const instance *in, const char *const *needles)
 {
-    long deadline = now_ms() + LOG_WAIT_MS;
+    long deadline = dmg_now_ms() + LOG_WAIT_MS;
     for (;;) {
-        char *log = read_file(in->maillog);
+        char *log = dmg_read_file(in->maillog);
         size_t i = 0;
         while (needles[i] != NULL && strstr(log, needles[i]) != NULL)
             i++;
         if (needles[i] == NULL)
             return log;
-        if (now_ms() >= deadline)
+        if (dmg_now_ms() >= deadline)
             ck_abort_msg("\"%s\" not in %s after %d ms:\n%s", needles[i], in->maillog,
                          LOG_WAIT_MS, log);
         free(log);
-        nap_ms(50);
+        dmg_nap_ms(50);
     }
 }
 
@@ -1132,7 +1040,7 @@ static void add_big_department(void)
     dmg_add_ldif(ld, "dn: ou=Big,dc=example,dc=com\nobjectClass: organizationalUnit\n"
                      "ou: Big\n");
     for (int i = 0; i < big_members(); i++) {
-        path_fmt(ldif, sizeof ldif,
+        DMG_PATH_FMT(ldif, sizeof ldif,
                  "dn: uid=big%04d,ou=Big,dc=example,dc=com\nobjectClass: inetOrgPerson\n"
                  "uid: big%04d\ncn: Big %d\nsn: Big\nmail: big%04d@example.com\n",
                  i, i, i, i);
@@ -1151,7 +1059,7 @@ static int maildir_count(const char *dir)
     const char *subs[] = { "new", "cur" };
     for (size_t k = 0; k < 2; k++) {
         char path[PATH_MAX];
-        path_fmt(path, sizeof path, "%s/%s", dir, subs[k]);
+        DMG_PATH_FMT(path, sizeof path, "%s/%s", dir, subs[k]);
         DIR *d = opendir(path);
         if (d == NULL)
             return -1;
@@ -1173,7 +1081,7 @@ static void set_max_members(const char *value)
     DMG_ASSERT_RC(r, LDAP_SUCCESS);
     ck_assert_uint_eq(e->count, 1);
     char change[128];
-    path_fmt(change, sizeof change, "replace: olcDynMailGroupMaxMembers\n"
+    DMG_PATH_FMT(change, sizeof change, "replace: olcDynMailGroupMaxMembers\n"
                                     "olcDynMailGroupMaxMembers: %s\n", value);
     DMG_ASSERT_RC(dmg_modify(cfg, e->entries[0].dn, change), LDAP_SUCCESS);
     dmg_entries_free(e);
@@ -1186,34 +1094,34 @@ static void set_max_members(const char *value)
 START_TEST(test_large_group_delivered)
 {
     ensure_groups();
-    long t0 = now_ms();
+    long t0 = dmg_now_ms();
     add_big_department();
-    long t_added = now_ms();
+    long t_added = dmg_now_ms();
     instance *in = start_instance_for(dmg_server_uri(server), MAILDIR_DELIVERY,
                                       "virtual   unix  - n n - - virtual\n");
     smtp *c = smtp_open(in);
     char id[64];
     assert_rcpt_at(__FILE__, __LINE__, c, "x@example.org", BIG_GROUP, OK_RCPT, 1);
-    long t_rcpt = now_ms();
+    long t_rcpt = dmg_now_ms();
     smtp_data(c, "to everyone", id, sizeof id);
 
     /* all delivered: the queue file is removed after the last member's copy */
     char removed[128];
     snprintf(removed, sizeof removed, "%s: removed", id);
-    long deadline = now_ms() + DELIVERY_WAIT_MS;
+    long deadline = dmg_now_ms() + DELIVERY_WAIT_MS;
     char *log;
-    while (strstr(log = read_file(in->maillog), removed) == NULL && now_ms() < deadline) {
+    while (strstr(log = dmg_read_file(in->maillog), removed) == NULL && dmg_now_ms() < deadline) {
         free(log);
-        nap_ms(200);
+        dmg_nap_ms(200);
     }
-    long t_done = now_ms();
+    long t_done = dmg_now_ms();
     ck_assert_msg(strstr(log, removed) != NULL, "%s not delivered within %d ms; maillog:\n%s",
                   id, DELIVERY_WAIT_MS, log);
     ck_assert_msg(strstr(log, "unreasonable virtual_alias_maps") == NULL, "%s", log);
     free(log);
     for (int i = 0; i < big_members(); i++) {
         char dir[PATH_MAX];
-        path_fmt(dir, sizeof dir, "%s/mail/example.com/big%04d", in->dir, i);
+        DMG_PATH_FMT(dir, sizeof dir, "%s/mail/example.com/big%04d", in->dir, i);
         int n = maildir_count(dir);
         ck_assert_msg(n == 1, "%s holds %d messages, expected 1", dir, n);
     }
@@ -1241,7 +1149,7 @@ END_TEST
 START_TEST(test_directory_unavailable)
 {
     char uri[64];
-    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", unused_port());
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", dmg_unused_port());
     instance *in = start_instance(uri);
     smtp *c = smtp_open(in);
     ASSERT_RCPT(c, "bob@example.com", GROUP,
