@@ -81,7 +81,8 @@ dmg_log_once( dmg_info *di, const char *kind, struct berval *key )
 	k.bv_val = ch_malloc( k.bv_len + 1 );
 	memcpy( k.bv_val, kind, klen );
 	k.bv_val[klen] = ':';
-	memcpy( k.bv_val + klen + 1, key->bv_val, key->bv_len );
+	if ( key->bv_len )	/* the anonymous identity's DN has no buffer at all */
+		memcpy( k.bv_val + klen + 1, key->bv_val, key->bv_len );
 	k.bv_val[k.bv_len] = '\0';
 	ldap_pvt_thread_mutex_lock( &di->logged_lock );
 	for ( i = 0; i < DMG_LOGGED_MAX && first; i++ )
@@ -108,6 +109,27 @@ dmg_log_once_free( dmg_info *di )
 	ldap_pvt_thread_mutex_destroy( &di->logged_lock );
 }
 
+/* An overlay order that would miscount or leak what the overlay hides: the message in cr.
+ * Checked when the overlay is configured (an overlay added over cn=config at run time is
+ * refused there: slapd 2.5's error path for a failed db_open of such an add logs freed
+ * memory) and when the database opens (slapd.conf configures overlays in order). */
+static int
+dmg_stack_refused( slap_overinst *on, ConfigReply *cr )
+{
+	const dmg_stack_rule *r;
+
+	for ( r = dmg_stack_rules; r->type; r++ ) {
+		if ( dmg_stack_misplaced( on, r->type ) == NULL )
+			continue;
+		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
+			"overlay %s is configured %s overlay dynmailgroup on this database: %s; %s",
+			r->type, r->below ? "after" : "before", r->why, r->remedy );
+		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- database lifecycle ----------------------------------------------------------------------- */
 
 static int
@@ -123,6 +145,8 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
+	if ( dmg_stack_refused( on, cr ) )
+		return 1;
 	di = ch_calloc( 1, sizeof( dmg_info ) );
 	di->cache = dmg_cache_new( 0, dmg_members_free_value );
 	if ( di->cache == NULL || dmg_info_set_defaults( di ) ) {
@@ -143,19 +167,10 @@ static int
 dmg_db_open( BackendDB *be, ConfigReply *cr )
 {
 	slap_overinst *on = (slap_overinst *)be->bd_info;
-	const dmg_stack_rule *r;
 	const char *missing = NULL;
 
-	/* an overlay order that would miscount or leak what the overlay hides */
-	for ( r = dmg_stack_rules; r->type; r++ ) {
-		if ( dmg_stack_misplaced( on, r->type ) == NULL )
-			continue;
-		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
-			"overlay %s is configured %s overlay dynmailgroup on this database: %s; %s",
-			r->type, r->below ? "after" : "before", r->why, r->remedy );
-		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
+	if ( dmg_stack_refused( on, cr ) )
 		return 1;
-	}
 	if ( dmg_schema_resolve_stored( &missing ) ) {
 		snprintf( cr->msg, sizeof( cr->msg ), DMG_LOG_PREFIX
 			"schema element \"%s\" is not defined; include dynmailgroup.schema "

@@ -635,7 +635,7 @@ static char *build_config(const dmg_server *s, const dmg_server_opts *o, int for
         sb_puts(&c, "index dmgDepartment eq\n");
     conf_verbatim(&c, o->db_config);
     conf_verbatim(&c, o->overlays_before);
-    if (with_dmg) {
+    if (with_dmg && !o->without_overlay) {
         sb_puts(&c, "overlay dynmailgroup\n");
         conf_verbatim(&c, o->overlay_config);
     }

@@ -92,6 +92,8 @@
 
 typedef struct dmg_server_opts {
     int without_module;          /* no moduleload of DMG_MODULE, no "overlay dynmailgroup" */
+    int without_overlay;         /* moduleload DMG_MODULE, but no "overlay dynmailgroup" (to
+                                    add it over cn=config) */
     int no_dmg_schema;           /* do not include schema/dynmailgroup.schema */
     const char *modules;         /* extra modules, space separated: "dynlist syncprov" */
     const char *global_config;   /* verbatim, global section after the schema includes */

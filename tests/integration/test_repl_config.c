@@ -362,14 +362,9 @@ END_TEST
 /* The overlay added over cn=config below a running syncprov ({0}): its db_open refuses. */
 START_TEST(dynmailgroup_added_below_syncprov_refused)
 {
-    char global[4096];
-    const char *module = getenv("DMG_MODULE");
-    ck_assert_msg(module != NULL, "DMG_MODULE is not set");
-    snprintf(global, sizeof global, "moduleload \"%s\"\n", module);
     dmg_server_opts o = {
-        .without_module = 1,
+        .without_overlay = 1,
         .modules = "syncprov",
-        .global_config = global,
         .db_config = INDEX_AND_LIMITS,
         .overlays_before = SYNCPROV_BELOW,
     };
