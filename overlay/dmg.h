@@ -25,6 +25,7 @@
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
  *                   (bi_entry_get_rw)
  *   decision.c      send decision glue between slapd and the pure-C policy.c
+ *   preview.c       the No-Op control and a previewed group write's Post-Read entry
  */
 #ifndef DMG_H
 #define DMG_H
@@ -246,6 +247,10 @@ void dmg_members_free_value( void *ms );
  * when there are more than dynmailgroup-max-members, an internal search's failure as it
  * is; never a partial list. */
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
+/* Adds to target, as values of ad, the members of a that are not in b (whose order it
+ * changes) */
+void dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
+	AttributeDescription *ad );
 /* Adds the requested computed values of group to target (which may be the group itself).
  * With keep, the values are attached without copying and *keep holds the list: release it
  * (dmg_members_release) once target has been sent; without, they are copied. */
@@ -334,6 +339,16 @@ int dmg_references_follow_rename( Operation *op, slap_overinst *on );
  * code with text naming the condition, the attribute and an employee who may write it */
 int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text,
 	size_t len );
+
+/* preview.c: the standard No-Op control (registered at load time, enabled per database) is
+ * slapd's o_noop for every write; dmg_preview_group, at the end of the guard's checks of a
+ * group add (before NULL) or modify, prepares the Post-Read entry of a previewed write
+ * (after: the group as the write would leave it) */
+int dmg_preview_register( void );
+int dmg_preview_db_open( BackendDB *be );
+void dmg_preview_noop( Operation *op );
+int dmg_preview_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *before,
+	Entry *after );
 
 /* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested; returns
  * the failure of a lookup the decision needed (then nothing is added) */

@@ -1019,7 +1019,7 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return dmg_preview_group( op, rs, on, NULL, op->ora_e );
 }
 
 static int
@@ -1104,7 +1104,7 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
  * checked for the requester's role, applied to a copy of the group and validated. */
 static int
 dmg_check_group_write( Operation *op, slap_overinst *on, Entry *stored, Modifications *mods,
-	dmg_role role, dmg_verdict *v )
+	dmg_role role, dmg_verdict *v, Entry **after )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	Modifications *ml;
@@ -1129,7 +1129,11 @@ dmg_check_group_write( Operation *op, slap_overinst *on, Entry *stored, Modifica
 	/* the rootdn may make a group something else: nothing left to validate */
 	if ( rc == LDAP_SUCCESS && dmg_entry_is_group( e ) )
 		rc = dmg_validate_group( op, di, e, stored, v );
-	entry_free( e );
+	/* the group as the write leaves it, for a preview (preview.c) */
+	if ( rc == LDAP_SUCCESS && after )
+		*after = e;
+	else
+		entry_free( e );
 	return rc;
 }
 
@@ -1138,14 +1142,18 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 {
 	dmg_role role = dmg_role_on( op, on, stored );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
+	Entry *after = NULL;
+	int rc;
 
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
-	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v ) )
+	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	rc = dmg_preview_group( op, rs, on, stored, after );
+	entry_free( after );
+	return rc;
 }
 
 /* A modify or rename that makes an entry a dynamicMailGroup creates a group: the creators'
@@ -1267,7 +1275,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 		return dmg_refuse_undisclosed_target( op, rs );
 	/* the new RDN's values are added to the group (and the old ones removed): the frontend
 	 * has made them modifications, checked like a modify's */
-	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v ) )
+	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, NULL ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );

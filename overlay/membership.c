@@ -195,6 +195,20 @@ dmg_members_remove( dmg_members *ms, dmg_members *ex )
 	ms->n = j;
 }
 
+void
+dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
+	AttributeDescription *ad )
+{
+	unsigned i;
+
+	if ( b->n > 1 )
+		qsort( b->m, b->n, sizeof( dmg_member ), dmg_member_cmp );
+	for ( i = 0; i < a->n; i++ ) {
+		if ( !bsearch( &a->m[i], b->m, b->n, sizeof( dmg_member ), dmg_member_cmp ) )
+			attr_merge_one( target, ad, &a->m[i].dn, &a->m[i].ndn );
+	}
+}
+
 /* ---- named groups -------------------------------------------------------------------------- */
 
 int

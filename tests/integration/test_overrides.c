@@ -592,6 +592,288 @@ START_TEST(test_max_overrides_config)
 }
 END_TEST
 
+
+/* ============================================================================================
+ * Previews: No-Op (standard OID) with Post-Read, answered with the Post-Read entry
+ * ========================================================================================== */
+
+#define OID_NOOP "1.3.6.1.4.1.4203.1.10.2"
+/* slapd's own, experimental No-Op: what ldapmodify -e noop sends */
+#define OID_NOOP_SLAPD "1.3.6.1.4.1.4203.666.5.2"
+
+static const char *noop_oid = OID_NOOP;
+
+typedef struct preview {
+    dmg_result r;
+    char post[8192]; /* the Post-Read entry: "attr: value" lines, sorted; "" when none */
+    int has_post;
+} preview;
+
+/* Modifications from "attr: value" lines, all with op (an add's attributes: LDAP_MOD_ADD) */
+typedef struct mods {
+    LDAPMod m[16], *p[17];
+    char *vals[16][32];
+    int n;
+} mods;
+
+static void mods_parse(mods *ms, int op, const char *lines)
+{
+    memset(ms, 0, sizeof *ms);
+    char *copy = strdup(lines), *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(l, ':');
+        ck_assert_ptr_nonnull(colon);
+        *colon = '\0';
+        const char *v = colon + 1 + (colon[1] == ' ');
+        int i;
+        for (i = 0; i < ms->n && strcmp(ms->m[i].mod_type, l) != 0; i++)
+            ;
+        if (i == ms->n) {
+            ck_assert_int_lt(ms->n, 16);
+            ms->m[i].mod_op = op;
+            ms->m[i].mod_type = strdup(l);
+            ms->m[i].mod_values = ms->vals[i];
+            ms->p[i] = &ms->m[i];
+            ms->n++;
+        }
+        int k = 0;
+        while (ms->vals[i][k])
+            k++;
+        ck_assert_int_lt(k, 31);
+        ms->vals[i][k] = *v ? strdup(v) : NULL;
+    }
+    free(copy);
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+    return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The Post-Read control's entry as sorted "attr: value" lines */
+static void post_read_lines(LDAPControl *c, preview *pv)
+{
+    BerElement *ber = ber_init(&c->ldctl_value);
+    struct berval bv;
+    char *lines[512];
+    size_t n = 0;
+    ck_assert_ptr_nonnull(ber);
+    ck_assert_int_ne(ber_scanf(ber, "{m{", &bv), LBER_ERROR);
+    while (ber_scanf(ber, "{m", &bv) != LBER_ERROR) {
+        BerVarray vals = NULL;
+        ck_assert_int_ne(ber_scanf(ber, "[W]", &vals), LBER_ERROR);
+        for (int i = 0; vals && vals[i].bv_val && n < 512; i++)
+            lines[n++] = strdup(fmt("%.*s: %.*s", (int)bv.bv_len, bv.bv_val,
+                                    (int)vals[i].bv_len, vals[i].bv_val));
+        ber_bvarray_free(vals);
+        ber_scanf(ber, "}");
+    }
+    ber_free(ber, 1);
+    qsort(lines, n, sizeof lines[0], line_cmp);
+    for (size_t i = 0; i < n; i++) {
+        strncat(pv->post, lines[i], sizeof pv->post - strlen(pv->post) - 2);
+        strcat(pv->post, "\n");
+        free(lines[i]);
+    }
+    pv->has_post = 1;
+}
+
+/* An add (dn given, changes NULL: lines are the entry) or a modify (mod_op on the lines)
+ * sent with No-Op and Post-Read for attrs (comma-separated) */
+static preview send_preview(LDAP *ld, const char *dn, int mod_op, const char *lines,
+                            const char *attrs)
+{
+    preview pv;
+    mods ms;
+    LDAPControl noop = { (char *)noop_oid, { 0, NULL }, 1 }, *post = NULL, **resp = NULL;
+    char *list[16], *copy = strdup(attrs), *save = NULL;
+    int n = 0, msgid, err = 0;
+    char *diag = NULL, *matched = NULL;
+    LDAPMessage *res = NULL;
+
+    memset(&pv, 0, sizeof pv);
+    for (char *a = strtok_r(copy, ",", &save); a && n < 15; a = strtok_r(NULL, ",", &save))
+        list[n++] = a;
+    list[n] = NULL;
+    BerElement *req = ber_alloc_t(LBER_USE_DER);
+    LDAPControl postread = { LDAP_CONTROL_POST_READ, { 0, NULL }, 1 };
+    ck_assert_int_ne(ber_printf(req, "{v}", list), -1);
+    ck_assert_int_ne(ber_flatten2(req, &postread.ldctl_value, 0), -1);
+    post = &postread;
+    LDAPControl *ctrls[] = { &noop, post, NULL };
+    mods_parse(&ms, mod_op < 0 ? LDAP_MOD_ADD : mod_op, lines);
+    if (mod_op < 0)
+        ck_assert_int_eq(ldap_add_ext(ld, dn, ms.p, ctrls, NULL, &msgid), LDAP_SUCCESS);
+    else
+        ck_assert_int_eq(ldap_modify_ext(ld, dn, ms.p, ctrls, NULL, &msgid), LDAP_SUCCESS);
+    ck_assert_int_gt(ldap_result(ld, msgid, LDAP_MSG_ALL, NULL, &res), 0);
+    ck_assert_int_eq(ldap_parse_result(ld, res, &err, &matched, &diag, NULL, &resp, 1),
+                     LDAP_SUCCESS);
+    pv.r.rc = err;
+    snprintf(pv.r.diag, sizeof pv.r.diag, "%s", diag ? diag : "");
+    for (int i = 0; resp && resp[i]; i++) {
+        if (strcmp(resp[i]->ldctl_oid, LDAP_CONTROL_POST_READ) == 0)
+            post_read_lines(resp[i], &pv);
+    }
+    ldap_controls_free(resp);
+    ldap_memfree(diag);
+    ldap_memfree(matched);
+    ber_free(req, 1);
+    free(copy);
+    return pv;
+}
+
+/* The lines of the Post-Read entry for one attribute, values only, sorted, joined by "\n" */
+static const char *post_values(const preview *pv, const char *attr)
+{
+    static char out[8192];
+    size_t alen = strlen(attr);
+    out[0] = '\0';
+    for (const char *l = pv->post; *l; l += strcspn(l, "\n") + 1) {
+        if (strncasecmp(l, attr, alen) == 0 && l[alen] == ':') {
+            if (*out)
+                strcat(out, "\n");
+            strncat(out, l + alen + 2, strcspn(l + alen + 2, "\n"));
+        }
+    }
+    return out;
+}
+
+#define PREVIEW_ATTRS "member,dmgMemberCount,dmgJoiningMember,dmgLeavingMember,dmgMemberMail"
+
+START_TEST(test_preview_modify)
+{
+    LDAP *ld = as_root();
+    const char *g = add_group(ld, "ovr-pv-mod", "dmgDepartment: " STORAGE "\n");
+
+    /* a condition change: mallory and oscar stay, leo and nina would leave */
+    preview pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgCondition: (title=Engineer)",
+                              PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    ck_assert_msg(pv.has_post, "no Post-Read entry");
+    DMG_ASSERT_STR(post_values(&pv, "member"), MALLORY "\n" OSCAR);
+    DMG_ASSERT_STR(post_values(&pv, "dmgMemberCount"), "2");
+    DMG_ASSERT_STR(post_values(&pv, "dmgJoiningMember"), "");
+    DMG_ASSERT_STR(post_values(&pv, "dmgLeavingMember"), LEO "\n" NINA);
+    DMG_ASSERT_STR(post_values(&pv, "dmgMemberMail"), "mallory@example.com\noscar@example.com");
+    /* nothing stored */
+    ASSERT_STORED(ld, g, "dmgCondition", "");
+    ASSERT_COUNT(ld, g, "4");
+
+    /* an override: alice joins, leo leaves */
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgIncludeMember: " ALICE "\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_STR(post_values(&pv, "dmgJoiningMember"), ALICE);
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgExcludeMember: " LEO "\n", PREVIEW_ATTRS);
+    DMG_ASSERT_STR(post_values(&pv, "dmgLeavingMember"), LEO);
+    DMG_ASSERT_STR(post_values(&pv, "dmgJoiningMember"), "");
+    ASSERT_STORED(ld, g, "dmgIncludeMember", "");
+    ASSERT_STORED(ld, g, "dmgExcludeMember", "");
+
+    /* only what was asked for */
+    pv = send_preview(ld, g, LDAP_MOD_REPLACE, "description: x\n", "dmgMemberCount");
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_STR(pv.post, "dmgMemberCount: 4\n");
+
+    /* slapd's own No-Op (ldapmodify -e noop) previews the same way */
+    noop_oid = OID_NOOP_SLAPD;
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgCondition: (title=Engineer)", PREVIEW_ATTRS);
+    noop_oid = OID_NOOP;
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_STR(post_values(&pv, "dmgLeavingMember"), LEO "\n" NINA);
+    ASSERT_STORED(ld, g, "dmgCondition", "");
+    dmg_disconnect(ld);
+}
+END_TEST
+
+START_TEST(test_preview_add)
+{
+    LDAP *ld = as_root();
+    const char *g = group_dn("ovr-pv-add");
+    preview pv = send_preview(ld, g, -1, "objectClass: dynamicMailGroup\ncn: ovr-pv-add\n"
+                              "mail: ovr-pv-add@lists.example.com\n"
+                              "dmgDepartment: " STORAGE "\ndmgExcludeMember: " NINA "\n",
+                              PREVIEW_ATTRS ",cn");
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_STR(post_values(&pv, "member"), LEO "\n" MALLORY "\n" OSCAR);
+    DMG_ASSERT_STR(post_values(&pv, "dmgJoiningMember"), LEO "\n" MALLORY "\n" OSCAR);
+    DMG_ASSERT_STR(post_values(&pv, "dmgLeavingMember"), "");
+    DMG_ASSERT_STR(post_values(&pv, "cn"), "ovr-pv-add");
+    const char *attrs[] = { "cn", NULL };
+    DMG_ASSERT_RC(dmg_search(ld, g, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* a preview answers what the real write would: the guard's refusals, the backend's */
+START_TEST(test_preview_errors)
+{
+    LDAP *ld = as_root();
+    const char *g = add_group(ld, "ovr-pv-err", "dmgDepartment: " STORAGE "\n");
+    const char *other = add_group(ld, "ovr-pv-err2", fmt("dmgIncludeMember: %s\n", g));
+    preview pv;
+
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgIncludeMember: uid=nobody," SUF "\n",
+                      PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_CONSTRAINT_VIOLATION);
+    ck_assert_msg(!pv.has_post, "a Post-Read entry with a refusal");
+    pv = send_preview(ld, g, LDAP_MOD_ADD, fmt("dmgIncludeMember: %s\n", other), PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_CONSTRAINT_VIOLATION);
+    ck_assert_msg(strstr(pv.r.diag, "cycle") != NULL, "diagnostic: %s", pv.r.diag);
+    /* the backend's: an entry that exists, a value that is there already */
+    pv = send_preview(ld, g, -1, "objectClass: dynamicMailGroup\ncn: ovr-pv-err\n"
+                      "mail: ovr-pv-err-x@lists.example.com\ndmgDepartment: " STORAGE "\n",
+                      PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_ALREADY_EXISTS);
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgDepartment: " STORAGE "\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_TYPE_OR_VALUE_EXISTS);
+    /* a member of no role may not preview a change either */
+    dmg_disconnect(ld);
+    ld = dmg_connect(srv, ALICE, DMG_PASSWORD);
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgCondition: (l=Paris)\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ld);
+    /* a write that is not a group's is not stored either */
+    ld = as_root();
+    pv = send_preview(ld, ALICE, LDAP_MOD_REPLACE, "description: previewed\n", "description");
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_VALUES(ld, ALICE, LDAP_SCOPE_BASE, NULL, "description", "");
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* computed with the requester's rights: an administrator whom ACLs hide ou=Finance and
+ * title; hidden groups stay hidden */
+START_TEST(test_preview_rights)
+{
+    LDAP *root = as_root();
+    const char *g = add_group(root, "ovr-pv-acl", "dmgDepartment: " STORAGE "\n"
+                              "dmgAdministrator: " READER "\n");
+    const char *h = add_group(root, "ovr-pv-hid", "dmgDepartment: " STORAGE "\n"
+                              "dmgShowInContacts: FALSE\n");
+    dmg_disconnect(root);
+
+    LDAP *ld = as_reader();
+    preview pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgIncludeMember: " ALICE "\n"
+                              "dmgIncludeMember: " BOB "\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_STR(post_values(&pv, "dmgJoiningMember"), ALICE "\n" BOB);
+    /* gina is below ou=Finance: the reader may not name her, as in the real write */
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgIncludeMember: " GINA "\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_CONSTRAINT_VIOLATION);
+    /* a condition on title, which the reader may not search: everybody would leave for them */
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgCondition: (title=Engineer)\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
+    DMG_ASSERT_STR(post_values(&pv, "member"), "");
+    DMG_ASSERT_STR(post_values(&pv, "dmgLeavingMember"), LEO "\n" MALLORY "\n" NINA "\n" OSCAR);
+    pv = send_preview(ld, h, LDAP_MOD_ADD, "dmgCondition: (title=Engineer)\n", PREVIEW_ATTRS);
+    DMG_ASSERT_RC(pv.r, LDAP_NO_SUCH_OBJECT);
+    ck_assert_msg(!pv.has_post, "a Post-Read entry of a hidden group");
+    dmg_disconnect(ld);
+}
+END_TEST
+
 static Suite *overrides_suite(void)
 {
     Suite *s = suite_create("overrides");
@@ -610,6 +892,10 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_acl_limited_requester);
     tcase_add_test(tc, test_hidden_groups);
     tcase_add_test(tc, test_max_overrides_config);
+    tcase_add_test(tc, test_preview_modify);
+    tcase_add_test(tc, test_preview_add);
+    tcase_add_test(tc, test_preview_errors);
+    tcase_add_test(tc, test_preview_rights);
     suite_add_tcase(s, tc);
     return s;
 }
