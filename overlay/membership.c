@@ -707,15 +707,19 @@ dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_
 	return -1;
 }
 
-/* The pretty DN of the entry ndn, or ndn itself (op->o_tmpmemctx) */
+/* The DN of the entry ndn as stored (op->o_tmpmemctx), left empty when op may not learn of
+ * the entry: the nesting test reads departments with the rootdn's rights */
 static void
 dmg_pretty_dn( Operation *op, slap_overinst *on, struct berval *ndn, struct berval *out )
 {
 	Entry *x = dmg_entry_get( op, on, ndn );
 
-	ber_dupbv_x( out, x ? &x->e_name : ndn, op->o_tmpmemctx );
-	if ( x )
-		dmg_entry_release( op, on, x );
+	BER_BVZERO( out );
+	if ( x == NULL )
+		return;
+	if ( dmg_entry_disclosed( op, on, x ) )
+		ber_dupbv_x( out, &x->e_name, op->o_tmpmemctx );
+	dmg_entry_release( op, on, x );
 }
 
 /* The rule proper: departments, then conditions (as stored, first unmet one reported) */
@@ -804,6 +808,22 @@ dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
 	return why.member;
 }
 
+/* An explanation tells what member says and which part of the rule says it: it is given to
+ * requesters who may read both */
+static int
+dmg_may_explain( Operation *op, Entry *group )
+{
+	AttributeDescription **ads[] = { &dmg_ad.member, &dmg_ad.department, &dmg_ad.include_sub,
+		&dmg_ad.condition, &dmg_ad.include_member, &dmg_ad.exclude_member, NULL };
+	int i;
+
+	for ( i = 0; ads[i]; i++ ) {
+		if ( !access_allowed( op, group, *ads[i], NULL, ACL_READ, NULL ) )
+			return 0;
+	}
+	return 1;
+}
+
 static const char *const dmg_why_words[] = {
 	"no-such-entry", "excluded", "excluded-via", "member-filter", "included", "included-via",
 	"department", "outside-departments", "sub-department", "condition"
@@ -816,9 +836,12 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
 	struct berval bv;
-	Entry *e = dmg_entry_get( op, on, ndn );
+	Entry *e;
 	dmg_rule r;
 
+	if ( !dmg_may_explain( op, group ) )
+		return;
+	e = dmg_entry_get( op, on, ndn );
 	if ( e ) {
 		dmg_rule_from_entry( op, di, group, &r );
 		dmg_rule_why( op, on, &r, e, &why );
@@ -882,16 +905,59 @@ dmg_filter_add_ancestors( Operation *op, Filter *or, struct berval *ndn )
 	}
 }
 
-/* The groups that name ndn as a member: dynamic groups by dmgIncludeMember, and static groups
+/* One level of a reverse lookup: the assertions that find dynamic groups (dyn) and static
+ * groups (stat), each an OR */
+typedef struct dmg_level {
+	Filter *dyn, *stat;
+} dmg_level;
+
+/* The groups that name ndn as a member: dynamic groups by dmgIncludeMember, static groups
  * (nested in a dynamic group's overrides) by member or uniqueMember */
 static void
-dmg_filter_add_naming( Operation *op, Filter *or, struct berval *ndn, int static_too )
+dmg_level_add_naming( Operation *op, dmg_level *l, struct berval *ndn )
 {
-	dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ad.include_member, ndn ) );
-	if ( !static_too )
-		return;
-	dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ad.member, ndn ) );
-	dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ad.unique_member, ndn ) );
+	if ( l->dyn == NULL )
+		l->dyn = dmg_filter_or( op );
+	if ( l->stat == NULL )
+		l->stat = dmg_filter_or( op );
+	dmg_filter_or_add( l->dyn, dmg_filter_eq( op, dmg_ad.include_member, ndn ) );
+	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.member, ndn ) );
+	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.unique_member, ndn ) );
+}
+
+static Filter *
+dmg_filter_and2( Operation *op, Filter *a, Filter *b )
+{
+	Filter *and = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+
+	and->f_choice = LDAP_FILTER_AND;
+	and->f_and = a;
+	a->f_next = b;
+	return and;
+}
+
+/* (&(objectClass=dynamicMailGroup)DYN): the class keeps the search to groups also when an
+ * assertion has no index (the backend then tests every group, not every entry) */
+static Filter *
+dmg_filter_dynamic( Operation *op, Filter *dyn )
+{
+	return dmg_filter_and2( op, str2filter_x( op, "(objectClass=dynamicMailGroup)" ), dyn );
+}
+
+/* The search of a level: (|(&(objectClass=dynamicMailGroup)DYN)(&(static classes)STAT)); the
+ * level's filters move into it */
+static Filter *
+dmg_level_filter( Operation *op, dmg_level *l )
+{
+	Filter *f = dmg_filter_or( op );
+
+	if ( l->stat )
+		dmg_filter_or_add( f, dmg_filter_and2( op, str2filter_x( op,
+			"(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))" ), l->stat ) );
+	if ( l->dyn )
+		dmg_filter_or_add( f, dmg_filter_dynamic( op, l->dyn ) );
+	l->dyn = l->stat = NULL;
+	return f;
 }
 
 /* ber_bvarray_add_x stores the berval itself; the entry it comes from goes away */
@@ -973,8 +1039,8 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 typedef struct dmg_reverse {
 	BerVarray ndns, dns;	/* the dynamic groups that have e, the result */
 	BerVarray seen;		/* every candidate tested */
-	Filter *next;		/* the next level's search, NULL when no group was found */
-	Filter *cand;		/* what the caller's widened filter needs, or NULL */
+	dmg_level next;		/* the next level's search, empty when no group was found */
+	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
 } dmg_reverse;
 
 static void
@@ -989,11 +1055,9 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
 		dmg_bvarray_add_copy( &rv->dns, &g->e_name, op->o_tmpmemctx );
 	}
-	if ( rv->next == NULL )
-		rv->next = dmg_filter_or( op );
-	dmg_filter_add_naming( op, rv->next, &g->e_nname, 1 );
+	dmg_level_add_naming( op, &rv->next, &g->e_nname );
 	if ( rv->cand )
-		dmg_filter_add_naming( op, rv->cand, &g->e_nname, 0 );
+		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, dmg_ad.include_member, &g->e_nname ) );
 }
 
 int
@@ -1011,14 +1075,14 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	memset( &rv, 0, sizeof( rv ) );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
-	f = dmg_filter_or( op );
-	dmg_filter_add_ancestors( op, f, &e->e_nname );
-	dmg_filter_add_naming( op, f, &e->e_nname, 1 );
+	dmg_level_add_naming( op, &rv.next, &e->e_nname );
+	dmg_filter_add_ancestors( op, rv.next.dyn, &e->e_nname );
 	if ( cand ) {
 		rv.cand = dmg_filter_or( op );
 		dmg_filter_add_ancestors( op, rv.cand, &e->e_nname );
-		dmg_filter_add_naming( op, rv.cand, &e->e_nname, 0 );
+		dmg_filter_or_add( rv.cand, dmg_filter_eq( op, dmg_ad.include_member, &e->e_nname ) );
 	}
+	f = dmg_level_filter( op, &rv.next );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
 	 * search dmgDepartment); each is then checked with the requester's */
 	dmg_op_as_root( op, &root );
@@ -1028,11 +1092,12 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 		for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ )
 			dmg_reverse_test( op, on, e, c.g[i], &rv );
 		dmg_candidates_free( &c );
-		f = rv.next;
-		rv.next = NULL;
+		f = rv.next.dyn ? dmg_level_filter( op, &rv.next ) : NULL;
 	}
 	if ( f )
 		filter_free_x( op, f, 1 );
+	if ( rv.next.dyn )
+		filter_free_x( op, dmg_level_filter( op, &rv.next ), 1 );
 	ber_bvarray_free_x( rv.seen, op->o_tmpmemctx );
 	if ( rc != LDAP_SUCCESS ) {
 		ber_bvarray_free_x( rv.ndns, op->o_tmpmemctx );
@@ -1048,7 +1113,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	else
 		ber_bvarray_free_x( rv.dns, op->o_tmpmemctx );
 	if ( cand )
-		*cand = rv.cand;
+		*cand = rv.cand ? dmg_filter_dynamic( op, rv.cand ) : NULL;
 	return rc;
 }
 

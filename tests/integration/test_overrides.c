@@ -37,6 +37,7 @@
 
 #define ALICE   "uid=alice," ENG
 #define BOB     "uid=bob," ENG
+#define CAROL   "uid=carol," ENG
 #define LEO     "uid=leo," STORAGE
 #define MALLORY "uid=mallory," STORAGE
 #define NINA    "uid=nina," STORAGE
@@ -60,6 +61,9 @@
     "  by * none\n" \
     "access to dn.subtree=\"" FINANCE "\"\n" \
     "  by dn.exact=\"" READER "\" none\n" \
+    "  by * read\n" \
+    "access to attrs=dmgCondition\n" \
+    "  by dn.exact=\"" CAROL "\" none\n" \
     "  by * read\n" \
     "access to attrs=title\n" \
     "  by dn.exact=\"" READER "\" none\n" \
@@ -502,6 +506,13 @@ START_TEST(test_explanation_rows)
     /* only when asked for, by name, with the assertion */
     DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, "(objectClass=*)", "dmgMembershipExplanation", "");
     DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, "(dmgExplainMember=" ALICE ")", "+", "");
+    dmg_disconnect(ld);
+    /* only to those who may read the rule it explains (carol may not read dmgCondition) */
+    ld = dmg_connect(srv, CAROL, DMG_PASSWORD);
+    DMG_ASSERT_STR(explain(ld, g, LEO), "");
+    dmg_disconnect(ld);
+    ld = dmg_connect(srv, ALICE, DMG_PASSWORD);
+    DMG_ASSERT_STR(explain(ld, g, LEO), "not-member sub-department " STORAGE);
     free(berlin_eng);
     free(other);
     free(not_eng);
