@@ -1322,13 +1322,17 @@ static int
 dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group )
 {
 	dmg_role role = dmg_role_on( op, on, group );
+	int rc;
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_role( op, rs, on, group, "deleting group" );
+	/* other groups may name it in their overrides; a refusal names groups as the
+	 * requester may learn of them, before the grant */
+	if ( ( rc = dmg_references_delete( op, rs, on ) ) != SLAP_CB_CONTINUE )
+		return rc;
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
-	/* other groups may name it in their overrides */
-	return dmg_references_delete( op, rs, on );
+	return SLAP_CB_CONTINUE;
 }
 
 static int
