@@ -204,7 +204,8 @@ dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
 	if ( b->n > 1 )
 		qsort( b->m, b->n, sizeof( dmg_member ), dmg_member_cmp );
 	for ( i = 0; i < a->n; i++ ) {
-		if ( !bsearch( &a->m[i], b->m, b->n, sizeof( dmg_member ), dmg_member_cmp ) )
+		if ( b->n == 0
+			|| !bsearch( &a->m[i], b->m, b->n, sizeof( dmg_member ), dmg_member_cmp ) )
 			attr_merge_one( target, ad, &a->m[i].dn, &a->m[i].ndn );
 	}
 }
