@@ -488,7 +488,7 @@ dmg_check_identities( Operation *op, Entry *e, Entry *before, AttributeDescripti
 /* ---- overrides: no cycle of groups ------------------------------------------------------------ */
 
 /* The entries a group stands for through: a dynamic group's overrides, a static group's
- * members (the DN part of a uniqueMember value will do: a UID never names a group) */
+ * members */
 static int
 dmg_names_members( Entry *x, AttributeDescription *ad )
 {
@@ -550,8 +550,13 @@ dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy
 	for ( i = 0; ads[i] && !found; i++ ) {
 		Attribute *a = dmg_names_members( x, *ads[i] ) ? attr_find( x->e_attrs, *ads[i] ) : NULL;
 
-		for ( j = 0; a && j < a->a_numvals && !found; j++ )
-			found = dmg_reaches( op, on, &a->a_nvals[j], cy );
+		for ( j = 0; a && j < a->a_numvals && !found; j++ ) {
+			struct berval dn = a->a_nvals[j];
+
+			if ( *ads[i] == dmg_ad.unique_member )
+				dmg_unique_member_dn( &a->a_nvals[j], &dn );
+			found = dmg_reaches( op, on, &dn, cy );
+		}
 	}
 	if ( found )
 		dmg_cycle_prepend( cy, &x->e_name );

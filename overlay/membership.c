@@ -247,8 +247,7 @@ dmg_named_group_readable( Operation *op, slap_overinst *on, Entry *x )
 	return !dmg_entry_is_group( x ) || dmg_group_visible( op, on, x );
 }
 
-/* The DN of a normalized uniqueMember value ("dn" or "dn#'0101'B") */
-static void
+void
 dmg_unique_member_dn( struct berval *nval, struct berval *dn )
 {
 	char *hash;
