@@ -296,8 +296,6 @@ int dmg_is_root( Operation *op, slap_overinst *on );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
 int dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn );
-/* The DN of a normalized uniqueMember value ("dn" or "dn#'0101'B"), pointing into it */
-void dmg_unique_member_dn( struct berval *nval, struct berval *dn );
 /* Does the array of normalized DNs a hold dn? */
 int dmg_bvarray_has_dn( BerVarray a, struct berval *dn );
 /* Does attribute ad of e hold the DN ndn? */

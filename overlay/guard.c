@@ -550,13 +550,8 @@ dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy
 	for ( i = 0; ads[i] && !found; i++ ) {
 		Attribute *a = dmg_names_members( x, *ads[i] ) ? attr_find( x->e_attrs, *ads[i] ) : NULL;
 
-		for ( j = 0; a && j < a->a_numvals && !found; j++ ) {
-			struct berval dn = a->a_nvals[j];
-
-			if ( *ads[i] == dmg_ad.unique_member )
-				dmg_unique_member_dn( &a->a_nvals[j], &dn );
-			found = dmg_reaches( op, on, &dn, cy );
-		}
+		for ( j = 0; a && j < a->a_numvals && !found; j++ )
+			found = dmg_reaches( op, on, &a->a_nvals[j], cy );
 	}
 	if ( found )
 		dmg_cycle_prepend( cy, &x->e_name );

@@ -247,29 +247,9 @@ dmg_named_group_readable( Operation *op, slap_overinst *on, Entry *x )
 	return !dmg_entry_is_group( x ) || dmg_group_visible( op, on, x );
 }
 
-void
-dmg_unique_member_dn( struct berval *nval, struct berval *dn )
-{
-	char *hash;
-
-	*dn = *nval;
-	if ( nval->bv_len < 4 || nval->bv_val[nval->bv_len - 1] != 'B'
-		|| nval->bv_val[nval->bv_len - 2] != '\'' )
-		return;
-	hash = strstr( nval->bv_val, "#'" );
-	while ( hash ) {
-		char *next = strstr( hash + 1, "#'" );
-
-		if ( next == NULL )
-			break;
-		hash = next;
-	}
-	if ( hash )
-		dn->bv_len = hash - nval->bv_val;
-}
-
-/* Calls fn on the DN of every member value of static group x op may read; stops at the first
- * non-zero answer, which it returns. */
+/* Calls fn on every member value of static group x op may read; stops at the first non-zero
+ * answer, which it returns.  A uniqueMember value with a UID ("dn#'0101'B") names nobody, as
+ * for slapd's group ACLs (uniqueMemberMatch), and reverse lookups find the rest by equality. */
 static int
 dmg_static_each( Operation *op, Entry *x, int ( *fn )( struct berval *dn, void *arg ), void *arg )
 {
@@ -282,13 +262,9 @@ dmg_static_each( Operation *op, Entry *x, int ( *fn )( struct berval *dn, void *
 		Attribute *a = attr_find( x->e_attrs, ads[i] );
 
 		for ( j = 0; a && j < a->a_numvals; j++ ) {
-			struct berval dn = a->a_nvals[j];
-
 			if ( !access_allowed( op, x, ads[i], &a->a_nvals[j], ACL_READ, &acl_state ) )
 				continue;
-			if ( ads[i] == dmg_ad.unique_member )
-				dmg_unique_member_dn( &a->a_nvals[j], &dn );
-			if ( ( rc = fn( &dn, arg ) ) != 0 )
+			if ( ( rc = fn( &a->a_nvals[j], arg ) ) != 0 )
 				return rc;
 		}
 	}

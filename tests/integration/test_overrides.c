@@ -328,6 +328,27 @@ START_TEST(test_nested)
 }
 END_TEST
 
+/* a groupOfUniqueNames stands for its uniqueMember values; one with a UID names nobody, as
+ * for slapd's group ACLs */
+START_TEST(test_unique_names)
+{
+    LDAP *ld = as_root();
+    const char *u = group_dn("ovr-un-static");
+    expect_ok(dmg_add_ldif(ld, fmt("dn: %s\nobjectClass: groupOfUniqueNames\ncn: ovr-un-static\n"
+                                   "uniqueMember: " NINA "\nuniqueMember: " LEO "#'0101'B\n", u)),
+              "adding the groupOfUniqueNames");
+    const char *g = add_group(ld, "ovr-un", fmt("dmgIncludeMember: %s\n", u));
+
+    ASSERT_MEMBERS(ld, g, NINA);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(&(cn=ovr-un*)(member=" NINA "))", g);
+    DMG_ASSERT_STR(explain(ld, g, NINA), fmt("member included-via %s", u));
+    DMG_ASSERT_STR(explain(ld, g, LEO), "not-member outside-departments");
+    assert_agrees(ld, g, NINA);
+    assert_agrees(ld, g, LEO);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 START_TEST(test_cycles_refused)
 {
     LDAP *ld = as_root();
@@ -912,6 +933,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_members_policy);
     tcase_add_test(tc, test_acl_group_clause);
     tcase_add_test(tc, test_nested);
+    tcase_add_test(tc, test_unique_names);
     tcase_add_test(tc, test_cycles_refused);
     tcase_add_test(tc, test_cycle_read);
     tcase_add_test(tc, test_validation);
