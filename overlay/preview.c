@@ -124,10 +124,13 @@ dmg_preview_entry( Operation *op, slap_overinst *on, Entry *before, Entry *after
 	if ( rc == LDAP_SUCCESS && before && dmg_entry_is_group( before ) )
 		rc = dmg_members_expand( op, on, before, &now );
 	if ( rc == LDAP_SUCCESS ) {
+		/* slapd sends what Post-Read asks for; who joins and leaves, only by name */
 		*post = entry_dup( after );
 		dmg_members_put( *post, &then, 1, 1, 1, 0 );
-		dmg_members_missing_to_entry( &then, &now, *post, dmg_ad.joining_member );
-		dmg_members_missing_to_entry( &now, &then, *post, dmg_ad.leaving_member );
+		if ( dmg_attr_requested( op, op->o_postread_attrs, dmg_ad.joining_member, 0 ) )
+			dmg_members_missing_to_entry( &then, &now, *post, dmg_ad.joining_member );
+		if ( dmg_attr_requested( op, op->o_postread_attrs, dmg_ad.leaving_member, 0 ) )
+			dmg_members_missing_to_entry( &now, &then, *post, dmg_ad.leaving_member );
 	}
 	dmg_members_free( &now );
 	dmg_members_free( &then );

@@ -820,10 +820,13 @@ START_TEST(test_preview_modify)
     ASSERT_STORED(ld, g, "dmgIncludeMember", "");
     ASSERT_STORED(ld, g, "dmgExcludeMember", "");
 
-    /* only what was asked for */
+    /* only what was asked for; who joins and leaves only by name */
     pv = send_preview(ld, g, LDAP_MOD_REPLACE, "description: x\n", "dmgMemberCount");
     DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
     DMG_ASSERT_STR(pv.post, "dmgMemberCount: 4\n");
+    pv = send_preview(ld, g, LDAP_MOD_ADD, "dmgExcludeMember: " LEO "\n", "+");
+    DMG_ASSERT_STR(post_values(&pv, "dmgMemberCount"), "3");
+    DMG_ASSERT_STR(post_values(&pv, "dmgLeavingMember"), "");
 
     /* slapd's own No-Op (ldapmodify -e noop) previews the same way */
     noop_oid = OID_NOOP_SLAPD;
