@@ -320,6 +320,10 @@ START_TEST(test_nested)
     ASSERT_MEMBERS(ld, outer, ALICE "\n" MALLORY "\n" OSCAR);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(&(cn=ovr-n-*)(member=" UMA "))",
                    fmt("%s\n%s", stat, middle));
+    DMG_ASSERT_DNS(ld, SUF, LDAP_SCOPE_SUBTREE, fmt("(dmgMemberOf=%s)", outer),
+                   ALICE "\n" MALLORY "\n" OSCAR);
+    DMG_ASSERT_RC(dmg_compare(ld, OSCAR, "dmgMemberOf", outer), LDAP_COMPARE_TRUE);
+    DMG_ASSERT_RC(dmg_compare(ld, UMA, "dmgMemberOf", outer), LDAP_COMPARE_FALSE);
     DMG_ASSERT_STR(explain(ld, outer, UMA), fmt("not-member excluded-via %s", stat));
     DMG_ASSERT_STR(explain(ld, outer, MALLORY), fmt("member included-via %s", middle));
     assert_agrees(ld, outer, UMA);
