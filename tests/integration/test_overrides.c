@@ -430,6 +430,15 @@ START_TEST(test_validation)
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ck_assert_msg(strstr(r.diag, "dynmailgroup-max-overrides") != NULL, "diagnostic: %s", r.diag);
 
+    /* the new computed attributes are never written */
+    const char *computed[] = { "dmgJoiningMember: " ALICE, "dmgLeavingMember: " ALICE,
+                               "dmgMembershipExplanation: member included",
+                               "dmgExplainMember: " ALICE };
+    for (size_t i = 0; i < 4; i++) {
+        r = dmg_add_ldif(ld, fmt("%sdmgIncludeMember: " ALICE "\n%s\n", base, computed[i]));
+        DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+        ck_assert_msg(strstr(r.diag, "computed") != NULL, "diagnostic: %s", r.diag);
+    }
     /* an include is enough; removing the last include then is not */
     expect_ok(dmg_add_ldif(ld, fmt("%sdmgIncludeMember: " ALICE "\n", base)), "include only");
     ASSERT_MEMBERS(ld, g, ALICE);
