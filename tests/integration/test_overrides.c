@@ -892,6 +892,14 @@ START_TEST(test_preview_errors)
     pv = send_preview(ld, ALICE, LDAP_MOD_REPLACE, "description: previewed\n", "description");
     DMG_ASSERT_RC(pv.r, LDAP_X_NO_OPERATION);
     DMG_ASSERT_VALUES(ld, ALICE, LDAP_SCOPE_BASE, NULL, "description", "");
+    /* nor a delete or a rename, of a group or not */
+    LDAPControl noop = { OID_NOOP, { 0, NULL }, 1 };
+    DMG_ASSERT_RC(dmg_delete_ext(ld, g, DMG_CTRLS(&noop)), LDAP_X_NO_OPERATION);
+    DMG_ASSERT_RC(dmg_delete_ext(ld, other, DMG_CTRLS(&noop)), LDAP_X_NO_OPERATION);
+    DMG_ASSERT_RC(dmg_rename_ext(ld, g, "cn=ovr-pv-err-renamed", NULL, 1, DMG_CTRLS(&noop)),
+                  LDAP_X_NO_OPERATION);
+    ASSERT_STORED(ld, other, "dmgIncludeMember", g);
+    ASSERT_COUNT(ld, g, "4");
     dmg_disconnect(ld);
 }
 END_TEST
