@@ -194,13 +194,6 @@ typedef struct dmg_rule {
 	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
 } dmg_rule;
 
-/* The groups a computation is inside of, innermost first (on the stack): a group met again
- * on the way down is a cycle and stands for nobody there. */
-typedef struct dmg_path {
-	struct berval *ndn;
-	struct dmg_path *up;
-} dmg_path;
-int dmg_path_has( dmg_path *p, struct berval *ndn );
 
 int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );

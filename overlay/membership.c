@@ -7,7 +7,8 @@
  * dmgIncludeMember or dmgExcludeMember value naming a group (dynamic, groupOfNames,
  * groupOfUniqueNames) stands for that group's members, computed the same way; a group met
  * again below itself (a cycle, possible through static groups the guard does not see) stands
- * for nobody there (dmg_path).
+ * for nobody there (dmg_path), and each named group is computed once per computation
+ * (dmg_memo), however many paths lead to it.
  *
  *  - forward (dmg_members_expand): one internal subtree search per department, run with the
  *    requester's identity and without size or time limits, so slapd's ACLs decide what the
@@ -212,7 +213,75 @@ dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
 
 /* ---- named groups -------------------------------------------------------------------------- */
 
-int
+/* What each named group stands for, computed once per top-level computation: a group reached
+ * along several paths (A names B and C, both name D) would otherwise be computed once per
+ * path, exponentially many in the depth.  (Where a cycle closes depends on the path; the
+ * group keeps what its first path gave.) */
+typedef struct dmg_memo_item {
+	struct berval ndn;
+	int yes;		/* reverse: the entry tested is one of its members */
+	dmg_members ms;		/* forward: its members */
+} dmg_memo_item;
+
+typedef struct dmg_memo {
+	dmg_memo_item *items;
+	unsigned n, cap;
+} dmg_memo;
+
+/* The groups a computation is inside of, innermost first (on the stack): a group met again
+ * on the way down is a cycle and stands for nobody there.  Every path of one computation
+ * shares its memo. */
+typedef struct dmg_path {
+	struct berval *ndn;
+	struct dmg_path *up;
+	dmg_memo *memo;
+} dmg_path;
+
+static dmg_memo_item *
+dmg_memo_find( dmg_memo *m, struct berval *ndn )
+{
+	unsigned i;
+
+	for ( i = 0; i < m->n; i++ ) {
+		if ( dn_match( &m->items[i].ndn, ndn ) )
+			return &m->items[i];
+	}
+	return NULL;
+}
+
+/* Remembers what ndn stands for; the list ms (NULL in the reverse direction) moves into it */
+static void
+dmg_memo_add( dmg_memo *m, struct berval *ndn, int yes, dmg_members *ms )
+{
+	dmg_memo_item *it;
+
+	if ( m->n == m->cap ) {
+		m->cap = m->cap ? m->cap * 2 : 8;
+		m->items = ch_realloc( m->items, m->cap * sizeof( dmg_memo_item ) );
+	}
+	it = &m->items[m->n++];
+	ber_dupbv( &it->ndn, ndn );
+	it->yes = yes;
+	if ( ms )
+		it->ms = *ms;
+	else
+		memset( &it->ms, 0, sizeof( it->ms ) );
+}
+
+static void
+dmg_memo_free( dmg_memo *m )
+{
+	unsigned i;
+
+	for ( i = 0; i < m->n; i++ ) {
+		ch_free( m->items[i].ndn.bv_val );
+		dmg_members_free( &m->items[i].ms );
+	}
+	ch_free( m->items );
+	memset( m, 0, sizeof( *m ) );
+}
+
+static int
 dmg_path_has( dmg_path *p, struct berval *ndn )
 {
 	for ( ; p; p = p->up ) {
@@ -422,6 +491,21 @@ dmg_expand_static_value( struct berval *dn, void *arg )
 	return dmg_expand_named( c->op, c->on, dn, c->up, c->out );
 }
 
+/* The members group x stands for as op sees them (nobody when op may not read it) */
+static int
+dmg_expand_group( Operation *op, slap_overinst *on, Entry *x, dmg_path *up, dmg_members *out )
+{
+	dmg_path here = { &x->e_nname, up, up->memo };
+	dmg_named_ctx c = { op, on, &here, out };
+
+	memset( out, 0, sizeof( *out ) );
+	if ( !dmg_named_group_readable( op, on, x ) )
+		return LDAP_SUCCESS;
+	if ( dmg_named_kind_of( x ) == DMG_NAMED_DYNAMIC )
+		return dmg_members_expand_path( op, on, x, out, up );
+	return dmg_static_each( op, x, dmg_expand_static_value, &c );
+}
+
 /* Adds to out what the entry ndn stands for: a group's members as op sees them, or the entry
  * itself when op may read it and it matches the member filter. */
 static int
@@ -429,38 +513,33 @@ dmg_expand_named( Operation *op, slap_overinst *on, struct berval *ndn, dmg_path
 	dmg_members *out )
 {
 	dmg_info *di = on->on_bi.bi_private;
+	dmg_memo_item *known;
 	dmg_members nested;
 	Entry *stored, *x;
 	int rc = LDAP_SUCCESS;
 
-	if ( dmg_path_has( up, ndn ) || ( stored = dmg_entry_get( op, on, ndn ) ) == NULL )
+	if ( dmg_path_has( up, ndn ) )
+		return LDAP_SUCCESS;
+	if ( ( known = dmg_memo_find( up->memo, ndn ) ) != NULL ) {
+		dmg_members_append( out, &known->ms );
+		return LDAP_SUCCESS;
+	}
+	if ( ( stored = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return LDAP_SUCCESS;
 	/* a copy: the expansion below searches the database */
 	x = entry_dup( stored );
 	dmg_entry_release( op, on, stored );
-	switch ( dmg_named_kind_of( x ) ) {
-	case DMG_NAMED_DYNAMIC:
-		if ( !dmg_named_group_readable( op, on, x ) )
-			break;
-		rc = dmg_members_expand_path( op, on, x, &nested, up );
+	if ( dmg_named_kind_of( x ) != DMG_NAMED_ENTRY ) {
+		rc = dmg_expand_group( op, on, x, up, &nested );
 		if ( rc == LDAP_SUCCESS ) {
 			dmg_members_append( out, &nested );
+			dmg_memo_add( up->memo, ndn, 0, &nested );
+		} else {
 			dmg_members_free( &nested );
 		}
-		break;
-	case DMG_NAMED_STATIC:
-		if ( dmg_named_group_readable( op, on, x ) ) {
-			dmg_path here = { &x->e_nname, up };
-			dmg_named_ctx c = { op, on, &here, out };
-
-			rc = dmg_static_each( op, x, dmg_expand_static_value, &c );
-		}
-		break;
-	default:
-		if ( access_allowed( op, x, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
-			&& test_filter( op, x, di->member_filter ) == LDAP_COMPARE_TRUE )
-			dmg_members_push( op, out, x );
-		break;
+	} else if ( access_allowed( op, x, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
+		&& test_filter( op, x, di->member_filter ) == LDAP_COMPARE_TRUE ) {
+		dmg_members_push( op, out, x );
 	}
 	entry_free( x );
 	return rc;
@@ -501,7 +580,14 @@ dmg_apply_overrides( Operation *op, slap_overinst *on, dmg_rule *r, dmg_path *he
 int
 dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out )
 {
-	return dmg_members_expand_path( op, on, group, out, NULL );
+	dmg_memo memo = { NULL, 0, 0 };
+	dmg_path top = { &group->e_nname, NULL, &memo };
+	int rc;
+
+	/* the group itself is the top of every path: it stands for nobody below itself */
+	rc = dmg_members_expand_path( op, on, group, out, &top );
+	dmg_memo_free( &memo );
+	return rc;
 }
 
 static int
@@ -509,7 +595,7 @@ dmg_members_expand_path( Operation *op, slap_overinst *on, Entry *group, dmg_mem
 	dmg_path *up )
 {
 	dmg_info *di = on->on_bi.bi_private;
-	dmg_path here = { &group->e_nname, up };
+	dmg_path here = { &group->e_nname, up, up->memo };
 	dmg_expand_ctx ctx;
 	slap_callback cb = { 0 };
 	dmg_rule r;
@@ -616,7 +702,7 @@ dmg_static_has_value( struct berval *dn, void *arg )
 static int
 dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *up )
 {
-	dmg_path here = { &x->e_nname, up };
+	dmg_path here = { &x->e_nname, up, up->memo };
 	dmg_static_has_ctx c = { op, on, e, &here, 1 };
 
 	if ( dmg_static_each( op, x, dmg_static_has_value, &c ) )
@@ -635,27 +721,32 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 	dmg_why why = { 0 };
 	int yes = 0;
 
+	dmg_memo_item *known;
+	dmg_named_kind kind;
+
 	if ( dn_match( ndn, &e->e_nname ) )
 		return 1;
-	if ( dmg_path_has( up, ndn ) || ( x = dmg_entry_get( op, on, ndn ) ) == NULL )
+	if ( dmg_path_has( up, ndn ) )
 		return 0;
-	switch ( dmg_named_kind_of( x ) ) {
-	case DMG_NAMED_DYNAMIC:
-		if ( !dmg_named_group_readable( op, on, x ) )
-			break;
-		dmg_rule_from_entry( op, di, x, &r );
-		dmg_rule_why_path( op, on, &r, e, up, &why );
-		yes = why.member;
-		dmg_why_free( op, &why );
-		dmg_rule_free( op, &r );
-		break;
-	case DMG_NAMED_STATIC:
-		if ( dmg_named_group_readable( op, on, x ) )
+	if ( ( known = dmg_memo_find( up->memo, ndn ) ) != NULL )
+		return known->yes;
+	if ( ( x = dmg_entry_get( op, on, ndn ) ) == NULL )
+		return 0;
+	kind = dmg_named_kind_of( x );
+	if ( kind != DMG_NAMED_ENTRY && dmg_named_group_readable( op, on, x ) ) {
+		if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
-		break;
-	default:
-		break;
+		} else {
+			dmg_rule_from_entry( op, di, x, &r );
+			dmg_rule_why_path( op, on, &r, e, up, &why );
+			yes = why.member;
+			dmg_why_free( op, &why );
+			dmg_rule_free( op, &r );
+		}
 	}
+	/* only groups: other entries are looked up again, rather than searched for among all */
+	if ( kind != DMG_NAMED_ENTRY )
+		dmg_memo_add( up->memo, ndn, yes, NULL );
 	dmg_entry_release( op, on, x );
 	return yes;
 }
@@ -743,7 +834,7 @@ dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_
 	dmg_why *why )
 {
 	dmg_info *di = on->on_bi.bi_private;
-	dmg_path here = { &r->ndn, up };
+	dmg_path here = { &r->ndn, up, up->memo };
 	int i, via;
 
 	memset( why, 0, sizeof( *why ) );
@@ -771,7 +862,11 @@ dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_
 void
 dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why )
 {
-	dmg_rule_why_path( op, on, r, e, NULL, why );
+	dmg_memo memo = { NULL, 0, 0 };
+	dmg_path top = { &r->ndn, NULL, &memo };
+
+	dmg_rule_why_path( op, on, r, e, &top, why );
+	dmg_memo_free( &memo );
 }
 
 int
@@ -1001,8 +1096,14 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 
 	if ( !dmg_named_group_readable( op, on, g ) )
 		return 0;
-	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC )
-		return dmg_static_has( op, on, g, e, NULL );
+	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC ) {
+		dmg_memo memo = { NULL, 0, 0 };
+		dmg_path top = { &g->e_nname, NULL, &memo };
+
+		yes = dmg_static_has( op, on, g, e, &top );
+		dmg_memo_free( &memo );
+		return yes;
+	}
 	dmg_rule_from_entry( op, di, g, &r );
 	yes = dmg_rule_has_member( op, on, &r, e );
 	dmg_rule_free( op, &r );

@@ -339,6 +339,37 @@ START_TEST(test_unique_names)
 }
 END_TEST
 
+/* groups reached along many paths: 16 levels of two groups, each naming both groups of the
+ * level below, would be 2^16 expansions if each path were computed on its own */
+START_TEST(test_diamonds)
+{
+    LDAP *ld = as_root();
+    const char *below[2] = { NULL, NULL };
+
+    for (int level = 0; level < 16; level++) {
+        const char *here[2];
+        for (int k = 0; k < 2; k++) {
+            const char *cn = dmg_fmt("ovr-dia-%d-%d", level, k);
+            here[k] = level == 0
+                ? add_group(ld, cn, "dmgDepartment: " STORAGE "\n")
+                : add_group(ld, cn, dmg_fmt("dmgIncludeMember: %s\ndmgIncludeMember: %s\n",
+                                            below[0], below[1]));
+        }
+        below[0] = here[0];
+        below[1] = here[1];
+    }
+    const char *top = add_group(ld, "ovr-dia-top", dmg_fmt("dmgIncludeMember: %s\n"
+                                "dmgIncludeMember: %s\ndmgExcludeMember: " LEO "\n",
+                                below[0], below[1]));
+    ASSERT_MEMBERS(ld, top, MALLORY "\n" NINA "\n" OSCAR);
+    DMG_ASSERT_RC(dmg_compare(ld, top, "member", NINA), LDAP_COMPARE_TRUE);
+    DMG_ASSERT_RC(dmg_compare(ld, top, "member", ALICE), LDAP_COMPARE_FALSE);
+    DMG_ASSERT_STR(explain(ld, top, NINA), dmg_fmt("member included-via %s", below[0]));
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(&(cn=ovr-dia-top)(member=" OSCAR "))", top);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 START_TEST(test_cycles_refused)
 {
     LDAP *ld = as_root();
@@ -945,6 +976,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_acl_group_clause);
     tcase_add_test(tc, test_nested);
     tcase_add_test(tc, test_unique_names);
+    tcase_add_test(tc, test_diamonds);
     tcase_add_test(tc, test_cycles_refused);
     tcase_add_test(tc, test_cycle_read);
     tcase_add_test(tc, test_validation);
