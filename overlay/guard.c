@@ -507,12 +507,18 @@ typedef struct dmg_cycle {
 	char path[DMG_TEXT_MAX];	/* on finding a cycle: the groups from target to target */
 } dmg_cycle;
 
-/* Puts ' -> "dn"' in front of the path found so far */
+/* Puts ' -> "dn"' in front of the path found so far; a group the requester may not learn of
+ * is "another group" */
 static void
-dmg_cycle_prepend( dmg_cycle *cy, struct berval *dn )
+dmg_cycle_prepend( Operation *op, slap_overinst *on, dmg_cycle *cy, Entry *x )
 {
 	char step[DMG_TEXT_MAX];
-	size_t len = snprintf( step, sizeof( step ), " -> \"%s\"", dn->bv_val ), have;
+	size_t len, have;
+
+	if ( dmg_entry_disclosed( op, on, x ) )
+		len = snprintf( step, sizeof( step ), " -> \"%s\"", x->e_name.bv_val );
+	else
+		len = snprintf( step, sizeof( step ), " -> another group" );
 
 	if ( len >= sizeof( cy->path ) )
 		return;
@@ -554,7 +560,7 @@ dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy
 			found = dmg_reaches( op, on, &a->a_nvals[j], cy );
 	}
 	if ( found )
-		dmg_cycle_prepend( cy, &x->e_name );
+		dmg_cycle_prepend( op, on, cy, x );
 	dmg_entry_release( op, on, x );
 	return found;
 }

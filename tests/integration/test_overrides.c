@@ -966,6 +966,26 @@ START_TEST(test_preview_rights)
 }
 END_TEST
 
+/* a refused cycle names only the groups the requester may see */
+START_TEST(test_cycle_hidden)
+{
+    LDAP *root = as_root();
+    const char *a = add_group(root, "ovr-ch-a", "dmgDepartment: " STORAGE "\n"
+                              "dmgAdministrator: " READER "\n");
+    const char *h = add_group(root, "ovr-ch-h", dmg_fmt("dmgIncludeMember: %s\n"
+                              "dmgShowInContacts: FALSE\n", a));
+    const char *st = add_static(root, "ovr-ch-s", dmg_fmt("member: %s\n", h));
+    dmg_disconnect(root);
+
+    LDAP *ld = as_reader();
+    dmg_result r = dmg_modify(ld, a, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", st));
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    ck_assert_msg(strstr(r.diag, "another group") != NULL && strcasestr(r.diag, h) == NULL
+                      && strcasestr(r.diag, st) != NULL, "diagnostic: %s", r.diag);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 static Suite *overrides_suite(void)
 {
     Suite *s = suite_create("overrides");
@@ -978,6 +998,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_unique_names);
     tcase_add_test(tc, test_diamonds);
     tcase_add_test(tc, test_cycles_refused);
+    tcase_add_test(tc, test_cycle_hidden);
     tcase_add_test(tc, test_cycle_read);
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_administrator_writes);
