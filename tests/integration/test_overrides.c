@@ -239,21 +239,29 @@ START_TEST(test_members_policy)
 }
 END_TEST
 
-/* group/dynamicMailGroup/member= clauses see overrides: the club is Sales, plus alice, less uma */
+/* group/dynamicMailGroup/member= clauses see overrides: the club is Sales, plus alice, less uma,
+ * plus the members of a hidden group (frank), which the clause sees as the rootdn does */
 START_TEST(test_acl_group_clause)
 {
     LDAP *root = as_root();
     const char *attrs[] = { "cn", NULL };
     dmg_result r = dmg_search(root, CLUB, LDAP_SCOPE_BASE, NULL, attrs,
                               DMG_CTRLS(dmg_ctrl_manage_dsait()), NULL);
-    if (r.rc == LDAP_NO_SUCH_OBJECT)
-        add_group(root, "ovr-club", "dmgDepartment: " SALES "\n"
-                  "dmgIncludeMember: " ALICE "\ndmgExcludeMember: " UMA "\n");
+    if (r.rc == LDAP_NO_SUCH_OBJECT) {
+        /* by a postmaster: the rootdn would be its applicant, and see it for that */
+        LDAP *pm = dmg_connect(srv, POSTMASTER, DMG_PASSWORD);
+        const char *h = add_group(pm, "ovr-club-h", "dmgIncludeMember: " FRANK "\n"
+                                  "dmgShowInContacts: FALSE\n");
+        dmg_disconnect(pm);
+        add_group(root, "ovr-club", dmg_fmt("dmgDepartment: " SALES "\n"
+                  "dmgIncludeMember: " ALICE "\ndmgIncludeMember: %s\n"
+                  "dmgExcludeMember: " UMA "\n", h));
+    }
     dmg_disconnect(root);
 
-    const char *who[] = { ALICE, VICTOR, UMA, BOB };
-    int allowed[] = { 1, 1, 0, 0 };
-    for (size_t i = 0; i < 4; i++) {
+    const char *who[] = { ALICE, VICTOR, FRANK, UMA, BOB };
+    int allowed[] = { 1, 1, 1, 0, 0 };
+    for (size_t i = 0; i < 5; i++) {
         LDAP *ld = dmg_connect(srv, who[i], DMG_PASSWORD);
         dmg_result s = dmg_search(ld, BUILD, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
         ck_assert_msg((s.rc == LDAP_SUCCESS) == allowed[i], "%s reading the build server: %d",
