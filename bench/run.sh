@@ -189,7 +189,7 @@ write_conf() {
         echo "index member eq"
         echo "index entryUUID eq"
         [ "$DBNOSYNC" = 1 ] && echo "dbnosync"
-        [ "$f" = dmg ] && echo "index dmgDepartment eq"
+        [ "$f" = dmg ] && echo "index dmgDepartment,dmgIncludeMember eq"
         if [ "$tools" = 0 ] && [ "$f" = dynlist ]; then
             echo "overlay dynlist"
             echo "dynlist-attrset groupOfURLs memberURL member+memberOf"

@@ -171,6 +171,7 @@ dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 	dmg_info *di = on->on_bi.bi_private;
 	Operation root;
 	Entry *u = NULL;
+	dmg_who who;
 	dmg_rule r;
 	int yes = 0;
 
@@ -179,9 +180,12 @@ dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 	if ( ( u = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
 		return 0;
 	dmg_op_as_root( op, &root );
+	/* the rootdn's roles too: hidden groups nested in this one stand for their members */
+	dmg_who_begin( &root, on, &who );
 	dmg_rule_from_entry( &root, di, group, &r );
 	yes = dmg_rule_has_member( &root, on, &r, u );
 	dmg_rule_free( &root, &r );
+	dmg_who_end( &root, &who );
 	dmg_entry_release( op, on, u );
 	return yes;
 }

@@ -20,7 +20,8 @@ enum {
 	DMG_CF_MAX_MEMBERS,
 	DMG_CF_CACHE_MAX_VALUES,
 	DMG_CF_MAX_CONDITION_LENGTH,
-	DMG_CF_MAX_CONDITIONS
+	DMG_CF_MAX_CONDITIONS,
+	DMG_CF_MAX_OVERRIDES
 };
 
 static ConfigDriver dmg_cf_gen;
@@ -74,7 +75,13 @@ static ConfigTable dmg_cfg[] = {
 		"( " DMG_CFG_OID "8 NAME 'olcDynMailGroupCacheMaxValues' "
 		"DESC 'Bound on cached member values; 0 disables the cache' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
-	/* .9 and .10 are left to dynmailgroup-max-overrides and -member-visibility */
+	{ .name = "dynmailgroup-max-overrides", .what = "count", .min_args = 2, .max_args = 2,
+		.arg_type = ARG_INT|ARG_MAGIC|DMG_CF_MAX_OVERRIDES, .arg_item = (void *)dmg_cf_gen,
+		.attribute =
+		"( " DMG_CFG_OID "9 NAME 'olcDynMailGroupMaxOverrides' "
+		"DESC 'Most dmgIncludeMember, and most dmgExcludeMember, values a group may have' "
+		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
+	/* .10 is left to dynmailgroup-member-visibility */
 	{ .name = "dynmailgroup-max-condition-length", .what = "octets", .min_args = 2, .max_args = 2,
 		.arg_type = ARG_INT|ARG_MAGIC|DMG_CF_MAX_CONDITION_LENGTH, .arg_item = (void *)dmg_cf_gen,
 		.attribute =
@@ -98,7 +105,8 @@ static ConfigOCs dmg_ocs[] = {
 		"olcDynMailGroupPostmaster $ olcDynMailGroupPrivileged $ "
 		"olcDynMailGroupMaxDepartments $ olcDynMailGroupMaxWhitelist $ "
 		"olcDynMailGroupMaxMembers $ olcDynMailGroupCacheMaxValues $ "
-		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions ) )",
+		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions $ "
+		"olcDynMailGroupMaxOverrides ) )",
 		.co_type = Cft_Overlay, .co_table = dmg_cfg },
 	{ .co_def = NULL }
 };
@@ -213,6 +221,9 @@ dmg_cf_emit( ConfigArgs *c, dmg_info *di )
 	case DMG_CF_MAX_CONDITIONS:
 		c->value_int = di->max_conditions;
 		return 0;
+	case DMG_CF_MAX_OVERRIDES:
+		c->value_int = di->max_overrides;
+		return 0;
 	}
 	return 1;
 }
@@ -250,6 +261,9 @@ dmg_cf_delete( ConfigArgs *c, dmg_info *di )
 		break;
 	case DMG_CF_MAX_CONDITIONS:
 		di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
+		break;
+	case DMG_CF_MAX_OVERRIDES:
+		di->max_overrides = DMG_DEFAULT_MAX_OVERRIDES;
 		break;
 	}
 	return 0;
@@ -297,6 +311,8 @@ dmg_cf_set( ConfigArgs *c, dmg_info *di )
 		return dmg_cf_positive( c, &di->max_condition_length );
 	case DMG_CF_MAX_CONDITIONS:
 		return dmg_cf_positive( c, &di->max_conditions );
+	case DMG_CF_MAX_OVERRIDES:
+		return dmg_cf_positive( c, &di->max_overrides );
 	}
 	return 1;
 }
@@ -337,6 +353,7 @@ dmg_info_set_defaults( dmg_info *di )
 	di->cache_max_values = 0;
 	di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
 	di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
+	di->max_overrides = DMG_DEFAULT_MAX_OVERRIDES;
 	return di->member_filter == NULL || di->dept_filter == NULL;
 }
 

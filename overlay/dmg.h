@@ -11,19 +11,22 @@
  *   config.c        slapd.conf directives and cn=config attributes
  *   schema.c        computed attribute types (registered in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
- *   membership.c    forward expansion (members of a group) and the reverse test (is E a member)
+ *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
+ *                   and why: the explanation), both with overrides and nested groups; reverse
+ *                   lookups (the groups of E)
  *   cache.c         bounded membership cache (pure C, generation-checked)
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
  *                   what refusals may name, the address lock, applicant
- *   references.c    entries groups name (departments, roles): renames and moves followed,
- *                   deletes refused or followed
+ *   references.c    entries groups name (departments, overrides, roles): renames and moves
+ *                   followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
  *                   (bi_entry_get_rw)
  *   decision.c      send decision glue between slapd and the pure-C policy.c
+ *   preview.c       the No-Op control and a previewed group write's Post-Read entry
  */
 #ifndef DMG_H
 #define DMG_H
@@ -54,6 +57,8 @@ typedef struct dmg_schema {
 	AttributeDescription *send_policy;
 	AttributeDescription *whitelist;
 	AttributeDescription *show_in_contacts;
+	AttributeDescription *include_member;
+	AttributeDescription *exclude_member;
 	AttributeDescription *mail;
 	AttributeDescription *member;
 	AttributeDescription *unique_member;
@@ -67,6 +72,10 @@ typedef struct dmg_schema {
 	AttributeDescription *decision_reason;
 	AttributeDescription *auditor_mail;
 	AttributeDescription *sender;
+	AttributeDescription *explain_member;
+	AttributeDescription *explanation;
+	AttributeDescription *joining_member;
+	AttributeDescription *leaving_member;
 } dmg_schema;
 
 extern dmg_schema dmg_ad;
@@ -96,6 +105,7 @@ typedef struct dmg_info {
 	unsigned long cache_max_values;	/* dynmailgroup-cache-max-values, 0 = no cache */
 	int max_condition_length;	/* dynmailgroup-max-condition-length, octets per value */
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
+	int max_overrides;		/* dynmailgroup-max-overrides, values per attribute */
 	dmg_cache *cache;		/* member lists, see membership.c */
 	/* held from the check that a mail value is free until the backend has written it
 	 * (guard.c), so that two writes cannot both take the same address */
@@ -112,6 +122,7 @@ typedef struct dmg_info {
 #define DMG_DEFAULT_MAX_WHITELIST 1000
 #define DMG_DEFAULT_MAX_CONDITION_LENGTH 1024
 #define DMG_DEFAULT_MAX_CONDITIONS 16
+#define DMG_DEFAULT_MAX_OVERRIDES 1000
 
 int dmg_config_init( BackendInfo *bi );
 int dmg_info_set_defaults( dmg_info *di );
@@ -180,11 +191,16 @@ int dmg_who_is_record( OpExtra *oex );
 /* ---- a group's rule --------------------------------------------------------------------- */
 
 typedef struct dmg_rule {
-	struct berval *depts;	/* normalized department DNs (owned by the group entry) */
+	struct berval ndn;	/* the group's (owned by the group entry, as the values below) */
+	struct berval *depts;	/* normalized department DNs */
+	struct berval *dept_vals;	/* as stored */
 	int ndepts;
 	int include_sub;	/* dmgIncludeSubDepartments, default TRUE */
+	Attribute *conds;	/* dmgCondition as stored, or NULL */
+	Attribute *include, *exclude;	/* dmgIncludeMember, dmgExcludeMember, or NULL */
 	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
 } dmg_rule;
+
 
 int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
@@ -231,6 +247,10 @@ void dmg_members_free_value( void *ms );
  * when there are more than dynmailgroup-max-members, an internal search's failure as it
  * is; never a partial list. */
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
+/* Adds to target, as values of ad, the members of a that are not in b (whose order it
+ * changes) */
+void dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
+	AttributeDescription *ad );
 /* Adds the requested computed values of group to target (which may be the group itself).
  * With keep, the values are attached without copying and *keep holds the list: release it
  * (dmg_members_release) once target has been sent; without, they are copied. */
@@ -244,12 +264,29 @@ void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */
 int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e );
-/* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx */
-int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns );
+/* Why e is or is not a member of the group with rule r (man page EXPLANATIONS); the detail
+ * is in op->o_tmpmemctx (dmg_why_free).  dmg_rule_has_member is its verdict. */
+typedef enum dmg_why_reason {
+	DMG_WHY_NO_SUCH_ENTRY, DMG_WHY_EXCLUDED, DMG_WHY_EXCLUDED_VIA, DMG_WHY_MEMBER_FILTER,
+	DMG_WHY_INCLUDED, DMG_WHY_INCLUDED_VIA, DMG_WHY_DEPARTMENT, DMG_WHY_OUTSIDE,
+	DMG_WHY_SUB_DEPARTMENT, DMG_WHY_CONDITION
+} dmg_why_reason;
+typedef struct dmg_why {
+	int member;
+	dmg_why_reason reason;
+	struct berval detail;
+} dmg_why;
+void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
+void dmg_why_free( Operation *op, dmg_why *why );
+/* Adds dmgMembershipExplanation of the entry ndn in group to target */
+void dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
+	struct berval *ndn, Entry *target );
+/* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx.  With
+ * cand, also an indexed filter that selects at least those groups (a search's widening). */
+int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns,
+	BerVarray *dns, Filter **cand );
 /* (ad=nval), nval normalized; op->o_tmpmemctx */
 Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
-/* Candidate groups for an entry DN: those naming one of its ancestors as department */
-Filter *dmg_candidate_filter( Operation *op, struct berval *ndn );
 /* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
  * the internal search's failure is returned (and *ndns is NULL) */
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
@@ -259,6 +296,8 @@ int dmg_is_root( Operation *op, slap_overinst *on );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
 int dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn );
+/* Does the array of normalized DNs a hold dn? */
+int dmg_bvarray_has_dn( BerVarray a, struct berval *dn );
 /* Does attribute ad of e hold the DN ndn? */
 int dmg_entry_names( Entry *e, AttributeDescription *ad, struct berval *ndn );
 
@@ -300,6 +339,16 @@ int dmg_references_follow_rename( Operation *op, slap_overinst *on );
  * code with text naming the condition, the attribute and an employee who may write it */
 int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text,
 	size_t len );
+
+/* preview.c: the standard No-Op control (registered at load time, enabled per database) is
+ * slapd's o_noop for every write; dmg_preview_group, at the end of the guard's checks of a
+ * group add (before NULL) or modify, prepares the Post-Read entry of a previewed write
+ * (after: the group as the write would leave it) */
+int dmg_preview_register( void );
+int dmg_preview_db_open( BackendDB *be );
+void dmg_preview_noop( Operation *op );
+int dmg_preview_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *before,
+	Entry *after );
 
 /* decision.c: adds dmgDecision, dmgDecisionReason, dmgAuditorMail to e as requested; returns
  * the failure of a lookup the decision needed (then nothing is added) */

@@ -178,7 +178,7 @@ dmg_db_open( BackendDB *be, ConfigReply *cr )
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
-	return 0;
+	return dmg_preview_db_open( be );
 }
 
 static int
@@ -230,6 +230,8 @@ dmg_write( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 
+	/* before anything: a write sent with the No-Op control is never stored */
+	dmg_preview_noop( op );
 	if ( dmg_write_stack_refused( op, rs, on ) || dmg_assertion_refused( op, rs, on ) )
 		return rs->sr_err;
 	switch ( op->o_tag ) {
@@ -284,6 +286,9 @@ dmg_initialize( void )
 	int rc;
 
 	rc = dmg_schema_register_computed();
+	if ( rc )
+		return rc;
+	rc = dmg_preview_register();
 	if ( rc )
 		return rc;
 

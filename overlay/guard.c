@@ -234,9 +234,15 @@ dmg_check_departments( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg
 	Operation root;
 	unsigned i;
 
-	if ( a == NULL || a->a_numvals == 0 )
+	if ( a == NULL || a->a_numvals == 0 ) {
+		Attribute *inc = attr_find( e->e_attrs, dmg_ad.include_member );
+
+		if ( inc && inc->a_numvals )
+			return LDAP_SUCCESS;
 		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-			"dmgDepartment: a dynamicMailGroup needs at least one department" );
+			"dmgDepartment: a dynamicMailGroup needs at least one dmgDepartment or "
+			"dmgIncludeMember" );
+	}
 	if ( a->a_numvals > (unsigned)di->max_departments )
 		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 			"dmgDepartment: %u values, more than the maximum of %d "
@@ -479,6 +485,127 @@ dmg_check_identities( Operation *op, Entry *e, Entry *before, AttributeDescripti
 	return LDAP_SUCCESS;
 }
 
+/* ---- overrides: no cycle of groups ------------------------------------------------------------ */
+
+/* The entries a group stands for through: a dynamic group's overrides, a static group's
+ * members */
+static int
+dmg_names_members( Entry *x, AttributeDescription *ad )
+{
+	if ( dmg_entry_is_group( x ) )
+		return ad == dmg_ad.include_member || ad == dmg_ad.exclude_member;
+	if ( ad == dmg_ad.member )
+		return is_entry_objectclass( x, dmg_ad.oc_group_of_names, 0 );
+	if ( ad == dmg_ad.unique_member )
+		return is_entry_objectclass( x, dmg_ad.oc_group_of_unique_names, 0 );
+	return 0;
+}
+
+typedef struct dmg_cycle {
+	struct berval *target;	/* the group being written */
+	BerVarray seen;		/* groups searched already (op->o_tmpmemctx) */
+	char path[DMG_TEXT_MAX];	/* on finding a cycle: the groups from target to target */
+} dmg_cycle;
+
+/* Puts ' -> "dn"' in front of the path found so far; a group the requester may not learn of
+ * is "another group" */
+static void
+dmg_cycle_prepend( Operation *op, slap_overinst *on, dmg_cycle *cy, Entry *x )
+{
+	char step[DMG_TEXT_MAX];
+	size_t len, have;
+
+	if ( dmg_entry_disclosed( op, on, x ) )
+		len = snprintf( step, sizeof( step ), " -> \"%s\"", x->e_name.bv_val );
+	else
+		len = snprintf( step, sizeof( step ), " -> another group" );
+
+	if ( len >= sizeof( cy->path ) )
+		return;
+	have = strlen( cy->path );
+	if ( have + len >= sizeof( cy->path ) )
+		have = sizeof( cy->path ) - len - 1;
+	memmove( cy->path + len, cy->path, have );
+	memcpy( cy->path, step, len );
+	cy->path[len + have] = '\0';
+}
+
+/* Does the entry ndn stand, at any depth, for the group being written?  Read as stored (the
+ * rootdn's view: a cycle is one whoever reads).  On finding one, the groups on the way are in
+ * cy->path. */
+static int
+dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy )
+{
+	static AttributeDescription **const ads[] = { &dmg_ad.include_member, &dmg_ad.exclude_member,
+		&dmg_ad.member, &dmg_ad.unique_member, NULL };
+	struct berval copy;
+	Entry *x;
+	int i, found = 0;
+	unsigned j;
+
+	if ( dn_match( ndn, cy->target ) )
+		return 1;
+	/* each group once: a cycle not through the target is not this write's, and is
+	 * harmless at read time */
+	if ( dmg_bvarray_has_dn( cy->seen, ndn ) )
+		return 0;
+	ber_dupbv_x( &copy, ndn, op->o_tmpmemctx );
+	ber_bvarray_add_x( &cy->seen, &copy, op->o_tmpmemctx );
+	if ( ( x = dmg_entry_get( op, on, ndn ) ) == NULL )
+		return 0;
+	for ( i = 0; ads[i] && !found; i++ ) {
+		Attribute *a = dmg_names_members( x, *ads[i] ) ? attr_find( x->e_attrs, *ads[i] ) : NULL;
+
+		for ( j = 0; a && j < a->a_numvals && !found; j++ )
+			found = dmg_reaches( op, on, &a->a_nvals[j], cy );
+	}
+	if ( found )
+		dmg_cycle_prepend( op, on, cy, x );
+	dmg_entry_release( op, on, x );
+	return found;
+}
+
+/* dmgIncludeMember and dmgExcludeMember: bounded, existing, not the group itself, and no
+ * group named stands (through the groups it names) for this one */
+static int
+dmg_check_overrides( Operation *op, dmg_info *di, Entry *e, Entry *before,
+	AttributeDescription *ad, dmg_verdict *v )
+{
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
+	Attribute *a = attr_find( e->e_attrs, ad );
+	unsigned i;
+
+	if ( a == NULL )
+		return LDAP_SUCCESS;
+	if ( a->a_numvals > (unsigned)di->max_overrides )
+		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+			"%s: %u values, more than the maximum of %d (dynmailgroup-max-overrides)",
+			ad->ad_cname.bv_val, a->a_numvals, di->max_overrides );
+	for ( i = 0; i < a->a_numvals; i++ ) {
+		dmg_cycle cy;
+		Entry *x;
+		int cycle;
+
+		if ( dn_match( &a->a_nvals[i], &e->e_nname ) )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"%s: \"%s\" is the group itself", ad->ad_cname.bv_val, a->a_vals[i].bv_val );
+		if ( ( x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] ) ) == NULL )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
+				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
+		dmg_entry_release( op, on, x );
+		memset( &cy, 0, sizeof( cy ) );
+		cy.target = &e->e_nname;
+		cycle = dmg_reaches( op, on, &a->a_nvals[i], &cy );
+		ber_bvarray_free_x( cy.seen, op->o_tmpmemctx );
+		if ( cycle )
+			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
+				"%s: \"%s\" would make a cycle of groups: \"%s\"%s -> \"%s\"",
+				ad->ad_cname.bv_val, a->a_vals[i].bv_val, e->e_name.bv_val, cy.path,
+				e->e_name.bv_val );
+	}
+	return LDAP_SUCCESS;
+}
+
 static int
 dmg_check_audit( Operation *op, Entry *e, Entry *before, dmg_verdict *v )
 {
@@ -539,7 +666,8 @@ dmg_check_no_options( Entry *e, dmg_verdict *v )
 			|| at == dmg_ad.condition->ad_type || at == dmg_ad.applicant->ad_type
 			|| at == dmg_ad.administrator->ad_type || at == dmg_ad.audit_required->ad_type
 			|| at == dmg_ad.auditor->ad_type || at == dmg_ad.send_policy->ad_type
-			|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type )
+			|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type
+			|| at == dmg_ad.include_member->ad_type || at == dmg_ad.exclude_member->ad_type )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"%s: \"%s\": attribute options are not allowed on a dynamicMailGroup",
 				a->a_desc->ad_cname.bv_val, a->a_vals[0].bv_val );
@@ -567,6 +695,8 @@ dmg_validate_group( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg_ve
 		|| dmg_check_no_stored_member( e, v )
 		|| dmg_check_mail( op, e, v )
 		|| dmg_check_departments( op, di, e, before, v )
+		|| dmg_check_overrides( op, di, e, before, dmg_ad.include_member, v )
+		|| dmg_check_overrides( op, di, e, before, dmg_ad.exclude_member, v )
 		|| dmg_check_conditions( op, di, e, v )
 		|| dmg_check_audit( op, e, before, v )
 		|| dmg_check_identities( op, e, before, dmg_ad.administrator, v )
@@ -705,7 +835,8 @@ dmg_administrator_may_write( AttributeDescription *ad )
 		|| at == dmg_ad.department->ad_type || at == dmg_ad.include_sub->ad_type
 		|| at == dmg_ad.condition->ad_type || at == dmg_ad.audit_required->ad_type
 		|| at == dmg_ad.auditor->ad_type || at == dmg_ad.send_policy->ad_type
-		|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type;
+		|| at == dmg_ad.whitelist->ad_type || at == dmg_ad.show_in_contacts->ad_type
+		|| at == dmg_ad.include_member->ad_type || at == dmg_ad.exclude_member->ad_type;
 }
 
 /* A group's own attributes (member only to be refused by the validation, which says why) */
@@ -894,7 +1025,7 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return dmg_preview_group( op, rs, on, NULL, op->ora_e );
 }
 
 static int
@@ -979,7 +1110,7 @@ dmg_apply_mods( Operation *op, Entry *e, Modifications *ml, dmg_verdict *v )
  * checked for the requester's role, applied to a copy of the group and validated. */
 static int
 dmg_check_group_write( Operation *op, slap_overinst *on, Entry *stored, Modifications *mods,
-	dmg_role role, dmg_verdict *v )
+	dmg_role role, dmg_verdict *v, Entry **after )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	Modifications *ml;
@@ -1004,7 +1135,11 @@ dmg_check_group_write( Operation *op, slap_overinst *on, Entry *stored, Modifica
 	/* the rootdn may make a group something else: nothing left to validate */
 	if ( rc == LDAP_SUCCESS && dmg_entry_is_group( e ) )
 		rc = dmg_validate_group( op, di, e, stored, v );
-	entry_free( e );
+	/* the group as the write leaves it, for a preview (preview.c) */
+	if ( rc == LDAP_SUCCESS && after )
+		*after = e;
+	else
+		entry_free( e );
 	return rc;
 }
 
@@ -1013,14 +1148,18 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 {
 	dmg_role role = dmg_role_on( op, on, stored );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
+	Entry *after = NULL;
+	int rc;
 
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
-	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v ) )
+	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	rc = dmg_preview_group( op, rs, on, stored, after );
+	entry_free( after );
+	return rc;
 }
 
 /* A modify or rename that makes an entry a dynamicMailGroup creates a group: the creators'
@@ -1142,11 +1281,12 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 		return dmg_refuse_undisclosed_target( op, rs );
 	/* the new RDN's values are added to the group (and the old ones removed): the frontend
 	 * has made them modifications, checked like a modify's */
-	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v ) )
+	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, NULL ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	/* other groups may name it in their overrides */
+	return dmg_references_follow_rename( op, on );
 }
 
 static int
@@ -1188,9 +1328,14 @@ static int
 dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group )
 {
 	dmg_role role = dmg_role_on( op, on, group );
+	int rc;
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_role( op, rs, on, group, "deleting group" );
+	/* other groups may name it in their overrides; a refusal names groups as the
+	 * requester may learn of them, before the grant */
+	if ( ( rc = dmg_references_delete( op, rs, on ) ) != SLAP_CB_CONTINUE )
+		return rc;
 	if ( role != DMG_ROLE_ROOT )
 		dmg_grant_write( op );
 	return SLAP_CB_CONTINUE;

@@ -1,15 +1,23 @@
-/* membership.c -- who is a member of a group (man page MEMBERSHIP)
+/* membership.c -- who is a member of a group (man page MEMBERSHIP and OVERRIDES)
  *
- * Two directions, one definition.  E is a member of G when E matches G's rule filter (member
- * filter AND conditions), lies in the subtree of one of G's departments, and -- with
- * dmgIncludeSubDepartments FALSE -- no entry strictly between E and that department matches
- * the department filter.
+ * Two directions, one definition.  E is a member of G when E is not excluded, matches the
+ * member filter, and either is included or is selected by the rule: E matches G's conditions,
+ * lies in the subtree of one of G's departments, and -- with dmgIncludeSubDepartments FALSE --
+ * no entry strictly between E and that department matches the department filter.  A
+ * dmgIncludeMember or dmgExcludeMember value naming a group (dynamic, groupOfNames,
+ * groupOfUniqueNames) stands for that group's members, computed the same way; a group met
+ * again below itself (a cycle, possible through static groups the guard does not see) stands
+ * for nobody there (dmg_path), and each named group is computed once per computation
+ * (dmg_memo), however many paths lead to it.
  *
  *  - forward (dmg_members_expand): one internal subtree search per department, run with the
  *    requester's identity and without size or time limits, so slapd's ACLs decide what the
- *    requester sees and nothing is ever cut short;
- *  - reverse (dmg_rule_has_member): the same tests on one given entry, so that "which groups
- *    is E in" never expands a group.
+ *    requester sees and nothing is ever cut short; then the included entries and groups, less
+ *    the excluded ones;
+ *  - reverse (dmg_rule_why, dmg_rule_has_member): the same tests on one given entry, in the
+ *    order the explanation reports them, so that "which groups is E in" never expands a group.
+ *    A named group the reverse test meets is tested the same way (one entry lookup per
+ *    override value, and per member value of a named static group, on the way down).
  *
  * Both apply the same access checks the backend applies to a search: search access on the
  * department (the search base), read access on the member entry, search access on every
@@ -84,6 +92,23 @@ dmg_members_push_mail( dmg_members *ms, struct berval *val, struct berval *nval 
 	ms->nmail_count++;
 }
 
+static dmg_member *
+dmg_members_new( dmg_members *ms, struct berval *dn, struct berval *ndn )
+{
+	dmg_member *m;
+
+	if ( ms->n == ms->cap ) {
+		ms->cap = ms->cap ? ms->cap * 2 : 64;
+		ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
+	}
+	m = &ms->m[ms->n++];
+	ber_dupbv( &m->dn, dn );
+	ber_dupbv( &m->ndn, ndn );
+	m->mail_first = ms->nmail_count;
+	m->mail_count = 0;
+	return m;
+}
+
 /* Appends e with the mail values op may read. */
 static void
 dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
@@ -93,20 +118,29 @@ dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
 	Attribute *a;
 	unsigned i;
 
-	if ( ms->n == ms->cap ) {
-		ms->cap = ms->cap ? ms->cap * 2 : 64;
-		ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
-	}
-	m = &ms->m[ms->n++];
-	ber_dupbv( &m->dn, &e->e_name );
-	ber_dupbv( &m->ndn, &e->e_nname );
-	m->mail_first = ms->nmail_count;
+	m = dmg_members_new( ms, &e->e_name, &e->e_nname );
 	a = attr_find( e->e_attrs, dmg_ad.mail );
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
 		if ( access_allowed( op, e, dmg_ad.mail, &a->a_nvals[i], ACL_READ, &acl_state ) )
 			dmg_members_push_mail( ms, &a->a_vals[i], &a->a_nvals[i] );
 	}
 	m->mail_count = ms->nmail_count - m->mail_first;
+}
+
+/* Appends the members of a nested group's list, with their mail values */
+static void
+dmg_members_append( dmg_members *out, dmg_members *src )
+{
+	unsigned i, j;
+
+	for ( i = 0; i < src->n; i++ ) {
+		dmg_member *from = &src->m[i], *m = dmg_members_new( out, &from->dn, &from->ndn );
+
+		for ( j = 0; j < from->mail_count; j++ )
+			dmg_members_push_mail( out, &src->mail[from->mail_first + j],
+				&src->nmail[from->mail_first + j] );
+		m->mail_count = out->nmail_count - m->mail_first;
+	}
 }
 
 static int
@@ -141,6 +175,171 @@ dmg_members_dedupe( dmg_members *ms )
 	ms->n = j + 1;
 }
 
+/* Drops the members of ms that are in ex (whose order it changes) */
+static void
+dmg_members_remove( dmg_members *ms, dmg_members *ex )
+{
+	unsigned i, j;
+
+	if ( ex->n == 0 )
+		return;
+	qsort( ex->m, ex->n, sizeof( dmg_member ), dmg_member_cmp );
+	for ( i = 0, j = 0; i < ms->n; i++ ) {
+		if ( bsearch( &ms->m[i], ex->m, ex->n, sizeof( dmg_member ), dmg_member_cmp ) ) {
+			/* its mail values stay in the array but are no longer referenced */
+			ch_free( ms->m[i].dn.bv_val );
+			ch_free( ms->m[i].ndn.bv_val );
+			continue;
+		}
+		ms->m[j++] = ms->m[i];
+	}
+	ms->n = j;
+}
+
+void
+dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
+	AttributeDescription *ad )
+{
+	unsigned i;
+
+	if ( b->n > 1 )
+		qsort( b->m, b->n, sizeof( dmg_member ), dmg_member_cmp );
+	for ( i = 0; i < a->n; i++ ) {
+		if ( b->n == 0
+			|| !bsearch( &a->m[i], b->m, b->n, sizeof( dmg_member ), dmg_member_cmp ) )
+			attr_merge_one( target, ad, &a->m[i].dn, &a->m[i].ndn );
+	}
+}
+
+/* ---- named groups -------------------------------------------------------------------------- */
+
+/* What each named group stands for, computed once per top-level computation: a group reached
+ * along several paths (A names B and C, both name D) would otherwise be computed once per
+ * path, exponentially many in the depth.  (Where a cycle closes depends on the path; the
+ * group keeps what its first path gave.) */
+typedef struct dmg_memo_item {
+	struct berval ndn;
+	int yes;		/* reverse: the entry tested is one of its members */
+	dmg_members ms;		/* forward: its members */
+} dmg_memo_item;
+
+typedef struct dmg_memo {
+	dmg_memo_item *items;
+	unsigned n, cap;
+} dmg_memo;
+
+/* The groups a computation is inside of, innermost first (on the stack): a group met again
+ * on the way down is a cycle and stands for nobody there.  Every path of one computation
+ * shares its memo. */
+typedef struct dmg_path {
+	struct berval *ndn;
+	struct dmg_path *up;
+	dmg_memo *memo;
+} dmg_path;
+
+static dmg_memo_item *
+dmg_memo_find( dmg_memo *m, struct berval *ndn )
+{
+	unsigned i;
+
+	for ( i = 0; i < m->n; i++ ) {
+		if ( dn_match( &m->items[i].ndn, ndn ) )
+			return &m->items[i];
+	}
+	return NULL;
+}
+
+/* Remembers what ndn stands for; the list ms (NULL in the reverse direction) moves into it */
+static void
+dmg_memo_add( dmg_memo *m, struct berval *ndn, int yes, dmg_members *ms )
+{
+	dmg_memo_item *it;
+
+	if ( m->n == m->cap ) {
+		m->cap = m->cap ? m->cap * 2 : 8;
+		m->items = ch_realloc( m->items, m->cap * sizeof( dmg_memo_item ) );
+	}
+	it = &m->items[m->n++];
+	ber_dupbv( &it->ndn, ndn );
+	it->yes = yes;
+	if ( ms )
+		it->ms = *ms;
+	else
+		memset( &it->ms, 0, sizeof( it->ms ) );
+}
+
+static void
+dmg_memo_free( dmg_memo *m )
+{
+	unsigned i;
+
+	for ( i = 0; i < m->n; i++ ) {
+		ch_free( m->items[i].ndn.bv_val );
+		dmg_members_free( &m->items[i].ms );
+	}
+	ch_free( m->items );
+	memset( m, 0, sizeof( *m ) );
+}
+
+static int
+dmg_path_has( dmg_path *p, struct berval *ndn )
+{
+	for ( ; p; p = p->up ) {
+		if ( dn_match( p->ndn, ndn ) )
+			return 1;
+	}
+	return 0;
+}
+
+typedef enum dmg_named_kind {
+	DMG_NAMED_ENTRY, DMG_NAMED_DYNAMIC, DMG_NAMED_STATIC
+} dmg_named_kind;
+
+static dmg_named_kind
+dmg_named_kind_of( Entry *x )
+{
+	if ( dmg_entry_is_group( x ) )
+		return DMG_NAMED_DYNAMIC;
+	if ( is_entry_objectclass( x, dmg_ad.oc_group_of_names, 0 )
+		|| is_entry_objectclass( x, dmg_ad.oc_group_of_unique_names, 0 ) )
+		return DMG_NAMED_STATIC;
+	return DMG_NAMED_ENTRY;
+}
+
+/* A named group stands for its members only for requesters who may read it (and, for a
+ * hidden dynamic group, see it): otherwise for nobody, as a department they may not search. */
+static int
+dmg_named_group_readable( Operation *op, slap_overinst *on, Entry *x )
+{
+	if ( !access_allowed( op, x, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
+		return 0;
+	return !dmg_entry_is_group( x ) || dmg_group_visible( op, on, x );
+}
+
+/* Calls fn on every member value of static group x op may read; stops at the first non-zero
+ * answer, which it returns.  A uniqueMember value with a UID ("dn#'0101'B") names nobody, as
+ * for slapd's group ACLs (uniqueMemberMatch), and reverse lookups find the rest by equality. */
+static int
+dmg_static_each( Operation *op, Entry *x, int ( *fn )( struct berval *dn, void *arg ), void *arg )
+{
+	AttributeDescription *ads[2] = { dmg_ad.member, dmg_ad.unique_member };
+	int i, rc;
+	unsigned j;
+
+	for ( i = 0; i < 2; i++ ) {
+		AccessControlState acl_state = ACL_STATE_INIT;
+		Attribute *a = attr_find( x->e_attrs, ads[i] );
+
+		for ( j = 0; a && j < a->a_numvals; j++ ) {
+			if ( !access_allowed( op, x, ads[i], &a->a_nvals[j], ACL_READ, &acl_state ) )
+				continue;
+			if ( ( rc = fn( &a->a_nvals[j], arg ) ) != 0 )
+				return rc;
+		}
+	}
+	return 0;
+}
+
 /* ---- department structure -------------------------------------------------------------------- */
 
 static int
@@ -167,10 +366,11 @@ typedef struct dmg_nest_memo {
 	int nested;
 } dmg_nest_memo;
 
-/* Does an entry strictly between ndn and dept match the department filter? */
+/* Does an entry strictly between ndn and dept match the department filter?  The nearest to
+ * ndn is in *sub when sub is given (without memo). */
 static int
 dmg_below_nested_department( Operation *op, slap_overinst *on, struct berval *ndn,
-	struct berval *dept, dmg_nest_memo *memo )
+	struct berval *dept, dmg_nest_memo *memo, struct berval *sub )
 {
 	struct berval p;
 	int nested = 0;
@@ -184,6 +384,8 @@ dmg_below_nested_department( Operation *op, slap_overinst *on, struct berval *nd
 		while ( q.bv_len > dept->bv_len ) {
 			if ( dmg_is_department( op, on, &q ) ) {
 				nested = 1;
+				if ( sub )
+					*sub = q;
 				break;
 			}
 			dnParent( &q, &q );
@@ -225,7 +427,7 @@ dmg_expand_cb( Operation *op, SlapReply *rs )
 	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
 		return 0;
 	if ( !ctx->include_sub
-		&& dmg_below_nested_department( op, ctx->on, &e->e_nname, ctx->dept, &ctx->memo ) )
+		&& dmg_below_nested_department( op, ctx->on, &e->e_nname, ctx->dept, &ctx->memo, NULL ) )
 		return 0;
 	dmg_members_push( op, ctx->out, e );
 	if ( ctx->stop_after && ctx->out->n > ctx->stop_after ) {
@@ -268,10 +470,132 @@ dmg_department_search_result( int rc )
 	return rc;
 }
 
+static int dmg_members_expand_path( Operation *op, slap_overinst *on, Entry *group,
+	dmg_members *out, dmg_path *up );
+
+typedef struct dmg_named_ctx {
+	Operation *op;
+	slap_overinst *on;
+	dmg_path *up;
+	dmg_members *out;
+} dmg_named_ctx;
+
+static int dmg_expand_named( Operation *op, slap_overinst *on, struct berval *ndn,
+	dmg_path *up, dmg_members *out );
+
+static int
+dmg_expand_static_value( struct berval *dn, void *arg )
+{
+	dmg_named_ctx *c = arg;
+
+	return dmg_expand_named( c->op, c->on, dn, c->up, c->out );
+}
+
+/* The members group x stands for as op sees them (nobody when op may not read it) */
+static int
+dmg_expand_group( Operation *op, slap_overinst *on, Entry *x, dmg_path *up, dmg_members *out )
+{
+	dmg_path here = { &x->e_nname, up, up->memo };
+	dmg_named_ctx c = { op, on, &here, out };
+
+	memset( out, 0, sizeof( *out ) );
+	if ( !dmg_named_group_readable( op, on, x ) )
+		return LDAP_SUCCESS;
+	if ( dmg_named_kind_of( x ) == DMG_NAMED_DYNAMIC )
+		return dmg_members_expand_path( op, on, x, out, up );
+	return dmg_static_each( op, x, dmg_expand_static_value, &c );
+}
+
+/* Adds to out what the entry ndn stands for: a group's members as op sees them, or the entry
+ * itself when op may read it and it matches the member filter. */
+static int
+dmg_expand_named( Operation *op, slap_overinst *on, struct berval *ndn, dmg_path *up,
+	dmg_members *out )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_memo_item *known;
+	dmg_members nested;
+	Entry *stored, *x;
+	int rc = LDAP_SUCCESS;
+
+	if ( dmg_path_has( up, ndn ) )
+		return LDAP_SUCCESS;
+	if ( ( known = dmg_memo_find( up->memo, ndn ) ) != NULL ) {
+		dmg_members_append( out, &known->ms );
+		return LDAP_SUCCESS;
+	}
+	if ( ( stored = dmg_entry_get( op, on, ndn ) ) == NULL )
+		return LDAP_SUCCESS;
+	/* a copy: the expansion below searches the database */
+	x = entry_dup( stored );
+	dmg_entry_release( op, on, stored );
+	if ( dmg_named_kind_of( x ) != DMG_NAMED_ENTRY ) {
+		rc = dmg_expand_group( op, on, x, up, &nested );
+		if ( rc == LDAP_SUCCESS ) {
+			dmg_members_append( out, &nested );
+			dmg_memo_add( up->memo, ndn, 0, &nested );
+		} else {
+			dmg_members_free( &nested );
+		}
+	} else if ( access_allowed( op, x, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
+		&& test_filter( op, x, di->member_filter ) == LDAP_COMPARE_TRUE ) {
+		dmg_members_push( op, out, x );
+	}
+	entry_free( x );
+	return rc;
+}
+
+/* What the values of a (dmgIncludeMember or dmgExcludeMember of the group at here) stand for */
+static int
+dmg_expand_overrides( Operation *op, slap_overinst *on, Attribute *a, dmg_path *here,
+	dmg_members *out )
+{
+	unsigned i;
+	int rc = LDAP_SUCCESS;
+
+	for ( i = 0; a && i < a->a_numvals && rc == LDAP_SUCCESS; i++ )
+		rc = dmg_expand_named( op, on, &a->a_nvals[i], here, out );
+	return rc;
+}
+
+/* Included entries joined to the rule's, excluded ones removed */
+static int
+dmg_apply_overrides( Operation *op, slap_overinst *on, dmg_rule *r, dmg_path *here,
+	dmg_members *out )
+{
+	dmg_members ex;
+	int rc;
+
+	rc = dmg_expand_overrides( op, on, r->include, here, out );
+	if ( rc != LDAP_SUCCESS || r->exclude == NULL )
+		return rc;
+	memset( &ex, 0, sizeof( ex ) );
+	rc = dmg_expand_overrides( op, on, r->exclude, here, &ex );
+	if ( rc == LDAP_SUCCESS )
+		dmg_members_remove( out, &ex );
+	dmg_members_free( &ex );
+	return rc;
+}
+
 int
 dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out )
 {
+	dmg_memo memo = { NULL, 0, 0 };
+	dmg_path top = { &group->e_nname, NULL, &memo };
+	int rc;
+
+	/* the group itself is the top of every path: it stands for nobody below itself */
+	rc = dmg_members_expand_path( op, on, group, out, &top );
+	dmg_memo_free( &memo );
+	return rc;
+}
+
+static int
+dmg_members_expand_path( Operation *op, slap_overinst *on, Entry *group, dmg_members *out,
+	dmg_path *up )
+{
 	dmg_info *di = on->on_bi.bi_private;
+	dmg_path here = { &group->e_nname, up, up->memo };
 	dmg_expand_ctx ctx;
 	slap_callback cb = { 0 };
 	dmg_rule r;
@@ -283,9 +607,9 @@ dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members 
 	ctx.on = on;
 	ctx.out = out;
 	ctx.include_sub = r.include_sub;
-	/* with one search the count is exact as it goes; with several, duplicates are only
-	 * known after dmg_members_dedupe */
-	ctx.stop_after = ( r.ndepts == 1 ) ? di->max_members : 0;
+	/* with one search the count is exact as it goes (includes only add to it); with
+	 * several, duplicates are only known after dmg_members_dedupe, and excludes remove */
+	ctx.stop_after = ( r.ndepts == 1 && r.exclude == NULL ) ? di->max_members : 0;
 	cb.sc_response = dmg_expand_cb;
 	cb.sc_private = &ctx;
 
@@ -298,14 +622,17 @@ dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members 
 		rc = ctx.stopped ? LDAP_ADMINLIMIT_EXCEEDED : dmg_department_search_result( rc );
 		searched++;
 	}
-	dmg_rule_free( op, &r );
+	if ( rc == LDAP_SUCCESS && ( r.include || r.exclude ) )
+		rc = dmg_apply_overrides( op, on, &r, &here, out );
 	if ( rc != LDAP_SUCCESS ) {
 		/* never a partial list */
+		dmg_rule_free( op, &r );
 		dmg_members_free( out );
 		return rc;
 	}
-	if ( searched > 1 )
+	if ( searched > 1 || r.include )
 		dmg_members_dedupe( out );
+	dmg_rule_free( op, &r );
 	if ( di->max_members && out->n > di->max_members ) {
 		dmg_members_free( out );
 		return LDAP_ADMINLIMIT_EXCEEDED;
@@ -330,26 +657,277 @@ dmg_may_search_department( Operation *op, slap_overinst *on, struct berval *dept
 	return ok;
 }
 
+static void dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e,
+	dmg_path *up, dmg_why *why );
+static int dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e,
+	dmg_path *up );
+
+void
+dmg_why_free( Operation *op, dmg_why *why )
+{
+	if ( why->detail.bv_val )
+		op->o_tmpfree( why->detail.bv_val, op->o_tmpmemctx );
+	BER_BVZERO( &why->detail );
+}
+
+static void
+dmg_why_set( Operation *op, dmg_why *why, int member, dmg_why_reason reason,
+	struct berval *detail )
+{
+	why->member = member;
+	why->reason = reason;
+	if ( detail )
+		ber_dupbv_x( &why->detail, detail, op->o_tmpmemctx );
+}
+
+typedef struct dmg_static_has_ctx {
+	Operation *op;
+	slap_overinst *on;
+	Entry *e;
+	dmg_path *up;
+	int direct;	/* first pass: the values themselves; then what they stand for */
+} dmg_static_has_ctx;
+
+static int
+dmg_static_has_value( struct berval *dn, void *arg )
+{
+	dmg_static_has_ctx *c = arg;
+
+	if ( c->direct )
+		return dn_match( dn, &c->e->e_nname );
+	return dmg_named_has( c->op, c->on, dn, c->e, c->up );
+}
+
+/* Is e one of the members static group x stands for, as op sees them? */
+static int
+dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *up )
+{
+	dmg_path here = { &x->e_nname, up, up->memo };
+	dmg_static_has_ctx c = { op, on, e, &here, 1 };
+
+	if ( dmg_static_each( op, x, dmg_static_has_value, &c ) )
+		return 1;
+	c.direct = 0;
+	return dmg_static_each( op, x, dmg_static_has_value, &c );
+}
+
+/* Is e one of the members the entry ndn stands for (itself, or a group's members)? */
+static int
+dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, dmg_path *up )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	Entry *x = NULL;
+	dmg_rule r;
+	dmg_why why = { 0 };
+	int yes = 0;
+
+	dmg_memo_item *known;
+	dmg_named_kind kind;
+
+	if ( dn_match( ndn, &e->e_nname ) )
+		return 1;
+	if ( dmg_path_has( up, ndn ) )
+		return 0;
+	if ( ( known = dmg_memo_find( up->memo, ndn ) ) != NULL )
+		return known->yes;
+	if ( ( x = dmg_entry_get( op, on, ndn ) ) == NULL )
+		return 0;
+	kind = dmg_named_kind_of( x );
+	if ( kind != DMG_NAMED_ENTRY && dmg_named_group_readable( op, on, x ) ) {
+		if ( kind == DMG_NAMED_STATIC ) {
+			yes = dmg_static_has( op, on, x, e, up );
+		} else {
+			dmg_rule_from_entry( op, di, x, &r );
+			dmg_rule_why_path( op, on, &r, e, up, &why );
+			yes = why.member;
+			dmg_why_free( op, &why );
+			dmg_rule_free( op, &r );
+		}
+	}
+	/* only groups: other entries are looked up again, rather than searched for among all */
+	if ( kind != DMG_NAMED_ENTRY )
+		dmg_memo_add( up->memo, ndn, yes, NULL );
+	dmg_entry_release( op, on, x );
+	return yes;
+}
+
+/* The value of override attribute a of the group at here that stands for e: *via 0 when it
+ * names e itself, 1 when it names a group e is a member of; -1 when none does. */
+static int
+dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_path *here,
+	int *via )
+{
+	unsigned i;
+
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		if ( dn_match( &a->a_nvals[i], &e->e_nname ) ) {
+			*via = 0;
+			return i;
+		}
+	}
+	for ( i = 0; a && i < a->a_numvals; i++ ) {
+		if ( dmg_named_has( op, on, &a->a_nvals[i], e, here ) ) {
+			*via = 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The DN of the entry ndn as stored (op->o_tmpmemctx), left empty when op may not learn of
+ * the entry: the nesting test reads departments with the rootdn's rights */
+static void
+dmg_pretty_dn( Operation *op, slap_overinst *on, struct berval *ndn, struct berval *out )
+{
+	Entry *x = dmg_entry_get( op, on, ndn );
+
+	BER_BVZERO( out );
+	if ( x == NULL )
+		return;
+	if ( dmg_entry_disclosed( op, on, x ) )
+		ber_dupbv_x( out, &x->e_name, op->o_tmpmemctx );
+	dmg_entry_release( op, on, x );
+}
+
+/* The rule proper: departments, then conditions (as stored, first unmet one reported) */
+static void
+dmg_rule_why_selected( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why )
+{
+	struct berval sub = BER_BVNULL, q;
+	Filter *c;
+	int i, found = -1;
+	unsigned j;
+
+	for ( i = 0; i < r->ndepts && found < 0; i++ ) {
+		if ( !dnIsSuffix( &e->e_nname, &r->depts[i] ) )
+			continue;
+		/* the backend requires search access on the search base; so does the test */
+		if ( !dmg_may_search_department( op, on, &r->depts[i] ) )
+			continue;
+		if ( !r->include_sub && dmg_below_nested_department( op, on, &e->e_nname,
+				&r->depts[i], NULL, BER_BVISNULL( &sub ) ? &sub : &q ) )
+			continue;
+		found = i;
+	}
+	if ( found < 0 && !BER_BVISNULL( &sub ) ) {
+		dmg_why_set( op, why, 0, DMG_WHY_SUB_DEPARTMENT, NULL );
+		dmg_pretty_dn( op, on, &sub, &why->detail );
+		return;
+	}
+	if ( found < 0 ) {
+		dmg_why_set( op, why, 0, DMG_WHY_OUTSIDE, NULL );
+		return;
+	}
+	/* the member filter is the rule filter's first part: it held already */
+	for ( c = r->filter->f_and->f_next, j = 0; c; c = c->f_next, j++ ) {
+		if ( test_filter( op, e, c ) != LDAP_COMPARE_TRUE ) {
+			dmg_why_set( op, why, 0, DMG_WHY_CONDITION,
+				r->conds && j < r->conds->a_numvals ? &r->conds->a_vals[j] : NULL );
+			return;
+		}
+	}
+	dmg_why_set( op, why, 1, DMG_WHY_DEPARTMENT, &r->dept_vals[found] );
+}
+
+static void
+dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_path *up,
+	dmg_why *why )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_path here = { &r->ndn, up, up->memo };
+	int i, via;
+
+	memset( why, 0, sizeof( *why ) );
+	if ( !dmg_entry_disclosed( op, on, e ) ) {
+		dmg_why_set( op, why, 0, DMG_WHY_NO_SUCH_ENTRY, NULL );
+		return;
+	}
+	if ( ( i = dmg_override_for( op, on, r->exclude, e, &here, &via ) ) >= 0 ) {
+		dmg_why_set( op, why, 0, via ? DMG_WHY_EXCLUDED_VIA : DMG_WHY_EXCLUDED,
+			via ? &r->exclude->a_vals[i] : NULL );
+		return;
+	}
+	if ( test_filter( op, e, di->member_filter ) != LDAP_COMPARE_TRUE ) {
+		dmg_why_set( op, why, 0, DMG_WHY_MEMBER_FILTER, NULL );
+		return;
+	}
+	if ( ( i = dmg_override_for( op, on, r->include, e, &here, &via ) ) >= 0 ) {
+		dmg_why_set( op, why, 1, via ? DMG_WHY_INCLUDED_VIA : DMG_WHY_INCLUDED,
+			via ? &r->include->a_vals[i] : NULL );
+		return;
+	}
+	dmg_rule_why_selected( op, on, r, e, why );
+}
+
+void
+dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why )
+{
+	dmg_memo memo = { NULL, 0, 0 };
+	dmg_path top = { &r->ndn, NULL, &memo };
+
+	dmg_rule_why_path( op, on, r, e, &top, why );
+	dmg_memo_free( &memo );
+}
+
 int
 dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
 {
+	dmg_why why;
+
+	dmg_rule_why( op, on, r, e, &why );
+	dmg_why_free( op, &why );
+	return why.member;
+}
+
+/* An explanation tells what member says and which part of the rule says it: it is given to
+ * requesters who may read both */
+static int
+dmg_may_explain( Operation *op, Entry *group )
+{
+	AttributeDescription **ads[] = { &dmg_ad.member, &dmg_ad.department, &dmg_ad.include_sub,
+		&dmg_ad.condition, &dmg_ad.include_member, &dmg_ad.exclude_member, NULL };
 	int i;
 
-	for ( i = 0; i < r->ndepts; i++ ) {
-		if ( !dnIsSuffix( &e->e_nname, &r->depts[i] ) )
-			continue;
-		if ( !r->include_sub
-			&& dmg_below_nested_department( op, on, &e->e_nname, &r->depts[i], NULL ) )
-			continue;
-		if ( !dmg_may_search_department( op, on, &r->depts[i] ) )
-			continue;
-		break;
+	for ( i = 0; ads[i]; i++ ) {
+		if ( !access_allowed( op, group, *ads[i], NULL, ACL_READ, NULL ) )
+			return 0;
 	}
-	if ( i == r->ndepts )
-		return 0;
-	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_READ, NULL ) )
-		return 0;
-	return test_filter( op, e, r->filter ) == LDAP_COMPARE_TRUE;
+	return 1;
+}
+
+static const char *const dmg_why_words[] = {
+	"no-such-entry", "excluded", "excluded-via", "member-filter", "included", "included-via",
+	"department", "outside-departments", "sub-department", "condition"
+};
+
+void
+dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn,
+	Entry *target )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
+	struct berval bv;
+	Entry *e;
+	dmg_rule r;
+
+	if ( !dmg_may_explain( op, group ) )
+		return;
+	e = dmg_entry_get( op, on, ndn );
+	if ( e ) {
+		dmg_rule_from_entry( op, di, group, &r );
+		dmg_rule_why( op, on, &r, e, &why );
+		dmg_rule_free( op, &r );
+		dmg_entry_release( op, on, e );
+	}
+	bv.bv_len = sizeof( "not-member " ) + strlen( dmg_why_words[why.reason] ) + 1
+		+ why.detail.bv_len;
+	bv.bv_val = op->o_tmpalloc( bv.bv_len + 1, op->o_tmpmemctx );
+	bv.bv_len = snprintf( bv.bv_val, bv.bv_len + 1, "%s %s%s%s",
+		why.member ? "member" : "not-member", dmg_why_words[why.reason],
+		why.detail.bv_val ? " " : "", why.detail.bv_val ? why.detail.bv_val : "" );
+	attr_merge_one( target, dmg_ad.explanation, &bv, &bv );
+	op->o_tmpfree( bv.bv_val, op->o_tmpmemctx );
+	dmg_why_free( op, &why );
 }
 
 /* ---- candidates and reverse lookups ----------------------------------------------------------------- */
@@ -366,24 +944,91 @@ dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval )
 	return f;
 }
 
-Filter *
-dmg_candidate_filter( Operation *op, struct berval *ndn )
+static Filter *
+dmg_filter_or( Operation *op )
+{
+	Filter *or = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+
+	or->f_choice = LDAP_FILTER_OR;
+	return or;
+}
+
+static void
+dmg_filter_or_add( Filter *or, Filter *f )
+{
+	f->f_next = or->f_or;
+	or->f_or = f;
+}
+
+/* (dmgDepartment=A) for every ancestor A of ndn in the database: the groups whose rule may
+ * select the entry */
+static void
+dmg_filter_add_ancestors( Operation *op, Filter *or, struct berval *ndn )
 {
 	struct berval *suffix = &op->o_bd->be_nsuffix[0];
-	Filter *or, **tail;
 	struct berval p = *ndn;
 
-	or = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
-	or->f_choice = LDAP_FILTER_OR;
-	tail = &or->f_or;
 	while ( p.bv_len >= suffix->bv_len && dnIsSuffix( &p, suffix ) ) {
-		*tail = dmg_filter_eq( op, dmg_ad.department, &p );
-		tail = &(*tail)->f_next;
+		dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ad.department, &p ) );
 		if ( p.bv_len == suffix->bv_len )
 			break;
 		dnParent( &p, &p );
 	}
-	return or;
+}
+
+/* One level of a reverse lookup: the assertions that find dynamic groups (dyn) and static
+ * groups (stat), each an OR */
+typedef struct dmg_level {
+	Filter *dyn, *stat;
+} dmg_level;
+
+/* The groups that name ndn as a member: dynamic groups by dmgIncludeMember, static groups
+ * (nested in a dynamic group's overrides) by member or uniqueMember */
+static void
+dmg_level_add_naming( Operation *op, dmg_level *l, struct berval *ndn )
+{
+	if ( l->dyn == NULL )
+		l->dyn = dmg_filter_or( op );
+	if ( l->stat == NULL )
+		l->stat = dmg_filter_or( op );
+	dmg_filter_or_add( l->dyn, dmg_filter_eq( op, dmg_ad.include_member, ndn ) );
+	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.member, ndn ) );
+	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.unique_member, ndn ) );
+}
+
+static Filter *
+dmg_filter_and2( Operation *op, Filter *a, Filter *b )
+{
+	Filter *and = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+
+	and->f_choice = LDAP_FILTER_AND;
+	and->f_and = a;
+	a->f_next = b;
+	return and;
+}
+
+/* (&(objectClass=dynamicMailGroup)DYN): the class keeps the search to groups also when an
+ * assertion has no index (the backend then tests every group, not every entry) */
+static Filter *
+dmg_filter_dynamic( Operation *op, Filter *dyn )
+{
+	return dmg_filter_and2( op, str2filter_x( op, "(objectClass=dynamicMailGroup)" ), dyn );
+}
+
+/* The search of a level: (|(&(objectClass=dynamicMailGroup)DYN)(&(static classes)STAT)); the
+ * level's filters move into it */
+static Filter *
+dmg_level_filter( Operation *op, dmg_level *l )
+{
+	Filter *f = dmg_filter_or( op );
+
+	if ( l->stat )
+		dmg_filter_or_add( f, dmg_filter_and2( op, str2filter_x( op,
+			"(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))" ), l->stat ) );
+	if ( l->dyn )
+		dmg_filter_or_add( f, dmg_filter_dynamic( op, l->dyn ) );
+	l->dyn = l->stat = NULL;
+	return f;
 }
 
 /* ber_bvarray_add_x stores the berval itself; the entry it comes from goes away */
@@ -394,6 +1039,18 @@ dmg_bvarray_add_copy( BerVarray *a, struct berval *bv, void *ctx )
 
 	ber_dupbv_x( &copy, bv, ctx );
 	ber_bvarray_add_x( a, &copy, ctx );
+}
+
+int
+dmg_bvarray_has_dn( BerVarray a, struct berval *dn )
+{
+	int i;
+
+	for ( i = 0; a && !BER_BVISNULL( &a[i] ); i++ ) {
+		if ( dn_match( &a[i], dn ) )
+			return 1;
+	}
+	return 0;
 }
 
 /* Candidate groups, copied: they are tested once the search is over, because the test reads
@@ -408,7 +1065,7 @@ dmg_candidates_cb( Operation *op, SlapReply *rs )
 {
 	dmg_candidates *c = op->o_callback->sc_private;
 
-	if ( rs->sr_type != REP_SEARCH || !dmg_entry_is_group( rs->sr_entry ) )
+	if ( rs->sr_type != REP_SEARCH || dmg_named_kind_of( rs->sr_entry ) == DMG_NAMED_ENTRY )
 		return 0;
 	if ( c->n == c->cap ) {
 		c->cap = c->cap ? c->cap * 2 : 16;
@@ -426,6 +1083,7 @@ dmg_candidates_free( dmg_candidates *c )
 	for ( i = 0; i < c->n; i++ )
 		entry_free( c->g[i] );
 	ch_free( c->g );
+	memset( c, 0, sizeof( *c ) );
 }
 
 /* Is candidate group g one of e's groups, as op sees it? */
@@ -436,52 +1094,103 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 	dmg_rule r;
 	int yes;
 
-	if ( !access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
-		|| !dmg_group_visible( op, on, g ) )
+	if ( !dmg_named_group_readable( op, on, g ) )
 		return 0;
+	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC ) {
+		dmg_memo memo = { NULL, 0, 0 };
+		dmg_path top = { &g->e_nname, NULL, &memo };
+
+		yes = dmg_static_has( op, on, g, e, &top );
+		dmg_memo_free( &memo );
+		return yes;
+	}
 	dmg_rule_from_entry( op, di, g, &r );
 	yes = dmg_rule_has_member( op, on, &r, e );
 	dmg_rule_free( op, &r );
 	return yes;
 }
 
+/* A reverse lookup, level by level: first the groups whose rule may select e or that name e
+ * (one indexed search), then the groups that name one of the groups found to have e (one
+ * search per level of nesting).  Each candidate is tested once with the reverse test. */
+typedef struct dmg_reverse {
+	BerVarray ndns, dns;	/* the dynamic groups that have e, the result */
+	BerVarray seen;		/* every candidate tested */
+	dmg_level next;		/* the next level's search, empty when no group was found */
+	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
+} dmg_reverse;
+
+static void
+dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reverse *rv )
+{
+	if ( dmg_bvarray_has_dn( rv->seen, &g->e_nname ) )
+		return;
+	dmg_bvarray_add_copy( &rv->seen, &g->e_nname, op->o_tmpmemctx );
+	if ( !dmg_group_has( op, on, g, e ) )
+		return;
+	if ( dmg_entry_is_group( g ) ) {
+		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
+		dmg_bvarray_add_copy( &rv->dns, &g->e_name, op->o_tmpmemctx );
+	}
+	dmg_level_add_naming( op, &rv->next, &g->e_nname );
+	if ( rv->cand )
+		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, dmg_ad.include_member, &g->e_nname ) );
+}
+
 int
-dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns )
+dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
+	Filter **cand )
 {
 	dmg_candidates c = { NULL, 0, 0 };
+	dmg_reverse rv;
 	slap_callback cb = { 0 };
 	Operation root;
 	Filter *f;
 	unsigned i;
-	int rc;
+	int rc = LDAP_SUCCESS;
 
-	*ndns = NULL;
-	if ( dns )
-		*dns = NULL;
+	memset( &rv, 0, sizeof( rv ) );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
-	f = dmg_candidate_filter( op, &e->e_nname );
+	dmg_level_add_naming( op, &rv.next, &e->e_nname );
+	dmg_filter_add_ancestors( op, rv.next.dyn, &e->e_nname );
+	if ( cand ) {
+		rv.cand = dmg_filter_or( op );
+		dmg_filter_add_ancestors( op, rv.cand, &e->e_nname );
+		dmg_filter_or_add( rv.cand, dmg_filter_eq( op, dmg_ad.include_member, &e->e_nname ) );
+	}
+	f = dmg_level_filter( op, &rv.next );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
 	 * search dmgDepartment); each is then checked with the requester's */
 	dmg_op_as_root( op, &root );
-	rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
-	filter_free_x( op, f, 1 );
-	for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ ) {
-		if ( !dmg_group_has( op, on, c.g[i], e ) )
-			continue;
-		dmg_bvarray_add_copy( ndns, &c.g[i]->e_nname, op->o_tmpmemctx );
-		if ( dns )
-			dmg_bvarray_add_copy( dns, &c.g[i]->e_name, op->o_tmpmemctx );
+	while ( f && rc == LDAP_SUCCESS ) {
+		rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
+		filter_free_x( op, f, 1 );
+		for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ )
+			dmg_reverse_test( op, on, e, c.g[i], &rv );
+		dmg_candidates_free( &c );
+		f = rv.next.dyn ? dmg_level_filter( op, &rv.next ) : NULL;
 	}
-	dmg_candidates_free( &c );
+	if ( f )
+		filter_free_x( op, f, 1 );
+	if ( rv.next.dyn )
+		filter_free_x( op, dmg_level_filter( op, &rv.next ), 1 );
+	ber_bvarray_free_x( rv.seen, op->o_tmpmemctx );
 	if ( rc != LDAP_SUCCESS ) {
-		ber_bvarray_free_x( *ndns, op->o_tmpmemctx );
-		*ndns = NULL;
-		if ( dns ) {
-			ber_bvarray_free_x( *dns, op->o_tmpmemctx );
-			*dns = NULL;
-		}
+		ber_bvarray_free_x( rv.ndns, op->o_tmpmemctx );
+		ber_bvarray_free_x( rv.dns, op->o_tmpmemctx );
+		if ( rv.cand )
+			filter_free_x( op, rv.cand, 1 );
+		rv.ndns = rv.dns = NULL;
+		rv.cand = NULL;
 	}
+	*ndns = rv.ndns;
+	if ( dns )
+		*dns = rv.dns;
+	else
+		ber_bvarray_free_x( rv.dns, op->o_tmpmemctx );
+	if ( cand )
+		*cand = rv.cand ? dmg_filter_dynamic( op, rv.cand ) : NULL;
 	return rc;
 }
 
@@ -717,7 +1426,7 @@ dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *targe
 	BerVarray ndns = NULL, dns = NULL;
 	int rc;
 
-	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns );
+	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns, NULL );
 	if ( ndns )
 		attr_merge( target, dmg_ad.member_of, dns, ndns );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );

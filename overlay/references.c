@@ -1,14 +1,15 @@
-/* references.c -- entries that groups name: departments and roles (man page REFERENCES)
+/* references.c -- entries that groups name: departments, overrides, roles (man page REFERENCES)
  *
- * A group names other entries in four DN-valued attributes: dmgDepartment and the roles
- * dmgAdministrator, dmgAuditor and dmgApplicant.  The overlay keeps those references true,
+ * A group names other entries in six DN-valued attributes: dmgDepartment, the overrides
+ * dmgIncludeMember and dmgExcludeMember, and the roles dmgAdministrator, dmgAuditor and
+ * dmgApplicant.  The overlay keeps those references true,
  * as slapo-refint does for its attributes:
  *  - renaming or moving an entry rewrites every value that names it or an entry below it;
  *  - deleting an entry is refused while a group names it as a department, or as the only
  *    auditor of a group that requires audit (its mail would be held for nobody, and every
- *    later write to the group would fail validation); otherwise the entry's role values are
- *    removed from every group, so that a new entry with the same DN inherits no role, nor
- *    the sight of the hidden groups that comes with one.
+ *    later write to the group would fail validation); otherwise the entry's override and
+ *    role values are removed from every group, so that a new entry with the same DN inherits
+ *    no role, nor the sight of the hidden groups that comes with one, nor a membership.
  * The rewrites run after the backend succeeded and before the client hears of it.  They are
  * ordinary modifies through the whole overlay stack, so syncprov replicates them; the write
  * guard lets them through by their marker.
@@ -18,12 +19,14 @@
 /* What a rename rewrites; what a delete removes (it never meets a department value: such a
  * delete is refused first) */
 static AttributeDescription **const dmg_refs_renamed[] = {
-	&dmg_ad.department, &dmg_ad.administrator, &dmg_ad.auditor, &dmg_ad.applicant, NULL
-};
-static AttributeDescription **const dmg_refs_deleted[] = {
+	&dmg_ad.department, &dmg_ad.include_member, &dmg_ad.exclude_member,
 	&dmg_ad.administrator, &dmg_ad.auditor, &dmg_ad.applicant, NULL
 };
-#define DMG_REFS_MAX 4
+static AttributeDescription **const dmg_refs_deleted[] = {
+	&dmg_ad.include_member, &dmg_ad.exclude_member,
+	&dmg_ad.administrator, &dmg_ad.auditor, &dmg_ad.applicant, NULL
+};
+#define DMG_REFS_MAX 6
 
 /* (|(attr=ndn)...) over attrs, on the caller's stack: the groups naming the entry ndn */
 typedef struct dmg_names_filter {

@@ -1,7 +1,7 @@
 /* rule.c -- a group's membership rule, as read from its entry
  *
- * The rule is the department list, dmgIncludeSubDepartments and one filter: the configured
- * member filter ANDed with every dmgCondition.  Conditions were validated when written
+ * The rule is the department list, dmgIncludeSubDepartments, the overrides (dmgIncludeMember,
+ * dmgExcludeMember) and one filter: the configured member filter ANDed with every dmgCondition.  Conditions were validated when written
  * (guard.c); one that no longer parses (schema changed since) makes the whole filter FALSE,
  * so a broken condition never widens a group.
  */
@@ -65,12 +65,17 @@ dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r )
 	Attribute *depts = attr_find( e->e_attrs, dmg_ad.department );
 
 	memset( r, 0, sizeof( *r ) );
+	r->ndn = e->e_nname;
 	if ( depts ) {
 		r->depts = depts->a_nvals;
+		r->dept_vals = depts->a_vals;
 		r->ndepts = depts->a_numvals;
 	}
 	r->include_sub = dmg_entry_bool( e, dmg_ad.include_sub, 1 );
-	r->filter = dmg_rule_filter( op, di, attr_find( e->e_attrs, dmg_ad.condition ) );
+	r->conds = attr_find( e->e_attrs, dmg_ad.condition );
+	r->include = attr_find( e->e_attrs, dmg_ad.include_member );
+	r->exclude = attr_find( e->e_attrs, dmg_ad.exclude_member );
+	r->filter = dmg_rule_filter( op, di, r->conds );
 	return LDAP_SUCCESS;
 }
 

@@ -56,6 +56,29 @@ static struct {
 		"EQUALITY octetStringMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 "
 		"USAGE dSAOperation )", &dmg_ad.sender },
+	/* .18 and .19 are dmgIncludeMember and dmgExcludeMember (schema/dynmailgroup.schema) */
+	/* Assertion only: (dmgExplainMember=DN) is always true and names the entry
+	 * dmgMembershipExplanation explains. */
+	{ "( " DMG_AT_OID "20 NAME 'dmgExplainMember' "
+		"DESC 'Entry a membership explanation is asked for (filter assertion only)' "
+		"EQUALITY distinguishedNameMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 "
+		"USAGE dSAOperation )", &dmg_ad.explain_member },
+	{ "( " DMG_AT_OID "21 NAME 'dmgMembershipExplanation' "
+		"DESC 'Why the dmgExplainMember entry is or is not a member (computed)' "
+		"EQUALITY caseIgnoreMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE "
+		"USAGE dSAOperation )", &dmg_ad.explanation },
+	{ "( " DMG_AT_OID "22 NAME 'dmgJoiningMember' "
+		"DESC 'Members a previewed write would add (computed)' "
+		"EQUALITY distinguishedNameMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 "
+		"USAGE dSAOperation )", &dmg_ad.joining_member },
+	{ "( " DMG_AT_OID "23 NAME 'dmgLeavingMember' "
+		"DESC 'Members a previewed write would remove (computed)' "
+		"EQUALITY distinguishedNameMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 "
+		"USAGE dSAOperation )", &dmg_ad.leaving_member },
 	{ NULL, NULL }
 };
 
@@ -114,6 +137,8 @@ dmg_schema_resolve_stored( const char **missing )
 		|| dmg_lookup_ad( "dmgSendPolicy", &dmg_ad.send_policy, missing )
 		|| dmg_lookup_ad( "dmgWhitelist", &dmg_ad.whitelist, missing )
 		|| dmg_lookup_ad( "dmgShowInContacts", &dmg_ad.show_in_contacts, missing )
+		|| dmg_lookup_ad( "dmgIncludeMember", &dmg_ad.include_member, missing )
+		|| dmg_lookup_ad( "dmgExcludeMember", &dmg_ad.exclude_member, missing )
 		|| dmg_lookup_ad( "mail", &dmg_ad.mail, missing )
 		|| dmg_lookup_ad( "member", &dmg_ad.member, missing )
 		|| dmg_lookup_ad( "uniqueMember", &dmg_ad.unique_member, missing )
@@ -129,12 +154,14 @@ dmg_ad_is_group_computed( AttributeDescription *ad )
 
 	return at == dmg_ad.member->ad_type || at == dmg_ad.member_mail->ad_type
 		|| at == dmg_ad.member_count->ad_type || at == dmg_ad.decision->ad_type
-		|| at == dmg_ad.decision_reason->ad_type || at == dmg_ad.auditor_mail->ad_type;
+		|| at == dmg_ad.decision_reason->ad_type || at == dmg_ad.auditor_mail->ad_type
+		|| at == dmg_ad.explanation->ad_type || at == dmg_ad.joining_member->ad_type
+		|| at == dmg_ad.leaving_member->ad_type;
 }
 
 int
 dmg_ad_is_computed( AttributeDescription *ad )
 {
 	return dmg_ad_is_group_computed( ad ) || ad->ad_type == dmg_ad.member_of->ad_type
-		|| ad->ad_type == dmg_ad.sender->ad_type;
+		|| ad->ad_type == dmg_ad.sender->ad_type || ad->ad_type == dmg_ad.explain_member->ad_type;
 }

@@ -30,7 +30,7 @@ typedef enum dmg_node_kind {
 	DMG_NODE_AND,
 	DMG_NODE_OR,
 	DMG_NODE_NOT,
-	DMG_NODE_TRUE,		/* (dmgSender=...): always true */
+	DMG_NODE_TRUE,		/* (dmgSender=...), (dmgExplainMember=...): always true */
 	DMG_NODE_GROUP_SET,	/* exact set of dynamic groups that satisfy it */
 	DMG_NODE_MEMBER_OF,	/* (dmgMemberOf=G): G's rule */
 	DMG_NODE_COMPUTE	/* evaluated on the computed values */
@@ -57,8 +57,10 @@ typedef struct dmg_search_ctx {
 	unsigned ncomputed;	/* assertions on computed attributes seen so far */
 	struct berval sender;
 	int has_sender;
+	struct berval explain;	/* (dmgExplainMember=DN), normalized */
+	int has_explain;
 	int want_member, want_mail, want_count, want_member_of;
-	int want_decision, want_auditor_mail;
+	int want_decision, want_auditor_mail, want_explanation;
 	int slimit;		/* the requester's size limit, applied to the exact answer */
 	int rc;			/* the first failure: the search ends with it */
 	char *err_text;
@@ -109,6 +111,7 @@ dmg_search_wants( Operation *op, dmg_search_ctx *ctx )
 	ctx->want_decision = dmg_attr_requested( op, an, dmg_ad.decision, 0 )
 		|| dmg_attr_requested( op, an, dmg_ad.decision_reason, 0 );
 	ctx->want_auditor_mail = dmg_attr_requested( op, an, dmg_ad.auditor_mail, 0 );
+	ctx->want_explanation = dmg_attr_requested( op, an, dmg_ad.explanation, 0 );
 }
 
 /* ---- filter analysis ------------------------------------------------------------------------------ */
@@ -265,7 +268,8 @@ dmg_nodes_free( Operation *op, dmg_search_ctx *ctx )
 }
 
 /* Appends the groups that have the entry ndn as member to *set; returns the candidate filter
- * (the groups naming one of its ancestors) or NULL when the entry is not there for op or the
+ * (the groups naming one of its ancestors as department, or naming it or a group that has it
+ * in dmgIncludeMember) or NULL when the entry is not there for op or the
  * lookup failed (ctx->rc). */
 static Filter *
 dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVarray *set )
@@ -277,10 +281,8 @@ dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVa
 
 	if ( ( e = dmg_entry_get( op, ctx->on, ndn ) ) == NULL )
 		return NULL;
-	rc = dmg_groups_of_entry( op, ctx->on, e, &found, NULL );
-	if ( rc == LDAP_SUCCESS )
-		cand = dmg_candidate_filter( op, &e->e_nname );
-	else
+	rc = dmg_groups_of_entry( op, ctx->on, e, &found, NULL, &cand );
+	if ( rc != LDAP_SUCCESS )
 		dmg_search_fail( op, ctx, rc, NULL );
 	dmg_entry_release( op, ctx->on, e );
 	for ( i = 0; found && !BER_BVISNULL( &found[i] ); i++ ) {
@@ -348,8 +350,10 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
 	dmg_rule_from_entry( op, di, n->group, &n->rule );
 	/* the backend's answer must not depend on conditions the requester may not read: which
-	 * entries the widened filter selects shows in paging */
-	if ( !access_allowed( op, n->group, dmg_ad.condition, NULL, ACL_READ, NULL ) )
+	 * entries the widened filter selects shows in paging; included entries need not meet
+	 * them */
+	if ( n->rule.include
+		|| !access_allowed( op, n->group, dmg_ad.condition, NULL, ACL_READ, NULL ) )
 		return filter_dup( di->member_filter, op->o_tmpmemctx );
 	return filter_dup( n->rule.filter, op->o_tmpmemctx );
 }
@@ -364,6 +368,14 @@ dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 		if ( f->f_choice == LDAP_FILTER_EQUALITY && !ctx->has_sender ) {
 			ctx->sender = f->f_av_value;
 			ctx->has_sender = 1;
+		}
+		*np = dmg_node_new( op, ctx, f, DMG_NODE_TRUE );
+		return dmg_filter_result( op, LDAP_COMPARE_TRUE );
+	}
+	if ( ad == dmg_ad.explain_member ) {
+		if ( f->f_choice == LDAP_FILTER_EQUALITY && !ctx->has_explain ) {
+			ctx->explain = f->f_av_value;
+			ctx->has_explain = 1;
 		}
 		*np = dmg_node_new( op, ctx, f, DMG_NODE_TRUE );
 		return dmg_filter_result( op, LDAP_COMPARE_TRUE );
@@ -471,18 +483,6 @@ dmg_filter_visible( Operation *op )
 }
 
 /* ---- exact evaluation ---------------------------------------------------------------------------- */
-
-static int
-dmg_bvarray_has( BerVarray a, struct berval *v )
-{
-	int i;
-
-	for ( i = 0; a && !BER_BVISNULL( &a[i] ); i++ ) {
-		if ( dn_match( &a[i], v ) )
-			return 1;
-	}
-	return 0;
-}
 
 /* The member list of group e, computed once for the entry being answered and held until it
  * is sent. */
@@ -615,7 +615,7 @@ dmg_eval_assertion( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
 	switch ( n->kind ) {
 	case DMG_NODE_GROUP_SET:
 		if ( dmg_entry_is_group( e ) )
-			return dmg_bvarray_has( n->groups, &e->e_nname ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
+			return dmg_bvarray_has_dn( n->groups, &e->e_nname ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 		return dmg_test_stored( op, e, n->f, 0 );
 	case DMG_NODE_MEMBER_OF:
 		if ( n->group == NULL || dmg_entry_is_group( e ) )
@@ -677,7 +677,8 @@ static int
 dmg_wants_group_values( dmg_search_ctx *ctx )
 {
 	return ctx->want_member || ctx->want_mail || ctx->want_count
-		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail;
+		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail
+		|| ( ctx->want_explanation && ctx->has_explain );
 }
 
 static void
@@ -776,6 +777,8 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		if ( rc != LDAP_SUCCESS )
 			return rc;
 	}
+	if ( ctx->want_explanation && ctx->has_explain )
+		dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain, rs->sr_entry );
 	/* The attached values are shared (the cache's): a callback that wants to change the
 	 * entry (rwm, valsort) must take its own copy, which copies the values. */
 	if ( attached )

@@ -1967,6 +1967,25 @@ char *dmg_sorted_lines(const char *text)
     return out;
 }
 
+const char *dmg_fmt(const char *f, ...)
+{
+    static char ring[1024][1024];
+    static unsigned next;
+    char *b = ring[next++ % (sizeof ring / sizeof ring[0])];
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(b, sizeof ring[0], f, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0 && (size_t)n < sizeof ring[0], "dmg_fmt: string too long");
+    return b;
+}
+
+void dmg_expect_ok_at(const char *file, int line, dmg_result r, const char *what)
+{
+    ck_assert_msg(r.rc == LDAP_SUCCESS, "%s:%d: %s: %s (%d) \"%s\"", file, line, what,
+                  ldap_err2string(r.rc), r.rc, r.diag);
+}
+
 static dmg_entries *search_or_abort(const char *file, int line, LDAP *ld, const char *base,
                                     int scope, const char *filter, const char *const *attrs,
                                     LDAPControl **sctrls)

@@ -247,6 +247,15 @@ const dmg_attr *dmg_entry_attr(const dmg_entry *e, const char *name);
 /* Copy of text with its "\n"-separated lines sorted the same way (for expected lists). */
 char *dmg_sorted_lines(const char *text);
 
+/* printf into one of a ring of 1024 static buffers of 1024 bytes: the strings a test builds
+ * (DNs, filters, LDIF) last to its end (each test is its own process); a longer string aborts
+ * the test. */
+const char *dmg_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+/* The operation succeeded, else the test aborts naming what (and the server's answer). */
+#define DMG_EXPECT_OK(result, what) dmg_expect_ok_at(__FILE__, __LINE__, (result), (what))
+void dmg_expect_ok_at(const char *file, int line, dmg_result r, const char *what);
+
 /* --------------------------------------------------------------------------------------------
  * Controls (static storage; nothing to free). DMG_CTRLS builds the NULL-terminated array:
  *   dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, NULL, DMG_CTRLS(dmg_ctrl_manage_dsait()), &e);

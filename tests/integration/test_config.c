@@ -143,7 +143,7 @@ START_TEST(test_config_entry_emits_every_directive)
     ASSERT_ATTR(cfg, odn, "olcDynMailGroupMaxMembers", CFG_MAX_MEMBERS);
     ASSERT_ATTR(cfg, odn, "olcDynMailGroupCacheMaxValues", CFG_CACHE_MAX_VALUES);
 
-    /* and nothing else of ours: exactly the ten attribute names */
+    /* and nothing else of ours: exactly these attribute names */
     dmg_entries *e = NULL;
     DMG_ASSERT_RC(dmg_search(cfg, odn, LDAP_SCOPE_BASE, NULL, NULL, NULL, &e), LDAP_SUCCESS);
     ck_assert_uint_eq(e->count, 1);
@@ -162,7 +162,8 @@ START_TEST(test_config_entry_emits_every_directive)
                                       "olcDynMailGroupMaxDepartments\nolcDynMailGroupMaxWhitelist\n"
                                       "olcDynMailGroupMaxMembers\nolcDynMailGroupCacheMaxValues\n"
                                       "olcDynMailGroupMaxConditionLength\n"
-                                      "olcDynMailGroupMaxConditions");
+                                      "olcDynMailGroupMaxConditions\n"
+                                      "olcDynMailGroupMaxOverrides");
     DMG_ASSERT_STR(got, expected);
     free(got);
     free(expected);

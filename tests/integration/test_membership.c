@@ -88,22 +88,8 @@ static dmg_server *srv;
  * Small helpers
  * ========================================================================================== */
 
-/* printf into one of a ring of static buffers. A test keeps the strings it builds (DNs) to
- * the end, so the ring is far larger than what any one test formats (each test is its own
- * process). */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char ring[1024][1024];
-    static unsigned next;
-    char *b = ring[next++ % (sizeof ring / sizeof ring[0])];
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(b, sizeof ring[0], f, ap);
-    va_end(ap);
-    ck_assert_msg(n >= 0 && (size_t)n < sizeof ring[0], "fmt: string too long");
-    return b;
-}
+/* the harness's ring of formatted strings */
+#define fmt dmg_fmt
 
 typedef struct text {
     char s[16384];
@@ -155,11 +141,7 @@ static const char *group_dn(const char *cn)
     return fmt("cn=%s," GROUPS, cn);
 }
 
-static void expect_ok(dmg_result r, const char *what)
-{
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "%s: %s (%d) \"%s\"", what, ldap_err2string(r.rc), r.rc,
-                  r.diag);
-}
+#define expect_ok DMG_EXPECT_OK
 
 /* Adds a dynamicMailGroup cn=CN,ou=Groups with mail CN@lists.example.com. depts and conds are
  * "\n"-separated lists; include_sub NULL leaves dmgIncludeSubDepartments absent. */
