@@ -17,8 +17,9 @@
  * and nothing else (dmg_grant_covers): never another object class, a password or an
  * operational attribute, so that the grant cannot make anyone somebody else.
  *
- * A write that may take a mail address holds the database's mail lock from the check that the
- * address is free until the backend has written it (dmg_guarded).
+ * A write whose checks read other entries (an address is free, a department or role exists, no
+ * group names the entry deleted or renamed) holds the database's write-guard lock from its
+ * checks until the backend has written it (dmg_guarded).
  */
 #include <stdarg.h>
 
@@ -1214,50 +1215,76 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	return rc;
 }
 
-/* ---- serialising the address checks ------------------------------------------------------------- */
+/* ---- serialising the checks with the writes they protect ---------------------------------------- */
 
-/* Does the write check that a mail address is free before it takes it? */
+/* Do the modifications touch what another write checks, or what this write's checks of other
+ * entries depend on: an address (or an object class that makes the entry a group), a
+ * reference to another entry, audit? */
 static int
-dmg_write_takes_mail( Operation *op )
+dmg_mods_need_lock( Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( dmg_ad_is_reference( ml->sml_desc )
+			|| ml->sml_desc->ad_type == dmg_ad.audit_required->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the write check other entries that another write may change before it is written?
+ * Decided from the request alone: reading the target here would start the backend's
+ * transaction on op before dmg_op_in_backend_txn is asked.  Every add of a group (it names a
+ * department), every write giving an address, a reference or audit; every delete and rename,
+ * whose references (references.c) are checked or followed. */
+static int
+dmg_write_needs_lock( Operation *op )
 {
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
-		return attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
+		return dmg_entry_is_group( op->ora_e )
+			|| attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
 	case LDAP_REQ_MODIFY:
-		return dmg_mods_may_take_mail( op->orm_modlist );
+		return dmg_mods_may_take_mail( op->orm_modlist )
+			|| dmg_mods_need_lock( op->orm_modlist );
+	case LDAP_REQ_DELETE:
 	case LDAP_REQ_MODRDN:
-		return dmg_mods_may_take_mail( op->orr_modlist );
+		return 1;
 	}
 	return 0;
 }
 
 /* Every write hook decides the requester's roles before it reads the database (access.c).
- * A write that takes a mail address holds the database's mail lock from the check that the
- * address is free until the backend has written it (its result), so two writes cannot both
- * find it free.  An operation nested in another's backend transaction (an LDAP
- * transaction's) is not locked: its backend already serialises it, and waiting for the lock
- * there could deadlock against a holder waiting for that transaction. */
+ * A write whose checks read other entries (a mail value is free, a department or role exists,
+ * no group names the entry deleted) holds the database's write-guard lock from its checks
+ * until the backend has written it (its result), so that two writes cannot each pass the
+ * check the other would fail: a group add naming a department and that department's delete
+ * cannot both succeed.  It is let go after the rewrites that follow a rename or delete
+ * (references.c), so that no write sees the references half-followed.  back-mdb serialises its writers anyway.  An operation nested in
+ * another's backend transaction (an LDAP transaction's) is not locked: its backend already
+ * serialises it, and waiting for the lock there could deadlock against a holder waiting for
+ * that transaction. */
 static int
 dmg_guarded( Operation *op, SlapReply *rs,
 	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_info *di = on->on_bi.bi_private;
+	slap_callback *below = op->o_callback;
 	dmg_who who;
 	int locked, rc;
 
 	if ( dmg_guard_skips( op ) )
 		return SLAP_CB_CONTINUE;
-	locked = dmg_write_takes_mail( op ) && !dmg_op_in_backend_txn( op );
+	locked = dmg_write_needs_lock( op ) && !dmg_op_in_backend_txn( op );
 	if ( locked )
-		ldap_pvt_thread_mutex_lock( &di->mail_lock );
+		ldap_pvt_thread_mutex_lock( &di->write_lock );
 	dmg_who_begin( op, on, &who );
 	rc = check( op, rs, on );
 	dmg_who_end( op, &who );
 	if ( locked && rc == SLAP_CB_CONTINUE )
-		dmg_unlock_at_result( op, &di->mail_lock );
+		dmg_unlock_at_result( op, &di->write_lock, below );
 	else if ( locked )
-		ldap_pvt_thread_mutex_unlock( &di->mail_lock );	/* refused: nothing written */
+		ldap_pvt_thread_mutex_unlock( &di->write_lock );	/* refused: nothing written */
 	return rc;
 }
 

@@ -681,7 +681,6 @@ START_TEST(department_delete_refused_in_sequence)
 }
 END_TEST
 
-#ifdef DMG_ATTACK_KNOWN_FAILING
 START_TEST(department_delete_races_group_add)
 {
     int both = 0, rounds = 40;
@@ -728,7 +727,6 @@ START_TEST(department_delete_races_group_add)
                   both, rounds, left);
 }
 END_TEST
-#endif
 
 /* ============================================================================================
  * F6. The write grant (the requester runs as rootdn of the operation's database copy) also
@@ -1175,9 +1173,7 @@ static Suite *attack_suite(void)
     tcase_add_test(tc, proxied_identity_decides_visibility);
     tcase_add_test(tc, txn_guard_holds);
     tcase_add_test(tc, department_delete_refused_in_sequence);
-#ifdef DMG_ATTACK_KNOWN_FAILING
     tcase_add_test(tc, department_delete_races_group_add);
-#endif
     suite_add_tcase(s, tc);
 
     tc = dmg_tcase("survive");
