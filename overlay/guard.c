@@ -780,6 +780,44 @@ dmg_grant_covers( Entry *after, int added, Modifications *mods, dmg_verdict *v )
 	return LDAP_SUCCESS;
 }
 
+/* The controls of a write whose answer the backend computes with the write's rights: under the
+ * grant those are the rootdn's (dmg_grant_write), to which slapd's ACLs do not apply, while the
+ * grant covers what is written, not what is read.  The Pre-Read and Post-Read entries (RFC
+ * 4527) would show attributes of the group the requester may not read, the assertion (RFC
+ * 4528) would test them.  Returns the refused control's name, or NULL.  A feature that builds
+ * its own Post-Read entry with the requester's rights, and clears the control before the
+ * backend sees it, does not ask this. */
+static const char *
+dmg_grant_refused_control( Operation *op )
+{
+	if ( op->o_preread )
+		return "Pre-Read";
+	if ( op->o_postread )
+		return "Post-Read";
+	if ( get_assert( op ) )
+		return "assertion";
+	return NULL;
+}
+
+/* Grants op the write its role allows (postmasters, administrators), unless it carries a
+ * control the grant would answer without ACLs: unwillingToPerform, nothing written. */
+static int
+dmg_grant( Operation *op, SlapReply *rs )
+{
+	const char *control = dmg_grant_refused_control( op );
+	dmg_verdict v;
+
+	if ( control ) {
+		dmg_refuse( &v, LDAP_UNWILLING_TO_PERFORM, "dynmailgroup: the %s control cannot be "
+			"used on a write to group \"%s\" that the server grants to postmasters and "
+			"administrators (it would not be limited by the access controls)", control,
+			op->o_req_dn.bv_val );
+		return dmg_send_refusal( op, rs, &v );
+	}
+	dmg_grant_write( op );
+	return SLAP_CB_CONTINUE;
+}
+
 /* Where a granted write may put a group: below an entry that exists and that the requester
  * may see (the answer is the same for both, noSuchObject) */
 static int
@@ -893,9 +931,7 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	}
 	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 static int
@@ -1019,9 +1055,7 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 /* A modify or rename that makes an entry a dynamicMailGroup creates a group: the creators'
@@ -1145,9 +1179,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	 * has made them modifications, checked like a modify's */
 	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 static int
@@ -1192,9 +1224,7 @@ dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_role( op, rs, on, group, "deleting group" );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 static int
