@@ -150,7 +150,7 @@ __attribute__((unused)) static void restore_title(const char *dn, const char *ti
 /* ============================================================================================
  * F1. A hidden group's existence leaks through the matched DN of noSuchObject answers, and
  *     through adds below it (insufficientAccess where a missing parent gives noSuchObject).
- *     SPEC §5: "Invisible means in every form".
+ *     Hidden means hidden in every form (man page ACCESS CONTROL).
  * ========================================================================================== */
 
 #ifdef DMG_ATTACK_KNOWN_FAILING
@@ -309,7 +309,7 @@ END_TEST
 #endif
 
 /* ============================================================================================
- * F2. The self-enrolment guard (SPEC §13) is bypassed by a condition that tests a
+ * F2. The self-enrolment guard (man page ACCESS CONTROL) is bypassed by a condition that tests a
  *     self-writable attribute through its supertype, or through an extensible match without
  *     an attribute: the guard asks slapd's ACLs about "name" (or about nothing), slapd's
  *     filter matches the employee's own title.
@@ -445,7 +445,7 @@ END_TEST
  * F4. The visibility clause ANDed into every backend filter is evaluated with the requester's
  *     ACLs: a requester without search access to dmgShowInContacts (or, for a role holder, to
  *     dmgAuditor/dmgAdministrator/dmgApplicant) loses visible groups, and a hidden group's
- *     auditor loses their hidden group -- a wrong list (SPEC §5), and the base read answers
+ *     auditor loses their hidden group -- a wrong list (hidden groups are visible to their auditors), and the base read answers
  *     success with no entry where the hook decided the group is visible.
  * ========================================================================================== */
 
@@ -606,7 +606,7 @@ START_TEST(cache_outlives_acl_change)
 END_TEST
 #endif
 
-/* SPEC §6: writing a computed attribute is refused (constraintViolation) -- also through the
+/* Writing a computed attribute is refused (constraintViolation) -- also through the
  * new RDN of a rename, which adds its values to the entry. */
 #define SCRATCH "cn=att-scratch," GROUPS
 static const char *const rdn_computed[] = {
