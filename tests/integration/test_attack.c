@@ -643,19 +643,37 @@ END_TEST
 
 typedef struct race_arg {
     const char *dn;
-    const char *ldif; /* add when set, else delete dn */
+    const char *ldif; /* add when set (as the postmaster), else delete dn (as the rootdn) */
     pthread_barrier_t *go;
     int rc;
+    const char *newrdn; /* instead: rename dn to newrdn (as the rootdn) */
 } race_arg;
 
-__attribute__((unused)) static void *race_run(void *p)
+static void *race_run(void *p)
 {
     race_arg *a = p;
     LDAP *ld = bind_as(srv, a->ldif ? POSTMASTER : DMG_ROOTDN);
     pthread_barrier_wait(a->go);
-    a->rc = a->ldif ? dmg_add_ldif(ld, a->ldif).rc : dmg_delete(ld, a->dn).rc;
+    if (a->newrdn)
+        a->rc = dmg_rename(ld, a->dn, a->newrdn, NULL, 1).rc;
+    else
+        a->rc = a->ldif ? dmg_add_ldif(ld, a->ldif).rc : dmg_delete(ld, a->dn).rc;
     dmg_disconnect(ld);
     return NULL;
+}
+
+/* Runs the two writes at the same moment */
+static void race(race_arg *one, race_arg *other)
+{
+    pthread_barrier_t go;
+    pthread_t t1, t2;
+    pthread_barrier_init(&go, NULL, 2);
+    one->go = other->go = &go;
+    pthread_create(&t1, NULL, race_run, one);
+    pthread_create(&t2, NULL, race_run, other);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pthread_barrier_destroy(&go);
 }
 
 /* Passes: in sequence, the delete of a department a group names is refused */
@@ -696,15 +714,8 @@ START_TEST(department_delete_races_group_add)
         dmg_delete(root, group);
         dmg_delete(root, dept);
         DMG_ASSERT_RC(dmg_add_ldif(root, dept_ldif), LDAP_SUCCESS);
-        pthread_barrier_t go;
-        pthread_barrier_init(&go, NULL, 2);
-        race_arg add = { group, group_ldif, &go, -1 }, del = { dept, NULL, &go, -1 };
-        pthread_t t1, t2;
-        pthread_create(&t1, NULL, race_run, &add);
-        pthread_create(&t2, NULL, race_run, &del);
-        pthread_join(t1, NULL);
-        pthread_join(t2, NULL);
-        pthread_barrier_destroy(&go);
+        race_arg add = { group, group_ldif, NULL, -1, NULL }, del = { dept, NULL, NULL, -1, NULL };
+        race(&add, &del);
         if (add.rc == LDAP_SUCCESS && del.rc == LDAP_SUCCESS && both++ == 0) {
             /* what is left: the group, naming a department that is gone */
             char *depts = dmg_values_joined(root, group, LDAP_SCOPE_BASE, "(objectClass=*)",
@@ -723,6 +734,51 @@ START_TEST(department_delete_races_group_add)
     ck_assert_msg(both == 0, "in %d of %d rounds both the group add naming a department and the "
                              "department's delete succeeded; first time: %s",
                   both, rounds, left);
+}
+END_TEST
+
+/* A department renamed while a group naming it is added: either the add comes first and the
+ * rename follows it in the group, or the rename does and the add finds no such department;
+ * never a group naming the old DN. */
+START_TEST(department_rename_races_group_add)
+{
+    int dangling = 0, rounds = 20;
+    char left[1024] = "";
+    for (int i = 0; i < rounds; i++) {
+        char dept[128], dept_ldif[256], newrdn[64], moved[128], group[128], group_ldif[512];
+        snprintf(dept, sizeof dept, "ou=att-rr%d," DMG_SUFFIX, i);
+        snprintf(dept_ldif, sizeof dept_ldif, "dn: %s\nobjectClass: organizationalUnit\n"
+                 "ou: att-rr%d\n", dept, i);
+        snprintf(newrdn, sizeof newrdn, "ou=att-rr%d-moved", i);
+        snprintf(moved, sizeof moved, "%s," DMG_SUFFIX, newrdn);
+        snprintf(group, sizeof group, "cn=att-rr%d," GROUPS, i);
+        snprintf(group_ldif, sizeof group_ldif, "dn: %s\nobjectClass: dynamicMailGroup\n"
+                 "cn: att-rr%d\nmail: att-rr%d@example.com\ndmgDepartment: %s\n", group,
+                 i, i, dept);
+        LDAP *root = bind_as(srv, DMG_ROOTDN);
+        dmg_delete(root, group);
+        dmg_delete(root, dept);
+        dmg_delete(root, moved);
+        DMG_ASSERT_RC(dmg_add_ldif(root, dept_ldif), LDAP_SUCCESS);
+        race_arg add = { group, group_ldif, NULL, -1, NULL }, ren = { dept, NULL, NULL, -1, newrdn };
+        race(&add, &ren);
+        ck_assert_msg(ren.rc == LDAP_SUCCESS, "round %d: the rename: %s", i,
+                      ldap_err2string(ren.rc));
+        if (add.rc == LDAP_SUCCESS) {
+            char *depts = dmg_values_joined(root, group, LDAP_SCOPE_BASE, "(objectClass=*)",
+                                            "dmgDepartment");
+            if (strcasecmp(depts, moved) != 0 && dangling++ == 0)
+                snprintf(left, sizeof left, "group %s has dmgDepartment \"%s\", not \"%s\"",
+                         group, depts, moved);
+            free(depts);
+        }
+        dmg_delete(root, group);
+        dmg_delete(root, moved);
+        dmg_delete(root, dept);
+        dmg_disconnect(root);
+    }
+    ck_assert_msg(dangling == 0, "in %d of %d rounds the group was added naming the renamed "
+                                 "department's old DN; first time: %s", dangling, rounds, left);
 }
 END_TEST
 
@@ -1182,6 +1238,7 @@ static Suite *attack_suite(void)
     tcase_add_test(tc, txn_guard_holds);
     tcase_add_test(tc, department_delete_refused_in_sequence);
     tcase_add_test(tc, department_delete_races_group_add);
+    tcase_add_test(tc, department_rename_races_group_add);
     suite_add_tcase(s, tc);
 
     tc = dmg_tcase("survive");
