@@ -697,24 +697,37 @@ START_TEST(department_delete_refused_in_sequence)
 }
 END_TEST
 
+/* One round of a race: a fresh department ou=att-NAMEi (added, left over entries deleted) and
+ * the LDIF of a group cn=att-NAMEi naming it */
+typedef struct race_round {
+    char dept[128], group[128], group_ldif[512];
+} race_round;
+
+static void race_round_begin(LDAP *root, race_round *r, const char *name, int i)
+{
+    char dept_ldif[256];
+    snprintf(r->dept, sizeof r->dept, "ou=att-%s%d," DMG_SUFFIX, name, i);
+    snprintf(dept_ldif, sizeof dept_ldif, "dn: %s\nobjectClass: organizationalUnit\n"
+             "ou: att-%s%d\n", r->dept, name, i);
+    snprintf(r->group, sizeof r->group, "cn=att-%s%d," GROUPS, name, i);
+    snprintf(r->group_ldif, sizeof r->group_ldif, "dn: %s\nobjectClass: dynamicMailGroup\n"
+             "cn: att-%s%d\nmail: att-%s%d@example.com\ndmgDepartment: %s\n", r->group,
+             name, i, name, i, r->dept);
+    dmg_delete(root, r->group);
+    dmg_delete(root, r->dept);
+    DMG_ASSERT_RC(dmg_add_ldif(root, dept_ldif), LDAP_SUCCESS);
+}
+
 START_TEST(department_delete_races_group_add)
 {
     int both = 0, rounds = 40;
     char left[1024] = "";
     for (int i = 0; i < rounds; i++) {
-        char dept[128], dept_ldif[256], group[128], group_ldif[512];
-        snprintf(dept, sizeof dept, "ou=att-race%d," DMG_SUFFIX, i);
-        snprintf(dept_ldif, sizeof dept_ldif, "dn: %s\nobjectClass: organizationalUnit\n"
-                 "ou: att-race%d\n", dept, i);
-        snprintf(group, sizeof group, "cn=att-race%d," GROUPS, i);
-        snprintf(group_ldif, sizeof group_ldif, "dn: %s\nobjectClass: dynamicMailGroup\n"
-                 "cn: att-race%d\nmail: att-race%d@example.com\ndmgDepartment: %s\n", group,
-                 i, i, dept);
         LDAP *root = bind_as(srv, DMG_ROOTDN);
-        dmg_delete(root, group);
-        dmg_delete(root, dept);
-        DMG_ASSERT_RC(dmg_add_ldif(root, dept_ldif), LDAP_SUCCESS);
-        race_arg add = { group, group_ldif, NULL, -1, NULL }, del = { dept, NULL, NULL, -1, NULL };
+        race_round r;
+        race_round_begin(root, &r, "race", i);
+        const char *dept = r.dept, *group = r.group;
+        race_arg add = { group, r.group_ldif, NULL, -1, NULL }, del = { dept, NULL, NULL, -1, NULL };
         race(&add, &del);
         if (add.rc == LDAP_SUCCESS && del.rc == LDAP_SUCCESS && both++ == 0) {
             /* what is left: the group, naming a department that is gone */
@@ -745,22 +758,15 @@ START_TEST(department_rename_races_group_add)
     int dangling = 0, rounds = 20;
     char left[1024] = "";
     for (int i = 0; i < rounds; i++) {
-        char dept[128], dept_ldif[256], newrdn[64], moved[128], group[128], group_ldif[512];
-        snprintf(dept, sizeof dept, "ou=att-rr%d," DMG_SUFFIX, i);
-        snprintf(dept_ldif, sizeof dept_ldif, "dn: %s\nobjectClass: organizationalUnit\n"
-                 "ou: att-rr%d\n", dept, i);
+        char newrdn[64], moved[128];
         snprintf(newrdn, sizeof newrdn, "ou=att-rr%d-moved", i);
         snprintf(moved, sizeof moved, "%s," DMG_SUFFIX, newrdn);
-        snprintf(group, sizeof group, "cn=att-rr%d," GROUPS, i);
-        snprintf(group_ldif, sizeof group_ldif, "dn: %s\nobjectClass: dynamicMailGroup\n"
-                 "cn: att-rr%d\nmail: att-rr%d@example.com\ndmgDepartment: %s\n", group,
-                 i, i, dept);
         LDAP *root = bind_as(srv, DMG_ROOTDN);
-        dmg_delete(root, group);
-        dmg_delete(root, dept);
-        dmg_delete(root, moved);
-        DMG_ASSERT_RC(dmg_add_ldif(root, dept_ldif), LDAP_SUCCESS);
-        race_arg add = { group, group_ldif, NULL, -1, NULL }, ren = { dept, NULL, NULL, -1, newrdn };
+        race_round r;
+        race_round_begin(root, &r, "rr", i);
+        dmg_delete(root, moved); /* after the group that may name it */
+        const char *dept = r.dept, *group = r.group;
+        race_arg add = { group, r.group_ldif, NULL, -1, NULL }, ren = { dept, NULL, NULL, -1, newrdn };
         race(&add, &ren);
         ck_assert_msg(ren.rc == LDAP_SUCCESS, "round %d: the rename: %s", i,
                       ldap_err2string(ren.rc));
