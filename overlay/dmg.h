@@ -19,7 +19,7 @@
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
- *                   what refusals may name, the address lock, applicant
+ *                   what refusals may name, the write-guard lock, applicant
  *   references.c    entries groups name (departments, overrides, roles): renames and moves
  *                   followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
@@ -107,9 +107,10 @@ typedef struct dmg_info {
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	int max_overrides;		/* dynmailgroup-max-overrides, values per attribute */
 	dmg_cache *cache;		/* member lists, see membership.c */
-	/* held from the check that a mail value is free until the backend has written it
-	 * (guard.c), so that two writes cannot both take the same address */
-	ldap_pvt_thread_mutex_t mail_lock;
+	/* the write guard's lock: held from a write's checks of other entries (a mail value is
+	 * free, a department or role exists, no group names an entry) until the backend has
+	 * written it (guard.c), so that no other write changes what was checked in between */
+	ldap_pvt_thread_mutex_t write_lock;
 	/* what dmg_log_once has logged: the last DMG_LOGGED_MAX keys */
 	ldap_pvt_thread_mutex_t logged_lock;
 	struct berval logged[DMG_LOGGED_MAX];
@@ -173,8 +174,9 @@ void dmg_modrdn_new_dn( Operation *op, struct berval *dn, struct berval *ndn );
  * anything through it)? */
 int dmg_op_in_backend_txn( Operation *op );
 
-/* Unlocks lock (held by the caller) when op's result comes, once the backend has written. */
-void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock );
+/* Unlocks lock (held by the caller) when op's result comes, once the backend has written and
+ * the response callbacks above below (pushed since op->o_callback was below) have run. */
+void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_callback *below );
 
 /* ---- the requester's roles (access.c) ------------------------------------------------------ */
 
@@ -334,6 +336,8 @@ int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
  * auditor of an audited group) or followed (role values removed) */
 int dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on );
 int dmg_references_follow_rename( Operation *op, slap_overinst *on );
+/* Is ad one of the attributes in which a group names other entries (the list above)? */
+int dmg_ad_is_reference( AttributeDescription *ad );
 
 /* enrol.c, called by the write guard's validation of a group: LDAP_SUCCESS, or the result
  * code with text naming the condition, the attribute and an employee who may write it */

@@ -154,7 +154,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 		ch_free( di );
 		return 1;
 	}
-	ldap_pvt_thread_mutex_init( &di->mail_lock );
+	ldap_pvt_thread_mutex_init( &di->write_lock );
 	ldap_pvt_thread_mutex_init( &di->logged_lock );
 	on->on_bi.bi_private = di;
 	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
@@ -191,7 +191,7 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	if ( on->on_info->oi_bi.bi_op_txn == dmg_op_txn )
 		on->on_info->oi_bi.bi_op_txn = on->on_info->oi_orig->bi_op_txn;
 	if ( di ) {
-		ldap_pvt_thread_mutex_destroy( &di->mail_lock );
+		ldap_pvt_thread_mutex_destroy( &di->write_lock );
 		dmg_log_once_free( di );
 		dmg_info_free( di );
 		ch_free( di );

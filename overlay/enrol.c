@@ -14,6 +14,9 @@
  *    identity, on the real database (whose rootdn is not the requester), ACL_WADD and
  *    ACL_WDEL, without a value and, for an equality assertion, with its value.  ACLs that
  *    depend on the connection (peername, ssf) are evaluated with the requester's connection.
+ *  - It is asked for every attribute type an assertion can match, as slapd's filter matches
+ *    it: the type named and all its subtypes ("(name=x)" tests title), and for an extensible
+ *    match without an attribute ("(:caseIgnoreMatch:=x)") every type its rule applies to.
  */
 #include "dmg.h"
 
@@ -100,7 +103,7 @@ dmg_self_writer( Operation *op, dmg_enrol_sample *s, AttributeDescription *ad,
 	return found;
 }
 
-/* The attribute an assertion tests; NULL for AND, OR, NOT, computed filters and extensible
+/* The attribute an assertion names; NULL for AND, OR, NOT, computed filters and extensible
  * matches without an attribute */
 static AttributeDescription *
 dmg_assertion_ad( Filter *f )
@@ -117,6 +120,44 @@ dmg_assertion_ad( Filter *f )
 		return f->f_desc;
 	case LDAP_FILTER_EXT:
 		return f->f_mr_desc;
+	}
+	return NULL;
+}
+
+/* Does slapd's test_filter match the assertion f (naming ad, or none) on values of type at?
+ * On the type named and on every subtype ("name" matches title, cn, l...: attrs_find); an
+ * extensible match without an attribute on every type its matching rule applies to. */
+static int
+dmg_assertion_tests_type( Filter *f, AttributeDescription *ad, AttributeType *at )
+{
+	if ( ad )
+		return is_at_subtype( at, ad->ad_type );
+	return f->f_choice == LDAP_FILTER_EXT && f->f_mr_rule
+		&& mr_usable_with_at( f->f_mr_rule, at );
+}
+
+/* The first attribute type the assertion f tests (see above) that a sampled employee may
+ * write on their own entry; *writer is that employee.  Asked for every such type in the
+ * schema (the ACLs name types, not the assertion's supertype); types no one may write
+ * (NO-USER-MODIFICATION) are left out. */
+static AttributeDescription *
+dmg_assertion_self_writable( Operation *op, dmg_enrol_sample *s, Filter *f, Entry **writer )
+{
+	AttributeDescription *ad = dmg_assertion_ad( f ), *tested;
+	struct berval *val = f->f_choice == LDAP_FILTER_EQUALITY ? &f->f_av_value : NULL;
+	AttributeType *at;
+	const char *text;
+	int more;
+
+	if ( ad == NULL && f->f_choice != LDAP_FILTER_EXT )
+		return NULL;
+	for ( more = at_start( &at ); more; more = at_next( &at ) ) {
+		tested = NULL;
+		if ( is_at_no_user_mod( at ) || !dmg_assertion_tests_type( f, ad, at )
+			|| slap_bv2ad( &at->sat_cname, &tested, &text ) != LDAP_SUCCESS )
+			continue;
+		if ( ( *writer = dmg_self_writer( op, s, tested, val ) ) != NULL )
+			return tested;
 	}
 	return NULL;
 }
@@ -139,11 +180,7 @@ dmg_self_writable_in( Operation *op, dmg_enrol_sample *s, Filter *f, Entry **wri
 	case LDAP_FILTER_NOT:
 		return dmg_self_writable_in( op, s, f->f_not, writer );
 	}
-	ad = dmg_assertion_ad( f );
-	if ( ad && ( *writer = dmg_self_writer( op, s, ad,
-			f->f_choice == LDAP_FILTER_EQUALITY ? &f->f_av_value : NULL ) ) != NULL )
-		return ad;
-	return NULL;
+	return dmg_assertion_self_writable( op, s, f, writer );
 }
 
 /* Does op set the group's conditions, or the departments whose employees they apply to? */

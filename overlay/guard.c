@@ -17,8 +17,9 @@
  * and nothing else (dmg_grant_covers): never another object class, a password or an
  * operational attribute, so that the grant cannot make anyone somebody else.
  *
- * A write that may take a mail address holds the database's mail lock from the check that the
- * address is free until the backend has written it (dmg_guarded).
+ * A write whose checks read other entries (an address is free, a department or role exists, no
+ * group names the entry deleted or renamed) holds the database's write-guard lock from its
+ * checks until the backend has written it (dmg_guarded).
  */
 #include <stdarg.h>
 
@@ -910,6 +911,44 @@ dmg_grant_covers( Entry *after, int added, Modifications *mods, dmg_verdict *v )
 	return LDAP_SUCCESS;
 }
 
+/* The controls of a write whose answer the backend computes with the write's rights: under the
+ * grant those are the rootdn's (dmg_grant_write), to which slapd's ACLs do not apply, while the
+ * grant covers what is written, not what is read.  The Pre-Read and Post-Read entries (RFC
+ * 4527) would show attributes of the group the requester may not read, the assertion (RFC
+ * 4528) would test them.  Returns the refused control's name, or NULL.  A feature that builds
+ * its own Post-Read entry with the requester's rights, and clears the control before the
+ * backend sees it, does not ask this. */
+static const char *
+dmg_grant_refused_control( Operation *op )
+{
+	if ( op->o_preread )
+		return "Pre-Read";
+	if ( op->o_postread )
+		return "Post-Read";
+	if ( get_assert( op ) )
+		return "assertion";
+	return NULL;
+}
+
+/* Grants op the write its role allows (postmasters, administrators), unless it carries a
+ * control the grant would answer without ACLs: unwillingToPerform, nothing written. */
+static int
+dmg_grant( Operation *op, SlapReply *rs )
+{
+	const char *control = dmg_grant_refused_control( op );
+	dmg_verdict v;
+
+	if ( control ) {
+		dmg_refuse( &v, LDAP_UNWILLING_TO_PERFORM, "dynmailgroup: the %s control cannot be "
+			"used on a write to group \"%s\" that the server grants to postmasters and "
+			"administrators (it would not be limited by the access controls)", control,
+			op->o_req_dn.bv_val );
+		return dmg_send_refusal( op, rs, &v );
+	}
+	dmg_grant_write( op );
+	return SLAP_CB_CONTINUE;
+}
+
 /* Where a granted write may put a group: below an entry that exists and that the requester
  * may see (the answer is the same for both, noSuchObject) */
 static int
@@ -1007,6 +1046,7 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	dmg_role role = dmg_role_on( op, on, NULL );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 	struct berval parent;
+	int rc;
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_creation( op, rs );
@@ -1023,9 +1063,11 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	}
 	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return dmg_preview_group( op, rs, on, NULL, op->ora_e );
+	/* the preview first: it answers the Post-Read control itself, with the requester's
+	 * rights, which the grant would otherwise refuse */
+	if ( ( rc = dmg_preview_group( op, rs, on, NULL, op->ora_e ) ) != SLAP_CB_CONTINUE )
+		return rc;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 static int
@@ -1155,11 +1197,11 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
 	rc = dmg_preview_group( op, rs, on, stored, after );
 	entry_free( after );
-	return rc;
+	if ( rc != SLAP_CB_CONTINUE )
+		return rc;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 /* A modify or rename that makes an entry a dynamicMailGroup creates a group: the creators'
@@ -1265,6 +1307,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 {
 	dmg_role role = dmg_role_on( op, on, group );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
+	int rc;
 
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, on, group, "renaming group" );
@@ -1283,8 +1326,8 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	 * has made them modifications, checked like a modify's */
 	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, NULL ) )
 		return dmg_send_refusal( op, rs, &v );
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
+	if ( role != DMG_ROLE_ROOT && ( rc = dmg_grant( op, rs ) ) != SLAP_CB_CONTINUE )
+		return rc;
 	/* other groups may name it in their overrides */
 	return dmg_references_follow_rename( op, on );
 }
@@ -1336,9 +1379,7 @@ dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	 * requester may learn of them, before the grant */
 	if ( ( rc = dmg_references_delete( op, rs, on ) ) != SLAP_CB_CONTINUE )
 		return rc;
-	if ( role != DMG_ROLE_ROOT )
-		dmg_grant_write( op );
-	return SLAP_CB_CONTINUE;
+	return role == DMG_ROLE_ROOT ? SLAP_CB_CONTINUE : dmg_grant( op, rs );
 }
 
 static int
@@ -1359,50 +1400,76 @@ dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	return rc;
 }
 
-/* ---- serialising the address checks ------------------------------------------------------------- */
+/* ---- serialising the checks with the writes they protect ---------------------------------------- */
 
-/* Does the write check that a mail address is free before it takes it? */
+/* Do the modifications touch what another write checks, or what this write's checks of other
+ * entries depend on: an address (or an object class that makes the entry a group), a
+ * reference to another entry, audit? */
 static int
-dmg_write_takes_mail( Operation *op )
+dmg_mods_need_lock( Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( dmg_ad_is_reference( ml->sml_desc )
+			|| ml->sml_desc->ad_type == dmg_ad.audit_required->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the write check other entries that another write may change before it is written?
+ * Decided from the request alone: reading the target here would start the backend's
+ * transaction on op before dmg_op_in_backend_txn is asked.  Every add of a group (it names a
+ * department), every write giving an address, a reference or audit; every delete and rename,
+ * whose references (references.c) are checked or followed. */
+static int
+dmg_write_needs_lock( Operation *op )
 {
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
-		return attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
+		return dmg_entry_is_group( op->ora_e )
+			|| attrs_find( op->ora_e->e_attrs, dmg_ad.mail ) != NULL;
 	case LDAP_REQ_MODIFY:
-		return dmg_mods_may_take_mail( op->orm_modlist );
+		return dmg_mods_may_take_mail( op->orm_modlist )
+			|| dmg_mods_need_lock( op->orm_modlist );
+	case LDAP_REQ_DELETE:
 	case LDAP_REQ_MODRDN:
-		return dmg_mods_may_take_mail( op->orr_modlist );
+		return 1;
 	}
 	return 0;
 }
 
 /* Every write hook decides the requester's roles before it reads the database (access.c).
- * A write that takes a mail address holds the database's mail lock from the check that the
- * address is free until the backend has written it (its result), so two writes cannot both
- * find it free.  An operation nested in another's backend transaction (an LDAP
- * transaction's) is not locked: its backend already serialises it, and waiting for the lock
- * there could deadlock against a holder waiting for that transaction. */
+ * A write whose checks read other entries (a mail value is free, a department or role exists,
+ * no group names the entry deleted) holds the database's write-guard lock from its checks
+ * until the backend has written it (its result), so that two writes cannot each pass the
+ * check the other would fail: a group add naming a department and that department's delete
+ * cannot both succeed.  It is let go after the rewrites that follow a rename or delete
+ * (references.c), so that no write sees the references half-followed.  back-mdb serialises its writers anyway.  An operation nested in
+ * another's backend transaction (an LDAP transaction's) is not locked: its backend already
+ * serialises it, and waiting for the lock there could deadlock against a holder waiting for
+ * that transaction. */
 static int
 dmg_guarded( Operation *op, SlapReply *rs,
 	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_info *di = on->on_bi.bi_private;
+	slap_callback *below = op->o_callback;
 	dmg_who who;
 	int locked, rc;
 
 	if ( dmg_guard_skips( op ) )
 		return SLAP_CB_CONTINUE;
-	locked = dmg_write_takes_mail( op ) && !dmg_op_in_backend_txn( op );
+	locked = dmg_write_needs_lock( op ) && !dmg_op_in_backend_txn( op );
 	if ( locked )
-		ldap_pvt_thread_mutex_lock( &di->mail_lock );
+		ldap_pvt_thread_mutex_lock( &di->write_lock );
 	dmg_who_begin( op, on, &who );
 	rc = check( op, rs, on );
 	dmg_who_end( op, &who );
 	if ( locked && rc == SLAP_CB_CONTINUE )
-		dmg_unlock_at_result( op, &di->mail_lock );
+		dmg_unlock_at_result( op, &di->write_lock, below );
 	else if ( locked )
-		ldap_pvt_thread_mutex_unlock( &di->mail_lock );	/* refused: nothing written */
+		ldap_pvt_thread_mutex_unlock( &di->write_lock );	/* refused: nothing written */
 	return rc;
 }
 

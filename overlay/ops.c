@@ -280,7 +280,9 @@ dmg_result_lock_release( dmg_result_lock *rl )
 }
 
 /* The backend answers once it has written (back-mdb: after its commit); the lock goes before
- * the answer is sent, so that a client that does not read its answers cannot hold it. */
+ * the answer is sent, so that a client that does not read its answers cannot hold it, and
+ * after the response callbacks pushed in the hook that took it (the references a rename or
+ * delete follows are rewritten under it). */
 static int
 dmg_result_lock_response( Operation *op, SlapReply *rs )
 {
@@ -306,16 +308,20 @@ dmg_result_lock_cleanup( Operation *op, SlapReply *rs )
 }
 
 void
-dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock )
+dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_callback *below )
 {
 	dmg_result_lock *rl = op->o_tmpcalloc( 1, sizeof( *rl ), op->o_tmpmemctx );
+	slap_callback **link;
 
 	rl->lock = lock;
 	rl->cb.sc_response = dmg_result_lock_response;
 	rl->cb.sc_cleanup = dmg_result_lock_cleanup;
 	rl->cb.sc_private = rl;
-	rl->cb.sc_next = op->o_callback;
-	op->o_callback = &rl->cb;
+	/* after the callbacks pushed since (they run first: writes that follow the result) */
+	for ( link = &op->o_callback; *link && *link != below; link = &( *link )->sc_next )
+		;
+	rl->cb.sc_next = *link;
+	*link = &rl->cb;
 }
 
 /* ---- renames ------------------------------------------------------------------------------------ */

@@ -28,6 +28,18 @@ static AttributeDescription **const dmg_refs_deleted[] = {
 };
 #define DMG_REFS_MAX 6
 
+int
+dmg_ad_is_reference( AttributeDescription *ad )
+{
+	int i;
+
+	for ( i = 0; dmg_refs_renamed[i]; i++ ) {
+		if ( ad->ad_type == ( *dmg_refs_renamed[i] )->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
 /* (|(attr=ndn)...) over attrs, on the caller's stack: the groups naming the entry ndn */
 typedef struct dmg_names_filter {
 	Filter or, eq[DMG_REFS_MAX];
