@@ -146,7 +146,7 @@ olcDbIndex: objectClass eq
 olcDbIndex: uid eq
 olcDbIndex: mail eq
 olcDbIndex: cn eq
-olcDbIndex: dmgDepartment eq
+olcDbIndex: dmgDepartment,dmgIncludeMember,dmgExcludeMember,dmgAuditor,dmgAdministrator,dmgApplicant eq
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by * read
 
