@@ -1,5 +1,8 @@
 /* access.c -- roles, hidden groups and ACL group clauses (man page ACCESS CONTROL)
  *
+ *  - What the member-list cache assumes of slapd's ACLs (dynmailgroup-cache-max-values):
+ *    none of their clauses tells two connections of one identity apart, and a change of
+ *    them shows in their fingerprint.
  *  - Roles are decided once per operation, at the start of each hook (dmg_who_begin).
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
@@ -226,4 +229,134 @@ dmg_entry_release_rw( Operation *op, Entry *e, int rw )
 	e->e_private = NULL;
 	entry_free( e );
 	return LDAP_SUCCESS;
+}
+
+/* ---- what the member-list cache assumes of slapd's ACLs ---------------------------------------- */
+
+/* A cached list is reused for the same identity DN, whatever its connection: only sound when
+ * no "by" clause can tell two connections (or a real and a proxied identity) apart.  A clause
+ * on the peer, the socket, the listener, the domain, a security strength factor or the real
+ * DN does; so may a dynamic ACL module (aci and others), whose tests the overlay cannot see. */
+static int
+dmg_pattern_set( struct berval *pat )
+{
+	return !BER_BVISEMPTY( pat ) && !ber_bvccmp( pat, '*' );
+}
+
+static int
+dmg_clause_connection_dependent( Access *b )
+{
+#ifdef SLAP_DYNACL
+	if ( b->a_dynacl != NULL )
+		return 1;
+#endif
+	return dmg_pattern_set( &b->a_peername_pat ) || dmg_pattern_set( &b->a_sockname_pat )
+		|| dmg_pattern_set( &b->a_domain_pat ) || dmg_pattern_set( &b->a_sockurl_pat )
+		|| dmg_pattern_set( &b->a_realdn_pat ) || b->a_realdn_at != NULL
+		|| b->a_authz.sai_ssf || b->a_authz.sai_transport_ssf
+		|| b->a_authz.sai_tls_ssf || b->a_authz.sai_sasl_ssf;
+}
+
+static int
+dmg_acl_list_connection_dependent( AccessControl *a )
+{
+	Access *b;
+
+	for ( ; a; a = a->acl_next ) {
+		for ( b = a->acl_access; b; b = b->a_next ) {
+			if ( dmg_clause_connection_dependent( b ) )
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The ACLs that decide what op's requester reads: the database's, then the frontend's */
+int
+dmg_acls_connection_dependent( Operation *op )
+{
+	return dmg_acl_list_connection_dependent( dmg_real_db( op )->be_acl )
+		|| dmg_acl_list_connection_dependent( frontendDB->be_acl );
+}
+
+/* ACL fingerprint: slapd tells overlays nothing when olcAccess changes; it frees the old rules
+ * and parses the new ones (with the thread pool paused), so a change shows as other rule
+ * structures.  New rules may be allocated where old ones were: the fingerprint hashes each
+ * rule's and clause's bytes (every flag, level, style, pointer to the schema) and the strings
+ * and filters they point to, so that a rule reparsed at the same address with other content
+ * still changes it.  FNV-1a, 64 bits. */
+#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
+#define DMG_FNV_PRIME 0x100000001b3ULL
+
+static void
+dmg_hash_bytes( unsigned long long *h, const void *p, size_t len )
+{
+	const unsigned char *c = p;
+
+	while ( len-- ) {
+		*h ^= *c++;
+		*h *= DMG_FNV_PRIME;
+	}
+}
+
+static void
+dmg_hash_bv( unsigned long long *h, struct berval *bv )
+{
+	dmg_hash_bytes( h, &bv->bv_len, sizeof( bv->bv_len ) );
+	if ( bv->bv_val )
+		dmg_hash_bytes( h, bv->bv_val, bv->bv_len );
+}
+
+static void
+dmg_hash_clause( unsigned long long *h, Access *b )
+{
+	dmg_hash_bytes( h, b, sizeof( *b ) );
+	dmg_hash_bv( h, &b->a_dn_pat );
+	dmg_hash_bv( h, &b->a_realdn_pat );
+	dmg_hash_bv( h, &b->a_peername_pat );
+	dmg_hash_bv( h, &b->a_sockname_pat );
+	dmg_hash_bv( h, &b->a_domain_pat );
+	dmg_hash_bv( h, &b->a_sockurl_pat );
+	dmg_hash_bv( h, &b->a_set_pat );
+	dmg_hash_bv( h, &b->a_group_pat );
+}
+
+static void
+dmg_hash_rule( Operation *op, unsigned long long *h, AccessControl *a )
+{
+	AttributeName *an;
+	Access *b;
+
+	dmg_hash_bytes( h, a, sizeof( *a ) );
+	dmg_hash_bv( h, &a->acl_dn_pat );
+	dmg_hash_bv( h, &a->acl_attrval );
+	for ( an = a->acl_attrs; an && !BER_BVISNULL( &an->an_name ); an++ ) {
+		dmg_hash_bytes( h, &an->an_desc, sizeof( an->an_desc ) );
+		dmg_hash_bv( h, &an->an_name );
+	}
+	if ( a->acl_filter ) {
+		struct berval fs = BER_BVNULL;
+
+		filter2bv_x( op, a->acl_filter, &fs );
+		dmg_hash_bv( h, &fs );
+		op->o_tmpfree( fs.bv_val, op->o_tmpmemctx );
+	}
+	for ( b = a->acl_access; b; b = b->a_next )
+		dmg_hash_clause( h, b );
+}
+
+unsigned long long
+dmg_acls_fingerprint( Operation *op )
+{
+	unsigned long long h = DMG_FNV_OFFSET;
+	AccessControl *a;
+	int list;
+
+	for ( list = 0; list < 2; list++ ) {
+		a = list ? frontendDB->be_acl : dmg_real_db( op )->be_acl;
+		dmg_hash_bytes( &h, &a, sizeof( a ) );
+		for ( ; a; a = a->acl_next )
+			dmg_hash_rule( op, &h, a );
+	}
+	return h;
 }

@@ -22,7 +22,7 @@
  *                   deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
- *                   (bi_entry_get_rw)
+ *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  */
 #ifndef DMG_H
@@ -97,6 +97,12 @@ typedef struct dmg_info {
 	int max_condition_length;	/* dynmailgroup-max-condition-length, octets per value */
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	dmg_cache *cache;		/* member lists, see membership.c */
+	/* the ACLs the cache follows (dmg_cache_follow_acls): their fingerprint when last
+	 * seen, and whether they may answer two connections of one identity differently */
+	ldap_pvt_thread_mutex_t acl_lock;
+	unsigned long long acl_print;
+	int acl_print_valid;
+	int acl_conn_dependent;
 	/* held from the check that a mail value is free until the backend has written it
 	 * (guard.c), so that two writes cannot both take the same address */
 	ldap_pvt_thread_mutex_t mail_lock;
@@ -176,6 +182,19 @@ typedef struct dmg_who {
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 void dmg_who_end( Operation *op, dmg_who *who );
 int dmg_who_is_record( OpExtra *oex );
+
+/* What the member-list cache assumes of slapd's ACLs (access.c): does a "by" clause of the
+ * database's or the frontend's ACLs test the connection (peer, socket, listener, domain,
+ * security strength), the real DN, or a dynamic ACL module?  And a fingerprint of those ACLs
+ * that changes when olcAccess does. */
+int dmg_acls_connection_dependent( Operation *op );
+unsigned long long dmg_acls_fingerprint( Operation *op );
+/* dynmailgroup.c: a change of those ACLs since the last operation starts a new cache
+ * generation; returns whether they let lists be cached (no connection-dependent clause).
+ * Called by dmg_operation_generation, before the operation reads the database. */
+int dmg_cache_follow_acls( Operation *op, dmg_info *di );
+/* Whether the ACLs last followed let lists be cached */
+int dmg_cache_acls_allow( dmg_info *di );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 
