@@ -14,9 +14,13 @@
  *     groups that have U as member) or, for rare forms such as substrings on member, from the
  *     computed values -- computed at most once per entry, and reused for the values sent.
  *     An assertion on a computed attribute needs the search access a stored one needs.
- *  3. For requesters who may not see every hidden group, the backend's filter is ANDed with
- *     a visibility clause (dmg_filter_visible), so that hidden groups never reach a size
- *     limit, a page or an overlay below; the response callback checks visibility again.
+ *  3. Hidden groups are dropped by the response callback (dmg_group_visible: roles read from
+ *     the stored group, whatever the requester's ACLs on dmgShowInContacts and the role
+ *     attributes).  For requesters who may not see every group, the overlay applies the size
+ *     limit itself (as for widened filters), so that a hidden group counts in no size limit.
+ *     back-mdb ends a page before the callbacks see the entry that ends it: for paged
+ *     searches the backend's filter is also ANDed with a visibility clause
+ *     (dmg_filter_visible), which the backend evaluates with the requester's search rights.
  *
  * A failed lookup ends the search with an error; the entry it concerns is not sent.  Stored
  * values of computed attributes are never returned.  Searches with ManageDsaIT see entries as
@@ -59,7 +63,8 @@ typedef struct dmg_search_ctx {
 	int has_sender;
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail;
-	int slimit;		/* the requester's size limit, applied to the exact answer */
+	int slimit;		/* the requester's size limit, applied to the exact answer ... */
+	int own_slimit;		/* ... by the overlay (widened filter, hidden groups dropped) */
 	int rc;			/* the first failure: the search ends with it */
 	char *err_text;
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
@@ -439,7 +444,7 @@ dmg_broaden( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 	return b;
 }
 
-/* ---- hidden groups stay out of the backend's counts ------------------------------------------- */
+/* ---- hidden groups ---------------------------------------------------------------------------- */
 
 static int
 dmg_sees_every_group( dmg_who *who )
@@ -450,9 +455,10 @@ dmg_sees_every_group( dmg_who *who )
 /* Entries that are not groups, visible groups, and hidden groups op has a role in:
  *   (|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE))
  *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME))
- * ANDed with the filter the backend evaluates, hidden groups never reach its size limit,
- * paging or any overlay below: they are hidden from counts as from results.  Its NOTs leave
- * the backend's candidates (indexes) to the requester's filter. */
+ * ANDed with the filter of a paged search: back-mdb ends a page at the next entry its filter
+ * matches, before any callback has seen it, so a hidden group would start a page of its own.
+ * The backend evaluates it with the requester's search rights (man page ACCESS CONTROL).
+ * Its NOTs leave the backend's candidates (indexes) to the requester's filter. */
 static Filter *
 dmg_filter_visible( Operation *op )
 {
@@ -823,12 +829,11 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 }
 
 static int
-dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+dmg_search_entry_answer( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
 	Entry *e = rs->sr_entry;
 	int is_group = dmg_entry_is_group( e ), rc = 0;
 
-	/* hidden: the backend's filter keeps them out already (dmg_filter_visible) */
 	if ( is_group && !dmg_group_visible( op, ctx->on, e ) )
 		return 0;
 	if ( ctx->stored_only )
@@ -848,10 +853,18 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	if ( ctx->eval == NULL || dmg_eval( op, ctx, ctx->eval, e ) == LDAP_COMPARE_TRUE )
 		rc = dmg_answer_entry( op, rs, ctx, is_group );
 	dmg_entry_values_end( ctx );
+	return rc;
+}
+
+static int
+dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+{
+	int rc = dmg_search_entry_answer( op, rs, ctx );
+
 	/* the size limit slapd would have checked before this callback (dmg_search_filter):
-	 * entries the widened filter selected and this one dropped do not count; the error ends
-	 * the backend's search, which answers sizeLimitExceeded */
-	if ( rc == SLAP_CB_CONTINUE && ctx->eval && ctx->slimit >= 0
+	 * entries the widened filter selected, hidden groups, and the others dropped here do
+	 * not count; the error ends the backend's search, which answers sizeLimitExceeded */
+	if ( rc == SLAP_CB_CONTINUE && ctx->own_slimit && ctx->slimit >= 0
 		&& rs->sr_nentries >= ctx->slimit )
 		rc = LDAP_SIZELIMIT_EXCEEDED;
 	return rc;
@@ -865,7 +878,7 @@ dmg_search_response( Operation *op, SlapReply *rs )
 	if ( rs->sr_type == REP_SEARCH )
 		return dmg_search_entry( op, rs, ctx );
 	/* an overlay above that sends entries now (sssvlv) has slapd check the limit again */
-	if ( rs->sr_type == REP_RESULT && ctx->eval )
+	if ( rs->sr_type == REP_RESULT && ctx->own_slimit )
 		op->ors_slimit = ctx->slimit;
 	if ( rs->sr_type == REP_RESULT && ctx->rc != LDAP_SUCCESS && rs->sr_err == LDAP_SUCCESS ) {
 		rs->sr_err = ctx->rc;
@@ -885,8 +898,10 @@ dmg_search_ctx_free( Operation *op, dmg_search_ctx *ctx )
 		op->ors_filterstr = ctx->orig_filterstr;
 		ctx->orig_filter = NULL;
 	}
-	if ( ctx->eval )
+	if ( ctx->own_slimit ) {
 		op->ors_slimit = ctx->slimit;
+		ctx->own_slimit = 0;
+	}
 	dmg_nodes_free( op, ctx );
 	if ( ctx->err_text ) {
 		op->o_tmpfree( ctx->err_text, op->o_tmpmemctx );
@@ -1000,30 +1015,43 @@ dmg_search_base_hidden( Operation *op, slap_overinst *on )
 	return hidden;
 }
 
-/* Hands the backend the widened filter (assertions on computed attributes) ANDed with the
- * visibility clause (requesters who may not see every group); returns the failure of a
- * lookup the widening needed. */
+/* Does a page of this search end at an entry the callback has not judged?  back-mdb counts
+ * the entries sent so far against the page size when its filter matches the next one.  A
+ * base search has one entry, judged by the hook (dmg_search_base_hidden). */
+static int
+dmg_search_paged_by_backend( Operation *op )
+{
+	return get_pagedresults( op ) > SLAP_CONTROL_IGNORED && op->ors_scope != LDAP_SCOPE_BASE;
+}
+
+/* Hands the backend the widened filter (assertions on computed attributes), ANDed with the
+ * visibility clause for paged searches of requesters who may not see every group, and takes
+ * the size limit over when the callback may drop entries the backend selected; returns the
+ * failure of a lookup the widening needed. */
 static int
 dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 {
 	int computed = !ctx->stored_only && dmg_filter_has_computed( op->ors_filter );
 	int hide = !dmg_sees_every_group( &ctx->who );
+	int clause = hide && dmg_search_paged_by_backend( op );
 	Filter *f, *and;
 
-	if ( !computed && !hide )
+	/* slapd checks the size limit before the callbacks see an entry: the entries the exact
+	 * evaluation drops, and hidden groups, would count */
+	if ( computed || hide ) {
+		ctx->slimit = op->ors_slimit;
+		op->ors_slimit = SLAP_NO_LIMIT;
+		ctx->own_slimit = 1;
+	}
+	if ( !computed && !clause )
 		return LDAP_SUCCESS;
 	ctx->orig_filter = op->ors_filter;
 	ctx->orig_filterstr = op->ors_filterstr;
-	if ( computed ) {
+	if ( computed )
 		f = dmg_broaden( op, ctx, op->ors_filter, &ctx->eval );
-		/* slapd checks the size limit before the callbacks see an entry: the entries the
-		 * widened filter selects and the exact evaluation drops would count */
-		ctx->slimit = op->ors_slimit;
-		op->ors_slimit = SLAP_NO_LIMIT;
-	} else {
+	else
 		f = filter_dup( op->ors_filter, op->o_tmpmemctx );
-	}
-	if ( hide ) {
+	if ( clause ) {
 		and = dmg_filter_node( op, LDAP_FILTER_AND );
 		and->f_and = f;
 		f->f_next = dmg_filter_visible( op );
