@@ -164,6 +164,79 @@ dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
 		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn );
 }
 
+/* ---- hidden groups as targets ------------------------------------------------------------------ */
+
+/* Is ndn, or an entry above it, a hidden group op's requester may not see?  Then *nearest is
+ * the entry back-mdb would name as matched if that group did not exist: the nearest existing
+ * entry above it that is not such a group (NULL when there is none); give it back with
+ * dmg_entry_release.  The walk stops at the first entry that is neither missing nor such a
+ * group: the target itself, when it exists and may be seen, costs one lookup. */
+static int
+dmg_hidden_on_path( Operation *op, slap_overinst *on, struct berval *ndn, Entry **nearest )
+{
+	struct berval p = *ndn;
+	int hidden = 0;
+	Entry *e;
+
+	*nearest = NULL;
+	for ( ;; ) {
+		if ( ( e = dmg_entry_get( op, on, &p ) ) != NULL ) {
+			if ( !dmg_entry_is_group( e ) || dmg_group_visible( op, on, e ) ) {
+				if ( hidden )
+					*nearest = e;
+				else
+					dmg_entry_release( op, on, e );
+				return hidden;
+			}
+			hidden = 1;
+			dmg_entry_release( op, on, e );
+		}
+		if ( !be_issubordinate( op->o_bd, &p ) || be_issuffix( op->o_bd, &p ) )
+			return hidden;
+		dnParent( &p, &p );
+	}
+}
+
+/* Does back-mdb name entry m as matched in its noSuchObject answer to op?  Search and compare
+ * name it to those with disclose access to it; a rename names only the target's parent (it
+ * looks the parent up first, without a matched entry); modify and delete always name it. */
+static int
+dmg_matched_named( Operation *op, Entry *m )
+{
+	struct berval pdn;
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_SEARCH:
+	case LDAP_REQ_COMPARE:
+		return access_allowed( op, m, slap_schema.si_ad_entry, NULL, ACL_DISCLOSE, NULL );
+	case LDAP_REQ_MODRDN:
+		dnParent( &op->o_req_ndn, &pdn );
+		return dn_match( &pdn, &m->e_nname );
+	}
+	return !BER_BVISEMPTY( &m->e_name );
+}
+
+int
+dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	struct berval matched = BER_BVNULL;
+	Entry *nearest = NULL;
+
+	if ( !dmg_hidden_on_path( op, on, &op->o_req_ndn, &nearest ) )
+		return 0;
+	if ( nearest ) {
+		if ( dmg_matched_named( op, nearest ) )
+			ber_dupbv_x( &matched, &nearest->e_name, op->o_tmpmemctx );
+		dmg_entry_release( op, on, nearest );
+	}
+	rs->sr_matched = matched.bv_val;
+	send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+	rs->sr_matched = NULL;
+	if ( matched.bv_val )
+		op->o_tmpfree( matched.bv_val, op->o_tmpmemctx );
+	return 1;
+}
+
 /* ---- ACL group clauses ------------------------------------------------------------------------ */
 
 static int dmg_acl_entry_marker;

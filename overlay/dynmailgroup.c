@@ -254,14 +254,35 @@ dmg_cache_acls_allow( dmg_info *di )
 	return allow;
 }
 
-/* Writes: the overlay order (dmg_write_stack_refused), the assertion control
- * (dmg_assertion_refused), then the write guard */
+/* A write whose target is, or lies below, a hidden group its requester may not see gets the
+ * backend's answer for an entry that does not exist (dmg_refuse_hidden_target), before
+ * anything that would answer otherwise.  An add's target is new: the write guard judges it.
+ * The overlay's own writes and replication see everything. */
+static int
+dmg_write_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	dmg_who who;
+	int refused;
+
+	if ( op->o_tag == LDAP_REQ_ADD || dmg_ad.oc_group == NULL || dmg_op_is_internal( op )
+		|| be_shadow_update( op ) )
+		return 0;
+	dmg_who_begin( op, on, &who );
+	refused = dmg_refuse_hidden_target( op, rs, on );
+	dmg_who_end( op, &who );
+	return refused;
+}
+
+/* Writes: the overlay order (dmg_write_stack_refused), a hidden target
+ * (dmg_write_hidden_target), the assertion control (dmg_assertion_refused), then the write
+ * guard */
 static int
 dmg_write( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 
-	if ( dmg_write_stack_refused( op, rs, on ) || dmg_assertion_refused( op, rs, on ) )
+	if ( dmg_write_stack_refused( op, rs, on ) || dmg_write_hidden_target( op, rs, on )
+		|| dmg_assertion_refused( op, rs, on ) )
 		return rs->sr_err;
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:

@@ -1000,24 +1000,9 @@ dmg_search_sync( Operation *op, SlapReply *rs, slap_overinst *on )
 	return rs->sr_err;
 }
 
-/* A hidden group as search base does not exist for those who may not see it. */
-static int
-dmg_search_base_hidden( Operation *op, slap_overinst *on )
-{
-	Entry *e = NULL;
-	int hidden = 0;
-
-	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
-		return 0;
-	if ( dmg_entry_is_group( e ) )
-		hidden = !dmg_group_visible( op, on, e );
-	dmg_entry_release( op, on, e );
-	return hidden;
-}
-
 /* Does a page of this search end at an entry the callback has not judged?  back-mdb counts
  * the entries sent so far against the page size when its filter matches the next one.  A
- * base search has one entry, judged by the hook (dmg_search_base_hidden). */
+ * base search has one entry, judged by the hook (dmg_refuse_hidden_target). */
 static int
 dmg_search_paged_by_backend( Operation *op )
 {
@@ -1073,8 +1058,8 @@ dmg_search_start( Operation *op, SlapReply *rs, slap_callback *sc, int *rc )
 		*rc = dmg_search_sync( op, rs, ctx->on );
 		return 0;
 	}
-	if ( dmg_search_base_hidden( op, ctx->on ) ) {
-		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+	/* a hidden group as base, or above it, does not exist for those who may not see it */
+	if ( dmg_refuse_hidden_target( op, rs, ctx->on ) ) {
 		*rc = rs->sr_err;
 		return 0;
 	}
