@@ -199,7 +199,8 @@ dmg_hidden_on_path( Operation *op, slap_overinst *on, struct berval *ndn, Entry 
 
 /* Does back-mdb name entry m as matched in its noSuchObject answer to op?  Search and compare
  * name it to those with disclose access to it; a rename names only the target's parent (it
- * looks the parent up first, without a matched entry); modify and delete always name it. */
+ * looks the parent up first, without a matched entry); add, modify and delete always name
+ * it. */
 static int
 dmg_matched_named( Operation *op, Entry *m )
 {
@@ -219,10 +220,17 @@ dmg_matched_named( Operation *op, Entry *m )
 int
 dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	struct berval matched = BER_BVNULL;
+	struct berval matched = BER_BVNULL, ndn = op->o_req_ndn;
 	Entry *nearest = NULL;
 
-	if ( !dmg_hidden_on_path( op, on, &op->o_req_ndn, &nearest ) )
+	/* an add's target is new: what is judged is where it goes (the target's own DN is the
+	 * write guard's) */
+	if ( op->o_tag == LDAP_REQ_ADD ) {
+		if ( be_issuffix( op->o_bd, &ndn ) )
+			return 0;
+		dnParent( &op->o_req_ndn, &ndn );
+	}
+	if ( !dmg_hidden_on_path( op, on, &ndn, &nearest ) )
 		return 0;
 	if ( nearest ) {
 		if ( dmg_matched_named( op, nearest ) )

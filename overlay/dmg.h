@@ -272,10 +272,10 @@ Filter *dmg_candidate_filter( Operation *op, struct berval *ndn );
 /* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
  * the internal search's failure is returned (and *ndns is NULL) */
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
-/* Answers (sent) noSuchObject when op's target is, or lies below, a hidden group its
- * requester may not see, with the matched DN back-mdb gives for an entry that does not
- * exist, as if the group did not; 1 when answered.  Entries that exist below such a group
- * are not judged. */
+/* Answers (sent) noSuchObject when op's target (an add's: its parent) is, or lies below, a
+ * hidden group its requester may not see, with the matched DN back-mdb gives for an entry
+ * that does not exist, as if the group did not; 1 when answered.  Entries that exist below
+ * such a group are not judged. */
 int dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on );
 /* Is the group entry visible to op (dmgShowInContacts FALSE hides it from most) */
 int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );

@@ -254,18 +254,17 @@ dmg_cache_acls_allow( dmg_info *di )
 	return allow;
 }
 
-/* A write whose target is, or lies below, a hidden group its requester may not see gets the
- * backend's answer for an entry that does not exist (dmg_refuse_hidden_target), before
- * anything that would answer otherwise.  An add's target is new: the write guard judges it.
- * The overlay's own writes and replication see everything. */
+/* A write whose target (an add's: its parent) is, or lies below, a hidden group its requester
+ * may not see gets the backend's answer for an entry that does not exist
+ * (dmg_refuse_hidden_target), before anything that would answer otherwise.  The overlay's
+ * own writes and replication see everything. */
 static int
 dmg_write_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	dmg_who who;
 	int refused;
 
-	if ( op->o_tag == LDAP_REQ_ADD || dmg_ad.oc_group == NULL || dmg_op_is_internal( op )
-		|| be_shadow_update( op ) )
+	if ( dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) || be_shadow_update( op ) )
 		return 0;
 	dmg_who_begin( op, on, &who );
 	refused = dmg_refuse_hidden_target( op, rs, on );

@@ -476,6 +476,98 @@ dmg_filter_visible( Operation *op )
 	return or;
 }
 
+/* ---- hasSubordinates ---------------------------------------------------------------------------- */
+
+typedef struct dmg_children {
+	Operation *requester;
+	slap_overinst *on;
+	int hidden;		/* hidden groups the requester may not see */
+	int shown;		/* other children */
+} dmg_children;
+
+static int
+dmg_children_cb( Operation *op, SlapReply *rs )
+{
+	dmg_children *cc = op->o_callback->sc_private;
+	Entry *e = rs->sr_entry;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	/* reads the child and the requester's roles (on its operation), not the database */
+	if ( dmg_entry_is_group( e ) && !dmg_group_visible( cc->requester, cc->on, e ) )
+		cc->hidden++;
+	else
+		cc->shown++;
+	return 0;
+}
+
+/* Sorts the children of e that match f, with the rootdn's rights: back-mdb's hasSubordinates
+ * counts every child, whatever the ACLs. */
+static int
+dmg_children_sort( Operation *op, dmg_search_ctx *ctx, Entry *e, Filter *f, dmg_children *cc )
+{
+	slap_callback cb = { 0 };
+	Operation root;
+	int rc;
+
+	cc->requester = op;
+	cc->on = ctx->on;
+	cb.sc_response = dmg_children_cb;
+	cb.sc_private = cc;
+	dmg_op_as_root( op, &root );
+	rc = dmg_internal_search( &root, &e->e_nname, LDAP_SCOPE_ONELEVEL, f, &cb );
+	filter_free_x( op, f, 1 );
+	return rc;
+}
+
+/* Has e (which has children) a child op's requester may learn of, hidden groups left out?
+ * The hidden children are looked for first (an indexed search): only a container that holds
+ * one has its other children looked for. */
+static int
+dmg_has_shown_child( Operation *op, dmg_search_ctx *ctx, Entry *e, int *yes )
+{
+	dmg_children hidden = { 0 }, shown = { 0 };
+	int rc;
+
+	*yes = 1;
+	rc = dmg_children_sort( op, ctx, e,
+		str2filter_x( op, "(&(objectClass=dynamicMailGroup)(dmgShowInContacts=FALSE))" ),
+		&hidden );
+	if ( rc != LDAP_SUCCESS || hidden.hidden == 0 )
+		return rc;
+	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op ), &shown );
+	*yes = shown.shown > 0;
+	return rc;
+}
+
+/* back-mdb generates hasSubordinates before this overlay's callback sees the entry, counting
+ * hidden groups: a TRUE sent to a requester who may not see every group is recomputed without
+ * the hidden groups the requester may not see.  Returns the failure of the lookup. */
+static int
+dmg_fix_has_subordinates( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+{
+	Attribute **ap, *a;
+	int yes, rc;
+
+	if ( dmg_sees_every_group( &ctx->who ) )
+		return LDAP_SUCCESS;
+	for ( ap = &rs->sr_operational_attrs; *ap; ap = &(*ap)->a_next ) {
+		if ( (*ap)->a_desc == slap_schema.si_ad_hasSubordinates )
+			break;
+	}
+	if ( *ap == NULL || !bvmatch( &(*ap)->a_vals[0], &slap_true_bv ) )
+		return LDAP_SUCCESS;
+	rc = dmg_has_shown_child( op, ctx, rs->sr_entry, &yes );
+	if ( rc != LDAP_SUCCESS || yes )
+		return rc;
+	a = slap_operational_hasSubordinate( 0 );
+	a->a_next = (*ap)->a_next;
+	(*ap)->a_next = NULL;
+	attr_free( *ap );
+	*ap = a;
+	return LDAP_SUCCESS;
+}
+
 /* ---- exact evaluation ---------------------------------------------------------------------------- */
 
 static int
@@ -859,8 +951,12 @@ dmg_search_entry_answer( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 static int
 dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
-	int rc = dmg_search_entry_answer( op, rs, ctx );
+	int rc = dmg_search_entry_answer( op, rs, ctx ), hs;
 
+	if ( rc == SLAP_CB_CONTINUE && ( hs = dmg_fix_has_subordinates( op, rs, ctx ) ) ) {
+		dmg_search_fail( op, ctx, hs, &rs->sr_entry->e_name );
+		return 0;
+	}
 	/* the size limit slapd would have checked before this callback (dmg_search_filter):
 	 * entries the widened filter selected, hidden groups, and the others dropped here do
 	 * not count; the error ends the backend's search, which answers sizeLimitExceeded */
