@@ -150,7 +150,7 @@ __attribute__((unused)) static void restore_title(const char *dn, const char *ti
 /* ============================================================================================
  * F1. A hidden group's existence leaks through the matched DN of noSuchObject answers, and
  *     through adds below it (insufficientAccess where a missing parent gives noSuchObject).
- *     SPEC §5: "Invisible means in every form".
+ *     The man page (ACCESS CONTROL): "Hidden means in every form".
  * ========================================================================================== */
 
 /* ldapsearch -x -b "cn=x,cn=att-hidden,ou=Groups,dc=example,dc=com" -s base
@@ -203,7 +203,14 @@ END_TEST
 /* ldapadd as an employee of "dn: cn=att-hidden,ou=Groups,..." (the hidden group's own DN):
  *   insufficientAccess "no write access to \"cn=att-hidden,ou=Groups,...\"" (the overlay's
  *   text), where a free DN gets back-mdb's insufficientAccess "no write access to parent".
- * Same for a rename onto the hidden group's DN. */
+ * Same for a rename onto the hidden group's DN.
+ * Still open: the answer comes from the write guard (guard.c, dmg_add_other /
+ * dmg_refuse_undisclosed_target and the rename's dmg_rename_target_undisclosed), which
+ * must give back-mdb's own answer for a free DN -- for an add: "no write access to parent"
+ * without children-add access on the parent, "no write access to entry", or the
+ * modlist's; for a rename: back-mdb's modrdn checks in order (old parent, entry, new
+ * superior "no write access to new superior") -- instead of naming the DN.  Adds and
+ * renames *below* a hidden group are answered by dmg_refuse_hidden_target (access.c). */
 START_TEST(hidden_group_leaks_through_add_diagnostic)
 {
     const who *w = &curious[_i];
@@ -467,11 +474,12 @@ START_TEST(auditor_mail_reveals_protected_auditors)
 END_TEST
 
 /* ============================================================================================
- * F4. The visibility clause ANDed into every backend filter is evaluated with the requester's
+ * F4. The visibility clause ANDed into every backend filter was evaluated with the requester's
  *     ACLs: a requester without search access to dmgShowInContacts (or, for a role holder, to
- *     dmgAuditor/dmgAdministrator/dmgApplicant) loses visible groups, and a hidden group's
- *     auditor loses their hidden group -- a wrong list (SPEC §5), and the base read answers
- *     success with no entry where the hook decided the group is visible.
+ *     dmgAuditor/dmgAdministrator/dmgApplicant) lost visible groups, and a hidden group's
+ *     auditor lost their hidden group -- a wrong list (auditors see it), and the base read answered
+ *     success with no entry where the hook decided the group is visible.  Fixed: the search
+ *     callback drops hidden groups (paged searches still carry the clause, man page).
  * ========================================================================================== */
 
 /* ldapsearch -D uid=erin,... -b ou=Groups,... "(cn=att-noshow)" -> nothing */
@@ -511,8 +519,9 @@ END_TEST
 
 /* ============================================================================================
  * F5. The member-list cache is keyed by (group, identity DN) only: ACLs that depend on the
- *     connection (sockurl, ssf, peername, domain) are ignored for a cached list, so a list
- *     computed for the MTA over ldapi is served to the MTA over plain TCP and vice versa.
+ *     connection (sockurl, ssf, peername, domain) were ignored for a cached list, so a list
+ *     computed for the MTA over ldapi was served to the MTA over plain TCP and vice versa.
+ *     Fixed: no cache under such ACLs, and an olcAccess change starts a new generation.
  * ========================================================================================== */
 
 __attribute__((unused)) static LDAP *bind_at(const char *uri, const char *dn, const char *pw)
@@ -625,7 +634,7 @@ START_TEST(cache_outlives_acl_change)
 }
 END_TEST
 
-/* SPEC §6: writing a computed attribute is refused (constraintViolation) -- also through the
+/* Writing a computed attribute is refused (constraintViolation) -- also through the
  * new RDN of a rename, which adds its values to the entry. */
 #define SCRATCH "cn=att-scratch," GROUPS
 static const char *const rdn_computed[] = {
