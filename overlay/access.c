@@ -1,5 +1,8 @@
 /* access.c -- roles, hidden groups and ACL group clauses (man page ACCESS CONTROL)
  *
+ *  - What the member-list cache assumes of slapd's ACLs (dynmailgroup-cache-max-values):
+ *    none of their clauses tells two connections of one identity apart, and a change of
+ *    them shows in their fingerprint.
  *  - Roles are decided once per operation, at the start of each hook (dmg_who_begin).
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
@@ -161,6 +164,87 @@ dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
 		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn );
 }
 
+/* ---- hidden groups as targets ------------------------------------------------------------------ */
+
+/* Is ndn, or an entry above it, a hidden group op's requester may not see?  Then *nearest is
+ * the entry back-mdb would name as matched if that group did not exist: the nearest existing
+ * entry above it that is not such a group (NULL when there is none); give it back with
+ * dmg_entry_release.  The walk stops at the first entry that is neither missing nor such a
+ * group: the target itself, when it exists and may be seen, costs one lookup. */
+static int
+dmg_hidden_on_path( Operation *op, slap_overinst *on, struct berval *ndn, Entry **nearest )
+{
+	struct berval p = *ndn;
+	int hidden = 0;
+	Entry *e;
+
+	*nearest = NULL;
+	for ( ;; ) {
+		if ( ( e = dmg_entry_get( op, on, &p ) ) != NULL ) {
+			if ( !dmg_entry_is_group( e ) || dmg_group_visible( op, on, e ) ) {
+				if ( hidden )
+					*nearest = e;
+				else
+					dmg_entry_release( op, on, e );
+				return hidden;
+			}
+			hidden = 1;
+			dmg_entry_release( op, on, e );
+		}
+		if ( !be_issubordinate( op->o_bd, &p ) || be_issuffix( op->o_bd, &p ) )
+			return hidden;
+		dnParent( &p, &p );
+	}
+}
+
+/* Does back-mdb name entry m as matched in its noSuchObject answer to op?  Search and compare
+ * name it to those with disclose access to it; a rename names only the target's parent (it
+ * looks the parent up first, without a matched entry); add, modify and delete always name
+ * it. */
+static int
+dmg_matched_named( Operation *op, Entry *m )
+{
+	struct berval pdn;
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_SEARCH:
+	case LDAP_REQ_COMPARE:
+		return access_allowed( op, m, slap_schema.si_ad_entry, NULL, ACL_DISCLOSE, NULL );
+	case LDAP_REQ_MODRDN:
+		dnParent( &op->o_req_ndn, &pdn );
+		return dn_match( &pdn, &m->e_nname );
+	}
+	return !BER_BVISEMPTY( &m->e_name );
+}
+
+int
+dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	struct berval matched = BER_BVNULL, ndn = op->o_req_ndn;
+	Entry *nearest = NULL;
+
+	/* an add's target is new: what is judged is where it goes (the target's own DN is the
+	 * write guard's) */
+	if ( op->o_tag == LDAP_REQ_ADD ) {
+		if ( be_issuffix( op->o_bd, &ndn ) )
+			return 0;
+		dnParent( &op->o_req_ndn, &ndn );
+	}
+	if ( !dmg_hidden_on_path( op, on, &ndn, &nearest ) )
+		return 0;
+	if ( nearest ) {
+		if ( dmg_matched_named( op, nearest ) )
+			ber_dupbv_x( &matched, &nearest->e_name, op->o_tmpmemctx );
+		dmg_entry_release( op, on, nearest );
+	}
+	rs->sr_matched = matched.bv_val;
+	send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+	rs->sr_matched = NULL;
+	if ( matched.bv_val )
+		op->o_tmpfree( matched.bv_val, op->o_tmpmemctx );
+	return 1;
+}
+
 /* ---- ACL group clauses ------------------------------------------------------------------------ */
 
 static int dmg_acl_entry_marker;
@@ -230,4 +314,134 @@ dmg_entry_release_rw( Operation *op, Entry *e, int rw )
 	e->e_private = NULL;
 	entry_free( e );
 	return LDAP_SUCCESS;
+}
+
+/* ---- what the member-list cache assumes of slapd's ACLs ---------------------------------------- */
+
+/* A cached list is reused for the same identity DN, whatever its connection: only sound when
+ * no "by" clause can tell two connections (or a real and a proxied identity) apart.  A clause
+ * on the peer, the socket, the listener, the domain, a security strength factor or the real
+ * DN does; so may a dynamic ACL module (aci and others), whose tests the overlay cannot see. */
+static int
+dmg_pattern_set( struct berval *pat )
+{
+	return !BER_BVISEMPTY( pat ) && !ber_bvccmp( pat, '*' );
+}
+
+static int
+dmg_clause_connection_dependent( Access *b )
+{
+#ifdef SLAP_DYNACL
+	if ( b->a_dynacl != NULL )
+		return 1;
+#endif
+	return dmg_pattern_set( &b->a_peername_pat ) || dmg_pattern_set( &b->a_sockname_pat )
+		|| dmg_pattern_set( &b->a_domain_pat ) || dmg_pattern_set( &b->a_sockurl_pat )
+		|| dmg_pattern_set( &b->a_realdn_pat ) || b->a_realdn_at != NULL
+		|| b->a_authz.sai_ssf || b->a_authz.sai_transport_ssf
+		|| b->a_authz.sai_tls_ssf || b->a_authz.sai_sasl_ssf;
+}
+
+static int
+dmg_acl_list_connection_dependent( AccessControl *a )
+{
+	Access *b;
+
+	for ( ; a; a = a->acl_next ) {
+		for ( b = a->acl_access; b; b = b->a_next ) {
+			if ( dmg_clause_connection_dependent( b ) )
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The ACLs that decide what op's requester reads: the database's, then the frontend's */
+int
+dmg_acls_connection_dependent( Operation *op )
+{
+	return dmg_acl_list_connection_dependent( dmg_real_db( op )->be_acl )
+		|| dmg_acl_list_connection_dependent( frontendDB->be_acl );
+}
+
+/* ACL fingerprint: slapd tells overlays nothing when olcAccess changes; it frees the old rules
+ * and parses the new ones (with the thread pool paused), so a change shows as other rule
+ * structures.  New rules may be allocated where old ones were: the fingerprint hashes each
+ * rule's and clause's bytes (every flag, level, style, pointer to the schema) and the strings
+ * and filters they point to, so that a rule reparsed at the same address with other content
+ * still changes it.  FNV-1a, 64 bits. */
+#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
+#define DMG_FNV_PRIME 0x100000001b3ULL
+
+static void
+dmg_hash_bytes( unsigned long long *h, const void *p, size_t len )
+{
+	const unsigned char *c = p;
+
+	while ( len-- ) {
+		*h ^= *c++;
+		*h *= DMG_FNV_PRIME;
+	}
+}
+
+static void
+dmg_hash_bv( unsigned long long *h, struct berval *bv )
+{
+	dmg_hash_bytes( h, &bv->bv_len, sizeof( bv->bv_len ) );
+	if ( bv->bv_val )
+		dmg_hash_bytes( h, bv->bv_val, bv->bv_len );
+}
+
+static void
+dmg_hash_clause( unsigned long long *h, Access *b )
+{
+	dmg_hash_bytes( h, b, sizeof( *b ) );
+	dmg_hash_bv( h, &b->a_dn_pat );
+	dmg_hash_bv( h, &b->a_realdn_pat );
+	dmg_hash_bv( h, &b->a_peername_pat );
+	dmg_hash_bv( h, &b->a_sockname_pat );
+	dmg_hash_bv( h, &b->a_domain_pat );
+	dmg_hash_bv( h, &b->a_sockurl_pat );
+	dmg_hash_bv( h, &b->a_set_pat );
+	dmg_hash_bv( h, &b->a_group_pat );
+}
+
+static void
+dmg_hash_rule( Operation *op, unsigned long long *h, AccessControl *a )
+{
+	AttributeName *an;
+	Access *b;
+
+	dmg_hash_bytes( h, a, sizeof( *a ) );
+	dmg_hash_bv( h, &a->acl_dn_pat );
+	dmg_hash_bv( h, &a->acl_attrval );
+	for ( an = a->acl_attrs; an && !BER_BVISNULL( &an->an_name ); an++ ) {
+		dmg_hash_bytes( h, &an->an_desc, sizeof( an->an_desc ) );
+		dmg_hash_bv( h, &an->an_name );
+	}
+	if ( a->acl_filter ) {
+		struct berval fs = BER_BVNULL;
+
+		filter2bv_x( op, a->acl_filter, &fs );
+		dmg_hash_bv( h, &fs );
+		op->o_tmpfree( fs.bv_val, op->o_tmpmemctx );
+	}
+	for ( b = a->acl_access; b; b = b->a_next )
+		dmg_hash_clause( h, b );
+}
+
+unsigned long long
+dmg_acls_fingerprint( Operation *op )
+{
+	unsigned long long h = DMG_FNV_OFFSET;
+	AccessControl *a;
+	int list;
+
+	for ( list = 0; list < 2; list++ ) {
+		a = list ? frontendDB->be_acl : dmg_real_db( op )->be_acl;
+		dmg_hash_bytes( &h, &a, sizeof( a ) );
+		for ( ; a; a = a->acl_next )
+			dmg_hash_rule( op, &h, a );
+	}
+	return h;
 }

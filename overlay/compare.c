@@ -107,14 +107,12 @@ dmg_compare_entry( Operation *op, SlapReply *rs, slap_overinst *on, unsigned lon
 	Entry *e = NULL;
 	int is_group, rc;
 
+	/* a hidden group as target, or above it, does not exist for those who may not see it */
+	if ( dmg_refuse_hidden_target( op, rs, on ) )
+		return rs->sr_err;
 	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	is_group = dmg_entry_is_group( e );
-	if ( is_group && !dmg_group_visible( op, on, e ) ) {
-		dmg_entry_release( op, on, e );
-		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
-		return rs->sr_err;
-	}
 	if ( dmg_assertion_refused( op, rs, on ) ) {
 		dmg_entry_release( op, on, e );
 		return rs->sr_err;

@@ -62,11 +62,13 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 	return yes;
 }
 
-/* Every mail value of every auditor that op may read; values in op->o_tmpmemctx */
+/* Every mail value of every auditor that op may read, named by a dmgAuditor value op may
+ * read (an auditor the requester may not know of is not listed); values in op->o_tmpmemctx */
 static BerVarray
 dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
 {
 	Attribute *auditors = attr_find( group->e_attrs, dmg_ad.auditor );
+	AccessControlState group_state = ACL_STATE_INIT;
 	BerVarray mails = NULL;
 	unsigned i, j;
 
@@ -75,6 +77,9 @@ dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
 		Entry *u = NULL;
 		Attribute *m;
 
+		if ( !access_allowed( op, group, dmg_ad.auditor, &auditors->a_nvals[i], ACL_READ,
+				&group_state ) )
+			continue;
 		if ( ( u = dmg_entry_get( op, on, &auditors->a_nvals[i] ) ) == NULL )
 			continue;
 		m = attr_find( u->e_attrs, dmg_ad.mail );
@@ -121,6 +126,55 @@ dmg_policy_bits( Entry *group )
 	return bits;
 }
 
+/* Each stored input of the decision is read as the requester may read it: a decision built on
+ * a value the ACLs hide would answer what the value is (whether an address is whitelisted,
+ * who audits the group).  An input counts when it is present (every value readable) and when
+ * it is absent (its absence, which means the default, readable). */
+static int
+dmg_may_read_input( Operation *op, Entry *group, AttributeDescription *ad )
+{
+	AccessControlState acl_state = ACL_STATE_INIT;
+	Attribute *a = attr_find( group->e_attrs, ad );
+	unsigned i;
+
+	if ( a == NULL )
+		return access_allowed( op, group, ad, NULL, ACL_READ, NULL );
+	for ( i = 0; i < a->a_numvals; i++ ) {
+		if ( !access_allowed( op, group, ad, &a->a_nvals[i], ACL_READ, &acl_state ) )
+			return 0;
+	}
+	return 1;
+}
+
+/* The first input the decision needs that op may not read, or NULL.  Whether the whitelist
+ * and the auditors are needed follows from inputs already found readable (the policies, the
+ * audit flag), so that asking says nothing the requester could not read. */
+static AttributeDescription *
+dmg_unreadable_input( Operation *op, Entry *group, unsigned policies, int audit_required )
+{
+	if ( !dmg_may_read_input( op, group, dmg_ad.send_policy ) )
+		return dmg_ad.send_policy;
+	if ( !dmg_may_read_input( op, group, dmg_ad.audit_required ) )
+		return dmg_ad.audit_required;
+	if ( ( policies & DMG_SEND_WHITELIST ) && !( policies & DMG_SEND_ANYONE )
+		&& !dmg_may_read_input( op, group, dmg_ad.whitelist ) )
+		return dmg_ad.whitelist;
+	if ( audit_required && !dmg_may_read_input( op, group, dmg_ad.auditor ) )
+		return dmg_ad.auditor;
+	return NULL;
+}
+
+static void
+dmg_put_decision( Operation *op, Entry *target, enum dmg_decision d, const char *reason )
+{
+	struct berval bv;
+
+	ber_str2bv( dmg_decision_name( d ), 0, 0, &bv );
+	attr_merge_normalize_one( target, dmg_ad.decision, &bv, op->o_tmpmemctx );
+	ber_str2bv( reason, 0, 0, &bv );
+	attr_merge_normalize_one( target, dmg_ad.decision_reason, &bv, op->o_tmpmemctx );
+}
+
 /* Returns LDAP_SUCCESS, or the failure of a lookup the decision needed (nothing added) */
 static int
 dmg_add_decision( Operation *op, slap_overinst *on, Entry *group, Entry *target,
@@ -133,13 +187,21 @@ dmg_add_decision( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	struct dmg_str *wls, *auds;
 	char reason[DMG_REASON_MAX];
 	enum dmg_decision d;
-	struct berval bv;
+	AttributeDescription *hidden;
 
 	memset( &in, 0, sizeof( in ) );
 	in.policies = dmg_policy_bits( group );
+	in.audit_required = dmg_entry_bool( group, dmg_ad.audit_required, 0 );
+	hidden = dmg_unreadable_input( op, group, in.policies, in.audit_required );
+	if ( hidden ) {
+		/* undetermined, as for a membership the requester may not test: reject */
+		snprintf( reason, sizeof( reason ), "could not decide: the requester may not read "
+			"%s of the group", hidden->ad_cname.bv_val );
+		dmg_put_decision( op, target, DMG_REJECT, reason );
+		return LDAP_SUCCESS;
+	}
 	wls = dmg_strs( op, wl ? wl->a_vals : NULL, &in.n_whitelist );
 	in.whitelist = wls;
-	in.audit_required = dmg_entry_bool( group, dmg_ad.audit_required, 0 );
 	auds = dmg_strs( op, auditor_mails, &in.n_auditor_mail );
 	in.auditor_mail = auds;
 	if ( mail && mail->a_numvals ) {
@@ -155,10 +217,7 @@ dmg_add_decision( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	/* a directory failure is an error, so that the MTA defers, not a reject */
 	if ( mctx.rc != LDAP_SUCCESS )
 		return mctx.rc;
-	ber_str2bv( dmg_decision_name( d ), 0, 0, &bv );
-	attr_merge_normalize_one( target, dmg_ad.decision, &bv, op->o_tmpmemctx );
-	ber_str2bv( reason, 0, 0, &bv );
-	attr_merge_normalize_one( target, dmg_ad.decision_reason, &bv, op->o_tmpmemctx );
+	dmg_put_decision( op, target, d, reason );
 	return LDAP_SUCCESS;
 }
 

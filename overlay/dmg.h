@@ -24,7 +24,7 @@
  *                   followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
- *                   (bi_entry_get_rw)
+ *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  *   preview.c       the No-Op control and a previewed group write's Post-Read entry
  */
@@ -111,6 +111,12 @@ typedef struct dmg_info {
 	 * free, a department or role exists, no group names an entry) until the backend has
 	 * written it (guard.c), so that no other write changes what was checked in between */
 	ldap_pvt_thread_mutex_t write_lock;
+	/* the ACLs the cache follows (dmg_cache_follow_acls): their fingerprint when last
+	 * seen, and whether they may answer two connections of one identity differently */
+	ldap_pvt_thread_mutex_t acl_lock;
+	unsigned long long acl_print;
+	int acl_print_valid;
+	int acl_conn_dependent;
 	/* what dmg_log_once has logged: the last DMG_LOGGED_MAX keys */
 	ldap_pvt_thread_mutex_t logged_lock;
 	struct berval logged[DMG_LOGGED_MAX];
@@ -189,6 +195,19 @@ typedef struct dmg_who {
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 void dmg_who_end( Operation *op, dmg_who *who );
 int dmg_who_is_record( OpExtra *oex );
+
+/* What the member-list cache assumes of slapd's ACLs (access.c): does a "by" clause of the
+ * database's or the frontend's ACLs test the connection (peer, socket, listener, domain,
+ * security strength), the real DN, or a dynamic ACL module?  And a fingerprint of those ACLs
+ * that changes when olcAccess does. */
+int dmg_acls_connection_dependent( Operation *op );
+unsigned long long dmg_acls_fingerprint( Operation *op );
+/* dynmailgroup.c: a change of those ACLs since the last operation starts a new cache
+ * generation; returns whether they let lists be cached (no connection-dependent clause).
+ * Called by dmg_operation_generation, before the operation reads the database. */
+int dmg_cache_follow_acls( Operation *op, dmg_info *di );
+/* Whether the ACLs last followed let lists be cached */
+int dmg_cache_acls_allow( dmg_info *di );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 
@@ -292,6 +311,11 @@ Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *n
 /* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
  * the internal search's failure is returned (and *ndns is NULL) */
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
+/* Answers (sent) noSuchObject when op's target (an add's: its parent) is, or lies below, a
+ * hidden group its requester may not see, with the matched DN back-mdb gives for an entry
+ * that does not exist, as if the group did not; 1 when answered.  Entries that exist below
+ * such a group are not judged. */
+int dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on );
 /* Is the group entry visible to op (dmgShowInContacts FALSE hides it from most) */
 int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );
 int dmg_is_root( Operation *op, slap_overinst *on );

@@ -156,6 +156,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	}
 	ldap_pvt_thread_mutex_init( &di->write_lock );
 	ldap_pvt_thread_mutex_init( &di->logged_lock );
+	ldap_pvt_thread_mutex_init( &di->acl_lock );
 	on->on_bi.bi_private = di;
 	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
 	if ( on->on_info->oi_orig->bi_op_txn )
@@ -192,6 +193,7 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 		on->on_info->oi_bi.bi_op_txn = on->on_info->oi_orig->bi_op_txn;
 	if ( di ) {
 		ldap_pvt_thread_mutex_destroy( &di->write_lock );
+		ldap_pvt_thread_mutex_destroy( &di->acl_lock );
 		dmg_log_once_free( di );
 		dmg_info_free( di );
 		ch_free( di );
@@ -223,8 +225,71 @@ dmg_response( Operation *op, SlapReply *rs )
 	return SLAP_CB_CONTINUE;
 }
 
-/* Writes: the overlay order (dmg_write_stack_refused), the assertion control
- * (dmg_assertion_refused), then the write guard */
+/* ---- the cache follows the ACLs -------------------------------------------------------------- */
+
+/* slapd tells overlays nothing when olcAccess changes (on the database or the frontend): each
+ * operation compares the ACLs' fingerprint with the last one seen, and a change empties the
+ * cache and starts a new generation before the operation reads anything, so that no list
+ * computed under the old ACLs is served, or stored, after it.  A change lands with the thread
+ * pool paused: an operation that read the old generation and stores its list late finds the
+ * generation moved on (or its list emptied by the next operation's check). */
+int
+dmg_cache_follow_acls( Operation *op, dmg_info *di )
+{
+	unsigned long long print;
+	int allow;
+
+	if ( di->cache_max_values == 0 )
+		return 0;
+	print = dmg_acls_fingerprint( op );
+	ldap_pvt_thread_mutex_lock( &di->acl_lock );
+	if ( !di->acl_print_valid || di->acl_print != print ) {
+		di->acl_conn_dependent = dmg_acls_connection_dependent( op );
+		di->acl_print = print;
+		di->acl_print_valid = 1;
+		dmg_cache_invalidate( di->cache );
+		if ( di->acl_conn_dependent )
+			Debug( LDAP_DEBUG_STATS, DMG_LOG_PREFIX "%s the ACLs of \"%s\" test the "
+				"connection or the real identity: member lists are not cached\n",
+				op->o_log_prefix, op->o_bd->be_suffix[0].bv_val );
+	}
+	allow = !di->acl_conn_dependent;
+	ldap_pvt_thread_mutex_unlock( &di->acl_lock );
+	return allow;
+}
+
+int
+dmg_cache_acls_allow( dmg_info *di )
+{
+	int allow;
+
+	ldap_pvt_thread_mutex_lock( &di->acl_lock );
+	allow = di->acl_print_valid && !di->acl_conn_dependent;
+	ldap_pvt_thread_mutex_unlock( &di->acl_lock );
+	return allow;
+}
+
+/* A write whose target (an add's: its parent) is, or lies below, a hidden group its requester
+ * may not see gets the backend's answer for an entry that does not exist
+ * (dmg_refuse_hidden_target), before anything that would answer otherwise.  The overlay's
+ * own writes and replication see everything. */
+static int
+dmg_write_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	dmg_who who;
+	int refused;
+
+	if ( dmg_ad.oc_group == NULL || dmg_op_is_internal( op ) || be_shadow_update( op ) )
+		return 0;
+	dmg_who_begin( op, on, &who );
+	refused = dmg_refuse_hidden_target( op, rs, on );
+	dmg_who_end( op, &who );
+	return refused;
+}
+
+/* Writes: the overlay order (dmg_write_stack_refused), a hidden target
+ * (dmg_write_hidden_target), the assertion control (dmg_assertion_refused), then the write
+ * guard */
 static int
 dmg_write( Operation *op, SlapReply *rs )
 {
@@ -232,7 +297,8 @@ dmg_write( Operation *op, SlapReply *rs )
 
 	/* before anything: a write sent with the No-Op control is never stored */
 	dmg_preview_noop( op );
-	if ( dmg_write_stack_refused( op, rs, on ) || dmg_assertion_refused( op, rs, on ) )
+	if ( dmg_write_stack_refused( op, rs, on ) || dmg_write_hidden_target( op, rs, on )
+		|| dmg_assertion_refused( op, rs, on ) )
 		return rs->sr_err;
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:

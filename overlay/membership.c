@@ -1297,8 +1297,13 @@ dmg_members_cacheable( Operation *op, slap_overinst *on )
 {
 	dmg_info *di = on->on_bi.bi_private;
 
-	return di->cache_max_values > 0
-		&& ( dmg_is_root( op, on ) || dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) );
+	if ( di->cache_max_values == 0 )
+		return 0;
+	/* slapd's ACLs do not apply to the rootdn: its lists depend on nothing else */
+	if ( dmg_is_root( op, on ) )
+		return 1;
+	return ( dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) )
+		&& dmg_cache_acls_allow( di );
 }
 
 unsigned long
@@ -1307,7 +1312,9 @@ dmg_operation_generation( Operation *op, dmg_info *di )
 	/* Read before the operation's first read of the database.  An operation issued from
 	 * inside another one (its OpExtra list is not empty: the backend's transaction, another
 	 * overlay's marker) may read through a snapshot older than the generation: it may use
-	 * cached lists but not store one. */
+	 * cached lists but not store one.  The ACLs are followed first: a change of them
+	 * starts a new generation (dmg_cache_follow_acls). */
+	dmg_cache_follow_acls( op, di );
 	if ( dmg_op_nested( op ) )
 		return DMG_NO_GENERATION;
 	return dmg_cache_generation( di->cache );

@@ -14,9 +14,13 @@
  *     groups that have U as member) or, for rare forms such as substrings on member, from the
  *     computed values -- computed at most once per entry, and reused for the values sent.
  *     An assertion on a computed attribute needs the search access a stored one needs.
- *  3. For requesters who may not see every hidden group, the backend's filter is ANDed with
- *     a visibility clause (dmg_filter_visible), so that hidden groups never reach a size
- *     limit, a page or an overlay below; the response callback checks visibility again.
+ *  3. Hidden groups are dropped by the response callback (dmg_group_visible: roles read from
+ *     the stored group, whatever the requester's ACLs on dmgShowInContacts and the role
+ *     attributes).  For requesters who may not see every group, the overlay applies the size
+ *     limit itself (as for widened filters), so that a hidden group counts in no size limit.
+ *     back-mdb ends a page before the callbacks see the entry that ends it: for paged
+ *     searches the backend's filter is also ANDed with a visibility clause
+ *     (dmg_filter_visible), which the backend evaluates with the requester's search rights.
  *
  * A failed lookup ends the search with an error; the entry it concerns is not sent.  Stored
  * values of computed attributes are never returned.  Searches with ManageDsaIT see entries as
@@ -61,7 +65,8 @@ typedef struct dmg_search_ctx {
 	int has_explain;
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail, want_explanation;
-	int slimit;		/* the requester's size limit, applied to the exact answer */
+	int slimit;		/* the requester's size limit, applied to the exact answer ... */
+	int own_slimit;		/* ... by the overlay (widened filter, hidden groups dropped) */
 	int rc;			/* the first failure: the search ends with it */
 	char *err_text;
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
@@ -451,7 +456,7 @@ dmg_broaden( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 	return b;
 }
 
-/* ---- hidden groups stay out of the backend's counts ------------------------------------------- */
+/* ---- hidden groups ---------------------------------------------------------------------------- */
 
 static int
 dmg_sees_every_group( dmg_who *who )
@@ -462,9 +467,10 @@ dmg_sees_every_group( dmg_who *who )
 /* Entries that are not groups, visible groups, and hidden groups op has a role in:
  *   (|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE))
  *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME))
- * ANDed with the filter the backend evaluates, hidden groups never reach its size limit,
- * paging or any overlay below: they are hidden from counts as from results.  Its NOTs leave
- * the backend's candidates (indexes) to the requester's filter. */
+ * ANDed with the filter of a paged search: back-mdb ends a page at the next entry its filter
+ * matches, before any callback has seen it, so a hidden group would start a page of its own.
+ * The backend evaluates it with the requester's search rights (man page ACCESS CONTROL).
+ * Its NOTs leave the backend's candidates (indexes) to the requester's filter. */
 static Filter *
 dmg_filter_visible( Operation *op )
 {
@@ -480,6 +486,98 @@ dmg_filter_visible( Operation *op )
 	tail = &(*tail)->f_next;
 	*tail = dmg_filter_eq( op, dmg_ad.auditor, &op->o_ndn );
 	return or;
+}
+
+/* ---- hasSubordinates ---------------------------------------------------------------------------- */
+
+typedef struct dmg_children {
+	Operation *requester;
+	slap_overinst *on;
+	int hidden;		/* hidden groups the requester may not see */
+	int shown;		/* other children */
+} dmg_children;
+
+static int
+dmg_children_cb( Operation *op, SlapReply *rs )
+{
+	dmg_children *cc = op->o_callback->sc_private;
+	Entry *e = rs->sr_entry;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	/* reads the child and the requester's roles (on its operation), not the database */
+	if ( dmg_entry_is_group( e ) && !dmg_group_visible( cc->requester, cc->on, e ) )
+		cc->hidden++;
+	else
+		cc->shown++;
+	return 0;
+}
+
+/* Sorts the children of e that match f, with the rootdn's rights: back-mdb's hasSubordinates
+ * counts every child, whatever the ACLs. */
+static int
+dmg_children_sort( Operation *op, dmg_search_ctx *ctx, Entry *e, Filter *f, dmg_children *cc )
+{
+	slap_callback cb = { 0 };
+	Operation root;
+	int rc;
+
+	cc->requester = op;
+	cc->on = ctx->on;
+	cb.sc_response = dmg_children_cb;
+	cb.sc_private = cc;
+	dmg_op_as_root( op, &root );
+	rc = dmg_internal_search( &root, &e->e_nname, LDAP_SCOPE_ONELEVEL, f, &cb );
+	filter_free_x( op, f, 1 );
+	return rc;
+}
+
+/* Has e (which has children) a child op's requester may learn of, hidden groups left out?
+ * The hidden children are looked for first (an indexed search): only a container that holds
+ * one has its other children looked for. */
+static int
+dmg_has_shown_child( Operation *op, dmg_search_ctx *ctx, Entry *e, int *yes )
+{
+	dmg_children hidden = { 0 }, shown = { 0 };
+	int rc;
+
+	*yes = 1;
+	rc = dmg_children_sort( op, ctx, e,
+		str2filter_x( op, "(&(objectClass=dynamicMailGroup)(dmgShowInContacts=FALSE))" ),
+		&hidden );
+	if ( rc != LDAP_SUCCESS || hidden.hidden == 0 )
+		return rc;
+	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op ), &shown );
+	*yes = shown.shown > 0;
+	return rc;
+}
+
+/* back-mdb generates hasSubordinates before this overlay's callback sees the entry, counting
+ * hidden groups: a TRUE sent to a requester who may not see every group is recomputed without
+ * the hidden groups the requester may not see.  Returns the failure of the lookup. */
+static int
+dmg_fix_has_subordinates( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+{
+	Attribute **ap, *a;
+	int yes, rc;
+
+	if ( dmg_sees_every_group( &ctx->who ) )
+		return LDAP_SUCCESS;
+	for ( ap = &rs->sr_operational_attrs; *ap; ap = &(*ap)->a_next ) {
+		if ( (*ap)->a_desc == slap_schema.si_ad_hasSubordinates )
+			break;
+	}
+	if ( *ap == NULL || !bvmatch( &(*ap)->a_vals[0], &slap_true_bv ) )
+		return LDAP_SUCCESS;
+	rc = dmg_has_shown_child( op, ctx, rs->sr_entry, &yes );
+	if ( rc != LDAP_SUCCESS || yes )
+		return rc;
+	a = slap_operational_hasSubordinate( 0 );
+	a->a_next = (*ap)->a_next;
+	(*ap)->a_next = NULL;
+	attr_free( *ap );
+	*ap = a;
+	return LDAP_SUCCESS;
 }
 
 /* ---- exact evaluation ---------------------------------------------------------------------------- */
@@ -826,12 +924,11 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 }
 
 static int
-dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+dmg_search_entry_answer( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
 	Entry *e = rs->sr_entry;
 	int is_group = dmg_entry_is_group( e ), rc = 0;
 
-	/* hidden: the backend's filter keeps them out already (dmg_filter_visible) */
 	if ( is_group && !dmg_group_visible( op, ctx->on, e ) )
 		return 0;
 	if ( ctx->stored_only )
@@ -851,10 +948,22 @@ dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	if ( ctx->eval == NULL || dmg_eval( op, ctx, ctx->eval, e ) == LDAP_COMPARE_TRUE )
 		rc = dmg_answer_entry( op, rs, ctx, is_group );
 	dmg_entry_values_end( ctx );
+	return rc;
+}
+
+static int
+dmg_search_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+{
+	int rc = dmg_search_entry_answer( op, rs, ctx ), hs;
+
+	if ( rc == SLAP_CB_CONTINUE && ( hs = dmg_fix_has_subordinates( op, rs, ctx ) ) ) {
+		dmg_search_fail( op, ctx, hs, &rs->sr_entry->e_name );
+		return 0;
+	}
 	/* the size limit slapd would have checked before this callback (dmg_search_filter):
-	 * entries the widened filter selected and this one dropped do not count; the error ends
-	 * the backend's search, which answers sizeLimitExceeded */
-	if ( rc == SLAP_CB_CONTINUE && ctx->eval && ctx->slimit >= 0
+	 * entries the widened filter selected, hidden groups, and the others dropped here do
+	 * not count; the error ends the backend's search, which answers sizeLimitExceeded */
+	if ( rc == SLAP_CB_CONTINUE && ctx->own_slimit && ctx->slimit >= 0
 		&& rs->sr_nentries >= ctx->slimit )
 		rc = LDAP_SIZELIMIT_EXCEEDED;
 	return rc;
@@ -868,7 +977,7 @@ dmg_search_response( Operation *op, SlapReply *rs )
 	if ( rs->sr_type == REP_SEARCH )
 		return dmg_search_entry( op, rs, ctx );
 	/* an overlay above that sends entries now (sssvlv) has slapd check the limit again */
-	if ( rs->sr_type == REP_RESULT && ctx->eval )
+	if ( rs->sr_type == REP_RESULT && ctx->own_slimit )
 		op->ors_slimit = ctx->slimit;
 	if ( rs->sr_type == REP_RESULT && ctx->rc != LDAP_SUCCESS && rs->sr_err == LDAP_SUCCESS ) {
 		rs->sr_err = ctx->rc;
@@ -888,8 +997,10 @@ dmg_search_ctx_free( Operation *op, dmg_search_ctx *ctx )
 		op->ors_filterstr = ctx->orig_filterstr;
 		ctx->orig_filter = NULL;
 	}
-	if ( ctx->eval )
+	if ( ctx->own_slimit ) {
 		op->ors_slimit = ctx->slimit;
+		ctx->own_slimit = 0;
+	}
 	dmg_nodes_free( op, ctx );
 	if ( ctx->err_text ) {
 		op->o_tmpfree( ctx->err_text, op->o_tmpmemctx );
@@ -988,45 +1099,43 @@ dmg_search_sync( Operation *op, SlapReply *rs, slap_overinst *on )
 	return rs->sr_err;
 }
 
-/* A hidden group as search base does not exist for those who may not see it. */
+/* Does a page of this search end at an entry the callback has not judged?  back-mdb counts
+ * the entries sent so far against the page size when its filter matches the next one.  A
+ * base search has one entry, judged by the hook (dmg_refuse_hidden_target). */
 static int
-dmg_search_base_hidden( Operation *op, slap_overinst *on )
+dmg_search_paged_by_backend( Operation *op )
 {
-	Entry *e = NULL;
-	int hidden = 0;
-
-	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
-		return 0;
-	if ( dmg_entry_is_group( e ) )
-		hidden = !dmg_group_visible( op, on, e );
-	dmg_entry_release( op, on, e );
-	return hidden;
+	return get_pagedresults( op ) > SLAP_CONTROL_IGNORED && op->ors_scope != LDAP_SCOPE_BASE;
 }
 
-/* Hands the backend the widened filter (assertions on computed attributes) ANDed with the
- * visibility clause (requesters who may not see every group); returns the failure of a
- * lookup the widening needed. */
+/* Hands the backend the widened filter (assertions on computed attributes), ANDed with the
+ * visibility clause for paged searches of requesters who may not see every group, and takes
+ * the size limit over when the callback may drop entries the backend selected; returns the
+ * failure of a lookup the widening needed. */
 static int
 dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 {
 	int computed = !ctx->stored_only && dmg_filter_has_computed( op->ors_filter );
 	int hide = !dmg_sees_every_group( &ctx->who );
+	int clause = hide && dmg_search_paged_by_backend( op );
 	Filter *f, *and;
 
-	if ( !computed && !hide )
+	/* slapd checks the size limit before the callbacks see an entry: the entries the exact
+	 * evaluation drops, and hidden groups, would count */
+	if ( computed || hide ) {
+		ctx->slimit = op->ors_slimit;
+		op->ors_slimit = SLAP_NO_LIMIT;
+		ctx->own_slimit = 1;
+	}
+	if ( !computed && !clause )
 		return LDAP_SUCCESS;
 	ctx->orig_filter = op->ors_filter;
 	ctx->orig_filterstr = op->ors_filterstr;
-	if ( computed ) {
+	if ( computed )
 		f = dmg_broaden( op, ctx, op->ors_filter, &ctx->eval );
-		/* slapd checks the size limit before the callbacks see an entry: the entries the
-		 * widened filter selects and the exact evaluation drops would count */
-		ctx->slimit = op->ors_slimit;
-		op->ors_slimit = SLAP_NO_LIMIT;
-	} else {
+	else
 		f = filter_dup( op->ors_filter, op->o_tmpmemctx );
-	}
-	if ( hide ) {
+	if ( clause ) {
 		and = dmg_filter_node( op, LDAP_FILTER_AND );
 		and->f_and = f;
 		f->f_next = dmg_filter_visible( op );
@@ -1048,8 +1157,8 @@ dmg_search_start( Operation *op, SlapReply *rs, slap_callback *sc, int *rc )
 		*rc = dmg_search_sync( op, rs, ctx->on );
 		return 0;
 	}
-	if ( dmg_search_base_hidden( op, ctx->on ) ) {
-		send_ldap_error( op, rs, LDAP_NO_SUCH_OBJECT, NULL );
+	/* a hidden group as base, or above it, does not exist for those who may not see it */
+	if ( dmg_refuse_hidden_target( op, rs, ctx->on ) ) {
 		*rc = rs->sr_err;
 		return 0;
 	}
