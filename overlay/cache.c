@@ -4,6 +4,11 @@
  * One mutex guards the table, the LRU list and the counters; the critical sections are a
  * hash lookup or an unlink, never the construction of a value.  Reference counts are
  * changed under the same mutex, and a value is freed outside it.
+ *
+ * A targeted invalidation walks every entry comparing tag hashes: entries are few (one per
+ * group and identity, bounded by max_values) and tags fewer, so a walk costs microseconds and
+ * needs no second index to keep consistent.  Equal hashes of different strings only drop an
+ * entry that could have stayed.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,11 +21,18 @@ struct dmg_cache_entry {
     dmg_cache_entry *prev, *next;      /* LRU list, most recent first */
     void *value;
     unsigned long nvalues;
+    size_t bytes;                      /* counted in the statistics */
     unsigned refs;                     /* the cache's own reference + readers */
     size_t keylen;
     unsigned long hash;
-    unsigned char key[];
+    unsigned char *key;                /* after tag_hash, in the same allocation */
+    size_t ntags;                      /* 0: depends on everything */
+    unsigned long tag_hash[];
 };
+
+/* Generation stamps of invalidated tags, by hash slot: a fixed table, so that remembering
+ * every write costs no memory; a shared slot only makes puts refused more often. */
+#define DMG_CACHE_DIRTY_SLOTS 4096
 
 struct dmg_cache {
     pthread_mutex_t lock;
@@ -29,7 +41,11 @@ struct dmg_cache {
     size_t nbuckets;
     dmg_cache_entry *lru_head, *lru_tail;
     unsigned long max_values, values, entries, generation;
+    unsigned long flushed;              /* generation of the last full invalidation */
+    unsigned long dirty[DMG_CACHE_DIRTY_SLOTS];
     unsigned long hits, misses, evictions;
+    unsigned long invalidations_targeted, invalidations_full, dropped, refused;
+    size_t bytes;
 };
 
 #define DMG_CACHE_MIN_BUCKETS 64
@@ -116,6 +132,7 @@ entry_unlink(dmg_cache *c, dmg_cache_entry *e)
     *pp = e->hnext;
     lru_unlink(c, e);
     c->values -= e->nvalues;
+    c->bytes -= e->bytes;
     c->entries--;
     return --e->refs == 0 ? e : NULL;
 }
@@ -227,7 +244,8 @@ dmg_cache_invalidate(dmg_cache *c)
     dmg_cache_entry *dead = NULL, *e;
 
     pthread_mutex_lock(&c->lock);
-    c->generation++;
+    c->flushed = ++c->generation;
+    c->invalidations_full++;
     while (c->lru_head) {
         e = entry_unlink(c, c->lru_head);
         if (e) {
@@ -276,11 +294,58 @@ dmg_cache_release(dmg_cache *c, dmg_cache_entry *held)
         entry_free(c, held);
 }
 
+/* Was a value tagged with tags, computed from data read at generation gen, computed after
+ * every invalidation that concerns it? */
+static int
+fresh(dmg_cache *c, unsigned long gen, const unsigned long *tags, size_t ntags)
+{
+    size_t i;
+
+    if (gen > c->generation || gen < c->flushed)
+        return 0;
+    if (ntags == 0)
+        return gen == c->generation;
+    for (i = 0; i < ntags; i++) {
+        if (c->dirty[tags[i] % DMG_CACHE_DIRTY_SLOTS] > gen)
+            return 0;
+    }
+    return 1;
+}
+
 int
 dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
               void *value, unsigned long nvalues, dmg_cache_entry **held)
 {
-    unsigned long h = hash_key(key, keylen);
+    return dmg_cache_put_tagged(c, key, keylen, gen, NULL, 0, value, nvalues, 0, held);
+}
+
+/* A new entry, not yet in the table: its memory and tag hashes; NULL when memory runs out */
+static dmg_cache_entry *
+entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags)
+{
+    size_t own = sizeof(dmg_cache_entry) + ntags * sizeof(unsigned long) + keylen;
+    dmg_cache_entry *e = malloc(own);
+    size_t i;
+
+    if (e == NULL)
+        return NULL;
+    memset(e, 0, sizeof(*e));
+    e->ntags = ntags;
+    for (i = 0; i < ntags; i++)
+        e->tag_hash[i] = hash_key(tags[i].val, tags[i].len);
+    e->key = (unsigned char *)(e->tag_hash + ntags);
+    memcpy(e->key, key, keylen);
+    e->keylen = keylen;
+    e->hash = hash_key(key, keylen);
+    e->bytes = own;
+    return e;
+}
+
+int
+dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                     const dmg_cache_tag *tags, size_t ntags, void *value,
+                     unsigned long nvalues, size_t bytes, dmg_cache_entry **held)
+{
     dmg_cache_entry *e, *old = NULL, *dead;
     dmg_cache_entry **pp;
 
@@ -290,28 +355,32 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
      * bounds the number of entries */
     if (nvalues == 0)
         nvalues = 1;
-    e = malloc(sizeof(*e) + keylen);
+    e = entry_new(key, keylen, tags, ntags);
     pthread_mutex_lock(&c->lock);
-    if (e == NULL || c->max_values == 0 || nvalues > c->max_values || gen != c->generation) {
+    if (e == NULL || c->max_values == 0 || nvalues > c->max_values) {
         pthread_mutex_unlock(&c->lock);
         free(e);
         return 0;
     }
-    pp = bucket_slot(c, key, keylen, h);
+    if (!fresh(c, gen, e->tag_hash, ntags)) {
+        c->refused++;
+        pthread_mutex_unlock(&c->lock);
+        free(e);
+        return 0;
+    }
+    pp = bucket_slot(c, key, keylen, e->hash);
     if (*pp)
         old = entry_unlink(c, *pp);
     dead = evict_for(c, nvalues);
-    memset(e, 0, sizeof(*e));
-    memcpy(e->key, key, keylen);
-    e->keylen = keylen;
-    e->hash = h;
     e->value = value;
     e->nvalues = nvalues;
+    e->bytes += bytes;
     e->refs = held ? 2 : 1;
-    pp = bucket_slot(c, key, keylen, h);
+    pp = bucket_slot(c, key, keylen, e->hash);
     *pp = e;
     lru_push_front(c, e);
     c->values += nvalues;
+    c->bytes += e->bytes;
     c->entries++;
     maybe_grow(c);
     pthread_mutex_unlock(&c->lock);
@@ -320,6 +389,56 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
     entry_free(c, old);
     free_chain(c, dead);
     return 1;
+}
+
+/* Does e depend on one of the n strings hashed in keys? */
+static int
+entry_concerned(const dmg_cache_entry *e, const unsigned long *keys, size_t n)
+{
+    size_t i, j;
+
+    if (e->ntags == 0)
+        return 1;
+    for (i = 0; i < e->ntags; i++) {
+        for (j = 0; j < n; j++) {
+            if (e->tag_hash[i] == keys[j])
+                return 1;
+        }
+    }
+    return 0;
+}
+
+void
+dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
+{
+    dmg_cache_entry *dead = NULL, *e, *next;
+    unsigned long *h = malloc((nkeys ? nkeys : 1) * sizeof(*h));
+    size_t i;
+
+    if (h == NULL) {
+        dmg_cache_invalidate(c);        /* dropping too much is always right */
+        return;
+    }
+    for (i = 0; i < nkeys; i++)
+        h[i] = hash_key(keys[i].val, keys[i].len);
+    pthread_mutex_lock(&c->lock);
+    c->generation++;
+    c->invalidations_targeted++;
+    for (i = 0; i < nkeys; i++)
+        c->dirty[h[i] % DMG_CACHE_DIRTY_SLOTS] = c->generation;
+    for (e = c->lru_head; e; e = next) {
+        next = e->next;
+        if (!entry_concerned(e, h, nkeys))
+            continue;
+        c->dropped++;
+        if (entry_unlink(c, e)) {
+            e->hnext = dead;
+            dead = e;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    free(h);
+    free_chain(c, dead);
 }
 
 void
@@ -331,5 +450,10 @@ dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out)
     out->hits = c->hits;
     out->misses = c->misses;
     out->evictions = c->evictions;
+    out->invalidations_targeted = c->invalidations_targeted;
+    out->invalidations_full = c->invalidations_full;
+    out->dropped = c->dropped;
+    out->refused = c->refused;
+    out->bytes = c->bytes;
     pthread_mutex_unlock(&c->lock);
 }

@@ -12,7 +12,8 @@
  *   schema.c        computed attribute types (registered in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member)
- *   cache.c         bounded membership cache (pure C, generation-checked)
+ *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
+ *                   tags: a write drops only the lists of the groups it concerns)
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
@@ -226,6 +227,9 @@ unsigned long dmg_operation_generation( Operation *op, dmg_info *di );
 int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
+/* After a write to the entry ndn has succeeded: drops the cached lists of the groups
+ * dmg_candidate_filter finds for ndn, and of ndn itself when it is a group */
+void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn );
 void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
  * when there are more than dynmailgroup-max-members, an internal search's failure as it

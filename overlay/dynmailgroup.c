@@ -185,10 +185,22 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	return 0;
 }
 
-/* Every successful write may change some group's members: cached lists are dropped before
- * the client hears of the write, so its next read sees it.  Writes of an LDAP transaction
- * are answered here before they are committed; dmg_op_txn drops the lists again once they
- * are. */
+/* Can the lists a write changes be named from its target's DN?  Not for:
+ *  - writes of an LDAP transaction: answered before they are committed (dmg_op_txn empties
+ *    the cache again at the commit);
+ *  - a consumer's replicated writes: syncrepl applies whole entries whose earlier state (and
+ *    DN) the overlay never saw;
+ *  - renames: the entry may have subordinates, which move with it, below departments other
+ *    groups name. */
+static int
+dmg_write_bounded( Operation *op )
+{
+	return op->o_tag != LDAP_REQ_MODRDN && !op->o_txnSpec && !be_shadow_update( op );
+}
+
+/* A successful write may change some groups' members: their cached lists are dropped before
+ * the client hears of the write, so its next read sees it.  Only the groups the write
+ * concerns (membership.c, dmg_cache_invalidate_entry) when that is bounded; else all. */
 static int
 dmg_response( Operation *op, SlapReply *rs )
 {
@@ -202,7 +214,10 @@ dmg_response( Operation *op, SlapReply *rs )
 	case LDAP_REQ_MODIFY:
 	case LDAP_REQ_MODRDN:
 	case LDAP_REQ_DELETE:
-		dmg_cache_invalidate( di->cache );
+		if ( dmg_write_bounded( op ) )
+			dmg_cache_invalidate_entry( op, di, &op->o_req_ndn );
+		else
+			dmg_cache_invalidate( di->cache );
 		break;
 	}
 	return SLAP_CB_CONTINUE;

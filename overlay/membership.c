@@ -618,6 +618,183 @@ dmg_cache_key( Operation *op, Entry *group, size_t *len )
 	return key;
 }
 
+/* ---- what a cached list depends on ---------------------------------------------------------
+ *
+ * A list is tagged with its group's DN and with the values of the group attributes that
+ * dmg_candidate_filter tests; a write to entry E invalidates the values that filter asserts
+ * for E's DN.  A tag and a key then meet exactly when the group matches the filter for E (or
+ * is E), so invalidation drops the groups the reverse lookup would consider for E, and follows
+ * that function when it learns of more attributes.  Whatever the filter holds other than
+ * equalities (and AND/OR/NOT of them) is taken as unbounded: everything is dropped.
+ */
+
+typedef struct dmg_tags {
+	dmg_cache_tag *t;
+	size_t n, cap;
+	AttributeDescription *ads[8];	/* the attributes the filter tests */
+	int nads;
+	int unbounded;
+	Operation *op;
+} dmg_tags;
+
+static void
+dmg_tags_add( dmg_tags *ts, struct berval *bv )
+{
+	if ( ts->n == ts->cap ) {
+		ts->cap = ts->cap ? ts->cap * 2 : 16;
+		ts->t = ts->op->o_tmprealloc( ts->t, ts->cap * sizeof( dmg_cache_tag ),
+			ts->op->o_tmpmemctx );
+	}
+	ts->t[ts->n].val = bv->bv_val;
+	ts->t[ts->n].len = bv->bv_len;
+	ts->n++;
+}
+
+static void
+dmg_tags_add_ad( dmg_tags *ts, AttributeDescription *ad )
+{
+	int i;
+
+	for ( i = 0; i < ts->nads && ts->ads[i] != ad; i++ )
+		;
+	if ( i < ts->nads )
+		return;
+	if ( ts->nads == (int)( sizeof( ts->ads ) / sizeof( ts->ads[0] ) ) )
+		ts->unbounded = 1;
+	else
+		ts->ads[ts->nads++] = ad;
+}
+
+/* The equality assertions of f: their values as tags, their attributes in ads */
+static void
+dmg_tags_of_filter( dmg_tags *ts, Filter *f )
+{
+	for ( ; f; f = f->f_next ) {
+		switch ( f->f_choice ) {
+		case LDAP_FILTER_AND:
+		case LDAP_FILTER_OR:
+			dmg_tags_of_filter( ts, f->f_list );
+			break;
+		case LDAP_FILTER_NOT:
+			dmg_tags_of_filter( ts, f->f_not );
+			break;
+		case LDAP_FILTER_EQUALITY:
+			dmg_tags_add( ts, &f->f_ava->aa_value );
+			dmg_tags_add_ad( ts, f->f_ava->aa_desc );
+			break;
+		default:
+			ts->unbounded = 1;
+		}
+	}
+}
+
+/* Does a list computed for op's identity depend on entries other than the group, its
+ * departments' subtrees and their ancestors?  It does when an access rule reads other
+ * entries: group membership, sets, dynamic ACLs (ACIs are stored on any ancestor).  The
+ * rootdn's lists never do. */
+static int
+dmg_acl_reads_other_entries( Operation *op, slap_overinst *on )
+{
+	AccessControl *lists[2], *a;
+	Access *b;
+	int i;
+
+	if ( dmg_is_root( op, on ) )
+		return 0;
+	lists[0] = op->o_bd->be_acl;
+	lists[1] = frontendDB->be_acl;
+	for ( i = 0; i < 2; i++ ) {
+		for ( a = lists[i]; a; a = a->acl_next ) {
+			for ( b = a->acl_access; b; b = b->a_next ) {
+				if ( !BER_BVISEMPTY( &b->a_group_pat ) || !BER_BVISEMPTY( &b->a_set_pat )
+					|| b->a_dynacl != NULL )
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Tags of group's list for op's identity; ts->unbounded when it must go untagged */
+static void
+dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
+{
+	dmg_tags probe = { 0 };
+	Filter *f;
+	Attribute *a;
+	unsigned j;
+	int i;
+
+	memset( ts, 0, sizeof( *ts ) );
+	ts->op = probe.op = op;
+	if ( dmg_acl_reads_other_entries( op, on ) ) {
+		ts->unbounded = 1;
+		return;
+	}
+	/* the attributes the filter tests, learnt from the filter for the group's own DN */
+	f = dmg_candidate_filter( op, &group->e_nname );
+	dmg_tags_of_filter( &probe, f );
+	ts->unbounded = probe.unbounded || probe.nads == 0;
+	dmg_tags_add( ts, &group->e_nname );
+	for ( i = 0; i < probe.nads; i++ ) {
+		a = attr_find( group->e_attrs, probe.ads[i] );
+		for ( j = 0; a && j < a->a_numvals; j++ )
+			dmg_tags_add( ts, &a->a_nvals[j] );
+	}
+	op->o_tmpfree( probe.t, op->o_tmpmemctx );
+	filter_free_x( op, f, 1 );
+}
+
+void
+dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn )
+{
+	dmg_tags keys = { 0 };
+	Filter *f = dmg_candidate_filter( op, ndn );
+
+	keys.op = op;
+	dmg_tags_of_filter( &keys, f );
+	/* the entry itself, when it is a group (dmg_group_tags) */
+	dmg_tags_add( &keys, ndn );
+	if ( keys.unbounded )
+		dmg_cache_invalidate( di->cache );
+	else
+		dmg_cache_invalidate_tags( di->cache, keys.t, keys.n );
+	op->o_tmpfree( keys.t, op->o_tmpmemctx );
+	filter_free_x( op, f, 1 );
+}
+
+/* What a list holds, for the statistics (the allocator's own overhead left out) */
+static size_t
+dmg_members_bytes( dmg_members *ms )
+{
+	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
+			* sizeof( struct berval );
+	unsigned i;
+
+	for ( i = 0; i < ms->n; i++ )
+		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
+	for ( i = 0; i < ms->nmail_count; i++ )
+		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
+	return b;
+}
+
+/* Stores a list computed from data read at generation gen; 1 when the cache took it */
+static int
+dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, size_t len,
+	unsigned long gen, dmg_members *ms, dmg_cache_entry **held )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_tags ts;
+	int stored;
+
+	dmg_group_tags( op, on, group, &ts );
+	stored = dmg_cache_put_tagged( di->cache, key, len, gen, ts.t,
+		ts.unbounded ? 0 : ts.n, ms, ms->n + ms->nmail_count, dmg_members_bytes( ms ), held );
+	op->o_tmpfree( ts.t, op->o_tmpmemctx );
+	return stored;
+}
+
 static int
 dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v )
 {
@@ -645,11 +822,11 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 		return LDAP_SUCCESS;
 	}
 	/* gen was read before this operation took its database snapshot: a write committed
-	 * since then has moved the generation on, and the put fails */
+	 * since then that concerns the group has stamped one of its tags, and the put fails */
 	computed = ch_calloc( 1, sizeof( dmg_members ) );
 	rc = dmg_members_expand( op, on, group, computed );
-	if ( rc == LDAP_SUCCESS && dmg_cache_put( di->cache, key, len, gen, computed,
-			computed->n + computed->nmail_count, &v->held ) ) {
+	if ( rc == LDAP_SUCCESS
+		&& dmg_members_store( op, on, group, key, len, gen, computed, &v->held ) ) {
 		v->ms = computed;
 	} else {
 		v->owned = *computed;
