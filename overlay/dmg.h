@@ -14,6 +14,7 @@
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member)
  *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
  *                   tags: a write drops only the lists of the groups it concerns)
+ *   monitor.c       the cache's statistics under cn=monitor
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
@@ -98,6 +99,8 @@ typedef struct dmg_info {
 	int max_condition_length;	/* dynmailgroup-max-condition-length, octets per value */
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	dmg_cache *cache;		/* member lists, see membership.c */
+	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
+	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
 	/* held from the check that a mail value is free until the backend has written it
 	 * (guard.c), so that two writes cannot both take the same address */
 	ldap_pvt_thread_mutex_t mail_lock;
@@ -117,6 +120,13 @@ typedef struct dmg_info {
 int dmg_config_init( BackendInfo *bi );
 int dmg_info_set_defaults( dmg_info *di );
 void dmg_info_free( dmg_info *di );
+
+/* ---- cache statistics under cn=monitor (monitor.c) ---------------------------------------- */
+
+int dmg_monitor_register_schema( void );
+/* Registers the statistics when slapd has a monitor database; never fails the database */
+int dmg_monitor_db_open( BackendDB *be );
+void dmg_monitor_db_close( BackendDB *be );
 
 /* ---- operations the overlay makes itself (ops.c) ----------------------------------------- */
 

@@ -163,6 +163,14 @@ dmg_db_open( BackendDB *be, ConfigReply *cr )
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
+	return dmg_monitor_db_open( be );
+}
+
+static int
+dmg_db_close( BackendDB *be, ConfigReply *cr )
+{
+	(void)cr;
+	dmg_monitor_db_close( be );
 	return 0;
 }
 
@@ -284,6 +292,8 @@ dmg_initialize( void )
 	int rc;
 
 	rc = dmg_schema_register_computed();
+	if ( rc == 0 )
+		rc = dmg_monitor_register_schema();
 	if ( rc )
 		return rc;
 
@@ -291,6 +301,7 @@ dmg_initialize( void )
 	dmg_overlay.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;
 	dmg_overlay.on_bi.bi_db_init = dmg_db_init;
 	dmg_overlay.on_bi.bi_db_open = dmg_db_open;
+	dmg_overlay.on_bi.bi_db_close = dmg_db_close;
 	dmg_overlay.on_bi.bi_db_destroy = dmg_db_destroy;
 
 	dmg_overlay.on_bi.bi_op_search = dmg_search;
