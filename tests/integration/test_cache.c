@@ -322,6 +322,50 @@ START_TEST(writes_racing_reads_never_see_a_stale_list)
 }
 END_TEST
 
+/* ---- access rules that read other entries ------------------------------------------------------
+ *
+ * With a "by group" clause, what the MTA sees below Engineering depends on a static group
+ * elsewhere: a write to that group concerns no dynamic group by DN, yet changes the MTA's
+ * list.  Lists of identities other than the rootdn are then dropped by every write. */
+
+#define READERS_GROUP "cn=readers,ou=System," DMG_SUFFIX
+
+START_TEST(acl_reading_another_entry_drops_lists_on_any_write)
+{
+    dmg_server_opts o = {
+        .db_config = "access to dn.subtree=\"ou=Engineering," DMG_SUFFIX "\"\n"
+                     "  by group.exact=\"" READERS_GROUP "\" read\n"
+                     "  by * none\n"
+                     "access to * by * read\n",
+        .overlay_config = "dynmailgroup-privileged " MTA "\n"
+                          "dynmailgroup-cache-max-values 1000000\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(s, MTA, DMG_PASSWORD);
+    char *m;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " READERS_GROUP "\nobjectClass: groupOfNames\n"
+                                     "cn: readers\nmember: " DMG_ROOTDN "\n"),
+                  LDAP_SUCCESS);
+    add_group(root, "acl-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    m = members_of(mta, "acl-eng");
+    ck_assert_str_eq(m, "");
+    free(m);
+    m = members_of(mta, "acl-eng");        /* cached, if at all, for the MTA */
+    free(m);
+    DMG_ASSERT_RC(dmg_modify(root, READERS_GROUP, "add: member\nmember: " MTA "\n"),
+                  LDAP_SUCCESS);
+    m = members_of(mta, "acl-eng");
+    ck_assert_ptr_nonnull(strstr(m, ALICE));
+    free(m);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -329,6 +373,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, monitor_entry_has_the_statistics);
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
+    tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     suite_add_tcase(s, tc);
     return s;
 }
