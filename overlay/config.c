@@ -72,7 +72,7 @@ static ConfigTable dmg_cfg[] = {
 		.arg_type = ARG_ULONG|ARG_MAGIC|DMG_CF_CACHE_MAX_VALUES, .arg_item = (void *)dmg_cf_gen,
 		.attribute =
 		"( " DMG_CFG_OID "8 NAME 'olcDynMailGroupCacheMaxValues' "
-		"DESC 'Bound on cached member values; 0 disables the cache' "
+		"DESC 'Bound on cached member values (default 1000000); 0 disables the cache' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
 	/* .9 and .10 are left to dynmailgroup-max-overrides and -member-visibility */
 	{ .name = "dynmailgroup-max-condition-length", .what = "octets", .min_args = 2, .max_args = 2,
@@ -243,7 +243,7 @@ dmg_cf_delete( ConfigArgs *c, dmg_info *di )
 		di->max_members = 0;
 		break;
 	case DMG_CF_CACHE_MAX_VALUES:
-		di->cache_max_values = 0;
+		di->cache_max_values = DMG_DEFAULT_CACHE_MAX_VALUES;
 		break;
 	case DMG_CF_MAX_CONDITION_LENGTH:
 		di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
@@ -334,7 +334,9 @@ dmg_info_set_defaults( dmg_info *di )
 	di->max_departments = DMG_DEFAULT_MAX_DEPARTMENTS;
 	di->max_whitelist = DMG_DEFAULT_MAX_WHITELIST;
 	di->max_members = 0;
-	di->cache_max_values = 0;
+	di->cache_max_values = DMG_DEFAULT_CACHE_MAX_VALUES;
+	if ( di->cache )
+		dmg_cache_set_limit( di->cache, di->cache_max_values );
 	di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
 	di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
 	return di->member_filter == NULL || di->dept_filter == NULL;

@@ -366,6 +366,42 @@ START_TEST(acl_reading_another_entry_drops_lists_on_any_write)
 }
 END_TEST
 
+/* ---- the default bound ------------------------------------------------------------------------ */
+
+/* No cache directive written: the cache is on, with the bound the man page states */
+START_TEST(cache_is_on_by_default)
+{
+    dmg_server_opts o = {
+        .overlay_config = "dynmailgroup-privileged " MTA "\n\ndatabase monitor\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *cfg = dmg_connect_ldapi_external(s);
+    DMG_ASSERT_VALUES(cfg, "olcDatabase={1}mdb,cn=config", LDAP_SCOPE_ONELEVEL,
+                      "(objectClass=olcDynMailGroupConfig)", "olcDynMailGroupCacheMaxValues",
+                      "1000000");
+    dmg_disconnect(cfg);
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(s, MTA, DMG_PASSWORD);
+    stats before, after;
+    char *m;
+
+    ck_assert_uint_eq(stat_of(root, "dmgCacheMaxValues"), 1000000);
+    add_group(root, "default-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    before = stats_now(root);
+    m = members_of(mta, "default-eng");
+    free(m);
+    m = members_of(mta, "default-eng");
+    free(m);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -374,6 +410,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
+    tcase_add_test(tc, cache_is_on_by_default);
     suite_add_tcase(s, tc);
     return s;
 }
