@@ -20,7 +20,8 @@ enum {
 	DMG_CF_MAX_MEMBERS,
 	DMG_CF_CACHE_MAX_VALUES,
 	DMG_CF_MAX_CONDITION_LENGTH,
-	DMG_CF_MAX_CONDITIONS
+	DMG_CF_MAX_CONDITIONS,
+	DMG_CF_FLUSH
 };
 
 static ConfigDriver dmg_cf_gen;
@@ -87,6 +88,14 @@ static ConfigTable dmg_cfg[] = {
 		"( " DMG_CFG_OID "12 NAME 'olcDynMailGroupMaxConditions' "
 		"DESC 'Most dmgCondition values a group may have' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
+	/* an action, not a setting: writing it empties the cache (dmg_cf_gen); it is never
+	 * emitted, so a converted slapd.conf does not carry it */
+	{ .name = "dynmailgroup-flush", .what = "TRUE", .min_args = 2, .max_args = 2,
+		.arg_type = ARG_ON_OFF|ARG_MAGIC|DMG_CF_FLUSH, .arg_item = (void *)dmg_cf_gen,
+		.attribute =
+		"( " DMG_CFG_OID "13 NAME 'olcDynMailGroupFlush' "
+		"DESC 'Writing it empties the membership cache' "
+		"SYNTAX OMsBoolean SINGLE-VALUE )" },
 	{ .name = NULL, .arg_type = ARG_IGNORED }
 };
 
@@ -98,7 +107,8 @@ static ConfigOCs dmg_ocs[] = {
 		"olcDynMailGroupPostmaster $ olcDynMailGroupPrivileged $ "
 		"olcDynMailGroupMaxDepartments $ olcDynMailGroupMaxWhitelist $ "
 		"olcDynMailGroupMaxMembers $ olcDynMailGroupCacheMaxValues $ "
-		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions ) )",
+		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions $ "
+		"olcDynMailGroupFlush ) )",
 		.co_type = Cft_Overlay, .co_table = dmg_cfg },
 	{ .co_def = NULL }
 };
@@ -297,6 +307,8 @@ dmg_cf_set( ConfigArgs *c, dmg_info *di )
 		return dmg_cf_positive( c, &di->max_condition_length );
 	case DMG_CF_MAX_CONDITIONS:
 		return dmg_cf_positive( c, &di->max_conditions );
+	case DMG_CF_FLUSH:
+		return 0;
 	}
 	return 1;
 }

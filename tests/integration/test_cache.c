@@ -402,6 +402,40 @@ START_TEST(cache_is_on_by_default)
 }
 END_TEST
 
+/* ---- the explicit flush ------------------------------------------------------------------------ */
+
+#define OVERLAY_CONFIG_DN "olcOverlay={0}dynmailgroup,olcDatabase={1}mdb,cn=config"
+
+/* Writing olcDynMailGroupFlush empties the cache, every time it is written (replace) */
+START_TEST(flush_on_cn_config_empties_the_cache)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+    stats before, after;
+    char *m;
+
+    add_group(root, "flush-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    for (int round = 0; round < 2; round++) {
+        m = members_of(root, "flush-eng");
+        free(m);
+        ck_assert_uint_ge(stat_of(root, "dmgCacheEntries"), 1);
+        before = stats_now(root);
+        DMG_ASSERT_RC(dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                                 "replace: olcDynMailGroupFlush\nolcDynMailGroupFlush: TRUE\n"),
+                      LDAP_SUCCESS);
+        after = stats_now(root);
+        /* a replace is a delete and an add to slapd: each empties the cache */
+        ck_assert_uint_ge(after.full - before.full, 1);
+        ck_assert_uint_eq(stat_of(root, "dmgCacheEntries"), 0);
+        m = members_of(root, "flush-eng");
+        free(m);
+        ck_assert_uint_eq(stats_now(root).misses - after.misses, 1);
+    }
+    dmg_disconnect(cfg);
+    dmg_disconnect(root);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -411,6 +445,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, cache_is_on_by_default);
+    tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
     suite_add_tcase(s, tc);
     return s;
 }
