@@ -26,6 +26,7 @@ struct dmg_cache_entry {
     size_t keylen;
     unsigned long hash;
     unsigned char *key;                /* after tag_hash, in the same allocation */
+    dmg_cache_tag *tag;                /* after tag_hash, the strings after the key */
     size_t ntags;                      /* 0: depends on everything */
     unsigned long tag_hash[];
 };
@@ -33,6 +34,17 @@ struct dmg_cache_entry {
 /* Generation stamps of invalidated tags, by hash slot: a fixed table, so that remembering
  * every write costs no memory; a shared slot only makes puts refused more often. */
 #define DMG_CACHE_DIRTY_SLOTS 4096
+
+/* The last renames' subtrees (old and new DNs) with their generation stamps: a value read
+ * before one of them and tagged at or below its DN is refused.  When a slot is reused, its
+ * stamp becomes the floor below which every put is refused. */
+#define DMG_CACHE_MOVED_SLOTS 16
+
+typedef struct dmg_cache_moved {
+    unsigned char *dn;
+    size_t len;
+    unsigned long stamp;
+} dmg_cache_moved;
 
 struct dmg_cache {
     pthread_mutex_t lock;
@@ -43,6 +55,9 @@ struct dmg_cache {
     unsigned long max_values, values, entries, generation;
     unsigned long flushed;              /* generation of the last full invalidation */
     unsigned long dirty[DMG_CACHE_DIRTY_SLOTS];
+    dmg_cache_moved moved[DMG_CACHE_MOVED_SLOTS];
+    unsigned moved_next;
+    unsigned long moved_floor;
     unsigned long hits, misses, evictions;
     unsigned long invalidations_targeted, invalidations_full, dropped, refused;
     size_t bytes;
@@ -207,10 +222,14 @@ maybe_grow(dmg_cache *c)
 void
 dmg_cache_destroy(dmg_cache *c)
 {
+    size_t i;
+
     if (c == NULL)
         return;
     dmg_cache_invalidate(c);
     pthread_mutex_destroy(&c->lock);
+    for (i = 0; i < DMG_CACHE_MOVED_SLOTS; i++)
+        free(c->moved[i].dn);
     free(c->buckets);
     free(c);
 }
@@ -294,20 +313,43 @@ dmg_cache_release(dmg_cache *c, dmg_cache_entry *held)
         entry_free(c, held);
 }
 
-/* Was a value tagged with tags, computed from data read at generation gen, computed after
- * every invalidation that concerns it? */
+/* Is the string tag base itself, or below it in DN syntax (tag ends with "," base)?  A comma
+ * that is part of an escaped value may make a string look below another: that only drops or
+ * refuses more. */
 static int
-fresh(dmg_cache *c, unsigned long gen, const unsigned long *tags, size_t ntags)
+tag_at_or_below(const dmg_cache_tag *tag, const unsigned char *base, size_t len)
 {
-    size_t i;
+    const unsigned char *t = tag->val;
+
+    if (len == 0)
+        return 1;
+    if (tag->len < len || memcmp(t + tag->len - len, base, len) != 0)
+        return 0;
+    return tag->len == len || t[tag->len - len - 1] == ',';
+}
+
+/* Was a value tagged as e is, computed from data read at generation gen, computed after every
+ * invalidation that concerns it? */
+static int
+fresh(dmg_cache *c, unsigned long gen, const dmg_cache_entry *e)
+{
+    size_t i, j;
 
     if (gen > c->generation || gen < c->flushed)
         return 0;
-    if (ntags == 0)
+    if (e->ntags == 0)
         return gen == c->generation;
-    for (i = 0; i < ntags; i++) {
-        if (c->dirty[tags[i] % DMG_CACHE_DIRTY_SLOTS] > gen)
+    if (gen < c->moved_floor)
+        return 0;
+    for (i = 0; i < e->ntags; i++) {
+        if (c->dirty[e->tag_hash[i] % DMG_CACHE_DIRTY_SLOTS] > gen)
             return 0;
+        for (j = 0; j < DMG_CACHE_MOVED_SLOTS; j++) {
+            const dmg_cache_moved *m = &c->moved[j];
+
+            if (m->dn && m->stamp > gen && tag_at_or_below(&e->tag[i], m->dn, m->len))
+                return 0;
+        }
     }
     return 1;
 }
@@ -319,22 +361,33 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
     return dmg_cache_put_tagged(c, key, keylen, gen, NULL, 0, value, nvalues, 0, held);
 }
 
-/* A new entry, not yet in the table: its memory and tag hashes; NULL when memory runs out */
+/* A new entry, not yet in the table: its memory, tag hashes and copies of the tags; NULL when
+ * memory runs out */
 static dmg_cache_entry *
 entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags)
 {
-    size_t own = sizeof(dmg_cache_entry) + ntags * sizeof(unsigned long) + keylen;
-    dmg_cache_entry *e = malloc(own);
-    size_t i;
+    size_t own = sizeof(dmg_cache_entry) + ntags * (sizeof(unsigned long) + sizeof(dmg_cache_tag))
+        + keylen, i;
+    dmg_cache_entry *e;
+    unsigned char *p;
 
-    if (e == NULL)
+    for (i = 0; i < ntags; i++)
+        own += tags[i].len;
+    if ((e = malloc(own)) == NULL)
         return NULL;
     memset(e, 0, sizeof(*e));
     e->ntags = ntags;
-    for (i = 0; i < ntags; i++)
-        e->tag_hash[i] = hash_key(tags[i].val, tags[i].len);
-    e->key = (unsigned char *)(e->tag_hash + ntags);
+    e->tag = (dmg_cache_tag *)(e->tag_hash + ntags);
+    e->key = (unsigned char *)(e->tag + ntags);
     memcpy(e->key, key, keylen);
+    p = e->key + keylen;
+    for (i = 0; i < ntags; i++) {
+        e->tag_hash[i] = hash_key(tags[i].val, tags[i].len);
+        memcpy(p, tags[i].val, tags[i].len);
+        e->tag[i].val = p;
+        e->tag[i].len = tags[i].len;
+        p += tags[i].len;
+    }
     e->keylen = keylen;
     e->hash = hash_key(key, keylen);
     e->bytes = own;
@@ -362,7 +415,7 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
         free(e);
         return 0;
     }
-    if (!fresh(c, gen, e->tag_hash, ntags)) {
+    if (!fresh(c, gen, e)) {
         c->refused++;
         pthread_mutex_unlock(&c->lock);
         free(e);
@@ -391,9 +444,11 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
     return 1;
 }
 
-/* Does e depend on one of the n strings hashed in keys? */
+/* Does e depend on one of the n strings hashed in keys, or on a string at or below one of
+ * the moved subtrees? */
 static int
-entry_concerned(const dmg_cache_entry *e, const unsigned long *keys, size_t n)
+entry_concerned(const dmg_cache_entry *e, const unsigned long *keys, size_t n,
+                const dmg_cache_tag *bases, size_t nbases)
 {
     size_t i, j;
 
@@ -404,16 +459,50 @@ entry_concerned(const dmg_cache_entry *e, const unsigned long *keys, size_t n)
             if (e->tag_hash[i] == keys[j])
                 return 1;
         }
+        for (j = 0; j < nbases; j++) {
+            if (tag_at_or_below(&e->tag[i], bases[j].val, bases[j].len))
+                return 1;
+        }
     }
     return 0;
+}
+
+/* Remembers that the subtree base moved at the current generation (lock held); 0 when memory
+ * runs out */
+static int
+moved_record(dmg_cache *c, const dmg_cache_tag *base)
+{
+    dmg_cache_moved *m = &c->moved[c->moved_next];
+    unsigned char *dn = malloc(base->len ? base->len : 1);
+
+    if (dn == NULL)
+        return 0;
+    memcpy(dn, base->val, base->len);
+    /* the slot's rename is forgotten: refuse everything read before it */
+    if (m->dn && m->stamp > c->moved_floor)
+        c->moved_floor = m->stamp;
+    free(m->dn);
+    m->dn = dn;
+    m->len = base->len;
+    m->stamp = c->generation;
+    c->moved_next = (c->moved_next + 1) % DMG_CACHE_MOVED_SLOTS;
+    return 1;
 }
 
 void
 dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
 {
+    dmg_cache_invalidate_moved(c, keys, nkeys, NULL, 0);
+}
+
+void
+dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                           const dmg_cache_tag *bases, size_t nbases)
+{
     dmg_cache_entry *dead = NULL, *e, *next;
     unsigned long *h = malloc((nkeys ? nkeys : 1) * sizeof(*h));
     size_t i;
+    int recorded = 1;
 
     if (h == NULL) {
         dmg_cache_invalidate(c);        /* dropping too much is always right */
@@ -426,9 +515,17 @@ dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
     c->invalidations_targeted++;
     for (i = 0; i < nkeys; i++)
         c->dirty[h[i] % DMG_CACHE_DIRTY_SLOTS] = c->generation;
+    for (i = 0; i < nbases && recorded; i++)
+        recorded = moved_record(c, &bases[i]);
+    if (!recorded) {
+        /* as dmg_cache_invalidate, under the lock already held */
+        c->flushed = c->generation;
+        c->invalidations_targeted--;
+        c->invalidations_full++;
+    }
     for (e = c->lru_head; e; e = next) {
         next = e->next;
-        if (!entry_concerned(e, h, nkeys))
+        if (recorded && !entry_concerned(e, h, nkeys, bases, nbases))
             continue;
         c->dropped++;
         if (entry_unlink(c, e)) {

@@ -58,6 +58,13 @@ typedef struct dmg_cache_tag {
  * of them is refused. */
 void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys);
 
+/* As dmg_cache_invalidate_tags, for a write that moved the subtrees bases[0..nbases) (a
+ * rename: the old and the new DN): also drops the values tagged with a string at or below
+ * one of them (in DN syntax: equal, or ending with "," and the base), and refuses such values
+ * read before. */
+void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                const dmg_cache_tag *bases, size_t nbases);
+
 /* The value stored under key, or NULL.  On success *held must later be given back with
  * dmg_cache_release(); the value stays valid until then. */
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);

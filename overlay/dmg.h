@@ -242,8 +242,11 @@ int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigne
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
 /* After a write to the entry ndn has succeeded: drops the cached lists of the groups
- * dmg_candidate_filter finds for ndn, and of ndn itself when it is a group */
-void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn );
+ * dmg_candidate_filter finds for ndn, and of ndn itself when it is a group; for a rename
+ * (new_ndn not NULL) the same for new_ndn, and the lists of groups naming an entry at or
+ * below either DN */
+void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
+	struct berval *new_ndn );
 void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
  * when there are more than dynmailgroup-max-members, an internal search's failure as it

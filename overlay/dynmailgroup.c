@@ -193,17 +193,16 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	return 0;
 }
 
-/* Can the lists a write changes be named from its target's DN?  Not for:
+/* Can the lists a write changes be named from its target's DN (and a rename's new DN)?
+ * Not for:
  *  - writes of an LDAP transaction: answered before they are committed (dmg_op_txn empties
  *    the cache again at the commit);
  *  - a consumer's replicated writes: syncrepl applies whole entries whose earlier state (and
- *    DN) the overlay never saw;
- *  - renames: the entry may have subordinates, which move with it, below departments other
- *    groups name. */
+ *    DN) the overlay never saw. */
 static int
 dmg_write_bounded( Operation *op )
 {
-	return op->o_tag != LDAP_REQ_MODRDN && !op->o_txnSpec && !be_shadow_update( op );
+	return !op->o_txnSpec && !be_shadow_update( op );
 }
 
 /* A successful write may change some groups' members: their cached lists are dropped before
@@ -214,18 +213,28 @@ dmg_response( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_info *di = on->on_bi.bi_private;
+	struct berval dn, ndn;
 
 	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
 	case LDAP_REQ_MODIFY:
-	case LDAP_REQ_MODRDN:
 	case LDAP_REQ_DELETE:
 		if ( dmg_write_bounded( op ) )
-			dmg_cache_invalidate_entry( op, di, &op->o_req_ndn );
+			dmg_cache_invalidate_entry( op, di, &op->o_req_ndn, NULL );
 		else
 			dmg_cache_invalidate( di->cache );
+		break;
+	case LDAP_REQ_MODRDN:
+		if ( !dmg_write_bounded( op ) ) {
+			dmg_cache_invalidate( di->cache );
+			break;
+		}
+		dmg_modrdn_new_dn( op, &dn, &ndn );
+		dmg_cache_invalidate_entry( op, di, &op->o_req_ndn, &ndn );
+		op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
+		op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
 		break;
 	}
 	return SLAP_CB_CONTINUE;

@@ -745,22 +745,45 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 	filter_free_x( op, f, 1 );
 }
 
-void
-dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn )
+/* The keys of a write to the entry ndn: what dmg_candidate_filter asserts for it, and ndn
+ * itself (a group's own lists, dmg_group_tags); f keeps the values, free it after use */
+static Filter *
+dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 {
-	dmg_tags keys = { 0 };
 	Filter *f = dmg_candidate_filter( op, ndn );
 
+	dmg_tags_of_filter( keys, f );
+	dmg_tags_add( keys, ndn );
+	return f;
+}
+
+void
+dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
+	struct berval *new_ndn )
+{
+	dmg_tags keys = { 0 };
+	dmg_cache_tag moved[2];
+	Filter *f, *g = NULL;
+
 	keys.op = op;
-	dmg_tags_of_filter( &keys, f );
-	/* the entry itself, when it is a group (dmg_group_tags) */
-	dmg_tags_add( &keys, ndn );
+	f = dmg_write_keys( op, ndn, &keys );
+	if ( new_ndn ) {
+		/* the subtree moves with the entry: lists of groups naming an entry at or below
+		 * either DN go too */
+		g = dmg_write_keys( op, new_ndn, &keys );
+		moved[0].val = ndn->bv_val;
+		moved[0].len = ndn->bv_len;
+		moved[1].val = new_ndn->bv_val;
+		moved[1].len = new_ndn->bv_len;
+	}
 	if ( keys.unbounded )
 		dmg_cache_invalidate( di->cache );
 	else
-		dmg_cache_invalidate_tags( di->cache, keys.t, keys.n );
+		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, new_ndn ? 2 : 0 );
 	op->o_tmpfree( keys.t, op->o_tmpmemctx );
 	filter_free_x( op, f, 1 );
+	if ( g )
+		filter_free_x( op, g, 1 );
 }
 
 /* What a list holds, for the statistics (the allocator's own overhead left out) */

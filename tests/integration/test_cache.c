@@ -160,14 +160,28 @@ START_TEST(write_drops_only_the_groups_it_concerns)
     ck_assert_uint_eq(after.misses - before.misses, 1);
     ck_assert_uint_eq(after.hits - before.hits, 1);
 
-    /* a rename empties the cache (the entry may carry a subtree) */
+    /* a move drops the lists of the groups of its old and new place, not the others' */
+    add_group(root, "t-eng-all", "ou=Engineering," DMG_SUFFIX, NULL);
+    add_group(root, "t-sales", "ou=Sales," DMG_SUFFIX, NULL);
+    m = members_of(root, "t-eng-all");
+    ck_assert_ptr_nonnull(strstr(m, CAROL));
+    free(m);
+    m = members_of(root, "t-sales");
+    free(m);
     before = stats_now(root);
     DMG_ASSERT_RC(dmg_rename(root, CAROL, "uid=carol", "ou=Finance," DMG_SUFFIX, 1),
                   LDAP_SUCCESS);
+    m = members_of(root, "t-sales");
+    free(m);
     after = stats_now(root);
-    ck_assert_uint_eq(after.full - before.full, 1);
+    ck_assert_uint_eq(after.full, before.full);
+    ck_assert_uint_eq(after.targeted - before.targeted, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
     m = members_of(root, "t-fin");
     ck_assert_ptr_nonnull(strstr(m, "uid=carol,ou=Finance," DMG_SUFFIX));
+    free(m);
+    m = members_of(root, "t-eng-all");
+    ck_assert_ptr_null(strstr(m, "carol"));
     free(m);
     DMG_ASSERT_RC(dmg_rename(root, "uid=carol,ou=Finance," DMG_SUFFIX, "uid=carol",
                              "ou=Engineering," DMG_SUFFIX, 1),
@@ -175,6 +189,39 @@ START_TEST(write_drops_only_the_groups_it_concerns)
     DMG_ASSERT_RC(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), LDAP_SUCCESS);
     free(eng);
     free(fin);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A department's rename moves its subtree: groups naming an entry below it (rewritten by the
+ * overlay) and groups above it show the new DNs at once */
+START_TEST(department_rename_is_followed_through_the_cache)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    char *m;
+
+    add_group(root, "ren-storage", "ou=Storage,ou=Backend,ou=Engineering," DMG_SUFFIX, NULL);
+    add_group(root, "ren-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    m = members_of(root, "ren-storage");
+    ck_assert_ptr_nonnull(strstr(m, ",ou=Storage,ou=Backend,ou=Engineering,"));
+    free(m);
+    m = members_of(root, "ren-eng");
+    free(m);
+    DMG_ASSERT_RC(dmg_rename(root, "ou=Backend,ou=Engineering," DMG_SUFFIX, "ou=BackendX", NULL, 1),
+                  LDAP_SUCCESS);
+    m = members_of(root, "ren-storage");
+    ck_assert_msg(strstr(m, ",ou=Storage,ou=BackendX,ou=Engineering,") != NULL
+                      && strstr(m, "ou=Backend,") == NULL, "after the rename: %s", m);
+    free(m);
+    m = members_of(root, "ren-eng");
+    ck_assert_msg(strstr(m, ",ou=BackendX,") != NULL && strstr(m, "ou=Backend,") == NULL,
+                  "after the rename: %s", m);
+    free(m);
+    DMG_ASSERT_RC(dmg_rename(root, "ou=BackendX,ou=Engineering," DMG_SUFFIX, "ou=Backend", NULL, 1),
+                  LDAP_SUCCESS);
+    m = members_of(root, "ren-storage");
+    ck_assert_ptr_nonnull(strstr(m, ",ou=Storage,ou=Backend,ou=Engineering,"));
+    free(m);
     dmg_disconnect(root);
 }
 END_TEST
@@ -442,6 +489,7 @@ static Suite *cache_suite(void)
     TCase *tc = dmg_tcase("cache");
     tcase_add_test(tc, monitor_entry_has_the_statistics);
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
+    tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, cache_is_on_by_default);

@@ -71,6 +71,7 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_get_stats fault_dmg_cache_get_stats
 #define dmg_cache_put_tagged fault_dmg_cache_put_tagged
 #define dmg_cache_invalidate_tags fault_dmg_cache_invalidate_tags
+#define dmg_cache_invalidate_moved fault_dmg_cache_invalidate_moved
 /* cache.h is already included, so the renamed API needs its own prototypes */
 dmg_cache *dmg_cache_new(unsigned long max_values, dmg_cache_free_fn free_value);
 void dmg_cache_destroy(dmg_cache *c);
@@ -86,6 +87,8 @@ int dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned 
                          const dmg_cache_tag *tags, size_t ntags, void *value,
                          unsigned long nvalues, size_t bytes, dmg_cache_entry **held);
 void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys);
+void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                const dmg_cache_tag *bases, size_t nbases);
 #include "cache.c"
 #undef malloc
 #undef calloc
@@ -100,6 +103,7 @@ void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t n
 #undef dmg_cache_get_stats
 #undef dmg_cache_put_tagged
 #undef dmg_cache_invalidate_tags
+#undef dmg_cache_invalidate_moved
 
 /* ---- test values and helpers ---------------------------------------------------------------- */
 
@@ -1513,6 +1517,81 @@ START_TEST(test_targeted_invalidation_when_allocation_fails_drops_everything)
 }
 END_TEST
 
+/* ---- moved subtrees (renames) -------------------------------------------------------------- */
+
+/* A rename drops the values tagged at or below the moved DNs, not a sibling whose DN merely
+ * ends with the same characters */
+START_TEST(test_moved_drops_tags_at_or_below_the_base)
+{
+    dmg_cache *c = cache_new(10);
+    tval at = TVAL(1), below = TVAL(2), sibling = TVAL(3), above = TVAL(4);
+    dmg_cache_tag tat[] = { TAG("ou=a,dc=x") }, tbelow[] = { TAG("ou=t,ou=a,dc=x") };
+    dmg_cache_tag tsib[] = { TAG("ou=ba,dc=x") }, tabove[] = { TAG("dc=x") };
+    dmg_cache_tag base[] = { TAG("ou=a,dc=x") };
+    unsigned long gen = dmg_cache_generation(c);
+
+    ck_assert_int_eq(put_tagged(c, K("at"), gen, tat, 1, &at), 1);
+    ck_assert_int_eq(put_tagged(c, K("below"), gen, tbelow, 1, &below), 1);
+    ck_assert_int_eq(put_tagged(c, K("sibling"), gen, tsib, 1, &sibling), 1);
+    ck_assert_int_eq(put_tagged(c, K("above"), gen, tabove, 1, &above), 1);
+    dmg_cache_invalidate_moved(c, NULL, 0, base, 1);
+    ck_assert_ptr_null(peek(c, K("at")));
+    ck_assert_ptr_null(peek(c, K("below")));
+    ck_assert_ptr_eq(peek(c, K("sibling")), &sibling);
+    ck_assert_ptr_eq(peek(c, K("above")), &above);
+    /* read before the rename: refused at or below, accepted elsewhere */
+    ck_assert_int_eq(put_tagged(c, K("below"), gen, tbelow, 1, &below), 0);
+    ck_assert_int_eq(put_tagged(c, K("at"), gen, tat, 1, &at), 0);
+    ck_assert_int_eq(put_tagged(c, K("sibling2"), gen, tsib, 1, &sibling), 1);
+    /* read after: fresh */
+    ck_assert_int_eq(put_tagged(c, K("below"), dmg_cache_generation(c), tbelow, 1, &below), 1);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* Once more renames came than are remembered, everything read before the forgotten ones is
+ * refused */
+START_TEST(test_forgotten_moves_refuse_older_puts)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1);
+    dmg_cache_tag ta[] = { TAG("ou=t,ou=a,dc=x") }, base[] = { TAG("ou=a,dc=x") };
+    dmg_cache_tag other[] = { TAG("ou=other,dc=x") };
+    unsigned long gen = dmg_cache_generation(c);
+    int i;
+
+    dmg_cache_invalidate_moved(c, NULL, 0, base, 1);
+    for (i = 0; i < DMG_CACHE_MOVED_SLOTS; i++)
+        dmg_cache_invalidate_moved(c, NULL, 0, other, 1);
+    ck_assert_int_eq(put_tagged(c, K("a"), gen, ta, 1, &a), 0);
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), ta, 1, &a), 1);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(test_moved_when_allocation_fails_drops_everything)
+{
+    dmg_cache *c = fault_dmg_cache_new(10, tval_free);
+    tval a = TVAL(1);
+    dmg_cache_tag ta[] = { TAG("elsewhere") }, base[] = { TAG("ou=a,dc=x") };
+    dmg_cache_stats st;
+    unsigned long gen;
+
+    ck_assert_ptr_nonnull(c);
+    gen = fault_dmg_cache_generation(c);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("a"), gen, ta, 1, &a, 1, 0, NULL), 1);
+    allocs_until_failure = 2;           /* the key hashes succeed, the base's copy fails */
+    fault_dmg_cache_invalidate_moved(c, NULL, 0, base, 1);
+    fault_dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.invalidations_full, 1);
+    ck_assert_uint_eq(st.invalidations_targeted, 0);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("a"), gen, ta, 1, &a, 1, 0, NULL), 0);
+    fault_dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 1);
+}
+END_TEST
+
 /* ---- targeted invalidation under concurrency --------------------------------------------------
  *
  * A model of the overlay's use: DEPTS "departments", each with a committed version (the
@@ -1722,6 +1801,9 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_tags_are_whole_strings);
     tcase_add_test(tc, test_bytes_are_accounted);
     tcase_add_test(tc, test_targeted_invalidation_when_allocation_fails_drops_everything);
+    tcase_add_test(tc, test_moved_drops_tags_at_or_below_the_base);
+    tcase_add_test(tc, test_forgotten_moves_refuse_older_puts);
+    tcase_add_test(tc, test_moved_when_allocation_fails_drops_everything);
     suite_add_tcase(s, tc);
 
     tc = tcase_new("keys", 10);
