@@ -22,6 +22,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1596,13 +1597,13 @@ END_TEST
  *
  * A model of the overlay's use: DEPTS "departments", each with a committed version (the
  * database).  A writer commits a new version of a department, then invalidates its tag (the
- * write's response), then publishes the version as returned.  A reader reads the generation,
+ * write's response; every third time as a moved subtree, as a rename does), then publishes the version as returned.  A reader reads the generation,
  * then the committed version (its snapshot), then stores that version under the department's
  * key tagged with it, and gets it back.  Exactness: a value got after a write has returned is
  * never older than that write.  No sleeps: the threads run as fast as they can, and the counts
  * below prove the race was run (puts refused as stale, and targeted drops).
  */
-#define TC_DEPTS 4
+#define TC_DEPTS 2
 #define TC_READERS 4
 #define TC_READER_OPS 20000
 #define TC_WRITER_OPS 5000
@@ -1653,10 +1654,15 @@ static void *tc_writer(void *arg)
         v = ++tc.committed[d];
         pthread_mutex_unlock(&tc.db);
         tc_tag(d, buf, &t);
-        dmg_cache_invalidate_tags(c, &t, 1);
+        /* every third write is a rename of the department: the moved-subtree path */
+        if (i % 3 == 2)
+            dmg_cache_invalidate_moved(c, NULL, 0, &t, 1);
+        else
+            dmg_cache_invalidate_tags(c, &t, 1);
         pthread_mutex_lock(&tc.db);
         tc.returned[d] = v;
         pthread_mutex_unlock(&tc.db);
+        sched_yield();                  /* spreads the writes over the readers' run */
     }
     return NULL;
 }
@@ -1681,6 +1687,9 @@ static void *tc_reader(void *arg)
             gen = dmg_cache_generation(c);
             v = malloc(sizeof(*v));
             v->version = tc_load(&tc.committed[d]);
+            /* widens the window in which a write commits and returns between the snapshot
+             * and the put: the case the stamps exist for */
+            sched_yield();
             if (dmg_cache_put_tagged(c, t.val, t.len, gen, &t, 1, v, 1, 0, &held)) {
                 __sync_fetch_and_add(&tc.stored, 1);
             } else {
