@@ -11,7 +11,9 @@
  *   config.c        slapd.conf directives and cn=config attributes
  *   schema.c        computed attribute types (registered in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
- *   membership.c    forward expansion (members of a group) and the reverse test (is E a member)
+ *   membership.c    forward expansion (members of a group) and the reverse test (is E a member);
+ *                   the cache's use: lists by group and identity, tagged with what they
+ *                   depend on, and what a write invalidates
  *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
  *                   tags: a write drops only the lists of the groups it concerns)
  *   monitor.c       the cache's statistics under cn=monitor
