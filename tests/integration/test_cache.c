@@ -74,6 +74,19 @@ static char *members_of(LDAP *ld, const char *cn)
     return dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "member");
 }
 
+/* Two reads of cn=<cn> by reader: the first computes the list (a miss), the second is served
+ * from the cache (a hit); statistics read through ld */
+static void assert_miss_then_hit(LDAP *ld, LDAP *reader, const char *cn)
+{
+    stats before = stats_now(ld), after;
+
+    for (int i = 0; i < 2; i++)
+        free(members_of(reader, cn));
+    after = stats_now(ld);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
+}
+
 /* ---- statistics ------------------------------------------------------------------------------- */
 
 START_TEST(monitor_entry_has_the_statistics)
@@ -84,8 +97,6 @@ START_TEST(monitor_entry_has_the_statistics)
         "dmgCacheInvalidationsFull", "dmgCacheDropped", "dmgCacheRefused",
         "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes", NULL
     };
-    stats before, after;
-    char *m;
 
     /* one entry, below its database's entry */
     char *dns = dmg_dns_joined(root, MONITOR, LDAP_SCOPE_SUBTREE, DMG_MONITOR_FILTER);
@@ -99,14 +110,7 @@ START_TEST(monitor_entry_has_the_statistics)
 
     /* a miss, then a hit; entries, values and bytes count the list */
     add_group(root, "stats-eng", "ou=Engineering," DMG_SUFFIX, NULL);
-    before = stats_now(root);
-    m = members_of(root, "stats-eng");
-    free(m);
-    m = members_of(root, "stats-eng");
-    free(m);
-    after = stats_now(root);
-    ck_assert_uint_eq(after.misses - before.misses, 1);
-    ck_assert_uint_eq(after.hits - before.hits, 1);
+    assert_miss_then_hit(root, root, "stats-eng");
     ck_assert_uint_ge(stat_of(root, "dmgCacheEntries"), 1);
     ck_assert_uint_ge(stat_of(root, "dmgCacheValues"), 20);
     ck_assert_uint_ge(stat_of(root, "dmgCacheBytes"), 20 * 2 * sizeof "uid=x,ou=Engineering");
@@ -430,19 +434,10 @@ START_TEST(cache_is_on_by_default)
     dmg_disconnect(cfg);
     LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
     LDAP *mta = dmg_connect(s, MTA, DMG_PASSWORD);
-    stats before, after;
-    char *m;
 
     ck_assert_uint_eq(stat_of(root, "dmgCacheMaxValues"), 1000000);
     add_group(root, "default-eng", "ou=Engineering," DMG_SUFFIX, NULL);
-    before = stats_now(root);
-    m = members_of(mta, "default-eng");
-    free(m);
-    m = members_of(mta, "default-eng");
-    free(m);
-    after = stats_now(root);
-    ck_assert_uint_eq(after.misses - before.misses, 1);
-    ck_assert_uint_eq(after.hits - before.hits, 1);
+    assert_miss_then_hit(root, mta, "default-eng");
     dmg_disconnect(mta);
     dmg_disconnect(root);
     ck_assert_int_eq(dmg_server_stop(s), 0);
