@@ -416,7 +416,9 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
         return 0;
     }
     if (!fresh(c, gen, e)) {
-        c->refused++;
+        /* a generation from the future is the caller's "never store", not a race */
+        if (gen <= c->generation)
+            c->refused++;
         pthread_mutex_unlock(&c->lock);
         free(e);
         return 0;
