@@ -198,6 +198,9 @@ write_conf() {
             echo "overlay dynmailgroup"
             echo "dynmailgroup-privileged \"$MTA_DN\""
             echo "dynmailgroup-cache-max-values 5000000"
+            # the cache's statistics (entries, values, bytes) for the memory line of the table
+            echo
+            echo "database monitor"
         fi
     } >"$out"
 }
@@ -269,6 +272,16 @@ for f in $FLAVOURS; do
         "$GROUPS_BASE" "$work/members-$f.txt"
     eval "RSS1_$f=$(proc_kb "$pid" VmRSS) ANON1_$f=$(proc_kb "$pid" RssAnon)"
 done
+
+# a statistic of the dmg server's cache, from its cn=monitor entry
+cache_stat() {
+    ldapsearch -x -LLL -o ldif-wrap=no -H "$(uri dmg)" -D "$MTA_DN" -w "$MTA_PW" \
+        -b cn=Databases,cn=Monitor '(objectClass=dmgCacheMonitor)' "$1" 2>/dev/null |
+        awk -v a="$1:" '$1 == a { print $2 }'
+}
+CACHE_ENTRIES=$(cache_stat dmgCacheEntries)
+CACHE_VALUES=$(cache_stat dmgCacheValues)
+CACHE_BYTES=$(cache_stat dmgCacheBytes)
 
 verify="identical"
 for f in dynlist dmg; do
@@ -508,6 +521,11 @@ table=$work/table.md
             c, st, s, (s > 0 ? c / s : 0), (s > 0 && c <= 2 * s ? "met" : "**missed**")
     }'
     echo "Cache bound: \`dynmailgroup-cache-max-values 5000000\`; every group read holds $TOTAL_MEMBERS member DNs + $TOTAL_MEMBERS mail values = $((2 * TOTAL_MEMBERS)) values."
+    awk -v e="${CACHE_ENTRIES:-0}" -v v="${CACHE_VALUES:-0}" -v b="${CACHE_BYTES:-0}" \
+        -v rss="$((ANON1_dmg - ANON0_dmg))" 'BEGIN {
+        printf "Cache after reading every group (cn=monitor): %d lists, %d values, %d bytes of lists = %.0f bytes per value; dmg RssAnon growth %.0f bytes per value.\n",
+            e, v, b, (v > 0 ? b / v : 0), (v > 0 ? rss * 1024 / v : 0)
+    }'
     echo "Member sets of the three flavours (every group read from each server): $verify."
     echo "Load average (1/5/15 min) when the workloads started: $LOAD_START; when they ended: $LOAD_END ($(nproc) CPUs)."
 } >"$table"

@@ -4,6 +4,11 @@
  * One mutex guards the table, the LRU list and the counters; the critical sections are a
  * hash lookup or an unlink, never the construction of a value.  Reference counts are
  * changed under the same mutex, and a value is freed outside it.
+ *
+ * A targeted invalidation walks every entry comparing tag hashes: entries are few (one per
+ * group and identity, bounded by max_values) and tags fewer, so a walk costs microseconds and
+ * needs no second index to keep consistent.  Equal hashes of different strings only drop an
+ * entry that could have stayed.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,11 +21,30 @@ struct dmg_cache_entry {
     dmg_cache_entry *prev, *next;      /* LRU list, most recent first */
     void *value;
     unsigned long nvalues;
+    size_t bytes;                      /* counted in the statistics */
     unsigned refs;                     /* the cache's own reference + readers */
     size_t keylen;
     unsigned long hash;
-    unsigned char key[];
+    unsigned char *key;                /* after tag_hash, in the same allocation */
+    dmg_cache_tag *tag;                /* after tag_hash, the strings after the key */
+    size_t ntags;                      /* 0: depends on everything */
+    unsigned long tag_hash[];
 };
+
+/* Generation stamps of invalidated tags, by hash slot: a fixed table, so that remembering
+ * every write costs no memory; a shared slot only makes puts refused more often. */
+#define DMG_CACHE_DIRTY_SLOTS 4096
+
+/* The last renames' subtrees (old and new DNs) with their generation stamps: a value read
+ * before one of them and tagged at or below its DN is refused.  When a slot is reused, its
+ * stamp becomes the floor below which every put is refused. */
+#define DMG_CACHE_MOVED_SLOTS 16
+
+typedef struct dmg_cache_moved {
+    unsigned char *dn;
+    size_t len;
+    unsigned long stamp;
+} dmg_cache_moved;
 
 struct dmg_cache {
     pthread_mutex_t lock;
@@ -29,7 +53,14 @@ struct dmg_cache {
     size_t nbuckets;
     dmg_cache_entry *lru_head, *lru_tail;
     unsigned long max_values, values, entries, generation;
+    unsigned long flushed;              /* generation of the last full invalidation */
+    unsigned long dirty[DMG_CACHE_DIRTY_SLOTS];
+    dmg_cache_moved moved[DMG_CACHE_MOVED_SLOTS];
+    unsigned moved_next;
+    unsigned long moved_floor;
     unsigned long hits, misses, evictions;
+    unsigned long invalidations_targeted, invalidations_full, dropped, refused;
+    size_t bytes;
 };
 
 #define DMG_CACHE_MIN_BUCKETS 64
@@ -116,6 +147,7 @@ entry_unlink(dmg_cache *c, dmg_cache_entry *e)
     *pp = e->hnext;
     lru_unlink(c, e);
     c->values -= e->nvalues;
+    c->bytes -= e->bytes;
     c->entries--;
     return --e->refs == 0 ? e : NULL;
 }
@@ -190,10 +222,14 @@ maybe_grow(dmg_cache *c)
 void
 dmg_cache_destroy(dmg_cache *c)
 {
+    size_t i;
+
     if (c == NULL)
         return;
     dmg_cache_invalidate(c);
     pthread_mutex_destroy(&c->lock);
+    for (i = 0; i < DMG_CACHE_MOVED_SLOTS; i++)
+        free(c->moved[i].dn);
     free(c->buckets);
     free(c);
 }
@@ -227,7 +263,8 @@ dmg_cache_invalidate(dmg_cache *c)
     dmg_cache_entry *dead = NULL, *e;
 
     pthread_mutex_lock(&c->lock);
-    c->generation++;
+    c->flushed = ++c->generation;
+    c->invalidations_full++;
     while (c->lru_head) {
         e = entry_unlink(c, c->lru_head);
         if (e) {
@@ -276,11 +313,92 @@ dmg_cache_release(dmg_cache *c, dmg_cache_entry *held)
         entry_free(c, held);
 }
 
+/* Is the string tag base itself, or below it in DN syntax (tag ends with "," base)?  A comma
+ * that is part of an escaped value may make a string look below another: that only drops or
+ * refuses more. */
+static int
+tag_at_or_below(const dmg_cache_tag *tag, const unsigned char *base, size_t len)
+{
+    const unsigned char *t = tag->val;
+
+    if (len == 0)
+        return 1;
+    if (tag->len < len || memcmp(t + tag->len - len, base, len) != 0)
+        return 0;
+    return tag->len == len || t[tag->len - len - 1] == ',';
+}
+
+/* Was a value tagged as e is, computed from data read at generation gen, computed after every
+ * invalidation that concerns it? */
+static int
+fresh(dmg_cache *c, unsigned long gen, const dmg_cache_entry *e)
+{
+    size_t i, j;
+
+    if (gen > c->generation || gen < c->flushed)
+        return 0;
+    if (e->ntags == 0)
+        return gen == c->generation;
+    if (gen < c->moved_floor)
+        return 0;
+    for (i = 0; i < e->ntags; i++) {
+        if (c->dirty[e->tag_hash[i] % DMG_CACHE_DIRTY_SLOTS] > gen)
+            return 0;
+        for (j = 0; j < DMG_CACHE_MOVED_SLOTS; j++) {
+            const dmg_cache_moved *m = &c->moved[j];
+
+            if (m->dn && m->stamp > gen && tag_at_or_below(&e->tag[i], m->dn, m->len))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 int
 dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
               void *value, unsigned long nvalues, dmg_cache_entry **held)
 {
-    unsigned long h = hash_key(key, keylen);
+    return dmg_cache_put_tagged(c, key, keylen, gen, NULL, 0, value, nvalues, 0, held);
+}
+
+/* A new entry, not yet in the table: its memory, tag hashes and copies of the tags; NULL when
+ * memory runs out */
+static dmg_cache_entry *
+entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags)
+{
+    size_t own = sizeof(dmg_cache_entry) + ntags * (sizeof(unsigned long) + sizeof(dmg_cache_tag))
+        + keylen, i;
+    dmg_cache_entry *e;
+    unsigned char *p;
+
+    for (i = 0; i < ntags; i++)
+        own += tags[i].len;
+    if ((e = malloc(own)) == NULL)
+        return NULL;
+    memset(e, 0, sizeof(*e));
+    e->ntags = ntags;
+    e->tag = (dmg_cache_tag *)(e->tag_hash + ntags);
+    e->key = (unsigned char *)(e->tag + ntags);
+    memcpy(e->key, key, keylen);
+    p = e->key + keylen;
+    for (i = 0; i < ntags; i++) {
+        e->tag_hash[i] = hash_key(tags[i].val, tags[i].len);
+        memcpy(p, tags[i].val, tags[i].len);
+        e->tag[i].val = p;
+        e->tag[i].len = tags[i].len;
+        p += tags[i].len;
+    }
+    e->keylen = keylen;
+    e->hash = hash_key(key, keylen);
+    e->bytes = own;
+    return e;
+}
+
+int
+dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                     const dmg_cache_tag *tags, size_t ntags, void *value,
+                     unsigned long nvalues, size_t bytes, dmg_cache_entry **held)
+{
     dmg_cache_entry *e, *old = NULL, *dead;
     dmg_cache_entry **pp;
 
@@ -290,28 +408,34 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
      * bounds the number of entries */
     if (nvalues == 0)
         nvalues = 1;
-    e = malloc(sizeof(*e) + keylen);
+    e = entry_new(key, keylen, tags, ntags);
     pthread_mutex_lock(&c->lock);
-    if (e == NULL || c->max_values == 0 || nvalues > c->max_values || gen != c->generation) {
+    if (e == NULL || c->max_values == 0 || nvalues > c->max_values) {
         pthread_mutex_unlock(&c->lock);
         free(e);
         return 0;
     }
-    pp = bucket_slot(c, key, keylen, h);
+    if (!fresh(c, gen, e)) {
+        /* a generation from the future is the caller's "never store", not a race */
+        if (gen <= c->generation)
+            c->refused++;
+        pthread_mutex_unlock(&c->lock);
+        free(e);
+        return 0;
+    }
+    pp = bucket_slot(c, key, keylen, e->hash);
     if (*pp)
         old = entry_unlink(c, *pp);
     dead = evict_for(c, nvalues);
-    memset(e, 0, sizeof(*e));
-    memcpy(e->key, key, keylen);
-    e->keylen = keylen;
-    e->hash = h;
     e->value = value;
     e->nvalues = nvalues;
+    e->bytes += bytes;
     e->refs = held ? 2 : 1;
-    pp = bucket_slot(c, key, keylen, h);
+    pp = bucket_slot(c, key, keylen, e->hash);
     *pp = e;
     lru_push_front(c, e);
     c->values += nvalues;
+    c->bytes += e->bytes;
     c->entries++;
     maybe_grow(c);
     pthread_mutex_unlock(&c->lock);
@@ -320,6 +444,100 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
     entry_free(c, old);
     free_chain(c, dead);
     return 1;
+}
+
+/* Does e depend on one of the n strings hashed in keys, or on a string at or below one of
+ * the moved subtrees? */
+static int
+entry_concerned(const dmg_cache_entry *e, const unsigned long *keys, size_t n,
+                const dmg_cache_tag *bases, size_t nbases)
+{
+    size_t i, j;
+
+    if (e->ntags == 0)
+        return 1;
+    for (i = 0; i < e->ntags; i++) {
+        for (j = 0; j < n; j++) {
+            if (e->tag_hash[i] == keys[j])
+                return 1;
+        }
+        for (j = 0; j < nbases; j++) {
+            if (tag_at_or_below(&e->tag[i], bases[j].val, bases[j].len))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Remembers that the subtree base moved at the current generation (lock held); 0 when memory
+ * runs out */
+static int
+moved_record(dmg_cache *c, const dmg_cache_tag *base)
+{
+    dmg_cache_moved *m = &c->moved[c->moved_next];
+    unsigned char *dn = malloc(base->len ? base->len : 1);
+
+    if (dn == NULL)
+        return 0;
+    memcpy(dn, base->val, base->len);
+    /* the slot's rename is forgotten: refuse everything read before it */
+    if (m->dn && m->stamp > c->moved_floor)
+        c->moved_floor = m->stamp;
+    free(m->dn);
+    m->dn = dn;
+    m->len = base->len;
+    m->stamp = c->generation;
+    c->moved_next = (c->moved_next + 1) % DMG_CACHE_MOVED_SLOTS;
+    return 1;
+}
+
+void
+dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
+{
+    dmg_cache_invalidate_moved(c, keys, nkeys, NULL, 0);
+}
+
+void
+dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                           const dmg_cache_tag *bases, size_t nbases)
+{
+    dmg_cache_entry *dead = NULL, *e, *next;
+    unsigned long *h = malloc((nkeys ? nkeys : 1) * sizeof(*h));
+    size_t i;
+    int recorded = 1;
+
+    if (h == NULL) {
+        dmg_cache_invalidate(c);        /* dropping too much is always right */
+        return;
+    }
+    for (i = 0; i < nkeys; i++)
+        h[i] = hash_key(keys[i].val, keys[i].len);
+    pthread_mutex_lock(&c->lock);
+    c->generation++;
+    c->invalidations_targeted++;
+    for (i = 0; i < nkeys; i++)
+        c->dirty[h[i] % DMG_CACHE_DIRTY_SLOTS] = c->generation;
+    for (i = 0; i < nbases && recorded; i++)
+        recorded = moved_record(c, &bases[i]);
+    if (!recorded) {
+        /* as dmg_cache_invalidate, under the lock already held */
+        c->flushed = c->generation;
+        c->invalidations_targeted--;
+        c->invalidations_full++;
+    }
+    for (e = c->lru_head; e; e = next) {
+        next = e->next;
+        if (recorded && !entry_concerned(e, h, nkeys, bases, nbases))
+            continue;
+        c->dropped++;
+        if (entry_unlink(c, e)) {
+            e->hnext = dead;
+            dead = e;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    free(h);
+    free_chain(c, dead);
 }
 
 void
@@ -331,5 +549,10 @@ dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out)
     out->hits = c->hits;
     out->misses = c->misses;
     out->evictions = c->evictions;
+    out->invalidations_targeted = c->invalidations_targeted;
+    out->invalidations_full = c->invalidations_full;
+    out->dropped = c->dropped;
+    out->refused = c->refused;
+    out->bytes = c->bytes;
     pthread_mutex_unlock(&c->lock);
 }

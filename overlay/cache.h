@@ -9,11 +9,20 @@
  * least recently used entries go first.  A value is reference counted: a reader holds it while it builds a reply, and it is
  * freed when the last holder lets go, so eviction never pulls a list from under a reader.
  *
- * Freshness is a generation number.  Every successful write in the database calls
- * dmg_cache_invalidate(), which drops every entry and starts a new generation.  A value
- * computed while a write committed is stored with the generation read *before* computing;
- * dmg_cache_put() refuses it when the generation has moved on since, so a stale list is
- * never served.  All functions are safe to call from several threads.
+ * Freshness is a generation number, moved on by every invalidation.  A value is stored with
+ * the generation read *before* computing it, and refused when an invalidation that concerns
+ * it came in between, so a value computed while a write committed is never served.
+ *
+ * Invalidations are targeted by tags: a value stored with dmg_cache_put_tagged() names the
+ * byte strings it depends on (the overlay: the group's DN and the DNs its rule names), and
+ * dmg_cache_invalidate_tags() drops only the values with one of the strings it is given; it
+ * stamps those strings with the new generation so that a value computed from older data and
+ * tagged with one of them is refused.  Stamps are kept per hash slot, so two strings sharing
+ * a slot make a put refused more often, never accepted wrongly.  A value stored without tags
+ * (dmg_cache_put) depends on everything: every invalidation drops it, and it is refused once
+ * the generation has moved.  dmg_cache_invalidate() drops every value.
+ *
+ * All functions are safe to call from several threads.
  */
 #ifndef DMG_CACHE_H
 #define DMG_CACHE_H
@@ -38,6 +47,24 @@ unsigned long dmg_cache_generation(dmg_cache *c);
 /* Drops every entry and starts a new generation. */
 void dmg_cache_invalidate(dmg_cache *c);
 
+/* A string a value depends on. */
+typedef struct dmg_cache_tag {
+    const void *val;
+    size_t len;
+} dmg_cache_tag;
+
+/* Starts a new generation, drops the values tagged with one of keys[0..nkeys) and the
+ * untagged ones, and stamps keys so that a value computed from older data and tagged with one
+ * of them is refused. */
+void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys);
+
+/* As dmg_cache_invalidate_tags, for a write that moved the subtrees bases[0..nbases) (a
+ * rename: the old and the new DN): also drops the values tagged with a string at or below
+ * one of them (in DN syntax: equal, or ending with "," and the base), and refuses such values
+ * read before. */
+void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                const dmg_cache_tag *bases, size_t nbases);
+
 /* The value stored under key, or NULL.  On success *held must later be given back with
  * dmg_cache_release(); the value stays valid until then. */
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
@@ -51,9 +78,21 @@ void dmg_cache_release(dmg_cache *c, dmg_cache_entry *held);
 int dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
                   void *value, unsigned long nvalues, dmg_cache_entry **held);
 
+/* As dmg_cache_put(), for a value that depends only on tags[0..ntags) (ntags 0: on
+ * everything, as dmg_cache_put): refused when gen predates a full invalidation, or an
+ * invalidation of one of the tags.  bytes is the memory the value holds, for the
+ * statistics. */
+int dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                         const dmg_cache_tag *tags, size_t ntags, void *value,
+                         unsigned long nvalues, size_t bytes, dmg_cache_entry **held);
+
 /* Statistics for tests and monitoring. */
 typedef struct dmg_cache_stats {
     unsigned long entries, values, hits, misses, evictions;
+    unsigned long invalidations_targeted, invalidations_full;
+    unsigned long dropped;      /* entries dropped by targeted invalidations */
+    unsigned long refused;      /* puts refused as computed from data older than a write */
+    size_t bytes;               /* entries' own memory plus the bytes given with their values */
 } dmg_cache_stats;
 void dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out);
 

@@ -21,7 +21,8 @@ enum {
 	DMG_CF_CACHE_MAX_VALUES,
 	DMG_CF_MAX_CONDITION_LENGTH,
 	DMG_CF_MAX_CONDITIONS,
-	DMG_CF_MAX_OVERRIDES
+	DMG_CF_MAX_OVERRIDES,
+	DMG_CF_FLUSH
 };
 
 static ConfigDriver dmg_cf_gen;
@@ -73,7 +74,7 @@ static ConfigTable dmg_cfg[] = {
 		.arg_type = ARG_ULONG|ARG_MAGIC|DMG_CF_CACHE_MAX_VALUES, .arg_item = (void *)dmg_cf_gen,
 		.attribute =
 		"( " DMG_CFG_OID "8 NAME 'olcDynMailGroupCacheMaxValues' "
-		"DESC 'Bound on cached member values; 0 disables the cache' "
+		"DESC 'Bound on cached member values (default 1000000); 0 disables the cache' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
 	{ .name = "dynmailgroup-max-overrides", .what = "count", .min_args = 2, .max_args = 2,
 		.arg_type = ARG_INT|ARG_MAGIC|DMG_CF_MAX_OVERRIDES, .arg_item = (void *)dmg_cf_gen,
@@ -94,6 +95,14 @@ static ConfigTable dmg_cfg[] = {
 		"( " DMG_CFG_OID "12 NAME 'olcDynMailGroupMaxConditions' "
 		"DESC 'Most dmgCondition values a group may have' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
+	/* an action, not a setting: writing it empties the cache (dmg_cf_gen); it is never
+	 * emitted, so a converted slapd.conf does not carry it */
+	{ .name = "dynmailgroup-flush", .what = "TRUE", .min_args = 2, .max_args = 2,
+		.arg_type = ARG_ON_OFF|ARG_MAGIC|DMG_CF_FLUSH, .arg_item = (void *)dmg_cf_gen,
+		.attribute =
+		"( " DMG_CFG_OID "13 NAME 'olcDynMailGroupFlush' "
+		"DESC 'Writing it empties the membership cache' "
+		"SYNTAX OMsBoolean SINGLE-VALUE )" },
 	{ .name = NULL, .arg_type = ARG_IGNORED }
 };
 
@@ -106,7 +115,7 @@ static ConfigOCs dmg_ocs[] = {
 		"olcDynMailGroupMaxDepartments $ olcDynMailGroupMaxWhitelist $ "
 		"olcDynMailGroupMaxMembers $ olcDynMailGroupCacheMaxValues $ "
 		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions $ "
-		"olcDynMailGroupMaxOverrides ) )",
+		"olcDynMailGroupMaxOverrides $ olcDynMailGroupFlush ) )",
 		.co_type = Cft_Overlay, .co_table = dmg_cfg },
 	{ .co_def = NULL }
 };
@@ -254,7 +263,7 @@ dmg_cf_delete( ConfigArgs *c, dmg_info *di )
 		di->max_members = 0;
 		break;
 	case DMG_CF_CACHE_MAX_VALUES:
-		di->cache_max_values = 0;
+		di->cache_max_values = DMG_DEFAULT_CACHE_MAX_VALUES;
 		break;
 	case DMG_CF_MAX_CONDITION_LENGTH:
 		di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
@@ -313,6 +322,8 @@ dmg_cf_set( ConfigArgs *c, dmg_info *di )
 		return dmg_cf_positive( c, &di->max_conditions );
 	case DMG_CF_MAX_OVERRIDES:
 		return dmg_cf_positive( c, &di->max_overrides );
+	case DMG_CF_FLUSH:
+		return 0;
 	}
 	return 1;
 }
@@ -350,7 +361,9 @@ dmg_info_set_defaults( dmg_info *di )
 	di->max_departments = DMG_DEFAULT_MAX_DEPARTMENTS;
 	di->max_whitelist = DMG_DEFAULT_MAX_WHITELIST;
 	di->max_members = 0;
-	di->cache_max_values = 0;
+	di->cache_max_values = DMG_DEFAULT_CACHE_MAX_VALUES;
+	if ( di->cache )
+		dmg_cache_set_limit( di->cache, di->cache_max_values );
 	di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
 	di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
 	di->max_overrides = DMG_DEFAULT_MAX_OVERRIDES;

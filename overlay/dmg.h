@@ -13,8 +13,11 @@
  *   rule.c          a group's membership rule, read from its entry
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
  *                   and why: the explanation), both with overrides and nested groups; reverse
- *                   lookups (the groups of E)
- *   cache.c         bounded membership cache (pure C, generation-checked)
+ *                   lookups (the groups of E); the cache's use: lists by group and identity,
+ *                   tagged with what they depend on, and what a write invalidates
+ *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
+ *                   tags: a write drops only the lists of the groups it concerns)
+ *   monitor.c       the cache's statistics under cn=monitor
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
@@ -117,6 +120,8 @@ typedef struct dmg_info {
 	unsigned long long acl_print;
 	int acl_print_valid;
 	int acl_conn_dependent;
+	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
+	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
 	/* what dmg_log_once has logged: the last DMG_LOGGED_MAX keys */
 	ldap_pvt_thread_mutex_t logged_lock;
 	struct berval logged[DMG_LOGGED_MAX];
@@ -130,10 +135,21 @@ typedef struct dmg_info {
 #define DMG_DEFAULT_MAX_CONDITION_LENGTH 1024
 #define DMG_DEFAULT_MAX_CONDITIONS 16
 #define DMG_DEFAULT_MAX_OVERRIDES 1000
+/* Holds the MTA's lists of every group of a 100,000-employee directory (about 600,000 member
+ * DNs and mail values for 1,000 groups) with room for the rootdn's and postmasters' most read
+ * ones; the man page states what it costs in memory. */
+#define DMG_DEFAULT_CACHE_MAX_VALUES 1000000UL
 
 int dmg_config_init( BackendInfo *bi );
 int dmg_info_set_defaults( dmg_info *di );
 void dmg_info_free( dmg_info *di );
+
+/* ---- cache statistics under cn=monitor (monitor.c) ---------------------------------------- */
+
+int dmg_monitor_register_schema( void );
+/* Registers the statistics when slapd has a monitor database; never fails the database */
+int dmg_monitor_db_open( BackendDB *be );
+void dmg_monitor_db_close( BackendDB *be );
 
 /* ---- operations the overlay makes itself (ops.c) ----------------------------------------- */
 
@@ -263,6 +279,13 @@ unsigned long dmg_operation_generation( Operation *op, dmg_info *di );
 int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
+/* After a write to the entry ndn has succeeded: drops the cached lists of the groups whose
+ * rule may select ndn (a department above it), of groups with overrides, and of ndn itself
+ * when it is a group; for a rename
+ * (new_ndn not NULL) the same for new_ndn, and the lists of groups naming an entry at or
+ * below either DN */
+void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
+	struct berval *new_ndn );
 void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
  * when there are more than dynmailgroup-max-members, an internal search's failure as it

@@ -179,7 +179,17 @@ dmg_db_open( BackendDB *be, ConfigReply *cr )
 		Debug( LDAP_DEBUG_ANY, "%s\n", cr->msg );
 		return 1;
 	}
-	return dmg_preview_db_open( be );
+	if ( dmg_preview_db_open( be ) )
+		return 1;
+	return dmg_monitor_db_open( be );
+}
+
+static int
+dmg_db_close( BackendDB *be, ConfigReply *cr )
+{
+	(void)cr;
+	dmg_monitor_db_close( be );
+	return 0;
 }
 
 static int
@@ -202,24 +212,48 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	return 0;
 }
 
-/* Every successful write may change some group's members: cached lists are dropped before
- * the client hears of the write, so its next read sees it.  Writes of an LDAP transaction
- * are answered here before they are committed; dmg_op_txn drops the lists again once they
- * are. */
+/* Can the lists a write changes be named from its target's DN (and a rename's new DN)?
+ * Not for:
+ *  - writes of an LDAP transaction: answered before they are committed (dmg_op_txn empties
+ *    the cache again at the commit);
+ *  - a consumer's replicated writes: syncrepl applies whole entries whose earlier state (and
+ *    DN) the overlay never saw. */
+static int
+dmg_write_bounded( Operation *op )
+{
+	return !op->o_txnSpec && !be_shadow_update( op );
+}
+
+/* A successful write may change some groups' members: their cached lists are dropped before
+ * the client hears of the write, so its next read sees it.  Only the groups the write
+ * concerns (membership.c, dmg_cache_invalidate_entry) when that is bounded; else all. */
 static int
 dmg_response( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_info *di = on->on_bi.bi_private;
+	struct berval dn, ndn;
 
 	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_SUCCESS )
 		return SLAP_CB_CONTINUE;
 	switch ( op->o_tag ) {
 	case LDAP_REQ_ADD:
 	case LDAP_REQ_MODIFY:
-	case LDAP_REQ_MODRDN:
 	case LDAP_REQ_DELETE:
-		dmg_cache_invalidate( di->cache );
+		if ( dmg_write_bounded( op ) )
+			dmg_cache_invalidate_entry( op, di, &op->o_req_ndn, NULL );
+		else
+			dmg_cache_invalidate( di->cache );
+		break;
+	case LDAP_REQ_MODRDN:
+		if ( !dmg_write_bounded( op ) ) {
+			dmg_cache_invalidate( di->cache );
+			break;
+		}
+		dmg_modrdn_new_dn( op, &dn, &ndn );
+		dmg_cache_invalidate_entry( op, di, &op->o_req_ndn, &ndn );
+		op->o_tmpfree( dn.bv_val, op->o_tmpmemctx );
+		op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
 		break;
 	}
 	return SLAP_CB_CONTINUE;
@@ -352,6 +386,8 @@ dmg_initialize( void )
 	int rc;
 
 	rc = dmg_schema_register_computed();
+	if ( rc == 0 )
+		rc = dmg_monitor_register_schema();
 	if ( rc )
 		return rc;
 	rc = dmg_preview_register();
@@ -362,6 +398,7 @@ dmg_initialize( void )
 	dmg_overlay.on_bi.bi_flags = SLAPO_BFLAG_SINGLE;
 	dmg_overlay.on_bi.bi_db_init = dmg_db_init;
 	dmg_overlay.on_bi.bi_db_open = dmg_db_open;
+	dmg_overlay.on_bi.bi_db_close = dmg_db_close;
 	dmg_overlay.on_bi.bi_db_destroy = dmg_db_destroy;
 
 	dmg_overlay.on_bi.bi_op_search = dmg_search;

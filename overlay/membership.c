@@ -1334,6 +1334,223 @@ dmg_cache_key( Operation *op, Entry *group, size_t *len )
 	return key;
 }
 
+/* ---- what a cached list depends on ---------------------------------------------------------
+ *
+ * A list is tagged with its group's DN and with the values of the group attributes that
+ * dmg_concerned_filter tests; a write to entry E invalidates the values that filter asserts
+ * for E's DN.  A tag and a key then meet exactly when the group matches the filter for E (or
+ * is E), so invalidation drops the groups whose rule may select E.  Whatever the filter holds
+ * other than equalities (and AND/OR/NOT of them) is taken as unbounded: everything is
+ * dropped.  A group with overrides is unbounded too: an include or exclude may name a group,
+ * whose own members change with writes no tag of this list names.
+ */
+
+/* The groups whose rule may select the entry ndn: those naming one of its ancestors as a
+ * department */
+static Filter *
+dmg_concerned_filter( Operation *op, struct berval *ndn )
+{
+	Filter *or = dmg_filter_or( op );
+
+	dmg_filter_add_ancestors( op, or, ndn );
+	return or;
+}
+
+typedef struct dmg_tags {
+	dmg_cache_tag *t;
+	size_t n, cap;
+	AttributeDescription *ads[8];	/* the attributes the filter tests */
+	int nads;
+	int unbounded;
+	Operation *op;
+} dmg_tags;
+
+static void
+dmg_tags_add( dmg_tags *ts, struct berval *bv )
+{
+	if ( ts->n == ts->cap ) {
+		ts->cap = ts->cap ? ts->cap * 2 : 16;
+		ts->t = ts->op->o_tmprealloc( ts->t, ts->cap * sizeof( dmg_cache_tag ),
+			ts->op->o_tmpmemctx );
+	}
+	ts->t[ts->n].val = bv->bv_val;
+	ts->t[ts->n].len = bv->bv_len;
+	ts->n++;
+}
+
+static void
+dmg_tags_add_ad( dmg_tags *ts, AttributeDescription *ad )
+{
+	int i;
+
+	for ( i = 0; i < ts->nads && ts->ads[i] != ad; i++ )
+		;
+	if ( i < ts->nads )
+		return;
+	if ( ts->nads == (int)( sizeof( ts->ads ) / sizeof( ts->ads[0] ) ) )
+		ts->unbounded = 1;
+	else
+		ts->ads[ts->nads++] = ad;
+}
+
+/* The equality assertions of f: their values as tags, their attributes in ads */
+static void
+dmg_tags_of_filter( dmg_tags *ts, Filter *f )
+{
+	for ( ; f; f = f->f_next ) {
+		switch ( f->f_choice ) {
+		case LDAP_FILTER_AND:
+		case LDAP_FILTER_OR:
+			dmg_tags_of_filter( ts, f->f_list );
+			break;
+		case LDAP_FILTER_NOT:
+			dmg_tags_of_filter( ts, f->f_not );
+			break;
+		case LDAP_FILTER_EQUALITY:
+			dmg_tags_add( ts, &f->f_ava->aa_value );
+			dmg_tags_add_ad( ts, f->f_ava->aa_desc );
+			break;
+		default:
+			ts->unbounded = 1;
+		}
+	}
+}
+
+/* Does a list computed for op's identity depend on entries other than the group, its
+ * departments' subtrees and their ancestors?  It does when an access rule reads other
+ * entries: group membership, sets, dynamic ACLs (ACIs are stored on any ancestor).  The
+ * rootdn's lists never do. */
+static int
+dmg_acl_reads_other_entries( Operation *op, slap_overinst *on )
+{
+	AccessControl *lists[2], *a;
+	Access *b;
+	int i;
+
+	if ( dmg_is_root( op, on ) )
+		return 0;
+	lists[0] = op->o_bd->be_acl;
+	lists[1] = frontendDB->be_acl;
+	for ( i = 0; i < 2; i++ ) {
+		for ( a = lists[i]; a; a = a->acl_next ) {
+			for ( b = a->acl_access; b; b = b->a_next ) {
+				if ( !BER_BVISEMPTY( &b->a_group_pat ) || !BER_BVISEMPTY( &b->a_set_pat )
+					|| b->a_dynacl != NULL )
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Tags of group's list for op's identity; ts->unbounded when it must go untagged */
+static void
+dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
+{
+	dmg_tags probe = { 0 };
+	Filter *f;
+	Attribute *a;
+	unsigned j;
+	int i;
+
+	memset( ts, 0, sizeof( *ts ) );
+	ts->op = probe.op = op;
+	if ( dmg_acl_reads_other_entries( op, on ) ) {
+		ts->unbounded = 1;
+		return;
+	}
+	if ( attr_find( group->e_attrs, dmg_ad.include_member )
+		|| attr_find( group->e_attrs, dmg_ad.exclude_member ) ) {
+		ts->unbounded = 1;
+		return;
+	}
+	/* the attributes the filter tests, learnt from the filter for the group's own DN */
+	f = dmg_concerned_filter( op, &group->e_nname );
+	dmg_tags_of_filter( &probe, f );
+	ts->unbounded = probe.unbounded || probe.nads == 0;
+	dmg_tags_add( ts, &group->e_nname );
+	for ( i = 0; i < probe.nads; i++ ) {
+		a = attr_find( group->e_attrs, probe.ads[i] );
+		for ( j = 0; a && j < a->a_numvals; j++ )
+			dmg_tags_add( ts, &a->a_nvals[j] );
+	}
+	op->o_tmpfree( probe.t, op->o_tmpmemctx );
+	filter_free_x( op, f, 1 );
+}
+
+/* The keys of a write to the entry ndn: what dmg_concerned_filter asserts for it, and ndn
+ * itself (a group's own lists, dmg_group_tags); f keeps the values, free it after use */
+static Filter *
+dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
+{
+	Filter *f = dmg_concerned_filter( op, ndn );
+
+	dmg_tags_of_filter( keys, f );
+	dmg_tags_add( keys, ndn );
+	return f;
+}
+
+void
+dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
+	struct berval *new_ndn )
+{
+	dmg_tags keys = { 0 };
+	dmg_cache_tag moved[2];
+	Filter *f, *g = NULL;
+
+	keys.op = op;
+	f = dmg_write_keys( op, ndn, &keys );
+	if ( new_ndn ) {
+		/* the subtree moves with the entry: lists of groups naming an entry at or below
+		 * either DN go too */
+		g = dmg_write_keys( op, new_ndn, &keys );
+		moved[0].val = ndn->bv_val;
+		moved[0].len = ndn->bv_len;
+		moved[1].val = new_ndn->bv_val;
+		moved[1].len = new_ndn->bv_len;
+	}
+	if ( keys.unbounded )
+		dmg_cache_invalidate( di->cache );
+	else
+		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, new_ndn ? 2 : 0 );
+	op->o_tmpfree( keys.t, op->o_tmpmemctx );
+	filter_free_x( op, f, 1 );
+	if ( g )
+		filter_free_x( op, g, 1 );
+}
+
+/* What a list holds, for the statistics (the allocator's own overhead left out) */
+static size_t
+dmg_members_bytes( dmg_members *ms )
+{
+	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
+			* sizeof( struct berval );
+	unsigned i;
+
+	for ( i = 0; i < ms->n; i++ )
+		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
+	for ( i = 0; i < ms->nmail_count; i++ )
+		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
+	return b;
+}
+
+/* Stores a list computed from data read at generation gen; 1 when the cache took it */
+static int
+dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, size_t len,
+	unsigned long gen, dmg_members *ms, dmg_cache_entry **held )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_tags ts;
+	int stored;
+
+	dmg_group_tags( op, on, group, &ts );
+	stored = dmg_cache_put_tagged( di->cache, key, len, gen, ts.t,
+		ts.unbounded ? 0 : ts.n, ms, ms->n + ms->nmail_count, dmg_members_bytes( ms ), held );
+	op->o_tmpfree( ts.t, op->o_tmpmemctx );
+	return stored;
+}
+
 static int
 dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members_view *v )
 {
@@ -1361,11 +1578,11 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 		return LDAP_SUCCESS;
 	}
 	/* gen was read before this operation took its database snapshot: a write committed
-	 * since then has moved the generation on, and the put fails */
+	 * since then that concerns the group has stamped one of its tags, and the put fails */
 	computed = ch_calloc( 1, sizeof( dmg_members ) );
 	rc = dmg_members_expand( op, on, group, computed );
-	if ( rc == LDAP_SUCCESS && dmg_cache_put( di->cache, key, len, gen, computed,
-			computed->n + computed->nmail_count, &v->held ) ) {
+	if ( rc == LDAP_SUCCESS
+		&& dmg_members_store( op, on, group, key, len, gen, computed, &v->held ) ) {
 		v->ms = computed;
 	} else {
 		v->owned = *computed;

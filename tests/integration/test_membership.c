@@ -1647,15 +1647,18 @@ static Suite *dynlist_suite(void)
 }
 
 #define CACHE_CONFIG "dynmailgroup-cache-max-values 1000000\n"
+/* the cache is on by default: the first runs compute every list */
+#define NO_CACHE_CONFIG "dynmailgroup-cache-max-values 0\n"
 
 int main(void)
 {
     int failed = 0;
 
-    dmg_server_opts plain = { .overlay_config = OVERLAY_CONFIG };
+    dmg_server_opts plain = { .overlay_config = OVERLAY_CONFIG NO_CACHE_CONFIG };
     failed |= dmg_run_suite(membership_suite(), &plain, &srv) != EXIT_SUCCESS;
 
-    dmg_server_opts acl = { .overlay_config = OVERLAY_CONFIG, .db_config = ACL_CONFIG };
+    dmg_server_opts acl = { .overlay_config = OVERLAY_CONFIG NO_CACHE_CONFIG,
+                            .db_config = ACL_CONFIG };
     failed |= dmg_run_suite(acl_suite(), &acl, &srv) != EXIT_SUCCESS;
 
     dmg_server_opts limit = { .overlay_config = LIMIT_CONFIG };

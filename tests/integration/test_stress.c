@@ -535,7 +535,8 @@ static void stress(int with_cache)
 {
     char overlay_config[512];
     snprintf(overlay_config, sizeof overlay_config, "%s%s", BASE_OVERLAY_CONFIG,
-             with_cache ? "dynmailgroup-cache-max-values 1000000\n" : "");
+             with_cache ? "dynmailgroup-cache-max-values 1000000\n"
+                        : "dynmailgroup-cache-max-values 0\n");
     dmg_server_opts o = { .overlay_config = overlay_config };
     dmg_server *s = dmg_server_start(&o);
     ck_assert_msg(s != NULL, "slapd did not start (see stderr)");

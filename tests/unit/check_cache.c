@@ -22,6 +22,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,9 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_release fault_dmg_cache_release
 #define dmg_cache_put fault_dmg_cache_put
 #define dmg_cache_get_stats fault_dmg_cache_get_stats
+#define dmg_cache_put_tagged fault_dmg_cache_put_tagged
+#define dmg_cache_invalidate_tags fault_dmg_cache_invalidate_tags
+#define dmg_cache_invalidate_moved fault_dmg_cache_invalidate_moved
 /* cache.h is already included, so the renamed API needs its own prototypes */
 dmg_cache *dmg_cache_new(unsigned long max_values, dmg_cache_free_fn free_value);
 void dmg_cache_destroy(dmg_cache *c);
@@ -80,6 +84,12 @@ void dmg_cache_release(dmg_cache *c, dmg_cache_entry *held);
 int dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
                   void *value, unsigned long nvalues, dmg_cache_entry **held);
 void dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out);
+int dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                         const dmg_cache_tag *tags, size_t ntags, void *value,
+                         unsigned long nvalues, size_t bytes, dmg_cache_entry **held);
+void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys);
+void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                const dmg_cache_tag *bases, size_t nbases);
 #include "cache.c"
 #undef malloc
 #undef calloc
@@ -92,6 +102,9 @@ void dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out);
 #undef dmg_cache_release
 #undef dmg_cache_put
 #undef dmg_cache_get_stats
+#undef dmg_cache_put_tagged
+#undef dmg_cache_invalidate_tags
+#undef dmg_cache_invalidate_moved
 
 /* ---- test values and helpers ---------------------------------------------------------------- */
 
@@ -1319,6 +1332,407 @@ START_TEST(test_concurrent_get_put_invalidate)
 }
 END_TEST
 
+/* ---- targeted invalidation ------------------------------------------------------------------
+ *
+ * The overlay tags a group's list with the group's DN and the DNs its rule names, and a write
+ * to entry E invalidates E's DN and its ancestors.  Here tags are plain strings.
+ */
+
+#define TAG(s) { (s), sizeof(s) - 1 }
+
+static int put_tagged(dmg_cache *c, const char *key, size_t keylen, unsigned long gen,
+                      const dmg_cache_tag *tags, size_t ntags, tval *v)
+{
+    return dmg_cache_put_tagged(c, key, keylen, gen, tags, ntags, v, 1, 0, NULL);
+}
+
+START_TEST(test_targeted_invalidation_drops_only_concerned_entries)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2), any = TVAL(3);
+    dmg_cache_tag ta[] = { TAG("g1"), TAG("d1") }, tb[] = { TAG("g2"), TAG("d2") };
+    dmg_cache_tag write[] = { TAG("x"), TAG("d1"), TAG("root") };
+    dmg_cache_stats st;
+    unsigned long gen = dmg_cache_generation(c);
+
+    ck_assert_int_eq(put_tagged(c, K("a"), gen, ta, 2, &a), 1);
+    ck_assert_int_eq(put_tagged(c, K("b"), gen, tb, 2, &b), 1);
+    ck_assert_int_eq(put(c, K("any"), &any, 1), 1);          /* untagged: depends on all */
+    dmg_cache_invalidate_tags(c, write, 3);
+    ck_assert_uint_gt(dmg_cache_generation(c), gen);
+    ck_assert_ptr_null(peek(c, K("a")));
+    ck_assert_ptr_eq(peek(c, K("b")), &b);
+    ck_assert_ptr_null(peek(c, K("any")));
+    ck_assert_uint_eq(a.frees, 1);
+    ck_assert_uint_eq(any.frees, 1);
+    ck_assert_uint_eq(b.frees, 0);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 1);
+    ck_assert_uint_eq(st.values, 1);
+    ck_assert_uint_eq(st.invalidations_targeted, 1);
+    ck_assert_uint_eq(st.invalidations_full, 0);
+    ck_assert_uint_eq(st.dropped, 2);
+    ck_assert_uint_eq(st.evictions, 0);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* A value read before an invalidation of one of its tags is refused; one read before an
+ * invalidation of other tags is not (a write elsewhere does not cost the cache its lists). */
+START_TEST(test_tagged_put_refused_only_after_relevant_invalidation)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2);
+    dmg_cache_tag ta[] = { TAG("g1"), TAG("d1") }, tb[] = { TAG("g2"), TAG("d2") };
+    dmg_cache_tag write[] = { TAG("d1") };
+    dmg_cache_stats st;
+    unsigned long gen = dmg_cache_generation(c);
+
+    dmg_cache_invalidate_tags(c, write, 1);
+    ck_assert_int_eq(put_tagged(c, K("a"), gen, ta, 2, &a), 0);
+    ck_assert_int_eq(put_tagged(c, K("b"), gen, tb, 2, &b), 1);
+    ck_assert_ptr_eq(peek(c, K("b")), &b);
+    /* read after the invalidation: fresh */
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), ta, 2, &a), 1);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.refused, 1);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 1);
+}
+END_TEST
+
+/* An untagged value depends on everything: any invalidation makes an older one stale. */
+START_TEST(test_untagged_put_refused_after_any_invalidation)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1);
+    dmg_cache_tag write[] = { TAG("elsewhere") };
+    unsigned long gen = dmg_cache_generation(c);
+
+    dmg_cache_invalidate_tags(c, write, 1);
+    ck_assert_int_eq(dmg_cache_put(c, K("a"), gen, &a, 1, NULL), 0);
+    ck_assert_int_eq(put_tagged(c, K("a"), gen, NULL, 0, &a), 0);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 0);
+}
+END_TEST
+
+/* A full invalidation makes every older value stale, whatever its tags. */
+START_TEST(test_full_invalidation_refuses_older_tagged_puts)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2);
+    dmg_cache_tag ta[] = { TAG("g1") };
+    dmg_cache_stats st;
+    unsigned long gen = dmg_cache_generation(c);
+
+    ck_assert_int_eq(put_tagged(c, K("a"), gen, ta, 1, &a), 1);
+    dmg_cache_invalidate(c);
+    ck_assert_uint_eq(a.frees, 1);
+    ck_assert_int_eq(put_tagged(c, K("b"), gen, ta, 1, &b), 0);
+    /* a later targeted invalidation of other tags does not make it acceptable again */
+    {
+        dmg_cache_tag other[] = { TAG("other") };
+
+        dmg_cache_invalidate_tags(c, other, 1);
+    }
+    ck_assert_int_eq(put_tagged(c, K("b"), gen, ta, 1, &b), 0);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.invalidations_full, 1);
+    ck_assert_uint_eq(st.invalidations_targeted, 1);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(b.frees, 0);
+}
+END_TEST
+
+START_TEST(test_tagged_put_with_future_generation_is_refused)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1);
+    dmg_cache_tag ta[] = { TAG("g1") };
+    dmg_cache_stats st;
+
+    /* DMG_NO_GENERATION in the overlay: never stored, and no race to count */
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c) + 1, ta, 1, &a), 0);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.refused, 0);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 0);
+}
+END_TEST
+
+/* Tags are compared as whole strings: "d1" does not concern "d10" or "xd1". */
+START_TEST(test_tags_are_whole_strings)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2);
+    dmg_cache_tag ta[] = { TAG("d10") }, tb[] = { TAG("xd1") }, write[] = { TAG("d1") };
+
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), ta, 1, &a), 1);
+    ck_assert_int_eq(put_tagged(c, K("b"), dmg_cache_generation(c), tb, 1, &b), 1);
+    dmg_cache_invalidate_tags(c, write, 1);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    ck_assert_ptr_eq(peek(c, K("b")), &b);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* bytes: each entry's own memory plus what the caller said its value holds, given back when
+ * the entry goes */
+START_TEST(test_bytes_are_accounted)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1);
+    dmg_cache_tag ta[] = { TAG("g1"), TAG("d1") };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(dmg_cache_put_tagged(c, K("a"), dmg_cache_generation(c), ta, 2, &a, 3,
+                                          1000, NULL), 1);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_ge(st.bytes, 1000 + 2 * sizeof(unsigned long) + 1);
+    ck_assert_uint_lt(st.bytes, 1000 + 256);
+    ck_assert_uint_eq(st.values, 3);
+    dmg_cache_invalidate_tags(c, ta + 1, 1);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.bytes, 0);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(test_targeted_invalidation_when_allocation_fails_drops_everything)
+{
+    dmg_cache *c = fault_dmg_cache_new(10, tval_free);
+    tval a = TVAL(1), b = TVAL(2);
+    dmg_cache_tag ta[] = { TAG("d1") }, tb[] = { TAG("d2") };
+    dmg_cache_stats st;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("a"), fault_dmg_cache_generation(c), ta, 1,
+                                                &a, 1, 0, NULL), 1);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("b"), fault_dmg_cache_generation(c), tb, 1,
+                                                &b, 1, 0, NULL), 1);
+    allocs_until_failure = 1;
+    fault_dmg_cache_invalidate_tags(c, ta, 1);
+    fault_dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.invalidations_full, 1);
+    fault_dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 1);
+    ck_assert_uint_eq(b.frees, 1);
+}
+END_TEST
+
+/* ---- moved subtrees (renames) -------------------------------------------------------------- */
+
+/* A rename drops the values tagged at or below the moved DNs, not a sibling whose DN merely
+ * ends with the same characters */
+START_TEST(test_moved_drops_tags_at_or_below_the_base)
+{
+    dmg_cache *c = cache_new(10);
+    tval at = TVAL(1), below = TVAL(2), sibling = TVAL(3), above = TVAL(4);
+    dmg_cache_tag tat[] = { TAG("ou=a,dc=x") }, tbelow[] = { TAG("ou=t,ou=a,dc=x") };
+    dmg_cache_tag tsib[] = { TAG("ou=ba,dc=x") }, tabove[] = { TAG("dc=x") };
+    dmg_cache_tag base[] = { TAG("ou=a,dc=x") };
+    unsigned long gen = dmg_cache_generation(c);
+
+    ck_assert_int_eq(put_tagged(c, K("at"), gen, tat, 1, &at), 1);
+    ck_assert_int_eq(put_tagged(c, K("below"), gen, tbelow, 1, &below), 1);
+    ck_assert_int_eq(put_tagged(c, K("sibling"), gen, tsib, 1, &sibling), 1);
+    ck_assert_int_eq(put_tagged(c, K("above"), gen, tabove, 1, &above), 1);
+    dmg_cache_invalidate_moved(c, NULL, 0, base, 1);
+    ck_assert_ptr_null(peek(c, K("at")));
+    ck_assert_ptr_null(peek(c, K("below")));
+    ck_assert_ptr_eq(peek(c, K("sibling")), &sibling);
+    ck_assert_ptr_eq(peek(c, K("above")), &above);
+    /* read before the rename: refused at or below, accepted elsewhere */
+    ck_assert_int_eq(put_tagged(c, K("below"), gen, tbelow, 1, &below), 0);
+    ck_assert_int_eq(put_tagged(c, K("at"), gen, tat, 1, &at), 0);
+    ck_assert_int_eq(put_tagged(c, K("sibling2"), gen, tsib, 1, &sibling), 1);
+    /* read after: fresh */
+    ck_assert_int_eq(put_tagged(c, K("below"), dmg_cache_generation(c), tbelow, 1, &below), 1);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* Once more renames came than are remembered, everything read before the forgotten ones is
+ * refused */
+START_TEST(test_forgotten_moves_refuse_older_puts)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1);
+    dmg_cache_tag ta[] = { TAG("ou=t,ou=a,dc=x") }, base[] = { TAG("ou=a,dc=x") };
+    dmg_cache_tag other[] = { TAG("ou=other,dc=x") };
+    unsigned long gen = dmg_cache_generation(c);
+    int i;
+
+    dmg_cache_invalidate_moved(c, NULL, 0, base, 1);
+    for (i = 0; i < DMG_CACHE_MOVED_SLOTS; i++)
+        dmg_cache_invalidate_moved(c, NULL, 0, other, 1);
+    ck_assert_int_eq(put_tagged(c, K("a"), gen, ta, 1, &a), 0);
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), ta, 1, &a), 1);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(test_moved_when_allocation_fails_drops_everything)
+{
+    dmg_cache *c = fault_dmg_cache_new(10, tval_free);
+    tval a = TVAL(1);
+    dmg_cache_tag ta[] = { TAG("elsewhere") }, base[] = { TAG("ou=a,dc=x") };
+    dmg_cache_stats st;
+    unsigned long gen;
+
+    ck_assert_ptr_nonnull(c);
+    gen = fault_dmg_cache_generation(c);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("a"), gen, ta, 1, &a, 1, 0, NULL), 1);
+    allocs_until_failure = 2;           /* the key hashes succeed, the base's copy fails */
+    fault_dmg_cache_invalidate_moved(c, NULL, 0, base, 1);
+    fault_dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.invalidations_full, 1);
+    ck_assert_uint_eq(st.invalidations_targeted, 0);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("a"), gen, ta, 1, &a, 1, 0, NULL), 0);
+    fault_dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 1);
+}
+END_TEST
+
+/* ---- targeted invalidation under concurrency --------------------------------------------------
+ *
+ * A model of the overlay's use: DEPTS "departments", each with a committed version (the
+ * database).  A writer commits a new version of a department, then invalidates its tag (the
+ * write's response; every third time as a moved subtree, as a rename does), then publishes the version as returned.  A reader reads the generation,
+ * then the committed version (its snapshot), then stores that version under the department's
+ * key tagged with it, and gets it back.  Exactness: a value got after a write has returned is
+ * never older than that write.  No sleeps: the threads run as fast as they can, and the counts
+ * below prove the race was run (puts refused as stale, and targeted drops).
+ */
+#define TC_DEPTS 2
+#define TC_READERS 4
+#define TC_READER_OPS 20000
+#define TC_WRITER_OPS 5000
+
+typedef struct tc_val {
+    unsigned long version;
+} tc_val;
+
+static struct {
+    pthread_mutex_t db;                 /* the "backend": versions change under it */
+    unsigned long committed[TC_DEPTS];
+    unsigned long returned[TC_DEPTS];   /* under db too: the write has returned */
+    unsigned long stale_served, served, stored;
+} tc = { PTHREAD_MUTEX_INITIALIZER, { 0 }, { 0 }, 0, 0, 0 };
+
+static void tc_free(void *p)
+{
+    free(p);
+}
+
+static unsigned long tc_load(unsigned long *v)
+{
+    unsigned long x;
+
+    pthread_mutex_lock(&tc.db);
+    x = *v;
+    pthread_mutex_unlock(&tc.db);
+    return x;
+}
+
+static void tc_tag(int d, char *buf, dmg_cache_tag *t)
+{
+    t->len = (size_t)snprintf(buf, 16, "dept%d", d);
+    t->val = buf;
+}
+
+static void *tc_writer(void *arg)
+{
+    dmg_cache *c = arg;
+    char buf[16];
+    dmg_cache_tag t;
+    unsigned long v;
+    int i, d;
+
+    for (i = 0; i < TC_WRITER_OPS; i++) {
+        d = i % TC_DEPTS;
+        pthread_mutex_lock(&tc.db);
+        v = ++tc.committed[d];
+        pthread_mutex_unlock(&tc.db);
+        tc_tag(d, buf, &t);
+        /* every third write is a rename of the department: the moved-subtree path */
+        if (i % 3 == 2)
+            dmg_cache_invalidate_moved(c, NULL, 0, &t, 1);
+        else
+            dmg_cache_invalidate_tags(c, &t, 1);
+        pthread_mutex_lock(&tc.db);
+        tc.returned[d] = v;
+        pthread_mutex_unlock(&tc.db);
+        sched_yield();                  /* spreads the writes over the readers' run */
+    }
+    return NULL;
+}
+
+static void *tc_reader(void *arg)
+{
+    dmg_cache *c = arg;
+    unsigned seed = (unsigned)(size_t)&seed;
+    char buf[16];
+    dmg_cache_tag t;
+    dmg_cache_entry *held;
+    unsigned long gen, must;
+    tc_val *v;
+    int i, d;
+
+    for (i = 0; i < TC_READER_OPS; i++) {
+        d = (int)(rand_r(&seed) % TC_DEPTS);
+        tc_tag(d, buf, &t);
+        must = tc_load(&tc.returned[d]);
+        v = dmg_cache_get(c, t.val, t.len, &held);
+        if (v == NULL) {
+            gen = dmg_cache_generation(c);
+            v = malloc(sizeof(*v));
+            v->version = tc_load(&tc.committed[d]);
+            /* widens the window in which a write commits and returns between the snapshot
+             * and the put: the case the stamps exist for */
+            sched_yield();
+            if (dmg_cache_put_tagged(c, t.val, t.len, gen, &t, 1, v, 1, 0, &held)) {
+                __sync_fetch_and_add(&tc.stored, 1);
+            } else {
+                free(v);
+                continue;
+            }
+        }
+        __sync_fetch_and_add(&tc.served, 1);
+        if (v->version < must)
+            __sync_fetch_and_add(&tc.stale_served, 1);
+        dmg_cache_release(c, held);
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_targeted_invalidation_is_exact)
+{
+    dmg_cache *c = dmg_cache_new(1000, tc_free);
+    pthread_t w, r[TC_READERS];
+    dmg_cache_stats st;
+    int i;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(pthread_create(&w, NULL, tc_writer, c), 0);
+    for (i = 0; i < TC_READERS; i++)
+        ck_assert_int_eq(pthread_create(&r[i], NULL, tc_reader, c), 0);
+    ck_assert_int_eq(pthread_join(w, NULL), 0);
+    for (i = 0; i < TC_READERS; i++)
+        ck_assert_int_eq(pthread_join(r[i], NULL), 0);
+    dmg_cache_get_stats(c, &st);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(tc.stale_served, 0);
+    ck_assert_uint_gt(tc.served, 0);
+    ck_assert_uint_gt(tc.stored, 0);
+    ck_assert_uint_eq(st.invalidations_targeted, TC_WRITER_OPS);
+    ck_assert_uint_gt(st.hits, 0);
+}
+END_TEST
+
 /* ---- runner --------------------------------------------------------------------------------- */
 
 static void setup(void)
@@ -1391,6 +1805,20 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_value_held_twice_freed_at_last_release);
     suite_add_tcase(s, tc);
 
+    tc = tcase_new("targeted", 10);
+    tcase_add_test(tc, test_targeted_invalidation_drops_only_concerned_entries);
+    tcase_add_test(tc, test_tagged_put_refused_only_after_relevant_invalidation);
+    tcase_add_test(tc, test_untagged_put_refused_after_any_invalidation);
+    tcase_add_test(tc, test_full_invalidation_refuses_older_tagged_puts);
+    tcase_add_test(tc, test_tagged_put_with_future_generation_is_refused);
+    tcase_add_test(tc, test_tags_are_whole_strings);
+    tcase_add_test(tc, test_bytes_are_accounted);
+    tcase_add_test(tc, test_targeted_invalidation_when_allocation_fails_drops_everything);
+    tcase_add_test(tc, test_moved_drops_tags_at_or_below_the_base);
+    tcase_add_test(tc, test_forgotten_moves_refuse_older_puts);
+    tcase_add_test(tc, test_moved_when_allocation_fails_drops_everything);
+    suite_add_tcase(s, tc);
+
     tc = tcase_new("keys", 10);
     tcase_add_test(tc, test_keys_with_embedded_nul);
     tcase_add_test(tc, test_key_prefixes_are_distinct);
@@ -1413,6 +1841,7 @@ static Suite *cache_suite(void)
 
     tc = tcase_new("concurrency", 300);
     tcase_add_test(tc, test_concurrent_get_put_invalidate);
+    tcase_add_test(tc, test_concurrent_targeted_invalidation_is_exact);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,505 @@
+/*
+ * test_cache.c -- the membership cache as administrators and clients see it (man page
+ * CONFIGURATION: dynmailgroup-cache-max-values; MONITORING):
+ *   - its statistics, read over LDAP from the overlay's entry under cn=monitor;
+ *   - a write drops only the lists of the groups it concerns: a group elsewhere stays cached
+ *     (the statistics prove the hit), the group concerned shows the change at once;
+ *   - writes and reads racing through one cached group: every read that follows a write's
+ *     return reflects it, while an unrelated group's list is read from the cache throughout.
+ *
+ * One server for the suite, with the monitor database and the cache on; each test adds its own
+ * groups (names carry the test's name).  Readers in threads never call Check: they count
+ * failures and keep the first, the test thread asserts.  No sleeps: threads run a fixed number
+ * of operations as fast as they can.
+ */
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUPS  "ou=Groups," DMG_SUFFIX
+#define MTA     "uid=mta,ou=System," DMG_SUFFIX
+#define ALICE   "uid=alice,ou=Engineering," DMG_SUFFIX
+#define CAROL   "uid=carol,ou=Engineering," DMG_SUFFIX
+#define MONITOR "cn=Databases,cn=Monitor"
+#define DMG_MONITOR_FILTER "(&(objectClass=dmgCacheMonitor)(monitoredInfo=dynmailgroup))"
+
+static dmg_server *server;
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+/* One statistic of the overlay's monitor entry */
+static unsigned long stat_of(LDAP *ld, const char *attr)
+{
+    char *v = dmg_values_joined(ld, MONITOR, LDAP_SCOPE_SUBTREE, DMG_MONITOR_FILTER, attr);
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+
+    ck_assert_msg(*v != '\0' && *end == '\0', "%s: \"%s\" is not one number", attr, v);
+    free(v);
+    return n;
+}
+
+typedef struct stats {
+    unsigned long hits, misses, targeted, full;
+} stats;
+
+static stats stats_now(LDAP *ld)
+{
+    stats s = { stat_of(ld, "dmgCacheHits"), stat_of(ld, "dmgCacheMisses"),
+                stat_of(ld, "dmgCacheInvalidationsTargeted"),
+                stat_of(ld, "dmgCacheInvalidationsFull") };
+    return s;
+}
+
+static void add_group(LDAP *ld, const char *cn, const char *dept, const char *condition)
+{
+    char ldif[1024];
+
+    snprintf(ldif, sizeof ldif,
+             "dn: cn=%s," GROUPS "\nobjectClass: dynamicMailGroup\ncn: %s\n"
+             "mail: %s@example.com\ndmgDepartment: %s\n%s%s%s",
+             cn, cn, cn, dept, condition ? "dmgCondition: " : "", condition ? condition : "",
+             condition ? "\n" : "");
+    DMG_ASSERT_RC(dmg_add_ldif(ld, ldif), LDAP_SUCCESS);
+}
+
+static char *members_of(LDAP *ld, const char *cn)
+{
+    char dn[256];
+
+    snprintf(dn, sizeof dn, "cn=%s," GROUPS, cn);
+    return dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "member");
+}
+
+/* Two reads of cn=<cn> by reader: the first computes the list (a miss), the second is served
+ * from the cache (a hit); statistics read through ld */
+static void assert_miss_then_hit(LDAP *ld, LDAP *reader, const char *cn)
+{
+    stats before = stats_now(ld), after;
+
+    for (int i = 0; i < 2; i++)
+        free(members_of(reader, cn));
+    after = stats_now(ld);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
+}
+
+/* ---- statistics ------------------------------------------------------------------------------- */
+
+START_TEST(monitor_entry_has_the_statistics)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    static const char *const attrs[] = {
+        "dmgCacheHits", "dmgCacheMisses", "dmgCacheInvalidationsTargeted",
+        "dmgCacheInvalidationsFull", "dmgCacheDropped", "dmgCacheRefused",
+        "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes", NULL
+    };
+
+    /* one entry, below its database's entry */
+    char *dns = dmg_dns_joined(root, MONITOR, LDAP_SCOPE_SUBTREE, DMG_MONITOR_FILTER);
+    ck_assert_msg(strstr(dns, "cn=Overlay ") == dns && strchr(dns, '\n') == NULL
+                      && strstr(dns, ",cn=Database ") != NULL,
+                  "monitor entry: \"%s\"", dns);
+    free(dns);
+    for (size_t i = 0; attrs[i]; i++)
+        (void)stat_of(root, attrs[i]);
+    ck_assert_uint_eq(stat_of(root, "dmgCacheMaxValues"), 1000000);
+
+    /* a miss, then a hit; entries, values and bytes count the list */
+    add_group(root, "stats-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    assert_miss_then_hit(root, root, "stats-eng");
+    ck_assert_uint_ge(stat_of(root, "dmgCacheEntries"), 1);
+    ck_assert_uint_ge(stat_of(root, "dmgCacheValues"), 20);
+    ck_assert_uint_ge(stat_of(root, "dmgCacheBytes"), 20 * 2 * sizeof "uid=x,ou=Engineering");
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* ---- targeted invalidation -------------------------------------------------------------------- */
+
+START_TEST(write_drops_only_the_groups_it_concerns)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    stats before, after;
+    char *eng, *fin, *m;
+
+    add_group(root, "t-eng-mgr", "ou=Engineering," DMG_SUFFIX, "(title=Manager)");
+    add_group(root, "t-fin", "ou=Finance," DMG_SUFFIX, NULL);
+    eng = members_of(root, "t-eng-mgr");
+    fin = members_of(root, "t-fin");
+    ck_assert_ptr_nonnull(strstr(eng, ALICE));
+    ck_assert_ptr_null(strstr(eng, CAROL));
+
+    /* an Engineering employee becomes a manager */
+    before = stats_now(root);
+    DMG_ASSERT_RC(dmg_modify(root, CAROL, "replace: title\ntitle: Manager\n"), LDAP_SUCCESS);
+    m = members_of(root, "t-fin");
+    ck_assert_str_eq(m, fin);
+    free(m);
+    after = stats_now(root);
+    ck_assert_msg(after.hits - before.hits == 1 && after.misses == before.misses,
+                  "Finance's list was not kept: %lu hits, %lu misses", after.hits - before.hits,
+                  after.misses - before.misses);
+    ck_assert_uint_eq(after.targeted - before.targeted, 1);
+    ck_assert_uint_eq(after.full, before.full);
+    m = members_of(root, "t-eng-mgr");
+    ck_assert_ptr_nonnull(strstr(m, CAROL));
+    free(m);
+
+    /* the group itself is written: its list goes, the other stays */
+    before = stats_now(root);
+    DMG_ASSERT_RC(dmg_modify(root, "cn=t-eng-mgr," GROUPS,
+                             "replace: dmgCondition\ndmgCondition: (title=Engineer)\n"),
+                  LDAP_SUCCESS);
+    m = members_of(root, "t-eng-mgr");
+    ck_assert_ptr_null(strstr(m, CAROL));
+    ck_assert_ptr_null(strstr(m, ALICE));
+    free(m);
+    m = members_of(root, "t-fin");
+    free(m);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
+
+    /* a move drops the lists of the groups of its old and new place, not the others' */
+    add_group(root, "t-eng-all", "ou=Engineering," DMG_SUFFIX, NULL);
+    add_group(root, "t-sales", "ou=Sales," DMG_SUFFIX, NULL);
+    m = members_of(root, "t-eng-all");
+    ck_assert_ptr_nonnull(strstr(m, CAROL));
+    free(m);
+    m = members_of(root, "t-sales");
+    free(m);
+    before = stats_now(root);
+    DMG_ASSERT_RC(dmg_rename(root, CAROL, "uid=carol", "ou=Finance," DMG_SUFFIX, 1),
+                  LDAP_SUCCESS);
+    m = members_of(root, "t-sales");
+    free(m);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.full, before.full);
+    ck_assert_uint_eq(after.targeted - before.targeted, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
+    m = members_of(root, "t-fin");
+    ck_assert_ptr_nonnull(strstr(m, "uid=carol,ou=Finance," DMG_SUFFIX));
+    free(m);
+    m = members_of(root, "t-eng-all");
+    ck_assert_ptr_null(strstr(m, "carol"));
+    free(m);
+    DMG_ASSERT_RC(dmg_rename(root, "uid=carol,ou=Finance," DMG_SUFFIX, "uid=carol",
+                             "ou=Engineering," DMG_SUFFIX, 1),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), LDAP_SUCCESS);
+    free(eng);
+    free(fin);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A department's rename moves its subtree: groups naming an entry below it (rewritten by the
+ * overlay) and groups above it show the new DNs at once */
+START_TEST(department_rename_is_followed_through_the_cache)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    char *m;
+
+    add_group(root, "ren-storage", "ou=Storage,ou=Backend,ou=Engineering," DMG_SUFFIX, NULL);
+    add_group(root, "ren-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    m = members_of(root, "ren-storage");
+    ck_assert_ptr_nonnull(strstr(m, ",ou=Storage,ou=Backend,ou=Engineering,"));
+    free(m);
+    m = members_of(root, "ren-eng");
+    free(m);
+    DMG_ASSERT_RC(dmg_rename(root, "ou=Backend,ou=Engineering," DMG_SUFFIX, "ou=BackendX", NULL, 1),
+                  LDAP_SUCCESS);
+    m = members_of(root, "ren-storage");
+    ck_assert_msg(strstr(m, ",ou=Storage,ou=BackendX,ou=Engineering,") != NULL
+                      && strstr(m, "ou=Backend,") == NULL, "after the rename: %s", m);
+    free(m);
+    m = members_of(root, "ren-eng");
+    ck_assert_msg(strstr(m, ",ou=BackendX,") != NULL && strstr(m, "ou=Backend,") == NULL,
+                  "after the rename: %s", m);
+    free(m);
+    DMG_ASSERT_RC(dmg_rename(root, "ou=BackendX,ou=Engineering," DMG_SUFFIX, "ou=Backend", NULL, 1),
+                  LDAP_SUCCESS);
+    m = members_of(root, "ren-storage");
+    ck_assert_ptr_nonnull(strstr(m, ",ou=Storage,ou=Backend,ou=Engineering,"));
+    free(m);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* ---- writes racing reads ------------------------------------------------------------------- */
+
+#define RACE_READERS 4
+#define RACE_READER_OPS 300
+#define RACE_WRITES 150
+#define RACE_EMPLOYEE "uid=dave,ou=Engineering," DMG_SUFFIX
+
+typedef struct race {
+    LDAP *ld;
+    const char *fin;            /* the unrelated group's members, constant */
+    unsigned failures;
+    char first[1024];
+} race;
+
+static void race_fail(race *r, const char *what, const char *detail)
+{
+    if (r->failures++ == 0)
+        snprintf(r->first, sizeof r->first, "%s: %s", what, detail);
+}
+
+/* member values of cn=<cn> joined by '\n', sorted; NULL on failure (recorded) */
+static char *race_members(race *r, const char *cn)
+{
+    static const char *const attrs[] = { "member", NULL };
+    char dn[256];
+    dmg_entries *es = NULL;
+    dmg_result res;
+    char *joined;
+
+    snprintf(dn, sizeof dn, "cn=%s," GROUPS, cn);
+    res = dmg_search(r->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, NULL, &es);
+    if (res.rc != LDAP_SUCCESS || es->count != 1) {
+        race_fail(r, dn, res.rc != LDAP_SUCCESS ? res.diag : "not one entry");
+        dmg_entries_free(es);
+        return NULL;
+    }
+    {
+        const dmg_attr *a = dmg_entry_attr(&es->entries[0], "member");
+        dmg_text t = { 0 };
+
+        dmg_text_printf(&t, "%s", "");
+        for (size_t k = 0; a && k < a->nvalues; k++)
+            dmg_text_printf(&t, "%s\n", a->values[k]);
+        joined = dmg_sorted_lines(t.s);
+        free(t.s);
+    }
+    dmg_entries_free(es);
+    return joined;
+}
+
+static void *race_reader(void *arg)
+{
+    race *r = arg;
+
+    for (int i = 0; i < RACE_READER_OPS; i++) {
+        char *m = race_members(r, i % 2 ? "race-fin" : "race-eng-mgr");
+
+        if (m && i % 2 && strcmp(m, r->fin) != 0)
+            race_fail(r, "race-fin changed", m);
+        free(m);
+    }
+    return NULL;
+}
+
+/* The writer toggles dave's title; after each write has returned, its own read (through the
+ * same cache as the readers') must show dave in the managers' group exactly when he is one. */
+static void *race_writer(void *arg)
+{
+    race *r = arg;
+
+    for (int i = 0; i < RACE_WRITES; i++) {
+        int manager = i % 2 == 0;
+        char mod[64];
+        dmg_result res;
+        char *m;
+
+        snprintf(mod, sizeof mod, "replace: title\ntitle: %s\n", manager ? "Manager" : "Engineer");
+        res = dmg_modify(r->ld, RACE_EMPLOYEE, mod);
+        if (res.rc != LDAP_SUCCESS) {
+            race_fail(r, "modify", res.diag);
+            continue;
+        }
+        m = race_members(r, "race-eng-mgr");
+        if (m && (strstr(m, RACE_EMPLOYEE) != NULL) != manager)
+            race_fail(r, manager ? "manager missing after the write returned"
+                                 : "former manager still listed after the write returned", m);
+        free(m);
+    }
+    return NULL;
+}
+
+START_TEST(writes_racing_reads_never_see_a_stale_list)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    race readers[RACE_READERS], writer;
+    pthread_t rt[RACE_READERS], wt;
+    stats before, after;
+    char *fin;
+
+    add_group(root, "race-eng-mgr", "ou=Engineering," DMG_SUFFIX, "(title=Manager)");
+    add_group(root, "race-fin", "ou=Finance," DMG_SUFFIX, NULL);
+    fin = members_of(root, "race-fin");
+    /* in the form race_members gives */
+    {
+        char *sorted = dmg_sorted_lines(fin);
+
+        free(fin);
+        fin = sorted;
+    }
+    before = stats_now(root);
+    memset(readers, 0, sizeof readers);
+    memset(&writer, 0, sizeof writer);
+    for (int i = 0; i < RACE_READERS; i++) {
+        readers[i].ld = i % 2 ? dmg_connect(server, MTA, DMG_PASSWORD)
+                              : dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+        readers[i].fin = fin;
+    }
+    writer.ld = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    for (int i = 0; i < RACE_READERS; i++)
+        ck_assert_int_eq(pthread_create(&rt[i], NULL, race_reader, &readers[i]), 0);
+    ck_assert_int_eq(pthread_create(&wt, NULL, race_writer, &writer), 0);
+    ck_assert_int_eq(pthread_join(wt, NULL), 0);
+    for (int i = 0; i < RACE_READERS; i++)
+        ck_assert_int_eq(pthread_join(rt[i], NULL), 0);
+    after = stats_now(root);
+
+    ck_assert_msg(writer.failures == 0, "writer: %u failure(s); first: %s", writer.failures,
+                  writer.first);
+    for (int i = 0; i < RACE_READERS; i++) {
+        ck_assert_msg(readers[i].failures == 0, "reader %d: %u failure(s); first: %s", i,
+                      readers[i].failures, readers[i].first);
+        dmg_disconnect(readers[i].ld);
+    }
+    dmg_disconnect(writer.ld);
+    /* every write was targeted, and the unrelated group was served from the cache */
+    ck_assert_uint_ge(after.targeted - before.targeted, RACE_WRITES);
+    ck_assert_uint_eq(after.full, before.full);
+    ck_assert_uint_gt(after.hits - before.hits, RACE_READERS * RACE_READER_OPS / 4);
+    free(fin);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* ---- access rules that read other entries ------------------------------------------------------
+ *
+ * With a "by group" clause, what the MTA sees below Engineering depends on a static group
+ * elsewhere: a write to that group concerns no dynamic group by DN, yet changes the MTA's
+ * list.  Lists of identities other than the rootdn are then dropped by every write. */
+
+#define READERS_GROUP "cn=readers,ou=System," DMG_SUFFIX
+
+START_TEST(acl_reading_another_entry_drops_lists_on_any_write)
+{
+    dmg_server_opts o = {
+        .db_config = "access to dn.subtree=\"ou=Engineering," DMG_SUFFIX "\"\n"
+                     "  by group.exact=\"" READERS_GROUP "\" read\n"
+                     "  by * none\n"
+                     "access to * by * read\n",
+        .overlay_config = "dynmailgroup-privileged " MTA "\n"
+                          "dynmailgroup-cache-max-values 1000000\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(s, MTA, DMG_PASSWORD);
+    char *m;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " READERS_GROUP "\nobjectClass: groupOfNames\n"
+                                     "cn: readers\nmember: " DMG_ROOTDN "\n"),
+                  LDAP_SUCCESS);
+    add_group(root, "acl-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    m = members_of(mta, "acl-eng");
+    ck_assert_str_eq(m, "");
+    free(m);
+    m = members_of(mta, "acl-eng");        /* cached, if at all, for the MTA */
+    free(m);
+    DMG_ASSERT_RC(dmg_modify(root, READERS_GROUP, "add: member\nmember: " MTA "\n"),
+                  LDAP_SUCCESS);
+    m = members_of(mta, "acl-eng");
+    ck_assert_ptr_nonnull(strstr(m, ALICE));
+    free(m);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* ---- the default bound ------------------------------------------------------------------------ */
+
+/* No cache directive written: the cache is on, with the bound the man page states */
+START_TEST(cache_is_on_by_default)
+{
+    dmg_server_opts o = {
+        .overlay_config = "dynmailgroup-privileged " MTA "\n\ndatabase monitor\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *cfg = dmg_connect_ldapi_external(s);
+    DMG_ASSERT_VALUES(cfg, "olcDatabase={1}mdb,cn=config", LDAP_SCOPE_ONELEVEL,
+                      "(objectClass=olcDynMailGroupConfig)", "olcDynMailGroupCacheMaxValues",
+                      "1000000");
+    dmg_disconnect(cfg);
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(s, MTA, DMG_PASSWORD);
+
+    ck_assert_uint_eq(stat_of(root, "dmgCacheMaxValues"), 1000000);
+    add_group(root, "default-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    assert_miss_then_hit(root, mta, "default-eng");
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* ---- the explicit flush ------------------------------------------------------------------------ */
+
+#define OVERLAY_CONFIG_DN "olcOverlay={0}dynmailgroup,olcDatabase={1}mdb,cn=config"
+
+/* Writing olcDynMailGroupFlush empties the cache, every time it is written (replace) */
+START_TEST(flush_on_cn_config_empties_the_cache)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+    stats before, after;
+    char *m;
+
+    add_group(root, "flush-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    for (int round = 0; round < 2; round++) {
+        m = members_of(root, "flush-eng");
+        free(m);
+        ck_assert_uint_ge(stat_of(root, "dmgCacheEntries"), 1);
+        before = stats_now(root);
+        DMG_ASSERT_RC(dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                                 "replace: olcDynMailGroupFlush\nolcDynMailGroupFlush: TRUE\n"),
+                      LDAP_SUCCESS);
+        after = stats_now(root);
+        /* a replace is a delete and an add to slapd: each empties the cache */
+        ck_assert_uint_ge(after.full - before.full, 1);
+        ck_assert_uint_eq(stat_of(root, "dmgCacheEntries"), 0);
+        m = members_of(root, "flush-eng");
+        free(m);
+        ck_assert_uint_eq(stats_now(root).misses - after.misses, 1);
+    }
+    dmg_disconnect(cfg);
+    dmg_disconnect(root);
+}
+END_TEST
+
+static Suite *cache_suite(void)
+{
+    Suite *s = suite_create("cache");
+    TCase *tc = dmg_tcase("cache");
+    tcase_add_test(tc, monitor_entry_has_the_statistics);
+    tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
+    tcase_add_test(tc, department_rename_is_followed_through_the_cache);
+    tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
+    tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
+    tcase_add_test(tc, cache_is_on_by_default);
+    tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    dmg_server_opts o = {
+        .overlay_config = "dynmailgroup-privileged " MTA "\n"
+                          "dynmailgroup-cache-max-values 1000000\n"
+                          "\ndatabase monitor\n",
+    };
+    setenv("LDAPNOINIT", "1", 0);
+    return dmg_run_suite(cache_suite(), &o, &server);
+}
