@@ -243,6 +243,9 @@ int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
 int dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r );
 void dmg_rule_free( Operation *op, dmg_rule *r );
+/* The attribute a filter item asserts on; NULL for AND, OR, NOT, computed items and
+ * extensible matches without an attribute */
+AttributeDescription *dmg_filter_ad( Filter *f );
 
 /* ---- membership ---------------------------------------------------------------------------- */
 

@@ -103,27 +103,6 @@ dmg_self_writer( Operation *op, dmg_enrol_sample *s, AttributeDescription *ad,
 	return found;
 }
 
-/* The attribute an assertion names; NULL for AND, OR, NOT, computed filters and extensible
- * matches without an attribute */
-static AttributeDescription *
-dmg_assertion_ad( Filter *f )
-{
-	switch ( f->f_choice ) {
-	case LDAP_FILTER_EQUALITY:
-	case LDAP_FILTER_GE:
-	case LDAP_FILTER_LE:
-	case LDAP_FILTER_APPROX:
-		return f->f_av_desc;
-	case LDAP_FILTER_SUBSTRINGS:
-		return f->f_sub_desc;
-	case LDAP_FILTER_PRESENT:
-		return f->f_desc;
-	case LDAP_FILTER_EXT:
-		return f->f_mr_desc;
-	}
-	return NULL;
-}
-
 /* Does slapd's test_filter match the assertion f (naming ad, or none) on values of type at?
  * On the type named and on every subtype ("name" matches title, cn, l...: attrs_find); an
  * extensible match without an attribute on every type its matching rule applies to. */
@@ -143,7 +122,7 @@ dmg_assertion_tests_type( Filter *f, AttributeDescription *ad, AttributeType *at
 static AttributeDescription *
 dmg_assertion_self_writable( Operation *op, dmg_enrol_sample *s, Filter *f, Entry **writer )
 {
-	AttributeDescription *ad = dmg_assertion_ad( f ), *tested;
+	AttributeDescription *ad = dmg_filter_ad( f ), *tested;
 	struct berval *val = f->f_choice == LDAP_FILTER_EQUALITY ? &f->f_av_value : NULL;
 	AttributeType *at;
 	const char *text;

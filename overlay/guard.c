@@ -270,7 +270,7 @@ dmg_check_departments( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg
 static const char *
 dmg_condition_flaw( Filter *f )
 {
-	AttributeDescription *ad = NULL;
+	AttributeDescription *ad;
 	const char *why;
 
 	/* slapd marks an assertion on an unknown attribute (or with an invalid value) */
@@ -289,19 +289,8 @@ dmg_condition_flaw( Filter *f )
 	case SLAPD_FILTER_COMPUTED:
 		return f->f_result == SLAPD_COMPARE_UNDEFINED
 			? "names an unknown attribute or has an invalid assertion value" : NULL;
-	case LDAP_FILTER_PRESENT:
-		ad = f->f_desc;
-		break;
-	case LDAP_FILTER_SUBSTRINGS:
-		ad = f->f_sub_desc;
-		break;
-	case LDAP_FILTER_EXT:
-		ad = f->f_mr_desc;
-		break;
-	default:
-		ad = f->f_av_desc;
-		break;
 	}
+	ad = dmg_filter_ad( f );
 	if ( ad && ( dmg_ad_is_computed( ad ) || ad == dmg_ad.member ) )
 		return "names a computed attribute";
 	return NULL;

@@ -1,7 +1,8 @@
 /* rule.c -- a group's membership rule, as read from its entry
  *
  * The rule is the department list, dmgIncludeSubDepartments, the overrides (dmgIncludeMember,
- * dmgExcludeMember) and one filter: the configured member filter ANDed with every dmgCondition.  Conditions were validated when written
+ * dmgExcludeMember) and one filter: the configured member filter ANDed with every
+ * dmgCondition.  Conditions were validated when written
  * (guard.c); one that no longer parses (schema changed since) makes the whole filter FALSE,
  * so a broken condition never widens a group.
  */
@@ -85,4 +86,23 @@ dmg_rule_free( Operation *op, dmg_rule *r )
 	if ( r->filter )
 		filter_free_x( op, r->filter, 1 );
 	r->filter = NULL;
+}
+
+AttributeDescription *
+dmg_filter_ad( Filter *f )
+{
+	switch ( f->f_choice ) {
+	case LDAP_FILTER_EQUALITY:
+	case LDAP_FILTER_GE:
+	case LDAP_FILTER_LE:
+	case LDAP_FILTER_APPROX:
+		return f->f_av_desc;
+	case LDAP_FILTER_SUBSTRINGS:
+		return f->f_sub_desc;
+	case LDAP_FILTER_PRESENT:
+		return f->f_desc;
+	case LDAP_FILTER_EXT:
+		return f->f_mr_desc;
+	}
+	return NULL;
 }

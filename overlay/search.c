@@ -121,25 +121,6 @@ dmg_search_wants( Operation *op, dmg_search_ctx *ctx )
 
 /* ---- filter analysis ------------------------------------------------------------------------------ */
 
-static AttributeDescription *
-dmg_filter_ad( Filter *f )
-{
-	switch ( f->f_choice ) {
-	case LDAP_FILTER_EQUALITY:
-	case LDAP_FILTER_GE:
-	case LDAP_FILTER_LE:
-	case LDAP_FILTER_APPROX:
-		return f->f_av_desc;
-	case LDAP_FILTER_SUBSTRINGS:
-		return f->f_sub_desc;
-	case LDAP_FILTER_PRESENT:
-		return f->f_desc;
-	case LDAP_FILTER_EXT:
-		return f->f_mr_desc;
-	}
-	return NULL;
-}
-
 static int
 dmg_filter_is_computed_leaf( Filter *f )
 {
