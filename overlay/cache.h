@@ -6,8 +6,9 @@
  * A bounded map from a byte-string key (the overlay uses "group DN \0 identity DN") to an
  * opaque, immutable value that accounts for a number of "values" (member DNs and mail
  * addresses; an empty value counts as one).  The bound is on the sum of those numbers; the
- * least recently used entries go first.  A value is reference counted: a reader holds it while it builds a reply, and it is
- * freed when the last holder lets go, so eviction never pulls a list from under a reader.
+ * least recently used entries go first.  A value is reference counted: a reader holds it
+ * while it builds a reply, and it is freed when the last holder lets go, so eviction never
+ * pulls a list from under a reader.
  *
  * Freshness is a generation number, moved on by every invalidation.  A value is stored with
  * the generation read *before* computing it, and refused when an invalidation that concerns

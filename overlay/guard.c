@@ -1433,10 +1433,10 @@ dmg_write_needs_lock( Operation *op )
  * until the backend has written it (its result), so that two writes cannot each pass the
  * check the other would fail: a group add naming a department and that department's delete
  * cannot both succeed.  It is let go after the rewrites that follow a rename or delete
- * (references.c), so that no write sees the references half-followed.  back-mdb serialises its writers anyway.  An operation nested in
- * another's backend transaction (an LDAP transaction's) is not locked: its backend already
- * serialises it, and waiting for the lock there could deadlock against a holder waiting for
- * that transaction. */
+ * (references.c), so that no write sees the references half-followed.  back-mdb serialises
+ * its writers anyway.  An operation nested in another's backend transaction (an LDAP
+ * transaction's) is not locked: its backend already serialises it, and waiting for the lock
+ * there could deadlock against a holder waiting for that transaction. */
 static int
 dmg_guarded( Operation *op, SlapReply *rs,
 	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
