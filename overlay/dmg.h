@@ -121,6 +121,7 @@ typedef struct dmg_info {
 	int acl_print_valid;
 	int acl_conn_dependent;
 	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
+	int monitor_ndn_owned;		/* monitor_ndn is ours to free (slapd 2.6) */
 	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
 	/* what dmg_log_once has logged: the last DMG_LOGGED_MAX keys */
 	ldap_pvt_thread_mutex_t logged_lock;

@@ -168,6 +168,38 @@ dmg_monitor_attrs( void )
 	return a;
 }
 
+#if LDAP_VENDOR_VERSION >= 20600
+/* slapd 2.6 answers a registration with its database's monitor entry, not the overlay's
+ * (monitor_back_register_database_and_overlay): the overlay's is "cn=Overlay N" below it, N
+ * its place in the database's overlay list, as the monitor numbers them.  A registration
+ * kept in the monitor's limbo (the monitor database opens after this one) gets its answer
+ * only later: then nothing is published. */
+static int
+dmg_monitor_overlay_ndn( slap_overinst *on, dmg_info *di )
+{
+	slap_overinst *o;
+	struct berval db = di->monitor_ndn;
+	char prefix[32];
+	int n = 0, len;
+
+	if ( BER_BVISNULL( &db ) ) {
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "cache statistics are published under "
+			"cn=monitor with slapd 2.6 only when the monitor database is configured "
+			"before this database\n" );
+		return -1;
+	}
+	for ( o = on->on_info->oi_list; o && o != on; o = o->on_next )
+		n++;
+	len = snprintf( prefix, sizeof( prefix ), "cn=overlay %d,", n );
+	di->monitor_ndn.bv_len = len + db.bv_len;
+	di->monitor_ndn.bv_val = ch_malloc( di->monitor_ndn.bv_len + 1 );
+	memcpy( di->monitor_ndn.bv_val, prefix, len );
+	memcpy( di->monitor_ndn.bv_val + len, db.bv_val, db.bv_len + 1 );
+	di->monitor_ndn_owned = 1;
+	return 0;
+}
+#endif
+
 int
 dmg_monitor_db_open( BackendDB *be )
 {
@@ -189,6 +221,10 @@ dmg_monitor_db_open( BackendDB *be )
 	 * one, both registrations wait in its limbo and monitor_ndn is filled in then */
 	BER_BVZERO( &di->monitor_ndn );
 	rc = mbe->register_overlay( be, on, &di->monitor_ndn );
+#if LDAP_VENDOR_VERSION >= 20600
+	if ( rc == 0 )
+		rc = dmg_monitor_overlay_ndn( on, di );
+#endif
 	if ( rc == 0 )
 		rc = mbe->register_entry_attrs( &di->monitor_ndn, a, cb, NULL, -1, NULL );
 	/* the monitor backend keeps a copy of the attributes */
@@ -217,4 +253,9 @@ dmg_monitor_db_close( BackendDB *be )
 		mbe->unregister_entry_callback( &di->monitor_ndn, di->monitor_cb, &dummy, 0,
 			&dummy );
 	di->monitor_cb = NULL;
+	if ( di->monitor_ndn_owned ) {
+		ch_free( di->monitor_ndn.bv_val );
+		BER_BVZERO( &di->monitor_ndn );
+		di->monitor_ndn_owned = 0;
+	}
 }

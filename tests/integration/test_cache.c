@@ -28,6 +28,10 @@
 
 static dmg_server *server;
 
+/* The monitor database before the groups' database: slapd 2.6 publishes an overlay's
+ * statistics only then (man page MONITORING) */
+#define MONITOR_FIRST "database monitor\n" /* so the groups' database is {2}mdb */
+
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
 /* One statistic of the overlay's monitor entry */
@@ -423,12 +427,13 @@ END_TEST
 START_TEST(cache_is_on_by_default)
 {
     dmg_server_opts o = {
-        .overlay_config = "dynmailgroup-privileged " MTA "\n\ndatabase monitor\n",
+        .global_config = MONITOR_FIRST,
+        .overlay_config = "dynmailgroup-privileged " MTA "\n",
     };
     dmg_server *s = dmg_server_start(&o);
     ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
     LDAP *cfg = dmg_connect_ldapi_external(s);
-    DMG_ASSERT_VALUES(cfg, "olcDatabase={1}mdb,cn=config", LDAP_SCOPE_ONELEVEL,
+    DMG_ASSERT_VALUES(cfg, "olcDatabase={2}mdb,cn=config", LDAP_SCOPE_ONELEVEL,
                       "(objectClass=olcDynMailGroupConfig)", "olcDynMailGroupCacheMaxValues",
                       "1000000");
     dmg_disconnect(cfg);
@@ -446,7 +451,7 @@ END_TEST
 
 /* ---- the explicit flush ------------------------------------------------------------------------ */
 
-#define OVERLAY_CONFIG_DN "olcOverlay={0}dynmailgroup,olcDatabase={1}mdb,cn=config"
+#define OVERLAY_CONFIG_DN "olcOverlay={0}dynmailgroup,olcDatabase={2}mdb,cn=config"
 
 /* Writing olcDynMailGroupFlush empties the cache, every time it is written (replace) */
 START_TEST(flush_on_cn_config_empties_the_cache)
@@ -496,9 +501,9 @@ static Suite *cache_suite(void)
 int main(void)
 {
     dmg_server_opts o = {
+        .global_config = MONITOR_FIRST,
         .overlay_config = "dynmailgroup-privileged " MTA "\n"
-                          "dynmailgroup-cache-max-values 1000000\n"
-                          "\ndatabase monitor\n",
+                          "dynmailgroup-cache-max-values 1000000\n",
     };
     setenv("LDAPNOINIT", "1", 0);
     return dmg_run_suite(cache_suite(), &o, &server);
