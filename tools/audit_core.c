@@ -631,6 +631,10 @@ size_t au_format_notice(char *out, size_t size, const struct au_notice *n)
         snprintf(title, sizeof title, "Already decided: message from %s to %s: %s", sender,
                  group, subj);
         break;
+    case AU_NOTE_UNDELIVERABLE:
+        snprintf(title, sizeof title, "Not delivered: %s is gone or has no members: %s",
+                 group, subj);
+        break;
     }
     sb_printf(&b, "From: Mail audit <%s>\nTo: <%s>\nSubject: %s\nDate: %s\n"
                   "Message-ID: <dmg-audit.%s.%ld.%s@%s>\nAuto-Submitted: auto-generated\n"
@@ -663,6 +667,14 @@ size_t au_format_notice(char *out, size_t size, const struct au_notice *n)
     case AU_NOTE_ALREADY:
         sb_printf(&b, "Your decision was not recorded: the message below was already "
                       "decided (%s).\n\n", n->decided != NULL ? n->decided : "");
+        break;
+    case AU_NOTE_UNDELIVERABLE:
+        sb_printf(&b, "The message below to %s was approved (%s) but could not be delivered: "
+                      "%s.\n\nIt was not delivered to anyone. The mail audit keeps it; the "
+                      "postmaster can release\nit once the group has members again, or "
+                      "discard it.\n\n", group,
+                  n->decided != NULL && n->decided[0] != '\0' ? n->decided : "approved",
+                  reason[0] != '\0' ? reason : "the group has no members");
         break;
     }
     sb_printf(&b, "  Group:       %s\n  Sender:      %s\n  Subject:     %s\n"
@@ -750,7 +762,7 @@ int au_rec_get(const char *text, size_t len, const char *key, char *out, size_t 
  * ==================================================================================== */
 
 static const char *const spool_dirs[] = { "tmp", "msg", "held", "decision", "release",
-                                          "notified", "done" };
+                                          "notified", "done", "undeliverable" };
 
 const char *au_state_name(enum au_state s)
 {
@@ -759,6 +771,7 @@ const char *au_state_name(enum au_state s)
     case AU_ST_DECIDED: return "decided";
     case AU_ST_UNCERTAIN: return "uncertain";
     case AU_ST_DONE: return "done";
+    case AU_ST_UNDELIVERABLE: return "undeliverable";
     default: return "none";
     }
 }
@@ -805,6 +818,8 @@ enum au_state au_spool_state(const char *spool, const char *id)
         return AU_ST_HELD;
     if (exists(spool, "release", id))
         return AU_ST_UNCERTAIN;
+    if (exists(spool, "undeliverable", id))
+        return AU_ST_UNDELIVERABLE;
     return AU_ST_DECIDED;
 }
 

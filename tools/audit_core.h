@@ -159,7 +159,9 @@ enum au_notice_kind {
     AU_NOTE_HELD = 0,   /* to an auditor: a message waits for your decision */
     AU_NOTE_REJECTED,   /* to the sender: an auditor rejected your message */
     AU_NOTE_EXPIRED,    /* to the sender and the auditors: nobody decided in time */
-    AU_NOTE_ALREADY     /* to a late decider: it was decided already */
+    AU_NOTE_ALREADY,    /* to a late decider: it was decided already */
+    AU_NOTE_UNDELIVERABLE /* to the sender and the decider: approved, but the group is gone
+                           * or has no members; kept in the spool (reason: why) */
 };
 
 struct au_notice {
@@ -177,8 +179,9 @@ struct au_notice {
     const char *size;
     const char *queue_id;
     const char *text_start;    /* au_text_start() output, "" for none */
-    const char *reason;        /* rejection reason; "" for none */
-    const char *decided;       /* AU_NOTE_ALREADY: "approved by X at T" */
+    const char *reason;        /* rejection reason, why undeliverable; "" for none */
+    const char *decided;       /* AU_NOTE_ALREADY, AU_NOTE_UNDELIVERABLE: "approved by X at
+                                * T" */
     long held_at, expires_at, now;
     const char *unique;        /* a few random hex digits for the Message-ID */
     int hold_days;
@@ -219,6 +222,10 @@ int au_rec_get(const char *text, size_t len, const char *key, char *out, size_t 
  *               message with this marker and without done/ID is "uncertain" and never
  *               handed over again (at most once)
  *   notified/ID the auditors have been told
+ *   undeliverable/ID  approved, but the group was gone or had no (usable) member when the
+ *               release was tried: nothing was handed over, the sender and the decider were
+ *               told; the message stays held until the postmaster resolves it (never
+ *               released or dropped silently)
  *   done/ID     the record moved from held/ after the decision was carried out
  * Every file is written to tmp/, fsync'ed, then renamed (or linked) into place, and the
  * directory fsync'ed, so each state change is atomic and durable.
@@ -229,7 +236,8 @@ enum au_state {
     AU_ST_HELD,         /* waiting for a decision */
     AU_ST_DECIDED,      /* decided, decision not carried out yet (crash or in progress) */
     AU_ST_UNCERTAIN,    /* approved; the release was started but not confirmed */
-    AU_ST_DONE          /* decided and carried out */
+    AU_ST_DONE,         /* decided and carried out */
+    AU_ST_UNDELIVERABLE /* approved; no member to release it to (kept until resolved) */
 };
 const char *au_state_name(enum au_state s);
 

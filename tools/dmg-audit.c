@@ -10,7 +10,7 @@
  *   dmg-audit [-c CONFIG] show [--json] ID
  *   dmg-audit [-c CONFIG] approve ID
  *   dmg-audit [-c CONFIG] reject ID [REASON...]
- *   dmg-audit [-c CONFIG] resolve ID delivered|release
+ *   dmg-audit [-c CONFIG] resolve ID delivered|release|discard
  *
  * deliver and decide are Postfix pipe(8) commands (the message on standard input); their
  * exit status is what pipe(8) acts on: 0 done, 75 (EX_TEMPFAIL) try again later (the message
@@ -431,8 +431,11 @@ static int group_values(const char *group, const char *attr, char ***vals, size_
     }
     snprintf(filter, sizeof filter, "(&(objectClass=dynamicMailGroup)(mail=%s))", esc);
     int rc = pd_ldap_values(directory, PD_WHERE_GROUPS, filter, attr, vals, n, &out);
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(err, errsize, "%s", out.error);
+        if (out.result == PD_RES_FAILED)
+            return -2; /* not a passing failure (e.g. more than one entry, too many values) */
+    }
     return rc;
 }
 
@@ -771,6 +774,8 @@ struct decision {
     char at[32];
 };
 
+static void describe_decision(char *out, size_t size, const struct decision *d);
+
 static int load_decision(const char *id, struct decision *d)
 {
     size_t len;
@@ -807,6 +812,36 @@ static int record_decision(const struct held *h, enum au_action a, const char *b
     return 0;
 }
 
+/* An approved message with nobody to release it to (the group is gone, has no member, or
+ * its members cannot be read): never marked done with 0 recipients. Tell the sender and the
+ * decider (when the decider is an address), then mark it undeliverable: it stays in held/,
+ * shown by list, until the postmaster resolves it. Called with the lock held. 0, or
+ * EX_TEMPFAIL (a notice could not be sent: nothing marked, tried again). */
+static int mark_undeliverable(const struct held *h, const struct decision *d, const char *why)
+{
+    char what[AU_TEXT_MAX + 128];
+    describe_decision(what, sizeof what, d);
+    if (h->sender[0] != '\0'
+        && send_notice(AU_NOTE_UNDELIVERABLE, h, h->sender, why, what) != 0)
+        return EX_TEMPFAIL_;
+    if (au_address_ok(d->by, 0) && !au_caseeq(d->by, h->sender)
+        && send_notice(AU_NOTE_UNDELIVERABLE, h, d->by, why, what) != 0)
+        return EX_TEMPFAIL_;
+    struct au_record r;
+    au_rec_init(&r);
+    au_rec_add(&r, "reason", why);
+    au_rec_addf(&r, "at", "%ld", (long)time(NULL));
+    if (au_spool_put(cfg.spool, "undeliverable", h->id, r.text, r.len, 0) != 0) {
+        logmsg(LOG_WARNING, "warning: audit_id=%s: cannot mark it undeliverable: %s", h->id,
+               strerror(errno));
+        return EX_TEMPFAIL_;
+    }
+    logmsg(LOG_WARNING, "undeliverable: queue_id=%s audit_id=%s group=%s sender=%s: approved, "
+                        "nothing handed over: %s; kept (dmg-audit resolve %s release|discard)",
+           h->queue_id, h->id, h->group, shown(h->sender), why, h->id);
+    return 0;
+}
+
 /* Carry out the recorded decision of h. 0 done (or nothing to do), EX_TEMPFAIL to try again
  * later, 1 when another process holds the message (nonblock). */
 static int apply_decision(const struct held *h, int nonblock)
@@ -836,11 +871,23 @@ static int apply_decision(const struct held *h, int nonblock)
     if (strcmp(d.action, "approve") == 0) {
         char **members = NULL, err[512];
         size_t n = 0;
-        if (group_values(h->group, "dmgMemberMail", &members, &n, err, sizeof err) < 0) {
+        int found = group_values(h->group, "dmgMemberMail", &members, &n, err, sizeof err);
+        if (found == -1) {
             logmsg(LOG_WARNING, "warning: audit_id=%s: cannot read the members of %s: %s",
                    h->id, h->group, err);
             close(lock);
             return EX_TEMPFAIL_;
+        }
+        if (found <= 0) {
+            char why[700];
+            if (found == 0)
+                snprintf(why, sizeof why, "the group no longer exists (or is not visible to "
+                                          "the audit's bind_dn)");
+            else
+                snprintf(why, sizeof why, "the members of the group cannot be read: %s", err);
+            rc = mark_undeliverable(h, &d, why);
+            close(lock);
+            return rc;
         }
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
@@ -854,7 +901,14 @@ static int apply_decision(const struct held *h, int nonblock)
         }
         if (members != NULL)
             members[k] = NULL;
-        if (k > 0) {
+        if (k == 0) {
+            pd_ldap_values_free(members);
+            rc = mark_undeliverable(h, &d, n == 0 ? "the group has no members"
+                                                  : "the group has no usable member address");
+            close(lock);
+            return rc;
+        }
+        {
             char started[64];
             int sn = snprintf(started, sizeof started, "started: %ld\n", (long)time(NULL));
             int fd = au_spool_open(cfg.spool, "msg", h->id);
@@ -1463,6 +1517,18 @@ static void print_entry(const struct held *h, int json, int full)
                "crash);\n             it is never repeated automatically. Look for "
                "message-id=%s\n             in the mail log, then run dmg-audit resolve %s "
                "delivered|release.\n", h->message_id, h->id);
+    if (st == AU_ST_UNDELIVERABLE) {
+        size_t ulen = 0;
+        char why[AU_TEXT_MAX] = "";
+        char *u = au_spool_read(cfg.spool, "undeliverable", h->id, RECORD_READ_MAX, &ulen);
+        if (u != NULL)
+            au_rec_get(u, ulen, "reason", why, sizeof why);
+        free(u);
+        printf("Note:        approved but not delivered to anyone: %s.\n             The "
+               "sender was told. Run dmg-audit resolve %s release\n             once the "
+               "group has members again, or resolve %s discard.\n",
+               why[0] != '\0' ? why : "the group is gone or has no members", h->id, h->id);
+    }
     size_t mlen = 0;
     char *msg = message_head(h->id, &mlen);
     if (msg != NULL) {
@@ -1591,28 +1657,82 @@ static int cmd_cli_decide(enum au_action action, int argc, char **argv)
                         "retried by dmg-audit expire\n", h.id);
         return EX_TEMPFAIL_;
     }
+    if (au_spool_state(cfg.spool, h.id) == AU_ST_UNDELIVERABLE) {
+        fprintf(stderr, "dmg-audit: %s: approved but NOT delivered: the group is gone or has "
+                        "no members; the sender was told and the message is kept (dmg-audit "
+                        "resolve %s release|discard)\n", h.id, h.id);
+        return EX_DATAERR_;
+    }
     printf("%s: %s\n", h.id, action == AU_ACT_APPROVE ? "approved and released"
                                                       : "rejected; the sender was told");
+    return 0;
+}
+
+/* An undeliverable message (approved, nobody to release it to): "release" tries again
+ * (the group has members again), "discard" marks it done without delivering it. */
+static int resolve_undeliverable(const struct held *h, const char *how, const char *who)
+{
+    char p[PATH_MAX];
+    if (strcmp(how, "discard") == 0) {
+        if (au_spool_finish(cfg.spool, h->id) != 0) {
+            fprintf(stderr, "dmg-audit: %s: %s\n", h->id, strerror(errno));
+            return EX_TEMPFAIL_;
+        }
+        logmsg(LOG_NOTICE, "discarded: queue_id=%s audit_id=%s group=%s sender=%s "
+                           "(undeliverable; by %s)", h->queue_id, h->id, h->group,
+               shown(h->sender), who);
+        printf("%s: discarded\n", h->id);
+        return 0;
+    }
+    if (strcmp(how, "release") != 0) {
+        fprintf(stderr, "dmg-audit: %s is undeliverable: resolve it with release or "
+                        "discard\n", h->id);
+        return EX_USAGE_;
+    }
+    snprintf(p, sizeof p, "%s/undeliverable/%s", cfg.spool, h->id);
+    if (unlink(p) != 0) {
+        fprintf(stderr, "dmg-audit: %s: %s\n", p, strerror(errno));
+        return EX_TEMPFAIL_;
+    }
+    logmsg(LOG_NOTICE, "resolve: queue_id=%s audit_id=%s: release tried again by %s",
+           h->queue_id, h->id, who);
+    int rc = apply_decision(h, 0);
+    if (rc != 0) {
+        fprintf(stderr, "dmg-audit: %s: release deferred; dmg-audit expire retries it\n",
+                h->id);
+        return EX_TEMPFAIL_;
+    }
+    if (au_spool_state(cfg.spool, h->id) == AU_ST_UNDELIVERABLE) {
+        fprintf(stderr, "dmg-audit: %s: still undeliverable (the group is gone or has no "
+                        "members)\n", h->id);
+        return EX_DATAERR_;
+    }
+    printf("%s: released\n", h->id);
     return 0;
 }
 
 /* An uncertain release (killed between handing it over and marking it): after checking the
  * mail log, the postmaster says what happened. "delivered": mark it done; "release": it did
  * not reach Postfix, hand it over again (the only way a message is released twice is this
- * command after a release that did arrive). */
+ * command after a release that did arrive). An undeliverable message: see
+ * resolve_undeliverable. */
 static int cmd_resolve(int argc, char **argv)
 {
     struct held h;
     if (argc != 2 || !au_id_ok(argv[0])
-        || (strcmp(argv[1], "delivered") != 0 && strcmp(argv[1], "release") != 0)) {
-        fprintf(stderr, "usage: dmg-audit resolve ID delivered|release\n");
+        || (strcmp(argv[1], "delivered") != 0 && strcmp(argv[1], "release") != 0
+            && strcmp(argv[1], "discard") != 0)) {
+        fprintf(stderr, "usage: dmg-audit resolve ID delivered|release|discard\n");
         return EX_USAGE_;
     }
-    if (load_held(argv[0], &h) != 0 || au_spool_state(cfg.spool, h.id) != AU_ST_UNCERTAIN) {
+    struct passwd *pw = getpwuid(getuid());
+    if (load_held(argv[0], &h) == 0 && au_spool_state(cfg.spool, h.id) == AU_ST_UNDELIVERABLE)
+        return resolve_undeliverable(&h, argv[1], pw != NULL ? pw->pw_name : "?");
+    if (load_held(argv[0], &h) != 0 || au_spool_state(cfg.spool, h.id) != AU_ST_UNCERTAIN
+        || strcmp(argv[1], "discard") == 0) {
         fprintf(stderr, "dmg-audit: %s is not an uncertain release\n", argv[0]);
         return EX_DATAERR_;
     }
-    struct passwd *pw = getpwuid(getuid());
     if (strcmp(argv[1], "delivered") == 0) {
         if (au_spool_finish(cfg.spool, h.id) != 0) {
             fprintf(stderr, "dmg-audit: %s: %s\n", h.id, strerror(errno));
@@ -1678,7 +1798,7 @@ static void usage(void)
             "       dmg-audit [-c CONFIG] show [--json] ID\n"
             "       dmg-audit [-c CONFIG] approve ID\n"
             "       dmg-audit [-c CONFIG] reject ID [REASON...]\n"
-            "       dmg-audit [-c CONFIG] resolve ID delivered|release\n");
+            "       dmg-audit [-c CONFIG] resolve ID delivered|release|discard\n");
 }
 
 int main(int argc, char **argv)

@@ -1115,6 +1115,100 @@ START_TEST(test_postmaster_commands)
 }
 END_TEST
 
+/* Approved when nobody can get it: the group has no members, or is gone. Never released
+ * to 0 members and marked done (lost): it stays in the spool as "undeliverable", listed,
+ * the sender and a deciding auditor are told, one log line says why; expire leaves it;
+ * the postmaster releases it once the group has members again, or discards it. */
+START_TEST(test_approve_group_gone)
+{
+    world w;
+    make_world(&w, NULL, NULL);
+    char id[17], approve[200], reject[200], *msg, *out, line[300];
+    const char *dn = "cn=fe-review," GROUPS;
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    hold_one(&w, "4QGONE1", id, approve, reject, &msg);
+
+    /* no members at approval */
+    DMG_EXPECT_OK(dmg_modify(root, dn, "replace: dmgDepartment\ndmgDepartment: " GROUPS "\n"),
+                  "a department without people");
+    ck_assert_int_eq(decide(&w, "4QGDEC1", "alice@example.com", approve, "127.0.0.1", "",
+                            "ok\n", &out, NULL), 0);
+    free(out);
+    mail m[8];
+    size_t n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 2); /* the sender and the deciding auditor; nothing to members */
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\nbob@example.com\n");
+    ck_assert_str_eq(m[1].args, "-i\n-f\n\n--\nalice@example.com\n");
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(strstr(m[i].msg, "Subject: Not delivered: " GROUP " is gone or has no "
+                                       "members: Quarterly numbers\n") != NULL, "%s", m[i].msg);
+        ck_assert_msg(strstr(m[i].msg, "approved by alice@example.com at ") != NULL
+                      && strstr(m[i].msg, "could not be delivered: the group has no "
+                                          "members.") != NULL, "%s", m[i].msg);
+    }
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "undeliverable");
+    DMG_PATH_FMT(line, sizeof line, "undeliverable: queue_id=4QGONE1 audit_id=%s group=" GROUP
+             " sender=bob@example.com: approved, nothing handed over: the group has no "
+             "members", id);
+    assert_log_has(&w, line);
+    ck_assert_int_eq(log_count(&w, "undeliverable: "), 1);
+    ck_assert_int_eq(log_count(&w, "released: "), 0);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("list")), 0);
+    ck_assert_msg(strstr(out, id) != NULL && strstr(out, "undeliverable") != NULL, "%s", out);
+    free(out);
+    /* the timer neither retries nor drops it; a second decision changes nothing */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("expire")), 0);
+    free(out);
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("reject", id, "late")), 65);
+    free(out);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    ck_assert_str_eq(state_of(&w, id), "undeliverable");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "delivered")), 64);
+    free(out);
+    /* members again: the postmaster releases it, once */
+    DMG_EXPECT_OK(dmg_modify(root, dn, "replace: dmgDepartment\ndmgDepartment: ou=Frontend,"
+                                       "ou=Engineering,dc=example,dc=com\n"), "restore");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "release")), 0);
+    free(out);
+    assert_released(&w, id, msg);
+    free(msg);
+
+    /* the group deleted before the postmaster approves it */
+    hold_one(&w, "4QGONE2", id, approve, reject, NULL);
+    DMG_EXPECT_OK(dmg_delete(root, dn), "delete the group");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("approve", id)), 65);
+    ck_assert_msg(strstr(out, "NOT delivered") != NULL, "%s", out);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1); /* the sender; the postmaster saw it on the terminal */
+    ck_assert_str_eq(m[0].args, "-i\n-f\n\n--\nbob@example.com\n");
+    ck_assert_ptr_nonnull(strstr(m[0].msg, "could not be delivered: the group no longer "
+                                           "exists"));
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "undeliverable");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("show", id)), 0);
+    ck_assert_msg(strstr(out, "State:       undeliverable") != NULL
+                  && strstr(out, "the group no longer exists") != NULL, "%s", out);
+    free(out);
+    /* still gone: a release attempt keeps it (and tells the sender again) */
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "release")), 65);
+    free(out);
+    n = new_mails(&w, m, 8);
+    ck_assert_uint_eq(n, 1);
+    free_mails(m, n);
+    ck_assert_str_eq(state_of(&w, id), "undeliverable");
+    ck_assert_int_eq(audit_run(&w, NULL, &out, NULL, ARGS("resolve", id, "discard")), 0);
+    free(out);
+    ck_assert_str_eq(state_of(&w, id), "done");
+    DMG_PATH_FMT(line, sizeof line, "discarded: queue_id=4QGONE2 audit_id=%s", id);
+    assert_log_has(&w, line);
+    ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    dmg_disconnect(root);
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
+}
+END_TEST
+
 /* ============================================================================================
  * With a real Postfix: a private instance (as test_smtpd.c runs one) that delivers to
  * Maildirs with virtual(8) and routes the audited group's copy to dmg-audit, as the README
@@ -1986,6 +2080,7 @@ int main(void)
     tcase_add_test(tc, test_crash_and_retry);
     tcase_add_test(tc, test_no_hooks_installed);
     tcase_add_test(tc, test_postmaster_commands);
+    tcase_add_test(tc, test_approve_group_gone);
     suite_add_tcase(s, tc);
     tc = dmg_tcase("postfix");
     tcase_add_test(tc, test_postfix_review_loop);

@@ -447,6 +447,18 @@ START_TEST(test_notice_others)
                                       "2026-12-03 12:01:00 UTC)"));
     ck_assert_ptr_nonnull(strstr(out, "  Sender:      <>\n"));
     ck_assert_ptr_null(strstr(out, "approve+"));
+
+    n = notice(AU_NOTE_UNDELIVERABLE);
+    n.decided = "approved by carol@example.com at 2026-12-03 12:01:00 UTC";
+    n.reason = "the group no longer exists";
+    ck_assert_uint_gt(au_format_notice(out, sizeof out, &n), 0);
+    ck_assert_ptr_nonnull(strstr(out, "Subject: Not delivered: eng-review@example.com is gone "
+                                      "or has no members: Quarterly"));
+    ck_assert_ptr_nonnull(strstr(out, "was approved (approved by carol@example.com at "
+                                      "2026-12-03 12:01:00 UTC) but could not be delivered: "
+                                      "the group no longer exists."));
+    ck_assert_ptr_nonnull(strstr(out, "It was not delivered to anyone."));
+    ck_assert_ptr_null(strstr(out, "approve+"));
 }
 END_TEST
 
@@ -557,6 +569,16 @@ START_TEST(test_spool_states)
     ck_assert_str_eq(copy, "action: approve\n");
     free(copy);
     ck_assert_int_eq(count_files("tmp"), 0);
+    /* approved, but no member to release it to: kept, visibly */
+    ck_assert_int_eq(au_spool_put(spool, "undeliverable", id, LIT("reason: gone\n"), 0), 0);
+    ck_assert_int_eq(au_spool_state(spool, id), AU_ST_UNDELIVERABLE);
+    ck_assert_str_eq(au_state_name(AU_ST_UNDELIVERABLE), "undeliverable");
+    {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/undeliverable/%s", spool, id);
+        ck_assert_int_eq(unlink(p), 0);
+    }
+    ck_assert_int_eq(au_spool_state(spool, id), AU_ST_DECIDED);
     /* release started, not confirmed: uncertain */
     ck_assert_int_eq(au_spool_put(spool, "release", id, LIT("started\n"), 0), 0);
     ck_assert_int_eq(au_spool_state(spool, id), AU_ST_UNCERTAIN);
