@@ -79,20 +79,27 @@ dmg_preview_response( Operation *op, SlapReply *rs )
 	AttributeName *attrs = rs->sr_attrs;
 	Operation o;
 
-	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_X_NO_OPERATION || pv->post == NULL )
+	if ( rs->sr_type != REP_RESULT || pv->post == NULL )
 		return SLAP_CB_CONTINUE;
-	/* the requester's rights: op->o_bd may carry the write guard's grant */
-	o = *op;
-	o.o_bd = dmg_real_db( op );
-	if ( slap_read_controls( &o, rs, pv->post, &slap_post_read_bv, &ctrl ) == LDAP_SUCCESS ) {
-		ctrls[0] = ctrl;
-		slap_add_ctrls( op, rs, ctrls );
-	} else if ( pv->critical ) {
-		rs->sr_err = LDAP_OTHER;
-		rs->sr_text = "dynmailgroup: the Post-Read entry could not be encoded";
+	if ( rs->sr_err == LDAP_X_NO_OPERATION ) {
+		/* the requester's rights: op->o_bd may carry the write guard's grant */
+		o = *op;
+		o.o_bd = dmg_real_db( op );
+		if ( slap_read_controls( &o, rs, pv->post, &slap_post_read_bv, &ctrl )
+				== LDAP_SUCCESS ) {
+			ctrls[0] = ctrl;
+			slap_add_ctrls( op, rs, ctrls );
+		} else if ( pv->critical ) {
+			rs->sr_err = LDAP_OTHER;
+			rs->sr_text = "dynmailgroup: the Post-Read entry could not be encoded";
+		}
+		rs->sr_entry = entry;
+		rs->sr_attrs = attrs;
 	}
-	rs->sr_entry = entry;
-	rs->sr_attrs = attrs;
+	/* encoded, or not to be sent: the result is the last use of the entry (freed here, not
+	 * only at the cleanup, which not every path of a previewed write plays) */
+	entry_free( pv->post );
+	pv->post = NULL;
 	return SLAP_CB_CONTINUE;
 }
 
