@@ -112,47 +112,13 @@ static int server_port(void)
     return atoi(colon + 1);
 }
 
-/* Run argv with standard input from the text in_text (NULL: /dev/null); standard output and
+/* Run argv with standard input from the text in_text (NULL: empty); standard output and
  * error into new strings (caller frees). Returns the exit status (128+N for signal N). */
 static int run(char *const argv[], const char *in_text, char **out, char **err)
 {
-    static int serial;
-    char in_path[PATH_MAX], out_path[PATH_MAX], err_path[PATH_MAX];
-    const char *dir = dmg_server_dir(server);
-    long me = (long)getpid();
-    serial++;
-    DMG_PATH_FMT(in_path, sizeof in_path, "%s/exim-run-%ld-%d.in", dir, me, serial);
-    DMG_PATH_FMT(out_path, sizeof out_path, "%s/exim-run-%ld-%d.out", dir, me, serial);
-    DMG_PATH_FMT(err_path, sizeof err_path, "%s/exim-run-%ld-%d.err", dir, me, serial);
-    DMG_WRITE_FILE(in_path, in_text ? in_text : "", 0);
-
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        int in = open(in_path, O_RDONLY);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || o < 0 || e < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
-    *out = dmg_read_file(out_path);
-    *err = dmg_read_file(err_path);
-    if (getenv("DMG_KEEP_TMP") == NULL) {
-        unlink(in_path);
-        unlink(out_path);
-        unlink(err_path);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    int st = dmg_run(argv, dmg_server_dir(server), in_text, out, err);
+    ck_assert_msg(st >= 0, "cannot run %s", argv[0]);
+    return st;
 }
 
 /* ============================================================================================

@@ -189,11 +189,6 @@ static paged search_paged(LDAP *ld, const char *filter)
     return p;
 }
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    return strcasestr(hay, needle) != NULL;
-}
-
 /* The values of attr of the entries found, sorted and joined (the search must succeed). */
 static char *values_as(const char *dn, const char *base, int scope, const char *filter,
                        const char *attr)
@@ -365,7 +360,7 @@ START_TEST(sssvlv_below_refused)
         dmg_server_stop(s);
         ck_abort_msg("slapd started with sssvlv configured before dynmailgroup");
     }
-    ck_assert_msg(contains_ci(log, "configure sssvlv after dynmailgroup"),
+    ck_assert_msg(dmg_contains_ci(log, "configure sssvlv after dynmailgroup"),
                   "no clear message in slapd's output");
     free(log);
 }
@@ -721,7 +716,7 @@ START_TEST(assertion_on_computed_refused)
     LDAPControl *a = assertion(ld, "(member=" ERIN ")");
     dmg_result r = dmg_search(ld, VISIBLE, LDAP_SCOPE_BASE, NULL, attrs, DMG_CTRLS(a), NULL);
     DMG_ASSERT_RC(r, LDAP_UNWILLING_TO_PERFORM);
-    ck_assert_msg(contains_ci(r.diag, "assertion"), "diagnostic \"%s\"", r.diag);
+    ck_assert_msg(dmg_contains_ci(r.diag, "assertion"), "diagnostic \"%s\"", r.diag);
     DMG_ASSERT_RC(dmg_compare_ext(ld, VISIBLE, "cn", "hr-v", DMG_CTRLS(a)),
                   LDAP_UNWILLING_TO_PERFORM);
     DMG_ASSERT_RC(dmg_modify_ext(ld, VISIBLE, "replace: description\ndescription: x\n",

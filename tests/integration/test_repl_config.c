@@ -75,44 +75,6 @@ static long poll_max_ms(void)
     return POLL_MAX_MS * (k > 0 ? k : 1);
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* The whole file ("" when it cannot be read); free it. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t len = 0, cap = 4096;
-    char *s = malloc(cap);
-    ck_assert_ptr_nonnull(s);
-    while (f != NULL) {
-        if (len + 1024 + 1 > cap) {
-            cap *= 2;
-            s = realloc(s, cap);
-            ck_assert_ptr_nonnull(s);
-        }
-        size_t n = fread(s + len, 1, 1024, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (f != NULL)
-        fclose(f);
-    s[len] = '\0';
-    return s;
-}
-
 /* Lines of text that contain every one of the needles (NULL-terminated). */
 static int count_lines(const char *text, const char *const *needles)
 {
@@ -136,7 +98,7 @@ static int count_lines(const char *text, const char *const *needles)
 
 static int log_lines(const dmg_server *s, const char *const *needles)
 {
-    char *log = slurp(dmg_server_log(s));
+    char *log = dmg_read_file(dmg_server_log(s));
     int n = count_lines(log, needles);
     free(log);
     return n;
@@ -145,10 +107,10 @@ static int log_lines(const dmg_server *s, const char *const *needles)
 /* Polls s's log until at least min lines hold every needle; returns the count then. */
 static int wait_log_lines(const dmg_server *s, const char *const *needles, int min)
 {
-    long deadline = now_ms() + poll_max_ms();
+    long deadline = dmg_now_ms() + poll_max_ms();
     int n = log_lines(s, needles);
-    while (n < min && now_ms() < deadline) {
-        nap_ms(POLL_STEP_MS);
+    while (n < min && dmg_now_ms() < deadline) {
+        dmg_nap_ms(POLL_STEP_MS);
         n = log_lines(s, needles);
     }
     return n;
@@ -168,7 +130,7 @@ static char *start_captured(dmg_server **out, const dmg_server_opts *o)
     dup2(saved, 2);
     close(saved);
     close(fd);
-    char *text = slurp(path);
+    char *text = dmg_read_file(path);
     unlink(path);
     fputs(text, stderr);
     return text;
@@ -235,9 +197,9 @@ static sync_search sync_start(LDAP *ld, int mode, const char *cookie)
 /* Reads what s received until the result, until want is TRUE of it, or for ms at most. */
 static void sync_read(sync_search *s, long ms, int (*want)(const sync_search *))
 {
-    long deadline = now_ms() + ms;
+    long deadline = dmg_now_ms() + ms;
     while (!s->done && !(want != NULL && want(s))) {
-        long left = deadline - now_ms();
+        long left = deadline - dmg_now_ms();
         if (left <= 0)
             return;
         struct timeval tv = { left / 1000, (left % 1000) * 1000 };
@@ -548,10 +510,10 @@ static char *reader_password(const dmg_server *s)
 static void wait_reader(const dmg_server *s)
 {
     LDAP *ld = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
-    long deadline = now_ms() + poll_max_ms();
+    long deadline = dmg_now_ms() + poll_max_ms();
     dmg_result r = dmg_search(ld, READER, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
-    while (r.rc != LDAP_SUCCESS && now_ms() < deadline) {
-        nap_ms(POLL_STEP_MS);
+    while (r.rc != LDAP_SUCCESS && dmg_now_ms() < deadline) {
+        dmg_nap_ms(POLL_STEP_MS);
         r = dmg_search(ld, READER, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
     }
     DMG_ASSERT_RC(r, LDAP_SUCCESS);
@@ -624,7 +586,7 @@ static char *fixture_with(const char *extra)
     const char *src = getenv("DMG_SRCDIR");
     char *path = NULL, *org = NULL;
     ck_assert_int_gt(asprintf(&org, "%s/tests/fixtures/org.ldif", src ? src : "."), 0);
-    char *text = slurp(org);
+    char *text = dmg_read_file(org);
     ck_assert_msg(*text != '\0', "cannot read %s", org);
     ck_assert_int_gt(asprintf(&path, "%s/dmg-replcfg-XXXXXX.ldif",
                               getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"),
