@@ -1394,6 +1394,14 @@ LDAP *dmg_connect_at(const char *file, int line, const dmg_server *s, const char
     return ld;
 }
 
+LDAP *dmg_connect_as_at(const char *file, int line, const dmg_server *s, const char *binddn)
+{
+    const char *password = NULL;
+    if (binddn != NULL)
+        password = strcmp(binddn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD;
+    return dmg_connect_at(file, line, s, binddn, password);
+}
+
 /* SASL EXTERNAL needs no answers from the user: every prompt gets its default (empty). */
 static int sasl_defaults(LDAP *ld, unsigned flags, void *defaults, void *interact)
 {
@@ -2175,11 +2183,11 @@ void dmg_assert_values_at(const char *file, int line, LDAP *ld, const char *base
 }
 
 void dmg_ensure_entries_at(const char *file, int line, const dmg_server *s,
-                           const char *const *ldifs, size_t n)
+                           const char *const *ldifs, size_t n, LDAPControl **sctrls)
 {
     LDAP *ld = dmg_connect_at(file, line, s, DMG_ROOTDN, DMG_ROOTPW);
     for (size_t i = 0; i < n; i++) {
-        dmg_result r = dmg_add_ldif_at(file, line, ld, ldifs[i], NULL);
+        dmg_result r = dmg_add_ldif_at(file, line, ld, ldifs[i], sctrls);
         if (r.rc != LDAP_ALREADY_EXISTS)
             dmg_assert_rc_impl(file, line, "add of a shared fixture entry", &r, LDAP_SUCCESS);
     }

@@ -144,6 +144,9 @@ TCase *dmg_tcase(const char *name);
 /* Simple bind (anonymous when binddn is NULL) over TCP, LDAPv3. */
 #define dmg_connect(s, binddn, password) \
     dmg_connect_at(__FILE__, __LINE__, (s), (binddn), (password))
+/* Simple bind as a fixture identity: anonymous for NULL, the rootdn with DMG_ROOTPW, every
+ * other DN with the fixture's common password DMG_PASSWORD. */
+#define dmg_connect_as(s, binddn) dmg_connect_as_at(__FILE__, __LINE__, (s), (binddn))
 /* SASL EXTERNAL over ldapi: the peer credentials of this process, which the config database
  * grants manage (cn=config changes at run time). */
 #define dmg_connect_ldapi_external(s) dmg_connect_ldapi_external_at(__FILE__, __LINE__, (s))
@@ -183,9 +186,13 @@ dmg_result dmg_bind(LDAP *ld, const char *dn, const char *password);
 /* Adds each one-entry LDIF text as the rootdn unless the entry exists already: fixtures
  * that several tests of a suite share, whichever runs first. */
 #define dmg_ensure_entries(s, ldifs, n) \
-    dmg_ensure_entries_at(__FILE__, __LINE__, (s), (ldifs), (n))
+    dmg_ensure_entries_at(__FILE__, __LINE__, (s), (ldifs), (n), NULL)
+/* The same with request controls on each add, e.g. DMG_CTRLS(dmg_ctrl_relax()) for entries
+ * only the rootdn with Relax Rules may store (dmgApplicant). */
+#define dmg_ensure_entries_ext(s, ldifs, n, sctrls) \
+    dmg_ensure_entries_at(__FILE__, __LINE__, (s), (ldifs), (n), (sctrls))
 void dmg_ensure_entries_at(const char *file, int line, const dmg_server *s,
-                           const char *const *ldifs, size_t n);
+                           const char *const *ldifs, size_t n, LDAPControl **sctrls);
 
 dmg_result dmg_rename(LDAP *ld, const char *dn, const char *newrdn, const char *newsuperior,
                       int deleteoldrdn);
@@ -302,6 +309,7 @@ void dmg_assert_rc_impl(const char *file, int line, const char *expr, const dmg_
 
 LDAP *dmg_connect_at(const char *file, int line, const dmg_server *s, const char *binddn,
                      const char *password);
+LDAP *dmg_connect_as_at(const char *file, int line, const dmg_server *s, const char *binddn);
 LDAP *dmg_connect_ldapi_external_at(const char *file, int line, const dmg_server *s);
 dmg_result dmg_add_ldif_at(const char *file, int line, LDAP *ld, const char *ldif,
                            LDAPControl **sctrls);

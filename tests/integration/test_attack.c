@@ -76,13 +76,6 @@ static const who curious[] = {
     { "employee", ERIN },
 };
 
-static LDAP *bind_as(const dmg_server *s, const char *dn)
-{
-    if (dn == NULL)
-        return dmg_connect(s, NULL, NULL);
-    return dmg_connect(s, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
-}
-
 /* ---- fixtures ----------------------------------------------------------------------------- */
 
 static const char *const groups_ldif[] = {
@@ -103,28 +96,14 @@ static const char *const groups_ldif[] = {
     "dmgApplicant: " DMG_ROOTDN "\n",
 };
 
-/* Adds entries as the rootdn with the Relax Rules control (for dmgApplicant) unless they
- * exist already. */
-static void ensure_relaxed(const dmg_server *s, const char *const *ldifs, int n)
-{
-    LDAP *root = bind_as(s, DMG_ROOTDN);
-    for (int i = 0; i < n; i++) {
-        dmg_result r = dmg_add_ldif_ext(root, ldifs[i], DMG_CTRLS(dmg_ctrl_relax()));
-        ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_ALREADY_EXISTS,
-                      "adding fixture %d: %s (%d) \"%s\"", i, ldap_err2string(r.rc), r.rc,
-                      r.diag);
-    }
-    dmg_disconnect(root);
-}
-
 static void ensure_fixtures(const dmg_server *s)
 {
-    ensure_relaxed(s, groups_ldif, N_ROWS(groups_ldif));
+    dmg_ensure_entries_ext(s, groups_ldif, N_ROWS(groups_ldif), DMG_CTRLS(dmg_ctrl_relax()));
 }
 
 __attribute__((unused)) static void delete_as_root(const dmg_server *s, const char *dn)
 {
-    LDAP *root = bind_as(s, DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(s, DMG_ROOTDN);
     dmg_delete(root, dn);
     dmg_disconnect(root);
 }
@@ -132,7 +111,7 @@ __attribute__((unused)) static void delete_as_root(const dmg_server *s, const ch
 static char *values_as(const char *dn, const char *base, int scope, const char *filter,
                        const char *attr)
 {
-    LDAP *ld = bind_as(srv, dn);
+    LDAP *ld = dmg_connect_as(srv, dn);
     char *v = dmg_values_joined(ld, base, scope, filter, attr);
     dmg_disconnect(ld);
     return v;
@@ -140,7 +119,7 @@ static char *values_as(const char *dn, const char *base, int scope, const char *
 
 __attribute__((unused)) static void restore_title(const char *dn, const char *title)
 {
-    LDAP *ld = bind_as(srv, DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     char mod[256];
     snprintf(mod, sizeof mod, "replace: title\ntitle: %s\n", title);
     DMG_ASSERT_RC(dmg_modify(ld, dn, mod), LDAP_SUCCESS);
@@ -160,7 +139,7 @@ START_TEST(hidden_group_leaks_as_matched_dn)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     dmg_result there[3], absent[3];
     static const char *const what[3] = { "search", "compare", "delete" };
     there[0] = dmg_search(ld, "cn=x," HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
@@ -188,7 +167,7 @@ END_TEST
 START_TEST(hidden_group_leaks_through_child_add)
 {
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, ERIN);
+    LDAP *ld = dmg_connect_as(srv, ERIN);
     dmg_result there = dmg_add_ldif(ld, "dn: cn=x," HIDDEN "\nobjectClass: device\ncn: x\n");
     dmg_result absent = dmg_add_ldif(ld, "dn: cn=x," NOGROUP "\nobjectClass: device\ncn: x\n");
     dmg_disconnect(ld);
@@ -215,7 +194,7 @@ START_TEST(hidden_group_leaks_through_add_diagnostic)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     dmg_result there = dmg_add_ldif(ld, "dn: " HIDDEN "\nobjectClass: device\ncn: att-hidden\n");
     dmg_result absent = dmg_add_ldif(ld, "dn: " NOGROUP "\nobjectClass: device\ncn: att-none\n");
     ck_assert_msg(there.rc == absent.rc && strcmp(there.diag, absent.diag) == 0,
@@ -249,7 +228,7 @@ START_TEST(hidden_group_counted_in_has_subordinates)
     };
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    ensure_relaxed(srv, boxes, N_ROWS(boxes));
+    dmg_ensure_entries_ext(srv, boxes, N_ROWS(boxes), DMG_CTRLS(dmg_ctrl_relax()));
     char *one = values_as(w->dn, BOX_HIDDEN, LDAP_SCOPE_ONELEVEL, "(objectClass=*)", "cn");
     DMG_ASSERT_STR(one, ""); /* the group itself is hidden */
     free(one);
@@ -283,7 +262,7 @@ START_TEST(has_subordinates_kept_for_shown_children)
         "dn: ou=att-inner," BOX_MIXED "\nobjectClass: organizationalUnit\nou: att-inner\n",
     };
     ensure_fixtures(srv);
-    ensure_relaxed(srv, boxes, N_ROWS(boxes));
+    dmg_ensure_entries_ext(srv, boxes, N_ROWS(boxes), DMG_CTRLS(dmg_ctrl_relax()));
     char *v = values_as(ERIN, BOX_MIXED, LDAP_SCOPE_BASE, "(objectClass=*)", "hasSubordinates");
     DMG_ASSERT_STR(v, "TRUE");
     free(v);
@@ -301,7 +280,7 @@ START_TEST(hidden_group_base_is_no_such_object)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(dmg_search(ld, HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
                   LDAP_NO_SUCH_OBJECT);
     DMG_ASSERT_RC(dmg_compare(ld, HIDDEN, "cn", "att-hidden"), LDAP_NO_SUCH_OBJECT);
@@ -317,7 +296,7 @@ START_TEST(hidden_group_base_answer_differs_from_missing)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     dmg_result there[3], absent[3];
     static const char *const what[3] = { "search", "compare", "modify" };
     there[0] = dmg_search(ld, HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
@@ -350,7 +329,7 @@ END_TEST
 /* Passes: the direct form is refused */
 START_TEST(enrol_guard_refuses_direct_condition)
 {
-    LDAP *ld = bind_as(srv, POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     dmg_result r = dmg_add_ldif(ld, "dn: cn=att-enrol0," GROUPS "\nobjectClass: dynamicMailGroup\n"
                                     "cn: att-enrol0\nmail: att-enrol0@example.com\n"
                                     "dmgDepartment: " ENGINEERING "\n"
@@ -379,12 +358,12 @@ START_TEST(enrol_guard_bypassed)
              "mail: att-enrol%d@example.com\ndmgDepartment: " ENGINEERING "\n"
              "dmgCondition: %s\n", dn, _i + 1, _i + 1, enrol_bypasses[_i]);
     delete_as_root(srv, dn);
-    LDAP *ld = bind_as(srv, POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     dmg_result r = dmg_add_ldif(ld, ldif);
     dmg_disconnect(ld);
     if (r.rc == LDAP_SUCCESS) {
         /* what the guard exists to prevent: erin enrols herself */
-        LDAP *me = bind_as(srv, ERIN);
+        LDAP *me = dmg_connect_as(srv, ERIN);
         DMG_ASSERT_RC(dmg_modify(me, ERIN, "replace: title\ntitle: Manager\n"), LDAP_SUCCESS);
         dmg_disconnect(me);
         char *members = values_as(MTA, dn, LDAP_SCOPE_BASE, "(objectClass=*)", "member");
@@ -484,7 +463,7 @@ END_TEST
 START_TEST(visible_group_vanishes_without_search_on_show_in_contacts)
 {
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, ERIN);
+    LDAP *ld = dmg_connect_as(srv, ERIN);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(cn=att-noshow)", NOSHOW);
     DMG_ASSERT_DNS(ld, NOSHOW, LDAP_SCOPE_BASE, "(objectClass=*)", NOSHOW);
     dmg_disconnect(ld);
@@ -495,7 +474,7 @@ END_TEST
 START_TEST(hidden_group_vanishes_for_its_auditor)
 {
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, DAVE);
+    LDAP *ld = dmg_connect_as(srv, DAVE);
     DMG_ASSERT_DNS(ld, HIDDEN, LDAP_SCOPE_BASE, "(objectClass=*)", HIDDEN);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(cn=att-hidden)", HIDDEN);
     dmg_disconnect(ld);
@@ -508,7 +487,7 @@ START_TEST(hidden_group_found_by_readable_roles)
     static const char *const roles[] = { HEIDI, CAROL, POSTMASTER, MTA };
     ensure_fixtures(srv);
     for (int i = 0; i < N_ROWS(roles); i++) {
-        LDAP *ld = bind_as(srv, roles[i]);
+        LDAP *ld = dmg_connect_as(srv, roles[i]);
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(cn=att-hidden)", HIDDEN);
         dmg_disconnect(ld);
     }
@@ -642,7 +621,7 @@ static const char *const rdn_computed[] = {
 
 START_TEST(rename_cannot_write_computed)
 {
-    LDAP *root = bind_as(srv, DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_delete(root, SCRATCH);
     DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " SCRATCH "\nobjectClass: device\ncn: att-scratch\n"),
                   LDAP_SUCCESS);
@@ -678,7 +657,7 @@ typedef struct race_arg {
 static void *race_run(void *p)
 {
     race_arg *a = p;
-    LDAP *ld = bind_as(srv, a->ldif ? POSTMASTER : DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, a->ldif ? POSTMASTER : DMG_ROOTDN);
     pthread_barrier_wait(a->go);
     if (a->newrdn)
         a->rc = dmg_rename(ld, a->dn, a->newrdn, NULL, 1).rc;
@@ -705,8 +684,8 @@ static void race(race_arg *one, race_arg *other)
 /* Passes: in sequence, the delete of a department a group names is refused */
 START_TEST(department_delete_refused_in_sequence)
 {
-    LDAP *root = bind_as(srv, DMG_ROOTDN);
-    LDAP *pm = bind_as(srv, POSTMASTER);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
     dmg_delete(root, "cn=att-seq," GROUPS);
     dmg_delete(root, "ou=att-seq," DMG_SUFFIX);
     DMG_ASSERT_RC(dmg_add_ldif(root, "dn: ou=att-seq," DMG_SUFFIX "\nobjectClass: organizationalUnit\n"
@@ -749,7 +728,7 @@ START_TEST(department_delete_races_group_add)
     int both = 0, rounds = 40;
     char left[1024] = "";
     for (int i = 0; i < rounds; i++) {
-        LDAP *root = bind_as(srv, DMG_ROOTDN);
+        LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
         race_round r;
         race_round_begin(root, &r, "race", i);
         const char *dept = r.dept, *group = r.group;
@@ -787,7 +766,7 @@ START_TEST(department_rename_races_group_add)
         char newrdn[64], moved[128];
         snprintf(newrdn, sizeof newrdn, "ou=att-rr%d-moved", i);
         snprintf(moved, sizeof moved, "%s," DMG_SUFFIX, newrdn);
-        LDAP *root = bind_as(srv, DMG_ROOTDN);
+        LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
         race_round r;
         race_round_begin(root, &r, "rr", i);
         dmg_delete(root, moved); /* after the group that may name it */
@@ -882,8 +861,8 @@ START_TEST(read_controls_bypass_acls_under_grant)
 {
     static const char *const oids[] = { LDAP_CONTROL_PRE_READ, LDAP_CONTROL_POST_READ };
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, CAROL);
-    LDAP *root = bind_as(srv, DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, CAROL);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     char got[2048];
     for (int i = 0; i < N_ROWS(oids); i++) {
         LDAPControl *c = read_control(oids[i], "dmgAuditor");
@@ -922,11 +901,11 @@ static LDAPControl proxy_as_erin = { LDAP_CONTROL_PROXY_AUTHZ,
 START_TEST(proxied_identity_decides_visibility)
 {
     ensure_fixtures(srv);
-    LDAP *root = bind_as(srv, DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = dmg_modify(root, MTA, "replace: authzTo\nauthzTo: dn.exact:" ERIN "\n");
     dmg_disconnect(root);
     DMG_ASSERT_RC(r, LDAP_SUCCESS);
-    LDAP *ld = bind_as(srv, MTA);
+    LDAP *ld = dmg_connect_as(srv, MTA);
     /* the MTA itself sees the hidden group; proxied as erin it does not */
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(cn=att-hidden)", HIDDEN);
     DMG_ASSERT_RC(dmg_search(ld, HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, DMG_CTRLS(&proxy_as_erin),
@@ -955,7 +934,7 @@ END_TEST
  * transaction as dn; returns the commit's result code. */
 static int in_txn(const char *dn, const char *const *ldifs, int n, const char *const *mod_dns)
 {
-    LDAP *ld = bind_as(srv, dn);
+    LDAP *ld = dmg_connect_as(srv, dn);
     struct berval *txnid = NULL;
     ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
     LDAPControl in = { TXN_CONTROL, { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" },
@@ -997,7 +976,7 @@ START_TEST(txn_guard_holds)
         "mail: att-txn@example.com\ndmgDepartment: " FINANCE "\n",
     };
     rc = in_txn(POSTMASTER, dup, 2, NULL);
-    LDAP *root = bind_as(srv, DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     char *dns = dmg_dns_joined(root, GROUPS, LDAP_SCOPE_SUBTREE, "(mail=att-txn@example.com)");
     dmg_delete(root, "cn=att-txn1," GROUPS);
     dmg_delete(root, "cn=att-txn2," GROUPS);
@@ -1072,7 +1051,7 @@ START_TEST(odd_filters_survive)
     static const char *const readers[] = { NULL, ERIN, MTA, POSTMASTER, DMG_ROOTDN };
     ensure_fixtures(srv);
     for (int r = 0; r < N_ROWS(readers); r++) {
-        LDAP *ld = bind_as(srv, readers[r]);
+        LDAP *ld = dmg_connect_as(srv, readers[r]);
         for (int i = 0; i < N_ROWS(odd_filters); i++) {
             dmg_entries *e = NULL;
             dmg_result res = dmg_search(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, odd_filters[i],
@@ -1115,7 +1094,7 @@ START_TEST(odd_compares_survive)
     static const char *const readers[] = { NULL, ERIN, MTA, DMG_ROOTDN };
     ensure_fixtures(srv);
     for (int r = 0; r < N_ROWS(readers); r++) {
-        LDAP *ld = bind_as(srv, readers[r]);
+        LDAP *ld = dmg_connect_as(srv, readers[r]);
         for (int i = 0; i < N_ROWS(cmp); i++) {
             dmg_result res = dmg_compare(ld, cmp[i][0], cmp[i][1], cmp[i][2]);
             ck_assert_msg(res.rc != LDAP_SERVER_DOWN && res.rc != LDAP_OTHER,
@@ -1137,7 +1116,7 @@ END_TEST
 START_TEST(abandon_in_computed_searches)
 {
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, MTA);
+    LDAP *ld = dmg_connect_as(srv, MTA);
     char *attrs[] = { "member", "dmgMemberMail", "dmgMemberOf", NULL };
     static const char *const filters[] = {
         "(objectClass=*)", "(member=*)", "(|(dmgMemberOf=" NOSHOW ")(dmgMemberCount>=1))",
@@ -1166,7 +1145,7 @@ START_TEST(deep_filters_survive)
 {
     static const int depths[] = { 100, 1000, 4000, 20000 };
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, ERIN);
+    LDAP *ld = dmg_connect_as(srv, ERIN);
     for (int d = 0; d < N_ROWS(depths); d++) {
         for (int form = 0; form < 3; form++) {
             const char *open = form == 0 ? "(!" : form == 1 ? "(&" : "(|(cn=zz)";
@@ -1198,12 +1177,12 @@ START_TEST(deep_filters_survive)
                 LSAN_OFF();
                 dmg_disconnect(ld);
                 LSAN_ON();
-                ld = bind_as(srv, ERIN);
+                ld = dmg_connect_as(srv, ERIN);
             }
         }
         /* a fresh connection (slapd may close one it finds abusive) still works */
         dmg_disconnect(ld);
-        ld = bind_as(srv, ERIN);
+        ld = dmg_connect_as(srv, ERIN);
         DMG_ASSERT_DNS(ld, WLGROUP, LDAP_SCOPE_BASE, "(objectClass=*)", WLGROUP);
     }
     dmg_disconnect(ld);

@@ -58,13 +58,6 @@ static const who curious[] = {
     { "employee", ERIN },
 };
 
-static LDAP *bind_as(const dmg_server *s, const char *dn)
-{
-    if (dn == NULL)
-        return dmg_connect(s, NULL, NULL);
-    return dmg_connect(s, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
-}
-
 /* ---- fixtures ----------------------------------------------------------------------------- */
 
 static const char *const hr_entries[] = {
@@ -76,20 +69,6 @@ static const char *const hr_entries[] = {
     "dmgDepartment: ou=Engineering," DMG_SUFFIX "\ndmgCondition: (|(uid=bob)(uid=carol))\n"
     "dmgSendPolicy: members\n",
 };
-
-/* Adds entries as the rootdn with the Relax Rules control (for dmgApplicant) unless they
- * exist already; in the order given. */
-static void ensure_relaxed(const dmg_server *s, const char *const *ldifs, int n)
-{
-    LDAP *root = bind_as(s, DMG_ROOTDN);
-    for (int i = 0; i < n; i++) {
-        dmg_result r = dmg_add_ldif_ext(root, ldifs[i], DMG_CTRLS(dmg_ctrl_relax()));
-        ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_ALREADY_EXISTS,
-                      "adding fixture %d: %s (%d) \"%s\"", i, ldap_err2string(r.rc), r.rc,
-                      r.diag);
-    }
-    dmg_disconnect(root);
-}
 
 /* The visible group first, then the hidden one: back-mdb returns them in that order, so a
  * size limit of 1 is reached by the visible group and the hidden one would come next. */
@@ -108,8 +87,8 @@ static void ensure_fixtures(const dmg_server *s)
 {
     ensure_acls(s);
     dmg_ensure_entries(s, hr_entries, 3);
-    ensure_relaxed(s, &hr_entries[3], 1);
-    ensure_relaxed(s, visible_then_hidden, 2);
+    dmg_ensure_entries_ext(s, &hr_entries[3], 1, DMG_CTRLS(dmg_ctrl_relax()));
+    dmg_ensure_entries_ext(s, visible_then_hidden, 2, DMG_CTRLS(dmg_ctrl_relax()));
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -193,7 +172,7 @@ static paged search_paged(LDAP *ld, const char *filter)
 static char *values_as(const char *dn, const char *base, int scope, const char *filter,
                        const char *attr)
 {
-    LDAP *ld = bind_as(srv, dn);
+    LDAP *ld = dmg_connect_as(srv, dn);
     char *v = dmg_values_joined(ld, base, scope, filter, attr);
     dmg_disconnect(ld);
     return v;
@@ -201,7 +180,7 @@ static char *values_as(const char *dn, const char *base, int scope, const char *
 
 static char *dns_as(const char *dn, const char *base, int scope, const char *filter)
 {
-    LDAP *ld = bind_as(srv, dn);
+    LDAP *ld = dmg_connect_as(srv, dn);
     char *v = dmg_dns_joined(ld, base, scope, filter);
     dmg_disconnect(ld);
     return v;
@@ -223,7 +202,7 @@ START_TEST(sizelimit_same_with_hidden_match)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     char *with = NULL, *without = NULL;
     int rc_with = search_limited(ld, "(|(cn=hr-v)(mail=hr-h@example.com))", 1, NULL, &with);
     int rc_without = search_limited(ld, "(|(cn=hr-v)(mail=hr-none@example.com))", 1, NULL,
@@ -257,7 +236,7 @@ START_TEST(sizelimit_counts_matches_only)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     const char *attrs[] = { "cn", NULL };
     int one = 1;
     ck_assert_int_eq(ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &one), LDAP_OPT_SUCCESS);
@@ -282,7 +261,7 @@ START_TEST(paged_same_with_hidden_match)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     paged with = search_paged(ld, "(|(cn=hr-v)(mail=hr-h@example.com))");
     paged without = search_paged(ld, "(|(cn=hr-v)(mail=hr-none@example.com))");
     dmg_disconnect(ld);
@@ -309,7 +288,7 @@ START_TEST(hidden_found_by_its_roles)
 {
     const who *w = &hidden_roles[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     char *dns = NULL;
     int rc = search_limited(ld, "(|(cn=hr-v)(mail=hr-h@example.com))", 0, NULL, &dns);
     ck_assert_msg(rc == LDAP_SUCCESS, "%s: %s (%d)", w->label, ldap_err2string(rc), rc);
@@ -422,9 +401,9 @@ START_TEST(sssvlv_above_counts_visible_only)
     };
     dmg_server *s = dmg_server_start(&o);
     ck_assert_msg(s != NULL, "slapd did not start with sssvlv above dynmailgroup");
-    ensure_relaxed(s, visible_then_hidden, 2);
+    dmg_ensure_entries_ext(s, visible_then_hidden, 2, DMG_CTRLS(dmg_ctrl_relax()));
     for (int i = 0; i < N_ROWS(curious); i++) {
-        LDAP *ld = bind_as(s, curious[i].dn);
+        LDAP *ld = dmg_connect_as(s, curious[i].dn);
         vlv with = search_vlv(ld, "(|(cn=hr-v)(mail=hr-h@example.com))");
         vlv without = search_vlv(ld, "(|(cn=hr-v)(mail=hr-none@example.com))");
         dmg_disconnect(ld);
@@ -436,7 +415,7 @@ START_TEST(sssvlv_above_counts_visible_only)
                       "%s without: rc %d, %d entries, count %d", curious[i].label,
                       without.rc, without.entries, (int)without.count);
     }
-    LDAP *mta = bind_as(s, MTA);
+    LDAP *mta = dmg_connect_as(s, MTA);
     vlv seen = search_vlv(mta, "(|(cn=hr-v)(mail=hr-h@example.com))");
     dmg_disconnect(mta);
     ck_assert_msg(seen.rc == LDAP_SUCCESS && seen.entries == 2 && seen.count == 2,
@@ -463,8 +442,8 @@ START_TEST(sssvlv_inserted_below_at_run_time)
                    "olcOverlay={0}sssvlv,olcDatabase={1}mdb,cn=config\n"
                    "olcOverlay={1}dynmailgroup,olcDatabase={1}mdb,cn=config");
     dmg_disconnect(cfg);
-    ensure_relaxed(s, visible_then_hidden, 2);
-    LDAP *ld = bind_as(s, NULL);
+    dmg_ensure_entries_ext(s, visible_then_hidden, 2, DMG_CTRLS(dmg_ctrl_relax()));
+    LDAP *ld = dmg_connect_as(s, NULL);
     vlv v = search_vlv(ld, "(|(cn=hr-v)(mail=hr-h@example.com))");
     ck_assert_msg(v.rc == LDAP_UNWILLING_TO_PERFORM && v.entries == 0,
                   "sorted search with sssvlv below: rc %d, %d entries", v.rc, v.entries);
@@ -622,7 +601,7 @@ START_TEST(compare_invisible_entry_identical)
 {
     const who *w = &curious[_i];
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     static const char *const attrs[][2] = {
         { "dmgMemberOf", LAYOFFS },
         { "dmgMemberOf", "cn=hr-v," GROUPS },
@@ -644,7 +623,7 @@ START_TEST(compare_invisible_entry_identical)
     DMG_ASSERT_RC(dmg_compare(ld, LAYOFFS, "member", BOB), LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(dmg_compare(ld, LAYOFFS, "member", ERIN), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ld = bind_as(srv, HILDA);
+    ld = dmg_connect_as(srv, HILDA);
     DMG_ASSERT_RC(dmg_compare(ld, HILDA, "dmgMemberOf", LAYOFFS), LDAP_COMPARE_FALSE);
     DMG_ASSERT_RC(dmg_compare(ld, LAYOFFS, "member", BOB), LDAP_COMPARE_TRUE);
     dmg_disconnect(ld);
@@ -660,14 +639,14 @@ END_TEST
 START_TEST(acl_clause_ignores_stored_members)
 {
     ensure_fixtures(srv);
-    LDAP *ld = bind_as(srv, UMA);
+    LDAP *ld = dmg_connect_as(srv, UMA);
     DMG_ASSERT_RC(dmg_modify(ld, SALES, "replace: description\ndescription: by uma\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(dmg_modify_ext(ld, SALES, "replace: description\ndescription: by uma\n",
                                  DMG_CTRLS(dmg_ctrl_manage_dsait())),
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ld = bind_as(srv, GINA);
+    ld = dmg_connect_as(srv, GINA);
     DMG_ASSERT_RC(dmg_modify_ext(ld, SALES, "replace: description\ndescription: by gina\n",
                                  DMG_CTRLS(dmg_ctrl_manage_dsait())),
                   LDAP_SUCCESS);
@@ -712,7 +691,7 @@ START_TEST(assertion_on_computed_refused)
 {
     ensure_fixtures(srv);
     const char *attrs[] = { "cn", NULL };
-    LDAP *ld = bind_as(srv, POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     LDAPControl *a = assertion(ld, "(member=" ERIN ")");
     dmg_result r = dmg_search(ld, VISIBLE, LDAP_SCOPE_BASE, NULL, attrs, DMG_CTRLS(a), NULL);
     DMG_ASSERT_RC(r, LDAP_UNWILLING_TO_PERFORM);
@@ -751,7 +730,7 @@ START_TEST(assertion_on_computed_refused)
     ldap_control_free(a);
     dmg_disconnect(ld);
     /* on a hidden group, for someone who may not see it: noSuchObject, as without it */
-    ld = bind_as(srv, ERIN);
+    ld = dmg_connect_as(srv, ERIN);
     a = assertion(ld, "(member=" ERIN ")");
     DMG_ASSERT_RC(dmg_search(ld, HIDDEN, LDAP_SCOPE_BASE, NULL, attrs, DMG_CTRLS(a), NULL),
                   LDAP_NO_SUCH_OBJECT);
@@ -863,7 +842,7 @@ START_TEST(failed_lookup_fails_the_read)
     ck_assert_msg(s != NULL, "slapd did not start");
     static const char *const readers[] = { ERIN, MTA, MTA /* again: nothing was cached */ };
     for (int i = 0; i < N_ROWS(readers); i++) {
-        LDAP *ld = bind_as(s, readers[i]);
+        LDAP *ld = dmg_connect_as(s, readers[i]);
         static const char *const asked[][2] = {
             { "member", NULL }, { "dmgMemberMail", NULL }, { "dmgMemberCount", NULL },
         };

@@ -74,15 +74,10 @@ static void shared(void)
 
 /* ---- helpers ----------------------------------------------------------------------------------- */
 
-static LDAP *bind_as(const char *dn)
-{
-    return dmg_connect(srv, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
-}
-
 /* 1 when dn exists (the rootdn sees everything) */
 static int exists(const char *dn)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     const char *attrs[] = { LDAP_NO_ATTRS, NULL };
     dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
     dmg_disconnect(ld);
@@ -94,7 +89,7 @@ static int exists(const char *dn)
 /* Values of attr on dn as the rootdn sees them (ManageDsaIT: as stored), sorted; free it. */
 static char *stored(const char *dn, const char *attr)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     char *v = dmg_values_joined_ext(ld, dn, LDAP_SCOPE_BASE, NULL, attr,
                                     DMG_CTRLS(dmg_ctrl_manage_dsait()));
     dmg_disconnect(ld);
@@ -147,7 +142,7 @@ static dmg_result add_group_ext(LDAP *ld, const char *cn, const char *extra, LDA
 
 static void root_add_group(const char *cn, const char *extra)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = add_group_ext(ld, cn, extra, NULL);
     dmg_disconnect(ld);
     ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add %s: %d \"%s\"", cn, r.rc, r.diag);
@@ -155,7 +150,7 @@ static void root_add_group(const char *cn, const char *extra)
 
 static void root_add(const char *ldif)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = dmg_add_ldif(ld, ldif);
     dmg_disconnect(ld);
     ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add: %d \"%s\"\n%s", r.rc, r.diag, ldif);
@@ -175,7 +170,7 @@ START_TEST(hidden_mail_add_by_employee)
         "uid=hw-e1," ENGINEERING, "uid=hw-e1,ou=Nowhere," DMG_SUFFIX, "uid=hw-e1," GROUPS,
         "uid=hw-e1," HR, "uid=hw-e1,ou=Missing," HR, "uid=hw-e1,o=elsewhere",
     };
-    LDAP *ld = bind_as(ERIN);
+    LDAP *ld = dmg_connect_as(srv, ERIN);
     for (size_t i = 0; i < sizeof dns / sizeof dns[0]; i++) {
         dmg_result taken = add_person(ld, dns[i], "hw-e1", HIDDEN_MAIL);
         dmg_result fresh = add_person(ld, dns[i], "hw-e1", "hw-e1-fresh@example.com");
@@ -185,7 +180,7 @@ START_TEST(hidden_mail_add_by_employee)
     }
     dmg_disconnect(ld);
     /* the server is still there */
-    ld = bind_as(ERIN);
+    ld = dmg_connect_as(srv, ERIN);
     DMG_ASSERT_RC(dmg_modify(ld, ERIN, "replace: description\ndescription: still here\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
@@ -199,7 +194,7 @@ END_TEST
 START_TEST(hidden_mail_by_writer_not_named)
 {
     shared();
-    LDAP *ld = bind_as(HRCLERK);
+    LDAP *ld = dmg_connect_as(srv, HRCLERK);
     ASSERT_ANSWER(add_person(ld, "uid=hw-h1," ENGINEERING, "hw-h1", HIDDEN_MAIL),
                   LDAP_CONSTRAINT_VIOLATION,
                   "mail: \"" HIDDEN_MAIL "\" is already used by another entry");
@@ -224,7 +219,7 @@ END_TEST
 START_TEST(hidden_mail_modify_own_entry)
 {
     shared();
-    LDAP *ld = bind_as(ERIN);
+    LDAP *ld = dmg_connect_as(srv, ERIN);
     dmg_result taken = dmg_modify(ld, ERIN, "add: mail\nmail: " HIDDEN_MAIL "\n");
     dmg_result fresh = dmg_modify(ld, ERIN, "add: mail\nmail: erin-fresh@example.com\n");
     DMG_ASSERT_RC(taken, LDAP_INSUFFICIENT_ACCESS);
@@ -245,7 +240,7 @@ END_TEST
 START_TEST(postmaster_escalation_refused)
 {
     shared();
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     dmg_result r = dmg_add_ldif(ld, "dn: cn=hw-evil," ADMINS "\n"
                                     "objectClass: dynamicMailGroup\n"
                                     "objectClass: simpleSecurityObject\n"
@@ -281,7 +276,7 @@ START_TEST(postmaster_escalation_refused)
 
     /* nor can an existing group be made an account */
     root_add_group("hw-pm-acct", NULL);
-    ld = bind_as(POSTMASTER);
+    ld = dmg_connect_as(srv, POSTMASTER);
     r = dmg_modify(ld, "cn=hw-pm-acct," GROUPS,
                    "add: objectClass\nobjectClass: simpleSecurityObject\n-\n"
                    "add: userPassword\nuserPassword: pwned\n");
@@ -297,7 +292,7 @@ END_TEST
 START_TEST(postmaster_relax_forging_refused)
 {
     shared();
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     dmg_result r = add_group_ext(ld, "hw-forged", "creatorsName: " BOSS "\n"
                                  "createTimestamp: 20000101000000Z\n",
                                  DMG_CTRLS(dmg_ctrl_relax()));
@@ -323,7 +318,7 @@ END_TEST
 START_TEST(postmaster_creates_groups)
 {
     shared();
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(add_group_ext(ld, "hw-pm-ok", "description: normal\n"
                                 "dmgAdministrator: " CAROL "\n", NULL),
                   LDAP_SUCCESS);
@@ -356,7 +351,7 @@ START_TEST(administrator_and_rootdn_unchanged)
 {
     shared();
     root_add_group("hw-adm", "dmgAdministrator: " CAROL "\n");
-    LDAP *ld = bind_as(CAROL);
+    LDAP *ld = dmg_connect_as(srv, CAROL);
     DMG_ASSERT_RC(dmg_modify(ld, "cn=hw-adm," GROUPS, "replace: description\ndescription: x\n"),
                   LDAP_SUCCESS);
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-adm," GROUPS,
@@ -393,7 +388,7 @@ START_TEST(writes_without_rights_answer_as_backend)
              "ou: hw-dept-free\n");
     root_add_group("hw-dept-user", "dmgDepartment: ou=hw-dept-named," ENGINEERING "\n"
                    "dmgShowInContacts: FALSE\n");
-    LDAP *ld = bind_as(ERIN);
+    LDAP *ld = dmg_connect_as(srv, ERIN);
     /* an HR entry she may not read, with a group's address or a fresh one */
     dmg_result taken = dmg_modify(ld, HENRY, "add: mail\nmail: " VISIBLE_MAIL "\n");
     dmg_result fresh = dmg_modify(ld, HENRY, "add: mail\nmail: henry-fresh@example.com\n");
@@ -412,11 +407,11 @@ START_TEST(writes_without_rights_answer_as_backend)
     dmg_disconnect(ld);
 
     /* the HR clerk may delete it; the hidden group that names it is not named to her */
-    ld = bind_as(HRCLERK);
+    ld = dmg_connect_as(srv, HRCLERK);
     ASSERT_ANSWER(dmg_delete(ld, "ou=hw-dept-named," ENGINEERING), LDAP_CONSTRAINT_VIOLATION,
                   "dmgDepartment: \"ou=hw-dept-named," ENGINEERING "\" is a department of a group");
     dmg_disconnect(ld);
-    ld = bind_as(DMG_ROOTDN);
+    ld = dmg_connect_as(srv, DMG_ROOTDN);
     ASSERT_ANSWER(dmg_delete(ld, "ou=hw-dept-named," ENGINEERING), LDAP_CONSTRAINT_VIOLATION,
                   "dmgDepartment: \"ou=hw-dept-named," ENGINEERING "\" is a department of group "
                   "\"cn=hw-dept-user," GROUPS "\"");
@@ -429,14 +424,14 @@ END_TEST
 START_TEST(errors_name_readable_entries_only)
 {
     shared();
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     ASSERT_ANSWER(add_group_ext(ld, "hw-henry", "", NULL), LDAP_SUCCESS, "");
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-henry," GROUPS,
                              "replace: mail\nmail: henry@example.com\n"),
                   LDAP_CONSTRAINT_VIOLATION,
                   "mail: \"henry@example.com\" is already used by another entry");
     dmg_disconnect(ld);
-    ld = bind_as(DMG_ROOTDN);
+    ld = dmg_connect_as(srv, DMG_ROOTDN);
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-henry," GROUPS,
                              "replace: mail\nmail: henry@example.com\n"),
                   LDAP_CONSTRAINT_VIOLATION,
@@ -451,7 +446,7 @@ START_TEST(unreadable_values_answered_as_missing)
 {
     shared();
     root_add_group("hw-vals", "dmgAdministrator: " CAROL "\n");
-    LDAP *ld = bind_as(CAROL);
+    LDAP *ld = dmg_connect_as(srv, CAROL);
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-vals," GROUPS, "add: dmgAuditor\ndmgAuditor: " HENRY "\n"),
                   LDAP_CONSTRAINT_VIOLATION, "dmgAuditor: \"" HENRY "\" does not exist");
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-vals," GROUPS, "add: dmgAuditor\ndmgAuditor: " GHOST "\n"),
@@ -464,7 +459,7 @@ START_TEST(unreadable_values_answered_as_missing)
                              "add: dmgAuditor\ndmgAuditor: " HIDDEN "\n"),
                   LDAP_CONSTRAINT_VIOLATION, "dmgAuditor: \"" HIDDEN "\" does not exist");
     dmg_disconnect(ld);
-    ld = bind_as(POSTMASTER);
+    ld = dmg_connect_as(srv, POSTMASTER);
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-vals," GROUPS,
                              "add: dmgAdministrator\ndmgAdministrator: " HENRY "\n"),
                   LDAP_CONSTRAINT_VIOLATION, "dmgAdministrator: \"" HENRY "\" does not exist");
@@ -479,7 +474,7 @@ START_TEST(rename_onto_hidden_group)
 {
     shared();
     root_add_group("hw-ren", "dmgAdministrator: " CAROL "\n");
-    LDAP *ld = bind_as(CAROL);
+    LDAP *ld = dmg_connect_as(srv, CAROL);
     ASSERT_ANSWER(dmg_rename(ld, "cn=hw-ren," GROUPS, "cn=hw-hidden", NULL, 1),
                   LDAP_INSUFFICIENT_ACCESS, "no write access to \"cn=hw-ren," GROUPS "\"");
     /* a visible one: it exists, as she can see anyway */
@@ -492,7 +487,7 @@ START_TEST(rename_onto_hidden_group)
     root_add("dn: cn=hw-eng-hidden," ENGINEERING "\nobjectClass: dynamicMailGroup\n"
              "cn: hw-eng-hidden\nmail: hw-eng-hidden@example.com\n"
              "dmgDepartment: " ENGINEERING "\ndmgShowInContacts: FALSE\n");
-    ld = bind_as(HRCLERK);
+    ld = dmg_connect_as(srv, HRCLERK);
     DMG_ASSERT_RC(add_person(ld, "uid=hw-r1," ENGINEERING, "hw-r1", "hw-r1@example.com"),
                   LDAP_SUCCESS);
     ASSERT_ANSWER(dmg_rename(ld, "uid=hw-r1," ENGINEERING, "cn=hw-eng-hidden", NULL, 0),
@@ -546,7 +541,7 @@ START_TEST(concurrent_adds_one_address)
         pthread_barrier_t start;
         ck_assert_int_eq(pthread_barrier_init(&start, NULL, RACERS), 0);
         for (int i = 0; i < RACERS; i++) {
-            rs[i] = (racer){ bind_as(i % 2 ? POSTMASTER : DMG_ROOTDN), round, i, &start, -1 };
+            rs[i] = (racer){ dmg_connect_as(srv, i % 2 ? POSTMASTER : DMG_ROOTDN), round, i, &start, -1 };
         }
         for (int i = 0; i < RACERS; i++)
             ck_assert_int_eq(pthread_create(&t[i], NULL, race, &rs[i]), 0);
@@ -564,7 +559,7 @@ START_TEST(concurrent_adds_one_address)
         }
         pthread_barrier_destroy(&start);
         ck_assert_msg(won == 1 && lost == RACERS - 1, "round %d: %d adds succeeded", round, won);
-        LDAP *ld = bind_as(DMG_ROOTDN);
+        LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
         char filter[128];
         snprintf(filter, sizeof filter, "(mail=hw-race-%d@example.com)", round);
         const char *attrs[] = { LDAP_NO_ATTRS, NULL };
@@ -586,7 +581,7 @@ END_TEST
 START_TEST(rename_to_group_address_refused)
 {
     shared();
-    LDAP *ld = bind_as(HRCLERK);
+    LDAP *ld = dmg_connect_as(srv, HRCLERK);
     DMG_ASSERT_RC(add_person(ld, "uid=hw-mover," ENGINEERING, "hw-mover", "hw-mover@example.com"),
                   LDAP_SUCCESS);
     ASSERT_ANSWER(dmg_rename(ld, "uid=hw-mover," ENGINEERING, "mail=" VISIBLE_MAIL, NULL, 0),
@@ -599,7 +594,7 @@ START_TEST(rename_to_group_address_refused)
                              0),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ld = bind_as(DMG_ROOTDN);
+    ld = dmg_connect_as(srv, DMG_ROOTDN);
     ASSERT_ANSWER(dmg_rename(ld, "mail=hw-moved@example.com," ENGINEERING, "mail=" HIDDEN_MAIL,
                              NULL, 0),
                   LDAP_CONSTRAINT_VIOLATION,
@@ -635,7 +630,7 @@ START_TEST(objectclass_change_validated_as_group)
     convertible("hw-conv-ok", GROUPS, "dmgDepartment: " ENGINEERING "\n");
     convertible("hw-conv-hr", ENGINEERING, "dmgDepartment: " ENGINEERING "\n");
     LDAPControl **relax = DMG_CTRLS(dmg_ctrl_relax());
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     ASSERT_ANSWER(dmg_modify_ext(ld, "cn=hw-conv-member," GROUPS, TO_GROUP, relax),
                   LDAP_CONSTRAINT_VIOLATION,
                   "member: \"" BOB "\" cannot be written; the members of a dynamicMailGroup "
@@ -657,7 +652,7 @@ START_TEST(objectclass_change_validated_as_group)
                   "applicationProcess\nextensibleObject");
 
     /* roles: the HR clerk may write the entry, but may not create a group */
-    ld = bind_as(HRCLERK);
+    ld = dmg_connect_as(srv, HRCLERK);
     ASSERT_ANSWER(dmg_modify(ld, "cn=hw-conv-hr," ENGINEERING, TO_GROUP),
                   LDAP_INSUFFICIENT_ACCESS,
                   "only postmasters may create a dynamicMailGroup (\"cn=hw-conv-hr," ENGINEERING
@@ -665,7 +660,7 @@ START_TEST(objectclass_change_validated_as_group)
     dmg_disconnect(ld);
     ASSERT_STORED("cn=hw-conv-hr," ENGINEERING, "objectClass",
                   "applicationProcess\nextensibleObject");
-    ld = bind_as(DMG_ROOTDN);
+    ld = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_modify_ext(ld, "cn=hw-conv-ok," GROUPS, TO_GROUP, relax), LDAP_SUCCESS);
     dmg_disconnect(ld);
     ASSERT_STORED("cn=hw-conv-ok," GROUPS, "dmgApplicant", DMG_ROOTDN);
@@ -699,7 +694,7 @@ START_TEST(condition_size_bounded)
     snprintf(expected, sizeof expected,
              "dmgCondition: \"%.40s...\" has %zu octets, "
              "more than the maximum of 1024 (dynmailgroup-max-condition-length)", huge, len);
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     ASSERT_ANSWER(add_group_ext(ld, "hw-huge", body, NULL), LDAP_CONSTRAINT_VIOLATION, expected);
     free(body);
     free(huge);
@@ -739,7 +734,7 @@ START_TEST(condition_bound_in_cn_config)
     DMG_ASSERT_STR(a->values[0], "1024");
     dmg_entries_free(e);
 
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(add_group_ext(ld, "hw-cfg-len", body, NULL), LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_RC(dmg_modify(cfg, odn, "replace: olcDynMailGroupMaxConditionLength\n"
                                        "olcDynMailGroupMaxConditionLength: 2048\n"),
@@ -770,7 +765,7 @@ START_TEST(condition_screened_before_parser)
     snprintf(expected, sizeof expected,
              "dmgCondition: \"%s\" is not an RFC 4515 filter (an empty attribute description)",
              unparsable[_i]);
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     ASSERT_ANSWER(add_group_ext(ld, cn, body, NULL), LDAP_INVALID_SYNTAX, expected);
     dmg_disconnect(ld);
     char dn[128];
@@ -784,7 +779,7 @@ END_TEST
 START_TEST(condition_screen_passes_filters)
 {
     shared();
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(add_group_ext(ld, "hw-screen-ok",
                                 "dmgCondition: (&(|(!(employeeType=a))(cn=*b*))(&(uid=c)(cn:=d)))\n"
                                 "dmgCondition:   ( & (employeeType=Manager) )\n"

@@ -42,13 +42,6 @@ static dmg_server *srv;
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
-static LDAP *bind_as(const char *dn)
-{
-    if (dn == NULL)
-        return dmg_connect(srv, NULL, NULL);
-    return dmg_connect(srv, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
-}
-
 static void group_dn(char *buf, size_t n, const char *cn)
 {
     snprintf(buf, n, "cn=%s," GROUPS, cn);
@@ -80,7 +73,7 @@ static dmg_result add_group(LDAP *ld, const char *cn, const char *extra)
 /* The same, as the rootdn; the test fails unless the add succeeds. */
 static void root_add_group(const char *cn, const char *extra)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = add_group(ld, cn, extra);
     ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
                   ldap_err2string(r.rc), r.rc, r.diag);
@@ -94,7 +87,7 @@ static void root_add_group_by_postmaster(const char *cn, const char *extra)
 {
     char more[1024];
     snprintf(more, sizeof more, "dmgApplicant: " POSTMASTER "\n%s", extra != NULL ? extra : "");
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = add_group_ext(ld, cn, more, DMG_CTRLS(dmg_ctrl_relax()));
     ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
                   ldap_err2string(r.rc), r.rc, r.diag);
@@ -104,7 +97,7 @@ static void root_add_group_by_postmaster(const char *cn, const char *extra)
 /* Adds the group when it is not there yet (several tests share an ACL's group). */
 static void root_ensure_group(const char *cn, const char *extra)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = add_group(ld, cn, extra);
     ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_ALREADY_EXISTS,
                   "rootdn could not add group %s: %s (%d) \"%s\"", cn, ldap_err2string(r.rc),
@@ -115,7 +108,7 @@ static void root_ensure_group(const char *cn, const char *extra)
 /* 1 when dn exists (seen by the rootdn, who sees hidden groups), 0 when noSuchObject. */
 static int exists(const char *dn)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     const char *attrs[] = { LDAP_NO_ATTRS, NULL };
     dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
     dmg_disconnect(ld);
@@ -127,7 +120,7 @@ static int exists(const char *dn)
 /* Values of attr on dn as the rootdn sees them, sorted, "\n"-joined; free the result. */
 static char *root_values(const char *dn, const char *attr)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
     dmg_disconnect(ld);
     return v;
@@ -200,7 +193,7 @@ START_TEST(create_allowed)
     snprintf(cn, sizeof cn, "r-create-ok-%s", w->label);
     group_dn(dn, sizeof dn, cn);
 
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(add_group(ld, cn, NULL), LDAP_SUCCESS);
     dmg_disconnect(ld);
     ck_assert_msg(exists(dn), "%s added %s but it is not there", w->label, dn);
@@ -234,7 +227,7 @@ START_TEST(create_refused)
         snprintf(extra, sizeof extra, "dmgAdministrator: %s\n", w->dn);
     else
         extra[0] = '\0';
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(add_group(ld, cn, extra), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
     ck_assert_msg(!exists(dn), "%s's refused add left %s behind", w->label, dn);
@@ -246,7 +239,7 @@ END_TEST
 START_TEST(applicant_other_on_add_refused)
 {
     const char *dn = "cn=r-app-other," GROUPS;
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     dmg_result r = add_group(ld, "r-app-other", "dmgApplicant: " BOB "\n");
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
@@ -259,7 +252,7 @@ END_TEST
 START_TEST(applicant_other_on_add_by_rootdn_refused)
 {
     const char *dn = "cn=r-app-other-root," GROUPS;
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = add_group(ld, "r-app-other-root", "dmgApplicant: " BOB "\n");
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
@@ -271,7 +264,7 @@ END_TEST
 START_TEST(applicant_other_on_add_by_rootdn_relax)
 {
     const char *dn = "cn=r-app-other-relax," GROUPS;
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(add_group_ext(ld, "r-app-other-relax", "dmgApplicant: " BOB "\n",
                                 DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
@@ -283,7 +276,7 @@ END_TEST
 START_TEST(applicant_own_on_add)
 {
     const char *dn = "cn=r-app-own," GROUPS;
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(add_group(ld, "r-app-own", "dmgApplicant: " POSTMASTER "\n"), LDAP_SUCCESS);
     dmg_disconnect(ld);
     ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
@@ -311,7 +304,7 @@ START_TEST(applicant_change_refused)
     group_dn(dn, sizeof dn, cn);
     root_add_group_by_postmaster(cn, "dmgAdministrator: " ADMIN "\n");
 
-    LDAP *ld = bind_as(applicant_changes[_i].binddn);
+    LDAP *ld = dmg_connect_as(srv, applicant_changes[_i].binddn);
     dmg_result r = dmg_modify(ld, dn, applicant_changes[_i].changes);
     dmg_disconnect(ld);
     ck_assert_msg(r.rc == LDAP_CONSTRAINT_VIOLATION,
@@ -327,7 +320,7 @@ START_TEST(applicant_change_by_postmaster_with_relax_refused)
 {
     const char *dn = "cn=r-app-pm-relax," GROUPS;
     root_add_group_by_postmaster("r-app-pm-relax", NULL);
-    LDAP *pm = bind_as(POSTMASTER);
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
     dmg_result r = dmg_modify_ext(pm, dn, "replace: dmgApplicant\ndmgApplicant: " BOB "\n",
                                   DMG_CTRLS(dmg_ctrl_relax()));
     dmg_disconnect(pm);
@@ -341,7 +334,7 @@ START_TEST(applicant_change_by_rootdn_with_relax)
 {
     const char *dn = "cn=r-app-root-relax," GROUPS;
     root_add_group_by_postmaster("r-app-root-relax", NULL);
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_modify_ext(root, dn, "replace: dmgApplicant\ndmgApplicant: " BOB "\n",
                                  DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
@@ -387,7 +380,7 @@ START_TEST(administrator_modifies_configuration)
     group_dn(dn, sizeof dn, cn);
     root_add_group(cn, "dmgAdministrator: " ADMIN "\n");
 
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     dmg_result r = dmg_modify(ld, dn, admin_changes[_i].changes);
     dmg_disconnect(ld);
     ck_assert_msg(r.rc == LDAP_SUCCESS,
@@ -413,7 +406,7 @@ START_TEST(administrator_may_not_move)
 {
     const char *dn = "cn=r-adm-move," GROUPS;
     root_add_group("r-adm-move", "dmgAdministrator: " ADMIN "\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     dmg_result r = dmg_rename(ld, dn, "cn=r-adm-move", "ou=System," DMG_SUFFIX, 1);
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
@@ -427,7 +420,7 @@ START_TEST(administrator_renames)
     const char *dn = "cn=r-adm-ren," GROUPS;
     const char *new_dn = "cn=r-adm-ren-new," GROUPS;
     root_add_group("r-adm-ren", "dmgAdministrator: " ADMIN "\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-ren-new", NULL, 1), LDAP_SUCCESS);
     dmg_disconnect(ld);
     ck_assert_msg(!exists(dn), "%s still there after the rename", dn);
@@ -455,7 +448,7 @@ START_TEST(administrator_may_not_change_administrators)
     snprintf(cn, sizeof cn, "r-adm-adm-%d", _i);
     group_dn(dn, sizeof dn, cn);
     root_add_group(cn, "dmgAdministrator: " ADMIN "\ndescription: before\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     dmg_result r = dmg_modify(ld, dn, admin_admin_changes[_i].changes);
     dmg_disconnect(ld);
     ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS,
@@ -470,7 +463,7 @@ START_TEST(administrator_may_not_delete)
 {
     const char *dn = "cn=r-adm-del," GROUPS;
     root_add_group("r-adm-del", "dmgAdministrator: " ADMIN "\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
     ck_assert_msg(exists(dn), "%s gone after a refused delete", dn);
@@ -483,7 +476,7 @@ START_TEST(administrator_of_another_group)
     const char *dn = "cn=r-adm-other," GROUPS;
     root_add_group("r-adm-other-mine", "dmgAdministrator: " ADMIN "\n");
     root_add_group("r-adm-other", "dmgAdministrator: " BOB "\ndescription: before\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: x\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-other-new", NULL, 1), LDAP_INSUFFICIENT_ACCESS);
@@ -509,7 +502,7 @@ START_TEST(postmaster_modifies_everything)
     group_dn(dn, sizeof dn, cn);
     root_add_group(cn, "dmgAdministrator: " ADMIN "\n");
 
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(dmg_modify(ld, dn, "add: dmgAdministrator\ndmgAdministrator: " BOB "\n"),
                   LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_modify(ld, dn, "delete: dmgAdministrator\ndmgAdministrator: " ADMIN "\n"),
@@ -540,7 +533,7 @@ START_TEST(postmaster_renames_and_deletes)
     snprintf(new_dn, sizeof new_dn, "%s," GROUPS, newrdn);
     root_add_group(cn, NULL);
 
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(dmg_rename(ld, dn, newrdn, NULL, 1), LDAP_SUCCESS);
     ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
     DMG_ASSERT_RC(dmg_delete(ld, new_dn), LDAP_SUCCESS);
@@ -552,7 +545,7 @@ END_TEST
 /* A postmaster's rights are on groups only: ordinary entries keep what the ACLs give. */
 START_TEST(postmaster_no_bypass_outside_groups)
 {
-    LDAP *ld = bind_as(POSTMASTER);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(dmg_modify(ld, BOB, "replace: description\ndescription: x\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(dmg_add_ldif(ld, "dn: uid=r-pm-new," SALES "\nobjectClass: inetOrgPerson\n"
@@ -584,7 +577,7 @@ START_TEST(others_may_not_write)
     snprintf(cn, sizeof cn, "r-other-%s", w->label);
     group_dn(dn, sizeof dn, cn);
     snprintf(newrdn, sizeof newrdn, "cn=%s-new", cn);
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(add_group_ext(root, cn,
                                 "dmgApplicant: " APPLICANT "\n"
                                 "dmgAdministrator: " ADMIN "\n"
@@ -594,7 +587,7 @@ START_TEST(others_may_not_write)
                   LDAP_SUCCESS);
     dmg_disconnect(root);
 
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     dmg_result r = dmg_modify(ld, dn, "replace: description\ndescription: x\n");
     ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s modify: %s (%d) \"%s\"", w->label,
                   ldap_err2string(r.rc), r.rc, r.diag);
@@ -621,7 +614,7 @@ END_TEST
 static void add_hidden_and_visible(const char *cn)
 {
     char visible[96];
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(add_group_ext(root, cn,
                                 "dmgShowInContacts: FALSE\n"
                                 "dmgApplicant: " APPLICANT "\n"
@@ -650,7 +643,7 @@ START_TEST(hidden_invisible)
     snprintf(vdn, sizeof vdn, "cn=%s-visible," GROUPS, cn);
     add_hidden_and_visible(cn);
 
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     /* search results */
     ck_assert_msg(!search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", dn),
                   "%s sees hidden %s in a subtree search", w->label, dn);
@@ -734,7 +727,7 @@ START_TEST(hidden_visible_to_roles)
     group_dn(dn, sizeof dn, cn);
     add_hidden_and_visible(cn);
 
-    LDAP *ld = bind_as(w->dn);
+    LDAP *ld = dmg_connect_as(srv, w->dn);
     ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", dn),
                   "%s does not see hidden %s in a subtree search", w->label, dn);
     snprintf(filter, sizeof filter, "(mail=%s@example.com)", cn);
@@ -771,14 +764,14 @@ START_TEST(hidden_roles_are_per_group)
     root_add_group("r-hid-other", "dmgShowInContacts: FALSE\ndmgAdministrator: " BOB "\n");
     static const char *const outsiders[] = { ADMIN, AUDITOR, APPLICANT };
     for (int i = 0; i < 3; i++) {
-        LDAP *ld = bind_as(outsiders[i]);
+        LDAP *ld = dmg_connect_as(srv, outsiders[i]);
         const char *attrs[] = { "cn", NULL };
         dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
         ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT, "%s reads a hidden group it has no role in: "
                       "%s (%d)", outsiders[i], ldap_err2string(r.rc), r.rc);
         dmg_disconnect(ld);
     }
-    LDAP *ld = bind_as(BOB);
+    LDAP *ld = dmg_connect_as(srv, BOB);
     ck_assert(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", dn));
     dmg_disconnect(ld);
 }
@@ -794,7 +787,7 @@ START_TEST(visible_group_seen_by_everyone)
     root_add_group("r-vis-default", NULL);
     root_add_group("r-vis-true", "dmgShowInContacts: TRUE\n");
     for (int i = 0; i < N_ROWS(everyone); i++) {
-        LDAP *ld = bind_as(everyone[i].dn);
+        LDAP *ld = dmg_connect_as(srv, everyone[i].dn);
         ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
                                  "cn=r-vis-default," GROUPS), "%s", everyone[i].label);
         ck_assert_msg(search_has(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
@@ -833,7 +826,7 @@ START_TEST(acl_member_may_write)
         snprintf(value, sizeof value, "written by %s", members[i]);
         char changes[256];
         snprintf(changes, sizeof changes, "replace: description\ndescription: %s\n", value);
-        LDAP *ld = bind_as(members[i]);
+        LDAP *ld = dmg_connect_as(srv, members[i]);
         dmg_result r = dmg_modify(ld, GINA, changes);
         ck_assert_msg(r.rc == LDAP_SUCCESS, "member %s writing %s: %s (%d) \"%s\"", members[i],
                       GINA, ldap_err2string(r.rc), r.rc, r.diag);
@@ -850,12 +843,12 @@ START_TEST(acl_non_member_refused)
         { "postmaster", POSTMASTER }, { "anonymous", NULL },
     };
     ensure_aclgrp();
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_modify(root, "uid=hans,ou=Finance," DMG_SUFFIX,
                              "replace: description\ndescription: before\n"), LDAP_SUCCESS);
     dmg_disconnect(root);
     for (int i = 0; i < N_ROWS(outsiders); i++) {
-        LDAP *ld = bind_as(outsiders[i].dn);
+        LDAP *ld = dmg_connect_as(srv, outsiders[i].dn);
         dmg_result r = dmg_modify(ld, "uid=hans,ou=Finance," DMG_SUFFIX,
                                   "replace: description\ndescription: x\n");
         ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "non-member %s: %s (%d) \"%s\"",
@@ -863,7 +856,7 @@ START_TEST(acl_non_member_refused)
         dmg_disconnect(ld);
     }
     /* members get description only, as the ACL says */
-    LDAP *ld = bind_as(BOB);
+    LDAP *ld = dmg_connect_as(srv, BOB);
     DMG_ASSERT_RC(dmg_modify(ld, "uid=hans,ou=Finance," DMG_SUFFIX,
                              "replace: title\ntitle: x\n"), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
@@ -876,15 +869,15 @@ END_TEST
 START_TEST(acl_membership_is_current)
 {
     root_ensure_group("aclmgr", "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n");
-    LDAP *mia = bind_as(MIA);
+    LDAP *mia = dmg_connect_as(srv, MIA);
     DMG_ASSERT_RC(dmg_modify(mia, SUPPORT, "replace: description\ndescription: by mia\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(mia);
 
-    LDAP *noah = bind_as(NOAH);
+    LDAP *noah = dmg_connect_as(srv, NOAH);
     DMG_ASSERT_RC(dmg_modify(noah, SUPPORT, "replace: description\ndescription: by noah\n"),
                   LDAP_INSUFFICIENT_ACCESS);
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_modify(root, NOAH, "replace: title\ntitle: Manager\n"), LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_modify(noah, SUPPORT, "replace: description\ndescription: by noah\n"),
                   LDAP_SUCCESS);
@@ -903,7 +896,7 @@ START_TEST(acl_write_capped_on_groups)
 {
     const char *dn = "cn=acl-capped," GROUPS;
     root_add_group("acl-capped", "description: before\n");
-    LDAP *ld = bind_as(EMPLOYEE);
+    LDAP *ld = dmg_connect_as(srv, EMPLOYEE);
     DMG_ASSERT_RC(dmg_modify(ld, GROUPS, "replace: description\ndescription: by erin\n"),
                   LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: x\n"),
@@ -942,7 +935,7 @@ START_TEST(administrator_limited_to_configuration)
 {
     const char *dn = "cn=r-adm-lim," GROUPS;
     root_add_group("r-adm-lim", "dmgAdministrator: " ADMIN "\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     dmg_result r = dmg_modify(ld, dn, "add: objectClass\nobjectClass: simpleSecurityObject\n"
                                       "-\nadd: userPassword\nuserPassword: pwned\n");
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
@@ -961,7 +954,7 @@ START_TEST(administrator_rename_checked_like_modify)
 {
     const char *dn = "cn=r-adm-rdn," GROUPS;
     root_add_group("r-adm-rdn", "dmgAdministrator: " ADMIN "\n");
-    LDAP *ld = bind_as(ADMIN);
+    LDAP *ld = dmg_connect_as(srv, ADMIN);
     /* making someone administrator through the RDN */
     DMG_ASSERT_RC(dmg_rename(ld, dn, "dmgAdministrator=uid=bob\\,ou=Engineering\\,dc=example\\,dc=com",
                              NULL, 0), LDAP_INSUFFICIENT_ACCESS);
@@ -982,18 +975,18 @@ START_TEST(hidden_group_not_revealed_by_writes)
 {
     const char *dn = "cn=r-hid-w," GROUPS;
     add_hidden_and_visible("r-hid-w");
-    LDAP *ld = bind_as(EMPLOYEE);
+    LDAP *ld = dmg_connect_as(srv, EMPLOYEE);
     DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: x\n"),
                   LDAP_NO_SUCH_OBJECT);
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_NO_SUCH_OBJECT);
     dmg_disconnect(ld);
     /* the employee takes the hidden group's address for itself (ACLs allow self write) */
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = dmg_modify(root, EMPLOYEE, "add: mail\nmail: r-hid-w@example.com\n");
     dmg_disconnect(root);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ck_assert_msg(strstr(r.diag, "cn=r-hid-w") != NULL, "rootdn sees the name: \"%s\"", r.diag);
-    ld = bind_as(MTA);
+    ld = dmg_connect_as(srv, MTA);
     r = dmg_modify(ld, MTA, "add: mail\nmail: r-hid-w@example.com\n");
     dmg_disconnect(ld);
     ck_assert_msg(r.rc == LDAP_CONSTRAINT_VIOLATION || r.rc == LDAP_INSUFFICIENT_ACCESS,
@@ -1016,7 +1009,7 @@ START_TEST(sync_control_needs_privilege)
     ber_bvfree(bv);
 
     const char *attrs[] = { "cn", NULL };
-    LDAP *ld = bind_as(EMPLOYEE);
+    LDAP *ld = dmg_connect_as(srv, EMPLOYEE);
     dmg_result r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs,
                               DMG_CTRLS(sync), NULL);
     dmg_disconnect(ld);
