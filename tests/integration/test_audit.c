@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -1274,6 +1275,8 @@ static void date_back(const char *path)
 typedef struct pfx {
     char dir[PATH_MAX], etc[PATH_MAX], queue[PATH_MAX], maillog[PATH_MAX], mail[PATH_MAX];
     char audit[PATH_MAX];       /* dmg-audit's files (owned by nobody) */
+    char bin[PATH_MAX];         /* command_directory (allow_sendmail) */
+    char mail_config[PATH_MAX + 16]; /* MAIL_CONFIG=etc: the postmaster's sendmail finds it */
     world w;                    /* dmg-audit's configuration and log, for audit_run */
     int port, reinject_port, started;
 } pfx;
@@ -1345,11 +1348,55 @@ static void stop_leftover_postfix(void)
 }
 
 static const char *const mailboxes[] = {
-    "alice", "carol", "bob", "uma", "peggy", "quentin", "rita", "sam", "trent",
+    "alice", "carol", "bob", "uma", "peggy", "quentin", "rita", "sam", "trent", "victor",
+    "wendy",
 };
 
-/* Start the instance; crash_env ("" for none) goes in front of dmg-audit's argv. */
-static pfx *start_postfix(const char *crash_env_words)
+/* The instance's command_directory and queue permissions for a non-root sendmail. A
+ * set-group-ID postdrop accepts a configuration directory other than the default one only
+ * from root or when the machine's main.cf lists it (alternate_config_directories), and a test
+ * must not change that file. So postdrop here is a copy without its set-group-ID bit, run as
+ * the pipe user (nobody), and maildrop/ (sticky, writable by all) and public/ (searchable by
+ * all, for pickup's trigger) let nobody do what the postdrop group may do on a server. The
+ * mail thus goes sendmail -> postdrop -> maildrop/ -> pickup as on a server. */
+static void allow_sendmail(const char *bin, const char *queue)
+{
+    static const char *const linked[] = { "postalias", "postcat", "postconf", "postkick",
+                                          "postlock", "postlog", "postmap", "postqueue",
+                                          "postsuper", "sendmail" };
+    static const struct { const char *name; mode_t mode; } dirs[] = {
+        { "maildrop", 01733 }, { "public", 0711 },
+    };
+    char from[PATH_MAX], to[PATH_MAX];
+    struct passwd *owner = getpwnam("postfix");
+    struct group *drop = getgrnam("postdrop");
+    ck_assert_msg(owner != NULL && drop != NULL, "no postfix user or postdrop group: "
+                  POSTFIX_HINT);
+    ck_assert_int_eq(mkdir(bin, 0755), 0);
+    for (size_t i = 0; i < sizeof linked / sizeof linked[0]; i++) {
+        const char *prog = find_program(linked[i]);
+        ck_assert_msg(prog != NULL, "%s not found: " POSTFIX_HINT, linked[i]);
+        DMG_PATH_FMT(to, sizeof to, "%s/%s", bin, linked[i]);
+        ck_assert_int_eq(symlink(prog, to), 0);
+    }
+    const char *postdrop = find_program("postdrop");
+    ck_assert_msg(postdrop != NULL, "postdrop not found: " POSTFIX_HINT);
+    DMG_PATH_FMT(from, sizeof from, "%s", postdrop);
+    DMG_PATH_FMT(to, sizeof to, "%s/postdrop", bin);
+    copy_file(from, to, 0755);
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        DMG_PATH_FMT(to, sizeof to, "%s/%s", queue, dirs[i].name);
+        ck_assert_int_eq(mkdir(to, 0700), 0);
+        ck_assert_int_eq(chown(to, owner->pw_uid, drop->gr_gid), 0);
+        ck_assert_int_eq(chmod(to, dirs[i].mode), 0);
+    }
+}
+
+/* Start the instance; crash_env ("" for none) goes in front of dmg-audit's argv. dmg-audit
+ * hands mail to Postfix with the instance's sendmail (its default, sendmail_path =
+ * /usr/sbin/sendmail, which finds the instance through MAIL_CONFIG, exported by Postfix to
+ * pipe commands), or with via_smtp over SMTP to a loopback smtpd (reinject_smtp). */
+static pfx *start_postfix(const char *crash_env_words, int via_smtp)
 {
     pfx *p = &pf;
     char path[PATH_MAX], text[16384];
@@ -1370,6 +1417,8 @@ static pfx *start_postfix(const char *crash_env_words)
     DMG_PATH_FMT(p->maillog, sizeof p->maillog, "%s/maillog", p->dir);
     DMG_PATH_FMT(p->mail, sizeof p->mail, "%s/mail", p->dir);
     DMG_PATH_FMT(p->audit, sizeof p->audit, "%s/audit", p->dir);
+    DMG_PATH_FMT(p->bin, sizeof p->bin, "%s/bin", p->dir);
+    DMG_PATH_FMT(p->mail_config, sizeof p->mail_config, "MAIL_CONFIG=%s", p->etc);
     const char *dirs[] = { p->dir, p->etc, p->queue, p->mail, p->audit };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         ck_assert_int_eq(mkdir(dirs[i], 0755), 0);
@@ -1377,6 +1426,7 @@ static pfx *start_postfix(const char *crash_env_words)
     }
     ck_assert_int_eq(chown(p->mail, uid, gid), 0);
     ck_assert_int_eq(chown(p->audit, uid, gid), 0);
+    allow_sendmail(p->bin, p->queue);
 
     /* dmg-audit: binary, secret, password, spool, configuration, all nobody's */
     world *w = &p->w;
@@ -1421,13 +1471,16 @@ static pfx *start_postfix(const char *crash_env_words)
     do
         p->reinject_port = dmg_unused_port();
     while (p->reinject_port == p->port);
+    char reinject[64] = "";
+    if (via_smtp)
+        snprintf(reinject, sizeof reinject, "reinject_smtp = 127.0.0.1:%d\n", p->reinject_port);
     DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
              "bind_pw_file = %s/mta.pw\ntimeout = 5\n"
              "spool_directory = %s\nsecret_file = %s/secret\nreview_domain = " REVIEW "\n"
-             "reinject_smtp = 127.0.0.1:%d\nlog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
-             dmg_server_uri(server), p->audit, w->spool, p->audit, p->reinject_port, w->log);
+             "%slog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
+             dmg_server_uri(server), p->audit, w->spool, p->audit, reinject, w->log);
     DMG_WRITE_FILE(w->conf, text, 0644);
 
     /* LDAP tables: audited groups -> review address; other groups -> members */
@@ -1460,7 +1513,7 @@ static pfx *start_postfix(const char *crash_env_words)
     DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "compatibility_level = 3.6\n"
-             "queue_directory = %s\ndata_directory = %s/data\n"
+             "queue_directory = %s\ndata_directory = %s/data\ncommand_directory = %s\n"
              "mail_owner = postfix\nsetgid_group = postdrop\n"
              "maillog_file = %s\nmaillog_file_prefixes = %s\n"
              "myhostname = mx.example.com\nmydomain = example.com\nmyorigin = example.com\n"
@@ -1483,7 +1536,8 @@ static pfx *start_postfix(const char *crash_env_words)
              "dmg-decide_destination_recipient_limit = 1\n"
              "queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
              "delay_warning_time = 0\nrecipient_delimiter = +\n",
-             p->queue, p->dir, p->maillog, p->dir, p->mail, p->etc, (long)uid, (long)gid,
+             p->queue, p->dir, p->bin, p->maillog, p->dir, p->mail,
+             p->etc, (long)uid, (long)gid,
              p->etc, p->etc, p->etc);
     DMG_PATH_FMT(path, sizeof path, "%s/main.cf", p->etc);
     DMG_WRITE_FILE(path, text, 0644);
@@ -1831,7 +1885,7 @@ static const char *const frontend[] = { "peggy", "quentin", "rita", "sam", "tren
 /* The whole loop through Postfix. */
 START_TEST(test_postfix_review_loop)
 {
-    pfx *p = start_postfix("");
+    pfx *p = start_postfix("", 0);
     char qid[64], *wire, *stored, *t, needle[256];
 
     /* 1. bob to the audited group and to uma: uma at once, the group's copy held, the
@@ -1968,7 +2022,7 @@ START_TEST(test_postfix_review_loop)
     char now[64], *out;
     snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
     p->w.hooks = 1;
-    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("expire", now)), 0);
     free(out);
     free(wait_mail(p, "bob", "Expired without an audit decision (" GROUP "): pf-four", 1));
     free(wait_mail(p, "carol", "Expired without an audit decision (" GROUP "): pf-four", 1));
@@ -1992,7 +2046,7 @@ START_TEST(test_postfix_restart_loses_nothing)
              (long)getpid());
     DMG_PATH_FMT(env, sizeof env, "/usr/bin/env DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s "
              "DMG_AUDIT_CRASH_AFTER_RELEASE=%s ", flag1, flag2);
-    pfx *p = start_postfix(env);
+    pfx *p = start_postfix(env, 1);
     struct passwd *nobody = getpwnam("nobody");
     DMG_WRITE_FILE(flag1, "", 0644);
     DMG_WRITE_FILE(flag2, "", 0644);
