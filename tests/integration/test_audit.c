@@ -1709,15 +1709,15 @@ static char *unfold(const char *t)
     return u;
 }
 
-/* The messages in box's Maildir (new/) that contain needle (compared unfolded), joined by
- * "\n=====\n"; count in *n. */
-static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
+/* The messages in box's Maildir (new/) that contain needle (compared unfolded): up to max
+ * of them into msgs (new strings, caller frees); how many there are. */
+static int maildir_messages(const pfx *p, const char *box, const char *needle, char **msgs,
+                            int max)
 {
     char dir[PATH_MAX];
     DMG_PATH_FMT(dir, sizeof dir, "%s/%s/new", p->mail, box);
-    char *all = calloc(1, 1);
-    size_t len = 0;
-    *n = 0;
+    char *un = unfold(needle);
+    int n = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
@@ -1725,24 +1725,73 @@ static char *maildir_find(const pfx *p, const char *box, const char *needle, int
             continue;
         char f[PATH_MAX * 2];
         snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
-        char *t = dmg_read_file(f), *ut = unfold(t), *un = unfold(needle);
+        char *t = dmg_read_file(f), *ut = unfold(t);
         int hit = strstr(ut, un) != NULL;
         free(ut);
-        free(un);
-        if (hit) {
-            size_t tl = strlen(t);
-            all = realloc(all, len + tl + 8);
-            memcpy(all + len, "\n=====\n", *n ? 7 : 0);
-            len += *n ? 7 : 0;
-            memcpy(all + len, t, tl + 1);
-            len += tl;
-            (*n)++;
-        }
-        free(t);
+        if (hit && n < max)
+            msgs[n] = t;
+        else
+            free(t);
+        n += hit;
     }
     if (d != NULL)
         closedir(d);
-    return all;
+    free(un);
+    return n;
+}
+
+/* Those messages joined by "\n=====\n"; count in *n. */
+static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
+{
+    char *msgs[16];
+    dmg_text all = { 0 };
+    *n = maildir_messages(p, box, needle, msgs, 16);
+    dmg_text_printf(&all, "%s", "");
+    for (int i = 0; i < *n && i < 16; i++) {
+        dmg_text_printf(&all, "%s%s", i ? "\n=====\n" : "", msgs[i]);
+        free(msgs[i]);
+    }
+    return all.s;
+}
+
+/* t without the trace fields Postfix puts on top (Return-Path, X-Original-To, Delivered-To
+ * at delivery, Received by each hop; each with its continuation lines): what the sender
+ * wrote, if nothing changed it. */
+static const char *after_trace(const char *t)
+{
+    static const char *const trace[] = { "Return-Path:", "X-Original-To:", "Delivered-To:",
+                                          "Received:" };
+    const size_t ntrace = sizeof trace / sizeof trace[0];
+    for (;;) {
+        size_t i = 0;
+        while (i < ntrace && strncmp(t, trace[i], strlen(trace[i])) != 0)
+            i++;
+        if (i == ntrace)
+            return t;
+        do {
+            const char *nl = strchr(t, '\n');
+            if (nl == NULL)
+                return "";
+            t = nl + 1;
+        } while (*t == ' ' || *t == '\t');
+    }
+}
+
+/* box holds exactly copies messages with needle, each of them the sender's bytes (stored)
+ * below Postfix's trace fields, with the original envelope sender as Return-Path. */
+static void assert_copies(const pfx *p, const char *box, const char *needle,
+                          const char *stored, const char *return_path, int copies)
+{
+    char *msgs[4];
+    int n = maildir_messages(p, box, needle, msgs, 4);
+    ck_assert_msg(n == copies, "%s has %d message(s) with %s, not %d", box, n, needle, copies);
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(strcmp(after_trace(msgs[i]), stored) == 0, "%s's copy differs from the "
+                      "original:\n%s\noriginal:\n%s", box, tail_of(msgs[i]), stored);
+        ck_assert_msg(strstr(msgs[i], return_path) != NULL, "%s's copy lacks %s:\n%s", box,
+                      return_path, tail_of(msgs[i]));
+        free(msgs[i]);
+    }
 }
 
 /* A deferred delivery (a killed pipe command) may wait for the next queue scan, and qmgr
@@ -1882,11 +1931,48 @@ static void pf_message(const char *from, const char *tag, char **wire, char **st
 
 static const char *const frontend[] = { "peggy", "quentin", "rita", "sam", "trent" };
 
-/* The whole loop through Postfix. */
+#define FRONTEND "ou=Frontend,ou=Engineering,dc=example,dc=com"
+
+/* A person in the group's department, hence a member: uid@example.com. */
+static void add_frontend_member(LDAP *root, const char *uid)
+{
+    DMG_EXPECT_OK(dmg_add_ldif(root, dmg_fmt("dn: uid=%s," FRONTEND "\nobjectClass: "
+                                             "inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\n"
+                                             "mail: %s@example.com\n", uid, uid, uid, uid, uid)),
+                  uid);
+}
+
+/* Every line of dmg-audit's log for event names the Postfix queue ID and the audit ID (16
+ * hex digits); there is at least one. */
+static void assert_event_logged(world *w, const char *event)
+{
+    char *log = dmg_read_file(w->log), want[64], *save = NULL;
+    int n = 0;
+    DMG_PATH_FMT(want, sizeof want, "]: %s: queue_id=", event);
+    for (char *line = strtok_r(log, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *q = strstr(line, want), *a = strstr(line, " audit_id=");
+        if (strstr(line, dmg_fmt("]: %s: ", event)) == NULL)
+            continue;
+        n++;
+        ck_assert_msg(q != NULL && q[strlen(want)] != ' ' && a != NULL
+                      && strspn(a + 10, "0123456789abcdef") == 16, "log line without a queue "
+                      "ID or an audit ID: %s", line);
+    }
+    ck_assert_msg(n > 0, "no %s line in dmg-audit's log", event);
+    free(log);
+}
+
+/* The whole loop through Postfix, as documented: notices and releases go through the
+ * instance's sendmail (postdrop, pickup) into the Maildirs. */
 START_TEST(test_postfix_review_loop)
 {
     pfx *p = start_postfix("", 0);
-    char qid[64], *wire, *stored, *t, needle[256];
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    char qid[64], held_qid[64], *wire, *stored, *t, needle[256], id[17], *out;
+
+    /* victor is a member while the message waits, not when it is approved */
+    add_frontend_member(root, "victor");
 
     /* 1. bob to the audited group and to uma: uma at once, the group's copy held, the
      *    auditors notified */
@@ -1895,6 +1981,7 @@ START_TEST(test_postfix_review_loop)
     smtp_send(c, "bob@example.com", (const char *[]){ GROUP, "uma@example.com", NULL }, wire,
               qid, sizeof qid);
     smtp_close(c);
+    snprintf(held_qid, sizeof held_qid, "%s", qid);
     free(wait_mail(p, "uma", "<pf-one@example.com>", 1));
     t = wait_mail(p, "alice", "X-Dmg-Audit-ID:", 2); /* alice has two addresses */
     ck_assert_ptr_nonnull(strstr(t, "Subject: Audit: message from bob@example.com to " GROUP
@@ -1905,12 +1992,17 @@ START_TEST(test_postfix_review_loop)
     decision_addr(t, "reject", reject, sizeof reject);
     free(t);
     free(wait_mail(p, "carol", "X-Dmg-Audit-ID:", 1));
-    DMG_PATH_FMT(needle, sizeof needle, "held: queue_id=%s audit_id=", qid);
+    DMG_PATH_FMT(needle, sizeof needle, "held: queue_id=%s audit_id=", held_qid);
     wait_audit_log(p, needle);
+    DMG_PATH_FMT(needle, sizeof needle, "notified: queue_id=%s audit_id=", held_qid);
+    wait_audit_log(p, needle);
+    held_id(&p->w, held_qid, id, sizeof id);
+    ck_assert_str_eq(state_of(&p->w, id), "held");
     for (size_t i = 0; i < 5; i++)
         ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+    ck_assert_int_eq(mail_count(p, "victor", "<pf-one@example.com>"), 0);
 
-    /* 2. forged decisions: bounced (5.7.1), logged, nothing delivered */
+    /* 2. forged decisions: bounced (5.7.1), logged, nothing changed, nothing delivered */
     c = smtp_open(p, "198.51.100.7", NULL); /* untrusted, not authenticated */
     smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
               "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
@@ -1933,32 +2025,55 @@ START_TEST(test_postfix_review_loop)
     free(wait_mail(p, "bob", "bob@example.com is not an auditor of " GROUP, 1));
     DMG_PATH_FMT(needle, sizeof needle, "refused: queue_id=%s ", qid);
     wait_audit_log(p, needle);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("audit_id=%s from=", id)), 3);
+    wait_queue_empty(p);
+    ck_assert_str_eq(state_of(&p->w, id), "held");
     for (size_t i = 0; i < 5; i++)
         ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
 
-    /* 3. alice approves (authenticated, from anywhere): every member gets it, unchanged */
+    /* the department changes while the message waits */
+    DMG_EXPECT_OK(dmg_delete(root, "uid=victor," FRONTEND), "delete victor");
+    add_frontend_member(root, "wendy");
+
+    /* 3. alice approves (authenticated, from anywhere): every member as they are now gets
+     *    one copy (rita two: two addresses), byte for byte the original below Postfix's
+     *    trace fields; victor, no longer a member, none */
     c = smtp_open(p, "198.51.100.8", "alice");
     smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
               "Subject: Re: Audit\r\n\r\nfine\r\n", qid, sizeof qid);
     smtp_close(c);
-    for (size_t i = 0; i < 5; i++) {
-        /* rita has two addresses: two copies */
-        t = wait_mail(p, frontend[i], "<pf-one@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
-        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
-                      "original:\n%s", frontend[i], tail_of(t), stored);
-        ck_assert_ptr_nonnull(strstr(t, "Return-Path: <bob@example.com>"));
-        free(t);
-    }
-    free(wire);
-    free(stored);
+    free(wait_mail(p, "wendy", "<pf-one@example.com>", 1));
+    DMG_PATH_FMT(needle, sizeof needle, "released: queue_id=%s audit_id=%s", held_qid, id);
+    wait_audit_log(p, needle);
+    wait_queue_empty(p);
+    for (size_t i = 0; i < 5; i++)
+        assert_copies(p, frontend[i], "<pf-one@example.com>", stored,
+                      "Return-Path: <bob@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
+    assert_copies(p, "wendy", "<pf-one@example.com>", stored, "Return-Path: <bob@example.com>",
+                  1);
+    ck_assert_int_eq(mail_count(p, "victor", "<pf-one@example.com>"), 0);
+    ck_assert_str_eq(state_of(&p->w, id), "done");
 
-    /* 4. carol too late: "already decided", nothing more delivered */
+    /* 4. the same approval again (a reused token), and carol too late: "already decided",
+     *    refused, nothing delivered twice */
+    c = smtp_open(p, "198.51.100.8", "alice");
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: Re: Audit\r\n\r\nfine\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "alice", "already decided (approved by alice@example.com", 1));
     c = smtp_open(p, NULL, NULL);
     smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
               "Subject: no\r\n\r\nNo.\r\n", qid, sizeof qid);
     smtp_close(c);
     free(wait_mail(p, "carol", "already decided (approved by alice@example.com", 1));
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-one@example.com>"), 1);
+    wait_queue_empty(p);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("audit_id=%s from=", id)), 5);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"),
+                         strcmp(frontend[i], "rita") ? 1 : 2);
+    ck_assert_int_eq(mail_count(p, "wendy", "<pf-one@example.com>"), 1);
+    free(wire);
+    free(stored);
 
     /* 5. a second message, rejected by carol with a reason: bob is told, nobody gets it */
     pf_message("bob@example.com", "pf-two", &wire, &stored);
@@ -1975,20 +2090,29 @@ START_TEST(test_postfix_review_loop)
     t = wait_mail(p, "bob", "Rejected by the auditor of " GROUP ": pf-two", 1);
     ck_assert_ptr_nonnull(strstr(t, "Reason: Off topic for this list."));
     free(t);
+    wait_queue_empty(p);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-two@example.com>"), 0);
+    ck_assert_int_eq(mail_count(p, "wendy", "<pf-two@example.com>"), 0);
     free(wire);
     free(stored);
 
     /* 6. the auditor's own mail (to the group with an address extension, which Postfix
-     *    carries onto the review address): straight to the members, no notice */
+     *    carries onto the review address): straight to the members, unchanged, no notice */
     pf_message("alice@example.com", "pf-three", &wire, &stored);
     c = smtp_open(p, NULL, NULL);
     smtp_send(c, "alice@example.com", (const char *[]){ "fe-review+weekly@example.com", NULL },
               wire, qid, sizeof qid);
     smtp_close(c);
-    t = wait_mail(p, "trent", "<pf-three@example.com>", 1);
-    ck_assert_ptr_nonnull(strstr(t, stored));
-    free(t);
+    free(wait_mail(p, "trent", "<pf-three@example.com>", 1));
+    DMG_PATH_FMT(needle, sizeof needle, "accepted: queue_id=%s audit_id=", qid);
+    wait_audit_log(p, needle);
+    wait_queue_empty(p);
+    for (size_t i = 0; i < 5; i++)
+        assert_copies(p, frontend[i], "<pf-three@example.com>", stored,
+                      "Return-Path: <alice@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
     ck_assert_int_eq(mail_count(p, "carol", ": pf-three"), 0);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("held: queue_id=%s ", qid)), 0);
     free(wire);
     free(stored);
 
@@ -2012,24 +2136,104 @@ START_TEST(test_postfix_review_loop)
     smtp_close(c);
     ck_assert_int_eq(log_count(&p->w, "zoe@example.org"), 0); /* never reached dmg-audit */
 
-    /* 7. expiry: held, nobody decides; the timer (as root) rejects it, bob is told */
+    /* 7. expiry: held, nobody decides; the timer (as root, with the instance's
+     *    MAIL_CONFIG like any command of a second Postfix instance) rejects it after
+     *    hold_days (5), bob and both auditors are told, nobody gets it */
     pf_message("bob@example.com", "pf-four", &wire, &stored);
     c = smtp_open(p, NULL, NULL);
     smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
     smtp_close(c);
     free(wait_mail(p, "carol", ": pf-four", 1));
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
-    char now[64], *out;
-    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    char now[64];
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 4 * 86400);
     p->w.hooks = 1;
     ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("expire", now)), 0);
     free(out);
+    DMG_PATH_FMT(needle, sizeof needle, "expired: queue_id=%s ", qid);
+    ck_assert_int_eq(log_count(&p->w, needle), 0); /* not yet after 4 days */
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("expire", now)), 0);
+    free(out);
+    p->w.hooks = 0;
     free(wait_mail(p, "bob", "Expired without an audit decision (" GROUP "): pf-four", 1));
     free(wait_mail(p, "carol", "Expired without an audit decision (" GROUP "): pf-four", 1));
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-four@example.com>"), 0);
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
+    free(wait_mail(p, "alice", "Expired without an audit decision (" GROUP "): pf-four", 2));
+    wait_queue_empty(p);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-four@example.com>"), 0);
     free(wire);
     free(stored);
+
+    /* 8. the postmaster decides from the shell: list, show (--json), approve, reject with a
+     *    reason; the release reaches the members through sendmail, byte for byte */
+    char id5[17], id6[17], qid5[64];
+    char *stored6;
+    pf_message("bob@example.com", "pf-five", &wire, &stored);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid5, sizeof qid5);
+    smtp_close(c);
+    free(wire);
+    free(wait_mail(p, "carol", ": pf-five", 1));
+    held_id(&p->w, qid5, id5, sizeof id5);
+    pf_message("bob@example.com", "pf-six", &wire, &stored6);
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
+    smtp_close(c);
+    free(wire);
+    free(wait_mail(p, "carol", ": pf-six", 1));
+    held_id(&p->w, qid, id6, sizeof id6);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list")), 0);
+    ck_assert_msg(strstr(out, id5) != NULL && strstr(out, id6) != NULL
+                  && strstr(out, "pf-five") != NULL && strstr(out, id) == NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_msg(strstr(out, dmg_fmt("\"id\": \"%s\"", id5)) != NULL
+                  && strstr(out, dmg_fmt("\"id\": \"%s\"", id6)) != NULL
+                  && strstr(out, "\"subject\": \"pf-six\"") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("show", "--json", id5)), 0);
+    ck_assert_msg(strstr(out, "\"state\": \"held\"") != NULL
+                  && strstr(out, dmg_fmt("\"queue_id\": \"%s\"", qid5)) != NULL
+                  && strstr(out, "\"group\": \"" GROUP "\"") != NULL
+                  && strstr(out, "\"sender\": \"bob@example.com\"") != NULL
+                  && strstr(out, "\"message_id\": \"<pf-five@example.com>\"") != NULL, "%s",
+                  out);
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("approve", id5)), 0);
+    ck_assert_str_eq(out, dmg_fmt("%s: approved and released\n", id5));
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config,
+                               ARGS("reject", id6, "Not", "for", "this", "list")), 0);
+    ck_assert_str_eq(out, dmg_fmt("%s: rejected; the sender was told\n", id6));
+    free(out);
+    t = wait_mail(p, "bob", "Rejected by the auditor of " GROUP ": pf-six", 1);
+    ck_assert_ptr_nonnull(strstr(t, "Reason: Not for this list"));
+    free(t);
+    free(wait_mail(p, "wendy", "<pf-five@example.com>", 1));
+    wait_queue_empty(p);
+    for (size_t i = 0; i < 5; i++) {
+        assert_copies(p, frontend[i], "<pf-five@example.com>", stored,
+                      "Return-Path: <bob@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
+        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-six@example.com>"), 0);
+    }
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("show", "--json", id5)), 0);
+    ck_assert_msg(strstr(out, "\"state\": \"done\"") != NULL
+                  && strstr(out, "\"decision\": \"approve") != NULL
+                  && strstr(out, "\"decided_by\": \"postmaster root (shell)\"") != NULL, "%s",
+                  out);
+    free(out);
+    free(stored);
+    free(stored6);
+
+    /* 9. one log line per event, each with the queue ID and the audit ID */
+    static const char *const events[] = { "held", "notified", "refused", "approved",
+                                           "released", "rejected", "discarded", "expired",
+                                           "accepted" };
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        assert_event_logged(&p->w, events[i]);
+
+    DMG_EXPECT_OK(dmg_delete(root, "uid=wendy," FRONTEND), "delete wendy");
+    dmg_disconnect(root);
     stop_postfix(p);
 }
 END_TEST
