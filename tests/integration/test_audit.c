@@ -1223,11 +1223,12 @@ END_TEST
  *   dmg-audit  unix - n n - - pipe user=nobody null_sender= argv=dmg-audit deliver ...
  *   dmg-decide unix - n n - - pipe user=nobody null_sender= argv=dmg-audit decide ...
  *
- * dmg-audit hands releases and notices back over SMTP (reinject_smtp) to a second smtpd on
- * another loopback port: a non-root sendmail(1) may not use a private configuration
- * directory (Postfix's alternate_config_directories rule), and this is the after-queue
- * filter pattern anyway. XCLIENT (smtpd_authorized_xclient_hosts) lets the test speak as an
- * untrusted client (ADDR=) and as an authenticated one (LOGIN=).
+ * dmg-audit hands releases and notices back as documented by default, with sendmail(1)
+ * (sendmail_path = /usr/sbin/sendmail; postdrop, pickup) in test_postfix_review_loop, and
+ * over SMTP (reinject_smtp) to a second smtpd on another loopback port in
+ * test_postfix_restart_loses_nothing. See allow_sendmail for the one difference from a
+ * server: the set-group-ID bit of postdrop. XCLIENT (smtpd_authorized_xclient_hosts) lets
+ * the test speak as an untrusted client (ADDR=) and as an authenticated one (LOGIN=).
  * ========================================================================================== */
 
 #define POSTFIX_HINT \
