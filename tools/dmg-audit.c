@@ -1107,8 +1107,8 @@ static int cmd_deliver(int argc, char **argv)
         break;
     case PD_RES_REJECT:
         unlink(tmppath);
-        logmsg(LOG_INFO, "rejected: queue_id=%s group=%s sender=%s: %s", a.queue_id, group,
-               shown(a.sender), look.reason);
+        logmsg(LOG_INFO, "rejected: queue_id=%s audit_id=%s group=%s sender=%s: %s",
+               a.queue_id, id, group, shown(a.sender), look.reason);
         return fail(EX_NOPERM_, "5.7.1 %s", look.reason[0] ? look.reason : "not allowed");
     case PD_RES_NOT_GROUP:
         unlink(tmppath);
@@ -1128,8 +1128,8 @@ static int cmd_deliver(int argc, char **argv)
         return fail(EX_TEMPFAIL_, "4.3.0 dmg-audit: directory: %s", why);
     case ID_WRONG:
         unlink(tmppath);
-        logmsg(LOG_INFO, "rejected: queue_id=%s group=%s sender=%s: %s", a.queue_id, group,
-               shown(a.sender), why);
+        logmsg(LOG_INFO, "rejected: queue_id=%s audit_id=%s group=%s sender=%s: %s",
+               a.queue_id, id, group, shown(a.sender), why);
         return fail(EX_NOPERM_, "5.7.1 %s", why);
     case ID_UNPROVEN:
         if (!hold)

@@ -839,6 +839,9 @@ START_TEST(test_auditor_and_rejected_sender)
                           60) == 0, "%s", out);
     free(out);
     ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    /* both bounces logged with the queue ID and the message's audit ID */
+    ck_assert_int_eq(log_count(&w, "rejected: queue_id=4QAUD3 audit_id="), 2);
+    ck_assert_int_eq(log_count(&w, "rejected: queue_id=4QOUT1 audit_id="), 1);
     char path[PATH_MAX];
     DMG_PATH_FMT(path, sizeof path, "%s/tmp", w.spool);
     DIR *d = opendir(path);
