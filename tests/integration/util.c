@@ -156,7 +156,7 @@ int dmg_run(char *const argv[], const char *dir, const char *in_text, char **out
             *err = dmg_read_file("");
         return -1;
     }
-    if (dmg_write_file(in_path, in_text ? in_text : "", 0) != 0)
+    if (dmg_write_file(in_path, in_text ? in_text : "", 0600) != 0)
         goto done;
 
     fflush(NULL);
