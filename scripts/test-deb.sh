@@ -6,7 +6,8 @@
 #
 # 1. installs slapd configured the normal way (debconf: DNS domain example.com, administrator
 #    password "secret"; an installed but unconfigured slapd is reconfigured so),
-# 2. builds the package (scripts/build-deb.sh, lintian included) and installs it with apt-get,
+# 2. builds the package (scripts/build-deb.sh, lintian included) and installs it with apt-get:
+#    its files, the system accounts dmg-policyd and dmg-audit and the spool /var/spool/dmg-audit,
 # 3. runs the README's "Configuring slapd" commands literally (the ```sh blocks marked
 #    <!-- test-deb: NAME --> in README.md; "-W" password prompts answered with -w secret):
 #    schema, module, indexes, overlay; the MTA account; a department with a group, whose
@@ -123,6 +124,16 @@ for f in /usr/lib/ldap/dynmailgroup.so /etc/ldap/schema/dynmailgroup.schema \
     [ -f "$f" ] || die "the package did not install $f"
 done
 /usr/bin/dmg-policyd -h >/dev/null || die "dmg-policyd -h failed"
+[ -x /usr/sbin/dmg-audit ] || die "the package did not install /usr/sbin/dmg-audit"
+# the services' own system accounts (master.cf user=), and the review loop's spool
+for account in dmg-policyd dmg-audit; do
+    uid=$(getent passwd "$account" | cut -d: -f3) || die "postinst created no account $account"
+    [ "$uid" -lt 1000 ] || die "$account is not a system account (uid $uid)"
+    [ "$(id -gn "$account")" = "$account" ] || die "$account's group is not $account"
+done
+[ "$(stat -c '%U:%G %a' /var/spool/dmg-audit)" = "dmg-audit:dmg-audit 700" ] ||
+    die "/var/spool/dmg-audit is not dmg-audit's, mode 700"
+echo "accounts dmg-policyd and dmg-audit and the spool /var/spool/dmg-audit are there"
 
 # ------------------------------------------------------------------------------------------
 say "the README's cn=config steps"
@@ -170,7 +181,8 @@ if dpkg-query -W -f='${Status}' slapd-dynmailgroup 2>/dev/null | grep -q install
     die "slapd-dynmailgroup is still installed"
 fi
 for f in /usr/lib/ldap/dynmailgroup.so /etc/ldap/schema/dynmailgroup.schema \
-    /etc/ldap/schema/dynmailgroup.ldif /usr/bin/dmg-policyd /usr/share/doc/slapd-dynmailgroup; do
+    /etc/ldap/schema/dynmailgroup.ldif /usr/bin/dmg-policyd /usr/sbin/dmg-audit \
+    /var/spool/dmg-audit /usr/share/doc/slapd-dynmailgroup; do
     [ ! -e "$f" ] || die "apt-get purge left $f behind"
 done
 service slapd restart

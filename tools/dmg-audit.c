@@ -85,6 +85,9 @@ struct au_config {
 };
 
 static struct au_config cfg;
+/* The user who runs a postmaster command (before become_spool_owner switches to the spool's
+ * owner): decisions and log lines name this person. */
+static char postmaster[256] = "?";
 static struct au_secret secret, previous_secret;
 static int have_previous_secret;
 static pd_ldap *directory;  /* dmg-policyd's connection, bases and retries */
@@ -1104,8 +1107,8 @@ static int cmd_deliver(int argc, char **argv)
         break;
     case PD_RES_REJECT:
         unlink(tmppath);
-        logmsg(LOG_INFO, "rejected: queue_id=%s group=%s sender=%s: %s", a.queue_id, group,
-               shown(a.sender), look.reason);
+        logmsg(LOG_INFO, "rejected: queue_id=%s audit_id=%s group=%s sender=%s: %s",
+               a.queue_id, id, group, shown(a.sender), look.reason);
         return fail(EX_NOPERM_, "5.7.1 %s", look.reason[0] ? look.reason : "not allowed");
     case PD_RES_NOT_GROUP:
         unlink(tmppath);
@@ -1125,8 +1128,8 @@ static int cmd_deliver(int argc, char **argv)
         return fail(EX_TEMPFAIL_, "4.3.0 dmg-audit: directory: %s", why);
     case ID_WRONG:
         unlink(tmppath);
-        logmsg(LOG_INFO, "rejected: queue_id=%s group=%s sender=%s: %s", a.queue_id, group,
-               shown(a.sender), why);
+        logmsg(LOG_INFO, "rejected: queue_id=%s audit_id=%s group=%s sender=%s: %s",
+               a.queue_id, id, group, shown(a.sender), why);
         return fail(EX_NOPERM_, "5.7.1 %s", why);
     case ID_UNPROVEN:
         if (!hold)
@@ -1632,8 +1635,7 @@ static int cmd_cli_decide(enum au_action action, int argc, char **argv)
         fprintf(stderr, "dmg-audit: no held message %s\n", argv[0]);
         return EX_DATAERR_;
     }
-    struct passwd *pw = getpwuid(getuid());
-    snprintf(by, sizeof by, "postmaster %s (shell)", pw != NULL ? pw->pw_name : "?");
+    snprintf(by, sizeof by, "postmaster %s (shell)", postmaster);
     int rc = record_decision(&h, action, by, clean, "");
     if (rc < 0) {
         fprintf(stderr, "dmg-audit: cannot record the decision: %s\n", strerror(errno));
@@ -1644,7 +1646,8 @@ static int cmd_cli_decide(enum au_action action, int argc, char **argv)
         char what[AU_TEXT_MAX + 128] = "";
         if (load_decision(h.id, &d) == 0)
             describe_decision(what, sizeof what, &d);
-        logmsg(LOG_NOTICE, "refused: audit_id=%s by=%s: already decided (%s)", h.id, by, what);
+        logmsg(LOG_NOTICE, "refused: queue_id=%s audit_id=%s by=%s: already decided (%s)",
+               h.queue_id, h.id, by, what);
         fprintf(stderr, "dmg-audit: %s was already decided (%s)\n", h.id, what);
         return EX_DATAERR_;
     }
@@ -1725,9 +1728,8 @@ static int cmd_resolve(int argc, char **argv)
         fprintf(stderr, "usage: dmg-audit resolve ID delivered|release|discard\n");
         return EX_USAGE_;
     }
-    struct passwd *pw = getpwuid(getuid());
     if (load_held(argv[0], &h) == 0 && au_spool_state(cfg.spool, h.id) == AU_ST_UNDELIVERABLE)
-        return resolve_undeliverable(&h, argv[1], pw != NULL ? pw->pw_name : "?");
+        return resolve_undeliverable(&h, argv[1], postmaster);
     if (load_held(argv[0], &h) != 0 || au_spool_state(cfg.spool, h.id) != AU_ST_UNCERTAIN
         || strcmp(argv[1], "discard") == 0) {
         fprintf(stderr, "dmg-audit: %s is not an uncertain release\n", argv[0]);
@@ -1739,7 +1741,7 @@ static int cmd_resolve(int argc, char **argv)
             return EX_TEMPFAIL_;
         }
         logmsg(LOG_INFO, "released: queue_id=%s audit_id=%s group=%s: confirmed by %s",
-               h.queue_id, h.id, h.group, pw != NULL ? pw->pw_name : "?");
+               h.queue_id, h.id, h.group, postmaster);
         printf("%s: marked as released\n", h.id);
         return 0;
     }
@@ -1750,7 +1752,7 @@ static int cmd_resolve(int argc, char **argv)
         return EX_TEMPFAIL_;
     }
     logmsg(LOG_NOTICE, "resolve: queue_id=%s audit_id=%s: released again by %s", h.queue_id,
-           h.id, pw != NULL ? pw->pw_name : "?");
+           h.id, postmaster);
     int rc = apply_decision(&h, 0);
     if (rc != 0) {
         fprintf(stderr, "dmg-audit: %s: release deferred; dmg-audit expire retries it\n",
@@ -1762,10 +1764,13 @@ static int cmd_resolve(int argc, char **argv)
 }
 
 /* Root works as the spool's owner, so that every file stays readable by the pipe
- * commands; anyone else must be that owner. */
+ * commands; anyone else must be that owner. The name of who ran the command is kept in
+ * postmaster first: decisions and logs name that person, not the spool's owner. */
 static int become_spool_owner(void)
 {
     struct stat st;
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(postmaster, sizeof postmaster, "%s", pw != NULL ? pw->pw_name : "?");
     if (stat(cfg.spool, &st) != 0) {
         fprintf(stderr, "dmg-audit: %s: %s\n", cfg.spool, strerror(errno));
         return -1;

@@ -25,15 +25,15 @@
 #define _GNU_SOURCE
 
 #include "harness.h"
+#include "postfix.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -838,6 +838,9 @@ START_TEST(test_auditor_and_rejected_sender)
                           60) == 0, "%s", out);
     free(out);
     ck_assert_uint_eq(new_mails(&w, m, 8), 0);
+    /* both bounces logged with the queue ID and the message's audit ID */
+    ck_assert_int_eq(log_count(&w, "rejected: queue_id=4QAUD3 audit_id="), 2);
+    ck_assert_int_eq(log_count(&w, "rejected: queue_id=4QOUT1 audit_id="), 1);
     char path[PATH_MAX];
     DMG_PATH_FMT(path, sizeof path, "%s/tmp", w.spool);
     DIR *d = opendir(path);
@@ -1210,7 +1213,7 @@ START_TEST(test_approve_group_gone)
 END_TEST
 
 /* ============================================================================================
- * With a real Postfix: a private instance (as test_smtpd.c runs one) that delivers to
+ * With a real Postfix: a private instance (postfix.h) that delivers to
  * Maildirs with virtual(8) and routes the audited group's copy to dmg-audit, as the README
  * shows:
  *
@@ -1222,15 +1225,14 @@ END_TEST
  *   dmg-audit  unix - n n - - pipe user=nobody null_sender= argv=dmg-audit deliver ...
  *   dmg-decide unix - n n - - pipe user=nobody null_sender= argv=dmg-audit decide ...
  *
- * dmg-audit hands releases and notices back over SMTP (reinject_smtp) to a second smtpd on
- * another loopback port: a non-root sendmail(1) may not use a private configuration
- * directory (Postfix's alternate_config_directories rule), and this is the after-queue
- * filter pattern anyway. XCLIENT (smtpd_authorized_xclient_hosts) lets the test speak as an
- * untrusted client (ADDR=) and as an authenticated one (LOGIN=).
+ * dmg-audit hands releases and notices back as documented by default, with sendmail(1)
+ * (sendmail_path = /usr/sbin/sendmail; postdrop, pickup) in test_postfix_review_loop, and
+ * over SMTP (reinject_smtp) to a second smtpd on another loopback port in
+ * test_postfix_restart_loses_nothing. See allow_sendmail for the one difference from a
+ * server: the set-group-ID bit of postdrop. XCLIENT (smtpd_authorized_xclient_hosts) lets
+ * the test speak as an untrusted client (ADDR=) and as an authenticated one (LOGIN=).
  * ========================================================================================== */
 
-#define POSTFIX_HINT \
-    "install Postfix (Debian: apt-get install postfix postfix-ldap; scripts/install-deps.sh)"
 #define WAIT_MS 30000
 
 /* The last 3000 bytes of a text (Check's messages are bounded). */
@@ -1240,145 +1242,38 @@ static const char *tail_of(const char *t)
     return n > 3000 ? t + n - 3000 : t;
 }
 
-static const char *find_program(const char *name)
-{
-    static char found[PATH_MAX];
-    const char *dirs[] = { "/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(found, sizeof found, "%s/%s", dirs[i], name);
-        if (access(found, X_OK) == 0)
-            return found;
-    }
-    return NULL;
-}
-
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-    char *cmd = NULL;
-    ck_assert_int_ge(asprintf(&cmd, "cp '%s' '%s'", from, to), 0);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-    free(cmd);
-    ck_assert_int_eq(chmod(to, mode), 0);
-}
-
-/* Postfix re-reads a main.cf younger than about 2 s: date the files back instead. */
-static void date_back(const char *path)
-{
-    struct timespec times[2];
-    clock_gettime(CLOCK_REALTIME, &times[0]);
-    times[0].tv_sec -= 60;
-    times[1] = times[0];
-    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
-}
-
 typedef struct pfx {
-    char dir[PATH_MAX], etc[PATH_MAX], queue[PATH_MAX], maillog[PATH_MAX], mail[PATH_MAX];
+    dmg_postfix pf;             /* the instance (postfix.h) */
+    char mail[PATH_MAX];        /* virtual_mailbox_base: a Maildir per mailbox */
     char audit[PATH_MAX];       /* dmg-audit's files (owned by nobody) */
+    char mail_config[PATH_MAX + 16]; /* MAIL_CONFIG=etc: the postmaster's sendmail finds it */
     world w;                    /* dmg-audit's configuration and log, for audit_run */
-    int port, reinject_port, started;
+    int reinject_port;
 } pfx;
 
 static pfx pf;
 
-static int postfix_cmd(const pfx *p, const char *what)
-{
-    const char *postfix = find_program("postfix");
-    if (postfix == NULL)
-        return -1;
-    char *cmd = NULL;
-    if (asprintf(&cmd, "'%s' -c '%s' %s >'%s/postfix-%s.out' 2>&1", postfix, p->etc, what,
-                 p->dir, what) < 0)
-        return -1;
-    int st = system(cmd);
-    free(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static pid_t master_pid(const pfx *p)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/pid/master.pid", p->queue);
-    char *text = dmg_read_file(path);
-    long pid = strtol(text, NULL, 10);
-    free(text);
-    return pid > 1 ? (pid_t)pid : 0;
-}
-
-static void stop_postfix(pfx *p)
-{
-    if (!p->started)
-        return;
-    p->started = 0;
-    pid_t master = master_pid(p);
-    postfix_cmd(p, "stop");
-    long deadline = dmg_now_ms() + 20000;
-    while (master > 0 && kill(master, 0) == 0 && dmg_now_ms() < deadline)
-        dmg_nap_ms(20);
-    if (master > 0 && kill(master, 0) == 0)
-        kill(master, SIGKILL);
-}
-
 /* The parent after the test case: stop any instance a failed test left running. */
 static void stop_leftover_postfix(void)
 {
-    if (server == NULL)
-        return;
-    DIR *d = opendir(dmg_server_dir(server));
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "pfx-", 4) != 0)
-            continue;
-        pfx p;
-        memset(&p, 0, sizeof p);
-        snprintf(p.dir, sizeof p.dir, "%s/%s", dmg_server_dir(server), e->d_name);
-        snprintf(p.etc, sizeof p.etc, "%s/etc", p.dir);
-        snprintf(p.queue, sizeof p.queue, "%s/queue", p.dir);
-        pid_t master = master_pid(&p);
-        if (master > 0 && kill(master, 0) == 0) {
-            fprintf(stderr, "test_audit: stopping the Postfix instance left in %s\n", p.dir);
-            p.started = 1;
-            stop_postfix(&p);
-        }
-    }
-    if (d != NULL)
-        closedir(d);
+    if (server != NULL)
+        dmg_postfix_stop_leftovers(dmg_server_dir(server));
 }
 
 static const char *const mailboxes[] = {
-    "alice", "carol", "bob", "uma", "peggy", "quentin", "rita", "sam", "trent",
+    "alice", "carol", "bob", "uma", "peggy", "quentin", "rita", "sam", "trent", "victor",
+    "wendy",
 };
 
-/* Start the instance; crash_env ("" for none) goes in front of dmg-audit's argv. */
-static pfx *start_postfix(const char *crash_env_words)
+/* dmg-audit's world in p->audit: binary (the test build with crash_env_words, else the
+ * installed one), secret, password, spool, configuration, all nobody's. Hands mail to
+ * Postfix with its default sendmail_path, or with via_smtp over SMTP (reinject_smtp). */
+static void audit_world(pfx *p, const char *crash_env_words, int via_smtp, char *audit_bin,
+                        size_t size)
 {
-    pfx *p = &pf;
-    char path[PATH_MAX], text[16384];
-    ck_assert_msg(geteuid() == 0, "the Postfix instance needs root (postfix start, pipe "
-                                  "user=): run the test as root");
-    ck_assert_msg(find_program("postfix") != NULL, "postfix not found: " POSTFIX_HINT);
+    char path[PATH_MAX], text[4096], bin[PATH_MAX];
     struct passwd *nobody = getpwnam("nobody");
     ck_assert_ptr_nonnull(nobody);
-    uid_t uid = nobody->pw_uid;
-    gid_t gid = nobody->pw_gid;
-    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
-
-    ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
-    memset(p, 0, sizeof *p);
-    DMG_PATH_FMT(p->dir, sizeof p->dir, "%s/pfx-%ld", dmg_server_dir(server), (long)getpid());
-    DMG_PATH_FMT(p->etc, sizeof p->etc, "%s/etc", p->dir);
-    DMG_PATH_FMT(p->queue, sizeof p->queue, "%s/queue", p->dir);
-    DMG_PATH_FMT(p->maillog, sizeof p->maillog, "%s/maillog", p->dir);
-    DMG_PATH_FMT(p->mail, sizeof p->mail, "%s/mail", p->dir);
-    DMG_PATH_FMT(p->audit, sizeof p->audit, "%s/audit", p->dir);
-    const char *dirs[] = { p->dir, p->etc, p->queue, p->mail, p->audit };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        ck_assert_int_eq(mkdir(dirs[i], 0755), 0);
-        ck_assert_int_eq(chmod(dirs[i], 0755), 0);
-    }
-    ck_assert_int_eq(chown(p->mail, uid, gid), 0);
-    ck_assert_int_eq(chown(p->audit, uid, gid), 0);
-
-    /* dmg-audit: binary, secret, password, spool, configuration, all nobody's */
     world *w = &p->w;
     snprintf(w->dir, sizeof w->dir, "%s", p->audit);
     DMG_PATH_FMT(w->spool, sizeof w->spool, "%s/spool", p->audit);
@@ -1386,51 +1281,38 @@ static pfx *start_postfix(const char *crash_env_words)
     DMG_PATH_FMT(w->conf, sizeof w->conf, "%s/dmg-audit.conf", p->audit);
     DMG_PATH_FMT(w->out, sizeof w->out, "%s/out", p->audit);
     ck_assert_int_eq(mkdir(w->spool, 0700), 0);
-    ck_assert_int_eq(chown(w->spool, uid, gid), 0);
-    /* the test build for the crash points (crash_env_words), else the installed one */
-    char bin[PATH_MAX], audit_bin[PATH_MAX];
+    ck_assert_int_eq(chown(w->spool, nobody->pw_uid, nobody->pw_gid), 0);
     audit_binary(bin, sizeof bin, crash_env_words[0] != '\0');
-    DMG_PATH_FMT(audit_bin, sizeof audit_bin, "%s/dmg-audit", p->audit);
-    copy_file(bin, audit_bin, 0755);
-    /* dmg-policyd in front: it decides audited groups too (a sender they do not allow is
-     * refused at RCPT time) and leaves what is held to dmg-audit (hold_action = review;
-     * Postfix's HOLD would hold the whole message) */
-    const char *policyd = getenv("DMG_POLICYD");
-    char defpd[PATH_MAX], policyd_bin[PATH_MAX], policyd_conf[PATH_MAX];
-    if (policyd == NULL || *policyd == '\0') {
-        const char *b = getenv("DMG_BUILDDIR");
-        DMG_PATH_FMT(defpd, sizeof defpd, "%s/tools/dmg-policyd", b != NULL && *b ? b : ".");
-        policyd = defpd;
-    }
-    DMG_PATH_FMT(policyd_bin, sizeof policyd_bin, "%s/dmg-policyd", p->audit);
-    copy_file(policyd, policyd_bin, 0755);
-    DMG_PATH_FMT(policyd_conf, sizeof policyd_conf, "%s/dmg-policyd.conf", p->audit);
-    DMG_PATH_FMT(text, sizeof text,
-             "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
-             "bind_pw_file = %s/mta.pw\nhold_action = review\n",
-             dmg_server_uri(server), p->audit);
-    DMG_WRITE_FILE(policyd_conf, text, 0644);
+    DMG_PATH_FMT(audit_bin, size, "%s/dmg-audit", p->audit);
+    ck_assert_int_eq(dmg_copy_file(bin, audit_bin, 0755), 0);
     const char *owned[][2] = { { "secret", "a secret of at least sixteen bytes\n" },
                                { "mta.pw", DMG_PASSWORD "\n" } };
     for (size_t i = 0; i < 2; i++) {
         DMG_PATH_FMT(path, sizeof path, "%s/%s", p->audit, owned[i][0]);
         DMG_WRITE_FILE(path, owned[i][1], 0600);
-        ck_assert_int_eq(chown(path, uid, gid), 0);
+        ck_assert_int_eq(chown(path, nobody->pw_uid, nobody->pw_gid), 0);
     }
-    p->port = dmg_unused_port();
     do
         p->reinject_port = dmg_unused_port();
-    while (p->reinject_port == p->port);
+    while (p->reinject_port == p->pf.port);
+    char reinject[64] = "";
+    if (via_smtp)
+        snprintf(reinject, sizeof reinject, "reinject_smtp = 127.0.0.1:%d\n", p->reinject_port);
     DMG_PATH_FMT(text, sizeof text,
              "# written by test_audit.c\n"
              "uri = %s\nbase = dc=example,dc=com\nbind_dn = " MTA_DN "\n"
              "bind_pw_file = %s/mta.pw\ntimeout = 5\n"
              "spool_directory = %s\nsecret_file = %s/secret\nreview_domain = " REVIEW "\n"
-             "reinject_smtp = 127.0.0.1:%d\nlog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
-             dmg_server_uri(server), p->audit, w->spool, p->audit, p->reinject_port, w->log);
+             "%slog_file = %s\ntrusted_networks = 127.0.0.0/8\n",
+             dmg_server_uri(server), p->audit, w->spool, p->audit, reinject, w->log);
     DMG_WRITE_FILE(w->conf, text, 0644);
+}
 
-    /* LDAP tables: audited groups -> review address; other groups -> members */
+/* The instance's tables: audited groups -> review address, other groups -> members (LDAP),
+ * the review transports, a Maildir per mailbox. */
+static void write_tables(const pfx *p)
+{
+    char path[PATH_MAX], text[4096];
     const char *tables[][2] = {
         { "audit.cf", "query_filter = (&(objectClass=dynamicMailGroup)(mail=%s)"
                       "(dmgAuditRequired=TRUE))\nresult_attribute = mail\n"
@@ -1439,35 +1321,58 @@ static pfx *start_postfix(const char *crash_env_words)
                        "result_attribute = dmgMemberMail\n" },
     };
     for (size_t i = 0; i < 2; i++) {
-        DMG_PATH_FMT(path, sizeof path, "%s/%s", p->etc, tables[i][0]);
+        DMG_PATH_FMT(path, sizeof path, "%s/%s", p->pf.etc, tables[i][0]);
         DMG_PATH_FMT(text, sizeof text,
                  "server_host = %s\nversion = 3\nsearch_base = dc=example,dc=com\n"
                  "bind = yes\nbind_dn = " MTA_DN "\nbind_pw = " DMG_PASSWORD "\n%s",
                  dmg_server_uri(server), tables[i][1]);
         DMG_WRITE_FILE(path, text, 0644);
     }
-    DMG_PATH_FMT(path, sizeof path, "%s/transport", p->etc);
+    DMG_PATH_FMT(path, sizeof path, "%s/transport", p->pf.etc);
     DMG_WRITE_FILE(path, "dmg-audit.invalid dmg-audit:\n" REVIEW " dmg-decide:\n", 0644);
-    size_t used = 0;
+    dmg_text t = { 0 };
     for (size_t i = 0; i < sizeof mailboxes / sizeof mailboxes[0]; i++)
-        used += (size_t)snprintf(text + used, sizeof text - used, "%s@example.com %s/\n",
-                                 mailboxes[i], mailboxes[i]);
-    used += (size_t)snprintf(text + used, sizeof text - used,
-                             "rita.rossi@example.com rita/\nalice.anderson@example.com alice/\n");
-    DMG_PATH_FMT(path, sizeof path, "%s/mailboxes", p->etc);
-    DMG_WRITE_FILE(path, text, 0644);
+        dmg_text_printf(&t, "%s@example.com %s/\n", mailboxes[i], mailboxes[i]);
+    dmg_text_printf(&t, "rita.rossi@example.com rita/\nalice.anderson@example.com alice/\n");
+    DMG_PATH_FMT(path, sizeof path, "%s/mailboxes", p->pf.etc);
+    DMG_WRITE_FILE(path, t.s, 0644);
+    free(t.s);
+}
 
-    DMG_PATH_FMT(text, sizeof text,
-             "# written by test_audit.c\n"
-             "compatibility_level = 3.6\n"
-             "queue_directory = %s\ndata_directory = %s/data\n"
-             "mail_owner = postfix\nsetgid_group = postdrop\n"
-             "maillog_file = %s\nmaillog_file_prefixes = %s\n"
-             "myhostname = mx.example.com\nmydomain = example.com\nmyorigin = example.com\n"
-             "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmynetworks = 127.0.0.0/8\n"
-             "mydestination =\nalias_maps =\nalias_database =\n"
-             "smtpd_banner = $myhostname ESMTP\n"
-             "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n"
+/* Start the instance; crash_env ("" for none) goes in front of dmg-audit's argv. dmg-audit
+ * hands mail to Postfix with the instance's sendmail (its default, sendmail_path =
+ * /usr/sbin/sendmail, which finds the instance through MAIL_CONFIG, exported by Postfix to
+ * pipe commands), or with via_smtp over SMTP to a loopback smtpd (reinject_smtp). */
+static pfx *start_postfix(const char *crash_env_words, int via_smtp)
+{
+    pfx *p = &pf;
+    char main_cf[4096], master_cf[8192], policyd[PATH_MAX + 128], audit_bin[PATH_MAX];
+    struct passwd *nobody = getpwnam("nobody");
+    ck_assert_ptr_nonnull(nobody);
+    uid_t uid = nobody->pw_uid;
+    gid_t gid = nobody->pw_gid;
+    dmg_ensure_entries(server, group_ldif, sizeof group_ldif / sizeof group_ldif[0]);
+
+    memset(p, 0, sizeof *p);
+    dmg_postfix_init(&p->pf, dmg_server_dir(server));
+    DMG_PATH_FMT(p->mail, sizeof p->mail, "%s/mail", p->pf.dir);
+    DMG_PATH_FMT(p->audit, sizeof p->audit, "%s/audit", p->pf.dir);
+    DMG_PATH_FMT(p->mail_config, sizeof p->mail_config, "MAIL_CONFIG=%s", p->pf.etc);
+    const char *dirs[] = { p->mail, p->audit };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        ck_assert_int_eq(mkdir(dirs[i], 0755), 0);
+        ck_assert_int_eq(chown(dirs[i], uid, gid), 0);
+    }
+    audit_world(p, crash_env_words, via_smtp, audit_bin, sizeof audit_bin);
+    /* dmg-policyd in front: it decides audited groups too (a sender they do not allow is
+     * refused at RCPT time) and leaves what is held to dmg-audit (hold_action = review;
+     * Postfix's HOLD would hold the whole message) */
+    dmg_postfix_policyd(p->audit, dmg_server_uri(server), MTA_DN,
+                        "base = dc=example,dc=com\nhold_action = review\n", policyd,
+                        sizeof policyd);
+    write_tables(p);
+
+    DMG_PATH_FMT(main_cf, sizeof main_cf,
              "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
              "smtpd_recipient_restrictions = check_policy_service unix:private/dmg-policyd\n"
              "dmg-policyd_time_limit = 3600\n"
@@ -1483,72 +1388,25 @@ static pfx *start_postfix(const char *crash_env_words)
              "dmg-decide_destination_recipient_limit = 1\n"
              "queue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
              "delay_warning_time = 0\nrecipient_delimiter = +\n",
-             p->queue, p->dir, p->maillog, p->dir, p->mail, p->etc, (long)uid, (long)gid,
-             p->etc, p->etc, p->etc);
-    DMG_PATH_FMT(path, sizeof path, "%s/main.cf", p->etc);
-    DMG_WRITE_FILE(path, text, 0644);
-    date_back(path);
+             p->mail, p->pf.etc, (long)uid, (long)gid, p->pf.etc, p->pf.etc, p->pf.etc);
     const char *pipe_args =
         "--sender=${sender} --recipient=${recipient} --original-recipient=${original_recipient}"
         " --queue-id=${queue_id} --client-address=${client_address}"
         " --sasl-username=${sasl_username}";
-    DMG_PATH_FMT(text, sizeof text,
-             "# written by test_audit.c\n"
-             "127.0.0.1:%d inet n - n - - smtpd\n"
+    DMG_PATH_FMT(master_cf, sizeof master_cf,
              "127.0.0.1:%d inet n - n - - smtpd -o syslog_name=postfix/reinject"
              " -o smtpd_relay_restrictions=permit_mynetworks,reject\n"
-             "pickup    unix  n - n 60 1 pickup\n"
-             "cleanup   unix  n - n - 0 cleanup\n"
-             "qmgr      unix  n - n 300 1 qmgr\n"
-             "rewrite   unix  - - n - - trivial-rewrite\n"
-             "bounce    unix  - - n - 0 bounce\n"
-             "defer     unix  - - n - 0 bounce\n"
-             "trace     unix  - - n - 0 bounce\n"
-             "verify    unix  - - n - 1 verify\n"
-             "flush     unix  n - n 1000? 0 flush\n"
-             "proxymap  unix  - - n - - proxymap\n"
-             "showq     unix  n - n - - showq\n"
-             "error     unix  - - n - - error\n"
-             "retry     unix  - - n - - error\n"
-             "discard   unix  - - n - - discard\n"
              "virtual   unix  - n n - - virtual\n"
              "smtp      unix  - - n - - smtp\n"
-             "anvil     unix  - - n - 1 anvil\n"
-             "scache    unix  - - n - 1 scache\n"
-             "postlog   unix-dgram n - n - 1 postlogd\n"
-             "dmg-policyd unix - n n - 0 spawn user=nobody argv=%s -c %s\n"
+             "%s"
              "dmg-audit unix - n n - - pipe user=nobody null_sender=\n"
              "  argv=%s%s -c %s deliver %s\n"
              "dmg-decide unix - n n - - pipe user=nobody null_sender=\n"
              "  argv=%s%s -c %s decide %s\n",
-             p->port, p->reinject_port, policyd_bin, policyd_conf, crash_env_words,
-             audit_bin, w->conf, pipe_args,
-             crash_env_words, audit_bin, w->conf, pipe_args);
-    DMG_PATH_FMT(path, sizeof path, "%s/master.cf", p->etc);
-    DMG_WRITE_FILE(path, text, 0644);
-    date_back(path);
-
-    int st = postfix_cmd(p, "start");
-    p->started = 1;
-    if (st != 0) {
-        char *log = dmg_read_file(p->maillog);
-        ck_abort_msg("postfix -c %s start: status %d; maillog:\n%s", p->etc, st, log);
-    }
-    long deadline = dmg_now_ms() + 20000;
-    for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons((unsigned short)p->port);
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok)
-            break;
-        ck_assert_msg(dmg_now_ms() < deadline, "smtpd does not answer on %d", p->port);
-        dmg_nap_ms(50);
-    }
+             p->reinject_port, policyd, crash_env_words, audit_bin, p->w.conf, pipe_args,
+             crash_env_words, audit_bin, p->w.conf, pipe_args);
+    dmg_postfix_configure(&p->pf, main_cf, master_cf);
+    dmg_postfix_start(&p->pf);
     return p;
 }
 
@@ -1591,13 +1449,8 @@ static smtp *smtp_open(const pfx *p, const char *client, const char *login)
 {
     smtp *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)p->port);
-    ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    c->fd = dmg_connect_port(p->pf.port);
+    ck_assert_msg(c->fd >= 0, "connect 127.0.0.1:%d: %s", p->pf.port, strerror(errno));
     struct timeval tv = { 30, 0 };
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     c->f = fdopen(c->fd, "r+");
@@ -1655,15 +1508,15 @@ static char *unfold(const char *t)
     return u;
 }
 
-/* The messages in box's Maildir (new/) that contain needle (compared unfolded), joined by
- * "\n=====\n"; count in *n. */
-static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
+/* The messages in box's Maildir (new/) that contain needle (compared unfolded): up to max
+ * of them into msgs (new strings, caller frees); how many there are. */
+static int maildir_messages(const pfx *p, const char *box, const char *needle, char **msgs,
+                            int max)
 {
     char dir[PATH_MAX];
     DMG_PATH_FMT(dir, sizeof dir, "%s/%s/new", p->mail, box);
-    char *all = calloc(1, 1);
-    size_t len = 0;
-    *n = 0;
+    char *un = unfold(needle);
+    int n = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
@@ -1671,24 +1524,73 @@ static char *maildir_find(const pfx *p, const char *box, const char *needle, int
             continue;
         char f[PATH_MAX * 2];
         snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
-        char *t = dmg_read_file(f), *ut = unfold(t), *un = unfold(needle);
+        char *t = dmg_read_file(f), *ut = unfold(t);
         int hit = strstr(ut, un) != NULL;
         free(ut);
-        free(un);
-        if (hit) {
-            size_t tl = strlen(t);
-            all = realloc(all, len + tl + 8);
-            memcpy(all + len, "\n=====\n", *n ? 7 : 0);
-            len += *n ? 7 : 0;
-            memcpy(all + len, t, tl + 1);
-            len += tl;
-            (*n)++;
-        }
-        free(t);
+        if (hit && n < max)
+            msgs[n] = t;
+        else
+            free(t);
+        n += hit;
     }
     if (d != NULL)
         closedir(d);
-    return all;
+    free(un);
+    return n;
+}
+
+/* Those messages joined by "\n=====\n"; count in *n. */
+static char *maildir_find(const pfx *p, const char *box, const char *needle, int *n)
+{
+    char *msgs[16];
+    dmg_text all = { 0 };
+    *n = maildir_messages(p, box, needle, msgs, 16);
+    dmg_text_printf(&all, "%s", "");
+    for (int i = 0; i < *n && i < 16; i++) {
+        dmg_text_printf(&all, "%s%s", i ? "\n=====\n" : "", msgs[i]);
+        free(msgs[i]);
+    }
+    return all.s;
+}
+
+/* t without the trace fields Postfix puts on top (Return-Path, X-Original-To, Delivered-To
+ * at delivery, Received by each hop; each with its continuation lines): what the sender
+ * wrote, if nothing changed it. */
+static const char *after_trace(const char *t)
+{
+    static const char *const trace[] = { "Return-Path:", "X-Original-To:", "Delivered-To:",
+                                          "Received:" };
+    const size_t ntrace = sizeof trace / sizeof trace[0];
+    for (;;) {
+        size_t i = 0;
+        while (i < ntrace && strncmp(t, trace[i], strlen(trace[i])) != 0)
+            i++;
+        if (i == ntrace)
+            return t;
+        do {
+            const char *nl = strchr(t, '\n');
+            if (nl == NULL)
+                return "";
+            t = nl + 1;
+        } while (*t == ' ' || *t == '\t');
+    }
+}
+
+/* box holds exactly copies messages with needle, each of them the sender's bytes (stored)
+ * below Postfix's trace fields, with the original envelope sender as Return-Path. */
+static void assert_copies(const pfx *p, const char *box, const char *needle,
+                          const char *stored, const char *return_path, int copies)
+{
+    char *msgs[4];
+    int n = maildir_messages(p, box, needle, msgs, 4);
+    ck_assert_msg(n == copies, "%s has %d message(s) with %s, not %d", box, n, needle, copies);
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(strcmp(after_trace(msgs[i]), stored) == 0, "%s's copy differs from the "
+                      "original:\n%s\noriginal:\n%s", box, tail_of(msgs[i]), stored);
+        ck_assert_msg(strstr(msgs[i], return_path) != NULL, "%s's copy lacks %s:\n%s", box,
+                      return_path, tail_of(msgs[i]));
+        free(msgs[i]);
+    }
 }
 
 /* A deferred delivery (a killed pipe command) may wait for the next queue scan, and qmgr
@@ -1699,7 +1601,7 @@ static void flush_now_and_then(const pfx *p)
     static long last;
     if (dmg_now_ms() - last >= 2000) {
         last = dmg_now_ms();
-        postfix_cmd(p, "flush");
+        dmg_postfix_cmd(&p->pf, "flush");
     }
 }
 
@@ -1715,7 +1617,7 @@ static char *wait_mail(const pfx *p, const char *box, const char *needle, int co
         free(t);
         flush_now_and_then(p);
         if (dmg_now_ms() >= deadline) {
-            char *log = dmg_read_file(p->maillog), *alog = dmg_read_file(p->w.log);
+            char *log = dmg_read_file(p->pf.maillog), *alog = dmg_read_file(p->w.log);
             ck_abort_msg("%s has %d message(s) with \"%s\" after %d ms, not %d;\nmaillog:\n%s"
                          "\ndmg-audit log:\n%s", box, n, needle, WAIT_MS, count, tail_of(log),
                          tail_of(alog));
@@ -1743,7 +1645,7 @@ static void wait_audit_log(const pfx *p, const char *needle)
             return;
         flush_now_and_then(p);
         if (dmg_now_ms() >= deadline) {
-            char *ml = dmg_read_file(p->maillog), *al = dmg_read_file(p->w.log);
+            char *ml = dmg_read_file(p->pf.maillog), *al = dmg_read_file(p->w.log);
             ck_abort_msg("\"%s\" not in dmg-audit's log after %d ms:\n%s\nmaillog:\n%s",
                          needle, WAIT_MS, tail_of(al), tail_of(ml));
         }
@@ -1781,7 +1683,7 @@ static void wait_queue_empty(const pfx *p)
         int busy = 0;
         for (size_t i = 0; i < sizeof queues / sizeof queues[0] && !busy; i++) {
             char dir[PATH_MAX + 16];
-            snprintf(dir, sizeof dir, "%s/%s", p->queue, queues[i]);
+            snprintf(dir, sizeof dir, "%s/%s", p->pf.queue, queues[i]);
             busy = queue_dir_busy(dir);
         }
         if (!busy)
@@ -1828,11 +1730,91 @@ static void pf_message(const char *from, const char *tag, char **wire, char **st
 
 static const char *const frontend[] = { "peggy", "quentin", "rita", "sam", "trent" };
 
-/* The whole loop through Postfix. */
+/* Each of the department's members has copies copies of the message tagged tag per address
+ * (rita has two addresses). */
+static void assert_members_have(const pfx *p, const char *tag, int copies)
+{
+    char needle[128];
+    DMG_PATH_FMT(needle, sizeof needle, "<%s@example.com>", tag);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(mail_count(p, frontend[i], needle),
+                         strcmp(frontend[i], "rita") ? copies : 2 * copies);
+}
+
+/* The message tagged tag was released to the department: one copy per member address,
+ * each the sender's bytes (stored) with sender as Return-Path. */
+static void assert_members_got(const pfx *p, const char *tag, const char *stored,
+                               const char *sender)
+{
+    char needle[128], return_path[128];
+    DMG_PATH_FMT(needle, sizeof needle, "<%s@example.com>", tag);
+    DMG_PATH_FMT(return_path, sizeof return_path, "Return-Path: <%s>", sender);
+    for (size_t i = 0; i < 5; i++)
+        assert_copies(p, frontend[i], needle, stored, return_path,
+                      strcmp(frontend[i], "rita") ? 1 : 2);
+}
+
+/* bob's message tagged tag to the group through smtpd, held: once carol's notice is there,
+ * its queue ID (qid, 64 bytes), audit ID (id, 17 bytes), the decision address of kind
+ * (addr, 200 bytes) and the message as a Maildir keeps it (*stored, caller frees). */
+static void pf_hold(pfx *p, const char *tag, char *qid, char *id, const char *kind,
+                    char *addr, char **stored)
+{
+    char *wire, *t;
+    pf_message("bob@example.com", tag, &wire, stored);
+    smtp *c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, 64);
+    smtp_close(c);
+    free(wire);
+    t = wait_mail(p, "carol", dmg_fmt("Audit: message from bob@example.com to " GROUP ": %s",
+                                      tag), 1);
+    decision_addr(t, kind, addr, 200);
+    free(t);
+    held_id(&p->w, qid, id, 17);
+}
+
+#define FRONTEND "ou=Frontend,ou=Engineering,dc=example,dc=com"
+
+/* A person in the group's department, hence a member: uid@example.com. */
+static void add_frontend_member(LDAP *root, const char *uid)
+{
+    DMG_EXPECT_OK(dmg_add_ldif(root, dmg_fmt("dn: uid=%s," FRONTEND "\nobjectClass: "
+                                             "inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\n"
+                                             "mail: %s@example.com\n", uid, uid, uid, uid, uid)),
+                  uid);
+}
+
+/* Every line of dmg-audit's log for event names the Postfix queue ID and the audit ID (16
+ * hex digits); there is at least one. */
+static void assert_event_logged(world *w, const char *event)
+{
+    char *log = dmg_read_file(w->log), want[64], *save = NULL;
+    int n = 0;
+    DMG_PATH_FMT(want, sizeof want, "]: %s: queue_id=", event);
+    for (char *line = strtok_r(log, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *q = strstr(line, want), *a = strstr(line, " audit_id=");
+        if (strstr(line, dmg_fmt("]: %s: ", event)) == NULL)
+            continue;
+        n++;
+        ck_assert_msg(q != NULL && q[strlen(want)] != ' ' && a != NULL
+                      && strspn(a + 10, "0123456789abcdef") == 16, "log line without a queue "
+                      "ID or an audit ID: %s", line);
+    }
+    ck_assert_msg(n > 0, "no %s line in dmg-audit's log", event);
+    free(log);
+}
+
+/* The whole loop through Postfix, as documented: notices and releases go through the
+ * instance's sendmail (postdrop, pickup) into the Maildirs. */
 START_TEST(test_postfix_review_loop)
 {
-    pfx *p = start_postfix("");
-    char qid[64], *wire, *stored, *t, needle[256];
+    pfx *p = start_postfix("", 0);
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    char qid[64], held_qid[64], *wire, *stored, *t, needle[256], id[17], *out;
+
+    /* victor is a member while the message waits, not when it is approved */
+    add_frontend_member(root, "victor");
 
     /* 1. bob to the audited group and to uma: uma at once, the group's copy held, the
      *    auditors notified */
@@ -1841,6 +1823,7 @@ START_TEST(test_postfix_review_loop)
     smtp_send(c, "bob@example.com", (const char *[]){ GROUP, "uma@example.com", NULL }, wire,
               qid, sizeof qid);
     smtp_close(c);
+    snprintf(held_qid, sizeof held_qid, "%s", qid);
     free(wait_mail(p, "uma", "<pf-one@example.com>", 1));
     t = wait_mail(p, "alice", "X-Dmg-Audit-ID:", 2); /* alice has two addresses */
     ck_assert_ptr_nonnull(strstr(t, "Subject: Audit: message from bob@example.com to " GROUP
@@ -1851,12 +1834,16 @@ START_TEST(test_postfix_review_loop)
     decision_addr(t, "reject", reject, sizeof reject);
     free(t);
     free(wait_mail(p, "carol", "X-Dmg-Audit-ID:", 1));
-    DMG_PATH_FMT(needle, sizeof needle, "held: queue_id=%s audit_id=", qid);
+    DMG_PATH_FMT(needle, sizeof needle, "held: queue_id=%s audit_id=", held_qid);
     wait_audit_log(p, needle);
-    for (size_t i = 0; i < 5; i++)
-        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+    DMG_PATH_FMT(needle, sizeof needle, "notified: queue_id=%s audit_id=", held_qid);
+    wait_audit_log(p, needle);
+    held_id(&p->w, held_qid, id, sizeof id);
+    ck_assert_str_eq(state_of(&p->w, id), "held");
+    assert_members_have(p, "pf-one", 0);
+    ck_assert_int_eq(mail_count(p, "victor", "<pf-one@example.com>"), 0);
 
-    /* 2. forged decisions: bounced (5.7.1), logged, nothing delivered */
+    /* 2. forged decisions: bounced (5.7.1), logged, nothing changed, nothing delivered */
     c = smtp_open(p, "198.51.100.7", NULL); /* untrusted, not authenticated */
     smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
               "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
@@ -1879,41 +1866,53 @@ START_TEST(test_postfix_review_loop)
     free(wait_mail(p, "bob", "bob@example.com is not an auditor of " GROUP, 1));
     DMG_PATH_FMT(needle, sizeof needle, "refused: queue_id=%s ", qid);
     wait_audit_log(p, needle);
-    for (size_t i = 0; i < 5; i++)
-        ck_assert_int_eq(mail_count(p, frontend[i], "<pf-one@example.com>"), 0);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("audit_id=%s from=", id)), 3);
+    wait_queue_empty(p);
+    ck_assert_str_eq(state_of(&p->w, id), "held");
+    assert_members_have(p, "pf-one", 0);
 
-    /* 3. alice approves (authenticated, from anywhere): every member gets it, unchanged */
+    /* the department changes while the message waits */
+    DMG_EXPECT_OK(dmg_delete(root, "uid=victor," FRONTEND), "delete victor");
+    add_frontend_member(root, "wendy");
+
+    /* 3. alice approves (authenticated, from anywhere): every member as they are now gets
+     *    one copy (rita two: two addresses), byte for byte the original below Postfix's
+     *    trace fields; victor, no longer a member, none */
     c = smtp_open(p, "198.51.100.8", "alice");
     smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
               "Subject: Re: Audit\r\n\r\nfine\r\n", qid, sizeof qid);
     smtp_close(c);
-    for (size_t i = 0; i < 5; i++) {
-        /* rita has two addresses: two copies */
-        t = wait_mail(p, frontend[i], "<pf-one@example.com>", strcmp(frontend[i], "rita") ? 1 : 2);
-        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
-                      "original:\n%s", frontend[i], tail_of(t), stored);
-        ck_assert_ptr_nonnull(strstr(t, "Return-Path: <bob@example.com>"));
-        free(t);
-    }
-    free(wire);
-    free(stored);
+    free(wait_mail(p, "wendy", "<pf-one@example.com>", 1));
+    DMG_PATH_FMT(needle, sizeof needle, "released: queue_id=%s audit_id=%s", held_qid, id);
+    wait_audit_log(p, needle);
+    wait_queue_empty(p);
+    assert_members_got(p, "pf-one", stored, "bob@example.com");
+    assert_copies(p, "wendy", "<pf-one@example.com>", stored, "Return-Path: <bob@example.com>",
+                  1);
+    ck_assert_int_eq(mail_count(p, "victor", "<pf-one@example.com>"), 0);
+    ck_assert_str_eq(state_of(&p->w, id), "done");
 
-    /* 4. carol too late: "already decided", nothing more delivered */
+    /* 4. the same approval again (a reused token), and carol too late: "already decided",
+     *    refused, nothing delivered twice */
+    c = smtp_open(p, "198.51.100.8", "alice");
+    smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
+              "Subject: Re: Audit\r\n\r\nfine\r\n", qid, sizeof qid);
+    smtp_close(c);
+    free(wait_mail(p, "alice", "already decided (approved by alice@example.com", 1));
     c = smtp_open(p, NULL, NULL);
     smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
               "Subject: no\r\n\r\nNo.\r\n", qid, sizeof qid);
     smtp_close(c);
     free(wait_mail(p, "carol", "already decided (approved by alice@example.com", 1));
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-one@example.com>"), 1);
+    wait_queue_empty(p);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("audit_id=%s from=", id)), 5);
+    assert_members_have(p, "pf-one", 1);
+    ck_assert_int_eq(mail_count(p, "wendy", "<pf-one@example.com>"), 1);
+    free(wire);
+    free(stored);
 
     /* 5. a second message, rejected by carol with a reason: bob is told, nobody gets it */
-    pf_message("bob@example.com", "pf-two", &wire, &stored);
-    c = smtp_open(p, NULL, NULL);
-    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
-    smtp_close(c);
-    t = wait_mail(p, "carol", "Audit: message from bob@example.com to " GROUP ": pf-two", 1);
-    decision_addr(t, "reject", reject, sizeof reject);
-    free(t);
+    pf_hold(p, "pf-two", held_qid, id, "reject", reject, &stored);
     c = smtp_open(p, NULL, NULL);
     smtp_send(c, "carol@example.com", (const char *[]){ reject, NULL },
               "Subject: Re: Audit\r\n\r\nOff topic for this list.\r\n", qid, sizeof qid);
@@ -1921,20 +1920,25 @@ START_TEST(test_postfix_review_loop)
     t = wait_mail(p, "bob", "Rejected by the auditor of " GROUP ": pf-two", 1);
     ck_assert_ptr_nonnull(strstr(t, "Reason: Off topic for this list."));
     free(t);
-    free(wire);
+    wait_queue_empty(p);
+    assert_members_have(p, "pf-two", 0);
+    ck_assert_int_eq(mail_count(p, "wendy", "<pf-two@example.com>"), 0);
     free(stored);
 
     /* 6. the auditor's own mail (to the group with an address extension, which Postfix
-     *    carries onto the review address): straight to the members, no notice */
+     *    carries onto the review address): straight to the members, unchanged, no notice */
     pf_message("alice@example.com", "pf-three", &wire, &stored);
     c = smtp_open(p, NULL, NULL);
     smtp_send(c, "alice@example.com", (const char *[]){ "fe-review+weekly@example.com", NULL },
               wire, qid, sizeof qid);
     smtp_close(c);
-    t = wait_mail(p, "trent", "<pf-three@example.com>", 1);
-    ck_assert_ptr_nonnull(strstr(t, stored));
-    free(t);
+    free(wait_mail(p, "trent", "<pf-three@example.com>", 1));
+    DMG_PATH_FMT(needle, sizeof needle, "accepted: queue_id=%s audit_id=", qid);
+    wait_audit_log(p, needle);
+    wait_queue_empty(p);
+    assert_members_got(p, "pf-three", stored, "alice@example.com");
     ck_assert_int_eq(mail_count(p, "carol", ": pf-three"), 0);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("held: queue_id=%s ", qid)), 0);
     free(wire);
     free(stored);
 
@@ -1958,81 +1962,145 @@ START_TEST(test_postfix_review_loop)
     smtp_close(c);
     ck_assert_int_eq(log_count(&p->w, "zoe@example.org"), 0); /* never reached dmg-audit */
 
-    /* 7. expiry: held, nobody decides; the timer (as root) rejects it, bob is told */
-    pf_message("bob@example.com", "pf-four", &wire, &stored);
-    c = smtp_open(p, NULL, NULL);
-    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
-    smtp_close(c);
-    free(wait_mail(p, "carol", ": pf-four", 1));
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
-    char now[64], *out;
-    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    /* 7. expiry: held, nobody decides; the timer (as root, with the instance's
+     *    MAIL_CONFIG like any command of a second Postfix instance) rejects it after
+     *    hold_days (5), bob and both auditors are told, nobody gets it */
+    pf_hold(p, "pf-four", held_qid, id, "reject", reject, &stored);
+    char now[64];
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 4 * 86400);
     p->w.hooks = 1;
-    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("expire", now)), 0);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("expire", now)), 0);
     free(out);
+    DMG_PATH_FMT(needle, sizeof needle, "expired: queue_id=%s ", held_qid);
+    ck_assert_int_eq(log_count(&p->w, needle), 0); /* not yet after 4 days */
+    snprintf(now, sizeof now, "--now=%ld", (long)time(NULL) + 6 * 86400);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("expire", now)), 0);
+    free(out);
+    p->w.hooks = 0;
     free(wait_mail(p, "bob", "Expired without an audit decision (" GROUP "): pf-four", 1));
     free(wait_mail(p, "carol", "Expired without an audit decision (" GROUP "): pf-four", 1));
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-four@example.com>"), 0);
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-two@example.com>"), 0);
-    free(wire);
+    free(wait_mail(p, "alice", "Expired without an audit decision (" GROUP "): pf-four", 2));
+    wait_queue_empty(p);
+    assert_members_have(p, "pf-four", 0);
+    ck_assert_int_eq(log_count(&p->w, needle), 1);
     free(stored);
-    stop_postfix(p);
+
+    /* 8. the postmaster decides from the shell: list, show (--json), approve, reject with a
+     *    reason; the release reaches the members through sendmail, byte for byte */
+    char id5[17], id6[17], qid5[64], *stored6;
+    pf_hold(p, "pf-five", qid5, id5, "reject", reject, &stored);
+    pf_hold(p, "pf-six", held_qid, id6, "reject", reject, &stored6);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list")), 0);
+    ck_assert_msg(strstr(out, id5) != NULL && strstr(out, id6) != NULL
+                  && strstr(out, "pf-five") != NULL && strstr(out, id) == NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list", "--json")), 0);
+    ck_assert_msg(strstr(out, dmg_fmt("\"id\": \"%s\"", id5)) != NULL
+                  && strstr(out, dmg_fmt("\"id\": \"%s\"", id6)) != NULL
+                  && strstr(out, "\"subject\": \"pf-six\"") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("show", "--json", id5)), 0);
+    ck_assert_msg(strstr(out, "\"state\": \"held\"") != NULL
+                  && strstr(out, dmg_fmt("\"queue_id\": \"%s\"", qid5)) != NULL
+                  && strstr(out, "\"group\": \"" GROUP "\"") != NULL
+                  && strstr(out, "\"sender\": \"bob@example.com\"") != NULL
+                  && strstr(out, "\"message_id\": \"<pf-five@example.com>\"") != NULL, "%s",
+                  out);
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config, ARGS("approve", id5)), 0);
+    ck_assert_str_eq(out, dmg_fmt("%s: approved and released\n", id5));
+    free(out);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, p->mail_config,
+                               ARGS("reject", id6, "Not", "for", "this", "list")), 0);
+    ck_assert_str_eq(out, dmg_fmt("%s: rejected; the sender was told\n", id6));
+    free(out);
+    t = wait_mail(p, "bob", "Rejected by the auditor of " GROUP ": pf-six", 1);
+    ck_assert_ptr_nonnull(strstr(t, "Reason: Not for this list"));
+    free(t);
+    free(wait_mail(p, "wendy", "<pf-five@example.com>", 1));
+    wait_queue_empty(p);
+    assert_members_got(p, "pf-five", stored, "bob@example.com");
+    assert_members_have(p, "pf-six", 0);
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("show", "--json", id5)), 0);
+    ck_assert_msg(strstr(out, "\"state\": \"done\"") != NULL
+                  && strstr(out, "\"decision\": \"approve") != NULL
+                  && strstr(out, "\"decided_by\": \"postmaster root (shell)\"") != NULL, "%s",
+                  out);
+    free(out);
+    free(stored);
+    free(stored6);
+
+    /* 9. one log line per event, each with the queue ID and the audit ID */
+    static const char *const events[] = { "held", "notified", "refused", "approved",
+                                           "released", "rejected", "discarded", "expired",
+                                           "accepted" };
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        assert_event_logged(&p->w, events[i]);
+
+    DMG_EXPECT_OK(dmg_delete(root, "uid=wendy," FRONTEND), "delete wendy");
+    dmg_disconnect(root);
+    dmg_postfix_stop(&p->pf);
 }
 END_TEST
 
-/* Killed in the middle, Postfix delivers again: nothing lost, nothing twice. */
+/* The crash flags of test_postfix_restart_loses_nothing: dmg-audit's directory of the
+ * instance (nobody may remove them there). */
+static const char *const crash_steps[] = { "BEFORE_HELD", "BEFORE_NOTIFY", "BEFORE_RELEASE",
+                                           "AFTER_RELEASE" };
+#define NSTEPS (sizeof crash_steps / sizeof crash_steps[0])
+
+static void crash_flag(char *path, size_t size, const char *step)
+{
+    DMG_PATH_FMT(path, size, "%s/postfix-%ld/audit/crash-%s", dmg_server_dir(server),
+                 (long)getpid(), step);
+}
+
+/* Arms the crash point step: the next dmg-audit that reaches it is killed. */
+static void arm_crash(const char *step)
+{
+    char flag[PATH_MAX];
+    struct passwd *nobody = getpwnam("nobody");
+    crash_flag(flag, sizeof flag, step);
+    DMG_WRITE_FILE(flag, "", 0644);
+    ck_assert_int_eq(chown(flag, nobody->pw_uid, nobody->pw_gid), 0);
+}
+
+/* dmg-audit killed at each step of its spool's state machine while Postfix delivers to it
+ * (here over SMTP, reinject_smtp), Postfix stopped and started in the middle: nothing lost,
+ * nothing delivered twice. */
 START_TEST(test_postfix_restart_loses_nothing)
 {
-    /* the flags live in dmg-audit's directory of the instance (nobody removes them) */
-    char flag1[PATH_MAX], flag2[PATH_MAX], env[3 * PATH_MAX], *wire, *stored, qid[64], *t;
-    char needle[200];
-    DMG_PATH_FMT(flag1, sizeof flag1, "%s/pfx-%ld/audit/crash-notify", dmg_server_dir(server),
-             (long)getpid());
-    DMG_PATH_FMT(flag2, sizeof flag2, "%s/pfx-%ld/audit/crash-release", dmg_server_dir(server),
-             (long)getpid());
-    DMG_PATH_FMT(env, sizeof env, "/usr/bin/env DMG_AUDIT_CRASH_BEFORE_NOTIFY=%s "
-             "DMG_AUDIT_CRASH_AFTER_RELEASE=%s ", flag1, flag2);
-    pfx *p = start_postfix(env);
-    struct passwd *nobody = getpwnam("nobody");
-    DMG_WRITE_FILE(flag1, "", 0644);
-    DMG_WRITE_FILE(flag2, "", 0644);
-    ck_assert_int_eq(chown(flag1, nobody->pw_uid, nobody->pw_gid), 0);
-    ck_assert_int_eq(chown(flag2, nobody->pw_uid, nobody->pw_gid), 0);
+    char flag[PATH_MAX], env[NSTEPS * (PATH_MAX + 40)], *stored, qid[64], held_qid[64];
+    char needle[200], id[17], *out;
+    size_t used = (size_t)snprintf(env, sizeof env, "/usr/bin/env");
+    for (size_t i = 0; i < NSTEPS; i++) {
+        crash_flag(flag, sizeof flag, crash_steps[i]);
+        used += (size_t)snprintf(env + used, sizeof env - used, " DMG_AUDIT_CRASH_%s=%s",
+                                 crash_steps[i], flag);
+    }
+    snprintf(env + used, sizeof env - used, " ");
+    pfx *p = start_postfix(env, 1);
 
-    /* killed after holding, before the notices: Postfix retries, the notices go out once */
-    pf_message("bob@example.com", "pf-crash", &wire, &stored);
-    smtp *c = smtp_open(p, NULL, NULL);
-    smtp_send(c, "bob@example.com", (const char *[]){ GROUP, NULL }, wire, qid, sizeof qid);
-    smtp_close(c);
-    t = wait_mail(p, "carol", ": pf-crash", 1);
+    /* killed after storing the message, then after recording it, before the notices:
+     * Postfix retries each time; held once, the notices go out once */
+    arm_crash("BEFORE_HELD");
+    arm_crash("BEFORE_NOTIFY");
     char approve[200];
-    decision_addr(t, "approve", approve, sizeof approve);
-    free(t);
-    ck_assert_int_eq(access(flag1, F_OK), -1); /* it did crash */
-    DMG_PATH_FMT(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
+    pf_hold(p, "pf-crash", held_qid, id, "approve", approve, &stored);
+    for (size_t i = 0; i < 2; i++) {
+        crash_flag(flag, sizeof flag, crash_steps[i]);
+        ck_assert_msg(access(flag, F_OK) == -1, "no crash at %s", crash_steps[i]);
+    }
+    DMG_PATH_FMT(needle, sizeof needle, "duplicate: queue_id=%s ", held_qid);
     wait_audit_log(p, needle);
     wait_queue_empty(p);
     ck_assert_int_eq(mail_count(p, "carol", ": pf-crash"), 1);
     ck_assert_int_eq(mail_count(p, "alice", ": pf-crash"), 2);
+    ck_assert_int_eq(log_count(&p->w, dmg_fmt("held: queue_id=%s ", held_qid)), 1);
 
     /* Postfix stopped and started while the message waits: nothing changes */
-    stop_postfix(p);
-    ck_assert_int_eq(postfix_cmd(p, "start"), 0);
-    p->started = 1;
-    for (long deadline = dmg_now_ms() + 20000;; dmg_nap_ms(50)) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons((unsigned short)p->port);
-        int up = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (up)
-            break;
-        ck_assert_msg(dmg_now_ms() < deadline, "smtpd does not answer after the restart");
-    }
-    char *out;
+    ck_assert_int_eq(dmg_postfix_stop(&p->pf), 0);
+    dmg_postfix_start(&p->pf);
     ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("list", "--json")), 0);
     ck_assert_msg(strstr(out, "\"state\": \"held\"") != NULL
                   && strstr(out, "\"subject\": \"pf-crash\"") != NULL, "%s", out);
@@ -2040,26 +2108,49 @@ START_TEST(test_postfix_restart_loses_nothing)
 
     /* killed after handing the release over, before marking it: delivered once, the
      * retried decision mail does not release it again */
-    c = smtp_open(p, NULL, NULL);
+    arm_crash("AFTER_RELEASE");
+    smtp *c = smtp_open(p, NULL, NULL);
     smtp_send(c, "alice@example.com", (const char *[]){ approve, NULL },
               "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
     smtp_close(c);
-    for (size_t i = 0; i < 5; i++) {
-        t = wait_mail(p, frontend[i], "<pf-crash@example.com>",
-                      strcmp(frontend[i], "rita") ? 1 : 2);
-        ck_assert_msg(strstr(t, stored) != NULL, "%s's copy differs from the original:\n%s\n"
-                      "original:\n%s", frontend[i], tail_of(t), stored);
-        free(t);
-    }
+    for (size_t i = 0; i < 5; i++)
+        free(wait_mail(p, frontend[i], "<pf-crash@example.com>",
+                       strcmp(frontend[i], "rita") ? 1 : 2));
     DMG_PATH_FMT(needle, sizeof needle, "duplicate: queue_id=%s ", qid);
     wait_audit_log(p, needle);
     wait_queue_empty(p);
-    ck_assert_int_eq(mail_count(p, "sam", "<pf-crash@example.com>"), 1);
-    ck_assert_int_eq(mail_count(p, "rita", "<pf-crash@example.com>"), 2);
+    assert_members_got(p, "pf-crash", stored, "bob@example.com");
     ck_assert_int_eq(mail_count(p, "alice", "already decided"), 0);
-    free(wire);
+    ck_assert_str_eq(state_of(&p->w, id), "uncertain");
     free(stored);
-    stop_postfix(p);
+
+    /* killed right after the release marker, before the hand-over: the retried decision
+     * mail hands nothing over (uncertain); the postmaster, finding nothing in the mail log,
+     * releases it: once */
+    pf_hold(p, "pf-crash2", held_qid, id, "approve", approve, &stored);
+    arm_crash("BEFORE_RELEASE");
+    c = smtp_open(p, NULL, NULL);
+    smtp_send(c, "carol@example.com", (const char *[]){ approve, NULL },
+              "Subject: ok\r\n\r\nok\r\n", qid, sizeof qid);
+    smtp_close(c);
+    DMG_PATH_FMT(needle, sizeof needle, "uncertain: queue_id=%s audit_id=%s", held_qid, id);
+    wait_audit_log(p, needle);
+    wait_queue_empty(p);
+    assert_members_have(p, "pf-crash2", 0);
+    ck_assert_str_eq(state_of(&p->w, id), "uncertain");
+    ck_assert_int_eq(audit_run(&p->w, NULL, &out, NULL, ARGS("resolve", id, "release")), 0);
+    ck_assert_str_eq(out, dmg_fmt("%s: released\n", id));
+    free(out);
+    free(wait_mail(p, "sam", "<pf-crash2@example.com>", 1));
+    wait_queue_empty(p);
+    assert_members_got(p, "pf-crash2", stored, "bob@example.com");
+    ck_assert_str_eq(state_of(&p->w, id), "done");
+    for (size_t i = 0; i < NSTEPS; i++) {
+        crash_flag(flag, sizeof flag, crash_steps[i]);
+        ck_assert_msg(access(flag, F_OK) == -1, "no crash at %s", crash_steps[i]);
+    }
+    free(stored);
+    dmg_postfix_stop(&p->pf);
 }
 END_TEST
 

@@ -37,17 +37,8 @@ static dmg_server *server;
 
 static const char *postmap_path(void)
 {
-    static char found[PATH_MAX];
     const char *env = getenv("DMG_POSTMAP");
-    if (env != NULL && *env != '\0')
-        return env;
-    const char *dirs[] = { "/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(found, sizeof found, "%s/postmap", dirs[i]);
-        if (access(found, X_OK) == 0)
-            return found;
-    }
-    return NULL;
+    return env != NULL && *env != '\0' ? env : dmg_find_program("postmap");
 }
 
 /* Run a Postfix tool; its standard output (trailing newline removed; caller frees) and exit

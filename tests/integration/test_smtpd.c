@@ -43,6 +43,7 @@
 #define _GNU_SOURCE
 
 #include "harness.h"
+#include "postfix.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -67,241 +68,24 @@
 #define MTA_DN "uid=mta,ou=System,dc=example,dc=com"
 #define GROUPS "ou=Groups,dc=example,dc=com"
 #define GROUP  "eng-review@example.com"
-#define POSTFIX_HINT \
-    "install Postfix (Debian: apt-get install postfix; scripts/install-deps.sh does it)"
 #define SASL_HINT \
     "install Cyrus SASL's tools (Debian: apt-get install sasl2-bin libsasl2-modules; " \
     "scripts/install-deps.sh does it)"
 #define UNTRUSTED "192.0.2.10"
 
-#define START_WAIT_MS  20000  /* smtpd to answer on its port */
 #define REPLY_WAIT_MS  30000  /* one SMTP reply (the policy lookup included) */
 #define LOG_WAIT_MS    20000  /* a line to appear in the maillog */
-#define STOP_WAIT_MS   20000  /* the master to exit */
 
 static dmg_server *server;
 
-/* ============================================================================================
- * Small helpers
- * ========================================================================================== */
-
-/* Postfix re-reads a main.cf written less than about 2 s ago until it is older (it may still
- * be being written): date the files 60 s back instead of waiting. */
-static void date_back(const char *path)
-{
-    struct timespec times[2];
-    clock_gettime(CLOCK_REALTIME, &times[0]);
-    times[0].tv_sec -= 60;
-    times[1] = times[0];
-    ck_assert_msg(utimensat(AT_FDCWD, path, times, 0) == 0, "utimensat %s: %s", path,
-                  strerror(errno));
-}
-
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY);
-    ck_assert_msg(in >= 0, "cannot read %s: %s", from, strerror(errno));
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_msg(out >= 0, "cannot write %s: %s", to, strerror(errno));
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        ck_assert_msg(write(out, buf, (size_t)n) == n, "write %s: %s", to, strerror(errno));
-    ck_assert_msg(n == 0, "read %s: %s", from, strerror(errno));
-    close(in);
-    ck_assert_int_eq(close(out), 0);
-    ck_assert_int_eq(chmod(to, mode), 0);
-}
-
-static const char *find_program(const char *name)
-{
-    static char found[PATH_MAX];
-    const char *dirs[] = { "/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(found, sizeof found, "%s/%s", dirs[i], name);
-        if (access(found, X_OK) == 0)
-            return found;
-    }
-    return NULL;
-}
-
-/* Run argv, standard input from the file input (/dev/null when NULL), output and error into
- * out (caller frees). Returns the exit status (128+N for signal N). */
-static int run_with_input(char *const argv[], const char *dir, const char *input, char **out)
-{
-    static int serial;
-    char out_path[PATH_MAX];
-    DMG_PATH_FMT(out_path, sizeof out_path, "%s/run-%d.out", dir, ++serial);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        int in = open(input != NULL ? input : "/dev/null", O_RDONLY);
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || o < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(o, 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        ck_assert_msg(errno == EINTR, "waitpid: %s", strerror(errno));
-    *out = dmg_read_file(out_path);
-    unlink(out_path);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-static int run(char *const argv[], const char *dir, char **out)
-{
-    return run_with_input(argv, dir, NULL, out);
-}
-
-/* ============================================================================================
- * A private Postfix instance
- * ========================================================================================== */
-
-typedef struct instance {
-    char dir[PATH_MAX];     /* <server dir>/postfix-PID */
-    char etc[PATH_MAX];     /* config_directory */
-    char queue[PATH_MAX];   /* queue_directory */
-    char maillog[PATH_MAX];
-    int port;
-    int started;
-} instance;
-
 /* The one instance of this test process. */
-static instance pfx;
+static dmg_postfix pfx;
 
-static const char *postfix_cmd(void)
-{
-    const char *p = find_program("postfix");
-    ck_assert_msg(p != NULL, "postfix not found: " POSTFIX_HINT);
-    return p;
-}
-
-static pid_t master_pid(const instance *in)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/pid/master.pid", in->queue);
-    char *text = dmg_read_file(path);
-    long pid = strtol(text, NULL, 10);
-    free(text);
-    return pid > 1 ? (pid_t)pid : 0;
-}
-
-/* pid is running: exists and is not a zombie (the daemon's parent is init, which may reap
- * it only a while later). */
-static int running(pid_t pid)
-{
-    if (kill(pid, 0) != 0)
-        return 0;
-    char path[64], state = '?';
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 1;
-    /* "pid (comm) S ...": the state follows the last ')' */
-    char buf[512];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *paren = strrchr(buf, ')');
-    if (paren != NULL && paren[1] == ' ')
-        state = paren[2];
-    return state != 'Z' && state != 'X';
-}
-
-/* pid is the master of this instance (it works in its queue directory), not a process that
- * reused the number of a stale pid file. */
-static int is_master_of(pid_t pid, const instance *in)
-{
-    char link[64], cwd[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/%ld/cwd", (long)pid);
-    ssize_t n = readlink(link, cwd, sizeof cwd - 1);
-    if (n < 0)
-        return 0;
-    cwd[n] = '\0';
-    size_t qlen = strlen(in->queue);
-    return strncmp(cwd, in->queue, qlen) == 0
-           && (cwd[qlen] == '\0' || strcmp(cwd + qlen, " (deleted)") == 0);
-}
-
-/* postfix stop, then make sure the master is gone (SIGKILL by its pid after STOP_WAIT_MS).
- * Also runs in the parent after the tests (stop_leftovers): no assertions. 0 when
- * `postfix stop` worked. */
-static int stop_instance(instance *in)
-{
-    if (!in->started)
-        return 0;
-    in->started = 0;
-    pid_t master = master_pid(in);
-    if (master > 0 && !is_master_of(master, in))
-        master = 0;
-    int rc = -1;
-    const char *postfix = find_program("postfix");
-    if (postfix != NULL) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            int null = open("/dev/null", O_RDWR);
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-            execl(postfix, "postfix", "-c", in->etc, "stop", (char *)NULL);
-            _exit(127);
-        }
-        int st;
-        if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st))
-            rc = WEXITSTATUS(st);
-    }
-    if (master > 0) {
-        long deadline = dmg_now_ms() + STOP_WAIT_MS;
-        while (running(master) && dmg_now_ms() < deadline)
-            dmg_nap_ms(20);
-        if (running(master)) {
-            fprintf(stderr, "test_smtpd: the Postfix master %ld did not stop; killing it\n",
-                    (long)master);
-            kill(master, SIGKILL);
-            rc = -1;
-        }
-    }
-    return rc == 0 ? 0 : -1;
-}
-
-/* Check ends a failed or timed-out test with _exit or SIGKILL: neither atexit nor a checked
- * teardown runs, and the daemonized master would stay. So the parent process, after the test
- * case (an unchecked teardown), stops every instance it finds in the server directory;
- * stopping one that is already stopped does nothing. */
+/* The parent after each test case: stop an instance a failed test left running. */
 static void stop_leftovers(void)
 {
-    if (server == NULL)
-        return;
-    DIR *d = opendir(dmg_server_dir(server));
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "postfix-", 8) != 0)
-            continue;
-        instance in;
-        memset(&in, 0, sizeof in);
-        int n1 = snprintf(in.dir, sizeof in.dir, "%s/%s", dmg_server_dir(server), e->d_name);
-        int n2 = snprintf(in.etc, sizeof in.etc, "%s/etc", in.dir);
-        int n3 = snprintf(in.queue, sizeof in.queue, "%s/queue", in.dir);
-        if (n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n3 >= sizeof in.queue)
-            continue;
-        /* only a master still running (Postfix leaves the pid file behind) */
-        pid_t master = master_pid(&in);
-        if (master <= 0 || !running(master) || !is_master_of(master, &in))
-            continue;
-        fprintf(stderr, "test_smtpd: stopping the Postfix instance left in %s\n", in.dir);
-        in.started = 1;
-        stop_instance(&in);
-    }
-    closedir(d);
+    if (server != NULL)
+        dmg_postfix_stop_leftovers(dmg_server_dir(server));
 }
 
 /* <config_directory>/sasl/smtpd.conf (Cyrus: PLAIN and LOGIN against a sasldb; where
@@ -309,11 +93,12 @@ static void stop_leftovers(void)
  * with bob and alice, readable by smtpd (group postfix). Their realm is $myhostname, Cyrus's
  * default with smtpd_sasl_local_domain empty: Postfix then reports the login as typed
  * ("bob"), which the default sasl_login_filter (uid=%s) finds. */
-static void make_sasldb(const instance *in)
+static void make_sasldb(const dmg_postfix *in)
 {
-    char sdir[PATH_MAX], db[PATH_MAX], path[PATH_MAX], pwfile[PATH_MAX], text[PATH_MAX + 256];
-    const char *saslpasswd2 = find_program("saslpasswd2");
+    char sdir[PATH_MAX], db[PATH_MAX], path[PATH_MAX], prog[PATH_MAX], text[PATH_MAX + 256];
+    const char *saslpasswd2 = dmg_find_program("saslpasswd2");
     ck_assert_msg(saslpasswd2 != NULL, "saslpasswd2 not found: " SASL_HINT);
+    DMG_PATH_FMT(prog, sizeof prog, "%s", saslpasswd2);
     struct passwd *pf = getpwnam("postfix");
     ck_assert_ptr_nonnull(pf);
 
@@ -327,24 +112,21 @@ static void make_sasldb(const instance *in)
              "mech_list: PLAIN LOGIN\n", db);
     DMG_PATH_FMT(path, sizeof path, "%s/smtpd.conf", sdir);
     DMG_WRITE_FILE(path, text, 0644);
-    DMG_PATH_FMT(pwfile, sizeof pwfile, "%s/password", sdir);
-    DMG_WRITE_FILE(pwfile, DMG_PASSWORD, 0600);
     const char *users[] = { "bob", "alice" };
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
         char *out;
-        char *argv[] = { (char *)saslpasswd2, "-f", db, "-p", "-c", "-u", "mx.example.com",
-                         (char *)users[i], NULL };
-        int st = run_with_input(argv, in->dir, pwfile, &out);
+        char *argv[] = { prog, "-f", db, "-p", "-c", "-u", "mx.example.com", (char *)users[i],
+                         NULL };
+        int st = dmg_run(argv, in->dir, DMG_PASSWORD, &out, NULL);
         ck_assert_msg(st == 0, "saslpasswd2 %s: status %d: %s", users[i], st, out);
         free(out);
     }
-    unlink(pwfile);
     ck_assert_int_eq(chown(db, 0, pf->pw_gid), 0);
     ck_assert_int_eq(chmod(db, 0640), 0);
 }
 
 /* The README's group table, and one that maps a person's address to DOMAIN/USER/. */
-static void write_ldap_tables(const instance *in, const char *uri, gid_t postfix_gid)
+static void write_ldap_tables(const dmg_postfix *in, const char *uri, gid_t postfix_gid)
 {
     char path[PATH_MAX], text[2048];
     static const char common[] =
@@ -377,65 +159,23 @@ static void write_ldap_tables(const instance *in, const char *uri, gid_t postfix
  * destination is how mail for example.com is delivered (main.cf lines, a format with one
  * "%s", the instance's directory), extra_master more master.cf lines. Returns the instance,
  * its smtpd answering. */
-static instance *start_instance_for(const char *uri, const char *destination,
-                                    const char *extra_master)
+static dmg_postfix *start_instance_for(const char *uri, const char *destination,
+                                       const char *extra_master)
 {
-    instance *in = &pfx;
+    dmg_postfix *in = &pfx;
     ck_assert_msg(!in->started, "one Postfix instance per test");
-    ck_assert_msg(geteuid() == 0, "the Postfix instance needs root (postfix start, spawn "
-                                  "user=): run the test as root");
-    char postfix[PATH_MAX]; /* find_program's buffer is used again below */
-    DMG_PATH_FMT(postfix, sizeof postfix, "%s", postfix_cmd());
-    ck_assert_msg(getpwnam("postfix") != NULL, "no user postfix: " POSTFIX_HINT);
-    struct passwd *nobody = getpwnam("nobody");
-    ck_assert_msg(nobody != NULL, "no user nobody for the policy service");
+    dmg_postfix_init(in, dmg_server_dir(server));
+    struct passwd *nobody = getpwnam("nobody"); /* getpwnam's buffer is used again below */
+    ck_assert_msg(nobody != NULL, "no user nobody for the deliveries");
     uid_t nobody_uid = nobody->pw_uid;
     gid_t nobody_gid = nobody->pw_gid;
 
-    const char *policyd = getenv("DMG_POLICYD");
-    char policyd_default[PATH_MAX];
-    if (policyd == NULL || *policyd == '\0') {
-        const char *b = getenv("DMG_BUILDDIR");
-        DMG_PATH_FMT(policyd_default, sizeof policyd_default, "%s/tools/dmg-policyd",
-                 b && *b ? b : ".");
-        policyd = policyd_default;
-    }
-    ck_assert_msg(access(policyd, X_OK) == 0, "%s is not executable (set DMG_POLICYD)",
-                  policyd);
-
-    /* postfix and nobody must get through the server directory to their files */
-    ck_assert_int_eq(chmod(dmg_server_dir(server), 0711), 0);
-    DMG_PATH_FMT(in->dir, sizeof in->dir, "%s/postfix-%ld", dmg_server_dir(server),
-             (long)getpid());
-    DMG_PATH_FMT(in->etc, sizeof in->etc, "%s/etc", in->dir);
-    DMG_PATH_FMT(in->queue, sizeof in->queue, "%s/queue", in->dir);
-    DMG_PATH_FMT(in->maillog, sizeof in->maillog, "%s/maillog", in->dir);
     /* dmg-policyd and its files in policyd/: Postfix wants root's files in its etc/ */
-    char pdir[PATH_MAX], policyd_copy[PATH_MAX], conf[PATH_MAX], pw[PATH_MAX], path[PATH_MAX];
+    char pdir[PATH_MAX], path[PATH_MAX], policyd[PATH_MAX + 128], text[8192];
     DMG_PATH_FMT(pdir, sizeof pdir, "%s/policyd", in->dir);
-    DMG_PATH_FMT(policyd_copy, sizeof policyd_copy, "%s/dmg-policyd", pdir);
-    DMG_PATH_FMT(conf, sizeof conf, "%s/dmg-policyd.conf", pdir);
-    DMG_PATH_FMT(pw, sizeof pw, "%s/dmg-policyd.pw", pdir);
-    const char *dirs[] = { in->dir, in->etc, in->queue, pdir };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        ck_assert_msg(mkdir(dirs[i], 0755) == 0, "mkdir %s: %s", dirs[i], strerror(errno));
-        ck_assert_int_eq(chmod(dirs[i], 0755), 0);
-    }
-    copy_file(policyd, policyd_copy, 0755);
-
-    /* dmg-policyd's configuration: the password file only for nobody */
-    char text[8192];
-    DMG_WRITE_FILE(pw, DMG_PASSWORD "\n", 0600);
-    ck_assert_int_eq(chown(pw, nobody_uid, nobody_gid), 0);
-    DMG_PATH_FMT(text, sizeof text,
-             "# written by test_smtpd.c\n"
-             "uri = %s\n"
-             "bind_dn = " MTA_DN "\n"
-             "bind_pw_file = %s\n"
-             "timeout = 5\n"
-             "log_level = 1\n",
-             uri, pw);
-    DMG_WRITE_FILE(conf, text, 0644);
+    ck_assert_msg(mkdir(pdir, 0755) == 0, "mkdir %s: %s", pdir, strerror(errno));
+    dmg_postfix_policyd(pdir, uri, MTA_DN, "timeout = 5\nlog_level = 1\n", policyd,
+                        sizeof policyd);
 
     make_sasldb(in);
     /* for the delivery of MAILDIR_DELIVERY */
@@ -444,26 +184,7 @@ static instance *start_instance_for(const char *uri, const char *destination,
     ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
     ck_assert_int_eq(chown(path, nobody_uid, nobody_gid), 0);
 
-    in->port = dmg_unused_port();
     DMG_PATH_FMT(text, sizeof text,
-             "# written by test_smtpd.c\n"
-             "compatibility_level = 3.6\n"
-             "queue_directory = %s\n"
-             "data_directory = %s/data\n"
-             "mail_owner = postfix\n"
-             "setgid_group = postdrop\n"
-             "maillog_file = %s\n"
-             "maillog_file_prefixes = %s\n"
-             "myhostname = mx.example.com\n"
-             "mydomain = example.com\n"
-             "myorigin = example.com\n"
-             "inet_interfaces = 127.0.0.1\n"
-             "inet_protocols = ipv4\n"
-             "mynetworks = 127.0.0.0/8\n"
-             "mydestination =\n"
-             "alias_maps =\n"
-             "alias_database =\n"
-             "smtpd_banner = $myhostname ESMTP\n"
              /* everything else goes to discard(8) */
              "default_transport = discard:this test delivers nothing\n"
              /* SMTP AUTH against the sasldb; other clients played with XCLIENT */
@@ -472,7 +193,6 @@ static instance *start_instance_for(const char *uri, const char *destination,
              "smtpd_sasl_path = smtpd\n"
              "cyrus_sasl_config_path = %s/sasl\n"
              "smtpd_sasl_local_domain =\n"
-             "smtpd_authorized_xclient_hosts = 127.0.0.0/8\n"
              /* the README's wiring */
              "recipient_delimiter = +\n"
              "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,\n"
@@ -480,82 +200,17 @@ static instance *start_instance_for(const char *uri, const char *destination,
              "smtpd_recipient_restrictions = reject_non_fqdn_recipient,\n"
              "    check_policy_service unix:private/dmg-policyd\n"
              "dmg-policyd_time_limit = 3600\n",
-             in->queue, in->dir, in->maillog, in->dir, in->etc);
+             in->etc);
     size_t used = strlen(text);
     DMG_PATH_FMT(text + used, sizeof text - used, destination, in->dir);
-    DMG_PATH_FMT(path, sizeof path, "%s/main.cf", in->etc);
-    DMG_WRITE_FILE(path, text, 0644);
-    date_back(path);
-    DMG_PATH_FMT(text, sizeof text,
-             "# written by test_smtpd.c\n"
-             "127.0.0.1:%d inet n - n - - smtpd\n"
-             "cleanup   unix  n - n - 0 cleanup\n"
-             "qmgr      unix  n - n 300 1 qmgr\n"
-             "rewrite   unix  - - n - - trivial-rewrite\n"
-             "bounce    unix  - - n - 0 bounce\n"
-             "defer     unix  - - n - 0 bounce\n"
-             "trace     unix  - - n - 0 bounce\n"
-             "verify    unix  - - n - 1 verify\n"
-             "flush     unix  n - n 1000? 0 flush\n"
-             "proxymap  unix  - - n - - proxymap\n"
-             "showq     unix  n - n - - showq\n"
-             "error     unix  - - n - - error\n"
-             "retry     unix  - - n - - error\n"
-             "discard   unix  - - n - - discard\n"
-             "anvil     unix  - - n - 1 anvil\n"
-             "scache    unix  - - n - 1 scache\n"
-             "postlog   unix-dgram n - n - 1 postlogd\n"
-             "dmg-policyd unix - n n - 0 spawn user=nobody argv=%s -c %s\n"
-             "%s",
-             in->port, policyd_copy, conf, extra_master);
-    DMG_PATH_FMT(path, sizeof path, "%s/master.cf", in->etc);
-    DMG_WRITE_FILE(path, text, 0644);
-    date_back(path);
-
-    char *out;
-    char *argv[] = { postfix, "-c", in->etc, "start", NULL };
-    int st = run(argv, in->dir, &out);
-    in->started = 1;
-    if (st != 0) {
-        char *log = dmg_read_file(in->maillog);
-        ck_abort_msg("postfix -c %s start: status %d: %s\nmaillog:\n%s", in->etc, st, out, log);
-    }
-    free(out);
-
-    /* smtpd answers: bounded retry on connect, and the banner is this instance's (not that of
-     * whoever took the port in between) */
-    long deadline = dmg_now_ms() + START_WAIT_MS;
-    int fd;
-    while ((fd = dmg_connect_port(in->port)) < 0 && dmg_now_ms() < deadline)
-        dmg_nap_ms(20);
-    if (fd < 0) {
-        char *log = dmg_read_file(in->maillog);
-        ck_abort_msg("nothing answers on 127.0.0.1:%d after %d ms; maillog:\n%s", in->port,
-                     START_WAIT_MS, log);
-    }
-    char banner[256] = "";
-    size_t len = 0;
-    while (len < sizeof banner - 1 && strchr(banner, '\n') == NULL) {
-        struct pollfd p = { fd, POLLIN, 0 };
-        long left = deadline - dmg_now_ms();
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            break;
-        ssize_t n = read(fd, banner + len, sizeof banner - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        banner[len] = '\0';
-    }
-    close(fd);
-    if (strncmp(banner, "220 mx.example.com ESMTP", 24) != 0) {
-        char *log = dmg_read_file(in->maillog);
-        ck_abort_msg("127.0.0.1:%d greets with \"%s\", not as this Postfix; maillog:\n%s",
-                     in->port, banner, log);
-    }
+    char master[sizeof policyd + 1024];
+    DMG_PATH_FMT(master, sizeof master, "%s%s", policyd, extra_master);
+    dmg_postfix_configure(in, text, master);
+    dmg_postfix_start(in);
     return in;
 }
 
-static instance *start_instance(const char *uri)
+static dmg_postfix *start_instance(const char *uri)
 {
     return start_instance_for(uri, DISCARD_ALL, "");
 }
@@ -569,7 +224,7 @@ typedef struct smtp {
     char buf[8192];
     size_t len;
     char last[4096];        /* the last reply, its lines joined with "\n", CRLF removed */
-    const instance *in;
+    const dmg_postfix *in;
 } smtp;
 
 /* One reply (all its lines); its code. A timeout or a closed connection fails the test. */
@@ -634,7 +289,7 @@ static int smtp_cmd(smtp *c, const char *fmt, ...)
     return smtp_reply(c);
 }
 
-static smtp *smtp_open(const instance *in)
+static smtp *smtp_open(const dmg_postfix *in)
 {
     smtp *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
@@ -736,7 +391,7 @@ static void smtp_data(smtp *c, const char *subject, char *queue_id, size_t size)
 }
 
 /* Wait until the maillog holds every needle (NULL-terminated); the log (caller frees). */
-static char *wait_log(const instance *in, const char *const *needles)
+static char *wait_log(const dmg_postfix *in, const char *const *needles)
 {
     long deadline = dmg_now_ms() + LOG_WAIT_MS;
     for (;;) {
@@ -755,14 +410,14 @@ static char *wait_log(const instance *in, const char *const *needles)
 }
 
 /* postqueue -j: the queue_name of queue_id, "" when it is not in the queue. Static. */
-static const char *queue_of(const instance *in, const char *queue_id)
+static const char *queue_of(const dmg_postfix *in, const char *queue_id)
 {
     static char name[64];
-    const char *postqueue = find_program("postqueue");
-    ck_assert_msg(postqueue != NULL, "postqueue not found: " POSTFIX_HINT);
-    char *argv[] = { (char *)postqueue, "-c", (char *)in->etc, "-j", NULL };
+    char postqueue[PATH_MAX];
+    DMG_PATH_FMT(postqueue, sizeof postqueue, "%s/postqueue", in->bin);
+    char *argv[] = { postqueue, "-c", (char *)in->etc, "-j", NULL };
     char *out;
-    int st = run(argv, in->dir, &out);
+    int st = dmg_run(argv, in->dir, NULL, &out, NULL);
     ck_assert_msg(st == 0, "postqueue -c %s -j: status %d: %s", in->etc, st, out);
     name[0] = '\0';
     char want[128];
@@ -825,7 +480,7 @@ static void ensure_groups(void)
 START_TEST(test_accept_hold_reject)
 {
     ensure_groups();
-    instance *in = start_instance(dmg_server_uri(server));
+    dmg_postfix *in = start_instance(dmg_server_uri(server));
     smtp *c = smtp_open(in);
 
     /* reject: the overlay's reason after 5.7.1 */
@@ -876,7 +531,7 @@ START_TEST(test_accept_hold_reject)
     DMG_ASSERT_STR(queue_of(in, held_id), "hold");
     DMG_ASSERT_STR(queue_of(in, accepted_id), "");
 
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 
@@ -885,7 +540,7 @@ END_TEST
 START_TEST(test_extension_bypass_refused)
 {
     ensure_groups();
-    instance *in = start_instance(dmg_server_uri(server));
+    dmg_postfix *in = start_instance(dmg_server_uri(server));
     smtp *c = smtp_open(in);
     ASSERT_RCPT(c, "uma@example.com", "eng-review+tag@example.com",
                 "554 5.7.1 <eng-review+tag@example.com>: Recipient address rejected: sender "
@@ -908,7 +563,7 @@ START_TEST(test_extension_bypass_refused)
     /* a member still gets through with a tag */
     ASSERT_RCPT(c, "alice@example.com", "eng-review+tag@example.com", OK_RCPT);
     smtp_close(c);
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 
@@ -916,7 +571,7 @@ END_TEST
 START_TEST(test_group_outside_old_base)
 {
     ensure_groups();
-    instance *in = start_instance(dmg_server_uri(server));
+    dmg_postfix *in = start_instance(dmg_server_uri(server));
     smtp *c = smtp_open(in);
     ASSERT_RCPT(c, "uma@example.com", "eng-elsewhere@example.com",
                 "554 5.7.1 <eng-elsewhere@example.com>: Recipient address rejected: sender "
@@ -924,7 +579,7 @@ START_TEST(test_group_outside_old_base)
                 "(policy: members)");
     ASSERT_RCPT(c, "bob@example.com", "eng-elsewhere@example.com", OK_RCPT);
     smtp_close(c);
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 
@@ -937,7 +592,7 @@ END_TEST
 START_TEST(test_spoofed_senders)
 {
     ensure_groups();
-    instance *in = start_instance(dmg_server_uri(server));
+    dmg_postfix *in = start_instance(dmg_server_uri(server));
     smtp *c = smtp_open(in);
     smtp_xclient(c, UNTRUSTED);
     ASSERT_RCPT(c, "bob@example.com", GROUP, SPOOFED(GROUP, "bob@example.com"));
@@ -965,7 +620,7 @@ START_TEST(test_spoofed_senders)
         NULL,
     };
     free(wait_log(in, needles));
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 
@@ -973,7 +628,7 @@ END_TEST
 START_TEST(test_authenticated_senders)
 {
     ensure_groups();
-    instance *in = start_instance(dmg_server_uri(server));
+    dmg_postfix *in = start_instance(dmg_server_uri(server));
     smtp *c = smtp_open(in);
     smtp_xclient(c, UNTRUSTED);
     smtp_auth(c, "bob");
@@ -1001,7 +656,7 @@ START_TEST(test_authenticated_senders)
     const char *needles[] = { delivered, NULL };
     free(wait_log(in, needles));
     DMG_ASSERT_STR(queue_of(in, id), "");
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 
@@ -1097,7 +752,7 @@ START_TEST(test_large_group_delivered)
     long t0 = dmg_now_ms();
     add_big_department();
     long t_added = dmg_now_ms();
-    instance *in = start_instance_for(dmg_server_uri(server), MAILDIR_DELIVERY,
+    dmg_postfix *in = start_instance_for(dmg_server_uri(server), MAILDIR_DELIVERY,
                                       "virtual   unix  - n n - - virtual\n");
     smtp *c = smtp_open(in);
     char id[64];
@@ -1140,7 +795,7 @@ START_TEST(test_large_group_delivered)
     set_max_members("0");
     ASSERT_RCPT(c, "x@example.org", BIG_GROUP, OK_RCPT);
     smtp_close(c);
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 
@@ -1150,7 +805,7 @@ START_TEST(test_directory_unavailable)
 {
     char uri[64];
     snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", dmg_unused_port());
-    instance *in = start_instance(uri);
+    dmg_postfix *in = start_instance(uri);
     smtp *c = smtp_open(in);
     ASSERT_RCPT(c, "bob@example.com", GROUP,
                 "450 4.3.0 <" GROUP ">: Recipient address rejected: directory unavailable");
@@ -1158,7 +813,7 @@ START_TEST(test_directory_unavailable)
                 "450 4.3.0 <carol@example.com>: Recipient address rejected: "
                 "directory unavailable");
     smtp_close(c);
-    ck_assert_msg(stop_instance(in) == 0, "postfix -c %s stop failed", in->etc);
+    ck_assert_msg(dmg_postfix_stop(in) == 0, "postfix -c %s stop failed", in->etc);
 }
 END_TEST
 

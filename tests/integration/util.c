@@ -106,6 +106,41 @@ int dmg_connect_port(int port)
     return fd;
 }
 
+const char *dmg_find_program(const char *name)
+{
+    static char found[4096];
+    static const char *const dirs[] = { "/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (dmg_path_fmt(found, sizeof found, "%s/%s", dirs[i], name) == 0
+            && access(found, X_OK) == 0)
+            return found;
+    return NULL;
+}
+
+int dmg_copy_file(const char *from, const char *to, mode_t mode)
+{
+    int in = open(from, O_RDONLY);
+    int out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char buf[65536];
+    ssize_t n = -1;
+    if (out >= 0)
+        while ((n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n) {
+                n = -1;
+                break;
+            }
+    int ok = n == 0;
+    if (out >= 0 && close(out) != 0)
+        ok = 0;
+    if (in >= 0)
+        close(in);
+    if (!ok || chmod(to, mode) != 0) {
+        fprintf(stderr, "cannot copy %s to %s: %s\n", from, to, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int dmg_run(char *const argv[], const char *dir, const char *in_text, char **out, char **err)
 {
     static int serial;
@@ -121,7 +156,7 @@ int dmg_run(char *const argv[], const char *dir, const char *in_text, char **out
             *err = dmg_read_file("");
         return -1;
     }
-    if (dmg_write_file(in_path, in_text ? in_text : "", 0) != 0)
+    if (dmg_write_file(in_path, in_text ? in_text : "", 0600) != 0)
         goto done;
 
     fflush(NULL);

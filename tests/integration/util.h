@@ -1,7 +1,7 @@
 /*
  * util.h -- small helpers shared by the test programs and the harness (libharness.la):
- * bounded formatting, whole files, a free loopback port, running a program, sleeping and
- * time, a growing text buffer, case-insensitive search.
+ * bounded formatting, whole files, a free loopback port, finding and running a program,
+ * copying a file, sleeping and time, a growing text buffer, case-insensitive search.
  *
  * None of them calls Check's assertions (the harness also runs them outside any test): they
  * return an error the caller asserts on, or abort() when memory runs out.
@@ -37,6 +37,14 @@ int dmg_connect_port(int port);
  * not be run. */
 int dmg_run(char *const argv[], const char *dir, const char *in_text, char **out,
             char **err);
+
+/* The path of the program name in /usr/sbin, /usr/local/sbin, /usr/bin or /sbin (a static
+ * buffer, overwritten by the next call), or NULL when none of them has it. */
+const char *dmg_find_program(const char *name);
+
+/* Copies the file from to to (created or truncated), then chmod to mode; 0, or -1 after a
+ * message on stderr. */
+int dmg_copy_file(const char *from, const char *to, mode_t mode);
 
 /* Sleeps ms milliseconds (signals do not cut it short). */
 void dmg_nap_ms(long ms);
