@@ -109,6 +109,7 @@ typedef struct dmg_info {
 	int max_condition_length;	/* dynmailgroup-max-condition-length, octets per value */
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	int max_overrides;		/* dynmailgroup-max-overrides, values per attribute */
+	int visibility_group;		/* dynmailgroup-member-visibility group (access.c) */
 	dmg_cache *cache;		/* member lists, see membership.c */
 	/* the write guard's lock: held from a write's checks of other entries (a mail value is
 	 * free, a department or role exists, no group names an entry) until the backend has
@@ -213,6 +214,22 @@ void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 void dmg_who_end( Operation *op, dmg_who *who );
 int dmg_who_is_record( OpExtra *oex );
 
+/* dynmailgroup-member-visibility (access.c): the operation whose rights decide the members of
+ * group for op -- op itself (requester, the default; and the rootdn); with group, a rootdn
+ * copy held in ag when op's requester may read the group's member attribute, else NULL: the
+ * group shows op no member.  Give ag back with dmg_membership_end. */
+typedef struct dmg_as_group {
+	Operation root;
+	dmg_who who;
+	int active;
+} dmg_as_group;
+Operation *dmg_membership_begin( Operation *op, slap_overinst *on, Entry *group,
+	dmg_as_group *ag );
+/* Does group show op its members (always, but with group visibility and no read access to
+ * the group's member attribute)? */
+int dmg_membership_shown( Operation *op, slap_overinst *on, Entry *group );
+void dmg_membership_end( dmg_as_group *ag );
+
 /* What the member-list cache assumes of slapd's ACLs (access.c): does a "by" clause of the
  * database's or the frontend's ACLs test the connection (peer, socket, listener, domain,
  * security strength), the real DN, or a dynamic ACL module?  And a fingerprint of those ACLs
@@ -265,6 +282,9 @@ typedef struct dmg_members {
 	 * Built once the list is complete, so that a cached list is never written again. */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
 	unsigned mail_n;
+	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
+	 * requester who may not read the group's member): no value, not even a count */
+	int hidden;
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );
@@ -312,6 +332,9 @@ void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */
 int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e );
+/* The same, as dynmailgroup-member-visibility shows group (whose rule r is) to op */
+int dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r,
+	Entry *e );
 /* Why e is or is not a member of the group with rule r (man page EXPLANATIONS); the detail
  * is in op->o_tmpmemctx (dmg_why_free).  dmg_rule_has_member is its verdict. */
 typedef enum dmg_why_reason {

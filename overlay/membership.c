@@ -879,6 +879,17 @@ dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
 	return why.member;
 }
 
+int
+dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e )
+{
+	dmg_as_group ag;
+	Operation *mop = dmg_membership_begin( op, on, group, &ag );
+	int yes = mop && dmg_rule_has_member( mop, on, r, e );
+
+	dmg_membership_end( &ag );
+	return yes;
+}
+
 /* An explanation tells what member says and which part of the rule says it: it is given to
  * requesters who may read both */
 static int
@@ -895,6 +906,37 @@ dmg_may_explain( Operation *op, Entry *group )
 	return 1;
 }
 
+/* An explanation computed with group visibility's rootdn rights (mop != op) says no more
+ * than the member list does: a non-member op's requester may not learn of is no such
+ * entry, and the sub-department a non-member lies in is named only when the requester may
+ * learn of it. */
+static void
+dmg_why_hide( Operation *op, slap_overinst *on, Entry *e, Operation *mop, dmg_why *why )
+{
+	struct berval ndn = BER_BVNULL;
+	Entry *sub = NULL;
+	int disclosed = 0;
+
+	if ( mop == op || why->member )
+		return;
+	if ( !dmg_entry_disclosed( op, on, e ) ) {
+		dmg_why_free( op, why );
+		why->reason = DMG_WHY_NO_SUCH_ENTRY;
+		return;
+	}
+	if ( why->reason != DMG_WHY_SUB_DEPARTMENT || BER_BVISNULL( &why->detail ) )
+		return;
+	if ( dnNormalize( 0, NULL, NULL, &why->detail, &ndn, op->o_tmpmemctx ) == LDAP_SUCCESS ) {
+		if ( ( sub = dmg_entry_get( op, on, &ndn ) ) != NULL ) {
+			disclosed = dmg_entry_disclosed( op, on, sub );
+			dmg_entry_release( op, on, sub );
+		}
+		op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
+	}
+	if ( !disclosed )
+		dmg_why_free( op, why );
+}
+
 static const char *const dmg_why_words[] = {
 	"no-such-entry", "excluded", "excluded-via", "member-filter", "included", "included-via",
 	"department", "outside-departments", "sub-department", "condition"
@@ -907,18 +949,24 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
 	struct berval bv;
+	dmg_as_group ag;
+	Operation *mop;
 	Entry *e;
 	dmg_rule r;
 
-	if ( !dmg_may_explain( op, group ) )
+	/* may_explain includes read access to member: with group visibility, mop is set */
+	if ( !dmg_may_explain( op, group )
+		|| ( mop = dmg_membership_begin( op, on, group, &ag ) ) == NULL )
 		return;
 	e = dmg_entry_get( op, on, ndn );
 	if ( e ) {
 		dmg_rule_from_entry( op, di, group, &r );
-		dmg_rule_why( op, on, &r, e, &why );
+		dmg_rule_why( mop, on, &r, e, &why );
 		dmg_rule_free( op, &r );
+		dmg_why_hide( op, on, e, mop, &why );
 		dmg_entry_release( op, on, e );
 	}
+	dmg_membership_end( &ag );
 	bv.bv_len = sizeof( "not-member " ) + strlen( dmg_why_words[why.reason] ) + 1
 		+ why.detail.bv_len;
 	bv.bv_val = op->o_tmpalloc( bv.bv_len + 1, op->o_tmpmemctx );
@@ -1137,10 +1185,46 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, dmg_ad.include_member, &g->e_nname ) );
 }
 
+/* With group visibility: the groups that have e as the rootdn sees them, less those whose
+ * members op's requester may not see (a group it may not read, a hidden one, or one whose
+ * member attribute it may not read) */
+static int
+dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
+	Filter **cand )
+{
+	BerVarray all_n = NULL, all = NULL;
+	Operation root;
+	dmg_who who;
+	Entry *g;
+	int i, rc;
+
+	dmg_op_as_root( op, &root );
+	dmg_who_begin( &root, on, &who );
+	rc = dmg_groups_of_entry( &root, on, e, &all_n, &all, cand );
+	dmg_who_end( &root, &who );
+	*ndns = NULL;
+	if ( dns )
+		*dns = NULL;
+	for ( i = 0; all_n && !BER_BVISNULL( &all_n[i] ); i++ ) {
+		if ( ( g = dmg_entry_get( op, on, &all_n[i] ) ) == NULL )
+			continue;
+		if ( dmg_named_group_readable( op, on, g ) && dmg_membership_shown( op, on, g ) ) {
+			dmg_bvarray_add_copy( ndns, &all_n[i], op->o_tmpmemctx );
+			if ( dns )
+				dmg_bvarray_add_copy( dns, &all[i], op->o_tmpmemctx );
+		}
+		dmg_entry_release( op, on, g );
+	}
+	ber_bvarray_free_x( all_n, op->o_tmpmemctx );
+	ber_bvarray_free_x( all, op->o_tmpmemctx );
+	return rc;
+}
+
 int
 dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
 	Filter **cand )
 {
+	dmg_info *di = on->on_bi.bi_private;
 	dmg_candidates c = { NULL, 0, 0 };
 	dmg_reverse rv;
 	slap_callback cb = { 0 };
@@ -1149,6 +1233,8 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	unsigned i;
 	int rc = LDAP_SUCCESS;
 
+	if ( di->visibility_group && !dmg_is_root( op, on ) )
+		return dmg_groups_shown( op, on, e, ndns, dns, cand );
 	memset( &rv, 0, sizeof( rv ) );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
@@ -1218,6 +1304,7 @@ dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, Be
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_mail_ctx ctx = { NULL, op->o_tmpmemctx };
 	slap_callback cb = { 0 };
+	Operation root, *sop = op;
 	Filter *and;
 	struct berval nmail = BER_BVNULL;
 	const char *text = NULL;
@@ -1235,7 +1322,13 @@ dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, Be
 	op->o_tmpfree( nmail.bv_val, op->o_tmpmemctx );
 	cb.sc_response = dmg_mail_cb;
 	cb.sc_private = &ctx;
-	rc = dmg_internal_search( op, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
+	/* with group visibility the entries are tested as the rootdn sees them, and what the
+	 * requester learns is decided on the groups (dmg_membership_begin) */
+	if ( di->visibility_group ) {
+		dmg_op_as_root( op, &root );
+		sop = &root;
+	}
+	rc = dmg_internal_search( sop, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
 	filter_free_x( op, and, 1 );
 	if ( rc != LDAP_SUCCESS ) {
 		/* an incomplete list of entries is no answer */
@@ -1558,8 +1651,9 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 	return dmg_members_expand( op, on, group, &v->owned );
 }
 
-int
-dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+/* The list op computes with its own rights, from the cache when it may be cached */
+static int
+dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v )
 {
 	dmg_info *di = on->on_bi.bi_private;
@@ -1568,7 +1662,6 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 	char *key;
 	int rc;
 
-	memset( v, 0, sizeof( *v ) );
 	if ( !dmg_members_cacheable( op, on ) )
 		return dmg_members_compute( op, on, group, v );
 	key = dmg_cache_key( op, group, &len );
@@ -1593,6 +1686,26 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 	return rc;
 }
 
+int
+dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	dmg_members_view *v )
+{
+	dmg_as_group ag;
+	Operation *mop;
+	int rc;
+
+	memset( v, 0, sizeof( *v ) );
+	/* with group visibility the rootdn's list, cached once for every requester */
+	if ( ( mop = dmg_membership_begin( op, on, group, &ag ) ) == NULL ) {
+		v->ms = &v->owned;
+		v->owned.hidden = 1;
+		return LDAP_SUCCESS;
+	}
+	rc = dmg_members_lookup( mop, on, group, gen, v );
+	dmg_membership_end( &ag );
+	return rc;
+}
+
 void
 dmg_members_release( slap_overinst *on, dmg_members_view *v )
 {
@@ -1611,6 +1724,8 @@ dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
 {
 	/* a stored member value (written before the overlay was configured) is not ours */
 	attr_delete( &target->e_attrs, dmg_ad.member );
+	if ( ms->hidden )
+		return;
 	if ( want_member )
 		dmg_put_values( target, dmg_ad.member, ms->dn_vals, ms->dn_nvals, ms->n, attach );
 	if ( want_mail )

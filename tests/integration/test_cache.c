@@ -5,7 +5,9 @@
  *   - a write drops only the lists of the groups it concerns: a group elsewhere stays cached
  *     (the statistics prove the hit), the group concerned shows the change at once;
  *   - writes and reads racing through one cached group: every read that follows a write's
- *     return reflects it, while an unrelated group's list is read from the cache throughout.
+ *     return reflects it, while an unrelated group's list is read from the cache throughout;
+ *   - dynmailgroup-member-visibility group: one list (the rootdn's) for everyone who may read
+ *     the group's member, nothing for the others, switched at run time.
  *
  * One server for the suite, with the monitor database and the cache on; each test adds its own
  * groups (names carry the test's name).  Readers in threads never call Check: they count
@@ -483,6 +485,144 @@ START_TEST(flush_on_cn_config_empties_the_cache)
 }
 END_TEST
 
+/* ---- member visibility ---------------------------------------------------------------------- */
+
+/* The suite's ACLs (main): READER may not read ou=Finance's entries, OUTSIDER may not read the
+ * member values of groups; everything else is readable */
+#define READER   "uid=reader,ou=System," DMG_SUFFIX
+#define OUTSIDER "uid=mia,ou=Support," DMG_SUFFIX
+#define VIS_ACLS \
+    "access to dn.subtree=\"ou=Finance," DMG_SUFFIX "\"\n" \
+    "  by dn.exact=\"" READER "\" none\n  by * read\n" \
+    "access to dn.subtree=\"" GROUPS "\" attrs=member\n" \
+    "  by dn.exact=\"" OUTSIDER "\" none\n  by * read\n" \
+    "access to * by * read\n"
+
+#define FINANCE_MEMBERS \
+    "uid=gina,ou=Finance," DMG_SUFFIX "\nuid=hans,ou=Finance," DMG_SUFFIX "\n" \
+    "uid=iris,ou=Finance," DMG_SUFFIX "\nuid=jack,ou=Finance," DMG_SUFFIX "\n" \
+    "uid=kate,ou=Finance," DMG_SUFFIX "\nuid=liam,ou=Finance," DMG_SUFFIX "\n"
+#define TIER2_MEMBERS \
+    "uid=vera,ou=Tier2,ou=Support," DMG_SUFFIX "\nuid=walt,ou=Tier2,ou=Support," DMG_SUFFIX "\n" \
+    "uid=yuki,ou=Tier2,ou=Support," DMG_SUFFIX "\nuid=zack,ou=Tier2,ou=Support," DMG_SUFFIX
+#define GINA "uid=gina,ou=Finance," DMG_SUFFIX
+#define VERA "uid=vera,ou=Tier2,ou=Support," DMG_SUFFIX
+
+static void set_visibility(const char *mode)
+{
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+
+    DMG_EXPECT_OK(dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                             dmg_fmt("replace: olcDynMailGroupMemberVisibility\n"
+                                     "olcDynMailGroupMemberVisibility: %s\n", mode)),
+                  mode);
+    DMG_ASSERT_VALUES(cfg, OVERLAY_CONFIG_DN, LDAP_SCOPE_BASE, NULL,
+                      "olcDynMailGroupMemberVisibility", mode);
+    dmg_disconnect(cfg);
+}
+
+/* The group "vis" (ou=Finance and ou=Tier2) as ld sees it: member, dmgMemberCount, compare on
+ * gina, and whether (member=gina) and vera's dmgMemberOf find it */
+static void assert_vis_group(LDAP *ld, const char *members, const char *count, int gina_rc,
+                             const char *member_filter_dns, const char *vera_member_of)
+{
+    const char *g = "cn=vis," GROUPS;
+
+    DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "member", members);
+    DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", count);
+    DMG_ASSERT_RC(dmg_compare(ld, g, "member", GINA), gina_rc);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(&(cn=vis*)(member=" GINA "))",
+                   member_filter_dns);
+    DMG_ASSERT_VALUES(ld, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", vera_member_of);
+}
+
+/* dynmailgroup-member-visibility group: the rootdn's list, shown to whoever may read the
+ * group's member (one cached list for all of them); switched at run time both ways */
+START_TEST(group_visibility_follows_the_group_acl)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *reader = dmg_connect(server, READER, DMG_PASSWORD);
+    LDAP *outsider = dmg_connect(server, OUTSIDER, DMG_PASSWORD);
+    LDAP *alice = dmg_connect(server, ALICE, DMG_PASSWORD);
+    stats before, after;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=vis," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: vis\nmail: vis@example.com\n"
+                                     "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
+                                     "dmgDepartment: ou=Tier2,ou=Support," DMG_SUFFIX "\n"),
+                  LDAP_SUCCESS);
+
+    /* requester (the default): the reader sees only the members it may read */
+    assert_vis_group(reader, TIER2_MEMBERS, "4", LDAP_COMPARE_FALSE, "", "cn=vis," GROUPS);
+    assert_vis_group(alice, FINANCE_MEMBERS TIER2_MEMBERS, "10", LDAP_COMPARE_TRUE,
+                     "cn=vis," GROUPS, "cn=vis," GROUPS);
+
+    /* group: the whole list to both, computed once (a miss, then hits for another identity) */
+    set_visibility("group");
+    before = stats_now(root);
+    assert_vis_group(reader, FINANCE_MEMBERS TIER2_MEMBERS, "10", LDAP_COMPARE_TRUE,
+                     "cn=vis," GROUPS, "cn=vis," GROUPS);
+    free(members_of(alice, "vis"));
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_ge(after.hits - before.hits, 2);
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail",
+                      "gina@example.com\nhans@example.com\niris@example.com\n"
+                      "jack@example.com\nkate@example.com\nkate.klein@example.com\n"
+                      "liam@example.com\nvera@example.com\nwalt@example.com\n"
+                      "yuki@example.com"); /* zack has no mail */
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
+                      "(dmgExplainMember=" GINA ")", "dmgMembershipExplanation",
+                      "member department ou=Finance," DMG_SUFFIX);
+
+    /* who may not read member sees no member, mail or count, and no membership */
+    DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member", "");
+    DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail", "");
+    DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", "");
+    DMG_ASSERT_RC(dmg_compare(outsider, "cn=vis," GROUPS, "member", VERA),
+                  LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_DNS(outsider, GROUPS, LDAP_SCOPE_ONELEVEL, "(&(cn=vis*)(member=" VERA "))", "");
+    DMG_ASSERT_VALUES(outsider, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", "");
+
+    /* a hidden group stays hidden */
+    DMG_EXPECT_OK(dmg_modify(root, "cn=vis," GROUPS,
+                             "replace: dmgShowInContacts\ndmgShowInContacts: FALSE\n"),
+                  "hiding the group");
+    DMG_ASSERT_RC(dmg_search(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_VALUES(reader, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", "");
+    DMG_EXPECT_OK(dmg_modify(root, "cn=vis," GROUPS, "delete: dmgShowInContacts\n"),
+                  "showing the group");
+
+    /* back to requester: at once, nothing of the shared list is served */
+    set_visibility("requester");
+    assert_vis_group(reader, TIER2_MEMBERS, "4", LDAP_COMPARE_FALSE, "", "cn=vis," GROUPS);
+
+    DMG_EXPECT_OK(dmg_delete(root, "cn=vis," GROUPS), "deleting the group");
+    dmg_disconnect(alice);
+    dmg_disconnect(outsider);
+    dmg_disconnect(reader);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A value that is neither mode is refused and changes nothing */
+START_TEST(member_visibility_refuses_other_values)
+{
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+    dmg_result r = dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                              "replace: olcDynMailGroupMemberVisibility\n"
+                              "olcDynMailGroupMemberVisibility: everyone\n");
+
+    ck_assert_int_ne(r.rc, LDAP_SUCCESS);
+    ck_assert_msg(strstr(r.diag, "must be \"requester\" or \"group\", not \"everyone\"") != NULL,
+                  "diagnostic: %s", r.diag);
+    DMG_ASSERT_VALUES(cfg, OVERLAY_CONFIG_DN, LDAP_SCOPE_BASE, NULL,
+                      "olcDynMailGroupMemberVisibility", "requester");
+    dmg_disconnect(cfg);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -494,6 +634,8 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, cache_is_on_by_default);
     tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
+    tcase_add_test(tc, group_visibility_follows_the_group_acl);
+    tcase_add_test(tc, member_visibility_refuses_other_values);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -502,6 +644,7 @@ int main(void)
 {
     dmg_server_opts o = {
         .global_config = MONITOR_FIRST,
+        .db_config = VIS_ACLS,
         .overlay_config = "dynmailgroup-privileged " MTA "\n"
                           "dynmailgroup-cache-max-values 1000000\n",
     };
