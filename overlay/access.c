@@ -359,6 +359,13 @@ dmg_entry_release_rw( Operation *op, Entry *e, int rw )
 
 /* ---- what the member-list cache assumes of slapd's ACLs ---------------------------------------- */
 
+/* A modify keeps a cached list when it changes no attribute the list reads (membership.c,
+ * dmg_group_deps): for identities other than the rootdn that includes every attribute of an
+ * entry the ACLs read to decide what they grant on it -- their rules' filters, the attributes
+ * of value-specific rules, dnattr clauses, and objectClass (attrs=@class).  Clauses that read
+ * other entries (group, set, dynamic ACLs) make lists depend on every write instead, and the
+ * fingerprint below tells the cache when the ACLs themselves change. */
+
 /* A cached list is reused for the same identity DN, whatever its connection: only sound when
  * no "by" clause can tell two connections (or a real and a proxied identity) apart.  A clause
  * on the peer, the socket, the listener, the domain, a security strength factor or the real

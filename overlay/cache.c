@@ -28,6 +28,9 @@ struct dmg_cache_entry {
     unsigned char *key;                /* after tag_hash, in the same allocation */
     dmg_cache_tag *tag;                /* after tag_hash, the strings after the key */
     size_t ntags;                      /* 0: depends on everything */
+    unsigned long *dep_hash;           /* after tag_hash: the attributes it depends on */
+    size_t ndeps;
+    int deps_all;                      /* depends on every attribute */
     unsigned long tag_hash[];
 };
 
@@ -59,7 +62,7 @@ struct dmg_cache {
     unsigned moved_next;
     unsigned long moved_floor;
     unsigned long hits, misses, evictions;
-    unsigned long invalidations_targeted, invalidations_full, dropped, refused;
+    unsigned long invalidations_targeted, invalidations_full, dropped, refused, kept;
     size_t bytes;
 };
 
@@ -361,13 +364,14 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
     return dmg_cache_put_tagged(c, key, keylen, gen, NULL, 0, value, nvalues, 0, held);
 }
 
-/* A new entry, not yet in the table: its memory, tag hashes and copies of the tags; NULL when
- * memory runs out */
+/* A new entry, not yet in the table: its memory, tag and attribute hashes and copies of the
+ * tags (deps NULL: every attribute); NULL when memory runs out */
 static dmg_cache_entry *
-entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags)
+entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags,
+          const dmg_cache_tag *deps, size_t ndeps)
 {
     size_t own = sizeof(dmg_cache_entry) + ntags * (sizeof(unsigned long) + sizeof(dmg_cache_tag))
-        + keylen, i;
+        + ndeps * sizeof(unsigned long) + keylen, i;
     dmg_cache_entry *e;
     unsigned char *p;
 
@@ -377,7 +381,12 @@ entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntag
         return NULL;
     memset(e, 0, sizeof(*e));
     e->ntags = ntags;
-    e->tag = (dmg_cache_tag *)(e->tag_hash + ntags);
+    e->dep_hash = e->tag_hash + ntags;
+    e->deps_all = deps == NULL;
+    e->ndeps = deps ? ndeps : 0;
+    for (i = 0; i < e->ndeps; i++)
+        e->dep_hash[i] = hash_key(deps[i].val, deps[i].len);
+    e->tag = (dmg_cache_tag *)(e->dep_hash + e->ndeps);
     e->key = (unsigned char *)(e->tag + ntags);
     memcpy(e->key, key, keylen);
     p = e->key + keylen;
@@ -399,6 +408,16 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
                      const dmg_cache_tag *tags, size_t ntags, void *value,
                      unsigned long nvalues, size_t bytes, dmg_cache_entry **held)
 {
+    return dmg_cache_put_deps(c, key, keylen, gen, tags, ntags, NULL, 0, value, nvalues, bytes,
+                              held);
+}
+
+int
+dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                   const dmg_cache_tag *tags, size_t ntags, const dmg_cache_tag *deps,
+                   size_t ndeps, void *value, unsigned long nvalues, size_t bytes,
+                   dmg_cache_entry **held)
+{
     dmg_cache_entry *e, *old = NULL, *dead;
     dmg_cache_entry **pp;
 
@@ -408,7 +427,7 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
      * bounds the number of entries */
     if (nvalues == 0)
         nvalues = 1;
-    e = entry_new(key, keylen, tags, ntags);
+    e = entry_new(key, keylen, tags, ntags, deps, ndeps);
     pthread_mutex_lock(&c->lock);
     if (e == NULL || c->max_values == 0 || nvalues > c->max_values) {
         pthread_mutex_unlock(&c->lock);
@@ -444,6 +463,23 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
     entry_free(c, old);
     free_chain(c, dead);
     return 1;
+}
+
+/* Does e depend on one of the n attributes hashed in changed (NULL: on any)? */
+static int
+entry_depends_on(const dmg_cache_entry *e, const unsigned long *changed, size_t n)
+{
+    size_t i, j;
+
+    if (changed == NULL || e->deps_all)
+        return 1;
+    for (i = 0; i < e->ndeps; i++) {
+        for (j = 0; j < n; j++) {
+            if (e->dep_hash[i] == changed[j])
+                return 1;
+        }
+    }
+    return 0;
 }
 
 /* Does e depend on one of the n strings hashed in keys, or on a string at or below one of
@@ -491,18 +527,15 @@ moved_record(dmg_cache *c, const dmg_cache_tag *base)
     return 1;
 }
 
-void
-dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
-{
-    dmg_cache_invalidate_moved(c, keys, nkeys, NULL, 0);
-}
-
-void
-dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
-                           const dmg_cache_tag *bases, size_t nbases)
+/* The invalidations: keys as dmg_cache_invalidate_tags, bases as dmg_cache_invalidate_moved;
+ * with changed (the n attributes a write changed, NULL: any), a value concerned by keys alone
+ * and stored with attributes none of which changed stays */
+static void
+invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cache_tag *bases,
+           size_t nbases, const dmg_cache_tag *changed, size_t nchanged)
 {
     dmg_cache_entry *dead = NULL, *e, *next;
-    unsigned long *h = malloc((nkeys ? nkeys : 1) * sizeof(*h));
+    unsigned long *h = malloc((nkeys + nchanged + 1) * sizeof(*h)), *ch = NULL;
     size_t i;
     int recorded = 1;
 
@@ -512,6 +545,11 @@ dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys
     }
     for (i = 0; i < nkeys; i++)
         h[i] = hash_key(keys[i].val, keys[i].len);
+    if (changed) {
+        ch = h + nkeys;
+        for (i = 0; i < nchanged; i++)
+            ch[i] = hash_key(changed[i].val, changed[i].len);
+    }
     pthread_mutex_lock(&c->lock);
     c->generation++;
     c->invalidations_targeted++;
@@ -529,6 +567,12 @@ dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys
         next = e->next;
         if (recorded && !entry_concerned(e, h, nkeys, bases, nbases))
             continue;
+        /* the stamps above still refuse lists computed before the write: only stored lists
+         * are kept */
+        if (recorded && e->ntags > 0 && !entry_depends_on(e, ch, nchanged)) {
+            c->kept++;
+            continue;
+        }
         c->dropped++;
         if (entry_unlink(c, e)) {
             e->hnext = dead;
@@ -538,6 +582,26 @@ dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys
     pthread_mutex_unlock(&c->lock);
     free(h);
     free_chain(c, dead);
+}
+
+void
+dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
+{
+    invalidate(c, keys, nkeys, NULL, 0, NULL, 0);
+}
+
+void
+dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                           const dmg_cache_tag *bases, size_t nbases)
+{
+    invalidate(c, keys, nkeys, bases, nbases, NULL, 0);
+}
+
+void
+dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                             const dmg_cache_tag *changed, size_t nchanged)
+{
+    invalidate(c, keys, nkeys, NULL, 0, changed, nchanged);
 }
 
 void
@@ -553,6 +617,7 @@ dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out)
     out->invalidations_full = c->invalidations_full;
     out->dropped = c->dropped;
     out->refused = c->refused;
+    out->kept = c->kept;
     out->bytes = c->bytes;
     pthread_mutex_unlock(&c->lock);
 }

@@ -1536,6 +1536,126 @@ dmg_acl_reads_other_entries( Operation *op, slap_overinst *on )
 	return 0;
 }
 
+/* ---- which attributes a cached list depends on ----------------------------------------------
+ *
+ * A modify of an entry concerns the lists of the groups above it (the tags), but changes one
+ * only when it changes an attribute the list's computation reads there: the member filter's,
+ * the department filter's (entries between a member and its department), the group's
+ * conditions', mail (dmgMemberMail), objectClass, and, on the group itself, its rule.  For an
+ * identity other than the rootdn, what slapd's ACLs grant on an entry may also depend on its
+ * attributes: those their rules' filters test, those of value-specific rules, dnattr clauses,
+ * and objectClass (attrs=@class).  The ACLs are taken as they are now: a change of them
+ * empties the cache (dmg_cache_follow_acls).  Attributes are named by their type's canonical
+ * name; a write names each changed type and its supertypes, because a filter on a supertype
+ * (name) tests its subtypes (cn).
+ */
+
+static void
+dmg_deps_add( dmg_tags *deps, AttributeDescription *ad )
+{
+	dmg_tags_add( deps, &ad->ad_type->sat_cname );
+}
+
+/* The attributes filter f tests; unbounded when an item tests none the overlay can name or a
+ * computed one */
+static void
+dmg_deps_of_filter( dmg_tags *deps, Filter *f )
+{
+	AttributeDescription *ad;
+
+	for ( ; f; f = f->f_next ) {
+		switch ( f->f_choice ) {
+		case LDAP_FILTER_AND:
+		case LDAP_FILTER_OR:
+			dmg_deps_of_filter( deps, f->f_list );
+			break;
+		case LDAP_FILTER_NOT:
+			dmg_deps_of_filter( deps, f->f_not );
+			break;
+		case SLAPD_FILTER_COMPUTED:
+			break;
+		default:
+			ad = dmg_filter_ad( f );
+			if ( ad == NULL || dmg_ad_is_computed( ad ) )
+				deps->unbounded = 1;
+			else
+				dmg_deps_add( deps, ad );
+		}
+	}
+}
+
+/* The attributes of an entry slapd's ACLs (the database's, then the frontend's) read to decide
+ * what they grant on it */
+static void
+dmg_deps_of_acls( Operation *op, dmg_tags *deps )
+{
+	AccessControl *lists[2], *a;
+	AttributeName *an;
+	Access *b;
+	int i;
+
+	lists[0] = op->o_bd->be_acl;
+	lists[1] = frontendDB->be_acl;
+	for ( i = 0; i < 2; i++ ) {
+		for ( a = lists[i]; a; a = a->acl_next ) {
+			if ( a->acl_filter )
+				dmg_deps_of_filter( deps, a->acl_filter );
+			for ( an = a->acl_attrs; !BER_BVISEMPTY( &a->acl_attrval )
+					&& an && !BER_BVISNULL( &an->an_name ); an++ ) {
+				if ( an->an_desc )
+					dmg_deps_add( deps, an->an_desc );
+			}
+			for ( b = a->acl_access; b; b = b->a_next ) {
+				if ( b->a_dn_at )
+					dmg_deps_add( deps, b->a_dn_at );
+			}
+		}
+	}
+}
+
+/* What group's list for op's identity depends on (see above) */
+static void
+dmg_group_deps( Operation *op, slap_overinst *on, Entry *group, dmg_tags *deps )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	AttributeDescription **rule[] = { &dmg_ad.department, &dmg_ad.include_sub,
+		&dmg_ad.condition, &dmg_ad.include_member, &dmg_ad.exclude_member, &dmg_ad.mail,
+		&slap_schema.si_ad_objectClass, NULL };
+	dmg_rule r;
+	int i;
+
+	memset( deps, 0, sizeof( *deps ) );
+	deps->op = op;
+	for ( i = 0; rule[i]; i++ )
+		dmg_deps_add( deps, *rule[i] );
+	dmg_deps_of_filter( deps, di->dept_filter );
+	/* the rule's filter: the member filter and the conditions */
+	dmg_rule_from_entry( op, di, group, &r );
+	dmg_deps_of_filter( deps, r.filter );
+	dmg_rule_free( op, &r );
+	if ( !dmg_is_root( op, on ) )
+		dmg_deps_of_acls( op, deps );
+}
+
+/* The attributes a modify changes, with their supertypes (NULL for other writes: any) */
+static void
+dmg_write_changed( Operation *op, dmg_tags *changed )
+{
+	Modifications *ml;
+	AttributeType *at;
+
+	memset( changed, 0, sizeof( *changed ) );
+	changed->op = op;
+	if ( op->o_tag != LDAP_REQ_MODIFY ) {
+		changed->unbounded = 1;
+		return;
+	}
+	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
+		for ( at = ml->sml_desc->ad_type; at; at = at->sat_sup )
+			dmg_tags_add( changed, &at->sat_cname );
+	}
+}
+
 /* Tags of group's list for op's identity; ts->unbounded when it must go untagged */
 static void
 dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
@@ -1604,8 +1724,17 @@ dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	}
 	if ( keys.unbounded )
 		dmg_cache_invalidate( di->cache );
-	else
-		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, new_ndn ? 2 : 0 );
+	else if ( new_ndn )
+		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, 2 );
+	else {
+		/* a modify keeps the lists that read none of the attributes it changes */
+		dmg_tags changed;
+
+		dmg_write_changed( op, &changed );
+		dmg_cache_invalidate_changed( di->cache, keys.t, keys.n,
+			changed.unbounded ? NULL : changed.t, changed.n );
+		op->o_tmpfree( changed.t, op->o_tmpmemctx );
+	}
 	op->o_tmpfree( keys.t, op->o_tmpmemctx );
 	filter_free_x( op, f, 1 );
 	if ( g )
@@ -1634,13 +1763,16 @@ dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, si
 	unsigned long gen, dmg_members *ms, dmg_cache_entry **held )
 {
 	dmg_info *di = on->on_bi.bi_private;
-	dmg_tags ts;
+	dmg_tags ts, deps;
 	int stored;
 
 	dmg_group_tags( op, on, group, &ts );
-	stored = dmg_cache_put_tagged( di->cache, key, len, gen, ts.t,
-		ts.unbounded ? 0 : ts.n, ms, ms->n + ms->nmail_count, dmg_members_bytes( ms ), held );
+	dmg_group_deps( op, on, group, &deps );
+	stored = dmg_cache_put_deps( di->cache, key, len, gen, ts.t, ts.unbounded ? 0 : ts.n,
+		deps.unbounded ? NULL : deps.t, deps.n, ms, ms->n + ms->nmail_count,
+		dmg_members_bytes( ms ), held );
 	op->o_tmpfree( ts.t, op->o_tmpmemctx );
+	op->o_tmpfree( deps.t, op->o_tmpmemctx );
 	return stored;
 }
 

@@ -25,6 +25,7 @@ enum {
 	DMG_MON_VALUES,
 	DMG_MON_BYTES,
 	DMG_MON_MAX_VALUES,
+	DMG_MON_KEPT,
 	DMG_MON_N
 };
 
@@ -52,6 +53,8 @@ static struct {
 	DMG_MON_AT( "10", "dmgCacheBytes",
 		"Memory held by the cached lists, without the allocator overhead" ),
 	DMG_MON_AT( "11", "dmgCacheMaxValues", "dynmailgroup-cache-max-values" ),
+	DMG_MON_AT( "12", "dmgCacheKept",
+		"Lists a write concerned but kept: it changed no attribute they depend on" ),
 };
 
 static ObjectClass *dmg_mon_oc;
@@ -61,7 +64,8 @@ static const char dmg_mon_oc_def[] =
 	"DESC 'Membership cache statistics of slapo-dynmailgroup' SUP top AUXILIARY "
 	"MAY ( dmgCacheHits $ dmgCacheMisses $ dmgCacheInvalidationsTargeted $ "
 	"dmgCacheInvalidationsFull $ dmgCacheDropped $ dmgCacheRefused $ dmgCacheEvictions $ "
-	"dmgCacheEntries $ dmgCacheValues $ dmgCacheBytes $ dmgCacheMaxValues ) )";
+	"dmgCacheEntries $ dmgCacheValues $ dmgCacheBytes $ dmgCacheMaxValues $ "
+	"dmgCacheKept ) )";
 
 int
 dmg_monitor_register_schema( void )
@@ -100,6 +104,7 @@ dmg_monitor_values( dmg_info *di, unsigned long *v )
 	v[DMG_MON_VALUES] = st.values;
 	v[DMG_MON_BYTES] = st.bytes;
 	v[DMG_MON_MAX_VALUES] = di->cache_max_values;
+	v[DMG_MON_KEPT] = st.kept;
 }
 
 static int

@@ -101,7 +101,8 @@ START_TEST(monitor_entry_has_the_statistics)
     static const char *const attrs[] = {
         "dmgCacheHits", "dmgCacheMisses", "dmgCacheInvalidationsTargeted",
         "dmgCacheInvalidationsFull", "dmgCacheDropped", "dmgCacheRefused",
-        "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes", NULL
+        "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes",
+        "dmgCacheKept", NULL
     };
 
     /* one entry, below its database's entry */
@@ -199,6 +200,58 @@ START_TEST(write_drops_only_the_groups_it_concerns)
     DMG_ASSERT_RC(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), LDAP_SUCCESS);
     free(eng);
     free(fin);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A modify that changes no attribute a group's list reads (an employee's description, a
+ * password policy's bind time) keeps the list, for the rootdn and for the MTA (whose rights the
+ * ACLs decide); one that changes a condition's attribute drops it */
+START_TEST(modify_of_unread_attributes_keeps_the_lists)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    unsigned long kept;
+    stats before, after;
+    char *fresh, *m;
+
+    add_group(root, "k-eng-mgr", "ou=Engineering," DMG_SUFFIX, "(title=Manager)");
+    free(members_of(root, "k-eng-mgr"));
+    free(members_of(mta, "k-eng-mgr"));
+
+    kept = stat_of(root, "dmgCacheKept");
+    before = stats_now(root);
+    DMG_EXPECT_OK(dmg_modify(root, ALICE, "replace: description\ndescription: on leave\n"),
+                  "description");
+    DMG_EXPECT_OK(dmg_modify(root, "cn=k-eng-mgr," GROUPS,
+                             "replace: description\ndescription: the managers\n"),
+                  "the group's description");
+    m = members_of(root, "k-eng-mgr");
+    free(members_of(mta, "k-eng-mgr"));
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 0);
+    ck_assert_uint_eq(after.hits - before.hits, 2);
+    ck_assert_uint_ge(stat_of(root, "dmgCacheKept") - kept, 4);
+    ck_assert_uint_eq(after.targeted - before.targeted, 2);
+
+    /* what was kept is what a computation gives: anonymous lists are never cached */
+    DMG_ASSERT_STR(m, fresh = members_of(anon, "k-eng-mgr"));
+    free(fresh);
+    free(m);
+
+    /* a condition's attribute: the lists go, and the next read shows the change */
+    before = stats_now(root);
+    DMG_EXPECT_OK(dmg_modify(root, CAROL, "replace: title\ntitle: Manager\n"), "title");
+    m = members_of(mta, "k-eng-mgr");
+    ck_assert_ptr_nonnull(strstr(m, CAROL));
+    free(m);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    DMG_EXPECT_OK(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), "title back");
+    DMG_EXPECT_OK(dmg_modify(root, ALICE, "delete: description\n"), "description back");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
     dmg_disconnect(root);
 }
 END_TEST
@@ -629,6 +682,7 @@ static Suite *cache_suite(void)
     TCase *tc = dmg_tcase("cache");
     tcase_add_test(tc, monitor_entry_has_the_statistics);
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
+    tcase_add_test(tc, modify_of_unread_attributes_keeps_the_lists);
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);

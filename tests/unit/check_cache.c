@@ -73,6 +73,8 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_put_tagged fault_dmg_cache_put_tagged
 #define dmg_cache_invalidate_tags fault_dmg_cache_invalidate_tags
 #define dmg_cache_invalidate_moved fault_dmg_cache_invalidate_moved
+#define dmg_cache_put_deps fault_dmg_cache_put_deps
+#define dmg_cache_invalidate_changed fault_dmg_cache_invalidate_changed
 /* cache.h is already included, so the renamed API needs its own prototypes */
 dmg_cache *dmg_cache_new(unsigned long max_values, dmg_cache_free_fn free_value);
 void dmg_cache_destroy(dmg_cache *c);
@@ -90,6 +92,12 @@ int dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned 
 void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys);
 void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                 const dmg_cache_tag *bases, size_t nbases);
+int dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                       const dmg_cache_tag *tags, size_t ntags, const dmg_cache_tag *deps,
+                       size_t ndeps, void *value, unsigned long nvalues, size_t bytes,
+                       dmg_cache_entry **held);
+void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                  const dmg_cache_tag *changed, size_t nchanged);
 #include "cache.c"
 #undef malloc
 #undef calloc
@@ -105,6 +113,8 @@ void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t 
 #undef dmg_cache_put_tagged
 #undef dmg_cache_invalidate_tags
 #undef dmg_cache_invalidate_moved
+#undef dmg_cache_put_deps
+#undef dmg_cache_invalidate_changed
 
 /* ---- test values and helpers ---------------------------------------------------------------- */
 
@@ -1522,6 +1532,94 @@ START_TEST(test_targeted_invalidation_when_allocation_fails_drops_everything)
 }
 END_TEST
 
+/* ---- attribute dependencies (a modify of attributes a list does not read) ------------------- */
+
+/* A write that changed only attributes a value does not depend on keeps it (counted as kept);
+ * one that changed one it depends on, or any attribute (NULL), drops it; values stored without
+ * dependencies (put_tagged) go with every write that concerns them */
+START_TEST(test_changed_keeps_values_that_read_none_of_the_attributes)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2), u = TVAL(3);
+    dmg_cache_tag tags[] = { TAG("g1"), TAG("d1") }, deps[] = { TAG("mail"), TAG("title") };
+    dmg_cache_tag write[] = { TAG("d1") }, desc[] = { TAG("description") },
+                  title[] = { TAG("title") };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 2, deps, 2,
+                                        &a, 1, 0, NULL), 1);
+    ck_assert_int_eq(put_tagged(c, K("u"), dmg_cache_generation(c), tags, 2, &u), 1);
+    dmg_cache_invalidate_changed(c, write, 1, desc, 1);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    ck_assert_ptr_null(peek(c, K("u")));
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.kept, 1);
+    ck_assert_uint_eq(st.dropped, 1);
+    ck_assert_uint_eq(st.invalidations_targeted, 1);
+
+    /* nothing changed at all: still kept */
+    dmg_cache_invalidate_changed(c, write, 1, desc, 0);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    dmg_cache_invalidate_changed(c, write, 1, title, 1);
+    ck_assert_ptr_null(peek(c, K("a")));
+    ck_assert_uint_eq(a.frees, 1);
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("b"), dmg_cache_generation(c), tags, 2, deps, 2,
+                                        &b, 1, 0, NULL), 1);
+    dmg_cache_invalidate_changed(c, write, 1, NULL, 0);
+    ck_assert_ptr_null(peek(c, K("b")));
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.kept, 2);
+    ck_assert_uint_eq(st.dropped, 3);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.values, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* A value with no tags depends on everything, whatever its dependencies say; a value read
+ * before a write that concerned it is refused even when the write changed none of its
+ * attributes (only stored values are kept) */
+START_TEST(test_changed_refuses_older_puts_and_drops_untagged)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), n = TVAL(2);
+    dmg_cache_tag tags[] = { TAG("d1") }, deps[] = { TAG("title") };
+    dmg_cache_tag desc[] = { TAG("description") };
+    unsigned long gen = dmg_cache_generation(c);
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("n"), gen, NULL, 0, deps, 1, &n, 1, 0, NULL), 1);
+    dmg_cache_invalidate_changed(c, tags, 1, desc, 1);
+    ck_assert_ptr_null(peek(c, K("n")));
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), gen, tags, 1, deps, 1, &a, 1, 0, NULL), 0);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.refused, 1);
+    ck_assert_uint_eq(st.kept, 0);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* Dependencies cost memory of their own, counted in bytes */
+START_TEST(test_dependencies_are_accounted)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2);
+    dmg_cache_tag tags[] = { TAG("d1") }, deps[] = { TAG("mail"), TAG("title") };
+    dmg_cache_stats without, with;
+
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), tags, 1, &a), 1);
+    dmg_cache_get_stats(c, &without);
+    dmg_cache_invalidate(c);
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 1, deps, 2,
+                                        &b, 1, 0, NULL), 1);
+    dmg_cache_get_stats(c, &with);
+    ck_assert_uint_eq(with.bytes - without.bytes, 2 * sizeof(unsigned long));
+    dmg_cache_destroy(c);
+}
+END_TEST
+
 /* ---- moved subtrees (renames) -------------------------------------------------------------- */
 
 /* A rename drops the values tagged at or below the moved DNs, not a sibling whose DN merely
@@ -1817,6 +1915,9 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_moved_drops_tags_at_or_below_the_base);
     tcase_add_test(tc, test_forgotten_moves_refuse_older_puts);
     tcase_add_test(tc, test_moved_when_allocation_fails_drops_everything);
+    tcase_add_test(tc, test_changed_keeps_values_that_read_none_of_the_attributes);
+    tcase_add_test(tc, test_changed_refuses_older_puts_and_drops_untagged);
+    tcase_add_test(tc, test_dependencies_are_accounted);
     suite_add_tcase(s, tc);
 
     tc = tcase_new("keys", 10);
