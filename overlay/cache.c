@@ -11,6 +11,7 @@
  * entry that could have stayed.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ struct dmg_cache_entry {
     void *value;
     unsigned long nvalues;
     size_t bytes;                      /* counted in the statistics */
+    size_t own;                        /* of which this allocation */
     unsigned refs;                     /* the cache's own reference + readers */
     size_t keylen;
     unsigned long hash;
@@ -62,7 +64,7 @@ struct dmg_cache {
     unsigned moved_next;
     unsigned long moved_floor;
     unsigned long hits, misses, evictions;
-    unsigned long invalidations_targeted, invalidations_full, dropped, refused, kept;
+    unsigned long invalidations_targeted, invalidations_full, dropped, refused, kept, updated;
     size_t bytes;
 };
 
@@ -399,7 +401,7 @@ entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntag
     }
     e->keylen = keylen;
     e->hash = hash_key(key, keylen);
-    e->bytes = own;
+    e->bytes = e->own = own;
     return e;
 }
 
@@ -527,16 +529,91 @@ moved_record(dmg_cache *c, const dmg_cache_tag *base)
     return 1;
 }
 
+/* Takes e out as an invalidation drops it (lock held); dead collects what is to be freed */
+static void
+drop(dmg_cache *c, dmg_cache_entry *e, dmg_cache_entry **dead)
+{
+    c->dropped++;
+    if (entry_unlink(c, e)) {
+        e->hnext = *dead;
+        *dead = e;
+    }
+}
+
+/* A copy of e (its key, tags and attributes) for another value, not yet in the table; NULL
+ * when memory runs out */
+static dmg_cache_entry *
+entry_clone(const dmg_cache_entry *e, void *value, unsigned long nvalues, size_t bytes)
+{
+    dmg_cache_entry *n = malloc(e->own);
+    ptrdiff_t off;
+    size_t i;
+
+    if (n == NULL)
+        return NULL;
+    memcpy(n, e, e->own);
+    off = (char *)n - (char *)e;
+    n->dep_hash = (unsigned long *)((char *)e->dep_hash + off);
+    n->tag = (dmg_cache_tag *)((char *)e->tag + off);
+    n->key = (unsigned char *)e->key + off;
+    for (i = 0; i < n->ntags; i++)
+        n->tag[i].val = (const char *)e->tag[i].val + off;
+    n->hnext = n->prev = n->next = NULL;
+    n->value = value;
+    n->nvalues = nvalues ? nvalues : 1;
+    n->bytes = n->own + bytes;
+    n->refs = 1;
+    return n;
+}
+
+/* Puts the value an update computed for the held entry e in its place (the value is the
+ * cache's from then on); when e is no longer there (dropped, evicted, or replaced by a list
+ * that may predate the write), what is under its key goes instead and the value is freed */
+static void
+update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues, size_t bytes)
+{
+    dmg_cache_entry *dead = NULL, *n = NULL, **pp;
+
+    if (value && (n = entry_clone(e, value, nvalues, bytes)) == NULL && c->free_value)
+        c->free_value(value);
+    pthread_mutex_lock(&c->lock);
+    pp = bucket_slot(c, e->key, e->keylen, e->hash);
+    if (*pp && (*pp != e || n == NULL || n->nvalues > c->max_values)) {
+        drop(c, *pp, &dead);
+    } else if (*pp) {
+        /* e stays held by the caller: it is never freed here */
+        entry_unlink(c, e);
+        dead = evict_for(c, n->nvalues);
+        *bucket_slot(c, n->key, n->keylen, n->hash) = n;
+        lru_push_front(c, n);
+        c->values += n->nvalues;
+        c->bytes += n->bytes;
+        c->entries++;
+        c->updated++;
+        n = NULL;
+    }
+    if (--e->refs == 0) {
+        e->hnext = dead;
+        dead = e;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (n)
+        entry_free(c, n);
+    free_chain(c, dead);
+}
+
 /* The invalidations: keys as dmg_cache_invalidate_tags, bases as dmg_cache_invalidate_moved;
  * with changed (the n attributes a write changed, NULL: any), a value concerned by keys alone
- * and stored with attributes none of which changed stays */
+ * and stored with attributes none of which changed stays; with update, a concerned tagged
+ * value is replaced by what update computes from it (see dmg_cache_invalidate_update) */
 static void
 invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cache_tag *bases,
-           size_t nbases, const dmg_cache_tag *changed, size_t nchanged)
+           size_t nbases, const dmg_cache_tag *changed, size_t nchanged,
+           dmg_cache_update_fn update, void *arg)
 {
-    dmg_cache_entry *dead = NULL, *e, *next;
+    dmg_cache_entry *dead = NULL, *e, *next, **pending = NULL;
     unsigned long *h = malloc((nkeys + nchanged + 1) * sizeof(*h)), *ch = NULL;
-    size_t i;
+    size_t i, npending = 0;
     int recorded = 1;
 
     if (h == NULL) {
@@ -563,6 +640,9 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
         c->invalidations_targeted--;
         c->invalidations_full++;
     }
+    /* no room to remember what to update: what would be updated is dropped */
+    if (update && recorded && c->entries)
+        pending = malloc(c->entries * sizeof(*pending));
     for (e = c->lru_head; e; e = next) {
         next = e->next;
         if (recorded && !entry_concerned(e, h, nkeys, bases, nbases))
@@ -573,35 +653,55 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
             c->kept++;
             continue;
         }
-        c->dropped++;
-        if (entry_unlink(c, e)) {
-            e->hnext = dead;
-            dead = e;
+        if (pending && e->ntags > 0) {
+            /* stays readable until its update is in place: the write has not returned */
+            e->refs++;
+            pending[npending++] = e;
+            continue;
         }
+        drop(c, e, &dead);
     }
     pthread_mutex_unlock(&c->lock);
     free(h);
     free_chain(c, dead);
+    for (i = 0; i < npending; i++) {
+        unsigned long nvalues = 0;
+        size_t bytes = 0;
+        void *value;
+
+        e = pending[i];
+        value = update(arg, e->key, e->keylen, e->value, &nvalues, &bytes);
+        update_one(c, e, value, nvalues, bytes);
+    }
+    free(pending);
 }
 
 void
 dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
 {
-    invalidate(c, keys, nkeys, NULL, 0, NULL, 0);
+    invalidate(c, keys, nkeys, NULL, 0, NULL, 0, NULL, NULL);
 }
 
 void
 dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                            const dmg_cache_tag *bases, size_t nbases)
 {
-    invalidate(c, keys, nkeys, bases, nbases, NULL, 0);
+    invalidate(c, keys, nkeys, bases, nbases, NULL, 0, NULL, NULL);
 }
 
 void
 dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                              const dmg_cache_tag *changed, size_t nchanged)
 {
-    invalidate(c, keys, nkeys, NULL, 0, changed, nchanged);
+    invalidate(c, keys, nkeys, NULL, 0, changed, nchanged, NULL, NULL);
+}
+
+void
+dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                            const dmg_cache_tag *changed, size_t nchanged,
+                            dmg_cache_update_fn update, void *arg)
+{
+    invalidate(c, keys, nkeys, NULL, 0, changed, nchanged, update, arg);
 }
 
 void
@@ -618,6 +718,7 @@ dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out)
     out->dropped = c->dropped;
     out->refused = c->refused;
     out->kept = c->kept;
+    out->updated = c->updated;
     out->bytes = c->bytes;
     pthread_mutex_unlock(&c->lock);
 }

@@ -77,6 +77,19 @@ void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t 
 void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                   const dmg_cache_tag *changed, size_t nchanged);
 
+/* Computes, outside the cache's lock, the value that replaces value (stored under key) after
+ * a write: NULL to drop it; else *nvalues and *bytes as for a put. */
+typedef void *(*dmg_cache_update_fn)(void *arg, const void *key, size_t keylen,
+                                     const void *value, unsigned long *nvalues, size_t *bytes);
+
+/* As dmg_cache_invalidate_changed, but a tagged value it would drop is replaced, in place, by
+ * update's value (given the old one, which stays readable and unchanged meanwhile: held values
+ * are never written).  A value replaced or dropped in between by another invalidation or put
+ * is dropped instead, whatever took its place: two writes never build on one old value. */
+void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                 const dmg_cache_tag *changed, size_t nchanged,
+                                 dmg_cache_update_fn update, void *arg);
+
 /* The value stored under key, or NULL.  On success *held must later be given back with
  * dmg_cache_release(); the value stays valid until then. */
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
@@ -114,6 +127,7 @@ typedef struct dmg_cache_stats {
     unsigned long refused;      /* puts refused as computed from data older than a write */
     unsigned long kept;         /* entries a targeted invalidation concerned but kept, as
                                    depending on no attribute the write changed */
+    unsigned long updated;      /* entries replaced in place by an update */
     size_t bytes;               /* entries' own memory plus the bytes given with their values */
 } dmg_cache_stats;
 void dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out);

@@ -14,9 +14,11 @@
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
  *                   and why: the explanation), both with overrides and nested groups; reverse
  *                   lookups (the groups of E); the cache's use: lists by group and identity,
- *                   tagged with what they depend on, and what a write invalidates
+ *                   tagged with the entries and attributes they depend on, what a write
+ *                   keeps, updates in place (one entry's membership) or invalidates
  *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
- *                   tags: a write drops only the lists of the groups it concerns)
+ *                   tags: a write drops only the lists of the groups it concerns, keeps those
+ *                   that read none of the attributes it changed, or replaces them by updates)
  *   monitor.c       the cache's statistics under cn=monitor
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
@@ -26,8 +28,9 @@
  *   references.c    entries groups name (departments, overrides, roles): renames and moves
  *                   followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
- *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
- *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
+ *   access.c        roles (decided once per operation), hidden groups, member visibility
+ *                   (requester or group), ACL group clauses (bi_entry_get_rw), what the
+ *                   member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  *   preview.c       the No-Op control and a previewed group write's Post-Read entry
  */
@@ -303,11 +306,12 @@ unsigned long dmg_operation_generation( Operation *op, dmg_info *di );
 int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
-/* After a write to the entry ndn has succeeded: drops the cached lists of the groups whose
+/* In a write's response, once it has succeeded: drops the cached lists of the groups whose
  * rule may select ndn (a department above it), of groups with overrides, and of ndn itself
- * when it is a group; for a rename
+ * when it is a group -- but keeps those a modify cannot change (it changes no attribute they
+ * read) and updates in place those that can change only by ndn's own membership; for a rename
  * (new_ndn not NULL) the same for new_ndn, and the lists of groups naming an entry at or
- * below either DN */
+ * below either DN, all dropped */
 void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	struct berval *new_ndn );
 void dmg_members_free_value( void *ms );

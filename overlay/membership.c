@@ -127,20 +127,31 @@ dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
 	m->mail_count = ms->nmail_count - m->mail_first;
 }
 
-/* Appends the members of a nested group's list, with their mail values */
+/* Appends the members of src but the entry skip (NULL: none), with their mail values */
 static void
-dmg_members_append( dmg_members *out, dmg_members *src )
+dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *skip )
 {
 	unsigned i, j;
 
 	for ( i = 0; i < src->n; i++ ) {
-		dmg_member *from = &src->m[i], *m = dmg_members_new( out, &from->dn, &from->ndn );
+		dmg_member *from = &src->m[i], *m;
+
+		if ( skip && dn_match( &from->ndn, skip ) )
+			continue;
+		m = dmg_members_new( out, &from->dn, &from->ndn );
 
 		for ( j = 0; j < from->mail_count; j++ )
 			dmg_members_push_mail( out, &src->mail[from->mail_first + j],
 				&src->nmail[from->mail_first + j] );
 		m->mail_count = out->nmail_count - m->mail_first;
 	}
+}
+
+/* Appends the members of a nested group's list, with their mail values */
+static void
+dmg_members_append( dmg_members *out, dmg_members *src )
+{
+	dmg_members_append_except( out, src, NULL );
 }
 
 static int
@@ -1703,6 +1714,152 @@ dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 	return f;
 }
 
+/* What a list holds, for the statistics (the allocator's own overhead left out) */
+static size_t
+dmg_members_bytes( dmg_members *ms )
+{
+	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
+			* sizeof( struct berval );
+	unsigned i;
+
+	for ( i = 0; i < ms->n; i++ )
+		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
+	for ( i = 0; i < ms->nmail_count; i++ )
+		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
+	return b;
+}
+
+/* ---- lists updated in place ------------------------------------------------------------------
+ *
+ * A write that adds, deletes or modifies one entry E that has no entry below it changes, in a
+ * list its tags concern, at most E's own membership: nothing below E depends on it, and E is
+ * not a department of the group (a department's delete is refused, a modified department has
+ * its employees below it).  The cache then replaces such a list, before the write returns, by
+ * a copy without E, with E again when the reverse test (dmg_rule_has_member, which the forward
+ * expansion agrees with) says E is a member for the list's identity.  Lists of groups with
+ * overrides (a named group may change with E) are untagged and dropped, as are the lists of E
+ * itself, every list when the write is a rename, or still has the backend's transaction on it
+ * (it runs inside another operation's, not committed yet; the update's reads would go through
+ * it), or E has entries below it.
+ */
+
+typedef struct dmg_update_ctx {
+	Operation *op;
+	slap_overinst *on;
+	struct berval *ndn;	/* E */
+	int single;		/* -1 not known yet; 1 the write changes E's membership alone */
+} dmg_update_ctx;
+
+static int
+dmg_first_child_cb( Operation *op, SlapReply *rs )
+{
+	int *found = op->o_callback->sc_private;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	*found = 1;
+	/* makes the backend end the search at once */
+	return LDAP_SIZELIMIT_EXCEEDED;
+}
+
+/* Does the write change E's membership alone: an add or delete (of a leaf, which back-mdb
+ * requires), or a modify of an entry without entries below it?  Asked once per write. */
+static int
+dmg_update_single( dmg_update_ctx *u )
+{
+	slap_callback cb = { 0 };
+	Operation root;
+	Filter *f;
+	int found = 0, rc;
+
+	if ( u->single >= 0 )
+		return u->single;
+	u->single = u->op->o_tag != LDAP_REQ_MODIFY;
+	if ( u->single )
+		return 1;
+	cb.sc_response = dmg_first_child_cb;
+	cb.sc_private = &found;
+	f = filter_dup( (Filter *)slap_filter_objectClass_pres, u->op->o_tmpmemctx );
+	dmg_op_as_root( u->op, &root );
+	rc = dmg_internal_search( &root, u->ndn, LDAP_SCOPE_ONELEVEL, f, &cb );
+	filter_free_x( u->op, f, 1 );
+	u->single = !found && rc == LDAP_SUCCESS;
+	return u->single;
+}
+
+/* The operation a list cached for identity idn was computed with: the rootdn's, or a copy of
+ * op for idn on the database itself (a write guard's grant makes op's own copy of it another
+ * one) -- the cache holds only lists of identities whose rights no connection changes */
+static void
+dmg_op_as_identity( Operation *op, slap_overinst *on, struct berval *idn, Operation *as,
+	dmg_who *who )
+{
+	dmg_op_as_root( op, as );
+	if ( !dn_match( idn, &as->o_bd->be_rootndn ) ) {
+		as->o_dn = *idn;
+		as->o_ndn = *idn;
+	}
+	dmg_who_begin( as, on, who );
+}
+
+/* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn) after the
+ * write u describes, or NULL when it must go */
+static void *
+dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
+	unsigned long *nvalues, size_t *bytes )
+{
+	dmg_update_ctx *u = arg;
+	dmg_info *di = u->on->on_bi.bi_private;
+	const char *sep = memchr( key, '\0', keylen );
+	struct berval gndn, idn;
+	Entry *group, *e = NULL;
+	dmg_members *ms;
+	Operation as;
+	dmg_who who;
+	dmg_rule r;
+	int member = 0;
+
+	if ( sep == NULL )
+		return NULL;
+	gndn.bv_val = (char *)key;
+	gndn.bv_len = sep - (const char *)key;
+	idn.bv_val = (char *)sep + 1;
+	idn.bv_len = keylen - gndn.bv_len - 1;
+	if ( dn_match( &gndn, u->ndn ) || !dmg_update_single( u )
+		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
+		return NULL;
+	if ( u->op->o_tag != LDAP_REQ_DELETE
+		&& ( e = dmg_entry_get( u->op, u->on, u->ndn ) ) == NULL ) {
+		/* gone again since: a later write's response decides */
+		dmg_entry_release( u->op, u->on, group );
+		return NULL;
+	}
+	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
+	if ( e ) {
+		dmg_rule_from_entry( &as, di, group, &r );
+		member = dmg_rule_has_member( &as, u->on, &r, e );
+		dmg_rule_free( &as, &r );
+	}
+	ms = ch_calloc( 1, sizeof( dmg_members ) );
+	dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
+	if ( member )
+		dmg_members_push( &as, ms, e );
+	dmg_who_end( &as, &who );
+	if ( e )
+		dmg_entry_release( u->op, u->on, e );
+	dmg_entry_release( u->op, u->on, group );
+	if ( di->max_members && ms->n > di->max_members ) {
+		/* a computation answers adminLimitExceeded: no list */
+		dmg_members_free_value( ms );
+		return NULL;
+	}
+	dmg_members_index( ms );
+	*nvalues = ms->n + ms->nmail_count;
+	*bytes = dmg_members_bytes( ms );
+	return ms;
+}
+
 void
 dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	struct berval *new_ndn )
@@ -1727,34 +1884,21 @@ dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	else if ( new_ndn )
 		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, 2 );
 	else {
-		/* a modify keeps the lists that read none of the attributes it changes */
+		/* a modify keeps the lists that read none of the attributes it changes; the
+		 * others are updated in place when they can be */
+		dmg_update_ctx u = { op, (slap_overinst *)op->o_bd->bd_info, ndn, -1 };
 		dmg_tags changed;
 
 		dmg_write_changed( op, &changed );
-		dmg_cache_invalidate_changed( di->cache, keys.t, keys.n,
-			changed.unbounded ? NULL : changed.t, changed.n );
+		dmg_cache_invalidate_update( di->cache, keys.t, keys.n,
+			changed.unbounded ? NULL : changed.t, changed.n,
+			dmg_op_in_backend_txn( op ) ? NULL : dmg_members_update, &u );
 		op->o_tmpfree( changed.t, op->o_tmpmemctx );
 	}
 	op->o_tmpfree( keys.t, op->o_tmpmemctx );
 	filter_free_x( op, f, 1 );
 	if ( g )
 		filter_free_x( op, g, 1 );
-}
-
-/* What a list holds, for the statistics (the allocator's own overhead left out) */
-static size_t
-dmg_members_bytes( dmg_members *ms )
-{
-	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
-		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
-			* sizeof( struct berval );
-	unsigned i;
-
-	for ( i = 0; i < ms->n; i++ )
-		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
-	for ( i = 0; i < ms->nmail_count; i++ )
-		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
-	return b;
 }
 
 /* Stores a list computed from data read at generation gen; 1 when the cache took it */

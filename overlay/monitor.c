@@ -26,6 +26,7 @@ enum {
 	DMG_MON_BYTES,
 	DMG_MON_MAX_VALUES,
 	DMG_MON_KEPT,
+	DMG_MON_UPDATED,
 	DMG_MON_N
 };
 
@@ -55,6 +56,8 @@ static struct {
 	DMG_MON_AT( "11", "dmgCacheMaxValues", "dynmailgroup-cache-max-values" ),
 	DMG_MON_AT( "12", "dmgCacheKept",
 		"Lists a write concerned but kept: it changed no attribute they depend on" ),
+	DMG_MON_AT( "13", "dmgCacheUpdated",
+		"Lists a write to one entry updated in place (that entry added or removed)" ),
 };
 
 static ObjectClass *dmg_mon_oc;
@@ -65,7 +68,7 @@ static const char dmg_mon_oc_def[] =
 	"MAY ( dmgCacheHits $ dmgCacheMisses $ dmgCacheInvalidationsTargeted $ "
 	"dmgCacheInvalidationsFull $ dmgCacheDropped $ dmgCacheRefused $ dmgCacheEvictions $ "
 	"dmgCacheEntries $ dmgCacheValues $ dmgCacheBytes $ dmgCacheMaxValues $ "
-	"dmgCacheKept ) )";
+	"dmgCacheKept $ dmgCacheUpdated ) )";
 
 int
 dmg_monitor_register_schema( void )
@@ -105,6 +108,7 @@ dmg_monitor_values( dmg_info *di, unsigned long *v )
 	v[DMG_MON_BYTES] = st.bytes;
 	v[DMG_MON_MAX_VALUES] = di->cache_max_values;
 	v[DMG_MON_KEPT] = st.kept;
+	v[DMG_MON_UPDATED] = st.updated;
 }
 
 static int

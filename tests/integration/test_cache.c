@@ -102,7 +102,7 @@ START_TEST(monitor_entry_has_the_statistics)
         "dmgCacheHits", "dmgCacheMisses", "dmgCacheInvalidationsTargeted",
         "dmgCacheInvalidationsFull", "dmgCacheDropped", "dmgCacheRefused",
         "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes",
-        "dmgCacheKept", NULL
+        "dmgCacheKept", "dmgCacheUpdated", NULL
     };
 
     /* one entry, below its database's entry */
@@ -240,16 +240,122 @@ START_TEST(modify_of_unread_attributes_keeps_the_lists)
     free(fresh);
     free(m);
 
-    /* a condition's attribute: the lists go, and the next read shows the change */
+    /* a condition's attribute: the lists change (updated in place), and the next read
+     * shows it */
     before = stats_now(root);
     DMG_EXPECT_OK(dmg_modify(root, CAROL, "replace: title\ntitle: Manager\n"), "title");
     m = members_of(mta, "k-eng-mgr");
     ck_assert_ptr_nonnull(strstr(m, CAROL));
     free(m);
     after = stats_now(root);
-    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_eq(after.misses - before.misses, 0);
     DMG_EXPECT_OK(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), "title back");
     DMG_EXPECT_OK(dmg_modify(root, ALICE, "delete: description\n"), "description back");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* ---- lists updated in place ------------------------------------------------------------------ */
+
+#define FRONTEND "ou=Frontend,ou=Engineering," DMG_SUFFIX
+#define NEWBIE   "uid=newbie," FRONTEND
+
+static unsigned long updated_now(LDAP *ld)
+{
+    return stat_of(ld, "dmgCacheUpdated");
+}
+
+/* member and dmgMemberMail of cn=<cn> as ld reads it, then as anonymous does (whose lists are
+ * never cached: a fresh computation) -- equal */
+static void assert_cached_is_fresh(LDAP *ld, LDAP *anon, const char *cn)
+{
+    const char *dn = dmg_fmt("cn=%s," GROUPS, cn);
+    char *cached = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "member");
+    char *fresh = dmg_values_joined(anon, dn, LDAP_SCOPE_BASE, NULL, "member");
+
+    DMG_ASSERT_STR(cached, fresh);
+    free(cached);
+    free(fresh);
+    cached = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    fresh = dmg_values_joined(anon, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    DMG_ASSERT_STR(cached, fresh);
+    free(cached);
+    free(fresh);
+}
+
+/* After one write of one employee: the lists of both groups for the rootdn and the MTA are
+ * read from the cache (no miss) when the write updated them in place (in-place updates
+ * counted: at least these four), else computed again (four misses); always equal to a fresh
+ * computation */
+static void check_after_write(LDAP *root, LDAP *mta, LDAP *anon, unsigned long updated_before,
+                              int inplace)
+{
+    unsigned long updated = updated_now(root) - updated_before;
+    stats before = stats_now(root);
+
+    if (inplace)
+        ck_assert_uint_ge(updated, 4);
+    else
+        ck_assert_uint_eq(updated, 0);
+    for (int i = 0; i < 2; i++) {
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe");
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe-eng");
+    }
+    ck_assert_uint_eq(stats_now(root).misses - before.misses, inplace ? 0 : 4);
+}
+
+#define WRITE_THEN_CHECK(write, inplace) \
+    do { \
+        unsigned long updated_ = updated_now(root); \
+        DMG_EXPECT_OK((write), #write); \
+        check_after_write(root, mta, anon, updated_, (inplace)); \
+    } while (0)
+
+/* An add, a modify (in and out of a condition, of mail), a delete of one employee update the
+ * lists of the groups above it in place; a rename drops them */
+START_TEST(single_entry_writes_update_lists_in_place)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+
+    add_group(root, "u-fe", FRONTEND, NULL);
+    add_group(root, "u-fe-eng", FRONTEND, "(title=Engineer)");
+    for (int i = 0; i < 2; i++) {
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe");
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe-eng");
+    }
+    WRITE_THEN_CHECK(dmg_add_ldif(root, "dn: " NEWBIE "\nobjectClass: inetOrgPerson\n"
+                                        "uid: newbie\ncn: New Bie\nsn: Bie\n"
+                                        "title: Engineer\nmail: newbie@example.com\n"),
+                     1);
+    WRITE_THEN_CHECK(dmg_modify(root, NEWBIE, "replace: title\ntitle: Manager\n"), 1);
+    WRITE_THEN_CHECK(dmg_modify(root, NEWBIE, "replace: title\ntitle: Engineer\n-\n"
+                                              "add: mail\nmail: nb@example.com\n"), 1);
+    /* no attribute the lists read: kept as they are, read from the cache */
+    {
+        stats before = stats_now(root);
+
+        DMG_EXPECT_OK(dmg_modify(root, NEWBIE, "replace: description\ndescription: new\n"),
+                      "description");
+        free(members_of(root, "u-fe"));
+        ck_assert_uint_eq(stats_now(root).misses, before.misses);
+    }
+    WRITE_THEN_CHECK(dmg_delete(root, NEWBIE), 1);
+    /* a rename drops the lists */
+    WRITE_THEN_CHECK(dmg_rename(root, "uid=sam," FRONTEND, "uid=samuel", NULL, 0), 0);
+    DMG_EXPECT_OK(dmg_rename(root, "uid=samuel," FRONTEND, "uid=sam", NULL, 1), "rename back");
+    for (int i = 0; i < 2; i++) {
+        free(members_of(i ? mta : root, "u-fe"));
+        free(members_of(i ? mta : root, "u-fe-eng"));
+    }
+    /* a modify of an entry with entries below it (the department here) drops them */
+    WRITE_THEN_CHECK(dmg_modify(root, FRONTEND, "add: objectClass\n"
+                                                "objectClass: extensibleObject\n"), 0);
+    DMG_EXPECT_OK(dmg_modify(root, FRONTEND, "delete: objectClass\n"
+                                             "objectClass: extensibleObject\n"), "back");
     dmg_disconnect(anon);
     dmg_disconnect(mta);
     dmg_disconnect(root);
@@ -683,6 +789,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, monitor_entry_has_the_statistics);
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
     tcase_add_test(tc, modify_of_unread_attributes_keeps_the_lists);
+    tcase_add_test(tc, single_entry_writes_update_lists_in_place);
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);

@@ -75,6 +75,7 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_invalidate_moved fault_dmg_cache_invalidate_moved
 #define dmg_cache_put_deps fault_dmg_cache_put_deps
 #define dmg_cache_invalidate_changed fault_dmg_cache_invalidate_changed
+#define dmg_cache_invalidate_update fault_dmg_cache_invalidate_update
 /* cache.h is already included, so the renamed API needs its own prototypes */
 dmg_cache *dmg_cache_new(unsigned long max_values, dmg_cache_free_fn free_value);
 void dmg_cache_destroy(dmg_cache *c);
@@ -98,6 +99,9 @@ int dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned lo
                        dmg_cache_entry **held);
 void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                   const dmg_cache_tag *changed, size_t nchanged);
+void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                 const dmg_cache_tag *changed, size_t nchanged,
+                                 dmg_cache_update_fn update, void *arg);
 #include "cache.c"
 #undef malloc
 #undef calloc
@@ -115,6 +119,7 @@ void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_
 #undef dmg_cache_invalidate_moved
 #undef dmg_cache_put_deps
 #undef dmg_cache_invalidate_changed
+#undef dmg_cache_invalidate_update
 
 /* ---- test values and helpers ---------------------------------------------------------------- */
 
