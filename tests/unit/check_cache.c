@@ -1537,6 +1537,17 @@ START_TEST(test_targeted_invalidation_when_allocation_fails_drops_everything)
 }
 END_TEST
 
+/* Nothing held, nothing counted */
+static void assert_cache_empty(dmg_cache *c)
+{
+    dmg_cache_stats st;
+
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.values, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+}
+
 /* ---- attribute dependencies (a modify of attributes a list does not read) ------------------- */
 
 /* A write that changed only attributes a value does not depend on keeps it (counted as kept);
@@ -1576,9 +1587,7 @@ START_TEST(test_changed_keeps_values_that_read_none_of_the_attributes)
     dmg_cache_get_stats(c, &st);
     ck_assert_uint_eq(st.kept, 2);
     ck_assert_uint_eq(st.dropped, 3);
-    ck_assert_uint_eq(st.entries, 0);
-    ck_assert_uint_eq(st.values, 0);
-    ck_assert_uint_eq(st.bytes, 0);
+    assert_cache_empty(c);
     dmg_cache_destroy(c);
 }
 END_TEST
@@ -1700,10 +1709,7 @@ START_TEST(test_update_replaces_in_place_with_exact_statistics)
     dmg_cache_get_stats(c, &after);
     ck_assert_uint_eq(after.values, 2);
     dmg_cache_invalidate_tags(c, otags, 1);
-    dmg_cache_get_stats(c, &after);
-    ck_assert_uint_eq(after.entries, 0);
-    ck_assert_uint_eq(after.values, 0);
-    ck_assert_uint_eq(after.bytes, 0);
+    assert_cache_empty(c);
     dmg_cache_destroy(c);
     ck_assert_uint_eq(other.frees, 1);
 }
@@ -1726,15 +1732,35 @@ START_TEST(test_update_null_drops_and_untagged_are_not_updated)
     ck_assert_ptr_null(peek(c, K("any")));
     ck_assert_uint_eq(a.frees, 1);
     ck_assert_uint_eq(any.frees, 1);
+    assert_cache_empty(c);
     dmg_cache_get_stats(c, &st);
-    ck_assert_uint_eq(st.entries, 0);
-    ck_assert_uint_eq(st.values, 0);
-    ck_assert_uint_eq(st.bytes, 0);
     ck_assert_uint_eq(st.dropped, 2);
     ck_assert_uint_eq(st.updated, 0);
     dmg_cache_destroy(c);
 }
 END_TEST
+
+/* old, tagged, goes through one update that would replace it by with (nvalues values) while
+ * the cache is changed as interfere says: the key ends empty, every value freed once */
+static void assert_update_dropped(dmg_cache *c, tval *old, tval *with, unsigned long nvalues,
+                                  int interfere, tval *other)
+{
+    dmg_cache_tag tags[] = { TAG("d1") };
+    upd u = { c, with, nvalues, 0, 0, NULL, interfere, other };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(put_tagged(c, K("k"), dmg_cache_generation(c), tags, 1, old), 1);
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 1);
+    ck_assert_ptr_null(peek(c, K("k")));
+    ck_assert_uint_eq(old->frees, 1);
+    ck_assert_uint_eq(with->frees, 1);
+    if (other)
+        ck_assert_uint_eq(other->frees, 1);
+    assert_cache_empty(c);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.updated, 0);
+}
 
 /* A value put under the key while the update was computed (it may predate the write: another
  * write's update) is dropped, and so is the update; after a full invalidation nothing comes
@@ -1744,35 +1770,10 @@ START_TEST(test_update_never_builds_on_a_replaced_value)
     dmg_cache *c = cache_new(5);
     tval a = TVAL(1), a2 = TVAL(2), other = TVAL(3), b = TVAL(4), b2 = TVAL(5), d = TVAL(6),
          d2 = TVAL(7);
-    dmg_cache_tag tags[] = { TAG("d1") };
-    upd u = { c, &a2, 1, 0, 0, NULL, 1, &other };
-    dmg_cache_stats st;
 
-    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), tags, 1, &a), 1);
-    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
-    ck_assert_ptr_null(peek(c, K("a")));
-    ck_assert_uint_eq(a.frees, 1);
-    ck_assert_uint_eq(a2.frees, 1);
-    ck_assert_uint_eq(other.frees, 1);
-
-    ck_assert_int_eq(put_tagged(c, K("b"), dmg_cache_generation(c), tags, 1, &b), 1);
-    u = (upd){ c, &b2, 1, 0, 0, NULL, 2, NULL };
-    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
-    ck_assert_ptr_null(peek(c, K("b")));
-    ck_assert_uint_eq(b.frees, 1);
-    ck_assert_uint_eq(b2.frees, 1);
-
-    ck_assert_int_eq(put_tagged(c, K("d"), dmg_cache_generation(c), tags, 1, &d), 1);
-    u = (upd){ c, &d2, 6, 0, 0, NULL, 0, NULL };
-    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
-    ck_assert_ptr_null(peek(c, K("d")));
-    ck_assert_uint_eq(d.frees, 1);
-    ck_assert_uint_eq(d2.frees, 1);
-    dmg_cache_get_stats(c, &st);
-    ck_assert_uint_eq(st.entries, 0);
-    ck_assert_uint_eq(st.values, 0);
-    ck_assert_uint_eq(st.bytes, 0);
-    ck_assert_uint_eq(st.updated, 0);
+    assert_update_dropped(c, &a, &a2, 1, 1, &other);
+    assert_update_dropped(c, &b, &b2, 1, 2, NULL);
+    assert_update_dropped(c, &d, &d2, 6, 0, NULL);
     dmg_cache_destroy(c);
 }
 END_TEST
