@@ -733,6 +733,13 @@ START_TEST(group_visibility_follows_the_group_acl)
     DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
                       "(dmgExplainMember=" GINA ")", "dmgMembershipExplanation",
                       "member department ou=Finance," DMG_SUFFIX);
+    /* a non-member it may not learn of does not exist for it; one it may is explained */
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
+                      "(dmgExplainMember=cn=printer-finance,ou=Finance," DMG_SUFFIX ")",
+                      "dmgMembershipExplanation", "not-member no-such-entry");
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
+                      "(dmgExplainMember=" ALICE ")", "dmgMembershipExplanation",
+                      "not-member outside-departments");
 
     /* who may not read member sees no member, mail or count, and no membership */
     DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member", "");
