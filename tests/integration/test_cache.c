@@ -695,6 +695,13 @@ static void assert_vis_group(LDAP *ld, const char *members, const char *count, i
     DMG_ASSERT_VALUES(ld, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", vera_member_of);
 }
 
+/* dmgDecision of the group "vis" (send policy members) for sender, as ld gets it */
+static void assert_vis_decision(LDAP *ld, const char *sender, const char *decision)
+{
+    DMG_ASSERT_VALUES(ld, "cn=vis," GROUPS, LDAP_SCOPE_BASE, dmg_fmt("(dmgSender=%s)", sender),
+                      "dmgDecision", decision);
+}
+
 /* dynmailgroup-member-visibility group: the rootdn's list, shown to whoever may read the
  * group's member (one cached list for all of them); switched at run time both ways */
 START_TEST(group_visibility_follows_the_group_acl)
@@ -707,12 +714,15 @@ START_TEST(group_visibility_follows_the_group_acl)
 
     DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=vis," GROUPS "\nobjectClass: dynamicMailGroup\n"
                                      "cn: vis\nmail: vis@example.com\n"
+                                     "dmgSendPolicy: members\n"
                                      "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
                                      "dmgDepartment: ou=Tier2,ou=Support," DMG_SUFFIX "\n"),
                   LDAP_SUCCESS);
 
     /* requester (the default): the reader sees only the members it may read */
     assert_vis_group(reader, TIER2_MEMBERS, "4", LDAP_COMPARE_FALSE, "", "cn=vis," GROUPS);
+    assert_vis_decision(reader, "gina@example.com", "reject");
+    assert_vis_decision(reader, "vera@example.com", "accept");
     assert_vis_group(alice, FINANCE_MEMBERS TIER2_MEMBERS, "10", LDAP_COMPARE_TRUE,
                      "cn=vis," GROUPS, "cn=vis," GROUPS);
 
@@ -741,6 +751,8 @@ START_TEST(group_visibility_follows_the_group_acl)
                       "(dmgExplainMember=" ALICE ")", "dmgMembershipExplanation",
                       "not-member outside-departments");
 
+    assert_vis_decision(reader, "gina@example.com", "accept");
+
     /* who may not read member sees no member, mail or count, and no membership */
     DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member", "");
     DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail", "");
@@ -749,6 +761,7 @@ START_TEST(group_visibility_follows_the_group_acl)
                   LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_DNS(outsider, GROUPS, LDAP_SCOPE_ONELEVEL, "(&(cn=vis*)(member=" VERA "))", "");
     DMG_ASSERT_VALUES(outsider, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", "");
+    assert_vis_decision(outsider, "vera@example.com", "reject");
 
     /* a hidden group stays hidden */
     DMG_EXPECT_OK(dmg_modify(root, "cn=vis," GROUPS,
