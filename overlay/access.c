@@ -164,6 +164,47 @@ dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
 		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn );
 }
 
+/* ---- member visibility --------------------------------------------------------------------------- */
+
+/* dynmailgroup-member-visibility group: a group's members are a property of the group, as the
+ * member values of a static group are.  They are computed with the rootdn's rights (so one
+ * list serves every requester, and the cache keeps it once, under the rootdn's key), and the
+ * group's own ACLs decide who learns them: read access to the group's member attribute.  The
+ * rootdn copy carries roles of its own: hidden groups named in overrides stand for their
+ * members, as for the rootdn. */
+int
+dmg_membership_shown( Operation *op, slap_overinst *on, Entry *group )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	return !di->visibility_group || dmg_is_root( op, on )
+		|| access_allowed( op, group, dmg_ad.member, NULL, ACL_READ, NULL );
+}
+
+Operation *
+dmg_membership_begin( Operation *op, slap_overinst *on, Entry *group, dmg_as_group *ag )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	ag->active = 0;
+	if ( !di->visibility_group || dmg_is_root( op, on ) )
+		return op;
+	if ( !dmg_membership_shown( op, on, group ) )
+		return NULL;
+	dmg_op_as_root( op, &ag->root );
+	dmg_who_begin( &ag->root, on, &ag->who );
+	ag->active = 1;
+	return &ag->root;
+}
+
+void
+dmg_membership_end( dmg_as_group *ag )
+{
+	if ( ag->active )
+		dmg_who_end( &ag->root, &ag->who );
+	ag->active = 0;
+}
+
 /* ---- hidden groups as targets ------------------------------------------------------------------ */
 
 /* Is ndn, or an entry above it, a hidden group op's requester may not see?  Then *nearest is
@@ -317,6 +358,13 @@ dmg_entry_release_rw( Operation *op, Entry *e, int rw )
 }
 
 /* ---- what the member-list cache assumes of slapd's ACLs ---------------------------------------- */
+
+/* A modify keeps a cached list when it changes no attribute the list reads (membership.c,
+ * dmg_group_deps): for identities other than the rootdn that includes every attribute of an
+ * entry the ACLs read to decide what they grant on it -- their rules' filters, the attributes
+ * of value-specific rules, dnattr clauses, and objectClass (attrs=@class).  Clauses that read
+ * other entries (group, set, dynamic ACLs) make lists depend on every write instead, and the
+ * fingerprint below tells the cache when the ACLs themselves change. */
 
 /* A cached list is reused for the same identity DN, whatever its connection: only sound when
  * no "by" clause can tell two connections (or a real and a proxied identity) apart.  A clause

@@ -11,6 +11,7 @@
  * entry that could have stayed.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,16 @@ struct dmg_cache_entry {
     void *value;
     unsigned long nvalues;
     size_t bytes;                      /* counted in the statistics */
+    size_t own;                        /* of which this allocation */
     unsigned refs;                     /* the cache's own reference + readers */
     size_t keylen;
     unsigned long hash;
     unsigned char *key;                /* after tag_hash, in the same allocation */
     dmg_cache_tag *tag;                /* after tag_hash, the strings after the key */
     size_t ntags;                      /* 0: depends on everything */
+    unsigned long *dep_hash;           /* after tag_hash: the attributes it depends on */
+    size_t ndeps;
+    int deps_all;                      /* depends on every attribute */
     unsigned long tag_hash[];
 };
 
@@ -59,7 +64,7 @@ struct dmg_cache {
     unsigned moved_next;
     unsigned long moved_floor;
     unsigned long hits, misses, evictions;
-    unsigned long invalidations_targeted, invalidations_full, dropped, refused;
+    unsigned long invalidations_targeted, invalidations_full, dropped, refused, kept, updated;
     size_t bytes;
 };
 
@@ -361,13 +366,14 @@ dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
     return dmg_cache_put_tagged(c, key, keylen, gen, NULL, 0, value, nvalues, 0, held);
 }
 
-/* A new entry, not yet in the table: its memory, tag hashes and copies of the tags; NULL when
- * memory runs out */
+/* A new entry, not yet in the table: its memory, tag and attribute hashes and copies of the
+ * tags (deps NULL: every attribute); NULL when memory runs out */
 static dmg_cache_entry *
-entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags)
+entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags,
+          const dmg_cache_tag *deps, size_t ndeps)
 {
     size_t own = sizeof(dmg_cache_entry) + ntags * (sizeof(unsigned long) + sizeof(dmg_cache_tag))
-        + keylen, i;
+        + ndeps * sizeof(unsigned long) + keylen, i;
     dmg_cache_entry *e;
     unsigned char *p;
 
@@ -377,7 +383,12 @@ entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntag
         return NULL;
     memset(e, 0, sizeof(*e));
     e->ntags = ntags;
-    e->tag = (dmg_cache_tag *)(e->tag_hash + ntags);
+    e->dep_hash = e->tag_hash + ntags;
+    e->deps_all = deps == NULL;
+    e->ndeps = deps ? ndeps : 0;
+    for (i = 0; i < e->ndeps; i++)
+        e->dep_hash[i] = hash_key(deps[i].val, deps[i].len);
+    e->tag = (dmg_cache_tag *)(e->dep_hash + e->ndeps);
     e->key = (unsigned char *)(e->tag + ntags);
     memcpy(e->key, key, keylen);
     p = e->key + keylen;
@@ -390,7 +401,7 @@ entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntag
     }
     e->keylen = keylen;
     e->hash = hash_key(key, keylen);
-    e->bytes = own;
+    e->bytes = e->own = own;
     return e;
 }
 
@@ -398,6 +409,16 @@ int
 dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
                      const dmg_cache_tag *tags, size_t ntags, void *value,
                      unsigned long nvalues, size_t bytes, dmg_cache_entry **held)
+{
+    return dmg_cache_put_deps(c, key, keylen, gen, tags, ntags, NULL, 0, value, nvalues, bytes,
+                              held);
+}
+
+int
+dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                   const dmg_cache_tag *tags, size_t ntags, const dmg_cache_tag *deps,
+                   size_t ndeps, void *value, unsigned long nvalues, size_t bytes,
+                   dmg_cache_entry **held)
 {
     dmg_cache_entry *e, *old = NULL, *dead;
     dmg_cache_entry **pp;
@@ -408,7 +429,7 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
      * bounds the number of entries */
     if (nvalues == 0)
         nvalues = 1;
-    e = entry_new(key, keylen, tags, ntags);
+    e = entry_new(key, keylen, tags, ntags, deps, ndeps);
     pthread_mutex_lock(&c->lock);
     if (e == NULL || c->max_values == 0 || nvalues > c->max_values) {
         pthread_mutex_unlock(&c->lock);
@@ -444,6 +465,23 @@ dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned long
     entry_free(c, old);
     free_chain(c, dead);
     return 1;
+}
+
+/* Does e depend on one of the n attributes hashed in changed (NULL: on any)? */
+static int
+entry_depends_on(const dmg_cache_entry *e, const unsigned long *changed, size_t n)
+{
+    size_t i, j;
+
+    if (changed == NULL || e->deps_all)
+        return 1;
+    for (i = 0; i < e->ndeps; i++) {
+        for (j = 0; j < n; j++) {
+            if (e->dep_hash[i] == changed[j])
+                return 1;
+        }
+    }
+    return 0;
 }
 
 /* Does e depend on one of the n strings hashed in keys, or on a string at or below one of
@@ -491,19 +529,91 @@ moved_record(dmg_cache *c, const dmg_cache_tag *base)
     return 1;
 }
 
-void
-dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
+/* Takes e out as an invalidation drops it (lock held); dead collects what is to be freed */
+static void
+drop(dmg_cache *c, dmg_cache_entry *e, dmg_cache_entry **dead)
 {
-    dmg_cache_invalidate_moved(c, keys, nkeys, NULL, 0);
+    c->dropped++;
+    if (entry_unlink(c, e)) {
+        e->hnext = *dead;
+        *dead = e;
+    }
 }
 
-void
-dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
-                           const dmg_cache_tag *bases, size_t nbases)
+/* A copy of e (its key, tags and attributes) for another value, not yet in the table; NULL
+ * when memory runs out */
+static dmg_cache_entry *
+entry_clone(const dmg_cache_entry *e, void *value, unsigned long nvalues, size_t bytes)
 {
-    dmg_cache_entry *dead = NULL, *e, *next;
-    unsigned long *h = malloc((nkeys ? nkeys : 1) * sizeof(*h));
+    dmg_cache_entry *n = malloc(e->own);
+    ptrdiff_t off;
     size_t i;
+
+    if (n == NULL)
+        return NULL;
+    memcpy(n, e, e->own);
+    off = (char *)n - (char *)e;
+    n->dep_hash = (unsigned long *)((char *)e->dep_hash + off);
+    n->tag = (dmg_cache_tag *)((char *)e->tag + off);
+    n->key = (unsigned char *)e->key + off;
+    for (i = 0; i < n->ntags; i++)
+        n->tag[i].val = (const char *)e->tag[i].val + off;
+    n->hnext = n->prev = n->next = NULL;
+    n->value = value;
+    n->nvalues = nvalues ? nvalues : 1;
+    n->bytes = n->own + bytes;
+    n->refs = 1;
+    return n;
+}
+
+/* Puts the value an update computed for the held entry e in its place (the value is the
+ * cache's from then on); when e is no longer there (dropped, evicted, or replaced by a list
+ * that may predate the write), what is under its key goes instead and the value is freed */
+static void
+update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues, size_t bytes)
+{
+    dmg_cache_entry *dead = NULL, *n = NULL, **pp;
+
+    if (value && (n = entry_clone(e, value, nvalues, bytes)) == NULL && c->free_value)
+        c->free_value(value);
+    pthread_mutex_lock(&c->lock);
+    pp = bucket_slot(c, e->key, e->keylen, e->hash);
+    if (*pp && (*pp != e || n == NULL || n->nvalues > c->max_values)) {
+        drop(c, *pp, &dead);
+    } else if (*pp) {
+        /* e stays held by the caller: it is never freed here */
+        entry_unlink(c, e);
+        dead = evict_for(c, n->nvalues);
+        *bucket_slot(c, n->key, n->keylen, n->hash) = n;
+        lru_push_front(c, n);
+        c->values += n->nvalues;
+        c->bytes += n->bytes;
+        c->entries++;
+        c->updated++;
+        n = NULL;
+    }
+    if (--e->refs == 0) {
+        e->hnext = dead;
+        dead = e;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (n)
+        entry_free(c, n);
+    free_chain(c, dead);
+}
+
+/* The invalidations: keys as dmg_cache_invalidate_tags, bases as dmg_cache_invalidate_moved;
+ * with changed (the n attributes a write changed, NULL: any), a value concerned by keys alone
+ * and stored with attributes none of which changed stays; with update, a concerned tagged
+ * value is replaced by what update computes from it (see dmg_cache_invalidate_update) */
+static void
+invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cache_tag *bases,
+           size_t nbases, const dmg_cache_tag *changed, size_t nchanged,
+           dmg_cache_update_fn update, void *arg)
+{
+    dmg_cache_entry *dead = NULL, *e, *next, **pending = NULL;
+    unsigned long *h = malloc((nkeys + nchanged + 1) * sizeof(*h)), *ch = NULL;
+    size_t i, npending = 0;
     int recorded = 1;
 
     if (h == NULL) {
@@ -512,6 +622,11 @@ dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys
     }
     for (i = 0; i < nkeys; i++)
         h[i] = hash_key(keys[i].val, keys[i].len);
+    if (changed) {
+        ch = h + nkeys;
+        for (i = 0; i < nchanged; i++)
+            ch[i] = hash_key(changed[i].val, changed[i].len);
+    }
     pthread_mutex_lock(&c->lock);
     c->generation++;
     c->invalidations_targeted++;
@@ -525,19 +640,68 @@ dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys
         c->invalidations_targeted--;
         c->invalidations_full++;
     }
+    /* no room to remember what to update: what would be updated is dropped */
+    if (update && recorded && c->entries)
+        pending = malloc(c->entries * sizeof(*pending));
     for (e = c->lru_head; e; e = next) {
         next = e->next;
         if (recorded && !entry_concerned(e, h, nkeys, bases, nbases))
             continue;
-        c->dropped++;
-        if (entry_unlink(c, e)) {
-            e->hnext = dead;
-            dead = e;
+        /* the stamps above still refuse lists computed before the write: only stored lists
+         * are kept */
+        if (recorded && e->ntags > 0 && !entry_depends_on(e, ch, nchanged)) {
+            c->kept++;
+            continue;
         }
+        if (pending && e->ntags > 0) {
+            /* stays readable until its update is in place: the write has not returned */
+            e->refs++;
+            pending[npending++] = e;
+            continue;
+        }
+        drop(c, e, &dead);
     }
     pthread_mutex_unlock(&c->lock);
     free(h);
     free_chain(c, dead);
+    for (i = 0; i < npending; i++) {
+        unsigned long nvalues = 0;
+        size_t bytes = 0;
+        void *value;
+
+        e = pending[i];
+        value = update(arg, e->key, e->keylen, e->value, &nvalues, &bytes);
+        update_one(c, e, value, nvalues, bytes);
+    }
+    free(pending);
+}
+
+void
+dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys)
+{
+    invalidate(c, keys, nkeys, NULL, 0, NULL, 0, NULL, NULL);
+}
+
+void
+dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                           const dmg_cache_tag *bases, size_t nbases)
+{
+    invalidate(c, keys, nkeys, bases, nbases, NULL, 0, NULL, NULL);
+}
+
+void
+dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                             const dmg_cache_tag *changed, size_t nchanged)
+{
+    invalidate(c, keys, nkeys, NULL, 0, changed, nchanged, NULL, NULL);
+}
+
+void
+dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                            const dmg_cache_tag *changed, size_t nchanged,
+                            dmg_cache_update_fn update, void *arg)
+{
+    invalidate(c, keys, nkeys, NULL, 0, changed, nchanged, update, arg);
 }
 
 void
@@ -553,6 +717,8 @@ dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out)
     out->invalidations_full = c->invalidations_full;
     out->dropped = c->dropped;
     out->refused = c->refused;
+    out->kept = c->kept;
+    out->updated = c->updated;
     out->bytes = c->bytes;
     pthread_mutex_unlock(&c->lock);
 }

@@ -23,6 +23,10 @@
  * (dmg_cache_put) depends on everything: every invalidation drops it, and it is refused once
  * the generation has moved.  dmg_cache_invalidate() drops every value.
  *
+ * A value may also name the attributes it depends on (dmg_cache_put_deps; byte strings too):
+ * an invalidation that says which attributes the write changed (dmg_cache_invalidate_changed)
+ * keeps the values that depend on none of them, though it stamps its tags all the same.
+ *
  * All functions are safe to call from several threads.
  */
 #ifndef DMG_CACHE_H
@@ -66,6 +70,26 @@ void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t n
 void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                 const dmg_cache_tag *bases, size_t nbases);
 
+/* As dmg_cache_invalidate_tags, for a write that changed only the attributes
+ * changed[0..nchanged) of one entry (changed NULL: any attribute): a value concerned by keys
+ * that was stored with the attributes it depends on (dmg_cache_put_deps), none of which is
+ * among changed, stays; the keys are stamped all the same. */
+void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                  const dmg_cache_tag *changed, size_t nchanged);
+
+/* Computes, outside the cache's lock, the value that replaces value (stored under key) after
+ * a write: NULL to drop it; else *nvalues and *bytes as for a put. */
+typedef void *(*dmg_cache_update_fn)(void *arg, const void *key, size_t keylen,
+                                     const void *value, unsigned long *nvalues, size_t *bytes);
+
+/* As dmg_cache_invalidate_changed, but a tagged value it would drop is replaced, in place, by
+ * update's value (given the old one, which stays readable and unchanged meanwhile: held values
+ * are never written).  A value replaced or dropped in between by another invalidation or put
+ * is dropped instead, whatever took its place: two writes never build on one old value. */
+void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                 const dmg_cache_tag *changed, size_t nchanged,
+                                 dmg_cache_update_fn update, void *arg);
+
 /* The value stored under key, or NULL.  On success *held must later be given back with
  * dmg_cache_release(); the value stays valid until then. */
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
@@ -87,12 +111,23 @@ int dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned 
                          const dmg_cache_tag *tags, size_t ntags, void *value,
                          unsigned long nvalues, size_t bytes, dmg_cache_entry **held);
 
+/* As dmg_cache_put_tagged(), for a value that depends, in the entries its tags name, only on
+ * the attributes deps[0..ndeps) (deps NULL: on every attribute; dmg_cache_put_tagged is
+ * that).  A value with no tags depends on every attribute whatever deps says. */
+int dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                       const dmg_cache_tag *tags, size_t ntags, const dmg_cache_tag *deps,
+                       size_t ndeps, void *value, unsigned long nvalues, size_t bytes,
+                       dmg_cache_entry **held);
+
 /* Statistics for tests and monitoring. */
 typedef struct dmg_cache_stats {
     unsigned long entries, values, hits, misses, evictions;
     unsigned long invalidations_targeted, invalidations_full;
     unsigned long dropped;      /* entries dropped by targeted invalidations */
     unsigned long refused;      /* puts refused as computed from data older than a write */
+    unsigned long kept;         /* entries a targeted invalidation concerned but kept, as
+                                   depending on no attribute the write changed */
+    unsigned long updated;      /* entries replaced in place by an update */
     size_t bytes;               /* entries' own memory plus the bytes given with their values */
 } dmg_cache_stats;
 void dmg_cache_get_stats(dmg_cache *c, dmg_cache_stats *out);

@@ -16,7 +16,7 @@ dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berva
 	if ( ( u = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return 0;
 	dmg_rule_from_entry( op, di, group, &r );
-	yes = dmg_rule_has_member( op, on, &r, u );
+	yes = dmg_rule_shows_member( op, on, group, &r, u );
 	dmg_rule_free( op, &r );
 	dmg_entry_release( op, on, u );
 	return yes;
@@ -48,7 +48,9 @@ dmg_compare_member_count( Operation *op, slap_overinst *on, Entry *group, struct
 	rc = dmg_members_acquire( op, on, group, gen, &v );
 	if ( rc == LDAP_SUCCESS ) {
 		len = snprintf( buf, sizeof( buf ), "%u", v.ms->n );
-		*yes = val->bv_len == (ber_len_t)len && memcmp( val->bv_val, buf, len ) == 0;
+		/* a list not shown has no count */
+		*yes = !v.ms->hidden && val->bv_len == (ber_len_t)len
+			&& memcmp( val->bv_val, buf, len ) == 0;
 	}
 	dmg_members_release( on, &v );
 	return rc;

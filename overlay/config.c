@@ -22,7 +22,8 @@ enum {
 	DMG_CF_MAX_CONDITION_LENGTH,
 	DMG_CF_MAX_CONDITIONS,
 	DMG_CF_MAX_OVERRIDES,
-	DMG_CF_FLUSH
+	DMG_CF_FLUSH,
+	DMG_CF_MEMBER_VISIBILITY
 };
 
 static ConfigDriver dmg_cf_gen;
@@ -82,7 +83,14 @@ static ConfigTable dmg_cfg[] = {
 		"( " DMG_CFG_OID "9 NAME 'olcDynMailGroupMaxOverrides' "
 		"DESC 'Most dmgIncludeMember, and most dmgExcludeMember, values a group may have' "
 		"EQUALITY integerMatch SYNTAX OMsInteger SINGLE-VALUE )" },
-	/* .10 is left to dynmailgroup-member-visibility */
+	{ .name = "dynmailgroup-member-visibility", .what = "requester|group", .min_args = 2,
+		.max_args = 2, .arg_type = ARG_STRING|ARG_MAGIC|DMG_CF_MEMBER_VISIBILITY,
+		.arg_item = (void *)dmg_cf_gen,
+		.attribute =
+		"( " DMG_CFG_OID "10 NAME 'olcDynMailGroupMemberVisibility' "
+		"DESC 'requester: members as each requester may see them; group: as the rootdn "
+		"sees them, to whoever may read the group member attribute' "
+		"EQUALITY caseIgnoreMatch SYNTAX OMsDirectoryString SINGLE-VALUE )" },
 	{ .name = "dynmailgroup-max-condition-length", .what = "octets", .min_args = 2, .max_args = 2,
 		.arg_type = ARG_INT|ARG_MAGIC|DMG_CF_MAX_CONDITION_LENGTH, .arg_item = (void *)dmg_cf_gen,
 		.attribute =
@@ -115,7 +123,8 @@ static ConfigOCs dmg_ocs[] = {
 		"olcDynMailGroupMaxDepartments $ olcDynMailGroupMaxWhitelist $ "
 		"olcDynMailGroupMaxMembers $ olcDynMailGroupCacheMaxValues $ "
 		"olcDynMailGroupMaxConditionLength $ olcDynMailGroupMaxConditions $ "
-		"olcDynMailGroupMaxOverrides $ olcDynMailGroupFlush ) )",
+		"olcDynMailGroupMaxOverrides $ olcDynMailGroupFlush $ "
+		"olcDynMailGroupMemberVisibility ) )",
 		.co_type = Cft_Overlay, .co_table = dmg_cfg },
 	{ .co_def = NULL }
 };
@@ -233,6 +242,9 @@ dmg_cf_emit( ConfigArgs *c, dmg_info *di )
 	case DMG_CF_MAX_OVERRIDES:
 		c->value_int = di->max_overrides;
 		return 0;
+	case DMG_CF_MEMBER_VISIBILITY:
+		c->value_string = ch_strdup( di->visibility_group ? "group" : "requester" );
+		return 0;
 	}
 	return 1;
 }
@@ -274,6 +286,9 @@ dmg_cf_delete( ConfigArgs *c, dmg_info *di )
 	case DMG_CF_MAX_OVERRIDES:
 		di->max_overrides = DMG_DEFAULT_MAX_OVERRIDES;
 		break;
+	case DMG_CF_MEMBER_VISIBILITY:
+		di->visibility_group = 0;
+		break;
 	}
 	return 0;
 }
@@ -288,6 +303,27 @@ dmg_cf_positive( ConfigArgs *c, int *target )
 	}
 	*target = c->value_int;
 	return 0;
+}
+
+static int
+dmg_cf_visibility( ConfigArgs *c, int *group )
+{
+	int rc = 0;
+
+	/* slapd handed the value over as a string of its own (ARG_STRING) */
+	if ( strcasecmp( c->value_string, "requester" ) == 0 )
+		*group = 0;
+	else if ( strcasecmp( c->value_string, "group" ) == 0 )
+		*group = 1;
+	else {
+		snprintf( c->cr_msg, sizeof( c->cr_msg ),
+			"<%s> must be \"requester\" or \"group\", not \"%s\"", c->argv[0],
+			c->value_string );
+		rc = 1;
+	}
+	ch_free( c->value_string );
+	c->value_string = NULL;
+	return rc;
 }
 
 static int
@@ -324,6 +360,8 @@ dmg_cf_set( ConfigArgs *c, dmg_info *di )
 		return dmg_cf_positive( c, &di->max_overrides );
 	case DMG_CF_FLUSH:
 		return 0;
+	case DMG_CF_MEMBER_VISIBILITY:
+		return dmg_cf_visibility( c, &di->visibility_group );
 	}
 	return 1;
 }
@@ -367,6 +405,7 @@ dmg_info_set_defaults( dmg_info *di )
 	di->max_condition_length = DMG_DEFAULT_MAX_CONDITION_LENGTH;
 	di->max_conditions = DMG_DEFAULT_MAX_CONDITIONS;
 	di->max_overrides = DMG_DEFAULT_MAX_OVERRIDES;
+	di->visibility_group = 0;
 	return di->member_filter == NULL || di->dept_filter == NULL;
 }
 

@@ -39,7 +39,9 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 	dmg_rule r;
 	int i, yes = 0;
 
-	if ( !dmg_may_test_membership( op, ctx->group ) )
+	/* with group visibility, as for the member list: no read access to member, no answer */
+	if ( !dmg_may_test_membership( op, ctx->group )
+		|| !dmg_membership_shown( op, ctx->on, ctx->group ) )
 		return -1;
 	bv.bv_val = (char *)addr;
 	bv.bv_len = len;
@@ -54,7 +56,7 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 
 		if ( ( u = dmg_entry_get( op, ctx->on, &ndns[i] ) ) == NULL )
 			continue;
-		yes = dmg_rule_has_member( op, ctx->on, &r, u );
+		yes = dmg_rule_shows_member( op, ctx->on, ctx->group, &r, u );
 		dmg_entry_release( op, ctx->on, u );
 	}
 	dmg_rule_free( op, &r );

@@ -14,9 +14,11 @@
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
  *                   and why: the explanation), both with overrides and nested groups; reverse
  *                   lookups (the groups of E); the cache's use: lists by group and identity,
- *                   tagged with what they depend on, and what a write invalidates
+ *                   tagged with the entries and attributes they depend on, what a write
+ *                   keeps, updates in place (one entry's membership) or invalidates
  *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
- *                   tags: a write drops only the lists of the groups it concerns)
+ *                   tags: a write drops only the lists of the groups it concerns, keeps those
+ *                   that read none of the attributes it changed, or replaces them by updates)
  *   monitor.c       the cache's statistics under cn=monitor
  *   search.c        search hook: filter rewriting for computed attributes, response callback
  *   compare.c       compare hook on computed attributes
@@ -26,8 +28,9 @@
  *   references.c    entries groups name (departments, overrides, roles): renames and moves
  *                   followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
- *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
- *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
+ *   access.c        roles (decided once per operation), hidden groups, member visibility
+ *                   (requester or group), ACL group clauses (bi_entry_get_rw), what the
+ *                   member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  *   preview.c       the No-Op control and a previewed group write's Post-Read entry
  */
@@ -109,6 +112,7 @@ typedef struct dmg_info {
 	int max_condition_length;	/* dynmailgroup-max-condition-length, octets per value */
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	int max_overrides;		/* dynmailgroup-max-overrides, values per attribute */
+	int visibility_group;		/* dynmailgroup-member-visibility group (access.c) */
 	dmg_cache *cache;		/* member lists, see membership.c */
 	/* the write guard's lock: held from a write's checks of other entries (a mail value is
 	 * free, a department or role exists, no group names an entry) until the backend has
@@ -213,6 +217,22 @@ void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 void dmg_who_end( Operation *op, dmg_who *who );
 int dmg_who_is_record( OpExtra *oex );
 
+/* dynmailgroup-member-visibility (access.c): the operation whose rights decide the members of
+ * group for op -- op itself (requester, the default; and the rootdn); with group, a rootdn
+ * copy held in ag when op's requester may read the group's member attribute, else NULL: the
+ * group shows op no member.  Give ag back with dmg_membership_end. */
+typedef struct dmg_as_group {
+	Operation root;
+	dmg_who who;
+	int active;
+} dmg_as_group;
+Operation *dmg_membership_begin( Operation *op, slap_overinst *on, Entry *group,
+	dmg_as_group *ag );
+/* Does group show op its members (always, but with group visibility and no read access to
+ * the group's member attribute)? */
+int dmg_membership_shown( Operation *op, slap_overinst *on, Entry *group );
+void dmg_membership_end( dmg_as_group *ag );
+
 /* What the member-list cache assumes of slapd's ACLs (access.c): does a "by" clause of the
  * database's or the frontend's ACLs test the connection (peer, socket, listener, domain,
  * security strength), the real DN, or a dynamic ACL module?  And a fingerprint of those ACLs
@@ -265,6 +285,9 @@ typedef struct dmg_members {
 	 * Built once the list is complete, so that a cached list is never written again. */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
 	unsigned mail_n;
+	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
+	 * requester who may not read the group's member): no value, not even a count */
+	int hidden;
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );
@@ -283,11 +306,12 @@ unsigned long dmg_operation_generation( Operation *op, dmg_info *di );
 int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
-/* After a write to the entry ndn has succeeded: drops the cached lists of the groups whose
+/* In a write's response, once it has succeeded: drops the cached lists of the groups whose
  * rule may select ndn (a department above it), of groups with overrides, and of ndn itself
- * when it is a group; for a rename
+ * when it is a group -- but keeps those a modify cannot change (it changes no attribute they
+ * read) and updates in place those that can change only by ndn's own membership; for a rename
  * (new_ndn not NULL) the same for new_ndn, and the lists of groups naming an entry at or
- * below either DN */
+ * below either DN, all dropped */
 void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	struct berval *new_ndn );
 void dmg_members_free_value( void *ms );
@@ -312,6 +336,9 @@ void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */
 int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e );
+/* The same, as dynmailgroup-member-visibility shows group (whose rule r is) to op */
+int dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r,
+	Entry *e );
 /* Why e is or is not a member of the group with rule r (man page EXPLANATIONS); the detail
  * is in op->o_tmpmemctx (dmg_why_free).  dmg_rule_has_member is its verdict. */
 typedef enum dmg_why_reason {

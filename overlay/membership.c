@@ -127,20 +127,31 @@ dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
 	m->mail_count = ms->nmail_count - m->mail_first;
 }
 
-/* Appends the members of a nested group's list, with their mail values */
+/* Appends the members of src but the entry skip (NULL: none), with their mail values */
 static void
-dmg_members_append( dmg_members *out, dmg_members *src )
+dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *skip )
 {
 	unsigned i, j;
 
 	for ( i = 0; i < src->n; i++ ) {
-		dmg_member *from = &src->m[i], *m = dmg_members_new( out, &from->dn, &from->ndn );
+		dmg_member *from = &src->m[i], *m;
+
+		if ( skip && dn_match( &from->ndn, skip ) )
+			continue;
+		m = dmg_members_new( out, &from->dn, &from->ndn );
 
 		for ( j = 0; j < from->mail_count; j++ )
 			dmg_members_push_mail( out, &src->mail[from->mail_first + j],
 				&src->nmail[from->mail_first + j] );
 		m->mail_count = out->nmail_count - m->mail_first;
 	}
+}
+
+/* Appends the members of a nested group's list, with their mail values */
+static void
+dmg_members_append( dmg_members *out, dmg_members *src )
+{
+	dmg_members_append_except( out, src, NULL );
 }
 
 static int
@@ -879,6 +890,17 @@ dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
 	return why.member;
 }
 
+int
+dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e )
+{
+	dmg_as_group ag;
+	Operation *mop = dmg_membership_begin( op, on, group, &ag );
+	int yes = mop && dmg_rule_has_member( mop, on, r, e );
+
+	dmg_membership_end( &ag );
+	return yes;
+}
+
 /* An explanation tells what member says and which part of the rule says it: it is given to
  * requesters who may read both */
 static int
@@ -895,6 +917,37 @@ dmg_may_explain( Operation *op, Entry *group )
 	return 1;
 }
 
+/* An explanation computed with group visibility's rootdn rights (mop != op) says no more
+ * than the member list does: a non-member op's requester may not learn of is no such
+ * entry, and the sub-department a non-member lies in is named only when the requester may
+ * learn of it. */
+static void
+dmg_why_hide( Operation *op, slap_overinst *on, Entry *e, Operation *mop, dmg_why *why )
+{
+	struct berval ndn = BER_BVNULL;
+	Entry *sub = NULL;
+	int disclosed = 0;
+
+	if ( mop == op || why->member )
+		return;
+	if ( !dmg_entry_disclosed( op, on, e ) ) {
+		dmg_why_free( op, why );
+		why->reason = DMG_WHY_NO_SUCH_ENTRY;
+		return;
+	}
+	if ( why->reason != DMG_WHY_SUB_DEPARTMENT || BER_BVISNULL( &why->detail ) )
+		return;
+	if ( dnNormalize( 0, NULL, NULL, &why->detail, &ndn, op->o_tmpmemctx ) == LDAP_SUCCESS ) {
+		if ( ( sub = dmg_entry_get( op, on, &ndn ) ) != NULL ) {
+			disclosed = dmg_entry_disclosed( op, on, sub );
+			dmg_entry_release( op, on, sub );
+		}
+		op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
+	}
+	if ( !disclosed )
+		dmg_why_free( op, why );
+}
+
 static const char *const dmg_why_words[] = {
 	"no-such-entry", "excluded", "excluded-via", "member-filter", "included", "included-via",
 	"department", "outside-departments", "sub-department", "condition"
@@ -907,18 +960,24 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
 	struct berval bv;
+	dmg_as_group ag;
+	Operation *mop;
 	Entry *e;
 	dmg_rule r;
 
-	if ( !dmg_may_explain( op, group ) )
+	/* may_explain includes read access to member: with group visibility, mop is set */
+	if ( !dmg_may_explain( op, group )
+		|| ( mop = dmg_membership_begin( op, on, group, &ag ) ) == NULL )
 		return;
 	e = dmg_entry_get( op, on, ndn );
 	if ( e ) {
 		dmg_rule_from_entry( op, di, group, &r );
-		dmg_rule_why( op, on, &r, e, &why );
+		dmg_rule_why( mop, on, &r, e, &why );
 		dmg_rule_free( op, &r );
+		dmg_why_hide( op, on, e, mop, &why );
 		dmg_entry_release( op, on, e );
 	}
+	dmg_membership_end( &ag );
 	bv.bv_len = sizeof( "not-member " ) + strlen( dmg_why_words[why.reason] ) + 1
 		+ why.detail.bv_len;
 	bv.bv_val = op->o_tmpalloc( bv.bv_len + 1, op->o_tmpmemctx );
@@ -1137,10 +1196,46 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, dmg_ad.include_member, &g->e_nname ) );
 }
 
+/* With group visibility: the groups that have e as the rootdn sees them, less those whose
+ * members op's requester may not see (a group it may not read, a hidden one, or one whose
+ * member attribute it may not read) */
+static int
+dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
+	Filter **cand )
+{
+	BerVarray all_n = NULL, all = NULL;
+	Operation root;
+	dmg_who who;
+	Entry *g;
+	int i, rc;
+
+	dmg_op_as_root( op, &root );
+	dmg_who_begin( &root, on, &who );
+	rc = dmg_groups_of_entry( &root, on, e, &all_n, &all, cand );
+	dmg_who_end( &root, &who );
+	*ndns = NULL;
+	if ( dns )
+		*dns = NULL;
+	for ( i = 0; all_n && !BER_BVISNULL( &all_n[i] ); i++ ) {
+		if ( ( g = dmg_entry_get( op, on, &all_n[i] ) ) == NULL )
+			continue;
+		if ( dmg_named_group_readable( op, on, g ) && dmg_membership_shown( op, on, g ) ) {
+			dmg_bvarray_add_copy( ndns, &all_n[i], op->o_tmpmemctx );
+			if ( dns )
+				dmg_bvarray_add_copy( dns, &all[i], op->o_tmpmemctx );
+		}
+		dmg_entry_release( op, on, g );
+	}
+	ber_bvarray_free_x( all_n, op->o_tmpmemctx );
+	ber_bvarray_free_x( all, op->o_tmpmemctx );
+	return rc;
+}
+
 int
 dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
 	Filter **cand )
 {
+	dmg_info *di = on->on_bi.bi_private;
 	dmg_candidates c = { NULL, 0, 0 };
 	dmg_reverse rv;
 	slap_callback cb = { 0 };
@@ -1149,6 +1244,8 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	unsigned i;
 	int rc = LDAP_SUCCESS;
 
+	if ( di->visibility_group && !dmg_is_root( op, on ) )
+		return dmg_groups_shown( op, on, e, ndns, dns, cand );
 	memset( &rv, 0, sizeof( rv ) );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
@@ -1218,6 +1315,7 @@ dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, Be
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_mail_ctx ctx = { NULL, op->o_tmpmemctx };
 	slap_callback cb = { 0 };
+	Operation root, *sop = op;
 	Filter *and;
 	struct berval nmail = BER_BVNULL;
 	const char *text = NULL;
@@ -1235,7 +1333,13 @@ dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, Be
 	op->o_tmpfree( nmail.bv_val, op->o_tmpmemctx );
 	cb.sc_response = dmg_mail_cb;
 	cb.sc_private = &ctx;
-	rc = dmg_internal_search( op, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
+	/* with group visibility the entries are tested as the rootdn sees them, and what the
+	 * requester learns is decided on the groups (dmg_membership_begin) */
+	if ( di->visibility_group ) {
+		dmg_op_as_root( op, &root );
+		sop = &root;
+	}
+	rc = dmg_internal_search( sop, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
 	filter_free_x( op, and, 1 );
 	if ( rc != LDAP_SUCCESS ) {
 		/* an incomplete list of entries is no answer */
@@ -1443,6 +1547,126 @@ dmg_acl_reads_other_entries( Operation *op, slap_overinst *on )
 	return 0;
 }
 
+/* ---- which attributes a cached list depends on ----------------------------------------------
+ *
+ * A modify of an entry concerns the lists of the groups above it (the tags), but changes one
+ * only when it changes an attribute the list's computation reads there: the member filter's,
+ * the department filter's (entries between a member and its department), the group's
+ * conditions', mail (dmgMemberMail), objectClass, and, on the group itself, its rule.  For an
+ * identity other than the rootdn, what slapd's ACLs grant on an entry may also depend on its
+ * attributes: those their rules' filters test, those of value-specific rules, dnattr clauses,
+ * and objectClass (attrs=@class).  The ACLs are taken as they are now: a change of them
+ * empties the cache (dmg_cache_follow_acls).  Attributes are named by their type's canonical
+ * name; a write names each changed type and its supertypes, because a filter on a supertype
+ * (name) tests its subtypes (cn).
+ */
+
+static void
+dmg_deps_add( dmg_tags *deps, AttributeDescription *ad )
+{
+	dmg_tags_add( deps, &ad->ad_type->sat_cname );
+}
+
+/* The attributes filter f tests; unbounded when an item tests none the overlay can name or a
+ * computed one */
+static void
+dmg_deps_of_filter( dmg_tags *deps, Filter *f )
+{
+	AttributeDescription *ad;
+
+	for ( ; f; f = f->f_next ) {
+		switch ( f->f_choice ) {
+		case LDAP_FILTER_AND:
+		case LDAP_FILTER_OR:
+			dmg_deps_of_filter( deps, f->f_list );
+			break;
+		case LDAP_FILTER_NOT:
+			dmg_deps_of_filter( deps, f->f_not );
+			break;
+		case SLAPD_FILTER_COMPUTED:
+			break;
+		default:
+			ad = dmg_filter_ad( f );
+			if ( ad == NULL || dmg_ad_is_computed( ad ) )
+				deps->unbounded = 1;
+			else
+				dmg_deps_add( deps, ad );
+		}
+	}
+}
+
+/* The attributes of an entry slapd's ACLs (the database's, then the frontend's) read to decide
+ * what they grant on it */
+static void
+dmg_deps_of_acls( Operation *op, dmg_tags *deps )
+{
+	AccessControl *lists[2], *a;
+	AttributeName *an;
+	Access *b;
+	int i;
+
+	lists[0] = op->o_bd->be_acl;
+	lists[1] = frontendDB->be_acl;
+	for ( i = 0; i < 2; i++ ) {
+		for ( a = lists[i]; a; a = a->acl_next ) {
+			if ( a->acl_filter )
+				dmg_deps_of_filter( deps, a->acl_filter );
+			for ( an = a->acl_attrs; !BER_BVISEMPTY( &a->acl_attrval )
+					&& an && !BER_BVISNULL( &an->an_name ); an++ ) {
+				if ( an->an_desc )
+					dmg_deps_add( deps, an->an_desc );
+			}
+			for ( b = a->acl_access; b; b = b->a_next ) {
+				if ( b->a_dn_at )
+					dmg_deps_add( deps, b->a_dn_at );
+			}
+		}
+	}
+}
+
+/* What group's list for op's identity depends on (see above) */
+static void
+dmg_group_deps( Operation *op, slap_overinst *on, Entry *group, dmg_tags *deps )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	AttributeDescription **rule[] = { &dmg_ad.department, &dmg_ad.include_sub,
+		&dmg_ad.condition, &dmg_ad.include_member, &dmg_ad.exclude_member, &dmg_ad.mail,
+		&slap_schema.si_ad_objectClass, NULL };
+	dmg_rule r;
+	int i;
+
+	memset( deps, 0, sizeof( *deps ) );
+	deps->op = op;
+	for ( i = 0; rule[i]; i++ )
+		dmg_deps_add( deps, *rule[i] );
+	dmg_deps_of_filter( deps, di->dept_filter );
+	/* the rule's filter: the member filter and the conditions */
+	dmg_rule_from_entry( op, di, group, &r );
+	dmg_deps_of_filter( deps, r.filter );
+	dmg_rule_free( op, &r );
+	if ( !dmg_is_root( op, on ) )
+		dmg_deps_of_acls( op, deps );
+}
+
+/* The attributes a modify changes, with their supertypes (NULL for other writes: any) */
+static void
+dmg_write_changed( Operation *op, dmg_tags *changed )
+{
+	Modifications *ml;
+	AttributeType *at;
+
+	memset( changed, 0, sizeof( *changed ) );
+	changed->op = op;
+	if ( op->o_tag != LDAP_REQ_MODIFY ) {
+		changed->unbounded = 1;
+		return;
+	}
+	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
+		for ( at = ml->sml_desc->ad_type; at; at = at->sat_sup )
+			dmg_tags_add( changed, &at->sat_cname );
+	}
+}
+
 /* Tags of group's list for op's identity; ts->unbounded when it must go untagged */
 static void
 dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
@@ -1490,6 +1714,152 @@ dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 	return f;
 }
 
+/* What a list holds, for the statistics (the allocator's own overhead left out) */
+static size_t
+dmg_members_bytes( dmg_members *ms )
+{
+	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
+			* sizeof( struct berval );
+	unsigned i;
+
+	for ( i = 0; i < ms->n; i++ )
+		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
+	for ( i = 0; i < ms->nmail_count; i++ )
+		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
+	return b;
+}
+
+/* ---- lists updated in place ------------------------------------------------------------------
+ *
+ * A write that adds, deletes or modifies one entry E that has no entry below it changes, in a
+ * list its tags concern, at most E's own membership: nothing below E depends on it, and E is
+ * not a department of the group (a department's delete is refused, a modified department has
+ * its employees below it).  The cache then replaces such a list, before the write returns, by
+ * a copy without E, with E again when the reverse test (dmg_rule_has_member, which the forward
+ * expansion agrees with) says E is a member for the list's identity.  Lists of groups with
+ * overrides (a named group may change with E) are untagged and dropped, as are the lists of E
+ * itself, every list when the write is a rename, or still has the backend's transaction on it
+ * (it runs inside another operation's, not committed yet; the update's reads would go through
+ * it), or E has entries below it.
+ */
+
+typedef struct dmg_update_ctx {
+	Operation *op;
+	slap_overinst *on;
+	struct berval *ndn;	/* E */
+	int single;		/* -1 not known yet; 1 the write changes E's membership alone */
+} dmg_update_ctx;
+
+static int
+dmg_first_child_cb( Operation *op, SlapReply *rs )
+{
+	int *found = op->o_callback->sc_private;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	*found = 1;
+	/* makes the backend end the search at once */
+	return LDAP_SIZELIMIT_EXCEEDED;
+}
+
+/* Does the write change E's membership alone: an add or delete (of a leaf, which back-mdb
+ * requires), or a modify of an entry without entries below it?  Asked once per write. */
+static int
+dmg_update_single( dmg_update_ctx *u )
+{
+	slap_callback cb = { 0 };
+	Operation root;
+	Filter *f;
+	int found = 0, rc;
+
+	if ( u->single >= 0 )
+		return u->single;
+	u->single = u->op->o_tag != LDAP_REQ_MODIFY;
+	if ( u->single )
+		return 1;
+	cb.sc_response = dmg_first_child_cb;
+	cb.sc_private = &found;
+	f = filter_dup( (Filter *)slap_filter_objectClass_pres, u->op->o_tmpmemctx );
+	dmg_op_as_root( u->op, &root );
+	rc = dmg_internal_search( &root, u->ndn, LDAP_SCOPE_ONELEVEL, f, &cb );
+	filter_free_x( u->op, f, 1 );
+	u->single = !found && rc == LDAP_SUCCESS;
+	return u->single;
+}
+
+/* The operation a list cached for identity idn was computed with: the rootdn's, or a copy of
+ * op for idn on the database itself (a write guard's grant makes op's own copy of it another
+ * one) -- the cache holds only lists of identities whose rights no connection changes */
+static void
+dmg_op_as_identity( Operation *op, slap_overinst *on, struct berval *idn, Operation *as,
+	dmg_who *who )
+{
+	dmg_op_as_root( op, as );
+	if ( !dn_match( idn, &as->o_bd->be_rootndn ) ) {
+		as->o_dn = *idn;
+		as->o_ndn = *idn;
+	}
+	dmg_who_begin( as, on, who );
+}
+
+/* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn) after the
+ * write u describes, or NULL when it must go */
+static void *
+dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
+	unsigned long *nvalues, size_t *bytes )
+{
+	dmg_update_ctx *u = arg;
+	dmg_info *di = u->on->on_bi.bi_private;
+	const char *sep = memchr( key, '\0', keylen );
+	struct berval gndn, idn;
+	Entry *group, *e = NULL;
+	dmg_members *ms;
+	Operation as;
+	dmg_who who;
+	dmg_rule r;
+	int member = 0;
+
+	if ( sep == NULL )
+		return NULL;
+	gndn.bv_val = (char *)key;
+	gndn.bv_len = sep - (const char *)key;
+	idn.bv_val = (char *)sep + 1;
+	idn.bv_len = keylen - gndn.bv_len - 1;
+	if ( dn_match( &gndn, u->ndn ) || !dmg_update_single( u )
+		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
+		return NULL;
+	if ( u->op->o_tag != LDAP_REQ_DELETE
+		&& ( e = dmg_entry_get( u->op, u->on, u->ndn ) ) == NULL ) {
+		/* gone again since: a later write's response decides */
+		dmg_entry_release( u->op, u->on, group );
+		return NULL;
+	}
+	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
+	if ( e ) {
+		dmg_rule_from_entry( &as, di, group, &r );
+		member = dmg_rule_has_member( &as, u->on, &r, e );
+		dmg_rule_free( &as, &r );
+	}
+	ms = ch_calloc( 1, sizeof( dmg_members ) );
+	dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
+	if ( member )
+		dmg_members_push( &as, ms, e );
+	dmg_who_end( &as, &who );
+	if ( e )
+		dmg_entry_release( u->op, u->on, e );
+	dmg_entry_release( u->op, u->on, group );
+	if ( di->max_members && ms->n > di->max_members ) {
+		/* a computation answers adminLimitExceeded: no list */
+		dmg_members_free_value( ms );
+		return NULL;
+	}
+	dmg_members_index( ms );
+	*nvalues = ms->n + ms->nmail_count;
+	*bytes = dmg_members_bytes( ms );
+	return ms;
+}
+
 void
 dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	struct berval *new_ndn )
@@ -1511,28 +1881,24 @@ dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	}
 	if ( keys.unbounded )
 		dmg_cache_invalidate( di->cache );
-	else
-		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, new_ndn ? 2 : 0 );
+	else if ( new_ndn )
+		dmg_cache_invalidate_moved( di->cache, keys.t, keys.n, moved, 2 );
+	else {
+		/* a modify keeps the lists that read none of the attributes it changes; the
+		 * others are updated in place when they can be */
+		dmg_update_ctx u = { op, (slap_overinst *)op->o_bd->bd_info, ndn, -1 };
+		dmg_tags changed;
+
+		dmg_write_changed( op, &changed );
+		dmg_cache_invalidate_update( di->cache, keys.t, keys.n,
+			changed.unbounded ? NULL : changed.t, changed.n,
+			dmg_op_in_backend_txn( op ) ? NULL : dmg_members_update, &u );
+		op->o_tmpfree( changed.t, op->o_tmpmemctx );
+	}
 	op->o_tmpfree( keys.t, op->o_tmpmemctx );
 	filter_free_x( op, f, 1 );
 	if ( g )
 		filter_free_x( op, g, 1 );
-}
-
-/* What a list holds, for the statistics (the allocator's own overhead left out) */
-static size_t
-dmg_members_bytes( dmg_members *ms )
-{
-	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
-		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
-			* sizeof( struct berval );
-	unsigned i;
-
-	for ( i = 0; i < ms->n; i++ )
-		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
-	for ( i = 0; i < ms->nmail_count; i++ )
-		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
-	return b;
 }
 
 /* Stores a list computed from data read at generation gen; 1 when the cache took it */
@@ -1541,13 +1907,16 @@ dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, si
 	unsigned long gen, dmg_members *ms, dmg_cache_entry **held )
 {
 	dmg_info *di = on->on_bi.bi_private;
-	dmg_tags ts;
+	dmg_tags ts, deps;
 	int stored;
 
 	dmg_group_tags( op, on, group, &ts );
-	stored = dmg_cache_put_tagged( di->cache, key, len, gen, ts.t,
-		ts.unbounded ? 0 : ts.n, ms, ms->n + ms->nmail_count, dmg_members_bytes( ms ), held );
+	dmg_group_deps( op, on, group, &deps );
+	stored = dmg_cache_put_deps( di->cache, key, len, gen, ts.t, ts.unbounded ? 0 : ts.n,
+		deps.unbounded ? NULL : deps.t, deps.n, ms, ms->n + ms->nmail_count,
+		dmg_members_bytes( ms ), held );
 	op->o_tmpfree( ts.t, op->o_tmpmemctx );
+	op->o_tmpfree( deps.t, op->o_tmpmemctx );
 	return stored;
 }
 
@@ -1558,8 +1927,9 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 	return dmg_members_expand( op, on, group, &v->owned );
 }
 
-int
-dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+/* The list op computes with its own rights, from the cache when it may be cached */
+static int
+dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v )
 {
 	dmg_info *di = on->on_bi.bi_private;
@@ -1568,7 +1938,6 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 	char *key;
 	int rc;
 
-	memset( v, 0, sizeof( *v ) );
 	if ( !dmg_members_cacheable( op, on ) )
 		return dmg_members_compute( op, on, group, v );
 	key = dmg_cache_key( op, group, &len );
@@ -1593,6 +1962,26 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 	return rc;
 }
 
+int
+dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	dmg_members_view *v )
+{
+	dmg_as_group ag;
+	Operation *mop;
+	int rc;
+
+	memset( v, 0, sizeof( *v ) );
+	/* with group visibility the rootdn's list, cached once for every requester */
+	if ( ( mop = dmg_membership_begin( op, on, group, &ag ) ) == NULL ) {
+		v->ms = &v->owned;
+		v->owned.hidden = 1;
+		return LDAP_SUCCESS;
+	}
+	rc = dmg_members_lookup( mop, on, group, gen, v );
+	dmg_membership_end( &ag );
+	return rc;
+}
+
 void
 dmg_members_release( slap_overinst *on, dmg_members_view *v )
 {
@@ -1611,6 +2000,8 @@ dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
 {
 	/* a stored member value (written before the overlay was configured) is not ours */
 	attr_delete( &target->e_attrs, dmg_ad.member );
+	if ( ms->hidden )
+		return;
 	if ( want_member )
 		dmg_put_values( target, dmg_ad.member, ms->dn_vals, ms->dn_nvals, ms->n, attach );
 	if ( want_mail )

@@ -25,6 +25,8 @@ enum {
 	DMG_MON_VALUES,
 	DMG_MON_BYTES,
 	DMG_MON_MAX_VALUES,
+	DMG_MON_KEPT,
+	DMG_MON_UPDATED,
 	DMG_MON_N
 };
 
@@ -52,6 +54,10 @@ static struct {
 	DMG_MON_AT( "10", "dmgCacheBytes",
 		"Memory held by the cached lists, without the allocator overhead" ),
 	DMG_MON_AT( "11", "dmgCacheMaxValues", "dynmailgroup-cache-max-values" ),
+	DMG_MON_AT( "12", "dmgCacheKept",
+		"Lists a write concerned but kept: it changed no attribute they depend on" ),
+	DMG_MON_AT( "13", "dmgCacheUpdated",
+		"Lists a write to one entry updated in place (that entry added or removed)" ),
 };
 
 static ObjectClass *dmg_mon_oc;
@@ -61,7 +67,8 @@ static const char dmg_mon_oc_def[] =
 	"DESC 'Membership cache statistics of slapo-dynmailgroup' SUP top AUXILIARY "
 	"MAY ( dmgCacheHits $ dmgCacheMisses $ dmgCacheInvalidationsTargeted $ "
 	"dmgCacheInvalidationsFull $ dmgCacheDropped $ dmgCacheRefused $ dmgCacheEvictions $ "
-	"dmgCacheEntries $ dmgCacheValues $ dmgCacheBytes $ dmgCacheMaxValues ) )";
+	"dmgCacheEntries $ dmgCacheValues $ dmgCacheBytes $ dmgCacheMaxValues $ "
+	"dmgCacheKept $ dmgCacheUpdated ) )";
 
 int
 dmg_monitor_register_schema( void )
@@ -100,6 +107,8 @@ dmg_monitor_values( dmg_info *di, unsigned long *v )
 	v[DMG_MON_VALUES] = st.values;
 	v[DMG_MON_BYTES] = st.bytes;
 	v[DMG_MON_MAX_VALUES] = di->cache_max_values;
+	v[DMG_MON_KEPT] = st.kept;
+	v[DMG_MON_UPDATED] = st.updated;
 }
 
 static int

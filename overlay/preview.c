@@ -124,12 +124,19 @@ dmg_preview_entry( Operation *op, slap_overinst *on, Entry *before, Entry *after
 {
 	dmg_members now = { 0 }, then = { 0 };
 	int rc = LDAP_SUCCESS;
+	dmg_as_group ag;
+	Operation *mop;
 
 	*post = NULL;
-	if ( dmg_entry_is_group( after ) )
-		rc = dmg_members_expand( op, on, after, &then );
-	if ( rc == LDAP_SUCCESS && before && dmg_entry_is_group( before ) )
-		rc = dmg_members_expand( op, on, before, &now );
+	/* as the group will show its members (dynmailgroup-member-visibility): when it shows op
+	 * none, nobody joins or leaves either */
+	if ( ( mop = dmg_membership_begin( op, on, after, &ag ) ) == NULL )
+		then.hidden = 1;
+	else if ( dmg_entry_is_group( after ) )
+		rc = dmg_members_expand( mop, on, after, &then );
+	if ( rc == LDAP_SUCCESS && mop && before && dmg_entry_is_group( before ) )
+		rc = dmg_members_expand( mop, on, before, &now );
+	dmg_membership_end( &ag );
 	if ( rc == LDAP_SUCCESS ) {
 		/* slapd sends what Post-Read asks for; who joins and leaves, only by name */
 		*post = entry_dup( after );

@@ -337,8 +337,8 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	dmg_rule_from_entry( op, di, n->group, &n->rule );
 	/* the backend's answer must not depend on conditions the requester may not read: which
 	 * entries the widened filter selects shows in paging; included entries need not meet
-	 * them */
-	if ( n->rule.include
+	 * them, nor, with group visibility, conditions the requester may not search */
+	if ( n->rule.include || di->visibility_group
 		|| !access_allowed( op, n->group, dmg_ad.condition, NULL, ACL_READ, NULL ) )
 		return filter_dup( di->member_filter, op->o_tmpmemctx );
 	return filter_dup( n->rule.filter, op->o_tmpmemctx );
@@ -699,7 +699,8 @@ dmg_eval_assertion( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
 	case DMG_NODE_MEMBER_OF:
 		if ( n->group == NULL || dmg_entry_is_group( e ) )
 			return LDAP_COMPARE_FALSE;
-		return dmg_rule_has_member( op, ctx->on, &n->rule, e ) ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
+		return dmg_rule_shows_member( op, ctx->on, n->group, &n->rule, e )
+			? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 	case DMG_NODE_COMPUTE:
 		return dmg_eval_computed( op, ctx, n->f, e );
 	default:

@@ -5,7 +5,9 @@
  *   - a write drops only the lists of the groups it concerns: a group elsewhere stays cached
  *     (the statistics prove the hit), the group concerned shows the change at once;
  *   - writes and reads racing through one cached group: every read that follows a write's
- *     return reflects it, while an unrelated group's list is read from the cache throughout.
+ *     return reflects it, while an unrelated group's list is read from the cache throughout;
+ *   - dynmailgroup-member-visibility group: one list (the rootdn's) for everyone who may read
+ *     the group's member, nothing for the others, switched at run time.
  *
  * One server for the suite, with the monitor database and the cache on; each test adds its own
  * groups (names carry the test's name).  Readers in threads never call Check: they count
@@ -99,7 +101,8 @@ START_TEST(monitor_entry_has_the_statistics)
     static const char *const attrs[] = {
         "dmgCacheHits", "dmgCacheMisses", "dmgCacheInvalidationsTargeted",
         "dmgCacheInvalidationsFull", "dmgCacheDropped", "dmgCacheRefused",
-        "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes", NULL
+        "dmgCacheEvictions", "dmgCacheEntries", "dmgCacheValues", "dmgCacheBytes",
+        "dmgCacheKept", "dmgCacheUpdated", NULL
     };
 
     /* one entry, below its database's entry */
@@ -197,6 +200,164 @@ START_TEST(write_drops_only_the_groups_it_concerns)
     DMG_ASSERT_RC(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), LDAP_SUCCESS);
     free(eng);
     free(fin);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A modify that changes no attribute a group's list reads (an employee's description, a
+ * password policy's bind time) keeps the list, for the rootdn and for the MTA (whose rights the
+ * ACLs decide); one that changes a condition's attribute drops it */
+START_TEST(modify_of_unread_attributes_keeps_the_lists)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    unsigned long kept;
+    stats before, after;
+    char *fresh, *m;
+
+    add_group(root, "k-eng-mgr", "ou=Engineering," DMG_SUFFIX, "(title=Manager)");
+    free(members_of(root, "k-eng-mgr"));
+    free(members_of(mta, "k-eng-mgr"));
+
+    kept = stat_of(root, "dmgCacheKept");
+    before = stats_now(root);
+    DMG_EXPECT_OK(dmg_modify(root, ALICE, "replace: description\ndescription: on leave\n"),
+                  "description");
+    DMG_EXPECT_OK(dmg_modify(root, "cn=k-eng-mgr," GROUPS,
+                             "replace: description\ndescription: the managers\n"),
+                  "the group's description");
+    m = members_of(root, "k-eng-mgr");
+    free(members_of(mta, "k-eng-mgr"));
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 0);
+    ck_assert_uint_eq(after.hits - before.hits, 2);
+    ck_assert_uint_ge(stat_of(root, "dmgCacheKept") - kept, 4);
+    ck_assert_uint_eq(after.targeted - before.targeted, 2);
+
+    /* what was kept is what a computation gives: anonymous lists are never cached */
+    DMG_ASSERT_STR(m, fresh = members_of(anon, "k-eng-mgr"));
+    free(fresh);
+    free(m);
+
+    /* a condition's attribute: the lists change (updated in place), and the next read
+     * shows it */
+    before = stats_now(root);
+    DMG_EXPECT_OK(dmg_modify(root, CAROL, "replace: title\ntitle: Manager\n"), "title");
+    m = members_of(mta, "k-eng-mgr");
+    ck_assert_ptr_nonnull(strstr(m, CAROL));
+    free(m);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 0);
+    DMG_EXPECT_OK(dmg_modify(root, CAROL, "replace: title\ntitle: Engineer\n"), "title back");
+    DMG_EXPECT_OK(dmg_modify(root, ALICE, "delete: description\n"), "description back");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* ---- lists updated in place ------------------------------------------------------------------ */
+
+#define FRONTEND "ou=Frontend,ou=Engineering," DMG_SUFFIX
+#define NEWBIE   "uid=newbie," FRONTEND
+
+static unsigned long updated_now(LDAP *ld)
+{
+    return stat_of(ld, "dmgCacheUpdated");
+}
+
+/* member and dmgMemberMail of cn=<cn> as ld reads it, then as anonymous does (whose lists are
+ * never cached: a fresh computation) -- equal */
+static void assert_cached_is_fresh(LDAP *ld, LDAP *anon, const char *cn)
+{
+    const char *dn = dmg_fmt("cn=%s," GROUPS, cn);
+    char *cached = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "member");
+    char *fresh = dmg_values_joined(anon, dn, LDAP_SCOPE_BASE, NULL, "member");
+
+    DMG_ASSERT_STR(cached, fresh);
+    free(cached);
+    free(fresh);
+    cached = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    fresh = dmg_values_joined(anon, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    DMG_ASSERT_STR(cached, fresh);
+    free(cached);
+    free(fresh);
+}
+
+/* After one write of one employee: the lists of both groups for the rootdn and the MTA are
+ * read from the cache (no miss) when the write updated them in place (in-place updates
+ * counted: at least these four), else computed again (four misses); always equal to a fresh
+ * computation */
+static void check_after_write(LDAP *root, LDAP *mta, LDAP *anon, unsigned long updated_before,
+                              int inplace)
+{
+    unsigned long updated = updated_now(root) - updated_before;
+    stats before = stats_now(root);
+
+    if (inplace)
+        ck_assert_uint_ge(updated, 4);
+    else
+        ck_assert_uint_eq(updated, 0);
+    for (int i = 0; i < 2; i++) {
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe");
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe-eng");
+    }
+    ck_assert_uint_eq(stats_now(root).misses - before.misses, inplace ? 0 : 4);
+}
+
+#define WRITE_THEN_CHECK(write, inplace) \
+    do { \
+        unsigned long updated_ = updated_now(root); \
+        DMG_EXPECT_OK((write), #write); \
+        check_after_write(root, mta, anon, updated_, (inplace)); \
+    } while (0)
+
+/* An add, a modify (in and out of a condition, of mail), a delete of one employee update the
+ * lists of the groups above it in place; a rename drops them */
+START_TEST(single_entry_writes_update_lists_in_place)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+
+    add_group(root, "u-fe", FRONTEND, NULL);
+    add_group(root, "u-fe-eng", FRONTEND, "(title=Engineer)");
+    for (int i = 0; i < 2; i++) {
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe");
+        assert_cached_is_fresh(i ? mta : root, anon, "u-fe-eng");
+    }
+    WRITE_THEN_CHECK(dmg_add_ldif(root, "dn: " NEWBIE "\nobjectClass: inetOrgPerson\n"
+                                        "uid: newbie\ncn: New Bie\nsn: Bie\n"
+                                        "title: Engineer\nmail: newbie@example.com\n"),
+                     1);
+    WRITE_THEN_CHECK(dmg_modify(root, NEWBIE, "replace: title\ntitle: Manager\n"), 1);
+    WRITE_THEN_CHECK(dmg_modify(root, NEWBIE, "replace: title\ntitle: Engineer\n-\n"
+                                              "add: mail\nmail: nb@example.com\n"), 1);
+    /* no attribute the lists read: kept as they are, read from the cache */
+    {
+        stats before = stats_now(root);
+
+        DMG_EXPECT_OK(dmg_modify(root, NEWBIE, "replace: description\ndescription: new\n"),
+                      "description");
+        free(members_of(root, "u-fe"));
+        ck_assert_uint_eq(stats_now(root).misses, before.misses);
+    }
+    WRITE_THEN_CHECK(dmg_delete(root, NEWBIE), 1);
+    /* a rename drops the lists */
+    WRITE_THEN_CHECK(dmg_rename(root, "uid=sam," FRONTEND, "uid=samuel", NULL, 0), 0);
+    DMG_EXPECT_OK(dmg_rename(root, "uid=samuel," FRONTEND, "uid=sam", NULL, 1), "rename back");
+    for (int i = 0; i < 2; i++) {
+        free(members_of(i ? mta : root, "u-fe"));
+        free(members_of(i ? mta : root, "u-fe-eng"));
+    }
+    /* a modify of an entry with entries below it (the department here) drops them */
+    WRITE_THEN_CHECK(dmg_modify(root, FRONTEND, "add: objectClass\n"
+                                                "objectClass: extensibleObject\n"), 0);
+    DMG_EXPECT_OK(dmg_modify(root, FRONTEND, "delete: objectClass\n"
+                                             "objectClass: extensibleObject\n"), "back");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
     dmg_disconnect(root);
 }
 END_TEST
@@ -483,17 +644,179 @@ START_TEST(flush_on_cn_config_empties_the_cache)
 }
 END_TEST
 
+/* ---- member visibility ---------------------------------------------------------------------- */
+
+/* The suite's ACLs (main): READER may not read ou=Finance's entries, OUTSIDER may not read the
+ * member values of groups; everything else is readable */
+#define READER   "uid=reader,ou=System," DMG_SUFFIX
+#define OUTSIDER "uid=mia,ou=Support," DMG_SUFFIX
+#define VIS_ACLS \
+    "access to dn.subtree=\"ou=Finance," DMG_SUFFIX "\"\n" \
+    "  by dn.exact=\"" READER "\" none\n  by * read\n" \
+    "access to dn.subtree=\"" GROUPS "\" attrs=member\n" \
+    "  by dn.exact=\"" OUTSIDER "\" none\n  by * read\n" \
+    "access to * by * read\n"
+
+#define FINANCE_MEMBERS \
+    "uid=gina,ou=Finance," DMG_SUFFIX "\nuid=hans,ou=Finance," DMG_SUFFIX "\n" \
+    "uid=iris,ou=Finance," DMG_SUFFIX "\nuid=jack,ou=Finance," DMG_SUFFIX "\n" \
+    "uid=kate,ou=Finance," DMG_SUFFIX "\nuid=liam,ou=Finance," DMG_SUFFIX "\n"
+#define TIER2_MEMBERS \
+    "uid=vera,ou=Tier2,ou=Support," DMG_SUFFIX "\nuid=walt,ou=Tier2,ou=Support," DMG_SUFFIX "\n" \
+    "uid=yuki,ou=Tier2,ou=Support," DMG_SUFFIX "\nuid=zack,ou=Tier2,ou=Support," DMG_SUFFIX
+#define GINA "uid=gina,ou=Finance," DMG_SUFFIX
+#define VERA "uid=vera,ou=Tier2,ou=Support," DMG_SUFFIX
+
+static void set_visibility(const char *mode)
+{
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+
+    DMG_EXPECT_OK(dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                             dmg_fmt("replace: olcDynMailGroupMemberVisibility\n"
+                                     "olcDynMailGroupMemberVisibility: %s\n", mode)),
+                  mode);
+    DMG_ASSERT_VALUES(cfg, OVERLAY_CONFIG_DN, LDAP_SCOPE_BASE, NULL,
+                      "olcDynMailGroupMemberVisibility", mode);
+    dmg_disconnect(cfg);
+}
+
+/* The group "vis" (ou=Finance and ou=Tier2) as ld sees it: member, dmgMemberCount, compare on
+ * gina, and whether (member=gina) and vera's dmgMemberOf find it */
+static void assert_vis_group(LDAP *ld, const char *members, const char *count, int gina_rc,
+                             const char *member_filter_dns, const char *vera_member_of)
+{
+    const char *g = "cn=vis," GROUPS;
+
+    DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "member", members);
+    DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", count);
+    DMG_ASSERT_RC(dmg_compare(ld, g, "member", GINA), gina_rc);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(&(cn=vis*)(member=" GINA "))",
+                   member_filter_dns);
+    DMG_ASSERT_VALUES(ld, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", vera_member_of);
+}
+
+/* dmgDecision of the group "vis" (send policy members) for sender, as ld gets it */
+static void assert_vis_decision(LDAP *ld, const char *sender, const char *decision)
+{
+    DMG_ASSERT_VALUES(ld, "cn=vis," GROUPS, LDAP_SCOPE_BASE, dmg_fmt("(dmgSender=%s)", sender),
+                      "dmgDecision", decision);
+}
+
+/* dynmailgroup-member-visibility group: the rootdn's list, shown to whoever may read the
+ * group's member (one cached list for all of them); switched at run time both ways */
+START_TEST(group_visibility_follows_the_group_acl)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *reader = dmg_connect(server, READER, DMG_PASSWORD);
+    LDAP *outsider = dmg_connect(server, OUTSIDER, DMG_PASSWORD);
+    LDAP *alice = dmg_connect(server, ALICE, DMG_PASSWORD);
+    stats before, after;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=vis," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: vis\nmail: vis@example.com\n"
+                                     "dmgSendPolicy: members\n"
+                                     "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
+                                     "dmgDepartment: ou=Tier2,ou=Support," DMG_SUFFIX "\n"),
+                  LDAP_SUCCESS);
+
+    /* requester (the default): the reader sees only the members it may read */
+    assert_vis_group(reader, TIER2_MEMBERS, "4", LDAP_COMPARE_FALSE, "", "cn=vis," GROUPS);
+    assert_vis_decision(reader, "gina@example.com", "reject");
+    assert_vis_decision(reader, "vera@example.com", "accept");
+    assert_vis_group(alice, FINANCE_MEMBERS TIER2_MEMBERS, "10", LDAP_COMPARE_TRUE,
+                     "cn=vis," GROUPS, "cn=vis," GROUPS);
+
+    /* group: the whole list to both, computed once (a miss, then hits for another identity) */
+    set_visibility("group");
+    before = stats_now(root);
+    assert_vis_group(reader, FINANCE_MEMBERS TIER2_MEMBERS, "10", LDAP_COMPARE_TRUE,
+                     "cn=vis," GROUPS, "cn=vis," GROUPS);
+    free(members_of(alice, "vis"));
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_ge(after.hits - before.hits, 2);
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail",
+                      "gina@example.com\nhans@example.com\niris@example.com\n"
+                      "jack@example.com\nkate@example.com\nkate.klein@example.com\n"
+                      "liam@example.com\nvera@example.com\nwalt@example.com\n"
+                      "yuki@example.com"); /* zack has no mail */
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
+                      "(dmgExplainMember=" GINA ")", "dmgMembershipExplanation",
+                      "member department ou=Finance," DMG_SUFFIX);
+    /* a non-member it may not learn of does not exist for it; one it may is explained */
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
+                      "(dmgExplainMember=cn=printer-finance,ou=Finance," DMG_SUFFIX ")",
+                      "dmgMembershipExplanation", "not-member no-such-entry");
+    DMG_ASSERT_VALUES(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE,
+                      "(dmgExplainMember=" ALICE ")", "dmgMembershipExplanation",
+                      "not-member outside-departments");
+
+    assert_vis_decision(reader, "gina@example.com", "accept");
+
+    /* who may not read member sees no member, mail or count, and no membership */
+    DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member", "");
+    DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail", "");
+    DMG_ASSERT_VALUES(outsider, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", "");
+    DMG_ASSERT_RC(dmg_compare(outsider, "cn=vis," GROUPS, "member", VERA),
+                  LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_DNS(outsider, GROUPS, LDAP_SCOPE_ONELEVEL, "(&(cn=vis*)(member=" VERA "))", "");
+    DMG_ASSERT_VALUES(outsider, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", "");
+    assert_vis_decision(outsider, "vera@example.com", "reject");
+
+    /* a hidden group stays hidden */
+    DMG_EXPECT_OK(dmg_modify(root, "cn=vis," GROUPS,
+                             "replace: dmgShowInContacts\ndmgShowInContacts: FALSE\n"),
+                  "hiding the group");
+    DMG_ASSERT_RC(dmg_search(reader, "cn=vis," GROUPS, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_VALUES(reader, VERA, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", "");
+    DMG_EXPECT_OK(dmg_modify(root, "cn=vis," GROUPS, "delete: dmgShowInContacts\n"),
+                  "showing the group");
+
+    /* back to requester: at once, nothing of the shared list is served */
+    set_visibility("requester");
+    assert_vis_group(reader, TIER2_MEMBERS, "4", LDAP_COMPARE_FALSE, "", "cn=vis," GROUPS);
+
+    DMG_EXPECT_OK(dmg_delete(root, "cn=vis," GROUPS), "deleting the group");
+    dmg_disconnect(alice);
+    dmg_disconnect(outsider);
+    dmg_disconnect(reader);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A value that is neither mode is refused and changes nothing */
+START_TEST(member_visibility_refuses_other_values)
+{
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+    dmg_result r = dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                              "replace: olcDynMailGroupMemberVisibility\n"
+                              "olcDynMailGroupMemberVisibility: everyone\n");
+
+    ck_assert_int_ne(r.rc, LDAP_SUCCESS);
+    ck_assert_msg(strstr(r.diag, "must be \"requester\" or \"group\", not \"everyone\"") != NULL,
+                  "diagnostic: %s", r.diag);
+    DMG_ASSERT_VALUES(cfg, OVERLAY_CONFIG_DN, LDAP_SCOPE_BASE, NULL,
+                      "olcDynMailGroupMemberVisibility", "requester");
+    dmg_disconnect(cfg);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
     TCase *tc = dmg_tcase("cache");
     tcase_add_test(tc, monitor_entry_has_the_statistics);
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
+    tcase_add_test(tc, modify_of_unread_attributes_keeps_the_lists);
+    tcase_add_test(tc, single_entry_writes_update_lists_in_place);
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, cache_is_on_by_default);
     tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
+    tcase_add_test(tc, group_visibility_follows_the_group_acl);
+    tcase_add_test(tc, member_visibility_refuses_other_values);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -502,6 +825,7 @@ int main(void)
 {
     dmg_server_opts o = {
         .global_config = MONITOR_FIRST,
+        .db_config = VIS_ACLS,
         .overlay_config = "dynmailgroup-privileged " MTA "\n"
                           "dynmailgroup-cache-max-values 1000000\n",
     };

@@ -142,6 +142,7 @@ START_TEST(test_config_entry_emits_every_directive)
     ASSERT_ATTR(cfg, odn, "olcDynMailGroupMaxWhitelist", CFG_MAX_WHITELIST);
     ASSERT_ATTR(cfg, odn, "olcDynMailGroupMaxMembers", CFG_MAX_MEMBERS);
     ASSERT_ATTR(cfg, odn, "olcDynMailGroupCacheMaxValues", CFG_CACHE_MAX_VALUES);
+    ASSERT_ATTR(cfg, odn, "olcDynMailGroupMemberVisibility", "requester");
 
     /* and nothing else of ours: exactly these attribute names */
     dmg_entries *e = NULL;
@@ -163,7 +164,8 @@ START_TEST(test_config_entry_emits_every_directive)
                                       "olcDynMailGroupMaxMembers\nolcDynMailGroupCacheMaxValues\n"
                                       "olcDynMailGroupMaxConditionLength\n"
                                       "olcDynMailGroupMaxConditions\n"
-                                      "olcDynMailGroupMaxOverrides");
+                                      "olcDynMailGroupMaxOverrides\n"
+                                      "olcDynMailGroupMemberVisibility");
     DMG_ASSERT_STR(got, expected);
     free(got);
     free(expected);

@@ -73,6 +73,9 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_put_tagged fault_dmg_cache_put_tagged
 #define dmg_cache_invalidate_tags fault_dmg_cache_invalidate_tags
 #define dmg_cache_invalidate_moved fault_dmg_cache_invalidate_moved
+#define dmg_cache_put_deps fault_dmg_cache_put_deps
+#define dmg_cache_invalidate_changed fault_dmg_cache_invalidate_changed
+#define dmg_cache_invalidate_update fault_dmg_cache_invalidate_update
 /* cache.h is already included, so the renamed API needs its own prototypes */
 dmg_cache *dmg_cache_new(unsigned long max_values, dmg_cache_free_fn free_value);
 void dmg_cache_destroy(dmg_cache *c);
@@ -90,6 +93,15 @@ int dmg_cache_put_tagged(dmg_cache *c, const void *key, size_t keylen, unsigned 
 void dmg_cache_invalidate_tags(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys);
 void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                 const dmg_cache_tag *bases, size_t nbases);
+int dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
+                       const dmg_cache_tag *tags, size_t ntags, const dmg_cache_tag *deps,
+                       size_t ndeps, void *value, unsigned long nvalues, size_t bytes,
+                       dmg_cache_entry **held);
+void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                  const dmg_cache_tag *changed, size_t nchanged);
+void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
+                                 const dmg_cache_tag *changed, size_t nchanged,
+                                 dmg_cache_update_fn update, void *arg);
 #include "cache.c"
 #undef malloc
 #undef calloc
@@ -105,6 +117,9 @@ void dmg_cache_invalidate_moved(dmg_cache *c, const dmg_cache_tag *keys, size_t 
 #undef dmg_cache_put_tagged
 #undef dmg_cache_invalidate_tags
 #undef dmg_cache_invalidate_moved
+#undef dmg_cache_put_deps
+#undef dmg_cache_invalidate_changed
+#undef dmg_cache_invalidate_update
 
 /* ---- test values and helpers ---------------------------------------------------------------- */
 
@@ -1522,6 +1537,290 @@ START_TEST(test_targeted_invalidation_when_allocation_fails_drops_everything)
 }
 END_TEST
 
+/* Nothing held, nothing counted */
+static void assert_cache_empty(dmg_cache *c)
+{
+    dmg_cache_stats st;
+
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.values, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+}
+
+/* ---- attribute dependencies (a modify of attributes a list does not read) ------------------- */
+
+/* A write that changed only attributes a value does not depend on keeps it (counted as kept);
+ * one that changed one it depends on, or any attribute (NULL), drops it; values stored without
+ * dependencies (put_tagged) go with every write that concerns them */
+START_TEST(test_changed_keeps_values_that_read_none_of_the_attributes)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2), u = TVAL(3);
+    dmg_cache_tag tags[] = { TAG("g1"), TAG("d1") }, deps[] = { TAG("mail"), TAG("title") };
+    dmg_cache_tag write[] = { TAG("d1") }, desc[] = { TAG("description") },
+                  title[] = { TAG("title") };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 2, deps, 2,
+                                        &a, 1, 0, NULL), 1);
+    ck_assert_int_eq(put_tagged(c, K("u"), dmg_cache_generation(c), tags, 2, &u), 1);
+    dmg_cache_invalidate_changed(c, write, 1, desc, 1);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    ck_assert_ptr_null(peek(c, K("u")));
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.kept, 1);
+    ck_assert_uint_eq(st.dropped, 1);
+    ck_assert_uint_eq(st.invalidations_targeted, 1);
+
+    /* nothing changed at all: still kept */
+    dmg_cache_invalidate_changed(c, write, 1, desc, 0);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    dmg_cache_invalidate_changed(c, write, 1, title, 1);
+    ck_assert_ptr_null(peek(c, K("a")));
+    ck_assert_uint_eq(a.frees, 1);
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("b"), dmg_cache_generation(c), tags, 2, deps, 2,
+                                        &b, 1, 0, NULL), 1);
+    dmg_cache_invalidate_changed(c, write, 1, NULL, 0);
+    ck_assert_ptr_null(peek(c, K("b")));
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.kept, 2);
+    ck_assert_uint_eq(st.dropped, 3);
+    assert_cache_empty(c);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* A value with no tags depends on everything, whatever its dependencies say; a value read
+ * before a write that concerned it is refused even when the write changed none of its
+ * attributes (only stored values are kept) */
+START_TEST(test_changed_refuses_older_puts_and_drops_untagged)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), n = TVAL(2);
+    dmg_cache_tag tags[] = { TAG("d1") }, deps[] = { TAG("title") };
+    dmg_cache_tag desc[] = { TAG("description") };
+    unsigned long gen = dmg_cache_generation(c);
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("n"), gen, NULL, 0, deps, 1, &n, 1, 0, NULL), 1);
+    dmg_cache_invalidate_changed(c, tags, 1, desc, 1);
+    ck_assert_ptr_null(peek(c, K("n")));
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), gen, tags, 1, deps, 1, &a, 1, 0, NULL), 0);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.refused, 1);
+    ck_assert_uint_eq(st.kept, 0);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* Dependencies cost memory of their own, counted in bytes */
+START_TEST(test_dependencies_are_accounted)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2);
+    dmg_cache_tag tags[] = { TAG("d1") }, deps[] = { TAG("mail"), TAG("title") };
+    dmg_cache_stats without, with;
+
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), tags, 1, &a), 1);
+    dmg_cache_get_stats(c, &without);
+    dmg_cache_invalidate(c);
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 1, deps, 2,
+                                        &b, 1, 0, NULL), 1);
+    dmg_cache_get_stats(c, &with);
+    ck_assert_uint_eq(with.bytes - without.bytes, 2 * sizeof(unsigned long));
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* ---- updates in place ------------------------------------------------------------------------
+ *
+ * dmg_cache_invalidate_update hands each concerned tagged value to a callback, which returns
+ * its replacement; the harness below can also make the cache change under the callback, as a
+ * concurrent write or put would.
+ */
+
+typedef struct upd {
+    dmg_cache *c;
+    tval *with;                 /* the replacement, NULL: drop */
+    unsigned long nvalues;
+    size_t bytes;
+    unsigned calls;
+    const void *seen;           /* the old value given */
+    int interfere;              /* 1: put another value under the key; 2: empty the cache */
+    tval *other;
+} upd;
+
+static void *upd_fn(void *arg, const void *key, size_t keylen, const void *value,
+                    unsigned long *nvalues, size_t *bytes)
+{
+    upd *u = arg;
+    dmg_cache_tag tags[] = { TAG("d1") };
+
+    u->calls++;
+    u->seen = value;
+    if (u->interfere == 1)
+        ck_assert_int_eq(dmg_cache_put_deps(u->c, key, keylen, dmg_cache_generation(u->c), tags,
+                                            1, NULL, 0, u->other, 1, 0, NULL), 1);
+    else if (u->interfere == 2)
+        dmg_cache_invalidate(u->c);
+    *nvalues = u->nvalues;
+    *bytes = u->bytes;
+    return u->with;
+}
+
+/* The replacement takes the old value's place: entries stay, values and bytes are those of
+ * the new value exactly, the old value is freed once, when its last reader lets go */
+START_TEST(test_update_replaces_in_place_with_exact_statistics)
+{
+    dmg_cache *c = cache_new(100);
+    tval a = TVAL(1), a2 = TVAL(2), other = TVAL(3);
+    dmg_cache_tag tags[] = { TAG("d1") }, otags[] = { TAG("d2") };
+    upd u = { c, &a2, 7, 500, 0, NULL, 0, NULL };
+    dmg_cache_entry *held;
+    dmg_cache_stats before, after;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 1, NULL, 0,
+                                        &a, 3, 100, NULL), 1);
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("o"), dmg_cache_generation(c), otags, 1, NULL, 0,
+                                        &other, 2, 10, NULL), 1);
+    ck_assert_ptr_eq(dmg_cache_get(c, K("a"), &held), &a);     /* a reply in flight */
+    dmg_cache_get_stats(c, &before);
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 1);
+    ck_assert_ptr_eq(u.seen, &a);
+    ck_assert_ptr_eq(peek(c, K("a")), &a2);
+    ck_assert_ptr_eq(peek(c, K("o")), &other);
+    ck_assert_uint_eq(a.frees, 0);
+    dmg_cache_release(c, held);
+    ck_assert_uint_eq(a.frees, 1);
+    dmg_cache_get_stats(c, &after);
+    ck_assert_uint_eq(after.entries, 2);
+    ck_assert_uint_eq(after.values, 2 + 7);
+    ck_assert_uint_eq(after.bytes - before.bytes, 500 - 100);
+    ck_assert_uint_eq(after.updated, 1);
+    ck_assert_uint_eq(after.dropped, 0);
+    ck_assert_uint_eq(after.invalidations_targeted, 1);
+    /* the replacement has the old one's tags: a later write concerning them drops it */
+    dmg_cache_invalidate_tags(c, tags, 1);
+    ck_assert_ptr_null(peek(c, K("a")));
+    ck_assert_uint_eq(a2.frees, 1);
+    dmg_cache_get_stats(c, &after);
+    ck_assert_uint_eq(after.values, 2);
+    dmg_cache_invalidate_tags(c, otags, 1);
+    assert_cache_empty(c);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(other.frees, 1);
+}
+END_TEST
+
+/* NULL from the callback drops the value; untagged values are dropped without a call */
+START_TEST(test_update_null_drops_and_untagged_are_not_updated)
+{
+    dmg_cache *c = cache_new(100);
+    tval a = TVAL(1), any = TVAL(2);
+    dmg_cache_tag tags[] = { TAG("d1") };
+    upd u = { c, NULL, 0, 0, 0, NULL, 0, NULL };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), tags, 1, &a), 1);
+    ck_assert_int_eq(put(c, K("any"), &any, 1), 1);
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 1);
+    ck_assert_ptr_null(peek(c, K("a")));
+    ck_assert_ptr_null(peek(c, K("any")));
+    ck_assert_uint_eq(a.frees, 1);
+    ck_assert_uint_eq(any.frees, 1);
+    assert_cache_empty(c);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.dropped, 2);
+    ck_assert_uint_eq(st.updated, 0);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* old, tagged, goes through one update that would replace it by with (nvalues values) while
+ * the cache is changed as interfere says: the key ends empty, every value freed once */
+static void assert_update_dropped(dmg_cache *c, tval *old, tval *with, unsigned long nvalues,
+                                  int interfere, tval *other)
+{
+    dmg_cache_tag tags[] = { TAG("d1") };
+    upd u = { c, with, nvalues, 0, 0, NULL, interfere, other };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(put_tagged(c, K("k"), dmg_cache_generation(c), tags, 1, old), 1);
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 1);
+    ck_assert_ptr_null(peek(c, K("k")));
+    ck_assert_uint_eq(old->frees, 1);
+    ck_assert_uint_eq(with->frees, 1);
+    if (other)
+        ck_assert_uint_eq(other->frees, 1);
+    assert_cache_empty(c);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.updated, 0);
+}
+
+/* A value put under the key while the update was computed (it may predate the write: another
+ * write's update) is dropped, and so is the update; after a full invalidation nothing comes
+ * back; an update over the bound is dropped */
+START_TEST(test_update_never_builds_on_a_replaced_value)
+{
+    dmg_cache *c = cache_new(5);
+    tval a = TVAL(1), a2 = TVAL(2), other = TVAL(3), b = TVAL(4), b2 = TVAL(5), d = TVAL(6),
+         d2 = TVAL(7);
+
+    assert_update_dropped(c, &a, &a2, 1, 1, &other);
+    assert_update_dropped(c, &b, &b2, 1, 2, NULL);
+    assert_update_dropped(c, &d, &d2, 6, 0, NULL);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* With the attributes a write changed, values that read none of them are kept, not updated */
+START_TEST(test_update_keeps_values_that_read_none_of_the_attributes)
+{
+    dmg_cache *c = cache_new(100);
+    tval a = TVAL(1);
+    dmg_cache_tag tags[] = { TAG("d1") }, deps[] = { TAG("title") }, desc[] = { TAG("description") };
+    upd u = { c, NULL, 0, 0, 0, NULL, 0, NULL };
+    dmg_cache_stats st;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 1, deps, 1,
+                                        &a, 1, 0, NULL), 1);
+    dmg_cache_invalidate_update(c, tags, 1, desc, 1, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 0);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.kept, 1);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* Out of memory for the list of values to update: they are dropped */
+START_TEST(test_update_when_allocation_fails_drops)
+{
+    dmg_cache *c = fault_dmg_cache_new(10, tval_free);
+    tval a = TVAL(1), a2 = TVAL(2);
+    dmg_cache_tag tags[] = { TAG("d1") };
+    upd u = { NULL, &a2, 1, 0, 0, NULL, 0, NULL };
+    dmg_cache_stats st;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(fault_dmg_cache_put_tagged(c, K("a"), fault_dmg_cache_generation(c), tags,
+                                                1, &a, 1, 0, NULL), 1);
+    allocs_until_failure = 2;   /* the key hashes succeed, the list of updates fails */
+    fault_dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 0);
+    fault_dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.dropped, 1);
+    ck_assert_uint_eq(a.frees, 1);
+    fault_dmg_cache_destroy(c);
+}
+END_TEST
+
 /* ---- moved subtrees (renames) -------------------------------------------------------------- */
 
 /* A rename drops the values tagged at or below the moved DNs, not a sibling whose DN merely
@@ -1817,6 +2116,17 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_moved_drops_tags_at_or_below_the_base);
     tcase_add_test(tc, test_forgotten_moves_refuse_older_puts);
     tcase_add_test(tc, test_moved_when_allocation_fails_drops_everything);
+    tcase_add_test(tc, test_changed_keeps_values_that_read_none_of_the_attributes);
+    tcase_add_test(tc, test_changed_refuses_older_puts_and_drops_untagged);
+    tcase_add_test(tc, test_dependencies_are_accounted);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_new("update", 10);
+    tcase_add_test(tc, test_update_replaces_in_place_with_exact_statistics);
+    tcase_add_test(tc, test_update_null_drops_and_untagged_are_not_updated);
+    tcase_add_test(tc, test_update_never_builds_on_a_replaced_value);
+    tcase_add_test(tc, test_update_keeps_values_that_read_none_of_the_attributes);
+    tcase_add_test(tc, test_update_when_allocation_fails_drops);
     suite_add_tcase(s, tc);
 
     tc = tcase_new("keys", 10);
