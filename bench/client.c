@@ -20,7 +20,9 @@
  *          the -v values in turn (default: a new value every time); with -v the last value is
  *          written once more at the end, so that the entry ends as it was;
  *          -b: before every sample (warm-ups included), an untimed simple bind as BIND_DN over
- *          a third connection (what lastbind turns into a write of pwdLastSuccess);
+ *          a third connection (what lastbind turns into a write of pwdLastSuccess); -b @FILE
+ *          binds as the DNs of FILE (one a line) in turn: slapd writes pwdLastSuccess at most
+ *          once a second per entry, so that each bind writes only when it names another entry;
  *          -c: count the values of this attribute in the result (default: none);
  *          an ATTR list of "*" or none means all user attributes; "1.1" means none.
  *   client add -H URI -W DN -X PW [-n REPS] [-t SEC] [-B SEC] TEAMSFILE COUNT DOMAIN
@@ -266,13 +268,25 @@ static void modify_once(LDAP *w, long counter)
     modify_entry(w, modify_dn, modify_attr, val);
 }
 
-/* a simple bind on an open connection, as a client that authenticates a user does */
-static void bind_once(LDAP *b)
+static char **read_lines(const char *path, size_t *n);
+
+/* a simple bind on an open connection, as a client that authenticates a user does: as
+ * prebind_dn, or as the counter-th DN of the file it names (@FILE) */
+static void bind_once(LDAP *b, long counter)
 {
+    static char **dns;
+    static size_t ndns;
+    const char *dn = prebind_dn;
     struct berval cred = { strlen(prebind_pw), (char *)prebind_pw };
-    int rc = ldap_sasl_bind_s(b, prebind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+
+    if (prebind_dn[0] == '@') {
+        if (dns == NULL)
+            dns = read_lines(prebind_dn + 1, &ndns);
+        dn = dns[(size_t)counter % ndns];
+    }
+    int rc = ldap_sasl_bind_s(b, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
     if (rc != LDAP_SUCCESS)
-        fail("bind as %s: %s", prebind_dn, ldap_err2string(rc));
+        fail("bind as %s: %s", dn, ldap_err2string(rc));
 }
 
 static int parse_scope(const char *s)
@@ -309,7 +323,7 @@ static int cmd_search(int argc, char **argv)
     search_req q;
     double samples[1024];
     int n = 0;
-    long entries = 0, values = 0, touches = 0;
+    long entries = 0, values = 0, touches = 0, binds = 0;
     char err[1024] = "";
     LDAP *ld, *w = NULL, *b = NULL;
 
@@ -329,8 +343,8 @@ static int cmd_search(int argc, char **argv)
         fail("bind as %s failed", write_dn ? write_dn : "anonymous");
     if (prebind_dn && prebind_pw == NULL)
         fail("search: -b needs -p");
-    if (prebind_dn && (b = connect_bind(prebind_dn, prebind_pw)) == NULL)
-        fail("bind as %s failed", prebind_dn);
+    if (prebind_dn && (b = connect_bind(NULL, NULL)) == NULL)
+        fail("anonymous bind failed");
 
     double start = now_s();
     for (int i = 0; i < warmups; i++) {
@@ -338,7 +352,7 @@ static int cmd_search(int argc, char **argv)
         if (w)
             modify_once(w, touches++);
         if (b)
-            bind_once(b);
+            bind_once(b, binds++);
         int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
         if (st != S_OK)
             return report_failure(st, samples, n, err);
@@ -352,7 +366,7 @@ static int cmd_search(int argc, char **argv)
         if (w)
             modify_once(w, touches++);
         if (b)
-            bind_once(b);
+            bind_once(b, binds++);
         int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
         if (st != S_OK)
             return report_failure(st, samples, n, err);

@@ -30,8 +30,10 @@
  * prefix of the names (the benchmark reads "g000*", the first 100) holds the same mix.
  * The first division group is "the big group": dmgSendPolicy members (dmg flavour) and the
  * condition (!(title=Intern)), which every generated employee meets, so that a write can drop
- * a member and put it back.  The first employee of every team has userPassword "secret" (the
- * identities that bind in the benchmark).
+ * a member and put it back.  Every tenth employee of a team (the first included) has
+ * userPassword "secret": the identities that bind in the benchmark, listed in
+ * binders-member.txt (members of the big group) and binders-outside.txt (others), up to 200
+ * each.
  *
  * Two more groups, named x* so that they stay out of "g000*": xover, a division (or, with one
  * division, a department) with about 100 dmgIncludeMember employees from elsewhere and 100
@@ -499,7 +501,7 @@ int main(int argc, char **argv)
                                "cn: Employee %07ld\nsn: E%07ld\ngivenName: Employee\n"
                                "mail: e%07ld@%s\ntitle: %s\nl: %s\n%s\n",
                             dn, e, e, e, e, domain, TITLES[title_of(j)], LOCS[loc_of(j)],
-                            j == 0 ? "userPassword: secret\n" : "");
+                            j % 10 == 0 ? "userPassword: secret\n" : "");
                 }
             }
         }
@@ -613,6 +615,20 @@ int main(int argc, char **argv)
         while (nest_member < hi_a && !is_member(nest_a, nest_member))
             nest_member++;
         total += ov.size + nest_size;
+
+        FILE *fb = out_open("binders-member.txt"), *fo = out_open("binders-outside.txt");
+        long nb = 0, no = 0, blo, bhi;
+        scope_range(big, &blo, &bhi);
+        for (long e = 0; e < nemp && (nb < 200 || no < 200); e++) {
+            int in = e >= blo && e < bhi;
+            if (e % N % 10 != 0 || (in ? nb : no) >= 200)
+                continue;
+            emp_dn(dn, sizeof dn, e);
+            fprintf(in ? fb : fo, "%s\n", dn);
+            *(in ? &nb : &no) += 1;
+        }
+        out_close(fb, "binders-member.txt");
+        out_close(fo, "binders-outside.txt");
 
         FILE *fw = out_open("employees.txt");
         for (long k = 0; k < 1000 && k < nemp; k++) {
