@@ -13,7 +13,7 @@
 # same indexes (static groupOfNames, dynlist groupOfURLs, dynamicMailGroup), starts three
 # slapds on free loopback ports, runs every workload against each with bench/client.c and
 # prints one table (also written to --output FILE).  Every query has a timeout (--timeout,
-# default 120 s, shown as ">120 s"), every workload a time budget (--budget, default 60 s:
+# default 120 s, shown as ">120 s"), every workload a time budget (--budget, default 30 s:
 # it stops repeating once its samples took that long), and the whole run a limit
 # (--max-time, default 40 min); the slapds are stopped on exit whatever happens.
 # --dbnosync configures the three databases with dbnosync (writes then measure CPU, not
@@ -21,10 +21,12 @@
 # --load-seconds: how long each concurrent load runs per server (default 10, --small 3).
 # --scale: one run per size, groups of 1,000 / 10,000 / 100,000 members in 100,000 employees;
 # --scale-1m adds 10,000 / 100,000 members in 1,000,000 employees (long: about an hour).
+# BENCH_SCALE_SIZES="NAME:D:P:T:N ..." replaces the sizes of --scale.
 #
 # Environment: DMG_MODULE (a built dynmailgroup.so) or DMG_BUILDDIR (a configured build tree;
 # default _build-bench in the repository, configured and made when needed), DMG_SLAPD
-# (default /usr/sbin/slapd), DMG_MODULEPATH (/usr/lib/ldap), DMG_SCHEMADIR (/etc/ldap/schema),
+# (default /usr/sbin/slapd), DMG_SLAPTOOLS (where slapadd and slaptest are; default: slapd's
+# directory), DMG_MODULEPATH (/usr/lib/ldap), DMG_SCHEMADIR (/etc/ldap/schema),
 # BENCH_TMPDIR (where the work directory goes, default /tmp).
 set -eu
 
@@ -32,7 +34,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 
 DIVISIONS=10 DEPARTMENTS=10 TEAMS=10 PER_TEAM=100 NGROUPS_ARG=1000
-DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 REPS=5 TIMEOUT=120 BUDGET=60 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
+DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 REPS=5 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
 CMDLINE="bench/run.sh $*"
 
 usage() {
@@ -71,6 +73,7 @@ for v in "$DIVISIONS" "$DEPARTMENTS" "$TEAMS" "$PER_TEAM" "$NGROUPS_ARG" "$REPS"
 done
 
 SLAPD=${DMG_SLAPD:-/usr/sbin/slapd}
+SLAPTOOLS=${DMG_SLAPTOOLS:-$(dirname "$SLAPD")}
 MODULEPATH=${DMG_MODULEPATH:-/usr/lib/ldap}
 SCHEMADIR=${DMG_SCHEMADIR:-/etc/ldap/schema}
 ROOTDN="cn=admin,dc=example,dc=com"
@@ -86,6 +89,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 if [ "$SCALE" = 1 ]; then
     sizes="100k-1k:100:10:10:10 100k-10k:10:10:10:100 100k-100k:1:10:10:1000"
     [ "$SCALE_1M" = 1 ] && sizes="$sizes 1m-10k:100:10:10:100 1m-100k:10:10:10:1000"
+    sizes=${BENCH_SCALE_SIZES:-$sizes}
     all=$(mktemp "${BENCH_TMPDIR:-/tmp}/dmg-bench-scale-XXXXXX")
     status=0
     for size in $sizes; do
@@ -254,7 +258,7 @@ for f in $FLAVOURS; do
     write_conf "$f" "$work/$f/slapadd.conf" 1
     t=$(now)
     if ! cat "$work/data/base.ldif" "$work/data/groups-$f.ldif" |
-        timeout 3600 "$(dirname "$SLAPD")/slapadd" -q -f "$work/$f/slapadd.conf" >"$work/$f/slapadd.log" 2>&1; then
+        timeout 3600 "$SLAPTOOLS/slapadd" -q -f "$work/$f/slapadd.conf" >"$work/$f/slapadd.log" 2>&1; then
         cat "$work/$f/slapadd.log" >&2
         echo "run.sh: slapadd ($f) failed" >&2
         exit 1
@@ -271,7 +275,7 @@ for v in def vis; do
     mkdir -p "$work/dmg$v"
     write_conf dmg "$work/dmg$v/slapd.conf" 0 "$v"
     cp -a "$work/dmg/db" "$work/dmg$v/db"
-    if "$(dirname "$SLAPD")/slaptest" -u -f "$work/dmg$v/slapd.conf" >"$work/dmg$v/slaptest.log" 2>&1; then
+    if "$SLAPTOOLS/slaptest" -u -f "$work/dmg$v/slapd.conf" >"$work/dmg$v/slaptest.log" 2>&1; then
         SERVERS="$SERVERS dmg$v"
     else
         log "dmg$v: configuration refused by this module: $(grep -v '^$' "$work/dmg$v/slaptest.log" | head -n 1)"
