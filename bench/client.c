@@ -14,13 +14,29 @@
  *   client ping -H URI [-t SEC]           waits until the server answers (root DSE read)
  *   client search -H URI [-D DN -w PW] [-W DN -X PW] [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC]
  *          [-m MODIFY_DN] [-c COUNT_ATTR] BASE SCOPE FILTER [ATTR...]
- *          -m: before every sample (warm-ups included), a trivial untimed modify of MODIFY_DN
- *          (replace description) over a second connection bound as -W/-X;
+ *          [-a MODIFY_ATTR] [-v VALUE,VALUE...] [-b BIND_DN -p BIND_PW]
+ *          -m: before every sample (warm-ups included), an untimed modify of MODIFY_DN over a
+ *          second connection bound as -W/-X: replace -a (default description) with the next of
+ *          the -v values in turn (default: a new value every time); with -v the last value is
+ *          written once more at the end, so that the entry ends as it was;
+ *          -b: before every sample (warm-ups included), an untimed simple bind as BIND_DN over
+ *          a third connection (what lastbind turns into a write of pwdLastSuccess); -b @FILE
+ *          binds as the DNs of FILE (one a line) in turn: slapd writes pwdLastSuccess at most
+ *          once a second per entry, so that each bind writes only when it names another entry;
  *          -c: count the values of this attribute in the result (default: none);
  *          an ATTR list of "*" or none means all user attributes; "1.1" means none.
  *   client add -H URI -W DN -X PW [-n REPS] [-t SEC] [-B SEC] TEAMSFILE COUNT DOMAIN
  *          each sample: COUNT synchronous adds of new inetOrgPerson entries spread over the
  *          teams; they are deleted again after each sample, untimed.
+ *   client compare -H URI [-D DN -w PW] [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC] DN ATTR VALUE
+ *          timed compares; entries=1 when the answer is compareTrue, 0 for compareFalse.
+ *   client load -H URI [-D DN -w PW] [-P READERS] [-d SEC] [-r WRITES_PER_S -W DN -X PW
+ *          -M EMPLOYEEFILE] GROUPFILE
+ *          READERS processes (default 8), each on its own connection, read `member` of random
+ *          groups (one DN a line in GROUPFILE) for SEC seconds (default 10); with -r, one more
+ *          process replaces description of a random employee of EMPLOYEEFILE at that rate.
+ *          Prints reads (n), reads_per_s, median_ms (p50), p99_ms and max_ms over all reads,
+ *          and writes done.
  *   client readall -H URI [-D DN -w PW] [-t SEC] GROUPBASE OUTFILE
  *          reads `member` of every entry one level below GROUPBASE, one base read each, and
  *          writes "dn<TAB>count<TAB>digest" per group (digest of the sorted, lower-cased
@@ -44,12 +60,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *uri, *bind_dn, *bind_pw, *write_dn, *write_pw, *modify_dn, *count_attr;
-static int reps = 5, warmups = 0;
-static double timeout_s = 120, budget_s = 60;
+static const char *modify_attr = "description", *modify_values, *prebind_dn, *prebind_pw;
+static const char *employee_file;
+static int reps = 5, warmups = 0, readers = 8;
+static double timeout_s = 120, budget_s = 60, load_s = 10, write_rate = 0;
 
 static double now_s(void)
 {
@@ -214,18 +233,60 @@ static int timed_search(LDAP *ld, const search_req *q, double *elapsed, long *en
     return status;
 }
 
+/* the counter-th of the comma-separated -v values (counter < 0: the last one) */
+static void nth_value(char *buf, size_t len, long counter)
+{
+    long n = 1;
+    for (const char *p = modify_values; *p; p++)
+        n += *p == ',';
+    long k = counter < 0 ? n - 1 : counter % n;
+    const char *p = modify_values;
+    for (; k > 0; k--)
+        p = strchr(p, ',') + 1;
+    size_t l = strcspn(p, ",");
+    snprintf(buf, len, "%.*s", (int)(l < len ? l : len - 1), p);
+}
+
+static void modify_entry(LDAP *w, const char *dn, const char *attr, const char *value)
+{
+    char *vals[] = { (char *)value, NULL };
+    LDAPMod mod = { LDAP_MOD_REPLACE, (char *)attr, { .modv_strvals = vals } };
+    LDAPMod *mods[] = { &mod, NULL };
+    int rc = ldap_modify_ext_s(w, dn, mods, NULL, NULL);
+    if (rc != LDAP_SUCCESS)
+        fail("modify %s: %s", dn, ldap_err2string(rc));
+}
+
 static void modify_once(LDAP *w, long counter)
 {
-    char val[64];
-    char *vals[] = { val, NULL };
-    LDAPMod mod = { LDAP_MOD_REPLACE, "description", { .modv_strvals = vals } };
-    LDAPMod *mods[] = { &mod, NULL };
-    int rc;
+    char val[256];
 
-    snprintf(val, sizeof val, "bench touch %ld.%ld", (long)getpid(), counter);
-    rc = ldap_modify_ext_s(w, modify_dn, mods, NULL, NULL);
+    if (modify_values)
+        nth_value(val, sizeof val, counter);
+    else
+        snprintf(val, sizeof val, "bench touch %ld.%ld", (long)getpid(), counter);
+    modify_entry(w, modify_dn, modify_attr, val);
+}
+
+static char **read_lines(const char *path, size_t *n);
+
+/* a simple bind on an open connection, as a client that authenticates a user does: as
+ * prebind_dn, or as the counter-th DN of the file it names (@FILE) */
+static void bind_once(LDAP *b, long counter)
+{
+    static char **dns;
+    static size_t ndns;
+    const char *dn = prebind_dn;
+    struct berval cred = { strlen(prebind_pw), (char *)prebind_pw };
+
+    if (prebind_dn[0] == '@') {
+        if (dns == NULL)
+            dns = read_lines(prebind_dn + 1, &ndns);
+        dn = dns[(size_t)counter % ndns];
+    }
+    int rc = ldap_sasl_bind_s(b, dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
     if (rc != LDAP_SUCCESS)
-        fail("modify %s: %s", modify_dn, ldap_err2string(rc));
+        fail("bind as %s: %s", dn, ldap_err2string(rc));
 }
 
 static int parse_scope(const char *s)
@@ -262,9 +323,9 @@ static int cmd_search(int argc, char **argv)
     search_req q;
     double samples[1024];
     int n = 0;
-    long entries = 0, values = 0, touches = 0;
+    long entries = 0, values = 0, touches = 0, binds = 0;
     char err[1024] = "";
-    LDAP *ld, *w = NULL;
+    LDAP *ld, *w = NULL, *b = NULL;
 
     if (argc < 3)
         fail("search: BASE SCOPE FILTER [ATTR...]");
@@ -280,12 +341,18 @@ static int cmd_search(int argc, char **argv)
         fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
     if (modify_dn && (w = connect_bind(write_dn, write_pw)) == NULL)
         fail("bind as %s failed", write_dn ? write_dn : "anonymous");
+    if (prebind_dn && prebind_pw == NULL)
+        fail("search: -b needs -p");
+    if (prebind_dn && (b = connect_bind(NULL, NULL)) == NULL)
+        fail("anonymous bind failed");
 
     double start = now_s();
     for (int i = 0; i < warmups; i++) {
         double el = 0;
         if (w)
             modify_once(w, touches++);
+        if (b)
+            bind_once(b, binds++);
         int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
         if (st != S_OK)
             return report_failure(st, samples, n, err);
@@ -298,14 +365,20 @@ static int cmd_search(int argc, char **argv)
         double el = 0;
         if (w)
             modify_once(w, touches++);
+        if (b)
+            bind_once(b, binds++);
         int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
         if (st != S_OK)
             return report_failure(st, samples, n, err);
         samples[n++] = el;
     }
     report("ok", samples, n, entries, values, NULL);
+    if (w && modify_values)
+        modify_once(w, -1);   /* back to the entry's own value */
     if (w)
         ldap_unbind_ext_s(w, NULL, NULL);
+    if (b)
+        ldap_unbind_ext_s(b, NULL, NULL);
     ldap_unbind_ext_s(ld, NULL, NULL);
     return 0;
 }
@@ -405,6 +478,208 @@ static int cmd_add(int argc, char **argv)
     }
     report("ok", samples, n, count, 0, NULL);
     ldap_unbind_ext_s(w, NULL, NULL);
+    return 0;
+}
+
+/* ---- compare --------------------------------------------------------------------------------- */
+
+/* One timed compare: S_OK with *is_true set, or S_TIMEOUT / S_ERROR. */
+static int timed_compare(LDAP *ld, const char *dn, const char *attr, const char *value,
+                         double *elapsed, int *is_true, char *err, size_t errlen)
+{
+    struct berval bv = { strlen(value), (char *)value };
+    struct timeval tv = { (time_t)timeout_s, 0 };
+    LDAPMessage *m = NULL;
+    int msgid, code = LDAP_OTHER;
+    double t0 = now_s();
+
+    int rc = ldap_compare_ext(ld, dn, attr, &bv, NULL, NULL, &msgid);
+    if (rc != LDAP_SUCCESS) {
+        snprintf(err, errlen, "compare: %s", ldap_err2string(rc));
+        return S_ERROR;
+    }
+    rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &m);
+    *elapsed = now_s() - t0;
+    if (rc == 0) {
+        ldap_abandon_ext(ld, msgid, NULL, NULL);
+        snprintf(err, errlen, "no result within %g s", timeout_s);
+        return S_TIMEOUT;
+    }
+    if (rc < 0 || ldap_parse_result(ld, m, &code, NULL, NULL, NULL, NULL, 1) != LDAP_SUCCESS) {
+        snprintf(err, errlen, "compare: no result");
+        return S_ERROR;
+    }
+    if (code != LDAP_COMPARE_TRUE && code != LDAP_COMPARE_FALSE) {
+        snprintf(err, errlen, "compare: %s", ldap_err2string(code));
+        return S_ERROR;
+    }
+    *is_true = code == LDAP_COMPARE_TRUE;
+    return S_OK;
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+    double samples[1024];
+    int n = 0, is_true = 0;
+    char err[1024] = "";
+    LDAP *ld;
+
+    if (argc != 3)
+        fail("compare: DN ATTR VALUE");
+    if (reps > 1000)
+        reps = 1000;
+    if ((ld = connect_bind(bind_dn, bind_pw)) == NULL)
+        fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
+    double start = now_s();
+    for (int i = 0; i < warmups + reps && (i < warmups + 1 || now_s() - start < budget_s); i++) {
+        double el = 0;
+        int st = timed_compare(ld, argv[0], argv[1], argv[2], &el, &is_true, err, sizeof err);
+        if (st != S_OK)
+            return report_failure(st, samples, n, err);
+        if (i >= warmups)
+            samples[n++] = el;
+    }
+    report("ok", samples, n, is_true, 0, NULL);
+    ldap_unbind_ext_s(ld, NULL, NULL);
+    return 0;
+}
+
+/* ---- load: concurrent readers, an optional writer ---------------------------------------------- */
+
+/* A reader: base reads of `member` of random groups until the deadline; every latency (in
+ * seconds, as a double) goes to out.  Exits non-zero on the first failure. */
+static int load_reader(char **groups, size_t ngroups, unsigned seed, double deadline, FILE *out)
+{
+    char *attrs[] = { "member", NULL };
+    char err[1024];
+    LDAP *ld = connect_bind(bind_dn, bind_pw);
+
+    if (ld == NULL)
+        return 1;
+    count_attr = NULL;
+    while (now_s() < deadline) {
+        search_req q = { groups[rand_r(&seed) % ngroups], LDAP_SCOPE_BASE, "(objectClass=*)", attrs };
+        double el = 0;
+        long e, v;
+        if (timed_search(ld, &q, &el, &e, &v, err, sizeof err) != S_OK) {
+            fprintf(stderr, "client load: %s: %s\n", q.base, err);
+            return 1;
+        }
+        fwrite(&el, sizeof el, 1, out);
+    }
+    ldap_unbind_ext_s(ld, NULL, NULL);
+    return fflush(out) != 0;
+}
+
+/* The writer: description of a random employee replaced write_rate times a second, on a fixed
+ * schedule (a late write is not made up by a burst); the count of writes goes to out. */
+static int load_writer(char **emps, size_t nemps, double deadline, FILE *out)
+{
+    LDAP *w = connect_bind(write_dn, write_pw);
+    unsigned seed = 4711;
+    long done = 0;
+    double next = now_s();
+
+    if (w == NULL)
+        return 1;
+    while (now_s() < deadline) {
+        char val[64];
+        snprintf(val, sizeof val, "bench load %ld", done);
+        modify_entry(w, emps[rand_r(&seed) % nemps], "description", val);
+        done++;
+        next += 1 / write_rate;
+        double wait = next - now_s();
+        if (wait > 0) {
+            struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+            nanosleep(&ts, NULL);
+        } else {
+            next = now_s();
+        }
+    }
+    fwrite(&done, sizeof done, 1, out);
+    ldap_unbind_ext_s(w, NULL, NULL);
+    return fflush(out) != 0;
+}
+
+static double percentile(const double *sorted, size_t n, double p)
+{
+    size_t k = (size_t)(p * (double)(n - 1) + 0.5);
+    return sorted[k < n ? k : n - 1];
+}
+
+static int cmd_load(int argc, char **argv)
+{
+    size_t ngroups, nemps = 0;
+    char **emps = NULL;
+    FILE *outs[65];
+    pid_t pids[65];
+    int nproc = 0, failed = 0;
+
+    if (argc != 1)
+        fail("load: GROUPFILE");
+    if (readers < 1 || readers > 64)
+        fail("load: -P from 1 to 64");
+    char **groups = read_lines(argv[0], &ngroups);
+    if (write_rate > 0) {
+        if (employee_file == NULL)
+            fail("load: -r needs -M EMPLOYEEFILE");
+        emps = read_lines(employee_file, &nemps);
+    }
+    double start = now_s() + 0.2, deadline = start + load_s;   /* all start together */
+    for (int i = 0; i < readers + (write_rate > 0); i++) {
+        if ((outs[i] = tmpfile()) == NULL)
+            fail("tmpfile: %s", strerror(errno));
+        fflush(stdout);
+        if ((pids[i] = fork()) < 0)
+            fail("fork: %s", strerror(errno));
+        if (pids[i] == 0) {
+            double wait = start - now_s();
+            if (wait > 0) {
+                struct timespec ts = { 0, (long)(wait * 1e9) };
+                nanosleep(&ts, NULL);
+            }
+            _exit(i < readers ? load_reader(groups, ngroups, 1000u + (unsigned)i, deadline, outs[i])
+                              : load_writer(emps, nemps, deadline, outs[i]));
+        }
+        nproc++;
+    }
+    for (int i = 0; i < nproc; i++) {
+        int st;
+        if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            failed = 1;
+    }
+    double elapsed = now_s() - start;
+    if (failed)
+        fail("load: a reader or the writer failed (see its message above)");
+
+    size_t n = 0, cap = 1 << 16;
+    long writes = 0;
+    double *lat = malloc(cap * sizeof *lat), x;
+    if (lat == NULL)
+        fail("out of memory");
+    for (int i = 0; i < nproc; i++) {
+        rewind(outs[i]);
+        if (i >= readers) {
+            if (fread(&writes, sizeof writes, 1, outs[i]) != 1)
+                fail("load: the writer's count is missing");
+        } else {
+            while (fread(&x, sizeof x, 1, outs[i]) == 1) {
+                if (n == cap && (lat = realloc(lat, (cap *= 2) * sizeof *lat)) == NULL)
+                    fail("out of memory");
+                lat[n++] = x;
+            }
+        }
+        fclose(outs[i]);
+    }
+    if (n == 0)
+        fail("load: no read finished");
+    qsort(lat, n, sizeof *lat, cmp_double);
+    printf("status=ok n=%zu reads_per_s=%.1f min_ms=%.3f median_ms=%.3f p99_ms=%.3f max_ms=%.3f "
+           "entries=%zu values=0 writes=%ld writes_per_s=%.1f readers=%d seconds=%.1f timeout_s=%g\n",
+           n, (double)n / elapsed, lat[0] * 1e3, percentile(lat, n, 0.5) * 1e3,
+           percentile(lat, n, 0.99) * 1e3, lat[n - 1] * 1e3, n, writes, (double)writes / elapsed,
+           readers, elapsed, timeout_s);
+    free(lat);
     return 0;
 }
 
@@ -566,13 +841,13 @@ int main(int argc, char **argv)
     int c;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: client freeport|ping|search|add|readall [options] ...\n");
+        fprintf(stderr, "usage: client freeport|ping|search|compare|add|load|readall [options] ...\n");
         return 2;
     }
     const char *cmd = argv[1];
     argv++;
     argc--;
-    while ((c = getopt_long(argc, argv, "+H:D:w:W:X:n:u:t:B:m:c:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+H:D:w:W:X:n:u:t:B:m:c:a:v:b:p:P:d:r:M:", opts, NULL)) != -1) {
         switch (c) {
         case 'H': uri = optarg; break;
         case 'D': bind_dn = *optarg ? optarg : NULL; break;
@@ -585,6 +860,14 @@ int main(int argc, char **argv)
         case 'B': budget_s = atof(optarg); break;
         case 'm': modify_dn = optarg; break;
         case 'c': count_attr = optarg; break;
+        case 'a': modify_attr = optarg; break;
+        case 'v': modify_values = optarg; break;
+        case 'b': prebind_dn = optarg; break;
+        case 'p': prebind_pw = optarg; break;
+        case 'P': readers = atoi(optarg); break;
+        case 'd': load_s = atof(optarg); break;
+        case 'r': write_rate = atof(optarg); break;
+        case 'M': employee_file = optarg; break;
         default: return 2;
         }
     }
@@ -602,6 +885,10 @@ int main(int argc, char **argv)
         return cmd_search(argc, argv);
     if (!strcmp(cmd, "add"))
         return cmd_add(argc, argv);
+    if (!strcmp(cmd, "compare"))
+        return cmd_compare(argc, argv);
+    if (!strcmp(cmd, "load"))
+        return cmd_load(argc, argv);
     if (!strcmp(cmd, "readall"))
         return cmd_readall(argc, argv);
     fail("unknown command %s", cmd);

@@ -14,6 +14,7 @@
  *                      memberURL ldap:///<dept>??sub?(&(objectClass=inetOrgPerson)<cond>)
  *   groups-dmg.ldif    dynamicMailGroup with dmgDepartment (+ dmgCondition)
  *   teams.txt          one team DN a line (where the add workload puts new employees)
+ *   employees.txt      1,000 employee DNs spread evenly (the writer of the mixed load)
  *   bench.env          shell assignments the runner sources (DNs and addresses it queries)
  *   groups.txt         group name, kind, size: the generator's own member count per group
  *
@@ -27,7 +28,18 @@
  * to G/10), and the rest split evenly between department + title groups and team + location
  * groups.  Kinds are interleaved evenly over the names g00000, g00001, ... so that any
  * prefix of the names (the benchmark reads "g000*", the first 100) holds the same mix.
- * The first division group is the decision group: dmgSendPolicy members (dmg flavour).
+ * The first division group is "the big group": dmgSendPolicy members (dmg flavour) and the
+ * condition (!(title=Intern)), which every generated employee meets, so that a write can drop
+ * a member and put it back.  Every tenth employee of a team (the first included) has
+ * userPassword "secret": the identities that bind in the benchmark, listed in
+ * binders-member.txt (members of the big group) and binders-outside.txt (others), up to 200
+ * each.
+ *
+ * Two more groups, named x* so that they stay out of "g000*": xover, a division (or, with one
+ * division, a department) with about 100 dmgIncludeMember employees from elsewhere and 100
+ * dmgExcludeMember of its own; xnested, including the first two department groups by their
+ * DNs.  The static flavour holds the resulting lists; dynlist states the overrides as uid
+ * filters in two memberURLs, and the nesting as one memberURL per included group's rule.
  *
  * Output depends only on the parameters.
  */
@@ -153,6 +165,9 @@ static void scope_range(const group *g, long *lo, long *hi)
     *hi = *lo + per;
 }
 
+#define BIG_CONDITION "(!(title=Intern))"
+#define OVERRIDES 100
+
 static int is_member(const group *g, long e)
 {
     long j = e % N;
@@ -161,6 +176,161 @@ static int is_member(const group *g, long e)
     if (g->loc >= 0 && loc_of(j) != g->loc)
         return 0;
     return 1;
+}
+
+/* ---- the two extra groups: overrides and nesting ------------------------------------------ */
+
+typedef struct overrides {
+    group scope;          /* the rule: a division, or a department with one division */
+    long lo, hi;          /* its employees */
+    long nexc, ninc;
+    long exc[OVERRIDES];  /* employee numbers, ascending */
+    long inc[OVERRIDES];
+    long size;
+} overrides;
+
+static long nemp_all(void) { return D * P * T * N; }
+
+static void overrides_plan(overrides *o)
+{
+    memset(o, 0, sizeof *o);
+    o->scope.title = o->scope.loc = -1;
+    if (D > 1) {
+        o->scope.kind = K_DIVISION;
+        o->scope.scope = 1;
+    } else {
+        o->scope.kind = K_DEPARTMENT;
+        o->scope.scope = P > 1 ? 1 : 0;
+    }
+    scope_range(&o->scope, &o->lo, &o->hi);
+    long size = o->hi - o->lo, outside = nemp_all() - size;
+    o->nexc = size / 10 < OVERRIDES ? size / 10 : OVERRIDES;
+    for (long k = 0; k < o->nexc; k++)   /* away from the first of a team (they bind) */
+        o->exc[k] = o->lo + k * (size / o->nexc) + (size / o->nexc) / 2;
+    o->ninc = outside < OVERRIDES ? outside : OVERRIDES;
+    for (long k = 0; k < o->ninc; k++) {
+        long x = k * (outside / o->ninc) + (outside / o->ninc) / 2;
+        o->inc[k] = x < o->lo ? x : x + size;
+    }
+    o->size = size - o->nexc + o->ninc;
+}
+
+static int overrides_excluded(const overrides *o, long e)
+{
+    for (long k = 0; k < o->nexc; k++)
+        if (o->exc[k] == e)
+            return 1;
+    return 0;
+}
+
+static void uid_filter(FILE *f, const long *v, long n)
+{
+    fputs("(|", f);
+    for (long k = 0; k < n; k++)
+        fprintf(f, "(uid=e%07ld)", v[k]);
+    fputc(')', f);
+}
+
+static void write_overrides(FILE *fs, FILE *fl, FILE *fm, FILE *fg, const overrides *o)
+{
+    char dn[1024], up[1024], m[1024];
+
+    snprintf(dn, sizeof dn, "cn=xover,ou=Groups,%s", suffix);
+    scope_dn(up, sizeof up, &o->scope);
+    fprintf(fg, "xover\toverrides\t%ld\n", o->size);
+
+    fprintf(fs, "dn: %s\nobjectClass: groupOfNames\nobjectClass: extensibleObject\n"
+                "cn: xover\nmail: xover@%s\ndescription: overrides group\n", dn, domain);
+    for (long e = o->lo; e < o->hi; e++) {
+        if (!overrides_excluded(o, e)) {
+            emp_dn(m, sizeof m, e);
+            fprintf(fs, "member: %s\n", m);
+        }
+    }
+    for (long k = 0; k < o->ninc; k++) {
+        emp_dn(m, sizeof m, o->inc[k]);
+        fprintf(fs, "member: %s\n", m);
+    }
+    fputc('\n', fs);
+
+    /* dynlist has no overrides: the same sets as uid filters in two URLs */
+    fprintf(fl, "dn: %s\nobjectClass: groupOfURLs\nobjectClass: extensibleObject\n"
+                "cn: xover\nmail: xover@%s\ndescription: overrides group\n"
+                "memberURL: ldap:///%s??sub?(&(objectClass=inetOrgPerson)", dn, domain, up);
+    if (o->nexc > 0) {
+        fputs("(!", fl);
+        uid_filter(fl, o->exc, o->nexc);
+        fputc(')', fl);
+    }
+    fputs(")\n", fl);
+    if (o->ninc > 0) {
+        fprintf(fl, "memberURL: ldap:///%s??sub?(&(objectClass=inetOrgPerson)", suffix);
+        uid_filter(fl, o->inc, o->ninc);
+        fputs(")\n", fl);
+    }
+    fputc('\n', fl);
+
+    fprintf(fm, "dn: %s\nobjectClass: dynamicMailGroup\ncn: xover\nmail: xover@%s\n"
+                "description: overrides group\ndmgDepartment: %s\n", dn, domain, up);
+    for (long k = 0; k < o->ninc; k++) {
+        emp_dn(m, sizeof m, o->inc[k]);
+        fprintf(fm, "dmgIncludeMember: %s\n", m);
+    }
+    for (long k = 0; k < o->nexc; k++) {
+        emp_dn(m, sizeof m, o->exc[k]);
+        fprintf(fm, "dmgExcludeMember: %s\n", m);
+    }
+    fputc('\n', fm);
+}
+
+static int in_group(const group *g, long e)
+{
+    long lo, hi;
+    scope_range(g, &lo, &hi);
+    return e >= lo && e < hi && is_member(g, e);
+}
+
+/* the group "xnested": the members of a and b (as static: the flattened list) */
+static long write_nested(FILE *fs, FILE *fl, FILE *fm, FILE *fg, const group *a, const group *b)
+{
+    const group *parts[] = { a, b };
+    char dn[1024], m[1024];
+    long size = 0;
+
+    for (long e = 0; e < nemp_all(); e++)
+        size += in_group(a, e) || in_group(b, e);
+    snprintf(dn, sizeof dn, "cn=xnested,ou=Groups,%s", suffix);
+    fprintf(fg, "xnested\tnested\t%ld\n", size);
+
+    fprintf(fs, "dn: %s\nobjectClass: groupOfNames\nobjectClass: extensibleObject\n"
+                "cn: xnested\nmail: xnested@%s\ndescription: nested group\n", dn, domain);
+    for (long e = 0; e < nemp_all(); e++) {
+        if (in_group(a, e) || in_group(b, e)) {
+            emp_dn(m, sizeof m, e);
+            fprintf(fs, "member: %s\n", m);
+        }
+    }
+    fputc('\n', fs);
+
+    fprintf(fl, "dn: %s\nobjectClass: groupOfURLs\nobjectClass: extensibleObject\n"
+                "cn: xnested\nmail: xnested@%s\ndescription: nested group\n", dn, domain);
+    fprintf(fm, "dn: %s\nobjectClass: dynamicMailGroup\ncn: xnested\nmail: xnested@%s\n"
+                "description: nested group\n", dn, domain);
+    for (int i = 0; i < 2; i++) {
+        char up[1024];
+        /* dynlist 2.5 nests static groups only: each included group's rule, copied */
+        scope_dn(up, sizeof up, parts[i]);
+        fprintf(fl, "memberURL: ldap:///%s??sub?(&(objectClass=inetOrgPerson)", up);
+        if (parts[i]->title >= 0)
+            fprintf(fl, "(title=%s)", TITLES[parts[i]->title]);
+        else if (parts[i]->loc >= 0)
+            fprintf(fl, "(l=%s)", LOCS[parts[i]->loc]);
+        fputs(")\n", fl);
+        fprintf(fm, "dmgIncludeMember: cn=g%05ld,ou=Groups,%s\n", parts[i]->name, suffix);
+    }
+    fputc('\n', fl);
+    fputc('\n', fm);
+    return size;
 }
 
 static long parse_long(const char *opt, const char *v, long min, long max)
@@ -329,8 +499,9 @@ int main(int argc, char **argv)
                     emp_dn(dn, sizeof dn, e);
                     fprintf(f, "dn: %s\nobjectClass: inetOrgPerson\nuid: e%07ld\n"
                                "cn: Employee %07ld\nsn: E%07ld\ngivenName: Employee\n"
-                               "mail: e%07ld@%s\ntitle: %s\nl: %s\n\n",
-                            dn, e, e, e, e, domain, TITLES[title_of(j)], LOCS[loc_of(j)]);
+                               "mail: e%07ld@%s\ntitle: %s\nl: %s\n%s\n",
+                            dn, e, e, e, e, domain, TITLES[title_of(j)], LOCS[loc_of(j)],
+                            j % 10 == 0 ? "userPassword: secret\n" : "");
                 }
             }
         }
@@ -354,6 +525,8 @@ int main(int argc, char **argv)
             snprintf(cond, sizeof cond, "(title=%s)", TITLES[g->title]);
         else if (g->loc >= 0)
             snprintf(cond, sizeof cond, "(l=%s)", LOCS[g->loc]);
+        else if (i == decision)
+            snprintf(cond, sizeof cond, "%s", BIG_CONDITION);
 
         fprintf(fg, "g%05ld\t%s\t%ld\n", g->name, KIND_NAMES[g->kind], g->size);
 
@@ -389,6 +562,23 @@ int main(int argc, char **argv)
             fprintf(fm, "dmgSendPolicy: members\n");
         fputc('\n', fm);
     }
+    overrides ov;
+    overrides_plan(&ov);
+    write_overrides(fs, fl, fm, fg, &ov);
+    const group *nest_a = NULL, *nest_b = NULL;
+    for (long i = 0; i < G && nest_b == NULL; i++) {
+        if (gs[i].kind != K_DEPARTMENT)
+            continue;
+        if (nest_a == NULL)
+            nest_a = &gs[i];
+        else
+            nest_b = &gs[i];
+    }
+    if (nest_b == NULL) {   /* fewer than two department groups: the first two groups */
+        nest_a = &gs[0];
+        nest_b = &gs[1];
+    }
+    long nest_size = write_nested(fs, fl, fm, fg, nest_a, nest_b);
     out_close(fs, "groups-static.ldif");
     out_close(fl, "groups-dynlist.ldif");
     out_close(fm, "groups-dmg.ldif");
@@ -400,8 +590,8 @@ int main(int argc, char **argv)
         long lo, hi, total = 0, prefix_groups = 0, prefix_members = 0;
         long kinds_in_prefix[K_COUNT] = { 0 };
         scope_range(big, &lo, &hi);
-        long member = lo;                            /* first employee of the division */
-        long other = (big->scope + 1) * P * T * N;   /* an employee of another division */
+        long member = lo;   /* first employee of the division (has a password) */
+        long other = (big->scope + 1) * P * T * N;   /* first of another division (password) */
         if (other >= nemp)
             other = nemp - 1;
         for (long i = 0; i < G; i++) {
@@ -419,6 +609,34 @@ int main(int argc, char **argv)
             if (member >= lo && member < hi && is_member(&gs[i], member))
                 member_groups++;
         }
+        long lo_a, hi_a, flip = member + (N > 1 ? 1 : 0);
+        scope_range(nest_a, &lo_a, &hi_a);
+        long nest_member = lo_a;
+        while (nest_member < hi_a && !is_member(nest_a, nest_member))
+            nest_member++;
+        total += ov.size + nest_size;
+
+        FILE *fb = out_open("binders-member.txt"), *fo = out_open("binders-outside.txt");
+        long nb = 0, no = 0, blo, bhi;
+        scope_range(big, &blo, &bhi);
+        for (long e = 0; e < nemp && (nb < 200 || no < 200); e++) {
+            int in = e >= blo && e < bhi;
+            if (e % N % 10 != 0 || (in ? nb : no) >= 200)
+                continue;
+            emp_dn(dn, sizeof dn, e);
+            fprintf(in ? fb : fo, "%s\n", dn);
+            *(in ? &nb : &no) += 1;
+        }
+        out_close(fb, "binders-member.txt");
+        out_close(fo, "binders-outside.txt");
+
+        FILE *fw = out_open("employees.txt");
+        for (long k = 0; k < 1000 && k < nemp; k++) {
+            emp_dn(dn, sizeof dn, k * nemp / (nemp < 1000 ? nemp : 1000));
+            fprintf(fw, "%s\n", dn);
+        }
+        out_close(fw, "employees.txt");
+
         FILE *fe = out_open("bench.env");
         fprintf(fe, "# generated by bench/gen.c; sourced by bench/run.sh\n");
         fprintf(fe, "SUFFIX='%s'\n", suffix);
@@ -434,6 +652,22 @@ int main(int argc, char **argv)
                 member_groups);
         emp_dn(dn, sizeof dn, other);
         fprintf(fe, "UNRELATED_DN='%s'\n", dn);
+        /* with one division every employee is in the big group: no outsider */
+        fprintf(fe, "OUTSIDER=%d\n", D > 1);
+        emp_dn(dn, sizeof dn, flip);
+        fprintf(fe, "FLIP_DN='%s'\nFLIP_TITLE='%s'\n", dn, TITLES[title_of(flip % N)]);
+        snprintf(dn, sizeof dn, "cn=xover,ou=Groups,%s", suffix);
+        fprintf(fe, "OVER_DN='%s'\nOVER_SIZE=%ld\nOVER_INCLUDES=%ld\nOVER_EXCLUDES=%ld\n", dn,
+                ov.size, ov.ninc, ov.nexc);
+        emp_dn(dn, sizeof dn, ov.ninc > 0 ? ov.inc[0] : ov.lo);
+        fprintf(fe, "OVER_USER_DN='%s'\n", dn);
+        snprintf(dn, sizeof dn, "cn=xnested,ou=Groups,%s", suffix);
+        fprintf(fe, "NEST_DN='%s'\nNEST_SIZE=%ld\n", dn, nest_size);
+        fprintf(fe, "NEST_PARTS='g%05ld (%s, %ld) and g%05ld (%s, %ld)'\n", nest_a->name,
+                KIND_NAMES[nest_a->kind], nest_a->size, nest_b->name, KIND_NAMES[nest_b->kind],
+                nest_b->size);
+        emp_dn(dn, sizeof dn, nest_member);
+        fprintf(fe, "NEST_USER_DN='%s'\n", dn);
         fprintf(fe, "PREFIX_GROUPS=%ld\nPREFIX_MEMBERS=%ld\n", prefix_groups, prefix_members);
         fprintf(fe, "PREFIX_MIX='%ld division, %ld department, %ld department+title, %ld team+location'\n",
                 kinds_in_prefix[0], kinds_in_prefix[1], kinds_in_prefix[2], kinds_in_prefix[3]);
