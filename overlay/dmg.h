@@ -192,6 +192,10 @@ void dmg_grant_write( Operation *op );
  * the entry is?  Decided as back-mdb decides it, so that the backend's answer can be left to
  * it. */
 int dmg_backend_refuses( Operation *op, slap_overinst *on, Entry *target );
+/* back-mdb's result code (and text, or NULL) for op; as_free: as if the new DN of an add were
+ * free, the answer a requester gets where nothing is there */
+int dmg_backend_answer( Operation *op, slap_overinst *on, Entry *target, int as_free,
+	const char **text );
 
 /* The DN a rename gives its entry: new RDN below the new superior, or below the old parent
  * (op->o_tmpmemctx) */

@@ -1019,11 +1019,23 @@ dmg_target_undisclosed( Operation *op, slap_overinst *on, struct berval *ndn,
 	return undisclosed;
 }
 
+/* The answer where the new DN is an entry the requester may not learn of: the one back-mdb
+ * gives where nothing is there (its existence test comes before its ACL checks on an add and
+ * after them on a rename), so both answers look alike.  Only a requester whose write would
+ * succeed on a free DN -- or who writes under the grant -- gets the overlay's own refusal. */
 static int
-dmg_refuse_undisclosed_target( Operation *op, SlapReply *rs )
+dmg_refuse_undisclosed_target( Operation *op, SlapReply *rs, slap_overinst *on, Entry *self,
+	int granted )
 {
 	dmg_verdict v;
+	const char *text;
+	int rc;
 
+	if ( !granted
+		&& ( rc = dmg_backend_answer( op, on, self, 1, &text ) ) != LDAP_SUCCESS ) {
+		send_ldap_error( op, rs, rc, text );
+		return rs->sr_err;
+	}
 	dmg_refuse( &v, LDAP_INSUFFICIENT_ACCESS, "no write access to \"%s\"", op->o_req_dn.bv_val );
 	return dmg_send_refusal( op, rs, &v );
 }
@@ -1046,7 +1058,7 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 			return dmg_refuse_place( op, rs, &parent );
 		}
 		if ( dmg_target_undisclosed( op, on, &op->ora_e->e_nname, NULL, 1 ) )
-			return dmg_refuse_undisclosed_target( op, rs );
+			return dmg_refuse_undisclosed_target( op, rs, on, NULL, 1 );
 		if ( dmg_grant_covers( op->ora_e, 1, NULL, &v ) )
 			return dmg_send_refusal( op, rs, &v );
 	}
@@ -1068,7 +1080,7 @@ dmg_add_other( Operation *op, SlapReply *rs, slap_overinst *on )
 	unsigned i;
 
 	if ( dmg_target_undisclosed( op, on, &e->e_nname, NULL, 0 ) )
-		return dmg_refuse_undisclosed_target( op, rs );
+		return dmg_refuse_undisclosed_target( op, rs, on, NULL, 0 );
 	if ( attrs_find( e->e_attrs, dmg_ad.mail ) == NULL || dmg_backend_refuses( op, on, NULL ) )
 		return SLAP_CB_CONTINUE;	/* nothing to check, or the backend's answer */
 	/* every mail value, with or without options */
@@ -1310,7 +1322,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 		&& !dmg_place_disclosed( op, on, op->orr_nnewSup ) )
 		return dmg_refuse_place( op, rs, op->orr_newSup );
 	if ( dmg_rename_target_undisclosed( op, on, role != DMG_ROLE_ROOT ) )
-		return dmg_refuse_undisclosed_target( op, rs );
+		return dmg_refuse_undisclosed_target( op, rs, on, group, 1 );
 	/* the new RDN's values are added to the group (and the old ones removed): the frontend
 	 * has made them modifications, checked like a modify's */
 	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, NULL ) )
@@ -1329,7 +1341,7 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 	/* when the backend refuses, its answer, not ours */
 	if ( !dmg_backend_refuses( op, on, target ) ) {
 		if ( dmg_rename_target_undisclosed( op, on, 0 ) )
-			return dmg_refuse_undisclosed_target( op, rs );
+			return dmg_refuse_undisclosed_target( op, rs, on, target, 0 );
 		/* the new RDN's values are added to the entry: a mail value, an object class */
 		if ( dmg_mods_may_take_mail( op->orr_modlist )
 			&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )

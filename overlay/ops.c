@@ -209,58 +209,92 @@ dmg_parent_allows( Operation *op, slap_overinst *on, struct berval *ndn, slap_ac
 	return ok;
 }
 
+/* back-mdb's answer to an add, in its order; as_free: as if nothing were at the new DN */
 static int
-dmg_add_refused( Operation *op, slap_overinst *on )
+dmg_add_answer( Operation *op, slap_overinst *on, int as_free, const char **text )
 {
 	Entry *e = op->ora_e, *old;
 
-	if ( ( old = dmg_entry_get( op, on, &e->e_nname ) ) != NULL ) {
+	if ( !as_free && ( old = dmg_entry_get( op, on, &e->e_nname ) ) != NULL ) {
 		dmg_entry_release( op, on, old );
-		return 1;	/* back-mdb answers entryAlreadyExists before any ACL */
+		return LDAP_ALREADY_EXISTS;	/* before any ACL */
 	}
-	return !dmg_parent_allows( op, on, &e->e_nname, ACL_WADD )
-		|| !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WADD, NULL )
-		|| !acl_check_modlist( op, e, op->ora_modlist );
+	if ( !dmg_parent_allows( op, on, &e->e_nname, ACL_WADD ) ) {
+		*text = "no write access to parent";
+		return LDAP_INSUFFICIENT_ACCESS;
+	}
+	if ( !access_allowed( op, e, slap_schema.si_ad_entry, NULL, ACL_WADD, NULL ) ) {
+		*text = "no write access to entry";
+		return LDAP_INSUFFICIENT_ACCESS;
+	}
+	if ( !acl_check_modlist( op, e, op->ora_modlist ) ) {
+		*text = "no write access to attribute";
+		return LDAP_INSUFFICIENT_ACCESS;
+	}
+	return LDAP_SUCCESS;
 }
 
+/* back-mdb's answer to a rename of target up to the new DN's existence, in its order */
 static int
-dmg_modrdn_refused( Operation *op, slap_overinst *on, Entry *target )
+dmg_modrdn_answer( Operation *op, slap_overinst *on, Entry *target, const char **text )
 {
-	if ( !dmg_parent_allows( op, on, &target->e_nname,
-			op->orr_nnewSup ? ACL_WDEL : ACL_WRITE )
-		|| !access_allowed( op, target, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL ) )
-		return 1;
-	if ( op->orr_nnewSup ) {
-		Entry *np = dmg_entry_get( op, on, op->orr_nnewSup );
-		int ok;
+	Entry *np;
+	int ok;
 
-		if ( np == NULL )
-			return 1;
+	if ( !dmg_parent_allows( op, on, &target->e_nname,
+			op->orr_nnewSup ? ACL_WDEL : ACL_WRITE ) ) {
+		*text = "no write access to parent's children";
+		return LDAP_INSUFFICIENT_ACCESS;
+	}
+	if ( !access_allowed( op, target, slap_schema.si_ad_entry, NULL, ACL_WRITE, NULL ) ) {
+		*text = "no write access to old entry";
+		return LDAP_INSUFFICIENT_ACCESS;
+	}
+	if ( op->orr_nnewSup ) {
+		if ( ( np = dmg_entry_get( op, on, op->orr_nnewSup ) ) == NULL ) {
+			*text = "new superior not found";
+			return LDAP_NO_SUCH_OBJECT;
+		}
 		ok = access_allowed( op, np, slap_schema.si_ad_children, NULL, ACL_WADD, NULL );
 		dmg_entry_release( op, on, np );
-		if ( !ok )
-			return 1;
+		if ( !ok ) {
+			*text = "no write access to new superior's children";
+			return LDAP_INSUFFICIENT_ACCESS;
+		}
 	}
-	return !acl_check_modlist( op, target, op->orr_modlist );
+	return acl_check_modlist( op, target, op->orr_modlist )
+		? LDAP_SUCCESS : LDAP_INSUFFICIENT_ACCESS;
+}
+
+int
+dmg_backend_answer( Operation *op, slap_overinst *on, Entry *target, int as_free,
+	const char **text )
+{
+	*text = NULL;
+	if ( op->o_tag == LDAP_REQ_ADD )
+		return dmg_add_answer( op, on, as_free, text );
+	if ( target == NULL )
+		return LDAP_NO_SUCH_OBJECT;
+	switch ( op->o_tag ) {
+	case LDAP_REQ_MODIFY:
+		return acl_check_modlist( op, target, op->orm_modlist )
+			? LDAP_SUCCESS : LDAP_INSUFFICIENT_ACCESS;
+	case LDAP_REQ_DELETE:
+		return dmg_parent_allows( op, on, &target->e_nname, ACL_WDEL )
+			&& access_allowed( op, target, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL )
+			? LDAP_SUCCESS : LDAP_INSUFFICIENT_ACCESS;
+	case LDAP_REQ_MODRDN:
+		return dmg_modrdn_answer( op, on, target, text );
+	}
+	return LDAP_SUCCESS;
 }
 
 int
 dmg_backend_refuses( Operation *op, slap_overinst *on, Entry *target )
 {
-	if ( op->o_tag == LDAP_REQ_ADD )
-		return dmg_add_refused( op, on );
-	if ( target == NULL )
-		return 1;	/* noSuchObject */
-	switch ( op->o_tag ) {
-	case LDAP_REQ_MODIFY:
-		return !acl_check_modlist( op, target, op->orm_modlist );
-	case LDAP_REQ_DELETE:
-		return !dmg_parent_allows( op, on, &target->e_nname, ACL_WDEL )
-			|| !access_allowed( op, target, slap_schema.si_ad_entry, NULL, ACL_WDEL, NULL );
-	case LDAP_REQ_MODRDN:
-		return dmg_modrdn_refused( op, on, target );
-	}
-	return 0;
+	const char *text;
+
+	return dmg_backend_answer( op, on, target, 0, &text ) != LDAP_SUCCESS;
 }
 
 /* ---- a lock held until the operation's result ------------------------------------------------ */

@@ -1,18 +1,9 @@
 /*
  * test_attack.c -- findings of an attack on the hardened overlay (issue 12 follow-up).
  *
- * Each test is named after a finding or after a promise that held.  Tests that FAIL on the
- * current code (the findings) are compiled only with DMG_ATTACK_KNOWN_FAILING, so that the
- * default suite passes; reproduce them with
- *
- *   cd _build-plain && make check TESTS=tests/integration/test_attack \
- *       CFLAGS=-DDMG_ATTACK_KNOWN_FAILING
- *
- * (then read tests/integration/test_attack.log).  The findings report, ranked by severity, with
- * reproductions, root causes and suggested fixes: tests/integration/attack-findings.md.  make does not rebuild an object when only
- * CFLAGS change: touch tests/integration/test_attack.c before that command, and again before
- * going back to the default build.  Tests outside the #ifdef pass today and
- * guard against regressions.
+ * Each test is named after a finding or after a promise that held; every finding is fixed and
+ * its test guards against regressions.  The findings report, ranked by severity, with
+ * reproductions, root causes and fixes: tests/integration/attack-findings.md.
  *
  * The server: org.ldif, a postmaster, an MTA account in dynmailgroup-privileged, and ACLs
  * that look like a real organisation's:
@@ -178,18 +169,11 @@ START_TEST(hidden_group_leaks_through_child_add)
 }
 END_TEST
 
-#ifdef DMG_ATTACK_KNOWN_FAILING
-/* ldapadd as an employee of "dn: cn=att-hidden,ou=Groups,..." (the hidden group's own DN):
- *   insufficientAccess "no write access to \"cn=att-hidden,ou=Groups,...\"" (the overlay's
- *   text), where a free DN gets back-mdb's insufficientAccess "no write access to parent".
- * Same for a rename onto the hidden group's DN.
- * Still open: the answer comes from the write guard (guard.c, dmg_add_other /
- * dmg_refuse_undisclosed_target and the rename's dmg_rename_target_undisclosed), which
- * must give back-mdb's own answer for a free DN -- for an add: "no write access to parent"
- * without children-add access on the parent, "no write access to entry", or the
- * modlist's; for a rename: back-mdb's modrdn checks in order (old parent, entry, new
- * superior "no write access to new superior") -- instead of naming the DN.  Adds and
- * renames *below* a hidden group are answered by dmg_refuse_hidden_target (access.c). */
+/* ldapadd as an employee of "dn: cn=att-hidden,ou=Groups,..." (the hidden group's own DN)
+ * gets what a free DN gets: back-mdb's insufficientAccess "no write access to parent" (the
+ * write guard used to answer with its own text, naming the DN).  Same for a rename onto the
+ * hidden group's DN.  Adds and renames *below* a hidden group are answered by
+ * dmg_refuse_hidden_target (access.c). */
 START_TEST(hidden_group_leaks_through_add_diagnostic)
 {
     const who *w = &curious[_i];
@@ -210,7 +194,6 @@ START_TEST(hidden_group_leaks_through_add_diagnostic)
     dmg_disconnect(ld);
 }
 END_TEST
-#endif
 
 /* A container that holds only a hidden group: back-mdb's hasSubordinates counts it.
  *   ldapsearch -x -b ou=att-box1,ou=Groups,... -s base hasSubordinates -> TRUE
@@ -1212,9 +1195,7 @@ static Suite *attack_suite(void)
     TCase *tc = dmg_tcase("hidden");
     tcase_add_loop_test(tc, hidden_group_leaks_as_matched_dn, 0, N_ROWS(curious));
     tcase_add_test(tc, hidden_group_leaks_through_child_add);
-#ifdef DMG_ATTACK_KNOWN_FAILING
     tcase_add_loop_test(tc, hidden_group_leaks_through_add_diagnostic, 0, N_ROWS(curious));
-#endif
     tcase_add_loop_test(tc, hidden_group_counted_in_has_subordinates, 0, N_ROWS(curious));
     tcase_add_test(tc, has_subordinates_kept_for_shown_children);
     tcase_add_test(tc, visible_group_vanishes_without_search_on_show_in_contacts);
