@@ -33,7 +33,6 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 {
 	dmg_member_ctx *ctx = vctx;
 	Operation *op = ctx->op;
-	dmg_info *di = ctx->on->on_bi.bi_private;
 	struct berval bv;
 	BerVarray ndns = NULL;
 	dmg_rule r;
@@ -48,7 +47,7 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 		return -1;
 	if ( ndns == NULL )
 		return 0;
-	dmg_rule_from_entry( op, di, ctx->group, &r );
+	dmg_rule_from_entry( op, ctx->on, ctx->group, &r );
 	for ( i = 0; !yes && !BER_BVISNULL( &ndns[i] ); i++ ) {
 		Entry *u = NULL;
 

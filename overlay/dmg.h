@@ -79,6 +79,15 @@ typedef struct dmg_schema {
 	AttributeDescription *explanation;
 	AttributeDescription *joining_member;
 	AttributeDescription *leaving_member;
+	AttributeDescription *dangling;
+	/* stored by the overlay (references.c): the entryUUID of each entry a reference
+	 * attribute names, registered by the module (operational) */
+	AttributeDescription *department_uuid;
+	AttributeDescription *administrator_uuid;
+	AttributeDescription *auditor_uuid;
+	AttributeDescription *applicant_uuid;
+	AttributeDescription *include_member_uuid;
+	AttributeDescription *exclude_member_uuid;
 } dmg_schema;
 
 extern dmg_schema dmg_ad;
@@ -208,8 +217,12 @@ void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_ca
 typedef struct dmg_who {
 	OpExtra oe;
 	unsigned root : 1, postmaster : 1, privileged : 1;
+	struct berval uuid;	/* the entryUUID of the requester's entry (normalized), or empty */
+	char uuid_buf[16];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
+/* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */
+void dmg_requester_uuid( Operation *op, slap_overinst *on, struct berval *out );
 void dmg_who_end( Operation *op, dmg_who *who );
 int dmg_who_is_record( OpExtra *oex );
 
@@ -226,6 +239,44 @@ int dmg_cache_follow_acls( Operation *op, dmg_info *di );
 /* Whether the ACLs last followed let lists be cached */
 int dmg_cache_acls_allow( dmg_info *di );
 
+/* ---- references by entryUUID (references.c) ----------------------------------------------- */
+
+/* The current values of a reference attribute of a group: the current DN of each entry its
+ * UUID companion names (a UUID naming no entry is dangling), or the DN values as stored when
+ * the group has no UUID companion for it. */
+typedef struct dmg_refs {
+	Attribute a;		/* a_desc: the DN attribute; values NULL-terminated */
+	int owned;		/* a's arrays are ours (op->o_tmpmemctx) */
+	BerVarray dangling;	/* the stored DN (else the UUID) of each dangling value */
+} dmg_refs;
+int dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	dmg_refs *out );
+void dmg_refs_free( Operation *op, dmg_refs *r );
+/* The UUID companion of reference attribute ad, or NULL */
+AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
+/* Is ad the UUID companion of a reference attribute? */
+int dmg_ad_is_reference_uuid( AttributeDescription *ad );
+/* The normalized entryUUID of e, or NULL */
+struct berval *dmg_entry_uuid( Entry *e );
+/* Does the group name the requester (dmg_who's UUID) in reference attribute ad? */
+int dmg_group_names_requester( Operation *op, slap_overinst *on, Entry *group,
+	AttributeDescription *ad );
+/* Adds (ad=ndn) to the OR filter or, and (adUUID=uuid) when e (the entry ndn, or NULL) has
+ * one: the groups naming the entry, whether their DN value is current or not */
+void dmg_filter_or_add_ref( Operation *op, Filter *or, AttributeDescription *ad,
+	struct berval *ndn, Entry *e );
+/* Values of dmgDanglingReference of group ("<attribute> <DN or UUID>"), op->o_tmpmemctx */
+int dmg_dangling_of( Operation *op, slap_overinst *on, Entry *group, BerVarray *vals );
+/* The write guard's part (guard.c): the UUID companions after a write of a group (after: the
+ * group as the write leaves it), appended to the write where they change (mods NULL: an add,
+ * whose entry gets them); before is the group before a modify, NULL for an add */
+void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods );
+/* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
+ * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
+Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	struct berval *ndn );
+
 /* ---- a group's rule --------------------------------------------------------------------- */
 
 typedef struct dmg_rule {
@@ -236,13 +287,15 @@ typedef struct dmg_rule {
 	int include_sub;	/* dmgIncludeSubDepartments, default TRUE */
 	Attribute *conds;	/* dmgCondition as stored, or NULL */
 	Attribute *include, *exclude;	/* dmgIncludeMember, dmgExcludeMember, or NULL */
+	dmg_refs dept_refs, include_refs, exclude_refs;	/* the current values above */
 	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
 } dmg_rule;
 
 
 int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
-int dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r );
+/* A failure to resolve the references is returned (logged); the rule then selects nobody */
+int dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r );
 void dmg_rule_free( Operation *op, dmg_rule *r );
 /* The attribute a filter item asserts on; NULL for AND, OR, NOT, computed items and
  * extensible matches without an attribute */
@@ -335,6 +388,8 @@ int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *
 	BerVarray *dns, Filter **cand );
 /* (ad=nval), nval normalized; op->o_tmpmemctx */
 Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
+/* Adds f to the OR filter or */
+void dmg_filter_or_add( Filter *or, Filter *f );
 /* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
  * the internal search's failure is returned (and *ndns is NULL) */
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );

@@ -599,10 +599,10 @@ dmg_members_expand_path( Operation *op, slap_overinst *on, Entry *group, dmg_mem
 	dmg_expand_ctx ctx;
 	slap_callback cb = { 0 };
 	dmg_rule r;
-	int i, searched = 0, rc = LDAP_SUCCESS;
+	int i, searched = 0, rc;
 
 	memset( out, 0, sizeof( *out ) );
-	dmg_rule_from_entry( op, di, group, &r );
+	rc = dmg_rule_from_entry( op, on, group, &r );
 	memset( &ctx, 0, sizeof( ctx ) );
 	ctx.on = on;
 	ctx.out = out;
@@ -715,7 +715,6 @@ dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *
 static int
 dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, dmg_path *up )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	Entry *x = NULL;
 	dmg_rule r;
 	dmg_why why = { 0 };
@@ -737,7 +736,7 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 		if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
 		} else {
-			dmg_rule_from_entry( op, di, x, &r );
+			dmg_rule_from_entry( op, on, x, &r );
 			dmg_rule_why_path( op, on, &r, e, up, &why );
 			yes = why.member;
 			dmg_why_free( op, &why );
@@ -904,7 +903,6 @@ void
 dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn,
 	Entry *target )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
 	struct berval bv;
 	Entry *e;
@@ -914,7 +912,7 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 		return;
 	e = dmg_entry_get( op, on, ndn );
 	if ( e ) {
-		dmg_rule_from_entry( op, di, group, &r );
+		dmg_rule_from_entry( op, on, group, &r );
 		dmg_rule_why( op, on, &r, e, &why );
 		dmg_rule_free( op, &r );
 		dmg_entry_release( op, on, e );
@@ -953,7 +951,7 @@ dmg_filter_or( Operation *op )
 	return or;
 }
 
-static void
+void
 dmg_filter_or_add( Filter *or, Filter *f )
 {
 	f->f_next = or->f_or;
@@ -961,15 +959,20 @@ dmg_filter_or_add( Filter *or, Filter *f )
 }
 
 /* (dmgDepartment=A) for every ancestor A of ndn in the database: the groups whose rule may
- * select the entry */
+ * select the entry; with on, also (dmgDepartmentUUID=U) for the entryUUID U of each (a
+ * group's DN value may predate a rename, references.c) */
 static void
-dmg_filter_add_ancestors( Operation *op, Filter *or, struct berval *ndn )
+dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn )
 {
 	struct berval *suffix = &op->o_bd->be_nsuffix[0];
 	struct berval p = *ndn;
 
 	while ( p.bv_len >= suffix->bv_len && dnIsSuffix( &p, suffix ) ) {
-		dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ad.department, &p ) );
+		Entry *a = on ? dmg_entry_get( op, on, &p ) : NULL;
+
+		dmg_filter_or_add_ref( op, or, dmg_ad.department, &p, a );
+		if ( a )
+			dmg_entry_release( op, on, a );
 		if ( p.bv_len == suffix->bv_len )
 			break;
 		dnParent( &p, &p );
@@ -982,16 +985,18 @@ typedef struct dmg_level {
 	Filter *dyn, *stat;
 } dmg_level;
 
-/* The groups that name ndn as a member: dynamic groups by dmgIncludeMember, static groups
- * (nested in a dynamic group's overrides) by member or uniqueMember */
+/* The groups that name entry e as a member: dynamic groups by dmgIncludeMember (or its
+ * UUID), static groups (nested in a dynamic group's overrides) by member or uniqueMember */
 static void
-dmg_level_add_naming( Operation *op, dmg_level *l, struct berval *ndn )
+dmg_level_add_naming( Operation *op, dmg_level *l, Entry *e )
 {
+	struct berval *ndn = &e->e_nname;
+
 	if ( l->dyn == NULL )
 		l->dyn = dmg_filter_or( op );
 	if ( l->stat == NULL )
 		l->stat = dmg_filter_or( op );
-	dmg_filter_or_add( l->dyn, dmg_filter_eq( op, dmg_ad.include_member, ndn ) );
+	dmg_filter_or_add_ref( op, l->dyn, dmg_ad.include_member, ndn, e );
 	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.member, ndn ) );
 	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.unique_member, ndn ) );
 }
@@ -1090,7 +1095,6 @@ dmg_candidates_free( dmg_candidates *c )
 static int
 dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	dmg_rule r;
 	int yes;
 
@@ -1104,7 +1108,7 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 		dmg_memo_free( &memo );
 		return yes;
 	}
-	dmg_rule_from_entry( op, di, g, &r );
+	dmg_rule_from_entry( op, on, g, &r );
 	yes = dmg_rule_has_member( op, on, &r, e );
 	dmg_rule_free( op, &r );
 	return yes;
@@ -1132,9 +1136,9 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
 		dmg_bvarray_add_copy( &rv->dns, &g->e_name, op->o_tmpmemctx );
 	}
-	dmg_level_add_naming( op, &rv->next, &g->e_nname );
+	dmg_level_add_naming( op, &rv->next, g );
 	if ( rv->cand )
-		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, dmg_ad.include_member, &g->e_nname ) );
+		dmg_filter_or_add_ref( op, rv->cand, dmg_ad.include_member, &g->e_nname, g );
 }
 
 int
@@ -1152,12 +1156,12 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	memset( &rv, 0, sizeof( rv ) );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
-	dmg_level_add_naming( op, &rv.next, &e->e_nname );
-	dmg_filter_add_ancestors( op, rv.next.dyn, &e->e_nname );
+	dmg_level_add_naming( op, &rv.next, e );
+	dmg_filter_add_ancestors( op, on, rv.next.dyn, &e->e_nname );
 	if ( cand ) {
 		rv.cand = dmg_filter_or( op );
-		dmg_filter_add_ancestors( op, rv.cand, &e->e_nname );
-		dmg_filter_or_add( rv.cand, dmg_filter_eq( op, dmg_ad.include_member, &e->e_nname ) );
+		dmg_filter_add_ancestors( op, on, rv.cand, &e->e_nname );
+		dmg_filter_or_add_ref( op, rv.cand, dmg_ad.include_member, &e->e_nname, e );
 	}
 	f = dmg_level_filter( op, &rv.next );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
@@ -1352,7 +1356,7 @@ dmg_concerned_filter( Operation *op, struct berval *ndn )
 {
 	Filter *or = dmg_filter_or( op );
 
-	dmg_filter_add_ancestors( op, or, ndn );
+	dmg_filter_add_ancestors( op, NULL, or, ndn );
 	return or;
 }
 

@@ -334,7 +334,7 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	dmg_entry_release( op, ctx->on, g );
 	if ( n->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
-	dmg_rule_from_entry( op, di, n->group, &n->rule );
+	dmg_rule_from_entry( op, ctx->on, n->group, &n->rule );
 	/* the backend's answer must not depend on conditions the requester may not read: which
 	 * entries the widened filter selects shows in paging; included entries need not meet
 	 * them */
@@ -447,25 +447,30 @@ dmg_sees_every_group( dmg_who *who )
 
 /* Entries that are not groups, visible groups, and hidden groups op has a role in:
  *   (|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE))
- *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME))
+ *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME), and their UUIDs' (=MY-UUID))
  * ANDed with the filter of a paged search: back-mdb ends a page at the next entry its filter
  * matches, before any callback has seen it, so a hidden group would start a page of its own.
  * The backend evaluates it with the requester's search rights (man page ACCESS CONTROL).
  * Its NOTs leave the backend's candidates (indexes) to the requester's filter. */
 static Filter *
-dmg_filter_visible( Operation *op )
+dmg_filter_visible( Operation *op, slap_overinst *on )
 {
+	static AttributeDescription **const roles[] = { &dmg_ad.applicant, &dmg_ad.administrator,
+		&dmg_ad.auditor, NULL };
 	Filter *or = str2filter_x( op,
 		"(|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE)))" );
-	Filter **tail = &or->f_or->f_next->f_next;
+	struct berval me;
+	int i;
 
 	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return or;
-	*tail = dmg_filter_eq( op, dmg_ad.applicant, &op->o_ndn );
-	tail = &(*tail)->f_next;
-	*tail = dmg_filter_eq( op, dmg_ad.administrator, &op->o_ndn );
-	tail = &(*tail)->f_next;
-	*tail = dmg_filter_eq( op, dmg_ad.auditor, &op->o_ndn );
+	/* a role value may predate a rename: by UUID too (references.c) */
+	dmg_requester_uuid( op, on, &me );
+	for ( i = 0; roles[i]; i++ ) {
+		dmg_filter_or_add( or, dmg_filter_eq( op, *roles[i], &op->o_ndn ) );
+		if ( !BER_BVISEMPTY( &me ) )
+			dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ref_uuid_ad( *roles[i] ), &me ) );
+	}
 	return or;
 }
 
@@ -528,7 +533,7 @@ dmg_has_shown_child( Operation *op, dmg_search_ctx *ctx, Entry *e, int *yes )
 		&hidden );
 	if ( rc != LDAP_SUCCESS || hidden.hidden == 0 )
 		return rc;
-	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op ), &shown );
+	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op, ctx->on ), &shown );
 	*yes = shown.shown > 0;
 	return rc;
 }
@@ -1119,7 +1124,7 @@ dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 	if ( clause ) {
 		and = dmg_filter_node( op, LDAP_FILTER_AND );
 		and->f_and = f;
-		f->f_next = dmg_filter_visible( op );
+		f->f_next = dmg_filter_visible( op, ctx->on );
 		f = and;
 	}
 	op->ors_filter = f;
