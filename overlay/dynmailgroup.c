@@ -157,6 +157,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	ldap_pvt_thread_mutex_init( &di->write_lock );
 	ldap_pvt_thread_mutex_init( &di->logged_lock );
 	ldap_pvt_thread_mutex_init( &di->acl_lock );
+	ldap_pvt_thread_mutex_init( &di->flight_lock );
 	on->on_bi.bi_private = di;
 	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
 	if ( on->on_info->oi_orig->bi_op_txn )
@@ -204,6 +205,7 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	if ( di ) {
 		ldap_pvt_thread_mutex_destroy( &di->write_lock );
 		ldap_pvt_thread_mutex_destroy( &di->acl_lock );
+		ldap_pvt_thread_mutex_destroy( &di->flight_lock );
 		dmg_log_once_free( di );
 		dmg_info_free( di );
 		ch_free( di );
@@ -303,6 +305,61 @@ dmg_cache_acls_allow( dmg_info *di )
 	return allow;
 }
 
+/* ---- writes in flight ---------------------------------------------------------------------- */
+
+/* A write is visible to readers from its commit in the backend, but the cached lists it
+ * concerns are dropped only at its result (dmg_response), and a rename's group rewrites
+ * commit in between.  A list cached before the write, taken by a reader whose snapshot is
+ * newer, would be shown with the group as the write left it: after a department rename, the
+ * new department with the old members.  So no cached list is taken while a write runs, from
+ * its hook to the end of its result; lists are computed (and still stored: the generation
+ * refuses one read before the invalidation). */
+int
+dmg_writes_in_flight( dmg_info *di )
+{
+	int busy;
+
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	busy = di->writes_in_flight > 0;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+	return busy;
+}
+
+static int
+dmg_flight_end( Operation *op, SlapReply *rs )
+{
+	slap_callback *sc = op->o_callback, **p;
+	dmg_info *di = sc->sc_private;
+
+	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
+		return SLAP_CB_CONTINUE;
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	di->writes_in_flight--;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+	for ( p = &op->o_callback; *p; p = &( *p )->sc_next ) {
+		if ( *p == sc ) {
+			*p = sc->sc_next;
+			break;
+		}
+	}
+	op->o_tmpfree( sc, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+static void
+dmg_flight_begin( Operation *op, dmg_info *di )
+{
+	slap_callback *sc = op->o_tmpcalloc( 1, sizeof( slap_callback ), op->o_tmpmemctx );
+
+	sc->sc_cleanup = dmg_flight_end;
+	sc->sc_private = di;
+	sc->sc_next = op->o_callback;
+	op->o_callback = sc;
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	di->writes_in_flight++;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+}
+
 /* A write whose target (an add's: its parent) is, or lies below, a hidden group its requester
  * may not see gets the backend's answer for an entry that does not exist
  * (dmg_refuse_hidden_target), before anything that would answer otherwise.  The overlay's
@@ -329,6 +386,7 @@ dmg_write( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 
+	dmg_flight_begin( op, on->on_bi.bi_private );
 	/* before anything: a write sent with the No-Op control is never stored */
 	dmg_preview_noop( op );
 	if ( dmg_write_stack_refused( op, rs, on ) || dmg_write_hidden_target( op, rs, on )
