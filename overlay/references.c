@@ -328,11 +328,11 @@ dmg_dangling_dns( Operation *op, slap_overinst *on, dmg_refs *r )
 }
 
 int
-dmg_dangling_of( Operation *op, slap_overinst *on, Entry *group, BerVarray *vals )
+dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target )
 {
+	BerVarray vals = NULL;
 	int i, rc = LDAP_SUCCESS;
 
-	*vals = NULL;
 	for ( i = 0; dmg_ref_kinds[i].dn && rc == LDAP_SUCCESS; i++ ) {
 		AttributeDescription *ad = *dmg_ref_kinds[i].dn;
 		dmg_refs r;
@@ -341,9 +341,12 @@ dmg_dangling_of( Operation *op, slap_overinst *on, Entry *group, BerVarray *vals
 			break;
 		if ( !r.owned )
 			dmg_dangling_dns( op, on, &r );
-		dmg_dangling_add( op, ad, r.dangling, vals );
+		dmg_dangling_add( op, ad, r.dangling, &vals );
 		dmg_refs_free( op, &r );
 	}
+	if ( rc == LDAP_SUCCESS && vals )
+		attr_merge_normalize( target, dmg_ad.dangling, vals, op->o_tmpmemctx );
+	ber_bvarray_free_x( vals, op->o_tmpmemctx );
 	return rc;
 }
 
