@@ -308,17 +308,20 @@ dmg_dangling_add( Operation *op, AttributeDescription *ad, BerVarray vals, BerVa
 	}
 }
 
-/* A group without UUIDs for ad: its DN values naming no entry */
+/* A group without UUIDs for ad: its DN values naming no entry (nor the rootdn) */
 static void
 dmg_dangling_dns( Operation *op, slap_overinst *on, dmg_refs *r )
 {
 	unsigned i;
 
 	for ( i = 0; i < r->a.a_numvals; i++ ) {
-		Entry *x = dmg_entry_get( op, on, &r->a.a_nvals[i] );
+		Entry *x;
 		struct berval copy;
 
-		if ( x ) {
+		/* the rootdn (a group's creator) has no entry */
+		if ( be_isroot_dn( dmg_real_db( op ), &r->a.a_nvals[i] ) )
+			continue;
+		if ( ( x = dmg_entry_get( op, on, &r->a.a_nvals[i] ) ) != NULL ) {
 			dmg_entry_release( op, on, x );
 			continue;
 		}

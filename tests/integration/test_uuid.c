@@ -6,11 +6,12 @@
  *    Relax Rules excepted); renames and moves of a department, an included person, a nested
  *    group and a role holder keep the exact members and roles; reads racing department
  *    renames (a child process reading in a loop while the test renames) never see an empty
- *    or partial list; a reference to a deleted entry is shown as dmgDanglingReference and
- *    found by (dmgDanglingReference=*).
+ *    or partial list.
  *  - "crash": renames made while the overlay is not configured (the same database, the module
  *    loaded: what a crash after the rename's commit leaves, or a rename replicated from a
- *    node that never rewrote) are right as soon as the overlay runs again.
+ *    node that never rewrote) are right as soon as the overlay runs again; a delete made
+ *    then is a dangling reference, shown as dmgDanglingReference and found by
+ *    (dmgDanglingReference=*).
  *  - "accesslog": with slapo-accesslog below the overlay, a department rename leaves one log
  *    record for the rename and one for the rewrite of each group naming it (their times
  *    differ from the rename's, so none is dropped).
@@ -376,13 +377,31 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     dmg_server *s = dmg_server_start(&o);
     ck_assert_msg(s != NULL, "slapd did not start");
     add_rename_fixture(s, "UCR");
+    add_person(s, "UCR-gone", "ou=Other,ou=UCR," DMG_SUFFIX);
+    add_group(s, "UCR-d", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
+                          "dmgIncludeMember: uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX "\n");
     overlay_switch(s, 0);
     rename_fixture(s, "UCR");
+    /* a delete no follow-up removes from the groups naming the entry */
+    LDAP *ld = root_on(s);
+    DMG_EXPECT_OK(dmg_delete(ld, "uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX), "delete");
+    dmg_disconnect(ld);
     /* the stored values still name the old DNs: nothing followed the renames */
     ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment",
                        "ou=Dept,ou=UCR," DMG_SUFFIX);
     overlay_switch(s, 1);
     assert_renamed_fixture(s, "UCR");
+    /* the dangling reference is shown, found by filter, and contributes nobody */
+    ld = root_on(s);
+    const char *d = "cn=UCR-d," GROUPS;
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(dmgDanglingReference=*)", d);
+    DMG_ASSERT_VALUES(ld, d, LDAP_SCOPE_BASE, NULL, "dmgDanglingReference",
+                      "dmgIncludeMember uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX);
+    DMG_ASSERT_VALUES(ld, "cn=UCR-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDanglingReference",
+                      "");
+    DMG_ASSERT_VALUES(ld, d, LDAP_SCOPE_BASE, NULL, "member",
+                      "uid=UCR-adm2,ou=Other,ou=UCR," DMG_SUFFIX);
+    dmg_disconnect(ld);
     ck_assert_int_eq(dmg_server_stop(s), 0);
 }
 END_TEST
