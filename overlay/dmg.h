@@ -265,6 +265,12 @@ int dmg_group_names_requester( Operation *op, slap_overinst *on, Entry *group,
  * one: the groups naming the entry, whether their DN value is current or not */
 void dmg_filter_or_add_ref( Operation *op, Filter *or, AttributeDescription *ad,
 	struct berval *ndn, Entry *e );
+/* A group sent to a search (rs->sr_entry) with its requested reference values as they are
+ * now: the current DN of each entry named, when the group has UUIDs for the attribute and
+ * every one names an entry; otherwise as stored.  The lookups' failure is returned. */
+int dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on );
+/* Does the search op ask for a reference attribute (by name or "*")? */
+int dmg_refs_requested( Operation *op );
 /* Adds dmgDanglingReference of group to target: "<attribute> <DN as stored, or UUID>" for each
  * value naming an entry that no longer exists; a failed lookup is returned (nothing added) */
 int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target );

@@ -65,6 +65,7 @@ typedef struct dmg_search_ctx {
 	int has_explain;
 	int want_member, want_mail, want_count, want_member_of;
 	int want_decision, want_auditor_mail, want_explanation, want_dangling;
+	int want_references;	/* reference attributes, presented as they are now */
 	int slimit;		/* the requester's size limit, applied to the exact answer ... */
 	int own_slimit;		/* ... by the overlay (widened filter, hidden groups dropped) */
 	int rc;			/* the first failure: the search ends with it */
@@ -118,6 +119,7 @@ dmg_search_wants( Operation *op, dmg_search_ctx *ctx )
 	ctx->want_auditor_mail = dmg_attr_requested( op, an, dmg_ad.auditor_mail, 0 );
 	ctx->want_explanation = dmg_attr_requested( op, an, dmg_ad.explanation, 0 );
 	ctx->want_dangling = dmg_attr_requested( op, an, dmg_ad.dangling, 0 );
+	ctx->want_references = dmg_refs_requested( op );
 }
 
 /* ---- filter analysis ------------------------------------------------------------------------------ */
@@ -777,7 +779,8 @@ dmg_wants_group_values( dmg_search_ctx *ctx )
 {
 	return ctx->want_member || ctx->want_mail || ctx->want_count
 		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail
-		|| ( ctx->want_explanation && ctx->has_explain ) || ctx->want_dangling;
+		|| ( ctx->want_explanation && ctx->has_explain ) || ctx->want_dangling
+		|| ctx->want_references;
 }
 
 static void
@@ -910,7 +913,9 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 	/* rs->sr_entry may be replaced by a copy from here on (rs_entry2modifiable) */
 	dmg_strip_stored_computed( op, rs, ctx, is_group );
 	if ( is_group ) {
-		rc = dmg_add_group_values( op, rs, ctx );
+		rc = ctx->want_references ? dmg_refs_present( op, rs, ctx->on ) : LDAP_SUCCESS;
+		if ( rc == LDAP_SUCCESS )
+			rc = dmg_add_group_values( op, rs, ctx );
 	} else if ( ctx->want_member_of && dmg_may_be_member( op, ctx->on, rs->sr_entry ) ) {
 		rc = dmg_entry_member_of( op, ctx, rs->sr_entry );
 		a = attr_find( ctx->values.e_attrs, dmg_ad.member_of );

@@ -391,6 +391,14 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
                        "ou=Dept,ou=UCR," DMG_SUFFIX);
     overlay_switch(s, 1);
     assert_renamed_fixture(s, "UCR");
+    /* read as they are now; with ManageDsaIT as stored */
+    ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment", "ou=Dept2,ou=UCR," DMG_SUFFIX);
+    ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgIncludeMember",
+                       "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX "\ncn=UCR-nested2," GROUPS);
+    LDAP *m = root_on(s);
+    DMG_ASSERT_VALUES_EXT(m, "cn=UCR-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDepartment",
+                          "ou=Dept,ou=UCR," DMG_SUFFIX, DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    dmg_disconnect(m);
     /* the dangling reference is shown, found by filter, and contributes nobody */
     ld = root_on(s);
     const char *d = "cn=UCR-d," GROUPS;
