@@ -270,8 +270,15 @@ int dmg_group_names_requester( Operation *op, slap_overinst *on, Entry *group,
  * one: the groups naming the entry, whether their DN value is current or not */
 void dmg_filter_or_add_ref( Operation *op, Filter *or, AttributeDescription *ad,
 	struct berval *ndn, Entry *e );
-/* Values of dmgDanglingReference of group ("<attribute> <DN or UUID>"), op->o_tmpmemctx */
-int dmg_dangling_of( Operation *op, slap_overinst *on, Entry *group, BerVarray *vals );
+/* A group sent to a search (rs->sr_entry) with its requested reference values as they are
+ * now: the current DN of each entry named, when the group has UUIDs for the attribute and
+ * every one names an entry; otherwise as stored.  The lookups' failure is returned. */
+int dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on );
+/* Does the search op ask for a reference attribute (by name or "*")? */
+int dmg_refs_requested( Operation *op );
+/* Adds dmgDanglingReference of group to target: "<attribute> <DN as stored, or UUID>" for each
+ * value naming an entry that no longer exists; a failed lookup is returned (nothing added) */
+int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target );
 /* The write guard's part (guard.c): the UUID companions after a write of a group (after: the
  * group as the write leaves it), appended to the write where they change (mods NULL: an add,
  * whose entry gets them); before is the group before a modify, NULL for an add */

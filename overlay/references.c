@@ -293,6 +293,58 @@ dmg_filter_or_add_ref( Operation *op, Filter *or, AttributeDescription *ad, stru
 		dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ref_uuid_ad( ad ), uuid ) );
 }
 
+/* Do the values of a (a DN attribute) and r (its current values) differ, in order? */
+static int
+dmg_refs_differ( Attribute *a, dmg_refs *r )
+{
+	unsigned i;
+
+	if ( a->a_numvals != r->a.a_numvals )
+		return 1;
+	for ( i = 0; i < a->a_numvals; i++ ) {
+		if ( !bvmatch( &a->a_vals[i], &r->a.a_vals[i] ) )
+			return 1;
+	}
+	return 0;
+}
+
+int
+dmg_refs_requested( Operation *op )
+{
+	int i;
+
+	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
+		if ( dmg_attr_requested( op, op->ors_attrs, *dmg_ref_kinds[i].dn, 1 ) )
+			return 1;
+	}
+	return 0;
+}
+
+int
+dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
+{
+	int i, rc = LDAP_SUCCESS;
+
+	for ( i = 0; dmg_ref_kinds[i].dn && rc == LDAP_SUCCESS; i++ ) {
+		AttributeDescription *ad = *dmg_ref_kinds[i].dn;
+		Attribute *a = attr_find( rs->sr_entry->e_attrs, ad );
+		dmg_refs r;
+
+		if ( a == NULL || !dmg_attr_requested( op, op->ors_attrs, ad, 1 )
+			|| !attr_find( rs->sr_entry->e_attrs, *dmg_ref_kinds[i].uuid ) )
+			continue;
+		if ( ( rc = dmg_refs_current( op, on, rs->sr_entry, ad, &r ) ) != LDAP_SUCCESS )
+			break;
+		if ( r.dangling == NULL && dmg_refs_differ( a, &r ) ) {
+			rs_entry2modifiable( op, rs, on );
+			attr_delete( &rs->sr_entry->e_attrs, ad );
+			attr_merge( rs->sr_entry, ad, r.a.a_vals, r.a.a_nvals );
+		}
+		dmg_refs_free( op, &r );
+	}
+	return rc;
+}
+
 /* "<attribute> <value>" for each value of vals */
 static void
 dmg_dangling_add( Operation *op, AttributeDescription *ad, BerVarray vals, BerVarray *out )
@@ -308,17 +360,20 @@ dmg_dangling_add( Operation *op, AttributeDescription *ad, BerVarray vals, BerVa
 	}
 }
 
-/* A group without UUIDs for ad: its DN values naming no entry */
+/* A group without UUIDs for ad: its DN values naming no entry (nor the rootdn) */
 static void
 dmg_dangling_dns( Operation *op, slap_overinst *on, dmg_refs *r )
 {
 	unsigned i;
 
 	for ( i = 0; i < r->a.a_numvals; i++ ) {
-		Entry *x = dmg_entry_get( op, on, &r->a.a_nvals[i] );
+		Entry *x;
 		struct berval copy;
 
-		if ( x ) {
+		/* the rootdn (a group's creator) has no entry */
+		if ( be_isroot_dn( dmg_real_db( op ), &r->a.a_nvals[i] ) )
+			continue;
+		if ( ( x = dmg_entry_get( op, on, &r->a.a_nvals[i] ) ) != NULL ) {
 			dmg_entry_release( op, on, x );
 			continue;
 		}
@@ -328,11 +383,11 @@ dmg_dangling_dns( Operation *op, slap_overinst *on, dmg_refs *r )
 }
 
 int
-dmg_dangling_of( Operation *op, slap_overinst *on, Entry *group, BerVarray *vals )
+dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target )
 {
+	BerVarray vals = NULL;
 	int i, rc = LDAP_SUCCESS;
 
-	*vals = NULL;
 	for ( i = 0; dmg_ref_kinds[i].dn && rc == LDAP_SUCCESS; i++ ) {
 		AttributeDescription *ad = *dmg_ref_kinds[i].dn;
 		dmg_refs r;
@@ -341,9 +396,12 @@ dmg_dangling_of( Operation *op, slap_overinst *on, Entry *group, BerVarray *vals
 			break;
 		if ( !r.owned )
 			dmg_dangling_dns( op, on, &r );
-		dmg_dangling_add( op, ad, r.dangling, vals );
+		dmg_dangling_add( op, ad, r.dangling, &vals );
 		dmg_refs_free( op, &r );
 	}
+	if ( rc == LDAP_SUCCESS && vals )
+		attr_merge_normalize( target, dmg_ad.dangling, vals, op->o_tmpmemctx );
+	ber_bvarray_free_x( vals, op->o_tmpmemctx );
 	return rc;
 }
 

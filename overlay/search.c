@@ -64,7 +64,8 @@ typedef struct dmg_search_ctx {
 	struct berval explain;	/* (dmgExplainMember=DN), normalized */
 	int has_explain;
 	int want_member, want_mail, want_count, want_member_of;
-	int want_decision, want_auditor_mail, want_explanation;
+	int want_decision, want_auditor_mail, want_explanation, want_dangling;
+	int want_references;	/* reference attributes, presented as they are now */
 	int slimit;		/* the requester's size limit, applied to the exact answer ... */
 	int own_slimit;		/* ... by the overlay (widened filter, hidden groups dropped) */
 	int rc;			/* the first failure: the search ends with it */
@@ -77,7 +78,7 @@ typedef struct dmg_search_ctx {
 	int holding;
 	/* ... and its computed values for the exact evaluation */
 	Entry values;
-	int values_members, values_member_of, member_of_rc;
+	int values_members, values_member_of, member_of_rc, values_dangling, dangling_rc;
 	dmg_who who;		/* the requester's roles, on op->o_extra until the cleanup */
 } dmg_search_ctx;
 
@@ -117,6 +118,8 @@ dmg_search_wants( Operation *op, dmg_search_ctx *ctx )
 		|| dmg_attr_requested( op, an, dmg_ad.decision_reason, 0 );
 	ctx->want_auditor_mail = dmg_attr_requested( op, an, dmg_ad.auditor_mail, 0 );
 	ctx->want_explanation = dmg_attr_requested( op, an, dmg_ad.explanation, 0 );
+	ctx->want_dangling = dmg_attr_requested( op, an, dmg_ad.dangling, 0 );
+	ctx->want_references = dmg_refs_requested( op );
 }
 
 /* ---- filter analysis ------------------------------------------------------------------------------ */
@@ -597,6 +600,17 @@ dmg_entry_member_of( Operation *op, dmg_search_ctx *ctx, Entry *e )
 	return ctx->member_of_rc;
 }
 
+/* dmgDanglingReference of group e, computed once for the entry being answered */
+static int
+dmg_entry_dangling( Operation *op, dmg_search_ctx *ctx, Entry *e )
+{
+	if ( !ctx->values_dangling ) {
+		ctx->dangling_rc = dmg_dangling_to_entry( op, ctx->on, e, &ctx->values );
+		ctx->values_dangling = 1;
+	}
+	return ctx->dangling_rc;
+}
+
 /* The computed values of e that an assertion on ad tests, on ctx->values */
 static int
 dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescription *ad )
@@ -605,6 +619,8 @@ dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescrip
 
 	if ( ad->ad_type == dmg_ad.member_of->ad_type )
 		return dmg_entry_member_of( op, ctx, e );
+	if ( ad->ad_type == dmg_ad.dangling->ad_type )
+		return dmg_entry_dangling( op, ctx, e );
 	if ( ctx->values_members )
 		return LDAP_SUCCESS;
 	rc = dmg_entry_members( op, ctx, e );
@@ -622,7 +638,7 @@ dmg_entry_values_begin( dmg_search_ctx *ctx, Entry *e )
 	ctx->values.e_name = e->e_name;
 	ctx->values.e_nname = e->e_nname;
 	ctx->values.e_id = e->e_id;
-	ctx->values_members = ctx->values_member_of = 0;
+	ctx->values_members = ctx->values_member_of = ctx->values_dangling = 0;
 }
 
 static void
@@ -675,7 +691,8 @@ dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 			return LDAP_COMPARE_FALSE;
 	} else if ( ad->ad_type != dmg_ad.member->ad_type
 		&& ad->ad_type != dmg_ad.member_mail->ad_type
-		&& ad->ad_type != dmg_ad.member_count->ad_type ) {
+		&& ad->ad_type != dmg_ad.member_count->ad_type
+		&& ad->ad_type != dmg_ad.dangling->ad_type ) {
 		return SLAPD_COMPARE_UNDEFINED;	/* decisions are not filterable */
 	}
 	rc = dmg_entry_values( op, ctx, e, ad );
@@ -762,7 +779,8 @@ dmg_wants_group_values( dmg_search_ctx *ctx )
 {
 	return ctx->want_member || ctx->want_mail || ctx->want_count
 		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail
-		|| ( ctx->want_explanation && ctx->has_explain );
+		|| ( ctx->want_explanation && ctx->has_explain ) || ctx->want_dangling
+		|| ctx->want_references;
 }
 
 static void
@@ -863,6 +881,10 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	}
 	if ( ctx->want_explanation && ctx->has_explain )
 		dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain, rs->sr_entry );
+	if ( ctx->want_dangling
+		&& ( rc = dmg_dangling_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry ) )
+			!= LDAP_SUCCESS )
+		return rc;
 	/* The attached values are shared (the cache's): a callback that wants to change the
 	 * entry (rwm, valsort) must take its own copy, which copies the values. */
 	if ( attached )
@@ -891,7 +913,9 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 	/* rs->sr_entry may be replaced by a copy from here on (rs_entry2modifiable) */
 	dmg_strip_stored_computed( op, rs, ctx, is_group );
 	if ( is_group ) {
-		rc = dmg_add_group_values( op, rs, ctx );
+		rc = ctx->want_references ? dmg_refs_present( op, rs, ctx->on ) : LDAP_SUCCESS;
+		if ( rc == LDAP_SUCCESS )
+			rc = dmg_add_group_values( op, rs, ctx );
 	} else if ( ctx->want_member_of && dmg_may_be_member( op, ctx->on, rs->sr_entry ) ) {
 		rc = dmg_entry_member_of( op, ctx, rs->sr_entry );
 		a = attr_find( ctx->values.e_attrs, dmg_ad.member_of );
