@@ -243,6 +243,8 @@ int dmg_cache_follow_acls( Operation *op, dmg_info *di );
 int dmg_cache_acls_allow( dmg_info *di );
 /* Whether a write to the database is under way: cached lists are then not taken */
 int dmg_writes_in_flight( dmg_info *di );
+/* Is oex the record of a write in flight (not a marker of nesting: dmg_op_nested)? */
+int dmg_flight_is_record( OpExtra *oex );
 
 /* ---- references by entryUUID (references.c) ----------------------------------------------- */
 

@@ -11,15 +11,16 @@
  *                         computed members are the same for the rootdn and an ordinary user
  *  rename_during_reads    a department renamed on node 2, then back on node 3, while a reader
  *                         on every node reads the group naming it in a loop: no reader ever
- *                         sees an empty or partial group, or a department DN that does not go
- *                         with the members shown
+ *                         sees an empty or partial member list, nor a whole one shown with the
+ *                         department DN of the other state
  *  kill_after_rename      node 2 is killed (SIGKILL) right after a department rename returned,
  *                         then restarted: every node computes the new members, nothing is lost
  *  partition              node 3 cut off (every link to and from it pointed at a closed port,
  *                         node 3 restarted so that no old connection survives); a department
- *                         renamed on one side while the group naming it is edited on the other;
- *                         after healing, every node shows the current DN and the right members
- *                         with the isolated side's acknowledged edit
+ *                         renamed on one side while, on the other, the group naming it is
+ *                         edited and another one naming it created; after healing, every node
+ *                         shows the current DN and the right members, with the isolated side's
+ *                         acknowledged edits
  *  concurrent_same_mail   the same address added on both sides of a partition: after healing
  *                         scripts/dmg-check.sh on every node names both entries
  *  delta_syncrepl         provider with accesslog (logops writes), consumer with
@@ -74,6 +75,7 @@
 #define G_T1  "cn=mp-tier1," GROUPS
 #define G_SB  "cn=mp-support-berlin," GROUPS
 #define G_STO "cn=mp-storage," GROUPS
+#define G_LATE "cn=mp-late," GROUPS
 
 #define FIN_MEMBERS(d) \
     "uid=gina," d "\nuid=hans," d "\nuid=iris," d "\nuid=jack," d "\nuid=kate," d "\nuid=liam," d
@@ -566,13 +568,15 @@ START_TEST(partition)
     isolate_node3(&m);
 
     /* node 1's side renames the department; the isolated node edits the group naming it, by
-     * the DN it knows, and another group */
+     * the DN it knows, edits another group and creates one naming the department */
     DMG_ASSERT_RC(dmg_rename(m.root[0], FINANCE, "ou=Accounting", NULL, 1), LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_modify(m.root[2], G_FIN,
                              "add: dmgExcludeMember\ndmgExcludeMember: uid=hans," FINANCE "\n"),
                   LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_modify(m.root[2], G_T1, "add: dmgCondition\ndmgCondition: (l=Berlin)\n"),
                   LDAP_SUCCESS);
+    add_as_postmaster(m.node[2], "dn: " G_LATE "\nobjectClass: dynamicMailGroup\ncn: mp-late\n"
+                                 "mail: mp-late@example.com\ndmgDepartment: " FINANCE "\n");
     free(DMG_WAIT_SAME(m.root[0], m.root[1], &Q_TREE));
 
     set_all_links(&m, -1);
@@ -586,6 +590,9 @@ START_TEST(partition)
     assert_shown_everywhere(&m, G_FIN, "dmgDepartment", ACCOUNTING);
     assert_shown_everywhere(&m, G_FIN, "dmgExcludeMember", "uid=hans," ACCOUNTING);
     assert_members_everywhere(&m, G_T1, "uid=paul," TIER1 "\nuid=rosa," TIER1);
+    /* a group created there naming the department by its old DN follows the rename too */
+    assert_members_everywhere(&m, G_LATE, FIN_MEMBERS(ACCOUNTING));
+    assert_shown_everywhere(&m, G_LATE, "dmgDepartment", ACCOUNTING);
     assert_same_slapcat(m.node, NODES);
     mesh_stop(&m);
 }
