@@ -2235,9 +2235,13 @@ long dmg_poll_max_ms(void)
     return 30000L * (k > 0 ? k : 1) * dmg_slowdown();
 }
 
-static char tracked_list[PATH_MAX]; /* "" until dmg_track_servers() */
+/* A failed assertion ends a test child with _exit(), so the exit-time clean-up does not remove
+ * the directories of the servers the test started: with track_servers() every server started
+ * notes its directory in a list, and remove_tracked() removes those still there after the run,
+ * or names them with DMG_KEEP_TMP. */
+static char tracked_list[PATH_MAX]; /* "" until track_servers() */
 
-void dmg_track_servers(void)
+static void track_servers(void)
 {
     if (fmt_path(tracked_list, sizeof tracked_list, "%s/dmg-tracked-XXXXXX",
                  env_or("TMPDIR", "/tmp")) != 0) {
@@ -2260,7 +2264,7 @@ static void track(const dmg_server *s)
     }
 }
 
-void dmg_remove_tracked(void)
+static void remove_tracked(void)
 {
     FILE *f = tracked_list[0] ? fopen(tracked_list, "r") : NULL;
     char dir[PATH_MAX];
@@ -2278,6 +2282,20 @@ void dmg_remove_tracked(void)
         fclose(f);
     if (tracked_list[0])
         unlink(tracked_list);
+}
+
+int dmg_run_suite_own_servers(Suite *suite)
+{
+    setenv("LDAPNOINIT", "1", 0);
+    track_servers();
+    SRunner *sr = srunner_create(suite);
+    if (getenv("CK_FORK") == NULL)
+        srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_tracked();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 void dmg_syncrepl_value(char *buf, size_t size, const char *rid, const char *provider_uri,

@@ -140,6 +140,12 @@ const char *dmg_server_config_dir(const dmg_server *s); /* <dir>/slapd.d; NULL w
  * passed and the server stopped cleanly. Takes ownership of s. */
 int dmg_run_suite(Suite *s, const dmg_server_opts *o, dmg_server **global);
 
+/* Run s in CK_FORK mode (unless CK_FORK=no) for a program whose tests start and stop their own
+ * servers (no suite-wide one). A failed assertion ends a test child with _exit(), which leaves
+ * the directories of the servers it started: they are removed after the run (or named, with
+ * DMG_KEEP_TMP). EXIT_SUCCESS only when every test passed. Takes ownership of s. */
+int dmg_run_suite_own_servers(Suite *s);
+
 /* A test case with a timeout that suits a real server (Check's default is 4 s). */
 TCase *dmg_tcase(const char *name);
 
@@ -334,13 +340,6 @@ long dmg_slowdown(void);
 /* The bound of one replication wait: 30 s, times CK_TIMEOUT_MULTIPLIER and dmg_slowdown(). */
 long dmg_poll_max_ms(void);
 #define DMG_POLL_STEP_MS 50
-
-/* A failed assertion ends a test child with _exit(), so the exit-time clean-up does not remove
- * the directories of the servers the test started. After dmg_track_servers() (in main, before
- * the suite runs) every server started notes its directory in a list; dmg_remove_tracked()
- * (after the run) removes those still there, or names them with DMG_KEEP_TMP. */
-void dmg_track_servers(void);
-void dmg_remove_tracked(void);
 
 /* The body of a syncrepl directive / olcSyncrepl value: refreshAndPersist from provider_uri as
  * the rootdn, the whole suffix, attrs "*,+", retry every second; extra (NULL: none) appended

@@ -42,7 +42,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -733,15 +732,6 @@ static Suite *multiprovider_suite(void)
 
 int main(void)
 {
-    setenv("LDAPNOINIT", "1", 0);
     /* every test starts (and stops) its own nodes: no suite-wide server */
-    dmg_track_servers();
-    SRunner *sr = srunner_create(multiprovider_suite());
-    if (getenv("CK_FORK") == NULL)
-        srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    dmg_remove_tracked();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return dmg_run_suite_own_servers(multiprovider_suite());
 }

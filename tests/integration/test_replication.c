@@ -25,22 +25,14 @@
  * Fixture: tests/fixtures/org.ldif (see tests/fixtures/README.md).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* strdup, strtok_r, nanosleep, clock_gettime, nftw with -std=c99 */
+#define _GNU_SOURCE 1 /* strdup, strtok_r with -std=c99 */
 #endif
 #include "harness.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #define REPL_TCASE_TIMEOUT_S 240 /* several bounded replication waits in the worst case */
 
@@ -762,15 +754,6 @@ static Suite *replication_suite(void)
 
 int main(void)
 {
-    setenv("LDAPNOINIT", "1", 0);
     /* every test starts (and stops) its own nodes: no suite-wide server */
-    dmg_track_servers();
-    SRunner *sr = srunner_create(replication_suite());
-    if (getenv("CK_FORK") == NULL)
-        srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    dmg_remove_tracked();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return dmg_run_suite_own_servers(replication_suite());
 }
