@@ -11,7 +11,8 @@
  *    loaded: what a crash after the rename's commit leaves, or a rename replicated from a
  *    node that never rewrote) are right as soon as the overlay runs again; a delete made
  *    then is a dangling reference, shown as dmgDanglingReference and found by
- *    (dmgDanglingReference=*).
+ *    (dmgDanglingReference=*); scripts/dmg-migrate-uuids.sh gives a group written then its
+ *    UUID companions.
  *  - "accesslog": with slapo-accesslog below the overlay, a department rename leaves one log
  *    record for the rename and one for the rewrite of each group naming it (their times
  *    differ from the rename's, so none is dropped).
@@ -367,6 +368,26 @@ static void overlay_switch(dmg_server *s, int on)
     ck_assert_int_eq(dmg_server_restart(s), 0);
 }
 
+/* Runs scripts/dmg-migrate-uuids.sh against s as the rootdn; its output (free it), which must
+ * end with exit status 0 */
+static char *run_migrate(dmg_server *s)
+{
+    const char *src = getenv("DMG_SRCDIR");
+    const char *cmd = dmg_fmt("sh '%s/scripts/dmg-migrate-uuids.sh' -b '" DMG_SUFFIX "' -H '%s' "
+                              "-x -D '" DMG_ROOTDN "' -w '" DMG_ROOTPW "' 2>&1",
+                              src ? src : ".", dmg_server_uri(s));
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = calloc(1, 8192);
+    ck_assert_ptr_nonnull(out);
+    size_t len = fread(out, 1, 8191, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "dmg-migrate-uuids.sh: status %d: %s",
+                  st, out);
+    return out;
+}
+
 START_TEST(renames_without_the_overlay_are_right_when_it_runs)
 {
     dmg_server_opts o = {
@@ -382,6 +403,9 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
                           "dmgIncludeMember: uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX "\n");
     overlay_switch(s, 0);
     rename_fixture(s, "UCR");
+    /* a group the overlay never wrote: no companions until migrated */
+    add_group(s, "UCR-old", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
+                            "dmgAdministrator: uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX "\n");
     /* a delete no follow-up removes from the groups naming the entry */
     LDAP *ld = root_on(s);
     DMG_EXPECT_OK(dmg_delete(ld, "uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX), "delete");
@@ -399,6 +423,23 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     DMG_ASSERT_VALUES_EXT(m, "cn=UCR-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDepartment",
                           "ou=Dept,ou=UCR," DMG_SUFFIX, DMG_CTRLS(dmg_ctrl_manage_dsait()));
     dmg_disconnect(m);
+
+    /* scripts/dmg-migrate-uuids.sh gives the old group its companions, once */
+    const char *old = "cn=UCR-old," GROUPS;
+    ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", "");
+    char *out = run_migrate(s);
+    DMG_ASSERT_STR(out, "migrated " "cn=UCR-old," GROUPS "\n"
+                        "dmg-migrate-uuids: 1 groups migrated, 0 refused below " DMG_SUFFIX "\n");
+    free(out);
+    char *other = root_values(s, "ou=Other,ou=UCR," DMG_SUFFIX, "entryUUID");
+    char *n1 = root_values(s, "uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
+    ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", other);
+    ASSERT_ROOT_VALUES(s, old, "dmgAdministratorUUID", n1);
+    free(other);
+    free(n1);
+    out = run_migrate(s);
+    DMG_ASSERT_STR(out, "dmg-migrate-uuids: 0 groups migrated, 0 refused below " DMG_SUFFIX "\n");
+    free(out);
     /* the dangling reference is shown, found by filter, and contributes nobody */
     ld = root_on(s);
     const char *d = "cn=UCR-d," GROUPS;
