@@ -279,6 +279,11 @@ int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry
  * whose entry gets them); before is the group before a modify, NULL for an add */
 void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
 	Modifications **mods );
+/* The guard's part before it checks a modify of the group stored: a value deleted by the
+ * current DN of the entry it names (as reads show it) is deleted as stored, when the stored
+ * value predates a rename */
+void dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored,
+	Modifications *ml );
 /* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
  * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
 Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,

@@ -530,6 +530,52 @@ dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *aft
 		dmg_pair_kind( op, on, &dmg_ref_kinds[i], before, after, mods ? mods : &none );
 }
 
+/* A value a modify deletes that the group does not hold as such, but names an entry one of
+ * its values names under an older DN (a rename no rewrite has followed yet): that value */
+static void
+dmg_delete_value_as_stored( Operation *op, slap_overinst *on, Attribute *d, Attribute *u,
+	struct berval *val, struct berval *nval )
+{
+	Entry *x;
+	struct berval *uuid;
+	unsigned i;
+
+	if ( dmg_bvarray_has_dn( d->a_nvals, nval )
+		|| ( x = dmg_entry_get( op, on, nval ) ) == NULL )
+		return;
+	uuid = dmg_entry_uuid( x );
+	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
+		if ( !bvmatch( &u->a_nvals[i], uuid ) )
+			continue;
+		ch_free( val->bv_val );
+		ch_free( nval->bv_val );
+		ber_dupbv( val, &d->a_vals[i] );
+		ber_dupbv( nval, &d->a_nvals[i] );
+		break;
+	}
+	dmg_entry_release( op, on, x );
+}
+
+void
+dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored, Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		Attribute *d, *u;
+		unsigned i;
+
+		if ( ( ml->sml_op != LDAP_MOD_DELETE && ml->sml_op != SLAP_MOD_SOFTDEL )
+			|| ml->sml_values == NULL || ml->sml_nvalues == NULL
+			|| !dmg_ad_is_reference( ml->sml_desc )
+			|| ( d = attr_find( stored->e_attrs, ml->sml_desc ) ) == NULL
+			|| ( u = attr_find( stored->e_attrs, dmg_ref_uuid_ad( ml->sml_desc ) ) ) == NULL
+			|| d->a_numvals != u->a_numvals )
+			continue;
+		for ( i = 0; i < ml->sml_numvals; i++ )
+			dmg_delete_value_as_stored( op, on, d, u, &ml->sml_values[i],
+				&ml->sml_nvalues[i] );
+	}
+}
+
 /* (|(attr=ndn)(attrUUID=uuid)...) over the kinds selected, on the caller's stack: the groups
  * naming the entry ndn (whose entryUUID is uuid, when known) */
 typedef struct dmg_names_filter {

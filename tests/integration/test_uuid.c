@@ -12,7 +12,8 @@
  *    node that never rewrote) are right as soon as the overlay runs again; a delete made
  *    then is a dangling reference, shown as dmgDanglingReference and found by
  *    (dmgDanglingReference=*); scripts/dmg-migrate-uuids.sh gives a group written then its
- *    UUID companions.
+ *    UUID companions; a value deleted by the DN reads show is deleted with its UUID although
+ *    the stored value still names the old DN.
  *  - "accesslog": with slapo-accesslog below the overlay, a department rename leaves one log
  *    record for the rename and one for the rewrite of each group naming it (their times
  *    differ from the rename's, so none is dropped).
@@ -440,6 +441,22 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     out = run_migrate(s);
     DMG_ASSERT_STR(out, "dmg-migrate-uuids: 0 groups migrated, 0 refused below " DMG_SUFFIX "\n");
     free(out);
+
+    /* a value deleted by the DN reads show (the stored one predates the rename) */
+    const char *g = "cn=UCR-g," GROUPS;
+    char *inc = root_values(s, "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
+    m = root_on(s);
+    DMG_EXPECT_OK(dmg_modify(m, g, "delete: dmgIncludeMember\n"
+                             "dmgIncludeMember: cn=UCR-nested2," GROUPS "\n"),
+                  "delete by the current DN");
+    dmg_disconnect(m);
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", inc);
+    ASSERT_ROOT_VALUES(s, g, "member",
+                       "uid=UCR-d1,ou=Dept2,ou=UCR," DMG_SUFFIX "\n"
+                       "uid=UCR-d2,ou=Dept2,ou=UCR," DMG_SUFFIX "\n"
+                       "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);
+    free(inc);
     /* the dangling reference is shown, found by filter, and contributes nobody */
     ld = root_on(s);
     const char *d = "cn=UCR-d," GROUPS;
