@@ -9,7 +9,8 @@
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
  *   config.c        slapd.conf directives and cn=config attributes
- *   schema.c        computed attribute types (registered in code) and stored-schema lookup
+ *   schema.c        computed attribute types and the references' UUID companions (registered
+ *                   in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
  *                   and why: the explanation), both with overrides and nested groups; reverse
@@ -23,8 +24,10 @@
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
  *                   what refusals may name, the write-guard lock, applicant
- *   references.c    entries groups name (departments, overrides, roles): renames and moves
- *                   followed, deletes refused or followed
+ *   references.c    entries groups name (departments, overrides, roles): their entryUUIDs
+ *                   kept with the DN values (written by the guard in the same write, read
+ *                   for membership and roles), current DNs presented on read, dangling
+ *                   references; renames and moves followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
  *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
@@ -163,7 +166,7 @@ void dmg_monitor_db_close( BackendDB *be );
 
 /* ---- operations the overlay makes itself (ops.c) ----------------------------------------- */
 
-/* Marks write operations issued by the overlay (department renames) so that its own write
+/* Marks write operations issued by the overlay (reference rewrites) so that its own write
  * guard lets them through.  Internal searches carry ManageDsaIT instead, which makes every
  * dynamic overlay (this one and dynlist) return entries as stored. */
 extern int dmg_internal_key;
