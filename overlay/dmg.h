@@ -255,6 +255,9 @@ typedef struct dmg_refs {
 int dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
 	dmg_refs *out );
 void dmg_refs_free( Operation *op, dmg_refs *r );
+/* Does a DN value of attribute ad of g no longer name the entry its UUID names (a rename no
+ * rewrite has followed yet)? */
+int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad );
 /* The UUID companion of reference attribute ad, or NULL */
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */

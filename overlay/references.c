@@ -186,6 +186,24 @@ dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescript
 	return e;
 }
 
+int
+dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad )
+{
+	Attribute *d = attr_find( g->e_attrs, ad );
+	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
+	unsigned i;
+
+	if ( u == NULL )
+		return 0;
+	if ( d == NULL || d->a_numvals != u->a_numvals )
+		return 1;
+	for ( i = 0; i < d->a_numvals; i++ ) {
+		if ( !dmg_entry_has_uuid( op, on, &d->a_nvals[i], &u->a_nvals[i] ) )
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- the current values of a reference attribute ------------------------------------------ */
 
 static void

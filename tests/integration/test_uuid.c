@@ -400,10 +400,14 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     ck_assert_msg(s != NULL, "slapd did not start");
     add_rename_fixture(s, "UCR");
     add_person(s, "UCR-gone", "ou=Other,ou=UCR," DMG_SUFFIX);
+    add_ou(s, "Solo", "ou=UCR," DMG_SUFFIX);
+    add_person(s, "UCR-s1", "ou=Solo,ou=UCR," DMG_SUFFIX);
+    add_group(s, "UCR-plain", "dmgDepartment: ou=Solo,ou=UCR," DMG_SUFFIX "\n");
     add_group(s, "UCR-d", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
                           "dmgIncludeMember: uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX "\n");
     overlay_switch(s, 0);
     rename_fixture(s, "UCR");
+    rename_as_root(s, "ou=Solo,ou=UCR," DMG_SUFFIX, "ou=Solo2", NULL);
     /* a group the overlay never wrote: no companions until migrated */
     add_group(s, "UCR-old", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
                             "dmgAdministrator: uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX "\n");
@@ -416,6 +420,12 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
                        "ou=Dept,ou=UCR," DMG_SUFFIX);
     overlay_switch(s, 1);
     assert_renamed_fixture(s, "UCR");
+    /* a list read (and cached) follows a new employee of the renamed department */
+    const char *plain = "cn=UCR-plain," GROUPS;
+    ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX);
+    add_person(s, "UCR-s2", "ou=Solo2,ou=UCR," DMG_SUFFIX);
+    ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX "\n"
+                                           "uid=UCR-s2,ou=Solo2,ou=UCR," DMG_SUFFIX);
     /* read as they are now; with ManageDsaIT as stored */
     ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment", "ou=Dept2,ou=UCR," DMG_SUFFIX);
     ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgIncludeMember",
