@@ -30,26 +30,9 @@ set -u
 # entry, which has no UUID
 REFS="dmgDepartment dmgIncludeMember dmgExcludeMember dmgAdministrator dmgAuditor"
 
-base=""
-n=$#
-while [ "$n" -gt 0 ]; do
-    if [ "$1" = "-b" ] && [ "$#" -ge 2 ] && [ "$n" -ge 2 ]; then
-        base=$2
-        shift 2
-        n=$((n - 2))
-        continue
-    fi
-    set -- "$@" "$1"
-    shift
-    n=$((n - 1))
-done
-if [ -z "$base" ]; then
-    echo "usage: $0 -b BASE [ldap options...]" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmg-migrate.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT INT TERM
+usage_options="ldap options"
+# shellcheck source=scripts/dmg-script-args.sh
+. "$(dirname "$0")/dmg-script-args.sh"
 
 # As stored (ManageDsaIT): the DN values and their companions
 uuids=""
