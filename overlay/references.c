@@ -434,7 +434,7 @@ dmg_uuid_of_value( Operation *op, slap_overinst *on, Entry *before, Attribute *d
 {
 	Attribute *u;
 	Entry *x;
-	int p = before ? dmg_ref_paired( before, d->a_desc, &d->a_nvals[i], &u ) : -1;
+	int found, p = before ? dmg_ref_paired( before, d->a_desc, &d->a_nvals[i], &u ) : -1;
 
 	if ( p >= 0 ) {
 		ber_dupbv( val, &u->a_vals[p] );
@@ -444,12 +444,13 @@ dmg_uuid_of_value( Operation *op, slap_overinst *on, Entry *before, Attribute *d
 	if ( ( x = dmg_entry_get( op, on, &d->a_nvals[i] ) ) == NULL )
 		return 0;
 	u = attr_find( x->e_attrs, slap_schema.si_ad_entryUUID );
-	if ( u && u->a_numvals ) {
+	found = u && u->a_numvals;
+	if ( found ) {
 		ber_dupbv( val, &u->a_vals[0] );
 		ber_dupbv( nval, &u->a_nvals[0] );
 	}
 	dmg_entry_release( op, on, x );
-	return u && u->a_numvals;
+	return found;
 }
 
 /* Do the UUID values vals (n of them) equal attribute u, in order? */
