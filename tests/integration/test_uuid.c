@@ -173,7 +173,7 @@ END_TEST
 /* ---- renames keep members and roles --------------------------------------------------------- */
 
 /* The entries of a group naming a department, an included person, a nested group and an
- * administrator, all below ou=<tag> */
+ * administrator (its auditor too), all below ou=<tag> */
 static void add_rename_fixture(dmg_server *s, const char *tag)
 {
     const char *base = dmg_fmt("ou=%s," DMG_SUFFIX, tag);
@@ -191,8 +191,9 @@ static void add_rename_fixture(dmg_server *s, const char *tag)
               dmg_fmt("dmgDepartment: ou=Dept,%s\n"
                       "dmgIncludeMember: uid=%s-inc,ou=Other,%s\n"
                       "dmgIncludeMember: cn=%s-nested," GROUPS "\n"
-                      "dmgAdministrator: uid=%s-adm,ou=Other,%s\n",
-                      base, tag, base, tag, tag, base));
+                      "dmgAdministrator: uid=%s-adm,ou=Other,%s\n"
+                      "dmgAuditor: uid=%s-adm,ou=Other,%s\n",
+                      base, tag, base, tag, tag, base, tag, base));
 }
 
 /* Renames every entry the group names: the department, the included person (moved), the
@@ -209,8 +210,8 @@ static void rename_fixture(dmg_server *s, const char *tag)
                    NULL);
 }
 
-/* After rename_fixture: exact members, reverse lookups, compare and the administrator role
- * of the renamed entries */
+/* After rename_fixture: exact members, reverse lookups, compare, the auditor's mail and the
+ * administrator role of the renamed entries */
 static void assert_renamed_fixture(dmg_server *s, const char *tag)
 {
     const char *base = dmg_fmt("ou=%s," DMG_SUFFIX, tag);
@@ -230,6 +231,9 @@ static void assert_renamed_fixture(dmg_server *s, const char *tag)
     DMG_ASSERT_VALUES(ld, dmg_fmt("uid=%s-n1,ou=Nest,%s", tag, base), LDAP_SCOPE_BASE, NULL,
                       "dmgMemberOf", dmg_fmt("cn=%s-nested2," GROUPS "\n%s", tag, g));
     DMG_ASSERT_RC(dmg_compare(ld, g, "member", inc), LDAP_COMPARE_TRUE);
+    /* the renamed auditor still audits */
+    DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "dmgAuditorMail",
+                      dmg_fmt("%s-adm@example.com", tag));
     dmg_disconnect(ld);
 
     /* the renamed administrator still administers the group */
