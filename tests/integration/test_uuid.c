@@ -13,7 +13,8 @@
  *    then is a dangling reference, shown as dmgDanglingReference and found by
  *    (dmgDanglingReference=*); scripts/dmg-migrate-uuids.sh gives a group written then its
  *    UUID companions; a value deleted by the DN reads show is deleted with its UUID although
- *    the stored value still names the old DN.
+ *    the stored value still names the old DN; a department so named may not be deleted; a
+ *    cached list follows new employees of the department's new DN.
  *  - "accesslog": with slapo-accesslog below the overlay, a department rename leaves one log
  *    record for the rename and one for the rewrite of each group naming it (their times
  *    differ from the rename's, so none is dropped).
@@ -407,11 +408,14 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     add_ou(s, "Solo", "ou=UCR," DMG_SUFFIX);
     add_person(s, "UCR-s1", "ou=Solo,ou=UCR," DMG_SUFFIX);
     add_group(s, "UCR-plain", "dmgDepartment: ou=Solo,ou=UCR," DMG_SUFFIX "\n");
+    add_ou(s, "Empty", "ou=UCR," DMG_SUFFIX);
+    add_group(s, "UCR-empty", "dmgDepartment: ou=Empty,ou=UCR," DMG_SUFFIX "\n");
     add_group(s, "UCR-d", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
                           "dmgIncludeMember: uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX "\n");
     overlay_switch(s, 0);
     rename_fixture(s, "UCR");
     rename_as_root(s, "ou=Solo,ou=UCR," DMG_SUFFIX, "ou=Solo2", NULL);
+    rename_as_root(s, "ou=Empty,ou=UCR," DMG_SUFFIX, "ou=Empty2", NULL);
     /* a group the overlay never wrote: no companions until migrated */
     add_group(s, "UCR-old", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
                             "dmgAdministrator: uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX "\n");
@@ -424,6 +428,13 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
                        "ou=Dept,ou=UCR," DMG_SUFFIX);
     overlay_switch(s, 1);
     assert_renamed_fixture(s, "UCR");
+    /* a department named by a value that predates its rename may not be deleted either */
+    ld = root_on(s);
+    dmg_result del = dmg_delete(ld, "ou=Empty2,ou=UCR," DMG_SUFFIX);
+    DMG_ASSERT_RC(del, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(del.diag, "dmgDepartment: \"ou=Empty2,ou=UCR," DMG_SUFFIX "\" is a "
+                             "department of group \"cn=UCR-empty," GROUPS "\"");
+    dmg_disconnect(ld);
     /* a list read (and cached) follows a new employee of the renamed department */
     const char *plain = "cn=UCR-plain," GROUPS;
     ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX);
