@@ -9,7 +9,8 @@
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
  *   config.c        slapd.conf directives and cn=config attributes
- *   schema.c        computed attribute types (registered in code) and stored-schema lookup
+ *   schema.c        computed attribute types and the references' UUID companions (registered
+ *                   in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
  *                   and why: the explanation), both with overrides and nested groups; reverse
@@ -23,8 +24,10 @@
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
  *                   what refusals may name, the write-guard lock, applicant
- *   references.c    entries groups name (departments, overrides, roles): renames and moves
- *                   followed, deletes refused or followed
+ *   references.c    entries groups name (departments, overrides, roles): their entryUUIDs
+ *                   kept with the DN values (written by the guard in the same write, read
+ *                   for membership and roles), current DNs presented on read, dangling
+ *                   references; renames and moves followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, ACL group clauses
  *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
@@ -166,7 +169,7 @@ void dmg_monitor_db_close( BackendDB *be );
 
 /* ---- operations the overlay makes itself (ops.c) ----------------------------------------- */
 
-/* Marks write operations issued by the overlay (department renames) so that its own write
+/* Marks write operations issued by the overlay (reference rewrites) so that its own write
  * guard lets them through.  Internal searches carry ManageDsaIT instead, which makes every
  * dynamic overlay (this one and dynlist) return entries as stored. */
 extern int dmg_internal_key;
@@ -259,6 +262,9 @@ typedef struct dmg_refs {
 int dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
 	dmg_refs *out );
 void dmg_refs_free( Operation *op, dmg_refs *r );
+/* Does a DN value of attribute ad of g no longer name the entry its UUID names (a rename no
+ * rewrite has followed yet)? */
+int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad );
 /* The UUID companion of reference attribute ad, or NULL */
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */
@@ -286,6 +292,11 @@ int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry
  * whose entry gets them); before is the group before a modify, NULL for an add */
 void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
 	Modifications **mods );
+/* The guard's part before it checks a modify of the group stored: a value deleted by the
+ * current DN of the entry it names (as reads show it) is deleted as stored, when the stored
+ * value predates a rename */
+void dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored,
+	Modifications *ml );
 /* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
  * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
 Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,

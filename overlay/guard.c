@@ -1217,6 +1217,7 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
+	dmg_refs_deletes_as_stored( op, on, stored, op->orm_modlist );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
 	dmg_refs_pair_write( op, on, stored, after, &op->orm_modlist );

@@ -1463,8 +1463,11 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 		ts->unbounded = 1;
 		return;
 	}
+	/* tagged with stored department values that no longer name the departments, the list
+	 * would miss the writes below their current DNs (references.c) */
 	if ( attr_find( group->e_attrs, dmg_ad.include_member )
-		|| attr_find( group->e_attrs, dmg_ad.exclude_member ) ) {
+		|| attr_find( group->e_attrs, dmg_ad.exclude_member )
+		|| dmg_refs_stale( op, on, group, dmg_ad.department ) ) {
 		ts->unbounded = 1;
 		return;
 	}

@@ -186,6 +186,24 @@ dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescript
 	return e;
 }
 
+int
+dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad )
+{
+	Attribute *d = attr_find( g->e_attrs, ad );
+	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
+	unsigned i;
+
+	if ( u == NULL )
+		return 0;
+	if ( d == NULL || d->a_numvals != u->a_numvals )
+		return 1;
+	for ( i = 0; i < d->a_numvals; i++ ) {
+		if ( !dmg_entry_has_uuid( op, on, &d->a_nvals[i], &u->a_nvals[i] ) )
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- the current values of a reference attribute ------------------------------------------ */
 
 static void
@@ -416,7 +434,7 @@ dmg_uuid_of_value( Operation *op, slap_overinst *on, Entry *before, Attribute *d
 {
 	Attribute *u;
 	Entry *x;
-	int p = before ? dmg_ref_paired( before, d->a_desc, &d->a_nvals[i], &u ) : -1;
+	int found, p = before ? dmg_ref_paired( before, d->a_desc, &d->a_nvals[i], &u ) : -1;
 
 	if ( p >= 0 ) {
 		ber_dupbv( val, &u->a_vals[p] );
@@ -426,12 +444,13 @@ dmg_uuid_of_value( Operation *op, slap_overinst *on, Entry *before, Attribute *d
 	if ( ( x = dmg_entry_get( op, on, &d->a_nvals[i] ) ) == NULL )
 		return 0;
 	u = attr_find( x->e_attrs, slap_schema.si_ad_entryUUID );
-	if ( u && u->a_numvals ) {
+	found = u && u->a_numvals;
+	if ( found ) {
 		ber_dupbv( val, &u->a_vals[0] );
 		ber_dupbv( nval, &u->a_nvals[0] );
 	}
 	dmg_entry_release( op, on, x );
-	return u && u->a_numvals;
+	return found;
 }
 
 /* Do the UUID values vals (n of them) equal attribute u, in order? */
@@ -528,6 +547,52 @@ dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *aft
 
 	for ( i = 0; dmg_ref_kinds[i].dn; i++ )
 		dmg_pair_kind( op, on, &dmg_ref_kinds[i], before, after, mods ? mods : &none );
+}
+
+/* A value a modify deletes that the group does not hold as such, but names an entry one of
+ * its values names under an older DN (a rename no rewrite has followed yet): that value */
+static void
+dmg_delete_value_as_stored( Operation *op, slap_overinst *on, Attribute *d, Attribute *u,
+	struct berval *val, struct berval *nval )
+{
+	Entry *x;
+	struct berval *uuid;
+	unsigned i;
+
+	if ( dmg_bvarray_has_dn( d->a_nvals, nval )
+		|| ( x = dmg_entry_get( op, on, nval ) ) == NULL )
+		return;
+	uuid = dmg_entry_uuid( x );
+	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
+		if ( !bvmatch( &u->a_nvals[i], uuid ) )
+			continue;
+		ch_free( val->bv_val );
+		ch_free( nval->bv_val );
+		ber_dupbv( val, &d->a_vals[i] );
+		ber_dupbv( nval, &d->a_nvals[i] );
+		break;
+	}
+	dmg_entry_release( op, on, x );
+}
+
+void
+dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored, Modifications *ml )
+{
+	for ( ; ml; ml = ml->sml_next ) {
+		Attribute *d, *u;
+		unsigned i;
+
+		if ( ( ml->sml_op != LDAP_MOD_DELETE && ml->sml_op != SLAP_MOD_SOFTDEL )
+			|| ml->sml_values == NULL || ml->sml_nvalues == NULL
+			|| !dmg_ad_is_reference( ml->sml_desc )
+			|| ( d = attr_find( stored->e_attrs, ml->sml_desc ) ) == NULL
+			|| ( u = attr_find( stored->e_attrs, dmg_ref_uuid_ad( ml->sml_desc ) ) ) == NULL
+			|| d->a_numvals != u->a_numvals )
+			continue;
+		for ( i = 0; i < ml->sml_numvals; i++ )
+			dmg_delete_value_as_stored( op, on, d, u, &ml->sml_values[i],
+				&ml->sml_nvalues[i] );
+	}
 }
 
 /* (|(attr=ndn)(attrUUID=uuid)...) over the kinds selected, on the caller's stack: the groups

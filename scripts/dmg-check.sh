@@ -25,26 +25,9 @@
 # them; nothing is written.  Run it on every provider: each reports its own view.
 set -u
 
-base=""
-n=$#
-while [ "$n" -gt 0 ]; do
-    if [ "$1" = "-b" ] && [ "$#" -ge 2 ] && [ "$n" -ge 2 ]; then
-        base=$2
-        shift 2
-        n=$((n - 2))
-        continue
-    fi
-    set -- "$@" "$1"
-    shift
-    n=$((n - 1))
-done
-if [ -z "$base" ]; then
-    echo "usage: $0 -b BASE [ldapsearch options...]" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmg-check.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT INT TERM
+usage_options="ldapsearch options"
+# shellcheck source=scripts/dmg-script-args.sh
+. "$(dirname "$0")/dmg-script-args.sh"
 
 # "attr<TAB>value" per value (base64 values decoded), "dn<TAB>..." starting each entry.
 search() {

@@ -11,7 +11,10 @@
  *    loaded: what a crash after the rename's commit leaves, or a rename replicated from a
  *    node that never rewrote) are right as soon as the overlay runs again; a delete made
  *    then is a dangling reference, shown as dmgDanglingReference and found by
- *    (dmgDanglingReference=*).
+ *    (dmgDanglingReference=*); scripts/dmg-migrate-uuids.sh gives a group written then its
+ *    UUID companions; a value deleted by the DN reads show is deleted with its UUID although
+ *    the stored value still names the old DN; a department so named may not be deleted; a
+ *    cached list follows new employees of the department's new DN.
  *  - "accesslog": with slapo-accesslog below the overlay, a department rename leaves one log
  *    record for the rename and one for the rewrite of each group naming it (their times
  *    differ from the rename's, so none is dropped).
@@ -171,7 +174,7 @@ END_TEST
 /* ---- renames keep members and roles --------------------------------------------------------- */
 
 /* The entries of a group naming a department, an included person, a nested group and an
- * administrator, all below ou=<tag> */
+ * administrator (its auditor too), all below ou=<tag> */
 static void add_rename_fixture(dmg_server *s, const char *tag)
 {
     const char *base = dmg_fmt("ou=%s," DMG_SUFFIX, tag);
@@ -189,8 +192,9 @@ static void add_rename_fixture(dmg_server *s, const char *tag)
               dmg_fmt("dmgDepartment: ou=Dept,%s\n"
                       "dmgIncludeMember: uid=%s-inc,ou=Other,%s\n"
                       "dmgIncludeMember: cn=%s-nested," GROUPS "\n"
-                      "dmgAdministrator: uid=%s-adm,ou=Other,%s\n",
-                      base, tag, base, tag, tag, base));
+                      "dmgAdministrator: uid=%s-adm,ou=Other,%s\n"
+                      "dmgAuditor: uid=%s-adm,ou=Other,%s\n",
+                      base, tag, base, tag, tag, base, tag, base));
 }
 
 /* Renames every entry the group names: the department, the included person (moved), the
@@ -207,8 +211,8 @@ static void rename_fixture(dmg_server *s, const char *tag)
                    NULL);
 }
 
-/* After rename_fixture: exact members, reverse lookups, compare and the administrator role
- * of the renamed entries */
+/* After rename_fixture: exact members, reverse lookups, compare, the auditor's mail and the
+ * administrator role of the renamed entries */
 static void assert_renamed_fixture(dmg_server *s, const char *tag)
 {
     const char *base = dmg_fmt("ou=%s," DMG_SUFFIX, tag);
@@ -228,6 +232,9 @@ static void assert_renamed_fixture(dmg_server *s, const char *tag)
     DMG_ASSERT_VALUES(ld, dmg_fmt("uid=%s-n1,ou=Nest,%s", tag, base), LDAP_SCOPE_BASE, NULL,
                       "dmgMemberOf", dmg_fmt("cn=%s-nested2," GROUPS "\n%s", tag, g));
     DMG_ASSERT_RC(dmg_compare(ld, g, "member", inc), LDAP_COMPARE_TRUE);
+    /* the renamed auditor still audits */
+    DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "dmgAuditorMail",
+                      dmg_fmt("%s-adm@example.com", tag));
     dmg_disconnect(ld);
 
     /* the renamed administrator still administers the group */
@@ -367,6 +374,26 @@ static void overlay_switch(dmg_server *s, int on)
     ck_assert_int_eq(dmg_server_restart(s), 0);
 }
 
+/* Runs scripts/dmg-migrate-uuids.sh against s as the rootdn; its output (free it), which must
+ * end with exit status 0 */
+static char *run_migrate(dmg_server *s)
+{
+    const char *src = getenv("DMG_SRCDIR");
+    const char *cmd = dmg_fmt("sh '%s/scripts/dmg-migrate-uuids.sh' -b '" DMG_SUFFIX "' -H '%s' "
+                              "-x -D '" DMG_ROOTDN "' -w '" DMG_ROOTPW "' 2>&1",
+                              src ? src : ".", dmg_server_uri(s));
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = calloc(1, 8192);
+    ck_assert_ptr_nonnull(out);
+    size_t len = fread(out, 1, 8191, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "dmg-migrate-uuids.sh: status %d: %s",
+                  st, out);
+    return out;
+}
+
 START_TEST(renames_without_the_overlay_are_right_when_it_runs)
 {
     dmg_server_opts o = {
@@ -378,10 +405,20 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     ck_assert_msg(s != NULL, "slapd did not start");
     add_rename_fixture(s, "UCR");
     add_person(s, "UCR-gone", "ou=Other,ou=UCR," DMG_SUFFIX);
+    add_ou(s, "Solo", "ou=UCR," DMG_SUFFIX);
+    add_person(s, "UCR-s1", "ou=Solo,ou=UCR," DMG_SUFFIX);
+    add_group(s, "UCR-plain", "dmgDepartment: ou=Solo,ou=UCR," DMG_SUFFIX "\n");
+    add_ou(s, "Empty", "ou=UCR," DMG_SUFFIX);
+    add_group(s, "UCR-empty", "dmgDepartment: ou=Empty,ou=UCR," DMG_SUFFIX "\n");
     add_group(s, "UCR-d", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
                           "dmgIncludeMember: uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX "\n");
     overlay_switch(s, 0);
     rename_fixture(s, "UCR");
+    rename_as_root(s, "ou=Solo,ou=UCR," DMG_SUFFIX, "ou=Solo2", NULL);
+    rename_as_root(s, "ou=Empty,ou=UCR," DMG_SUFFIX, "ou=Empty2", NULL);
+    /* a group the overlay never wrote: no companions until migrated */
+    add_group(s, "UCR-old", "dmgDepartment: ou=Other,ou=UCR," DMG_SUFFIX "\n"
+                            "dmgAdministrator: uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX "\n");
     /* a delete no follow-up removes from the groups naming the entry */
     LDAP *ld = root_on(s);
     DMG_EXPECT_OK(dmg_delete(ld, "uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX), "delete");
@@ -391,6 +428,19 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
                        "ou=Dept,ou=UCR," DMG_SUFFIX);
     overlay_switch(s, 1);
     assert_renamed_fixture(s, "UCR");
+    /* a department named by a value that predates its rename may not be deleted either */
+    ld = root_on(s);
+    dmg_result del = dmg_delete(ld, "ou=Empty2,ou=UCR," DMG_SUFFIX);
+    DMG_ASSERT_RC(del, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(del.diag, "dmgDepartment: \"ou=Empty2,ou=UCR," DMG_SUFFIX "\" is a "
+                             "department of group \"cn=UCR-empty," GROUPS "\"");
+    dmg_disconnect(ld);
+    /* a list read (and cached) follows a new employee of the renamed department */
+    const char *plain = "cn=UCR-plain," GROUPS;
+    ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX);
+    add_person(s, "UCR-s2", "ou=Solo2,ou=UCR," DMG_SUFFIX);
+    ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX "\n"
+                                           "uid=UCR-s2,ou=Solo2,ou=UCR," DMG_SUFFIX);
     /* read as they are now; with ManageDsaIT as stored */
     ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment", "ou=Dept2,ou=UCR," DMG_SUFFIX);
     ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgIncludeMember",
@@ -399,6 +449,39 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     DMG_ASSERT_VALUES_EXT(m, "cn=UCR-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDepartment",
                           "ou=Dept,ou=UCR," DMG_SUFFIX, DMG_CTRLS(dmg_ctrl_manage_dsait()));
     dmg_disconnect(m);
+
+    /* scripts/dmg-migrate-uuids.sh gives the old group its companions, once */
+    const char *old = "cn=UCR-old," GROUPS;
+    ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", "");
+    char *out = run_migrate(s);
+    DMG_ASSERT_STR(out, "migrated " "cn=UCR-old," GROUPS "\n"
+                        "dmg-migrate-uuids: 1 groups migrated, 0 refused below " DMG_SUFFIX "\n");
+    free(out);
+    char *other = root_values(s, "ou=Other,ou=UCR," DMG_SUFFIX, "entryUUID");
+    char *n1 = root_values(s, "uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
+    ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", other);
+    ASSERT_ROOT_VALUES(s, old, "dmgAdministratorUUID", n1);
+    free(other);
+    free(n1);
+    out = run_migrate(s);
+    DMG_ASSERT_STR(out, "dmg-migrate-uuids: 0 groups migrated, 0 refused below " DMG_SUFFIX "\n");
+    free(out);
+
+    /* a value deleted by the DN reads show (the stored one predates the rename) */
+    const char *g = "cn=UCR-g," GROUPS;
+    char *inc = root_values(s, "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
+    m = root_on(s);
+    DMG_EXPECT_OK(dmg_modify(m, g, "delete: dmgIncludeMember\n"
+                             "dmgIncludeMember: cn=UCR-nested2," GROUPS "\n"),
+                  "delete by the current DN");
+    dmg_disconnect(m);
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", inc);
+    ASSERT_ROOT_VALUES(s, g, "member",
+                       "uid=UCR-d1,ou=Dept2,ou=UCR," DMG_SUFFIX "\n"
+                       "uid=UCR-d2,ou=Dept2,ou=UCR," DMG_SUFFIX "\n"
+                       "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);
+    free(inc);
     /* the dangling reference is shown, found by filter, and contributes nobody */
     ld = root_on(s);
     const char *d = "cn=UCR-d," GROUPS;
