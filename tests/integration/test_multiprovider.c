@@ -719,8 +719,9 @@ static Suite *multiprovider_suite(void)
     tcase_add_test(tc, kill_after_rename);
     tcase_add_test(tc, concurrent_same_mail);
     suite_add_tcase(s, tc);
-    /* renames followed without a window: groups name entries by entryUUID as well as by DN,
-     * and the rewrite after a rename is logged by accesslog as a write of its own */
+    /* renames followed without a window: groups name entries by entryUUID as well as by DN
+     * and show the current DN, the rewrite after a rename is logged by accesslog as a write
+     * of its own, and no cached member list is shown with a group a running rename changed */
     tc = dmg_tcase("renames");
     tcase_set_timeout(tc, (double)(TCASE_TIMEOUT_S * dmg_slowdown()));
     tcase_add_test(tc, rename_during_reads);
