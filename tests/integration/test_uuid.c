@@ -349,6 +349,7 @@ START_TEST(reads_racing_renames_never_see_a_partial_list)
     ssize_t n = read(report[0], what, sizeof what - 1);
     what[n > 0 ? n : 0] = '\0';
     close(report[0]);
+    fprintf(stderr, "race: %d renames, the reader's report: %s\n", RACE_RENAMES, what);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "a read racing the renames saw neither list: %s", what);
     ASSERT_ROOT_VALUES(srv, g, "member", a);
