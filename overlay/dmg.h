@@ -471,10 +471,11 @@ int dmg_references_follow_rename( Operation *op, slap_overinst *on );
 /* Is ad one of the attributes in which a group names other entries (the list above)? */
 int dmg_ad_is_reference( AttributeDescription *ad );
 
-/* enrol.c, called by the write guard's validation of a group: LDAP_SUCCESS, or the result
- * code with text naming the condition, the attribute and an employee who may write it */
-int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text,
-	size_t len );
+/* enrol.c, called by the write guard's validation of a group (before: the group before a
+ * modify, NULL for an add): LDAP_SUCCESS, or the result code with text naming the condition,
+ * the attribute and an employee who may write it */
+int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, Entry *before,
+	char *text, size_t len );
 
 /* preview.c: the standard No-Op control (registered at load time, enabled per database) is
  * slapd's o_noop for every write; dmg_preview_group, at the end of the guard's checks of a

@@ -692,7 +692,7 @@ dmg_validate_group( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg_ve
 		|| dmg_check_audit( op, e, before, v )
 		|| dmg_check_identities( op, e, before, dmg_ad.administrator, v )
 		|| dmg_check_send_policy( di, e, v )
-		|| ( v->rc = dmg_check_self_enrolment( op, di, e, v->text, sizeof( v->text ) ) ) )
+		|| ( v->rc = dmg_check_self_enrolment( op, di, e, before, v->text, sizeof( v->text ) ) ) )
 		return v->rc;
 	return LDAP_SUCCESS;
 }
