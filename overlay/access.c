@@ -7,7 +7,9 @@
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
  *    caches the answer for the operation).  A group's applicant, administrators and auditors
- *    are its dmgApplicant, dmgAdministrator and dmgAuditor values.
+ *    are the entries its dmgApplicant, dmgAdministrator and dmgAuditor values name: by their
+ *    UUID companions when it has them (the requester's entryUUID is read with the roles),
+ *    else by DN.
  *  - Who may write a group is decided by the write guard (guard.c), not by a
  *    bi_access_allowed hook: slapd never consults a per-database overlay's hook for the
  *    backend's own ACL checks (see dmg_grant_write there).
@@ -69,6 +71,23 @@ dmg_who_find( Operation *op )
 	return NULL;
 }
 
+/* The requester's entryUUID: the roles a group gives are held by UUID (references.c) */
+static void
+dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
+{
+	Entry *e;
+	struct berval *u;
+
+	if ( BER_BVISEMPTY( &op->o_ndn ) || ( e = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
+		return;
+	u = dmg_entry_uuid( e );
+	if ( u && u->bv_len <= sizeof( who->uuid_buf ) ) {
+		memcpy( who->uuid_buf, u->bv_val, u->bv_len );
+		who->uuid.bv_len = u->bv_len;
+	}
+	dmg_entry_release( op, on, e );
+}
+
 void
 dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who )
 {
@@ -80,6 +99,7 @@ dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who )
 		&& dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn );
 	who->privileged = !who->root
 		&& dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
+	dmg_who_uuid( op, on, who );
 	who->oe.oe_key = &dmg_who_key;
 	LDAP_SLIST_INSERT_HEAD( &op->o_extra, &who->oe, oe_next );
 }
@@ -125,6 +145,23 @@ dmg_is_privileged( Operation *op, slap_overinst *on )
 	return who.privileged;
 }
 
+void
+dmg_requester_uuid( Operation *op, slap_overinst *on, struct berval *out )
+{
+	dmg_who *who = dmg_who_find( op );
+
+	(void)on;
+	BER_BVZERO( out );
+	if ( who == NULL ) {
+		/* every hook records the roles first; without them no role is held */
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s requester's entryUUID asked for outside "
+			"a hook\n", op->o_log_prefix );
+		return;
+	}
+	out->bv_val = who->uuid_buf;
+	out->bv_len = who->uuid.bv_len;
+}
+
 int
 dmg_is_root( Operation *op, slap_overinst *on )
 {
@@ -159,9 +196,9 @@ dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
 		return 1;
 	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return 0;
-	return dmg_entry_names( group, dmg_ad.applicant, &op->o_ndn )
-		|| dmg_entry_names( group, dmg_ad.administrator, &op->o_ndn )
-		|| dmg_entry_names( group, dmg_ad.auditor, &op->o_ndn );
+	return dmg_group_names_requester( op, on, group, dmg_ad.applicant )
+		|| dmg_group_names_requester( op, on, group, dmg_ad.administrator )
+		|| dmg_group_names_requester( op, on, group, dmg_ad.auditor );
 }
 
 /* ---- member visibility --------------------------------------------------------------------------- */
@@ -293,7 +330,6 @@ static int dmg_acl_entry_marker;
 static int
 dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	Operation root;
 	Entry *u = NULL;
 	dmg_who who;
@@ -307,7 +343,7 @@ dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 	dmg_op_as_root( op, &root );
 	/* the rootdn's roles too: hidden groups nested in this one stand for their members */
 	dmg_who_begin( &root, on, &who );
-	dmg_rule_from_entry( &root, di, group, &r );
+	dmg_rule_from_entry( &root, on, group, &r );
 	yes = dmg_rule_has_member( &root, on, &r, u );
 	dmg_rule_free( &root, &r );
 	dmg_who_end( &root, &who );

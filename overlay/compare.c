@@ -8,14 +8,13 @@
 static int
 dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	Entry *u = NULL;
 	dmg_rule r;
 	int yes;
 
 	if ( ( u = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return 0;
-	dmg_rule_from_entry( op, di, group, &r );
+	dmg_rule_from_entry( op, on, group, &r );
 	yes = dmg_rule_shows_member( op, on, group, &r, u );
 	dmg_rule_free( op, &r );
 	dmg_entry_release( op, on, u );

@@ -33,7 +33,6 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 {
 	dmg_member_ctx *ctx = vctx;
 	Operation *op = ctx->op;
-	dmg_info *di = ctx->on->on_bi.bi_private;
 	struct berval bv;
 	BerVarray ndns = NULL;
 	dmg_rule r;
@@ -50,7 +49,7 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 		return -1;
 	if ( ndns == NULL )
 		return 0;
-	dmg_rule_from_entry( op, di, ctx->group, &r );
+	dmg_rule_from_entry( op, ctx->on, ctx->group, &r );
 	for ( i = 0; !yes && !BER_BVISNULL( &ndns[i] ); i++ ) {
 		Entry *u = NULL;
 
@@ -65,16 +64,21 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 }
 
 /* Every mail value of every auditor that op may read, named by a dmgAuditor value op may
- * read (an auditor the requester may not know of is not listed); values in op->o_tmpmemctx */
+ * read (an auditor the requester may not know of is not listed); values in op->o_tmpmemctx.
+ * The auditors are the entries named now (their UUIDs, references.c); when they cannot be
+ * found, none (the failure is logged): the mail is held for review. */
 static BerVarray
 dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
 {
-	Attribute *auditors = attr_find( group->e_attrs, dmg_ad.auditor );
+	dmg_refs refs;
+	Attribute *auditors = &refs.a;
 	AccessControlState group_state = ACL_STATE_INIT;
 	BerVarray mails = NULL;
 	unsigned i, j;
 
-	for ( i = 0; auditors && i < auditors->a_numvals; i++ ) {
+	if ( dmg_refs_current( op, on, group, dmg_ad.auditor, &refs ) != LDAP_SUCCESS )
+		return NULL;
+	for ( i = 0; i < auditors->a_numvals; i++ ) {
 		AccessControlState acl_state = ACL_STATE_INIT;
 		Entry *u = NULL;
 		Attribute *m;
@@ -95,6 +99,7 @@ dmg_auditor_mails( Operation *op, slap_overinst *on, Entry *group )
 		}
 		dmg_entry_release( op, on, u );
 	}
+	dmg_refs_free( op, &refs );
 	return mails;
 }
 

@@ -9,7 +9,8 @@
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
  *   config.c        slapd.conf directives and cn=config attributes
- *   schema.c        computed attribute types (registered in code) and stored-schema lookup
+ *   schema.c        computed attribute types and the references' UUID companions (registered
+ *                   in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
  *                   and why: the explanation), both with overrides and nested groups; reverse
@@ -25,8 +26,10 @@
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
  *                   what refusals may name, the write-guard lock, applicant
- *   references.c    entries groups name (departments, overrides, roles): renames and moves
- *                   followed, deletes refused or followed
+ *   references.c    entries groups name (departments, overrides, roles): their entryUUIDs
+ *                   kept with the DN values (written by the guard in the same write, read
+ *                   for membership and roles), current DNs presented on read, dangling
+ *                   references; renames and moves followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
  *   access.c        roles (decided once per operation), hidden groups, member visibility
  *                   (requester or group), ACL group clauses (bi_entry_get_rw), what the
@@ -82,6 +85,15 @@ typedef struct dmg_schema {
 	AttributeDescription *explanation;
 	AttributeDescription *joining_member;
 	AttributeDescription *leaving_member;
+	AttributeDescription *dangling;
+	/* stored by the overlay (references.c): the entryUUID of each entry a reference
+	 * attribute names, registered by the module (operational) */
+	AttributeDescription *department_uuid;
+	AttributeDescription *administrator_uuid;
+	AttributeDescription *auditor_uuid;
+	AttributeDescription *applicant_uuid;
+	AttributeDescription *include_member_uuid;
+	AttributeDescription *exclude_member_uuid;
 } dmg_schema;
 
 extern dmg_schema dmg_ad;
@@ -124,6 +136,9 @@ typedef struct dmg_info {
 	unsigned long long acl_print;
 	int acl_print_valid;
 	int acl_conn_dependent;
+	/* writes between their hook and the end of their result (dmg_writes_in_flight) */
+	ldap_pvt_thread_mutex_t flight_lock;
+	unsigned writes_in_flight;
 	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
 	int monitor_ndn_owned;		/* monitor_ndn is ours to free (slapd 2.6) */
 	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
@@ -158,7 +173,7 @@ void dmg_monitor_db_close( BackendDB *be );
 
 /* ---- operations the overlay makes itself (ops.c) ----------------------------------------- */
 
-/* Marks write operations issued by the overlay (department renames) so that its own write
+/* Marks write operations issued by the overlay (reference rewrites) so that its own write
  * guard lets them through.  Internal searches carry ManageDsaIT instead, which makes every
  * dynamic overlay (this one and dynlist) return entries as stored. */
 extern int dmg_internal_key;
@@ -216,8 +231,12 @@ void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_ca
 typedef struct dmg_who {
 	OpExtra oe;
 	unsigned root : 1, postmaster : 1, privileged : 1;
+	struct berval uuid;	/* the entryUUID of the requester's entry (normalized), or empty */
+	char uuid_buf[16];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
+/* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */
+void dmg_requester_uuid( Operation *op, slap_overinst *on, struct berval *out );
 void dmg_who_end( Operation *op, dmg_who *who );
 int dmg_who_is_record( OpExtra *oex );
 
@@ -249,6 +268,63 @@ unsigned long long dmg_acls_fingerprint( Operation *op );
 int dmg_cache_follow_acls( Operation *op, dmg_info *di );
 /* Whether the ACLs last followed let lists be cached */
 int dmg_cache_acls_allow( dmg_info *di );
+/* Whether a write to the database is under way: cached lists are then not taken */
+int dmg_writes_in_flight( dmg_info *di );
+/* Is oex the record of a write in flight (not a marker of nesting: dmg_op_nested)? */
+int dmg_flight_is_record( OpExtra *oex );
+
+/* ---- references by entryUUID (references.c) ----------------------------------------------- */
+
+/* The current values of a reference attribute of a group: the current DN of each entry its
+ * UUID companion names (a UUID naming no entry is dangling), or the DN values as stored when
+ * the group has no UUID companion for it. */
+typedef struct dmg_refs {
+	Attribute a;		/* a_desc: the DN attribute; values NULL-terminated */
+	int owned;		/* a's arrays are ours (op->o_tmpmemctx) */
+	BerVarray dangling;	/* the stored DN (else the UUID) of each dangling value */
+} dmg_refs;
+int dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	dmg_refs *out );
+void dmg_refs_free( Operation *op, dmg_refs *r );
+/* Does a DN value of attribute ad of g no longer name the entry its UUID names (a rename no
+ * rewrite has followed yet)? */
+int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad );
+/* The UUID companion of reference attribute ad, or NULL */
+AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
+/* Is ad the UUID companion of a reference attribute? */
+int dmg_ad_is_reference_uuid( AttributeDescription *ad );
+/* The normalized entryUUID of e, or NULL */
+struct berval *dmg_entry_uuid( Entry *e );
+/* Does the group name the requester (dmg_who's UUID) in reference attribute ad? */
+int dmg_group_names_requester( Operation *op, slap_overinst *on, Entry *group,
+	AttributeDescription *ad );
+/* Adds (ad=ndn) to the OR filter or, and (adUUID=uuid) when e (the entry ndn, or NULL) has
+ * one: the groups naming the entry, whether their DN value is current or not */
+void dmg_filter_or_add_ref( Operation *op, Filter *or, AttributeDescription *ad,
+	struct berval *ndn, Entry *e );
+/* A group sent to a search (rs->sr_entry) with its requested reference values as they are
+ * now: the current DN of each entry named, when the group has UUIDs for the attribute and
+ * every one names an entry; otherwise as stored.  The lookups' failure is returned. */
+int dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on );
+/* Does the search op ask for a reference attribute (by name or "*")? */
+int dmg_refs_requested( Operation *op );
+/* Adds dmgDanglingReference of group to target: "<attribute> <DN as stored, or UUID>" for each
+ * value naming an entry that no longer exists; a failed lookup is returned (nothing added) */
+int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target );
+/* The write guard's part (guard.c): the UUID companions after a write of a group (after: the
+ * group as the write leaves it), appended to the write where they change (mods NULL: an add,
+ * whose entry gets them); before is the group before a modify, NULL for an add */
+void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods );
+/* The guard's part before it checks a modify of the group stored: a value deleted by the
+ * current DN of the entry it names (as reads show it) is deleted as stored, when the stored
+ * value predates a rename */
+void dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored,
+	Modifications *ml );
+/* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
+ * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
+Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	struct berval *ndn );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 
@@ -260,13 +336,15 @@ typedef struct dmg_rule {
 	int include_sub;	/* dmgIncludeSubDepartments, default TRUE */
 	Attribute *conds;	/* dmgCondition as stored, or NULL */
 	Attribute *include, *exclude;	/* dmgIncludeMember, dmgExcludeMember, or NULL */
+	dmg_refs dept_refs, include_refs, exclude_refs;	/* the current values above */
 	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
 } dmg_rule;
 
 
 int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
-int dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r );
+/* A failure to resolve the references is returned (logged); the rule then selects nobody */
+int dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r );
 void dmg_rule_free( Operation *op, dmg_rule *r );
 /* The attribute a filter item asserts on; NULL for AND, OR, NOT, computed items and
  * extensible matches without an attribute */
@@ -292,6 +370,7 @@ typedef struct dmg_members {
 	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
 	 * requester who may not read the group's member): no value, not even a count */
 	int hidden;
+	unsigned long gen;	/* a cached list: the generation it was computed at */
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );
@@ -366,6 +445,8 @@ int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *
 	BerVarray *dns, Filter **cand );
 /* (ad=nval), nval normalized; op->o_tmpmemctx */
 Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
+/* Adds f to the OR filter or */
+void dmg_filter_or_add( Filter *or, Filter *f );
 /* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
  * the internal search's failure is returned (and *ndns is NULL) */
 int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
@@ -421,10 +502,11 @@ int dmg_references_follow_rename( Operation *op, slap_overinst *on );
 /* Is ad one of the attributes in which a group names other entries (the list above)? */
 int dmg_ad_is_reference( AttributeDescription *ad );
 
-/* enrol.c, called by the write guard's validation of a group: LDAP_SUCCESS, or the result
- * code with text naming the condition, the attribute and an employee who may write it */
-int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text,
-	size_t len );
+/* enrol.c, called by the write guard's validation of a group (before: the group before a
+ * modify, NULL for an add): LDAP_SUCCESS, or the result code with text naming the condition,
+ * the attribute and an employee who may write it */
+int dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, Entry *before,
+	char *text, size_t len );
 
 /* preview.c: the standard No-Op control (registered at load time, enabled per database) is
  * slapd's o_noop for every write; dmg_preview_group, at the end of the guard's checks of a

@@ -39,11 +39,14 @@ dmg_enrol_sample_cb( Operation *op, SlapReply *rs )
 	return s->n == DMG_ENROL_SAMPLE ? LDAP_SIZELIMIT_EXCEEDED : 0;
 }
 
-/* The first employees below the group's departments, as the rootdn finds them */
+/* The first employees below the group's departments, as the rootdn finds them; a department
+ * the group had before the write (before: NULL on add) is found by its UUID, its stored DN
+ * may predate a rename (references.c) */
 static int
-dmg_enrol_sample_get( Operation *op, dmg_info *di, Attribute *depts, dmg_enrol_sample *s,
-	char *text, size_t len )
+dmg_enrol_sample_get( Operation *op, dmg_info *di, Attribute *depts, Entry *before,
+	dmg_enrol_sample *s, char *text, size_t len )
 {
+	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Operation root;
 	slap_callback cb = { 0 };
 	unsigned i;
@@ -53,8 +56,17 @@ dmg_enrol_sample_get( Operation *op, dmg_info *di, Attribute *depts, dmg_enrol_s
 	cb.sc_response = dmg_enrol_sample_cb;
 	cb.sc_private = s;
 	for ( i = 0; depts && i < depts->a_numvals && s->n < DMG_ENROL_SAMPLE; i++ ) {
-		rc = dmg_internal_search( &root, &depts->a_nvals[i], LDAP_SCOPE_SUBTREE,
-			di->member_filter, &cb );
+		Entry *d = before ? dmg_ref_entry_get( op, on, before, dmg_ad.department,
+			&depts->a_nvals[i] ) : NULL;
+		struct berval base = depts->a_nvals[i];
+
+		if ( d ) {
+			ber_dupbv_x( &base, &d->e_nname, op->o_tmpmemctx );
+			dmg_entry_release( op, on, d );
+		}
+		rc = dmg_internal_search( &root, &base, LDAP_SCOPE_SUBTREE, di->member_filter, &cb );
+		if ( d )
+			op->o_tmpfree( base.bv_val, op->o_tmpmemctx );
 		if ( rc != LDAP_SUCCESS ) {
 			/* whom the conditions would admit is not known: fail closed */
 			snprintf( text, len, "dmgCondition: the employees of \"%s\" could not be read "
@@ -189,7 +201,8 @@ dmg_enrol_sets_rule( Operation *op )
 }
 
 int
-dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text, size_t len )
+dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, Entry *before, char *text,
+	size_t len )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Attribute *conds = attr_find( group->e_attrs, dmg_ad.condition );
@@ -201,8 +214,8 @@ dmg_check_self_enrolment( Operation *op, dmg_info *di, Entry *group, char *text,
 		|| ( dmg_is_root( op, on ) && get_relax( op ) ) )
 		return LDAP_SUCCESS;
 	s.n = 0;
-	rc = dmg_enrol_sample_get( op, di, attr_find( group->e_attrs, dmg_ad.department ), &s,
-		text, len );
+	rc = dmg_enrol_sample_get( op, di, attr_find( group->e_attrs, dmg_ad.department ), before,
+		&s, text, len );
 	for ( i = 0; rc == LDAP_SUCCESS && s.n && i < conds->a_numvals; i++ ) {
 		Filter *f = str2filter_x( op, conds->a_vals[i].bv_val );
 		AttributeDescription *ad;

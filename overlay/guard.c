@@ -98,13 +98,14 @@ dmg_name_for_requester( Operation *op, slap_overinst *on, struct berval *ndn, ch
 /* The entry a DN value of attribute ad names, or NULL: a value the write gives must name an
  * entry the requester may see (one they may not gets the answer for none); a value the group
  * had before the write (before: NULL on add) needs only to exist, so that a write is not
- * refused for what others put there. */
+ * refused for what others put there; it is found by its UUID when the group has one for it
+ * (the DN may predate a rename no rewrite has followed yet). */
 static Entry *
 dmg_named_entry_get( Operation *op, slap_overinst *on, Entry *before, AttributeDescription *ad,
 	struct berval *ndn )
 {
 	if ( before && dmg_entry_names( before, ad, ndn ) )
-		return dmg_entry_get( op, on, ndn );
+		return dmg_ref_entry_get( op, on, before, ad, ndn );
 	return dmg_entry_get_disclosed( op, on, ndn );
 }
 
@@ -691,7 +692,7 @@ dmg_validate_group( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg_ve
 		|| dmg_check_audit( op, e, before, v )
 		|| dmg_check_identities( op, e, before, dmg_ad.administrator, v )
 		|| dmg_check_send_policy( di, e, v )
-		|| ( v->rc = dmg_check_self_enrolment( op, di, e, v->text, sizeof( v->text ) ) ) )
+		|| ( v->rc = dmg_check_self_enrolment( op, di, e, before, v->text, sizeof( v->text ) ) ) )
 		return v->rc;
 	return LDAP_SUCCESS;
 }
@@ -770,6 +771,7 @@ dmg_stamp_applicant_mod( Operation *op, Entry *after, Modifications **mods, dmg_
 	for ( tail = mods; *tail; tail = &(*tail)->sml_next )
 		;
 	*tail = ml;
+	attr_merge_one( after, dmg_ad.applicant, &op->o_dn, &op->o_ndn );	/* for its UUID */
 	return LDAP_SUCCESS;
 }
 
@@ -785,7 +787,7 @@ dmg_role_on( Operation *op, slap_overinst *on, Entry *group )
 		return DMG_ROLE_ROOT;
 	if ( dmg_is_postmaster( op, on ) )
 		return DMG_ROLE_POSTMASTER;
-	if ( group && dmg_entry_names( group, dmg_ad.administrator, &op->o_ndn ) )
+	if ( group && dmg_group_names_requester( op, on, group, dmg_ad.administrator ) )
 		return DMG_ROLE_ADMINISTRATOR;
 	return DMG_ROLE_NONE;
 }
@@ -990,6 +992,34 @@ dmg_check_no_computed( Modifications *ml, Entry *e, dmg_verdict *v )
 	return LDAP_SUCCESS;
 }
 
+/* The UUID companions of references are the server's: the rootdn may load them with the
+ * Relax Rules control (a migration, a restore); replication writes them unchecked */
+static int
+dmg_refuse_reference_uuid( Operation *op, AttributeDescription *ad, dmg_verdict *v )
+{
+	if ( !dmg_ad_is_reference_uuid( ad ) || ( be_isroot( op ) && get_relax( op ) ) )
+		return LDAP_SUCCESS;
+	return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: written by the server only (the "
+		"entryUUID of each entry the group names); the rootdn may give it with the Relax "
+		"Rules control", ad->ad_cname.bv_val );
+}
+
+static int
+dmg_check_no_reference_uuid( Operation *op, Modifications *ml, Entry *e, dmg_verdict *v )
+{
+	Attribute *a;
+
+	for ( ; ml; ml = ml->sml_next ) {
+		if ( dmg_refuse_reference_uuid( op, ml->sml_desc, v ) )
+			return v->rc;
+	}
+	for ( a = e ? e->e_attrs : NULL; a; a = a->a_next ) {
+		if ( dmg_refuse_reference_uuid( op, a->a_desc, v ) )
+			return v->rc;
+	}
+	return LDAP_SUCCESS;
+}
+
 static int
 dmg_refuse_creation( Operation *op, SlapReply *rs )
 {
@@ -1064,6 +1094,8 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	}
 	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
+	/* the UUIDs of the entries it names, in the same write (references.c) */
+	dmg_refs_pair_write( op, on, NULL, op->ora_e, NULL );
 	/* the preview first: it answers the Post-Read control itself, with the requester's
 	 * rights, which the grant would otherwise refuse */
 	if ( ( rc = dmg_preview_group( op, rs, on, NULL, op->ora_e ) ) != SLAP_CB_CONTINUE )
@@ -1099,7 +1131,8 @@ dmg_add_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 
-	if ( dmg_check_no_computed( NULL, op->ora_e, &v ) )
+	if ( dmg_check_no_computed( NULL, op->ora_e, &v )
+		|| dmg_check_no_reference_uuid( op, NULL, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	if ( dmg_entry_is_group( op->ora_e ) )
 		return dmg_add_group( op, rs, on );
@@ -1196,8 +1229,10 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 
 	if ( role == DMG_ROLE_NONE )
 		return dmg_refuse_role( op, rs, on, stored, "modifying group" );
+	dmg_refs_deletes_as_stored( op, on, stored, op->orm_modlist );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
+	dmg_refs_pair_write( op, on, stored, after, &op->orm_modlist );
 	rc = dmg_preview_group( op, rs, on, stored, after );
 	entry_free( after );
 	if ( rc != SLAP_CB_CONTINUE )
@@ -1219,6 +1254,7 @@ dmg_check_new_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *aft
 		return dmg_refuse_creation( op, rs );
 	if ( dmg_validate_group( op, di, after, NULL, &v ) || dmg_stamp_applicant_mod( op, after, mods, &v ) )
 		return dmg_send_refusal( op, rs, &v );
+	dmg_refs_pair_write( op, on, NULL, after, mods );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -1262,7 +1298,8 @@ dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	Entry *stored;
 	int rc;
 
-	if ( dmg_check_no_computed( op->orm_modlist, NULL, &v ) )
+	if ( dmg_check_no_computed( op->orm_modlist, NULL, &v )
+		|| dmg_check_no_reference_uuid( op, op->orm_modlist, NULL, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	stored = dmg_entry_get( op, on, &op->o_req_ndn );
 	if ( stored == NULL )

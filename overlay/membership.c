@@ -610,10 +610,10 @@ dmg_members_expand_path( Operation *op, slap_overinst *on, Entry *group, dmg_mem
 	dmg_expand_ctx ctx;
 	slap_callback cb = { 0 };
 	dmg_rule r;
-	int i, searched = 0, rc = LDAP_SUCCESS;
+	int i, searched = 0, rc;
 
 	memset( out, 0, sizeof( *out ) );
-	dmg_rule_from_entry( op, di, group, &r );
+	rc = dmg_rule_from_entry( op, on, group, &r );
 	memset( &ctx, 0, sizeof( ctx ) );
 	ctx.on = on;
 	ctx.out = out;
@@ -726,7 +726,6 @@ dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *
 static int
 dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, dmg_path *up )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	Entry *x = NULL;
 	dmg_rule r;
 	dmg_why why = { 0 };
@@ -748,7 +747,7 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 		if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
 		} else {
-			dmg_rule_from_entry( op, di, x, &r );
+			dmg_rule_from_entry( op, on, x, &r );
 			dmg_rule_why_path( op, on, &r, e, up, &why );
 			yes = why.member;
 			dmg_why_free( op, &why );
@@ -957,7 +956,6 @@ void
 dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn,
 	Entry *target )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
 	struct berval bv;
 	dmg_as_group ag;
@@ -971,7 +969,7 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 		return;
 	e = dmg_entry_get( op, on, ndn );
 	if ( e ) {
-		dmg_rule_from_entry( op, di, group, &r );
+		dmg_rule_from_entry( op, on, group, &r );
 		dmg_rule_why( mop, on, &r, e, &why );
 		dmg_rule_free( op, &r );
 		dmg_why_hide( op, on, e, mop, &why );
@@ -1012,7 +1010,7 @@ dmg_filter_or( Operation *op )
 	return or;
 }
 
-static void
+void
 dmg_filter_or_add( Filter *or, Filter *f )
 {
 	f->f_next = or->f_or;
@@ -1020,15 +1018,20 @@ dmg_filter_or_add( Filter *or, Filter *f )
 }
 
 /* (dmgDepartment=A) for every ancestor A of ndn in the database: the groups whose rule may
- * select the entry */
+ * select the entry; with on, also (dmgDepartmentUUID=U) for the entryUUID U of each (a
+ * group's DN value may predate a rename, references.c) */
 static void
-dmg_filter_add_ancestors( Operation *op, Filter *or, struct berval *ndn )
+dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn )
 {
 	struct berval *suffix = &op->o_bd->be_nsuffix[0];
 	struct berval p = *ndn;
 
 	while ( p.bv_len >= suffix->bv_len && dnIsSuffix( &p, suffix ) ) {
-		dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ad.department, &p ) );
+		Entry *a = on ? dmg_entry_get( op, on, &p ) : NULL;
+
+		dmg_filter_or_add_ref( op, or, dmg_ad.department, &p, a );
+		if ( a )
+			dmg_entry_release( op, on, a );
 		if ( p.bv_len == suffix->bv_len )
 			break;
 		dnParent( &p, &p );
@@ -1041,16 +1044,18 @@ typedef struct dmg_level {
 	Filter *dyn, *stat;
 } dmg_level;
 
-/* The groups that name ndn as a member: dynamic groups by dmgIncludeMember, static groups
- * (nested in a dynamic group's overrides) by member or uniqueMember */
+/* The groups that name entry e as a member: dynamic groups by dmgIncludeMember (or its
+ * UUID), static groups (nested in a dynamic group's overrides) by member or uniqueMember */
 static void
-dmg_level_add_naming( Operation *op, dmg_level *l, struct berval *ndn )
+dmg_level_add_naming( Operation *op, dmg_level *l, Entry *e )
 {
+	struct berval *ndn = &e->e_nname;
+
 	if ( l->dyn == NULL )
 		l->dyn = dmg_filter_or( op );
 	if ( l->stat == NULL )
 		l->stat = dmg_filter_or( op );
-	dmg_filter_or_add( l->dyn, dmg_filter_eq( op, dmg_ad.include_member, ndn ) );
+	dmg_filter_or_add_ref( op, l->dyn, dmg_ad.include_member, ndn, e );
 	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.member, ndn ) );
 	dmg_filter_or_add( l->stat, dmg_filter_eq( op, dmg_ad.unique_member, ndn ) );
 }
@@ -1149,7 +1154,6 @@ dmg_candidates_free( dmg_candidates *c )
 static int
 dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 {
-	dmg_info *di = on->on_bi.bi_private;
 	dmg_rule r;
 	int yes;
 
@@ -1163,7 +1167,7 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 		dmg_memo_free( &memo );
 		return yes;
 	}
-	dmg_rule_from_entry( op, di, g, &r );
+	dmg_rule_from_entry( op, on, g, &r );
 	yes = dmg_rule_has_member( op, on, &r, e );
 	dmg_rule_free( op, &r );
 	return yes;
@@ -1191,9 +1195,9 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
 		dmg_bvarray_add_copy( &rv->dns, &g->e_name, op->o_tmpmemctx );
 	}
-	dmg_level_add_naming( op, &rv->next, &g->e_nname );
+	dmg_level_add_naming( op, &rv->next, g );
 	if ( rv->cand )
-		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, dmg_ad.include_member, &g->e_nname ) );
+		dmg_filter_or_add_ref( op, rv->cand, dmg_ad.include_member, &g->e_nname, g );
 }
 
 /* With group visibility: the groups that have e as the rootdn sees them, less those whose
@@ -1249,12 +1253,12 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	memset( &rv, 0, sizeof( rv ) );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
-	dmg_level_add_naming( op, &rv.next, &e->e_nname );
-	dmg_filter_add_ancestors( op, rv.next.dyn, &e->e_nname );
+	dmg_level_add_naming( op, &rv.next, e );
+	dmg_filter_add_ancestors( op, on, rv.next.dyn, &e->e_nname );
 	if ( cand ) {
 		rv.cand = dmg_filter_or( op );
-		dmg_filter_add_ancestors( op, rv.cand, &e->e_nname );
-		dmg_filter_or_add( rv.cand, dmg_filter_eq( op, dmg_ad.include_member, &e->e_nname ) );
+		dmg_filter_add_ancestors( op, on, rv.cand, &e->e_nname );
+		dmg_filter_or_add_ref( op, rv.cand, dmg_ad.include_member, &e->e_nname, e );
 	}
 	f = dmg_level_filter( op, &rv.next );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
@@ -1456,7 +1460,7 @@ dmg_concerned_filter( Operation *op, struct berval *ndn )
 {
 	Filter *or = dmg_filter_or( op );
 
-	dmg_filter_add_ancestors( op, or, ndn );
+	dmg_filter_add_ancestors( op, NULL, or, ndn );
 	return or;
 }
 
@@ -1641,7 +1645,7 @@ dmg_group_deps( Operation *op, slap_overinst *on, Entry *group, dmg_tags *deps )
 		dmg_deps_add( deps, *rule[i] );
 	dmg_deps_of_filter( deps, di->dept_filter );
 	/* the rule's filter: the member filter and the conditions */
-	dmg_rule_from_entry( op, di, group, &r );
+	dmg_rule_from_entry( op, on, group, &r );
 	dmg_deps_of_filter( deps, r.filter );
 	dmg_rule_free( op, &r );
 	if ( !dmg_is_root( op, on ) )
@@ -1683,8 +1687,11 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 		ts->unbounded = 1;
 		return;
 	}
+	/* tagged with stored department values that no longer name the departments, the list
+	 * would miss the writes below their current DNs (references.c) */
 	if ( attr_find( group->e_attrs, dmg_ad.include_member )
-		|| attr_find( group->e_attrs, dmg_ad.exclude_member ) ) {
+		|| attr_find( group->e_attrs, dmg_ad.exclude_member )
+		|| dmg_refs_stale( op, on, group, dmg_ad.department ) ) {
 		ts->unbounded = 1;
 		return;
 	}
@@ -1837,11 +1844,13 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	}
 	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
 	if ( e ) {
-		dmg_rule_from_entry( &as, di, group, &r );
+		dmg_rule_from_entry( &as, u->on, group, &r );
 		member = dmg_rule_has_member( &as, u->on, &r, e );
 		dmg_rule_free( &as, &r );
 	}
 	ms = ch_calloc( 1, sizeof( dmg_members ) );
+	/* the write is committed: the updated list is as current as the one it replaces */
+	ms->gen = ( (dmg_members *)old )->gen;
 	dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
 	if ( member )
 		dmg_members_push( &as, ms, e );
@@ -1927,6 +1936,29 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 	return dmg_members_expand( op, on, group, &v->owned );
 }
 
+/* The cached list under key that goes with the group as the operation read it (gen: the
+ * generation read before its snapshot), or NULL.  Not while a write runs (see
+ * dmg_writes_in_flight), nor a list computed at a later generation: a write this operation's
+ * snapshot predates may have committed before it, and the group would be shown as before the
+ * write with the members after it. */
+static dmg_members *
+dmg_members_cached( dmg_info *di, char *key, size_t len, unsigned long gen,
+	dmg_cache_entry **held )
+{
+	dmg_members *ms;
+
+	*held = NULL;
+	if ( dmg_writes_in_flight( di ) )
+		return NULL;
+	ms = dmg_cache_get( di->cache, key, len, held );
+	if ( ms && ms->gen > gen ) {
+		dmg_cache_release( di->cache, *held );
+		*held = NULL;
+		return NULL;
+	}
+	return ms;
+}
+
 /* The list op computes with its own rights, from the cache when it may be cached */
 static int
 dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
@@ -1941,7 +1973,7 @@ dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned lon
 	if ( !dmg_members_cacheable( op, on ) )
 		return dmg_members_compute( op, on, group, v );
 	key = dmg_cache_key( op, group, &len );
-	v->ms = dmg_cache_get( di->cache, key, len, &v->held );
+	v->ms = dmg_members_cached( di, key, len, gen, &v->held );
 	if ( v->ms ) {
 		op->o_tmpfree( key, op->o_tmpmemctx );
 		return LDAP_SUCCESS;
@@ -1949,6 +1981,7 @@ dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned lon
 	/* gen was read before this operation took its database snapshot: a write committed
 	 * since then that concerns the group has stamped one of its tags, and the put fails */
 	computed = ch_calloc( 1, sizeof( dmg_members ) );
+	computed->gen = gen;
 	rc = dmg_members_expand( op, on, group, computed );
 	if ( rc == LDAP_SUCCESS
 		&& dmg_members_store( op, on, group, key, len, gen, computed, &v->held ) ) {

@@ -1,7 +1,8 @@
 /* rule.c -- a group's membership rule, as read from its entry
  *
  * The rule is the department list, dmgIncludeSubDepartments, the overrides (dmgIncludeMember,
- * dmgExcludeMember) and one filter: the configured member filter ANDed with every
+ * dmgExcludeMember), each as the entries named are now (their UUIDs resolved, references.c),
+ * and one filter: the configured member filter ANDed with every
  * dmgCondition.  Conditions were validated when written
  * (guard.c); one that no longer parses (schema changed since) makes the whole filter FALSE,
  * so a broken condition never widens a group.
@@ -60,22 +61,39 @@ dmg_rule_filter( Operation *op, dmg_info *di, Attribute *conds )
 	return and;
 }
 
-int
-dmg_rule_from_entry( Operation *op, dmg_info *di, Entry *e, dmg_rule *r )
+/* The rule's view of a reference attribute: its current values, NULL when it has none */
+static Attribute *
+dmg_rule_refs( dmg_refs *refs )
 {
-	Attribute *depts = attr_find( e->e_attrs, dmg_ad.department );
+	return refs->a.a_numvals ? &refs->a : NULL;
+}
+
+int
+dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	int rc;
 
 	memset( r, 0, sizeof( *r ) );
 	r->ndn = e->e_nname;
-	if ( depts ) {
-		r->depts = depts->a_nvals;
-		r->dept_vals = depts->a_vals;
-		r->ndepts = depts->a_numvals;
-	}
 	r->include_sub = dmg_entry_bool( e, dmg_ad.include_sub, 1 );
 	r->conds = attr_find( e->e_attrs, dmg_ad.condition );
-	r->include = attr_find( e->e_attrs, dmg_ad.include_member );
-	r->exclude = attr_find( e->e_attrs, dmg_ad.exclude_member );
+	if ( ( rc = dmg_refs_current( op, on, e, dmg_ad.department, &r->dept_refs ) )
+			!= LDAP_SUCCESS
+		|| ( rc = dmg_refs_current( op, on, e, dmg_ad.include_member, &r->include_refs ) )
+			!= LDAP_SUCCESS
+		|| ( rc = dmg_refs_current( op, on, e, dmg_ad.exclude_member, &r->exclude_refs ) )
+			!= LDAP_SUCCESS ) {
+		/* fail closed: a rule whose entries are not known selects nobody */
+		dmg_rule_free( op, r );
+		r->filter = dmg_filter_computed( op, LDAP_COMPARE_FALSE );
+		return rc;
+	}
+	r->depts = r->dept_refs.a.a_nvals;
+	r->dept_vals = r->dept_refs.a.a_vals;
+	r->ndepts = r->dept_refs.a.a_numvals;
+	r->include = dmg_rule_refs( &r->include_refs );
+	r->exclude = dmg_rule_refs( &r->exclude_refs );
 	r->filter = dmg_rule_filter( op, di, r->conds );
 	return LDAP_SUCCESS;
 }
@@ -86,6 +104,12 @@ dmg_rule_free( Operation *op, dmg_rule *r )
 	if ( r->filter )
 		filter_free_x( op, r->filter, 1 );
 	r->filter = NULL;
+	dmg_refs_free( op, &r->dept_refs );
+	dmg_refs_free( op, &r->include_refs );
+	dmg_refs_free( op, &r->exclude_refs );
+	r->depts = r->dept_vals = NULL;
+	r->ndepts = 0;
+	r->include = r->exclude = NULL;
 }
 
 AttributeDescription *

@@ -5,6 +5,9 @@
  * attributes and the object class live in schema/dynmailgroup.schema only and are looked up
  * by name when a database opens.
  *
+ * So are the UUID companions of the reference attributes (references.c): operational,
+ * stored, written by the overlay.
+ *
  * The computed types are not NO-USER-MODIFICATION: slapd would then refuse a write before
  * any overlay sees it, with a message that does not name the value; the write guard refuses
  * them instead (guard.c, dmg_check_no_computed), naming attribute and value.
@@ -14,6 +17,12 @@
 dmg_schema dmg_ad;
 
 #define DMG_AT_OID "2.25.170250184653830165129562192269764786312.1."
+
+#define DMG_UUID_AT( n, name, of, field ) \
+	{ "( " DMG_AT_OID n " NAME '" name "' " \
+		"DESC 'entryUUID of each entry " of " names (kept by the overlay)' " \
+		"EQUALITY UUIDMatch ORDERING UUIDOrderingMatch " \
+		"SYNTAX 1.3.6.1.1.16.1 USAGE directoryOperation )", &dmg_ad.field }
 
 static struct {
 	const char *def;
@@ -79,6 +88,23 @@ static struct {
 		"EQUALITY distinguishedNameMatch "
 		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 "
 		"USAGE dSAOperation )", &dmg_ad.leaving_member },
+	{ "( " DMG_AT_OID "30 NAME 'dmgDanglingReference' "
+		"DESC 'A reference of the group naming an entry that no longer exists: attribute, "
+		"DN as stored (computed)' "
+		"EQUALITY caseIgnoreMatch "
+		"SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 "
+		"USAGE dSAOperation )", &dmg_ad.dangling },
+	/* Stored, written by the overlay: the entryUUID of every entry a reference names.
+	 * Operational (directoryOperation) so that "*" shows what administrators wrote, while
+	 * syncrepl, slapcat and slapadd carry them like any stored value; not
+	 * NO-USER-MODIFICATION, so that the write guard answers a client naming the attribute
+	 * (guard.c) and the rootdn can load them with the Relax Rules control. */
+	DMG_UUID_AT( "24", "dmgDepartmentUUID", "dmgDepartment", department_uuid ),
+	DMG_UUID_AT( "25", "dmgAdministratorUUID", "dmgAdministrator", administrator_uuid ),
+	DMG_UUID_AT( "26", "dmgAuditorUUID", "dmgAuditor", auditor_uuid ),
+	DMG_UUID_AT( "27", "dmgApplicantUUID", "dmgApplicant", applicant_uuid ),
+	DMG_UUID_AT( "28", "dmgIncludeMemberUUID", "dmgIncludeMember", include_member_uuid ),
+	DMG_UUID_AT( "29", "dmgExcludeMemberUUID", "dmgExcludeMember", exclude_member_uuid ),
 	{ NULL, NULL }
 };
 
@@ -156,7 +182,7 @@ dmg_ad_is_group_computed( AttributeDescription *ad )
 		|| at == dmg_ad.member_count->ad_type || at == dmg_ad.decision->ad_type
 		|| at == dmg_ad.decision_reason->ad_type || at == dmg_ad.auditor_mail->ad_type
 		|| at == dmg_ad.explanation->ad_type || at == dmg_ad.joining_member->ad_type
-		|| at == dmg_ad.leaving_member->ad_type;
+		|| at == dmg_ad.leaving_member->ad_type || at == dmg_ad.dangling->ad_type;
 }
 
 int

@@ -64,7 +64,8 @@ typedef struct dmg_search_ctx {
 	struct berval explain;	/* (dmgExplainMember=DN), normalized */
 	int has_explain;
 	int want_member, want_mail, want_count, want_member_of;
-	int want_decision, want_auditor_mail, want_explanation;
+	int want_decision, want_auditor_mail, want_explanation, want_dangling;
+	int want_references;	/* reference attributes, presented as they are now */
 	int slimit;		/* the requester's size limit, applied to the exact answer ... */
 	int own_slimit;		/* ... by the overlay (widened filter, hidden groups dropped) */
 	int rc;			/* the first failure: the search ends with it */
@@ -77,7 +78,7 @@ typedef struct dmg_search_ctx {
 	int holding;
 	/* ... and its computed values for the exact evaluation */
 	Entry values;
-	int values_members, values_member_of, member_of_rc;
+	int values_members, values_member_of, member_of_rc, values_dangling, dangling_rc;
 	dmg_who who;		/* the requester's roles, on op->o_extra until the cleanup */
 } dmg_search_ctx;
 
@@ -117,6 +118,8 @@ dmg_search_wants( Operation *op, dmg_search_ctx *ctx )
 		|| dmg_attr_requested( op, an, dmg_ad.decision_reason, 0 );
 	ctx->want_auditor_mail = dmg_attr_requested( op, an, dmg_ad.auditor_mail, 0 );
 	ctx->want_explanation = dmg_attr_requested( op, an, dmg_ad.explanation, 0 );
+	ctx->want_dangling = dmg_attr_requested( op, an, dmg_ad.dangling, 0 );
+	ctx->want_references = dmg_refs_requested( op );
 }
 
 /* ---- filter analysis ------------------------------------------------------------------------------ */
@@ -334,7 +337,7 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	dmg_entry_release( op, ctx->on, g );
 	if ( n->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
-	dmg_rule_from_entry( op, di, n->group, &n->rule );
+	dmg_rule_from_entry( op, ctx->on, n->group, &n->rule );
 	/* the backend's answer must not depend on conditions the requester may not read: which
 	 * entries the widened filter selects shows in paging; included entries need not meet
 	 * them, nor, with group visibility, conditions the requester may not search */
@@ -447,25 +450,30 @@ dmg_sees_every_group( dmg_who *who )
 
 /* Entries that are not groups, visible groups, and hidden groups op has a role in:
  *   (|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE))
- *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME))
+ *     (dmgApplicant=ME)(dmgAdministrator=ME)(dmgAuditor=ME), and their UUIDs' (=MY-UUID))
  * ANDed with the filter of a paged search: back-mdb ends a page at the next entry its filter
  * matches, before any callback has seen it, so a hidden group would start a page of its own.
  * The backend evaluates it with the requester's search rights (man page ACCESS CONTROL).
  * Its NOTs leave the backend's candidates (indexes) to the requester's filter. */
 static Filter *
-dmg_filter_visible( Operation *op )
+dmg_filter_visible( Operation *op, slap_overinst *on )
 {
+	static AttributeDescription **const roles[] = { &dmg_ad.applicant, &dmg_ad.administrator,
+		&dmg_ad.auditor, NULL };
 	Filter *or = str2filter_x( op,
 		"(|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE)))" );
-	Filter **tail = &or->f_or->f_next->f_next;
+	struct berval me;
+	int i;
 
 	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return or;
-	*tail = dmg_filter_eq( op, dmg_ad.applicant, &op->o_ndn );
-	tail = &(*tail)->f_next;
-	*tail = dmg_filter_eq( op, dmg_ad.administrator, &op->o_ndn );
-	tail = &(*tail)->f_next;
-	*tail = dmg_filter_eq( op, dmg_ad.auditor, &op->o_ndn );
+	/* a role value may predate a rename: by UUID too (references.c) */
+	dmg_requester_uuid( op, on, &me );
+	for ( i = 0; roles[i]; i++ ) {
+		dmg_filter_or_add( or, dmg_filter_eq( op, *roles[i], &op->o_ndn ) );
+		if ( !BER_BVISEMPTY( &me ) )
+			dmg_filter_or_add( or, dmg_filter_eq( op, dmg_ref_uuid_ad( *roles[i] ), &me ) );
+	}
 	return or;
 }
 
@@ -528,7 +536,7 @@ dmg_has_shown_child( Operation *op, dmg_search_ctx *ctx, Entry *e, int *yes )
 		&hidden );
 	if ( rc != LDAP_SUCCESS || hidden.hidden == 0 )
 		return rc;
-	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op ), &shown );
+	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op, ctx->on ), &shown );
 	*yes = shown.shown > 0;
 	return rc;
 }
@@ -592,6 +600,17 @@ dmg_entry_member_of( Operation *op, dmg_search_ctx *ctx, Entry *e )
 	return ctx->member_of_rc;
 }
 
+/* dmgDanglingReference of group e, computed once for the entry being answered */
+static int
+dmg_entry_dangling( Operation *op, dmg_search_ctx *ctx, Entry *e )
+{
+	if ( !ctx->values_dangling ) {
+		ctx->dangling_rc = dmg_dangling_to_entry( op, ctx->on, e, &ctx->values );
+		ctx->values_dangling = 1;
+	}
+	return ctx->dangling_rc;
+}
+
 /* The computed values of e that an assertion on ad tests, on ctx->values */
 static int
 dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescription *ad )
@@ -600,6 +619,8 @@ dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescrip
 
 	if ( ad->ad_type == dmg_ad.member_of->ad_type )
 		return dmg_entry_member_of( op, ctx, e );
+	if ( ad->ad_type == dmg_ad.dangling->ad_type )
+		return dmg_entry_dangling( op, ctx, e );
 	if ( ctx->values_members )
 		return LDAP_SUCCESS;
 	rc = dmg_entry_members( op, ctx, e );
@@ -617,7 +638,7 @@ dmg_entry_values_begin( dmg_search_ctx *ctx, Entry *e )
 	ctx->values.e_name = e->e_name;
 	ctx->values.e_nname = e->e_nname;
 	ctx->values.e_id = e->e_id;
-	ctx->values_members = ctx->values_member_of = 0;
+	ctx->values_members = ctx->values_member_of = ctx->values_dangling = 0;
 }
 
 static void
@@ -670,7 +691,8 @@ dmg_eval_computed( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
 			return LDAP_COMPARE_FALSE;
 	} else if ( ad->ad_type != dmg_ad.member->ad_type
 		&& ad->ad_type != dmg_ad.member_mail->ad_type
-		&& ad->ad_type != dmg_ad.member_count->ad_type ) {
+		&& ad->ad_type != dmg_ad.member_count->ad_type
+		&& ad->ad_type != dmg_ad.dangling->ad_type ) {
 		return SLAPD_COMPARE_UNDEFINED;	/* decisions are not filterable */
 	}
 	rc = dmg_entry_values( op, ctx, e, ad );
@@ -758,7 +780,8 @@ dmg_wants_group_values( dmg_search_ctx *ctx )
 {
 	return ctx->want_member || ctx->want_mail || ctx->want_count
 		|| ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail
-		|| ( ctx->want_explanation && ctx->has_explain );
+		|| ( ctx->want_explanation && ctx->has_explain ) || ctx->want_dangling
+		|| ctx->want_references;
 }
 
 static void
@@ -859,6 +882,10 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	}
 	if ( ctx->want_explanation && ctx->has_explain )
 		dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain, rs->sr_entry );
+	if ( ctx->want_dangling
+		&& ( rc = dmg_dangling_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry ) )
+			!= LDAP_SUCCESS )
+		return rc;
 	/* The attached values are shared (the cache's): a callback that wants to change the
 	 * entry (rwm, valsort) must take its own copy, which copies the values. */
 	if ( attached )
@@ -887,7 +914,9 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 	/* rs->sr_entry may be replaced by a copy from here on (rs_entry2modifiable) */
 	dmg_strip_stored_computed( op, rs, ctx, is_group );
 	if ( is_group ) {
-		rc = dmg_add_group_values( op, rs, ctx );
+		rc = ctx->want_references ? dmg_refs_present( op, rs, ctx->on ) : LDAP_SUCCESS;
+		if ( rc == LDAP_SUCCESS )
+			rc = dmg_add_group_values( op, rs, ctx );
 	} else if ( ctx->want_member_of && dmg_may_be_member( op, ctx->on, rs->sr_entry ) ) {
 		rc = dmg_entry_member_of( op, ctx, rs->sr_entry );
 		a = attr_find( ctx->values.e_attrs, dmg_ad.member_of );
@@ -1120,7 +1149,7 @@ dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 	if ( clause ) {
 		and = dmg_filter_node( op, LDAP_FILTER_AND );
 		and->f_and = f;
-		f->f_next = dmg_filter_visible( op );
+		f->f_next = dmg_filter_visible( op, ctx->on );
 		f = and;
 	}
 	op->ors_filter = f;

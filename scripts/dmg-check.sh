@@ -6,9 +6,12 @@
 # another node has just renamed or deleted), and what a restore or slapadd may bring in:
 #
 #   duplicate address ADDR: DN; DN...            a mail value held by more than one entry
-#   dangling ATTR in GROUP: DN                   a group's dmgDepartment, dmgAdministrator,
-#                                                dmgAuditor, dmgIncludeMember or
-#                                                dmgExcludeMember value naming no entry
+#   dangling ATTR in GROUP: DN                   a group's reference (dmgDepartment,
+#                                                dmgIncludeMember, dmgExcludeMember,
+#                                                dmgAdministrator, dmgAuditor, dmgApplicant)
+#                                                naming an entry that no longer exists, as
+#                                                the overlay reports it (dmgDanglingReference;
+#                                                DN as stored, or the UUID)
 #
 # then a summary line.  Exit status: 0 nothing found, 1 something found, 2 a search failed.
 #
@@ -17,37 +20,18 @@
 #            -y /root/ldap-admin.pw
 # Every option but -b goes to each ldapsearch unchanged (-W would ask for the password at each
 # of them: give it in a file with -y).  Bind as the rootdn or as the
-# replication identity (in dynmailgroup-privileged, read access to everything, no limits): an
-# entry the identity may not see is reported as missing.  Entries are read as stored
-# (ManageDsaIT), nothing is written.  Run it on every provider: each reports its own view.
+# replication identity (in dynmailgroup-privileged, read access to everything, no limits).
+# Addresses are read as stored (ManageDsaIT), dangling references as the overlay computes
+# them; nothing is written.  Run it on every provider: each reports its own view.
 set -u
 
-REF_ATTRS="dmgDepartment dmgAdministrator dmgAuditor dmgIncludeMember dmgExcludeMember"
-
-base=""
-n=$#
-while [ "$n" -gt 0 ]; do
-    if [ "$1" = "-b" ] && [ "$#" -ge 2 ] && [ "$n" -ge 2 ]; then
-        base=$2
-        shift 2
-        n=$((n - 2))
-        continue
-    fi
-    set -- "$@" "$1"
-    shift
-    n=$((n - 1))
-done
-if [ -z "$base" ]; then
-    echo "usage: $0 -b BASE [ldapsearch options...]" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmg-check.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT INT TERM
+usage_options="ldapsearch options"
+# shellcheck source=scripts/dmg-script-args.sh
+. "$(dirname "$0")/dmg-script-args.sh"
 
 # "attr<TAB>value" per value (base64 values decoded), "dn<TAB>..." starting each entry.
 search() {
-    ldapsearch -LLL -o ldif-wrap=no -M "$@" >"$tmp/ldif" || return 2
+    ldapsearch -LLL -o ldif-wrap=no "$@" >"$tmp/ldif" || return 2
     while IFS= read -r line; do
         case $line in
             *::\ *)
@@ -58,8 +42,8 @@ search() {
     done <"$tmp/ldif"
 }
 
-# ---- duplicate addresses: mail is case-insensitive ----------------------------------------
-search "$@" -b "$base" "(mail=*)" mail >"$tmp/mail" || {
+# ---- duplicate addresses (as stored: ManageDsaIT); mail is case-insensitive --------------
+search -M "$@" -b "$base" "(mail=*)" mail >"$tmp/mail" || {
     echo "dmg-check: the search for mail values below \"$base\" failed" >&2
     exit 2
 }
@@ -72,33 +56,19 @@ awk -F '\t' '
     END { if (n > 1) print "duplicate address " addr ": " dns }
 ' >"$tmp/duplicates"
 
-# ---- dangling references: each DN named, looked up once ---------------------------------
-# shellcheck disable=SC2086 # the attribute list is meant to split
-search "$@" -b "$base" "(objectClass=dynamicMailGroup)" $REF_ATTRS >"$tmp/refs" || {
-    echo "dmg-check: the search for groups below \"$base\" failed" >&2
+# ---- dangling references: the server reports them (dmgDanglingReference, computed) ------------
+# Read without ManageDsaIT: with it nothing is computed.
+search "$@" -b "$base" "(dmgDanglingReference=*)" dmgDanglingReference >"$tmp/refs" || {
+    echo "dmg-check: the search for dangling references below \"$base\" failed" >&2
     exit 2
 }
 awk -F '\t' '
     tolower($1) == "dn" { dn = $2; next }
-    { print $1 "\t" dn "\t" $2 }
-' "$tmp/refs" >"$tmp/named"
-: >"$tmp/missing"
-cut -f 3 "$tmp/named" | sort -u | while IFS= read -r ref; do
-    ldapsearch -LLL -M "$@" -s base -b "$ref" "(objectClass=*)" 1.1 >/dev/null 2>"$tmp/err"
-    case $? in
-        0) ;;
-        32) printf '%s\n' "$ref" >>"$tmp/missing" ;;
-        *)
-            echo "dmg-check: looking up \"$ref\" failed: $(cat "$tmp/err")" >&2
-            echo failed >"$tmp/lookup-failed"
-            ;;
-    esac
-done
-[ -f "$tmp/lookup-failed" ] && exit 2
-awk -F '\t' '
-    NR == FNR { missing[$0] = 1; next }
-    ($3 in missing) { print "dangling " $1 " in " $2 ": " $3 }
-' "$tmp/missing" "$tmp/named" >"$tmp/dangling"
+    tolower($1) == "dmgdanglingreference" {
+        attr = $2; sub(/ .*/, "", attr); ref = $2; sub(/^[^ ]* /, "", ref)
+        print "dangling " attr " in " dn ": " ref
+    }
+' "$tmp/refs" >"$tmp/dangling"
 
 cat "$tmp/duplicates" "$tmp/dangling"
 dups=$(wc -l <"$tmp/duplicates")
