@@ -132,6 +132,9 @@ typedef struct dmg_info {
 	unsigned long long acl_print;
 	int acl_print_valid;
 	int acl_conn_dependent;
+	/* writes between their hook and the end of their result (dmg_writes_in_flight) */
+	ldap_pvt_thread_mutex_t flight_lock;
+	unsigned writes_in_flight;
 	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
 	int monitor_ndn_owned;		/* monitor_ndn is ours to free (slapd 2.6) */
 	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
@@ -241,6 +244,10 @@ unsigned long long dmg_acls_fingerprint( Operation *op );
 int dmg_cache_follow_acls( Operation *op, dmg_info *di );
 /* Whether the ACLs last followed let lists be cached */
 int dmg_cache_acls_allow( dmg_info *di );
+/* Whether a write to the database is under way: cached lists are then not taken */
+int dmg_writes_in_flight( dmg_info *di );
+/* Is oex the record of a write in flight (not a marker of nesting: dmg_op_nested)? */
+int dmg_flight_is_record( OpExtra *oex );
 
 /* ---- references by entryUUID (references.c) ----------------------------------------------- */
 
@@ -336,6 +343,7 @@ typedef struct dmg_members {
 	 * Built once the list is complete, so that a cached list is never written again. */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
 	unsigned mail_n;
+	unsigned long gen;	/* a cached list: the generation it was computed at */
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );

@@ -157,6 +157,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	ldap_pvt_thread_mutex_init( &di->write_lock );
 	ldap_pvt_thread_mutex_init( &di->logged_lock );
 	ldap_pvt_thread_mutex_init( &di->acl_lock );
+	ldap_pvt_thread_mutex_init( &di->flight_lock );
 	on->on_bi.bi_private = di;
 	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
 	if ( on->on_info->oi_orig->bi_op_txn )
@@ -204,12 +205,136 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	if ( di ) {
 		ldap_pvt_thread_mutex_destroy( &di->write_lock );
 		ldap_pvt_thread_mutex_destroy( &di->acl_lock );
+		ldap_pvt_thread_mutex_destroy( &di->flight_lock );
 		dmg_log_once_free( di );
 		dmg_info_free( di );
 		ch_free( di );
 		on->on_bi.bi_private = NULL;
 	}
 	return 0;
+}
+
+/* ---- writes in flight ---------------------------------------------------------------------- */
+
+/* A write is visible to readers from its commit in the backend, but the cached lists it
+ * concerns are dropped only at its result (dmg_response), and a rename's group rewrites
+ * commit in between.  A list cached before the write, taken by a reader whose snapshot is
+ * newer, would be shown with the group as the write left it: after a department rename, the
+ * new department with the old members.  So no cached list is taken while such a write runs
+ * (dmg_write_needs_flight): from its hook until dmg_response has dropped its lists (before the
+ * client hears of it), or until the operation ends without a result.  Lists are still computed and stored: the generation
+ * refuses one read before the invalidation. */
+typedef struct dmg_flight {
+	OpExtra oe;		/* in the write's o_extra, for dmg_response to find */
+	slap_callback sc;	/* its clean-up ends the flight if no result did */
+	Operation *op;		/* the write (its own operations copy o_extra) */
+	dmg_info *di;
+	int landed;
+} dmg_flight;
+
+static char dmg_flight_key;
+
+int
+dmg_flight_is_record( OpExtra *oex )
+{
+	return oex->oe_key == &dmg_flight_key;
+}
+
+int
+dmg_writes_in_flight( dmg_info *di )
+{
+	int busy;
+
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	busy = di->writes_in_flight > 0;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+	return busy;
+}
+
+static void
+dmg_flight_add( dmg_info *di, int delta )
+{
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	di->writes_in_flight += delta;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+}
+
+static void
+dmg_flight_land( dmg_flight *fl )
+{
+	if ( fl->landed )
+		return;
+	fl->landed = 1;
+	dmg_flight_add( fl->di, -1 );
+}
+
+/* The write op's own flight, landed once its lists are dropped */
+static void
+dmg_flight_land_op( Operation *op )
+{
+	OpExtra *oex;
+
+	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
+		if ( dmg_flight_is_record( oex ) && ( (dmg_flight *)oex )->op == op ) {
+			dmg_flight_land( (dmg_flight *)oex );
+			return;
+		}
+	}
+}
+
+static int
+dmg_flight_cleanup( Operation *op, SlapReply *rs )
+{
+	dmg_flight *fl = op->o_callback->sc_private;
+
+	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
+		return SLAP_CB_CONTINUE;
+	dmg_flight_land( fl );
+	LDAP_SLIST_REMOVE( &op->o_extra, &fl->oe, OpExtra, oe_next );
+	op->o_callback = fl->sc.sc_next;
+	op->o_tmpfree( fl, op->o_tmpmemctx );
+	return SLAP_CB_CONTINUE;
+}
+
+/* Writes that may leave a reader pairing a group as written with a list cached before:
+ * renames and moves (a group naming the entry shows its new DN, and is rewritten), and
+ * modifications of what a group's members are computed from (its rule, its references and
+ * their UUIDs, its object class).  Other writes leave the group as it was: a reader before
+ * their invalidation reads as if before the write, which has not yet been answered. */
+static int
+dmg_write_needs_flight( Operation *op )
+{
+	Modifications *ml;
+	AttributeDescription *ad;
+
+	if ( op->o_tag == LDAP_REQ_MODRDN )
+		return 1;
+	if ( op->o_tag != LDAP_REQ_MODIFY || dmg_ad.oc_group == NULL )
+		return 0;
+	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
+		ad = ml->sml_desc;
+		if ( ad == slap_schema.si_ad_objectClass || dmg_ad_is_reference( ad )
+			|| dmg_ad_is_reference_uuid( ad ) || ad->ad_type == dmg_ad.condition->ad_type
+			|| ad->ad_type == dmg_ad.include_sub->ad_type )
+			return 1;
+	}
+	return 0;
+}
+
+static void
+dmg_flight_begin( Operation *op, dmg_info *di )
+{
+	dmg_flight *fl = op->o_tmpcalloc( 1, sizeof( dmg_flight ), op->o_tmpmemctx );
+
+	fl->op = op;
+	fl->di = di;
+	fl->oe.oe_key = &dmg_flight_key;
+	LDAP_SLIST_INSERT_HEAD( &op->o_extra, &fl->oe, oe_next );
+	fl->sc.sc_cleanup = dmg_flight_cleanup;
+	fl->sc.sc_private = fl;
+	fl->sc.sc_next = op->o_callback;
+	op->o_callback = &fl->sc;
+	dmg_flight_add( di, 1 );
 }
 
 /* Can the lists a write changes be named from its target's DN (and a rename's new DN)?
@@ -234,9 +359,10 @@ dmg_response( Operation *op, SlapReply *rs )
 	dmg_info *di = on->on_bi.bi_private;
 	struct berval dn, ndn;
 
-	if ( rs->sr_type != REP_RESULT || rs->sr_err != LDAP_SUCCESS )
+	if ( rs->sr_type != REP_RESULT )
 		return SLAP_CB_CONTINUE;
-	switch ( op->o_tag ) {
+	/* a failed write changed nothing to drop; its flight lands all the same */
+	switch ( rs->sr_err == LDAP_SUCCESS ? op->o_tag : 0 ) {
 	case LDAP_REQ_ADD:
 	case LDAP_REQ_MODIFY:
 	case LDAP_REQ_DELETE:
@@ -256,6 +382,7 @@ dmg_response( Operation *op, SlapReply *rs )
 		op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
 		break;
 	}
+	dmg_flight_land_op( op );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -329,6 +456,8 @@ dmg_write( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 
+	if ( dmg_write_needs_flight( op ) )
+		dmg_flight_begin( op, on->on_bi.bi_private );
 	/* before anything: a write sent with the No-Op control is never stored */
 	dmg_preview_noop( op );
 	if ( dmg_write_stack_refused( op, rs, on ) || dmg_write_hidden_target( op, rs, on )
@@ -359,22 +488,36 @@ dmg_write( Operation *op, SlapReply *rs )
  * overlay_config).  The overlay takes that slot: after a successful commit it empties the
  * cache again, which also starts a new generation, so that no list read before the commit
  * can be stored after it (membership.c, dmg_members_acquire). */
-static int
-dmg_op_txn( Operation *op, int txnop, OpExtra **ptr )
+/* Each dynmailgroup instance of the stack: a commit begins (delta 1) or ends (-1) a write
+ * in flight; a successful one empties the cache first */
+static void
+dmg_txn_commit_flight( slap_overinfo *oi, int delta, int committed )
 {
-	slap_overinfo *oi = op->o_bd->bd_info->bi_private;
 	slap_overinst *on;
-	int rc = oi->oi_orig->bi_op_txn( op, txnop, ptr );
 
-	if ( txnop != SLAP_TXN_COMMIT || rc != 0 )
-		return rc;
 	for ( on = oi->oi_list; on; on = on->on_next ) {
 		if ( on->on_bi.bi_db_init == dmg_db_init ) {
 			dmg_info *di = on->on_bi.bi_private;
 
-			dmg_cache_invalidate( di->cache );
+			if ( committed )
+				dmg_cache_invalidate( di->cache );
+			dmg_flight_add( di, delta );
 		}
 	}
+}
+
+static int
+dmg_op_txn( Operation *op, int txnop, OpExtra **ptr )
+{
+	slap_overinfo *oi = op->o_bd->bd_info->bi_private;
+	int commit = txnop == SLAP_TXN_COMMIT, rc;
+
+	/* the commit is a write in flight too (dmg_writes_in_flight) */
+	if ( commit )
+		dmg_txn_commit_flight( oi, 1, 0 );
+	rc = oi->oi_orig->bi_op_txn( op, txnop, ptr );
+	if ( commit )
+		dmg_txn_commit_flight( oi, -1, rc == 0 );
 	return rc;
 }
 

@@ -1565,6 +1565,29 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 	return dmg_members_expand( op, on, group, &v->owned );
 }
 
+/* The cached list under key that goes with the group as the operation read it (gen: the
+ * generation read before its snapshot), or NULL.  Not while a write runs (see
+ * dmg_writes_in_flight), nor a list computed at a later generation: a write this operation's
+ * snapshot predates may have committed before it, and the group would be shown as before the
+ * write with the members after it. */
+static dmg_members *
+dmg_members_cached( dmg_info *di, char *key, size_t len, unsigned long gen,
+	dmg_cache_entry **held )
+{
+	dmg_members *ms;
+
+	*held = NULL;
+	if ( dmg_writes_in_flight( di ) )
+		return NULL;
+	ms = dmg_cache_get( di->cache, key, len, held );
+	if ( ms && ms->gen > gen ) {
+		dmg_cache_release( di->cache, *held );
+		*held = NULL;
+		return NULL;
+	}
+	return ms;
+}
+
 int
 dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v )
@@ -1579,7 +1602,7 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 	if ( !dmg_members_cacheable( op, on ) )
 		return dmg_members_compute( op, on, group, v );
 	key = dmg_cache_key( op, group, &len );
-	v->ms = dmg_cache_get( di->cache, key, len, &v->held );
+	v->ms = dmg_members_cached( di, key, len, gen, &v->held );
 	if ( v->ms ) {
 		op->o_tmpfree( key, op->o_tmpmemctx );
 		return LDAP_SUCCESS;
@@ -1587,6 +1610,7 @@ dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned lo
 	/* gen was read before this operation took its database snapshot: a write committed
 	 * since then that concerns the group has stamped one of its tags, and the put fails */
 	computed = ch_calloc( 1, sizeof( dmg_members ) );
+	computed->gen = gen;
 	rc = dmg_members_expand( op, on, group, computed );
 	if ( rc == LDAP_SUCCESS
 		&& dmg_members_store( op, on, group, key, len, gen, computed, &v->held ) ) {

@@ -60,10 +60,11 @@ dmg_op_nested( Operation *op )
 {
 	OpExtra *oex;
 
-	/* the overlay's own records (the requester's roles) do not make an operation nested;
-	 * anything else does: the backend's transaction, another overlay's marker */
+	/* the overlay's own records (the requester's roles, a write in flight) do not make an
+	 * operation nested; anything else does: the backend's transaction, another overlay's
+	 * marker */
 	LDAP_SLIST_FOREACH( oex, &op->o_extra, oe_next ) {
-		if ( !dmg_who_is_record( oex ) )
+		if ( !dmg_who_is_record( oex ) && !dmg_flight_is_record( oex ) )
 			return 1;
 	}
 	return 0;

@@ -626,6 +626,12 @@ static char *build_config(const dmg_server *s, const dmg_server_opts *o, int for
               " manage by * none\n",
               (unsigned long)getgid(), (unsigned long)getuid());
 
+    if (o->accesslog_db != NULL) {
+        sb_printf(&c, "\ndatabase mdb\nsuffix \"cn=accesslog\"\ndirectory \"%s/accesslog\"\n",
+                  s->dir);
+        conf_verbatim(&c, o->accesslog_db);
+    }
+
     sb_printf(&c,
               "\ndatabase mdb\nsuffix \"%s\"\nrootdn \"%s\"\nrootpw %s\n"
               "directory \"%s/db\"\nmaxsize 1073741824\n"
@@ -945,6 +951,20 @@ static void remove_dir(dmg_server *s)
     nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static int make_accesslog_dir(const dmg_server *s, const dmg_server_opts *o)
+{
+    char dir[PATH_MAX];
+    if (o->accesslog_db == NULL)
+        return 0;
+    if (fmt_path(dir, sizeof dir, "%s/accesslog", s->dir) != 0 || mkdir(dir, 0700) != 0) {
+        fprintf(stderr, "harness: cannot create %s\n", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static void track(const dmg_server *s);
+
 dmg_server *dmg_server_start(const dmg_server_opts *o)
 {
     static const dmg_server_opts defaults;
@@ -970,8 +990,10 @@ dmg_server *dmg_server_start(const dmg_server_opts *o)
     int wrote = dmg_write_file(s->conf, conf, 0) | dmg_write_file(s->tools_conf, tools_conf, 0);
     free(conf);
     free(tools_conf);
-    if (wrote != 0 || validate_config(s) != 0 || load_fixture(s, o->fixture) != 0)
+    if (wrote != 0 || make_accesslog_dir(s, o) != 0 || validate_config(s) != 0
+        || load_fixture(s, o->fixture) != 0)
         goto fail;
+    track(s);
 
     install_cleanup();
     if (registry_add(s) != 0)
@@ -1228,6 +1250,17 @@ int dmg_server_stop(dmg_server *s)
     remove_dir(s);
     free(s);
     return bad;
+}
+
+int dmg_server_kill(dmg_server *s)
+{
+    if (s == NULL || !owned_here(s, "dmg_server_kill") || s->pid <= 0)
+        return 1;
+    kill(s->pid, SIGKILL);
+    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    s->pid = -1;
+    return 0;
 }
 
 int dmg_server_restart(dmg_server *s)
@@ -2184,4 +2217,208 @@ void dmg_ensure_entries_at(const char *file, int line, const dmg_server *s,
             dmg_assert_rc_impl(file, line, "add of a shared fixture entry", &r, LDAP_SUCCESS);
     }
     dmg_disconnect(ld);
+}
+
+/* ============================================================================================
+ * Replication helpers
+ * ========================================================================================== */
+
+long dmg_slowdown(void)
+{
+    return valgrind_mode() ? VG_SLOWDOWN : 1;
+}
+
+long dmg_poll_max_ms(void)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    long k = m != NULL ? strtol(m, NULL, 10) : 1;
+    return 30000L * (k > 0 ? k : 1) * dmg_slowdown();
+}
+
+/* A failed assertion ends a test child with _exit(), so the exit-time clean-up does not remove
+ * the directories of the servers the test started: with track_servers() every server started
+ * notes its directory in a list, and remove_tracked() removes those still there after the run,
+ * or names them with DMG_KEEP_TMP. */
+static char tracked_list[PATH_MAX]; /* "" until track_servers() */
+
+static void track_servers(void)
+{
+    if (fmt_path(tracked_list, sizeof tracked_list, "%s/dmg-tracked-XXXXXX",
+                 env_or("TMPDIR", "/tmp")) != 0) {
+        tracked_list[0] = '\0';
+        return;
+    }
+    int fd = mkstemp(tracked_list);
+    if (fd >= 0)
+        close(fd);
+    else
+        tracked_list[0] = '\0';
+}
+
+static void track(const dmg_server *s)
+{
+    FILE *f = tracked_list[0] ? fopen(tracked_list, "a") : NULL;
+    if (f != NULL) {
+        fprintf(f, "%s\n", s->dir);
+        fclose(f);
+    }
+}
+
+static void remove_tracked(void)
+{
+    FILE *f = tracked_list[0] ? fopen(tracked_list, "r") : NULL;
+    char dir[PATH_MAX];
+    while (f != NULL && fgets(dir, sizeof dir, f) != NULL) {
+        dir[strcspn(dir, "\n")] = '\0';
+        if (dir[0] != '/' || strstr(dir, "/dmg-") == NULL || access(dir, F_OK) != 0)
+            continue;
+        if (getenv("DMG_KEEP_TMP") != NULL) {
+            fprintf(stderr, "harness: kept %s\n", dir);
+            continue;
+        }
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (f != NULL)
+        fclose(f);
+    if (tracked_list[0])
+        unlink(tracked_list);
+}
+
+int dmg_run_suite_own_servers(Suite *suite)
+{
+    setenv("LDAPNOINIT", "1", 0);
+    track_servers();
+    SRunner *sr = srunner_create(suite);
+    if (getenv("CK_FORK") == NULL)
+        srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_tracked();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void dmg_syncrepl_value(char *buf, size_t size, const char *rid, const char *provider_uri,
+                        const char *extra)
+{
+    int n = snprintf(buf, size,
+                     "rid=%s provider=%s type=refreshAndPersist retry=\"1 +\" "
+                     "searchbase=\"" DMG_SUFFIX "\" bindmethod=simple "
+                     "binddn=\"" DMG_ROOTDN "\" credentials=" DMG_ROOTPW " "
+                     "scope=sub attrs=\"*,+\"%s%s",
+                     rid, provider_uri, extra ? " " : "", extra ? extra : "");
+    ck_assert_msg(n > 0 && (size_t)n < size, "syncrepl value truncated");
+}
+
+char *dmg_config_db_dn(LDAP *cfg)
+{
+    dmg_query q = { "cn=config", LDAP_SCOPE_ONELEVEL, "(olcSuffix=" DMG_SUFFIX ")", NULL, 0 };
+    char *dn = dmg_snapshot(cfg, &q);
+    ck_assert_msg(dn[0] != '\0' && dn[0] != '!' && strchr(dn, '\n') == NULL,
+                  "cn=config: one database with olcSuffix " DMG_SUFFIX " expected, got: %s", dn);
+    return dn;
+}
+
+char *dmg_snapshot(LDAP *ld, const dmg_query *q)
+{
+    static const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    dmg_entries *es = NULL;
+    LDAPControl **ctrls = q->manage_dsait ? DMG_CTRLS(dmg_ctrl_manage_dsait()) : NULL;
+    dmg_result r = dmg_search(ld, q->base, q->scope, q->filter, q->attrs ? q->attrs : no_attrs,
+                              ctrls, &es);
+    dmg_text t = { 0 };
+    if (r.rc != LDAP_SUCCESS) {
+        dmg_text_printf(&t, "!search below \"%s\" for %s: %s (%d) %s", q->base, q->filter,
+                        ldap_err2string(r.rc), r.rc, r.diag);
+    } else {
+        for (size_t i = 0; i < es->count; i++) {
+            const dmg_entry *e = &es->entries[i];
+            dmg_text_printf(&t, "%s\n", e->dn);
+            for (size_t j = 0; j < e->nattrs; j++) {
+                char name[128];
+                copy_bounded(name, sizeof name, e->attrs[j].name);
+                for (char *p = name; *p; p++)
+                    *p = (char)tolower((unsigned char)*p);
+                for (size_t k = 0; k < e->attrs[j].nvalues; k++)
+                    dmg_text_printf(&t, "%s | %s: %s\n", e->dn, name, e->attrs[j].values[k]);
+            }
+        }
+    }
+    dmg_entries_free(es);
+    char *out = dmg_sorted_lines(t.s ? t.s : "");
+    free(t.s);
+    return out;
+}
+
+void dmg_wait_for_at(const char *file, int line, LDAP *ld, const dmg_query *q,
+                     const char *want)
+{
+    char *expected = dmg_sorted_lines(want);
+    long deadline = dmg_now_ms() + dmg_poll_max_ms();
+    char *got = dmg_snapshot(ld, q);
+    while (strcmp(got, expected) != 0 && dmg_now_ms() < deadline) {
+        dmg_nap_ms(DMG_POLL_STEP_MS);
+        free(got);
+        got = dmg_snapshot(ld, q);
+    }
+    if (strcmp(got, expected) != 0)
+        fprintf(stderr, "%s:%d: no agreement within %ld ms\n", file, line, dmg_poll_max_ms());
+    dmg_assert_str_impl(file, line, q->base, got, expected);
+    free(got);
+    free(expected);
+}
+
+char *dmg_wait_same_at(const char *file, int line, LDAP *a, LDAP *b, const dmg_query *q)
+{
+    long deadline = dmg_now_ms() + dmg_poll_max_ms();
+    char *sa = dmg_snapshot(a, q), *sb = dmg_snapshot(b, q);
+    while ((strcmp(sa, sb) != 0 || sa[0] == '!') && dmg_now_ms() < deadline) {
+        dmg_nap_ms(DMG_POLL_STEP_MS);
+        free(sa);
+        free(sb);
+        sa = dmg_snapshot(a, q);
+        sb = dmg_snapshot(b, q);
+    }
+    if (strcmp(sa, sb) != 0)
+        fprintf(stderr, "%s:%d: the nodes did not agree within %ld ms\n", file, line,
+                dmg_poll_max_ms());
+    ck_assert_msg(sa[0] != '!', "%s:%d: %s", file, line, sa);
+    dmg_assert_str_impl(file, line, "the second node's answer", sb, sa);
+    free(sb);
+    return sa;
+}
+
+char *dmg_slapcat(const dmg_server *s)
+{
+    char conf[PATH_MAX], tool[PATH_MAX], ldif[PATH_MAX], log[PATH_MAX];
+    /* slapd.conf loads the module, so computed attribute types are known to slapcat. In
+     * sanitizer builds the instrumented module cannot load into the uninstrumented tool:
+     * slapadd.conf (no module) is used; a computed value in the database would then make
+     * slapcat fail, which fails the test as well. */
+    copy_bounded(conf, sizeof conf, preload_mode() ? s->tools_conf : s->conf);
+    ck_assert_int_eq(fmt_path(ldif, sizeof ldif, "%s/slapcat.ldif", s->dir), 0);
+    ck_assert_int_eq(fmt_path(log, sizeof log, "%s/slapcat.log", s->dir), 0);
+    tool_path("slapcat", getenv("DMG_SLAPCAT"), tool, sizeof tool);
+    /* argv[0] "slapcat": the slapd binary itself acts as slapcat under that name */
+    char *argv[] = { "slapcat", "-f", conf, "-b", DMG_SUFFIX, "-o", "ldif-wrap=no", "-l", ldif,
+                     NULL };
+    unlink(ldif);
+    int st = run_tool(tool, argv, log, 0, NULL, NULL);
+    if (st != 0)
+        dump_file("slapcat output", log, 0);
+    ck_assert_msg(st == 0, "%s -f %s failed (status %d)", tool, conf, st);
+    return dmg_read_file(ldif);
+}
+
+char *dmg_check_script(const dmg_server *s, int *status)
+{
+    char script[PATH_MAX];
+    ck_assert_int_eq(fmt_path(script, sizeof script, "%s/scripts/dmg-check.sh", src_dir()), 0);
+    char *argv[] = { "/bin/sh", script, "-b", DMG_SUFFIX, "-H", (char *)s->uri, "-x", "-D",
+                     DMG_ROOTDN, "-w", DMG_ROOTPW, NULL };
+    char *out = NULL, *err = NULL;
+    *status = dmg_run(argv, s->dir, NULL, &out, &err);
+    fprintf(stderr, "%s%s", out, err);
+    free(err);
+    return out;
 }

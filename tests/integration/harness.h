@@ -99,6 +99,9 @@ typedef struct dmg_server_opts {
     const char *global_config;   /* verbatim, global section after the schema includes */
     const char *db_config;       /* verbatim, in "database mdb" (ACLs, limits, syncrepl) */
     const char *overlays_before; /* verbatim, before "overlay dynmailgroup" */
+    const char *accesslog_db;    /* when set: a second database before the suffix's, "database
+                                    mdb", suffix cn=accesslog, directory <dir>/accesslog
+                                    (created), then this text verbatim (delta-syncrepl) */
     const char *overlay_config;  /* verbatim, after "overlay dynmailgroup" */
     const char *fixture;         /* LDIF under tests/fixtures (or absolute path);
                                     NULL = "org.ldif", DMG_NO_FIXTURE = none */
@@ -117,6 +120,9 @@ int dmg_server_stop(dmg_server *s);
  * cn=config are lost (the configuration is slapd.conf), except in config_dir mode, where slapd
  * wrote them to slapd.d and starts from it again. 0 on success. */
 int dmg_server_restart(dmg_server *s);
+/* kill -9: slapd ends at once, without its shutdown (a crash); dmg_server_restart starts it
+ * again on its data. 0 when it was running. */
+int dmg_server_kill(dmg_server *s);
 /* Run slaptest -u on the server's configuration as it is now: slapd.d (-F) in config_dir
  * mode, else slapd.conf (-f); output in <dir>/slaptest.log, printed on failure. 0 when it
  * passes. May run while slapd runs. */
@@ -133,6 +139,12 @@ const char *dmg_server_config_dir(const dmg_server *s); /* <dir>/slapd.d; NULL w
  * (unless CK_FORK=no is set for debugging), stop the server. EXIT_SUCCESS only when every test
  * passed and the server stopped cleanly. Takes ownership of s. */
 int dmg_run_suite(Suite *s, const dmg_server_opts *o, dmg_server **global);
+
+/* Run s in CK_FORK mode (unless CK_FORK=no) for a program whose tests start and stop their own
+ * servers (no suite-wide one). A failed assertion ends a test child with _exit(), which leaves
+ * the directories of the servers it started: they are removed after the run (or named, with
+ * DMG_KEEP_TMP). EXIT_SUCCESS only when every test passed. Takes ownership of s. */
+int dmg_run_suite_own_servers(Suite *s);
 
 /* A test case with a timeout that suits a real server (Check's default is 4 s). */
 TCase *dmg_tcase(const char *name);
@@ -316,5 +328,54 @@ void dmg_assert_dns_at(const char *file, int line, LDAP *ld, const char *base, i
 void dmg_assert_values_at(const char *file, int line, LDAP *ld, const char *base, int scope,
                           const char *filter, const char *attr, const char *expected,
                           LDAPControl **sctrls);
+
+/* --------------------------------------------------------------------------------------------
+ * Replication: several servers in one test, compared by snapshots, awaited by bounded polls.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The harness's slow-down factor beyond CK_TIMEOUT_MULTIPLIER (which Check applies to test-case
+ * timeouts by itself): 5 when slapd runs under valgrind, else 1. */
+long dmg_slowdown(void);
+
+/* The bound of one replication wait: 30 s, times CK_TIMEOUT_MULTIPLIER and dmg_slowdown(). */
+long dmg_poll_max_ms(void);
+#define DMG_POLL_STEP_MS 50
+
+/* The body of a syncrepl directive / olcSyncrepl value: refreshAndPersist from provider_uri as
+ * the rootdn, the whole suffix, attrs "*,+", retry every second; extra (NULL: none) appended
+ * verbatim (e.g. the delta-syncrepl settings). */
+void dmg_syncrepl_value(char *buf, size_t size, const char *rid, const char *provider_uri,
+                        const char *extra);
+
+/* The DN of the suffix's database in cn=config (cfg: dmg_connect_ldapi_external); free it. */
+char *dmg_config_db_dn(LDAP *cfg);
+
+/* A search as text: "dn" per entry and "dn | attr: value" per value (attribute names
+ * lower-cased), sorted; a failed search gives one line starting with "!". */
+typedef struct dmg_query {
+    const char *base;
+    int scope;
+    const char *filter;
+    const char *const *attrs; /* NULL: only the DNs */
+    int manage_dsait;
+} dmg_query;
+char *dmg_snapshot(LDAP *ld, const dmg_query *q);
+
+/* Polls until the snapshot of q on ld equals want (lines in any order); then (or at the
+ * deadline) asserts it. */
+#define DMG_WAIT_FOR(ld, q, want) dmg_wait_for_at(__FILE__, __LINE__, (ld), (q), (want))
+void dmg_wait_for_at(const char *file, int line, LDAP *ld, const dmg_query *q,
+                     const char *want);
+/* Polls until q gives the same successful answer on both; asserts it; returns it (free it). */
+#define DMG_WAIT_SAME(a, b, q) dmg_wait_same_at(__FILE__, __LINE__, (a), (b), (q))
+char *dmg_wait_same_at(const char *file, int line, LDAP *a, LDAP *b, const dmg_query *q);
+
+/* slapcat's LDIF of the server's suffix (unwrapped), read while slapd runs; the test aborts
+ * when slapcat fails. Free it. */
+char *dmg_slapcat(const dmg_server *s);
+
+/* Runs scripts/dmg-check.sh against s as the rootdn; its standard output (free it), the exit
+ * status in *status. */
+char *dmg_check_script(const dmg_server *s, int *status);
 
 #endif /* DMG_HARNESS_H */

@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -603,37 +602,6 @@ static char *fixture_with(const char *extra)
     return path;
 }
 
-/* Runs scripts/dmg-check.sh against s as the rootdn; its stdout (free it) and exit status. */
-static char *run_check(const dmg_server *s, int *status)
-{
-    const char *src = getenv("DMG_SRCDIR");
-    char *cmd = NULL;
-    ck_assert_int_gt(asprintf(&cmd, "sh '%s/scripts/dmg-check.sh' -b '" DMG_SUFFIX "' -H '%s' "
-                              "-x -D '" DMG_ROOTDN "' -w '" DMG_ROOTPW "'",
-                              src ? src : ".", dmg_server_uri(s)),
-                     0);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t len = 0, cap = 4096;
-    char *out = malloc(cap);
-    ck_assert_ptr_nonnull(out);
-    size_t n;
-    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            out = realloc(out, cap);
-            ck_assert_ptr_nonnull(out);
-        }
-    }
-    out[len] = '\0';
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    free(cmd);
-    fputs(out, stderr);
-    return out;
-}
-
 START_TEST(check_reports_duplicates_and_dangling_references)
 {
     char *fixture = fixture_with(conflicts);
@@ -643,7 +611,7 @@ START_TEST(check_reports_duplicates_and_dangling_references)
     free(fixture);
     ck_assert_msg(s != NULL, "slapd did not start on the conflicting data");
     int status = -1;
-    char *out = run_check(s, &status);
+    char *out = dmg_check_script(s, &status);
     DMG_ASSERT_STR(out,
                    "duplicate address twins@example.com: uid=twin1,ou=Sales," DMG_SUFFIX
                    "; uid=twin2,ou=Finance," DMG_SUFFIX "\n"
@@ -662,7 +630,7 @@ START_TEST(check_reports_duplicates_and_dangling_references)
     LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
     DMG_ASSERT_RC(dmg_add_ldif(root, hidden_group), LDAP_SUCCESS);
     dmg_disconnect(root);
-    out = run_check(s, &status);
+    out = dmg_check_script(s, &status);
     DMG_ASSERT_STR(out, "dmg-check: 0 duplicate addresses, 0 dangling references below "
                         DMG_SUFFIX "\n");
     ck_assert_int_eq(status, 0);
