@@ -289,9 +289,11 @@ int dmg_refs_requested( Operation *op );
 int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target );
 /* The write guard's part (guard.c): the UUID companions after a write of a group (after: the
  * group as the write leaves it), appended to the write where they change (mods NULL: an add,
- * whose entry gets them); before is the group before a modify, NULL for an add */
-void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
-	Modifications **mods );
+ * whose entry gets them); before is the group before a modify, NULL for an add.  A refusal
+ * (two values naming one entry, a delete of values whose UUIDs cannot be told apart) is
+ * returned with its text. */
+int dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods, char *text, size_t len );
 /* The guard's part before it checks a modify of the group stored: a value deleted by the
  * current DN of the entry it names (as reads show it) is deleted as stored, when the stored
  * value predates a rename */

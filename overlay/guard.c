@@ -46,6 +46,15 @@ dmg_refuse( dmg_verdict *v, int rc, const char *fmt, ... )
 	return rc;
 }
 
+/* The UUID companions of the group as the write leaves it, put on the write (references.c) */
+static int
+dmg_pair_references( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods, dmg_verdict *v )
+{
+	v->rc = dmg_refs_pair_write( op, on, before, after, mods, v->text, sizeof( v->text ) );
+	return v->rc;
+}
+
 static int
 dmg_send_refusal( Operation *op, SlapReply *rs, dmg_verdict *v )
 {
@@ -1083,7 +1092,8 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	/* the UUIDs of the entries it names, in the same write (references.c) */
-	dmg_refs_pair_write( op, on, NULL, op->ora_e, NULL );
+	if ( dmg_pair_references( op, on, NULL, op->ora_e, NULL, &v ) )
+		return dmg_send_refusal( op, rs, &v );
 	/* the preview first: it answers the Post-Read control itself, with the requester's
 	 * rights, which the grant would otherwise refuse */
 	if ( ( rc = dmg_preview_group( op, rs, on, NULL, op->ora_e ) ) != SLAP_CB_CONTINUE )
@@ -1220,7 +1230,10 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 	dmg_refs_deletes_as_stored( op, on, stored, op->orm_modlist );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_refs_pair_write( op, on, stored, after, &op->orm_modlist );
+	if ( dmg_pair_references( op, on, stored, after, &op->orm_modlist, &v ) ) {
+		entry_free( after );
+		return dmg_send_refusal( op, rs, &v );
+	}
 	rc = dmg_preview_group( op, rs, on, stored, after );
 	entry_free( after );
 	if ( rc != SLAP_CB_CONTINUE )
@@ -1240,9 +1253,9 @@ dmg_check_new_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *aft
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_creation( op, rs );
-	if ( dmg_validate_group( op, di, after, NULL, &v ) || dmg_stamp_applicant_mod( op, after, mods, &v ) )
+	if ( dmg_validate_group( op, di, after, NULL, &v ) || dmg_stamp_applicant_mod( op, after, mods, &v )
+		|| dmg_pair_references( op, on, NULL, after, mods, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_refs_pair_write( op, on, NULL, after, mods );
 	return SLAP_CB_CONTINUE;
 }
 

@@ -132,76 +132,176 @@ dmg_uuid_locate( Operation *op, struct berval *nuuid, dmg_uuid_found *uf )
 	return rc == LDAP_NO_SUCH_OBJECT ? LDAP_SUCCESS : rc;
 }
 
-/* Does the entry ndn exist and carry entryUUID nuuid? */
-static int
-dmg_entry_has_uuid( Operation *op, slap_overinst *on, struct berval *ndn, struct berval *nuuid )
-{
-	Entry *e = dmg_entry_get( op, on, ndn );
-	struct berval *u;
-	int yes;
+/* ---- which UUID goes with which DN value -------------------------------------------------- */
 
-	if ( e == NULL )
-		return 0;
-	u = dmg_entry_uuid( e );
-	yes = u && bvmatch( u, nuuid );
-	dmg_entry_release( op, on, e );
-	return yes;
+/* Value i of a DN attribute and value j of its companion go together when the entry the DN
+ * names carries that UUID: pairs are found by content, never by position alone.  Position is
+ * only the overlay's own order; plain syncrepl does not keep it (a consumer applies a changed
+ * value as a delete and an add, so after a rename rewrite the DN values are reordered while the
+ * companion is not).  The values left over are those whose entry was renamed or deleted
+ * without a rewrite following: one DN and one UUID left pair with each other; more cannot be
+ * told apart (ambiguous) and are not paired. */
+typedef struct dmg_ref_pairs {
+	Attribute *d, *u;	/* the DN values and the companion; either may be NULL */
+	int *uuid_of;		/* per DN value: the index of its UUID in u, or -1 */
+	int *dn_of;		/* per UUID: the index of its DN value in d, or -1 */
+	int inferred;		/* the DN value paired as the only one left over, or -1 */
+	unsigned stale_d, stale_u;	/* values left unpaired */
+} dmg_ref_pairs;
+
+/* The index of an unpaired UUID equal to uuid, the one at position pos first */
+static int
+dmg_ref_pairs_find( dmg_ref_pairs *p, struct berval *uuid, unsigned pos )
+{
+	unsigned j;
+
+	if ( pos < p->u->a_numvals && p->dn_of[pos] < 0 && bvmatch( &p->u->a_nvals[pos], uuid ) )
+		return pos;
+	for ( j = 0; j < p->u->a_numvals; j++ ) {
+		if ( p->dn_of[j] < 0 && bvmatch( &p->u->a_nvals[j], uuid ) )
+			return j;
+	}
+	return -1;
 }
 
-/* The position of value ndn in attribute ad of g when its UUID companion pairs with it
- * (value i of one with value i of the other, as the overlay writes them), else -1 */
-static int
-dmg_ref_paired( Entry *g, AttributeDescription *ad, struct berval *ndn, Attribute **u_out )
+static void
+dmg_ref_pairs_init( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	dmg_ref_pairs *p )
 {
-	Attribute *d = attr_find( g->e_attrs, ad );
-	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
+	unsigned i, nd, nu;
+	int last_d = -1, last_u = -1;
+
+	memset( p, 0, sizeof( *p ) );
+	p->inferred = -1;
+	p->d = g ? attr_find( g->e_attrs, ad ) : NULL;
+	p->u = g ? attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) : NULL;
+	nd = p->d ? p->d->a_numvals : 0;
+	nu = p->u ? p->u->a_numvals : 0;
+	p->uuid_of = op->o_tmpalloc( ( nd + nu + 1 ) * sizeof( int ), op->o_tmpmemctx );
+	p->dn_of = p->uuid_of + nd;
+	for ( i = 0; i < nd + nu; i++ )
+		p->uuid_of[i] = -1;	/* and dn_of */
+	for ( i = 0; nu && i < nd; i++ ) {
+		Entry *x = dmg_entry_get( op, on, &p->d->a_nvals[i] );
+		struct berval *uuid = x ? dmg_entry_uuid( x ) : NULL;
+		int j = uuid ? dmg_ref_pairs_find( p, uuid, i ) : -1;
+
+		if ( j >= 0 ) {
+			p->uuid_of[i] = j;
+			p->dn_of[j] = i;
+		}
+		if ( x )
+			dmg_entry_release( op, on, x );
+	}
+	for ( i = 0; i < nd; i++ ) {
+		if ( p->uuid_of[i] < 0 ) {
+			p->stale_d++;
+			last_d = i;
+		}
+	}
+	for ( i = 0; i < nu; i++ ) {
+		if ( p->dn_of[i] < 0 ) {
+			p->stale_u++;
+			last_u = i;
+		}
+	}
+	if ( p->stale_d == 1 && p->stale_u == 1 ) {
+		p->uuid_of[last_d] = last_u;
+		p->dn_of[last_u] = last_d;
+		p->inferred = last_d;
+	}
+}
+
+static void
+dmg_ref_pairs_free( Operation *op, dmg_ref_pairs *p )
+{
+	op->o_tmpfree( p->uuid_of, op->o_tmpmemctx );
+	p->uuid_of = p->dn_of = NULL;
+}
+
+/* Are there DN values that name no entry of theirs and UUIDs left that cannot be told
+ * apart? */
+static int
+dmg_ref_pairs_ambiguous( dmg_ref_pairs *p )
+{
+	return p->inferred < 0 && p->stale_d && p->stale_u;
+}
+
+/* The index of DN value ndn in p->d, or -1 */
+static int
+dmg_ref_pairs_dn_index( dmg_ref_pairs *p, struct berval *ndn )
+{
 	unsigned i;
 
-	*u_out = u;
-	if ( d == NULL || u == NULL || d->a_numvals != u->a_numvals )
-		return -1;
-	for ( i = 0; i < d->a_numvals; i++ ) {
-		if ( dn_match( &d->a_nvals[i], ndn ) )
+	for ( i = 0; p->d && i < p->d->a_numvals; i++ ) {
+		if ( dn_match( &p->d->a_nvals[i], ndn ) )
 			return i;
 	}
 	return -1;
+}
+
+/* The UUID paired with DN value i, or NULL */
+static struct berval *
+dmg_ref_pairs_uuid( dmg_ref_pairs *p, int i )
+{
+	return i >= 0 && p->uuid_of[i] >= 0 ? &p->u->a_nvals[p->uuid_of[i]] : NULL;
+}
+
+/* The entry whose entryUUID is nuuid, or NULL */
+static Entry *
+dmg_uuid_entry_get( Operation *op, slap_overinst *on, struct berval *nuuid )
+{
+	dmg_uuid_found uf;
+	Entry *e = NULL;
+
+	if ( dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS && uf.found ) {
+		e = dmg_entry_get( op, on, &uf.ndn );
+		op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
+		op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
+	}
+	return e;
 }
 
 Entry *
 dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
 	struct berval *ndn )
 {
-	Attribute *u;
-	dmg_uuid_found uf;
+	dmg_ref_pairs p;
 	Entry *e = NULL;
-	int i = dmg_ref_paired( g, ad, ndn, &u );
+	unsigned j;
+	int i;
 
-	if ( i < 0 )
-		return dmg_entry_get( op, on, ndn );
-	if ( dmg_uuid_locate( op, &u->a_nvals[i], &uf ) != LDAP_SUCCESS || !uf.found )
-		return NULL;	/* logged there; the caller's answer is "does not exist" */
-	e = dmg_entry_get( op, on, &uf.ndn );
-	op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
-	op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
-	return e;
+	dmg_ref_pairs_init( op, on, g, ad, &p );
+	i = dmg_ref_pairs_dn_index( &p, ndn );
+	if ( i >= 0 && i == p.inferred ) {
+		e = dmg_uuid_entry_get( op, on, dmg_ref_pairs_uuid( &p, i ) );
+	} else if ( i >= 0 && p.uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( &p ) ) {
+		/* one of the UUIDs left over is this value's: which one is not known, but the
+		 * value names an entry when one of them does */
+		for ( j = 0; e == NULL && j < p.u->a_numvals; j++ ) {
+			if ( p.dn_of[j] < 0 )
+				e = dmg_uuid_entry_get( op, on, &p.u->a_nvals[j] );
+		}
+	} else {
+		/* a verified pair (the DN names the entry itself), or no UUID for it */
+		e = dmg_entry_get( op, on, ndn );
+	}
+	dmg_ref_pairs_free( op, &p );
+	return e;	/* NULL: a failed search is logged there; the answer is "does not exist" */
 }
 
 int
 dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad )
 {
-	Attribute *d = attr_find( g->e_attrs, ad );
-	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
-	unsigned i;
+	dmg_ref_pairs p;
+	int stale;
 
-	if ( u == NULL )
+	if ( attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) == NULL )
 		return 0;
-	if ( d == NULL || d->a_numvals != u->a_numvals )
-		return 1;
-	for ( i = 0; i < d->a_numvals; i++ ) {
-		if ( !dmg_entry_has_uuid( op, on, &d->a_nvals[i], &u->a_nvals[i] ) )
-			return 1;
-	}
-	return 0;
+	dmg_ref_pairs_init( op, on, g, ad, &p );
+	stale = p.stale_d || p.stale_u;
+	dmg_ref_pairs_free( op, &p );
+	return stale;
 }
 
 /* ---- the current values of a reference attribute ------------------------------------------ */
@@ -220,8 +320,8 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 {
 	Attribute *d = attr_find( g->e_attrs, ad );
 	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
-	int paired = d && u && d->a_numvals == u->a_numvals;
-	unsigned i;
+	dmg_ref_pairs p;
+	unsigned j;
 	int rc = LDAP_SUCCESS;
 
 	memset( out, 0, sizeof( *out ) );
@@ -238,15 +338,17 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 	out->owned = 1;
 	out->a.a_vals = op->o_tmpcalloc( u->a_numvals + 1, sizeof( struct berval ), op->o_tmpmemctx );
 	out->a.a_nvals = op->o_tmpcalloc( u->a_numvals + 1, sizeof( struct berval ), op->o_tmpmemctx );
-	for ( i = 0; i < u->a_numvals && rc == LDAP_SUCCESS; i++ ) {
+	dmg_ref_pairs_init( op, on, g, ad, &p );
+	for ( j = 0; j < u->a_numvals && rc == LDAP_SUCCESS; j++ ) {
+		int i = p.dn_of[j];
 		dmg_uuid_found uf;
 
-		/* the value as stored when it still names the entry: one lookup, no search */
-		if ( paired && dmg_entry_has_uuid( op, on, &d->a_nvals[i], &u->a_nvals[i] ) ) {
+		/* the value as stored when it names the entry: found by the pairing's lookup */
+		if ( i >= 0 && i != p.inferred ) {
 			dmg_refs_push( op, out, &d->a_vals[i], &d->a_nvals[i] );
 			continue;
 		}
-		rc = dmg_uuid_locate( op, &u->a_nvals[i], &uf );
+		rc = dmg_uuid_locate( op, &u->a_nvals[j], &uf );
 		if ( rc != LDAP_SUCCESS )
 			break;
 		if ( uf.found ) {
@@ -256,10 +358,11 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 		} else {
 			struct berval copy;
 
-			ber_dupbv_x( &copy, paired ? &d->a_vals[i] : &u->a_vals[i], op->o_tmpmemctx );
+			ber_dupbv_x( &copy, i >= 0 ? &d->a_vals[i] : &u->a_vals[j], op->o_tmpmemctx );
 			ber_bvarray_add_x( &out->dangling, &copy, op->o_tmpmemctx );
 		}
 	}
+	dmg_ref_pairs_free( op, &p );
 	if ( rc != LDAP_SUCCESS ) {
 		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "the entries %s of \"%s\" names could not be "
 			"found by entryUUID (%d)\n", ad->ad_cname.bv_val, g->e_name.bv_val, rc );
@@ -426,19 +529,26 @@ dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *ta
 /* ---- the write guard's part: UUIDs paired with the DN values written ---------------------------- */
 
 /* The UUID of the entry value i of d (group after the write) names: the one paired with it
- * before the write when the value was there (it may predate a rename), else the entry's; 0
- * when it names no entry (the rootdn as applicant) */
+ * before the write when the value was there and that UUID still names an entry (the value
+ * may predate a rename), else the entry's the value names; 0 when it names no entry (the
+ * rootdn as applicant) */
 static int
-dmg_uuid_of_value( Operation *op, slap_overinst *on, Entry *before, Attribute *d, unsigned i,
-	struct berval *val, struct berval *nval )
+dmg_uuid_of_value( Operation *op, slap_overinst *on, dmg_ref_pairs *before, Attribute *d,
+	unsigned i, struct berval *val, struct berval *nval )
 {
+	int b = dmg_ref_pairs_dn_index( before, &d->a_nvals[i] );
+	struct berval *paired = dmg_ref_pairs_uuid( before, b );
 	Attribute *u;
-	Entry *x;
-	int found, p = before ? dmg_ref_paired( before, d->a_desc, &d->a_nvals[i], &u ) : -1;
+	Entry *x = NULL;
+	int found;
 
-	if ( p >= 0 ) {
-		ber_dupbv( val, &u->a_vals[p] );
-		ber_dupbv( nval, &u->a_nvals[p] );
+	if ( paired && b == before->inferred )
+		x = dmg_uuid_entry_get( op, on, paired );
+	if ( paired && ( b != before->inferred || x ) ) {
+		ber_dupbv( val, &before->u->a_vals[before->uuid_of[b]] );
+		ber_dupbv( nval, paired );
+		if ( x )
+			dmg_entry_release( op, on, x );
 		return 1;
 	}
 	if ( ( x = dmg_entry_get( op, on, &d->a_nvals[i] ) ) == NULL )
@@ -489,39 +599,117 @@ dmg_mods_append( Modifications **mods, Modifications *ml )
 	*mods = ml;
 }
 
+/* Is value i of the DN attribute before the write one of those whose UUID cannot be told
+ * apart from the others left over? */
+static int
+dmg_ref_pairs_unknown( dmg_ref_pairs *p, int i )
+{
+	return i >= 0 && p->uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( p );
+}
+
+/* The values of d (after the write) whose UUID cannot be told: all of them are kept (their
+ * UUIDs go on as they are), or none (the UUIDs left over go too).  Deleting some of them
+ * would delete a UUID that may be another entry's: refused. */
+static int
+dmg_pair_unknown( dmg_ref_pairs *before, Attribute *d, unsigned *kept, char *text, size_t len )
+{
+	unsigned i;
+	int first = -1;
+
+	*kept = 0;
+	for ( i = 0; d && i < d->a_numvals; i++ ) {
+		if ( dmg_ref_pairs_unknown( before, dmg_ref_pairs_dn_index( before, &d->a_nvals[i] ) ) )
+			( *kept )++;
+	}
+	if ( *kept == 0 || *kept == before->stale_d )
+		return LDAP_SUCCESS;
+	for ( i = 0; first < 0 && i < before->d->a_numvals; i++ ) {
+		if ( before->uuid_of[i] < 0 && !( d && dmg_bvarray_has_dn( d->a_nvals,
+				&before->d->a_nvals[i] ) ) )
+			first = i;
+	}
+	snprintf( text, len, "%s: \"%s\" is one of %u values whose entries were renamed or deleted "
+		"without the group following; which entryUUID is its own cannot be told: delete or "
+		"replace them all in one write", before->d->a_desc->ad_cname.bv_val,
+		before->d->a_vals[first].bv_val, before->stale_d );
+	return LDAP_CONSTRAINT_VIOLATION;
+}
+
+/* Two values of d naming the same entry (one stored before a rename, one its current DN):
+ * its UUID would be stored twice, which replicas refuse */
+static int
+dmg_pair_duplicate( Attribute *d, BerVarray nvals, unsigned n, char *text, size_t len )
+{
+	unsigned i, j;
+
+	for ( i = 0; i < n; i++ ) {
+		for ( j = i + 1; j < n; j++ ) {
+			if ( bvmatch( &nvals[i], &nvals[j] ) ) {
+				snprintf( text, len, "%s: \"%s\" names the same entry as value \"%s\"",
+					d->a_desc->ad_cname.bv_val, d->a_vals[j].bv_val,
+					d->a_vals[i].bv_val );
+				return LDAP_CONSTRAINT_VIOLATION;
+			}
+		}
+	}
+	return LDAP_SUCCESS;
+}
+
 /* The UUIDs of one kind's values after the write, put on the write when they change.  A
  * kind with a value naming no entry gets none: its values are read by DN. */
-static void
+static int
 dmg_pair_kind( Operation *op, slap_overinst *on, const dmg_ref_kind *k, Entry *before,
-	Entry *after, Modifications **mods )
+	Entry *after, Modifications **mods, char *text, size_t len )
 {
 	Attribute *d = attr_find( after->e_attrs, *k->dn );
-	unsigned i, n = d ? d->a_numvals : 0;
+	unsigned i, j, n = 0, unknown;
 	BerVarray vals, nvals;
 	Modifications *ml;
+	dmg_ref_pairs bp;
+	int rc;
 
 	if ( dmg_write_gives( op, *mods, *k->uuid ) )
-		return;	/* the rootdn's, with Relax (the guard checked) */
-	vals = ch_calloc( n + 1, sizeof( struct berval ) );
-	nvals = ch_calloc( n + 1, sizeof( struct berval ) );
-	for ( i = 0; i < n; i++ ) {
-		if ( !dmg_uuid_of_value( op, on, before, d, i, &vals[i], &nvals[i] ) ) {
+		return LDAP_SUCCESS;	/* the rootdn's, with Relax (the guard checked) */
+	dmg_ref_pairs_init( op, on, before, *k->dn, &bp );
+	if ( ( rc = dmg_pair_unknown( &bp, d, &unknown, text, len ) ) != LDAP_SUCCESS ) {
+		dmg_ref_pairs_free( op, &bp );
+		return rc;
+	}
+	vals = ch_calloc( ( d ? d->a_numvals : 0 ) + bp.stale_u + 1, sizeof( struct berval ) );
+	nvals = ch_calloc( ( d ? d->a_numvals : 0 ) + bp.stale_u + 1, sizeof( struct berval ) );
+	for ( i = 0; d && i < d->a_numvals; i++ ) {
+		if ( dmg_ref_pairs_unknown( &bp, dmg_ref_pairs_dn_index( &bp, &d->a_nvals[i] ) ) )
+			continue;
+		if ( !dmg_uuid_of_value( op, on, &bp, d, i, &vals[n], &nvals[n] ) ) {
 			ber_bvarray_free( vals );
 			ber_bvarray_free( nvals );
 			vals = nvals = NULL;
 			n = 0;
+			unknown = 0;
 			break;
 		}
+		n++;
 	}
-	if ( dmg_uuids_unchanged( before ? attr_find( before->e_attrs, *k->uuid ) : NULL, nvals, n )
+	rc = dmg_pair_duplicate( d, nvals, n, text, len );
+	/* the values whose UUIDs cannot be told apart, all kept: their UUIDs too */
+	for ( j = 0; unknown && j < bp.u->a_numvals; j++ ) {
+		if ( bp.dn_of[j] >= 0 )
+			continue;
+		ber_dupbv( &vals[n], &bp.u->a_vals[j] );
+		ber_dupbv( &nvals[n++], &bp.u->a_nvals[j] );
+	}
+	dmg_ref_pairs_free( op, &bp );
+	if ( rc != LDAP_SUCCESS
+		|| dmg_uuids_unchanged( before ? attr_find( before->e_attrs, *k->uuid ) : NULL, nvals, n )
 		|| op->o_tag == LDAP_REQ_ADD ) {
-		if ( n && op->o_tag == LDAP_REQ_ADD )
+		if ( rc == LDAP_SUCCESS && n && op->o_tag == LDAP_REQ_ADD )
 			attr_merge( op->ora_e, *k->uuid, vals, nvals );
 		ber_bvarray_free( vals );
 		ber_bvarray_free( nvals );
-		return;
+		return rc;
 	}
-	/* a replace, in the order of the DN values: value i of each names the same entry */
+	/* a replace, in the order of the DN values (pairs are found by content: the order is
+	 * only a hint) */
 	ml = ch_calloc( 1, sizeof( Modifications ) );
 	ml->sml_op = LDAP_MOD_REPLACE;
 	ml->sml_flags = SLAP_MOD_INTERNAL;
@@ -536,40 +724,46 @@ dmg_pair_kind( Operation *op, slap_overinst *on, const dmg_ref_kind *k, Entry *b
 		ber_bvarray_free( nvals );
 	}
 	dmg_mods_append( mods, ml );
+	return LDAP_SUCCESS;
 }
 
-void
+int
 dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
-	Modifications **mods )
+	Modifications **mods, char *text, size_t len )
 {
 	Modifications *none = NULL;
-	int i;
+	int i, rc = LDAP_SUCCESS;
 
-	for ( i = 0; dmg_ref_kinds[i].dn; i++ )
-		dmg_pair_kind( op, on, &dmg_ref_kinds[i], before, after, mods ? mods : &none );
+	for ( i = 0; dmg_ref_kinds[i].dn && rc == LDAP_SUCCESS; i++ )
+		rc = dmg_pair_kind( op, on, &dmg_ref_kinds[i], before, after, mods ? mods : &none,
+			text, len );
+	return rc;
 }
 
 /* A value a modify deletes that the group does not hold as such, but names an entry one of
  * its values names under an older DN (a rename no rewrite has followed yet): that value */
 static void
-dmg_delete_value_as_stored( Operation *op, slap_overinst *on, Attribute *d, Attribute *u,
+dmg_delete_value_as_stored( Operation *op, slap_overinst *on, dmg_ref_pairs *p,
 	struct berval *val, struct berval *nval )
 {
 	Entry *x;
 	struct berval *uuid;
-	unsigned i;
+	unsigned j;
 
-	if ( dmg_bvarray_has_dn( d->a_nvals, nval )
+	if ( dmg_bvarray_has_dn( p->d->a_nvals, nval )
 		|| ( x = dmg_entry_get( op, on, nval ) ) == NULL )
 		return;
 	uuid = dmg_entry_uuid( x );
-	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
-		if ( !bvmatch( &u->a_nvals[i], uuid ) )
+	for ( j = 0; uuid && j < p->u->a_numvals; j++ ) {
+		int i = p->dn_of[j];
+
+		if ( i < 0 || !bvmatch( &p->u->a_nvals[j], uuid ) )
 			continue;
+		/* the client's value (the frontend's copy of it, ours to replace) */
 		ch_free( val->bv_val );
 		ch_free( nval->bv_val );
-		ber_dupbv( val, &d->a_vals[i] );
-		ber_dupbv( nval, &d->a_nvals[i] );
+		ber_dupbv( val, &p->d->a_vals[i] );
+		ber_dupbv( nval, &p->d->a_nvals[i] );
 		break;
 	}
 	dmg_entry_release( op, on, x );
@@ -579,19 +773,18 @@ void
 dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored, Modifications *ml )
 {
 	for ( ; ml; ml = ml->sml_next ) {
-		Attribute *d, *u;
+		dmg_ref_pairs p;
 		unsigned i;
 
 		if ( ( ml->sml_op != LDAP_MOD_DELETE && ml->sml_op != SLAP_MOD_SOFTDEL )
 			|| ml->sml_values == NULL || ml->sml_nvalues == NULL
 			|| !dmg_ad_is_reference( ml->sml_desc )
-			|| ( d = attr_find( stored->e_attrs, ml->sml_desc ) ) == NULL
-			|| ( u = attr_find( stored->e_attrs, dmg_ref_uuid_ad( ml->sml_desc ) ) ) == NULL
-			|| d->a_numvals != u->a_numvals )
+			|| attr_find( stored->e_attrs, dmg_ref_uuid_ad( ml->sml_desc ) ) == NULL )
 			continue;
-		for ( i = 0; i < ml->sml_numvals; i++ )
-			dmg_delete_value_as_stored( op, on, d, u, &ml->sml_values[i],
-				&ml->sml_nvalues[i] );
+		dmg_ref_pairs_init( op, on, stored, ml->sml_desc, &p );
+		for ( i = 0; p.d && i < ml->sml_numvals; i++ )
+			dmg_delete_value_as_stored( op, on, &p, &ml->sml_values[i], &ml->sml_nvalues[i] );
+		dmg_ref_pairs_free( op, &p );
 	}
 }
 
@@ -763,9 +956,10 @@ dmg_refuse_sole_auditor_delete( Operation *op, SlapReply *rs, slap_overinst *on,
 
 typedef struct dmg_ref_change {
 	dmg_kind_pick pick;		/* the reference kinds it touches */
+	slap_overinst *on;
 	struct berval old_ndn;		/* tmpmem copies: the operation's own change */
 	struct berval new_dn, new_ndn;	/* a rename's; empty after a delete: the values go */
-	struct berval uuid;		/* a deleted entry's entryUUID (in uuid_buf), or empty */
+	struct berval uuid;		/* the entry's entryUUID (in uuid_buf), or empty */
 	char uuid_buf[64];
 } dmg_ref_change;
 
@@ -840,50 +1034,70 @@ dmg_ref_mod_free( Operation *op, dmg_ref_mod *m )
 	ber_bvarray_free_x( m->ml.sml_nvalues, op->o_tmpmemctx );
 }
 
-/* After a rename: the values naming the entry or one below it, renamed in place */
-static void
-dmg_ref_mods_renamed( Operation *op, dmg_ref_change *ch, Attribute *d, dmg_ref_mod *m )
+/* Does DN value i name the changed entry by DN, and not, by its UUID, another one (a value
+ * that predates a rename of its entry, whose DN a new entry has since taken)? */
+static int
+dmg_value_names_changed( dmg_ref_change *ch, dmg_ref_pairs *p, unsigned i )
 {
+	struct berval *uuid = dmg_ref_pairs_uuid( p, i );
+
+	return dn_match( &p->d->a_nvals[i], &ch->old_ndn )
+		&& ( uuid == NULL || BER_BVISEMPTY( &ch->uuid ) || bvmatch( uuid, &ch->uuid ) );
+}
+
+/* After a rename: the values naming the entry or one below it, renamed in place; a value that
+ * would come out the same as one already there (two values naming one entry) goes */
+static void
+dmg_ref_mods_renamed( Operation *op, dmg_ref_change *ch, dmg_ref_pairs *p, dmg_ref_mod *m )
+{
+	Attribute *d = p->d;
 	unsigned i;
 
 	dmg_ref_mod_init( op, m, d->a_desc, d->a_numvals );
 	for ( i = 0; i < d->a_numvals; i++ ) {
-		unsigned n = m->ml.sml_numvals;
+		struct berval val, nval;
 
-		if ( !dnIsSuffix( &d->a_nvals[i], &ch->old_ndn ) ) {
+		if ( !dnIsSuffix( &d->a_nvals[i], &ch->old_ndn )
+			|| ( dn_match( &d->a_nvals[i], &ch->old_ndn )
+				&& !dmg_value_names_changed( ch, p, i ) ) ) {
 			dmg_ref_mod_keep( op, m, &d->a_vals[i], &d->a_nvals[i] );
 			continue;
 		}
-		dmg_renamed_value( op, ch, &d->a_vals[i], &d->a_nvals[i], &m->ml.sml_values[n],
-			&m->ml.sml_nvalues[n] );
-		m->ml.sml_numvals++;
+		dmg_renamed_value( op, ch, &d->a_vals[i], &d->a_nvals[i], &val, &nval );
 		m->changed = 1;
+		if ( !dmg_bvarray_has_dn( d->a_nvals, &nval )
+			&& !dmg_bvarray_has_dn( m->ml.sml_nvalues, &nval ) )
+			dmg_ref_mod_keep( op, m, &val, &nval );
+		op->o_tmpfree( val.bv_val, op->o_tmpmemctx );
+		op->o_tmpfree( nval.bv_val, op->o_tmpmemctx );
 	}
 }
 
-/* After a delete: does value i of d (of u with of_uuid) name the deleted entry, by DN or by
- * UUID?  Paired values go together. */
+/* After a delete: does value i of the DN attribute (of the companion with of_uuid) name the
+ * deleted entry?  A UUID by itself; a DN value by DN unless its UUID is another entry's. */
 static int
-dmg_value_gone( dmg_ref_change *ch, Attribute *d, Attribute *u, unsigned i, int of_uuid )
+dmg_value_gone( dmg_ref_change *ch, dmg_ref_pairs *p, unsigned i, int of_uuid )
 {
-	int paired = d && u && d->a_numvals == u->a_numvals;
-	int by_dn = d && ( paired || !of_uuid ) && dn_match( &d->a_nvals[i], &ch->old_ndn );
-	int by_uuid = u && ( paired || of_uuid ) && !BER_BVISEMPTY( &ch->uuid )
-		&& bvmatch( &u->a_nvals[i], &ch->uuid );
+	int j;
 
-	return by_dn || by_uuid;
+	if ( !of_uuid )
+		return dmg_value_names_changed( ch, p, i );
+	if ( !BER_BVISEMPTY( &ch->uuid ) )
+		return bvmatch( &p->u->a_nvals[i], &ch->uuid );
+	j = p->dn_of[i];
+	return j >= 0 && dn_match( &p->d->a_nvals[j], &ch->old_ndn );
 }
 
 static void
-dmg_ref_mod_deleted( Operation *op, dmg_ref_change *ch, Attribute *d, Attribute *u, int of_uuid,
+dmg_ref_mod_deleted( Operation *op, dmg_ref_change *ch, dmg_ref_pairs *p, int of_uuid,
 	dmg_ref_mod *m )
 {
-	Attribute *a = of_uuid ? u : d;
+	Attribute *a = of_uuid ? p->u : p->d;
 	unsigned i;
 
 	dmg_ref_mod_init( op, m, a->a_desc, a->a_numvals );
 	for ( i = 0; i < a->a_numvals; i++ ) {
-		if ( dmg_value_gone( ch, d, u, i, of_uuid ) )
+		if ( dmg_value_gone( ch, p, i, of_uuid ) )
 			m->changed = 1;
 		else
 			dmg_ref_mod_keep( op, m, &a->a_vals[i], &a->a_nvals[i] );
@@ -897,21 +1111,21 @@ dmg_group_ref_mods( Operation *op, dmg_ref_change *ch, Entry *g, dmg_ref_mod *mo
 	int i, n = 0;
 
 	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
-		Attribute *d = attr_find( g->e_attrs, *dmg_ref_kinds[i].dn );
-		Attribute *u = attr_find( g->e_attrs, *dmg_ref_kinds[i].uuid );
+		dmg_ref_pairs p;
 
 		if ( !ch->pick( &dmg_ref_kinds[i] ) )
 			continue;
+		dmg_ref_pairs_init( op, ch->on, g, *dmg_ref_kinds[i].dn, &p );
 		if ( !BER_BVISNULL( &ch->new_ndn ) ) {
-			if ( d == NULL )
-				continue;
-			dmg_ref_mods_renamed( op, ch, d, &mods[n++] );
+			if ( p.d )
+				dmg_ref_mods_renamed( op, ch, &p, &mods[n++] );
 		} else {
-			if ( d )
-				dmg_ref_mod_deleted( op, ch, d, u, 0, &mods[n++] );
-			if ( u )
-				dmg_ref_mod_deleted( op, ch, d, u, 1, &mods[n++] );
+			if ( p.d )
+				dmg_ref_mod_deleted( op, ch, &p, 0, &mods[n++] );
+			if ( p.u )
+				dmg_ref_mod_deleted( op, ch, &p, 1, &mods[n++] );
 		}
+		dmg_ref_pairs_free( op, &p );
 	}
 	return n;
 }
@@ -1084,7 +1298,8 @@ dmg_change_cleanup( Operation *op, SlapReply *rs )
 
 /* Follows op's change of its target once the backend has made it (uuid: a deleted entry's) */
 static int
-dmg_references_follow( Operation *op, dmg_kind_pick pick, struct berval *uuid )
+dmg_references_follow( Operation *op, slap_overinst *on, dmg_kind_pick pick,
+	struct berval *uuid )
 {
 	slap_callback *sc;
 	dmg_ref_change *ch;
@@ -1092,6 +1307,7 @@ dmg_references_follow( Operation *op, dmg_kind_pick pick, struct berval *uuid )
 	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_ref_change ), op->o_tmpmemctx );
 	ch = (dmg_ref_change *)( sc + 1 );
 	ch->pick = pick;
+	ch->on = on;
 	ber_dupbv_x( &ch->old_ndn, &op->o_req_ndn, op->o_tmpmemctx );
 	if ( op->o_tag == LDAP_REQ_MODRDN )
 		dmg_modrdn_new_dn( op, &ch->new_dn, &ch->new_ndn );
@@ -1118,8 +1334,11 @@ dmg_pick_every( const dmg_ref_kind *k )
 int
 dmg_references_follow_rename( Operation *op, slap_overinst *on )
 {
-	(void)on;
-	return dmg_references_follow( op, dmg_pick_every, NULL );
+	char buf[64];
+	struct berval ubv;
+
+	return dmg_references_follow( op, on, dmg_pick_every,
+		dmg_target_uuid( op, on, &ubv, buf, sizeof( buf ) ) );
 }
 
 int
@@ -1132,5 +1351,5 @@ dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 	if ( ( rc = dmg_refuse_department_delete( op, rs, uuid ) ) != SLAP_CB_CONTINUE
 		|| ( rc = dmg_refuse_sole_auditor_delete( op, rs, on, uuid ) ) != SLAP_CB_CONTINUE )
 		return rc;
-	return dmg_references_follow( op, dmg_pick_followed, uuid );
+	return dmg_references_follow( op, on, dmg_pick_followed, uuid );
 }
