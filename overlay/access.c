@@ -81,7 +81,8 @@ dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
 	if ( BER_BVISEMPTY( &op->o_ndn ) || ( e = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
 		return;
 	u = dmg_entry_uuid( e );
-	if ( u && u->bv_len <= sizeof( who->uuid_buf ) ) {
+	/* an entryUUID another entry carries too gives no role (references.c) */
+	if ( u && u->bv_len <= sizeof( who->uuid_buf ) && dmg_uuid_names_only( op, u, &op->o_ndn ) ) {
 		memcpy( who->uuid_buf, u->bv_val, u->bv_len );
 		who->uuid.bv_len = u->bv_len;
 	}

@@ -269,6 +269,8 @@ int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescrip
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */
 int dmg_ad_is_reference_uuid( AttributeDescription *ad );
+/* Does entryUUID nuuid name the entry ndn and no other? */
+int dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn );
 /* The normalized entryUUID of e, or NULL */
 struct berval *dmg_entry_uuid( Entry *e );
 /* Does the group name the requester (dmg_who's UUID) in reference attribute ad? */

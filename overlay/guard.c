@@ -1002,10 +1002,15 @@ dmg_check_no_computed( Modifications *ml, Entry *e, dmg_verdict *v )
 }
 
 /* The UUID companions of references are the server's: the rootdn may load them with the
- * Relax Rules control (a migration, a restore); replication writes them unchecked */
+ * Relax Rules control (a migration, a restore); replication writes them unchecked.  So is
+ * entryUUID, which groups name entries by: slapd lets anyone with manage access give it with
+ * Relax Rules, which would let them take another entry's roles. */
 static int
 dmg_refuse_reference_uuid( Operation *op, AttributeDescription *ad, dmg_verdict *v )
 {
+	if ( ad->ad_type == slap_schema.si_ad_entryUUID->ad_type && !be_isroot( op ) )
+		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "entryUUID: written by the server "
+			"only (groups name entries by it)" );
 	if ( !dmg_ad_is_reference_uuid( ad ) || ( be_isroot( op ) && get_relax( op ) ) )
 		return LDAP_SUCCESS;
 	return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: written by the server only (the "
@@ -1393,9 +1398,13 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 static int
 dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
+	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Entry *target;
 	int rc;
 
+	/* a new RDN is added to the entry: entryUUID=..., dmgAdministratorUUID=... */
+	if ( dmg_check_no_reference_uuid( op, op->orr_modlist, NULL, &v ) )
+		return dmg_send_refusal( op, rs, &v );
 	if ( ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_entry_is_group( target ) )

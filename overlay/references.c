@@ -92,8 +92,8 @@ dmg_entry_uuid( Entry *e )
 /* ---- from a UUID to the entry ------------------------------------------------------------ */
 
 typedef struct dmg_uuid_found {
-	struct berval dn, ndn;	/* op->o_tmpmemctx */
-	int found;
+	struct berval dn, ndn;	/* op->o_tmpmemctx: the first entry found */
+	int found;		/* how many */
 } dmg_uuid_found;
 
 static int
@@ -101,16 +101,25 @@ dmg_uuid_found_cb( Operation *op, SlapReply *rs )
 {
 	dmg_uuid_found *uf = op->o_callback->sc_private;
 
-	if ( rs->sr_type != REP_SEARCH || uf->found )
+	if ( rs->sr_type != REP_SEARCH || uf->found++ )
 		return 0;
-	uf->found = 1;
 	ber_dupbv_x( &uf->dn, &rs->sr_entry->e_name, op->o_tmpmemctx );
 	ber_dupbv_x( &uf->ndn, &rs->sr_entry->e_nname, op->o_tmpmemctx );
 	return 0;
 }
 
+static void
+dmg_uuid_found_free( Operation *op, dmg_uuid_found *uf )
+{
+	op->o_tmpfree( uf->dn.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( uf->ndn.bv_val, op->o_tmpmemctx );
+	memset( uf, 0, sizeof( *uf ) );
+}
+
 /* The entry whose entryUUID is nuuid (normalized): one indexed search as the rootdn.  The
- * search's result code; uf->found tells whether there is one. */
+ * search's result code; uf->found tells whether there is one.  Groups and roles rely on an
+ * entryUUID naming one entry: two entries carrying the same one (written by someone the
+ * guard let through, or loaded so) are an error, and nothing is found. */
 static int
 dmg_uuid_locate( Operation *op, struct berval *nuuid, dmg_uuid_found *uf )
 {
@@ -129,7 +138,24 @@ dmg_uuid_locate( Operation *op, struct berval *nuuid, dmg_uuid_found *uf )
 	cb.sc_response = dmg_uuid_found_cb;
 	cb.sc_private = uf;
 	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, &eq, &cb );
+	if ( rc == LDAP_SUCCESS && uf->found > 1 ) {
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%d entries carry entryUUID %s (\"%s\" one of "
+			"them): none is taken for it\n", uf->found, nuuid->bv_val, uf->dn.bv_val );
+		dmg_uuid_found_free( op, uf );
+		return LDAP_OTHER;
+	}
 	return rc == LDAP_NO_SUCH_OBJECT ? LDAP_SUCCESS : rc;
+}
+
+int
+dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn )
+{
+	dmg_uuid_found uf;
+	int yes = dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS && uf.found
+		&& dn_match( &uf.ndn, ndn );
+
+	dmg_uuid_found_free( op, &uf );
+	return yes;
 }
 
 /* ---- which UUID goes with which DN value -------------------------------------------------- */
@@ -256,8 +282,7 @@ dmg_uuid_entry_get( Operation *op, slap_overinst *on, struct berval *nuuid )
 
 	if ( dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS && uf.found ) {
 		e = dmg_entry_get( op, on, &uf.ndn );
-		op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
-		op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
+		dmg_uuid_found_free( op, &uf );
 	}
 	return e;
 }
@@ -353,8 +378,7 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 			break;
 		if ( uf.found ) {
 			dmg_refs_push( op, out, &uf.dn, &uf.ndn );
-			op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
-			op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
+			dmg_uuid_found_free( op, &uf );
 		} else {
 			struct berval copy;
 

@@ -194,6 +194,182 @@ START_TEST(plain_syncrepl_reorders_values_but_not_pairs)
 }
 END_TEST
 
+/* ==============================================================================================
+ * pairs: groups whose stored state no rewrite followed, written while the overlay was not there
+ * ============================================================================================ */
+
+#define PEOPLE "ou=People," DMG_SUFFIX
+
+/* A server with the module loaded but not the overlay, so that the rootdn can store a group's
+ * DN values and UUIDs as they are after renames and deletes no rewrite followed; the overlay is
+ * then added over cn=config (overlay_add). */
+static dmg_server *start_without_overlay(void)
+{
+    dmg_server_opts o = {
+        .without_overlay = 1,
+        .config_dir = 1,
+        .db_config = "index entryUUID eq\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
+                  PEOPLE);
+    dmg_disconnect(r);
+    return s;
+}
+
+static void overlay_add(dmg_server *s)
+{
+    LDAP *cfg = dmg_connect_ldapi_external(s);
+    char *db = dmg_config_db_dn(cfg);
+    DMG_EXPECT_OK(dmg_add_ldif(cfg, dmg_fmt("dn: olcOverlay=dynmailgroup,%s\n"
+                                            "objectClass: olcOverlayConfig\n"
+                                            "objectClass: olcDynMailGroupConfig\n"
+                                            "olcOverlay: dynmailgroup\n"
+                                            "olcDynMailGroupPostmaster: " POSTMASTER "\n", db)),
+                  "overlay over cn=config");
+    free(db);
+    dmg_disconnect(cfg);
+}
+
+/* A person uid=<uid> under ou=People; its entryUUID (free it) */
+static char *person(dmg_server *s, const char *uid)
+{
+    const char *dn = dmg_fmt("uid=%s," PEOPLE, uid);
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, dmg_fmt("dn: %s\nobjectClass: inetOrgPerson\nuid: %s\n"
+                                          "cn: %s\nsn: %s\nmail: %s@example.com\n"
+                                          "userPassword: " DMG_PASSWORD "\n",
+                                          dn, uid, uid, uid, uid)),
+                  dn);
+    dmg_disconnect(r);
+    return root_values(s, dn, "entryUUID");
+}
+
+/* A group cn=<cn> stored as given (lines: the reference values and their UUIDs) */
+static void stored_group(dmg_server *s, const char *cn, const char *lines)
+{
+    const char *dn = dmg_fmt("cn=%s," GROUPS, cn);
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: %s\n"
+                                          "mail: %s@example.com\n%s",
+                                          dn, cn, cn, lines)),
+                  dn);
+    dmg_disconnect(r);
+}
+
+/* uid=x was uid=a when the group included it (its UUID is there): adding uid=x again would
+ * store its UUID twice */
+START_TEST(two_values_naming_one_entry_refused)
+{
+    dmg_server *s = start_without_overlay();
+    char *x = person(s, "x");
+    stored_group(s, "dup", dmg_fmt("dmgIncludeMember: uid=a," PEOPLE "\n"
+                                   "dmgIncludeMemberUUID: %s\n", x));
+    overlay_add(s);
+
+    const char *g = "cn=dup," GROUPS;
+    LDAP *pm = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    dmg_result r = dmg_modify(pm, g, "add: dmgIncludeMember\ndmgIncludeMember: uid=x," PEOPLE "\n");
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, "dmgIncludeMember: \"uid=x," PEOPLE "\" names the same entry as "
+                           "value \"uid=a," PEOPLE "\"");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
+    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=x," PEOPLE);
+    dmg_disconnect(pm);
+    free(x);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* uid=p and uid=q were uid=old1 and uid=old2: which UUID is whose cannot be told */
+START_TEST(ambiguous_delete_refused)
+{
+    dmg_server *s = start_without_overlay();
+    char *p = person(s, "p"), *q = person(s, "q");
+    stored_group(s, "amb", dmg_fmt("dmgIncludeMember: uid=old1," PEOPLE "\n"
+                                   "dmgIncludeMember: uid=old2," PEOPLE "\n"
+                                   "dmgIncludeMemberUUID: %s\ndmgIncludeMemberUUID: %s\n",
+                                   p, q));
+    overlay_add(s);
+
+    const char *g = "cn=amb," GROUPS;
+    LDAP *pm = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE "\nuid=q," PEOPLE);
+    /* a write keeping both keeps both UUIDs */
+    DMG_EXPECT_OK(dmg_modify(pm, g, "replace: description\ndescription: kept\n"), "description");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", dmg_sorted_lines(dmg_fmt("%s\n%s", p, q)));
+    dmg_result r = dmg_modify(pm, g, "delete: dmgIncludeMember\n"
+                                     "dmgIncludeMember: uid=old1," PEOPLE "\n");
+    DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(r.diag, "dmgIncludeMember: \"uid=old1," PEOPLE "\" is one of 2 values whose "
+                           "entries were renamed or deleted without the group following; which "
+                           "entryUUID is its own cannot be told: delete or replace them all in "
+                           "one write");
+    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE "\nuid=q," PEOPLE);
+    /* all of them at once */
+    DMG_EXPECT_OK(dmg_modify(pm, g, "replace: dmgIncludeMember\n"
+                                    "dmgIncludeMember: uid=q," PEOPLE "\n"),
+                  "replace");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", q);
+    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=q," PEOPLE);
+    dmg_disconnect(pm);
+    free(p);
+    free(q);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* Everyone may manage their own entry (slapd then lets them give it an entryUUID with Relax
+ * Rules): taking an administrator's entryUUID gives no role */
+START_TEST(entry_uuid_not_taken_from_others)
+{
+    dmg_server_opts o = {
+        .db_config = "index entryUUID eq\naccess to * by self manage by * read\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
+                  PEOPLE);
+    dmg_disconnect(r);
+    char *adm = person(s, "adm");
+    free(person(s, "m"));
+    const char *g = "cn=forged," GROUPS, *m = "uid=m," PEOPLE;
+    stored_group(s, "forged", "dmgDepartment: " FINANCE "\ndmgAdministrator: uid=adm," PEOPLE "\n");
+
+    LDAP *ml = dmg_connect(s, m, DMG_PASSWORD);
+    dmg_result res = dmg_modify_ext(ml, m, dmg_fmt("replace: entryUUID\nentryUUID: %s\n", adm),
+                                    DMG_CTRLS(dmg_ctrl_relax()));
+    DMG_ASSERT_RC(res, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(res.diag, "entryUUID: written by the server only (groups name entries by it)");
+    res = dmg_rename_ext(ml, m, dmg_fmt("entryUUID=%s", adm), NULL, 0,
+                         DMG_CTRLS(dmg_ctrl_relax()));
+    DMG_ASSERT_RC(res, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(res.diag, "entryUUID: written by the server only (groups name entries by it)");
+    DMG_ASSERT_RC(dmg_modify(ml, g, "replace: description\ndescription: m\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+
+    /* two entries with one entryUUID (the rootdn may write it): neither holds the role */
+    r = root_on(s);
+    DMG_EXPECT_OK(dmg_modify_ext(r, m, dmg_fmt("replace: entryUUID\nentryUUID: %s\n", adm),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "rootdn gives m adm's entryUUID");
+    dmg_disconnect(r);
+    DMG_ASSERT_RC(dmg_modify(ml, g, "replace: description\ndescription: m\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    LDAP *al = dmg_connect(s, "uid=adm," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_modify(al, g, "replace: description\ndescription: adm\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(al);
+    dmg_disconnect(ml);
+    free(adm);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -202,6 +378,11 @@ static Suite *pairs_suite(void)
     TCase *tc = dmg_tcase("replication");
     tcase_set_timeout(tc, (double)(TCASE_TIMEOUT_S * dmg_slowdown()));
     tcase_add_test(tc, plain_syncrepl_reorders_values_but_not_pairs);
+    suite_add_tcase(s, tc);
+    tc = dmg_tcase("pairs");
+    tcase_add_test(tc, two_values_naming_one_entry_refused);
+    tcase_add_test(tc, ambiguous_delete_refused);
+    tcase_add_test(tc, entry_uuid_not_taken_from_others);
     suite_add_tcase(s, tc);
     return s;
 }
