@@ -711,7 +711,8 @@ dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *
 	return dmg_static_each( op, x, dmg_static_has_value, &c );
 }
 
-/* Is e one of the members the entry ndn stands for (itself, or a group's members)? */
+/* Is e one of the members the entry ndn stands for (itself, or a group's members)?  -1 when
+ * a group's rule could not be read (the entries it names could not be found). */
 static int
 dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, dmg_path *up )
 {
@@ -735,8 +736,10 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 	if ( kind != DMG_NAMED_ENTRY && dmg_named_group_readable( op, on, x ) ) {
 		if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
+		} else if ( dmg_rule_from_entry( op, on, x, &r ) != LDAP_SUCCESS ) {
+			yes = -1;	/* not known (logged): see dmg_override_for */
+			dmg_rule_free( op, &r );
 		} else {
-			dmg_rule_from_entry( op, on, x, &r );
 			dmg_rule_why_path( op, on, &r, e, up, &why );
 			yes = why.member;
 			dmg_why_free( op, &why );
@@ -751,7 +754,8 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 }
 
 /* The value of override attribute a of the group at here that stands for e: *via 0 when it
- * names e itself, 1 when it names a group e is a member of; -1 when none does. */
+ * names e itself, 1 when it names a group e is a member of; -1 when none does.  A group whose
+ * members are not known fails closed: it excludes e, and includes nobody. */
 static int
 dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_path *here,
 	int *via )
@@ -765,7 +769,9 @@ dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_
 		}
 	}
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		if ( dmg_named_has( op, on, &a->a_nvals[i], e, here ) ) {
+		int has = dmg_named_has( op, on, &a->a_nvals[i], e, here );
+
+		if ( has > 0 || ( has < 0 && a->a_desc == dmg_ad.exclude_member ) ) {
 			*via = 1;
 			return i;
 		}

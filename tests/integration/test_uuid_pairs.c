@@ -321,6 +321,32 @@ START_TEST(ambiguous_delete_refused)
 }
 END_TEST
 
+/* A nested group in dmgExcludeMember whose members cannot be found (the entryUUID it names is
+ * carried by two entries) excludes: the reverse test fails closed */
+START_TEST(unknown_exclude_group_excludes)
+{
+    dmg_server *s = start_without_overlay();
+    char *p = person(s, "p");
+    free(person(s, "twin"));
+    stored_group(s, "ex", dmg_fmt("dmgIncludeMember: uid=old," PEOPLE "\n"
+                                  "dmgIncludeMemberUUID: %s\n", p));
+    stored_group(s, "top", "dmgDepartment: " PEOPLE "\ndmgExcludeMember: cn=ex," GROUPS "\n");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_modify_ext(r, "uid=twin," PEOPLE,
+                                 dmg_fmt("replace: entryUUID\nentryUUID: %s\n", p),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "twin takes p's entryUUID");
+    overlay_add(s);
+
+    DMG_ASSERT_RC(dmg_compare(r, "cn=top," GROUPS, "member", "uid=p," PEOPLE),
+                  LDAP_COMPARE_FALSE);
+    DMG_ASSERT_DNS(r, GROUPS, LDAP_SCOPE_ONELEVEL, "(member=uid=p," PEOPLE ")", "");
+    dmg_disconnect(r);
+    free(p);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* Everyone may manage their own entry (slapd then lets them give it an entryUUID with Relax
  * Rules): taking an administrator's entryUUID gives no role */
 START_TEST(entry_uuid_not_taken_from_others)
@@ -383,6 +409,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, two_values_naming_one_entry_refused);
     tcase_add_test(tc, ambiguous_delete_refused);
     tcase_add_test(tc, entry_uuid_not_taken_from_others);
+    tcase_add_test(tc, unknown_exclude_group_excludes);
     suite_add_tcase(s, tc);
     return s;
 }
