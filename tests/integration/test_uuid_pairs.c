@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TCASE_TIMEOUT_S 240 /* two servers and bounded replication waits */
 
@@ -396,6 +397,35 @@ START_TEST(entry_uuid_not_taken_from_others)
 }
 END_TEST
 
+/* accesslog above the overlay would log group writes without the UUIDs the overlay adds to
+ * them, and delta-syncrepl consumers would store DN values without UUIDs: refused */
+START_TEST(accesslog_above_refused)
+{
+    char logdir[] = "/tmp/dmg-pairs-alog-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(logdir));
+    dmg_server_opts o = {
+        .modules = "accesslog",
+        .global_config = dmg_fmt("database mdb\nsuffix cn=accesslog\ndirectory \"%s\"\n"
+                                 "maxsize 104857600\n", logdir),
+        .overlay_config = OVERLAY_CONFIG
+                          "overlay accesslog\nlogdb cn=accesslog\nlogops writes\n",
+    };
+    dmg_server *s = NULL;
+    char *log = dmg_server_start_captured(&s, &o);
+    ck_assert_msg(s == NULL, "slapd started with accesslog above dynmailgroup");
+    ck_assert_msg(strstr(log, "dynmailgroup: overlay accesslog is configured after overlay "
+                              "dynmailgroup on this database: its records would lack the "
+                              "entryUUIDs the overlay adds to group writes; configure "
+                              "accesslog before dynmailgroup") != NULL,
+                  "no refusal in: %s", log);
+    free(log);
+    /* what mdb may have created before slapd gave up */
+    unlink(dmg_fmt("%s/data.mdb", logdir));
+    unlink(dmg_fmt("%s/lock.mdb", logdir));
+    ck_assert_msg(rmdir(logdir) == 0, "rmdir %s", logdir);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -410,6 +440,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, ambiguous_delete_refused);
     tcase_add_test(tc, entry_uuid_not_taken_from_others);
     tcase_add_test(tc, unknown_exclude_group_excludes);
+    tcase_add_test(tc, accesslog_above_refused);
     suite_add_tcase(s, tc);
     return s;
 }
