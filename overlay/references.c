@@ -161,17 +161,25 @@ dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn )
 /* ---- which UUID goes with which DN value -------------------------------------------------- */
 
 /* Value i of a DN attribute and value j of its companion go together when the entry the DN
- * names carries that UUID: pairs are found by content, never by position alone.  Position is
- * only the overlay's own order; plain syncrepl does not keep it (a consumer applies a changed
- * value as a delete and an add, so after a rename rewrite the DN values are reordered while the
- * companion is not).  The values left over are those whose entry was renamed or deleted
- * without a rewrite following: one DN and one UUID left pair with each other; more cannot be
- * told apart (ambiguous) and are not paired. */
+ * names carries that UUID: pairs are found by content, not by position.  Position is only the
+ * overlay's own order; plain syncrepl does not keep it (once both nodes hold a group's
+ * attributes in the same order, a consumer applies a changed value as a delete and an add: a
+ * rename rewrite moves the DN value to the end while its UUID stays in place).
+ *
+ * The values left over are those whose entry was renamed or deleted without a rewrite
+ * following (a crash, a node without the overlay).  Such a DN value has not changed since it
+ * was written with its UUID, in the same write and in the same order; deletes and adds, the
+ * overlay's and replication's alike, keep the relative order of the values they leave, and
+ * only the rewrites (which make values current, so paired by content) move values.  So when
+ * as many DN values as UUIDs are left over, the k-th of each go together.  When the numbers
+ * differ (something wrote one attribute without the other), which is whose cannot be told:
+ * they are not paired (ambiguous). */
 typedef struct dmg_ref_pairs {
 	Attribute *d, *u;	/* the DN values and the companion; either may be NULL */
 	int *uuid_of;		/* per DN value: the index of its UUID in u, or -1 */
 	int *dn_of;		/* per UUID: the index of its DN value in d, or -1 */
-	int inferred;		/* the DN value paired as the only one left over, or -1 */
+	int *inferred;		/* per DN value: paired as left over, not by its entry */
+	unsigned n_inferred;
 	unsigned stale_d, stale_u;	/* values left unpaired */
 } dmg_ref_pairs;
 
@@ -190,23 +198,49 @@ dmg_ref_pairs_find( dmg_ref_pairs *p, struct berval *uuid, unsigned pos )
 	return -1;
 }
 
+/* The values left over, paired in order when there are as many of each */
+static void
+dmg_ref_pairs_left_over( dmg_ref_pairs *p, unsigned nd, unsigned nu )
+{
+	unsigned i, j = 0;
+
+	for ( i = 0; i < nd; i++ )
+		p->stale_d += p->uuid_of[i] < 0;
+	for ( i = 0; i < nu; i++ )
+		p->stale_u += p->dn_of[i] < 0;
+	if ( p->stale_d != p->stale_u )
+		return;
+	for ( i = 0; i < nd; i++ ) {
+		if ( p->uuid_of[i] >= 0 )
+			continue;
+		while ( p->dn_of[j] >= 0 )
+			j++;
+		p->uuid_of[i] = j;
+		p->dn_of[j] = i;
+		p->inferred[i] = 1;
+		p->n_inferred++;
+	}
+	p->stale_d = p->stale_u = 0;
+}
+
 static void
 dmg_ref_pairs_init( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
 	dmg_ref_pairs *p )
 {
 	unsigned i, nd, nu;
-	int last_d = -1, last_u = -1;
 
 	memset( p, 0, sizeof( *p ) );
-	p->inferred = -1;
 	p->d = g ? attr_find( g->e_attrs, ad ) : NULL;
 	p->u = g ? attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) : NULL;
 	nd = p->d ? p->d->a_numvals : 0;
 	nu = p->u ? p->u->a_numvals : 0;
-	p->uuid_of = op->o_tmpalloc( ( nd + nu + 1 ) * sizeof( int ), op->o_tmpmemctx );
+	p->uuid_of = op->o_tmpalloc( ( 2 * nd + nu + 1 ) * sizeof( int ), op->o_tmpmemctx );
 	p->dn_of = p->uuid_of + nd;
+	p->inferred = p->dn_of + nu;
 	for ( i = 0; i < nd + nu; i++ )
 		p->uuid_of[i] = -1;	/* and dn_of */
+	for ( i = 0; i < nd; i++ )
+		p->inferred[i] = 0;
 	for ( i = 0; nu && i < nd; i++ ) {
 		Entry *x = dmg_entry_get( op, on, &p->d->a_nvals[i] );
 		struct berval *uuid = x ? dmg_entry_uuid( x ) : NULL;
@@ -219,30 +253,14 @@ dmg_ref_pairs_init( Operation *op, slap_overinst *on, Entry *g, AttributeDescrip
 		if ( x )
 			dmg_entry_release( op, on, x );
 	}
-	for ( i = 0; i < nd; i++ ) {
-		if ( p->uuid_of[i] < 0 ) {
-			p->stale_d++;
-			last_d = i;
-		}
-	}
-	for ( i = 0; i < nu; i++ ) {
-		if ( p->dn_of[i] < 0 ) {
-			p->stale_u++;
-			last_u = i;
-		}
-	}
-	if ( p->stale_d == 1 && p->stale_u == 1 ) {
-		p->uuid_of[last_d] = last_u;
-		p->dn_of[last_u] = last_d;
-		p->inferred = last_d;
-	}
+	dmg_ref_pairs_left_over( p, nd, nu );
 }
 
 static void
 dmg_ref_pairs_free( Operation *op, dmg_ref_pairs *p )
 {
 	op->o_tmpfree( p->uuid_of, op->o_tmpmemctx );
-	p->uuid_of = p->dn_of = NULL;
+	p->uuid_of = p->dn_of = p->inferred = NULL;
 }
 
 /* Are there DN values that name no entry of theirs and UUIDs left that cannot be told
@@ -250,7 +268,14 @@ dmg_ref_pairs_free( Operation *op, dmg_ref_pairs *p )
 static int
 dmg_ref_pairs_ambiguous( dmg_ref_pairs *p )
 {
-	return p->inferred < 0 && p->stale_d && p->stale_u;
+	return p->stale_d && p->stale_u;
+}
+
+/* Was DN value i paired as left over (its DN does not name the entry)? */
+static int
+dmg_ref_pairs_inferred( dmg_ref_pairs *p, int i )
+{
+	return i >= 0 && p->inferred[i];
 }
 
 /* The index of DN value ndn in p->d, or -1 */
@@ -298,7 +323,7 @@ dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescript
 
 	dmg_ref_pairs_init( op, on, g, ad, &p );
 	i = dmg_ref_pairs_dn_index( &p, ndn );
-	if ( i >= 0 && i == p.inferred ) {
+	if ( dmg_ref_pairs_inferred( &p, i ) ) {
 		e = dmg_uuid_entry_get( op, on, dmg_ref_pairs_uuid( &p, i ) );
 	} else if ( i >= 0 && p.uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( &p ) ) {
 		/* one of the UUIDs left over is this value's: which one is not known, but the
@@ -324,7 +349,7 @@ dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription
 	if ( attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) == NULL )
 		return 0;
 	dmg_ref_pairs_init( op, on, g, ad, &p );
-	stale = p.stale_d || p.stale_u;
+	stale = p.n_inferred || p.stale_d || p.stale_u;
 	dmg_ref_pairs_free( op, &p );
 	return stale;
 }
@@ -369,7 +394,7 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 		dmg_uuid_found uf;
 
 		/* the value as stored when it names the entry: found by the pairing's lookup */
-		if ( i >= 0 && i != p.inferred ) {
+		if ( i >= 0 && !dmg_ref_pairs_inferred( &p, i ) ) {
 			dmg_refs_push( op, out, &d->a_vals[i], &d->a_nvals[i] );
 			continue;
 		}
@@ -566,9 +591,9 @@ dmg_uuid_of_value( Operation *op, slap_overinst *on, dmg_ref_pairs *before, Attr
 	Entry *x = NULL;
 	int found;
 
-	if ( paired && b == before->inferred )
+	if ( paired && dmg_ref_pairs_inferred( before, b ) )
 		x = dmg_uuid_entry_get( op, on, paired );
-	if ( paired && ( b != before->inferred || x ) ) {
+	if ( paired && ( !dmg_ref_pairs_inferred( before, b ) || x ) ) {
 		ber_dupbv( val, &before->u->a_vals[before->uuid_of[b]] );
 		ber_dupbv( nval, paired );
 		if ( x )

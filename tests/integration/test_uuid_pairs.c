@@ -284,23 +284,23 @@ START_TEST(two_values_naming_one_entry_refused)
 }
 END_TEST
 
-/* uid=p and uid=q were uid=old1 and uid=old2: which UUID is whose cannot be told */
+/* Two values naming entries renamed without the group following, one UUID: which value it
+ * belongs to cannot be told (the numbers differ, so the order says nothing) */
 START_TEST(ambiguous_delete_refused)
 {
     dmg_server *s = start_without_overlay();
     char *p = person(s, "p"), *q = person(s, "q");
     stored_group(s, "amb", dmg_fmt("dmgIncludeMember: uid=old1," PEOPLE "\n"
                                    "dmgIncludeMember: uid=old2," PEOPLE "\n"
-                                   "dmgIncludeMemberUUID: %s\ndmgIncludeMemberUUID: %s\n",
-                                   p, q));
+                                   "dmgIncludeMemberUUID: %s\n", p));
     overlay_add(s);
 
     const char *g = "cn=amb," GROUPS;
     LDAP *pm = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
-    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE "\nuid=q," PEOPLE);
-    /* a write keeping both keeps both UUIDs */
+    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE);
+    /* a write keeping both values keeps the UUID */
     DMG_EXPECT_OK(dmg_modify(pm, g, "replace: description\ndescription: kept\n"), "description");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", dmg_sorted_lines(dmg_fmt("%s\n%s", p, q)));
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
     dmg_result r = dmg_modify(pm, g, "delete: dmgIncludeMember\n"
                                      "dmgIncludeMember: uid=old1," PEOPLE "\n");
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
@@ -308,7 +308,7 @@ START_TEST(ambiguous_delete_refused)
                            "entries were renamed or deleted without the group following; which "
                            "entryUUID is its own cannot be told: delete or replace them all in "
                            "one write");
-    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE "\nuid=q," PEOPLE);
+    DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE);
     /* all of them at once */
     DMG_EXPECT_OK(dmg_modify(pm, g, "replace: dmgIncludeMember\n"
                                     "dmgIncludeMember: uid=q," PEOPLE "\n"),
