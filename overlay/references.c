@@ -3,7 +3,8 @@
  * A group names other entries in six DN-valued attributes: dmgDepartment, the overrides
  * dmgIncludeMember and dmgExcludeMember, and the roles dmgAdministrator, dmgAuditor and
  * dmgApplicant.  Each has a UUID companion (dmgDepartmentUUID, ...) holding the entryUUID of
- * every entry named, value i of one pairing with value i of the other:
+ * every entry named, a DN value and a UUID pairing when the entry the DN names carries the UUID
+ * (dmg_ref_pairs_init; the values' order is not relied on):
  *  - the write guard adds the companions' changes to the very write that changes the DN
  *    values (dmg_refs_pair_write): one operation, one CSN, one accesslog record;
  *  - membership, roles and reverse lookups read the UUIDs (dmg_refs_current): an entry's
