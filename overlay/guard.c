@@ -1351,6 +1351,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 {
 	dmg_role role = dmg_role_on( op, on, group );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
+	Entry *after = NULL;
 	int rc;
 
 	if ( role == DMG_ROLE_NONE )
@@ -1368,7 +1369,12 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 		return dmg_refuse_undisclosed_target( op, rs );
 	/* the new RDN's values are added to the group (and the old ones removed): the frontend
 	 * has made them modifications, checked like a modify's */
-	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, NULL ) )
+	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, &after ) )
+		return dmg_send_refusal( op, rs, &v );
+	/* a new RDN may name an entry (dmgDepartment=...): its UUID goes with it */
+	rc = dmg_pair_references( op, on, group, after, &op->orr_modlist, &v );
+	entry_free( after );
+	if ( rc != LDAP_SUCCESS )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT && ( rc = dmg_grant( op, rs ) ) != SLAP_CB_CONTINUE )
 		return rc;

@@ -750,7 +750,7 @@ dmg_pair_kind( Operation *op, slap_overinst *on, const dmg_ref_kind *k, Entry *b
 	}
 	dmg_ref_pairs_free( op, &bp );
 	if ( rc != LDAP_SUCCESS
-		|| dmg_uuids_unchanged( before ? attr_find( before->e_attrs, *k->uuid ) : NULL, nvals, n )
+		|| dmg_uuids_unchanged( attr_find( after->e_attrs, *k->uuid ), nvals, n )
 		|| op->o_tag == LDAP_REQ_ADD ) {
 		if ( rc == LDAP_SUCCESS && n && op->o_tag == LDAP_REQ_ADD )
 			attr_merge( op->ora_e, *k->uuid, vals, nvals );

@@ -397,6 +397,42 @@ START_TEST(entry_uuid_not_taken_from_others)
 }
 END_TEST
 
+/* A new RDN may not give a UUID companion; an entry made a group keeps no companion the
+ * overlay did not write (one the rootdn stored there with Relax Rules beforehand) */
+START_TEST(companions_only_from_the_overlay)
+{
+    dmg_server *s = start_without_overlay();
+    char *m = person(s, "m");
+    const char *forge = "cn=forge," GROUPS;
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, dmg_fmt("dn: %s\nobjectClass: applicationProcess\ncn: forge\n"
+                                          "dmgAdministratorUUID: %s\n", forge, m)),
+                  forge);
+    overlay_add(s);
+
+    LDAP *ml = dmg_connect(s, "uid=m," PEOPLE, DMG_PASSWORD);
+    dmg_result res = dmg_rename(ml, "uid=m," PEOPLE, dmg_fmt("dmgAdministratorUUID=%s", m),
+                                NULL, 0);
+    DMG_ASSERT_RC(res, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(res.diag, "dmgAdministratorUUID: written by the server only (the entryUUID "
+                             "of each entry the group names); the rootdn may give it with the "
+                             "Relax Rules control");
+    /* (a change of structural object class needs Relax Rules) */
+    DMG_EXPECT_OK(dmg_modify_ext(r, forge, "replace: objectClass\nobjectClass: dynamicMailGroup\n"
+                                           "-\nadd: mail\nmail: forge@example.com\n-\n"
+                                           "add: dmgDepartment\ndmgDepartment: " PEOPLE "\n",
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "make it a group");
+    ASSERT_ROOT_VALUES(s, forge, "dmgAdministratorUUID", "");
+    DMG_ASSERT_RC(dmg_modify(ml, forge, "replace: description\ndescription: m\n"),
+                  LDAP_INSUFFICIENT_ACCESS);
+    dmg_disconnect(ml);
+    dmg_disconnect(r);
+    free(m);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* accesslog above the overlay would log group writes without the UUIDs the overlay adds to
  * them, and delta-syncrepl consumers would store DN values without UUIDs: refused */
 START_TEST(accesslog_above_refused)
@@ -441,6 +477,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, entry_uuid_not_taken_from_others);
     tcase_add_test(tc, unknown_exclude_group_excludes);
     tcase_add_test(tc, accesslog_above_refused);
+    tcase_add_test(tc, companions_only_from_the_overlay);
     suite_add_tcase(s, tc);
     return s;
 }
