@@ -491,6 +491,30 @@ dmg_refs_requested( Operation *op )
 	return 0;
 }
 
+/* May op learn where each entry of r is now?  A current DN that is not among the stored values
+ * was found as the rootdn: shown only when the requester may see that entry, else the values
+ * are shown as stored (they reveal nothing new). */
+static int
+dmg_refs_disclosed( Operation *op, slap_overinst *on, Attribute *stored, dmg_refs *r )
+{
+	unsigned i;
+
+	for ( i = 0; i < r->a.a_numvals; i++ ) {
+		Entry *x;
+		int ok;
+
+		if ( dmg_bvarray_has_dn( stored->a_nvals, &r->a.a_nvals[i] ) )
+			continue;
+		if ( ( x = dmg_entry_get( op, on, &r->a.a_nvals[i] ) ) == NULL )
+			return 0;
+		ok = dmg_entry_disclosed( op, on, x );
+		dmg_entry_release( op, on, x );
+		if ( !ok )
+			return 0;
+	}
+	return 1;
+}
+
 int
 dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
 {
@@ -506,7 +530,8 @@ dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
 			continue;
 		if ( ( rc = dmg_refs_current( op, on, rs->sr_entry, ad, &r ) ) != LDAP_SUCCESS )
 			break;
-		if ( r.dangling == NULL && dmg_refs_differ( a, &r ) ) {
+		if ( r.dangling == NULL && dmg_refs_differ( a, &r )
+			&& dmg_refs_disclosed( op, on, a, &r ) ) {
 			rs_entry2modifiable( op, rs, on );
 			attr_delete( &rs->sr_entry->e_attrs, ad );
 			attr_merge( rs->sr_entry, ad, r.a.a_vals, r.a.a_nvals );

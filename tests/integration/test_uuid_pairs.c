@@ -433,6 +433,44 @@ START_TEST(companions_only_from_the_overlay)
 }
 END_TEST
 
+/* A value naming an entry renamed without the group following is shown with the entry's
+ * current DN only to readers who may see that entry: to others, as stored */
+START_TEST(current_dn_shown_only_when_disclosed)
+{
+    dmg_server_opts o = {
+        .without_overlay = 1,
+        .config_dir = 1,
+        .db_config = "index entryUUID eq\n"
+                     "access to dn.subtree=\"ou=Secret," DMG_SUFFIX "\" by users none\n"
+                     "access to * by * read\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: ou=Secret," DMG_SUFFIX "\nobjectClass: organizationalUnit\n"
+                                  "ou: Secret\n"),
+                  "ou=Secret");
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: uid=s2,ou=Secret," DMG_SUFFIX "\n"
+                                  "objectClass: inetOrgPerson\nuid: s2\ncn: s2\nsn: s2\n"),
+                  "uid=s2");
+    char *uuid = root_values(s, "uid=s2,ou=Secret," DMG_SUFFIX, "entryUUID");
+    stored_group(s, "sec", dmg_fmt("dmgDepartment: " FINANCE "\n"
+                                   "dmgIncludeMember: uid=s,ou=Secret," DMG_SUFFIX "\n"
+                                   "dmgIncludeMemberUUID: %s\n", uuid));
+    overlay_add(s);
+
+    const char *g = "cn=sec," GROUPS;
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=s2,ou=Secret," DMG_SUFFIX);
+    LDAP *rd = dmg_connect(s, "uid=reader,ou=System," DMG_SUFFIX, DMG_PASSWORD);
+    DMG_ASSERT_VALUES(rd, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember",
+                      "uid=s,ou=Secret," DMG_SUFFIX);
+    dmg_disconnect(rd);
+    dmg_disconnect(r);
+    free(uuid);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* accesslog above the overlay would log group writes without the UUIDs the overlay adds to
  * them, and delta-syncrepl consumers would store DN values without UUIDs: refused */
 START_TEST(accesslog_above_refused)
@@ -478,6 +516,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, unknown_exclude_group_excludes);
     tcase_add_test(tc, accesslog_above_refused);
     tcase_add_test(tc, companions_only_from_the_overlay);
+    tcase_add_test(tc, current_dn_shown_only_when_disclosed);
     suite_add_tcase(s, tc);
     return s;
 }
