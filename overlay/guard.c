@@ -530,8 +530,8 @@ dmg_cycle_prepend( Operation *op, slap_overinst *on, dmg_cycle *cy, Entry *x )
 	cy->path[len + have] = '\0';
 }
 
-/* Does the entry ndn stand, at any depth, for the group being written?  Read as stored (the
- * rootdn's view: a cycle is one whoever reads).  On finding one, the groups on the way are in
+/* Does the entry ndn stand, at any depth, for the group being written?  Read as the rootdn
+ * reads it (a cycle is one whoever reads), overrides by their UUIDs.  On finding one, the groups on the way are in
  * cy->path. */
 static int
 dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy )
@@ -555,7 +555,17 @@ dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy
 		return 0;
 	for ( i = 0; ads[i] && !found; i++ ) {
 		Attribute *a = dmg_names_members( x, *ads[i] ) ? attr_find( x->e_attrs, *ads[i] ) : NULL;
+		dmg_refs r;
 
+		/* overrides as expansion follows them: the entries their UUIDs name now (a stored
+		 * DN may predate a rename, and hide the cycle) */
+		if ( a && dmg_ad_is_reference( *ads[i] )
+			&& dmg_refs_current( op, on, x, *ads[i], &r ) == LDAP_SUCCESS ) {
+			for ( j = 0; j < r.a.a_numvals && !found; j++ )
+				found = dmg_reaches( op, on, &r.a.a_nvals[j], cy );
+			dmg_refs_free( op, &r );
+			continue;
+		}
 		for ( j = 0; a && j < a->a_numvals && !found; j++ )
 			found = dmg_reaches( op, on, &a->a_nvals[j], cy );
 	}
@@ -592,10 +602,11 @@ dmg_check_overrides( Operation *op, dmg_info *di, Entry *e, Entry *before,
 		if ( ( x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] ) ) == NULL )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
 				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
-		dmg_entry_release( op, on, x );
 		memset( &cy, 0, sizeof( cy ) );
 		cy.target = &e->e_nname;
-		cycle = dmg_reaches( op, on, &a->a_nvals[i], &cy );
+		/* from the entry named now (the value may predate a rename) */
+		cycle = dmg_reaches( op, on, &x->e_nname, &cy );
+		dmg_entry_release( op, on, x );
 		ber_bvarray_free_x( cy.seen, op->o_tmpmemctx );
 		if ( cycle )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,

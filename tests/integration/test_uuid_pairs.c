@@ -471,6 +471,30 @@ START_TEST(current_dn_shown_only_when_disclosed)
 }
 END_TEST
 
+/* Group b includes group a under the DN a had before a rename no rewrite followed: including
+ * b in a makes a cycle, found through b's UUID */
+START_TEST(cycle_through_a_renamed_group_refused)
+{
+    dmg_server *s = start_without_overlay();
+    stored_group(s, "a", "dmgDepartment: " FINANCE "\n");
+    char *a = root_values(s, "cn=a," GROUPS, "entryUUID");
+    stored_group(s, "b", dmg_fmt("dmgIncludeMember: cn=a-old," GROUPS "\n"
+                                 "dmgIncludeMemberUUID: %s\n", a));
+    overlay_add(s);
+
+    LDAP *r = root_on(s);
+    dmg_result res = dmg_modify(r, "cn=a," GROUPS, "add: dmgIncludeMember\n"
+                                                   "dmgIncludeMember: cn=b," GROUPS "\n");
+    DMG_ASSERT_RC(res, LDAP_CONSTRAINT_VIOLATION);
+    DMG_ASSERT_STR(res.diag, "dmgIncludeMember: \"cn=b," GROUPS "\" would make a cycle of "
+                             "groups: \"cn=a," GROUPS "\" -> \"cn=b," GROUPS "\" -> \"cn=a,"
+                             GROUPS "\"");
+    dmg_disconnect(r);
+    free(a);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* accesslog above the overlay would log group writes without the UUIDs the overlay adds to
  * them, and delta-syncrepl consumers would store DN values without UUIDs: refused */
 START_TEST(accesslog_above_refused)
@@ -517,6 +541,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, accesslog_above_refused);
     tcase_add_test(tc, companions_only_from_the_overlay);
     tcase_add_test(tc, current_dn_shown_only_when_disclosed);
+    tcase_add_test(tc, cycle_through_a_renamed_group_refused);
     suite_add_tcase(s, tc);
     return s;
 }
