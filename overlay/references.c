@@ -325,7 +325,11 @@ dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescript
 	dmg_ref_pairs_init( op, on, g, ad, &p );
 	i = dmg_ref_pairs_dn_index( &p, ndn );
 	if ( dmg_ref_pairs_inferred( &p, i ) ) {
+		/* the entry its UUID names; when that is gone, the one its DN names (the write
+		 * then pairs the value with that entry's UUID, dmg_uuid_of_value) */
 		e = dmg_uuid_entry_get( op, on, dmg_ref_pairs_uuid( &p, i ) );
+		if ( e == NULL )
+			e = dmg_entry_get( op, on, ndn );
 	} else if ( i >= 0 && p.uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( &p ) ) {
 		/* one of the UUIDs left over is this value's: which one is not known, but the
 		 * value names an entry when one of them does */

@@ -7,10 +7,17 @@
  *    delete and an add, so it stores the DN values in another order than their UUIDs. A
  *    value deleted there by a client, and an entry deleted there, take exactly their own
  *    UUID: nobody else loses a role or a membership, nobody keeps one.
- *  - "pairs" (one server): two values naming one entry are refused (its UUID would be stored
- *    twice, which replicas refuse); a delete among values whose UUIDs cannot be told apart
- *    (two entries renamed while the overlay did not run) is refused with a message saying
- *    so, deleting them all is not.
+ *  - "pairs" (a server per test; most store a group's state with the overlay not loaded, as a
+ *    crash or a node without the overlay leaves it, then add the overlay over cn=config):
+ *    two values naming one entry are refused (its UUID would be stored twice, which replicas
+ *    refuse); a delete among values whose UUIDs cannot be told apart is refused with a message
+ *    saying so, deleting them all is not; entryUUID may not be written by clients and an
+ *    entryUUID two entries carry gives no role; a nested exclude group whose members cannot be
+ *    found excludes; accesslog above the overlay is refused; a new RDN may not give a
+ *    companion and an entry made a group keeps no companion the overlay did not write; a
+ *    current DN is shown only to readers who may see the entry; the cycle check follows
+ *    UUIDs; rename and delete follow-ups match a value by its UUID; a paired UUID naming
+ *    no entry does not block writes.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strdup with -std=c99 */
@@ -495,6 +502,56 @@ START_TEST(cycle_through_a_renamed_group_refused)
 }
 END_TEST
 
+/* uid=a was renamed to uid=x with no rewrite following, and a new entry took uid=a: the
+ * group's value uid=a is x's (by its UUID).  Deleting the new uid=a leaves it. */
+START_TEST(follow_ups_match_by_uuid)
+{
+    dmg_server *s = start_without_overlay();
+    char *x = person(s, "x");
+    free(person(s, "a"));
+    stored_group(s, "m2", dmg_fmt("dmgDepartment: " FINANCE "\n"
+                                  "dmgIncludeMember: uid=a," PEOPLE "\n"
+                                  "dmgIncludeMemberUUID: %s\n", x));
+    overlay_add(s);
+
+    const char *g = "cn=m2," GROUPS;
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_delete(r, "uid=a," PEOPLE), "delete the new uid=a");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
+    char *stored = stored_value(s, g, "dmgIncludeMember", 0);
+    DMG_ASSERT_STR(stored, "uid=a," PEOPLE);
+    free(stored);
+    DMG_ASSERT_VALUES(r, g, LDAP_SCOPE_BASE, NULL, "member", "uid=x," PEOPLE "\n" FIN_MEMBERS);
+    dmg_disconnect(r);
+    free(x);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* The auditor uid=y was deleted with no follow-up and a new uid=y hired: the group can still
+ * be written, and the value then names the new entry */
+START_TEST(dangling_paired_uuid_does_not_block_writes)
+{
+    dmg_server *s = start_without_overlay();
+    char *old = person(s, "y");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_delete(r, "uid=y," PEOPLE), "delete uid=y");
+    char *y = person(s, "y");
+    stored_group(s, "m4", dmg_fmt("dmgDepartment: " FINANCE "\ndmgAuditor: uid=y," PEOPLE "\n"
+                                  "dmgAuditorUUID: %s\n", old));
+    overlay_add(s);
+
+    const char *g = "cn=m4," GROUPS;
+    DMG_EXPECT_OK(dmg_modify(r, g, "replace: description\ndescription: written\n"),
+                  "write a group whose auditor was replaced");
+    ASSERT_ROOT_VALUES(s, g, "dmgAuditorUUID", y);
+    dmg_disconnect(r);
+    free(old);
+    free(y);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* accesslog above the overlay would log group writes without the UUIDs the overlay adds to
  * them, and delta-syncrepl consumers would store DN values without UUIDs: refused */
 START_TEST(accesslog_above_refused)
@@ -542,6 +599,8 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, companions_only_from_the_overlay);
     tcase_add_test(tc, current_dn_shown_only_when_disclosed);
     tcase_add_test(tc, cycle_through_a_renamed_group_refused);
+    tcase_add_test(tc, follow_ups_match_by_uuid);
+    tcase_add_test(tc, dangling_paired_uuid_does_not_block_writes);
     suite_add_tcase(s, tc);
     return s;
 }
