@@ -218,13 +218,16 @@ void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_ca
 
 /* ---- the requester's roles (access.c) ------------------------------------------------------ */
 
+/* The length of a normalized entryUUID (UUIDNormalize: the 16 octets of the UUID) */
+#define DMG_UUID_LEN 16
+
 /* Decided by each hook before it reads the database, kept on the operation (o_extra) until
  * dmg_who_end; copies of the operation see it too. */
 typedef struct dmg_who {
 	OpExtra oe;
 	unsigned root : 1, postmaster : 1, privileged : 1;
-	struct berval uuid;	/* the entryUUID of the requester's entry (normalized), or empty */
-	char uuid_buf[16];
+	ber_len_t uuid_len;	/* the entryUUID of the requester's entry (normalized), 0: none */
+	char uuid_buf[DMG_UUID_LEN];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 /* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */

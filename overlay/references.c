@@ -44,13 +44,16 @@ static const dmg_ref_kind dmg_ref_kinds[] = {
 };
 #define DMG_REFS_MAX 6
 
+/* The kind whose DN attribute (of_uuid: whose companion) ad is, or NULL */
 static const dmg_ref_kind *
-dmg_ref_kind_of( AttributeDescription *ad )
+dmg_ref_kind_find( AttributeDescription *ad, int of_uuid )
 {
 	int i;
 
 	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
-		if ( ad->ad_type == ( *dmg_ref_kinds[i].dn )->ad_type )
+		AttributeDescription **x = of_uuid ? dmg_ref_kinds[i].uuid : dmg_ref_kinds[i].dn;
+
+		if ( ad->ad_type == ( *x )->ad_type )
 			return &dmg_ref_kinds[i];
 	}
 	return NULL;
@@ -59,13 +62,13 @@ dmg_ref_kind_of( AttributeDescription *ad )
 int
 dmg_ad_is_reference( AttributeDescription *ad )
 {
-	return dmg_ref_kind_of( ad ) != NULL;
+	return dmg_ref_kind_find( ad, 0 ) != NULL;
 }
 
 AttributeDescription *
 dmg_ref_uuid_ad( AttributeDescription *ad )
 {
-	const dmg_ref_kind *k = dmg_ref_kind_of( ad );
+	const dmg_ref_kind *k = dmg_ref_kind_find( ad, 0 );
 
 	return k ? *k->uuid : NULL;
 }
@@ -73,13 +76,7 @@ dmg_ref_uuid_ad( AttributeDescription *ad )
 int
 dmg_ad_is_reference_uuid( AttributeDescription *ad )
 {
-	int i;
-
-	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
-		if ( ad->ad_type == ( *dmg_ref_kinds[i].uuid )->ad_type )
-			return 1;
-	}
-	return 0;
+	return dmg_ref_kind_find( ad, 1 ) != NULL;
 }
 
 struct berval *
@@ -1039,7 +1036,7 @@ typedef struct dmg_ref_change {
 	struct berval old_ndn;		/* tmpmem copies: the operation's own change */
 	struct berval new_dn, new_ndn;	/* a rename's; empty after a delete: the values go */
 	struct berval uuid;		/* the entry's entryUUID (in uuid_buf), or empty */
-	char uuid_buf[64];
+	char uuid_buf[DMG_UUID_LEN];
 } dmg_ref_change;
 
 /* A value naming old_ndn or an entry below it, moved below new_dn; the RDNs below the renamed
@@ -1413,7 +1410,7 @@ dmg_pick_every( const dmg_ref_kind *k )
 int
 dmg_references_follow_rename( Operation *op, slap_overinst *on )
 {
-	char buf[64];
+	char buf[DMG_UUID_LEN];
 	struct berval ubv;
 
 	return dmg_references_follow( op, on, dmg_pick_every,
@@ -1423,7 +1420,7 @@ dmg_references_follow_rename( Operation *op, slap_overinst *on )
 int
 dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	char buf[64];
+	char buf[DMG_UUID_LEN];
 	struct berval ubv, *uuid = dmg_target_uuid( op, on, &ubv, buf, sizeof( buf ) );
 	int rc;
 
