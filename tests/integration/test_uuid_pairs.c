@@ -349,6 +349,10 @@ START_TEST(unknown_exclude_group_excludes)
     DMG_ASSERT_RC(dmg_compare(r, "cn=top," GROUPS, "member", "uid=p," PEOPLE),
                   LDAP_COMPARE_FALSE);
     DMG_ASSERT_DNS(r, GROUPS, LDAP_SCOPE_ONELEVEL, "(member=uid=p," PEOPLE ")", "");
+    /* the group itself: no answer rather than a wrong one */
+    dmg_result res = dmg_compare(r, "cn=ex," GROUPS, "member", "uid=p," PEOPLE);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the compared attribute");
     dmg_disconnect(r);
     free(p);
     ck_assert_int_eq(dmg_server_stop(s), 0);
