@@ -304,10 +304,11 @@ int dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry 
  * value predates a rename */
 void dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored,
 	Modifications *ml );
-/* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
- * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
-Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
-	struct berval *ndn );
+/* The entry the value ndn of attribute ad of group g names, in *e (NULL: none; give it back
+ * with dmg_entry_release): by its paired UUID when the group has one for it (the value may
+ * predate a rename), else by DN.  The UUID lookup's result code: a failure is no answer. */
+int dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	struct berval *ndn, Entry **e );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 

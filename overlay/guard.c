@@ -109,13 +109,14 @@ dmg_name_for_requester( Operation *op, slap_overinst *on, struct berval *ndn, ch
  * had before the write (before: NULL on add) needs only to exist, so that a write is not
  * refused for what others put there; it is found by its UUID when the group has one for it
  * (the DN may predate a rename no rewrite has followed yet). */
-static Entry *
+static int
 dmg_named_entry_get( Operation *op, slap_overinst *on, Entry *before, AttributeDescription *ad,
-	struct berval *ndn )
+	struct berval *ndn, Entry **x )
 {
 	if ( before && dmg_entry_names( before, ad, ndn ) )
-		return dmg_ref_entry_get( op, on, before, ad, ndn );
-	return dmg_entry_get_disclosed( op, on, ndn );
+		return dmg_ref_entry_get( op, on, before, ad, ndn, x );
+	*x = dmg_entry_get_disclosed( op, on, ndn );
+	return LDAP_SUCCESS;
 }
 
 /* ---- lookups ------------------------------------------------------------------------------------ */
@@ -199,6 +200,23 @@ dmg_refuse_unchecked( dmg_verdict *v, int rc, const char *attr, struct berval *v
 		"changed", attr, val->bv_val, what, ldap_err2string( rc ), rc );
 }
 
+/* The entry value val of attribute ad names (dmg_named_entry_get), or NULL with the refusal in
+ * v: it names none, or it could not be looked up */
+static Entry *
+dmg_named_entry_or_refuse( Operation *op, slap_overinst *on, Entry *before,
+	AttributeDescription *ad, struct berval *val, struct berval *nval, dmg_verdict *v )
+{
+	Entry *x = NULL;
+	int rc = dmg_named_entry_get( op, on, before, ad, nval, &x );
+
+	if ( rc != LDAP_SUCCESS )
+		dmg_refuse_unchecked( v, rc, ad->ad_cname.bv_val, val, "the entry it names" );
+	else if ( x == NULL )
+		dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
+			ad->ad_cname.bv_val, val->bv_val );
+	return x;
+}
+
 /* Refuses the write when another entry (another group with groups_only) has address mail */
 static int
 dmg_check_mail_free( Operation *op, struct berval *mail, struct berval *self, int groups_only,
@@ -260,12 +278,12 @@ dmg_check_departments( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg
 			"(dynmailgroup-max-departments)", a->a_numvals, di->max_departments );
 	dmg_op_as_root( op, &root );
 	for ( i = 0; i < a->a_numvals; i++ ) {
-		Entry *d = dmg_named_entry_get( op, on, before, dmg_ad.department, &a->a_nvals[i] );
+		Entry *d = dmg_named_entry_or_refuse( op, on, before, dmg_ad.department,
+			&a->a_vals[i], &a->a_nvals[i], v );
 		int is_dept;
 
 		if ( d == NULL )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-				"dmgDepartment: \"%s\" does not exist", a->a_vals[i].bv_val );
+			return v->rc;
 		is_dept = test_filter( &root, d, di->dept_filter ) == LDAP_COMPARE_TRUE;
 		dmg_entry_release( op, on, d );
 		if ( !is_dept )
@@ -475,11 +493,11 @@ dmg_check_identities( Operation *op, Entry *e, Entry *before, AttributeDescripti
 	unsigned i;
 
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		Entry *x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] );
+		Entry *x = dmg_named_entry_or_refuse( op, on, before, ad, &a->a_vals[i],
+			&a->a_nvals[i], v );
 
 		if ( x == NULL )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
-				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
+			return v->rc;
 		dmg_entry_release( op, on, x );
 	}
 	return LDAP_SUCCESS;
@@ -599,9 +617,9 @@ dmg_check_overrides( Operation *op, dmg_info *di, Entry *e, Entry *before,
 		if ( dn_match( &a->a_nvals[i], &e->e_nname ) )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"%s: \"%s\" is the group itself", ad->ad_cname.bv_val, a->a_vals[i].bv_val );
-		if ( ( x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] ) ) == NULL )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
-				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
+		if ( ( x = dmg_named_entry_or_refuse( op, on, before, ad, &a->a_vals[i],
+				&a->a_nvals[i], v ) ) == NULL )
+			return v->rc;
 		memset( &cy, 0, sizeof( cy ) );
 		cy.target = &e->e_nname;
 		/* from the entry named now (the value may predate a rename) */

@@ -296,50 +296,51 @@ dmg_ref_pairs_uuid( dmg_ref_pairs *p, int i )
 	return i >= 0 && p->uuid_of[i] >= 0 ? &p->u->a_nvals[p->uuid_of[i]] : NULL;
 }
 
-/* The entry whose entryUUID is nuuid, or NULL */
-static Entry *
-dmg_uuid_entry_get( Operation *op, slap_overinst *on, struct berval *nuuid )
+/* The entry whose entryUUID is nuuid in *e (NULL: none); the search's result code */
+static int
+dmg_uuid_entry_get( Operation *op, slap_overinst *on, struct berval *nuuid, Entry **e )
 {
 	dmg_uuid_found uf;
-	Entry *e = NULL;
+	int rc = dmg_uuid_locate( op, nuuid, &uf );
 
-	if ( dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS && uf.found ) {
-		e = dmg_entry_get( op, on, &uf.ndn );
+	*e = NULL;
+	if ( rc == LDAP_SUCCESS && uf.found ) {
+		*e = dmg_entry_get( op, on, &uf.ndn );
 		dmg_uuid_found_free( op, &uf );
 	}
-	return e;
+	return rc;
 }
 
-Entry *
+int
 dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
-	struct berval *ndn )
+	struct berval *ndn, Entry **e )
 {
 	dmg_ref_pairs p;
-	Entry *e = NULL;
 	unsigned j;
-	int i;
+	int i, rc = LDAP_SUCCESS;
 
+	*e = NULL;
 	dmg_ref_pairs_init( op, on, g, ad, &p );
 	i = dmg_ref_pairs_dn_index( &p, ndn );
 	if ( dmg_ref_pairs_inferred( &p, i ) ) {
 		/* the entry its UUID names; when that is gone, the one its DN names (the write
 		 * then pairs the value with that entry's UUID, dmg_uuid_of_value) */
-		e = dmg_uuid_entry_get( op, on, dmg_ref_pairs_uuid( &p, i ) );
-		if ( e == NULL )
-			e = dmg_entry_get( op, on, ndn );
+		rc = dmg_uuid_entry_get( op, on, dmg_ref_pairs_uuid( &p, i ), e );
+		if ( rc == LDAP_SUCCESS && *e == NULL )
+			*e = dmg_entry_get( op, on, ndn );
 	} else if ( i >= 0 && p.uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( &p ) ) {
 		/* one of the UUIDs left over is this value's: which one is not known, but the
 		 * value names an entry when one of them does */
-		for ( j = 0; e == NULL && j < p.u->a_numvals; j++ ) {
+		for ( j = 0; rc == LDAP_SUCCESS && *e == NULL && j < p.u->a_numvals; j++ ) {
 			if ( p.dn_of[j] < 0 )
-				e = dmg_uuid_entry_get( op, on, &p.u->a_nvals[j] );
+				rc = dmg_uuid_entry_get( op, on, &p.u->a_nvals[j], e );
 		}
 	} else {
 		/* a verified pair (the DN names the entry itself), or no UUID for it */
-		e = dmg_entry_get( op, on, ndn );
+		*e = dmg_entry_get( op, on, ndn );
 	}
 	dmg_ref_pairs_free( op, &p );
-	return e;	/* NULL: a failed search is logged there; the answer is "does not exist" */
+	return rc;
 }
 
 int
@@ -618,8 +619,10 @@ dmg_uuid_of_value( Operation *op, slap_overinst *on, dmg_ref_pairs *before, Attr
 	Entry *x = NULL;
 	int found;
 
-	if ( paired && dmg_ref_pairs_inferred( before, b ) )
-		x = dmg_uuid_entry_get( op, on, paired );
+	/* a UUID that could not be looked up is kept (the guard refused such a write already) */
+	if ( paired && dmg_ref_pairs_inferred( before, b )
+		&& dmg_uuid_entry_get( op, on, paired, &x ) != LDAP_SUCCESS )
+		x = NULL;
 	if ( paired && ( !dmg_ref_pairs_inferred( before, b ) || x ) ) {
 		ber_dupbv( val, &before->u->a_vals[before->uuid_of[b]] );
 		ber_dupbv( nval, paired );

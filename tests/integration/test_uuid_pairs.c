@@ -330,7 +330,8 @@ START_TEST(ambiguous_delete_refused)
 END_TEST
 
 /* A nested group in dmgExcludeMember whose members cannot be found (the entryUUID it names is
- * carried by two entries) excludes: the reverse test fails closed */
+ * carried by two entries) excludes: the reverse test fails closed; compares and writes of that
+ * group get no answer rather than a wrong one */
 START_TEST(unknown_exclude_group_excludes)
 {
     dmg_server *s = start_without_overlay();
@@ -353,6 +354,12 @@ START_TEST(unknown_exclude_group_excludes)
     dmg_result res = dmg_compare(r, "cn=ex," GROUPS, "member", "uid=p," PEOPLE);
     DMG_ASSERT_RC(res, LDAP_OTHER);
     DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the compared attribute");
+    /* nor can it be written: whether its value names an entry is not known */
+    res = dmg_modify(r, "cn=ex," GROUPS, "replace: description\ndescription: x\n");
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dmgIncludeMember: \"uid=old," PEOPLE "\": could not check the "
+                             "entry it names (Other (e.g., implementation specific) error, 80); "
+                             "nothing was changed");
     dmg_disconnect(r);
     free(p);
     ck_assert_int_eq(dmg_server_stop(s), 0);
