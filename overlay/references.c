@@ -543,14 +543,19 @@ dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
 	return rc;
 }
 
-/* "<attribute> <value>" for each value of vals */
+/* "<attribute> <value>" for each value of vals that op may read in attribute ad of group: a
+ * dangling value shows what the attribute holds, so it is given only to those who may read it */
 static void
-dmg_dangling_add( Operation *op, AttributeDescription *ad, BerVarray vals, BerVarray *out )
+dmg_dangling_add( Operation *op, Entry *group, AttributeDescription *ad, BerVarray vals,
+	BerVarray *out )
 {
+	AccessControlState state = ACL_STATE_INIT;
 	struct berval bv;
 	unsigned i;
 
 	for ( i = 0; vals && !BER_BVISNULL( &vals[i] ); i++ ) {
+		if ( !access_allowed( op, group, ad, &vals[i], ACL_READ, &state ) )
+			continue;
 		bv.bv_len = ad->ad_cname.bv_len + 1 + vals[i].bv_len;
 		bv.bv_val = op->o_tmpalloc( bv.bv_len + 1, op->o_tmpmemctx );
 		snprintf( bv.bv_val, bv.bv_len + 1, "%s %s", ad->ad_cname.bv_val, vals[i].bv_val );
@@ -594,7 +599,7 @@ dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *ta
 			break;
 		if ( !r.owned )
 			dmg_dangling_dns( op, on, &r );
-		dmg_dangling_add( op, ad, r.dangling, &vals );
+		dmg_dangling_add( op, group, ad, r.dangling, &vals );
 		dmg_refs_free( op, &r );
 	}
 	if ( rc == LDAP_SUCCESS && vals )

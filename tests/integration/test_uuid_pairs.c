@@ -15,7 +15,9 @@
  *    entryUUID two entries carry gives no role; a nested exclude group whose members cannot be
  *    found excludes; accesslog above the overlay is refused; a new RDN may not give a
  *    companion and an entry made a group keeps no companion the overlay did not write; a
- *    current DN is shown only to readers who may see the entry; the cycle check follows
+ *    current DN is shown only to readers who may see the entry, a dangling reference only to
+ *    readers of the value; writes of a group whose UUIDs cannot be looked up are refused
+ *    with other (80), as are compares on it; the cycle check follows
  *    UUIDs; rename and delete follow-ups match a value by its UUID; a paired UUID naming
  *    no entry does not block writes.
  */
@@ -451,6 +453,40 @@ START_TEST(companions_only_from_the_overlay)
 }
 END_TEST
 
+/* A dangling reference shows a value of the group: only to those who may read that value */
+START_TEST(dangling_shown_only_to_readers_of_the_value)
+{
+    dmg_server_opts o = {
+        .without_overlay = 1,
+        .config_dir = 1,
+        .db_config = "index entryUUID eq\n"
+                     "access to attrs=dmgIncludeMember by users none\n"
+                     "access to * by * read\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
+                  PEOPLE);
+    char *gone = person(s, "gone");
+    DMG_EXPECT_OK(dmg_delete(r, "uid=gone," PEOPLE), "delete uid=gone");
+    stored_group(s, "dang", dmg_fmt("dmgDepartment: " FINANCE "\n"
+                                    "dmgIncludeMember: uid=gone," PEOPLE "\n"
+                                    "dmgIncludeMemberUUID: %s\n", gone));
+    overlay_add(s);
+
+    const char *g = "cn=dang," GROUPS;
+    DMG_ASSERT_VALUES(r, g, LDAP_SCOPE_BASE, NULL, "dmgDanglingReference",
+                      "dmgIncludeMember uid=gone," PEOPLE);
+    LDAP *rd = dmg_connect(s, "uid=reader,ou=System," DMG_SUFFIX, DMG_PASSWORD);
+    DMG_ASSERT_VALUES(rd, g, LDAP_SCOPE_BASE, NULL, "dmgDanglingReference", "");
+    dmg_disconnect(rd);
+    dmg_disconnect(r);
+    free(gone);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* A value naming an entry renamed without the group following is shown with the entry's
  * current DN only to readers who may see that entry: to others, as stored */
 START_TEST(current_dn_shown_only_when_disclosed)
@@ -609,6 +645,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, accesslog_above_refused);
     tcase_add_test(tc, companions_only_from_the_overlay);
     tcase_add_test(tc, current_dn_shown_only_when_disclosed);
+    tcase_add_test(tc, dangling_shown_only_to_readers_of_the_value);
     tcase_add_test(tc, cycle_through_a_renamed_group_refused);
     tcase_add_test(tc, follow_ups_match_by_uuid);
     tcase_add_test(tc, dangling_paired_uuid_does_not_block_writes);
