@@ -569,6 +569,12 @@ START_TEST(follow_ups_match_by_uuid)
     DMG_ASSERT_STR(stored, "uid=a," PEOPLE);
     free(stored);
     DMG_ASSERT_VALUES(r, g, LDAP_SCOPE_BASE, NULL, "member", "uid=x," PEOPLE "\n" FIN_MEMBERS);
+    /* deleted by both its stored and its current DN in one write: removed once, with its UUID */
+    DMG_EXPECT_OK(dmg_modify(r, g, "delete: dmgIncludeMember\ndmgIncludeMember: uid=a," PEOPLE
+                                   "\ndmgIncludeMember: uid=x," PEOPLE "\n"),
+                  "delete by both DNs");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", "");
+    DMG_ASSERT_VALUES(r, g, LDAP_SCOPE_BASE, NULL, "member", FIN_MEMBERS);
     dmg_disconnect(r);
     free(x);
     ck_assert_int_eq(dmg_server_stop(s), 0);
