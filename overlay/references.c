@@ -221,6 +221,26 @@ dmg_ref_pairs_left_over( dmg_ref_pairs *p, unsigned nd, unsigned nu )
 	p->stale_d = p->stale_u = 0;
 }
 
+/* A DN value naming an entry whose entryUUID the companion does not hold: the DN attribute was
+ * written without the overlay (a node or a tool without it, accesslog above it), or a new
+ * entry took the DN of one renamed without the group following.  The UUIDs are followed;
+ * logged once per group and value, for the administrator to correct the group. */
+static void
+dmg_ref_pair_inconsistent( slap_overinst *on, Entry *g, struct berval *val )
+{
+	struct berval key;
+	char buf[1024];
+
+	key.bv_len = snprintf( buf, sizeof( buf ), "%s|%s", g->e_nname.bv_val, val->bv_val );
+	key.bv_val = buf;
+	if ( key.bv_len >= sizeof( buf ) )
+		key.bv_len = sizeof( buf ) - 1;
+	if ( dmg_log_once( on->on_bi.bi_private, "pair", &key ) )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "\"%s\": value \"%s\" names an entry whose "
+			"entryUUID the group does not hold; the group's entryUUIDs are followed, "
+			"rewrite the value to correct it\n", g->e_name.bv_val, val->bv_val );
+}
+
 static void
 dmg_ref_pairs_init( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
 	dmg_ref_pairs *p )
@@ -247,6 +267,8 @@ dmg_ref_pairs_init( Operation *op, slap_overinst *on, Entry *g, AttributeDescrip
 		if ( j >= 0 ) {
 			p->uuid_of[i] = j;
 			p->dn_of[j] = i;
+		} else if ( uuid ) {
+			dmg_ref_pair_inconsistent( on, g, &p->d->a_vals[i] );
 		}
 		if ( x )
 			dmg_entry_release( op, on, x );
