@@ -339,7 +339,7 @@ START_TEST(unknown_exclude_group_excludes)
     dmg_server *s = start_without_overlay();
     char *p = person(s, "p");
     free(person(s, "twin"));
-    stored_group(s, "ex", dmg_fmt("dmgIncludeMember: uid=old," PEOPLE "\n"
+    stored_group(s, "ex", dmg_fmt("dmgSendPolicy: members\ndmgIncludeMember: uid=old," PEOPLE "\n"
                                   "dmgIncludeMemberUUID: %s\n", p));
     stored_group(s, "top", "dmgDepartment: " PEOPLE "\ndmgExcludeMember: cn=ex," GROUPS "\n");
     LDAP *r = root_on(s);
@@ -356,6 +356,11 @@ START_TEST(unknown_exclude_group_excludes)
     dmg_result res = dmg_compare(r, "cn=ex," GROUPS, "member", "uid=p," PEOPLE);
     DMG_ASSERT_RC(res, LDAP_OTHER);
     DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the compared attribute");
+    /* a send decision on it is an error (the MTA defers), not a reject */
+    static const char *const dec[] = { "dmgDecision", NULL };
+    res = dmg_search(r, GROUPS, LDAP_SCOPE_ONELEVEL,
+                     "(&(mail=ex@example.com)(dmgSender=p@example.com))", dec, NULL, NULL);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
     /* nor can it be written: whether its value names an entry is not known */
     res = dmg_modify(r, "cn=ex," GROUPS, "replace: description\ndescription: x\n");
     DMG_ASSERT_RC(res, LDAP_OTHER);
