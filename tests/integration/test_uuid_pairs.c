@@ -10,7 +10,7 @@
  *  - "pairs" (a server per test; most store a group's state with the overlay not loaded, as a
  *    crash or a node without the overlay leaves it, then add the overlay over cn=config):
  *    two values naming one entry are refused (its UUID would be stored twice, which replicas
- *    refuse); a delete among values whose UUIDs cannot be told apart is refused with a message
+ *    refuse) and a rename rewrite never makes a value twice; a delete among values whose UUIDs cannot be told apart is refused with a message
  *    saying so, deleting them all is not; entryUUID may not be written by clients and an
  *    entryUUID two entries carry gives no role; a nested exclude group whose members cannot be
  *    found excludes; accesslog above the overlay is refused; a new RDN may not give a
@@ -288,6 +288,31 @@ START_TEST(two_values_naming_one_entry_refused)
     ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
     DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=x," PEOPLE);
     dmg_disconnect(pm);
+    free(x);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* A group holding two values for one entry (its DN before a rename no rewrite followed, and
+ * its current DN, stored where the overlay did not run): renaming the entry back to the old
+ * DN leaves one value, not the same value twice */
+START_TEST(rename_rewrite_never_doubles_a_value)
+{
+    dmg_server *s = start_without_overlay();
+    char *x = person(s, "x");
+    stored_group(s, "twice", dmg_fmt("dmgDepartment: " FINANCE "\n"
+                                     "dmgIncludeMember: uid=a," PEOPLE "\n"
+                                     "dmgIncludeMember: uid=x," PEOPLE "\n"
+                                     "dmgIncludeMemberUUID: %s\n", x));
+    overlay_add(s);
+
+    const char *g = "cn=twice," GROUPS;
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_rename(r, "uid=x," PEOPLE, "uid=a", NULL, 1), "rename x back to a");
+    DMG_ASSERT_VALUES_EXT(r, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember", "uid=a," PEOPLE,
+                          DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
+    dmg_disconnect(r);
     free(x);
     ck_assert_int_eq(dmg_server_stop(s), 0);
 }
@@ -660,6 +685,7 @@ static Suite *pairs_suite(void)
     tc = dmg_tcase("pairs");
     tcase_add_test(tc, two_values_naming_one_entry_refused);
     tcase_add_test(tc, ambiguous_delete_refused);
+    tcase_add_test(tc, rename_rewrite_never_doubles_a_value);
     tcase_add_test(tc, entry_uuid_not_taken_from_others);
     tcase_add_test(tc, unknown_exclude_group_excludes);
     tcase_add_test(tc, accesslog_above_refused);
