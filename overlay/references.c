@@ -137,8 +137,9 @@ dmg_uuid_locate( Operation *op, struct berval *nuuid, dmg_uuid_found *uf )
 	cb.sc_private = uf;
 	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, &eq, &cb );
 	if ( rc == LDAP_SUCCESS && uf->found > 1 ) {
-		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%d entries carry entryUUID %s (\"%s\" one of "
-			"them): none is taken for it\n", uf->found, nuuid->bv_val, uf->dn.bv_val );
+		/* (nuuid is the normalized form: 16 octets, not text) */
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%d entries carry the entryUUID of \"%s\": none "
+			"is taken for it\n", uf->found, uf->dn.bv_val );
 		dmg_uuid_found_free( op, uf );
 		return LDAP_OTHER;
 	}
