@@ -49,7 +49,12 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 		return -1;
 	if ( ndns == NULL )
 		return 0;
-	dmg_rule_from_entry( op, ctx->on, ctx->group, &r );
+	/* a rule whose entries cannot be found answers nothing (the decision is an error) */
+	if ( ( ctx->rc = dmg_rule_from_entry( op, ctx->on, ctx->group, &r ) ) != LDAP_SUCCESS ) {
+		dmg_rule_free( op, &r );
+		ber_bvarray_free_x( ndns, op->o_tmpmemctx );
+		return -1;
+	}
 	for ( i = 0; !yes && !BER_BVISNULL( &ndns[i] ); i++ ) {
 		Entry *u = NULL;
 

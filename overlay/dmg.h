@@ -226,13 +226,16 @@ void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_ca
 
 /* ---- the requester's roles (access.c) ------------------------------------------------------ */
 
+/* The length of a normalized entryUUID (UUIDNormalize: the 16 octets of the UUID) */
+#define DMG_UUID_LEN 16
+
 /* Decided by each hook before it reads the database, kept on the operation (o_extra) until
  * dmg_who_end; copies of the operation see it too. */
 typedef struct dmg_who {
 	OpExtra oe;
 	unsigned root : 1, postmaster : 1, privileged : 1;
-	struct berval uuid;	/* the entryUUID of the requester's entry (normalized), or empty */
-	char uuid_buf[16];
+	ber_len_t uuid_len;	/* the entryUUID of the requester's entry (normalized), 0: none */
+	char uuid_buf[DMG_UUID_LEN];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 /* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */
@@ -293,6 +296,8 @@ int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescrip
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */
 int dmg_ad_is_reference_uuid( AttributeDescription *ad );
+/* Does entryUUID nuuid name the entry ndn and no other? */
+int dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn );
 /* The normalized entryUUID of e, or NULL */
 struct berval *dmg_entry_uuid( Entry *e );
 /* Does the group name the requester (dmg_who's UUID) in reference attribute ad? */
@@ -313,18 +318,21 @@ int dmg_refs_requested( Operation *op );
 int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target );
 /* The write guard's part (guard.c): the UUID companions after a write of a group (after: the
  * group as the write leaves it), appended to the write where they change (mods NULL: an add,
- * whose entry gets them); before is the group before a modify, NULL for an add */
-void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
-	Modifications **mods );
+ * whose entry gets them); before is the group before a modify, NULL for an add.  A refusal
+ * (two values naming one entry, a delete of values whose UUIDs cannot be told apart) is
+ * returned with its text. */
+int dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods, char *text, size_t len );
 /* The guard's part before it checks a modify of the group stored: a value deleted by the
  * current DN of the entry it names (as reads show it) is deleted as stored, when the stored
  * value predates a rename */
 void dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored,
 	Modifications *ml );
-/* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
- * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
-Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
-	struct berval *ndn );
+/* The entry the value ndn of attribute ad of group g names, in *e (NULL: none; give it back
+ * with dmg_entry_release): by its paired UUID when the group has one for it (the value may
+ * predate a rename), else by DN.  The UUID lookup's result code: a failure is no answer. */
+int dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	struct berval *ndn, Entry **e );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 

@@ -722,7 +722,8 @@ dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *
 	return dmg_static_each( op, x, dmg_static_has_value, &c );
 }
 
-/* Is e one of the members the entry ndn stands for (itself, or a group's members)? */
+/* Is e one of the members the entry ndn stands for (itself, or a group's members)?  -1 when
+ * a group's rule could not be read (the entries it names could not be found). */
 static int
 dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, dmg_path *up )
 {
@@ -746,8 +747,10 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 	if ( kind != DMG_NAMED_ENTRY && dmg_named_group_readable( op, on, x ) ) {
 		if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
+		} else if ( dmg_rule_from_entry( op, on, x, &r ) != LDAP_SUCCESS ) {
+			yes = -1;	/* not known (logged): see dmg_override_for */
+			dmg_rule_free( op, &r );
 		} else {
-			dmg_rule_from_entry( op, on, x, &r );
 			dmg_rule_why_path( op, on, &r, e, up, &why );
 			yes = why.member;
 			dmg_why_free( op, &why );
@@ -762,7 +765,8 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 }
 
 /* The value of override attribute a of the group at here that stands for e: *via 0 when it
- * names e itself, 1 when it names a group e is a member of; -1 when none does. */
+ * names e itself, 1 when it names a group e is a member of; -1 when none does.  A group whose
+ * members are not known fails closed: it excludes e, and includes nobody. */
 static int
 dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_path *here,
 	int *via )
@@ -776,7 +780,9 @@ dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_
 		}
 	}
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		if ( dmg_named_has( op, on, &a->a_nvals[i], e, here ) ) {
+		int has = dmg_named_has( op, on, &a->a_nvals[i], e, here );
+
+		if ( has > 0 || ( has < 0 && a->a_desc == dmg_ad.exclude_member ) ) {
 			*via = 1;
 			return i;
 		}
@@ -1644,8 +1650,10 @@ dmg_group_deps( Operation *op, slap_overinst *on, Entry *group, dmg_tags *deps )
 	for ( i = 0; rule[i]; i++ )
 		dmg_deps_add( deps, *rule[i] );
 	dmg_deps_of_filter( deps, di->dept_filter );
-	/* the rule's filter: the member filter and the conditions */
-	dmg_rule_from_entry( op, on, group, &r );
+	/* the rule's filter: the member filter and the conditions (a rule whose entries could
+	 * not be looked up depends on anything) */
+	if ( dmg_rule_from_entry( op, on, group, &r ) != LDAP_SUCCESS )
+		deps->unbounded = 1;
 	dmg_deps_of_filter( deps, r.filter );
 	dmg_rule_free( op, &r );
 	if ( !dmg_is_root( op, on ) )
@@ -1825,7 +1833,7 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	Operation as;
 	dmg_who who;
 	dmg_rule r;
-	int member = 0;
+	int member = 0, rc = LDAP_SUCCESS;
 
 	if ( sep == NULL )
 		return NULL;
@@ -1844,9 +1852,17 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	}
 	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
 	if ( e ) {
-		dmg_rule_from_entry( &as, u->on, group, &r );
-		member = dmg_rule_has_member( &as, u->on, &r, e );
+		/* a rule whose entries could not be looked up: the list is dropped, not guessed */
+		rc = dmg_rule_from_entry( &as, u->on, group, &r );
+		if ( rc == LDAP_SUCCESS )
+			member = dmg_rule_has_member( &as, u->on, &r, e );
 		dmg_rule_free( &as, &r );
+	}
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_who_end( &as, &who );
+		dmg_entry_release( u->op, u->on, e );
+		dmg_entry_release( u->op, u->on, group );
+		return NULL;
 	}
 	ms = ch_calloc( 1, sizeof( dmg_members ) );
 	/* the write is committed: the updated list is as current as the one it replaces */
