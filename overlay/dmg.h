@@ -330,12 +330,14 @@ Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeD
 
 typedef struct dmg_rule {
 	struct berval ndn;	/* the group's (owned by the group entry, as the values below) */
+	Entry *entry;		/* the group's */
 	struct berval *depts;	/* normalized department DNs */
 	struct berval *dept_vals;	/* as stored */
 	int ndepts;
 	int include_sub;	/* dmgIncludeSubDepartments, default TRUE */
 	Attribute *conds;	/* dmgCondition as stored, or NULL */
-	Attribute *include, *exclude;	/* dmgIncludeMember, dmgExcludeMember, or NULL */
+	/* dmgIncludeMember, dmgExcludeMember, or NULL; set by dmg_rule_overrides only */
+	Attribute *include, *exclude;
 	dmg_refs dept_refs, include_refs, exclude_refs;	/* the current values above */
 	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
 } dmg_rule;
@@ -345,6 +347,11 @@ int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
 /* A failure to resolve the references is returned (logged); the rule then selects nobody */
 int dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r );
+/* The current values of the overrides (forward expansion): a failure to resolve them is
+ * returned (logged), the values are then unset */
+int dmg_rule_overrides( Operation *op, slap_overinst *on, dmg_rule *r );
+/* Does group g have values of reference attribute ad (as stored, or UUIDs only)? */
+int dmg_group_has_refs( Entry *g, AttributeDescription *ad );
 void dmg_rule_free( Operation *op, dmg_rule *r );
 /* The attribute a filter item asserts on; NULL for AND, OR, NOT, computed items and
  * extensible matches without an attribute */
@@ -370,6 +377,8 @@ typedef struct dmg_members {
 	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
 	 * requester who may not read the group's member): no value, not even a count */
 	int hidden;
+	/* an override named a group (or a cycle): the list depends on that group's members */
+	int names_group;
 	unsigned long gen;	/* a cached list: the generation it was computed at */
 } dmg_members;
 
@@ -433,6 +442,7 @@ typedef struct dmg_why {
 	int member;
 	dmg_why_reason reason;
 	struct berval detail;
+	int unknown;	/* a lookup failed: the verdict fails closed (not a member) */
 } dmg_why;
 void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
 void dmg_why_free( Operation *op, dmg_why *why );
