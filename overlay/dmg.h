@@ -289,6 +289,9 @@ void dmg_refs_free( Operation *op, dmg_refs *r );
 /* Does a DN value of attribute ad of g no longer name the entry its UUID names (a rename no
  * rewrite has followed yet)? */
 int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad );
+/* Does the UUID companion of attribute ad of g, which holds e's entryUUID, name e as
+ * dmg_refs_current resolves it: 1, 0, or -1 when the lookup failed (logged)? */
+int dmg_ref_uuid_names( Operation *op, Entry *g, AttributeDescription *ad, Entry *e );
 /* The UUID companion of reference attribute ad, or NULL */
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */

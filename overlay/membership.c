@@ -777,6 +777,7 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 typedef struct dmg_override_groups {
 	Attribute *u;
 	struct berval *dn, *ndn;
+	int twice;	/* an entryUUID carried by two groups */
 } dmg_override_groups;
 
 static int
@@ -789,13 +790,19 @@ dmg_override_groups_cb( Operation *op, SlapReply *rs )
 	if ( rs->sr_type != REP_SEARCH || dmg_named_kind_of( rs->sr_entry ) == DMG_NAMED_ENTRY
 		|| ( uuid = dmg_entry_uuid( rs->sr_entry ) ) == NULL )
 		return 0;
-	for ( i = 0; i < g->u->a_numvals; i++ ) {
-		if ( bvmatch( &g->u->a_nvals[i], uuid ) ) {
-			ber_dupbv_x( &g->dn[i], &rs->sr_entry->e_name, op->o_tmpmemctx );
-			ber_dupbv_x( &g->ndn[i], &rs->sr_entry->e_nname, op->o_tmpmemctx );
-			break;
-		}
+	for ( i = 0; i < g->u->a_numvals && !bvmatch( &g->u->a_nvals[i], uuid ); i++ )
+		;
+	if ( i == g->u->a_numvals )
+		return 0;
+	if ( g->ndn[i].bv_val ) {
+		/* two entries carry the UUID: which one the value names is not known */
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "\"%s\" and \"%s\" carry one entryUUID: "
+			"neither is taken for it\n", g->dn[i].bv_val, rs->sr_entry->e_name.bv_val );
+		g->twice = 1;
+		return 0;
 	}
+	ber_dupbv_x( &g->dn[i], &rs->sr_entry->e_name, op->o_tmpmemctx );
+	ber_dupbv_x( &g->ndn[i], &rs->sr_entry->e_nname, op->o_tmpmemctx );
 	return 0;
 }
 
@@ -833,6 +840,8 @@ dmg_override_groups_find( Operation *op, Attribute *u, dmg_override_groups *g )
 	dmg_op_as_root( op, &root );
 	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
 	filter_free_x( op, and, 1 );
+	if ( rc == LDAP_SUCCESS && g->twice )
+		return LDAP_OTHER;
 	return rc == LDAP_NO_SUCH_OBJECT ? LDAP_SUCCESS : rc;
 }
 
@@ -890,19 +899,23 @@ dmg_override_by_dn( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dm
 /* By UUID: e's entryUUID among the companion's values, then the groups among them (one
  * search), each tested in the order of the values */
 static int
-dmg_override_by_uuid( Operation *op, slap_overinst *on, Attribute *u, AttributeDescription *ad,
+dmg_override_by_uuid( Operation *op, slap_overinst *on, Entry *group, AttributeDescription *ad,
 	Entry *e, dmg_path *here, int *via, struct berval *named, int *unknown )
 {
+	Attribute *u = attr_find( group->e_attrs, dmg_ref_uuid_ad( ad ) );
 	struct berval *uuid = dmg_entry_uuid( e );
 	dmg_override_groups g = { 0 };
 	unsigned i;
 	int found = 0;
 
 	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
-		if ( bvmatch( &u->a_nvals[i], uuid ) ) {
+		if ( !bvmatch( &u->a_nvals[i], uuid ) )
+			continue;
+		if ( dmg_override_has( dmg_ref_uuid_names( op, group, ad, e ), ad, unknown ) ) {
 			*via = 0;
 			return 1;
 		}
+		break;
 	}
 	*via = 1;
 	if ( dmg_override_groups_find( op, u, &g ) != LDAP_SUCCESS ) {
@@ -927,12 +940,12 @@ static int
 dmg_override_why( Operation *op, slap_overinst *on, dmg_rule *r, AttributeDescription *ad,
 	Entry *e, dmg_path *here, dmg_why *why )
 {
-	Attribute *u = attr_find( r->entry->e_attrs, dmg_ref_uuid_ad( ad ) );
 	struct berval named = BER_BVNULL;
 	int include = ad == dmg_ad.include_member, via = 0, found;
 
-	if ( u )
-		found = dmg_override_by_uuid( op, on, u, ad, e, here, &via, &named, &why->unknown );
+	if ( attr_find( r->entry->e_attrs, dmg_ref_uuid_ad( ad ) ) )
+		found = dmg_override_by_uuid( op, on, r->entry, ad, e, here, &via, &named,
+			&why->unknown );
 	else
 		found = dmg_override_by_dn( op, on, attr_find( r->entry->e_attrs, ad ), e, here,
 			&via, &named, &why->unknown );
