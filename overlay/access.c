@@ -81,9 +81,10 @@ dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
 	if ( BER_BVISEMPTY( &op->o_ndn ) || ( e = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
 		return;
 	u = dmg_entry_uuid( e );
-	if ( u && u->bv_len <= sizeof( who->uuid_buf ) ) {
+	/* an entryUUID another entry carries too gives no role (references.c) */
+	if ( u && u->bv_len <= sizeof( who->uuid_buf ) && dmg_uuid_names_only( op, u, &op->o_ndn ) ) {
 		memcpy( who->uuid_buf, u->bv_val, u->bv_len );
-		who->uuid.bv_len = u->bv_len;
+		who->uuid_len = u->bv_len;
 	}
 	dmg_entry_release( op, on, e );
 }
@@ -154,12 +155,12 @@ dmg_requester_uuid( Operation *op, slap_overinst *on, struct berval *out )
 	BER_BVZERO( out );
 	if ( who == NULL ) {
 		/* every hook records the roles first; without them no role is held */
-		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s requester's entryUUID asked for outside "
+		Debug( LDAP_DEBUG_TRACE, DMG_LOG_PREFIX "%s requester's entryUUID asked for outside "
 			"a hook\n", op->o_log_prefix );
 		return;
 	}
 	out->bv_val = who->uuid_buf;
-	out->bv_len = who->uuid.bv_len;
+	out->bv_len = who->uuid_len;
 }
 
 int

@@ -5,20 +5,24 @@
  */
 #include "dmg.h"
 
+/* Is ndn a member (in *yes)?  A rule whose entries could not be found is an error: no answer
+ * rather than a wrong one. */
 static int
-dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn )
+dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn, int *yes )
 {
 	Entry *u = NULL;
 	dmg_rule r;
-	int yes;
+	int rc;
 
+	*yes = 0;
 	if ( ( u = dmg_entry_get( op, on, ndn ) ) == NULL )
-		return 0;
-	dmg_rule_from_entry( op, on, group, &r );
-	yes = dmg_rule_shows_member( op, on, group, &r, u );
+		return LDAP_SUCCESS;
+	rc = dmg_rule_from_entry( op, on, group, &r );
+	if ( rc == LDAP_SUCCESS )
+		rc = dmg_rule_tests_member( op, on, group, &r, u, yes );
 	dmg_rule_free( op, &r );
 	dmg_entry_release( op, on, u );
-	return yes;
+	return rc;
 }
 
 static int
@@ -30,8 +34,8 @@ dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct 
 
 	*yes = 0;
 	rc = dmg_entries_with_mail( op, on, addr, &ndns );
-	for ( i = 0; !*yes && ndns && !BER_BVISNULL( &ndns[i] ); i++ )
-		*yes = dmg_compare_member( op, on, group, &ndns[i] );
+	for ( i = 0; rc == LDAP_SUCCESS && !*yes && ndns && !BER_BVISNULL( &ndns[i] ); i++ )
+		rc = dmg_compare_member( op, on, group, &ndns[i], yes );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
 	return rc;
 }
@@ -56,19 +60,21 @@ dmg_compare_member_count( Operation *op, slap_overinst *on, Entry *group, struct
 }
 
 static int
-dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval *group_ndn )
+dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval *group_ndn,
+	int *yes )
 {
 	Entry *g = NULL;
-	int yes = 0;
+	int rc = LDAP_SUCCESS;
 
+	*yes = 0;
 	if ( ( g = dmg_entry_get( op, on, group_ndn ) ) == NULL )
-		return 0;
+		return LDAP_SUCCESS;
 	if ( dmg_entry_is_group( g )
 		&& access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
 		&& dmg_group_visible( op, on, g ) )
-		yes = dmg_compare_member( op, on, g, &e->e_nname );
+		rc = dmg_compare_member( op, on, g, &e->e_nname, yes );
 	dmg_entry_release( op, on, g );
-	return yes;
+	return rc;
 }
 
 /* Returns an LDAP result code: compareTrue/compareFalse, or an error. */
@@ -86,18 +92,19 @@ dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group, 
 	if ( get_assert( op ) && test_filter( op, e, get_assertion( op ) ) != LDAP_COMPARE_TRUE )
 		return LDAP_ASSERTION_FAILED;
 	if ( is_group && ad == dmg_ad.member )
-		yes = dmg_compare_member( op, on, e, val );
-	else if ( is_group && ( ad == dmg_ad.member_mail || ad == dmg_ad.member_count ) ) {
-		rc = ad == dmg_ad.member_mail ? dmg_compare_member_mail( op, on, e, val, &yes )
-			: dmg_compare_member_count( op, on, e, val, gen, &yes );
-		if ( rc != LDAP_SUCCESS )
-			return rc;
-	} else if ( !is_group && ad == dmg_ad.member_of )
-		yes = dmg_compare_member_of( op, on, e, val );
+		rc = dmg_compare_member( op, on, e, val, &yes );
+	else if ( is_group && ad == dmg_ad.member_mail )
+		rc = dmg_compare_member_mail( op, on, e, val, &yes );
+	else if ( is_group && ad == dmg_ad.member_count )
+		rc = dmg_compare_member_count( op, on, e, val, gen, &yes );
+	else if ( !is_group && ad == dmg_ad.member_of )
+		rc = dmg_compare_member_of( op, on, e, val, &yes );
 	else if ( ad == dmg_ad.member_of || dmg_ad_is_group_computed( ad ) )
-		yes = 0;	/* the attribute does not exist on this kind of entry */
+		rc = LDAP_SUCCESS;	/* the attribute does not exist on this kind of entry */
 	else
 		return LDAP_UNWILLING_TO_PERFORM;
+	if ( rc != LDAP_SUCCESS )
+		return rc;
 	return yes ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 }
 

@@ -226,13 +226,16 @@ void dmg_unlock_at_result( Operation *op, ldap_pvt_thread_mutex_t *lock, slap_ca
 
 /* ---- the requester's roles (access.c) ------------------------------------------------------ */
 
+/* The length of a normalized entryUUID (UUIDNormalize: the 16 octets of the UUID) */
+#define DMG_UUID_LEN 16
+
 /* Decided by each hook before it reads the database, kept on the operation (o_extra) until
  * dmg_who_end; copies of the operation see it too. */
 typedef struct dmg_who {
 	OpExtra oe;
 	unsigned root : 1, postmaster : 1, privileged : 1;
-	struct berval uuid;	/* the entryUUID of the requester's entry (normalized), or empty */
-	char uuid_buf[16];
+	ber_len_t uuid_len;	/* the entryUUID of the requester's entry (normalized), 0: none */
+	char uuid_buf[DMG_UUID_LEN];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 /* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */
@@ -296,6 +299,8 @@ int dmg_ref_uuid_names( Operation *op, Entry *g, AttributeDescription *ad, Entry
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */
 int dmg_ad_is_reference_uuid( AttributeDescription *ad );
+/* Does entryUUID nuuid name the entry ndn and no other? */
+int dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn );
 /* The normalized entryUUID of e, or NULL */
 struct berval *dmg_entry_uuid( Entry *e );
 /* Does the group name the requester (dmg_who's UUID) in reference attribute ad? */
@@ -316,18 +321,21 @@ int dmg_refs_requested( Operation *op );
 int dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target );
 /* The write guard's part (guard.c): the UUID companions after a write of a group (after: the
  * group as the write leaves it), appended to the write where they change (mods NULL: an add,
- * whose entry gets them); before is the group before a modify, NULL for an add */
-void dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
-	Modifications **mods );
+ * whose entry gets them); before is the group before a modify, NULL for an add.  A refusal
+ * (two values naming one entry, a delete of values whose UUIDs cannot be told apart) is
+ * returned with its text. */
+int dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods, char *text, size_t len );
 /* The guard's part before it checks a modify of the group stored: a value deleted by the
  * current DN of the entry it names (as reads show it) is deleted as stored, when the stored
  * value predates a rename */
 void dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored,
 	Modifications *ml );
-/* The entry the value ndn of attribute ad of group g names: by its paired UUID when the group
- * has one for it (the value may predate a rename), else by DN; dmg_entry_release it */
-Entry *dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
-	struct berval *ndn );
+/* The entry the value ndn of attribute ad of group g names, in *e (NULL: none; give it back
+ * with dmg_entry_release): by its paired UUID when the group has one for it (the value may
+ * predate a rename), else by DN.  The UUID lookup's result code: a failure is no answer. */
+int dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	struct berval *ndn, Entry **e );
 
 /* ---- a group's rule --------------------------------------------------------------------- */
 
@@ -434,6 +442,10 @@ int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e
 /* The same, as dynmailgroup-member-visibility shows group (whose rule r is) to op */
 int dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r,
 	Entry *e );
+/* The same in *yes; LDAP_OTHER when a lookup failed (logged; *yes then fails closed), for
+ * the callers that give no answer rather than a wrong one */
+int dmg_rule_tests_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e,
+	int *yes );
 /* Why e is or is not a member of the group with rule r (man page EXPLANATIONS); the detail
  * is in op->o_tmpmemctx (dmg_why_free).  dmg_rule_has_member is its verdict. */
 typedef enum dmg_why_reason {
@@ -445,7 +457,7 @@ typedef struct dmg_why {
 	int member;
 	dmg_why_reason reason;
 	struct berval detail;
-	int unknown;	/* a lookup failed: the verdict fails closed (not a member) */
+	int unknown;	/* the rule's own entries could not be found: the verdict fails closed */
 } dmg_why;
 void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
 void dmg_why_free( Operation *op, dmg_why *why );

@@ -20,6 +20,9 @@ static const dmg_stack_rule dmg_stack_rules[] = {
 		"it would send groups as stored, hidden ones included, to sync searches the "
 		"overlay refuses",
 		"configure syncprov before dynmailgroup" },
+	{ "accesslog", 1,
+		"its records would lack the entryUUIDs the overlay adds to group writes",
+		"configure accesslog before dynmailgroup" },
 	{ NULL }
 };
 

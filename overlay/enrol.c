@@ -56,10 +56,15 @@ dmg_enrol_sample_get( Operation *op, dmg_info *di, Attribute *depts, Entry *befo
 	cb.sc_response = dmg_enrol_sample_cb;
 	cb.sc_private = s;
 	for ( i = 0; depts && i < depts->a_numvals && s->n < DMG_ENROL_SAMPLE; i++ ) {
-		Entry *d = before ? dmg_ref_entry_get( op, on, before, dmg_ad.department,
-			&depts->a_nvals[i] ) : NULL;
+		Entry *d = NULL;
 		struct berval base = depts->a_nvals[i];
 
+		if ( before && ( rc = dmg_ref_entry_get( op, on, before, dmg_ad.department,
+				&depts->a_nvals[i], &d ) ) != LDAP_SUCCESS ) {
+			snprintf( text, len, "dmgDepartment: \"%s\" could not be looked up to check "
+				"the conditions (%d)", depts->a_vals[i].bv_val, rc );
+			return LDAP_OTHER;
+		}
 		if ( d ) {
 			ber_dupbv_x( &base, &d->e_nname, op->o_tmpmemctx );
 			dmg_entry_release( op, on, d );

@@ -46,6 +46,15 @@ dmg_refuse( dmg_verdict *v, int rc, const char *fmt, ... )
 	return rc;
 }
 
+/* The UUID companions of the group as the write leaves it, put on the write (references.c) */
+static int
+dmg_pair_references( Operation *op, slap_overinst *on, Entry *before, Entry *after,
+	Modifications **mods, dmg_verdict *v )
+{
+	v->rc = dmg_refs_pair_write( op, on, before, after, mods, v->text, sizeof( v->text ) );
+	return v->rc;
+}
+
 static int
 dmg_send_refusal( Operation *op, SlapReply *rs, dmg_verdict *v )
 {
@@ -100,13 +109,14 @@ dmg_name_for_requester( Operation *op, slap_overinst *on, struct berval *ndn, ch
  * had before the write (before: NULL on add) needs only to exist, so that a write is not
  * refused for what others put there; it is found by its UUID when the group has one for it
  * (the DN may predate a rename no rewrite has followed yet). */
-static Entry *
+static int
 dmg_named_entry_get( Operation *op, slap_overinst *on, Entry *before, AttributeDescription *ad,
-	struct berval *ndn )
+	struct berval *ndn, Entry **x )
 {
 	if ( before && dmg_entry_names( before, ad, ndn ) )
-		return dmg_ref_entry_get( op, on, before, ad, ndn );
-	return dmg_entry_get_disclosed( op, on, ndn );
+		return dmg_ref_entry_get( op, on, before, ad, ndn, x );
+	*x = dmg_entry_get_disclosed( op, on, ndn );
+	return LDAP_SUCCESS;
 }
 
 /* ---- lookups ------------------------------------------------------------------------------------ */
@@ -190,6 +200,23 @@ dmg_refuse_unchecked( dmg_verdict *v, int rc, const char *attr, struct berval *v
 		"changed", attr, val->bv_val, what, ldap_err2string( rc ), rc );
 }
 
+/* The entry value val of attribute ad names (dmg_named_entry_get), or NULL with the refusal in
+ * v: it names none, or it could not be looked up */
+static Entry *
+dmg_named_entry_or_refuse( Operation *op, slap_overinst *on, Entry *before,
+	AttributeDescription *ad, struct berval *val, struct berval *nval, dmg_verdict *v )
+{
+	Entry *x = NULL;
+	int rc = dmg_named_entry_get( op, on, before, ad, nval, &x );
+
+	if ( rc != LDAP_SUCCESS )
+		dmg_refuse_unchecked( v, rc, ad->ad_cname.bv_val, val, "the entry it names" );
+	else if ( x == NULL )
+		dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
+			ad->ad_cname.bv_val, val->bv_val );
+	return x;
+}
+
 /* Refuses the write when another entry (another group with groups_only) has address mail */
 static int
 dmg_check_mail_free( Operation *op, struct berval *mail, struct berval *self, int groups_only,
@@ -251,12 +278,12 @@ dmg_check_departments( Operation *op, dmg_info *di, Entry *e, Entry *before, dmg
 			"(dynmailgroup-max-departments)", a->a_numvals, di->max_departments );
 	dmg_op_as_root( op, &root );
 	for ( i = 0; i < a->a_numvals; i++ ) {
-		Entry *d = dmg_named_entry_get( op, on, before, dmg_ad.department, &a->a_nvals[i] );
+		Entry *d = dmg_named_entry_or_refuse( op, on, before, dmg_ad.department,
+			&a->a_vals[i], &a->a_nvals[i], v );
 		int is_dept;
 
 		if ( d == NULL )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
-				"dmgDepartment: \"%s\" does not exist", a->a_vals[i].bv_val );
+			return v->rc;
 		is_dept = test_filter( &root, d, di->dept_filter ) == LDAP_COMPARE_TRUE;
 		dmg_entry_release( op, on, d );
 		if ( !is_dept )
@@ -466,11 +493,11 @@ dmg_check_identities( Operation *op, Entry *e, Entry *before, AttributeDescripti
 	unsigned i;
 
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		Entry *x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] );
+		Entry *x = dmg_named_entry_or_refuse( op, on, before, ad, &a->a_vals[i],
+			&a->a_nvals[i], v );
 
 		if ( x == NULL )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
-				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
+			return v->rc;
 		dmg_entry_release( op, on, x );
 	}
 	return LDAP_SUCCESS;
@@ -521,8 +548,8 @@ dmg_cycle_prepend( Operation *op, slap_overinst *on, dmg_cycle *cy, Entry *x )
 	cy->path[len + have] = '\0';
 }
 
-/* Does the entry ndn stand, at any depth, for the group being written?  Read as stored (the
- * rootdn's view: a cycle is one whoever reads).  On finding one, the groups on the way are in
+/* Does the entry ndn stand, at any depth, for the group being written?  Read as the rootdn
+ * reads it (a cycle is one whoever reads), overrides by their UUIDs.  On finding one, the groups on the way are in
  * cy->path. */
 static int
 dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy )
@@ -546,7 +573,17 @@ dmg_reaches( Operation *op, slap_overinst *on, struct berval *ndn, dmg_cycle *cy
 		return 0;
 	for ( i = 0; ads[i] && !found; i++ ) {
 		Attribute *a = dmg_names_members( x, *ads[i] ) ? attr_find( x->e_attrs, *ads[i] ) : NULL;
+		dmg_refs r;
 
+		/* overrides as expansion follows them: the entries their UUIDs name now (a stored
+		 * DN may predate a rename, and hide the cycle) */
+		if ( a && dmg_ad_is_reference( *ads[i] )
+			&& dmg_refs_current( op, on, x, *ads[i], &r ) == LDAP_SUCCESS ) {
+			for ( j = 0; j < r.a.a_numvals && !found; j++ )
+				found = dmg_reaches( op, on, &r.a.a_nvals[j], cy );
+			dmg_refs_free( op, &r );
+			continue;
+		}
 		for ( j = 0; a && j < a->a_numvals && !found; j++ )
 			found = dmg_reaches( op, on, &a->a_nvals[j], cy );
 	}
@@ -580,13 +617,14 @@ dmg_check_overrides( Operation *op, dmg_info *di, Entry *e, Entry *before,
 		if ( dn_match( &a->a_nvals[i], &e->e_nname ) )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
 				"%s: \"%s\" is the group itself", ad->ad_cname.bv_val, a->a_vals[i].bv_val );
-		if ( ( x = dmg_named_entry_get( op, on, before, ad, &a->a_nvals[i] ) ) == NULL )
-			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: \"%s\" does not exist",
-				ad->ad_cname.bv_val, a->a_vals[i].bv_val );
-		dmg_entry_release( op, on, x );
+		if ( ( x = dmg_named_entry_or_refuse( op, on, before, ad, &a->a_vals[i],
+				&a->a_nvals[i], v ) ) == NULL )
+			return v->rc;
 		memset( &cy, 0, sizeof( cy ) );
 		cy.target = &e->e_nname;
-		cycle = dmg_reaches( op, on, &a->a_nvals[i], &cy );
+		/* from the entry named now (the value may predate a rename) */
+		cycle = dmg_reaches( op, on, &x->e_nname, &cy );
+		dmg_entry_release( op, on, x );
 		ber_bvarray_free_x( cy.seen, op->o_tmpmemctx );
 		if ( cycle )
 			return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION,
@@ -993,10 +1031,15 @@ dmg_check_no_computed( Modifications *ml, Entry *e, dmg_verdict *v )
 }
 
 /* The UUID companions of references are the server's: the rootdn may load them with the
- * Relax Rules control (a migration, a restore); replication writes them unchecked */
+ * Relax Rules control (a migration, a restore); replication writes them unchecked.  So is
+ * entryUUID, which groups name entries by: slapd lets anyone with manage access give it with
+ * Relax Rules, which would let them take another entry's roles. */
 static int
 dmg_refuse_reference_uuid( Operation *op, AttributeDescription *ad, dmg_verdict *v )
 {
+	if ( ad->ad_type == slap_schema.si_ad_entryUUID->ad_type && !be_isroot( op ) )
+		return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "entryUUID: written by the server "
+			"only (groups name entries by it)" );
 	if ( !dmg_ad_is_reference_uuid( ad ) || ( be_isroot( op ) && get_relax( op ) ) )
 		return LDAP_SUCCESS;
 	return dmg_refuse( v, LDAP_CONSTRAINT_VIOLATION, "%s: written by the server only (the "
@@ -1095,7 +1138,8 @@ dmg_add_group( Operation *op, SlapReply *rs, slap_overinst *on )
 	if ( dmg_validate_group( op, di, op->ora_e, NULL, &v ) || dmg_stamp_applicant( op, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
 	/* the UUIDs of the entries it names, in the same write (references.c) */
-	dmg_refs_pair_write( op, on, NULL, op->ora_e, NULL );
+	if ( dmg_pair_references( op, on, NULL, op->ora_e, NULL, &v ) )
+		return dmg_send_refusal( op, rs, &v );
 	/* the preview first: it answers the Post-Read control itself, with the requester's
 	 * rights, which the grant would otherwise refuse */
 	if ( ( rc = dmg_preview_group( op, rs, on, NULL, op->ora_e ) ) != SLAP_CB_CONTINUE )
@@ -1232,7 +1276,10 @@ dmg_modify_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *stored
 	dmg_refs_deletes_as_stored( op, on, stored, op->orm_modlist );
 	if ( dmg_check_group_write( op, on, stored, op->orm_modlist, role, &v, &after ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_refs_pair_write( op, on, stored, after, &op->orm_modlist );
+	if ( dmg_pair_references( op, on, stored, after, &op->orm_modlist, &v ) ) {
+		entry_free( after );
+		return dmg_send_refusal( op, rs, &v );
+	}
 	rc = dmg_preview_group( op, rs, on, stored, after );
 	entry_free( after );
 	if ( rc != SLAP_CB_CONTINUE )
@@ -1252,9 +1299,9 @@ dmg_check_new_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *aft
 
 	if ( role != DMG_ROLE_ROOT && role != DMG_ROLE_POSTMASTER )
 		return dmg_refuse_creation( op, rs );
-	if ( dmg_validate_group( op, di, after, NULL, &v ) || dmg_stamp_applicant_mod( op, after, mods, &v ) )
+	if ( dmg_validate_group( op, di, after, NULL, &v ) || dmg_stamp_applicant_mod( op, after, mods, &v )
+		|| dmg_pair_references( op, on, NULL, after, mods, &v ) )
 		return dmg_send_refusal( op, rs, &v );
-	dmg_refs_pair_write( op, on, NULL, after, mods );
 	return SLAP_CB_CONTINUE;
 }
 
@@ -1345,6 +1392,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 {
 	dmg_role role = dmg_role_on( op, on, group );
 	dmg_verdict v = { LDAP_SUCCESS, "" };
+	Entry *after = NULL;
 	int rc;
 
 	if ( role == DMG_ROLE_NONE )
@@ -1362,7 +1410,12 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 		return dmg_refuse_undisclosed_target( op, rs, on, group, 1 );
 	/* the new RDN's values are added to the group (and the old ones removed): the frontend
 	 * has made them modifications, checked like a modify's */
-	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, NULL ) )
+	if ( dmg_check_group_write( op, on, group, op->orr_modlist, role, &v, &after ) )
+		return dmg_send_refusal( op, rs, &v );
+	/* a new RDN may name an entry (dmgDepartment=...): its UUID goes with it */
+	rc = dmg_pair_references( op, on, group, after, &op->orr_modlist, &v );
+	entry_free( after );
+	if ( rc != LDAP_SUCCESS )
 		return dmg_send_refusal( op, rs, &v );
 	if ( role != DMG_ROLE_ROOT && ( rc = dmg_grant( op, rs ) ) != SLAP_CB_CONTINUE )
 		return rc;
@@ -1392,9 +1445,13 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 static int
 dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 {
+	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Entry *target;
 	int rc;
 
+	/* a new RDN is added to the entry: entryUUID=..., dmgAdministratorUUID=... */
+	if ( dmg_check_no_reference_uuid( op, op->orr_modlist, NULL, &v ) )
+		return dmg_send_refusal( op, rs, &v );
 	if ( ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_entry_is_group( target ) )

@@ -860,14 +860,12 @@ dmg_override_groups_free( Operation *op, dmg_override_groups *g )
 	op->o_tmpfree( g->ndn, op->o_tmpmemctx );
 }
 
-/* Does an override value stand for e: *via 0 when one names e itself, 1 when one names a
- * group e is a member of (*named: that group's DN); a group whose members are not known
- * (has < 0) excludes e and includes nobody (fail closed; *unknown is set). */
+/* Does a value of override attribute ad stand for e, has telling whether the entry it names
+ * is e or has e as a member: one whose members are not known (has < 0) excludes e and
+ * includes nobody (fail closed) */
 static int
-dmg_override_has( int has, AttributeDescription *ad, int *unknown )
+dmg_override_has( int has, AttributeDescription *ad )
 {
-	if ( has < 0 )
-		*unknown = 1;
 	return has > 0 || ( has < 0 && ad == dmg_ad.exclude_member );
 }
 
@@ -875,7 +873,7 @@ dmg_override_has( int has, AttributeDescription *ad, int *unknown )
  * stored; each value is looked up to learn whether it names a group */
 static int
 dmg_override_by_dn( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_path *here,
-	int *via, struct berval *named, int *unknown )
+	int *via, struct berval *named )
 {
 	unsigned i;
 
@@ -886,8 +884,8 @@ dmg_override_by_dn( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dm
 		}
 	}
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		if ( dmg_override_has( dmg_named_has( op, on, &a->a_nvals[i], e, here ), a->a_desc,
-				unknown ) ) {
+		if ( dmg_override_has( dmg_named_has( op, on, &a->a_nvals[i], e, here ),
+				a->a_desc ) ) {
 			*via = 1;
 			ber_dupbv_x( named, &a->a_vals[i], op->o_tmpmemctx );
 			return 1;
@@ -897,7 +895,8 @@ dmg_override_by_dn( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dm
 }
 
 /* By UUID: e's entryUUID among the companion's values, then the groups among them (one
- * search), each tested in the order of the values */
+ * search), each tested in the order of the values.  *unknown when the group's own values
+ * could not be resolved (a named group's failure is its own: has < 0) */
 static int
 dmg_override_by_uuid( Operation *op, slap_overinst *on, Entry *group, AttributeDescription *ad,
 	Entry *e, dmg_path *here, int *via, struct berval *named, int *unknown )
@@ -909,9 +908,13 @@ dmg_override_by_uuid( Operation *op, slap_overinst *on, Entry *group, AttributeD
 	int found = 0;
 
 	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
+		int names;
+
 		if ( !bvmatch( &u->a_nvals[i], uuid ) )
 			continue;
-		if ( dmg_override_has( dmg_ref_uuid_names( op, group, ad, e ), ad, unknown ) ) {
+		if ( ( names = dmg_ref_uuid_names( op, group, ad, e ) ) < 0 )
+			*unknown = 1;
+		if ( dmg_override_has( names, ad ) ) {
 			*via = 0;
 			return 1;
 		}
@@ -920,12 +923,12 @@ dmg_override_by_uuid( Operation *op, slap_overinst *on, Entry *group, AttributeD
 	*via = 1;
 	if ( dmg_override_groups_find( op, u, &g ) != LDAP_SUCCESS ) {
 		/* logged by the search; no value names a group then (g is empty) */
-		found = dmg_override_has( -1, ad, unknown );
+		*unknown = 1;
+		found = dmg_override_has( -1, ad );
 	}
 	for ( i = 0; !found && i < u->a_numvals; i++ ) {
 		if ( g.ndn[i].bv_val
-			&& dmg_override_has( dmg_named_has( op, on, &g.ndn[i], e, here ), ad,
-				unknown ) ) {
+			&& dmg_override_has( dmg_named_has( op, on, &g.ndn[i], e, here ), ad ) ) {
 			ber_dupbv_x( named, &g.dn[i], op->o_tmpmemctx );
 			found = 1;
 		}
@@ -948,7 +951,7 @@ dmg_override_why( Operation *op, slap_overinst *on, dmg_rule *r, AttributeDescri
 			&why->unknown );
 	else
 		found = dmg_override_by_dn( op, on, attr_find( r->entry->e_attrs, ad ), e, here,
-			&via, &named, &why->unknown );
+			&via, &named );
 	if ( found ) {
 		dmg_why_set( op, why, include, include
 			? ( via ? DMG_WHY_INCLUDED_VIA : DMG_WHY_INCLUDED )
@@ -1058,13 +1061,27 @@ dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
 }
 
 int
-dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e )
+dmg_rule_tests_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e,
+	int *yes )
 {
+	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL, 0 };
 	dmg_as_group ag;
 	Operation *mop = dmg_membership_begin( op, on, group, &ag );
-	int yes = mop && dmg_rule_has_member( mop, on, r, e );
 
+	if ( mop )
+		dmg_rule_why( mop, on, r, e, &why );
 	dmg_membership_end( &ag );
+	dmg_why_free( op, &why );
+	*yes = why.member;
+	return why.unknown ? LDAP_OTHER : LDAP_SUCCESS;
+}
+
+int
+dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e )
+{
+	int yes;
+
+	dmg_rule_tests_member( op, on, group, r, e, &yes );
 	return yes;
 }
 

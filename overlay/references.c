@@ -3,7 +3,8 @@
  * A group names other entries in six DN-valued attributes: dmgDepartment, the overrides
  * dmgIncludeMember and dmgExcludeMember, and the roles dmgAdministrator, dmgAuditor and
  * dmgApplicant.  Each has a UUID companion (dmgDepartmentUUID, ...) holding the entryUUID of
- * every entry named, value i of one pairing with value i of the other:
+ * every entry named, a DN value and a UUID pairing when the entry the DN names carries the UUID
+ * (dmg_ref_pairs_init; the values' order is not relied on):
  *  - the write guard adds the companions' changes to the very write that changes the DN
  *    values (dmg_refs_pair_write): one operation, one CSN, one accesslog record;
  *  - membership, roles and reverse lookups read the UUIDs (dmg_refs_current): an entry's
@@ -43,13 +44,16 @@ static const dmg_ref_kind dmg_ref_kinds[] = {
 };
 #define DMG_REFS_MAX 6
 
+/* The kind whose DN attribute (of_uuid: whose companion) ad is, or NULL */
 static const dmg_ref_kind *
-dmg_ref_kind_of( AttributeDescription *ad )
+dmg_ref_kind_find( AttributeDescription *ad, int of_uuid )
 {
 	int i;
 
 	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
-		if ( ad->ad_type == ( *dmg_ref_kinds[i].dn )->ad_type )
+		AttributeDescription **x = of_uuid ? dmg_ref_kinds[i].uuid : dmg_ref_kinds[i].dn;
+
+		if ( ad->ad_type == ( *x )->ad_type )
 			return &dmg_ref_kinds[i];
 	}
 	return NULL;
@@ -58,13 +62,13 @@ dmg_ref_kind_of( AttributeDescription *ad )
 int
 dmg_ad_is_reference( AttributeDescription *ad )
 {
-	return dmg_ref_kind_of( ad ) != NULL;
+	return dmg_ref_kind_find( ad, 0 ) != NULL;
 }
 
 AttributeDescription *
 dmg_ref_uuid_ad( AttributeDescription *ad )
 {
-	const dmg_ref_kind *k = dmg_ref_kind_of( ad );
+	const dmg_ref_kind *k = dmg_ref_kind_find( ad, 0 );
 
 	return k ? *k->uuid : NULL;
 }
@@ -72,13 +76,7 @@ dmg_ref_uuid_ad( AttributeDescription *ad )
 int
 dmg_ad_is_reference_uuid( AttributeDescription *ad )
 {
-	int i;
-
-	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
-		if ( ad->ad_type == ( *dmg_ref_kinds[i].uuid )->ad_type )
-			return 1;
-	}
-	return 0;
+	return dmg_ref_kind_find( ad, 1 ) != NULL;
 }
 
 struct berval *
@@ -92,8 +90,8 @@ dmg_entry_uuid( Entry *e )
 /* ---- from a UUID to the entry ------------------------------------------------------------ */
 
 typedef struct dmg_uuid_found {
-	struct berval dn, ndn;	/* op->o_tmpmemctx */
-	int found;
+	struct berval dn, ndn;	/* op->o_tmpmemctx: the first entry found */
+	int found;		/* how many */
 } dmg_uuid_found;
 
 static int
@@ -101,16 +99,25 @@ dmg_uuid_found_cb( Operation *op, SlapReply *rs )
 {
 	dmg_uuid_found *uf = op->o_callback->sc_private;
 
-	if ( rs->sr_type != REP_SEARCH || uf->found )
+	if ( rs->sr_type != REP_SEARCH || uf->found++ )
 		return 0;
-	uf->found = 1;
 	ber_dupbv_x( &uf->dn, &rs->sr_entry->e_name, op->o_tmpmemctx );
 	ber_dupbv_x( &uf->ndn, &rs->sr_entry->e_nname, op->o_tmpmemctx );
 	return 0;
 }
 
+static void
+dmg_uuid_found_free( Operation *op, dmg_uuid_found *uf )
+{
+	op->o_tmpfree( uf->dn.bv_val, op->o_tmpmemctx );
+	op->o_tmpfree( uf->ndn.bv_val, op->o_tmpmemctx );
+	memset( uf, 0, sizeof( *uf ) );
+}
+
 /* The entry whose entryUUID is nuuid (normalized): one indexed search as the rootdn.  The
- * search's result code; uf->found tells whether there is one. */
+ * search's result code; uf->found tells whether there is one.  Groups and roles rely on an
+ * entryUUID naming one entry: two entries carrying the same one (written by someone the
+ * guard let through, or loaded so) are an error, and nothing is found. */
 static int
 dmg_uuid_locate( Operation *op, struct berval *nuuid, dmg_uuid_found *uf )
 {
@@ -129,61 +136,234 @@ dmg_uuid_locate( Operation *op, struct berval *nuuid, dmg_uuid_found *uf )
 	cb.sc_response = dmg_uuid_found_cb;
 	cb.sc_private = uf;
 	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, &eq, &cb );
+	if ( rc == LDAP_SUCCESS && uf->found > 1 ) {
+		/* (nuuid is the normalized form: 16 octets, not text) */
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%d entries carry the entryUUID of \"%s\": none "
+			"is taken for it\n", uf->found, uf->dn.bv_val );
+		dmg_uuid_found_free( op, uf );
+		return LDAP_OTHER;
+	}
 	return rc == LDAP_NO_SUCH_OBJECT ? LDAP_SUCCESS : rc;
 }
 
-/* Does the entry ndn exist and carry entryUUID nuuid? */
-static int
-dmg_entry_has_uuid( Operation *op, slap_overinst *on, struct berval *ndn, struct berval *nuuid )
+int
+dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn )
 {
-	Entry *e = dmg_entry_get( op, on, ndn );
-	struct berval *u;
-	int yes;
+	dmg_uuid_found uf;
+	int yes = dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS && uf.found
+		&& dn_match( &uf.ndn, ndn );
 
-	if ( e == NULL )
-		return 0;
-	u = dmg_entry_uuid( e );
-	yes = u && bvmatch( u, nuuid );
-	dmg_entry_release( op, on, e );
+	dmg_uuid_found_free( op, &uf );
 	return yes;
 }
 
-/* The position of value ndn in attribute ad of g when its UUID companion pairs with it
- * (value i of one with value i of the other, as the overlay writes them), else -1 */
+/* ---- which UUID goes with which DN value -------------------------------------------------- */
+
+/* Value i of a DN attribute and value j of its companion go together when the entry the DN
+ * names carries that UUID: pairs are found by content, not by position.  Position is only the
+ * overlay's own order; plain syncrepl does not keep it (once both nodes hold a group's
+ * attributes in the same order, a consumer applies a changed value as a delete and an add: a
+ * rename rewrite moves the DN value to the end while its UUID stays in place).
+ *
+ * The values left over are those whose entry was renamed or deleted without a rewrite
+ * following (a crash, a node without the overlay).  Such a DN value has not changed since it
+ * was written with its UUID, in the same write and in the same order; deletes and adds, the
+ * overlay's and replication's alike, keep the relative order of the values they leave, and
+ * only the rewrites (which make values current, so paired by content) move values.  So when
+ * as many DN values as UUIDs are left over, the k-th of each go together.  When the numbers
+ * differ (something wrote one attribute without the other), which is whose cannot be told:
+ * they are not paired (ambiguous). */
+typedef struct dmg_ref_pairs {
+	Attribute *d, *u;	/* the DN values and the companion; either may be NULL */
+	int *uuid_of;		/* per DN value: the index of its UUID in u, or -1 */
+	int *dn_of;		/* per UUID: the index of its DN value in d, or -1 */
+	int *inferred;		/* per DN value: paired as left over, not by its entry */
+	unsigned n_inferred;
+	unsigned stale_d, stale_u;	/* values left unpaired */
+} dmg_ref_pairs;
+
+/* The index of an unpaired UUID equal to uuid, the one at position pos first */
 static int
-dmg_ref_paired( Entry *g, AttributeDescription *ad, struct berval *ndn, Attribute **u_out )
+dmg_ref_pairs_find( dmg_ref_pairs *p, struct berval *uuid, unsigned pos )
 {
-	Attribute *d = attr_find( g->e_attrs, ad );
-	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
+	unsigned j;
+
+	if ( pos < p->u->a_numvals && p->dn_of[pos] < 0 && bvmatch( &p->u->a_nvals[pos], uuid ) )
+		return pos;
+	for ( j = 0; j < p->u->a_numvals; j++ ) {
+		if ( p->dn_of[j] < 0 && bvmatch( &p->u->a_nvals[j], uuid ) )
+			return j;
+	}
+	return -1;
+}
+
+/* The values left over, paired in order when there are as many of each */
+static void
+dmg_ref_pairs_left_over( dmg_ref_pairs *p, unsigned nd, unsigned nu )
+{
+	unsigned i, j = 0;
+
+	for ( i = 0; i < nd; i++ )
+		p->stale_d += p->uuid_of[i] < 0;
+	for ( i = 0; i < nu; i++ )
+		p->stale_u += p->dn_of[i] < 0;
+	if ( p->stale_d != p->stale_u )
+		return;
+	for ( i = 0; i < nd; i++ ) {
+		if ( p->uuid_of[i] >= 0 )
+			continue;
+		while ( p->dn_of[j] >= 0 )
+			j++;
+		p->uuid_of[i] = j;
+		p->dn_of[j] = i;
+		p->inferred[i] = 1;
+		p->n_inferred++;
+	}
+	p->stale_d = p->stale_u = 0;
+}
+
+/* A DN value naming an entry whose entryUUID the companion does not hold: the DN attribute was
+ * written without the overlay (a node or a tool without it, accesslog above it), or a new
+ * entry took the DN of one renamed without the group following.  The UUIDs are followed;
+ * logged once per group and value, for the administrator to correct the group. */
+static void
+dmg_ref_pair_inconsistent( slap_overinst *on, Entry *g, struct berval *val )
+{
+	struct berval key;
+	char buf[1024];
+
+	key.bv_len = snprintf( buf, sizeof( buf ), "%s|%s", g->e_nname.bv_val, val->bv_val );
+	key.bv_val = buf;
+	if ( key.bv_len >= sizeof( buf ) )
+		key.bv_len = sizeof( buf ) - 1;
+	if ( dmg_log_once( on->on_bi.bi_private, "pair", &key ) )
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "\"%s\": value \"%s\" names an entry whose "
+			"entryUUID the group does not hold; the group's entryUUIDs are followed, "
+			"rewrite the value to correct it\n", g->e_name.bv_val, val->bv_val );
+}
+
+static void
+dmg_ref_pairs_init( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	dmg_ref_pairs *p )
+{
+	unsigned i, nd, nu;
+
+	memset( p, 0, sizeof( *p ) );
+	p->d = g ? attr_find( g->e_attrs, ad ) : NULL;
+	p->u = g ? attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) : NULL;
+	nd = p->d ? p->d->a_numvals : 0;
+	nu = p->u ? p->u->a_numvals : 0;
+	p->uuid_of = op->o_tmpalloc( ( 2 * nd + nu + 1 ) * sizeof( int ), op->o_tmpmemctx );
+	p->dn_of = p->uuid_of + nd;
+	p->inferred = p->dn_of + nu;
+	for ( i = 0; i < nd + nu; i++ )
+		p->uuid_of[i] = -1;	/* and dn_of */
+	for ( i = 0; i < nd; i++ )
+		p->inferred[i] = 0;
+	for ( i = 0; nu && i < nd; i++ ) {
+		Entry *x = dmg_entry_get( op, on, &p->d->a_nvals[i] );
+		struct berval *uuid = x ? dmg_entry_uuid( x ) : NULL;
+		int j = uuid ? dmg_ref_pairs_find( p, uuid, i ) : -1;
+
+		if ( j >= 0 ) {
+			p->uuid_of[i] = j;
+			p->dn_of[j] = i;
+		} else if ( uuid ) {
+			dmg_ref_pair_inconsistent( on, g, &p->d->a_vals[i] );
+		}
+		if ( x )
+			dmg_entry_release( op, on, x );
+	}
+	dmg_ref_pairs_left_over( p, nd, nu );
+}
+
+static void
+dmg_ref_pairs_free( Operation *op, dmg_ref_pairs *p )
+{
+	op->o_tmpfree( p->uuid_of, op->o_tmpmemctx );
+	p->uuid_of = p->dn_of = p->inferred = NULL;
+}
+
+/* Are there DN values that name no entry of theirs and UUIDs left that cannot be told
+ * apart? */
+static int
+dmg_ref_pairs_ambiguous( dmg_ref_pairs *p )
+{
+	return p->stale_d && p->stale_u;
+}
+
+/* Was DN value i paired as left over (its DN does not name the entry)? */
+static int
+dmg_ref_pairs_inferred( dmg_ref_pairs *p, int i )
+{
+	return i >= 0 && p->inferred[i];
+}
+
+/* The index of DN value ndn in p->d, or -1 */
+static int
+dmg_ref_pairs_dn_index( dmg_ref_pairs *p, struct berval *ndn )
+{
 	unsigned i;
 
-	*u_out = u;
-	if ( d == NULL || u == NULL || d->a_numvals != u->a_numvals )
-		return -1;
-	for ( i = 0; i < d->a_numvals; i++ ) {
-		if ( dn_match( &d->a_nvals[i], ndn ) )
+	for ( i = 0; p->d && i < p->d->a_numvals; i++ ) {
+		if ( dn_match( &p->d->a_nvals[i], ndn ) )
 			return i;
 	}
 	return -1;
 }
 
-Entry *
-dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
-	struct berval *ndn )
+/* The UUID paired with DN value i, or NULL */
+static struct berval *
+dmg_ref_pairs_uuid( dmg_ref_pairs *p, int i )
 {
-	Attribute *u;
-	dmg_uuid_found uf;
-	Entry *e = NULL;
-	int i = dmg_ref_paired( g, ad, ndn, &u );
+	return i >= 0 && p->uuid_of[i] >= 0 ? &p->u->a_nvals[p->uuid_of[i]] : NULL;
+}
 
-	if ( i < 0 )
-		return dmg_entry_get( op, on, ndn );
-	if ( dmg_uuid_locate( op, &u->a_nvals[i], &uf ) != LDAP_SUCCESS || !uf.found )
-		return NULL;	/* logged there; the caller's answer is "does not exist" */
-	e = dmg_entry_get( op, on, &uf.ndn );
-	op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
-	op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
-	return e;
+/* The entry whose entryUUID is nuuid in *e (NULL: none); the search's result code */
+static int
+dmg_uuid_entry_get( Operation *op, slap_overinst *on, struct berval *nuuid, Entry **e )
+{
+	dmg_uuid_found uf;
+	int rc = dmg_uuid_locate( op, nuuid, &uf );
+
+	*e = NULL;
+	if ( rc == LDAP_SUCCESS && uf.found ) {
+		*e = dmg_entry_get( op, on, &uf.ndn );
+		dmg_uuid_found_free( op, &uf );
+	}
+	return rc;
+}
+
+int
+dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad,
+	struct berval *ndn, Entry **e )
+{
+	dmg_ref_pairs p;
+	unsigned j;
+	int i, rc = LDAP_SUCCESS;
+
+	*e = NULL;
+	dmg_ref_pairs_init( op, on, g, ad, &p );
+	i = dmg_ref_pairs_dn_index( &p, ndn );
+	if ( dmg_ref_pairs_inferred( &p, i ) ) {
+		/* the entry its UUID names; when that is gone, the one its DN names (the write
+		 * then pairs the value with that entry's UUID, dmg_uuid_of_value) */
+		rc = dmg_uuid_entry_get( op, on, dmg_ref_pairs_uuid( &p, i ), e );
+		if ( rc == LDAP_SUCCESS && *e == NULL )
+			*e = dmg_entry_get( op, on, ndn );
+	} else if ( i >= 0 && p.uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( &p ) ) {
+		/* one of the UUIDs left over is this value's: which one is not known, but the
+		 * value names an entry when one of them does */
+		for ( j = 0; rc == LDAP_SUCCESS && *e == NULL && j < p.u->a_numvals; j++ ) {
+			if ( p.dn_of[j] < 0 )
+				rc = dmg_uuid_entry_get( op, on, &p.u->a_nvals[j], e );
+		}
+	} else {
+		/* a verified pair (the DN names the entry itself), or no UUID for it */
+		*e = dmg_entry_get( op, on, ndn );
+	}
+	dmg_ref_pairs_free( op, &p );
+	return rc;
 }
 
 int
@@ -203,29 +383,22 @@ dmg_ref_uuid_names( Operation *op, Entry *g, AttributeDescription *ad, Entry *e 
 	if ( dmg_uuid_locate( op, dmg_entry_uuid( e ), &uf ) != LDAP_SUCCESS )
 		return -1;
 	yes = uf.found && dn_match( &uf.ndn, &e->e_nname );
-	if ( uf.found ) {
-		op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
-		op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
-	}
+	dmg_uuid_found_free( op, &uf );
 	return yes;
 }
 
 int
 dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad )
 {
-	Attribute *d = attr_find( g->e_attrs, ad );
-	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
-	unsigned i;
+	dmg_ref_pairs p;
+	int stale;
 
-	if ( u == NULL )
+	if ( attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) == NULL )
 		return 0;
-	if ( d == NULL || d->a_numvals != u->a_numvals )
-		return 1;
-	for ( i = 0; i < d->a_numvals; i++ ) {
-		if ( !dmg_entry_has_uuid( op, on, &d->a_nvals[i], &u->a_nvals[i] ) )
-			return 1;
-	}
-	return 0;
+	dmg_ref_pairs_init( op, on, g, ad, &p );
+	stale = p.n_inferred || p.stale_d || p.stale_u;
+	dmg_ref_pairs_free( op, &p );
+	return stale;
 }
 
 /* ---- the current values of a reference attribute ------------------------------------------ */
@@ -244,8 +417,8 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 {
 	Attribute *d = attr_find( g->e_attrs, ad );
 	Attribute *u = attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) );
-	int paired = d && u && d->a_numvals == u->a_numvals;
-	unsigned i;
+	dmg_ref_pairs p;
+	unsigned j;
 	int rc = LDAP_SUCCESS;
 
 	memset( out, 0, sizeof( *out ) );
@@ -262,28 +435,30 @@ dmg_refs_current( Operation *op, slap_overinst *on, Entry *g, AttributeDescripti
 	out->owned = 1;
 	out->a.a_vals = op->o_tmpcalloc( u->a_numvals + 1, sizeof( struct berval ), op->o_tmpmemctx );
 	out->a.a_nvals = op->o_tmpcalloc( u->a_numvals + 1, sizeof( struct berval ), op->o_tmpmemctx );
-	for ( i = 0; i < u->a_numvals && rc == LDAP_SUCCESS; i++ ) {
+	dmg_ref_pairs_init( op, on, g, ad, &p );
+	for ( j = 0; j < u->a_numvals && rc == LDAP_SUCCESS; j++ ) {
+		int i = p.dn_of[j];
 		dmg_uuid_found uf;
 
-		/* the value as stored when it still names the entry: one lookup, no search */
-		if ( paired && dmg_entry_has_uuid( op, on, &d->a_nvals[i], &u->a_nvals[i] ) ) {
+		/* the value as stored when it names the entry: found by the pairing's lookup */
+		if ( i >= 0 && !dmg_ref_pairs_inferred( &p, i ) ) {
 			dmg_refs_push( op, out, &d->a_vals[i], &d->a_nvals[i] );
 			continue;
 		}
-		rc = dmg_uuid_locate( op, &u->a_nvals[i], &uf );
+		rc = dmg_uuid_locate( op, &u->a_nvals[j], &uf );
 		if ( rc != LDAP_SUCCESS )
 			break;
 		if ( uf.found ) {
 			dmg_refs_push( op, out, &uf.dn, &uf.ndn );
-			op->o_tmpfree( uf.dn.bv_val, op->o_tmpmemctx );
-			op->o_tmpfree( uf.ndn.bv_val, op->o_tmpmemctx );
+			dmg_uuid_found_free( op, &uf );
 		} else {
 			struct berval copy;
 
-			ber_dupbv_x( &copy, paired ? &d->a_vals[i] : &u->a_vals[i], op->o_tmpmemctx );
+			ber_dupbv_x( &copy, i >= 0 ? &d->a_vals[i] : &u->a_vals[j], op->o_tmpmemctx );
 			ber_bvarray_add_x( &out->dangling, &copy, op->o_tmpmemctx );
 		}
 	}
+	dmg_ref_pairs_free( op, &p );
 	if ( rc != LDAP_SUCCESS ) {
 		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "the entries %s of \"%s\" names could not be "
 			"found by entryUUID (%d)\n", ad->ad_cname.bv_val, g->e_name.bv_val, rc );
@@ -362,6 +537,30 @@ dmg_refs_requested( Operation *op )
 	return 0;
 }
 
+/* May op learn where each entry of r is now?  A current DN that is not among the stored values
+ * was found as the rootdn: shown only when the requester may see that entry, else the values
+ * are shown as stored (they reveal nothing new). */
+static int
+dmg_refs_disclosed( Operation *op, slap_overinst *on, Attribute *stored, dmg_refs *r )
+{
+	unsigned i;
+
+	for ( i = 0; i < r->a.a_numvals; i++ ) {
+		Entry *x;
+		int ok;
+
+		if ( dmg_bvarray_has_dn( stored->a_nvals, &r->a.a_nvals[i] ) )
+			continue;
+		if ( ( x = dmg_entry_get( op, on, &r->a.a_nvals[i] ) ) == NULL )
+			return 0;
+		ok = dmg_entry_disclosed( op, on, x );
+		dmg_entry_release( op, on, x );
+		if ( !ok )
+			return 0;
+	}
+	return 1;
+}
+
 int
 dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
 {
@@ -377,7 +576,8 @@ dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
 			continue;
 		if ( ( rc = dmg_refs_current( op, on, rs->sr_entry, ad, &r ) ) != LDAP_SUCCESS )
 			break;
-		if ( r.dangling == NULL && dmg_refs_differ( a, &r ) ) {
+		if ( r.dangling == NULL && dmg_refs_differ( a, &r )
+			&& dmg_refs_disclosed( op, on, a, &r ) ) {
 			rs_entry2modifiable( op, rs, on );
 			attr_delete( &rs->sr_entry->e_attrs, ad );
 			attr_merge( rs->sr_entry, ad, r.a.a_vals, r.a.a_nvals );
@@ -387,14 +587,19 @@ dmg_refs_present( Operation *op, SlapReply *rs, slap_overinst *on )
 	return rc;
 }
 
-/* "<attribute> <value>" for each value of vals */
+/* "<attribute> <value>" for each value of vals that op may read in attribute ad of group: a
+ * dangling value shows what the attribute holds, so it is given only to those who may read it */
 static void
-dmg_dangling_add( Operation *op, AttributeDescription *ad, BerVarray vals, BerVarray *out )
+dmg_dangling_add( Operation *op, Entry *group, AttributeDescription *ad, BerVarray vals,
+	BerVarray *out )
 {
+	AccessControlState state = ACL_STATE_INIT;
 	struct berval bv;
 	unsigned i;
 
 	for ( i = 0; vals && !BER_BVISNULL( &vals[i] ); i++ ) {
+		if ( !access_allowed( op, group, ad, &vals[i], ACL_READ, &state ) )
+			continue;
 		bv.bv_len = ad->ad_cname.bv_len + 1 + vals[i].bv_len;
 		bv.bv_val = op->o_tmpalloc( bv.bv_len + 1, op->o_tmpmemctx );
 		snprintf( bv.bv_val, bv.bv_len + 1, "%s %s", ad->ad_cname.bv_val, vals[i].bv_val );
@@ -438,7 +643,7 @@ dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *ta
 			break;
 		if ( !r.owned )
 			dmg_dangling_dns( op, on, &r );
-		dmg_dangling_add( op, ad, r.dangling, &vals );
+		dmg_dangling_add( op, group, ad, r.dangling, &vals );
 		dmg_refs_free( op, &r );
 	}
 	if ( rc == LDAP_SUCCESS && vals )
@@ -450,19 +655,28 @@ dmg_dangling_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *ta
 /* ---- the write guard's part: UUIDs paired with the DN values written ---------------------------- */
 
 /* The UUID of the entry value i of d (group after the write) names: the one paired with it
- * before the write when the value was there (it may predate a rename), else the entry's; 0
- * when it names no entry (the rootdn as applicant) */
+ * before the write when the value was there and that UUID still names an entry (the value
+ * may predate a rename), else the entry's the value names; 0 when it names no entry (the
+ * rootdn as applicant) */
 static int
-dmg_uuid_of_value( Operation *op, slap_overinst *on, Entry *before, Attribute *d, unsigned i,
-	struct berval *val, struct berval *nval )
+dmg_uuid_of_value( Operation *op, slap_overinst *on, dmg_ref_pairs *before, Attribute *d,
+	unsigned i, struct berval *val, struct berval *nval )
 {
+	int b = dmg_ref_pairs_dn_index( before, &d->a_nvals[i] );
+	struct berval *paired = dmg_ref_pairs_uuid( before, b );
 	Attribute *u;
-	Entry *x;
-	int found, p = before ? dmg_ref_paired( before, d->a_desc, &d->a_nvals[i], &u ) : -1;
+	Entry *x = NULL;
+	int found;
 
-	if ( p >= 0 ) {
-		ber_dupbv( val, &u->a_vals[p] );
-		ber_dupbv( nval, &u->a_nvals[p] );
+	/* a UUID that could not be looked up is kept (the guard refused such a write already) */
+	if ( paired && dmg_ref_pairs_inferred( before, b )
+		&& dmg_uuid_entry_get( op, on, paired, &x ) != LDAP_SUCCESS )
+		x = NULL;
+	if ( paired && ( !dmg_ref_pairs_inferred( before, b ) || x ) ) {
+		ber_dupbv( val, &before->u->a_vals[before->uuid_of[b]] );
+		ber_dupbv( nval, paired );
+		if ( x )
+			dmg_entry_release( op, on, x );
 		return 1;
 	}
 	if ( ( x = dmg_entry_get( op, on, &d->a_nvals[i] ) ) == NULL )
@@ -513,39 +727,117 @@ dmg_mods_append( Modifications **mods, Modifications *ml )
 	*mods = ml;
 }
 
+/* Is value i of the DN attribute before the write one of those whose UUID cannot be told
+ * apart from the others left over? */
+static int
+dmg_ref_pairs_unknown( dmg_ref_pairs *p, int i )
+{
+	return i >= 0 && p->uuid_of[i] < 0 && dmg_ref_pairs_ambiguous( p );
+}
+
+/* The values of d (after the write) whose UUID cannot be told: all of them are kept (their
+ * UUIDs go on as they are), or none (the UUIDs left over go too).  Deleting some of them
+ * would delete a UUID that may be another entry's: refused. */
+static int
+dmg_pair_unknown( dmg_ref_pairs *before, Attribute *d, unsigned *kept, char *text, size_t len )
+{
+	unsigned i;
+	int first = -1;
+
+	*kept = 0;
+	for ( i = 0; d && i < d->a_numvals; i++ ) {
+		if ( dmg_ref_pairs_unknown( before, dmg_ref_pairs_dn_index( before, &d->a_nvals[i] ) ) )
+			( *kept )++;
+	}
+	if ( *kept == 0 || *kept == before->stale_d )
+		return LDAP_SUCCESS;
+	for ( i = 0; first < 0 && i < before->d->a_numvals; i++ ) {
+		if ( before->uuid_of[i] < 0 && !( d && dmg_bvarray_has_dn( d->a_nvals,
+				&before->d->a_nvals[i] ) ) )
+			first = i;
+	}
+	snprintf( text, len, "%s: \"%s\" is one of %u values whose entries were renamed or deleted "
+		"without the group following; which entryUUID is its own cannot be told: delete or "
+		"replace them all in one write", before->d->a_desc->ad_cname.bv_val,
+		before->d->a_vals[first].bv_val, before->stale_d );
+	return LDAP_CONSTRAINT_VIOLATION;
+}
+
+/* Two values of d naming the same entry (one stored before a rename, one its current DN):
+ * its UUID would be stored twice, which replicas refuse */
+static int
+dmg_pair_duplicate( Attribute *d, BerVarray nvals, unsigned n, char *text, size_t len )
+{
+	unsigned i, j;
+
+	for ( i = 0; i < n; i++ ) {
+		for ( j = i + 1; j < n; j++ ) {
+			if ( bvmatch( &nvals[i], &nvals[j] ) ) {
+				snprintf( text, len, "%s: \"%s\" names the same entry as value \"%s\"",
+					d->a_desc->ad_cname.bv_val, d->a_vals[j].bv_val,
+					d->a_vals[i].bv_val );
+				return LDAP_CONSTRAINT_VIOLATION;
+			}
+		}
+	}
+	return LDAP_SUCCESS;
+}
+
 /* The UUIDs of one kind's values after the write, put on the write when they change.  A
  * kind with a value naming no entry gets none: its values are read by DN. */
-static void
+static int
 dmg_pair_kind( Operation *op, slap_overinst *on, const dmg_ref_kind *k, Entry *before,
-	Entry *after, Modifications **mods )
+	Entry *after, Modifications **mods, char *text, size_t len )
 {
 	Attribute *d = attr_find( after->e_attrs, *k->dn );
-	unsigned i, n = d ? d->a_numvals : 0;
+	unsigned i, j, n = 0, unknown;
 	BerVarray vals, nvals;
 	Modifications *ml;
+	dmg_ref_pairs bp;
+	int rc;
 
 	if ( dmg_write_gives( op, *mods, *k->uuid ) )
-		return;	/* the rootdn's, with Relax (the guard checked) */
-	vals = ch_calloc( n + 1, sizeof( struct berval ) );
-	nvals = ch_calloc( n + 1, sizeof( struct berval ) );
-	for ( i = 0; i < n; i++ ) {
-		if ( !dmg_uuid_of_value( op, on, before, d, i, &vals[i], &nvals[i] ) ) {
+		return LDAP_SUCCESS;	/* the rootdn's, with Relax (the guard checked) */
+	dmg_ref_pairs_init( op, on, before, *k->dn, &bp );
+	if ( ( rc = dmg_pair_unknown( &bp, d, &unknown, text, len ) ) != LDAP_SUCCESS ) {
+		dmg_ref_pairs_free( op, &bp );
+		return rc;
+	}
+	vals = ch_calloc( ( d ? d->a_numvals : 0 ) + bp.stale_u + 1, sizeof( struct berval ) );
+	nvals = ch_calloc( ( d ? d->a_numvals : 0 ) + bp.stale_u + 1, sizeof( struct berval ) );
+	for ( i = 0; d && i < d->a_numvals; i++ ) {
+		if ( dmg_ref_pairs_unknown( &bp, dmg_ref_pairs_dn_index( &bp, &d->a_nvals[i] ) ) )
+			continue;
+		if ( !dmg_uuid_of_value( op, on, &bp, d, i, &vals[n], &nvals[n] ) ) {
 			ber_bvarray_free( vals );
 			ber_bvarray_free( nvals );
 			vals = nvals = NULL;
 			n = 0;
+			unknown = 0;
 			break;
 		}
+		n++;
 	}
-	if ( dmg_uuids_unchanged( before ? attr_find( before->e_attrs, *k->uuid ) : NULL, nvals, n )
+	rc = dmg_pair_duplicate( d, nvals, n, text, len );
+	/* the values whose UUIDs cannot be told apart, all kept: their UUIDs too */
+	for ( j = 0; unknown && j < bp.u->a_numvals; j++ ) {
+		if ( bp.dn_of[j] >= 0 )
+			continue;
+		ber_dupbv( &vals[n], &bp.u->a_vals[j] );
+		ber_dupbv( &nvals[n++], &bp.u->a_nvals[j] );
+	}
+	dmg_ref_pairs_free( op, &bp );
+	if ( rc != LDAP_SUCCESS
+		|| dmg_uuids_unchanged( attr_find( after->e_attrs, *k->uuid ), nvals, n )
 		|| op->o_tag == LDAP_REQ_ADD ) {
-		if ( n && op->o_tag == LDAP_REQ_ADD )
+		if ( rc == LDAP_SUCCESS && n && op->o_tag == LDAP_REQ_ADD )
 			attr_merge( op->ora_e, *k->uuid, vals, nvals );
 		ber_bvarray_free( vals );
 		ber_bvarray_free( nvals );
-		return;
+		return rc;
 	}
-	/* a replace, in the order of the DN values: value i of each names the same entry */
+	/* a replace, in the order of the DN values (pairs are found by content: the order is
+	 * only a hint) */
 	ml = ch_calloc( 1, sizeof( Modifications ) );
 	ml->sml_op = LDAP_MOD_REPLACE;
 	ml->sml_flags = SLAP_MOD_INTERNAL;
@@ -560,40 +852,46 @@ dmg_pair_kind( Operation *op, slap_overinst *on, const dmg_ref_kind *k, Entry *b
 		ber_bvarray_free( nvals );
 	}
 	dmg_mods_append( mods, ml );
+	return LDAP_SUCCESS;
 }
 
-void
+int
 dmg_refs_pair_write( Operation *op, slap_overinst *on, Entry *before, Entry *after,
-	Modifications **mods )
+	Modifications **mods, char *text, size_t len )
 {
 	Modifications *none = NULL;
-	int i;
+	int i, rc = LDAP_SUCCESS;
 
-	for ( i = 0; dmg_ref_kinds[i].dn; i++ )
-		dmg_pair_kind( op, on, &dmg_ref_kinds[i], before, after, mods ? mods : &none );
+	for ( i = 0; dmg_ref_kinds[i].dn && rc == LDAP_SUCCESS; i++ )
+		rc = dmg_pair_kind( op, on, &dmg_ref_kinds[i], before, after, mods ? mods : &none,
+			text, len );
+	return rc;
 }
 
 /* A value a modify deletes that the group does not hold as such, but names an entry one of
  * its values names under an older DN (a rename no rewrite has followed yet): that value */
 static void
-dmg_delete_value_as_stored( Operation *op, slap_overinst *on, Attribute *d, Attribute *u,
+dmg_delete_value_as_stored( Operation *op, slap_overinst *on, dmg_ref_pairs *p,
 	struct berval *val, struct berval *nval )
 {
 	Entry *x;
 	struct berval *uuid;
-	unsigned i;
+	unsigned j;
 
-	if ( dmg_bvarray_has_dn( d->a_nvals, nval )
+	if ( dmg_bvarray_has_dn( p->d->a_nvals, nval )
 		|| ( x = dmg_entry_get( op, on, nval ) ) == NULL )
 		return;
 	uuid = dmg_entry_uuid( x );
-	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
-		if ( !bvmatch( &u->a_nvals[i], uuid ) )
+	for ( j = 0; uuid && j < p->u->a_numvals; j++ ) {
+		int i = p->dn_of[j];
+
+		if ( i < 0 || !bvmatch( &p->u->a_nvals[j], uuid ) )
 			continue;
+		/* the client's value (the frontend's copy of it, ours to replace) */
 		ch_free( val->bv_val );
 		ch_free( nval->bv_val );
-		ber_dupbv( val, &d->a_vals[i] );
-		ber_dupbv( nval, &d->a_nvals[i] );
+		ber_dupbv( val, &p->d->a_vals[i] );
+		ber_dupbv( nval, &p->d->a_nvals[i] );
 		break;
 	}
 	dmg_entry_release( op, on, x );
@@ -603,19 +901,18 @@ void
 dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored, Modifications *ml )
 {
 	for ( ; ml; ml = ml->sml_next ) {
-		Attribute *d, *u;
+		dmg_ref_pairs p;
 		unsigned i;
 
 		if ( ( ml->sml_op != LDAP_MOD_DELETE && ml->sml_op != SLAP_MOD_SOFTDEL )
 			|| ml->sml_values == NULL || ml->sml_nvalues == NULL
 			|| !dmg_ad_is_reference( ml->sml_desc )
-			|| ( d = attr_find( stored->e_attrs, ml->sml_desc ) ) == NULL
-			|| ( u = attr_find( stored->e_attrs, dmg_ref_uuid_ad( ml->sml_desc ) ) ) == NULL
-			|| d->a_numvals != u->a_numvals )
+			|| attr_find( stored->e_attrs, dmg_ref_uuid_ad( ml->sml_desc ) ) == NULL )
 			continue;
-		for ( i = 0; i < ml->sml_numvals; i++ )
-			dmg_delete_value_as_stored( op, on, d, u, &ml->sml_values[i],
-				&ml->sml_nvalues[i] );
+		dmg_ref_pairs_init( op, on, stored, ml->sml_desc, &p );
+		for ( i = 0; p.d && i < ml->sml_numvals; i++ )
+			dmg_delete_value_as_stored( op, on, &p, &ml->sml_values[i], &ml->sml_nvalues[i] );
+		dmg_ref_pairs_free( op, &p );
 	}
 }
 
@@ -787,10 +1084,11 @@ dmg_refuse_sole_auditor_delete( Operation *op, SlapReply *rs, slap_overinst *on,
 
 typedef struct dmg_ref_change {
 	dmg_kind_pick pick;		/* the reference kinds it touches */
+	slap_overinst *on;
 	struct berval old_ndn;		/* tmpmem copies: the operation's own change */
 	struct berval new_dn, new_ndn;	/* a rename's; empty after a delete: the values go */
-	struct berval uuid;		/* a deleted entry's entryUUID (in uuid_buf), or empty */
-	char uuid_buf[64];
+	struct berval uuid;		/* the entry's entryUUID (in uuid_buf), or empty */
+	char uuid_buf[DMG_UUID_LEN];
 } dmg_ref_change;
 
 /* A value naming old_ndn or an entry below it, moved below new_dn; the RDNs below the renamed
@@ -864,50 +1162,70 @@ dmg_ref_mod_free( Operation *op, dmg_ref_mod *m )
 	ber_bvarray_free_x( m->ml.sml_nvalues, op->o_tmpmemctx );
 }
 
-/* After a rename: the values naming the entry or one below it, renamed in place */
-static void
-dmg_ref_mods_renamed( Operation *op, dmg_ref_change *ch, Attribute *d, dmg_ref_mod *m )
+/* Does DN value i name the changed entry by DN, and not, by its UUID, another one (a value
+ * that predates a rename of its entry, whose DN a new entry has since taken)? */
+static int
+dmg_value_names_changed( dmg_ref_change *ch, dmg_ref_pairs *p, unsigned i )
 {
+	struct berval *uuid = dmg_ref_pairs_uuid( p, i );
+
+	return dn_match( &p->d->a_nvals[i], &ch->old_ndn )
+		&& ( uuid == NULL || BER_BVISEMPTY( &ch->uuid ) || bvmatch( uuid, &ch->uuid ) );
+}
+
+/* After a rename: the values naming the entry or one below it, renamed in place; a value that
+ * would come out the same as one already there (two values naming one entry) goes */
+static void
+dmg_ref_mods_renamed( Operation *op, dmg_ref_change *ch, dmg_ref_pairs *p, dmg_ref_mod *m )
+{
+	Attribute *d = p->d;
 	unsigned i;
 
 	dmg_ref_mod_init( op, m, d->a_desc, d->a_numvals );
 	for ( i = 0; i < d->a_numvals; i++ ) {
-		unsigned n = m->ml.sml_numvals;
+		struct berval val, nval;
 
-		if ( !dnIsSuffix( &d->a_nvals[i], &ch->old_ndn ) ) {
+		if ( !dnIsSuffix( &d->a_nvals[i], &ch->old_ndn )
+			|| ( dn_match( &d->a_nvals[i], &ch->old_ndn )
+				&& !dmg_value_names_changed( ch, p, i ) ) ) {
 			dmg_ref_mod_keep( op, m, &d->a_vals[i], &d->a_nvals[i] );
 			continue;
 		}
-		dmg_renamed_value( op, ch, &d->a_vals[i], &d->a_nvals[i], &m->ml.sml_values[n],
-			&m->ml.sml_nvalues[n] );
-		m->ml.sml_numvals++;
+		dmg_renamed_value( op, ch, &d->a_vals[i], &d->a_nvals[i], &val, &nval );
 		m->changed = 1;
+		if ( !dmg_bvarray_has_dn( d->a_nvals, &nval )
+			&& !dmg_bvarray_has_dn( m->ml.sml_nvalues, &nval ) )
+			dmg_ref_mod_keep( op, m, &val, &nval );
+		op->o_tmpfree( val.bv_val, op->o_tmpmemctx );
+		op->o_tmpfree( nval.bv_val, op->o_tmpmemctx );
 	}
 }
 
-/* After a delete: does value i of d (of u with of_uuid) name the deleted entry, by DN or by
- * UUID?  Paired values go together. */
+/* After a delete: does value i of the DN attribute (of the companion with of_uuid) name the
+ * deleted entry?  A UUID by itself; a DN value by DN unless its UUID is another entry's. */
 static int
-dmg_value_gone( dmg_ref_change *ch, Attribute *d, Attribute *u, unsigned i, int of_uuid )
+dmg_value_gone( dmg_ref_change *ch, dmg_ref_pairs *p, unsigned i, int of_uuid )
 {
-	int paired = d && u && d->a_numvals == u->a_numvals;
-	int by_dn = d && ( paired || !of_uuid ) && dn_match( &d->a_nvals[i], &ch->old_ndn );
-	int by_uuid = u && ( paired || of_uuid ) && !BER_BVISEMPTY( &ch->uuid )
-		&& bvmatch( &u->a_nvals[i], &ch->uuid );
+	int j;
 
-	return by_dn || by_uuid;
+	if ( !of_uuid )
+		return dmg_value_names_changed( ch, p, i );
+	if ( !BER_BVISEMPTY( &ch->uuid ) )
+		return bvmatch( &p->u->a_nvals[i], &ch->uuid );
+	j = p->dn_of[i];
+	return j >= 0 && dn_match( &p->d->a_nvals[j], &ch->old_ndn );
 }
 
 static void
-dmg_ref_mod_deleted( Operation *op, dmg_ref_change *ch, Attribute *d, Attribute *u, int of_uuid,
+dmg_ref_mod_deleted( Operation *op, dmg_ref_change *ch, dmg_ref_pairs *p, int of_uuid,
 	dmg_ref_mod *m )
 {
-	Attribute *a = of_uuid ? u : d;
+	Attribute *a = of_uuid ? p->u : p->d;
 	unsigned i;
 
 	dmg_ref_mod_init( op, m, a->a_desc, a->a_numvals );
 	for ( i = 0; i < a->a_numvals; i++ ) {
-		if ( dmg_value_gone( ch, d, u, i, of_uuid ) )
+		if ( dmg_value_gone( ch, p, i, of_uuid ) )
 			m->changed = 1;
 		else
 			dmg_ref_mod_keep( op, m, &a->a_vals[i], &a->a_nvals[i] );
@@ -921,21 +1239,21 @@ dmg_group_ref_mods( Operation *op, dmg_ref_change *ch, Entry *g, dmg_ref_mod *mo
 	int i, n = 0;
 
 	for ( i = 0; dmg_ref_kinds[i].dn; i++ ) {
-		Attribute *d = attr_find( g->e_attrs, *dmg_ref_kinds[i].dn );
-		Attribute *u = attr_find( g->e_attrs, *dmg_ref_kinds[i].uuid );
+		dmg_ref_pairs p;
 
 		if ( !ch->pick( &dmg_ref_kinds[i] ) )
 			continue;
+		dmg_ref_pairs_init( op, ch->on, g, *dmg_ref_kinds[i].dn, &p );
 		if ( !BER_BVISNULL( &ch->new_ndn ) ) {
-			if ( d == NULL )
-				continue;
-			dmg_ref_mods_renamed( op, ch, d, &mods[n++] );
+			if ( p.d )
+				dmg_ref_mods_renamed( op, ch, &p, &mods[n++] );
 		} else {
-			if ( d )
-				dmg_ref_mod_deleted( op, ch, d, u, 0, &mods[n++] );
-			if ( u )
-				dmg_ref_mod_deleted( op, ch, d, u, 1, &mods[n++] );
+			if ( p.d )
+				dmg_ref_mod_deleted( op, ch, &p, 0, &mods[n++] );
+			if ( p.u )
+				dmg_ref_mod_deleted( op, ch, &p, 1, &mods[n++] );
 		}
+		dmg_ref_pairs_free( op, &p );
 	}
 	return n;
 }
@@ -1108,7 +1426,8 @@ dmg_change_cleanup( Operation *op, SlapReply *rs )
 
 /* Follows op's change of its target once the backend has made it (uuid: a deleted entry's) */
 static int
-dmg_references_follow( Operation *op, dmg_kind_pick pick, struct berval *uuid )
+dmg_references_follow( Operation *op, slap_overinst *on, dmg_kind_pick pick,
+	struct berval *uuid )
 {
 	slap_callback *sc;
 	dmg_ref_change *ch;
@@ -1116,6 +1435,7 @@ dmg_references_follow( Operation *op, dmg_kind_pick pick, struct berval *uuid )
 	sc = op->o_tmpcalloc( 1, sizeof( slap_callback ) + sizeof( dmg_ref_change ), op->o_tmpmemctx );
 	ch = (dmg_ref_change *)( sc + 1 );
 	ch->pick = pick;
+	ch->on = on;
 	ber_dupbv_x( &ch->old_ndn, &op->o_req_ndn, op->o_tmpmemctx );
 	if ( op->o_tag == LDAP_REQ_MODRDN )
 		dmg_modrdn_new_dn( op, &ch->new_dn, &ch->new_ndn );
@@ -1142,19 +1462,22 @@ dmg_pick_every( const dmg_ref_kind *k )
 int
 dmg_references_follow_rename( Operation *op, slap_overinst *on )
 {
-	(void)on;
-	return dmg_references_follow( op, dmg_pick_every, NULL );
+	char buf[DMG_UUID_LEN];
+	struct berval ubv;
+
+	return dmg_references_follow( op, on, dmg_pick_every,
+		dmg_target_uuid( op, on, &ubv, buf, sizeof( buf ) ) );
 }
 
 int
 dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 {
-	char buf[64];
+	char buf[DMG_UUID_LEN];
 	struct berval ubv, *uuid = dmg_target_uuid( op, on, &ubv, buf, sizeof( buf ) );
 	int rc;
 
 	if ( ( rc = dmg_refuse_department_delete( op, rs, uuid ) ) != SLAP_CB_CONTINUE
 		|| ( rc = dmg_refuse_sole_auditor_delete( op, rs, on, uuid ) ) != SLAP_CB_CONTINUE )
 		return rc;
-	return dmg_references_follow( op, dmg_pick_followed, uuid );
+	return dmg_references_follow( op, on, dmg_pick_followed, uuid );
 }

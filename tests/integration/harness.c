@@ -1014,6 +1014,25 @@ fail:
     return NULL;
 }
 
+char *dmg_server_start_captured(dmg_server **out, const dmg_server_opts *o)
+{
+    char path[] = "/tmp/dmg-stderr-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    *out = dmg_server_start(o);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *text = dmg_read_file(path);
+    unlink(path);
+    fputs(text, stderr);
+    return text;
+}
+
 /* ============================================================================================
  * Server: stop, restart
  * ========================================================================================== */

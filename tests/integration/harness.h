@@ -113,6 +113,9 @@ typedef struct dmg_server dmg_server;
 
 /* Start a server; NULL (with the reason and slapd's log on stderr) when it cannot start. */
 dmg_server *dmg_server_start(const dmg_server_opts *o);
+/* dmg_server_start with its stderr (the log of a slapd that did not start) captured: that
+ * text (also copied to stderr; free it); the server, or NULL, in *out. */
+char *dmg_server_start_captured(dmg_server **out, const dmg_server_opts *o);
 /* Stop it and free it. Non-zero when slapd exited abnormally or its log holds a sanitizer
  * report (printed to stderr). NULL is accepted and returns 0. */
 int dmg_server_stop(dmg_server *s);

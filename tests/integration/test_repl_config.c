@@ -115,26 +115,6 @@ static int wait_log_lines(const dmg_server *s, const char *const *needles, int m
     return n;
 }
 
-/* dmg_server_start with its stderr (the log of a slapd that did not start) captured. */
-static char *start_captured(dmg_server **out, const dmg_server_opts *o)
-{
-    char path[] = "/tmp/dmg-replcfg-stderr-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    *out = dmg_server_start(o);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
-    char *text = dmg_read_file(path);
-    unlink(path);
-    fputs(text, stderr);
-    return text;
-}
-
 /* ---- the content synchronization control (RFC 4533) -------------------------------------- */
 
 static LDAPControl *sync_control(int mode, const char *cookie)
@@ -244,7 +224,7 @@ static void refused_at_start(int config_dir)
         .config_dir = config_dir,
     };
     dmg_server *s = NULL;
-    char *out = start_captured(&s, &o);
+    char *out = dmg_server_start_captured(&s, &o);
     if (s != NULL) {
         dmg_server_stop(s);
         ck_abort_msg("slapd started with syncprov configured after dynmailgroup%s",
