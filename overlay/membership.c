@@ -1868,14 +1868,15 @@ dmg_override_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *
 	Attribute *a;
 	unsigned i, j;
 
-	for ( i = 0; i < 2 && !ts->unbounded; i++ ) {
-		if ( ( a = attr_find( group->e_attrs, ads[i] ) ) == NULL )
+	for ( i = 0; i < 2; i++ ) {
+		if ( !dmg_group_has_refs( group, ads[i] ) )
 			continue;
 		if ( ms->names_group || dmg_refs_stale( op, on, group, ads[i] ) ) {
 			ts->unbounded = 1;
 			return;
 		}
-		for ( j = 0; j < a->a_numvals; j++ )
+		a = attr_find( group->e_attrs, ads[i] );
+		for ( j = 0; a && j < a->a_numvals; j++ )
 			dmg_tags_add( ts, &a->a_nvals[j] );
 	}
 }
