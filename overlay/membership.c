@@ -16,8 +16,9 @@
  *    the excluded ones;
  *  - reverse (dmg_rule_why, dmg_rule_has_member): the same tests on one given entry, in the
  *    order the explanation reports them, so that "which groups is E in" never expands a group.
- *    A named group the reverse test meets is tested the same way (one entry lookup per
- *    override value, and per member value of a named static group, on the way down).
+ *    Override values are compared with E by entryUUID, and the groups among them found with
+ *    one indexed search; a named group is tested the same way (one entry lookup per member
+ *    value of a named static group, per override value of a group without UUIDs).
  *
  * Both apply the same access checks the backend applies to a search: search access on the
  * department (the search base), read access on the member entry, search access on every
