@@ -1051,30 +1051,40 @@ dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *
 	dmg_memo_free( &memo );
 }
 
-int
-dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
+/* dmg_rule_has_member in *yes; LDAP_OTHER when the rule's own entries could not be found */
+static int
+dmg_rule_member_rc( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, int *yes )
 {
 	dmg_why why;
 
 	dmg_rule_why( op, on, r, e, &why );
 	dmg_why_free( op, &why );
-	return why.member;
+	*yes = why.member;
+	return why.unknown ? LDAP_OTHER : LDAP_SUCCESS;
+}
+
+int
+dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
+{
+	int yes;
+
+	dmg_rule_member_rc( op, on, r, e, &yes );
+	return yes;
 }
 
 int
 dmg_rule_tests_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e,
 	int *yes )
 {
-	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL, 0 };
 	dmg_as_group ag;
 	Operation *mop = dmg_membership_begin( op, on, group, &ag );
+	int rc = LDAP_SUCCESS;
 
+	*yes = 0;
 	if ( mop )
-		dmg_rule_why( mop, on, r, e, &why );
+		rc = dmg_rule_member_rc( mop, on, r, e, yes );
 	dmg_membership_end( &ag );
-	dmg_why_free( op, &why );
-	*yes = why.member;
-	return why.unknown ? LDAP_OTHER : LDAP_SUCCESS;
+	return rc;
 }
 
 int
@@ -1831,8 +1841,10 @@ dmg_group_deps( Operation *op, slap_overinst *on, Entry *group, dmg_tags *deps )
 	for ( i = 0; rule[i]; i++ )
 		dmg_deps_add( deps, *rule[i] );
 	dmg_deps_of_filter( deps, di->dept_filter );
-	/* the rule's filter: the member filter and the conditions */
-	dmg_rule_from_entry( op, on, group, &r );
+	/* the rule's filter: the member filter and the conditions (a rule whose entries could
+	 * not be looked up depends on anything) */
+	if ( dmg_rule_from_entry( op, on, group, &r ) != LDAP_SUCCESS )
+		deps->unbounded = 1;
 	dmg_deps_of_filter( deps, r.filter );
 	dmg_rule_free( op, &r );
 	if ( !dmg_is_root( op, on ) )
@@ -2046,7 +2058,7 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	Operation as;
 	dmg_who who;
 	dmg_rule r;
-	int member = 0;
+	int member = 0, rc = LDAP_SUCCESS;
 
 	if ( sep == NULL )
 		return NULL;
@@ -2069,9 +2081,17 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	}
 	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
 	if ( e ) {
-		dmg_rule_from_entry( &as, u->on, group, &r );
-		member = dmg_rule_has_member( &as, u->on, &r, e );
+		/* a rule whose entries could not be looked up: the list is dropped, not guessed */
+		rc = dmg_rule_from_entry( &as, u->on, group, &r );
+		if ( rc == LDAP_SUCCESS )
+			rc = dmg_rule_member_rc( &as, u->on, &r, e, &member );
 		dmg_rule_free( &as, &r );
+	}
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_who_end( &as, &who );
+		dmg_entry_release( u->op, u->on, e );
+		dmg_entry_release( u->op, u->on, group );
+		return NULL;
 	}
 	ms = ch_calloc( 1, sizeof( dmg_members ) );
 	/* the write is committed: the updated list is as current as the one it replaces */
