@@ -19,7 +19,7 @@ dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berva
 		return LDAP_SUCCESS;
 	rc = dmg_rule_from_entry( op, on, group, &r );
 	if ( rc == LDAP_SUCCESS )
-		*yes = dmg_rule_shows_member( op, on, group, &r, u );
+		rc = dmg_rule_tests_member( op, on, group, &r, u, yes );
 	dmg_rule_free( op, &r );
 	dmg_entry_release( op, on, u );
 	return rc;

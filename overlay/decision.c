@@ -55,17 +55,17 @@ dmg_sender_is_member( void *vctx, const char *addr, size_t len )
 		ber_bvarray_free_x( ndns, op->o_tmpmemctx );
 		return -1;
 	}
-	for ( i = 0; !yes && !BER_BVISNULL( &ndns[i] ); i++ ) {
+	for ( i = 0; !yes && ctx->rc == LDAP_SUCCESS && !BER_BVISNULL( &ndns[i] ); i++ ) {
 		Entry *u = NULL;
 
 		if ( ( u = dmg_entry_get( op, ctx->on, &ndns[i] ) ) == NULL )
 			continue;
-		yes = dmg_rule_shows_member( op, ctx->on, ctx->group, &r, u );
+		ctx->rc = dmg_rule_tests_member( op, ctx->on, ctx->group, &r, u, &yes );
 		dmg_entry_release( op, ctx->on, u );
 	}
 	dmg_rule_free( op, &r );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
-	return yes;
+	return ctx->rc == LDAP_SUCCESS ? yes : -1;
 }
 
 /* Every mail value of every auditor that op may read, named by a dmgAuditor value op may

@@ -292,6 +292,9 @@ void dmg_refs_free( Operation *op, dmg_refs *r );
 /* Does a DN value of attribute ad of g no longer name the entry its UUID names (a rename no
  * rewrite has followed yet)? */
 int dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad );
+/* Does the UUID companion of attribute ad of g, which holds e's entryUUID, name e as
+ * dmg_refs_current resolves it: 1, 0, or -1 when the lookup failed (logged)? */
+int dmg_ref_uuid_names( Operation *op, Entry *g, AttributeDescription *ad, Entry *e );
 /* The UUID companion of reference attribute ad, or NULL */
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */
@@ -338,12 +341,14 @@ int dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDesc
 
 typedef struct dmg_rule {
 	struct berval ndn;	/* the group's (owned by the group entry, as the values below) */
+	Entry *entry;		/* the group's */
 	struct berval *depts;	/* normalized department DNs */
 	struct berval *dept_vals;	/* as stored */
 	int ndepts;
 	int include_sub;	/* dmgIncludeSubDepartments, default TRUE */
 	Attribute *conds;	/* dmgCondition as stored, or NULL */
-	Attribute *include, *exclude;	/* dmgIncludeMember, dmgExcludeMember, or NULL */
+	/* dmgIncludeMember, dmgExcludeMember, or NULL; set by dmg_rule_overrides only */
+	Attribute *include, *exclude;
 	dmg_refs dept_refs, include_refs, exclude_refs;	/* the current values above */
 	Filter *filter;		/* (&(member filter)(condition)...), op->o_tmpmemctx */
 } dmg_rule;
@@ -353,6 +358,11 @@ int dmg_entry_is_group( Entry *e );
 int dmg_entry_bool( Entry *e, AttributeDescription *ad, int dflt );
 /* A failure to resolve the references is returned (logged); the rule then selects nobody */
 int dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r );
+/* The current values of the overrides (forward expansion): a failure to resolve them is
+ * returned (logged), the values are then unset */
+int dmg_rule_overrides( Operation *op, slap_overinst *on, dmg_rule *r );
+/* Does group g have values of reference attribute ad (as stored, or UUIDs only)? */
+int dmg_group_has_refs( Entry *g, AttributeDescription *ad );
 void dmg_rule_free( Operation *op, dmg_rule *r );
 /* The attribute a filter item asserts on; NULL for AND, OR, NOT, computed items and
  * extensible matches without an attribute */
@@ -378,6 +388,8 @@ typedef struct dmg_members {
 	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
 	 * requester who may not read the group's member): no value, not even a count */
 	int hidden;
+	/* an override named a group (or a cycle): the list depends on that group's members */
+	int names_group;
 	unsigned long gen;	/* a cached list: the generation it was computed at */
 } dmg_members;
 
@@ -430,6 +442,10 @@ int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e
 /* The same, as dynmailgroup-member-visibility shows group (whose rule r is) to op */
 int dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r,
 	Entry *e );
+/* The same in *yes; LDAP_OTHER when a lookup failed (logged; *yes then fails closed), for
+ * the callers that give no answer rather than a wrong one */
+int dmg_rule_tests_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e,
+	int *yes );
 /* Why e is or is not a member of the group with rule r (man page EXPLANATIONS); the detail
  * is in op->o_tmpmemctx (dmg_why_free).  dmg_rule_has_member is its verdict. */
 typedef enum dmg_why_reason {
@@ -441,6 +457,7 @@ typedef struct dmg_why {
 	int member;
 	dmg_why_reason reason;
 	struct berval detail;
+	int unknown;	/* the rule's own entries could not be found: the verdict fails closed */
 } dmg_why;
 void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
 void dmg_why_free( Operation *op, dmg_why *why );

@@ -16,8 +16,9 @@
  *    the excluded ones;
  *  - reverse (dmg_rule_why, dmg_rule_has_member): the same tests on one given entry, in the
  *    order the explanation reports them, so that "which groups is E in" never expands a group.
- *    A named group the reverse test meets is tested the same way (one entry lookup per
- *    override value, and per member value of a named static group, on the way down).
+ *    Override values are compared with E by entryUUID, and the groups among them found with
+ *    one indexed search; a named group is tested the same way (one entry lookup per member
+ *    value of a named static group, per override value of a group without UUIDs).
  *
  * Both apply the same access checks the backend applies to a search: search access on the
  * department (the search base), read access on the member entry, search access on every
@@ -529,9 +530,13 @@ dmg_expand_named( Operation *op, slap_overinst *on, struct berval *ndn, dmg_path
 	Entry *stored, *x;
 	int rc = LDAP_SUCCESS;
 
-	if ( dmg_path_has( up, ndn ) )
+	/* the path and the memo hold groups only */
+	if ( dmg_path_has( up, ndn ) ) {
+		out->names_group = 1;
 		return LDAP_SUCCESS;
+	}
 	if ( ( known = dmg_memo_find( up->memo, ndn ) ) != NULL ) {
+		out->names_group = 1;
 		dmg_members_append( out, &known->ms );
 		return LDAP_SUCCESS;
 	}
@@ -541,6 +546,7 @@ dmg_expand_named( Operation *op, slap_overinst *on, struct berval *ndn, dmg_path
 	x = entry_dup( stored );
 	dmg_entry_release( op, on, stored );
 	if ( dmg_named_kind_of( x ) != DMG_NAMED_ENTRY ) {
+		out->names_group = 1;
 		rc = dmg_expand_group( op, on, x, up, &nested );
 		if ( rc == LDAP_SUCCESS ) {
 			dmg_members_append( out, &nested );
@@ -614,6 +620,8 @@ dmg_members_expand_path( Operation *op, slap_overinst *on, Entry *group, dmg_mem
 
 	memset( out, 0, sizeof( *out ) );
 	rc = dmg_rule_from_entry( op, on, group, &r );
+	if ( rc == LDAP_SUCCESS )
+		rc = dmg_rule_overrides( op, on, &r );
 	memset( &ctx, 0, sizeof( ctx ) );
 	ctx.on = on;
 	ctx.out = out;
@@ -672,6 +680,7 @@ static void dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, En
 	dmg_path *up, dmg_why *why );
 static int dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e,
 	dmg_path *up );
+static Filter *dmg_filter_or( Operation *op );
 
 void
 dmg_why_free( Operation *op, dmg_why *why )
@@ -723,7 +732,7 @@ dmg_static_has( Operation *op, slap_overinst *on, Entry *x, Entry *e, dmg_path *
 }
 
 /* Is e one of the members the entry ndn stands for (itself, or a group's members)?  -1 when
- * a group's rule could not be read (the entries it names could not be found). */
+ * a group's members could not be learnt (a lookup failed, logged). */
 static int
 dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, dmg_path *up )
 {
@@ -748,11 +757,11 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 		if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
 		} else if ( dmg_rule_from_entry( op, on, x, &r ) != LDAP_SUCCESS ) {
-			yes = -1;	/* not known (logged): see dmg_override_for */
+			yes = -1;	/* not known (logged): see dmg_override_why */
 			dmg_rule_free( op, &r );
 		} else {
 			dmg_rule_why_path( op, on, &r, e, up, &why );
-			yes = why.member;
+			yes = why.unknown ? -1 : why.member;
 			dmg_why_free( op, &why );
 			dmg_rule_free( op, &r );
 		}
@@ -764,30 +773,194 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 	return yes;
 }
 
-/* The value of override attribute a of the group at here that stands for e: *via 0 when it
- * names e itself, 1 when it names a group e is a member of; -1 when none does.  A group whose
- * members are not known fails closed: it excludes e, and includes nobody. */
+/* The groups the override values of one attribute name, by the values of its UUID companion
+ * u: (dn, ndn)[i] is the group value i names, empty when it names none (op->o_tmpmemctx) */
+typedef struct dmg_override_groups {
+	Attribute *u;
+	struct berval *dn, *ndn;
+	int twice;	/* an entryUUID carried by two groups */
+} dmg_override_groups;
+
 static int
-dmg_override_for( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_path *here,
-	int *via )
+dmg_override_groups_cb( Operation *op, SlapReply *rs )
+{
+	dmg_override_groups *g = op->o_callback->sc_private;
+	struct berval *uuid;
+	unsigned i;
+
+	if ( rs->sr_type != REP_SEARCH || dmg_named_kind_of( rs->sr_entry ) == DMG_NAMED_ENTRY
+		|| ( uuid = dmg_entry_uuid( rs->sr_entry ) ) == NULL )
+		return 0;
+	for ( i = 0; i < g->u->a_numvals && !bvmatch( &g->u->a_nvals[i], uuid ); i++ )
+		;
+	if ( i == g->u->a_numvals )
+		return 0;
+	if ( g->ndn[i].bv_val ) {
+		/* two entries carry the UUID: which one the value names is not known */
+		Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "\"%s\" and \"%s\" carry one entryUUID: "
+			"neither is taken for it\n", g->dn[i].bv_val, rs->sr_entry->e_name.bv_val );
+		g->twice = 1;
+		return 0;
+	}
+	ber_dupbv_x( &g->dn[i], &rs->sr_entry->e_name, op->o_tmpmemctx );
+	ber_dupbv_x( &g->ndn[i], &rs->sr_entry->e_nname, op->o_tmpmemctx );
+	return 0;
+}
+
+/* Which values of u name groups: one indexed search, as the rootdn (which entries are groups
+ * is structure; whether a group stands for its members to op is decided per group after),
+ * so that the values naming other entries are never fetched */
+static int
+dmg_override_groups_find( Operation *op, Attribute *u, dmg_override_groups *g )
+{
+	ObjectClass *ocs[] = { dmg_ad.oc_group, dmg_ad.oc_group_of_names,
+		dmg_ad.oc_group_of_unique_names };
+	Filter *and, *classes = dmg_filter_or( op ), *uuids = dmg_filter_or( op );
+	slap_callback cb = { 0 };
+	Operation root;
+	unsigned i;
+	int rc;
+
+	g->u = u;
+	g->dn = op->o_tmpcalloc( u->a_numvals, sizeof( struct berval ), op->o_tmpmemctx );
+	g->ndn = op->o_tmpcalloc( u->a_numvals, sizeof( struct berval ), op->o_tmpmemctx );
+	for ( i = 0; i < sizeof( ocs ) / sizeof( ocs[0] ); i++ ) {
+		if ( ocs[i] )
+			dmg_filter_or_add( classes, dmg_filter_eq( op, slap_schema.si_ad_objectClass,
+				&ocs[i]->soc_cname ) );
+	}
+	for ( i = 0; i < u->a_numvals; i++ )
+		dmg_filter_or_add( uuids, dmg_filter_eq( op, slap_schema.si_ad_entryUUID,
+			&u->a_nvals[i] ) );
+	and = op->o_tmpcalloc( 1, sizeof( Filter ), op->o_tmpmemctx );
+	and->f_choice = LDAP_FILTER_AND;
+	and->f_and = classes;
+	classes->f_next = uuids;
+	cb.sc_response = dmg_override_groups_cb;
+	cb.sc_private = g;
+	dmg_op_as_root( op, &root );
+	rc = dmg_internal_search( &root, &root.o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, and, &cb );
+	filter_free_x( op, and, 1 );
+	if ( rc == LDAP_SUCCESS && g->twice )
+		return LDAP_OTHER;
+	return rc == LDAP_NO_SUCH_OBJECT ? LDAP_SUCCESS : rc;
+}
+
+static void
+dmg_override_groups_free( Operation *op, dmg_override_groups *g )
+{
+	unsigned i;
+
+	for ( i = 0; g->u && i < g->u->a_numvals; i++ ) {
+		if ( g->ndn[i].bv_val ) {
+			op->o_tmpfree( g->dn[i].bv_val, op->o_tmpmemctx );
+			op->o_tmpfree( g->ndn[i].bv_val, op->o_tmpmemctx );
+		}
+	}
+	op->o_tmpfree( g->dn, op->o_tmpmemctx );
+	op->o_tmpfree( g->ndn, op->o_tmpmemctx );
+}
+
+/* Does a value of override attribute ad stand for e, has telling whether the entry it names
+ * is e or has e as a member: one whose members are not known (has < 0) excludes e and
+ * includes nobody (fail closed) */
+static int
+dmg_override_has( int has, AttributeDescription *ad )
+{
+	return has > 0 || ( has < 0 && ad == dmg_ad.exclude_member );
+}
+
+/* By DN: a group without a UUID companion for ad names entries by their DN values as
+ * stored; each value is looked up to learn whether it names a group */
+static int
+dmg_override_by_dn( Operation *op, slap_overinst *on, Attribute *a, Entry *e, dmg_path *here,
+	int *via, struct berval *named )
 {
 	unsigned i;
 
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
 		if ( dn_match( &a->a_nvals[i], &e->e_nname ) ) {
 			*via = 0;
-			return i;
+			return 1;
 		}
 	}
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
-		int has = dmg_named_has( op, on, &a->a_nvals[i], e, here );
-
-		if ( has > 0 || ( has < 0 && a->a_desc == dmg_ad.exclude_member ) ) {
+		if ( dmg_override_has( dmg_named_has( op, on, &a->a_nvals[i], e, here ),
+				a->a_desc ) ) {
 			*via = 1;
-			return i;
+			ber_dupbv_x( named, &a->a_vals[i], op->o_tmpmemctx );
+			return 1;
 		}
 	}
-	return -1;
+	return 0;
+}
+
+/* By UUID: e's entryUUID among the companion's values, then the groups among them (one
+ * search), each tested in the order of the values.  *unknown when the group's own values
+ * could not be resolved (a named group's failure is its own: has < 0) */
+static int
+dmg_override_by_uuid( Operation *op, slap_overinst *on, Entry *group, AttributeDescription *ad,
+	Entry *e, dmg_path *here, int *via, struct berval *named, int *unknown )
+{
+	Attribute *u = attr_find( group->e_attrs, dmg_ref_uuid_ad( ad ) );
+	struct berval *uuid = dmg_entry_uuid( e );
+	dmg_override_groups g = { 0 };
+	unsigned i;
+	int found = 0;
+
+	for ( i = 0; uuid && i < u->a_numvals; i++ ) {
+		int names;
+
+		if ( !bvmatch( &u->a_nvals[i], uuid ) )
+			continue;
+		if ( ( names = dmg_ref_uuid_names( op, group, ad, e ) ) < 0 )
+			*unknown = 1;
+		if ( dmg_override_has( names, ad ) ) {
+			*via = 0;
+			return 1;
+		}
+		break;
+	}
+	*via = 1;
+	if ( dmg_override_groups_find( op, u, &g ) != LDAP_SUCCESS ) {
+		/* logged by the search; no value names a group then (g is empty) */
+		*unknown = 1;
+		found = dmg_override_has( -1, ad );
+	}
+	for ( i = 0; !found && i < u->a_numvals; i++ ) {
+		if ( g.ndn[i].bv_val
+			&& dmg_override_has( dmg_named_has( op, on, &g.ndn[i], e, here ), ad ) ) {
+			ber_dupbv_x( named, &g.dn[i], op->o_tmpmemctx );
+			found = 1;
+		}
+	}
+	dmg_override_groups_free( op, &g );
+	return found;
+}
+
+/* Does a value of override attribute ad of the group at here (rule r) decide e's membership?
+ * Then why says how. */
+static int
+dmg_override_why( Operation *op, slap_overinst *on, dmg_rule *r, AttributeDescription *ad,
+	Entry *e, dmg_path *here, dmg_why *why )
+{
+	struct berval named = BER_BVNULL;
+	int include = ad == dmg_ad.include_member, via = 0, found;
+
+	if ( attr_find( r->entry->e_attrs, dmg_ref_uuid_ad( ad ) ) )
+		found = dmg_override_by_uuid( op, on, r->entry, ad, e, here, &via, &named,
+			&why->unknown );
+	else
+		found = dmg_override_by_dn( op, on, attr_find( r->entry->e_attrs, ad ), e, here,
+			&via, &named );
+	if ( found ) {
+		dmg_why_set( op, why, include, include
+			? ( via ? DMG_WHY_INCLUDED_VIA : DMG_WHY_INCLUDED )
+			: ( via ? DMG_WHY_EXCLUDED_VIA : DMG_WHY_EXCLUDED ),
+			BER_BVISNULL( &named ) ? NULL : &named );
+		op->o_tmpfree( named.bv_val, op->o_tmpmemctx );
+	}
+	return found;
 }
 
 /* The DN of the entry ndn as stored (op->o_tmpmemctx), left empty when op may not learn of
@@ -851,27 +1024,20 @@ dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_
 {
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_path here = { &r->ndn, up, up->memo };
-	int i, via;
 
 	memset( why, 0, sizeof( *why ) );
 	if ( !dmg_entry_disclosed( op, on, e ) ) {
 		dmg_why_set( op, why, 0, DMG_WHY_NO_SUCH_ENTRY, NULL );
 		return;
 	}
-	if ( ( i = dmg_override_for( op, on, r->exclude, e, &here, &via ) ) >= 0 ) {
-		dmg_why_set( op, why, 0, via ? DMG_WHY_EXCLUDED_VIA : DMG_WHY_EXCLUDED,
-			via ? &r->exclude->a_vals[i] : NULL );
+	if ( dmg_override_why( op, on, r, dmg_ad.exclude_member, e, &here, why ) )
 		return;
-	}
 	if ( test_filter( op, e, di->member_filter ) != LDAP_COMPARE_TRUE ) {
 		dmg_why_set( op, why, 0, DMG_WHY_MEMBER_FILTER, NULL );
 		return;
 	}
-	if ( ( i = dmg_override_for( op, on, r->include, e, &here, &via ) ) >= 0 ) {
-		dmg_why_set( op, why, 1, via ? DMG_WHY_INCLUDED_VIA : DMG_WHY_INCLUDED,
-			via ? &r->include->a_vals[i] : NULL );
+	if ( dmg_override_why( op, on, r, dmg_ad.include_member, e, &here, why ) )
 		return;
-	}
 	dmg_rule_why_selected( op, on, r, e, why );
 }
 
@@ -885,24 +1051,48 @@ dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *
 	dmg_memo_free( &memo );
 }
 
-int
-dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
+/* dmg_rule_has_member in *yes; LDAP_OTHER when the rule's own entries could not be found */
+static int
+dmg_rule_member_rc( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, int *yes )
 {
 	dmg_why why;
 
 	dmg_rule_why( op, on, r, e, &why );
 	dmg_why_free( op, &why );
-	return why.member;
+	*yes = why.member;
+	return why.unknown ? LDAP_OTHER : LDAP_SUCCESS;
+}
+
+int
+dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e )
+{
+	int yes;
+
+	dmg_rule_member_rc( op, on, r, e, &yes );
+	return yes;
+}
+
+int
+dmg_rule_tests_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e,
+	int *yes )
+{
+	dmg_as_group ag;
+	Operation *mop = dmg_membership_begin( op, on, group, &ag );
+	int rc = LDAP_SUCCESS;
+
+	*yes = 0;
+	if ( mop )
+		rc = dmg_rule_member_rc( mop, on, r, e, yes );
+	dmg_membership_end( &ag );
+	return rc;
 }
 
 int
 dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e )
 {
-	dmg_as_group ag;
-	Operation *mop = dmg_membership_begin( op, on, group, &ag );
-	int yes = mop && dmg_rule_has_member( mop, on, r, e );
+	int yes;
 
-	dmg_membership_end( &ag );
+	dmg_rule_tests_member( op, on, group, r, e, &yes );
 	return yes;
 }
 
@@ -962,7 +1152,7 @@ void
 dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn,
 	Entry *target )
 {
-	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL };
+	dmg_why why = { 0, DMG_WHY_NO_SUCH_ENTRY, BER_BVNULL, 0 };
 	struct berval bv;
 	dmg_as_group ag;
 	Operation *mop;
@@ -1455,8 +1645,9 @@ dmg_cache_key( Operation *op, Entry *group, size_t *len )
  * for E's DN.  A tag and a key then meet exactly when the group matches the filter for E (or
  * is E), so invalidation drops the groups whose rule may select E.  Whatever the filter holds
  * other than equalities (and AND/OR/NOT of them) is taken as unbounded: everything is
- * dropped.  A group with overrides is unbounded too: an include or exclude may name a group,
- * whose own members change with writes no tag of this list names.
+ * dropped.  The entries a group's overrides name are tags too (a write to one keys its DN);
+ * a list whose overrides name a group is unbounded: that group's own members change with
+ * writes no tag of this list names.
  */
 
 /* The groups whose rule may select the entry ndn: those naming one of its ancestors as a
@@ -1679,9 +1870,33 @@ dmg_write_changed( Operation *op, dmg_tags *changed )
 	}
 }
 
-/* Tags of group's list for op's identity; ts->unbounded when it must go untagged */
+/* Tags of the entries group's overrides name (their DNs as stored: what a write to one of
+ * them keys); unbounded when one names a group (ms, the list), whose own members change with
+ * writes no tag names, or when a value no longer names the entry its UUID names */
 static void
-dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
+dmg_override_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms,
+	dmg_tags *ts )
+{
+	AttributeDescription *ads[] = { dmg_ad.include_member, dmg_ad.exclude_member };
+	Attribute *a;
+	unsigned i, j;
+
+	for ( i = 0; i < 2; i++ ) {
+		if ( !dmg_group_has_refs( group, ads[i] ) )
+			continue;
+		if ( ms->names_group || dmg_refs_stale( op, on, group, ads[i] ) ) {
+			ts->unbounded = 1;
+			return;
+		}
+		a = attr_find( group->e_attrs, ads[i] );
+		for ( j = 0; a && j < a->a_numvals; j++ )
+			dmg_tags_add( ts, &a->a_nvals[j] );
+	}
+}
+
+/* Tags of group's list ms for op's identity; ts->unbounded when it must go untagged */
+static void
+dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms, dmg_tags *ts )
 {
 	dmg_tags probe = { 0 };
 	Filter *f;
@@ -1697,9 +1912,7 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 	}
 	/* tagged with stored department values that no longer name the departments, the list
 	 * would miss the writes below their current DNs (references.c) */
-	if ( attr_find( group->e_attrs, dmg_ad.include_member )
-		|| attr_find( group->e_attrs, dmg_ad.exclude_member )
-		|| dmg_refs_stale( op, on, group, dmg_ad.department ) ) {
+	if ( dmg_refs_stale( op, on, group, dmg_ad.department ) ) {
 		ts->unbounded = 1;
 		return;
 	}
@@ -1708,6 +1921,7 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 	dmg_tags_of_filter( &probe, f );
 	ts->unbounded = probe.unbounded || probe.nads == 0;
 	dmg_tags_add( ts, &group->e_nname );
+	dmg_override_tags( op, on, group, ms, ts );
 	for ( i = 0; i < probe.nads; i++ ) {
 		a = attr_find( group->e_attrs, probe.ads[i] );
 		for ( j = 0; a && j < a->a_numvals; j++ )
@@ -1752,11 +1966,12 @@ dmg_members_bytes( dmg_members *ms )
  * not a department of the group (a department's delete is refused, a modified department has
  * its employees below it).  The cache then replaces such a list, before the write returns, by
  * a copy without E, with E again when the reverse test (dmg_rule_has_member, which the forward
- * expansion agrees with) says E is a member for the list's identity.  Lists of groups with
- * overrides (a named group may change with E) are untagged and dropped, as are the lists of E
- * itself, every list when the write is a rename, or still has the backend's transaction on it
- * (it runs inside another operation's, not committed yet; the update's reads would go through
- * it), or E has entries below it.
+ * expansion agrees with) says E is a member for the list's identity.  Lists whose overrides
+ * name a group (that group may change with E) are untagged and dropped, as are the lists of
+ * groups with overrides when E is a group (an override naming E stands for its members),
+ * the lists of E itself, every list when the write is a rename, or still has the backend's
+ * transaction on it (it runs inside another operation's, not committed yet; the update's
+ * reads would go through it), or E has entries below it.
  */
 
 typedef struct dmg_update_ctx {
@@ -1818,6 +2033,16 @@ dmg_op_as_identity( Operation *op, slap_overinst *on, struct berval *idn, Operat
 	dmg_who_begin( as, on, who );
 }
 
+
+/* Is e a group an override of group may name (a tagged list's overrides name none)? */
+static int
+dmg_override_may_name( Entry *group, Entry *e )
+{
+	return dmg_named_kind_of( e ) != DMG_NAMED_ENTRY
+		&& ( dmg_group_has_refs( group, dmg_ad.include_member )
+			|| dmg_group_has_refs( group, dmg_ad.exclude_member ) );
+}
+
 /* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn) after the
  * write u describes, or NULL when it must go */
 static void *
@@ -1845,8 +2070,12 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
 		return NULL;
 	if ( u->op->o_tag != LDAP_REQ_DELETE
-		&& ( e = dmg_entry_get( u->op, u->on, u->ndn ) ) == NULL ) {
-		/* gone again since: a later write's response decides */
+		&& ( ( e = dmg_entry_get( u->op, u->on, u->ndn ) ) == NULL
+			|| dmg_override_may_name( group, e ) ) ) {
+		/* gone again since (a later write's response decides), or a group an override
+		 * may name: it stands for its members */
+		if ( e )
+			dmg_entry_release( u->op, u->on, e );
 		dmg_entry_release( u->op, u->on, group );
 		return NULL;
 	}
@@ -1855,7 +2084,7 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 		/* a rule whose entries could not be looked up: the list is dropped, not guessed */
 		rc = dmg_rule_from_entry( &as, u->on, group, &r );
 		if ( rc == LDAP_SUCCESS )
-			member = dmg_rule_has_member( &as, u->on, &r, e );
+			rc = dmg_rule_member_rc( &as, u->on, &r, e, &member );
 		dmg_rule_free( &as, &r );
 	}
 	if ( rc != LDAP_SUCCESS ) {
@@ -1935,7 +2164,7 @@ dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, si
 	dmg_tags ts, deps;
 	int stored;
 
-	dmg_group_tags( op, on, group, &ts );
+	dmg_group_tags( op, on, group, ms, &ts );
 	dmg_group_deps( op, on, group, &deps );
 	stored = dmg_cache_put_deps( di->cache, key, len, gen, ts.t, ts.unbounded ? 0 : ts.n,
 		deps.unbounded ? NULL : deps.t, deps.n, ms, ms->n + ms->nmail_count,

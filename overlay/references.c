@@ -367,6 +367,27 @@ dmg_ref_entry_get( Operation *op, slap_overinst *on, Entry *g, AttributeDescript
 }
 
 int
+dmg_ref_uuid_names( Operation *op, Entry *g, AttributeDescription *ad, Entry *e )
+{
+	Attribute *d = attr_find( g->e_attrs, ad );
+	dmg_uuid_found uf;
+	unsigned i;
+	int yes;
+
+	/* e carries the UUID: a DN value naming e pairs with it */
+	for ( i = 0; d && i < d->a_numvals; i++ ) {
+		if ( dn_match( &d->a_nvals[i], &e->e_nname ) )
+			return 1;
+	}
+	/* renamed since the group was written: the entry the UUID names, if only one does */
+	if ( dmg_uuid_locate( op, dmg_entry_uuid( e ), &uf ) != LDAP_SUCCESS )
+		return -1;
+	yes = uf.found && dn_match( &uf.ndn, &e->e_nname );
+	dmg_uuid_found_free( op, &uf );
+	return yes;
+}
+
+int
 dmg_refs_stale( Operation *op, slap_overinst *on, Entry *g, AttributeDescription *ad )
 {
 	dmg_ref_pairs p;

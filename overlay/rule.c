@@ -1,7 +1,8 @@
 /* rule.c -- a group's membership rule, as read from its entry
  *
  * The rule is the department list, dmgIncludeSubDepartments, the overrides (dmgIncludeMember,
- * dmgExcludeMember), each as the entries named are now (their UUIDs resolved, references.c),
+ * dmgExcludeMember), each as the entries named are now (their UUIDs resolved, references.c;
+ * the overrides only on demand, dmg_rule_overrides: the reverse test compares them by UUID),
  * and one filter: the configured member filter ANDed with every
  * dmgCondition.  Conditions were validated when written
  * (guard.c); one that no longer parses (schema changed since) makes the whole filter FALSE,
@@ -76,13 +77,10 @@ dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r )
 
 	memset( r, 0, sizeof( *r ) );
 	r->ndn = e->e_nname;
+	r->entry = e;
 	r->include_sub = dmg_entry_bool( e, dmg_ad.include_sub, 1 );
 	r->conds = attr_find( e->e_attrs, dmg_ad.condition );
 	if ( ( rc = dmg_refs_current( op, on, e, dmg_ad.department, &r->dept_refs ) )
-			!= LDAP_SUCCESS
-		|| ( rc = dmg_refs_current( op, on, e, dmg_ad.include_member, &r->include_refs ) )
-			!= LDAP_SUCCESS
-		|| ( rc = dmg_refs_current( op, on, e, dmg_ad.exclude_member, &r->exclude_refs ) )
 			!= LDAP_SUCCESS ) {
 		/* fail closed: a rule whose entries are not known selects nobody */
 		dmg_rule_free( op, r );
@@ -92,10 +90,30 @@ dmg_rule_from_entry( Operation *op, slap_overinst *on, Entry *e, dmg_rule *r )
 	r->depts = r->dept_refs.a.a_nvals;
 	r->dept_vals = r->dept_refs.a.a_vals;
 	r->ndepts = r->dept_refs.a.a_numvals;
-	r->include = dmg_rule_refs( &r->include_refs );
-	r->exclude = dmg_rule_refs( &r->exclude_refs );
 	r->filter = dmg_rule_filter( op, di, r->conds );
 	return LDAP_SUCCESS;
+}
+
+int
+dmg_rule_overrides( Operation *op, slap_overinst *on, dmg_rule *r )
+{
+	int rc;
+
+	if ( ( rc = dmg_refs_current( op, on, r->entry, dmg_ad.include_member,
+			&r->include_refs ) ) != LDAP_SUCCESS
+		|| ( rc = dmg_refs_current( op, on, r->entry, dmg_ad.exclude_member,
+			&r->exclude_refs ) ) != LDAP_SUCCESS )
+		return rc;
+	r->include = dmg_rule_refs( &r->include_refs );
+	r->exclude = dmg_rule_refs( &r->exclude_refs );
+	return LDAP_SUCCESS;
+}
+
+int
+dmg_group_has_refs( Entry *g, AttributeDescription *ad )
+{
+	return attr_find( g->e_attrs, ad ) != NULL
+		|| attr_find( g->e_attrs, dmg_ref_uuid_ad( ad ) ) != NULL;
 }
 
 void

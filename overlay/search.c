@@ -341,7 +341,7 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	/* the backend's answer must not depend on conditions the requester may not read: which
 	 * entries the widened filter selects shows in paging; included entries need not meet
 	 * them, nor, with group visibility, conditions the requester may not search */
-	if ( n->rule.include || di->visibility_group
+	if ( dmg_group_has_refs( n->group, dmg_ad.include_member ) || di->visibility_group
 		|| !access_allowed( op, n->group, dmg_ad.condition, NULL, ACL_READ, NULL ) )
 		return filter_dup( di->member_filter, op->o_tmpmemctx );
 	return filter_dup( n->rule.filter, op->o_tmpmemctx );

@@ -362,6 +362,67 @@ START_TEST(single_entry_writes_update_lists_in_place)
 }
 END_TEST
 
+#define UMA  "uid=uma,ou=Sales," DMG_SUFFIX
+#define GINA "uid=gina,ou=Finance," DMG_SUFFIX
+
+/* A group whose overrides name no group: a write concerning none of its entries keeps its list
+ * (read from the cache), a write to an included or an excluded employee shows at once.  A
+ * group whose override names a group is dropped by every write. */
+START_TEST(overrides_lists_follow_the_entries_they_name)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    stats before, after;
+    char *m;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=o-fin," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: o-fin\nmail: o-fin@example.com\n"
+                                     "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
+                                     "dmgIncludeMember: " UMA "\n"
+                                     "dmgExcludeMember: " GINA "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=o-nest," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: o-nest\nmail: o-nest@example.com\n"
+                                     "dmgIncludeMember: cn=o-fin," GROUPS "\n"),
+                  LDAP_SUCCESS);
+    m = members_of(root, "o-fin");
+    ck_assert_ptr_nonnull(strstr(m, UMA));
+    ck_assert_ptr_null(strstr(m, GINA));
+    free(m);
+    assert_miss_then_hit(root, root, "o-nest");
+
+    /* the MTA's own entry: in no department, named by neither group */
+    before = stats_now(root);
+    DMG_EXPECT_OK(dmg_modify(root, MTA, "replace: description\ndescription: o-fin\n"), "mta");
+    free(members_of(root, "o-fin"));
+    after = stats_now(root);
+    ck_assert_msg(after.hits - before.hits == 1 && after.misses == before.misses,
+                  "o-fin's list was not kept: %lu hits, %lu misses", after.hits - before.hits,
+                  after.misses - before.misses);
+    free(members_of(root, "o-nest"));
+    ck_assert_uint_eq(stats_now(root).misses - after.misses, 1);
+
+    /* the included employee's mail, then the excluded one's title (a member filter's
+     * attribute would do as well) */
+    DMG_EXPECT_OK(dmg_modify(root, UMA, "add: mail\nmail: uma.o@example.com\n"), "uma");
+    m = dmg_values_joined(root, "cn=o-fin," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    ck_assert_ptr_nonnull(strstr(m, "uma.o@example.com"));
+    free(m);
+    assert_cached_is_fresh(root, anon, "o-fin");
+    assert_cached_is_fresh(root, anon, "o-nest");
+    DMG_EXPECT_OK(dmg_modify(root, GINA, "add: mail\nmail: gina.o@example.com\n"), "gina");
+    assert_cached_is_fresh(root, anon, "o-fin");
+    m = dmg_values_joined(root, "cn=o-fin," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    ck_assert_ptr_null(strstr(m, "gina"));
+    free(m);
+    DMG_EXPECT_OK(dmg_modify(root, UMA, "delete: mail\nmail: uma.o@example.com\n"), "back");
+    DMG_EXPECT_OK(dmg_modify(root, GINA, "delete: mail\nmail: gina.o@example.com\n"), "back");
+    assert_cached_is_fresh(root, anon, "o-fin");
+    dmg_disconnect(anon);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* A department's rename moves its subtree: groups naming an entry below it (rewritten by the
  * overlay) and groups above it show the new DNs at once */
 START_TEST(department_rename_is_followed_through_the_cache)
@@ -810,6 +871,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, write_drops_only_the_groups_it_concerns);
     tcase_add_test(tc, modify_of_unread_attributes_keeps_the_lists);
     tcase_add_test(tc, single_entry_writes_update_lists_in_place);
+    tcase_add_test(tc, overrides_lists_follow_the_entries_they_name);
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
