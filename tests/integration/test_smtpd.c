@@ -231,7 +231,7 @@ typedef struct smtp {
 static int smtp_reply(smtp *c)
 {
     c->last[0] = '\0';
-    long deadline = dmg_now_ms() + REPLY_WAIT_MS;
+    long deadline = dmg_now_ms() + REPLY_WAIT_MS * dmg_slowdown(); /* slapd under valgrind */
     for (;;) {
         char *nl = memchr(c->buf, '\n', c->len);
         if (nl != NULL) {
@@ -254,8 +254,8 @@ static int smtp_reply(smtp *c)
         long left = deadline - dmg_now_ms();
         if (left <= 0) {
             char *log = dmg_read_file(c->in->maillog);
-            ck_abort_msg("no SMTP reply within %d ms (so far \"%s\"); maillog:\n%s",
-                         REPLY_WAIT_MS, c->last, log);
+            ck_abort_msg("no SMTP reply within %ld ms (so far \"%s\"); maillog:\n%s",
+                         REPLY_WAIT_MS * dmg_slowdown(), c->last, log);
         }
         struct pollfd p = { c->fd, POLLIN, 0 };
         if (poll(&p, 1, (int)left) <= 0)
