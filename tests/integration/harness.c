@@ -2453,3 +2453,39 @@ char *dmg_check_script(const dmg_server *s, int *status)
     free(err);
     return out;
 }
+
+/* ============================================================================================
+ * A provider and its replicas
+ * ========================================================================================== */
+
+static const char *const tree_attrs[] = { "*", "entryCSN", "entryUUID", NULL };
+const dmg_query dmg_q_tree = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", tree_attrs, 1 };
+
+void dmg_replica_db_config(char *buf, size_t size, const dmg_server *provider, const char *rid,
+                           const char *extra, const char *tail)
+{
+    char sr[1024];
+    dmg_syncrepl_value(sr, sizeof sr, rid, provider->uri, extra);
+    int n = snprintf(buf, size, DMG_REPL_INDEX_AND_LIMITS "syncrepl %s\n%s", sr,
+                     tail ? tail : "");
+    ck_assert_msg(n > 0 && (size_t)n < size, "replica db_config truncated");
+}
+
+void dmg_connect_pair_at(const char *file, int line, const dmg_server *prov,
+                         const dmg_server *cons, LDAP **p, LDAP **c)
+{
+    *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
+    *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
+    free(dmg_wait_same_at(file, line, *p, *c, &dmg_q_tree));
+}
+
+void dmg_stop_pair_at(const char *file, int line, dmg_server *prov, dmg_server *cons, LDAP *p,
+                      LDAP *c)
+{
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+    int rc = dmg_server_stop(cons);
+    ck_assert_msg(rc == 0, "%s:%d: the replica stopped with status %d", file, line, rc);
+    rc = dmg_server_stop(prov);
+    ck_assert_msg(rc == 0, "%s:%d: the provider stopped with status %d", file, line, rc);
+}
