@@ -2489,3 +2489,45 @@ void dmg_stop_pair_at(const char *file, int line, dmg_server *prov, dmg_server *
     rc = dmg_server_stop(prov);
     ck_assert_msg(rc == 0, "%s:%d: the provider stopped with status %d", file, line, rc);
 }
+
+/* ============================================================================================
+ * Mail groups of the role tests
+ * ========================================================================================== */
+
+dmg_result dmg_add_mail_group(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
+{
+    char ldif[4096];
+    snprintf(ldif, sizeof ldif,
+             "dn: cn=%s,ou=Groups," DMG_SUFFIX "\n"
+             "objectClass: dynamicMailGroup\n"
+             "cn: %s\n"
+             "mail: %s@example.com\n"
+             "%s%s",
+             cn, cn, cn,
+             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
+                 ? "" : "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n",
+             extra != NULL ? extra : "");
+    return dmg_add_ldif_ext(ld, ldif, ctrls);
+}
+
+void dmg_root_add_mail_group(const dmg_server *s, const char *cn, const char *extra,
+                             LDAPControl **ctrls, int may_exist)
+{
+    LDAP *ld = dmg_connect_as(s, DMG_ROOTDN);
+    dmg_result r = dmg_add_mail_group(ld, cn, extra, ctrls);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || (may_exist && r.rc == LDAP_ALREADY_EXISTS),
+                  "rootdn could not add group %s: %s (%d) \"%s\"", cn, ldap_err2string(r.rc),
+                  r.rc, r.diag);
+    dmg_disconnect(ld);
+}
+
+int dmg_root_sees(const dmg_server *s, const char *dn)
+{
+    LDAP *ld = dmg_connect_as(s, DMG_ROOTDN);
+    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
+                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
+    return r.rc == LDAP_SUCCESS;
+}

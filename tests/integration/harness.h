@@ -390,7 +390,6 @@ char *dmg_slapcat(const dmg_server *s);
  * status in *status. */
 char *dmg_check_script(const dmg_server *s, int *status);
 
-
 /* ---- a provider and its replicas (test_replication, test_multiprovider) ------------------- */
 
 /* Database settings of every replicating node: the indexes syncrepl searches by, and no limits
@@ -425,5 +424,20 @@ void dmg_connect_pair_at(const char *file, int line, const dmg_server *prov,
 void dmg_stop_pair_at(const char *file, int line, dmg_server *prov, dmg_server *cons, LDAP *p,
                       LDAP *c);
 
+/* ---- mail groups of the role tests (test_roles, test_references) --------------------------- */
+
+/* Adds the group cn=<cn>,ou=Groups,<suffix> with mail <cn>@example.com and, unless extra names
+ * a dmgDepartment, the department ou=Engineering; extra (NULL: none) is more LDIF lines, ctrls
+ * (NULL: none) the request controls. */
+dmg_result dmg_add_mail_group(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls);
+
+/* The same as the rootdn of s; the test fails unless the add succeeds or, with may_exist, finds
+ * the group already there (several tests share one). */
+void dmg_root_add_mail_group(const dmg_server *s, const char *cn, const char *extra,
+                             LDAPControl **ctrls, int may_exist);
+
+/* 1 when dn exists for the rootdn of s (who sees hidden groups), 0 when noSuchObject; any other
+ * answer fails the test. */
+int dmg_root_sees(const dmg_server *s, const char *dn);
 
 #endif /* DMG_HARNESS_H */

@@ -47,37 +47,14 @@ static void group_dn(char *buf, size_t n, const char *cn)
     snprintf(buf, n, "cn=%s," GROUPS, cn);
 }
 
-/* Adds group cn with mail cn@example.com, department Engineering unless extra names one. */
-static dmg_result add_group_ext(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
-{
-    char ldif[4096];
-    snprintf(ldif, sizeof ldif,
-             "dn: cn=%s," GROUPS "\n"
-             "objectClass: dynamicMailGroup\n"
-             "cn: %s\n"
-             "mail: %s@example.com\n"
-             "%s"
-             "%s",
-             cn, cn, cn,
-             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
-                 ? "" : "dmgDepartment: " ENGINEERING "\n",
-             extra != NULL ? extra : "");
-    return dmg_add_ldif_ext(ld, ldif, ctrls);
-}
-
 static dmg_result add_group(LDAP *ld, const char *cn, const char *extra)
 {
-    return add_group_ext(ld, cn, extra, NULL);
+    return dmg_add_mail_group(ld, cn, extra, NULL);
 }
 
-/* The same, as the rootdn; the test fails unless the add succeeds. */
 static void root_add_group(const char *cn, const char *extra)
 {
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    dmg_result r = add_group(ld, cn, extra);
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
-                  ldap_err2string(r.rc), r.rc, r.diag);
-    dmg_disconnect(ld);
+    dmg_root_add_mail_group(srv, cn, extra, NULL, 0);
 }
 
 /* As the rootdn, a group as a postmaster would have created it (dmgApplicant: POSTMASTER,
@@ -87,34 +64,13 @@ static void root_add_group_by_postmaster(const char *cn, const char *extra)
 {
     char more[1024];
     snprintf(more, sizeof more, "dmgApplicant: " POSTMASTER "\n%s", extra != NULL ? extra : "");
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    dmg_result r = add_group_ext(ld, cn, more, DMG_CTRLS(dmg_ctrl_relax()));
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
-                  ldap_err2string(r.rc), r.rc, r.diag);
-    dmg_disconnect(ld);
+    dmg_root_add_mail_group(srv, cn, more, DMG_CTRLS(dmg_ctrl_relax()), 0);
 }
 
 /* Adds the group when it is not there yet (several tests share an ACL's group). */
 static void root_ensure_group(const char *cn, const char *extra)
 {
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    dmg_result r = add_group(ld, cn, extra);
-    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_ALREADY_EXISTS,
-                  "rootdn could not add group %s: %s (%d) \"%s\"", cn, ldap_err2string(r.rc),
-                  r.rc, r.diag);
-    dmg_disconnect(ld);
-}
-
-/* 1 when dn exists (seen by the rootdn, who sees hidden groups), 0 when noSuchObject. */
-static int exists(const char *dn)
-{
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
-    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
-    dmg_disconnect(ld);
-    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
-                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
-    return r.rc == LDAP_SUCCESS;
+    dmg_root_add_mail_group(srv, cn, extra, NULL, 1);
 }
 
 /* Values of attr on dn as the rootdn sees them, sorted, "\n"-joined; free the result. */
@@ -196,7 +152,7 @@ START_TEST(create_allowed)
     LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(add_group(ld, cn, NULL), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s added %s but it is not there", w->label, dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s added %s but it is not there", w->label, dn);
     char *applicant = root_values(dn, "dmgApplicant");
     ck_assert_msg(strcasecmp(applicant, w->dn) == 0, "dmgApplicant \"%s\", expected \"%s\"",
                   applicant, w->dn);
@@ -230,7 +186,7 @@ START_TEST(create_refused)
     LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(add_group(ld, cn, extra), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(!exists(dn), "%s's refused add left %s behind", w->label, dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "%s's refused add left %s behind", w->label, dn);
 }
 END_TEST
 
@@ -245,7 +201,7 @@ START_TEST(applicant_other_on_add_refused)
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ASSERT_DIAG_HAS(r, "dmgApplicant");
     ASSERT_DIAG_HAS(r, BOB);
-    ck_assert_msg(!exists(dn), "refused add left %s behind", dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "refused add left %s behind", dn);
 }
 END_TEST
 
@@ -257,7 +213,7 @@ START_TEST(applicant_other_on_add_by_rootdn_refused)
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ASSERT_DIAG_HAS(r, "dmgApplicant");
-    ck_assert_msg(!exists(dn), "refused add left %s behind", dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "refused add left %s behind", dn);
 }
 END_TEST
 
@@ -265,7 +221,7 @@ START_TEST(applicant_other_on_add_by_rootdn_relax)
 {
     const char *dn = "cn=r-app-other-relax," GROUPS;
     LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(add_group_ext(ld, "r-app-other-relax", "dmgApplicant: " BOB "\n",
+    DMG_ASSERT_RC(dmg_add_mail_group(ld, "r-app-other-relax", "dmgApplicant: " BOB "\n",
                                 DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
@@ -411,7 +367,7 @@ START_TEST(administrator_may_not_move)
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
     ck_assert_msg(strstr(r.diag, "not move") != NULL, "diagnostic \"%s\"", r.diag);
-    ck_assert_msg(exists(dn), "%s moved away", dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s moved away", dn);
 }
 END_TEST
 
@@ -423,8 +379,8 @@ START_TEST(administrator_renames)
     LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-ren-new", NULL, 1), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(!exists(dn), "%s still there after the rename", dn);
-    ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "%s still there after the rename", dn);
+    ck_assert_msg(dmg_root_sees(srv, new_dn), "%s missing after the rename", new_dn);
     ASSERT_VALUES_OF(new_dn, "cn", "r-adm-ren-new");
     ASSERT_VALUES_OF(new_dn, "dmgAdministrator", ADMIN);
 }
@@ -466,7 +422,7 @@ START_TEST(administrator_may_not_delete)
     LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s gone after a refused delete", dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s gone after a refused delete", dn);
 }
 END_TEST
 
@@ -535,10 +491,10 @@ START_TEST(postmaster_renames_and_deletes)
 
     LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(dmg_rename(ld, dn, newrdn, NULL, 1), LDAP_SUCCESS);
-    ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
+    ck_assert_msg(dmg_root_sees(srv, new_dn), "%s missing after the rename", new_dn);
     DMG_ASSERT_RC(dmg_delete(ld, new_dn), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(!exists(new_dn), "%s still there after the delete", new_dn);
+    ck_assert_msg(!dmg_root_sees(srv, new_dn), "%s still there after the delete", new_dn);
 }
 END_TEST
 
@@ -553,7 +509,7 @@ START_TEST(postmaster_no_bypass_outside_groups)
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
     ASSERT_VALUES_OF(BOB, "description", "");
-    ck_assert(!exists("uid=r-pm-new," SALES));
+    ck_assert(!dmg_root_sees(srv, "uid=r-pm-new," SALES));
 }
 END_TEST
 
@@ -578,7 +534,7 @@ START_TEST(others_may_not_write)
     group_dn(dn, sizeof dn, cn);
     snprintf(newrdn, sizeof newrdn, "cn=%s-new", cn);
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(add_group_ext(root, cn,
+    DMG_ASSERT_RC(dmg_add_mail_group(root, cn,
                                 "dmgApplicant: " APPLICANT "\n"
                                 "dmgAdministrator: " ADMIN "\n"
                                 "dmgAuditor: " AUDITOR "\n"
@@ -601,7 +557,7 @@ START_TEST(others_may_not_write)
     ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s delete: %s (%d) \"%s\"", w->label,
                   ldap_err2string(r.rc), r.rc, r.diag);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s gone", dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s gone", dn);
     ASSERT_VALUES_OF(dn, "description", "before");
     ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
 }
@@ -615,7 +571,7 @@ static void add_hidden_and_visible(const char *cn)
 {
     char visible[96];
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(add_group_ext(root, cn,
+    DMG_ASSERT_RC(dmg_add_mail_group(root, cn,
                                 "dmgShowInContacts: FALSE\n"
                                 "dmgApplicant: " APPLICANT "\n"
                                 "dmgAdministrator: " ADMIN "\n"
@@ -906,8 +862,8 @@ START_TEST(acl_write_capped_on_groups)
     DMG_ASSERT_RC(add_group(ld, "acl-capped-add", NULL), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
     ASSERT_VALUES_OF(dn, "description", "before");
-    ck_assert(!exists("cn=acl-capped-add," GROUPS));
-    ck_assert(!exists("cn=acl-capped-new," GROUPS));
+    ck_assert(!dmg_root_sees(srv, "cn=acl-capped-add," GROUPS));
+    ck_assert(!dmg_root_sees(srv, "cn=acl-capped-new," GROUPS));
 }
 END_TEST
 
@@ -963,7 +919,7 @@ START_TEST(administrator_rename_checked_like_modify)
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ck_assert_msg(strstr(r.diag, "mail") != NULL, "diagnostic \"%s\"", r.diag);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s renamed anyway", dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s renamed anyway", dn);
     ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
     ASSERT_VALUES_OF(dn, "mail", "r-adm-rdn@example.com");
 }
