@@ -2531,3 +2531,21 @@ int dmg_root_sees(const dmg_server *s, const char *dn)
                   "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
     return r.rc == LDAP_SUCCESS;
 }
+
+char *dmg_root_values(const dmg_server *s, const char *dn, const char *attr)
+{
+    LDAP *ld = dmg_connect_as(s, DMG_ROOTDN);
+    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
+    dmg_disconnect(ld);
+    return v;
+}
+
+void dmg_assert_root_values_at(const char *file, int line, const dmg_server *s, const char *dn,
+                               const char *attr, const char *expected)
+{
+    char *got = dmg_root_values(s, dn, attr);
+    char *want = dmg_sorted_lines(expected);
+    dmg_assert_str_impl(file, line, dmg_fmt("%s of %s", attr, dn), got, want);
+    free(got);
+    free(want);
+}

@@ -440,4 +440,13 @@ void dmg_root_add_mail_group(const dmg_server *s, const char *cn, const char *ex
  * answer fails the test. */
 int dmg_root_sees(const dmg_server *s, const char *dn);
 
+/* Values of attr on dn as the rootdn of s sees them, sorted, "\n"-joined; free the result. */
+char *dmg_root_values(const dmg_server *s, const char *dn, const char *attr);
+
+/* Asserts those values equal to expected (lines in any order); a failure names attr and dn. */
+#define DMG_ASSERT_ROOT_VALUES(s, dn, attr, expected) \
+    dmg_assert_root_values_at(__FILE__, __LINE__, (s), (dn), (attr), (expected))
+void dmg_assert_root_values_at(const char *file, int line, const dmg_server *s, const char *dn,
+                               const char *attr, const char *expected);
+
 #endif /* DMG_HARNESS_H */

@@ -93,21 +93,6 @@ static void root_add_ou(const char *ou, const char *parent)
 #define ASSERT_VALUES_AS(ld, dn, attr, expected) \
     DMG_ASSERT_VALUES((ld), (dn), LDAP_SCOPE_BASE, NULL, (attr), (expected))
 
-/* ... as the rootdn sees them. */
-static void assert_root_values_at(const char *file, int line, const char *dn, const char *attr,
-                                  const char *expected)
-{
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    char *got = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
-    char *exp = dmg_sorted_lines(expected);
-    dmg_disconnect(ld);
-    dmg_assert_str_impl(file, line, attr, got, exp);
-    free(got);
-    free(exp);
-}
-#define ASSERT_ROOT_VALUES(dn, attr, expected) \
-    assert_root_values_at(__FILE__, __LINE__, (dn), (attr), (expected))
-
 /* ============================================================================================
  * Suite "references": roles follow renames and moves; deletes refused or followed
  * ========================================================================================== */
@@ -136,15 +121,15 @@ START_TEST(rename_follows_roles)
                   LDAP_SUCCESS);
     dmg_disconnect(hr);
 
-    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-ren-adm2," ENGINEERING "\n" CAROL);
-    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-ren-aud2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "dmgApplicant", "uid=ref-ren-app2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAdministrator", "uid=ref-ren-adm2," ENGINEERING "\n" CAROL);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAuditor", "uid=ref-ren-aud2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgApplicant", "uid=ref-ren-app2," ENGINEERING);
 
     LDAP *adm = dmg_connect_as(srv, "uid=ref-ren-adm2," ENGINEERING);
     DMG_ASSERT_RC(dmg_modify(adm, g, "replace: description\ndescription: by the renamed one\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(adm);
-    ASSERT_ROOT_VALUES(g, "description", "by the renamed one");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "description", "by the renamed one");
 }
 END_TEST
 
@@ -159,7 +144,7 @@ START_TEST(move_follows_roles)
     DMG_ASSERT_RC(dmg_rename(root, "uid=ref-mov-adm," ENGINEERING, "uid=ref-mov-adm", SALES, 1),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-mov-adm," SALES);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAdministrator", "uid=ref-mov-adm," SALES);
 }
 END_TEST
 
@@ -180,10 +165,10 @@ START_TEST(subtree_rename_follows_roles_and_departments)
     DMG_ASSERT_RC(dmg_rename(root, "ou=RefTeam," ENGINEERING, "ou=RefTeam2", NULL, 1),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_ROOT_VALUES(g, "dmgDepartment", "ou=RefTeam2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "member", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING "\n"
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgDepartment", "ou=RefTeam2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAdministrator", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAuditor", "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "member", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING "\n"
                                     "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
 }
 END_TEST
@@ -205,7 +190,7 @@ START_TEST(delete_only_auditor_refused)
                            "is the only auditor of \"cn=ref-aud-only,ou=Groups,dc=example,"
                            "dc=com\", which requires audit");
     ck_assert_msg(dmg_root_sees(srv, x), "%s deleted anyway", x);
-    ASSERT_ROOT_VALUES("cn=ref-aud-only," GROUPS, "dmgAuditor", x);
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-aud-only," GROUPS, "dmgAuditor", x);
 }
 END_TEST
 
@@ -243,8 +228,8 @@ START_TEST(delete_other_auditor_removes_value)
     LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_delete(hr, "uid=ref-aud-two-a," ENGINEERING), LDAP_SUCCESS);
     dmg_disconnect(hr);
-    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-aud-two-b," ENGINEERING);
-    ASSERT_ROOT_VALUES(g2, "dmgAuditor", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAuditor", "uid=ref-aud-two-b," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g2, "dmgAuditor", "");
 
     LDAP *pm = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: still writable\n"),
@@ -269,9 +254,9 @@ START_TEST(delete_administrator_and_applicant_removes_values)
     LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_delete(hr, "uid=ref-adm-del," ENGINEERING), LDAP_SUCCESS);
     dmg_disconnect(hr);
-    ASSERT_ROOT_VALUES(g1, "dmgAdministrator", CAROL);
-    ASSERT_ROOT_VALUES(g2, "dmgAdministrator", "");
-    ASSERT_ROOT_VALUES(g2, "dmgApplicant", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g1, "dmgAdministrator", CAROL);
+    DMG_ASSERT_ROOT_VALUES(srv, g2, "dmgAdministrator", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g2, "dmgApplicant", "");
 }
 END_TEST
 
@@ -300,7 +285,7 @@ START_TEST(new_entry_with_same_dn_inherits_nothing)
     DMG_ASSERT_RC(dmg_delete(hr, dn), LDAP_SUCCESS);
     dmg_disconnect(hr);
     root_add_person(uid, ENGINEERING);
-    ASSERT_ROOT_VALUES(g, inherit_roles[_i], "");
+    DMG_ASSERT_ROOT_VALUES(srv, g, inherit_roles[_i], "");
 
     ld = dmg_connect_as(srv, dn);
     DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, "");
@@ -383,7 +368,7 @@ START_TEST(condition_on_hr_attribute_accepted)
     DMG_ASSERT_RC(dmg_modify(hr, MIA, "replace: departmentNumber\ndepartmentNumber: 42\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(hr);
-    ASSERT_ROOT_VALUES("cn=ref-enrol-deptno," GROUPS, "member", MIA);
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-enrol-deptno," GROUPS, "member", MIA);
     /* mia may not do it herself */
     LDAP *mia = dmg_connect_as(srv, MIA);
     DMG_ASSERT_RC(dmg_modify(mia, MIA, "replace: departmentNumber\ndepartmentNumber: 43\n"),
@@ -405,7 +390,7 @@ START_TEST(rootdn_with_relax_may_store)
     DMG_ASSERT_RC(dmg_add_mail_group(root, "ref-enrol-relax", extra, DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_ROOT_VALUES(g, "dmgCondition", "(title=Manager)");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgCondition", "(title=Manager)");
 
     LDAP *pm = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: only the text\n"),
@@ -431,7 +416,7 @@ START_TEST(administrator_modify_refused)
     DMG_ASSERT_RC(dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (departmentNumber=7)\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(adm);
-    ASSERT_ROOT_VALUES(g, "dmgCondition", "(departmentNumber=7)");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgCondition", "(departmentNumber=7)");
 }
 END_TEST
 
@@ -536,7 +521,7 @@ START_TEST(txn_commit_refreshes_cached_lists)
     dmg_disconnect(cfg);
     dmg_disconnect(ld);
 
-    ASSERT_ROOT_VALUES(TXN_GROUP, "member", GINA);
+    DMG_ASSERT_ROOT_VALUES(srv, TXN_GROUP, "member", GINA);
     ASSERT_VALUES_AS(mta, TXN_GROUP, "member", GINA);
     dmg_disconnect(mta);
 }
@@ -568,8 +553,8 @@ START_TEST(txn_refused_write_fails_the_transaction)
     dmg_disconnect(ld);
     ck_assert_msg(rc == LDAP_INVALID_SYNTAX, "commit: %s (%d), expected invalidAttributeSyntax",
                   ldap_err2string(rc), rc);
-    ASSERT_ROOT_VALUES("cn=ref-txn-guard," GROUPS, "description", "");
-    ASSERT_ROOT_VALUES("cn=ref-txn-guard," GROUPS, "mail", "ref-txn-guard@example.com");
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-txn-guard," GROUPS, "description", "");
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-txn-guard," GROUPS, "mail", "ref-txn-guard@example.com");
 }
 END_TEST
 

@@ -73,21 +73,6 @@ static void root_ensure_group(const char *cn, const char *extra)
     dmg_root_add_mail_group(srv, cn, extra, NULL, 1);
 }
 
-/* Values of attr on dn as the rootdn sees them, sorted, "\n"-joined; free the result. */
-static char *root_values(const char *dn, const char *attr)
-{
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
-    dmg_disconnect(ld);
-    return v;
-}
-
-#define ASSERT_VALUES_OF(dn, attr, expected) \
-    do { char *got_ = root_values((dn), (attr)); \
-         char *exp_ = dmg_sorted_lines(expected); \
-         dmg_assert_str_impl(__FILE__, __LINE__, attr " of " #dn, got_, exp_); \
-         free(got_); free(exp_); } while (0)
-
 #define ASSERT_DIAG_HAS(res, needle) \
     do { const dmg_result *r_ = &(res); \
          ck_assert_msg(dmg_contains_ci(r_->diag, (needle)), \
@@ -153,7 +138,7 @@ START_TEST(create_allowed)
     DMG_ASSERT_RC(add_group(ld, cn, NULL), LDAP_SUCCESS);
     dmg_disconnect(ld);
     ck_assert_msg(dmg_root_sees(srv, dn), "%s added %s but it is not there", w->label, dn);
-    char *applicant = root_values(dn, "dmgApplicant");
+    char *applicant = dmg_root_values(srv, dn, "dmgApplicant");
     ck_assert_msg(strcasecmp(applicant, w->dn) == 0, "dmgApplicant \"%s\", expected \"%s\"",
                   applicant, w->dn);
     free(applicant);
@@ -225,7 +210,7 @@ START_TEST(applicant_other_on_add_by_rootdn_relax)
                                 DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", BOB);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", BOB);
 }
 END_TEST
 
@@ -235,7 +220,7 @@ START_TEST(applicant_own_on_add)
     LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(add_group(ld, "r-app-own", "dmgApplicant: " POSTMASTER "\n"), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", POSTMASTER);
 }
 END_TEST
 
@@ -267,7 +252,7 @@ START_TEST(applicant_change_refused)
                   "%s: got %s (%d), expected constraintViolation (19); diagnostic \"%s\"",
                   applicant_changes[_i].label, ldap_err2string(r.rc), r.rc, r.diag);
     ASSERT_DIAG_HAS(r, "dmgApplicant");
-    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", POSTMASTER);
 }
 END_TEST
 
@@ -281,7 +266,7 @@ START_TEST(applicant_change_by_postmaster_with_relax_refused)
                                   DMG_CTRLS(dmg_ctrl_relax()));
     dmg_disconnect(pm);
     ck_assert_msg(r.rc != LDAP_SUCCESS, "postmaster changed dmgApplicant with Relax");
-    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", POSTMASTER);
 }
 END_TEST
 
@@ -295,7 +280,7 @@ START_TEST(applicant_change_by_rootdn_with_relax)
                                  DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", BOB);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", BOB);
 }
 END_TEST
 
@@ -346,14 +331,14 @@ START_TEST(administrator_modifies_configuration)
         snprintf(expected, sizeof expected, "%s", admin_changes[_i].expected);
     else
         snprintf(expected, sizeof expected, "%s\nr-adm-alias", cn);
-    char *got = root_values(dn, admin_changes[_i].attr);
+    char *got = dmg_root_values(srv, dn, admin_changes[_i].attr);
     char *exp = dmg_sorted_lines(expected);
     dmg_assert_str_impl(__FILE__, __LINE__, admin_changes[_i].attr, got, exp);
     free(got);
     free(exp);
     /* the roles are untouched */
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", DMG_ROOTDN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", DMG_ROOTDN);
 }
 END_TEST
 
@@ -381,8 +366,8 @@ START_TEST(administrator_renames)
     dmg_disconnect(ld);
     ck_assert_msg(!dmg_root_sees(srv, dn), "%s still there after the rename", dn);
     ck_assert_msg(dmg_root_sees(srv, new_dn), "%s missing after the rename", new_dn);
-    ASSERT_VALUES_OF(new_dn, "cn", "r-adm-ren-new");
-    ASSERT_VALUES_OF(new_dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, new_dn, "cn", "r-adm-ren-new");
+    DMG_ASSERT_ROOT_VALUES(srv, new_dn, "dmgAdministrator", ADMIN);
 }
 END_TEST
 
@@ -410,8 +395,8 @@ START_TEST(administrator_may_not_change_administrators)
     ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS,
                   "%s: got %s (%d), expected insufficientAccess (50); diagnostic \"%s\"",
                   admin_admin_changes[_i].label, ldap_err2string(r.rc), r.rc, r.diag);
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
-    ASSERT_VALUES_OF(dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
 }
 END_TEST
 
@@ -438,7 +423,7 @@ START_TEST(administrator_of_another_group)
     DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-other-new", NULL, 1), LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
 }
 END_TEST
 
@@ -472,10 +457,10 @@ START_TEST(postmaster_modifies_everything)
                              "replace: dmgDepartment\ndmgDepartment: " SALES "\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", BOB);
-    ASSERT_VALUES_OF(dn, "description", "by the postmaster");
-    ASSERT_VALUES_OF(dn, "dmgAuditor", AUDITOR);
-    ASSERT_VALUES_OF(dn, "dmgDepartment", SALES);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", BOB);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "by the postmaster");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAuditor", AUDITOR);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgDepartment", SALES);
 }
 END_TEST
 
@@ -508,7 +493,7 @@ START_TEST(postmaster_no_bypass_outside_groups)
                                    "uid: r-pm-new\ncn: New\nsn: New\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(BOB, "description", "");
+    DMG_ASSERT_ROOT_VALUES(srv, BOB, "description", "");
     ck_assert(!dmg_root_sees(srv, "uid=r-pm-new," SALES));
 }
 END_TEST
@@ -558,8 +543,8 @@ START_TEST(others_may_not_write)
                   ldap_err2string(r.rc), r.rc, r.diag);
     dmg_disconnect(ld);
     ck_assert_msg(dmg_root_sees(srv, dn), "%s gone", dn);
-    ASSERT_VALUES_OF(dn, "description", "before");
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
 }
 END_TEST
 
@@ -787,7 +772,7 @@ START_TEST(acl_member_may_write)
         ck_assert_msg(r.rc == LDAP_SUCCESS, "member %s writing %s: %s (%d) \"%s\"", members[i],
                       GINA, ldap_err2string(r.rc), r.rc, r.diag);
         dmg_disconnect(ld);
-        ASSERT_VALUES_OF(GINA, "description", value);
+        DMG_ASSERT_ROOT_VALUES(srv, GINA, "description", value);
     }
 }
 END_TEST
@@ -816,8 +801,8 @@ START_TEST(acl_non_member_refused)
     DMG_ASSERT_RC(dmg_modify(ld, "uid=hans,ou=Finance," DMG_SUFFIX,
                              "replace: title\ntitle: x\n"), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF("uid=hans,ou=Finance," DMG_SUFFIX, "description", "before");
-    ASSERT_VALUES_OF("uid=hans,ou=Finance," DMG_SUFFIX, "title", "Accountant");
+    DMG_ASSERT_ROOT_VALUES(srv, "uid=hans,ou=Finance," DMG_SUFFIX, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, "uid=hans,ou=Finance," DMG_SUFFIX, "title", "Accountant");
 }
 END_TEST
 
@@ -842,7 +827,7 @@ START_TEST(acl_membership_is_current)
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(root);
     dmg_disconnect(noah);
-    ASSERT_VALUES_OF(SUPPORT, "description", "by noah");
+    DMG_ASSERT_ROOT_VALUES(srv, SUPPORT, "description", "by noah");
 }
 END_TEST
 
@@ -861,7 +846,7 @@ START_TEST(acl_write_capped_on_groups)
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(add_group(ld, "acl-capped-add", NULL), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
     ck_assert(!dmg_root_sees(srv, "cn=acl-capped-add," GROUPS));
     ck_assert(!dmg_root_sees(srv, "cn=acl-capped-new," GROUPS));
 }
@@ -899,7 +884,7 @@ START_TEST(administrator_limited_to_configuration)
     r = dmg_modify(ld, dn, "add: seeAlso\nseeAlso: " BOB "\n");
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    char *oc = root_values(dn, "objectClass");
+    char *oc = dmg_root_values(srv, dn, "objectClass");
     DMG_ASSERT_STR(oc, "dynamicMailGroup");
     free(oc);
 }
@@ -920,8 +905,8 @@ START_TEST(administrator_rename_checked_like_modify)
     ck_assert_msg(strstr(r.diag, "mail") != NULL, "diagnostic \"%s\"", r.diag);
     dmg_disconnect(ld);
     ck_assert_msg(dmg_root_sees(srv, dn), "%s renamed anyway", dn);
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
-    ASSERT_VALUES_OF(dn, "mail", "r-adm-rdn@example.com");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "mail", "r-adm-rdn@example.com");
 }
 END_TEST
 
