@@ -439,6 +439,19 @@ static void settle_queued_writes(LDAP *ld)
     DMG_ASSERT_RC(dmg_search(ld, "", LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL), LDAP_SUCCESS);
 }
 
+/* Starts a transaction on ld: its identifier in *txnid (ber_bvfree it after the end) and,
+ * in *in_txn, the control that puts a request into it (valid while *txnid is). */
+static void txn_begin(LDAP *ld, struct berval **txnid, LDAPControl *in_txn)
+{
+    *txnid = NULL;
+    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, txnid), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(*txnid);
+    *in_txn = (LDAPControl){ TXN_CONTROL,
+                             { (*txnid)->bv_len,
+                               (*txnid)->bv_val ? (*txnid)->bv_val : (char *)"" },
+                             1 };
+}
+
 /* Reads until the writer has gone (EOF); fd is non-blocking. */
 static void drain_fifo(int fd)
 {
@@ -481,11 +494,9 @@ START_TEST(txn_commit_refreshes_cached_lists)
     DMG_ASSERT_RC(dmg_modify(cfg, AUDITLOG_DN, changes), LDAP_SUCCESS);
 
     LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    struct berval *txnid = NULL;
-    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
-    ck_assert_ptr_nonnull(txnid);
-    LDAPControl in_txn = { TXN_CONTROL,
-                         { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    struct berval *txnid;
+    LDAPControl in_txn;
+    txn_begin(ld, &txnid, &in_txn);
     size_t bulk = 2 * (size_t)cap + 1000;
     char *mod = malloc(bulk + 256);
     ck_assert_ptr_nonnull(mod);
@@ -533,11 +544,9 @@ START_TEST(txn_refused_write_fails_the_transaction)
 {
     root_add_group("ref-txn-guard", "dmgDepartment: " FINANCE "\n");
     LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    struct berval *txnid = NULL;
-    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
-    ck_assert_ptr_nonnull(txnid);
-    LDAPControl in_txn = { TXN_CONTROL,
-                           { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    struct berval *txnid;
+    LDAPControl in_txn;
+    txn_begin(ld, &txnid, &in_txn);
     DMG_ASSERT_RC(dmg_modify_ext(ld, "cn=ref-txn-guard," GROUPS,
                                  "replace: description\ndescription: in the transaction\n",
                                  DMG_CTRLS(&in_txn)),
