@@ -2549,3 +2549,10 @@ void dmg_assert_root_values_at(const char *file, int line, const dmg_server *s, 
     free(got);
     free(want);
 }
+
+TCase *dmg_tcase_timeout(const char *name, long seconds)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, (double)(seconds * dmg_slowdown()));
+    return tc;
+}

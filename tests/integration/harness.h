@@ -449,4 +449,8 @@ char *dmg_root_values(const dmg_server *s, const char *dn, const char *attr);
 void dmg_assert_root_values_at(const char *file, int line, const dmg_server *s, const char *dn,
                                const char *attr, const char *expected);
 
+/* dmg_tcase with a timeout of its own for tests that run several servers or long loads:
+ * seconds, times dmg_slowdown() (Check multiplies by CK_TIMEOUT_MULTIPLIER itself). */
+TCase *dmg_tcase_timeout(const char *name, long seconds);
+
 #endif /* DMG_HARNESS_H */

@@ -699,8 +699,7 @@ END_TEST
 static Suite *multiprovider_suite(void)
 {
     Suite *s = suite_create("multiprovider");
-    TCase *tc = dmg_tcase("mesh");
-    tcase_set_timeout(tc, (double)(TCASE_TIMEOUT_S * dmg_slowdown()));
+    TCase *tc = dmg_tcase_timeout("mesh", TCASE_TIMEOUT_S);
     tcase_add_test(tc, steady_state);
     tcase_add_test(tc, kill_after_rename);
     tcase_add_test(tc, concurrent_same_mail);
@@ -708,8 +707,7 @@ static Suite *multiprovider_suite(void)
     /* renames followed without a window: groups name entries by entryUUID as well as by DN
      * and show the current DN, the rewrite after a rename is logged by accesslog as a write
      * of its own, and no cached member list is shown with a group a running rename changed */
-    tc = dmg_tcase("renames");
-    tcase_set_timeout(tc, (double)(TCASE_TIMEOUT_S * dmg_slowdown()));
+    tc = dmg_tcase_timeout("renames", TCASE_TIMEOUT_S);
     tcase_add_test(tc, rename_during_reads);
     tcase_add_test(tc, partition);
     tcase_add_test(tc, delta_syncrepl);

@@ -615,21 +615,18 @@ END_TEST
 static Suite *repl_config_suite(void)
 {
     Suite *s = suite_create("repl_config");
-    TCase *tc = dmg_tcase("order");
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    TCase *tc = dmg_tcase_timeout("order", TCASE_TIMEOUT_S);
     tcase_add_test(tc, syncprov_above_refused_at_start);
     tcase_add_test(tc, syncprov_above_refused_at_start_slapd_d);
     tcase_add_test(tc, syncprov_added_above_at_run_time);
     tcase_add_test(tc, dynmailgroup_added_below_syncprov_refused);
     suite_add_tcase(s, tc);
-    tc = dmg_tcase("identity");
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    tc = dmg_tcase_timeout("identity", TCASE_TIMEOUT_S);
     tcase_add_test(tc, sync_refused_to_ordinary_user_in_every_form);
     tcase_add_test(tc, refused_consumer_logged_once);
     tcase_add_test(tc, replication_identity_needs_full_read_access);
     suite_add_tcase(s, tc);
-    tc = dmg_tcase("check");
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    tc = dmg_tcase_timeout("check", TCASE_TIMEOUT_S);
     tcase_add_test(tc, check_reports_duplicates_and_dangling_references);
     suite_add_tcase(s, tc);
     return s;

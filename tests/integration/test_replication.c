@@ -713,8 +713,7 @@ END_TEST
 static Suite *replication_suite(void)
 {
     Suite *s = suite_create("replication");
-    TCase *tc = dmg_tcase("syncrepl");
-    tcase_set_timeout(tc, (double)(REPL_TCASE_TIMEOUT_S * dmg_slowdown()));
+    TCase *tc = dmg_tcase_timeout("syncrepl", REPL_TCASE_TIMEOUT_S);
     tcase_add_test(tc, provider_and_consumer);
     tcase_add_test(tc, department_rename_reaches_consumer);
     tcase_add_test(tc, multi_provider);

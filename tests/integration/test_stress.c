@@ -716,8 +716,7 @@ END_TEST
 static Suite *stress_suite(void)
 {
     Suite *s = suite_create("stress");
-    TCase *tc = dmg_tcase("concurrency");
-    tcase_set_timeout(tc, (double)(STRESS_TCASE_TIMEOUT_S * dmg_slowdown()));
+    TCase *tc = dmg_tcase_timeout("concurrency", STRESS_TCASE_TIMEOUT_S);
     tcase_add_test(tc, concurrent_readers_and_writers_with_cache);
     tcase_add_test(tc, concurrent_readers_and_writers_without_cache);
     suite_add_tcase(s, tc);
