@@ -287,10 +287,40 @@ static int config_line(const char *line, size_t len, char *err, size_t errsize)
     return pd_config_line(&cfg.ldap, line, len, err, errsize);
 }
 
+/* Reads fd into buf until max bytes, its end or a read error (an interrupted read is
+ * retried); the count read. */
+static size_t read_upto(int fd, char *buf, size_t max)
+{
+    size_t got = 0;
+    while (got < max) {
+        ssize_t n = read(fd, buf + got, max - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* The first HEAD_MAX bytes of fd (a message), NUL-terminated, their count in *len; closes fd.
+ * NULL when fd < 0 or out of memory. */
+static char *read_head(int fd, size_t *len)
+{
+    if (fd < 0)
+        return NULL;
+    char *buf = malloc(HEAD_MAX + 1);
+    if (buf != NULL) {
+        *len = read_upto(fd, buf, HEAD_MAX);
+        buf[*len] = '\0';
+    }
+    close(fd);
+    return buf;
+}
+
 static int read_secret(const char *path, struct au_secret *s, char *err, size_t errsize)
 {
     char buf[AU_SECRET_MAX + 8];
-    size_t len = 0;
     struct stat st;
     int fd = open(path, O_RDONLY | O_NOCTTY);
     if (fd < 0) {
@@ -300,14 +330,7 @@ static int read_secret(const char *path, struct au_secret *s, char *err, size_t 
     if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
         logmsg(LOG_WARNING, "warning: the secret %s is readable by others than its owner",
                path);
-    while (len < sizeof buf) {
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    size_t len = read_upto(fd, buf, sizeof buf);
     close(fd);
     char why[200];
     int rc = au_secret_from_text(s, buf, len, why, sizeof why);
@@ -655,25 +678,7 @@ static int notified(const char *id)
 /* The message of id (at most HEAD_MAX bytes of it): NULL when unreadable. */
 static char *message_head(const char *id, size_t *len)
 {
-    int fd = au_spool_open(cfg.spool, "msg", id);
-    if (fd < 0)
-        return NULL;
-    char *buf = malloc(HEAD_MAX + 1);
-    size_t got = 0;
-    while (buf != NULL && got < HEAD_MAX) {
-        ssize_t n = read(fd, buf + got, HEAD_MAX - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (buf != NULL) {
-        buf[got] = '\0';
-        *len = got;
-    }
-    return buf;
+    return read_head(au_spool_open(cfg.spool, "msg", id), len);
 }
 
 /* One notice of kind about h to rcpt. 0 when sendmail took it. */
@@ -1144,20 +1149,8 @@ static int cmd_deliver(int argc, char **argv)
     memset(&h, 0, sizeof h);
     {
         size_t len = 0;
-        int fd = open(tmppath, O_RDONLY);
-        char *buf = malloc(HEAD_MAX + 1);
-        while (fd >= 0 && buf != NULL && len < HEAD_MAX) {
-            ssize_t n = read(fd, buf + len, HEAD_MAX - len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            len += (size_t)n;
-        }
-        if (fd >= 0)
-            close(fd);
+        char *buf = read_head(open(tmppath, O_RDONLY), &len);
         if (buf != NULL) {
-            buf[len] = '\0';
             au_header(buf, len, "Subject", h.subject, sizeof h.subject);
             au_header(buf, len, "Date", h.date, sizeof h.date);
             au_header(buf, len, "Message-ID", h.message_id, sizeof h.message_id);

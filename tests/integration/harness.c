@@ -2453,3 +2453,106 @@ char *dmg_check_script(const dmg_server *s, int *status)
     free(err);
     return out;
 }
+
+/* ============================================================================================
+ * A provider and its replicas
+ * ========================================================================================== */
+
+static const char *const tree_attrs[] = { "*", "entryCSN", "entryUUID", NULL };
+const dmg_query dmg_q_tree = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", tree_attrs, 1 };
+
+void dmg_replica_db_config(char *buf, size_t size, const dmg_server *provider, const char *rid,
+                           const char *extra, const char *tail)
+{
+    char sr[1024];
+    dmg_syncrepl_value(sr, sizeof sr, rid, provider->uri, extra);
+    int n = snprintf(buf, size, DMG_REPL_INDEX_AND_LIMITS "syncrepl %s\n%s", sr,
+                     tail ? tail : "");
+    ck_assert_msg(n > 0 && (size_t)n < size, "replica db_config truncated");
+}
+
+void dmg_connect_pair_at(const char *file, int line, const dmg_server *prov,
+                         const dmg_server *cons, LDAP **p, LDAP **c)
+{
+    *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
+    *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
+    free(dmg_wait_same_at(file, line, *p, *c, &dmg_q_tree));
+}
+
+void dmg_stop_pair_at(const char *file, int line, dmg_server *prov, dmg_server *cons, LDAP *p,
+                      LDAP *c)
+{
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+    int rc = dmg_server_stop(cons);
+    ck_assert_msg(rc == 0, "%s:%d: the replica stopped with status %d", file, line, rc);
+    rc = dmg_server_stop(prov);
+    ck_assert_msg(rc == 0, "%s:%d: the provider stopped with status %d", file, line, rc);
+}
+
+/* ============================================================================================
+ * Mail groups of the role tests
+ * ========================================================================================== */
+
+dmg_result dmg_add_mail_group(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
+{
+    char ldif[4096];
+    snprintf(ldif, sizeof ldif,
+             "dn: cn=%s,ou=Groups," DMG_SUFFIX "\n"
+             "objectClass: dynamicMailGroup\n"
+             "cn: %s\n"
+             "mail: %s@example.com\n"
+             "%s%s",
+             cn, cn, cn,
+             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
+                 ? "" : "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n",
+             extra != NULL ? extra : "");
+    return dmg_add_ldif_ext(ld, ldif, ctrls);
+}
+
+void dmg_root_add_mail_group(const dmg_server *s, const char *cn, const char *extra,
+                             LDAPControl **ctrls, int may_exist)
+{
+    LDAP *ld = dmg_connect_as(s, DMG_ROOTDN);
+    dmg_result r = dmg_add_mail_group(ld, cn, extra, ctrls);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || (may_exist && r.rc == LDAP_ALREADY_EXISTS),
+                  "rootdn could not add group %s: %s (%d) \"%s\"", cn, ldap_err2string(r.rc),
+                  r.rc, r.diag);
+    dmg_disconnect(ld);
+}
+
+int dmg_root_sees(const dmg_server *s, const char *dn)
+{
+    LDAP *ld = dmg_connect_as(s, DMG_ROOTDN);
+    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
+    dmg_disconnect(ld);
+    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
+                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
+    return r.rc == LDAP_SUCCESS;
+}
+
+char *dmg_root_values(const dmg_server *s, const char *dn, const char *attr)
+{
+    LDAP *ld = dmg_connect_as(s, DMG_ROOTDN);
+    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
+    dmg_disconnect(ld);
+    return v;
+}
+
+void dmg_assert_root_values_at(const char *file, int line, const dmg_server *s, const char *dn,
+                               const char *attr, const char *expected)
+{
+    char *got = dmg_root_values(s, dn, attr);
+    char *want = dmg_sorted_lines(expected);
+    dmg_assert_str_impl(file, line, dmg_fmt("%s of %s", attr, dn), got, want);
+    free(got);
+    free(want);
+}
+
+TCase *dmg_tcase_timeout(const char *name, long seconds)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, (double)(seconds * dmg_slowdown()));
+    return tc;
+}

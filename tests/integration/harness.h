@@ -390,4 +390,67 @@ char *dmg_slapcat(const dmg_server *s);
  * status in *status. */
 char *dmg_check_script(const dmg_server *s, int *status);
 
+/* ---- a provider and its replicas (test_replication, test_multiprovider) ------------------- */
+
+/* Database settings of every replicating node: the indexes syncrepl searches by, and no limits
+ * for the rootdn the links bind as. */
+#define DMG_REPL_INDEX_AND_LIMITS \
+    "index entryCSN,entryUUID eq\n" \
+    "limits dn.exact=\"" DMG_ROOTDN "\" size=unlimited time=unlimited\n"
+
+/* syncprov configured before dynmailgroup: below it in the overlay stack, so that it never
+ * sees computed values. */
+#define DMG_SYNCPROV_BELOW "overlay syncprov\nsyncprov-checkpoint 1 1\n"
+
+/* Every entry of the suffix as stored, with its CSN: equal on two nodes = fully replicated. */
+extern const dmg_query dmg_q_tree;
+
+/* The db_config of a replica of provider: DMG_REPL_INDEX_AND_LIMITS, then "syncrepl" with
+ * dmg_syncrepl_value(rid, the provider's URI, extra), then tail (NULL: none). */
+void dmg_replica_db_config(char *buf, size_t size, const dmg_server *provider, const char *rid,
+                           const char *extra, const char *tail);
+
+/* Rootdn connections to a provider (*p) and its replica (*c), once the replica holds the
+ * provider's whole tree (dmg_q_tree). */
+#define DMG_CONNECT_PAIR(prov, cons, p, c) \
+    dmg_connect_pair_at(__FILE__, __LINE__, (prov), (cons), (p), (c))
+void dmg_connect_pair_at(const char *file, int line, const dmg_server *prov,
+                         const dmg_server *cons, LDAP **p, LDAP **c);
+
+/* The end of a two-node test: closes the connections p and c, stops the replica cons, then
+ * the provider prov; asserts that both stopped cleanly. */
+#define DMG_STOP_PAIR(prov, cons, p, c) \
+    dmg_stop_pair_at(__FILE__, __LINE__, (prov), (cons), (p), (c))
+void dmg_stop_pair_at(const char *file, int line, dmg_server *prov, dmg_server *cons, LDAP *p,
+                      LDAP *c);
+
+/* ---- mail groups of the role tests (test_roles, test_references) --------------------------- */
+
+/* Adds the group cn=<cn>,ou=Groups,<suffix> with mail <cn>@example.com and, unless extra names
+ * a dmgDepartment, the department ou=Engineering; extra (NULL: none) is more LDIF lines, ctrls
+ * (NULL: none) the request controls. */
+dmg_result dmg_add_mail_group(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls);
+
+/* The same as the rootdn of s; the test fails unless the add succeeds or, with may_exist, finds
+ * the group already there (several tests share one). */
+void dmg_root_add_mail_group(const dmg_server *s, const char *cn, const char *extra,
+                             LDAPControl **ctrls, int may_exist);
+
+/* 1 when dn exists for the rootdn of s (who sees hidden groups), 0 when noSuchObject; any other
+ * answer fails the test. */
+int dmg_root_sees(const dmg_server *s, const char *dn);
+
+/* Values of attr on dn as the rootdn of s sees them, sorted, "\n"-joined; free the result. */
+char *dmg_root_values(const dmg_server *s, const char *dn, const char *attr);
+
+/* Asserts those values equal to expected (lines in any order); a failure names attr and dn. */
+#define DMG_ASSERT_ROOT_VALUES(s, dn, attr, expected) \
+    dmg_assert_root_values_at(__FILE__, __LINE__, (s), (dn), (attr), (expected))
+void dmg_assert_root_values_at(const char *file, int line, const dmg_server *s, const char *dn,
+                               const char *attr, const char *expected);
+
+/* dmg_tcase with a timeout of its own for tests that run several servers or long loads:
+ * seconds, times dmg_slowdown() (Check multiplies by CK_TIMEOUT_MULTIPLIER itself). */
+TCase *dmg_tcase_timeout(const char *name, long seconds);
+
 #endif /* DMG_HARNESS_H */

@@ -92,21 +92,13 @@ static const char group_sb[] = "dn: " G_SB "\nobjectClass: dynamicMailGroup\n"
 static const char group_sto[] = "dn: " G_STO "\nobjectClass: dynamicMailGroup\ncn: mp-storage\n"
                                 "mail: mp-storage@example.com\ndmgDepartment: " STORAGE "\n";
 
-#define INDEX_AND_LIMITS \
-    "index entryCSN,entryUUID eq\n" \
-    "limits dn.exact=\"" DMG_ROOTDN "\" size=unlimited time=unlimited\n"
-#define SYNCPROV_BELOW "overlay syncprov\nsyncprov-checkpoint 1 1\n"
 #define NODE_OVERLAY_CONFIG \
     "dynmailgroup-postmaster " POSTMASTER "\n" \
     "dynmailgroup-cache-max-values 100000\n"
 
-static const char *const TREE_ATTRS[] = { "*", "entryCSN", "entryUUID", NULL };
 static const char *const COMPUTED_ATTRS[] = { "member", "dmgMemberMail", "dmgMemberCount", NULL };
 static const char *const STORED_ATTRS[] = { "*", "+", NULL };
 
-/* Every entry as stored, with its CSN: equal on two nodes = fully replicated. */
-static const dmg_query Q_TREE = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", TREE_ATTRS,
-                                  1 };
 static const dmg_query Q_GROUPS_STORED = { GROUPS, LDAP_SCOPE_ONELEVEL, "(objectClass=*)",
                                            STORED_ATTRS, 1 };
 static const dmg_query Q_COMPUTED = { GROUPS, LDAP_SCOPE_ONELEVEL,
@@ -175,24 +167,23 @@ static void set_all_links(mesh *m, int isolated)
 static void wait_converged(mesh *m)
 {
     for (int i = 1; i < NODES; i++)
-        free(DMG_WAIT_SAME(m->root[0], m->root[i], &Q_TREE));
+        free(DMG_WAIT_SAME(m->root[0], m->root[i], &dmg_q_tree));
 }
 
 static void mesh_start(mesh *m)
 {
     for (int i = 0; i < NODES; i++) {
-        char global[64], db_config[2048], sr[1024];
+        char global[64], db_config[2048];
         snprintf(global, sizeof global, "serverID %d\n", i + 1);
         /* nodes 2 and 3 start from node 1; the whole mesh is linked once all run */
         if (i > 0)
-            dmg_syncrepl_value(sr, sizeof sr, rid_of(0), dmg_server_uri(m->node[0]), NULL);
-        snprintf(db_config, sizeof db_config, INDEX_AND_LIMITS "%s%s%s",
-                 i > 0 ? "syncrepl " : "", i > 0 ? sr : "", i > 0 ? "\nmultiprovider on\n" : "");
+            dmg_replica_db_config(db_config, sizeof db_config, m->node[0], rid_of(0), NULL,
+                                  "multiprovider on\n");
         dmg_server_opts o = {
             .modules = "syncprov",
             .global_config = global,
-            .db_config = db_config,
-            .overlays_before = SYNCPROV_BELOW,
+            .db_config = i > 0 ? db_config : DMG_REPL_INDEX_AND_LIMITS,
+            .overlays_before = DMG_SYNCPROV_BELOW,
             .overlay_config = NODE_OVERLAY_CONFIG,
             .fixture = i == 0 ? NULL : DMG_NO_FIXTURE,
             .config_dir = 1,
@@ -257,7 +248,7 @@ static int cmp_str(const void *a, const void *b)
  * the order of entries is each node's own (entry IDs follow the order writes arrived in) and so
  * may be the order of values a replicated modify re-wrote; contextCSN is the node's replication
  * state, checkpointed by syncprov and written by syncrepl at moments of their own (the live
- * Q_TREE comparison already proves every entry's entryCSN equal). */
+ * dmg_q_tree comparison already proves every entry's entryCSN equal). */
 static char *normalized_slapcat(const dmg_server *s)
 {
     char *ldif = dmg_slapcat(s);
@@ -529,7 +520,7 @@ START_TEST(kill_after_rename)
     dmg_disconnect(m.root[1]);
 
     /* the survivors agree with each other, whatever reached them */
-    free(DMG_WAIT_SAME(m.root[0], m.root[2], &Q_TREE));
+    free(DMG_WAIT_SAME(m.root[0], m.root[2], &dmg_q_tree));
     free(DMG_WAIT_SAME(m.root[0], m.root[2], &Q_COMPUTED));
 
     ck_assert_int_eq(dmg_server_restart(m.node[1]), 0);
@@ -576,7 +567,7 @@ START_TEST(partition)
                   LDAP_SUCCESS);
     add_as_postmaster(m.node[2], "dn: " G_LATE "\nobjectClass: dynamicMailGroup\ncn: mp-late\n"
                                  "mail: mp-late@example.com\ndmgDepartment: " FINANCE "\n");
-    free(DMG_WAIT_SAME(m.root[0], m.root[1], &Q_TREE));
+    free(DMG_WAIT_SAME(m.root[0], m.root[1], &dmg_q_tree));
 
     set_all_links(&m, -1);
     wait_converged(&m);
@@ -638,7 +629,7 @@ END_TEST
     "limits dn.exact=\"" DMG_ROOTDN "\" size=unlimited time=unlimited\n" \
     "overlay syncprov\nsyncprov-nopresent TRUE\nsyncprov-reloadhint TRUE\n"
 #define ACCESSLOG_BELOW \
-    SYNCPROV_BELOW \
+    DMG_SYNCPROV_BELOW \
     "overlay accesslog\nlogdb cn=accesslog\nlogops writes\nlogsuccess TRUE\n"
 #define DELTA_SYNCREPL \
     "logbase=\"cn=accesslog\" logfilter=\"(&(objectClass=auditWriteObject)(reqResult=0))\" " \
@@ -651,15 +642,14 @@ START_TEST(delta_syncrepl)
     dmg_server_opts po = {
         .modules = "syncprov accesslog",
         .accesslog_db = ACCESSLOG_DB,
-        .db_config = INDEX_AND_LIMITS,
+        .db_config = DMG_REPL_INDEX_AND_LIMITS,
         .overlays_before = ACCESSLOG_BELOW,
         .overlay_config = NODE_OVERLAY_CONFIG,
     };
     dmg_server *prov = dmg_server_start(&po);
     ck_assert_msg(prov != NULL, "the provider did not start (see stderr)");
-    char sr[1024], db_config[2048];
-    dmg_syncrepl_value(sr, sizeof sr, "001", dmg_server_uri(prov), DELTA_SYNCREPL);
-    snprintf(db_config, sizeof db_config, INDEX_AND_LIMITS "syncrepl %s\n", sr);
+    char db_config[2048];
+    dmg_replica_db_config(db_config, sizeof db_config, prov, "001", DELTA_SYNCREPL, NULL);
     dmg_server_opts co = {
         .db_config = db_config,
         .overlay_config = NODE_OVERLAY_CONFIG,
@@ -667,9 +657,8 @@ START_TEST(delta_syncrepl)
     };
     dmg_server *cons = dmg_server_start(&co);
     ck_assert_msg(cons != NULL, "the consumer did not start (see stderr)");
-    LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
-    LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
-    free(DMG_WAIT_SAME(p, c, &Q_TREE));
+    LDAP *p, *c;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
 
     /* client writes: two group adds, two department renames (each rewrites one group), a
      * group edit */
@@ -680,7 +669,7 @@ START_TEST(delta_syncrepl)
                   LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_rename(p, BACKEND, "ou=Platform", NULL, 1), LDAP_SUCCESS);
 
-    free(DMG_WAIT_SAME(p, c, &Q_TREE));
+    free(DMG_WAIT_SAME(p, c, &dmg_q_tree));
     free(DMG_WAIT_SAME(p, c, &Q_GROUPS_STORED));
     free(DMG_WAIT_SAME(p, c, &Q_COMPUTED));
     DMG_ASSERT_VALUES(c, G_FIN, LDAP_SCOPE_BASE, NULL, "member", FIN_MEMBERS(ACCOUNTING));
@@ -701,10 +690,7 @@ START_TEST(delta_syncrepl)
                       G_FIN "\n" G_STO "\n" FINANCE "\n" G_FIN "\n" G_STO "\n" BACKEND "\n"
                       G_STO);
 
-    dmg_disconnect(p);
-    dmg_disconnect(c);
-    ck_assert_int_eq(dmg_server_stop(cons), 0);
-    ck_assert_int_eq(dmg_server_stop(prov), 0);
+    DMG_STOP_PAIR(prov, cons, p, c);
 }
 END_TEST
 
@@ -713,8 +699,7 @@ END_TEST
 static Suite *multiprovider_suite(void)
 {
     Suite *s = suite_create("multiprovider");
-    TCase *tc = dmg_tcase("mesh");
-    tcase_set_timeout(tc, (double)(TCASE_TIMEOUT_S * dmg_slowdown()));
+    TCase *tc = dmg_tcase_timeout("mesh", TCASE_TIMEOUT_S);
     tcase_add_test(tc, steady_state);
     tcase_add_test(tc, kill_after_rename);
     tcase_add_test(tc, concurrent_same_mail);
@@ -722,8 +707,7 @@ static Suite *multiprovider_suite(void)
     /* renames followed without a window: groups name entries by entryUUID as well as by DN
      * and show the current DN, the rewrite after a rename is logged by accesslog as a write
      * of its own, and no cached member list is shown with a group a running rename changed */
-    tc = dmg_tcase("renames");
-    tcase_set_timeout(tc, (double)(TCASE_TIMEOUT_S * dmg_slowdown()));
+    tc = dmg_tcase_timeout("renames", TCASE_TIMEOUT_S);
     tcase_add_test(tc, rename_during_reads);
     tcase_add_test(tc, partition);
     tcase_add_test(tc, delta_syncrepl);

@@ -58,38 +58,10 @@ static dmg_server *srv;
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static LDAP *bind_as(const char *dn)
-{
-    if (dn == NULL)
-        return dmg_connect(srv, NULL, NULL);
-    return dmg_connect(srv, dn, strcmp(dn, DMG_ROOTDN) == 0 ? DMG_ROOTPW : DMG_PASSWORD);
-}
-
-/* Adds group cn (mail cn@example.com; department Engineering unless extra names one). */
-static dmg_result add_group_ext(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
-{
-    char ldif[4096];
-    snprintf(ldif, sizeof ldif,
-             "dn: cn=%s," GROUPS "\n"
-             "objectClass: dynamicMailGroup\n"
-             "cn: %s\n"
-             "mail: %s@example.com\n"
-             "%s%s",
-             cn, cn, cn,
-             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
-                 ? "" : "dmgDepartment: " ENGINEERING "\n",
-             extra != NULL ? extra : "");
-    return dmg_add_ldif_ext(ld, ldif, ctrls);
-}
-
 /* As the rootdn with Relax Rules (so that dmgApplicant may be given); must succeed. */
 static void root_add_group(const char *cn, const char *extra)
 {
-    LDAP *ld = bind_as(DMG_ROOTDN);
-    dmg_result r = add_group_ext(ld, cn, extra, DMG_CTRLS(dmg_ctrl_relax()));
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
-                  ldap_err2string(r.rc), r.rc, r.diag);
-    dmg_disconnect(ld);
+    dmg_root_add_mail_group(srv, cn, extra, DMG_CTRLS(dmg_ctrl_relax()), 0);
 }
 
 /* A person (inetOrgPerson, password "secret") added by the rootdn; must succeed. */
@@ -102,7 +74,7 @@ static void root_add_person(const char *uid, const char *parent)
              "uid: %s\ncn: %s\nsn: %s\n"
              "userPassword: " DMG_PASSWORD "\n",
              uid, parent, uid, uid, uid);
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_add_ldif(ld, ldif), LDAP_SUCCESS);
     dmg_disconnect(ld);
 }
@@ -112,41 +84,14 @@ static void root_add_ou(const char *ou, const char *parent)
     char ldif[512];
     snprintf(ldif, sizeof ldif, "dn: ou=%s,%s\nobjectClass: organizationalUnit\nou: %s\n", ou,
              parent, ou);
-    LDAP *ld = bind_as(DMG_ROOTDN);
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_add_ldif(ld, ldif), LDAP_SUCCESS);
     dmg_disconnect(ld);
-}
-
-/* 1 when dn exists (for the rootdn, who sees hidden groups), 0 when noSuchObject. */
-static int exists(const char *dn)
-{
-    LDAP *ld = bind_as(DMG_ROOTDN);
-    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
-    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
-    dmg_disconnect(ld);
-    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
-                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
-    return r.rc == LDAP_SUCCESS;
 }
 
 /* Values of attr on dn as ld's identity sees them, sorted, "\n"-joined. */
 #define ASSERT_VALUES_AS(ld, dn, attr, expected) \
     DMG_ASSERT_VALUES((ld), (dn), LDAP_SCOPE_BASE, NULL, (attr), (expected))
-
-/* ... as the rootdn sees them. */
-static void assert_root_values_at(const char *file, int line, const char *dn, const char *attr,
-                                  const char *expected)
-{
-    LDAP *ld = bind_as(DMG_ROOTDN);
-    char *got = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
-    char *exp = dmg_sorted_lines(expected);
-    dmg_disconnect(ld);
-    dmg_assert_str_impl(file, line, attr, got, exp);
-    free(got);
-    free(exp);
-}
-#define ASSERT_ROOT_VALUES(dn, attr, expected) \
-    assert_root_values_at(__FILE__, __LINE__, (dn), (attr), (expected))
 
 /* ============================================================================================
  * Suite "references": roles follow renames and moves; deletes refused or followed
@@ -167,7 +112,7 @@ START_TEST(rename_follows_roles)
                    "dmgAuditRequired: TRUE\n"
                    "dmgAuditor: uid=ref-ren-aud," ENGINEERING "\n");
 
-    LDAP *hr = bind_as(HR);
+    LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_rename(hr, "uid=ref-ren-adm," ENGINEERING, "uid=ref-ren-adm2", NULL, 1),
                   LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_rename(hr, "uid=ref-ren-aud," ENGINEERING, "uid=ref-ren-aud2", NULL, 1),
@@ -176,15 +121,15 @@ START_TEST(rename_follows_roles)
                   LDAP_SUCCESS);
     dmg_disconnect(hr);
 
-    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-ren-adm2," ENGINEERING "\n" CAROL);
-    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-ren-aud2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "dmgApplicant", "uid=ref-ren-app2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAdministrator", "uid=ref-ren-adm2," ENGINEERING "\n" CAROL);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAuditor", "uid=ref-ren-aud2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgApplicant", "uid=ref-ren-app2," ENGINEERING);
 
-    LDAP *adm = bind_as("uid=ref-ren-adm2," ENGINEERING);
+    LDAP *adm = dmg_connect_as(srv, "uid=ref-ren-adm2," ENGINEERING);
     DMG_ASSERT_RC(dmg_modify(adm, g, "replace: description\ndescription: by the renamed one\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(adm);
-    ASSERT_ROOT_VALUES(g, "description", "by the renamed one");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "description", "by the renamed one");
 }
 END_TEST
 
@@ -195,11 +140,11 @@ START_TEST(move_follows_roles)
     root_add_person("ref-mov-adm", ENGINEERING);
     root_add_group("ref-mov", "dmgAdministrator: uid=ref-mov-adm," ENGINEERING "\n");
 
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_rename(root, "uid=ref-mov-adm," ENGINEERING, "uid=ref-mov-adm", SALES, 1),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-mov-adm," SALES);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAdministrator", "uid=ref-mov-adm," SALES);
 }
 END_TEST
 
@@ -216,14 +161,14 @@ START_TEST(subtree_rename_follows_roles_and_departments)
                    "dmgAdministrator: uid=ref-sub-adm,ou=RefTeam," ENGINEERING "\n"
                    "dmgAuditor: uid=ref-sub-aud,ou=RefTeam," ENGINEERING "\n");
 
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     DMG_ASSERT_RC(dmg_rename(root, "ou=RefTeam," ENGINEERING, "ou=RefTeam2", NULL, 1),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_ROOT_VALUES(g, "dmgDepartment", "ou=RefTeam2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "dmgAdministrator", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
-    ASSERT_ROOT_VALUES(g, "member", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING "\n"
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgDepartment", "ou=RefTeam2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAdministrator", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAuditor", "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "member", "uid=ref-sub-adm,ou=RefTeam2," ENGINEERING "\n"
                                     "uid=ref-sub-aud,ou=RefTeam2," ENGINEERING);
 }
 END_TEST
@@ -237,15 +182,15 @@ START_TEST(delete_only_auditor_refused)
     root_add_group("ref-aud-only", "dmgAuditRequired: TRUE\ndmgAuditor: uid=ref-aud-only,"
                                    ENGINEERING "\n");
 
-    LDAP *root = bind_as(DMG_ROOTDN);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     dmg_result r = dmg_delete(root, x);
     dmg_disconnect(root);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, "dmgAuditor: \"uid=ref-aud-only,ou=Engineering,dc=example,dc=com\" "
                            "is the only auditor of \"cn=ref-aud-only,ou=Groups,dc=example,"
                            "dc=com\", which requires audit");
-    ck_assert_msg(exists(x), "%s deleted anyway", x);
-    ASSERT_ROOT_VALUES("cn=ref-aud-only," GROUPS, "dmgAuditor", x);
+    ck_assert_msg(dmg_root_sees(srv, x), "%s deleted anyway", x);
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-aud-only," GROUPS, "dmgAuditor", x);
 }
 END_TEST
 
@@ -257,13 +202,13 @@ START_TEST(delete_only_auditor_of_hidden_group_not_named)
     root_add_group("ref-aud-hid", "dmgShowInContacts: FALSE\ndmgAuditRequired: TRUE\n"
                                   "dmgAuditor: uid=ref-aud-hid," ENGINEERING "\n");
 
-    LDAP *hr = bind_as(HR);
+    LDAP *hr = dmg_connect_as(srv, HR);
     dmg_result r = dmg_delete(hr, x);
     dmg_disconnect(hr);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, "dmgAuditor: \"uid=ref-aud-hid,ou=Engineering,dc=example,dc=com\" "
                            "is the only auditor of another entry, which requires audit");
-    ck_assert_msg(exists(x), "%s deleted anyway", x);
+    ck_assert_msg(dmg_root_sees(srv, x), "%s deleted anyway", x);
 }
 END_TEST
 
@@ -280,13 +225,13 @@ START_TEST(delete_other_auditor_removes_value)
                                   "dmgAuditor: uid=ref-aud-two-b," ENGINEERING "\n");
     root_add_group("ref-aud-noaudit", "dmgAuditor: uid=ref-aud-two-a," ENGINEERING "\n");
 
-    LDAP *hr = bind_as(HR);
+    LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_delete(hr, "uid=ref-aud-two-a," ENGINEERING), LDAP_SUCCESS);
     dmg_disconnect(hr);
-    ASSERT_ROOT_VALUES(g, "dmgAuditor", "uid=ref-aud-two-b," ENGINEERING);
-    ASSERT_ROOT_VALUES(g2, "dmgAuditor", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgAuditor", "uid=ref-aud-two-b," ENGINEERING);
+    DMG_ASSERT_ROOT_VALUES(srv, g2, "dmgAuditor", "");
 
-    LDAP *pm = bind_as(POSTMASTER);
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: still writable\n"),
                   LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_modify(pm, g2, "replace: description\ndescription: still writable\n"),
@@ -306,12 +251,12 @@ START_TEST(delete_administrator_and_applicant_removes_values)
     root_add_group("ref-adm-del2", "dmgApplicant: uid=ref-adm-del," ENGINEERING "\n"
                                    "dmgAdministrator: uid=ref-adm-del," ENGINEERING "\n");
 
-    LDAP *hr = bind_as(HR);
+    LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_delete(hr, "uid=ref-adm-del," ENGINEERING), LDAP_SUCCESS);
     dmg_disconnect(hr);
-    ASSERT_ROOT_VALUES(g1, "dmgAdministrator", CAROL);
-    ASSERT_ROOT_VALUES(g2, "dmgAdministrator", "");
-    ASSERT_ROOT_VALUES(g2, "dmgApplicant", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g1, "dmgAdministrator", CAROL);
+    DMG_ASSERT_ROOT_VALUES(srv, g2, "dmgAdministrator", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g2, "dmgApplicant", "");
 }
 END_TEST
 
@@ -332,17 +277,17 @@ START_TEST(new_entry_with_same_dn_inherits_nothing)
     snprintf(filter, sizeof filter, "(mail=%s@example.com)", cn);
 
     /* the role shows the hidden group */
-    LDAP *ld = bind_as(dn);
+    LDAP *ld = dmg_connect_as(srv, dn);
     DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, g);
     dmg_disconnect(ld);
 
-    LDAP *hr = bind_as(HR);
+    LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_delete(hr, dn), LDAP_SUCCESS);
     dmg_disconnect(hr);
     root_add_person(uid, ENGINEERING);
-    ASSERT_ROOT_VALUES(g, inherit_roles[_i], "");
+    DMG_ASSERT_ROOT_VALUES(srv, g, inherit_roles[_i], "");
 
-    ld = bind_as(dn);
+    ld = dmg_connect_as(srv, dn);
     DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, filter, "");
     const char *attrs[] = { "cn", NULL };
     DMG_ASSERT_RC(dmg_search(ld, g, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL),
@@ -365,22 +310,22 @@ END_TEST
  * may change their own title (the ACLs say "by self write"). */
 START_TEST(condition_on_self_writable_attribute_refused)
 {
-    LDAP *pm = bind_as(POSTMASTER);
-    dmg_result r = add_group_ext(pm, "ref-enrol-title",
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
+    dmg_result r = dmg_add_mail_group(pm, "ref-enrol-title",
                                  "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n",
                                  NULL);
     dmg_disconnect(pm);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
-    ck_assert(!exists("cn=ref-enrol-title," GROUPS));
+    ck_assert(!dmg_root_sees(srv, "cn=ref-enrol-title," GROUPS));
 }
 END_TEST
 
 /* Every assertion of a condition counts, also below AND, OR and NOT. */
 START_TEST(condition_nested_assertion_refused)
 {
-    LDAP *pm = bind_as(POSTMASTER);
-    dmg_result r = add_group_ext(pm, "ref-enrol-nested",
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
+    dmg_result r = dmg_add_mail_group(pm, "ref-enrol-nested",
                                  "dmgDepartment: " SUPPORT "\n"
                                  "dmgCondition: (l=Berlin)\n"
                                  "dmgCondition: (|(l=Paris)(!(title=Intern)))\n", NULL);
@@ -393,15 +338,15 @@ END_TEST
 /* An ACL that lets employees write one value only ("val=") counts for that value. */
 START_TEST(condition_on_self_writable_value_refused)
 {
-    LDAP *pm = bind_as(POSTMASTER);
-    dmg_result r = add_group_ext(pm, "ref-enrol-val",
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
+    dmg_result r = dmg_add_mail_group(pm, "ref-enrol-val",
                                  "dmgDepartment: " SUPPORT "\ndmgCondition: (employeeType=Lead)\n",
                                  NULL);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, "dmgCondition: \"(employeeType=Lead)\" tests \"employeeType\", which "
                            "employees may change on their own entry (" MIA "); anyone could "
                            "make themselves a member");
-    DMG_ASSERT_RC(add_group_ext(pm, "ref-enrol-val",
+    DMG_ASSERT_RC(dmg_add_mail_group(pm, "ref-enrol-val",
                                 "dmgDepartment: " SUPPORT "\ndmgCondition: (employeeType=Staff)\n",
                                 NULL),
                   LDAP_SUCCESS);
@@ -412,20 +357,20 @@ END_TEST
 /* departmentNumber is written by HR only: a condition on it is fine. */
 START_TEST(condition_on_hr_attribute_accepted)
 {
-    LDAP *pm = bind_as(POSTMASTER);
-    DMG_ASSERT_RC(add_group_ext(pm, "ref-enrol-deptno",
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
+    DMG_ASSERT_RC(dmg_add_mail_group(pm, "ref-enrol-deptno",
                                 "dmgDepartment: " SUPPORT "\ndmgCondition: (departmentNumber=42)\n",
                                 NULL),
                   LDAP_SUCCESS);
     dmg_disconnect(pm);
     /* HR puts mia in, at once */
-    LDAP *hr = bind_as(HR);
+    LDAP *hr = dmg_connect_as(srv, HR);
     DMG_ASSERT_RC(dmg_modify(hr, MIA, "replace: departmentNumber\ndepartmentNumber: 42\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(hr);
-    ASSERT_ROOT_VALUES("cn=ref-enrol-deptno," GROUPS, "member", MIA);
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-enrol-deptno," GROUPS, "member", MIA);
     /* mia may not do it herself */
-    LDAP *mia = bind_as(MIA);
+    LDAP *mia = dmg_connect_as(srv, MIA);
     DMG_ASSERT_RC(dmg_modify(mia, MIA, "replace: departmentNumber\ndepartmentNumber: 43\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(mia);
@@ -438,16 +383,16 @@ START_TEST(rootdn_with_relax_may_store)
 {
     const char *g = "cn=ref-enrol-relax," GROUPS;
     const char *extra = "dmgDepartment: " SUPPORT "\ndmgCondition: (title=Manager)\n";
-    LDAP *root = bind_as(DMG_ROOTDN);
-    dmg_result r = add_group_ext(root, "ref-enrol-relax", extra, NULL);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    dmg_result r = dmg_add_mail_group(root, "ref-enrol-relax", extra, NULL);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
-    DMG_ASSERT_RC(add_group_ext(root, "ref-enrol-relax", extra, DMG_CTRLS(dmg_ctrl_relax())),
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "ref-enrol-relax", extra, DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_ROOT_VALUES(g, "dmgCondition", "(title=Manager)");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgCondition", "(title=Manager)");
 
-    LDAP *pm = bind_as(POSTMASTER);
+    LDAP *pm = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(dmg_modify(pm, g, "replace: description\ndescription: only the text\n"),
                   LDAP_SUCCESS);
     r = dmg_modify(pm, g, "add: dmgCondition\ndmgCondition: (l=Berlin)\n");
@@ -463,7 +408,7 @@ START_TEST(administrator_modify_refused)
     const char *g = "cn=ref-enrol-adm," GROUPS;
     root_add_group("ref-enrol-adm", "dmgDepartment: " SUPPORT "\n"
                                     "dmgAdministrator: " CAROL "\n");
-    LDAP *adm = bind_as(CAROL);
+    LDAP *adm = dmg_connect_as(srv, CAROL);
     dmg_result r = dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (title=Manager)\n");
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, ENROL_REFUSAL("(title=Manager)"));
@@ -471,7 +416,7 @@ START_TEST(administrator_modify_refused)
     DMG_ASSERT_RC(dmg_modify(adm, g, "add: dmgCondition\ndmgCondition: (departmentNumber=7)\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(adm);
-    ASSERT_ROOT_VALUES(g, "dmgCondition", "(departmentNumber=7)");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgCondition", "(departmentNumber=7)");
 }
 END_TEST
 
@@ -492,6 +437,19 @@ static void settle_queued_writes(LDAP *ld)
 {
     const char *attrs[] = { LDAP_NO_ATTRS, NULL };
     DMG_ASSERT_RC(dmg_search(ld, "", LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL), LDAP_SUCCESS);
+}
+
+/* Starts a transaction on ld: its identifier in *txnid (ber_bvfree it after the end) and,
+ * in *in_txn, the control that puts a request into it (valid while *txnid is). */
+static void txn_begin(LDAP *ld, struct berval **txnid, LDAPControl *in_txn)
+{
+    *txnid = NULL;
+    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, txnid), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(*txnid);
+    *in_txn = (LDAPControl){ TXN_CONTROL,
+                             { (*txnid)->bv_len,
+                               (*txnid)->bv_val ? (*txnid)->bv_val : (char *)"" },
+                             1 };
 }
 
 /* Reads until the writer has gone (EOF); fd is non-blocking. */
@@ -517,7 +475,7 @@ START_TEST(txn_commit_refreshes_cached_lists)
 {
     root_add_group("ref-txn", "dmgDepartment: " FINANCE "\n"
                               "dmgCondition: (description=ref-txn-joined)\n");
-    LDAP *mta = bind_as(MTA);
+    LDAP *mta = dmg_connect_as(srv, MTA);
     ASSERT_VALUES_AS(mta, TXN_GROUP, "member", ""); /* cached now */
 
     /* the audit log goes to a FIFO of one page that nobody reads: the transaction's write,
@@ -535,12 +493,10 @@ START_TEST(txn_commit_refreshes_cached_lists)
     snprintf(changes, sizeof changes, "replace: olcAuditlogFile\nolcAuditlogFile: %s\n", fifo);
     DMG_ASSERT_RC(dmg_modify(cfg, AUDITLOG_DN, changes), LDAP_SUCCESS);
 
-    LDAP *ld = bind_as(DMG_ROOTDN);
-    struct berval *txnid = NULL;
-    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
-    ck_assert_ptr_nonnull(txnid);
-    LDAPControl in_txn = { TXN_CONTROL,
-                         { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
+    struct berval *txnid;
+    LDAPControl in_txn;
+    txn_begin(ld, &txnid, &in_txn);
     size_t bulk = 2 * (size_t)cap + 1000;
     char *mod = malloc(bulk + 256);
     ck_assert_ptr_nonnull(mod);
@@ -576,7 +532,7 @@ START_TEST(txn_commit_refreshes_cached_lists)
     dmg_disconnect(cfg);
     dmg_disconnect(ld);
 
-    ASSERT_ROOT_VALUES(TXN_GROUP, "member", GINA);
+    DMG_ASSERT_ROOT_VALUES(srv, TXN_GROUP, "member", GINA);
     ASSERT_VALUES_AS(mta, TXN_GROUP, "member", GINA);
     dmg_disconnect(mta);
 }
@@ -587,12 +543,10 @@ END_TEST
 START_TEST(txn_refused_write_fails_the_transaction)
 {
     root_add_group("ref-txn-guard", "dmgDepartment: " FINANCE "\n");
-    LDAP *ld = bind_as(DMG_ROOTDN);
-    struct berval *txnid = NULL;
-    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
-    ck_assert_ptr_nonnull(txnid);
-    LDAPControl in_txn = { TXN_CONTROL,
-                           { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
+    struct berval *txnid;
+    LDAPControl in_txn;
+    txn_begin(ld, &txnid, &in_txn);
     DMG_ASSERT_RC(dmg_modify_ext(ld, "cn=ref-txn-guard," GROUPS,
                                  "replace: description\ndescription: in the transaction\n",
                                  DMG_CTRLS(&in_txn)),
@@ -608,8 +562,8 @@ START_TEST(txn_refused_write_fails_the_transaction)
     dmg_disconnect(ld);
     ck_assert_msg(rc == LDAP_INVALID_SYNTAX, "commit: %s (%d), expected invalidAttributeSyntax",
                   ldap_err2string(rc), rc);
-    ASSERT_ROOT_VALUES("cn=ref-txn-guard," GROUPS, "description", "");
-    ASSERT_ROOT_VALUES("cn=ref-txn-guard," GROUPS, "mail", "ref-txn-guard@example.com");
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-txn-guard," GROUPS, "description", "");
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ref-txn-guard," GROUPS, "mail", "ref-txn-guard@example.com");
 }
 END_TEST
 

@@ -39,8 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_STEP_MS 50
-#define POLL_MAX_MS  30000 /* times CK_TIMEOUT_MULTIPLIER */
 #define QUIET_MS     1500  /* how long a persistent search must stay silent */
 #define TCASE_TIMEOUT_S 180
 
@@ -66,13 +64,6 @@ static const char hidden_group[] =
     "dmgShowInContacts: FALSE\n";
 
 /* ---- time, files, logs ------------------------------------------------------------------- */
-
-static long poll_max_ms(void)
-{
-    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-    long k = m != NULL ? strtol(m, NULL, 10) : 1;
-    return POLL_MAX_MS * (k > 0 ? k : 1);
-}
 
 /* Lines of text that contain every one of the needles (NULL-terminated). */
 static int count_lines(const char *text, const char *const *needles)
@@ -106,10 +97,10 @@ static int log_lines(const dmg_server *s, const char *const *needles)
 /* Polls s's log until at least min lines hold every needle; returns the count then. */
 static int wait_log_lines(const dmg_server *s, const char *const *needles, int min)
 {
-    long deadline = dmg_now_ms() + poll_max_ms();
+    long deadline = dmg_now_ms() + dmg_poll_max_ms();
     int n = log_lines(s, needles);
     while (n < min && dmg_now_ms() < deadline) {
-        dmg_nap_ms(POLL_STEP_MS);
+        dmg_nap_ms(DMG_POLL_STEP_MS);
         n = log_lines(s, needles);
     }
     return n;
@@ -372,7 +363,7 @@ START_TEST(sync_refused_to_ordinary_user_in_every_form)
         LDAP *ld = dmg_connect(s, who[w], who[w] ? DMG_PASSWORD : NULL);
         for (int f = 0; f < 4; f++) {
             open[w][f] = sync_start(ld, forms[f].mode, forms[f].with_cookie ? cookie : NULL);
-            sync_read(&open[w][f], poll_max_ms(), NULL);
+            sync_read(&open[w][f], dmg_poll_max_ms(), NULL);
             ck_assert_msg(open[w][f].done && open[w][f].rc == LDAP_INSUFFICIENT_ACCESS
                               && open[w][f].entries == 0,
                           "%s, mode %d%s: done %d, rc %d, %d entries",
@@ -385,7 +376,7 @@ START_TEST(sync_refused_to_ordinary_user_in_every_form)
 
     /* the write a leak would carry reaches the privileged persistent search */
     DMG_ASSERT_RC(dmg_add_ldif(root, hidden_group), LDAP_SUCCESS);
-    sync_read(&priv, poll_max_ms(), got_hidden);
+    sync_read(&priv, dmg_poll_max_ms(), got_hidden);
     ck_assert_msg(priv.hidden == 1 && !priv.done, "privileged persistent search: %d hidden, "
                   "done %d rc %d", priv.hidden, priv.done, priv.rc);
     sync_abandon(&priv);
@@ -489,10 +480,10 @@ static char *reader_password(const dmg_server *s)
 static void wait_reader(const dmg_server *s)
 {
     LDAP *ld = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
-    long deadline = dmg_now_ms() + poll_max_ms();
+    long deadline = dmg_now_ms() + dmg_poll_max_ms();
     dmg_result r = dmg_search(ld, READER, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
     while (r.rc != LDAP_SUCCESS && dmg_now_ms() < deadline) {
-        dmg_nap_ms(POLL_STEP_MS);
+        dmg_nap_ms(DMG_POLL_STEP_MS);
         r = dmg_search(ld, READER, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL);
     }
     DMG_ASSERT_RC(r, LDAP_SUCCESS);
@@ -624,21 +615,18 @@ END_TEST
 static Suite *repl_config_suite(void)
 {
     Suite *s = suite_create("repl_config");
-    TCase *tc = dmg_tcase("order");
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    TCase *tc = dmg_tcase_timeout("order", TCASE_TIMEOUT_S);
     tcase_add_test(tc, syncprov_above_refused_at_start);
     tcase_add_test(tc, syncprov_above_refused_at_start_slapd_d);
     tcase_add_test(tc, syncprov_added_above_at_run_time);
     tcase_add_test(tc, dynmailgroup_added_below_syncprov_refused);
     suite_add_tcase(s, tc);
-    tc = dmg_tcase("identity");
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    tc = dmg_tcase_timeout("identity", TCASE_TIMEOUT_S);
     tcase_add_test(tc, sync_refused_to_ordinary_user_in_every_form);
     tcase_add_test(tc, refused_consumer_logged_once);
     tcase_add_test(tc, replication_identity_needs_full_read_access);
     suite_add_tcase(s, tc);
-    tc = dmg_tcase("check");
-    tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+    tc = dmg_tcase_timeout("check", TCASE_TIMEOUT_S);
     tcase_add_test(tc, check_reports_duplicates_and_dangling_references);
     suite_add_tcase(s, tc);
     return s;
@@ -646,12 +634,6 @@ static Suite *repl_config_suite(void)
 
 int main(void)
 {
-    setenv("LDAPNOINIT", "1", 0);
-    SRunner *sr = srunner_create(repl_config_suite());
-    if (getenv("CK_FORK") == NULL)
-        srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    /* every test starts (and stops) its own servers: no suite-wide server */
+    return dmg_run_suite_own_servers(repl_config_suite());
 }

@@ -61,13 +61,6 @@
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
-#define INDEX_AND_LIMITS \
-    "index entryCSN,entryUUID eq\n" \
-    "limits dn.exact=\"" DMG_ROOTDN "\" size=unlimited time=unlimited\n"
-
-/* syncprov configured before dynmailgroup: below it in the overlay stack */
-#define SYNCPROV_BELOW "overlay syncprov\nsyncprov-checkpoint 1 1\n"
-
 /* Same overlay configuration on every node; the cache is on, so the tests also prove that
  * replicated writes invalidate it. */
 #define NODE_OVERLAY_CONFIG \
@@ -80,8 +73,8 @@ static dmg_server *start_provider(const char *global_config)
     dmg_server_opts o = {
         .modules = "syncprov",
         .global_config = global_config,
-        .db_config = INDEX_AND_LIMITS,
-        .overlays_before = SYNCPROV_BELOW,
+        .db_config = DMG_REPL_INDEX_AND_LIMITS,
+        .overlays_before = DMG_SYNCPROV_BELOW,
         .overlay_config = NODE_OVERLAY_CONFIG,
     };
     dmg_server *s = dmg_server_start(&o);
@@ -95,17 +88,14 @@ static dmg_server *start_provider(const char *global_config)
 static dmg_server *start_replica(const dmg_server *provider, const char *global_config,
                                  const char *rid, int multiprovider)
 {
-    char sr[1024];
     char db_config[2048];
-    dmg_syncrepl_value(sr, sizeof sr, rid, dmg_server_uri(provider), NULL);
-    int n = snprintf(db_config, sizeof db_config, INDEX_AND_LIMITS "syncrepl %s\n%s", sr,
-                     multiprovider ? "multiprovider on\n" : "");
-    ck_assert_msg(n > 0 && (size_t)n < sizeof db_config, "db_config truncated");
+    dmg_replica_db_config(db_config, sizeof db_config, provider, rid, NULL,
+                          multiprovider ? "multiprovider on\n" : NULL);
     dmg_server_opts o = {
         .modules = multiprovider ? "syncprov" : NULL,
         .global_config = global_config,
         .db_config = db_config,
-        .overlays_before = multiprovider ? SYNCPROV_BELOW : NULL,
+        .overlays_before = multiprovider ? DMG_SYNCPROV_BELOW : NULL,
         .overlay_config = NODE_OVERLAY_CONFIG,
         .fixture = DMG_NO_FIXTURE,
     };
@@ -118,10 +108,6 @@ static dmg_server *start_replica(const dmg_server *provider, const char *global_
 
 static const char *const COMPUTED_ATTRS[] = { "member", "dmgMemberMail", "dmgMemberCount", NULL };
 static const char *const STORED_ATTRS[] = { "*", "+", NULL };
-static const char *const FIXTURE_ATTRS[] = { "*", "entryCSN", "entryUUID", NULL };
-
-/* Every entry of the tree as stored, with its CSN: equal on two nodes = fully replicated. */
-static const dmg_query Q_TREE = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", FIXTURE_ATTRS, 1 };
 /* Every group as stored, operational attributes included. */
 static const dmg_query Q_GROUPS_STORED = { GROUPS, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
                                        STORED_ATTRS, 1 };
@@ -374,7 +360,7 @@ START_TEST(provider_and_consumer)
     free(ovl);
 
     /* the fixture arrives, every entry with its entryCSN and entryUUID */
-    char *tree = DMG_WAIT_SAME(p, c, &Q_TREE);
+    char *tree = DMG_WAIT_SAME(p, c, &dmg_q_tree);
     dmg_query dns = { DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", NULL, 1 };
     char *cdns = dmg_snapshot(c, &dns);
     size_t lines = 1;
@@ -455,17 +441,14 @@ START_TEST(provider_and_consumer)
     assert_members(c, ENG_BERLIN_BASE(BACKEND, STORAGE), STORAGE_BASE(STORAGE),
                    FINANCE_BASE(FINANCE), MANAGERS_BASE(BACKEND, STORAGE));
 
-    free(DMG_WAIT_SAME(p, c, &Q_TREE));
+    free(DMG_WAIT_SAME(p, c, &dmg_q_tree));
 
     /* slapcat of both nodes: groups stored with the postmaster as applicant, nothing computed */
     const char *applicants[] = { POSTMASTER, POSTMASTER, POSTMASTER, POSTMASTER, NULL };
     assert_slapcat_clean(prov, groups, applicants);
     assert_slapcat_clean(cons, groups, applicants);
 
-    dmg_disconnect(p);
-    dmg_disconnect(c);
-    ck_assert_int_eq(dmg_server_stop(cons), 0);
-    ck_assert_int_eq(dmg_server_stop(prov), 0);
+    DMG_STOP_PAIR(prov, cons, p, c);
 }
 END_TEST
 
@@ -476,9 +459,8 @@ START_TEST(department_rename_reaches_consumer)
 {
     dmg_server *prov = start_provider(NULL);
     dmg_server *cons = start_replica(prov, NULL, "001", 0);
-    LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
-    LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
-    free(DMG_WAIT_SAME(p, c, &Q_TREE));
+    LDAP *p, *c;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
     add_groups_as_postmaster(prov);
     free(DMG_WAIT_SAME(p, c, &Q_GROUPS_STORED));
     free(DMG_WAIT_SAME(p, c, &Q_COMPUTED));
@@ -516,12 +498,9 @@ START_TEST(department_rename_reaches_consumer)
     free(DMG_WAIT_SAME(p, c, &Q_COMPUTED));
     assert_members(c, ENG_BERLIN_BASE(PLATFORM, STORAGE2), STORAGE_BASE(STORAGE2),
                    FINANCE_BASE(ACCOUNTING), MANAGERS_BASE(PLATFORM, STORAGE2));
-    free(DMG_WAIT_SAME(p, c, &Q_TREE));
+    free(DMG_WAIT_SAME(p, c, &dmg_q_tree));
 
-    dmg_disconnect(p);
-    dmg_disconnect(c);
-    ck_assert_int_eq(dmg_server_stop(cons), 0);
-    ck_assert_int_eq(dmg_server_stop(prov), 0);
+    DMG_STOP_PAIR(prov, cons, p, c);
 }
 END_TEST
 
@@ -546,9 +525,8 @@ START_TEST(multi_provider)
 {
     dmg_server *n1 = start_provider("serverID 1\n");
     dmg_server *n2 = start_replica(n1, "serverID 2\n", "001", 1);
-    LDAP *l1 = dmg_connect(n1, DMG_ROOTDN, DMG_ROOTPW);
-    LDAP *l2 = dmg_connect(n2, DMG_ROOTDN, DMG_ROOTPW);
-    free(DMG_WAIT_SAME(l1, l2, &Q_TREE));
+    LDAP *l1, *l2;
+    DMG_CONNECT_PAIR(n1, n2, &l1, &l2);
 
     /* close the ring at run time: node 1 replicates from node 2, and takes writes as a
      * multi-provider (olcMultiProvider needs the syncrepl first) */
@@ -635,16 +613,13 @@ START_TEST(multi_provider)
     dmg_disconnect(pm2);
 
     /* both nodes hold the same tree, entry for entry, CSN for CSN */
-    free(DMG_WAIT_SAME(l1, l2, &Q_TREE));
+    free(DMG_WAIT_SAME(l1, l2, &dmg_q_tree));
     const char *groups[] = { G_MP_SALES, NULL };
     const char *applicants[] = { POSTMASTER, NULL };
     assert_slapcat_clean(n1, groups, applicants);
     assert_slapcat_clean(n2, groups, applicants);
 
-    dmg_disconnect(l1);
-    dmg_disconnect(l2);
-    ck_assert_int_eq(dmg_server_stop(n2), 0);
-    ck_assert_int_eq(dmg_server_stop(n1), 0);
+    DMG_STOP_PAIR(n1, n2, l1, l2);
 }
 END_TEST
 
@@ -658,9 +633,8 @@ START_TEST(restart_keeps_groups_and_configuration)
 {
     dmg_server *prov = start_provider(NULL);
     dmg_server *cons = start_replica(prov, NULL, "001", 0);
-    LDAP *p = dmg_connect(prov, DMG_ROOTDN, DMG_ROOTPW);
-    LDAP *c = dmg_connect(cons, DMG_ROOTDN, DMG_ROOTPW);
-    free(DMG_WAIT_SAME(p, c, &Q_TREE));
+    LDAP *p, *c;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
     add_groups_as_postmaster(prov);
     LDAP *pm = dmg_connect(prov, POSTMASTER, DMG_PASSWORD);
     DMG_ASSERT_RC(dmg_add_ldif(pm, "dn: " G_HIDDEN "\n"
@@ -730,10 +704,7 @@ START_TEST(restart_keeps_groups_and_configuration)
     free(computed);
     free(ovl_p);
     free(ovl_c);
-    dmg_disconnect(p);
-    dmg_disconnect(c);
-    ck_assert_int_eq(dmg_server_stop(cons), 0);
-    ck_assert_int_eq(dmg_server_stop(prov), 0);
+    DMG_STOP_PAIR(prov, cons, p, c);
 }
 END_TEST
 
@@ -742,8 +713,7 @@ END_TEST
 static Suite *replication_suite(void)
 {
     Suite *s = suite_create("replication");
-    TCase *tc = dmg_tcase("syncrepl");
-    tcase_set_timeout(tc, (double)(REPL_TCASE_TIMEOUT_S * dmg_slowdown()));
+    TCase *tc = dmg_tcase_timeout("syncrepl", REPL_TCASE_TIMEOUT_S);
     tcase_add_test(tc, provider_and_consumer);
     tcase_add_test(tc, department_rename_reaches_consumer);
     tcase_add_test(tc, multi_provider);

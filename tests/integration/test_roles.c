@@ -47,37 +47,14 @@ static void group_dn(char *buf, size_t n, const char *cn)
     snprintf(buf, n, "cn=%s," GROUPS, cn);
 }
 
-/* Adds group cn with mail cn@example.com, department Engineering unless extra names one. */
-static dmg_result add_group_ext(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
-{
-    char ldif[4096];
-    snprintf(ldif, sizeof ldif,
-             "dn: cn=%s," GROUPS "\n"
-             "objectClass: dynamicMailGroup\n"
-             "cn: %s\n"
-             "mail: %s@example.com\n"
-             "%s"
-             "%s",
-             cn, cn, cn,
-             (extra != NULL && strstr(extra, "dmgDepartment:") != NULL)
-                 ? "" : "dmgDepartment: " ENGINEERING "\n",
-             extra != NULL ? extra : "");
-    return dmg_add_ldif_ext(ld, ldif, ctrls);
-}
-
 static dmg_result add_group(LDAP *ld, const char *cn, const char *extra)
 {
-    return add_group_ext(ld, cn, extra, NULL);
+    return dmg_add_mail_group(ld, cn, extra, NULL);
 }
 
-/* The same, as the rootdn; the test fails unless the add succeeds. */
 static void root_add_group(const char *cn, const char *extra)
 {
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    dmg_result r = add_group(ld, cn, extra);
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
-                  ldap_err2string(r.rc), r.rc, r.diag);
-    dmg_disconnect(ld);
+    dmg_root_add_mail_group(srv, cn, extra, NULL, 0);
 }
 
 /* As the rootdn, a group as a postmaster would have created it (dmgApplicant: POSTMASTER,
@@ -87,50 +64,14 @@ static void root_add_group_by_postmaster(const char *cn, const char *extra)
 {
     char more[1024];
     snprintf(more, sizeof more, "dmgApplicant: " POSTMASTER "\n%s", extra != NULL ? extra : "");
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    dmg_result r = add_group_ext(ld, cn, more, DMG_CTRLS(dmg_ctrl_relax()));
-    ck_assert_msg(r.rc == LDAP_SUCCESS, "rootdn could not add group %s: %s (%d) \"%s\"", cn,
-                  ldap_err2string(r.rc), r.rc, r.diag);
-    dmg_disconnect(ld);
+    dmg_root_add_mail_group(srv, cn, more, DMG_CTRLS(dmg_ctrl_relax()), 0);
 }
 
 /* Adds the group when it is not there yet (several tests share an ACL's group). */
 static void root_ensure_group(const char *cn, const char *extra)
 {
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    dmg_result r = add_group(ld, cn, extra);
-    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_ALREADY_EXISTS,
-                  "rootdn could not add group %s: %s (%d) \"%s\"", cn, ldap_err2string(r.rc),
-                  r.rc, r.diag);
-    dmg_disconnect(ld);
+    dmg_root_add_mail_group(srv, cn, extra, NULL, 1);
 }
-
-/* 1 when dn exists (seen by the rootdn, who sees hidden groups), 0 when noSuchObject. */
-static int exists(const char *dn)
-{
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
-    dmg_result r = dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL);
-    dmg_disconnect(ld);
-    ck_assert_msg(r.rc == LDAP_SUCCESS || r.rc == LDAP_NO_SUCH_OBJECT,
-                  "base search of %s: %s (%d) \"%s\"", dn, ldap_err2string(r.rc), r.rc, r.diag);
-    return r.rc == LDAP_SUCCESS;
-}
-
-/* Values of attr on dn as the rootdn sees them, sorted, "\n"-joined; free the result. */
-static char *root_values(const char *dn, const char *attr)
-{
-    LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
-    dmg_disconnect(ld);
-    return v;
-}
-
-#define ASSERT_VALUES_OF(dn, attr, expected) \
-    do { char *got_ = root_values((dn), (attr)); \
-         char *exp_ = dmg_sorted_lines(expected); \
-         dmg_assert_str_impl(__FILE__, __LINE__, attr " of " #dn, got_, exp_); \
-         free(got_); free(exp_); } while (0)
 
 #define ASSERT_DIAG_HAS(res, needle) \
     do { const dmg_result *r_ = &(res); \
@@ -196,8 +137,8 @@ START_TEST(create_allowed)
     LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(add_group(ld, cn, NULL), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s added %s but it is not there", w->label, dn);
-    char *applicant = root_values(dn, "dmgApplicant");
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s added %s but it is not there", w->label, dn);
+    char *applicant = dmg_root_values(srv, dn, "dmgApplicant");
     ck_assert_msg(strcasecmp(applicant, w->dn) == 0, "dmgApplicant \"%s\", expected \"%s\"",
                   applicant, w->dn);
     free(applicant);
@@ -230,7 +171,7 @@ START_TEST(create_refused)
     LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(add_group(ld, cn, extra), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(!exists(dn), "%s's refused add left %s behind", w->label, dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "%s's refused add left %s behind", w->label, dn);
 }
 END_TEST
 
@@ -245,7 +186,7 @@ START_TEST(applicant_other_on_add_refused)
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ASSERT_DIAG_HAS(r, "dmgApplicant");
     ASSERT_DIAG_HAS(r, BOB);
-    ck_assert_msg(!exists(dn), "refused add left %s behind", dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "refused add left %s behind", dn);
 }
 END_TEST
 
@@ -257,7 +198,7 @@ START_TEST(applicant_other_on_add_by_rootdn_refused)
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ASSERT_DIAG_HAS(r, "dmgApplicant");
-    ck_assert_msg(!exists(dn), "refused add left %s behind", dn);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "refused add left %s behind", dn);
 }
 END_TEST
 
@@ -265,11 +206,11 @@ START_TEST(applicant_other_on_add_by_rootdn_relax)
 {
     const char *dn = "cn=r-app-other-relax," GROUPS;
     LDAP *ld = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(add_group_ext(ld, "r-app-other-relax", "dmgApplicant: " BOB "\n",
+    DMG_ASSERT_RC(dmg_add_mail_group(ld, "r-app-other-relax", "dmgApplicant: " BOB "\n",
                                 DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", BOB);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", BOB);
 }
 END_TEST
 
@@ -279,7 +220,7 @@ START_TEST(applicant_own_on_add)
     LDAP *ld = dmg_connect_as(srv, POSTMASTER);
     DMG_ASSERT_RC(add_group(ld, "r-app-own", "dmgApplicant: " POSTMASTER "\n"), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", POSTMASTER);
 }
 END_TEST
 
@@ -311,7 +252,7 @@ START_TEST(applicant_change_refused)
                   "%s: got %s (%d), expected constraintViolation (19); diagnostic \"%s\"",
                   applicant_changes[_i].label, ldap_err2string(r.rc), r.rc, r.diag);
     ASSERT_DIAG_HAS(r, "dmgApplicant");
-    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", POSTMASTER);
 }
 END_TEST
 
@@ -325,7 +266,7 @@ START_TEST(applicant_change_by_postmaster_with_relax_refused)
                                   DMG_CTRLS(dmg_ctrl_relax()));
     dmg_disconnect(pm);
     ck_assert_msg(r.rc != LDAP_SUCCESS, "postmaster changed dmgApplicant with Relax");
-    ASSERT_VALUES_OF(dn, "dmgApplicant", POSTMASTER);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", POSTMASTER);
 }
 END_TEST
 
@@ -339,7 +280,7 @@ START_TEST(applicant_change_by_rootdn_with_relax)
                                  DMG_CTRLS(dmg_ctrl_relax())),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", BOB);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", BOB);
 }
 END_TEST
 
@@ -390,14 +331,14 @@ START_TEST(administrator_modifies_configuration)
         snprintf(expected, sizeof expected, "%s", admin_changes[_i].expected);
     else
         snprintf(expected, sizeof expected, "%s\nr-adm-alias", cn);
-    char *got = root_values(dn, admin_changes[_i].attr);
+    char *got = dmg_root_values(srv, dn, admin_changes[_i].attr);
     char *exp = dmg_sorted_lines(expected);
     dmg_assert_str_impl(__FILE__, __LINE__, admin_changes[_i].attr, got, exp);
     free(got);
     free(exp);
     /* the roles are untouched */
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
-    ASSERT_VALUES_OF(dn, "dmgApplicant", DMG_ROOTDN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgApplicant", DMG_ROOTDN);
 }
 END_TEST
 
@@ -411,7 +352,7 @@ START_TEST(administrator_may_not_move)
     dmg_disconnect(ld);
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
     ck_assert_msg(strstr(r.diag, "not move") != NULL, "diagnostic \"%s\"", r.diag);
-    ck_assert_msg(exists(dn), "%s moved away", dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s moved away", dn);
 }
 END_TEST
 
@@ -423,10 +364,10 @@ START_TEST(administrator_renames)
     LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-ren-new", NULL, 1), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(!exists(dn), "%s still there after the rename", dn);
-    ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
-    ASSERT_VALUES_OF(new_dn, "cn", "r-adm-ren-new");
-    ASSERT_VALUES_OF(new_dn, "dmgAdministrator", ADMIN);
+    ck_assert_msg(!dmg_root_sees(srv, dn), "%s still there after the rename", dn);
+    ck_assert_msg(dmg_root_sees(srv, new_dn), "%s missing after the rename", new_dn);
+    DMG_ASSERT_ROOT_VALUES(srv, new_dn, "cn", "r-adm-ren-new");
+    DMG_ASSERT_ROOT_VALUES(srv, new_dn, "dmgAdministrator", ADMIN);
 }
 END_TEST
 
@@ -454,8 +395,8 @@ START_TEST(administrator_may_not_change_administrators)
     ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS,
                   "%s: got %s (%d), expected insufficientAccess (50); diagnostic \"%s\"",
                   admin_admin_changes[_i].label, ldap_err2string(r.rc), r.rc, r.diag);
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
-    ASSERT_VALUES_OF(dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
 }
 END_TEST
 
@@ -466,7 +407,7 @@ START_TEST(administrator_may_not_delete)
     LDAP *ld = dmg_connect_as(srv, ADMIN);
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s gone after a refused delete", dn);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s gone after a refused delete", dn);
 }
 END_TEST
 
@@ -482,7 +423,7 @@ START_TEST(administrator_of_another_group)
     DMG_ASSERT_RC(dmg_rename(ld, dn, "cn=r-adm-other-new", NULL, 1), LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
 }
 END_TEST
 
@@ -516,10 +457,10 @@ START_TEST(postmaster_modifies_everything)
                              "replace: dmgDepartment\ndmgDepartment: " SALES "\n"),
                   LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", BOB);
-    ASSERT_VALUES_OF(dn, "description", "by the postmaster");
-    ASSERT_VALUES_OF(dn, "dmgAuditor", AUDITOR);
-    ASSERT_VALUES_OF(dn, "dmgDepartment", SALES);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", BOB);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "by the postmaster");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAuditor", AUDITOR);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgDepartment", SALES);
 }
 END_TEST
 
@@ -535,10 +476,10 @@ START_TEST(postmaster_renames_and_deletes)
 
     LDAP *ld = dmg_connect_as(srv, w->dn);
     DMG_ASSERT_RC(dmg_rename(ld, dn, newrdn, NULL, 1), LDAP_SUCCESS);
-    ck_assert_msg(exists(new_dn), "%s missing after the rename", new_dn);
+    ck_assert_msg(dmg_root_sees(srv, new_dn), "%s missing after the rename", new_dn);
     DMG_ASSERT_RC(dmg_delete(ld, new_dn), LDAP_SUCCESS);
     dmg_disconnect(ld);
-    ck_assert_msg(!exists(new_dn), "%s still there after the delete", new_dn);
+    ck_assert_msg(!dmg_root_sees(srv, new_dn), "%s still there after the delete", new_dn);
 }
 END_TEST
 
@@ -552,8 +493,8 @@ START_TEST(postmaster_no_bypass_outside_groups)
                                    "uid: r-pm-new\ncn: New\nsn: New\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(BOB, "description", "");
-    ck_assert(!exists("uid=r-pm-new," SALES));
+    DMG_ASSERT_ROOT_VALUES(srv, BOB, "description", "");
+    ck_assert(!dmg_root_sees(srv, "uid=r-pm-new," SALES));
 }
 END_TEST
 
@@ -578,7 +519,7 @@ START_TEST(others_may_not_write)
     group_dn(dn, sizeof dn, cn);
     snprintf(newrdn, sizeof newrdn, "cn=%s-new", cn);
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(add_group_ext(root, cn,
+    DMG_ASSERT_RC(dmg_add_mail_group(root, cn,
                                 "dmgApplicant: " APPLICANT "\n"
                                 "dmgAdministrator: " ADMIN "\n"
                                 "dmgAuditor: " AUDITOR "\n"
@@ -601,9 +542,9 @@ START_TEST(others_may_not_write)
     ck_assert_msg(r.rc == LDAP_INSUFFICIENT_ACCESS, "%s delete: %s (%d) \"%s\"", w->label,
                   ldap_err2string(r.rc), r.rc, r.diag);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s gone", dn);
-    ASSERT_VALUES_OF(dn, "description", "before");
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s gone", dn);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
 }
 END_TEST
 
@@ -615,7 +556,7 @@ static void add_hidden_and_visible(const char *cn)
 {
     char visible[96];
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(add_group_ext(root, cn,
+    DMG_ASSERT_RC(dmg_add_mail_group(root, cn,
                                 "dmgShowInContacts: FALSE\n"
                                 "dmgApplicant: " APPLICANT "\n"
                                 "dmgAdministrator: " ADMIN "\n"
@@ -831,7 +772,7 @@ START_TEST(acl_member_may_write)
         ck_assert_msg(r.rc == LDAP_SUCCESS, "member %s writing %s: %s (%d) \"%s\"", members[i],
                       GINA, ldap_err2string(r.rc), r.rc, r.diag);
         dmg_disconnect(ld);
-        ASSERT_VALUES_OF(GINA, "description", value);
+        DMG_ASSERT_ROOT_VALUES(srv, GINA, "description", value);
     }
 }
 END_TEST
@@ -860,8 +801,8 @@ START_TEST(acl_non_member_refused)
     DMG_ASSERT_RC(dmg_modify(ld, "uid=hans,ou=Finance," DMG_SUFFIX,
                              "replace: title\ntitle: x\n"), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF("uid=hans,ou=Finance," DMG_SUFFIX, "description", "before");
-    ASSERT_VALUES_OF("uid=hans,ou=Finance," DMG_SUFFIX, "title", "Accountant");
+    DMG_ASSERT_ROOT_VALUES(srv, "uid=hans,ou=Finance," DMG_SUFFIX, "description", "before");
+    DMG_ASSERT_ROOT_VALUES(srv, "uid=hans,ou=Finance," DMG_SUFFIX, "title", "Accountant");
 }
 END_TEST
 
@@ -886,7 +827,7 @@ START_TEST(acl_membership_is_current)
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(root);
     dmg_disconnect(noah);
-    ASSERT_VALUES_OF(SUPPORT, "description", "by noah");
+    DMG_ASSERT_ROOT_VALUES(srv, SUPPORT, "description", "by noah");
 }
 END_TEST
 
@@ -905,9 +846,9 @@ START_TEST(acl_write_capped_on_groups)
     DMG_ASSERT_RC(dmg_delete(ld, dn), LDAP_INSUFFICIENT_ACCESS);
     DMG_ASSERT_RC(add_group(ld, "acl-capped-add", NULL), LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    ASSERT_VALUES_OF(dn, "description", "before");
-    ck_assert(!exists("cn=acl-capped-add," GROUPS));
-    ck_assert(!exists("cn=acl-capped-new," GROUPS));
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "description", "before");
+    ck_assert(!dmg_root_sees(srv, "cn=acl-capped-add," GROUPS));
+    ck_assert(!dmg_root_sees(srv, "cn=acl-capped-new," GROUPS));
 }
 END_TEST
 
@@ -943,7 +884,7 @@ START_TEST(administrator_limited_to_configuration)
     r = dmg_modify(ld, dn, "add: seeAlso\nseeAlso: " BOB "\n");
     DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ld);
-    char *oc = root_values(dn, "objectClass");
+    char *oc = dmg_root_values(srv, dn, "objectClass");
     DMG_ASSERT_STR(oc, "dynamicMailGroup");
     free(oc);
 }
@@ -963,9 +904,9 @@ START_TEST(administrator_rename_checked_like_modify)
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     ck_assert_msg(strstr(r.diag, "mail") != NULL, "diagnostic \"%s\"", r.diag);
     dmg_disconnect(ld);
-    ck_assert_msg(exists(dn), "%s renamed anyway", dn);
-    ASSERT_VALUES_OF(dn, "dmgAdministrator", ADMIN);
-    ASSERT_VALUES_OF(dn, "mail", "r-adm-rdn@example.com");
+    ck_assert_msg(dmg_root_sees(srv, dn), "%s renamed anyway", dn);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "dmgAdministrator", ADMIN);
+    DMG_ASSERT_ROOT_VALUES(srv, dn, "mail", "r-adm-rdn@example.com");
 }
 END_TEST
 

@@ -58,18 +58,6 @@
 
 /* ---- small utilities ------------------------------------------------------------------------- */
 
-/* The harness's slow-down factor beyond CK_TIMEOUT_MULTIPLIER (which Check applies to test-case
- * timeouts by itself): 5 when slapd runs under valgrind (DMG_VALGRIND set and not "0", ignored
- * in sanitizer builds, i.e. with DMG_PRELOAD), as dmg_tcase() does. */
-static long valgrind_slowdown(void)
-{
-    const char *v = getenv("DMG_VALGRIND");
-    const char *preload = getenv("DMG_PRELOAD");
-    if (v == NULL || *v == '\0' || strcmp(v, "0") == 0 || (preload != NULL && *preload != '\0'))
-        return 1;
-    return 5;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -728,8 +716,7 @@ END_TEST
 static Suite *stress_suite(void)
 {
     Suite *s = suite_create("stress");
-    TCase *tc = dmg_tcase("concurrency");
-    tcase_set_timeout(tc, (double)(STRESS_TCASE_TIMEOUT_S * valgrind_slowdown()));
+    TCase *tc = dmg_tcase_timeout("concurrency", STRESS_TCASE_TIMEOUT_S);
     tcase_add_test(tc, concurrent_readers_and_writers_with_cache);
     tcase_add_test(tc, concurrent_readers_and_writers_without_cache);
     suite_add_tcase(s, tc);
@@ -738,13 +725,6 @@ static Suite *stress_suite(void)
 
 int main(void)
 {
-    setenv("LDAPNOINIT", "1", 0);
     /* each test starts its own server (the two variants differ in configuration) */
-    SRunner *sr = srunner_create(stress_suite());
-    if (getenv("CK_FORK") == NULL)
-        srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return dmg_run_suite_own_servers(stress_suite());
 }

@@ -108,27 +108,6 @@ static void check_refusal(const char *file, int line, const char *what, const dm
                               needles[i]);
 }
 
-/* Adds a group (cn=CN,ou=Groups with the attribute lines in body) as the rootdn; expects the
- * refusal rc naming n1..n3, and no entry afterwards. */
-static void add_refused_at(const char *file, int line, const char *cn, const char *body, int rc,
-                           const char *n1, const char *n2, const char *n3)
-{
-    char ldif[8192], dn[256];
-    group_ldif(ldif, sizeof ldif, cn, body);
-    snprintf(dn, sizeof dn, "cn=%s," GROUPS, cn);
-    LDAP *ld = root();
-    dmg_result r = dmg_add_ldif(ld, ldif);
-    dmg_disconnect(ld);
-    check_refusal(file, line, "add", &r, rc, n1, n2, n3);
-    char *after = snapshot(dn);
-    if (after != NULL) {
-        free(after);
-        _ck_assert_failed(file, line, "add", "the refused add left %s behind", dn);
-    }
-}
-#define ADD_REFUSED(cn, body, rc, n1, n2, n3) \
-    add_refused_at(__FILE__, __LINE__, (cn), (body), (rc), (n1), (n2), (n3))
-
 /* Adds any entry as the rootdn; expects the refusal and no entry at dn afterwards. */
 static void add_entry_refused_at(const char *file, int line, const char *dn, const char *ldif,
                                  int rc, const char *n1, const char *n2, const char *n3)
@@ -145,6 +124,19 @@ static void add_entry_refused_at(const char *file, int line, const char *dn, con
 }
 #define ADD_ENTRY_REFUSED(dn, ldif, rc, n1, n2, n3) \
     add_entry_refused_at(__FILE__, __LINE__, (dn), (ldif), (rc), (n1), (n2), (n3))
+
+/* Adds a group (cn=CN,ou=Groups with the attribute lines in body) as the rootdn; expects the
+ * refusal rc naming n1..n3, and no entry afterwards. */
+static void add_refused_at(const char *file, int line, const char *cn, const char *body, int rc,
+                           const char *n1, const char *n2, const char *n3)
+{
+    char ldif[8192], dn[256];
+    group_ldif(ldif, sizeof ldif, cn, body);
+    snprintf(dn, sizeof dn, "cn=%s," GROUPS, cn);
+    add_entry_refused_at(file, line, dn, ldif, rc, n1, n2, n3);
+}
+#define ADD_REFUSED(cn, body, rc, n1, n2, n3) \
+    add_refused_at(__FILE__, __LINE__, (cn), (body), (rc), (n1), (n2), (n3))
 
 static void add_ok_at(const char *file, int line, const char *cn, const char *body)
 {

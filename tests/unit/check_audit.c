@@ -693,6 +693,24 @@ static char *slurp(const char *path)
     return buf;
 }
 
+static const char smtp_msg[] = "Subject: x\n\n.dot\n..two\nlast line without end";
+
+/* au_smtp_send of smtp_msg from s@example.com to rcpt through a scripted server (see
+ * fake_server, which logs to log); waits for the server to end. au_smtp_send's result, its
+ * reason in why. */
+static int send_to_scripted(const char *const *script, const char *log, char *rcpt,
+                            char *why, size_t why_size)
+{
+    char hp[64], refused[256];
+    int port, st;
+    pid_t pid = fake_server(&port, script, log);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    int rc = au_smtp_send(hp, 5, "h", "s@example.com", &rcpt, 1, -1, LIT(smtp_msg), refused,
+                          sizeof refused, why, why_size);
+    waitpid(pid, &st, 0);
+    return rc;
+}
+
 START_TEST(test_smtp_handover)
 {
     const char *const ok[] = { "220 x ESMTP\r\n", "250-x\r\n250 8BITMIME\r\n", "250 ok\r\n",
@@ -704,8 +722,7 @@ START_TEST(test_smtp_handover)
     pid_t pid = fake_server(&port, ok, log);
     snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
     char *rcpts[] = { "a@example.com", "gone@example.com" };
-    static const char msg[] = "Subject: x\n\n.dot\n..two\nlast line without end";
-    ck_assert_int_eq(au_smtp_send(hp, 5, "review.example.com", "", rcpts, 2, -1, LIT(msg),
+    ck_assert_int_eq(au_smtp_send(hp, 5, "review.example.com", "", rcpts, 2, -1, LIT(smtp_msg),
                                   refused, sizeof refused, why, sizeof why), 0);
     waitpid(pid, &st, 0);
     ck_assert_str_eq(slurp(log), "EHLO review.example.com\r\nMAIL FROM:<>\r\n"
@@ -717,54 +734,38 @@ START_TEST(test_smtp_handover)
     /* 4xx for a recipient: nothing sent, try again later */
     const char *const tempfail[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n",
                                      "452 4.5.3 too many\r\n", NULL };
-    pid = fake_server(&port, tempfail, log);
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
-    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
-                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_int_eq(send_to_scripted(tempfail, log, rcpts[0], why, sizeof why), -1);
     ck_assert_ptr_nonnull(strstr(why, "452 4.5.3 too many"));
-    waitpid(pid, &st, 0);
 
     /* every recipient refused: not done */
     const char *const allbad[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n", "550 no\r\n",
                                    "221 bye\r\n", NULL };
-    pid = fake_server(&port, allbad, log);
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
-    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
-                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_int_eq(send_to_scripted(allbad, log, rcpts[0], why, sizeof why), -1);
     ck_assert_str_eq(why, "no recipient accepted");
-    waitpid(pid, &st, 0);
 
     /* the connection closes after the whole message: unknown (-2), never "not sent" */
     const char *const lost[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n",
                                  "354 go\r\n", "", NULL };
-    pid = fake_server(&port, lost, log);
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
-    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
-                                  sizeof refused, why, sizeof why), -2);
-    waitpid(pid, &st, 0);
+    ck_assert_int_eq(send_to_scripted(lost, log, rcpts[0], why, sizeof why), -2);
 
     /* the message refused after the data: not sent */
     const char *const bad_data[] = { "220 x\r\n", "250 x\r\n", "250 ok\r\n", "250 ok\r\n",
                                      "354 go\r\n", "554 5.7.1 no\r\n", NULL };
-    pid = fake_server(&port, bad_data, log);
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
-    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "s@example.com", rcpts, 1, -1, LIT(msg), refused,
-                                  sizeof refused, why, sizeof why), -1);
+    ck_assert_int_eq(send_to_scripted(bad_data, log, rcpts[0], why, sizeof why), -1);
     ck_assert_ptr_nonnull(strstr(why, "554 5.7.1 no"));
-    waitpid(pid, &st, 0);
 
     /* a greeting that is no 220, nobody listening, a bad address */
     const char *const busy[] = { "554 go away\r\n", NULL };
     pid = fake_server(&port, busy, log);
     snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
-    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "", rcpts, 1, -1, LIT(msg), refused,
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "", rcpts, 1, -1, LIT(smtp_msg), refused,
                                   sizeof refused, why, sizeof why), -1);
     ck_assert_ptr_nonnull(strstr(why, "greets with \"554 go away\""));
     waitpid(pid, &st, 0);
-    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "", rcpts, 1, -1, LIT(msg), refused,
+    ck_assert_int_eq(au_smtp_send(hp, 5, "h", "", rcpts, 1, -1, LIT(smtp_msg), refused,
                                   sizeof refused, why, sizeof why), -1);
     ck_assert_ptr_nonnull(strstr(why, "cannot connect"));
-    ck_assert_int_eq(au_smtp_send("no-port", 5, "h", "", rcpts, 1, -1, LIT(msg), refused,
+    ck_assert_int_eq(au_smtp_send("no-port", 5, "h", "", rcpts, 1, -1, LIT(smtp_msg), refused,
                                   sizeof refused, why, sizeof why), -1);
     ck_assert_ptr_nonnull(strstr(why, "HOST:PORT"));
     unlink(log);
