@@ -19,7 +19,8 @@
  *    readers of the value; writes of a group whose UUIDs cannot be looked up are refused
  *    with other (80), as are compares on it; the cycle check follows
  *    UUIDs; rename and delete follow-ups match a value by its UUID; a paired UUID naming
- *    no entry does not block writes.
+ *    no entry does not block writes; a write of another attribute made at the same moment
+ *    as a write of a reference never leaves DN values and UUIDs disagreeing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strdup with -std=c99 */
@@ -673,6 +674,78 @@ START_TEST(accesslog_above_refused)
 }
 END_TEST
 
+/* Sends a modify of dn on ld without waiting for its answer: its message id */
+static int modify_sent(LDAP *ld, const char *dn, const char *attr, int op, const char *value)
+{
+    char *vals[] = { (char *)value, NULL };
+    LDAPMod mod = { .mod_op = op, .mod_type = (char *)attr, .mod_values = vals };
+    LDAPMod *mods[] = { &mod, NULL };
+    int msgid = -1;
+    ck_assert_int_eq(ldap_modify_ext(ld, dn, mods, NULL, NULL, &msgid), LDAP_SUCCESS);
+    return msgid;
+}
+
+/* The result code of the answer to msgid on ld */
+static int modify_answered(LDAP *ld, int msgid)
+{
+    LDAPMessage *res = NULL;
+    int rc = -1;
+    ck_assert_int_eq(ldap_result(ld, msgid, LDAP_MSG_ALL, NULL, &res), LDAP_RES_MODIFY);
+    ck_assert_int_eq(ldap_parse_result(ld, res, &rc, NULL, NULL, NULL, NULL, 1), LDAP_SUCCESS);
+    return rc;
+}
+
+#define CONCURRENT_ROUNDS 150
+
+/* A write that gives no reference (a description) still writes a group's companions when they
+ * differ from its DN values (here: a group stored before the companions, as after an upgrade).
+ * Sent at the same moment as a write adding a value, it must not put back the companion as it
+ * was before that write: the DN values and the UUIDs agree after every round, whichever
+ * order the two were made in. */
+START_TEST(concurrent_writes_keep_pairs)
+{
+    dmg_server *s = start_without_overlay();
+    char *a = person(s, "a"), *x = person(s, "x");
+    stored_group(s, "race", "dmgDepartment: " PEOPLE "\ndmgIncludeMember: uid=a," PEOPLE "\n");
+    overlay_add(s);
+
+    const char *g = "cn=race," GROUPS;
+    char *both = dmg_sorted_lines(dmg_fmt("%s\n%s", a, x));
+    LDAP *r = root_on(s);
+    LDAP *adder = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    LDAP *describer = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    for (int i = 0; i < CONCURRENT_ROUNDS; i++) {
+        /* back to the state before the companions: one value, no UUID for it */
+        DMG_EXPECT_OK(dmg_modify_ext(r, g, "replace: dmgIncludeMember\n"
+                                           "dmgIncludeMember: uid=a," PEOPLE "\n-\n"
+                                           "replace: dmgIncludeMemberUUID\n",
+                                     DMG_CTRLS(dmg_ctrl_relax())),
+                      "reset");
+        int first = i % 2;
+        LDAP *one = first ? adder : describer, *other = first ? describer : adder;
+        int m1 = first ? modify_sent(one, g, "dmgIncludeMember", LDAP_MOD_ADD, "uid=x," PEOPLE)
+                       : modify_sent(one, g, "description", LDAP_MOD_REPLACE, dmg_fmt("%d", i));
+        int m2 = first ? modify_sent(other, g, "description", LDAP_MOD_REPLACE, dmg_fmt("%d", i))
+                       : modify_sent(other, g, "dmgIncludeMember", LDAP_MOD_ADD, "uid=x," PEOPLE);
+        ck_assert_int_eq(modify_answered(one, m1), LDAP_SUCCESS);
+        ck_assert_int_eq(modify_answered(other, m2), LDAP_SUCCESS);
+        char *uuids = root_values(s, g, "dmgIncludeMemberUUID");
+        ck_assert_msg(strcmp(uuids, both) == 0, "round %d: dmgIncludeMemberUUID is \"%s\", "
+                      "expected \"%s\" (uid=a and uid=x)", i, uuids, both);
+        free(uuids);
+    }
+    DMG_ASSERT_VALUES(adder, g, LDAP_SCOPE_BASE, NULL, "member",
+                      "uid=a," PEOPLE "\nuid=x," PEOPLE);
+    dmg_disconnect(describer);
+    dmg_disconnect(adder);
+    dmg_disconnect(r);
+    free(both);
+    free(a);
+    free(x);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -695,6 +768,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, cycle_through_a_renamed_group_refused);
     tcase_add_test(tc, follow_ups_match_by_uuid);
     tcase_add_test(tc, dangling_paired_uuid_does_not_block_writes);
+    tcase_add_test(tc, concurrent_writes_keep_pairs);
     suite_add_tcase(s, tc);
     return s;
 }
