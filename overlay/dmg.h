@@ -523,7 +523,7 @@ int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
  * is followed in every group that names the entry; a delete is refused (department, only
  * auditor of an audited group) or followed (role values removed) */
 int dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on );
-int dmg_references_follow_rename( Operation *op, slap_overinst *on );
+int dmg_references_follow_rename( Operation *op, SlapReply *rs, slap_overinst *on );
 /* Is ad one of the attributes in which a group names other entries (the list above)? */
 int dmg_ad_is_reference( AttributeDescription *ad );
 

@@ -1430,7 +1430,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	if ( role != DMG_ROLE_ROOT && ( rc = dmg_grant( op, rs ) ) != SLAP_CB_CONTINUE )
 		return rc;
 	/* other groups may name it in their overrides */
-	return dmg_references_follow_rename( op, on );
+	return dmg_references_follow_rename( op, rs, on );
 }
 
 static int
@@ -1438,18 +1438,18 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 {
 	int rc;
 
-	/* when the backend refuses, its answer, not ours */
-	if ( !dmg_backend_refuses( op, on, target ) ) {
-		if ( dmg_rename_target_undisclosed( op, on, 0 ) )
-			return dmg_refuse_undisclosed_target( op, rs, on, target, 0 );
-		/* the new RDN's values are added to the entry: a mail value, an object class */
-		if ( dmg_mods_may_take_mail( op->orr_modlist )
-			&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )
-				!= SLAP_CB_CONTINUE )
-			return rc;
-	}
-	/* followed only if the backend renames it */
-	return dmg_references_follow_rename( op, on );
+	/* when the backend refuses, its answer, not ours: nothing is renamed */
+	if ( dmg_backend_refuses( op, on, target ) )
+		return SLAP_CB_CONTINUE;
+	if ( dmg_rename_target_undisclosed( op, on, 0 ) )
+		return dmg_refuse_undisclosed_target( op, rs, on, target, 0 );
+	/* the new RDN's values are added to the entry: a mail value, an object class */
+	if ( dmg_mods_may_take_mail( op->orr_modlist )
+		&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )
+			!= SLAP_CB_CONTINUE )
+		return rc;
+	/* followed once the backend has renamed it */
+	return dmg_references_follow_rename( op, rs, on );
 }
 
 static int

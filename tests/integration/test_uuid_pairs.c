@@ -20,7 +20,8 @@
  *    with other (80), as are compares on it; the cycle check follows
  *    UUIDs; rename and delete follow-ups match a value by its UUID; a paired UUID naming
  *    no entry does not block writes; a write of another attribute made at the same moment
- *    as a write of a reference never leaves DN values and UUIDs disagreeing.
+ *    as a write of a reference never leaves DN values and UUIDs disagreeing; an entry whose
+ *    entryUUID cannot be read is neither deleted nor renamed (other, 80).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strdup with -std=c99 */
@@ -746,6 +747,44 @@ START_TEST(concurrent_writes_keep_pairs)
 }
 END_TEST
 
+/* An entry whose entryUUID cannot be read (the rootdn removed it, with Relax Rules): the
+ * groups naming it by UUID cannot be found, so that it is neither deleted nor renamed */
+START_TEST(target_without_uuid_not_changed)
+{
+    dmg_server_opts o = {
+        .db_config = "index entryUUID eq\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
+                  PEOPLE);
+    char *p = person(s, "p");
+    const char *g = "cn=nouuid," GROUPS, *pdn = "uid=p," PEOPLE;
+    stored_group(s, "nouuid", "dmgDepartment: " FINANCE "\ndmgIncludeMember: uid=p," PEOPLE "\n");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    DMG_EXPECT_OK(dmg_modify_ext(r, pdn, "delete: entryUUID\n", DMG_CTRLS(dmg_ctrl_relax())),
+                  "p loses its entryUUID");
+
+    const char *diag = "entryUUID: that of \"uid=p," PEOPLE "\" could not be read, so the "
+                       "groups naming it cannot all be found; nothing was changed";
+    dmg_result res = dmg_delete(r, pdn);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, diag);
+    res = dmg_rename(r, pdn, "uid=p2", NULL, 1);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, diag);
+    DMG_ASSERT_VALUES(r, pdn, LDAP_SCOPE_BASE, NULL, "uid", "p");
+    DMG_ASSERT_VALUES_EXT(r, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember", pdn,
+                          DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    dmg_disconnect(r);
+    free(p);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -769,6 +808,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, follow_ups_match_by_uuid);
     tcase_add_test(tc, dangling_paired_uuid_does_not_block_writes);
     tcase_add_test(tc, concurrent_writes_keep_pairs);
+    tcase_add_test(tc, target_without_uuid_not_changed);
     suite_add_tcase(s, tc);
     return s;
 }
