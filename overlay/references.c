@@ -481,22 +481,35 @@ dmg_refs_free( Operation *op, dmg_refs *r )
 
 /* ---- what the read side asks ------------------------------------------------------------------ */
 
+/* The requester's UUID, held by the companion u of attribute d, gives the role only when it
+ * pairs with a DN value (dmg_ref_pairs_init), told without reading the database (search
+ * callbacks ask): a value naming the requester pairs with it; otherwise it could only pair
+ * as left over, which it does when there are as many DN values as UUIDs.  A UUID with no DN
+ * value left for it gives no role: fail closed. */
+static int
+dmg_requester_paired( Operation *op, Attribute *d, Attribute *u, struct berval *me )
+{
+	unsigned i;
+
+	for ( i = 0; i < u->a_numvals && !bvmatch( &u->a_nvals[i], me ); i++ )
+		;
+	if ( i == u->a_numvals )
+		return 0;
+	return d && ( dmg_bvarray_has_dn( d->a_nvals, &op->o_ndn ) || d->a_numvals == u->a_numvals );
+}
+
 int
 dmg_group_names_requester( Operation *op, slap_overinst *on, Entry *group,
 	AttributeDescription *ad )
 {
 	Attribute *u = attr_find( group->e_attrs, dmg_ref_uuid_ad( ad ) );
 	struct berval me = BER_BVNULL;
-	unsigned i;
 
 	if ( u == NULL )
 		return dmg_entry_names( group, ad, &op->o_ndn );
 	dmg_requester_uuid( op, on, &me );
-	for ( i = 0; !BER_BVISEMPTY( &me ) && i < u->a_numvals; i++ ) {
-		if ( bvmatch( &u->a_nvals[i], &me ) )
-			return 1;
-	}
-	return 0;
+	return !BER_BVISEMPTY( &me )
+		&& dmg_requester_paired( op, attr_find( group->e_attrs, ad ), u, &me );
 }
 
 void

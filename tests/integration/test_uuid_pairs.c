@@ -21,7 +21,8 @@
  *    UUIDs; rename and delete follow-ups match a value by its UUID; a paired UUID naming
  *    no entry does not block writes; a write of another attribute made at the same moment
  *    as a write of a reference never leaves DN values and UUIDs disagreeing; an entry whose
- *    entryUUID cannot be read is neither deleted nor renamed (other, 80).
+ *    entryUUID cannot be read is neither deleted nor renamed (other, 80); a role value whose
+ *    DN and UUID do not pair gives no role.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strdup with -std=c99 */
@@ -785,6 +786,42 @@ START_TEST(target_without_uuid_not_changed)
 }
 END_TEST
 
+/* Role values whose DN and UUID do not pair (stored where the overlay did not run): a UUID
+ * with no DN value left for it (m's) and a DN value with no UUID (bob's) give no role; the
+ * consistent pair (adm's) does */
+START_TEST(roles_need_consistent_pairs)
+{
+    dmg_server *s = start_without_overlay();
+    char *adm = person(s, "adm"), *m = person(s, "m");
+    free(person(s, "bob"));
+    stored_group(s, "roles", dmg_fmt("dmgDepartment: " FINANCE "\ndmgShowInContacts: FALSE\n"
+                                     "dmgAdministrator: uid=adm," PEOPLE "\n"
+                                     "dmgAdministratorUUID: %s\ndmgAdministratorUUID: %s\n"
+                                     "dmgAuditor: uid=adm," PEOPLE "\n"
+                                     "dmgAuditor: uid=bob," PEOPLE "\n"
+                                     "dmgAuditorUUID: %s\n",
+                                     adm, m, adm));
+    overlay_add(s);
+
+    const char *g = "cn=roles," GROUPS;
+    LDAP *ml = dmg_connect(s, "uid=m," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_modify(ml, g, "replace: description\ndescription: m\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_DNS(ml, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=roles)", "");
+    dmg_disconnect(ml);
+    LDAP *bl = dmg_connect(s, "uid=bob," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_DNS(bl, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=roles)", "");
+    dmg_disconnect(bl);
+    LDAP *al = dmg_connect(s, "uid=adm," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_DNS(al, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=roles)", g);
+    DMG_EXPECT_OK(dmg_modify(al, g, "replace: description\ndescription: adm\n"), "adm");
+    dmg_disconnect(al);
+    free(adm);
+    free(m);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -809,6 +846,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, dangling_paired_uuid_does_not_block_writes);
     tcase_add_test(tc, concurrent_writes_keep_pairs);
     tcase_add_test(tc, target_without_uuid_not_changed);
+    tcase_add_test(tc, roles_need_consistent_pairs);
     suite_add_tcase(s, tc);
     return s;
 }
