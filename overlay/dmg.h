@@ -461,8 +461,9 @@ typedef struct dmg_why {
 } dmg_why;
 void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
 void dmg_why_free( Operation *op, dmg_why *why );
-/* Adds dmgMembershipExplanation of the entry ndn in group to target */
-void dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
+/* Adds dmgMembershipExplanation of the entry ndn in group to target; when the group's own
+ * entries could not be found, the error (nothing added) */
+int dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
 	struct berval *ndn, Entry *target );
 /* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx.  With
  * cand, also an indexed filter that selects at least those groups (a search's widening). */

@@ -880,8 +880,10 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		if ( rc != LDAP_SUCCESS )
 			return rc;
 	}
-	if ( ctx->want_explanation && ctx->has_explain )
-		dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain, rs->sr_entry );
+	if ( ctx->want_explanation && ctx->has_explain
+		&& ( rc = dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain,
+			rs->sr_entry ) ) != LDAP_SUCCESS )
+		return rc;
 	if ( ctx->want_dangling
 		&& ( rc = dmg_dangling_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry ) )
 			!= LDAP_SUCCESS )

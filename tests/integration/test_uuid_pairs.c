@@ -22,7 +22,8 @@
  *    no entry does not block writes; a write of another attribute made at the same moment
  *    as a write of a reference never leaves DN values and UUIDs disagreeing; an entry whose
  *    entryUUID cannot be read is neither deleted nor renamed (other, 80); a role value whose
- *    DN and UUID do not pair gives no role.
+ *    DN and UUID do not pair gives no role; an explanation from a rule whose entries cannot
+ *    be found is an error (other, 80).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strdup with -std=c99 */
@@ -822,6 +823,36 @@ START_TEST(roles_need_consistent_pairs)
 }
 END_TEST
 
+/* A group whose department cannot be found (the entryUUID it holds is carried by two
+ * entries) explains nobody's membership: an error, not what the failed lookup made of it */
+START_TEST(explanation_fails_closed)
+{
+    dmg_server *s = start_without_overlay();
+    free(person(s, "p"));
+    free(person(s, "twin"));
+    char *people = root_values(s, PEOPLE, "entryUUID");
+    stored_group(s, "expl", dmg_fmt("dmgDepartment: ou=Gone," DMG_SUFFIX "\n"
+                                    "dmgDepartmentUUID: %s\n", people));
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_modify_ext(r, "uid=twin," PEOPLE,
+                                 dmg_fmt("replace: entryUUID\nentryUUID: %s\n", people),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "twin takes ou=People's entryUUID");
+    overlay_add(s);
+
+    const char *g = "cn=expl," GROUPS;
+    static const char *const expl[] = { "dmgMembershipExplanation", NULL };
+    dmg_result res = dmg_search(r, g, LDAP_SCOPE_BASE, "(dmgExplainMember=uid=p," PEOPLE ")",
+                                expl, NULL, NULL);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the values of \"cn=expl," GROUPS
+                             "\" (Other (e.g., implementation specific) error)");
+    dmg_disconnect(r);
+    free(people);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -847,6 +878,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, concurrent_writes_keep_pairs);
     tcase_add_test(tc, target_without_uuid_not_changed);
     tcase_add_test(tc, roles_need_consistent_pairs);
+    tcase_add_test(tc, explanation_fails_closed);
     suite_add_tcase(s, tc);
     return s;
 }
