@@ -387,6 +387,11 @@ dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 	*np = dmg_node_new( op, ctx, f, DMG_NODE_COMPUTE );
 	if ( ad == dmg_ad.member_of )
 		return filter_dup( di->member_filter, op->o_tmpmemctx );
+	/* only groups carry it (no entry stores it, the guard refuses it): the objectClass
+	 * index alone gives the candidates; with the assertion itself in an OR the backend
+	 * would read every entry of the scope */
+	if ( ad == dmg_ad.dangling )
+		return dmg_filter_oc_group( op );
 	return dmg_filter_or2( op, filter_dup( f, op->o_tmpmemctx ), dmg_filter_oc_group( op ) );
 }
 
