@@ -214,6 +214,18 @@ END_TEST
 
 #define PEOPLE "ou=People," DMG_SUFFIX
 
+/* A server started with o, with ou=People */
+static dmg_server *start_with_people(const dmg_server_opts *o)
+{
+    dmg_server *s = dmg_server_start(o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
+                  PEOPLE);
+    dmg_disconnect(r);
+    return s;
+}
+
 /* A server with the module loaded but not the overlay, so that the rootdn can store a group's
  * DN values and UUIDs as they are after renames and deletes no rewrite followed; the overlay is
  * then added over cn=config (overlay_add). */
@@ -224,13 +236,7 @@ static dmg_server *start_without_overlay(void)
         .config_dir = 1,
         .db_config = "index entryUUID eq\n",
     };
-    dmg_server *s = dmg_server_start(&o);
-    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
-    LDAP *r = root_on(s);
-    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
-                  PEOPLE);
-    dmg_disconnect(r);
-    return s;
+    return start_with_people(&o);
 }
 
 static void overlay_add(dmg_server *s)
@@ -410,12 +416,8 @@ START_TEST(entry_uuid_not_taken_from_others)
         .db_config = "index entryUUID eq\naccess to * by self manage by * read\n",
         .overlay_config = OVERLAY_CONFIG,
     };
-    dmg_server *s = dmg_server_start(&o);
-    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
-    LDAP *r = root_on(s);
-    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
-                  PEOPLE);
-    dmg_disconnect(r);
+    dmg_server *s = start_with_people(&o);
+    LDAP *r;
     char *adm = person(s, "adm");
     free(person(s, "m"));
     const char *g = "cn=forged," GROUPS, *m = "uid=m," PEOPLE;
@@ -757,11 +759,8 @@ START_TEST(target_without_uuid_not_changed)
         .db_config = "index entryUUID eq\n",
         .overlay_config = OVERLAY_CONFIG,
     };
-    dmg_server *s = dmg_server_start(&o);
-    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    dmg_server *s = start_with_people(&o);
     LDAP *r = root_on(s);
-    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
-                  PEOPLE);
     char *p = person(s, "p");
     const char *g = "cn=nouuid," GROUPS, *pdn = "uid=p," PEOPLE;
     stored_group(s, "nouuid", "dmgDepartment: " FINANCE "\ndmgIncludeMember: uid=p," PEOPLE "\n");
