@@ -461,8 +461,9 @@ typedef struct dmg_why {
 } dmg_why;
 void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
 void dmg_why_free( Operation *op, dmg_why *why );
-/* Adds dmgMembershipExplanation of the entry ndn in group to target */
-void dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
+/* Adds dmgMembershipExplanation of the entry ndn in group to target; when the group's own
+ * entries could not be found, the error (nothing added) */
+int dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
 	struct berval *ndn, Entry *target );
 /* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx.  With
  * cand, also an indexed filter that selects at least those groups (a search's widening). */
@@ -523,7 +524,7 @@ int dmg_entry_disclosed( Operation *op, slap_overinst *on, Entry *e );
  * is followed in every group that names the entry; a delete is refused (department, only
  * auditor of an audited group) or followed (role values removed) */
 int dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on );
-int dmg_references_follow_rename( Operation *op, slap_overinst *on );
+int dmg_references_follow_rename( Operation *op, SlapReply *rs, slap_overinst *on );
 /* Is ad one of the attributes in which a group names other entries (the list above)? */
 int dmg_ad_is_reference( AttributeDescription *ad );
 

@@ -19,7 +19,8 @@
  *
  * A write whose checks read other entries (an address is free, a department or role exists, no
  * group names the entry deleted or renamed) holds the database's write-guard lock from its
- * checks until the backend has written it (dmg_guarded).
+ * checks until the backend has written it (dmg_guarded); so does every modify of a group,
+ * whose UUID companions (references.c) are computed from the group as the check reads it.
  */
 #include <stdarg.h>
 
@@ -28,6 +29,12 @@
 #include "policy.h"
 
 #define DMG_TEXT_MAX 512
+
+/* What a check returns when it finds, unserialised, a write that needs the lock after all:
+ * a modify of a group (decided from the request, dmg_write_needs_lock cannot tell) writes the
+ * group's UUID companions, computed from the group as read; read before another write of
+ * the group commits, that would put back the companions as they were before it. */
+#define DMG_LOCK_NEEDED	(-1)
 
 typedef struct dmg_verdict {
 	int rc;
@@ -1171,10 +1178,11 @@ dmg_add_other( Operation *op, SlapReply *rs, slap_overinst *on )
 }
 
 static int
-dmg_add_checked( Operation *op, SlapReply *rs, slap_overinst *on )
+dmg_add_checked( Operation *op, SlapReply *rs, slap_overinst *on, int serialized )
 {
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 
+	(void)serialized;	/* a group's add always is (dmg_write_needs_lock) */
 	if ( dmg_check_no_computed( NULL, op->ora_e, &v )
 		|| dmg_check_no_reference_uuid( op, NULL, op->ora_e, &v ) )
 		return dmg_send_refusal( op, rs, &v );
@@ -1339,7 +1347,7 @@ dmg_check_other_write( Operation *op, SlapReply *rs, slap_overinst *on, Entry *s
 }
 
 static int
-dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
+dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on, int serialized )
 {
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Entry *stored;
@@ -1351,7 +1359,9 @@ dmg_modify_checked( Operation *op, SlapReply *rs, slap_overinst *on )
 	stored = dmg_entry_get( op, on, &op->o_req_ndn );
 	if ( stored == NULL )
 		return SLAP_CB_CONTINUE;	/* the backend says noSuchObject */
-	if ( dmg_entry_is_group( stored ) )
+	if ( dmg_entry_is_group( stored ) && !serialized )
+		rc = DMG_LOCK_NEEDED;	/* nothing done yet: checked again under the lock */
+	else if ( dmg_entry_is_group( stored ) )
 		rc = dmg_modify_group( op, rs, on, stored );
 	else if ( !dmg_mods_may_take_mail( op->orm_modlist )
 			|| dmg_backend_refuses( op, on, stored ) )
@@ -1420,7 +1430,7 @@ dmg_modrdn_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 	if ( role != DMG_ROLE_ROOT && ( rc = dmg_grant( op, rs ) ) != SLAP_CB_CONTINUE )
 		return rc;
 	/* other groups may name it in their overrides */
-	return dmg_references_follow_rename( op, on );
+	return dmg_references_follow_rename( op, rs, on );
 }
 
 static int
@@ -1428,27 +1438,28 @@ dmg_modrdn_other( Operation *op, SlapReply *rs, slap_overinst *on, Entry *target
 {
 	int rc;
 
-	/* when the backend refuses, its answer, not ours */
-	if ( !dmg_backend_refuses( op, on, target ) ) {
-		if ( dmg_rename_target_undisclosed( op, on, 0 ) )
-			return dmg_refuse_undisclosed_target( op, rs, on, target, 0 );
-		/* the new RDN's values are added to the entry: a mail value, an object class */
-		if ( dmg_mods_may_take_mail( op->orr_modlist )
-			&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )
-				!= SLAP_CB_CONTINUE )
-			return rc;
-	}
-	/* followed only if the backend renames it */
-	return dmg_references_follow_rename( op, on );
+	/* when the backend refuses, its answer, not ours: nothing is renamed */
+	if ( dmg_backend_refuses( op, on, target ) )
+		return SLAP_CB_CONTINUE;
+	if ( dmg_rename_target_undisclosed( op, on, 0 ) )
+		return dmg_refuse_undisclosed_target( op, rs, on, target, 0 );
+	/* the new RDN's values are added to the entry: a mail value, an object class */
+	if ( dmg_mods_may_take_mail( op->orr_modlist )
+		&& ( rc = dmg_check_other_write( op, rs, on, target, &op->orr_modlist ) )
+			!= SLAP_CB_CONTINUE )
+		return rc;
+	/* followed once the backend has renamed it */
+	return dmg_references_follow_rename( op, rs, on );
 }
 
 static int
-dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on )
+dmg_modrdn_checked( Operation *op, SlapReply *rs, slap_overinst *on, int serialized )
 {
 	dmg_verdict v = { LDAP_SUCCESS, "" };
 	Entry *target;
 	int rc;
 
+	(void)serialized;	/* always (dmg_write_needs_lock) */
 	/* a new RDN is added to the entry: entryUUID=..., dmgAdministratorUUID=... */
 	if ( dmg_check_no_reference_uuid( op, op->orr_modlist, NULL, &v ) )
 		return dmg_send_refusal( op, rs, &v );
@@ -1478,11 +1489,12 @@ dmg_delete_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *group 
 }
 
 static int
-dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on )
+dmg_delete_checked( Operation *op, SlapReply *rs, slap_overinst *on, int serialized )
 {
 	Entry *target;
 	int rc;
 
+	(void)serialized;	/* always (dmg_write_needs_lock) */
 	if ( ( target = dmg_entry_get( op, on, &op->o_req_ndn ) ) == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( dmg_entry_is_group( target ) )
@@ -1515,7 +1527,9 @@ dmg_mods_need_lock( Modifications *ml )
  * Decided from the request alone: reading the target here would start the backend's
  * transaction on op before dmg_op_in_backend_txn is asked.  Every add of a group (it names a
  * department), every write giving an address, a reference or audit; every delete and rename,
- * whose references (references.c) are checked or followed. */
+ * whose references (references.c) are checked or followed.  Any other modify of a group
+ * writes its UUID companions too: its check asks for the lock when it finds a group
+ * (DMG_LOCK_NEEDED). */
 static int
 dmg_write_needs_lock( Operation *op )
 {
@@ -1545,21 +1559,28 @@ dmg_write_needs_lock( Operation *op )
  * there could deadlock against a holder waiting for that transaction. */
 static int
 dmg_guarded( Operation *op, SlapReply *rs,
-	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on ) )
+	int ( *check )( Operation *op, SlapReply *rs, slap_overinst *on, int serialized ) )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	dmg_info *di = on->on_bi.bi_private;
 	slap_callback *below = op->o_callback;
 	dmg_who who;
-	int locked, rc;
+	int in_txn, locked, rc;
 
 	if ( dmg_guard_skips( op ) )
 		return SLAP_CB_CONTINUE;
-	locked = dmg_write_needs_lock( op ) && !dmg_op_in_backend_txn( op );
+	in_txn = dmg_op_in_backend_txn( op );
+	locked = !in_txn && dmg_write_needs_lock( op );
 	if ( locked )
 		ldap_pvt_thread_mutex_lock( &di->write_lock );
 	dmg_who_begin( op, on, &who );
-	rc = check( op, rs, on );
+	rc = check( op, rs, on, locked || in_txn );
+	if ( rc == DMG_LOCK_NEEDED ) {
+		/* read again once the lock is held: the writes before it have committed */
+		locked = 1;
+		ldap_pvt_thread_mutex_lock( &di->write_lock );
+		rc = check( op, rs, on, 1 );
+	}
 	dmg_who_end( op, &who );
 	if ( locked && rc == SLAP_CB_CONTINUE )
 		dmg_unlock_at_result( op, &di->write_lock, below );

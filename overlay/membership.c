@@ -1148,7 +1148,28 @@ static const char *const dmg_why_words[] = {
 	"department", "outside-departments", "sub-department", "condition"
 };
 
-void
+/* Why e is or is not a member of group (computed by mop, for op's requester).  A rule whose
+ * own entries could not be found (logged where the lookup failed) gives no explanation: it
+ * would say what the failed lookup made of it, not what the group says. */
+static int
+dmg_why_member( Operation *op, Operation *mop, slap_overinst *on, Entry *group, Entry *e,
+	dmg_why *why )
+{
+	dmg_rule r;
+	int rc = dmg_rule_from_entry( op, on, group, &r );
+
+	if ( rc == LDAP_SUCCESS ) {
+		dmg_rule_why( mop, on, &r, e, why );
+		if ( why->unknown )
+			rc = LDAP_OTHER;
+		else
+			dmg_why_hide( op, on, e, mop, why );
+	}
+	dmg_rule_free( op, &r );
+	return rc;
+}
+
+int
 dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn,
 	Entry *target )
 {
@@ -1157,21 +1178,22 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 	dmg_as_group ag;
 	Operation *mop;
 	Entry *e;
-	dmg_rule r;
+	int rc = LDAP_SUCCESS;
 
 	/* may_explain includes read access to member: with group visibility, mop is set */
 	if ( !dmg_may_explain( op, group )
 		|| ( mop = dmg_membership_begin( op, on, group, &ag ) ) == NULL )
-		return;
+		return LDAP_SUCCESS;
 	e = dmg_entry_get( op, on, ndn );
 	if ( e ) {
-		dmg_rule_from_entry( op, on, group, &r );
-		dmg_rule_why( mop, on, &r, e, &why );
-		dmg_rule_free( op, &r );
-		dmg_why_hide( op, on, e, mop, &why );
+		rc = dmg_why_member( op, mop, on, group, e, &why );
 		dmg_entry_release( op, on, e );
 	}
 	dmg_membership_end( &ag );
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_why_free( op, &why );
+		return rc;
+	}
 	bv.bv_len = sizeof( "not-member " ) + strlen( dmg_why_words[why.reason] ) + 1
 		+ why.detail.bv_len;
 	bv.bv_val = op->o_tmpalloc( bv.bv_len + 1, op->o_tmpmemctx );
@@ -1181,6 +1203,7 @@ dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group, struct
 	attr_merge_one( target, dmg_ad.explanation, &bv, &bv );
 	op->o_tmpfree( bv.bv_val, op->o_tmpmemctx );
 	dmg_why_free( op, &why );
+	return LDAP_SUCCESS;
 }
 
 /* ---- candidates and reverse lookups ----------------------------------------------------------------- */

@@ -481,22 +481,35 @@ dmg_refs_free( Operation *op, dmg_refs *r )
 
 /* ---- what the read side asks ------------------------------------------------------------------ */
 
+/* The requester's UUID, held by the companion u of attribute d, gives the role only when it
+ * pairs with a DN value (dmg_ref_pairs_init), told without reading the database (search
+ * callbacks ask): a value naming the requester pairs with it; otherwise it could only pair
+ * as left over, which it does when there are as many DN values as UUIDs.  A UUID with no DN
+ * value left for it gives no role: fail closed. */
+static int
+dmg_requester_paired( Operation *op, Attribute *d, Attribute *u, struct berval *me )
+{
+	unsigned i;
+
+	for ( i = 0; i < u->a_numvals && !bvmatch( &u->a_nvals[i], me ); i++ )
+		;
+	if ( i == u->a_numvals )
+		return 0;
+	return d && ( dmg_bvarray_has_dn( d->a_nvals, &op->o_ndn ) || d->a_numvals == u->a_numvals );
+}
+
 int
 dmg_group_names_requester( Operation *op, slap_overinst *on, Entry *group,
 	AttributeDescription *ad )
 {
 	Attribute *u = attr_find( group->e_attrs, dmg_ref_uuid_ad( ad ) );
 	struct berval me = BER_BVNULL;
-	unsigned i;
 
 	if ( u == NULL )
 		return dmg_entry_names( group, ad, &op->o_ndn );
 	dmg_requester_uuid( op, on, &me );
-	for ( i = 0; !BER_BVISEMPTY( &me ) && i < u->a_numvals; i++ ) {
-		if ( bvmatch( &u->a_nvals[i], &me ) )
-			return 1;
-	}
-	return 0;
+	return !BER_BVISEMPTY( &me )
+		&& dmg_requester_paired( op, attr_find( group->e_attrs, ad ), u, &me );
 }
 
 void
@@ -917,7 +930,7 @@ dmg_refs_deletes_as_stored( Operation *op, slap_overinst *on, Entry *stored, Mod
 }
 
 /* (|(attr=ndn)(attrUUID=uuid)...) over the kinds selected, on the caller's stack: the groups
- * naming the entry ndn (whose entryUUID is uuid, when known) */
+ * naming the entry ndn (whose entryUUID is uuid) */
 typedef struct dmg_names_filter {
 	Filter or, eq[2 * DMG_REFS_MAX];
 	AttributeAssertion ava[2 * DMG_REFS_MAX];
@@ -939,7 +952,7 @@ dmg_names_filter_init( dmg_names_filter *nf, dmg_kind_pick pick, struct berval *
 
 		if ( !pick( &dmg_ref_kinds[i] ) )
 			continue;
-		for ( j = 0; j < ( uuid ? 2 : 1 ); j++, n++ ) {
+		for ( j = 0; j < 2; j++, n++ ) {
 			nf->eq[n].f_choice = LDAP_FILTER_EQUALITY;
 			nf->eq[n].f_ava = &nf->ava[n];
 			nf->ava[n].aa_desc = j ? *dmg_ref_kinds[i].uuid : *dmg_ref_kinds[i].dn;
@@ -969,23 +982,32 @@ dmg_pick_followed( const dmg_ref_kind *k )
 	return k->follows_delete;
 }
 
-/* The entryUUID of op's target (a copy in buf), or NULL */
-static struct berval *
-dmg_target_uuid( Operation *op, slap_overinst *on, struct berval *out, char *buf, size_t size )
+/* The entryUUID of op's target in *out (a copy in buf): SLAP_CB_CONTINUE, or the error sent
+ * when it cannot be read (the entry carries none: the rootdn removed it).  The groups naming
+ * the target by UUID are then not known, so that nothing is changed: fail closed. */
+static int
+dmg_target_uuid( Operation *op, SlapReply *rs, slap_overinst *on, struct berval *out,
+	char *buf, size_t size )
 {
 	Entry *e = dmg_entry_get( op, on, &op->o_req_ndn );
 	struct berval *u = e ? dmg_entry_uuid( e ) : NULL;
+	int found = u && u->bv_len <= size;
+	char text[512];
 
-	if ( u && u->bv_len <= size ) {
+	if ( found ) {
 		memcpy( buf, u->bv_val, u->bv_len );
 		out->bv_val = buf;
 		out->bv_len = u->bv_len;
-	} else {
-		u = NULL;
 	}
 	if ( e )
 		dmg_entry_release( op, on, e );
-	return u ? out : NULL;
+	if ( found )
+		return SLAP_CB_CONTINUE;
+	snprintf( text, sizeof( text ), "entryUUID: that of \"%s\" could not be read, so the "
+		"groups naming it cannot all be found; nothing was changed", op->o_req_dn.bv_val );
+	Debug( LDAP_DEBUG_ANY, DMG_LOG_PREFIX "%s %s\n", op->o_log_prefix, text );
+	send_ldap_error( op, rs, LDAP_OTHER, text );
+	return rs->sr_err;
 }
 
 /* How a refusal names group g to op's requester: not at all when they may not learn of it,
@@ -1087,7 +1109,7 @@ typedef struct dmg_ref_change {
 	slap_overinst *on;
 	struct berval old_ndn;		/* tmpmem copies: the operation's own change */
 	struct berval new_dn, new_ndn;	/* a rename's; empty after a delete: the values go */
-	struct berval uuid;		/* the entry's entryUUID (in uuid_buf), or empty */
+	struct berval uuid;		/* the entry's entryUUID (in uuid_buf) */
 	char uuid_buf[DMG_UUID_LEN];
 } dmg_ref_change;
 
@@ -1170,7 +1192,7 @@ dmg_value_names_changed( dmg_ref_change *ch, dmg_ref_pairs *p, unsigned i )
 	struct berval *uuid = dmg_ref_pairs_uuid( p, i );
 
 	return dn_match( &p->d->a_nvals[i], &ch->old_ndn )
-		&& ( uuid == NULL || BER_BVISEMPTY( &ch->uuid ) || bvmatch( uuid, &ch->uuid ) );
+		&& ( uuid == NULL || bvmatch( uuid, &ch->uuid ) );
 }
 
 /* After a rename: the values naming the entry or one below it, renamed in place; a value that
@@ -1206,14 +1228,9 @@ dmg_ref_mods_renamed( Operation *op, dmg_ref_change *ch, dmg_ref_pairs *p, dmg_r
 static int
 dmg_value_gone( dmg_ref_change *ch, dmg_ref_pairs *p, unsigned i, int of_uuid )
 {
-	int j;
-
 	if ( !of_uuid )
 		return dmg_value_names_changed( ch, p, i );
-	if ( !BER_BVISEMPTY( &ch->uuid ) )
-		return bvmatch( &p->u->a_nvals[i], &ch->uuid );
-	j = p->dn_of[i];
-	return j >= 0 && dn_match( &p->d->a_nvals[j], &ch->old_ndn );
+	return bvmatch( &p->u->a_nvals[i], &ch->uuid );
 }
 
 static void
@@ -1338,7 +1355,7 @@ dmg_group_names_changed( dmg_ref_change *ch, Entry *g )
 			if ( dnIsSuffix( &a->a_nvals[j], &ch->old_ndn ) )
 				return 1;
 		}
-		for ( j = 0; u && !BER_BVISEMPTY( &ch->uuid ) && j < u->a_numvals; j++ ) {
+		for ( j = 0; u && j < u->a_numvals; j++ ) {
 			if ( bvmatch( &u->a_nvals[j], &ch->uuid ) )
 				return 1;
 		}
@@ -1375,8 +1392,7 @@ dmg_find_affected( Operation *op, dmg_affected *aff )
 	slap_callback cb = { 0 };
 
 	if ( BER_BVISNULL( &ch->new_ndn ) )
-		f = dmg_names_filter_init( &nf, ch->pick, &ch->old_ndn,
-			BER_BVISEMPTY( &ch->uuid ) ? NULL : &ch->uuid );
+		f = dmg_names_filter_init( &nf, ch->pick, &ch->old_ndn, &ch->uuid );
 	else
 		f = own = str2filter_x( op, "(objectClass=dynamicMailGroup)" );
 	dmg_op_as_root( op, &root );
@@ -1439,11 +1455,9 @@ dmg_references_follow( Operation *op, slap_overinst *on, dmg_kind_pick pick,
 	ber_dupbv_x( &ch->old_ndn, &op->o_req_ndn, op->o_tmpmemctx );
 	if ( op->o_tag == LDAP_REQ_MODRDN )
 		dmg_modrdn_new_dn( op, &ch->new_dn, &ch->new_ndn );
-	if ( uuid ) {
-		memcpy( ch->uuid_buf, uuid->bv_val, uuid->bv_len );
-		ch->uuid.bv_val = ch->uuid_buf;
-		ch->uuid.bv_len = uuid->bv_len;
-	}
+	memcpy( ch->uuid_buf, uuid->bv_val, uuid->bv_len );
+	ch->uuid.bv_val = ch->uuid_buf;
+	ch->uuid.bv_len = uuid->bv_len;
 	sc->sc_response = dmg_change_response;
 	sc->sc_cleanup = dmg_change_cleanup;
 	sc->sc_private = ch;
@@ -1460,24 +1474,27 @@ dmg_pick_every( const dmg_ref_kind *k )
 }
 
 int
-dmg_references_follow_rename( Operation *op, slap_overinst *on )
+dmg_references_follow_rename( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	char buf[DMG_UUID_LEN];
-	struct berval ubv;
+	struct berval uuid;
+	int rc;
 
-	return dmg_references_follow( op, on, dmg_pick_every,
-		dmg_target_uuid( op, on, &ubv, buf, sizeof( buf ) ) );
+	if ( ( rc = dmg_target_uuid( op, rs, on, &uuid, buf, sizeof( buf ) ) ) != SLAP_CB_CONTINUE )
+		return rc;
+	return dmg_references_follow( op, on, dmg_pick_every, &uuid );
 }
 
 int
 dmg_references_delete( Operation *op, SlapReply *rs, slap_overinst *on )
 {
 	char buf[DMG_UUID_LEN];
-	struct berval ubv, *uuid = dmg_target_uuid( op, on, &ubv, buf, sizeof( buf ) );
+	struct berval uuid;
 	int rc;
 
-	if ( ( rc = dmg_refuse_department_delete( op, rs, uuid ) ) != SLAP_CB_CONTINUE
-		|| ( rc = dmg_refuse_sole_auditor_delete( op, rs, on, uuid ) ) != SLAP_CB_CONTINUE )
+	if ( ( rc = dmg_target_uuid( op, rs, on, &uuid, buf, sizeof( buf ) ) ) != SLAP_CB_CONTINUE
+		|| ( rc = dmg_refuse_department_delete( op, rs, &uuid ) ) != SLAP_CB_CONTINUE
+		|| ( rc = dmg_refuse_sole_auditor_delete( op, rs, on, &uuid ) ) != SLAP_CB_CONTINUE )
 		return rc;
-	return dmg_references_follow( op, on, dmg_pick_followed, uuid );
+	return dmg_references_follow( op, on, dmg_pick_followed, &uuid );
 }

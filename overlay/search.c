@@ -387,6 +387,11 @@ dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 	*np = dmg_node_new( op, ctx, f, DMG_NODE_COMPUTE );
 	if ( ad == dmg_ad.member_of )
 		return filter_dup( di->member_filter, op->o_tmpmemctx );
+	/* only groups carry it (no entry stores it, the guard refuses it): the objectClass
+	 * index alone gives the candidates; with the assertion itself in an OR the backend
+	 * would read every entry of the scope */
+	if ( ad == dmg_ad.dangling )
+		return dmg_filter_oc_group( op );
 	return dmg_filter_or2( op, filter_dup( f, op->o_tmpmemctx ), dmg_filter_oc_group( op ) );
 }
 
@@ -880,8 +885,10 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		if ( rc != LDAP_SUCCESS )
 			return rc;
 	}
-	if ( ctx->want_explanation && ctx->has_explain )
-		dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain, rs->sr_entry );
+	if ( ctx->want_explanation && ctx->has_explain
+		&& ( rc = dmg_explanation_to_entry( op, ctx->on, rs->sr_entry, &ctx->explain,
+			rs->sr_entry ) ) != LDAP_SUCCESS )
+		return rc;
 	if ( ctx->want_dangling
 		&& ( rc = dmg_dangling_to_entry( op, ctx->on, rs->sr_entry, rs->sr_entry ) )
 			!= LDAP_SUCCESS )

@@ -495,6 +495,12 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     ld = root_on(s);
     const char *d = "cn=UCR-d," GROUPS;
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(dmgDanglingReference=*)", d);
+    /* from the suffix (as dmg-check.sh asks), alone and among other assertions */
+    DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(dmgDanglingReference=*)", d);
+    DMG_ASSERT_DNS(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
+                   "(|(dmgDanglingReference=dmgIncludeMember uid=UCR-gone,ou=Other,ou=UCR,"
+                   DMG_SUFFIX ")(uid=UCR-d1))",
+                   dmg_fmt("%s\nuid=UCR-d1,ou=Dept2,ou=UCR," DMG_SUFFIX, d));
     DMG_ASSERT_VALUES(ld, d, LDAP_SCOPE_BASE, NULL, "dmgDanglingReference",
                       "dmgIncludeMember uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX);
     DMG_ASSERT_VALUES(ld, "cn=UCR-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDanglingReference",

@@ -19,7 +19,11 @@
  *    readers of the value; writes of a group whose UUIDs cannot be looked up are refused
  *    with other (80), as are compares on it; the cycle check follows
  *    UUIDs; rename and delete follow-ups match a value by its UUID; a paired UUID naming
- *    no entry does not block writes.
+ *    no entry does not block writes; a write of another attribute made at the same moment
+ *    as a write of a reference never leaves DN values and UUIDs disagreeing; an entry whose
+ *    entryUUID cannot be read is neither deleted nor renamed (other, 80); a role value whose
+ *    DN and UUID do not pair gives no role; an explanation from a rule whose entries cannot
+ *    be found is an error (other, 80).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* strdup with -std=c99 */
@@ -210,6 +214,18 @@ END_TEST
 
 #define PEOPLE "ou=People," DMG_SUFFIX
 
+/* A server started with o, with ou=People */
+static dmg_server *start_with_people(const dmg_server_opts *o)
+{
+    dmg_server *s = dmg_server_start(o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
+                  PEOPLE);
+    dmg_disconnect(r);
+    return s;
+}
+
 /* A server with the module loaded but not the overlay, so that the rootdn can store a group's
  * DN values and UUIDs as they are after renames and deletes no rewrite followed; the overlay is
  * then added over cn=config (overlay_add). */
@@ -220,13 +236,7 @@ static dmg_server *start_without_overlay(void)
         .config_dir = 1,
         .db_config = "index entryUUID eq\n",
     };
-    dmg_server *s = dmg_server_start(&o);
-    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
-    LDAP *r = root_on(s);
-    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
-                  PEOPLE);
-    dmg_disconnect(r);
-    return s;
+    return start_with_people(&o);
 }
 
 static void overlay_add(dmg_server *s)
@@ -406,12 +416,8 @@ START_TEST(entry_uuid_not_taken_from_others)
         .db_config = "index entryUUID eq\naccess to * by self manage by * read\n",
         .overlay_config = OVERLAY_CONFIG,
     };
-    dmg_server *s = dmg_server_start(&o);
-    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
-    LDAP *r = root_on(s);
-    DMG_EXPECT_OK(dmg_add_ldif(r, "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: People\n"),
-                  PEOPLE);
-    dmg_disconnect(r);
+    dmg_server *s = start_with_people(&o);
+    LDAP *r;
     char *adm = person(s, "adm");
     free(person(s, "m"));
     const char *g = "cn=forged," GROUPS, *m = "uid=m," PEOPLE;
@@ -673,6 +679,179 @@ START_TEST(accesslog_above_refused)
 }
 END_TEST
 
+/* Sends a modify of dn on ld without waiting for its answer: its message id */
+static int modify_sent(LDAP *ld, const char *dn, const char *attr, int op, const char *value)
+{
+    char *vals[] = { (char *)value, NULL };
+    LDAPMod mod = { .mod_op = op, .mod_type = (char *)attr, .mod_values = vals };
+    LDAPMod *mods[] = { &mod, NULL };
+    int msgid = -1;
+    ck_assert_int_eq(ldap_modify_ext(ld, dn, mods, NULL, NULL, &msgid), LDAP_SUCCESS);
+    return msgid;
+}
+
+/* The result code of the answer to msgid on ld */
+static int modify_answered(LDAP *ld, int msgid)
+{
+    LDAPMessage *res = NULL;
+    int rc = -1;
+    ck_assert_int_eq(ldap_result(ld, msgid, LDAP_MSG_ALL, NULL, &res), LDAP_RES_MODIFY);
+    ck_assert_int_eq(ldap_parse_result(ld, res, &rc, NULL, NULL, NULL, NULL, 1), LDAP_SUCCESS);
+    return rc;
+}
+
+#define CONCURRENT_ROUNDS 150
+
+/* A write that gives no reference (a description) still writes a group's companions when they
+ * differ from its DN values (here: a group stored before the companions, as after an upgrade).
+ * Sent at the same moment as a write adding a value, it must not put back the companion as it
+ * was before that write: the DN values and the UUIDs agree after every round, whichever
+ * order the two were made in. */
+START_TEST(concurrent_writes_keep_pairs)
+{
+    dmg_server *s = start_without_overlay();
+    char *a = person(s, "a"), *x = person(s, "x");
+    stored_group(s, "race", "dmgDepartment: " PEOPLE "\ndmgIncludeMember: uid=a," PEOPLE "\n");
+    overlay_add(s);
+
+    const char *g = "cn=race," GROUPS;
+    char *both = dmg_sorted_lines(dmg_fmt("%s\n%s", a, x));
+    LDAP *r = root_on(s);
+    LDAP *adder = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    LDAP *describer = dmg_connect(s, POSTMASTER, DMG_PASSWORD);
+    for (int i = 0; i < CONCURRENT_ROUNDS; i++) {
+        /* back to the state before the companions: one value, no UUID for it */
+        DMG_EXPECT_OK(dmg_modify_ext(r, g, "replace: dmgIncludeMember\n"
+                                           "dmgIncludeMember: uid=a," PEOPLE "\n-\n"
+                                           "replace: dmgIncludeMemberUUID\n",
+                                     DMG_CTRLS(dmg_ctrl_relax())),
+                      "reset");
+        int first = i % 2;
+        LDAP *one = first ? adder : describer, *other = first ? describer : adder;
+        int m1 = first ? modify_sent(one, g, "dmgIncludeMember", LDAP_MOD_ADD, "uid=x," PEOPLE)
+                       : modify_sent(one, g, "description", LDAP_MOD_REPLACE, dmg_fmt("%d", i));
+        int m2 = first ? modify_sent(other, g, "description", LDAP_MOD_REPLACE, dmg_fmt("%d", i))
+                       : modify_sent(other, g, "dmgIncludeMember", LDAP_MOD_ADD, "uid=x," PEOPLE);
+        ck_assert_int_eq(modify_answered(one, m1), LDAP_SUCCESS);
+        ck_assert_int_eq(modify_answered(other, m2), LDAP_SUCCESS);
+        char *uuids = root_values(s, g, "dmgIncludeMemberUUID");
+        ck_assert_msg(strcmp(uuids, both) == 0, "round %d: dmgIncludeMemberUUID is \"%s\", "
+                      "expected \"%s\" (uid=a and uid=x)", i, uuids, both);
+        free(uuids);
+    }
+    DMG_ASSERT_VALUES(adder, g, LDAP_SCOPE_BASE, NULL, "member",
+                      "uid=a," PEOPLE "\nuid=x," PEOPLE);
+    dmg_disconnect(describer);
+    dmg_disconnect(adder);
+    dmg_disconnect(r);
+    free(both);
+    free(a);
+    free(x);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* An entry whose entryUUID cannot be read (the rootdn removed it, with Relax Rules): the
+ * groups naming it by UUID cannot be found, so that it is neither deleted nor renamed */
+START_TEST(target_without_uuid_not_changed)
+{
+    dmg_server_opts o = {
+        .db_config = "index entryUUID eq\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    dmg_server *s = start_with_people(&o);
+    LDAP *r = root_on(s);
+    char *p = person(s, "p");
+    const char *g = "cn=nouuid," GROUPS, *pdn = "uid=p," PEOPLE;
+    stored_group(s, "nouuid", "dmgDepartment: " FINANCE "\ndmgIncludeMember: uid=p," PEOPLE "\n");
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    DMG_EXPECT_OK(dmg_modify_ext(r, pdn, "delete: entryUUID\n", DMG_CTRLS(dmg_ctrl_relax())),
+                  "p loses its entryUUID");
+
+    const char *diag = "entryUUID: that of \"uid=p," PEOPLE "\" could not be read, so the "
+                       "groups naming it cannot all be found; nothing was changed";
+    dmg_result res = dmg_delete(r, pdn);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, diag);
+    res = dmg_rename(r, pdn, "uid=p2", NULL, 1);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, diag);
+    DMG_ASSERT_VALUES(r, pdn, LDAP_SCOPE_BASE, NULL, "uid", "p");
+    DMG_ASSERT_VALUES_EXT(r, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember", pdn,
+                          DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    dmg_disconnect(r);
+    free(p);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* Role values whose DN and UUID do not pair (stored where the overlay did not run): a UUID
+ * with no DN value left for it (m's) and a DN value with no UUID (bob's) give no role; the
+ * consistent pair (adm's) does */
+START_TEST(roles_need_consistent_pairs)
+{
+    dmg_server *s = start_without_overlay();
+    char *adm = person(s, "adm"), *m = person(s, "m");
+    free(person(s, "bob"));
+    stored_group(s, "roles", dmg_fmt("dmgDepartment: " FINANCE "\ndmgShowInContacts: FALSE\n"
+                                     "dmgAdministrator: uid=adm," PEOPLE "\n"
+                                     "dmgAdministratorUUID: %s\ndmgAdministratorUUID: %s\n"
+                                     "dmgAuditor: uid=adm," PEOPLE "\n"
+                                     "dmgAuditor: uid=bob," PEOPLE "\n"
+                                     "dmgAuditorUUID: %s\n",
+                                     adm, m, adm));
+    overlay_add(s);
+
+    const char *g = "cn=roles," GROUPS;
+    LDAP *ml = dmg_connect(s, "uid=m," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_RC(dmg_modify(ml, g, "replace: description\ndescription: m\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_DNS(ml, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=roles)", "");
+    dmg_disconnect(ml);
+    LDAP *bl = dmg_connect(s, "uid=bob," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_DNS(bl, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=roles)", "");
+    dmg_disconnect(bl);
+    LDAP *al = dmg_connect(s, "uid=adm," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_DNS(al, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=roles)", g);
+    DMG_EXPECT_OK(dmg_modify(al, g, "replace: description\ndescription: adm\n"), "adm");
+    dmg_disconnect(al);
+    free(adm);
+    free(m);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* A group whose department cannot be found (the entryUUID it holds is carried by two
+ * entries) explains nobody's membership: an error, not what the failed lookup made of it */
+START_TEST(explanation_fails_closed)
+{
+    dmg_server *s = start_without_overlay();
+    free(person(s, "p"));
+    free(person(s, "twin"));
+    char *people = root_values(s, PEOPLE, "entryUUID");
+    stored_group(s, "expl", dmg_fmt("dmgDepartment: ou=Gone," DMG_SUFFIX "\n"
+                                    "dmgDepartmentUUID: %s\n", people));
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_modify_ext(r, "uid=twin," PEOPLE,
+                                 dmg_fmt("replace: entryUUID\nentryUUID: %s\n", people),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "twin takes ou=People's entryUUID");
+    overlay_add(s);
+
+    const char *g = "cn=expl," GROUPS;
+    static const char *const expl[] = { "dmgMembershipExplanation", NULL };
+    dmg_result res = dmg_search(r, g, LDAP_SCOPE_BASE, "(dmgExplainMember=uid=p," PEOPLE ")",
+                                expl, NULL, NULL);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the values of \"cn=expl," GROUPS
+                             "\" (Other (e.g., implementation specific) error)");
+    dmg_disconnect(r);
+    free(people);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *pairs_suite(void)
@@ -695,6 +874,10 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, cycle_through_a_renamed_group_refused);
     tcase_add_test(tc, follow_ups_match_by_uuid);
     tcase_add_test(tc, dangling_paired_uuid_does_not_block_writes);
+    tcase_add_test(tc, concurrent_writes_keep_pairs);
+    tcase_add_test(tc, target_without_uuid_not_changed);
+    tcase_add_test(tc, roles_need_consistent_pairs);
+    tcase_add_test(tc, explanation_fails_closed);
     suite_add_tcase(s, tc);
     return s;
 }
