@@ -48,15 +48,41 @@ dmg_members_free( dmg_members *ms )
 	ch_free( ms->nmail );
 	ch_free( ms->dn_vals );		/* one block with dn_nvals */
 	ch_free( ms->mail_vals );	/* one block with mail_nvals */
+	ch_free( ms->by_ndn );
 	memset( ms, 0, sizeof( *ms ) );
 }
 
+static int dmg_member_cmp( const void *a, const void *b );
+
+static int
+dmg_member_ptr_cmp( const void *a, const void *b )
+{
+	return dmg_member_cmp( *(dmg_member *const *)a, *(dmg_member *const *)b );
+}
+
+/* Is ndn among the members of a complete list?  A binary search in by_ndn: the members
+ * themselves stay in the order they were found, which is the order they are shown in. */
+static int
+dmg_members_has_ndn( dmg_members *ms, struct berval *ndn )
+{
+	dmg_member key, *k = &key;
+
+	key.ndn = *ndn;
+	return ms->n && bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ),
+		dmg_member_ptr_cmp ) != NULL;
+}
+
 /* Builds the attribute-ready arrays of a complete list (after deduplication, so that the
- * mail values of a member dropped as duplicate are left out). */
+ * mail values of a member dropped as duplicate are left out), and its index by DN. */
 static void
 dmg_members_index( dmg_members *ms )
 {
 	unsigned i, j, k = 0;
+
+	ms->by_ndn = ch_malloc( ( ms->n + 1 ) * sizeof( dmg_member * ) );
+	for ( i = 0; i < ms->n; i++ )
+		ms->by_ndn[i] = &ms->m[i];
+	qsort( ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
 
 	ms->dn_vals = ch_malloc( ( ms->n + 1 ) * 2 * sizeof( struct berval ) );
 	ms->dn_nvals = ms->dn_vals + ms->n + 1;
@@ -1346,15 +1372,18 @@ dmg_candidates_free( dmg_candidates *c )
 	memset( c, 0, sizeof( *c ) );
 }
 
-/* Is candidate group g one of e's groups, as op sees it? */
+/* Is candidate group g one of e's groups, as op sees it?  A dynamic group's list cached for
+ * op's identity answers without a test. */
 static int
-dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
+dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned long gen )
 {
 	dmg_rule r;
 	int yes;
 
 	if ( !dmg_named_group_readable( op, on, g ) )
 		return 0;
+	if ( dmg_entry_is_group( g ) && dmg_group_cached_has( op, on, g, gen, &e->e_nname, &yes ) )
+		return yes;
 	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC ) {
 		dmg_memo memo = { NULL, 0, 0 };
 		dmg_path top = { &g->e_nname, NULL, &memo };
@@ -1377,6 +1406,7 @@ typedef struct dmg_reverse {
 	BerVarray seen;		/* every candidate tested */
 	dmg_level next;		/* the next level's search, empty when no group was found */
 	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
+	unsigned long gen;	/* the operation's cache generation */
 } dmg_reverse;
 
 static void
@@ -1385,7 +1415,7 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 	if ( dmg_bvarray_has_dn( rv->seen, &g->e_nname ) )
 		return;
 	dmg_bvarray_add_copy( &rv->seen, &g->e_nname, op->o_tmpmemctx );
-	if ( !dmg_group_has( op, on, g, e ) )
+	if ( !dmg_group_has( op, on, g, e, rv->gen ) )
 		return;
 	if ( dmg_entry_is_group( g ) ) {
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
@@ -1401,7 +1431,7 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
  * member attribute it may not read) */
 static int
 dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
-	Filter **cand )
+	Filter **cand, unsigned long gen )
 {
 	BerVarray all_n = NULL, all = NULL;
 	Operation root;
@@ -1411,7 +1441,7 @@ dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, B
 
 	dmg_op_as_root( op, &root );
 	dmg_who_begin( &root, on, &who );
-	rc = dmg_groups_of_entry( &root, on, e, &all_n, &all, cand );
+	rc = dmg_groups_of_entry( &root, on, e, &all_n, &all, cand, gen );
 	dmg_who_end( &root, &who );
 	*ndns = NULL;
 	if ( dns )
@@ -1433,7 +1463,7 @@ dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, B
 
 int
 dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
-	Filter **cand )
+	Filter **cand, unsigned long gen )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_candidates c = { NULL, 0, 0 };
@@ -1445,8 +1475,9 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	int rc = LDAP_SUCCESS;
 
 	if ( di->visibility_group && !dmg_is_root( op, on ) )
-		return dmg_groups_shown( op, on, e, ndns, dns, cand );
+		return dmg_groups_shown( op, on, e, ndns, dns, cand, gen );
 	memset( &rv, 0, sizeof( rv ) );
+	rv.gen = gen;
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
 	dmg_level_add_naming( op, &rv.next, e );
@@ -1947,7 +1978,7 @@ dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 static size_t
 dmg_members_bytes( dmg_members *ms )
 {
-	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member ) + ms->n * sizeof( dmg_member * )
 		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
 			* sizeof( struct berval );
 	unsigned i;
@@ -2204,6 +2235,49 @@ dmg_members_cached( dmg_info *di, char *key, size_t len, unsigned long gen,
 	return ms;
 }
 
+/* Is ndn a member in the list cached for op's identity (1 when one answered)?  The list is
+ * the forward expansion for that identity, current as the cache keeps every list (tags,
+ * updates in place, generations), and the forward expansion and the reverse test agree: a
+ * reverse test reads it rather than testing the rule, which for overrides and named groups
+ * means searches and lookups. */
+static int
+dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	struct berval *ndn, int *yes )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_cache_entry *held;
+	dmg_members *ms;
+	size_t len;
+	char *key;
+
+	if ( !dmg_members_cacheable( op, on ) )
+		return 0;
+	key = dmg_cache_key( op, group, &len );
+	ms = dmg_members_cached( di, key, len, gen, &held );
+	op->o_tmpfree( key, op->o_tmpmemctx );
+	if ( ms == NULL )
+		return 0;
+	*yes = dmg_members_has_ndn( ms, ndn );
+	dmg_cache_release( di->cache, held );
+	return 1;
+}
+
+int
+dmg_group_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	struct berval *ndn, int *yes )
+{
+	dmg_as_group ag;
+	Operation *mop = dmg_membership_begin( op, on, group, &ag );
+	int answered = 1;
+
+	/* a requester not shown the group's members: nobody, as dmg_rule_tests_member says */
+	*yes = 0;
+	if ( mop )
+		answered = dmg_members_cached_has( mop, on, group, gen, ndn, yes );
+	dmg_membership_end( &ag );
+	return answered;
+}
+
 /* The list op computes with its own rights, from the cache when it may be cached */
 static int
 dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
@@ -2314,12 +2388,13 @@ dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *tar
 }
 
 int
-dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target )
+dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target,
+	unsigned long gen )
 {
 	BerVarray ndns = NULL, dns = NULL;
 	int rc;
 
-	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns, NULL );
+	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns, NULL, gen );
 	if ( ndns )
 		attr_merge( target, dmg_ad.member_of, dns, ndns );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
