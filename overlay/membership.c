@@ -2213,20 +2213,21 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 }
 
 /* The cached list under key that goes with the group as the operation read it (gen: the
- * generation read before its snapshot), or NULL.  Not while a write runs (see
+ * generation read before its snapshot), or NULL (with probe, not counted as a miss).  Not while a write runs (see
  * dmg_writes_in_flight), nor a list computed at a later generation: a write this operation's
  * snapshot predates may have committed before it, and the group would be shown as before the
  * write with the members after it. */
 static dmg_members *
 dmg_members_cached( dmg_info *di, char *key, size_t len, unsigned long gen,
-	dmg_cache_entry **held )
+	dmg_cache_entry **held, int probe )
 {
 	dmg_members *ms;
 
 	*held = NULL;
 	if ( dmg_writes_in_flight( di ) )
 		return NULL;
-	ms = dmg_cache_get( di->cache, key, len, held );
+	ms = probe ? dmg_cache_probe( di->cache, key, len, held )
+		: dmg_cache_get( di->cache, key, len, held );
 	if ( ms && ms->gen > gen ) {
 		dmg_cache_release( di->cache, *held );
 		*held = NULL;
@@ -2253,7 +2254,8 @@ dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned
 	if ( !dmg_members_cacheable( op, on ) )
 		return 0;
 	key = dmg_cache_key( op, group, &len );
-	ms = dmg_members_cached( di, key, len, gen, &held );
+	/* no list: the rule is tested, no list computed (not a miss) */
+	ms = dmg_members_cached( di, key, len, gen, &held, 1 );
 	op->o_tmpfree( key, op->o_tmpmemctx );
 	if ( ms == NULL )
 		return 0;
@@ -2292,7 +2294,7 @@ dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned lon
 	if ( !dmg_members_cacheable( op, on ) )
 		return dmg_members_compute( op, on, group, v );
 	key = dmg_cache_key( op, group, &len );
-	v->ms = dmg_members_cached( di, key, len, gen, &v->held );
+	v->ms = dmg_members_cached( di, key, len, gen, &v->held, 0 );
 	if ( v->ms ) {
 		op->o_tmpfree( key, op->o_tmpmemctx );
 		return LDAP_SUCCESS;
