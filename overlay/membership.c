@@ -264,6 +264,10 @@ typedef struct dmg_memo_item {
 typedef struct dmg_memo {
 	dmg_memo_item *items;
 	unsigned n, cap;
+	/* a reverse lookup's test (dmg_group_has): a named group's list cached at or before
+	 * gen answers for it when it names no group (then no path can change it) */
+	int cached;
+	unsigned long gen;
 } dmg_memo;
 
 /* The groups a computation is inside of, innermost first (on the stack): a group met again
@@ -623,7 +627,7 @@ dmg_apply_overrides( Operation *op, slap_overinst *on, dmg_rule *r, dmg_path *he
 int
 dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out )
 {
-	dmg_memo memo = { NULL, 0, 0 };
+	dmg_memo memo = { NULL, 0, 0, 0, 0 };
 	dmg_path top = { &group->e_nname, NULL, &memo };
 	int rc;
 
@@ -704,6 +708,8 @@ dmg_may_search_department( Operation *op, slap_overinst *on, struct berval *dept
 
 static void dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e,
 	dmg_path *up, dmg_why *why );
+static int dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group,
+	unsigned long gen, int flat, struct berval *ndn, int *yes );
 static int dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e,
 	dmg_path *up );
 static Filter *dmg_filter_or( Operation *op );
@@ -780,7 +786,10 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 		return 0;
 	kind = dmg_named_kind_of( x );
 	if ( kind != DMG_NAMED_ENTRY && dmg_named_group_readable( op, on, x ) ) {
-		if ( kind == DMG_NAMED_STATIC ) {
+		if ( kind == DMG_NAMED_DYNAMIC && up->memo->cached && dmg_members_cached_has( op, on,
+				x, up->memo->gen, 1, &e->e_nname, &yes ) ) {
+			/* its list, the same for every path */
+		} else if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
 		} else if ( dmg_rule_from_entry( op, on, x, &r ) != LDAP_SUCCESS ) {
 			yes = -1;	/* not known (logged): see dmg_override_why */
@@ -1067,14 +1076,23 @@ dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_
 	dmg_rule_why_selected( op, on, r, e, why );
 }
 
+/* The reverse test of one computation, whose memo (empty) is freed after it */
+static void
+dmg_rule_why_memo( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why,
+	dmg_memo *memo )
+{
+	dmg_path top = { &r->ndn, NULL, memo };
+
+	dmg_rule_why_path( op, on, r, e, &top, why );
+	dmg_memo_free( memo );
+}
+
 void
 dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why )
 {
-	dmg_memo memo = { NULL, 0, 0 };
-	dmg_path top = { &r->ndn, NULL, &memo };
+	dmg_memo memo = { NULL, 0, 0, 0, 0 };
 
-	dmg_rule_why_path( op, on, r, e, &top, why );
-	dmg_memo_free( &memo );
+	dmg_rule_why_memo( op, on, r, e, why, &memo );
 }
 
 /* dmg_rule_has_member in *yes; LDAP_OTHER when the rule's own entries could not be found */
@@ -1373,11 +1391,14 @@ dmg_candidates_free( dmg_candidates *c )
 }
 
 /* Is candidate group g one of e's groups, as op sees it?  A dynamic group's list cached for
- * op's identity answers without a test. */
+ * op's identity answers without a test, and so do, inside a test, the cached lists of the
+ * groups it names that name no group themselves. */
 static int
 dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned long gen )
 {
+	dmg_memo memo = { NULL, 0, 0, 1, gen };
 	dmg_rule r;
+	dmg_why why;
 	int yes;
 
 	if ( !dmg_named_group_readable( op, on, g ) )
@@ -1385,7 +1406,6 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned lo
 	if ( dmg_entry_is_group( g ) && dmg_group_cached_has( op, on, g, gen, &e->e_nname, &yes ) )
 		return yes;
 	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC ) {
-		dmg_memo memo = { NULL, 0, 0 };
 		dmg_path top = { &g->e_nname, NULL, &memo };
 
 		yes = dmg_static_has( op, on, g, e, &top );
@@ -1393,9 +1413,10 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned lo
 		return yes;
 	}
 	dmg_rule_from_entry( op, on, g, &r );
-	yes = dmg_rule_has_member( op, on, &r, e );
+	dmg_rule_why_memo( op, on, &r, e, &why, &memo );
+	dmg_why_free( op, &why );
 	dmg_rule_free( op, &r );
-	return yes;
+	return why.member;
 }
 
 /* A reverse lookup, level by level: first the groups whose rule may select e or that name e
@@ -2236,20 +2257,21 @@ dmg_members_cached( dmg_info *di, char *key, size_t len, unsigned long gen,
 	return ms;
 }
 
-/* Is ndn a member in the list cached for op's identity (1 when one answered)?  The list is
- * the forward expansion for that identity, current as the cache keeps every list (tags,
- * updates in place, generations), and the forward expansion and the reverse test agree: a
- * reverse test reads it rather than testing the rule, which for overrides and named groups
- * means searches and lookups. */
+/* Is ndn a member in the list cached for op's identity (1 when one answered; with flat,
+ * only a list that names no group)?  The list is the forward expansion for that identity,
+ * current as the cache keeps every list (tags, updates in place, generations), and the
+ * forward expansion and the reverse test agree: a reverse test reads it rather than testing
+ * the rule, which for overrides and named groups means searches and lookups. */
 static int
 dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
-	struct berval *ndn, int *yes )
+	int flat, struct berval *ndn, int *yes )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_cache_entry *held;
 	dmg_members *ms;
 	size_t len;
 	char *key;
+	int answered;
 
 	if ( !dmg_members_cacheable( op, on ) )
 		return 0;
@@ -2259,9 +2281,11 @@ dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned
 	op->o_tmpfree( key, op->o_tmpmemctx );
 	if ( ms == NULL )
 		return 0;
-	*yes = dmg_members_has_ndn( ms, ndn );
+	answered = !flat || !ms->names_group;
+	if ( answered )
+		*yes = dmg_members_has_ndn( ms, ndn );
 	dmg_cache_release( di->cache, held );
-	return 1;
+	return answered;
 }
 
 int
@@ -2275,7 +2299,7 @@ dmg_group_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned l
 	/* a requester not shown the group's members: nobody, as dmg_rule_tests_member says */
 	*yes = 0;
 	if ( mop )
-		answered = dmg_members_cached_has( mop, on, group, gen, ndn, yes );
+		answered = dmg_members_cached_has( mop, on, group, gen, 0, ndn, yes );
 	dmg_membership_end( &ag );
 	return answered;
 }

@@ -513,6 +513,11 @@ START_TEST(reverse_lookups_read_cached_lists_and_see_every_write)
     rv_assert_groups(mta, GINA, RV_FIN, "");
     rv_assert_groups(mta, KATE, RV_FIN, RV_FIN "\n" RV_NEST);
 
+    /* a write concerning neither group: the outer group's list goes (it names a group), the
+     * nested group's stays and answers inside the outer group's test */
+    RV_WRITE_THEN(dmg_modify(root, MTA, "replace: description\ndescription: rv\n"),
+                  KATE, RV_FIN, RV_FIN "\n" RV_NEST);
+
     /* include and exclude edits of the nested group */
     RV_WRITE_THEN(dmg_modify(root, RV_FIN, "add: dmgIncludeMember\n"
                                            "dmgIncludeMember: " ALICE "\n"),
