@@ -18,7 +18,10 @@
  *    order the explanation reports them, so that "which groups is E in" never expands a group.
  *    Override values are compared with E by entryUUID, and the groups among them found with
  *    one indexed search; a named group is tested the same way (one entry lookup per member
- *    value of a named static group, per override value of a group without UUIDs).
+ *    value of a named static group, per override value of a group without UUIDs).  A
+ *    reverse lookup or compare reads a group's list cached for its identity instead of
+ *    testing the group, and inside a test a named group's cached list that names no group
+ *    (dmg_group_has, dmg_members_cached_has).
  *
  * Both apply the same access checks the backend applies to a search: search access on the
  * department (the search base), read access on the member entry, search access on every
