@@ -281,8 +281,9 @@ dmg_cache_invalidate(dmg_cache *c)
     free_chain(c, dead);
 }
 
-void *
-dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held)
+static void *
+cache_lookup(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held,
+             int count_miss)
 {
     unsigned long h = hash_key(key, keylen);
     dmg_cache_entry *e;
@@ -291,7 +292,8 @@ dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **he
     pthread_mutex_lock(&c->lock);
     e = *bucket_slot(c, key, keylen, h);
     if (e == NULL) {
-        c->misses++;
+        if (count_miss)
+            c->misses++;
         pthread_mutex_unlock(&c->lock);
         return NULL;
     }
@@ -302,6 +304,18 @@ dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **he
     pthread_mutex_unlock(&c->lock);
     *held = e;
     return e->value;
+}
+
+void *
+dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held)
+{
+    return cache_lookup(c, key, keylen, held, 1);
+}
+
+void *
+dmg_cache_probe(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held)
+{
+    return cache_lookup(c, key, keylen, held, 0);
 }
 
 void

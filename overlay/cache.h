@@ -93,6 +93,9 @@ void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t
 /* The value stored under key, or NULL.  On success *held must later be given back with
  * dmg_cache_release(); the value stays valid until then. */
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
+/* The same for a caller that computes nothing when the key is absent (it answers another
+ * way): a value found is a hit, an absent key is not counted as a miss. */
+void *dmg_cache_probe(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
 void dmg_cache_release(dmg_cache *c, dmg_cache_entry *held);
 
 /* Stores value under key for generation gen, replacing an older value, and returns 1: the

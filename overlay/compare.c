@@ -6,14 +6,17 @@
 #include "dmg.h"
 
 /* Is ndn a member (in *yes)?  A rule whose entries could not be found is an error: no answer
- * rather than a wrong one. */
+ * rather than a wrong one.  The group's list cached for the requester answers first. */
 static int
-dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn, int *yes )
+dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berval *ndn,
+	unsigned long gen, int *yes )
 {
 	Entry *u = NULL;
 	dmg_rule r;
 	int rc;
 
+	if ( dmg_group_cached_has( op, on, group, gen, ndn, yes ) )
+		return LDAP_SUCCESS;
 	*yes = 0;
 	if ( ( u = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return LDAP_SUCCESS;
@@ -27,7 +30,7 @@ dmg_compare_member( Operation *op, slap_overinst *on, Entry *group, struct berva
 
 static int
 dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct berval *addr,
-	int *yes )
+	unsigned long gen, int *yes )
 {
 	BerVarray ndns = NULL;
 	int i, rc;
@@ -35,7 +38,7 @@ dmg_compare_member_mail( Operation *op, slap_overinst *on, Entry *group, struct 
 	*yes = 0;
 	rc = dmg_entries_with_mail( op, on, addr, &ndns );
 	for ( i = 0; rc == LDAP_SUCCESS && !*yes && ndns && !BER_BVISNULL( &ndns[i] ); i++ )
-		rc = dmg_compare_member( op, on, group, &ndns[i], yes );
+		rc = dmg_compare_member( op, on, group, &ndns[i], gen, yes );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );
 	return rc;
 }
@@ -61,7 +64,7 @@ dmg_compare_member_count( Operation *op, slap_overinst *on, Entry *group, struct
 
 static int
 dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval *group_ndn,
-	int *yes )
+	unsigned long gen, int *yes )
 {
 	Entry *g = NULL;
 	int rc = LDAP_SUCCESS;
@@ -72,7 +75,7 @@ dmg_compare_member_of( Operation *op, slap_overinst *on, Entry *e, struct berval
 	if ( dmg_entry_is_group( g )
 		&& access_allowed( op, g, slap_schema.si_ad_entry, NULL, ACL_READ, NULL )
 		&& dmg_group_visible( op, on, g ) )
-		rc = dmg_compare_member( op, on, g, &e->e_nname, yes );
+		rc = dmg_compare_member( op, on, g, &e->e_nname, gen, yes );
 	dmg_entry_release( op, on, g );
 	return rc;
 }
@@ -92,13 +95,13 @@ dmg_compare_computed( Operation *op, slap_overinst *on, Entry *e, int is_group, 
 	if ( get_assert( op ) && test_filter( op, e, get_assertion( op ) ) != LDAP_COMPARE_TRUE )
 		return LDAP_ASSERTION_FAILED;
 	if ( is_group && ad == dmg_ad.member )
-		rc = dmg_compare_member( op, on, e, val, &yes );
+		rc = dmg_compare_member( op, on, e, val, gen, &yes );
 	else if ( is_group && ad == dmg_ad.member_mail )
-		rc = dmg_compare_member_mail( op, on, e, val, &yes );
+		rc = dmg_compare_member_mail( op, on, e, val, gen, &yes );
 	else if ( is_group && ad == dmg_ad.member_count )
 		rc = dmg_compare_member_count( op, on, e, val, gen, &yes );
 	else if ( !is_group && ad == dmg_ad.member_of )
-		rc = dmg_compare_member_of( op, on, e, val, &yes );
+		rc = dmg_compare_member_of( op, on, e, val, gen, &yes );
 	else if ( ad == dmg_ad.member_of || dmg_ad_is_group_computed( ad ) )
 		rc = LDAP_SUCCESS;	/* the attribute does not exist on this kind of entry */
 	else

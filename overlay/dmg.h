@@ -385,6 +385,9 @@ typedef struct dmg_members {
 	 * Built once the list is complete, so that a cached list is never written again. */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
 	unsigned mail_n;
+	/* the members in the order of their normalized DNs (built with the arrays above): the
+	 * reverse test's lookup in a cached list (dmg_group_cached_has) */
+	dmg_member **by_ndn;
 	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
 	 * requester who may not read the group's member): no value, not even a count */
 	int hidden;
@@ -435,8 +438,14 @@ int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry 
  * attach the values point into ms, which must outlive target's attributes. */
 void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
 	int want_count, int attach );
-/* Adds dmgMemberOf of e to target */
-int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target );
+/* Adds dmgMemberOf of e to target (gen: as for dmg_members_acquire) */
+int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target,
+	unsigned long gen );
+/* dmg_rule_tests_member's answer for the entry ndn from the list of group cached for the
+ * identity its members are computed with (gen: as for dmg_members_acquire): 1 when such a
+ * list answered (in *yes), 0 when the rule must be tested */
+int dmg_group_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	struct berval *ndn, int *yes );
 /* Is entry e a member of the group with rule r, as op's identity sees it? */
 int dmg_rule_has_member( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e );
 /* The same, as dynmailgroup-member-visibility shows group (whose rule r is) to op */
@@ -466,9 +475,10 @@ void dmg_why_free( Operation *op, dmg_why *why );
 int dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
 	struct berval *ndn, Entry *target );
 /* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx.  With
- * cand, also an indexed filter that selects at least those groups (a search's widening). */
+ * cand, also an indexed filter that selects at least those groups (a search's widening).
+ * gen: as for dmg_members_acquire (a group's cached list answers for it). */
 int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns,
-	BerVarray *dns, Filter **cand );
+	BerVarray *dns, Filter **cand, unsigned long gen );
 /* (ad=nval), nval normalized; op->o_tmpmemctx */
 Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
 /* Adds f to the OR filter or */

@@ -18,7 +18,10 @@
  *    order the explanation reports them, so that "which groups is E in" never expands a group.
  *    Override values are compared with E by entryUUID, and the groups among them found with
  *    one indexed search; a named group is tested the same way (one entry lookup per member
- *    value of a named static group, per override value of a group without UUIDs).
+ *    value of a named static group, per override value of a group without UUIDs).  A
+ *    reverse lookup or compare reads a group's list cached for its identity instead of
+ *    testing the group, and inside a test a named group's cached list that names no group
+ *    (dmg_group_has, dmg_members_cached_has).
  *
  * Both apply the same access checks the backend applies to a search: search access on the
  * department (the search base), read access on the member entry, search access on every
@@ -48,15 +51,41 @@ dmg_members_free( dmg_members *ms )
 	ch_free( ms->nmail );
 	ch_free( ms->dn_vals );		/* one block with dn_nvals */
 	ch_free( ms->mail_vals );	/* one block with mail_nvals */
+	ch_free( ms->by_ndn );
 	memset( ms, 0, sizeof( *ms ) );
 }
 
+static int dmg_member_cmp( const void *a, const void *b );
+
+static int
+dmg_member_ptr_cmp( const void *a, const void *b )
+{
+	return dmg_member_cmp( *(dmg_member *const *)a, *(dmg_member *const *)b );
+}
+
+/* Is ndn among the members of a complete list?  A binary search in by_ndn: the members
+ * themselves stay in the order they were found, which is the order they are shown in. */
+static int
+dmg_members_has_ndn( dmg_members *ms, struct berval *ndn )
+{
+	dmg_member key, *k = &key;
+
+	key.ndn = *ndn;
+	return ms->n && bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ),
+		dmg_member_ptr_cmp ) != NULL;
+}
+
 /* Builds the attribute-ready arrays of a complete list (after deduplication, so that the
- * mail values of a member dropped as duplicate are left out). */
+ * mail values of a member dropped as duplicate are left out), and its index by DN. */
 static void
 dmg_members_index( dmg_members *ms )
 {
 	unsigned i, j, k = 0;
+
+	ms->by_ndn = ch_malloc( ( ms->n + 1 ) * sizeof( dmg_member * ) );
+	for ( i = 0; i < ms->n; i++ )
+		ms->by_ndn[i] = &ms->m[i];
+	qsort( ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
 
 	ms->dn_vals = ch_malloc( ( ms->n + 1 ) * 2 * sizeof( struct berval ) );
 	ms->dn_nvals = ms->dn_vals + ms->n + 1;
@@ -238,6 +267,10 @@ typedef struct dmg_memo_item {
 typedef struct dmg_memo {
 	dmg_memo_item *items;
 	unsigned n, cap;
+	/* a reverse lookup's test (dmg_group_has): a named group's list cached at or before
+	 * gen answers for it when it names no group (then no path can change it) */
+	int cached;
+	unsigned long gen;
 } dmg_memo;
 
 /* The groups a computation is inside of, innermost first (on the stack): a group met again
@@ -597,7 +630,7 @@ dmg_apply_overrides( Operation *op, slap_overinst *on, dmg_rule *r, dmg_path *he
 int
 dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out )
 {
-	dmg_memo memo = { NULL, 0, 0 };
+	dmg_memo memo = { NULL, 0, 0, 0, 0 };
 	dmg_path top = { &group->e_nname, NULL, &memo };
 	int rc;
 
@@ -678,6 +711,8 @@ dmg_may_search_department( Operation *op, slap_overinst *on, struct berval *dept
 
 static void dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e,
 	dmg_path *up, dmg_why *why );
+static int dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group,
+	unsigned long gen, int flat, struct berval *ndn, int *yes );
 static int dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e,
 	dmg_path *up );
 static Filter *dmg_filter_or( Operation *op );
@@ -754,7 +789,10 @@ dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e, d
 		return 0;
 	kind = dmg_named_kind_of( x );
 	if ( kind != DMG_NAMED_ENTRY && dmg_named_group_readable( op, on, x ) ) {
-		if ( kind == DMG_NAMED_STATIC ) {
+		if ( kind == DMG_NAMED_DYNAMIC && up->memo->cached && dmg_members_cached_has( op, on,
+				x, up->memo->gen, 1, &e->e_nname, &yes ) ) {
+			/* its list, the same for every path */
+		} else if ( kind == DMG_NAMED_STATIC ) {
 			yes = dmg_static_has( op, on, x, e, up );
 		} else if ( dmg_rule_from_entry( op, on, x, &r ) != LDAP_SUCCESS ) {
 			yes = -1;	/* not known (logged): see dmg_override_why */
@@ -1041,14 +1079,23 @@ dmg_rule_why_path( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_
 	dmg_rule_why_selected( op, on, r, e, why );
 }
 
+/* The reverse test of one computation, whose memo (empty) is freed after it */
+static void
+dmg_rule_why_memo( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why,
+	dmg_memo *memo )
+{
+	dmg_path top = { &r->ndn, NULL, memo };
+
+	dmg_rule_why_path( op, on, r, e, &top, why );
+	dmg_memo_free( memo );
+}
+
 void
 dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why )
 {
-	dmg_memo memo = { NULL, 0, 0 };
-	dmg_path top = { &r->ndn, NULL, &memo };
+	dmg_memo memo = { NULL, 0, 0, 0, 0 };
 
-	dmg_rule_why_path( op, on, r, e, &top, why );
-	dmg_memo_free( &memo );
+	dmg_rule_why_memo( op, on, r, e, why, &memo );
 }
 
 /* dmg_rule_has_member in *yes; LDAP_OTHER when the rule's own entries could not be found */
@@ -1369,17 +1416,22 @@ dmg_candidates_free( dmg_candidates *c )
 	memset( c, 0, sizeof( *c ) );
 }
 
-/* Is candidate group g one of e's groups, as op sees it? */
+/* Is candidate group g one of e's groups, as op sees it?  A dynamic group's list cached for
+ * op's identity answers without a test, and so do, inside a test, the cached lists of the
+ * groups it names that name no group themselves. */
 static int
-dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
+dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned long gen )
 {
+	dmg_memo memo = { NULL, 0, 0, 1, gen };
 	dmg_rule r;
+	dmg_why why;
 	int yes;
 
 	if ( !dmg_named_group_readable( op, on, g ) )
 		return 0;
+	if ( dmg_entry_is_group( g ) && dmg_group_cached_has( op, on, g, gen, &e->e_nname, &yes ) )
+		return yes;
 	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC ) {
-		dmg_memo memo = { NULL, 0, 0 };
 		dmg_path top = { &g->e_nname, NULL, &memo };
 
 		yes = dmg_static_has( op, on, g, e, &top );
@@ -1387,9 +1439,10 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e )
 		return yes;
 	}
 	dmg_rule_from_entry( op, on, g, &r );
-	yes = dmg_rule_has_member( op, on, &r, e );
+	dmg_rule_why_memo( op, on, &r, e, &why, &memo );
+	dmg_why_free( op, &why );
 	dmg_rule_free( op, &r );
-	return yes;
+	return why.member;
 }
 
 /* A reverse lookup, level by level: first the groups whose rule may select e or that name e
@@ -1400,6 +1453,7 @@ typedef struct dmg_reverse {
 	BerVarray seen;		/* every candidate tested */
 	dmg_level next;		/* the next level's search, empty when no group was found */
 	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
+	unsigned long gen;	/* the operation's cache generation */
 } dmg_reverse;
 
 static void
@@ -1408,7 +1462,7 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 	if ( dmg_bvarray_has_dn( rv->seen, &g->e_nname ) )
 		return;
 	dmg_bvarray_add_copy( &rv->seen, &g->e_nname, op->o_tmpmemctx );
-	if ( !dmg_group_has( op, on, g, e ) )
+	if ( !dmg_group_has( op, on, g, e, rv->gen ) )
 		return;
 	if ( dmg_entry_is_group( g ) ) {
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
@@ -1424,7 +1478,7 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
  * member attribute it may not read) */
 static int
 dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
-	Filter **cand )
+	Filter **cand, unsigned long gen )
 {
 	BerVarray all_n = NULL, all = NULL;
 	Operation root;
@@ -1434,7 +1488,7 @@ dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, B
 
 	dmg_op_as_root( op, &root );
 	dmg_who_begin( &root, on, &who );
-	rc = dmg_groups_of_entry( &root, on, e, &all_n, &all, cand );
+	rc = dmg_groups_of_entry( &root, on, e, &all_n, &all, cand, gen );
 	dmg_who_end( &root, &who );
 	*ndns = NULL;
 	if ( dns )
@@ -1456,7 +1510,7 @@ dmg_groups_shown( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, B
 
 int
 dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns, BerVarray *dns,
-	Filter **cand )
+	Filter **cand, unsigned long gen )
 {
 	dmg_info *di = on->on_bi.bi_private;
 	dmg_candidates c = { NULL, 0, 0 };
@@ -1468,8 +1522,9 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	int rc = LDAP_SUCCESS;
 
 	if ( di->visibility_group && !dmg_is_root( op, on ) )
-		return dmg_groups_shown( op, on, e, ndns, dns, cand );
+		return dmg_groups_shown( op, on, e, ndns, dns, cand, gen );
 	memset( &rv, 0, sizeof( rv ) );
+	rv.gen = gen;
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
 	dmg_level_add_naming( op, &rv.next, e );
@@ -1970,7 +2025,7 @@ dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 static size_t
 dmg_members_bytes( dmg_members *ms )
 {
-	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member ) + ms->n * sizeof( dmg_member * )
 		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
 			* sizeof( struct berval );
 	unsigned i;
@@ -2205,26 +2260,74 @@ dmg_members_compute( Operation *op, slap_overinst *on, Entry *group, dmg_members
 }
 
 /* The cached list under key that goes with the group as the operation read it (gen: the
- * generation read before its snapshot), or NULL.  Not while a write runs (see
+ * generation read before its snapshot), or NULL (with probe, not counted as a miss).  Not while a write runs (see
  * dmg_writes_in_flight), nor a list computed at a later generation: a write this operation's
  * snapshot predates may have committed before it, and the group would be shown as before the
  * write with the members after it. */
 static dmg_members *
 dmg_members_cached( dmg_info *di, char *key, size_t len, unsigned long gen,
-	dmg_cache_entry **held )
+	dmg_cache_entry **held, int probe )
 {
 	dmg_members *ms;
 
 	*held = NULL;
 	if ( dmg_writes_in_flight( di ) )
 		return NULL;
-	ms = dmg_cache_get( di->cache, key, len, held );
+	ms = probe ? dmg_cache_probe( di->cache, key, len, held )
+		: dmg_cache_get( di->cache, key, len, held );
 	if ( ms && ms->gen > gen ) {
 		dmg_cache_release( di->cache, *held );
 		*held = NULL;
 		return NULL;
 	}
 	return ms;
+}
+
+/* Is ndn a member in the list cached for op's identity (1 when one answered; with flat,
+ * only a list that names no group)?  The list is the forward expansion for that identity,
+ * current as the cache keeps every list (tags, updates in place, generations), and the
+ * forward expansion and the reverse test agree: a reverse test reads it rather than testing
+ * the rule, which for overrides and named groups means searches and lookups. */
+static int
+dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	int flat, struct berval *ndn, int *yes )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	dmg_cache_entry *held;
+	dmg_members *ms;
+	size_t len;
+	char *key;
+	int answered;
+
+	if ( !dmg_members_cacheable( op, on ) )
+		return 0;
+	key = dmg_cache_key( op, group, &len );
+	/* no list: the rule is tested, no list computed (not a miss) */
+	ms = dmg_members_cached( di, key, len, gen, &held, 1 );
+	op->o_tmpfree( key, op->o_tmpmemctx );
+	if ( ms == NULL )
+		return 0;
+	answered = !flat || !ms->names_group;
+	if ( answered )
+		*yes = dmg_members_has_ndn( ms, ndn );
+	dmg_cache_release( di->cache, held );
+	return answered;
+}
+
+int
+dmg_group_cached_has( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
+	struct berval *ndn, int *yes )
+{
+	dmg_as_group ag;
+	Operation *mop = dmg_membership_begin( op, on, group, &ag );
+	int answered = 1;
+
+	/* a requester not shown the group's members: nobody, as dmg_rule_tests_member says */
+	*yes = 0;
+	if ( mop )
+		answered = dmg_members_cached_has( mop, on, group, gen, 0, ndn, yes );
+	dmg_membership_end( &ag );
+	return answered;
 }
 
 /* The list op computes with its own rights, from the cache when it may be cached */
@@ -2241,7 +2344,7 @@ dmg_members_lookup( Operation *op, slap_overinst *on, Entry *group, unsigned lon
 	if ( !dmg_members_cacheable( op, on ) )
 		return dmg_members_compute( op, on, group, v );
 	key = dmg_cache_key( op, group, &len );
-	v->ms = dmg_members_cached( di, key, len, gen, &v->held );
+	v->ms = dmg_members_cached( di, key, len, gen, &v->held, 0 );
 	if ( v->ms ) {
 		op->o_tmpfree( key, op->o_tmpmemctx );
 		return LDAP_SUCCESS;
@@ -2337,12 +2440,13 @@ dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *tar
 }
 
 int
-dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target )
+dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target,
+	unsigned long gen )
 {
 	BerVarray ndns = NULL, dns = NULL;
 	int rc;
 
-	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns, NULL );
+	rc = dmg_groups_of_entry( op, on, e, &ndns, &dns, NULL, gen );
 	if ( ndns )
 		attr_merge( target, dmg_ad.member_of, dns, ndns );
 	ber_bvarray_free_x( ndns, op->o_tmpmemctx );

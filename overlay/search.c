@@ -270,7 +270,7 @@ dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVa
 
 	if ( ( e = dmg_entry_get( op, ctx->on, ndn ) ) == NULL )
 		return NULL;
-	rc = dmg_groups_of_entry( op, ctx->on, e, &found, NULL, &cand );
+	rc = dmg_groups_of_entry( op, ctx->on, e, &found, NULL, &cand, ctx->gen );
 	if ( rc != LDAP_SUCCESS )
 		dmg_search_fail( op, ctx, rc, NULL );
 	dmg_entry_release( op, ctx->on, e );
@@ -599,7 +599,7 @@ static int
 dmg_entry_member_of( Operation *op, dmg_search_ctx *ctx, Entry *e )
 {
 	if ( !ctx->values_member_of ) {
-		ctx->member_of_rc = dmg_member_of_to_entry( op, ctx->on, e, &ctx->values );
+		ctx->member_of_rc = dmg_member_of_to_entry( op, ctx->on, e, &ctx->values, ctx->gen );
 		ctx->values_member_of = 1;
 	}
 	return ctx->member_of_rc;

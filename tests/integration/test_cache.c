@@ -423,6 +423,139 @@ START_TEST(overrides_lists_follow_the_entries_they_name)
 }
 END_TEST
 
+/* ---- reverse lookups through cached lists ----------------------------------------------------
+ *
+ * (member=U), dmgMemberOf of U and compare read a dynamic group's list cached for the
+ * requester instead of testing the group's rule.  Every write that changes whom a group
+ * stands for through its overrides or a nested group must show in the next reverse lookup,
+ * with no forward read in between; an identity without cached lists (anonymous) tests the
+ * rules and must agree. */
+
+#define RV_FIN   "cn=rv-fin," GROUPS
+#define RV_FIN2  "cn=rv-fin2," GROUPS
+#define RV_NEST  "cn=rv-nest," GROUPS
+#define RV_SALES "cn=rv-sales," GROUPS
+#define KATE     "uid=kate,ou=Finance," DMG_SUFFIX
+#define KATE_S   "uid=kate,ou=Sales," DMG_SUFFIX
+
+/* The rv- groups' lists cached for the MTA */
+static void rv_warm(LDAP *mta, const char *fin)
+{
+    free(members_of(mta, fin));
+    free(members_of(mta, "rv-nest"));
+    free(members_of(mta, "rv-sales"));
+}
+
+/* The groups of dn (DNs, "
+"-separated, any order) by each reverse lookup, as ld sees them */
+static void rv_assert_groups(LDAP *ld, const char *dn, const char *fin_dn, const char *expected)
+{
+    const char *groups[] = { fin_dn, RV_NEST, RV_SALES };
+    char *member_of = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberOf");
+    size_t len = strlen(member_of) + 3;
+    char *lines = malloc(len);
+    const char *want = dmg_fmt("\n%s\n", expected);
+
+    ck_assert_ptr_nonnull(lines);
+    snprintf(lines, len, "\n%s\n", member_of);
+
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, dmg_fmt("(&(cn=rv-*)(member=%s))", dn),
+                   expected);
+    for (int i = 0; i < 3; i++) {
+        const char *line = dmg_fmt("\n%s\n", groups[i]);
+        int in = strstr(want, line) != NULL;
+
+        ck_assert_msg((strstr(lines, line) != NULL) == in, "dmgMemberOf of %s: %s %s", dn,
+                      in ? "lacks" : "has", groups[i]);
+        DMG_ASSERT_RC(dmg_compare(ld, groups[i], "member", dn),
+                      in ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE);
+    }
+    free(lines);
+    free(member_of);
+}
+
+/* Warms the MTA's lists, makes one write, then checks the groups of dn as the MTA (from the
+ * cached lists, the first read after the write) and as anonymous (by the rules) */
+#define RV_WRITE_THEN(write, dn, fin_dn, expected) \
+    do { \
+        rv_warm(mta, "rv-fin"); \
+        DMG_EXPECT_OK((write), #write); \
+        rv_assert_groups(mta, (dn), (fin_dn), (expected)); \
+        rv_assert_groups(anon, (dn), (fin_dn), (expected)); \
+    } while (0)
+
+START_TEST(reverse_lookups_read_cached_lists_and_see_every_write)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    stats before, after;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " RV_FIN "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: rv-fin\nmail: rv-fin@example.com\n"
+                                     "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
+                                     "dmgIncludeMember: " UMA "\n"
+                                     "dmgExcludeMember: " GINA "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " RV_NEST "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: rv-nest\nmail: rv-nest@example.com\n"
+                                     "dmgIncludeMember: " RV_FIN "\n"),
+                  LDAP_SUCCESS);
+    add_group(root, "rv-sales", "ou=Sales," DMG_SUFFIX, NULL);
+
+    /* the lists answer: hits, and no list computed */
+    rv_warm(mta, "rv-fin");
+    before = stats_now(root);
+    rv_assert_groups(mta, UMA, RV_FIN, RV_FIN "\n" RV_NEST "\n" RV_SALES);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses, before.misses);
+    ck_assert_uint_ge(after.hits - before.hits, 3);
+    rv_assert_groups(mta, GINA, RV_FIN, "");
+    rv_assert_groups(mta, KATE, RV_FIN, RV_FIN "\n" RV_NEST);
+
+    /* a write concerning neither group: the outer group's list goes (it names a group), the
+     * nested group's stays and answers inside the outer group's test */
+    RV_WRITE_THEN(dmg_modify(root, MTA, "replace: description\ndescription: rv\n"),
+                  KATE, RV_FIN, RV_FIN "\n" RV_NEST);
+
+    /* include and exclude edits of the nested group */
+    RV_WRITE_THEN(dmg_modify(root, RV_FIN, "add: dmgIncludeMember\n"
+                                           "dmgIncludeMember: " ALICE "\n"),
+                  ALICE, RV_FIN, RV_FIN "\n" RV_NEST);
+    RV_WRITE_THEN(dmg_modify(root, RV_FIN, "delete: dmgIncludeMember\n"
+                                           "dmgIncludeMember: " ALICE "\n"),
+                  ALICE, RV_FIN, "");
+    RV_WRITE_THEN(dmg_modify(root, RV_FIN, "add: dmgExcludeMember\n"
+                                           "dmgExcludeMember: " KATE "\n"),
+                  KATE, RV_FIN, "");
+    RV_WRITE_THEN(dmg_modify(root, RV_FIN, "delete: dmgExcludeMember\n"
+                                           "dmgExcludeMember: " KATE "\n"),
+                  KATE, RV_FIN, RV_FIN "\n" RV_NEST);
+    /* the outer group's own exclude naming the nested group: excluded wins */
+    RV_WRITE_THEN(dmg_modify(root, RV_NEST, "add: dmgExcludeMember\n"
+                                            "dmgExcludeMember: " RV_FIN "\n"),
+                  KATE, RV_FIN, RV_FIN);
+    RV_WRITE_THEN(dmg_modify(root, RV_NEST, "delete: dmgExcludeMember\n"
+                                            "dmgExcludeMember: " RV_FIN "\n"),
+                  KATE, RV_FIN, RV_FIN "\n" RV_NEST);
+
+    /* a department member of the nested group moves out of its department, and back */
+    RV_WRITE_THEN(dmg_rename(root, KATE, "uid=kate", "ou=Sales," DMG_SUFFIX, 1),
+                  KATE_S, RV_FIN, RV_SALES);
+    RV_WRITE_THEN(dmg_rename(root, KATE_S, "uid=kate", "ou=Finance," DMG_SUFFIX, 1),
+                  KATE, RV_FIN, RV_FIN "\n" RV_NEST);
+
+    /* the nested group renamed: the outer group follows it */
+    RV_WRITE_THEN(dmg_rename(root, RV_FIN, "cn=rv-fin2", NULL, 1),
+                  UMA, RV_FIN2, RV_FIN2 "\n" RV_NEST "\n" RV_SALES);
+    rv_warm(mta, "rv-fin2");
+    rv_assert_groups(mta, KATE, RV_FIN2, RV_FIN2 "\n" RV_NEST);
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* A department's rename moves its subtree: groups naming an entry below it (rewritten by the
  * overlay) and groups above it show the new DNs at once */
 START_TEST(department_rename_is_followed_through_the_cache)
@@ -872,6 +1005,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, modify_of_unread_attributes_keeps_the_lists);
     tcase_add_test(tc, single_entry_writes_update_lists_in_place);
     tcase_add_test(tc, overrides_lists_follow_the_entries_they_name);
+    tcase_add_test(tc, reverse_lookups_read_cached_lists_and_see_every_write);
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);

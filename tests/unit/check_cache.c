@@ -67,6 +67,7 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_generation fault_dmg_cache_generation
 #define dmg_cache_invalidate fault_dmg_cache_invalidate
 #define dmg_cache_get fault_dmg_cache_get
+#define dmg_cache_probe fault_dmg_cache_probe
 #define dmg_cache_release fault_dmg_cache_release
 #define dmg_cache_put fault_dmg_cache_put
 #define dmg_cache_get_stats fault_dmg_cache_get_stats
@@ -83,6 +84,7 @@ void dmg_cache_set_limit(dmg_cache *c, unsigned long max_values);
 unsigned long dmg_cache_generation(dmg_cache *c);
 void dmg_cache_invalidate(dmg_cache *c);
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
+void *dmg_cache_probe(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
 void dmg_cache_release(dmg_cache *c, dmg_cache_entry *held);
 int dmg_cache_put(dmg_cache *c, const void *key, size_t keylen, unsigned long gen,
                   void *value, unsigned long nvalues, dmg_cache_entry **held);
@@ -242,6 +244,27 @@ START_TEST(test_get_other_key_misses)
     ck_assert_ptr_null(peek(c, K("A")));
     assert_stats(c, 1, 1, 0, 2, 0);
     dmg_cache_destroy(c);
+}
+END_TEST
+
+/* A probe finds what a get finds (a hit) but an absent key is no miss */
+START_TEST(test_probe_counts_hits_not_misses)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1);
+    dmg_cache_entry *held = (dmg_cache_entry *)&held;
+
+    ck_assert_int_eq(put(c, K("a"), &a, 1), 1);
+    ck_assert_ptr_null(dmg_cache_probe(c, K("b"), &held));
+    ck_assert_ptr_null(held);
+    assert_stats(c, 1, 1, 0, 0, 0);
+    ck_assert_ptr_eq(dmg_cache_probe(c, K("a"), &held), &a);
+    ck_assert_ptr_nonnull(held);
+    assert_stats(c, 1, 1, 1, 0, 0);
+    dmg_cache_release(c, held);
+    ck_assert_uint_eq(a.frees, 0);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 1);
 }
 END_TEST
 
@@ -2059,6 +2082,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_get_miss_clears_held);
     tcase_add_test(tc, test_put_then_get_returns_same_pointer);
     tcase_add_test(tc, test_get_other_key_misses);
+    tcase_add_test(tc, test_probe_counts_hits_not_misses);
     tcase_add_test(tc, test_release_null_is_noop);
     tcase_add_test(tc, test_put_with_held_gives_reference);
     tcase_add_test(tc, test_destroy_frees_each_value_once);
