@@ -344,8 +344,10 @@ dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 	dmg_op_as_root( op, &root );
 	/* the rootdn's roles too: hidden groups nested in this one stand for their members */
 	dmg_who_begin( &root, on, &who );
-	dmg_rule_from_entry( &root, on, group, &r );
-	yes = dmg_rule_has_member( &root, on, &r, u );
+	/* an ACL clause has no error to give: a rule whose references could not be looked up
+	 * (logged there) selects nobody, so the clause grants nothing */
+	if ( dmg_rule_from_entry( &root, on, group, &r ) == LDAP_SUCCESS )
+		yes = dmg_rule_has_member( &root, on, &r, u );
 	dmg_rule_free( &root, &r );
 	dmg_who_end( &root, &who );
 	dmg_entry_release( op, on, u );

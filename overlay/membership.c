@@ -1416,33 +1416,41 @@ dmg_candidates_free( dmg_candidates *c )
 	memset( c, 0, sizeof( *c ) );
 }
 
-/* Is candidate group g one of e's groups, as op sees it?  A dynamic group's list cached for
- * op's identity answers without a test, and so do, inside a test, the cached lists of the
- * groups it names that name no group themselves. */
+/* Is candidate group g one of e's groups, as op sees it (*yes)?  A dynamic group's list
+ * cached for op's identity answers without a test, and so do, inside a test, the cached lists
+ * of the groups it names that name no group themselves.  LDAP_OTHER when the group's own
+ * references could not be looked up: the caller's answer would be partial. */
 static int
-dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned long gen )
+dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned long gen,
+	int *yes )
 {
 	dmg_memo memo = { NULL, 0, 0, 1, gen };
 	dmg_rule r;
 	dmg_why why;
-	int yes;
+	int rc;
 
+	*yes = 0;
 	if ( !dmg_named_group_readable( op, on, g ) )
-		return 0;
-	if ( dmg_entry_is_group( g ) && dmg_group_cached_has( op, on, g, gen, &e->e_nname, &yes ) )
-		return yes;
+		return LDAP_SUCCESS;
+	if ( dmg_entry_is_group( g ) && dmg_group_cached_has( op, on, g, gen, &e->e_nname, yes ) )
+		return LDAP_SUCCESS;
 	if ( dmg_named_kind_of( g ) == DMG_NAMED_STATIC ) {
 		dmg_path top = { &g->e_nname, NULL, &memo };
 
-		yes = dmg_static_has( op, on, g, e, &top );
+		*yes = dmg_static_has( op, on, g, e, &top );
 		dmg_memo_free( &memo );
-		return yes;
+		return LDAP_SUCCESS;
 	}
-	dmg_rule_from_entry( op, on, g, &r );
-	dmg_rule_why_memo( op, on, &r, e, &why, &memo );
-	dmg_why_free( op, &why );
+	rc = dmg_rule_from_entry( op, on, g, &r );
+	if ( rc == LDAP_SUCCESS ) {
+		dmg_rule_why_memo( op, on, &r, e, &why, &memo );
+		dmg_why_free( op, &why );
+		/* why.unknown: a named group that could not be read excludes; that verdict is
+		 * the group's, not a failure of this test */
+		*yes = why.member;
+	}
 	dmg_rule_free( op, &r );
-	return why.member;
+	return rc;
 }
 
 /* A reverse lookup, level by level: first the groups whose rule may select e or that name e
@@ -1456,14 +1464,16 @@ typedef struct dmg_reverse {
 	unsigned long gen;	/* the operation's cache generation */
 } dmg_reverse;
 
-static void
+static int
 dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reverse *rv )
 {
+	int yes, rc;
+
 	if ( dmg_bvarray_has_dn( rv->seen, &g->e_nname ) )
-		return;
+		return LDAP_SUCCESS;
 	dmg_bvarray_add_copy( &rv->seen, &g->e_nname, op->o_tmpmemctx );
-	if ( !dmg_group_has( op, on, g, e, rv->gen ) )
-		return;
+	if ( ( rc = dmg_group_has( op, on, g, e, rv->gen, &yes ) ) != LDAP_SUCCESS || !yes )
+		return rc;
 	if ( dmg_entry_is_group( g ) ) {
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
 		dmg_bvarray_add_copy( &rv->dns, &g->e_name, op->o_tmpmemctx );
@@ -1471,6 +1481,7 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 	dmg_level_add_naming( op, &rv->next, g );
 	if ( rv->cand )
 		dmg_filter_or_add_ref( op, rv->cand, dmg_ad.include_member, &g->e_nname, g );
+	return LDAP_SUCCESS;
 }
 
 /* With group visibility: the groups that have e as the rootdn sees them, less those whose
@@ -1542,7 +1553,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 		rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
 		filter_free_x( op, f, 1 );
 		for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ )
-			dmg_reverse_test( op, on, e, c.g[i], &rv );
+			rc = dmg_reverse_test( op, on, e, c.g[i], &rv );
 		dmg_candidates_free( &c );
 		f = rv.next.dyn ? dmg_level_filter( op, &rv.next ) : NULL;
 	}

@@ -327,6 +327,7 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 {
 	dmg_info *di = ctx->on->on_bi.bi_private;
 	Entry *g = NULL;
+	int rc;
 
 	if ( ( g = dmg_entry_get( op, ctx->on, &f->f_av_value ) ) == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
@@ -337,7 +338,11 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	dmg_entry_release( op, ctx->on, g );
 	if ( n->group == NULL )
 		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
-	dmg_rule_from_entry( op, ctx->on, n->group, &n->rule );
+	if ( ( rc = dmg_rule_from_entry( op, ctx->on, n->group, &n->rule ) ) != LDAP_SUCCESS ) {
+		/* the rule selects nobody: its groups would be missing from the result */
+		dmg_search_fail( op, ctx, rc, NULL );
+		return dmg_filter_result( op, LDAP_COMPARE_FALSE );
+	}
 	/* the backend's answer must not depend on conditions the requester may not read: which
 	 * entries the widened filter selects shows in paging; included entries need not meet
 	 * them, nor, with group visibility, conditions the requester may not search */

@@ -846,6 +846,19 @@ START_TEST(explanation_fails_closed)
     DMG_ASSERT_RC(res, LDAP_OTHER);
     DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the values of \"cn=expl," GROUPS
                              "\" (Other (e.g., implementation specific) error)");
+
+    /* reverse lookups: never a list without the group that could not be tested */
+    res = dmg_search(r, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(member=uid=p," PEOPLE ")",
+                     NULL, NULL, NULL);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dynmailgroup: could not evaluate the search filter "
+                             "(Other (e.g., implementation specific) error)");
+    static const char *const member_of[] = { "dmgMemberOf", NULL };
+    res = dmg_search(r, "uid=p," PEOPLE, LDAP_SCOPE_BASE, "(objectClass=*)", member_of, NULL,
+                     NULL);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dynmailgroup: could not compute the values of \"uid=p," PEOPLE
+                             "\" (Other (e.g., implementation specific) error)");
     dmg_disconnect(r);
     free(people);
     ck_assert_int_eq(dmg_server_stop(s), 0);
