@@ -4,7 +4,8 @@
  * holds one concern; this header is the map:
  *
  *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch, the overlay's
- *                   place among the other overlays, conditions logged once
+ *                   place among the other overlays, conditions logged once, the stack's
+ *                   slots no hook sees (transaction commit, hasSubordinates of a compare)
  *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
@@ -556,6 +557,10 @@ int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e
  * only when e has a hidden group the requester may not see as child and no other child (so
  * also 1 for an entry without children); the lookup's failure is returned. */
 int dmg_has_shown_child( Operation *op, slap_overinst *on, Entry *e, int *yes );
+/* search.c: *hs, the backend's hasSubordinates of e (LDAP_COMPARE_TRUE or FALSE), made FALSE
+ * when e's only children are hidden groups op's requester may not see; the lookup's failure
+ * is returned */
+int dmg_subordinates_shown( Operation *op, slap_overinst *on, Entry *e, int *hs );
 /* search.c: refuses (unwillingToPerform, sent) an assertion control that names a computed
  * attribute of the target; 1 when refused */
 int dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on );

@@ -575,19 +575,31 @@ dmg_has_shown_child( Operation *op, slap_overinst *on, Entry *e, int *yes )
 	return rc;
 }
 
-/* hasSubordinates of e as the backend answers it (without ACLs, as back-mdb does) */
-static int
-dmg_backend_has_subordinates( Operation *op, Entry *e, int *yes )
+int
+dmg_subordinates_shown( Operation *op, slap_overinst *on, Entry *e, int *hs )
 {
-	Operation o = *op;
-	int hs = LDAP_COMPARE_FALSE, rc = LDAP_SUCCESS;
+	int shown = 1, rc = LDAP_SUCCESS;
 
-	/* the backend's own function: through a hook's op->o_bd it would be this overlay's */
-	o.o_bd = dmg_real_db( op );
-	if ( o.o_bd->be_has_subordinates )
-		rc = o.o_bd->be_has_subordinates( &o, e, &hs );
-	*yes = hs == LDAP_COMPARE_TRUE;
+	if ( *hs == LDAP_COMPARE_TRUE && !dmg_sees_every_group( op, on ) )
+		rc = dmg_has_shown_child( op, on, e, &shown );
+	if ( rc == LDAP_SUCCESS && !shown )
+		*hs = LDAP_COMPARE_FALSE;
 	return rc;
+}
+
+/* hasSubordinates of e as back-mdb answers it (without ACLs), LDAP_COMPARE_TRUE or FALSE */
+static int
+dmg_backend_has_subordinates( Operation *op, slap_overinst *on, Entry *e, int *hs )
+{
+	BI_has_subordinates *backend = on->on_info->oi_orig->bi_has_subordinates;
+	Operation o = *op;
+
+	/* the backend's own function, not the stack's (dynmailgroup.c takes its slot) */
+	*hs = LDAP_COMPARE_FALSE;
+	if ( backend == NULL )
+		return LDAP_SUCCESS;
+	o.o_bd = dmg_real_db( op );
+	return backend( &o, e, hs );
 }
 
 /* back-mdb generates hasSubordinates before this overlay's callback sees the entry, counting
@@ -668,9 +680,9 @@ dmg_entry_has_subordinates( Operation *op, dmg_search_ctx *ctx, Entry *e )
 	if ( ctx->values_hs )
 		return ctx->hs_rc;
 	ctx->values_hs = 1;
-	ctx->hs_rc = dmg_backend_has_subordinates( op, e, &ctx->hs );
-	if ( ctx->hs_rc == LDAP_SUCCESS && ctx->hs )
-		ctx->hs_rc = dmg_has_shown_child( op, ctx->on, e, &ctx->hs );
+	ctx->hs_rc = dmg_backend_has_subordinates( op, ctx->on, e, &ctx->hs );
+	if ( ctx->hs_rc == LDAP_SUCCESS )
+		ctx->hs_rc = dmg_subordinates_shown( op, ctx->on, e, &ctx->hs );
 	return ctx->hs_rc;
 }
 
@@ -750,7 +762,8 @@ dmg_eval_has_subordinates( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry 
 		dmg_search_fail( op, ctx, rc, &e->e_name );
 		return SLAPD_COMPARE_UNDEFINED;
 	}
-	return bvmatch( &f->f_av_value, ctx->hs ? &slap_true_bv : &slap_false_bv )
+	return bvmatch( &f->f_av_value,
+			ctx->hs == LDAP_COMPARE_TRUE ? &slap_true_bv : &slap_false_bv )
 		? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 }
 

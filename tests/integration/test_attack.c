@@ -439,6 +439,41 @@ START_TEST(container_delete_refused_as_not_allowed)
 }
 END_TEST
 
+/* slapd answers a compare of hasSubordinates itself, from the backend's count of children:
+ *   ldapcompare -x ou=att-hs4,ou=Groups,... hasSubordinates:TRUE -> TRUE (att-hs2: FALSE) */
+START_TEST(has_subordinates_compare_ignores_hidden_groups)
+{
+    ensure_fixtures(srv);
+    dmg_ensure_entries_ext(srv, hs_boxes, N_ROWS(hs_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    const char *has = hs_requesters[_i].has;
+    LDAP *ld = dmg_connect_as(srv, hs_requesters[_i].dn);
+    for (int b = 0; b < 4; b++) {
+        const char *box = dmg_fmt("ou=att-hs%d," GROUPS, b + 1);
+        dmg_result t = dmg_compare(ld, box, "hasSubordinates", "TRUE");
+        dmg_result f = dmg_compare(ld, box, "hasSubordinates", "FALSE");
+        ck_assert_msg(t.rc == (has[b] == '1' ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE)
+                          && f.rc == (has[b] == '1' ? LDAP_COMPARE_FALSE : LDAP_COMPARE_TRUE),
+                      "%s: compare %s hasSubordinates: TRUE %d, FALSE %d",
+                      hs_requesters[_i].label, box, t.rc, f.rc);
+    }
+    /* the hidden group itself (heidi is its applicant) is not there for those who may not
+     * see it: noSuchObject, as for its other attributes.  slapd answers this compare for an
+     * entry that does not exist with success (0), an answer no backend or overlay can give
+     * for one that does: the known difference the man page states. */
+    dmg_result there = dmg_compare(ld, HIDDEN, "hasSubordinates", "FALSE");
+    dmg_result absent = dmg_compare(ld, NOGROUP, "hasSubordinates", "FALSE");
+    dmg_disconnect(ld);
+    if (has[0] == '1') {
+        DMG_ASSERT_RC(there, LDAP_COMPARE_TRUE);
+    } else {
+        DMG_ASSERT_RC(there, LDAP_NO_SUCH_OBJECT);
+        DMG_ASSERT_STR(there.matched, "");
+        DMG_ASSERT_STR(there.diag, "");
+        DMG_ASSERT_RC(absent, LDAP_SUCCESS);
+    }
+}
+END_TEST
+
 /* The assertion control is tested by the backend, which counts hidden groups in
  * hasSubordinates: an assertion on it is refused to those who may not see every group, for a
  * container with a hidden group as for an empty one; the rootdn's is tested. */
@@ -1431,6 +1466,8 @@ static Suite *attack_suite(void)
     tcase_add_loop_test(tc, container_delete_ignores_hidden_groups, 0, N_ROWS(curious));
     tcase_add_test(tc, container_delete_refused_as_not_allowed);
     tcase_add_test(tc, has_subordinates_assertion_refused);
+    tcase_add_loop_test(tc, has_subordinates_compare_ignores_hidden_groups, 0,
+                        N_ROWS(hs_requesters));
     tcase_add_test(tc, visible_group_vanishes_without_search_on_show_in_contacts);
     tcase_add_test(tc, hidden_group_vanishes_for_its_auditor);
     tcase_add_loop_test(tc, hidden_group_base_is_no_such_object, 0, N_ROWS(curious));
