@@ -557,7 +557,8 @@ dmg_has_subordinates( Operation *op, Entry *e, int *hs )
 	dmg_who who;
 	int rc = oi->oi_orig->bi_has_subordinates( op, e, hs );
 
-	if ( rc != LDAP_SUCCESS )
+	/* no group before the schema is resolved (db_open) */
+	if ( rc != LDAP_SUCCESS || dmg_ad.oc_group == NULL )
 		return rc;
 	dmg_who_begin( op, on, &who );
 	if ( dmg_entry_is_group( e ) && !dmg_group_visible( op, on, e ) )
