@@ -21,11 +21,16 @@
  *     back-mdb ends a page before the callbacks see the entry that ends it: for paged
  *     searches the backend's filter is also ANDed with a visibility clause
  *     (dmg_filter_visible), which the backend evaluates with the requester's search rights.
+ *  4. back-mdb's hasSubordinates counts hidden groups.  For requesters who may not see every
+ *     group, the value sent is recomputed (dmg_fix_has_subordinates), and an assertion on it
+ *     is one more assertion the overlay evaluates (1. and 2.): (hasSubordinates=TRUE) is
+ *     handed to the backend as it is, (hasSubordinates=FALSE) becomes TRUE, and each entry is
+ *     tested on the value without the hidden groups (dmg_has_shown_child).
  *
  * A failed lookup ends the search with an error; the entry it concerns is not sent.  Stored
  * values of computed attributes are never returned.  Searches with ManageDsaIT see entries as
- * stored (hidden groups stay hidden); replication (sync) searches and the overlay's own
- * internal searches see everything as stored.
+ * stored (hidden groups stay hidden, also in hasSubordinates); replication (sync) searches and
+ * the overlay's own internal searches see everything as stored.
  */
 #include "dmg.h"
 
