@@ -546,9 +546,10 @@ dmg_instance( slap_overinfo *oi )
 /* slapd answers a compare of hasSubordinates itself (compare.c), from the database's
  * bi_has_subordinates, called through the BackendInfo of the overlay stack as bi_op_txn is:
  * the overlay takes that slot, so that the answer leaves out the hidden groups the requester
- * may not see, and a hidden group is not there for them (noSuchObject, as for an entry that
- * does not exist).  The backend calls its own function for its search filters and the values
- * it sends, which search.c corrects. */
+ * may not see, and a hidden group is not there for them (noSuchObject, as their other
+ * compares of it answer; slapd answers success for a DN that holds no entry, which no
+ * BackendInfo can give for one that does: the man page says so).  The backend calls its own
+ * function for its search filters and the values it sends, which search.c corrects. */
 static int
 dmg_has_subordinates( Operation *op, Entry *e, int *hs )
 {
