@@ -28,7 +28,8 @@
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
- *                   what refusals may name, the write-guard lock, applicant
+ *                   what refusals may name (and deletes of entries whose only children
+ *                   are hidden groups), the write-guard lock, applicant
  *   references.c    entries groups name (departments, overrides, roles): their entryUUIDs
  *                   kept with the DN values (written by the guard in the same write, read
  *                   for membership and roles), current DNs presented on read, dangling
