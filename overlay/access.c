@@ -186,14 +186,20 @@ dmg_entry_names( Entry *e, AttributeDescription *ad, struct berval *ndn )
 }
 
 int
-dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
+dmg_sees_every_group( Operation *op, slap_overinst *on )
 {
 	dmg_who who;
 
+	dmg_who_get( op, on, &who );
+	return who.root || who.postmaster || who.privileged;
+}
+
+int
+dmg_group_visible( Operation *op, slap_overinst *on, Entry *group )
+{
 	if ( dmg_entry_bool( group, dmg_ad.show_in_contacts, 1 ) )
 		return 1;
-	dmg_who_get( op, on, &who );
-	if ( who.root || who.postmaster || who.privileged )
+	if ( dmg_sees_every_group( op, on ) )
 		return 1;
 	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return 0;

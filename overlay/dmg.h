@@ -4,7 +4,8 @@
  * holds one concern; this header is the map:
  *
  *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch, the overlay's
- *                   place among the other overlays, conditions logged once
+ *                   place among the other overlays, conditions logged once, the stack's
+ *                   slots no hook sees (transaction commit, hasSubordinates of a compare)
  *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
  *                   copies, the write grant, what the backend would refuse, a lock held
  *                   until a write's result) and the slapd internals they rely on
@@ -21,11 +22,14 @@
  *                   tags: a write drops only the lists of the groups it concerns, keeps those
  *                   that read none of the attributes it changed, or replaces them by updates)
  *   monitor.c       the cache's statistics under cn=monitor
- *   search.c        search hook: filter rewriting for computed attributes, response callback
+ *   search.c        search hook: filter rewriting for computed attributes (and hasSubordinates
+ *                   without hidden groups), response callback; the children a requester may
+ *                   learn of
  *   compare.c       compare hook on computed attributes
  *   guard.c         write guard: validation of group entries (conditions screened before
  *                   slapd parses them), roles and who may write, what the grant covers,
- *                   what refusals may name, the write-guard lock, applicant
+ *                   what refusals may name (and deletes of entries whose only children
+ *                   are hidden groups), the write-guard lock, applicant
  *   references.c    entries groups name (departments, overrides, roles): their entryUUIDs
  *                   kept with the DN values (written by the guard in the same write, read
  *                   for membership and roles), current DNs presented on read, dangling
@@ -493,6 +497,8 @@ int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr
 int dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on );
 /* Is the group entry visible to op (dmgShowInContacts FALSE hides it from most) */
 int dmg_group_visible( Operation *op, slap_overinst *on, Entry *group );
+/* Does op's requester see every group (rootdn, postmasters, privileged identities)? */
+int dmg_sees_every_group( Operation *op, slap_overinst *on );
 int dmg_is_root( Operation *op, slap_overinst *on );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
@@ -559,6 +565,14 @@ int dmg_preview_group( Operation *op, SlapReply *rs, slap_overinst *on, Entry *b
 int dmg_decision_attrs( Operation *op, slap_overinst *on, Entry *group, Entry *e,
 	struct berval *sender, int want_decision, int want_auditor_mail );
 
+/* search.c: has e a child op's requester may learn of, hidden groups left out?  *yes is 0
+ * only when e has a hidden group the requester may not see as child and no other child (so
+ * also 1 for an entry without children); the lookup's failure is returned. */
+int dmg_has_shown_child( Operation *op, slap_overinst *on, Entry *e, int *yes );
+/* search.c: *hs, the backend's hasSubordinates of e (LDAP_COMPARE_TRUE or FALSE), made FALSE
+ * when e's only children are hidden groups op's requester may not see; the lookup's failure
+ * is returned */
+int dmg_subordinates_shown( Operation *op, slap_overinst *on, Entry *e, int *hs );
 /* search.c: refuses (unwillingToPerform, sent) an assertion control that names a computed
  * attribute of the target; 1 when refused */
 int dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on );

@@ -8,6 +8,7 @@
 static slap_overinst dmg_overlay;
 
 static BI_op_txn dmg_op_txn;
+static BI_has_subordinates dmg_has_subordinates;
 
 /* ---- the overlay's place in the stack --------------------------------------------------------- */
 
@@ -165,6 +166,9 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	/* the commit of an LDAP transaction passes through no other hook: see dmg_op_txn */
 	if ( on->on_info->oi_orig->bi_op_txn )
 		on->on_info->oi_bi.bi_op_txn = dmg_op_txn;
+	/* a compare of hasSubordinates passes through no hook: see dmg_has_subordinates */
+	if ( on->on_info->oi_orig->bi_has_subordinates )
+		on->on_info->oi_bi.bi_has_subordinates = dmg_has_subordinates;
 	return 0;
 }
 
@@ -205,6 +209,8 @@ dmg_db_destroy( BackendDB *be, ConfigReply *cr )
 	(void)cr;
 	if ( on->on_info->oi_bi.bi_op_txn == dmg_op_txn )
 		on->on_info->oi_bi.bi_op_txn = on->on_info->oi_orig->bi_op_txn;
+	if ( on->on_info->oi_bi.bi_has_subordinates == dmg_has_subordinates )
+		on->on_info->oi_bi.bi_has_subordinates = on->on_info->oi_orig->bi_has_subordinates;
 	if ( di ) {
 		ldap_pvt_thread_mutex_destroy( &di->write_lock );
 		ldap_pvt_thread_mutex_destroy( &di->acl_lock );
@@ -521,6 +527,46 @@ dmg_op_txn( Operation *op, int txnop, OpExtra **ptr )
 	rc = oi->oi_orig->bi_op_txn( op, txnop, ptr );
 	if ( commit )
 		dmg_txn_commit_flight( oi, -1, rc == 0 );
+	return rc;
+}
+
+/* ---- hasSubordinates ---------------------------------------------------------------------------- */
+
+/* The dynmailgroup instance of a stack (one per database: SLAPO_BFLAG_SINGLE) */
+static slap_overinst *
+dmg_instance( slap_overinfo *oi )
+{
+	slap_overinst *on;
+
+	for ( on = oi->oi_list; on->on_bi.bi_db_init != dmg_db_init; on = on->on_next )
+		;
+	return on;
+}
+
+/* slapd answers a compare of hasSubordinates itself (compare.c), from the database's
+ * bi_has_subordinates, called through the BackendInfo of the overlay stack as bi_op_txn is:
+ * the overlay takes that slot, so that the answer leaves out the hidden groups the requester
+ * may not see, and a hidden group is not there for them (noSuchObject, as their other
+ * compares of it answer; slapd answers success for a DN that holds no entry, which no
+ * BackendInfo can give for one that does: the man page says so).  The backend calls its own
+ * function for its search filters and the values it sends, which search.c corrects. */
+static int
+dmg_has_subordinates( Operation *op, Entry *e, int *hs )
+{
+	slap_overinfo *oi = op->o_bd->bd_info->bi_private;
+	slap_overinst *on = dmg_instance( oi );
+	dmg_who who;
+	int rc = oi->oi_orig->bi_has_subordinates( op, e, hs );
+
+	/* no group before the schema is resolved (db_open) */
+	if ( rc != LDAP_SUCCESS || dmg_ad.oc_group == NULL )
+		return rc;
+	dmg_who_begin( op, on, &who );
+	if ( dmg_entry_is_group( e ) && !dmg_group_visible( op, on, e ) )
+		rc = LDAP_NO_SUCH_OBJECT;
+	else
+		rc = dmg_subordinates_shown( op, on, e, hs );
+	dmg_who_end( op, &who );
 	return rc;
 }
 

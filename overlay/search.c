@@ -21,11 +21,16 @@
  *     back-mdb ends a page before the callbacks see the entry that ends it: for paged
  *     searches the backend's filter is also ANDed with a visibility clause
  *     (dmg_filter_visible), which the backend evaluates with the requester's search rights.
+ *  4. back-mdb's hasSubordinates counts hidden groups.  For requesters who may not see every
+ *     group, the value sent is recomputed (dmg_fix_has_subordinates), and an assertion on it
+ *     is one more assertion the overlay evaluates (1. and 2.): (hasSubordinates=TRUE) is
+ *     handed to the backend as it is, (hasSubordinates=FALSE) becomes TRUE, and each entry is
+ *     tested on the value without the hidden groups (dmg_has_shown_child).
  *
  * A failed lookup ends the search with an error; the entry it concerns is not sent.  Stored
  * values of computed attributes are never returned.  Searches with ManageDsaIT see entries as
- * stored (hidden groups stay hidden); replication (sync) searches and the overlay's own
- * internal searches see everything as stored.
+ * stored (hidden groups stay hidden, also in hasSubordinates); replication (sync) searches and
+ * the overlay's own internal searches see everything as stored.
  */
 #include "dmg.h"
 
@@ -37,7 +42,8 @@ typedef enum dmg_node_kind {
 	DMG_NODE_TRUE,		/* (dmgSender=...), (dmgExplainMember=...): always true */
 	DMG_NODE_GROUP_SET,	/* exact set of dynamic groups that satisfy it */
 	DMG_NODE_MEMBER_OF,	/* (dmgMemberOf=G): G's rule */
-	DMG_NODE_COMPUTE	/* evaluated on the computed values */
+	DMG_NODE_COMPUTE,	/* evaluated on the computed values */
+	DMG_NODE_HAS_SUBORDINATES	/* hasSubordinates without the hidden groups */
 } dmg_node_kind;
 
 /* The original filter as the exact evaluation walks it: built once with the widened filter,
@@ -68,6 +74,7 @@ typedef struct dmg_search_ctx {
 	int want_references;	/* reference attributes, presented as they are now */
 	int slimit;		/* the requester's size limit, applied to the exact answer ... */
 	int own_slimit;		/* ... by the overlay (widened filter, hidden groups dropped) */
+	int hide;		/* the requester may not see every group */
 	int rc;			/* the first failure: the search ends with it */
 	char *err_text;
 	int stored_only;	/* ManageDsaIT: nothing computed, only visibility applies */
@@ -79,6 +86,7 @@ typedef struct dmg_search_ctx {
 	/* ... and its computed values for the exact evaluation */
 	Entry values;
 	int values_members, values_member_of, member_of_rc, values_dangling, dangling_rc;
+	int values_hs, hs_rc, hs;
 	dmg_who who;		/* the requester's roles, on op->o_extra until the cleanup */
 } dmg_search_ctx;
 
@@ -143,21 +151,45 @@ dmg_is_stored_computed( AttributeDescription *ad, int is_group )
 	return dmg_ad_is_computed( ad );
 }
 
+/* Does an assertion of filter f (AND, OR and NOT walked) satisfy leaf? */
 static int
-dmg_filter_has_computed( Filter *f )
+dmg_filter_any( Filter *f, int ( *leaf )( Filter *f, void *arg ), void *arg )
 {
 	switch ( f->f_choice ) {
 	case LDAP_FILTER_AND:
 	case LDAP_FILTER_OR:
 		for ( f = f->f_list; f; f = f->f_next ) {
-			if ( dmg_filter_has_computed( f ) )
+			if ( dmg_filter_any( f, leaf, arg ) )
 				return 1;
 		}
 		return 0;
 	case LDAP_FILTER_NOT:
-		return dmg_filter_has_computed( f->f_not );
+		return dmg_filter_any( f->f_not, leaf, arg );
 	}
-	return dmg_filter_is_computed_leaf( f );
+	return leaf( f, arg );
+}
+
+/* An assertion the backend answers from hasSubordinates, which counts every child, hidden
+ * groups included: equality and approximate (slapd answers the other forms without looking
+ * at children) */
+static int
+dmg_filter_is_has_subordinates( Filter *f, void *arg )
+{
+	(void)arg;
+	return ( f->f_choice == LDAP_FILTER_EQUALITY || f->f_choice == LDAP_FILTER_APPROX )
+		&& f->f_av_desc == slap_schema.si_ad_hasSubordinates;
+}
+
+/* An assertion the backend cannot answer exactly (arg: the search's dmg_search_ctx): on a
+ * computed attribute (but as stored with ManageDsaIT), or on hasSubordinates for a requester
+ * who may not see every group */
+static int
+dmg_filter_is_evaluated_leaf( Filter *f, void *arg )
+{
+	dmg_search_ctx *ctx = arg;
+
+	return ( !ctx->stored_only && dmg_filter_is_computed_leaf( f ) )
+		|| ( ctx->hide && dmg_filter_is_has_subordinates( f, NULL ) );
 }
 
 static Filter *
@@ -352,12 +384,26 @@ dmg_broaden_member_of_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_nod
 	return filter_dup( n->rule.filter, op->o_tmpmemctx );
 }
 
+/* (hasSubordinates=TRUE) without the hidden groups implies it with them: the backend keeps
+ * it.  Another value may hold without them where it does not with them: every entry. */
+static Filter *
+dmg_broaden_has_subordinates( Operation *op, Filter *f )
+{
+	if ( bvmatch( &f->f_av_value, &slap_true_bv ) )
+		return filter_dup( f, op->o_tmpmemctx );
+	return dmg_filter_result( op, LDAP_COMPARE_TRUE );
+}
+
 static Filter *
 dmg_broaden_leaf( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 {
 	AttributeDescription *ad = dmg_filter_ad( f );
 	dmg_info *di = ctx->on->on_bi.bi_private;
 
+	if ( dmg_filter_is_has_subordinates( f, NULL ) ) {
+		*np = dmg_node_new( op, ctx, f, DMG_NODE_HAS_SUBORDINATES );
+		return dmg_broaden_has_subordinates( op, f );
+	}
 	if ( ad == dmg_ad.sender ) {
 		if ( f->f_choice == LDAP_FILTER_EQUALITY && !ctx->has_sender ) {
 			ctx->sender = f->f_av_value;
@@ -436,7 +482,7 @@ dmg_broaden( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 		}
 		break;
 	default:
-		if ( dmg_filter_is_computed_leaf( f ) )
+		if ( dmg_filter_is_evaluated_leaf( f, ctx ) )
 			return dmg_broaden_leaf( op, ctx, f, np );
 		n = NULL;
 		b = filter_dup( f, op->o_tmpmemctx );
@@ -451,12 +497,6 @@ dmg_broaden( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node **np )
 }
 
 /* ---- hidden groups ---------------------------------------------------------------------------- */
-
-static int
-dmg_sees_every_group( dmg_who *who )
-{
-	return who->root || who->postmaster || who->privileged;
-}
 
 /* Entries that are not groups, visible groups, and hidden groups op has a role in:
  *   (|(!(objectClass=dynamicMailGroup))(!(dmgShowInContacts=FALSE))
@@ -515,14 +555,14 @@ dmg_children_cb( Operation *op, SlapReply *rs )
 /* Sorts the children of e that match f, with the rootdn's rights: back-mdb's hasSubordinates
  * counts every child, whatever the ACLs. */
 static int
-dmg_children_sort( Operation *op, dmg_search_ctx *ctx, Entry *e, Filter *f, dmg_children *cc )
+dmg_children_sort( Operation *op, slap_overinst *on, Entry *e, Filter *f, dmg_children *cc )
 {
 	slap_callback cb = { 0 };
 	Operation root;
 	int rc;
 
 	cc->requester = op;
-	cc->on = ctx->on;
+	cc->on = on;
 	cb.sc_response = dmg_children_cb;
 	cb.sc_private = cc;
 	dmg_op_as_root( op, &root );
@@ -531,24 +571,50 @@ dmg_children_sort( Operation *op, dmg_search_ctx *ctx, Entry *e, Filter *f, dmg_
 	return rc;
 }
 
-/* Has e (which has children) a child op's requester may learn of, hidden groups left out?
- * The hidden children are looked for first (an indexed search): only a container that holds
+/* The hidden children are looked for first (an indexed search): only a container that holds
  * one has its other children looked for. */
-static int
-dmg_has_shown_child( Operation *op, dmg_search_ctx *ctx, Entry *e, int *yes )
+int
+dmg_has_shown_child( Operation *op, slap_overinst *on, Entry *e, int *yes )
 {
 	dmg_children hidden = { 0 }, shown = { 0 };
 	int rc;
 
 	*yes = 1;
-	rc = dmg_children_sort( op, ctx, e,
+	rc = dmg_children_sort( op, on, e,
 		str2filter_x( op, "(&(objectClass=dynamicMailGroup)(dmgShowInContacts=FALSE))" ),
 		&hidden );
 	if ( rc != LDAP_SUCCESS || hidden.hidden == 0 )
 		return rc;
-	rc = dmg_children_sort( op, ctx, e, dmg_filter_visible( op, ctx->on ), &shown );
+	rc = dmg_children_sort( op, on, e, dmg_filter_visible( op, on ), &shown );
 	*yes = shown.shown > 0;
 	return rc;
+}
+
+int
+dmg_subordinates_shown( Operation *op, slap_overinst *on, Entry *e, int *hs )
+{
+	int shown = 1, rc = LDAP_SUCCESS;
+
+	if ( *hs == LDAP_COMPARE_TRUE && !dmg_sees_every_group( op, on ) )
+		rc = dmg_has_shown_child( op, on, e, &shown );
+	if ( rc == LDAP_SUCCESS && !shown )
+		*hs = LDAP_COMPARE_FALSE;
+	return rc;
+}
+
+/* hasSubordinates of e as back-mdb answers it (without ACLs), LDAP_COMPARE_TRUE or FALSE */
+static int
+dmg_backend_has_subordinates( Operation *op, slap_overinst *on, Entry *e, int *hs )
+{
+	BI_has_subordinates *backend = on->on_info->oi_orig->bi_has_subordinates;
+	Operation o = *op;
+
+	/* the backend's own function, not the stack's (dynmailgroup.c takes its slot) */
+	*hs = LDAP_COMPARE_FALSE;
+	if ( backend == NULL )
+		return LDAP_SUCCESS;
+	o.o_bd = dmg_real_db( op );
+	return backend( &o, e, hs );
 }
 
 /* back-mdb generates hasSubordinates before this overlay's callback sees the entry, counting
@@ -560,7 +626,7 @@ dmg_fix_has_subordinates( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	Attribute **ap, *a;
 	int yes, rc;
 
-	if ( dmg_sees_every_group( &ctx->who ) )
+	if ( !ctx->hide )
 		return LDAP_SUCCESS;
 	for ( ap = &rs->sr_operational_attrs; *ap; ap = &(*ap)->a_next ) {
 		if ( (*ap)->a_desc == slap_schema.si_ad_hasSubordinates )
@@ -568,7 +634,7 @@ dmg_fix_has_subordinates( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	}
 	if ( *ap == NULL || !bvmatch( &(*ap)->a_vals[0], &slap_true_bv ) )
 		return LDAP_SUCCESS;
-	rc = dmg_has_shown_child( op, ctx, rs->sr_entry, &yes );
+	rc = dmg_has_shown_child( op, ctx->on, rs->sr_entry, &yes );
 	if ( rc != LDAP_SUCCESS || yes )
 		return rc;
 	a = slap_operational_hasSubordinate( 0 );
@@ -621,6 +687,20 @@ dmg_entry_dangling( Operation *op, dmg_search_ctx *ctx, Entry *e )
 	return ctx->dangling_rc;
 }
 
+/* hasSubordinates of e without the hidden groups op's requester may not see, computed once
+ * for the entry being answered */
+static int
+dmg_entry_has_subordinates( Operation *op, dmg_search_ctx *ctx, Entry *e )
+{
+	if ( ctx->values_hs )
+		return ctx->hs_rc;
+	ctx->values_hs = 1;
+	ctx->hs_rc = dmg_backend_has_subordinates( op, ctx->on, e, &ctx->hs );
+	if ( ctx->hs_rc == LDAP_SUCCESS )
+		ctx->hs_rc = dmg_subordinates_shown( op, ctx->on, e, &ctx->hs );
+	return ctx->hs_rc;
+}
+
 /* The computed values of e that an assertion on ad tests, on ctx->values */
 static int
 dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescription *ad )
@@ -648,7 +728,7 @@ dmg_entry_values_begin( dmg_search_ctx *ctx, Entry *e )
 	ctx->values.e_name = e->e_name;
 	ctx->values.e_nname = e->e_nname;
 	ctx->values.e_id = e->e_id;
-	ctx->values_members = ctx->values_member_of = ctx->values_dangling = 0;
+	ctx->values_members = ctx->values_member_of = ctx->values_dangling = ctx->values_hs = 0;
 }
 
 static void
@@ -684,6 +764,22 @@ dmg_test_stored( Operation *op, Entry *e, Filter *f, int is_group )
 	if ( dmg_is_stored_computed( dmg_filter_ad( f ), is_group ) )
 		return LDAP_COMPARE_FALSE;
 	return test_filter( op, e, f );
+}
+
+/* (hasSubordinates=V), as slapd tests it (both forms are equality), on the value without the
+ * hidden groups */
+static int
+dmg_eval_has_subordinates( Operation *op, dmg_search_ctx *ctx, Filter *f, Entry *e )
+{
+	int rc = dmg_entry_has_subordinates( op, ctx, e );
+
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_search_fail( op, ctx, rc, &e->e_name );
+		return SLAPD_COMPARE_UNDEFINED;
+	}
+	return bvmatch( &f->f_av_value,
+			ctx->hs == LDAP_COMPARE_TRUE ? &slap_true_bv : &slap_false_bv )
+		? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 }
 
 /* Tests f on the values e has; used for the uncommon forms of assertions. */
@@ -735,6 +831,8 @@ dmg_eval_assertion( Operation *op, dmg_search_ctx *ctx, dmg_node *n, Entry *e )
 			? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE;
 	case DMG_NODE_COMPUTE:
 		return dmg_eval_computed( op, ctx, n->f, e );
+	case DMG_NODE_HAS_SUBORDINATES:
+		return dmg_eval_has_subordinates( op, ctx, n->f, e );
 	default:
 		break;
 	}
@@ -818,44 +916,42 @@ dmg_strip_stored_computed( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, in
 	}
 }
 
-/* Does filter f name a computed attribute of an entry (a dynamic group or not)? */
+/* Does assertion f name a computed attribute of an entry (arg: is it a dynamic group)? */
 static int
-dmg_filter_names_computed( Filter *f, int is_group )
+dmg_filter_names_computed( Filter *f, void *arg )
 {
-	AttributeDescription *ad;
+	AttributeDescription *ad = dmg_filter_ad( f );
 
-	switch ( f->f_choice ) {
-	case LDAP_FILTER_AND:
-	case LDAP_FILTER_OR:
-		for ( f = f->f_list; f; f = f->f_next ) {
-			if ( dmg_filter_names_computed( f, is_group ) )
-				return 1;
-		}
-		return 0;
-	case LDAP_FILTER_NOT:
-		return dmg_filter_names_computed( f->f_not, is_group );
-	}
-	ad = dmg_filter_ad( f );
-	return ad != NULL && dmg_is_stored_computed( ad, is_group );
+	return ad != NULL && dmg_is_stored_computed( ad, *(int *)arg );
 }
 
 /* The backend evaluates the assertion control (RFC 4528) on the entry as stored, where
  * computed attributes have no values: an assertion on one is refused rather than always
  * failing (man page CAVEATS).  member on a static group is stored, and a hidden group is
- * treated as not a group here, so that the refusal says nothing about it. */
+ * treated as not a group here, so that the refusal says nothing about it.  Its
+ * hasSubordinates counts hidden groups: an assertion on it is refused to requesters who may
+ * not see every group, whatever the target holds. */
 int
 dmg_assertion_refused( Operation *op, SlapReply *rs, slap_overinst *on )
 {
+	Filter *f;
 	Entry *e;
 	int is_group = 0;
 
 	if ( !get_assert( op ) || dmg_op_is_internal( op ) || dmg_ad.oc_group == NULL )
 		return 0;
+	f = get_assertion( op );
+	if ( dmg_filter_any( f, dmg_filter_is_has_subordinates, NULL )
+		&& !dmg_sees_every_group( op, on ) ) {
+		send_ldap_error( op, rs, LDAP_UNWILLING_TO_PERFORM, "dynmailgroup: the assertion "
+			"control cannot test hasSubordinates" );
+		return 1;
+	}
 	if ( ( e = dmg_entry_get( op, on, &op->o_req_ndn ) ) != NULL ) {
 		is_group = dmg_entry_is_group( e ) && dmg_group_visible( op, on, e );
 		dmg_entry_release( op, on, e );
 	}
-	if ( !dmg_filter_names_computed( get_assertion( op ), is_group ) )
+	if ( !dmg_filter_any( f, dmg_filter_names_computed, &is_group ) )
 		return 0;
 	send_ldap_error( op, rs, LDAP_UNWILLING_TO_PERFORM, "dynmailgroup: the assertion "
 		"control cannot test computed attributes" );
@@ -954,7 +1050,8 @@ dmg_search_entry_answer( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 
 	if ( is_group && !dmg_group_visible( op, ctx->on, e ) )
 		return 0;
-	if ( ctx->stored_only )
+	/* ManageDsaIT: nothing computed, but hasSubordinates is still evaluated */
+	if ( ctx->stored_only && ctx->eval == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( ctx->eval == NULL && !( is_group ? dmg_wants_group_values( ctx ) : ctx->want_member_of ) ) {
 		/* nothing to compute: plain searches do not evaluate the ACLs twice per entry */
@@ -969,7 +1066,7 @@ dmg_search_entry_answer( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	/* an assertion whose values could not be computed is Undefined (and the search ends
 	 * with the failure) */
 	if ( ctx->eval == NULL || dmg_eval( op, ctx, ctx->eval, e ) == LDAP_COMPARE_TRUE )
-		rc = dmg_answer_entry( op, rs, ctx, is_group );
+		rc = ctx->stored_only ? SLAP_CB_CONTINUE : dmg_answer_entry( op, rs, ctx, is_group );
 	dmg_entry_values_end( ctx );
 	return rc;
 }
@@ -1138,14 +1235,16 @@ dmg_search_paged_by_backend( Operation *op )
 static int
 dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 {
-	int computed = !ctx->stored_only && dmg_filter_has_computed( op->ors_filter );
-	int hide = !dmg_sees_every_group( &ctx->who );
-	int clause = hide && dmg_search_paged_by_backend( op );
+	int computed, clause;
 	Filter *f, *and;
+
+	ctx->hide = !dmg_sees_every_group( op, ctx->on );
+	computed = dmg_filter_any( op->ors_filter, dmg_filter_is_evaluated_leaf, ctx );
+	clause = ctx->hide && dmg_search_paged_by_backend( op );
 
 	/* slapd checks the size limit before the callbacks see an entry: the entries the exact
 	 * evaluation drops, and hidden groups, would count */
-	if ( computed || hide ) {
+	if ( computed || ctx->hide ) {
 		ctx->slimit = op->ors_slimit;
 		op->ors_slimit = SLAP_NO_LIMIT;
 		ctx->own_slimit = 1;

@@ -11,7 +11,8 @@
  *   - dmgWhitelist and dmgAuditor: readable by the postmaster and the MTA only (who may send
  *     to a group unannounced, and who reviews its mail, are not everybody's business);
  *   - cn=att-noshow's dmgShowInContacts: readable by the postmaster only;
- *   - employees may write their own title, l and description; everything else is readable.
+ *   - employees may write their own title, l and description; everything else is readable;
+ *   - bob may add and delete entries below ou=att-del,ou=Groups.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
@@ -255,6 +256,266 @@ START_TEST(has_subordinates_kept_for_shown_children)
     v = values_as(ERIN, BOX_ROLE, LDAP_SCOPE_BASE, "(objectClass=*)", "hasSubordinates");
     DMG_ASSERT_STR(v, "FALSE");
     free(v);
+}
+END_TEST
+
+/* A filter on hasSubordinates is evaluated by the backend, which counts every child: for a
+ * requester who may not see every group, (hasSubordinates=TRUE) used to select a container
+ * whose only children are hidden groups, where the value sent with it says FALSE.  Below
+ * ou=Groups, for the filters below:
+ *   att-hs1: a hidden group heidi is the applicant of;   att-hs2: empty;
+ *   att-hs3: a hidden group and a visible child;         att-hs4: a hidden group only. */
+#define HS_BOX(n) "ou=att-hs" #n "," GROUPS
+#define HS_HIDDEN_GROUP(cn, box, applicant) \
+    "dn: cn=" cn "," box "\nobjectClass: dynamicMailGroup\ncn: " cn "\nmail: " cn \
+    "@example.com\ndmgDepartment: " SALES "\ndmgShowInContacts: FALSE\ndmgApplicant: " \
+    applicant "\n"
+#define HS_OU(name, box) "dn: ou=" name "," box "\nobjectClass: organizationalUnit\nou: " name "\n"
+
+static const char *const hs_boxes[] = {
+    HS_OU("att-hs1", GROUPS), HS_OU("att-hs2", GROUPS), HS_OU("att-hs3", GROUPS),
+    HS_OU("att-hs4", GROUPS),
+    HS_HIDDEN_GROUP("att-hs1g", HS_BOX(1), HEIDI),
+    HS_HIDDEN_GROUP("att-hs3g", HS_BOX(3), DMG_ROOTDN),
+    HS_OU("inner", HS_BOX(3)),
+    HS_HIDDEN_GROUP("att-hs4g", HS_BOX(4), DMG_ROOTDN),
+};
+
+/* The requesters and the boxes that have subordinates for them (a '1' per box) */
+static const struct {
+    const char *label, *dn, *has;
+} hs_requesters[] = {
+    { "anonymous", NULL, "0010" },
+    { "employee", ERIN, "0010" },
+    { "applicant of att-hs1g", HEIDI, "1010" },
+    { "privileged", MTA, "1011" },
+    { "rootdn", DMG_ROOTDN, "1011" },
+};
+
+/* The boxes whose has[] is want (and those in also), as dmg_values_joined lists their ou */
+static char *hs_boxes_where(const char *has, char want, const char *also)
+{
+    char *out = calloc(1, 64);
+    ck_assert_ptr_nonnull(out);
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "att-hs%d", i + 1);
+        if (has[i] != want && (also == NULL || strcmp(also, name) != 0))
+            continue;
+        if (out[0])
+            strcat(out, "\n");
+        strcat(out, name);
+    }
+    return out;
+}
+
+START_TEST(has_subordinates_filter_ignores_hidden_groups)
+{
+    /* the filter, the boxes it selects: those with subordinates ('1') or without ('0'),
+     * plus one more by name (NULL: none); all four: "*" */
+    static const struct {
+        const char *filter;
+        char want;
+        const char *also;
+    } rows[] = {
+        { "(&(ou=att-hs*)(hasSubordinates=TRUE))", '1', NULL },
+        { "(&(ou=att-hs*)(hasSubordinates=FALSE))", '0', NULL },
+        { "(&(ou=att-hs*)(!(hasSubordinates=TRUE)))", '0', NULL },
+        { "(&(ou=att-hs*)(!(hasSubordinates=FALSE)))", '1', NULL },
+        { "(&(ou=att-hs*)(|(ou=att-hs2)(hasSubordinates=TRUE)))", '1', "att-hs2" },
+        { "(|(&(ou=att-hs*)(hasSubordinates=TRUE))(ou=att-hs2))", '1', "att-hs2" },
+        { "(&(ou=att-hs*)(!(|(ou=att-hs2)(hasSubordinates=FALSE))))", '1', NULL },
+        { "(&(ou=att-hs*)(!(&(ou=att-hs*)(!(hasSubordinates=FALSE)))))", '0', NULL },
+        { "(&(ou=att-hs*)(hasSubordinates~=FALSE))", '0', NULL },
+        { "(&(ou=att-hs*)(hasSubordinates=FALSE)(!(dmgMemberOf=" NOSHOW ")))", '0', NULL },
+        { "(&(ou=att-hs*)(|(hasSubordinates=TRUE)(hasSubordinates=FALSE)))", '*', NULL },
+        { "(&(ou=att-hs*)(hasSubordinates=*))", '*', NULL },
+    };
+    ensure_fixtures(srv);
+    dmg_ensure_entries_ext(srv, hs_boxes, N_ROWS(hs_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    const char *has = hs_requesters[_i].has;
+    LDAP *ld = dmg_connect_as(srv, hs_requesters[_i].dn);
+    for (int r = 0; r < N_ROWS(rows); r++) {
+        char *expected = rows[r].want == '*' ? hs_boxes_where("****", '*', NULL)
+                                             : hs_boxes_where(has, rows[r].want, rows[r].also);
+        char *got = dmg_values_joined(ld, GROUPS, LDAP_SCOPE_ONELEVEL, rows[r].filter, "ou");
+        ck_assert_msg(strcmp(got, expected) == 0, "%s: %s selects\n%s\ninstead of\n%s",
+                      hs_requesters[_i].label, rows[r].filter, got, expected);
+        free(got);
+        /* ManageDsaIT shows entries as stored, but hidden groups stay hidden */
+        got = dmg_values_joined_ext(ld, GROUPS, LDAP_SCOPE_ONELEVEL, rows[r].filter, "ou",
+                                    DMG_CTRLS(dmg_ctrl_manage_dsait()));
+        ck_assert_msg(strcmp(got, expected) == 0, "%s with ManageDsaIT: %s selects\n%s\n"
+                      "instead of\n%s", hs_requesters[_i].label, rows[r].filter, got, expected);
+        free(got);
+        free(expected);
+    }
+    /* a base search of each box agrees with the value sent */
+    for (int b = 0; b < 4; b++) {
+        const char *box = dmg_fmt("ou=att-hs%d," GROUPS, b + 1);
+        char *got = dmg_values_joined(ld, box, LDAP_SCOPE_BASE, "(hasSubordinates=TRUE)",
+                                      "hasSubordinates");
+        char *sent = dmg_values_joined(ld, box, LDAP_SCOPE_BASE, "(objectClass=*)",
+                                       "hasSubordinates");
+        DMG_ASSERT_STR(got, has[b] == '1' ? "TRUE" : "");
+        DMG_ASSERT_STR(sent, has[b] == '1' ? "TRUE" : "FALSE");
+        free(got);
+        free(sent);
+    }
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* back-mdb answers the delete of a container that has children notAllowedOnNonLeaf once the
+ * requester may delete it: for a container whose only children are hidden groups, that told a
+ * requester who may not see them that they are there (an empty container is deleted).  bob may
+ * delete the containers below ou=att-del (DB_CONFIG):
+ *   att-del1: a hidden group;  att-del2: a hidden group and a visible child;  att-del3: empty. */
+#define DEL_PARENT "ou=att-del," GROUPS
+#define DEL_BOX(n) "ou=att-del" #n "," DEL_PARENT
+static const char *const del_boxes[] = {
+    HS_OU("att-del", GROUPS), HS_OU("att-del1", DEL_PARENT), HS_OU("att-del2", DEL_PARENT),
+    HS_OU("att-del3", DEL_PARENT),
+    HS_HIDDEN_GROUP("att-del1g", DEL_BOX(1), DMG_ROOTDN),
+    HS_HIDDEN_GROUP("att-del2g", DEL_BOX(2), DMG_ROOTDN),
+    HS_OU("inner", DEL_BOX(2)),
+};
+
+/* Deletes of the container with a hidden group and of the empty one get the same answer */
+START_TEST(container_delete_ignores_hidden_groups)
+{
+    const who *w = &curious[_i];
+    ensure_fixtures(srv);
+    dmg_ensure_entries_ext(srv, del_boxes, N_ROWS(del_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    LDAP *ld = dmg_connect_as(srv, w->dn);
+    dmg_result there = dmg_delete(ld, DEL_BOX(1));
+    dmg_result absent = dmg_delete(ld, DEL_BOX(3));
+    dmg_disconnect(ld);
+    ck_assert_msg(there.rc == absent.rc && strcmp(there.diag, absent.diag) == 0,
+                  "%s deleting a container holding a hidden group: %d \"%s\"; an empty one: %d "
+                  "\"%s\"", w->label, there.rc, there.diag, absent.rc, absent.diag);
+    DMG_ASSERT_RC(there, w->dn ? LDAP_INSUFFICIENT_ACCESS : LDAP_STRONG_AUTH_REQUIRED);
+}
+END_TEST
+
+/* bob may delete the containers: the one whose only children he cannot see is refused as a
+ * container he may not delete, whatever control he adds; the one with a visible child is a
+ * non-leaf; the empty one goes.  The hidden groups stay (nothing is orphaned). */
+START_TEST(container_delete_refused_as_not_allowed)
+{
+    ensure_fixtures(srv);
+    dmg_ensure_entries_ext(srv, del_boxes, N_ROWS(del_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    LDAP *ld = dmg_connect_as(srv, BOB);
+    dmg_result r = dmg_delete(ld, DEL_BOX(1));
+    DMG_ASSERT_RC(r, LDAP_INSUFFICIENT_ACCESS);
+    DMG_ASSERT_STR(r.diag, "no write access to entry");
+    r = dmg_delete(ld, DEL_BOX(2));
+    DMG_ASSERT_RC(r, LDAP_NOT_ALLOWED_ON_NONLEAF);
+    DMG_ASSERT_STR(r.diag, "subordinate objects must be deleted first");
+    /* the assertion control is answered before the children are looked at */
+    LDAPControl *assert = NULL;
+    ck_assert_int_eq(ldap_create_assertion_control(ld, "(ou=nomatch)", 1, &assert),
+                     LDAP_SUCCESS);
+    dmg_result there = dmg_delete_ext(ld, DEL_BOX(1), DMG_CTRLS(assert));
+    dmg_result absent = dmg_delete_ext(ld, DEL_BOX(3), DMG_CTRLS(assert));
+    ldap_control_free(assert);
+    DMG_ASSERT_RC(there, LDAP_ASSERTION_FAILED);
+    DMG_ASSERT_RC(absent, LDAP_ASSERTION_FAILED);
+    DMG_ASSERT_RC(dmg_delete(ld, DEL_BOX(3)), LDAP_SUCCESS);
+    dmg_disconnect(ld);
+
+    /* those who see every group get the backend's answer */
+    static const char *const seers[] = { DMG_ROOTDN, MTA };
+    for (int i = 0; i < N_ROWS(seers); i++) {
+        ld = dmg_connect_as(srv, seers[i]);
+        r = dmg_delete(ld, DEL_BOX(1));
+        DMG_ASSERT_RC(r, i == 0 ? LDAP_NOT_ALLOWED_ON_NONLEAF : LDAP_INSUFFICIENT_ACCESS);
+        dmg_disconnect(ld);
+    }
+    ld = dmg_connect_as(srv, DMG_ROOTDN);
+    DMG_ASSERT_DNS(ld, DEL_PARENT, LDAP_SCOPE_SUBTREE, "(objectClass=dynamicMailGroup)",
+                   "cn=att-del1g," DEL_BOX(1) "\ncn=att-del2g," DEL_BOX(2));
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* slapd answers a compare of hasSubordinates itself, from the backend's count of children:
+ *   ldapcompare -x ou=att-hs4,ou=Groups,... hasSubordinates:TRUE -> TRUE (att-hs2: FALSE) */
+START_TEST(has_subordinates_compare_ignores_hidden_groups)
+{
+    ensure_fixtures(srv);
+    dmg_ensure_entries_ext(srv, hs_boxes, N_ROWS(hs_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    const char *has = hs_requesters[_i].has;
+    LDAP *ld = dmg_connect_as(srv, hs_requesters[_i].dn);
+    for (int b = 0; b < 4; b++) {
+        const char *box = dmg_fmt("ou=att-hs%d," GROUPS, b + 1);
+        dmg_result t = dmg_compare(ld, box, "hasSubordinates", "TRUE");
+        dmg_result f = dmg_compare(ld, box, "hasSubordinates", "FALSE");
+        ck_assert_msg(t.rc == (has[b] == '1' ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE)
+                          && f.rc == (has[b] == '1' ? LDAP_COMPARE_FALSE : LDAP_COMPARE_TRUE),
+                      "%s: compare %s hasSubordinates: TRUE %d, FALSE %d",
+                      hs_requesters[_i].label, box, t.rc, f.rc);
+    }
+    /* the hidden group itself (heidi is its applicant) is not there for those who may not
+     * see it: noSuchObject, as for its other attributes.  slapd answers this compare for an
+     * entry that does not exist with success (0), an answer no backend or overlay can give
+     * for one that does: the known difference the man page states. */
+    dmg_result there = dmg_compare(ld, HIDDEN, "hasSubordinates", "FALSE");
+    dmg_result absent = dmg_compare(ld, NOGROUP, "hasSubordinates", "FALSE");
+    dmg_disconnect(ld);
+    if (has[0] == '1') {
+        DMG_ASSERT_RC(there, LDAP_COMPARE_TRUE);
+    } else {
+        DMG_ASSERT_RC(there, LDAP_NO_SUCH_OBJECT);
+        DMG_ASSERT_STR(there.matched, "");
+        DMG_ASSERT_STR(there.diag, "");
+        DMG_ASSERT_RC(absent, LDAP_SUCCESS);
+    }
+}
+END_TEST
+
+/* The assertion control is tested by the backend, which counts hidden groups in
+ * hasSubordinates: an assertion on it is refused to those who may not see every group, for a
+ * container with a hidden group as for an empty one; the rootdn's is tested. */
+START_TEST(has_subordinates_assertion_refused)
+{
+    static const char *const requesters[] = { NULL, ERIN, DMG_ROOTDN };
+    ensure_fixtures(srv);
+    dmg_ensure_entries_ext(srv, hs_boxes, N_ROWS(hs_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    for (int i = 0; i < N_ROWS(requesters); i++) {
+        LDAP *ld = dmg_connect_as(srv, requesters[i]);
+        LDAPControl *assert = NULL;
+        ck_assert_int_eq(ldap_create_assertion_control(ld, "(!(hasSubordinates=FALSE))", 1,
+                                                       &assert), LDAP_SUCCESS);
+        dmg_result there = dmg_search(ld, HS_BOX(4), LDAP_SCOPE_BASE, NULL, NULL,
+                                      DMG_CTRLS(assert), NULL);
+        dmg_result absent = dmg_search(ld, HS_BOX(2), LDAP_SCOPE_BASE, NULL, NULL,
+                                       DMG_CTRLS(assert), NULL);
+        dmg_result cmp = dmg_compare_ext(ld, HS_BOX(4), "ou", "att-hs4", DMG_CTRLS(assert));
+        ldap_control_free(assert);
+        dmg_disconnect(ld);
+        if (requesters[i] != NULL && strcmp(requesters[i], DMG_ROOTDN) == 0) {
+            DMG_ASSERT_RC(there, LDAP_SUCCESS);
+            DMG_ASSERT_RC(absent, LDAP_ASSERTION_FAILED);
+            DMG_ASSERT_RC(cmp, LDAP_COMPARE_TRUE);
+            continue;
+        }
+        DMG_ASSERT_RC(there, LDAP_UNWILLING_TO_PERFORM);
+        DMG_ASSERT_STR(there.diag, "dynmailgroup: the assertion control cannot test "
+                                   "hasSubordinates");
+        DMG_ASSERT_RC(absent, LDAP_UNWILLING_TO_PERFORM);
+        DMG_ASSERT_RC(cmp, LDAP_UNWILLING_TO_PERFORM);
+    }
+    /* and on a write: bob may delete the container */
+    dmg_ensure_entries_ext(srv, del_boxes, N_ROWS(del_boxes), DMG_CTRLS(dmg_ctrl_relax()));
+    LDAP *ld = dmg_connect_as(srv, BOB);
+    LDAPControl *assert = NULL;
+    ck_assert_int_eq(ldap_create_assertion_control(ld, "(hasSubordinates=FALSE)", 1, &assert),
+                     LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_delete_ext(ld, DEL_BOX(1), DMG_CTRLS(assert)), LDAP_UNWILLING_TO_PERFORM);
+    DMG_ASSERT_RC(dmg_delete_ext(ld, DEL_BOX(3), DMG_CTRLS(assert)), LDAP_UNWILLING_TO_PERFORM);
+    ldap_control_free(assert);
+    dmg_disconnect(ld);
 }
 END_TEST
 
@@ -1177,6 +1438,8 @@ END_TEST
  * ========================================================================================== */
 
 #define DB_CONFIG \
+    "access to dn.subtree=\"" DEL_PARENT "\" attrs=entry,children" \
+    " by dn.exact=\"" BOB "\" write by * read\n" \
     "access to attrs=userPassword by self write by anonymous auth by * none\n" \
     "access to dn.base=\"" NOSHOW "\" attrs=dmgShowInContacts" \
     " by dn.exact=\"" POSTMASTER "\" read by * none\n" \
@@ -1198,6 +1461,13 @@ static Suite *attack_suite(void)
     tcase_add_loop_test(tc, hidden_group_leaks_through_add_diagnostic, 0, N_ROWS(curious));
     tcase_add_loop_test(tc, hidden_group_counted_in_has_subordinates, 0, N_ROWS(curious));
     tcase_add_test(tc, has_subordinates_kept_for_shown_children);
+    tcase_add_loop_test(tc, has_subordinates_filter_ignores_hidden_groups, 0,
+                        N_ROWS(hs_requesters));
+    tcase_add_loop_test(tc, container_delete_ignores_hidden_groups, 0, N_ROWS(curious));
+    tcase_add_test(tc, container_delete_refused_as_not_allowed);
+    tcase_add_test(tc, has_subordinates_assertion_refused);
+    tcase_add_loop_test(tc, has_subordinates_compare_ignores_hidden_groups, 0,
+                        N_ROWS(hs_requesters));
     tcase_add_test(tc, visible_group_vanishes_without_search_on_show_in_contacts);
     tcase_add_test(tc, hidden_group_vanishes_for_its_auditor);
     tcase_add_loop_test(tc, hidden_group_base_is_no_such_object, 0, N_ROWS(curious));
