@@ -360,6 +360,35 @@ dmg_acl_is_member( Operation *op, slap_overinst *on, Entry *group )
 	return yes;
 }
 
+/* slapd answers a compare of hasSubordinates in the frontend (compare.c): it fetches the
+ * target with be_entry_get_rw, and answers a DN that holds no entry in its own way (success,
+ * or noSuchObject without disclose).  A hidden group its requester may not see is fetched as
+ * no entry, so that its DN gets exactly that answer. */
+static int
+dmg_hidden_from_has_subordinates( Operation *op, slap_overinst *on, struct berval *ndn,
+	AttributeDescription *at, int rw )
+{
+	AttributeAssertion *ava = op->orc_ava;
+	Entry *g;
+	dmg_who who;
+	int hidden = 0;
+
+	if ( op->o_tag != LDAP_REQ_COMPARE || at != NULL || rw || ava == NULL
+		|| ava->aa_desc != slap_schema.si_ad_hasSubordinates
+		|| !dn_match( ndn, &op->o_req_ndn ) || dmg_ad.oc_group == NULL )
+		return 0;
+	/* the fetches below come through this hook again: they are not the frontend's */
+	op->orc_ava = NULL;
+	if ( ( g = dmg_entry_get( op, on, ndn ) ) != NULL ) {
+		dmg_who_begin( op, on, &who );
+		hidden = dmg_entry_is_group( g ) && !dmg_group_visible( op, on, g );
+		dmg_who_end( op, &who );
+		dmg_entry_release( op, on, g );
+	}
+	op->orc_ava = ava;
+	return hidden;
+}
+
 int
 dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
 	AttributeDescription *at, int rw, Entry **ep )
@@ -367,6 +396,8 @@ dmg_entry_get_rw( Operation *op, struct berval *ndn, ObjectClass *oc,
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 	Entry *g = NULL, *copy;
 
+	if ( dmg_hidden_from_has_subordinates( op, on, ndn, at, rw ) )
+		return LDAP_NO_SUCH_OBJECT;
 	/* ManageDsaIT does not matter: the clause always sees computed members, never member
 	 * values stored on the group (slapadd, a provider without the overlay) */
 	if ( at != dmg_ad.member || at == NULL || rw )

@@ -546,10 +546,9 @@ dmg_instance( slap_overinfo *oi )
 /* slapd answers a compare of hasSubordinates itself (compare.c), from the database's
  * bi_has_subordinates, called through the BackendInfo of the overlay stack as bi_op_txn is:
  * the overlay takes that slot, so that the answer leaves out the hidden groups the requester
- * may not see, and a hidden group is not there for them (noSuchObject, as their other
- * compares of it answer; slapd answers success for a DN that holds no entry, which no
- * BackendInfo can give for one that does: the man page says so).  The backend calls its own
- * function for its search filters and the values it sends, which search.c corrects. */
+ * may not see (a hidden group's own DN is fetched as no entry for them, access.c:
+ * dmg_entry_get_rw, and answers as a free DN does).  The backend calls its own function for
+ * its search filters and the values it sends, which search.c corrects. */
 static int
 dmg_has_subordinates( Operation *op, Entry *e, int *hs )
 {
@@ -562,10 +561,7 @@ dmg_has_subordinates( Operation *op, Entry *e, int *hs )
 	if ( rc != LDAP_SUCCESS || dmg_ad.oc_group == NULL )
 		return rc;
 	dmg_who_begin( op, on, &who );
-	if ( dmg_entry_is_group( e ) && !dmg_group_visible( op, on, e ) )
-		rc = LDAP_NO_SUCH_OBJECT;
-	else
-		rc = dmg_subordinates_shown( op, on, e, hs );
+	rc = dmg_subordinates_shown( op, on, e, hs );
 	dmg_who_end( op, &who );
 	return rc;
 }
