@@ -388,6 +388,8 @@ typedef struct dmg_members {
 	/* the blocks its strings are in, one reference each; own: the one it appends to */
 	dmg_strblock **blocks, *own;
 	unsigned nblocks, blocks_cap;
+	/* members dropped by updates whose strings (and mail entries) it still holds */
+	unsigned dropped;
 	/* Attribute-ready, NULL-terminated arrays pointing into the strings above: member
 	 * (dn_vals/dn_nvals, n values) and dmgMemberMail (mail_vals/mail_nvals, mail_n values).
 	 * Built once the list is complete, so that a cached list is never written again. */

@@ -46,9 +46,10 @@ struct dmg_strblock {
 #define DMG_STRBLOCK_MIN 4096
 #define DMG_STRBLOCK_MAX ( 1024 * 1024 )
 
-/* A derived list shares at most this many blocks: past it, the update after a write copies
- * its strings into blocks of its own, which also gives back what the members it dropped
- * held (a long series of writes would otherwise keep one small block per write) */
+/* A derived list shares at most this many blocks, and holds the strings of at most this many
+ * members dropped by updates: past it, the update after a write copies the strings into
+ * blocks of its own, which gives back what the dropped members held (a long series of writes
+ * would otherwise keep one small block per write, and every deleted member's strings) */
 #define DMG_MEMBERS_MAX_SHARED 32
 
 static void
@@ -209,21 +210,69 @@ dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
 	m->mail_count = ms->nmail_count - m->mail_first;
 }
 
+/* May a list built from src share its strings (see DMG_MEMBERS_MAX_SHARED)? */
+static int
+dmg_members_may_share( dmg_members *src )
+{
+	return src->nblocks <= DMG_MEMBERS_MAX_SHARED && src->dropped <= DMG_MEMBERS_MAX_SHARED;
+}
+
+/* out (new) = src but the entry skip: src's member and mail arrays copied as they are (the
+ * members' mail ranges stay valid; skip's mail entries stay, unused), the strings shared */
+static void
+dmg_members_copy_shared( dmg_members *out, dmg_members *src, struct berval *skip )
+{
+	unsigned i;
+
+	dmg_members_share_blocks( out, src );
+	out->cap = src->n + 1;
+	out->m = ch_malloc( out->cap * sizeof( dmg_member ) );
+	if ( src->n )
+		memcpy( out->m, src->m, src->n * sizeof( dmg_member ) );
+	out->n = src->n;
+	out->mail_cap = src->nmail_count + 1;
+	out->mail = ch_malloc( out->mail_cap * sizeof( struct berval ) );
+	out->nmail = ch_malloc( out->mail_cap * sizeof( struct berval ) );
+	if ( src->nmail_count ) {
+		memcpy( out->mail, src->mail, src->nmail_count * sizeof( struct berval ) );
+		memcpy( out->nmail, src->nmail, src->nmail_count * sizeof( struct berval ) );
+	}
+	out->nmail_count = src->nmail_count;
+	out->dropped = src->dropped;
+	for ( i = 0; skip && i < out->n; i++ ) {
+		if ( dn_match( &out->m[i].ndn, skip ) ) {
+			memmove( &out->m[i], &out->m[i + 1], ( out->n - i - 1 ) * sizeof( dmg_member ) );
+			out->n--;
+			out->dropped++;
+			break;
+		}
+	}
+}
+
 /* Appends the members of src but the entry skip (NULL: none), with their mail values: their
- * strings shared with src, unless src is made of too many blocks already */
+ * strings shared with src when it may (dmg_members_may_share), else copied */
 static void
 dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *skip )
 {
-	int share = src->nblocks <= DMG_MEMBERS_MAX_SHARED;
+	int share = dmg_members_may_share( src );
 	unsigned i, j;
 
-	if ( share )
+	/* out has nothing yet (not even arrays): it takes src's as they are */
+	if ( share && out->cap == 0 && out->mail_cap == 0 ) {
+		dmg_members_copy_shared( out, src, skip );
+		return;
+	}
+	if ( share ) {
 		dmg_members_share_blocks( out, src );
+		out->dropped += src->dropped;
+	}
 	for ( i = 0; i < src->n; i++ ) {
 		dmg_member *from = &src->m[i], *m;
 
-		if ( skip && dn_match( &from->ndn, skip ) )
+		if ( skip && dn_match( &from->ndn, skip ) ) {
+			out->dropped += share;
 			continue;
+		}
 		m = dmg_members_new( out, &from->dn, &from->ndn, share );
 		for ( j = 0; j < from->mail_count; j++ )
 			dmg_members_push_mail( out, &src->mail[from->mail_first + j],

@@ -6,8 +6,8 @@
  *     (the statistics prove the hit), the group concerned shows the change at once;
  *   - writes and reads racing through one cached group: every read that follows a write's
  *     return reflects it, while an unrelated group's list is read from the cache throughout;
- *   - a long series of adds and deletes, each updating the lists in place (more than the
- *     strings an updated list shares with the one it replaces), read concurrently: every
+ *   - a long series of adds and deletes, each updating the lists in place (more than an
+ *     updated list shares strings with the one it replaces), read concurrently: every
  *     read is exact for one moment of the series, and never goes back in time;
  *   - dynmailgroup-member-visibility group: one list (the rootdn's) for everyone who may read
  *     the group's member, nothing for the others, switched at run time.
@@ -605,15 +605,15 @@ END_TEST
 /* ---- a long series of writes, read concurrently ---------------------------------------------------
  *
  * A list updated in place shares its strings with the list it replaces, which a reply being
- * sent may still hold; past a bound on the blocks shared (membership.c), the update copies
- * them.  More adds than that bound into one department, then as many deletes: each write
+ * sent may still hold; past a bound on the blocks shared, or on the members dropped whose
+ * strings it still holds (membership.c), the update copies them.  More adds than that bound into one department, then as many deletes: each write
  * updates the lists of the group over it in place (the statistics say so), and the writer
  * reads exactly what it wrote.  Then the same writes again with readers reading the group and
  * a group that includes it throughout: every read shows the two base members and one run of
  * the added ones with its count, never a state older than one it has read before. */
 
 #define CHAIN            "ou=Chain," DMG_SUFFIX
-#define CHAIN_ADDS       40 /* more than the blocks an updated list shares */
+#define CHAIN_ADDS       40 /* more than that bound (32) */
 #define CHAIN_READERS    3
 #define CHAIN_READER_OPS 150
 
