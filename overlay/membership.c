@@ -42,8 +42,9 @@ struct dmg_strblock {
 	char data[];
 };
 
-/* the first block of a list; each next one doubles, up to DMG_STRBLOCK_MAX */
-#define DMG_STRBLOCK_MIN 4096
+/* the first block of a list (small: a list updated after a write adds a block for one
+ * member); each next one doubles, up to DMG_STRBLOCK_MAX */
+#define DMG_STRBLOCK_MIN 256
 #define DMG_STRBLOCK_MAX ( 1024 * 1024 )
 
 /* A derived list shares at most this many blocks, and holds the strings of at most this many
