@@ -5,10 +5,12 @@
  * hash lookup or an unlink, never the construction of a value.  Reference counts are
  * changed under the same mutex, and a value is freed outside it.
  *
- * A targeted invalidation walks every entry comparing tag hashes: entries are few (one per
- * group and identity, bounded by max_values) and tags fewer, so a walk costs microseconds and
- * needs no second index to keep consistent.  Equal hashes of different strings only drop an
- * entry that could have stayed.
+ * A targeted invalidation visits the entries it may concern through an index of the entries
+ * by tag hash slot (and the list of untagged entries), not every entry: it runs under the
+ * mutex that every read takes, once per write, and a cache holds an entry per group and
+ * identity (thousands).  A rename, which concerns the tags at or below a DN, walks every
+ * entry.  Equal hashes (or slots) of different strings only visit, or drop, an entry that
+ * could have stayed.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -16,6 +18,12 @@
 #include <string.h>
 
 #include "cache.h"
+
+/* An entry's place in the index of one of its tags' slot (or of the untagged entries) */
+typedef struct dmg_cache_link {
+    struct dmg_cache_link *next, **pprev;
+    dmg_cache_entry *e;
+} dmg_cache_link;
 
 struct dmg_cache_entry {
     dmg_cache_entry *hnext;            /* hash chain */
@@ -33,11 +41,14 @@ struct dmg_cache_entry {
     unsigned long *dep_hash;           /* after tag_hash: the attributes it depends on */
     size_t ndeps;
     int deps_all;                      /* depends on every attribute */
+    dmg_cache_link *link;              /* after the tags: one per tag (untagged: one) */
+    unsigned long seen;                /* the last invalidation that visited it */
     unsigned long tag_hash[];
 };
 
 /* Generation stamps of invalidated tags, by hash slot: a fixed table, so that remembering
- * every write costs no memory; a shared slot only makes puts refused more often. */
+ * every write costs no memory; a shared slot only makes puts refused more often.  The index of
+ * entries by tag uses the same slots. */
 #define DMG_CACHE_DIRTY_SLOTS 4096
 
 /* The last renames' subtrees (old and new DNs) with their generation stamps: a value read
@@ -60,6 +71,8 @@ struct dmg_cache {
     unsigned long max_values, values, entries, generation;
     unsigned long flushed;              /* generation of the last full invalidation */
     unsigned long dirty[DMG_CACHE_DIRTY_SLOTS];
+    dmg_cache_link *index[DMG_CACHE_DIRTY_SLOTS];  /* entries by the slots of their tags */
+    dmg_cache_link *untagged;                       /* entries without tags */
     dmg_cache_moved moved[DMG_CACHE_MOVED_SLOTS];
     unsigned moved_next;
     unsigned long moved_floor;
@@ -131,6 +144,42 @@ lru_push_front(dmg_cache *c, dmg_cache_entry *e)
         c->lru_tail = e;
 }
 
+static void
+link_push(dmg_cache_link **head, dmg_cache_link *l)
+{
+    l->next = *head;
+    l->pprev = head;
+    if (*head)
+        (*head)->pprev = &l->next;
+    *head = l;
+}
+
+/* Puts e in the index of its tags' slots (untagged: in the untagged list) */
+static void
+index_link(dmg_cache *c, dmg_cache_entry *e)
+{
+    size_t i;
+
+    if (e->ntags == 0)
+        link_push(&c->untagged, &e->link[0]);
+    for (i = 0; i < e->ntags; i++)
+        link_push(&c->index[e->tag_hash[i] % DMG_CACHE_DIRTY_SLOTS], &e->link[i]);
+}
+
+/* Takes e out of the index.  Its links keep their next pointers: an invalidation walking a
+ * slot goes on from a link of an entry it dropped. */
+static void
+index_unlink(dmg_cache_entry *e)
+{
+    size_t i, n = e->ntags ? e->ntags : 1;
+
+    for (i = 0; i < n; i++) {
+        *e->link[i].pprev = e->link[i].next;
+        if (e->link[i].next)
+            e->link[i].next->pprev = e->link[i].pprev;
+    }
+}
+
 static dmg_cache_entry **
 bucket_slot(dmg_cache *c, const void *key, size_t keylen, unsigned long h)
 {
@@ -151,6 +200,7 @@ entry_unlink(dmg_cache *c, dmg_cache_entry *e)
 
     *pp = e->hnext;
     lru_unlink(c, e);
+    index_unlink(e);
     c->values -= e->nvalues;
     c->bytes -= e->bytes;
     c->entries--;
@@ -386,8 +436,9 @@ static dmg_cache_entry *
 entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntags,
           const dmg_cache_tag *deps, size_t ndeps)
 {
+    size_t nlinks = ntags ? ntags : 1;
     size_t own = sizeof(dmg_cache_entry) + ntags * (sizeof(unsigned long) + sizeof(dmg_cache_tag))
-        + ndeps * sizeof(unsigned long) + keylen, i;
+        + ndeps * sizeof(unsigned long) + nlinks * sizeof(dmg_cache_link) + keylen, i;
     dmg_cache_entry *e;
     unsigned char *p;
 
@@ -403,7 +454,10 @@ entry_new(const void *key, size_t keylen, const dmg_cache_tag *tags, size_t ntag
     for (i = 0; i < e->ndeps; i++)
         e->dep_hash[i] = hash_key(deps[i].val, deps[i].len);
     e->tag = (dmg_cache_tag *)(e->dep_hash + e->ndeps);
-    e->key = (unsigned char *)(e->tag + ntags);
+    e->link = (dmg_cache_link *)(e->tag + ntags);
+    for (i = 0; i < nlinks; i++)
+        e->link[i].e = e;
+    e->key = (unsigned char *)(e->link + nlinks);
     memcpy(e->key, key, keylen);
     p = e->key + keylen;
     for (i = 0; i < ntags; i++) {
@@ -469,6 +523,7 @@ dmg_cache_put_deps(dmg_cache *c, const void *key, size_t keylen, unsigned long g
     pp = bucket_slot(c, key, keylen, e->hash);
     *pp = e;
     lru_push_front(c, e);
+    index_link(c, e);
     c->values += nvalues;
     c->bytes += e->bytes;
     c->entries++;
@@ -569,9 +624,12 @@ entry_clone(const dmg_cache_entry *e, void *value, unsigned long nvalues, size_t
     off = (char *)n - (char *)e;
     n->dep_hash = (unsigned long *)((char *)e->dep_hash + off);
     n->tag = (dmg_cache_tag *)((char *)e->tag + off);
+    n->link = (dmg_cache_link *)((char *)e->link + off);
     n->key = (unsigned char *)e->key + off;
     for (i = 0; i < n->ntags; i++)
         n->tag[i].val = (const char *)e->tag[i].val + off;
+    for (i = 0; i < (n->ntags ? n->ntags : 1); i++)
+        n->link[i].e = n;
     n->hnext = n->prev = n->next = NULL;
     n->value = value;
     n->nvalues = nvalues ? nvalues : 1;
@@ -600,6 +658,7 @@ update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues,
         dead = evict_for(c, n->nvalues);
         *bucket_slot(c, n->key, n->keylen, n->hash) = n;
         lru_push_front(c, n);
+        index_link(c, n);
         c->values += n->nvalues;
         c->bytes += n->bytes;
         c->entries++;
@@ -616,6 +675,77 @@ update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues,
     free_chain(c, dead);
 }
 
+/* One invalidation's walk over the entries (under the lock) */
+typedef struct dmg_cache_walk {
+    const unsigned long *keys;         /* the keys' hashes */
+    size_t nkeys;
+    const dmg_cache_tag *bases;        /* moved subtrees */
+    size_t nbases;
+    const unsigned long *changed;      /* the changed attributes' hashes (NULL: any) */
+    size_t nchanged;
+    int all;                           /* every entry goes (the rename was not recorded) */
+    dmg_cache_entry **pending;         /* to update (NULL: concerned entries are dropped) */
+    size_t npending;
+    dmg_cache_entry *dead;             /* to free once the lock is dropped */
+} dmg_cache_walk;
+
+/* What an invalidation does to e: nothing when it does not concern it, else keeps it, holds
+ * it for an update, or drops it */
+static void
+walk_visit(dmg_cache *c, dmg_cache_walk *w, dmg_cache_entry *e)
+{
+    if (!w->all && !entry_concerned(e, w->keys, w->nkeys, w->bases, w->nbases))
+        return;
+    /* the stamps still refuse lists computed before the write: only stored lists are kept */
+    if (!w->all && e->ntags > 0 && !entry_depends_on(e, w->changed, w->nchanged)) {
+        c->kept++;
+        return;
+    }
+    if (w->pending && e->ntags > 0) {
+        /* stays readable until its update is in place: the write has not returned */
+        e->refs++;
+        w->pending[w->npending++] = e;
+        return;
+    }
+    drop(c, e, &w->dead);
+}
+
+/* Visits the entries of one index list, each once per invalidation (an entry with two tags in
+ * one slot is there twice) */
+static void
+walk_list(dmg_cache *c, dmg_cache_walk *w, dmg_cache_link *l)
+{
+    dmg_cache_link *next;
+
+    for (; l; l = next) {
+        next = l->next;
+        if (l->e->seen == c->generation)
+            continue;
+        l->e->seen = c->generation;
+        walk_visit(c, w, l->e);
+    }
+}
+
+/* Visits the entries the invalidation may concern: through the index, or every entry when
+ * the concerned tags are not known by their hashes (a rename: the tags below a DN) */
+static void
+walk(dmg_cache *c, dmg_cache_walk *w)
+{
+    dmg_cache_entry *e, *next;
+    size_t i;
+
+    if (w->all || w->nbases) {
+        for (e = c->lru_head; e; e = next) {
+            next = e->next;
+            walk_visit(c, w, e);
+        }
+        return;
+    }
+    walk_list(c, w, c->untagged);
+    for (i = 0; i < w->nkeys; i++)
+        walk_list(c, w, c->index[w->keys[i] % DMG_CACHE_DIRTY_SLOTS]);
+}
+
 /* The invalidations: keys as dmg_cache_invalidate_tags, bases as dmg_cache_invalidate_moved;
  * with changed (the n attributes a write changed, NULL: any), a value concerned by keys alone
  * and stored with attributes none of which changed stays; with update, a concerned tagged
@@ -625,10 +755,10 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
            size_t nbases, const dmg_cache_tag *changed, size_t nchanged,
            dmg_cache_update_fn update, void *arg)
 {
-    dmg_cache_entry *dead = NULL, *e, *next, **pending = NULL;
-    unsigned long *h = malloc((nkeys + nchanged + 1) * sizeof(*h)), *ch = NULL;
-    size_t i, npending = 0;
-    int recorded = 1;
+    unsigned long *h = malloc((nkeys + nchanged + 1) * sizeof(*h));
+    dmg_cache_walk w = { h, nkeys, bases, nbases, NULL, nchanged, 0, NULL, 0, NULL };
+    dmg_cache_entry *e;
+    size_t i;
 
     if (h == NULL) {
         dmg_cache_invalidate(c);        /* dropping too much is always right */
@@ -637,57 +767,40 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
     for (i = 0; i < nkeys; i++)
         h[i] = hash_key(keys[i].val, keys[i].len);
     if (changed) {
-        ch = h + nkeys;
+        w.changed = h + nkeys;
         for (i = 0; i < nchanged; i++)
-            ch[i] = hash_key(changed[i].val, changed[i].len);
+            h[nkeys + i] = hash_key(changed[i].val, changed[i].len);
     }
     pthread_mutex_lock(&c->lock);
     c->generation++;
     c->invalidations_targeted++;
     for (i = 0; i < nkeys; i++)
         c->dirty[h[i] % DMG_CACHE_DIRTY_SLOTS] = c->generation;
-    for (i = 0; i < nbases && recorded; i++)
-        recorded = moved_record(c, &bases[i]);
-    if (!recorded) {
+    for (i = 0; i < nbases && !w.all; i++)
+        w.all = !moved_record(c, &bases[i]);
+    if (w.all) {
         /* as dmg_cache_invalidate, under the lock already held */
         c->flushed = c->generation;
         c->invalidations_targeted--;
         c->invalidations_full++;
     }
     /* no room to remember what to update: what would be updated is dropped */
-    if (update && recorded && c->entries)
-        pending = malloc(c->entries * sizeof(*pending));
-    for (e = c->lru_head; e; e = next) {
-        next = e->next;
-        if (recorded && !entry_concerned(e, h, nkeys, bases, nbases))
-            continue;
-        /* the stamps above still refuse lists computed before the write: only stored lists
-         * are kept */
-        if (recorded && e->ntags > 0 && !entry_depends_on(e, ch, nchanged)) {
-            c->kept++;
-            continue;
-        }
-        if (pending && e->ntags > 0) {
-            /* stays readable until its update is in place: the write has not returned */
-            e->refs++;
-            pending[npending++] = e;
-            continue;
-        }
-        drop(c, e, &dead);
-    }
+    if (update && !w.all && c->entries)
+        w.pending = malloc(c->entries * sizeof(*w.pending));
+    walk(c, &w);
     pthread_mutex_unlock(&c->lock);
     free(h);
-    free_chain(c, dead);
-    for (i = 0; i < npending; i++) {
+    free_chain(c, w.dead);
+    for (i = 0; i < w.npending; i++) {
         unsigned long nvalues = 0;
         size_t bytes = 0;
         void *value;
 
-        e = pending[i];
+        e = w.pending[i];
         value = update(arg, e->key, e->keylen, e->value, &nvalues, &bytes);
         update_one(c, e, value, nvalues, bytes);
     }
-    free(pending);
+    free(w.pending);
 }
 
 void

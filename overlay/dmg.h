@@ -379,11 +379,21 @@ typedef struct dmg_member {
 	unsigned mail_first, mail_count;	/* range in dmg_members.mail */
 } dmg_member;
 
+/* A block of a member list's strings (DNs and mail values), shared by the lists built from
+ * that list (a list updated after a write, a group that includes another) and freed with the
+ * last of them: such a list copies the member array, not the strings. */
+typedef struct dmg_strblock dmg_strblock;
+
 typedef struct dmg_members {
 	dmg_member *m;
 	unsigned n, cap;
 	struct berval *mail, *nmail;		/* every mail value of every member */
 	unsigned nmail_count, mail_cap;
+	/* the blocks its strings are in, one reference each; own: the one it appends to */
+	dmg_strblock **blocks, *own;
+	unsigned nblocks, blocks_cap;
+	/* members dropped by updates whose strings (and mail entries) it still holds */
+	unsigned dropped;
 	/* Attribute-ready, NULL-terminated arrays pointing into the strings above: member
 	 * (dn_vals/dn_nvals, n values) and dmgMemberMail (mail_vals/mail_nvals, mail_n values).
 	 * Built once the list is complete, so that a cached list is never written again. */

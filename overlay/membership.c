@@ -33,19 +33,92 @@
 
 /* ---- member list --------------------------------------------------------------------------- */
 
+/* The strings of member lists are allocated in blocks: one allocation per block instead of
+ * four per member, and a list derived from another (updated after a write, or including a
+ * nested group's) shares its blocks instead of copying every string.  A block is written
+ * only by the list that created it, past what it has handed out; the other lists read what
+ * was there when they took their reference.  Lists are freed by any thread (the cache frees
+ * a list when its last reader lets go): the reference count is atomic. */
+struct dmg_strblock {
+	unsigned refs;
+	size_t used, cap;
+	char data[];
+};
+
+/* the first block of a list (small: a list updated after a write adds a block for one
+ * member); each next one doubles, up to DMG_STRBLOCK_MAX */
+#define DMG_STRBLOCK_MIN 256
+#define DMG_STRBLOCK_MAX ( 1024 * 1024 )
+
+/* A derived list shares at most this many blocks, and holds the strings of at most this many
+ * members dropped by updates: past it, the update after a write copies the strings into
+ * blocks of its own, which gives back what the dropped members held (a long series of writes
+ * would otherwise keep one small block per write, and every deleted member's strings) */
+#define DMG_MEMBERS_MAX_SHARED 32
+
+static void
+dmg_members_add_block( dmg_members *ms, dmg_strblock *b )
+{
+	if ( ms->nblocks == ms->blocks_cap ) {
+		ms->blocks_cap = ms->blocks_cap ? ms->blocks_cap * 2 : 4;
+		ms->blocks = ch_realloc( ms->blocks, ms->blocks_cap * sizeof( *ms->blocks ) );
+	}
+	ms->blocks[ms->nblocks++] = b;
+}
+
+/* to = a copy of from in ms's own block */
+static void
+dmg_members_dupbv( dmg_members *ms, struct berval *to, struct berval *from )
+{
+	dmg_strblock *b = ms->own;
+	size_t need = from->bv_len + 1, cap;
+
+	if ( b == NULL || b->cap - b->used < need ) {
+		cap = b ? b->cap * 2 : DMG_STRBLOCK_MIN;
+		if ( cap > DMG_STRBLOCK_MAX )
+			cap = DMG_STRBLOCK_MAX;
+		if ( cap < need )
+			cap = need;
+		b = ch_malloc( sizeof( dmg_strblock ) + cap );
+		b->refs = 1;
+		b->used = 0;
+		b->cap = cap;
+		dmg_members_add_block( ms, b );
+		ms->own = b;
+	}
+	to->bv_val = b->data + b->used;
+	to->bv_len = from->bv_len;
+	memcpy( to->bv_val, from->bv_val, from->bv_len );
+	to->bv_val[from->bv_len] = '\0';
+	b->used += need;
+}
+
+/* ms takes a reference to every block of src it does not hold yet */
+static void
+dmg_members_share_blocks( dmg_members *ms, dmg_members *src )
+{
+	unsigned i, j;
+
+	for ( i = 0; i < src->nblocks; i++ ) {
+		for ( j = 0; j < ms->nblocks && ms->blocks[j] != src->blocks[i]; j++ )
+			;
+		if ( j < ms->nblocks )
+			continue;
+		__atomic_add_fetch( &src->blocks[i]->refs, 1, __ATOMIC_RELAXED );
+		dmg_members_add_block( ms, src->blocks[i] );
+	}
+}
+
 void
 dmg_members_free( dmg_members *ms )
 {
 	unsigned i;
 
-	for ( i = 0; i < ms->n; i++ ) {
-		ch_free( ms->m[i].dn.bv_val );
-		ch_free( ms->m[i].ndn.bv_val );
+	for ( i = 0; i < ms->nblocks; i++ ) {
+		if ( __atomic_sub_fetch( &ms->blocks[i]->refs, 1, __ATOMIC_ACQ_REL ) == 0 )
+			ch_free( ms->blocks[i] );
 	}
-	for ( i = 0; i < ms->nmail_count; i++ ) {
-		ch_free( ms->mail[i].bv_val );
-		ch_free( ms->nmail[i].bv_val );
-	}
+	ch_free( ms->blocks );
 	ch_free( ms->m );
 	ch_free( ms->mail );
 	ch_free( ms->nmail );
@@ -109,21 +182,31 @@ dmg_members_index( dmg_members *ms )
 	ms->mail_n = k;
 }
 
+/* to = from: the same string when share (ms holds its block), else a copy in ms's block */
 static void
-dmg_members_push_mail( dmg_members *ms, struct berval *val, struct berval *nval )
+dmg_members_str( dmg_members *ms, struct berval *to, struct berval *from, int share )
+{
+	if ( share )
+		*to = *from;
+	else
+		dmg_members_dupbv( ms, to, from );
+}
+
+static void
+dmg_members_push_mail( dmg_members *ms, struct berval *val, struct berval *nval, int share )
 {
 	if ( ms->nmail_count == ms->mail_cap ) {
 		ms->mail_cap = ms->mail_cap ? ms->mail_cap * 2 : 64;
 		ms->mail = ch_realloc( ms->mail, ms->mail_cap * sizeof( struct berval ) );
 		ms->nmail = ch_realloc( ms->nmail, ms->mail_cap * sizeof( struct berval ) );
 	}
-	ber_dupbv( &ms->mail[ms->nmail_count], val );
-	ber_dupbv( &ms->nmail[ms->nmail_count], nval );
+	dmg_members_str( ms, &ms->mail[ms->nmail_count], val, share );
+	dmg_members_str( ms, &ms->nmail[ms->nmail_count], nval, share );
 	ms->nmail_count++;
 }
 
 static dmg_member *
-dmg_members_new( dmg_members *ms, struct berval *dn, struct berval *ndn )
+dmg_members_new( dmg_members *ms, struct berval *dn, struct berval *ndn, int share )
 {
 	dmg_member *m;
 
@@ -132,8 +215,8 @@ dmg_members_new( dmg_members *ms, struct berval *dn, struct berval *ndn )
 		ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
 	}
 	m = &ms->m[ms->n++];
-	ber_dupbv( &m->dn, dn );
-	ber_dupbv( &m->ndn, ndn );
+	dmg_members_str( ms, &m->dn, dn, share );
+	dmg_members_str( ms, &m->ndn, ndn, share );
 	m->mail_first = ms->nmail_count;
 	m->mail_count = 0;
 	return m;
@@ -148,31 +231,82 @@ dmg_members_push( Operation *op, dmg_members *ms, Entry *e )
 	Attribute *a;
 	unsigned i;
 
-	m = dmg_members_new( ms, &e->e_name, &e->e_nname );
+	m = dmg_members_new( ms, &e->e_name, &e->e_nname, 0 );
 	a = attr_find( e->e_attrs, dmg_ad.mail );
 	for ( i = 0; a && i < a->a_numvals; i++ ) {
 		if ( access_allowed( op, e, dmg_ad.mail, &a->a_nvals[i], ACL_READ, &acl_state ) )
-			dmg_members_push_mail( ms, &a->a_vals[i], &a->a_nvals[i] );
+			dmg_members_push_mail( ms, &a->a_vals[i], &a->a_nvals[i], 0 );
 	}
 	m->mail_count = ms->nmail_count - m->mail_first;
 }
 
-/* Appends the members of src but the entry skip (NULL: none), with their mail values */
+/* May a list built from src share its strings (see DMG_MEMBERS_MAX_SHARED)? */
+static int
+dmg_members_may_share( dmg_members *src )
+{
+	return src->nblocks <= DMG_MEMBERS_MAX_SHARED && src->dropped <= DMG_MEMBERS_MAX_SHARED;
+}
+
+/* out (new) = src but the entry skip: src's member and mail arrays copied as they are (the
+ * members' mail ranges stay valid; skip's mail entries stay, unused), the strings shared */
+static void
+dmg_members_copy_shared( dmg_members *out, dmg_members *src, struct berval *skip )
+{
+	unsigned i;
+
+	dmg_members_share_blocks( out, src );
+	out->cap = src->n + 1;
+	out->m = ch_malloc( out->cap * sizeof( dmg_member ) );
+	if ( src->n )
+		memcpy( out->m, src->m, src->n * sizeof( dmg_member ) );
+	out->n = src->n;
+	out->mail_cap = src->nmail_count + 1;
+	out->mail = ch_malloc( out->mail_cap * sizeof( struct berval ) );
+	out->nmail = ch_malloc( out->mail_cap * sizeof( struct berval ) );
+	if ( src->nmail_count ) {
+		memcpy( out->mail, src->mail, src->nmail_count * sizeof( struct berval ) );
+		memcpy( out->nmail, src->nmail, src->nmail_count * sizeof( struct berval ) );
+	}
+	out->nmail_count = src->nmail_count;
+	out->dropped = src->dropped;
+	for ( i = 0; skip && i < out->n; i++ ) {
+		if ( dn_match( &out->m[i].ndn, skip ) ) {
+			memmove( &out->m[i], &out->m[i + 1], ( out->n - i - 1 ) * sizeof( dmg_member ) );
+			out->n--;
+			out->dropped++;
+			break;
+		}
+	}
+}
+
+/* Appends the members of src but the entry skip (NULL: none), with their mail values: their
+ * strings shared with src when it may (dmg_members_may_share), else copied */
 static void
 dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *skip )
 {
+	int share = dmg_members_may_share( src );
 	unsigned i, j;
 
+	/* out has nothing yet (not even arrays): it takes src's as they are */
+	if ( share && out->cap == 0 && out->mail_cap == 0 ) {
+		dmg_members_copy_shared( out, src, skip );
+		return;
+	}
+	if ( share ) {
+		dmg_members_share_blocks( out, src );
+		out->dropped += src->dropped;
+	}
 	for ( i = 0; i < src->n; i++ ) {
 		dmg_member *from = &src->m[i], *m;
 
-		if ( skip && dn_match( &from->ndn, skip ) )
+		if ( skip && dn_match( &from->ndn, skip ) ) {
+			out->dropped += share;
 			continue;
-		m = dmg_members_new( out, &from->dn, &from->ndn );
-
+		}
+		m = dmg_members_new( out, &from->dn, &from->ndn, share );
 		for ( j = 0; j < from->mail_count; j++ )
 			dmg_members_push_mail( out, &src->mail[from->mail_first + j],
-				&src->nmail[from->mail_first + j] );
+				&src->nmail[from->mail_first + j], share );
 		m->mail_count = out->nmail_count - m->mail_first;
 	}
 }
@@ -205,12 +339,10 @@ dmg_members_dedupe( dmg_members *ms )
 		return;
 	qsort( ms->m, ms->n, sizeof( dmg_member ), dmg_member_cmp );
 	for ( i = 1, j = 0; i < ms->n; i++ ) {
-		if ( dmg_member_cmp( &ms->m[i], &ms->m[j] ) == 0 ) {
-			/* its mail values stay in the array but are no longer referenced */
-			ch_free( ms->m[i].dn.bv_val );
-			ch_free( ms->m[i].ndn.bv_val );
+		/* a duplicate's strings and mail values stay in their block and array, no longer
+		 * referenced */
+		if ( dmg_member_cmp( &ms->m[i], &ms->m[j] ) == 0 )
 			continue;
-		}
 		ms->m[++j] = ms->m[i];
 	}
 	ms->n = j + 1;
@@ -226,12 +358,10 @@ dmg_members_remove( dmg_members *ms, dmg_members *ex )
 		return;
 	qsort( ex->m, ex->n, sizeof( dmg_member ), dmg_member_cmp );
 	for ( i = 0, j = 0; i < ms->n; i++ ) {
-		if ( bsearch( &ms->m[i], ex->m, ex->n, sizeof( dmg_member ), dmg_member_cmp ) ) {
-			/* its mail values stay in the array but are no longer referenced */
-			ch_free( ms->m[i].dn.bv_val );
-			ch_free( ms->m[i].ndn.bv_val );
+		/* its strings and mail values stay in their block and array, no longer
+		 * referenced */
+		if ( bsearch( &ms->m[i], ex->m, ex->n, sizeof( dmg_member ), dmg_member_cmp ) )
 			continue;
-		}
 		ms->m[j++] = ms->m[i];
 	}
 	ms->n = j;

@@ -6,6 +6,9 @@
  *     (the statistics prove the hit), the group concerned shows the change at once;
  *   - writes and reads racing through one cached group: every read that follows a write's
  *     return reflects it, while an unrelated group's list is read from the cache throughout;
+ *   - a long series of adds and deletes, each updating the lists in place (more than an
+ *     updated list shares strings with the one it replaces), read concurrently: every
+ *     read is exact for one moment of the series, and never goes back in time;
  *   - dynmailgroup-member-visibility group: one list (the rootdn's) for everyone who may read
  *     the group's member, nothing for the others, switched at run time.
  *
@@ -732,6 +735,199 @@ START_TEST(writes_racing_reads_never_see_a_stale_list)
 }
 END_TEST
 
+/* ---- a long series of writes, read concurrently ---------------------------------------------------
+ *
+ * A list updated in place shares its strings with the list it replaces, which a reply being
+ * sent may still hold; past a bound on the blocks shared, or on the members dropped whose
+ * strings it still holds (membership.c), the update copies them.  More adds than that bound into one department, then as many deletes: each write
+ * updates the lists of the group over it in place (the statistics say so), and the writer
+ * reads exactly what it wrote.  Then the same writes again with readers reading the group and
+ * a group that includes it throughout: every read shows the two base members and one run of
+ * the added ones with its count, never a state older than one it has read before. */
+
+#define CHAIN            "ou=Chain," DMG_SUFFIX
+#define CHAIN_ADDS       40 /* more than that bound (32) */
+#define CHAIN_READERS    3
+#define CHAIN_READER_OPS 150
+
+/* "uid=cNN,ou=Chain,..." */
+static const char *chain_dn(int i)
+{
+    return dmg_fmt("uid=c%02d," CHAIN, i);
+}
+
+/* The members of cn=chain after the adds of [lo, hi), sorted as race_members gives them */
+static char *chain_expected(int lo, int hi)
+{
+    dmg_text t = { 0 };
+    char *sorted;
+
+    dmg_text_printf(&t, "uid=base0," CHAIN "\nuid=base1," CHAIN "\n");
+    for (int i = lo; i < hi; i++)
+        dmg_text_printf(&t, "%s\n", chain_dn(i));
+    sorted = dmg_sorted_lines(t.s);
+    free(t.s);
+    return sorted;
+}
+
+typedef struct chain_reader {
+    race r;             /* connection and failures */
+    int nested;         /* odd readers read the group that includes cn=chain */
+} chain_reader;
+
+/* The writes done that the members of e show (adds first, then deletes: a run [lo, hi) of the
+ * added employees), or -1 when they show no such state (recorded) */
+static int chain_state(race *r, const dmg_entry *e, int last)
+{
+    const dmg_attr *m = dmg_entry_attr(e, "member");
+    const dmg_attr *c = dmg_entry_attr(e, "dmgMemberCount");
+    int lo = CHAIN_ADDS, hi = 0, n = 0, base = 0;
+    char count[32];
+
+    for (size_t k = 0; m && k < m->nvalues; k++) {
+        int i;
+
+        if (strncmp(m->values[k], "uid=base", 8) == 0) {
+            base++;
+        } else if (sscanf(m->values[k], "uid=c%d,", &i) == 1 && i >= 0 && i < CHAIN_ADDS) {
+            lo = i < lo ? i : lo;
+            hi = i + 1 > hi ? i + 1 : hi;
+            n++;
+        } else {
+            race_fail(r, "unexpected member", m->values[k]);
+            return -1;
+        }
+    }
+    snprintf(count, sizeof count, "%zu", m ? m->nvalues : 0);
+    if (base != 2 || (n && n != hi - lo) || (lo > 0 && n && hi != CHAIN_ADDS)
+        || c == NULL || c->nvalues != 1 || strcmp(c->values[0], count) != 0) {
+        race_fail(r, e->dn, "not the members after one of the writes, or a wrong count");
+        return -1;
+    }
+    if (n == 0)         /* before the adds, or after the deletes */
+        return last < CHAIN_ADDS ? 0 : 2 * CHAIN_ADDS;
+    return lo == 0 ? hi : CHAIN_ADDS + lo;
+}
+
+static void *chain_read(void *arg)
+{
+    static const char *const attrs[] = { "member", "dmgMemberCount", NULL };
+    chain_reader *cr = arg;
+    const char *dn = cr->nested ? "cn=chain-nest," GROUPS : "cn=chain," GROUPS;
+    int last = 0, now;
+
+    for (int i = 0; i < CHAIN_READER_OPS; i++) {
+        dmg_entries *es = NULL;
+        dmg_result res = dmg_search(cr->r.ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, &es);
+
+        if (res.rc != LDAP_SUCCESS || es->count != 1)
+            race_fail(&cr->r, dn, res.rc != LDAP_SUCCESS ? res.diag : "not one entry");
+        else if ((now = chain_state(&cr->r, &es->entries[0], last)) >= 0 && now < last)
+            race_fail(&cr->r, dn, "an older state than one read before");
+        else if (now >= 0)
+            last = now;
+        dmg_entries_free(es);
+    }
+    return NULL;
+}
+
+/* One add or delete of uid=cNN, then what the writer reads: exactly the expected members, as
+ * the rootdn (w->ld) and as the MTA; with inplace, both lists read from the cache, updated by
+ * the write */
+static void chain_write(race *w, LDAP *mta, int i, int add, int inplace)
+{
+    LDAP *root = w->ld;
+    unsigned long updated = inplace ? updated_now(root) : 0, misses;
+    char *want = add ? chain_expected(0, i + 1) : chain_expected(i + 1, CHAIN_ADDS);
+    dmg_result res;
+
+    res = add ? dmg_add_ldif(root, dmg_fmt("dn: %s\nobjectClass: inetOrgPerson\n"
+                                           "uid: c%02d\ncn: C %d\nsn: C\n"
+                                           "mail: c%02d@example.com\n", chain_dn(i), i, i, i))
+              : dmg_delete(root, chain_dn(i));
+    if (res.rc != LDAP_SUCCESS)
+        race_fail(w, chain_dn(i), res.diag);
+    misses = inplace ? stats_now(root).misses : 0;
+    for (int k = 0; k < 2; k++) {
+        char *got;
+
+        w->ld = k ? mta : root;
+        got = race_members(w, "chain");
+        if (got && strcmp(got, want) != 0)
+            race_fail(w, add ? "after an add" : "after a delete", got);
+        free(got);
+    }
+    w->ld = root;
+    if (inplace && (updated_now(root) - updated < 2 || stats_now(root).misses != misses))
+        race_fail(w, chain_dn(i), "the lists were not updated in place");
+    free(want);
+}
+
+static void chain_writes(race *w, LDAP *mta, int inplace)
+{
+    for (int i = 0; i < CHAIN_ADDS; i++)
+        chain_write(w, mta, i, 1, inplace);
+    for (int i = 0; i < CHAIN_ADDS; i++)
+        chain_write(w, mta, i, 0, inplace);
+}
+
+START_TEST(long_series_of_writes_updates_lists_exactly)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    chain_reader readers[CHAIN_READERS];
+    pthread_t rt[CHAIN_READERS];
+    race writer;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " CHAIN "\nobjectClass: organizationalUnit\n"
+                                     "ou: Chain\n"), LDAP_SUCCESS);
+    for (int i = 0; i < 2; i++)
+        DMG_ASSERT_RC(dmg_add_ldif(root, dmg_fmt("dn: uid=base%d," CHAIN "\n"
+                                                 "objectClass: inetOrgPerson\nuid: base%d\n"
+                                                 "cn: Base %d\nsn: Base\n"
+                                                 "mail: base%d@example.com\n", i, i, i, i)),
+                      LDAP_SUCCESS);
+    add_group(root, "chain", CHAIN, NULL);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=chain-nest," GROUPS "\n"
+                                     "objectClass: dynamicMailGroup\ncn: chain-nest\n"
+                                     "mail: chain-nest@example.com\n"
+                                     "dmgIncludeMember: cn=chain," GROUPS "\n"),
+                  LDAP_SUCCESS);
+    memset(&writer, 0, sizeof writer);
+    writer.ld = root;
+    /* both lists cached, then updated by every write */
+    free(members_of(root, "chain"));
+    free(members_of(mta, "chain"));
+    chain_writes(&writer, mta, 1);
+    ck_assert_msg(writer.failures == 0, "alone: %u failure(s); first: %s", writer.failures,
+                  writer.first);
+
+    memset(readers, 0, sizeof readers);
+    for (int i = 0; i < CHAIN_READERS; i++) {
+        readers[i].r.ld = i % 2 ? dmg_connect(server, MTA, DMG_PASSWORD)
+                                : dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+        readers[i].nested = i == 1;
+        ck_assert_int_eq(pthread_create(&rt[i], NULL, chain_read, &readers[i]), 0);
+    }
+    chain_writes(&writer, mta, 0);
+    for (int i = 0; i < CHAIN_READERS; i++)
+        ck_assert_int_eq(pthread_join(rt[i], NULL), 0);
+    ck_assert_msg(writer.failures == 0, "with readers: %u failure(s); first: %s",
+                  writer.failures, writer.first);
+    for (int i = 0; i < CHAIN_READERS; i++) {
+        ck_assert_msg(readers[i].r.failures == 0, "reader %d: %u failure(s); first: %s", i,
+                      readers[i].r.failures, readers[i].r.first);
+        dmg_disconnect(readers[i].r.ld);
+    }
+    assert_cached_is_fresh(root, anon, "chain");
+    assert_cached_is_fresh(mta, anon, "chain-nest");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* ---- access rules that read other entries ------------------------------------------------------
  *
  * With a "by group" clause, what the MTA sees below Engineering depends on a static group
@@ -1008,6 +1204,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, reverse_lookups_read_cached_lists_and_see_every_write);
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
+    tcase_add_test(tc, long_series_of_writes_updates_lists_exactly);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, cache_is_on_by_default);
     tcase_add_test(tc, flush_on_cn_config_empties_the_cache);

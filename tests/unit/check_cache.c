@@ -1415,6 +1415,70 @@ START_TEST(test_targeted_invalidation_drops_only_concerned_entries)
 }
 END_TEST
 
+/* An invalidation visits the entries through the index of their tags' slots: an entry with a
+ * tag twice (two links side by side in one slot) is dropped once, an entry whose tag only
+ * shares the slot stays, and so do entries of other slots; untagged entries always go. */
+START_TEST(test_targeted_invalidation_through_the_index_is_exact)
+{
+    dmg_cache *c = cache_new(1000);
+    tval dup = TVAL(1), same = TVAL(2), mate = TVAL(3), any = TVAL(4), other[200];
+    dmg_cache_tag t = TAG("t"), twice[] = { TAG("t"), TAG("t") }, mate_tag;
+    char mate_str[32], keys[200][16], tags[200][16];
+    dmg_cache_tag other_tags[200];
+    unsigned long h = hash_key("t", 1);
+    dmg_cache_stats st;
+    int i;
+
+    /* a string whose hash differs from "t"'s but falls in the same slot */
+    for (i = 0;; i++) {
+        unsigned long m;
+
+        snprintf(mate_str, sizeof mate_str, "mate%d", i);
+        m = hash_key(mate_str, strlen(mate_str));
+        if (m != h && m % DMG_CACHE_DIRTY_SLOTS == h % DMG_CACHE_DIRTY_SLOTS)
+            break;
+    }
+    mate_tag.val = mate_str;
+    mate_tag.len = strlen(mate_str);
+    ck_assert_int_eq(put_tagged(c, K("dup"), 0, twice, 2, &dup), 1);
+    ck_assert_int_eq(put_tagged(c, K("same"), 0, &t, 1, &same), 1);
+    ck_assert_int_eq(put_tagged(c, K("mate"), 0, &mate_tag, 1, &mate), 1);
+    ck_assert_int_eq(put(c, K("any"), &any, 1), 1);
+    for (i = 0; i < 200; i++) {
+        other[i] = (tval)TVAL(10 + i);
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        snprintf(tags[i], sizeof tags[i], "u%d", i);
+        other_tags[i].val = tags[i];
+        other_tags[i].len = strlen(tags[i]);
+        ck_assert_int_eq(put_tagged(c, keys[i], strlen(keys[i]), 0, &other_tags[i], 1,
+                                    &other[i]), 1);
+    }
+    dmg_cache_invalidate_tags(c, &t, 1);
+    ck_assert_ptr_null(peek(c, K("dup")));
+    ck_assert_ptr_null(peek(c, K("same")));
+    ck_assert_ptr_null(peek(c, K("any")));
+    ck_assert_ptr_eq(peek(c, K("mate")), &mate);
+    ck_assert_uint_eq(dup.frees, 1);
+    ck_assert_uint_eq(same.frees, 1);
+    ck_assert_uint_eq(any.frees, 1);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.dropped, 3);
+    ck_assert_uint_eq(st.entries, 201);
+    /* another slot: only its entry goes; the slot just emptied holds the mate alone */
+    dmg_cache_invalidate_tags(c, &other_tags[7], 1);
+    ck_assert_ptr_null(peek(c, K("k7")));
+    ck_assert_uint_eq(other[7].frees, 1);
+    dmg_cache_invalidate_tags(c, &t, 1);
+    dmg_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.dropped, 4);
+    ck_assert_uint_eq(st.entries, 200);
+    for (i = 0; i < 200; i++)
+        ck_assert_uint_eq(other[i].frees, i == 7);
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(mate.frees, 1);
+}
+END_TEST
+
 /* A value read before an invalidation of one of its tags is refused; one read before an
  * invalidation of other tags is not (a write elsewhere does not cost the cache its lists). */
 START_TEST(test_tagged_put_refused_only_after_relevant_invalidation)
@@ -2130,6 +2194,7 @@ static Suite *cache_suite(void)
 
     tc = tcase_new("targeted", 10);
     tcase_add_test(tc, test_targeted_invalidation_drops_only_concerned_entries);
+    tcase_add_test(tc, test_targeted_invalidation_through_the_index_is_exact);
     tcase_add_test(tc, test_tagged_put_refused_only_after_relevant_invalidation);
     tcase_add_test(tc, test_untagged_put_refused_after_any_invalidation);
     tcase_add_test(tc, test_full_invalidation_refuses_older_tagged_puts);
