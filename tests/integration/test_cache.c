@@ -861,6 +861,16 @@ static void chain_write(race *w, LDAP *mta, int i, int add, int inplace)
     if (inplace && (updated_now(root) - updated < 2 || stats_now(root).misses != misses))
         race_fail(w, chain_dn(i), "the lists were not updated in place");
     free(want);
+    /* the updated list's index by DN answers compares: each entry of the series, and one
+     * that is not in it */
+    for (int j = 0; j <= CHAIN_ADDS; j++) {
+        const char *dn = j < CHAIN_ADDS ? chain_dn(j) : "uid=base0," CHAIN;
+        int in = j == CHAIN_ADDS || (add ? j <= i : j > i);
+        dmg_result c = dmg_compare(mta, "cn=chain," GROUPS, "member", dn);
+
+        if (c.rc != (in ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE))
+            race_fail(w, dn, in ? "compare: a member not found" : "compare: not a member found");
+    }
 }
 
 static void chain_writes(race *w, LDAP *mta, int inplace)
