@@ -1644,7 +1644,9 @@ dmg_cache_key( Operation *op, Entry *group, size_t *len )
 	key = op->o_tmpalloc( *len, op->o_tmpmemctx );
 	memcpy( key, group->e_nname.bv_val, group->e_nname.bv_len );
 	key[group->e_nname.bv_len] = '\0';
-	memcpy( key + group->e_nname.bv_len + 1, op->o_ndn.bv_val, op->o_ndn.bv_len );
+	/* anonymous's DN has no octets, and may have no buffer */
+	if ( op->o_ndn.bv_len )
+		memcpy( key + group->e_nname.bv_len + 1, op->o_ndn.bv_val, op->o_ndn.bv_len );
 	key[*len - 1] = '\0';
 	return key;
 }
