@@ -669,7 +669,7 @@ table=$work/table.md
             "≤2× static", "static", "static", 2)
         row("bind_member", "same, right after a bind of a member (`lastbind on`)", \
             "≤2× static", "static", "static", 2)
-        row("read_anon", "same, identity without cache (anonymous), warm", "—", "", "", 0)
+        row("read_anon", "same, anonymous, warm", "≤5× static", "static", "static", 5)
         row("user_read", "same, ordinary user (a member binds), default visibility", \
             "≤5× static", "static", "static", 5)
         row("user_read_vis", "same, ordinary user, `dynmailgroup-member-visibility group`", \

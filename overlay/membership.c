@@ -1862,6 +1862,15 @@ dmg_members_free_value( void *ms )
 	ch_free( ms );
 }
 
+/* Every identity's lists are cached, one per group and identity DN (anonymous: the empty
+ * DN).  What an identity's list depends on besides the data the rootdn's reads is what
+ * slapd's ACLs decide for that DN, and the tags and dependencies below follow it: the
+ * attributes the ACLs read on an entry (dmg_group_deps), every write when they read other
+ * entries (dmg_acl_reads_other_entries), a new generation when they change
+ * (dmg_cache_follow_acls).  Roles (postmaster, privileged, a group's applicant...) change
+ * only what hidden groups named in overrides stand for, and such lists are dropped by every
+ * write (dmg_override_tags).  What the tags cannot follow is a clause that tells two
+ * connections of one DN apart: then only the rootdn's lists are cached. */
 static int
 dmg_members_cacheable( Operation *op, slap_overinst *on )
 {
@@ -1872,8 +1881,7 @@ dmg_members_cacheable( Operation *op, slap_overinst *on )
 	/* slapd's ACLs do not apply to the rootdn: its lists depend on nothing else */
 	if ( dmg_is_root( op, on ) )
 		return 1;
-	return ( dmg_is_privileged( op, on ) || dmg_is_postmaster( op, on ) )
-		&& dmg_cache_acls_allow( di );
+	return dmg_cache_acls_allow( di );
 }
 
 unsigned long
@@ -1890,17 +1898,22 @@ dmg_operation_generation( Operation *op, dmg_info *di )
 	return dmg_cache_generation( di->cache );
 }
 
-/* "group ndn" NUL "identity ndn": a list is reused only for the identity it was computed for */
+/* "group ndn" NUL "identity ndn" NUL: a list is reused only for the identity it was computed
+ * for (anonymous: the empty DN).  The identity ends with its NUL so that an in-place update
+ * can run as it (dmg_members_update) with a DN that slapd's regex ACLs may match. */
 static char *
 dmg_cache_key( Operation *op, Entry *group, size_t *len )
 {
 	char *key;
 
-	*len = group->e_nname.bv_len + 1 + op->o_ndn.bv_len;
+	*len = group->e_nname.bv_len + 1 + op->o_ndn.bv_len + 1;
 	key = op->o_tmpalloc( *len, op->o_tmpmemctx );
 	memcpy( key, group->e_nname.bv_val, group->e_nname.bv_len );
 	key[group->e_nname.bv_len] = '\0';
-	memcpy( key + group->e_nname.bv_len + 1, op->o_ndn.bv_val, op->o_ndn.bv_len );
+	/* anonymous's DN has no octets, and may have no buffer */
+	if ( op->o_ndn.bv_len )
+		memcpy( key + group->e_nname.bv_len + 1, op->o_ndn.bv_val, op->o_ndn.bv_len );
+	key[*len - 1] = '\0';
 	return key;
 }
 
@@ -2285,8 +2298,9 @@ dmg_update_single( dmg_update_ctx *u )
 }
 
 /* The operation a list cached for identity idn was computed with: the rootdn's, or a copy of
- * op for idn on the database itself (a write guard's grant makes op's own copy of it another
- * one) -- the cache holds only lists of identities whose rights no connection changes */
+ * op for idn (anonymous when empty) on the database itself (a write guard's grant makes op's
+ * own copy of it another one) -- the cache holds only lists of identities whose rights no
+ * connection changes */
 static void
 dmg_op_as_identity( Operation *op, slap_overinst *on, struct berval *idn, Operation *as,
 	dmg_who *who )
@@ -2309,8 +2323,8 @@ dmg_override_may_name( Entry *group, Entry *e )
 			|| dmg_group_has_refs( group, dmg_ad.exclude_member ) );
 }
 
-/* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn) after the
- * write u describes, or NULL when it must go */
+/* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn NUL) after
+ * the write u describes, or NULL when it must go */
 static void *
 dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	unsigned long *nvalues, size_t *bytes )
@@ -2326,12 +2340,14 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	dmg_rule r;
 	int member = 0, rc = LDAP_SUCCESS;
 
-	if ( sep == NULL )
+	/* dmg_cache_key's form: two NUL-terminated DNs */
+	if ( sep == NULL || sep + 1 >= (const char *)key + keylen
+		|| ( (const char *)key )[keylen - 1] != '\0' )
 		return NULL;
 	gndn.bv_val = (char *)key;
 	gndn.bv_len = sep - (const char *)key;
 	idn.bv_val = (char *)sep + 1;
-	idn.bv_len = keylen - gndn.bv_len - 1;
+	idn.bv_len = keylen - gndn.bv_len - 2;
 	if ( dn_match( &gndn, u->ndn ) || !dmg_update_single( u )
 		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
 		return NULL;

@@ -17,6 +17,7 @@
  * failures and keep the first, the test thread asserts.  No sleeps: threads run a fixed number
  * of operations as fast as they can.
  */
+#define _GNU_SOURCE /* asprintf */
 #include "harness.h"
 
 #include <pthread.h>
@@ -36,6 +37,8 @@ static dmg_server *server;
 /* The monitor database before the groups' database: slapd 2.6 publishes an overlay's
  * statistics only then (man page MONITORING) */
 #define MONITOR_FIRST "database monitor\n" /* so the groups' database is {2}mdb */
+
+#define OVERLAY_CONFIG_DN "olcOverlay={0}dynmailgroup,olcDatabase={2}mdb,cn=config"
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -238,7 +241,7 @@ START_TEST(modify_of_unread_attributes_keeps_the_lists)
     ck_assert_uint_ge(stat_of(root, "dmgCacheKept") - kept, 4);
     ck_assert_uint_eq(after.targeted - before.targeted, 2);
 
-    /* what was kept is what a computation gives: anonymous lists are never cached */
+    /* what was kept is what a computation gives: anonymous has not read the group yet */
     DMG_ASSERT_STR(m, fresh = members_of(anon, "k-eng-mgr"));
     free(fresh);
     free(m);
@@ -270,50 +273,98 @@ static unsigned long updated_now(LDAP *ld)
     return stat_of(ld, "dmgCacheUpdated");
 }
 
-/* member and dmgMemberMail of cn=<cn> as ld reads it, then as anonymous does (whose lists are
- * never cached: a fresh computation) -- equal */
-static void assert_cached_is_fresh(LDAP *ld, LDAP *anon, const char *cn)
+/* Empties the cache (olcDynMailGroupFlush): the next read of any list computes it */
+static void flush_cache(void)
 {
-    const char *dn = dmg_fmt("cn=%s," GROUPS, cn);
-    char *cached = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "member");
-    char *fresh = dmg_values_joined(anon, dn, LDAP_SCOPE_BASE, NULL, "member");
+    LDAP *cfg = dmg_connect_ldapi_external(server);
 
-    DMG_ASSERT_STR(cached, fresh);
-    free(cached);
-    free(fresh);
-    cached = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
-    fresh = dmg_values_joined(anon, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
-    DMG_ASSERT_STR(cached, fresh);
-    free(cached);
-    free(fresh);
+    DMG_EXPECT_OK(dmg_modify(cfg, OVERLAY_CONFIG_DN,
+                             "replace: olcDynMailGroupFlush\nolcDynMailGroupFlush: TRUE\n"),
+                  "flushing the cache");
+    dmg_disconnect(cfg);
 }
 
-/* After one write of one employee: the lists of both groups for the rootdn and the MTA are
- * read from the cache (no miss) when the write updated them in place (in-place updates
- * counted: at least these four), else computed again (four misses); always equal to a fresh
- * computation */
+/* member, a separator, then dmgMemberMail of cn=<cn> as ld reads them (two lookups of the
+ * list: the first a miss when it is not cached) */
+static char *list_of(LDAP *ld, const char *cn)
+{
+    const char *dn = dmg_fmt("cn=%s," GROUPS, cn);
+    char *m = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "member");
+    char *mail = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, "dmgMemberMail");
+    char *both = NULL;
+
+    ck_assert_int_ge(asprintf(&both, "%s\n--\n%s", m, mail), 0);
+    free(m);
+    free(mail);
+    return both;
+}
+
+#define MAX_FRESH 4
+
+/* The lists of the groups cns[0..ncn) as each of lds[0..nld) reads them now (from the cache
+ * when it has them) are those a computation gives: the cache is then emptied and anonymous
+ * computes them (the suite's ACLs let these identities read the groups and their members
+ * alike).  Each identity reads them again after, so that they are cached as before. */
+static void assert_cached_are_fresh(LDAP *const *lds, int nld, LDAP *anon,
+                                    const char *const *cns, int ncn)
+{
+    char *cached[MAX_FRESH][MAX_FRESH];
+
+    ck_assert_int_le(nld, MAX_FRESH);
+    ck_assert_int_le(ncn, MAX_FRESH);
+    for (int i = 0; i < nld; i++)
+        for (int g = 0; g < ncn; g++)
+            cached[i][g] = list_of(lds[i], cns[g]);
+    flush_cache();
+    for (int g = 0; g < ncn; g++) {
+        char *fresh = list_of(anon, cns[g]);
+
+        for (int i = 0; i < nld; i++) {
+            DMG_ASSERT_STR(cached[i][g], fresh);
+            free(cached[i][g]);
+        }
+        free(fresh);
+    }
+    for (int i = 0; i < nld; i++)
+        for (int g = 0; g < ncn; g++)
+            free(list_of(lds[i], cns[g]));
+}
+
+static void assert_cached_is_fresh(LDAP *ld, LDAP *anon, const char *cn)
+{
+    assert_cached_are_fresh(&ld, 1, anon, &cn, 1);
+}
+
+static const char *const u_groups[] = { "u-fe", "u-fe-eng" };
+
+/* After one write of one employee: the lists of both groups for the rootdn, the MTA and
+ * anonymous are read from the cache (no miss) when the write updated them in place or kept
+ * them (a modify of no attribute a list reads; six lists counted), else computed again (six
+ * misses); always equal to a fresh computation */
 static void check_after_write(LDAP *root, LDAP *mta, LDAP *anon, unsigned long updated_before,
-                              int inplace)
+                              unsigned long kept_before, int inplace)
 {
     unsigned long updated = updated_now(root) - updated_before;
+    unsigned long kept = stat_of(root, "dmgCacheKept") - kept_before;
     stats before = stats_now(root);
+    LDAP *lds[] = { root, mta, anon };
 
     if (inplace)
-        ck_assert_uint_ge(updated, 4);
+        ck_assert_msg(updated + kept >= 6, "%lu lists updated, %lu kept", updated, kept);
     else
         ck_assert_uint_eq(updated, 0);
-    for (int i = 0; i < 2; i++) {
-        assert_cached_is_fresh(i ? mta : root, anon, "u-fe");
-        assert_cached_is_fresh(i ? mta : root, anon, "u-fe-eng");
-    }
-    ck_assert_uint_eq(stats_now(root).misses - before.misses, inplace ? 0 : 4);
+    for (int i = 0; i < 3; i++)
+        for (int g = 0; g < 2; g++)
+            free(list_of(lds[i], u_groups[g]));
+    ck_assert_uint_eq(stats_now(root).misses - before.misses, inplace ? 0 : 6);
+    assert_cached_are_fresh(lds, 3, anon, u_groups, 2);
 }
 
 #define WRITE_THEN_CHECK(write, inplace) \
     do { \
-        unsigned long updated_ = updated_now(root); \
+        unsigned long updated_ = updated_now(root), kept_ = stat_of(root, "dmgCacheKept"); \
         DMG_EXPECT_OK((write), #write); \
-        check_after_write(root, mta, anon, updated_, (inplace)); \
+        check_after_write(root, mta, anon, updated_, kept_, (inplace)); \
     } while (0)
 
 /* An add, a modify (in and out of a condition, of mail), a delete of one employee update the
@@ -324,12 +375,11 @@ START_TEST(single_entry_writes_update_lists_in_place)
     LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
     LDAP *anon = dmg_connect(server, NULL, NULL);
 
+    LDAP *lds[] = { root, mta, anon };
+
     add_group(root, "u-fe", FRONTEND, NULL);
     add_group(root, "u-fe-eng", FRONTEND, "(title=Engineer)");
-    for (int i = 0; i < 2; i++) {
-        assert_cached_is_fresh(i ? mta : root, anon, "u-fe");
-        assert_cached_is_fresh(i ? mta : root, anon, "u-fe-eng");
-    }
+    assert_cached_are_fresh(lds, 3, anon, u_groups, 2);
     WRITE_THEN_CHECK(dmg_add_ldif(root, "dn: " NEWBIE "\nobjectClass: inetOrgPerson\n"
                                         "uid: newbie\ncn: New Bie\nsn: Bie\n"
                                         "title: Engineer\nmail: newbie@example.com\n"),
@@ -350,10 +400,9 @@ START_TEST(single_entry_writes_update_lists_in_place)
     /* a rename drops the lists */
     WRITE_THEN_CHECK(dmg_rename(root, "uid=sam," FRONTEND, "uid=samuel", NULL, 0), 0);
     DMG_EXPECT_OK(dmg_rename(root, "uid=samuel," FRONTEND, "uid=sam", NULL, 1), "rename back");
-    for (int i = 0; i < 2; i++) {
-        free(members_of(i ? mta : root, "u-fe"));
-        free(members_of(i ? mta : root, "u-fe-eng"));
-    }
+    for (int i = 0; i < 3; i++)
+        for (int g = 0; g < 2; g++)
+            free(members_of(lds[i], u_groups[g]));
     /* a modify of an entry with entries below it (the department here) drops them */
     WRITE_THEN_CHECK(dmg_modify(root, FRONTEND, "add: objectClass\n"
                                                 "objectClass: extensibleObject\n"), 0);
@@ -982,6 +1031,103 @@ START_TEST(acl_reading_another_entry_drops_lists_on_any_write)
 }
 END_TEST
 
+/* An ordinary user's and anonymous's cached lists follow what the ACLs decide for them: a
+ * member's attribute a filter= rule tests, a change of olcAccess on cn=config, the user's own
+ * membership in the group a "by group" clause names.  Two users with other rights never
+ * share a list. */
+
+#define T2_DEPT  "ou=Tier2,ou=Support," DMG_SUFFIX
+#define T2_GROUP "cn=acl-t2," GROUPS
+#define VERA_T2  "uid=vera," T2_DEPT
+#define T2_ALL \
+    VERA_T2 "\nuid=walt," T2_DEPT "\nuid=yuki," T2_DEPT "\nuid=zack," T2_DEPT
+#define T2_NO_VERA "uid=walt," T2_DEPT "\nuid=yuki," T2_DEPT "\nuid=zack," T2_DEPT
+
+/* member of T2_GROUP as ld reads it, twice (the second time from its cached list) */
+static void assert_t2(LDAP *ld, const char *expected)
+{
+    for (int i = 0; i < 2; i++)
+        DMG_ASSERT_VALUES(ld, T2_GROUP, LDAP_SCOPE_BASE, NULL, "member", expected);
+}
+
+START_TEST(ordinary_lists_follow_acl_relevant_writes)
+{
+    dmg_server_opts o = {
+        .global_config = MONITOR_FIRST,
+        /* a Tier2 entry whose title is Secret is read by nobody but the rootdn */
+        .db_config = "access to dn.subtree=\"" T2_DEPT "\" filter=(title=Secret)\n"
+                     "  by * none\n"
+                     "access to * by * read\n",
+        .overlay_config = "dynmailgroup-cache-max-values 1000000\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *alice = dmg_connect(s, ALICE, DMG_PASSWORD);
+    LDAP *carol = dmg_connect(s, CAROL, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(s, NULL, NULL);
+    LDAP *cfg;
+    stats before, after;
+
+    add_group(root, "acl-t2", T2_DEPT, NULL);
+    before = stats_now(root);
+    assert_t2(alice, T2_ALL);
+    assert_t2(anon, T2_ALL);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 2);
+    ck_assert_uint_eq(after.hits - before.hits, 2);
+
+    /* the attribute the filter= rule tests, on a member: gone for both, back for both */
+    DMG_EXPECT_OK(dmg_modify(root, VERA_T2, "replace: title\ntitle: Secret\n"), "Secret");
+    assert_t2(alice, T2_NO_VERA);
+    assert_t2(anon, T2_NO_VERA);
+    DMG_EXPECT_OK(dmg_modify(root, VERA_T2, "replace: title\ntitle: Support Agent\n"), "back");
+    assert_t2(alice, T2_ALL);
+    assert_t2(anon, T2_ALL);
+
+    /* olcAccess changed on cn=config: Tier2 only for the members of a static group (with
+     * nobody yet); the next read of each identity follows, the cache having been emptied */
+    before = stats_now(root);
+    cfg = dmg_connect_ldapi_external(s);
+    DMG_EXPECT_OK(dmg_modify(cfg, "olcDatabase={2}mdb,cn=config",
+                             "replace: olcAccess\n"
+                             "olcAccess: to dn.subtree=\"" T2_DEPT "\""
+                             " by group.exact=\"" READERS_GROUP "\" read by * none\n"
+                             "olcAccess: to * by * read\n"),
+                  "olcAccess");
+    dmg_disconnect(cfg);
+    assert_t2(alice, "");
+    assert_t2(anon, "");
+    after = stats_now(root);
+    ck_assert_uint_ge(after.full - before.full, 1);
+    ck_assert_uint_eq(after.misses - before.misses, 2);
+
+    /* carol joins the group the clause names: she reads Tier2, alice still not */
+    DMG_EXPECT_OK(dmg_add_ldif(root, "dn: " READERS_GROUP "\nobjectClass: groupOfNames\n"
+                                     "cn: readers\nmember: " CAROL "\n"),
+                  "the readers' group");
+    assert_t2(carol, T2_ALL);
+    assert_t2(alice, "");
+    assert_t2(anon, "");
+    /* alice joins, carol leaves */
+    DMG_EXPECT_OK(dmg_modify(root, READERS_GROUP, "add: member\nmember: " ALICE "\n"),
+                  "alice joins");
+    assert_t2(alice, T2_ALL);
+    assert_t2(carol, T2_ALL);
+    DMG_EXPECT_OK(dmg_modify(root, READERS_GROUP, "delete: member\nmember: " CAROL "\n"),
+                  "carol leaves");
+    assert_t2(carol, "");
+    assert_t2(alice, T2_ALL);
+    assert_t2(anon, "");
+
+    dmg_disconnect(anon);
+    dmg_disconnect(carol);
+    dmg_disconnect(alice);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---- the default bound ------------------------------------------------------------------------ */
 
 /* No cache directive written: the cache is on, with the bound the man page states */
@@ -1011,8 +1157,6 @@ START_TEST(cache_is_on_by_default)
 END_TEST
 
 /* ---- the explicit flush ------------------------------------------------------------------------ */
-
-#define OVERLAY_CONFIG_DN "olcOverlay={0}dynmailgroup,olcDatabase={2}mdb,cn=config"
 
 /* Writing olcDynMailGroupFlush empties the cache, every time it is written (replace) */
 START_TEST(flush_on_cn_config_empties_the_cache)
@@ -1185,6 +1329,93 @@ START_TEST(group_visibility_follows_the_group_acl)
 }
 END_TEST
 
+/* ---- lists of ordinary identities and anonymous ------------------------------------------------
+ *
+ * The default visibility: each identity's list is cached under its own DN (anonymous: the
+ * empty one) and shows it exactly the members it may read; one identity's list never
+ * serves another, and a write shows in each identity's list as its ACLs decide. */
+
+#define FIN_NEW "uid=idnew,ou=Finance," DMG_SUFFIX
+#define ALL_VIS_MEMBERS FINANCE_MEMBERS TIER2_MEMBERS
+#define TIER2_MAIL "vera@example.com\nwalt@example.com\nyuki@example.com"
+
+/* reader reads cn=<cn>'s member twice: the first read computes its list (a miss), the second
+ * takes it from the cache (a hit), and both give exactly expected */
+static void assert_own_list(LDAP *root, LDAP *reader, const char *cn, const char *expected)
+{
+    stats before = stats_now(root), after;
+
+    for (int i = 0; i < 2; i++)
+        DMG_ASSERT_VALUES(reader, dmg_fmt("cn=%s," GROUPS, cn), LDAP_SCOPE_BASE, NULL,
+                          "member", expected);
+    after = stats_now(root);
+    ck_assert_uint_eq(after.misses - before.misses, 1);
+    ck_assert_uint_eq(after.hits - before.hits, 1);
+}
+
+START_TEST(ordinary_identities_and_anonymous_have_their_own_lists)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *reader = dmg_connect(server, READER, DMG_PASSWORD);
+    LDAP *alice = dmg_connect(server, ALICE, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    LDAP *lds[] = { reader, alice };
+    static const char *const cns[] = { "id-vis" };
+    unsigned long entries = stat_of(root, "dmgCacheEntries"), updated;
+    stats before;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=id-vis," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: id-vis\nmail: id-vis@example.com\n"
+                                     "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
+                                     "dmgDepartment: ou=Tier2,ou=Support," DMG_SUFFIX "\n"),
+                  LDAP_SUCCESS);
+    /* alice first: the reader, who may not read ou=Finance, gets a list of its own */
+    assert_own_list(root, alice, "id-vis", ALL_VIS_MEMBERS);
+    assert_own_list(root, reader, "id-vis", TIER2_MEMBERS);
+    assert_own_list(root, anon, "id-vis", ALL_VIS_MEMBERS);
+    ck_assert_uint_eq(stat_of(root, "dmgCacheEntries") - entries, 3);
+    DMG_ASSERT_VALUES(reader, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberMail",
+                      TIER2_MAIL);
+    DMG_ASSERT_VALUES(reader, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", "4");
+    DMG_ASSERT_VALUES(alice, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", "10");
+
+    /* a new Finance employee: each cached list is updated for its own identity, read from
+     * the cache (no miss) and shown to whoever may read the employee only */
+    updated = updated_now(root);
+    DMG_EXPECT_OK(dmg_add_ldif(root, "dn: " FIN_NEW "\nobjectClass: inetOrgPerson\n"
+                                     "uid: idnew\ncn: Id New\nsn: New\n"
+                                     "mail: idnew@example.com\n"),
+                  "adding a Finance employee");
+    ck_assert_uint_ge(updated_now(root) - updated, 3);
+    before = stats_now(root);
+    DMG_ASSERT_VALUES(reader, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      TIER2_MEMBERS);
+    DMG_ASSERT_VALUES(alice, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS "\n" FIN_NEW);
+    DMG_ASSERT_VALUES(anon, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS "\n" FIN_NEW);
+    DMG_ASSERT_VALUES(anon, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, "(member=" FIN_NEW ")", "cn",
+                      "id-vis");
+    DMG_ASSERT_VALUES(reader, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, "(member=" FIN_NEW ")", "cn",
+                      "");
+    ck_assert_uint_eq(stats_now(root).misses - before.misses, 0);
+    /* each identity's list as its own computation gives it */
+    for (int i = 0; i < 2; i++)
+        assert_cached_are_fresh(&lds[i], 1, lds[i], cns, 1);
+
+    DMG_EXPECT_OK(dmg_delete(root, FIN_NEW), "deleting it");
+    DMG_ASSERT_VALUES(alice, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS);
+    DMG_ASSERT_VALUES(reader, "cn=id-vis," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      TIER2_MEMBERS);
+    DMG_EXPECT_OK(dmg_delete(root, "cn=id-vis," GROUPS), "deleting the group");
+    dmg_disconnect(anon);
+    dmg_disconnect(alice);
+    dmg_disconnect(reader);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* A value that is neither mode is refused and changes nothing */
 START_TEST(member_visibility_refuses_other_values)
 {
@@ -1216,9 +1447,11 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, long_series_of_writes_updates_lists_exactly);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
+    tcase_add_test(tc, ordinary_lists_follow_acl_relevant_writes);
     tcase_add_test(tc, cache_is_on_by_default);
     tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
     tcase_add_test(tc, group_visibility_follows_the_group_acl);
+    tcase_add_test(tc, ordinary_identities_and_anonymous_have_their_own_lists);
     tcase_add_test(tc, member_visibility_refuses_other_values);
     suite_add_tcase(s, tc);
     return s;
