@@ -2258,7 +2258,31 @@ typedef struct dmg_update_ctx {
 	slap_overinst *on;
 	struct berval *ndn;	/* E */
 	int single;		/* -1 not known yet; 1 the write changes E's membership alone */
+	unsigned others;	/* lists of other identities than the rootdn's and the
+				 * privileged ones updated so far */
 } dmg_update_ctx;
+
+/* A write updates in place the lists of the rootdn and the privileged identities (the MTA's,
+ * read after every write), and those of at most DMG_UPDATE_OTHERS other identities (address
+ * books bound as their users); it drops the others it concerns, so that its own cost does not
+ * grow with the number of users who read the group.  A dropped list is computed again at its
+ * identity's next read. */
+#define DMG_UPDATE_OTHERS	8
+
+static int
+dmg_update_may_copy( dmg_update_ctx *u, struct berval *idn )
+{
+	dmg_info *di = u->on->on_bi.bi_private;
+	int i;
+
+	if ( dn_match( idn, &dmg_real_db( u->op )->be_rootndn ) )
+		return 1;
+	for ( i = 0; di->privileged_n && !BER_BVISNULL( &di->privileged_n[i] ); i++ ) {
+		if ( dn_match( idn, &di->privileged_n[i] ) )
+			return 1;
+	}
+	return u->others++ < DMG_UPDATE_OTHERS;
+}
 
 static int
 dmg_first_child_cb( Operation *op, SlapReply *rs )
@@ -2348,7 +2372,8 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 	gndn.bv_len = sep - (const char *)key;
 	idn.bv_val = (char *)sep + 1;
 	idn.bv_len = keylen - gndn.bv_len - 2;
-	if ( dn_match( &gndn, u->ndn ) || !dmg_update_single( u )
+	if ( dn_match( &gndn, u->ndn ) || !dmg_update_may_copy( u, &idn )
+		|| !dmg_update_single( u )
 		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
 		return NULL;
 	if ( u->op->o_tag != LDAP_REQ_DELETE
@@ -2422,7 +2447,7 @@ dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	else {
 		/* a modify keeps the lists that read none of the attributes it changes; the
 		 * others are updated in place when they can be */
-		dmg_update_ctx u = { op, (slap_overinst *)op->o_bd->bd_info, ndn, -1 };
+		dmg_update_ctx u = { op, (slap_overinst *)op->o_bd->bd_info, ndn, -1, 0 };
 		dmg_tags changed;
 
 		dmg_write_changed( op, &changed );

@@ -1416,6 +1416,69 @@ START_TEST(ordinary_identities_and_anonymous_have_their_own_lists)
 }
 END_TEST
 
+/* A write updates in place the rootdn's and the MTA's lists and those of at most 8 other
+ * identities; it drops the others it concerns, so that its cost does not grow with the
+ * number of users reading the group.  Every identity reads exactly its members after it. */
+START_TEST(a_write_copies_at_most_eight_other_lists)
+{
+    static const char *const people[] = {
+        "uid=gina,ou=Finance," DMG_SUFFIX, "uid=hans,ou=Finance," DMG_SUFFIX,
+        "uid=iris,ou=Finance," DMG_SUFFIX, "uid=jack,ou=Finance," DMG_SUFFIX,
+        "uid=kate,ou=Finance," DMG_SUFFIX, "uid=liam,ou=Finance," DMG_SUFFIX,
+        "uid=vera,ou=Tier2,ou=Support," DMG_SUFFIX, "uid=walt,ou=Tier2,ou=Support," DMG_SUFFIX,
+        "uid=yuki,ou=Tier2,ou=Support," DMG_SUFFIX, "uid=zack,ou=Tier2,ou=Support," DMG_SUFFIX,
+        ALICE,
+    };
+    enum { N_PEOPLE = sizeof people / sizeof people[0] };
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *lds[N_PEOPLE];
+    unsigned long updated;
+    stats before;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=id-many," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: id-many\nmail: id-many@example.com\n"
+                                     "dmgDepartment: ou=Finance," DMG_SUFFIX "\n"
+                                     "dmgDepartment: ou=Tier2,ou=Support," DMG_SUFFIX "\n"),
+                  LDAP_SUCCESS);
+    flush_cache();      /* no list of an earlier test is concerned by the write below */
+    DMG_ASSERT_VALUES(root, "cn=id-many," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS);
+    DMG_ASSERT_VALUES(mta, "cn=id-many," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS);
+    for (int i = 0; i < N_PEOPLE; i++) {
+        lds[i] = dmg_connect(server, people[i], DMG_PASSWORD);
+        DMG_ASSERT_VALUES(lds[i], "cn=id-many," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                          ALL_VIS_MEMBERS);
+    }
+
+    updated = updated_now(root);
+    DMG_EXPECT_OK(dmg_add_ldif(root, "dn: " FIN_NEW "\nobjectClass: inetOrgPerson\n"
+                                     "uid: idnew\ncn: Id New\nsn: New\n"
+                                     "mail: idnew@example.com\n"),
+                  "adding a Finance employee");
+    ck_assert_uint_eq(updated_now(root) - updated, 2 + 8);
+    before = stats_now(root);
+    DMG_ASSERT_VALUES(root, "cn=id-many," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS "\n" FIN_NEW);
+    DMG_ASSERT_VALUES(mta, "cn=id-many," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                      ALL_VIS_MEMBERS "\n" FIN_NEW);
+    ck_assert_uint_eq(stats_now(root).misses - before.misses, 0);
+    for (int i = 0; i < N_PEOPLE; i++) {
+        DMG_ASSERT_VALUES(lds[i], "cn=id-many," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                          ALL_VIS_MEMBERS "\n" FIN_NEW);
+        dmg_disconnect(lds[i]);
+    }
+    /* the three lists the write dropped were computed again */
+    ck_assert_uint_eq(stats_now(root).misses - before.misses, N_PEOPLE - 8);
+
+    DMG_EXPECT_OK(dmg_delete(root, FIN_NEW), "deleting it");
+    DMG_EXPECT_OK(dmg_delete(root, "cn=id-many," GROUPS), "deleting the group");
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* A value that is neither mode is refused and changes nothing */
 START_TEST(member_visibility_refuses_other_values)
 {
@@ -1452,6 +1515,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
     tcase_add_test(tc, group_visibility_follows_the_group_acl);
     tcase_add_test(tc, ordinary_identities_and_anonymous_have_their_own_lists);
+    tcase_add_test(tc, a_write_copies_at_most_eight_other_lists);
     tcase_add_test(tc, member_visibility_refuses_other_values);
     suite_add_tcase(s, tc);
     return s;
