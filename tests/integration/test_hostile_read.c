@@ -307,34 +307,12 @@ START_TEST(hidden_found_by_its_roles)
 }
 END_TEST
 
-/* Runs fn with stderr going to a file; returns what was written there (free it). */
-static char *captured_stderr(dmg_server **out, const dmg_server_opts *o)
-{
-    char path[] = "/tmp/dmg-hostile-stderr-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    *out = dmg_server_start(o);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    off_t len = lseek(fd, 0, SEEK_END);
-    char *text = calloc(1, (size_t)len + 1);
-    ck_assert_int_eq(pread(fd, text, (size_t)len, 0), len);
-    close(fd);
-    unlink(path);
-    fputs(text, stderr);
-    return text;
-}
-
 /* sssvlv below dynmailgroup would count what dynmailgroup drops: slapd does not start. */
 START_TEST(sssvlv_below_refused)
 {
     dmg_server_opts o = { .modules = "sssvlv", .overlays_before = "overlay sssvlv\n" };
     dmg_server *s = NULL;
-    char *log = captured_stderr(&s, &o);
+    char *log = dmg_server_start_captured(&s, &o);
     if (s != NULL) {
         dmg_server_stop(s);
         ck_abort_msg("slapd started with sssvlv configured before dynmailgroup");

@@ -84,25 +84,6 @@ static void rename_as_root(dmg_server *s, const char *dn, const char *newrdn,
     dmg_disconnect(ld);
 }
 
-/* The values of attr of dn as the rootdn reads them (operational ones by name), sorted */
-static char *root_values(dmg_server *s, const char *dn, const char *attr)
-{
-    LDAP *ld = root_on(s);
-    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
-    dmg_disconnect(ld);
-    return v;
-}
-
-static void assert_root_values_at(const char *file, int line, dmg_server *s, const char *dn,
-                                  const char *attr, const char *expected)
-{
-    LDAP *ld = root_on(s);
-    dmg_assert_values_at(file, line, ld, dn, LDAP_SCOPE_BASE, NULL, attr, expected, NULL);
-    dmg_disconnect(ld);
-}
-#define ASSERT_ROOT_VALUES(s, dn, attr, expected) \
-    assert_root_values_at(__FILE__, __LINE__, (s), (dn), (attr), (expected))
-
 /* ---- the companions are the server's -------------------------------------------------------- */
 
 START_TEST(companions_written_with_the_dn_values)
@@ -112,10 +93,10 @@ START_TEST(companions_written_with_the_dn_values)
     add_person(srv, "uw2", DMG_SUFFIX);
     add_group(srv, "uw-g", "dmgDepartment: ou=UW," DMG_SUFFIX "\n");
     const char *g = "cn=uw-g," GROUPS;
-    char *dept_uuid = root_values(srv, "ou=UW," DMG_SUFFIX, "entryUUID");
-    char *uw2_uuid = root_values(srv, "uid=uw2," DMG_SUFFIX, "entryUUID");
+    char *dept_uuid = dmg_root_values(srv, "ou=UW," DMG_SUFFIX, "entryUUID");
+    char *uw2_uuid = dmg_root_values(srv, "uid=uw2," DMG_SUFFIX, "entryUUID");
 
-    ASSERT_ROOT_VALUES(srv, g, "dmgDepartmentUUID", dept_uuid);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgDepartmentUUID", dept_uuid);
     /* operational: not among the user attributes */
     LDAP *ld = root_on(srv);
     dmg_entries *es = NULL;
@@ -126,12 +107,12 @@ START_TEST(companions_written_with_the_dn_values)
     /* an include and its UUID in one write; deleting the DN value removes the UUID */
     DMG_EXPECT_OK(dmg_modify(ld, g, "add: dmgIncludeMember\ndmgIncludeMember: uid=uw2,"
                              DMG_SUFFIX "\n"), "include uw2");
-    ASSERT_ROOT_VALUES(srv, g, "dmgIncludeMemberUUID", uw2_uuid);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgIncludeMemberUUID", uw2_uuid);
     DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "member",
                       "uid=uw1,ou=UW," DMG_SUFFIX "\nuid=uw2," DMG_SUFFIX);
     DMG_EXPECT_OK(dmg_modify(ld, g, "delete: dmgIncludeMember\ndmgIncludeMember: uid=uw2,"
                              DMG_SUFFIX "\n"), "uninclude uw2");
-    ASSERT_ROOT_VALUES(srv, g, "dmgIncludeMemberUUID", "");
+    DMG_ASSERT_ROOT_VALUES(srv, g, "dmgIncludeMemberUUID", "");
     DMG_ASSERT_VALUES(ld, g, LDAP_SCOPE_BASE, NULL, "member", "uid=uw1,ou=UW," DMG_SUFFIX);
     dmg_disconnect(ld);
     free(dept_uuid);
@@ -142,7 +123,7 @@ END_TEST
 START_TEST(companions_refused_from_clients)
 {
     add_ou(srv, "UR", DMG_SUFFIX);
-    char *uuid = root_values(srv, "ou=UR," DMG_SUFFIX, "entryUUID");
+    char *uuid = dmg_root_values(srv, "ou=UR," DMG_SUFFIX, "entryUUID");
     const char *ldif = dmg_fmt("dn: cn=ur-g," GROUPS "\nobjectClass: dynamicMailGroup\n"
                                "cn: ur-g\nmail: ur-g@example.com\n"
                                "dmgDepartment: ou=UR," DMG_SUFFIX "\n"
@@ -164,7 +145,7 @@ START_TEST(companions_refused_from_clients)
     r = dmg_modify(pm, "cn=ur-g," GROUPS, "delete: dmgDepartmentUUID\n");
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, msg);
-    ASSERT_ROOT_VALUES(srv, "cn=ur-g," GROUPS, "dmgDepartmentUUID", uuid);
+    DMG_ASSERT_ROOT_VALUES(srv, "cn=ur-g," GROUPS, "dmgDepartmentUUID", uuid);
     dmg_disconnect(pm);
     dmg_disconnect(root);
     free(uuid);
@@ -352,7 +333,7 @@ START_TEST(reads_racing_renames_never_see_a_partial_list)
     fprintf(stderr, "race: %d renames, the reader's report: %s\n", RACE_RENAMES, what);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "a read racing the renames saw neither list: %s", what);
-    ASSERT_ROOT_VALUES(srv, g, "member", a);
+    DMG_ASSERT_ROOT_VALUES(srv, g, "member", a);
     free(a);
     free(b);
 }
@@ -426,7 +407,7 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     DMG_EXPECT_OK(dmg_delete(ld, "uid=UCR-gone,ou=Other,ou=UCR," DMG_SUFFIX), "delete");
     dmg_disconnect(ld);
     /* the stored values still name the old DNs: nothing followed the renames */
-    ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment",
+    DMG_ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment",
                        "ou=Dept,ou=UCR," DMG_SUFFIX);
     overlay_switch(s, 1);
     assert_renamed_fixture(s, "UCR");
@@ -446,13 +427,13 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
     dmg_disconnect(ld);
     /* a list read (and cached) follows a new employee of the renamed department */
     const char *plain = "cn=UCR-plain," GROUPS;
-    ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX);
+    DMG_ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX);
     add_person(s, "UCR-s2", "ou=Solo2,ou=UCR," DMG_SUFFIX);
-    ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX "\n"
+    DMG_ASSERT_ROOT_VALUES(s, plain, "member", "uid=UCR-s1,ou=Solo2,ou=UCR," DMG_SUFFIX "\n"
                                            "uid=UCR-s2,ou=Solo2,ou=UCR," DMG_SUFFIX);
     /* read as they are now; with ManageDsaIT as stored */
-    ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment", "ou=Dept2,ou=UCR," DMG_SUFFIX);
-    ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgIncludeMember",
+    DMG_ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgDepartment", "ou=Dept2,ou=UCR," DMG_SUFFIX);
+    DMG_ASSERT_ROOT_VALUES(s, "cn=UCR-g," GROUPS, "dmgIncludeMember",
                        "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX "\ncn=UCR-nested2," GROUPS);
     LDAP *m = root_on(s);
     DMG_ASSERT_VALUES_EXT(m, "cn=UCR-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDepartment",
@@ -461,15 +442,15 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
 
     /* scripts/dmg-migrate-uuids.sh gives the old group its companions, once */
     const char *old = "cn=UCR-old," GROUPS;
-    ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", "");
+    DMG_ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", "");
     char *out = run_migrate(s);
     DMG_ASSERT_STR(out, "migrated " "cn=UCR-old," GROUPS "\n"
                         "dmg-migrate-uuids: 1 groups migrated, 0 refused below " DMG_SUFFIX "\n");
     free(out);
-    char *other = root_values(s, "ou=Other,ou=UCR," DMG_SUFFIX, "entryUUID");
-    char *n1 = root_values(s, "uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
-    ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", other);
-    ASSERT_ROOT_VALUES(s, old, "dmgAdministratorUUID", n1);
+    char *other = dmg_root_values(s, "ou=Other,ou=UCR," DMG_SUFFIX, "entryUUID");
+    char *n1 = dmg_root_values(s, "uid=UCR-n1,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
+    DMG_ASSERT_ROOT_VALUES(s, old, "dmgDepartmentUUID", other);
+    DMG_ASSERT_ROOT_VALUES(s, old, "dmgAdministratorUUID", n1);
     free(other);
     free(n1);
     out = run_migrate(s);
@@ -478,15 +459,15 @@ START_TEST(renames_without_the_overlay_are_right_when_it_runs)
 
     /* a value deleted by the DN reads show (the stored one predates the rename) */
     const char *g = "cn=UCR-g," GROUPS;
-    char *inc = root_values(s, "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
+    char *inc = dmg_root_values(s, "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX, "entryUUID");
     m = root_on(s);
     DMG_EXPECT_OK(dmg_modify(m, g, "delete: dmgIncludeMember\n"
                              "dmgIncludeMember: cn=UCR-nested2," GROUPS "\n"),
                   "delete by the current DN");
     dmg_disconnect(m);
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", inc);
-    ASSERT_ROOT_VALUES(s, g, "member",
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", inc);
+    DMG_ASSERT_ROOT_VALUES(s, g, "member",
                        "uid=UCR-d1,ou=Dept2,ou=UCR," DMG_SUFFIX "\n"
                        "uid=UCR-d2,ou=Dept2,ou=UCR," DMG_SUFFIX "\n"
                        "uid=UCR-inc,ou=Nest,ou=UCR," DMG_SUFFIX);

@@ -66,15 +66,6 @@ static LDAP *root_on(dmg_server *s)
     return dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
 }
 
-/* The values of attr of dn as the rootdn reads them (operational ones by name), sorted */
-static char *root_values(dmg_server *s, const char *dn, const char *attr)
-{
-    LDAP *ld = root_on(s);
-    char *v = dmg_values_joined(ld, dn, LDAP_SCOPE_BASE, NULL, attr);
-    dmg_disconnect(ld);
-    return v;
-}
-
 /* Value i of attr of dn as stored (ManageDsaIT), in the server's order */
 static char *stored_value(dmg_server *s, const char *dn, const char *attr, size_t i)
 {
@@ -90,16 +81,6 @@ static char *stored_value(dmg_server *s, const char *dn, const char *attr, size_
     dmg_disconnect(ld);
     return v;
 }
-
-static void assert_root_values_at(const char *file, int line, dmg_server *s, const char *dn,
-                                  const char *attr, const char *expected)
-{
-    LDAP *ld = root_on(s);
-    dmg_assert_values_at(file, line, ld, dn, LDAP_SCOPE_BASE, NULL, attr, expected, NULL);
-    dmg_disconnect(ld);
-}
-#define ASSERT_ROOT_VALUES(s, dn, attr, expected) \
-    assert_root_values_at(__FILE__, __LINE__, (s), (dn), (attr), (expected))
 
 /* ==============================================================================================
  * replication: node 2 stores the DN values in another order than their UUIDs
@@ -173,17 +154,17 @@ START_TEST(plain_syncrepl_reorders_values_but_not_pairs)
     add_group_naming_both(r1, "pairs-inc", attrs[1]);
     dmg_disconnect(r1);
     renames_reorder(n1, n2, groups, attrs);
-    char *alice = root_values(n1, ALICE2, "entryUUID");
+    char *alice = dmg_root_values(n1, ALICE2, "entryUUID");
 
     /* both UUIDs still read right on node 2 */
-    ASSERT_ROOT_VALUES(n2, adm, "dmgAdministrator", ALICE2 "\n" BOB2);
+    DMG_ASSERT_ROOT_VALUES(n2, adm, "dmgAdministrator", ALICE2 "\n" BOB2);
 
     /* a postmaster on node 2 removes bob: alice2 stays administrator, bob does not */
     LDAP *pm = dmg_connect(n2, POSTMASTER, DMG_PASSWORD);
     DMG_EXPECT_OK(dmg_modify(pm, adm, "delete: dmgAdministrator\ndmgAdministrator: " BOB2 "\n"),
                   "remove bob");
-    ASSERT_ROOT_VALUES(n2, adm, "dmgAdministratorUUID", alice);
-    ASSERT_ROOT_VALUES(n2, adm, "dmgAdministrator", ALICE2);
+    DMG_ASSERT_ROOT_VALUES(n2, adm, "dmgAdministratorUUID", alice);
+    DMG_ASSERT_ROOT_VALUES(n2, adm, "dmgAdministrator", ALICE2);
     LDAP *b = dmg_connect(n2, BOB2, DMG_PASSWORD);
     DMG_ASSERT_RC(dmg_modify(b, adm, "replace: description\ndescription: bob\n"),
                   LDAP_INSUFFICIENT_ACCESS);
@@ -196,8 +177,8 @@ START_TEST(plain_syncrepl_reorders_values_but_not_pairs)
     /* bob's entry deleted on node 2: only bob's value and UUID go */
     LDAP *r2 = root_on(n2);
     DMG_EXPECT_OK(dmg_delete(r2, BOB2), "delete bob");
-    ASSERT_ROOT_VALUES(n2, inc, "dmgIncludeMemberUUID", alice);
-    ASSERT_ROOT_VALUES(n2, inc, "dmgIncludeMember", ALICE2);
+    DMG_ASSERT_ROOT_VALUES(n2, inc, "dmgIncludeMemberUUID", alice);
+    DMG_ASSERT_ROOT_VALUES(n2, inc, "dmgIncludeMember", ALICE2);
     DMG_ASSERT_VALUES(r2, inc, LDAP_SCOPE_BASE, NULL, "member", ALICE2 "\n" FIN_MEMBERS);
 
     dmg_disconnect(r2);
@@ -264,7 +245,7 @@ static char *person(dmg_server *s, const char *uid)
                                           dn, uid, uid, uid, uid)),
                   dn);
     dmg_disconnect(r);
-    return root_values(s, dn, "entryUUID");
+    return dmg_root_values(s, dn, "entryUUID");
 }
 
 /* A group cn=<cn> stored as given (lines: the reference values and their UUIDs) */
@@ -295,7 +276,7 @@ START_TEST(two_values_naming_one_entry_refused)
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
     DMG_ASSERT_STR(r.diag, "dmgIncludeMember: \"uid=x," PEOPLE "\" names the same entry as "
                            "value \"uid=a," PEOPLE "\"");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
     DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=x," PEOPLE);
     dmg_disconnect(pm);
     free(x);
@@ -321,7 +302,7 @@ START_TEST(rename_rewrite_never_doubles_a_value)
     DMG_EXPECT_OK(dmg_rename(r, "uid=x," PEOPLE, "uid=a", NULL, 1), "rename x back to a");
     DMG_ASSERT_VALUES_EXT(r, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember", "uid=a," PEOPLE,
                           DMG_CTRLS(dmg_ctrl_manage_dsait()));
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
     dmg_disconnect(r);
     free(x);
     ck_assert_int_eq(dmg_server_stop(s), 0);
@@ -344,7 +325,7 @@ START_TEST(ambiguous_delete_refused)
     DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=p," PEOPLE);
     /* a write keeping both values keeps the UUID */
     DMG_EXPECT_OK(dmg_modify(pm, g, "replace: description\ndescription: kept\n"), "description");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
     dmg_result r = dmg_modify(pm, g, "delete: dmgIncludeMember\n"
                                      "dmgIncludeMember: uid=old1," PEOPLE "\n");
     DMG_ASSERT_RC(r, LDAP_CONSTRAINT_VIOLATION);
@@ -357,7 +338,7 @@ START_TEST(ambiguous_delete_refused)
     DMG_EXPECT_OK(dmg_modify(pm, g, "replace: dmgIncludeMember\n"
                                     "dmgIncludeMember: uid=q," PEOPLE "\n"),
                   "replace");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", q);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", q);
     DMG_ASSERT_VALUES(pm, g, LDAP_SCOPE_BASE, NULL, "member", "uid=q," PEOPLE);
     dmg_disconnect(pm);
     free(p);
@@ -479,7 +460,7 @@ START_TEST(companions_only_from_the_overlay)
                                            "add: dmgDepartment\ndmgDepartment: " PEOPLE "\n",
                                  DMG_CTRLS(dmg_ctrl_relax())),
                   "make it a group");
-    ASSERT_ROOT_VALUES(s, forge, "dmgAdministratorUUID", "");
+    DMG_ASSERT_ROOT_VALUES(s, forge, "dmgAdministratorUUID", "");
     DMG_ASSERT_RC(dmg_modify(ml, forge, "replace: description\ndescription: m\n"),
                   LDAP_INSUFFICIENT_ACCESS);
     dmg_disconnect(ml);
@@ -543,14 +524,14 @@ START_TEST(current_dn_shown_only_when_disclosed)
     DMG_EXPECT_OK(dmg_add_ldif(r, "dn: uid=s2,ou=Secret," DMG_SUFFIX "\n"
                                   "objectClass: inetOrgPerson\nuid: s2\ncn: s2\nsn: s2\n"),
                   "uid=s2");
-    char *uuid = root_values(s, "uid=s2,ou=Secret," DMG_SUFFIX, "entryUUID");
+    char *uuid = dmg_root_values(s, "uid=s2,ou=Secret," DMG_SUFFIX, "entryUUID");
     stored_group(s, "sec", dmg_fmt("dmgDepartment: " FINANCE "\n"
                                    "dmgIncludeMember: uid=s,ou=Secret," DMG_SUFFIX "\n"
                                    "dmgIncludeMemberUUID: %s\n", uuid));
     overlay_add(s);
 
     const char *g = "cn=sec," GROUPS;
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=s2,ou=Secret," DMG_SUFFIX);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMember", "uid=s2,ou=Secret," DMG_SUFFIX);
     LDAP *rd = dmg_connect(s, "uid=reader,ou=System," DMG_SUFFIX, DMG_PASSWORD);
     DMG_ASSERT_VALUES(rd, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember",
                       "uid=s,ou=Secret," DMG_SUFFIX);
@@ -567,7 +548,7 @@ START_TEST(cycle_through_a_renamed_group_refused)
 {
     dmg_server *s = start_without_overlay();
     stored_group(s, "a", "dmgDepartment: " FINANCE "\n");
-    char *a = root_values(s, "cn=a," GROUPS, "entryUUID");
+    char *a = dmg_root_values(s, "cn=a," GROUPS, "entryUUID");
     stored_group(s, "b", dmg_fmt("dmgIncludeMember: cn=a-old," GROUPS "\n"
                                  "dmgIncludeMemberUUID: %s\n", a));
     overlay_add(s);
@@ -609,7 +590,7 @@ START_TEST(follow_ups_match_by_uuid)
                   "not logged");
     free(log);
     DMG_EXPECT_OK(dmg_delete(r, "uid=a," PEOPLE), "delete the new uid=a");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", x);
     char *stored = stored_value(s, g, "dmgIncludeMember", 0);
     DMG_ASSERT_STR(stored, "uid=a," PEOPLE);
     free(stored);
@@ -618,7 +599,7 @@ START_TEST(follow_ups_match_by_uuid)
     DMG_EXPECT_OK(dmg_modify(r, g, "delete: dmgIncludeMember\ndmgIncludeMember: uid=a," PEOPLE
                                    "\ndmgIncludeMember: uid=x," PEOPLE "\n"),
                   "delete by both DNs");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", "");
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", "");
     DMG_ASSERT_VALUES(r, g, LDAP_SCOPE_BASE, NULL, "member", FIN_MEMBERS);
     dmg_disconnect(r);
     free(x);
@@ -642,7 +623,7 @@ START_TEST(dangling_paired_uuid_does_not_block_writes)
     const char *g = "cn=m4," GROUPS;
     DMG_EXPECT_OK(dmg_modify(r, g, "replace: description\ndescription: written\n"),
                   "write a group whose auditor was replaced");
-    ASSERT_ROOT_VALUES(s, g, "dmgAuditorUUID", y);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgAuditorUUID", y);
     dmg_disconnect(r);
     free(old);
     free(y);
@@ -734,7 +715,7 @@ START_TEST(concurrent_writes_keep_pairs)
                        : modify_sent(other, g, "dmgIncludeMember", LDAP_MOD_ADD, "uid=x," PEOPLE);
         ck_assert_int_eq(modify_answered(one, m1), LDAP_SUCCESS);
         ck_assert_int_eq(modify_answered(other, m2), LDAP_SUCCESS);
-        char *uuids = root_values(s, g, "dmgIncludeMemberUUID");
+        char *uuids = dmg_root_values(s, g, "dmgIncludeMemberUUID");
         ck_assert_msg(strcmp(uuids, both) == 0, "round %d: dmgIncludeMemberUUID is \"%s\", "
                       "expected \"%s\" (uid=a and uid=x)", i, uuids, both);
         free(uuids);
@@ -764,7 +745,7 @@ START_TEST(target_without_uuid_not_changed)
     char *p = person(s, "p");
     const char *g = "cn=nouuid," GROUPS, *pdn = "uid=p," PEOPLE;
     stored_group(s, "nouuid", "dmgDepartment: " FINANCE "\ndmgIncludeMember: uid=p," PEOPLE "\n");
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
     DMG_EXPECT_OK(dmg_modify_ext(r, pdn, "delete: entryUUID\n", DMG_CTRLS(dmg_ctrl_relax())),
                   "p loses its entryUUID");
 
@@ -779,7 +760,7 @@ START_TEST(target_without_uuid_not_changed)
     DMG_ASSERT_VALUES(r, pdn, LDAP_SCOPE_BASE, NULL, "uid", "p");
     DMG_ASSERT_VALUES_EXT(r, g, LDAP_SCOPE_BASE, NULL, "dmgIncludeMember", pdn,
                           DMG_CTRLS(dmg_ctrl_manage_dsait()));
-    ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
+    DMG_ASSERT_ROOT_VALUES(s, g, "dmgIncludeMemberUUID", p);
     dmg_disconnect(r);
     free(p);
     ck_assert_int_eq(dmg_server_stop(s), 0);
@@ -829,7 +810,7 @@ START_TEST(explanation_fails_closed)
     dmg_server *s = start_without_overlay();
     free(person(s, "p"));
     free(person(s, "twin"));
-    char *people = root_values(s, PEOPLE, "entryUUID");
+    char *people = dmg_root_values(s, PEOPLE, "entryUUID");
     stored_group(s, "expl", dmg_fmt("dmgDepartment: ou=Gone," DMG_SUFFIX "\n"
                                     "dmgDepartmentUUID: %s\n", people));
     LDAP *r = root_on(s);
