@@ -834,6 +834,11 @@ START_TEST(explanation_fails_closed)
     DMG_ASSERT_RC(res, LDAP_OTHER);
     DMG_ASSERT_STR(res.diag, "dynmailgroup: could not evaluate the search filter "
                              "(Other (e.g., implementation specific) error)");
+    res = dmg_search(r, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(dmgMemberOf=cn=expl," GROUPS ")",
+                     NULL, NULL, NULL);
+    DMG_ASSERT_RC(res, LDAP_OTHER);
+    DMG_ASSERT_STR(res.diag, "dynmailgroup: could not evaluate the search filter "
+                             "(Other (e.g., implementation specific) error)");
     static const char *const member_of[] = { "dmgMemberOf", NULL };
     res = dmg_search(r, "uid=p," PEOPLE, LDAP_SCOPE_BASE, "(objectClass=*)", member_of, NULL,
                      NULL);
