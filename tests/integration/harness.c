@@ -284,7 +284,7 @@ static void tool_path(const char *tool, const char *explicit_path, char *out, si
  * leaves it corrupt. Everything works until exit(), where p11-kit's destructor (freelocale)
  * blocks forever on that lock. So a preloaded slapd or slap tool never exits by itself; the
  * harness recognises "finished, stuck in exit handlers" and kills it (see wait_done). */
-enum { RUN_PRELOAD = 1 };
+enum { RUN_PRELOAD = 1, RUN_SLAPD = 2 };
 
 static int preload_mode(void)
 {
@@ -308,6 +308,25 @@ static int valgrind_mode(void)
         return 0;
     }
     return 1;
+}
+
+/* slapd 2.5 unloads its modules (module_kill) before every pool thread has exited; a thread
+ * that exits later runs LMDB's reader-slot destructor (a pthread key of back_mdb) at an address
+ * no longer mapped, and slapd dies of SIGSEGV at shutdown, now and then under load. Preloading
+ * back_mdb keeps it mapped after moduleload's handle is closed, so a stop is judged on what the
+ * test did, not on that race. Nothing changes when the module is not a separate file. Not
+ * under valgrind: LD_PRELOAD would reach the wrapper scripts before slapd, and slapd runs there
+ * far too slowly for that race. */
+static void append_back_mdb(char *preload, size_t size)
+{
+    char path[PATH_MAX];
+    if (fmt_path(path, sizeof path, "%s/back_mdb.so",
+                 env_or("DMG_MODULEPATH", DEFAULT_MODULEPATH)) != 0 || !file_exists(path))
+        return;
+    size_t used = strlen(preload);
+    if (used + 1 + strlen(path) + 1 > size)
+        return;
+    snprintf(preload + used, size - used, "%s%s", used > 0 ? ":" : "", path);
 }
 
 /* In the child, before exec: output to the log, sanitizer runtime when asked for, and (Linux)
@@ -338,14 +357,18 @@ static void child_setup(const char *logpath, int flags, pid_t parent)
 #else
     (void)parent;
 #endif
+    char preload[2 * PATH_MAX + 2] = "";
     if (flags & RUN_PRELOAD) {
-        const char *preload = getenv("DMG_PRELOAD");
         /* Debian's slapd is not instrumented; the module is. Leaks of slapd itself are not
          * ours to report, and an error must end the process so that stop() notices it. */
-        setenv("LD_PRELOAD", preload, 1);
+        copy_bounded(preload, sizeof preload, getenv("DMG_PRELOAD"));
         setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
         setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1", 1);
     }
+    if (flags & RUN_SLAPD)
+        append_back_mdb(preload, sizeof preload);
+    if (preload[0] != '\0')
+        setenv("LD_PRELOAD", preload, 1);
 }
 
 /* fork + exec path with argv; output appended to logpath. -1 when fork fails. */
@@ -858,7 +881,7 @@ static int launch_slapd(dmg_server *s)
     s->killed = 0;
     if (valgrind_mode())
         return launch_under_valgrind(s, argv);
-    s->pid = spawn(slapd_path(), argv, s->log, preload_mode() ? RUN_PRELOAD : 0);
+    s->pid = spawn(slapd_path(), argv, s->log, RUN_SLAPD | (preload_mode() ? RUN_PRELOAD : 0));
     return s->pid > 0 ? START_OK : START_FAILED;
 }
 
