@@ -190,6 +190,8 @@ int dmg_op_nested( Operation *op );
 /* The database the overlay sits on, as a normal (non-overlay-walking) BackendDB. */
 BackendDB *dmg_real_db( Operation *op );
 
+/* f as an LDAP filter string (op->o_tmpmemctx), as filter2bv_x writes it, cheaper */
+void dmg_filter2bv( Operation *op, Filter *f, struct berval *out );
 /* Returns the backend's result code, logged when it is a failure: callers fail closed.  The
  * callback may read the database only through the Operation it is handed (ops.c). */
 int dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
