@@ -1575,11 +1575,13 @@ dmg_bvarray_has_dn( BerVarray a, struct berval *dn )
 	return 0;
 }
 
-/* Candidate groups, copied: they are tested once the search is over, because the test reads
- * the database with the requester's operation (ops.c: not from inside a callback). */
+/* Candidate groups, by DN: they are tested once the search is over, because the test reads
+ * the database with the requester's operation (ops.c: not from inside a callback), and then
+ * looked up again rather than copied here (a group with long override lists is costly to
+ * copy, cheap to decode) */
 typedef struct dmg_candidates {
-	Entry **g;
-	unsigned n, cap;
+	BerVarray ndns;
+	void *memctx;
 } dmg_candidates;
 
 static int
@@ -1589,23 +1591,8 @@ dmg_candidates_cb( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type != REP_SEARCH || dmg_named_kind_of( rs->sr_entry ) == DMG_NAMED_ENTRY )
 		return 0;
-	if ( c->n == c->cap ) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->g = ch_realloc( c->g, c->cap * sizeof( Entry * ) );
-	}
-	c->g[c->n++] = entry_dup( rs->sr_entry );
+	dmg_bvarray_add_copy( &c->ndns, &rs->sr_entry->e_nname, c->memctx );
 	return 0;
-}
-
-static void
-dmg_candidates_free( dmg_candidates *c )
-{
-	unsigned i;
-
-	for ( i = 0; i < c->n; i++ )
-		entry_free( c->g[i] );
-	ch_free( c->g );
-	memset( c, 0, sizeof( *c ) );
 }
 
 /* Is candidate group g one of e's groups, as op sees it (*yes)?  A dynamic group's list
@@ -1691,13 +1678,10 @@ dmg_reverse_cand( Operation *op, dmg_reverse *rv )
 }
 
 static int
-dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reverse *rv )
+dmg_reverse_test_group( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reverse *rv )
 {
 	int yes, rc;
 
-	if ( dmg_bvarray_has_dn( rv->seen, &g->e_nname ) )
-		return LDAP_SUCCESS;
-	dmg_bvarray_add_copy( &rv->seen, &g->e_nname, op->o_tmpmemctx );
 	if ( ( rc = dmg_group_has( op, on, g, e, rv->gen, &yes ) ) != LDAP_SUCCESS || !yes )
 		return rc;
 	if ( dmg_entry_is_group( g ) ) {
@@ -1708,6 +1692,24 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reve
 	}
 	dmg_level_add_naming( op, &rv->next, g );
 	return LDAP_SUCCESS;
+}
+
+/* Tests candidate ndn, once per lookup; a candidate gone since the search has nobody */
+static int
+dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, struct berval *ndn,
+	dmg_reverse *rv )
+{
+	Entry *g;
+	int rc;
+
+	if ( dmg_bvarray_has_dn( rv->seen, ndn ) )
+		return LDAP_SUCCESS;
+	dmg_bvarray_add_copy( &rv->seen, ndn, op->o_tmpmemctx );
+	if ( ( g = dmg_entry_get( op, on, ndn ) ) == NULL )
+		return LDAP_SUCCESS;
+	rc = dmg_reverse_test_group( op, on, e, g, rv );
+	dmg_entry_release( op, on, g );
+	return rc;
 }
 
 /* With group visibility: the groups that have e as the rootdn sees them, less those whose
@@ -1750,7 +1752,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	Filter **cand, unsigned long gen )
 {
 	dmg_info *di = on->on_bi.bi_private;
-	dmg_candidates c = { NULL, 0, 0 };
+	dmg_candidates c = { NULL, op->o_tmpmemctx };
 	dmg_reverse rv;
 	slap_callback cb = { 0 };
 	Operation root;
@@ -1775,9 +1777,10 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	while ( f && rc == LDAP_SUCCESS ) {
 		rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
 		filter_free_x( op, f, 1 );
-		for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ )
-			rc = dmg_reverse_test( op, on, e, c.g[i], &rv );
-		dmg_candidates_free( &c );
+		for ( i = 0; rc == LDAP_SUCCESS && c.ndns && !BER_BVISNULL( &c.ndns[i] ); i++ )
+			rc = dmg_reverse_test( op, on, e, &c.ndns[i], &rv );
+		ber_bvarray_free_x( c.ndns, op->o_tmpmemctx );
+		c.ndns = NULL;
 		f = rv.next.dyn ? dmg_level_filter( op, &rv.next ) : NULL;
 	}
 	if ( f )
