@@ -6,9 +6,10 @@
  *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch, the overlay's
  *                   place among the other overlays, conditions logged once, the stack's
  *                   slots no hook sees (transaction commit, hasSubordinates of a compare)
- *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
- *                   copies, the write grant, what the backend would refuse, a lock held
- *                   until a write's result) and the slapd internals they rely on
+ *   ops.c           operations the overlay makes (internal searches and their filter strings,
+ *                   entry lookups, rootdn copies, the write grant, what the backend would
+ *                   refuse, a lock held until a write's result) and the slapd internals they
+ *                   rely on
  *   config.c        slapd.conf directives and cn=config attributes
  *   schema.c        computed attribute types and the references' UUID companions (registered
  *                   in code) and stored-schema lookup
