@@ -1918,8 +1918,9 @@ dmg_members_free_value( void *ms )
  * entries (dmg_acl_reads_other_entries), a new generation when they change
  * (dmg_cache_follow_acls).  Roles (postmaster, privileged, a group's applicant...) change
  * only what hidden groups named in overrides stand for: a role is a value of the named group,
- * whose DN is among the list's tags (dmg_nested_tags).  What the tags cannot follow is a clause that tells two
- * connections of one DN apart: then only the rootdn's lists are cached. */
+ * whose DN is among the list's tags (dmg_nested_tags).  What the tags cannot follow is a
+ * clause that tells two connections of one DN apart: then only the rootdn's lists are
+ * cached. */
 static int
 dmg_members_cacheable( Operation *op, slap_overinst *on )
 {

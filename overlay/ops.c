@@ -114,7 +114,7 @@ dmg_op_as_root( Operation *op, Operation *root )
 	root->o_groups = NULL;
 }
 
-/* ---- filter strings ----------------------------------------------------------------------------- */
+/* ---- filter strings --------------------------------------------------------------------------- */
 
 /* slapd's filter2bv_x formats every item with snprintf and copies every AND and OR once more
  * per level: for the wide ORs of a reverse lookup that was the larger part of the lookup.
