@@ -6,9 +6,10 @@
  *   dynmailgroup.c  module glue: registration, database hooks, hook dispatch, the overlay's
  *                   place among the other overlays, conditions logged once, the stack's
  *                   slots no hook sees (transaction commit, hasSubordinates of a compare)
- *   ops.c           operations the overlay makes (internal searches, entry lookups, rootdn
- *                   copies, the write grant, what the backend would refuse, a lock held
- *                   until a write's result) and the slapd internals they rely on
+ *   ops.c           operations the overlay makes (internal searches and their filter strings,
+ *                   entry lookups, rootdn copies, the write grant, what the backend would
+ *                   refuse, a lock held until a write's result) and the slapd internals they
+ *                   rely on
  *   config.c        slapd.conf directives and cn=config attributes
  *   schema.c        computed attribute types and the references' UUID companions (registered
  *                   in code) and stored-schema lookup
@@ -190,6 +191,8 @@ int dmg_op_nested( Operation *op );
 /* The database the overlay sits on, as a normal (non-overlay-walking) BackendDB. */
 BackendDB *dmg_real_db( Operation *op );
 
+/* f as an LDAP filter string (op->o_tmpmemctx), as filter2bv_x writes it, cheaper */
+void dmg_filter2bv( Operation *op, Filter *f, struct berval *out );
 /* Returns the backend's result code, logged when it is a failure: callers fail closed.  The
  * callback may read the database only through the Operation it is handed (ops.c). */
 int dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,

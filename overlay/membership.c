@@ -893,6 +893,7 @@ static int dmg_members_cached_has( Operation *op, slap_overinst *on, Entry *grou
 static int dmg_named_has( Operation *op, slap_overinst *on, struct berval *ndn, Entry *e,
 	dmg_path *up );
 static Filter *dmg_filter_or( Operation *op );
+static Filter *dmg_filter_classes( Operation *op, ObjectClass **ocs, int n );
 
 void
 dmg_why_free( Operation *op, dmg_why *why )
@@ -1030,7 +1031,7 @@ dmg_override_groups_find( Operation *op, Attribute *u, dmg_override_groups *g )
 {
 	ObjectClass *ocs[] = { dmg_ad.oc_group, dmg_ad.oc_group_of_names,
 		dmg_ad.oc_group_of_unique_names };
-	Filter *and, *classes = dmg_filter_or( op ), *uuids = dmg_filter_or( op );
+	Filter *and, *classes = dmg_filter_classes( op, ocs, 3 ), *uuids = dmg_filter_or( op );
 	slap_callback cb = { 0 };
 	Operation root;
 	unsigned i;
@@ -1039,11 +1040,6 @@ dmg_override_groups_find( Operation *op, Attribute *u, dmg_override_groups *g )
 	g->u = u;
 	g->dn = op->o_tmpcalloc( u->a_numvals, sizeof( struct berval ), op->o_tmpmemctx );
 	g->ndn = op->o_tmpcalloc( u->a_numvals, sizeof( struct berval ), op->o_tmpmemctx );
-	for ( i = 0; i < sizeof( ocs ) / sizeof( ocs[0] ); i++ ) {
-		if ( ocs[i] )
-			dmg_filter_or_add( classes, dmg_filter_eq( op, slap_schema.si_ad_objectClass,
-				&ocs[i]->soc_cname ) );
-	}
 	for ( i = 0; i < u->a_numvals; i++ )
 		dmg_filter_or_add( uuids, dmg_filter_eq( op, slap_schema.si_ad_entryUUID,
 			&u->a_nvals[i] ) );
@@ -1462,19 +1458,21 @@ dmg_filter_or_add( Filter *or, Filter *f )
 
 /* (dmgDepartment=A) for every ancestor A of ndn in the database: the groups whose rule may
  * select the entry; with on, also (dmgDepartmentUUID=U) for the entryUUID U of each (a
- * group's DN value may predate a rename, references.c) */
+ * group's DN value may predate a rename, references.c), ndn's own from self when given */
 static void
-dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn )
+dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn,
+	Entry *self )
 {
 	struct berval *suffix = &op->o_bd->be_nsuffix[0];
 	struct berval p = *ndn;
 
 	while ( p.bv_len >= suffix->bv_len && dnIsSuffix( &p, suffix ) ) {
-		Entry *a = on ? dmg_entry_get( op, on, &p ) : NULL;
+		Entry *a = self ? self : on ? dmg_entry_get( op, on, &p ) : NULL;
 
 		dmg_filter_or_add_ref( op, or, dmg_ad.department, &p, a );
-		if ( a )
+		if ( a && a != self )
 			dmg_entry_release( op, on, a );
+		self = NULL;
 		if ( p.bv_len == suffix->bv_len )
 			break;
 		dnParent( &p, &p );
@@ -1514,12 +1512,28 @@ dmg_filter_and2( Operation *op, Filter *a, Filter *b )
 	return and;
 }
 
+/* (|(objectClass=C)...) of the classes of ocs[n] the schema has, built rather than parsed
+ * (a reverse lookup builds several per query) */
+static Filter *
+dmg_filter_classes( Operation *op, ObjectClass **ocs, int n )
+{
+	Filter *or = dmg_filter_or( op );
+	int i;
+
+	for ( i = 0; i < n; i++ ) {
+		if ( ocs[i] )
+			dmg_filter_or_add( or, dmg_filter_eq( op, slap_schema.si_ad_objectClass,
+				&ocs[i]->soc_cname ) );
+	}
+	return or;
+}
+
 /* (&(objectClass=dynamicMailGroup)DYN): the class keeps the search to groups also when an
  * assertion has no index (the backend then tests every group, not every entry) */
 static Filter *
 dmg_filter_dynamic( Operation *op, Filter *dyn )
 {
-	return dmg_filter_and2( op, str2filter_x( op, "(objectClass=dynamicMailGroup)" ), dyn );
+	return dmg_filter_and2( op, dmg_filter_classes( op, &dmg_ad.oc_group, 1 ), dyn );
 }
 
 /* The search of a level: (|(&(objectClass=dynamicMailGroup)DYN)(&(static classes)STAT)); the
@@ -1527,11 +1541,12 @@ dmg_filter_dynamic( Operation *op, Filter *dyn )
 static Filter *
 dmg_level_filter( Operation *op, dmg_level *l )
 {
+	ObjectClass *statics[] = { dmg_ad.oc_group_of_names, dmg_ad.oc_group_of_unique_names };
 	Filter *f = dmg_filter_or( op );
 
 	if ( l->stat )
-		dmg_filter_or_add( f, dmg_filter_and2( op, str2filter_x( op,
-			"(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))" ), l->stat ) );
+		dmg_filter_or_add( f, dmg_filter_and2( op,
+			dmg_filter_classes( op, statics, 2 ), l->stat ) );
 	if ( l->dyn )
 		dmg_filter_or_add( f, dmg_filter_dynamic( op, l->dyn ) );
 	l->dyn = l->stat = NULL;
@@ -1560,11 +1575,13 @@ dmg_bvarray_has_dn( BerVarray a, struct berval *dn )
 	return 0;
 }
 
-/* Candidate groups, copied: they are tested once the search is over, because the test reads
- * the database with the requester's operation (ops.c: not from inside a callback). */
+/* Candidate groups, by DN: they are tested once the search is over, because the test reads
+ * the database with the requester's operation (ops.c: not from inside a callback), and then
+ * looked up again rather than copied here (a group with long override lists is costly to
+ * copy, cheap to decode) */
 typedef struct dmg_candidates {
-	Entry **g;
-	unsigned n, cap;
+	BerVarray ndns;
+	void *memctx;
 } dmg_candidates;
 
 static int
@@ -1574,23 +1591,8 @@ dmg_candidates_cb( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type != REP_SEARCH || dmg_named_kind_of( rs->sr_entry ) == DMG_NAMED_ENTRY )
 		return 0;
-	if ( c->n == c->cap ) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->g = ch_realloc( c->g, c->cap * sizeof( Entry * ) );
-	}
-	c->g[c->n++] = entry_dup( rs->sr_entry );
+	dmg_bvarray_add_copy( &c->ndns, &rs->sr_entry->e_nname, c->memctx );
 	return 0;
-}
-
-static void
-dmg_candidates_free( dmg_candidates *c )
-{
-	unsigned i;
-
-	for ( i = 0; i < c->n; i++ )
-		entry_free( c->g[i] );
-	ch_free( c->g );
-	memset( c, 0, sizeof( *c ) );
 }
 
 /* Is candidate group g one of e's groups, as op sees it (*yes)?  A dynamic group's list
@@ -1638,27 +1640,76 @@ typedef struct dmg_reverse {
 	BerVarray seen;		/* every candidate tested */
 	dmg_level next;		/* the next level's search, empty when no group was found */
 	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
+	int cand_all;		/* a group without entryUUID: the widened filter takes every group */
 	unsigned long gen;	/* the operation's cache generation */
 } dmg_reverse;
 
+/* The caller's widened filter finds the groups that have e by their entryUUID: one indexed
+ * assertion each (references need that index too), where the assertions that found them
+ * (departments, overrides, by DN and UUID, at every level) cost the backend a lookup each */
+static void
+dmg_reverse_cand_add( Operation *op, dmg_reverse *rv, Entry *g )
+{
+	struct berval *uuid = dmg_entry_uuid( g );
+
+	if ( uuid == NULL )
+		rv->cand_all = 1;
+	else if ( !rv->cand_all )
+		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, slap_schema.si_ad_entryUUID, uuid ) );
+}
+
+/* The widened filter's part for the groups found: (&(objectClass=dynamicMailGroup)(|UUIDS)),
+ * the class alone after a group without entryUUID, NULL when none was found */
+static Filter *
+dmg_reverse_cand( Operation *op, dmg_reverse *rv )
+{
+	Filter *dyn = dmg_filter_classes( op, &dmg_ad.oc_group, 1 );
+
+	if ( rv->cand_all ) {
+		filter_free_x( op, rv->cand, 1 );
+		return dyn;
+	}
+	if ( rv->cand->f_or == NULL ) {
+		filter_free_x( op, rv->cand, 1 );
+		filter_free_x( op, dyn, 1 );
+		return NULL;
+	}
+	return dmg_filter_and2( op, dyn, rv->cand );
+}
+
 static int
-dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reverse *rv )
+dmg_reverse_test_group( Operation *op, slap_overinst *on, Entry *e, Entry *g, dmg_reverse *rv )
 {
 	int yes, rc;
 
-	if ( dmg_bvarray_has_dn( rv->seen, &g->e_nname ) )
-		return LDAP_SUCCESS;
-	dmg_bvarray_add_copy( &rv->seen, &g->e_nname, op->o_tmpmemctx );
 	if ( ( rc = dmg_group_has( op, on, g, e, rv->gen, &yes ) ) != LDAP_SUCCESS || !yes )
 		return rc;
 	if ( dmg_entry_is_group( g ) ) {
 		dmg_bvarray_add_copy( &rv->ndns, &g->e_nname, op->o_tmpmemctx );
 		dmg_bvarray_add_copy( &rv->dns, &g->e_name, op->o_tmpmemctx );
+		if ( rv->cand )
+			dmg_reverse_cand_add( op, rv, g );
 	}
 	dmg_level_add_naming( op, &rv->next, g );
-	if ( rv->cand )
-		dmg_filter_or_add_ref( op, rv->cand, dmg_ad.include_member, &g->e_nname, g );
 	return LDAP_SUCCESS;
+}
+
+/* Tests candidate ndn, once per lookup; a candidate gone since the search has nobody */
+static int
+dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, struct berval *ndn,
+	dmg_reverse *rv )
+{
+	Entry *g;
+	int rc;
+
+	if ( dmg_bvarray_has_dn( rv->seen, ndn ) )
+		return LDAP_SUCCESS;
+	dmg_bvarray_add_copy( &rv->seen, ndn, op->o_tmpmemctx );
+	if ( ( g = dmg_entry_get( op, on, ndn ) ) == NULL )
+		return LDAP_SUCCESS;
+	rc = dmg_reverse_test_group( op, on, e, g, rv );
+	dmg_entry_release( op, on, g );
+	return rc;
 }
 
 /* With group visibility: the groups that have e as the rootdn sees them, less those whose
@@ -1701,7 +1752,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	Filter **cand, unsigned long gen )
 {
 	dmg_info *di = on->on_bi.bi_private;
-	dmg_candidates c = { NULL, 0, 0 };
+	dmg_candidates c = { NULL, op->o_tmpmemctx };
 	dmg_reverse rv;
 	slap_callback cb = { 0 };
 	Operation root;
@@ -1716,12 +1767,9 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
 	dmg_level_add_naming( op, &rv.next, e );
-	dmg_filter_add_ancestors( op, on, rv.next.dyn, &e->e_nname );
-	if ( cand ) {
+	dmg_filter_add_ancestors( op, on, rv.next.dyn, &e->e_nname, e );
+	if ( cand )
 		rv.cand = dmg_filter_or( op );
-		dmg_filter_add_ancestors( op, on, rv.cand, &e->e_nname );
-		dmg_filter_or_add_ref( op, rv.cand, dmg_ad.include_member, &e->e_nname, e );
-	}
 	f = dmg_level_filter( op, &rv.next );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
 	 * search dmgDepartment); each is then checked with the requester's */
@@ -1729,9 +1777,10 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	while ( f && rc == LDAP_SUCCESS ) {
 		rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
 		filter_free_x( op, f, 1 );
-		for ( i = 0; rc == LDAP_SUCCESS && i < c.n; i++ )
-			rc = dmg_reverse_test( op, on, e, c.g[i], &rv );
-		dmg_candidates_free( &c );
+		for ( i = 0; rc == LDAP_SUCCESS && c.ndns && !BER_BVISNULL( &c.ndns[i] ); i++ )
+			rc = dmg_reverse_test( op, on, e, &c.ndns[i], &rv );
+		ber_bvarray_free_x( c.ndns, op->o_tmpmemctx );
+		c.ndns = NULL;
 		f = rv.next.dyn ? dmg_level_filter( op, &rv.next ) : NULL;
 	}
 	if ( f )
@@ -1753,7 +1802,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	else
 		ber_bvarray_free_x( rv.dns, op->o_tmpmemctx );
 	if ( cand )
-		*cand = rv.cand ? dmg_filter_dynamic( op, rv.cand ) : NULL;
+		*cand = rv.cand ? dmg_reverse_cand( op, &rv ) : NULL;
 	return rc;
 }
 
@@ -1868,9 +1917,10 @@ dmg_members_free_value( void *ms )
  * attributes the ACLs read on an entry (dmg_group_deps), every write when they read other
  * entries (dmg_acl_reads_other_entries), a new generation when they change
  * (dmg_cache_follow_acls).  Roles (postmaster, privileged, a group's applicant...) change
- * only what hidden groups named in overrides stand for, and such lists are dropped by every
- * write (dmg_override_tags).  What the tags cannot follow is a clause that tells two
- * connections of one DN apart: then only the rootdn's lists are cached. */
+ * only what hidden groups named in overrides stand for: a role is a value of the named group,
+ * whose DN is among the list's tags (dmg_nested_tags).  What the tags cannot follow is a
+ * clause that tells two connections of one DN apart: then only the rootdn's lists are
+ * cached. */
 static int
 dmg_members_cacheable( Operation *op, slap_overinst *on )
 {
@@ -1936,7 +1986,7 @@ dmg_concerned_filter( Operation *op, struct berval *ndn )
 {
 	Filter *or = dmg_filter_or( op );
 
-	dmg_filter_add_ancestors( op, NULL, or, ndn );
+	dmg_filter_add_ancestors( op, NULL, or, ndn, NULL );
 	return or;
 }
 
@@ -1947,11 +1997,20 @@ typedef struct dmg_tags {
 	int nads;
 	int unbounded;
 	Operation *op;
+	int copy;			/* the tags' strings go away before the put: copy them */
+	BerVarray own;			/* the copies (op->o_tmpmemctx) */
 } dmg_tags;
 
 static void
 dmg_tags_add( dmg_tags *ts, struct berval *bv )
 {
+	struct berval copy;
+
+	if ( ts->copy ) {
+		ber_dupbv_x( &copy, bv, ts->op->o_tmpmemctx );
+		ber_bvarray_add_x( &ts->own, &copy, ts->op->o_tmpmemctx );
+		bv = &copy;
+	}
 	if ( ts->n == ts->cap ) {
 		ts->cap = ts->cap ? ts->cap * 2 : 16;
 		ts->t = ts->op->o_tmprealloc( ts->t, ts->cap * sizeof( dmg_cache_tag ),
@@ -2150,11 +2209,9 @@ dmg_write_changed( Operation *op, dmg_tags *changed )
 }
 
 /* Tags of the entries group's overrides name (their DNs as stored: what a write to one of
- * them keys); unbounded when one names a group (ms, the list), whose own members change with
- * writes no tag names, or when a value no longer names the entry its UUID names */
+ * them keys); unbounded when a value no longer names the entry its UUID names */
 static void
-dmg_override_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms,
-	dmg_tags *ts )
+dmg_override_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 {
 	AttributeDescription *ads[] = { dmg_ad.include_member, dmg_ad.exclude_member };
 	Attribute *a;
@@ -2163,7 +2220,7 @@ dmg_override_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *
 	for ( i = 0; i < 2; i++ ) {
 		if ( !dmg_group_has_refs( group, ads[i] ) )
 			continue;
-		if ( ms->names_group || dmg_refs_stale( op, on, group, ads[i] ) ) {
+		if ( dmg_refs_stale( op, on, group, ads[i] ) ) {
 			ts->unbounded = 1;
 			return;
 		}
@@ -2173,9 +2230,9 @@ dmg_override_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *
 	}
 }
 
-/* Tags of group's list ms for op's identity; ts->unbounded when it must go untagged */
+/* Tags of group's rule: its DN, its departments, the entries its overrides name */
 static void
-dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms, dmg_tags *ts )
+dmg_rule_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
 {
 	dmg_tags probe = { 0 };
 	Filter *f;
@@ -2183,12 +2240,7 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms,
 	unsigned j;
 	int i;
 
-	memset( ts, 0, sizeof( *ts ) );
-	ts->op = probe.op = op;
-	if ( dmg_acl_reads_other_entries( op, on ) ) {
-		ts->unbounded = 1;
-		return;
-	}
+	probe.op = op;
 	/* tagged with stored department values that no longer name the departments, the list
 	 * would miss the writes below their current DNs (references.c) */
 	if ( dmg_refs_stale( op, on, group, dmg_ad.department ) ) {
@@ -2198,9 +2250,10 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms,
 	/* the attributes the filter tests, learnt from the filter for the group's own DN */
 	f = dmg_concerned_filter( op, &group->e_nname );
 	dmg_tags_of_filter( &probe, f );
-	ts->unbounded = probe.unbounded || probe.nads == 0;
+	if ( probe.unbounded || probe.nads == 0 )
+		ts->unbounded = 1;
 	dmg_tags_add( ts, &group->e_nname );
-	dmg_override_tags( op, on, group, ms, ts );
+	dmg_override_tags( op, on, group, ts );
 	for ( i = 0; i < probe.nads; i++ ) {
 		a = attr_find( group->e_attrs, probe.ads[i] );
 		for ( j = 0; a && j < a->a_numvals; j++ )
@@ -2208,6 +2261,109 @@ dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms,
 	}
 	op->o_tmpfree( probe.t, op->o_tmpmemctx );
 	filter_free_x( op, f, 1 );
+}
+
+/* Tags of group's list for op's identity; ts->unbounded when it must go untagged */
+static void
+dmg_group_tags( Operation *op, slap_overinst *on, Entry *group, dmg_tags *ts )
+{
+	memset( ts, 0, sizeof( *ts ) );
+	ts->op = op;
+	if ( dmg_acl_reads_other_entries( op, on ) ) {
+		ts->unbounded = 1;
+		return;
+	}
+	dmg_rule_tags( op, on, group, ts );
+}
+
+/* ---- lists of groups whose overrides name groups ---------------------------------------------
+ *
+ * Such a list holds what the named groups stand for, so it depends on their rules as on its
+ * own, to any depth: their tags (DN, departments, the entries their overrides name) join the
+ * list's tags, and the attributes their rules test its dependencies.  A write to one of
+ * those groups is keyed by its DN and drops the list (the cache does not update a list in
+ * place for a write to a group its overrides may name).  A static group named (its members,
+ * values no tag follows here) or more than DMG_NESTED_TAGS_MAX groups leave the list
+ * untagged: dropped by every write.
+ */
+
+#define DMG_NESTED_TAGS_MAX	64
+
+typedef struct dmg_nested_walk {
+	dmg_tags *ts, *deps;
+	BerVarray seen;		/* the groups followed, the list's own first */
+	unsigned n;
+} dmg_nested_walk;
+
+static void dmg_nested_tags_of( Operation *op, slap_overinst *on, Entry *group,
+	dmg_nested_walk *w );
+
+/* Follows dynamic group x, named by an override */
+static void
+dmg_nested_group( Operation *op, slap_overinst *on, Entry *x, dmg_nested_walk *w )
+{
+	dmg_rule r;
+
+	dmg_bvarray_add_copy( &w->seen, &x->e_nname, op->o_tmpmemctx );
+	if ( ++w->n > DMG_NESTED_TAGS_MAX ) {
+		w->ts->unbounded = 1;
+		return;
+	}
+	dmg_rule_tags( op, on, x, w->ts );
+	/* a rule whose entries could not be looked up: the list depends on anything */
+	if ( dmg_rule_from_entry( op, on, x, &r ) != LDAP_SUCCESS )
+		w->deps->unbounded = 1;
+	dmg_deps_of_filter( w->deps, r.filter );
+	dmg_rule_free( op, &r );
+	dmg_nested_tags_of( op, on, x, w );
+}
+
+static void
+dmg_nested_tags_of( Operation *op, slap_overinst *on, Entry *group, dmg_nested_walk *w )
+{
+	AttributeDescription *ads[] = { dmg_ad.include_member, dmg_ad.exclude_member };
+	Entry *stored, *x;
+	Attribute *a;
+	unsigned i, j;
+
+	for ( i = 0; i < 2; i++ ) {
+		a = attr_find( group->e_attrs, ads[i] );
+		for ( j = 0; a && j < a->a_numvals && !w->ts->unbounded; j++ ) {
+			if ( dmg_bvarray_has_dn( w->seen, &a->a_nvals[j] )
+				|| ( stored = dmg_entry_get( op, on, &a->a_nvals[j] ) ) == NULL )
+				continue;
+			/* a copy: the rule's references are looked up in the database */
+			x = entry_dup( stored );
+			dmg_entry_release( op, on, stored );
+			switch ( dmg_named_kind_of( x ) ) {
+			case DMG_NAMED_STATIC:
+				w->ts->unbounded = 1;
+				break;
+			case DMG_NAMED_DYNAMIC:
+				dmg_nested_group( op, on, x, w );
+				break;
+			default:
+				break;
+			}
+			entry_free( x );
+		}
+	}
+}
+
+/* The tags and dependencies of list ms of group that come from the groups its overrides name
+ * (their strings copied into ts->own) */
+static void
+dmg_nested_tags( Operation *op, slap_overinst *on, Entry *group, dmg_members *ms, dmg_tags *ts,
+	dmg_tags *deps )
+{
+	dmg_nested_walk w = { ts, deps, NULL, 0 };
+
+	if ( !ms->names_group || ts->unbounded )
+		return;
+	ts->copy = 1;
+	dmg_bvarray_add_copy( &w.seen, &group->e_nname, op->o_tmpmemctx );
+	dmg_nested_tags_of( op, on, group, &w );
+	ber_bvarray_free_x( w.seen, op->o_tmpmemctx );
 }
 
 /* The keys of a write to the entry ndn: what dmg_concerned_filter asserts for it, and ndn
@@ -2245,12 +2401,11 @@ dmg_members_bytes( dmg_members *ms )
  * not a department of the group (a department's delete is refused, a modified department has
  * its employees below it).  The cache then replaces such a list, before the write returns, by
  * a copy without E, with E again when the reverse test (dmg_rule_has_member, which the forward
- * expansion agrees with) says E is a member for the list's identity.  Lists whose overrides
- * name a group (that group may change with E) are untagged and dropped, as are the lists of
- * groups with overrides when E is a group (an override naming E stands for its members),
- * the lists of E itself, every list when the write is a rename, or still has the backend's
- * transaction on it (it runs inside another operation's, not committed yet; the update's
- * reads would go through it), or E has entries below it.
+ * expansion agrees with, nested groups included) says E is a member for the list's identity.
+ * The lists of groups with overrides are dropped when E is a group (an override naming E
+ * stands for its members), as are the lists of E itself, every list when the write is a
+ * rename, or still has the backend's transaction on it (it runs inside another operation's,
+ * not committed yet; the update's reads would go through it), or E has entries below it.
  */
 
 typedef struct dmg_update_ctx {
@@ -2471,12 +2626,14 @@ dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, si
 	dmg_tags ts, deps;
 	int stored;
 
-	dmg_group_tags( op, on, group, ms, &ts );
+	dmg_group_tags( op, on, group, &ts );
 	dmg_group_deps( op, on, group, &deps );
+	dmg_nested_tags( op, on, group, ms, &ts, &deps );
 	stored = dmg_cache_put_deps( di->cache, key, len, gen, ts.t, ts.unbounded ? 0 : ts.n,
 		deps.unbounded ? NULL : deps.t, deps.n, ms, ms->n + ms->nmail_count,
 		dmg_members_bytes( ms ), held );
 	op->o_tmpfree( ts.t, op->o_tmpmemctx );
+	ber_bvarray_free_x( ts.own, op->o_tmpmemctx );
 	op->o_tmpfree( deps.t, op->o_tmpmemctx );
 	return stored;
 }

@@ -114,6 +114,117 @@ dmg_op_as_root( Operation *op, Operation *root )
 	root->o_groups = NULL;
 }
 
+/* ---- filter strings --------------------------------------------------------------------------- */
+
+/* slapd's filter2bv_x formats every item with snprintf and copies every AND and OR once more
+ * per level: for the wide ORs of a reverse lookup that was the larger part of the lookup.
+ * The string goes into one growing buffer; items of other kinds than the overlay builds
+ * (substrings, extensible matches, computed results) are left to filter2bv_x. */
+typedef struct dmg_fstr {
+	Operation *op;
+	struct berval bv;
+	ber_len_t cap;
+} dmg_fstr;
+
+static void
+dmg_fstr_put( dmg_fstr *s, const char *p, ber_len_t n )
+{
+	if ( s->bv.bv_len + n + 1 > s->cap ) {
+		while ( s->bv.bv_len + n + 1 > s->cap )
+			s->cap *= 2;
+		s->bv.bv_val = s->op->o_tmprealloc( s->bv.bv_val, s->cap, s->op->o_tmpmemctx );
+	}
+	memcpy( s->bv.bv_val + s->bv.bv_len, p, n );
+	s->bv.bv_len += n;
+	s->bv.bv_val[s->bv.bv_len] = '\0';
+}
+
+/* An assertion value as RFC 4515 writes it: the special characters, controls and octets
+ * outside ASCII as \XX */
+static void
+dmg_fstr_put_value( dmg_fstr *s, struct berval *v )
+{
+	static const char hex[] = "0123456789ABCDEF";
+	ber_len_t i, run = 0;
+
+	for ( i = 0; i < v->bv_len; i++ ) {
+		unsigned char c = v->bv_val[i];
+		char esc[3];
+
+		if ( c >= 0x20 && c < 0x7f && c != '*' && c != '(' && c != ')' && c != '\\' )
+			continue;
+		dmg_fstr_put( s, v->bv_val + run, i - run );
+		esc[0] = '\\';
+		esc[1] = hex[c >> 4];
+		esc[2] = hex[c & 0xf];
+		dmg_fstr_put( s, esc, 3 );
+		run = i + 1;
+	}
+	dmg_fstr_put( s, v->bv_val + run, i - run );
+}
+
+static void
+dmg_fstr_put_filter( dmg_fstr *s, Filter *f )
+{
+	MatchingRule *mr;
+	struct berval v, other;
+	Filter *p;
+
+	switch ( f->f_choice ) {
+	case LDAP_FILTER_AND:
+	case LDAP_FILTER_OR:
+	case LDAP_FILTER_NOT:
+		dmg_fstr_put( s, f->f_choice == LDAP_FILTER_AND ? "(&"
+			: f->f_choice == LDAP_FILTER_OR ? "(|" : "(!", 2 );
+		for ( p = f->f_list; p; p = p->f_next )
+			dmg_fstr_put_filter( s, p );
+		dmg_fstr_put( s, ")", 1 );
+		return;
+	case LDAP_FILTER_EQUALITY:
+		/* values kept in a form other than their syntax's (UUIDs) are written in it,
+		 * as filter2bv_x does */
+		v = f->f_av_value;
+		mr = f->f_av_desc->ad_type->sat_equality;
+		if ( mr && ( mr->smr_usage & SLAP_MR_MUTATION_NORMALIZER ) )
+			mr->smr_normalize( SLAP_MR_DENORMALIZE | SLAP_MR_VALUE_OF_ASSERTION_SYNTAX,
+				NULL, NULL, &f->f_av_value, &v, s->op->o_tmpmemctx );
+		dmg_fstr_put( s, "(", 1 );
+		dmg_fstr_put( s, f->f_av_desc->ad_cname.bv_val, f->f_av_desc->ad_cname.bv_len );
+		dmg_fstr_put( s, "=", 1 );
+		dmg_fstr_put_value( s, &v );
+		dmg_fstr_put( s, ")", 1 );
+		if ( v.bv_val != f->f_av_value.bv_val )
+			s->op->o_tmpfree( v.bv_val, s->op->o_tmpmemctx );
+		return;
+	case LDAP_FILTER_PRESENT:
+		dmg_fstr_put( s, "(", 1 );
+		dmg_fstr_put( s, f->f_desc->ad_cname.bv_val, f->f_desc->ad_cname.bv_len );
+		dmg_fstr_put( s, "=*)", 3 );
+		return;
+	default:
+		filter2bv_x( s->op, f, &other );
+		dmg_fstr_put( s, other.bv_val, other.bv_len );
+		s->op->o_tmpfree( other.bv_val, s->op->o_tmpmemctx );
+	}
+}
+
+void
+dmg_filter2bv( Operation *op, Filter *f, struct berval *out )
+{
+	dmg_fstr s;
+
+	if ( f == NULL ) {
+		filter2bv_x( op, f, out );
+		return;
+	}
+	s.op = op;
+	s.cap = 256;
+	s.bv.bv_len = 0;
+	s.bv.bv_val = op->o_tmpalloc( s.cap, op->o_tmpmemctx );
+	dmg_fstr_put_filter( &s, f );
+	*out = s.bv;
+}
+
 /* ---- internal searches ------------------------------------------------------------------------ */
 
 /* Runs an internal search below base with filter f, with op's identity and without limits;
@@ -143,7 +254,7 @@ dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	o.ors_attrs = NULL;
 	o.ors_attrsonly = 0;
 	o.ors_filter = f;
-	filter2bv_x( &o, f, &o.ors_filterstr );
+	dmg_filter2bv( &o, f, &o.ors_filterstr );
 	/* no paging, no sync, nothing of the caller's controls; ManageDsaIT makes every
 	 * dynamic overlay, this one included, return entries as stored */
 	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );

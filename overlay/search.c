@@ -289,9 +289,8 @@ dmg_nodes_free( Operation *op, dmg_search_ctx *ctx )
 }
 
 /* Appends the groups that have the entry ndn as member to *set; returns the candidate filter
- * (the groups naming one of its ancestors as department, or naming it or a group that has it
- * in dmgIncludeMember) or NULL when the entry is not there for op or the
- * lookup failed (ctx->rc). */
+ * (those groups, by entryUUID) or NULL when there are none, the entry is not there for op or
+ * the lookup failed (ctx->rc). */
 static Filter *
 dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVarray *set )
 {
@@ -316,7 +315,7 @@ dmg_groups_of_ndn( Operation *op, dmg_search_ctx *ctx, struct berval *ndn, BerVa
 	return cand;
 }
 
-/* (member=U): static groups with U stored, or dynamic groups naming an ancestor of U */
+/* (member=U): static groups with U stored, or the dynamic groups that have U */
 static Filter *
 dmg_broaden_member_eq( Operation *op, dmg_search_ctx *ctx, Filter *f, dmg_node *n )
 {
@@ -1264,7 +1263,7 @@ dmg_search_filter( Operation *op, dmg_search_ctx *ctx )
 		f = and;
 	}
 	op->ors_filter = f;
-	filter2bv_x( op, op->ors_filter, &op->ors_filterstr );
+	dmg_filter2bv( op, op->ors_filter, &op->ors_filterstr );
 	return ctx->rc;
 }
 
