@@ -145,8 +145,6 @@ dmg_who_memo_free( struct dmg_who_memo *m )
 {
 	int i;
 
-	if ( m == NULL )
-		return;
 	for ( i = 0; i < DMG_WHO_MEMO_SLOTS; i++ )
 		ch_free( m->slot[i].ndn.bv_val );
 	ldap_pvt_thread_mutex_destroy( &m->lock );

@@ -35,7 +35,8 @@
  *                   for membership and roles), current DNs presented on read, dangling
  *                   references; renames and moves followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
- *   access.c        roles (decided once per operation), hidden groups, member visibility
+ *   access.c        roles (decided once per operation, remembered per identity until the
+ *                   next write or configuration change), hidden groups, member visibility
  *                   (requester or group), ACL group clauses (bi_entry_get_rw), what the
  *                   member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
@@ -248,7 +249,7 @@ typedef struct dmg_who {
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 /* The roles decided for an identity are remembered (access.c) until the next write to the
- * database or change of the overlay's configuration: NULL when memory runs out */
+ * database or change of the overlay's configuration */
 struct dmg_who_memo *dmg_who_memo_new( void );
 void dmg_who_memo_free( struct dmg_who_memo *m );
 /* dynmailgroup.c: the generation the remembered roles are valid for, DMG_NO_GENERATION while

@@ -154,7 +154,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	di = ch_calloc( 1, sizeof( dmg_info ) );
 	di->cache = dmg_cache_new( 0, dmg_members_free_value );
 	di->who_memo = dmg_who_memo_new();
-	if ( di->cache == NULL || di->who_memo == NULL || dmg_info_set_defaults( di ) ) {
+	if ( di->cache == NULL || dmg_info_set_defaults( di ) ) {
 		dmg_info_free( di );
 		ch_free( di );
 		return 1;
