@@ -3,7 +3,8 @@
  *  - What the member-list cache assumes of slapd's ACLs (dynmailgroup-cache-max-values):
  *    none of their clauses tells two connections of one identity apart, and a change of
  *    them shows in their fingerprint.
- *  - Roles are decided once per operation, at the start of each hook (dmg_who_begin).
+ *  - Roles are decided once per operation, at the start of each hook (dmg_who_begin), and
+ *    remembered per identity until the next write to the database or configuration change.
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
  *    caches the answer for the operation).  A group's applicant, administrators and auditors
@@ -21,6 +22,21 @@
  *    or without ManageDsaIT.
  */
 #include "dmg.h"
+
+/* FNV-1a, 64 bits: the remembered roles' slots, the ACLs' fingerprint */
+#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
+#define DMG_FNV_PRIME 0x100000001b3ULL
+
+static void
+dmg_hash_bytes( unsigned long long *h, const void *p, size_t len )
+{
+	const unsigned char *c = p;
+
+	while ( len-- ) {
+		*h ^= *c++;
+		*h *= DMG_FNV_PRIME;
+	}
+}
 
 /* ---- roles ------------------------------------------------------------------------------------ */
 
@@ -71,36 +87,164 @@ dmg_who_find( Operation *op )
 	return NULL;
 }
 
-/* The requester's entryUUID: the roles a group gives are held by UUID (references.c) */
-static void
+/* The requester's entryUUID: the roles a group gives are held by UUID (references.c).
+ * Returns 0 when a lookup failed (logged there): the answer is then not remembered. */
+static int
 dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
 {
 	Entry *e;
 	struct berval *u;
+	int only = 0;
 
 	if ( BER_BVISEMPTY( &op->o_ndn ) || ( e = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
-		return;
+		return 1;
 	u = dmg_entry_uuid( e );
 	/* an entryUUID another entry carries too gives no role (references.c) */
-	if ( u && u->bv_len <= sizeof( who->uuid_buf ) && dmg_uuid_names_only( op, u, &op->o_ndn ) ) {
+	if ( u && u->bv_len <= sizeof( who->uuid_buf )
+		&& ( only = dmg_uuid_names_only( op, u, &op->o_ndn ) ) > 0 ) {
 		memcpy( who->uuid_buf, u->bv_val, u->bv_len );
 		who->uuid_len = u->bv_len;
 	}
 	dmg_entry_release( op, on, e );
+	return only >= 0;
+}
+
+/* ---- remembered roles ----------------------------------------------------------------------- */
+
+/* Deciding the roles reads the database: the requester's entry, a search that its entryUUID
+ * names no other entry, the groups of postmasters.  An MTA or an address book asks the same
+ * question thousands of times a second, and the answer changes only with a write to the
+ * database or a change of the configuration: it is remembered per identity DN for the roles
+ * generation it was decided in (dynmailgroup.c, dmg_roles_generation), which every write's
+ * end and every configuration change move on, and which no write in flight lets be taken.
+ * The rootdn is told apart live (be_isroot): the remembered answer is the one for the DN. */
+#define DMG_WHO_MEMO_SLOTS 1024
+
+typedef struct dmg_who_slot {
+	struct berval ndn;	/* ch_malloc'ed; NULL: free slot */
+	unsigned long gen;
+	dmg_who who;		/* postmaster, privileged and the entryUUID */
+} dmg_who_slot;
+
+struct dmg_who_memo {
+	ldap_pvt_thread_mutex_t lock;
+	dmg_who_slot slot[DMG_WHO_MEMO_SLOTS];
+};
+
+struct dmg_who_memo *
+dmg_who_memo_new( void )
+{
+	struct dmg_who_memo *m = ch_calloc( 1, sizeof( *m ) );
+
+	ldap_pvt_thread_mutex_init( &m->lock );
+	return m;
+}
+
+void
+dmg_who_memo_free( struct dmg_who_memo *m )
+{
+	int i;
+
+	for ( i = 0; i < DMG_WHO_MEMO_SLOTS; i++ )
+		ch_free( m->slot[i].ndn.bv_val );
+	ldap_pvt_thread_mutex_destroy( &m->lock );
+	ch_free( m );
+}
+
+static dmg_who_slot *
+dmg_who_slot_of( struct dmg_who_memo *m, struct berval *ndn )
+{
+	unsigned long long h = DMG_FNV_OFFSET;
+
+	dmg_hash_bytes( &h, ndn->bv_val, ndn->bv_len );
+	return &m->slot[h % DMG_WHO_MEMO_SLOTS];
+}
+
+/* Are op's roles decided from this database alone (so that its writes are all that change
+ * them)?  Not when a postmaster or privileged DN lies in another database (a group there is
+ * read by backend_group), nor when glued databases below this one may hold an entry with
+ * the requester's entryUUID; nor for an operation issued from inside another one, which may
+ * read through an older snapshot than the generation. */
+static int
+dmg_who_rememberable( Operation *op, dmg_info *di )
+{
+	BackendDB *be = dmg_real_db( op );
+	BerVarray lists[2] = { di->postmaster_n, di->privileged_n };
+	int l, i;
+
+	if ( be == NULL || SLAP_GLUE_INSTANCE( be ) || dmg_op_nested( op ) )
+		return 0;
+	for ( l = 0; l < 2; l++ ) {
+		for ( i = 0; lists[l] && !BER_BVISNULL( &lists[l][i] ); i++ ) {
+			if ( select_backend( &lists[l][i], 0 ) != be )
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+dmg_who_recall( dmg_info *di, struct berval *ndn, unsigned long gen, dmg_who *who )
+{
+	dmg_who_slot *s = dmg_who_slot_of( di->who_memo, ndn );
+	int found;
+
+	ldap_pvt_thread_mutex_lock( &di->who_memo->lock );
+	found = s->gen == gen && s->ndn.bv_val != NULL && bvmatch( &s->ndn, ndn );
+	if ( found ) {
+		who->postmaster = s->who.postmaster;
+		who->privileged = s->who.privileged;
+		who->uuid_len = s->who.uuid_len;
+		memcpy( who->uuid_buf, s->who.uuid_buf, s->who.uuid_len );
+	}
+	ldap_pvt_thread_mutex_unlock( &di->who_memo->lock );
+	return found;
+}
+
+static void
+dmg_who_remember( dmg_info *di, struct berval *ndn, unsigned long gen, dmg_who *who )
+{
+	dmg_who_slot *s = dmg_who_slot_of( di->who_memo, ndn );
+
+	ldap_pvt_thread_mutex_lock( &di->who_memo->lock );
+	if ( s->ndn.bv_val == NULL || !bvmatch( &s->ndn, ndn ) ) {
+		ch_free( s->ndn.bv_val );
+		ber_dupbv( &s->ndn, ndn );
+	}
+	s->gen = gen;
+	s->who = *who;
+	ldap_pvt_thread_mutex_unlock( &di->who_memo->lock );
+}
+
+/* The roles of op's DN, as if it were not the rootdn; returns whether they may be
+ * remembered (every lookup answered) */
+static int
+dmg_who_decide( Operation *op, slap_overinst *on, dmg_who *who )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	who->postmaster = dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn );
+	who->privileged = dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
+	return dmg_who_uuid( op, on, who );
 }
 
 void
 dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who )
 {
 	dmg_info *di = on->on_bi.bi_private;
+	unsigned long gen = dmg_roles_generation( di );
 
 	memset( who, 0, sizeof( *who ) );
+	if ( gen != DMG_NO_GENERATION && !dmg_who_rememberable( op, di ) )
+		gen = DMG_NO_GENERATION;
+	if ( gen == DMG_NO_GENERATION || !dmg_who_recall( di, &op->o_ndn, gen, who ) ) {
+		if ( dmg_who_decide( op, on, who ) && gen != DMG_NO_GENERATION )
+			dmg_who_remember( di, &op->o_ndn, gen, who );
+	}
+	/* the rootdn holds no other role */
 	who->root = be_isroot( op );
-	who->postmaster = !who->root
-		&& dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn );
-	who->privileged = !who->root
-		&& dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
-	dmg_who_uuid( op, on, who );
+	if ( who->root )
+		who->postmaster = who->privileged = 0;
 	who->oe.oe_key = &dmg_who_key;
 	LDAP_SLIST_INSERT_HEAD( &op->o_extra, &who->oe, oe_next );
 }
@@ -308,6 +452,9 @@ dmg_refuse_hidden_target( Operation *op, SlapReply *rs, slap_overinst *on )
 	struct berval matched = BER_BVNULL, ndn = op->o_req_ndn;
 	Entry *nearest = NULL;
 
+	/* no group is hidden from them: the path needs no lookup */
+	if ( dmg_sees_every_group( op, on ) )
+		return 0;
 	/* an add's target is new: what is judged is where it goes (the target's own DN is the
 	 * write guard's) */
 	if ( op->o_tag == LDAP_REQ_ADD ) {
@@ -494,19 +641,6 @@ dmg_acls_connection_dependent( Operation *op )
  * rule's and clause's bytes (every flag, level, style, pointer to the schema) and the strings
  * and filters they point to, so that a rule reparsed at the same address with other content
  * still changes it.  FNV-1a, 64 bits. */
-#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
-#define DMG_FNV_PRIME 0x100000001b3ULL
-
-static void
-dmg_hash_bytes( unsigned long long *h, const void *p, size_t len )
-{
-	const unsigned char *c = p;
-
-	while ( len-- ) {
-		*h ^= *c++;
-		*h *= DMG_FNV_PRIME;
-	}
-}
 
 static void
 dmg_hash_bv( unsigned long long *h, struct berval *bv )

@@ -36,7 +36,8 @@
  *                   for membership and roles), current DNs presented on read, dangling
  *                   references; renames and moves followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
- *   access.c        roles (decided once per operation), hidden groups, member visibility
+ *   access.c        roles (decided once per operation, remembered per identity until the
+ *                   next write or configuration change), hidden groups, member visibility
  *                   (requester or group), ACL group clauses (bi_entry_get_rw), what the
  *                   member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
@@ -144,6 +145,11 @@ typedef struct dmg_info {
 	/* writes between their hook and the end of their result (dmg_writes_in_flight) */
 	ldap_pvt_thread_mutex_t flight_lock;
 	unsigned writes_in_flight;
+	/* every write in flight, and the generation of the requesters' remembered roles
+	 * (dmg_roles_generation), under flight_lock */
+	unsigned roles_writes;
+	unsigned long roles_gen;
+	struct dmg_who_memo *who_memo;	/* the remembered roles (access.c) */
 	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
 	int monitor_ndn_owned;		/* monitor_ndn is ours to free (slapd 2.6) */
 	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
@@ -245,6 +251,14 @@ typedef struct dmg_who {
 	char uuid_buf[DMG_UUID_LEN];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
+/* The roles decided for an identity are remembered (access.c) until the next write to the
+ * database or change of the overlay's configuration */
+struct dmg_who_memo *dmg_who_memo_new( void );
+void dmg_who_memo_free( struct dmg_who_memo *m );
+/* dynmailgroup.c: the generation the remembered roles are valid for, DMG_NO_GENERATION while
+ * a write runs; dmg_roles_moved starts a new one (a configuration change) */
+unsigned long dmg_roles_generation( dmg_info *di );
+void dmg_roles_moved( dmg_info *di );
 /* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */
 void dmg_requester_uuid( Operation *op, slap_overinst *on, struct berval *out );
 void dmg_who_end( Operation *op, dmg_who *who );
@@ -306,7 +320,8 @@ int dmg_ref_uuid_names( Operation *op, Entry *g, AttributeDescription *ad, Entry
 AttributeDescription *dmg_ref_uuid_ad( AttributeDescription *ad );
 /* Is ad the UUID companion of a reference attribute? */
 int dmg_ad_is_reference_uuid( AttributeDescription *ad );
-/* Does entryUUID nuuid name the entry ndn and no other? */
+/* Does entryUUID nuuid name the entry ndn and no other (1, 0; -1: the lookup failed, or
+ * several entries carry it, logged)? */
 int dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn );
 /* The normalized entryUUID of e, or NULL */
 struct berval *dmg_entry_uuid( Entry *e );

@@ -153,6 +153,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 		return 1;
 	di = ch_calloc( 1, sizeof( dmg_info ) );
 	di->cache = dmg_cache_new( 0, dmg_members_free_value );
+	di->who_memo = dmg_who_memo_new();
 	if ( di->cache == NULL || dmg_info_set_defaults( di ) ) {
 		dmg_info_free( di );
 		ch_free( di );
@@ -238,6 +239,7 @@ typedef struct dmg_flight {
 	slap_callback sc;	/* its clean-up ends the flight if no result did */
 	Operation *op;		/* the write (its own operations copy o_extra) */
 	dmg_info *di;
+	int lists;		/* it keeps cached lists from being taken (dmg_write_needs_flight) */
 	int landed;
 } dmg_flight;
 
@@ -260,11 +262,37 @@ dmg_writes_in_flight( dmg_info *di )
 	return busy;
 }
 
+/* Every write is in flight for the requesters' remembered roles (access.c): none is taken
+ * while one runs, and its end moves their generation on, so that a decision made before it
+ * committed is not taken after.  Only some keep cached lists from being taken (lists). */
 static void
-dmg_flight_add( dmg_info *di, int delta )
+dmg_flight_add( dmg_info *di, int delta, int lists )
 {
 	ldap_pvt_thread_mutex_lock( &di->flight_lock );
-	di->writes_in_flight += delta;
+	if ( lists )
+		di->writes_in_flight += delta;
+	di->roles_writes += delta;
+	if ( delta < 0 )
+		di->roles_gen++;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+}
+
+unsigned long
+dmg_roles_generation( dmg_info *di )
+{
+	unsigned long gen;
+
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	gen = di->roles_writes ? DMG_NO_GENERATION : di->roles_gen;
+	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
+	return gen;
+}
+
+void
+dmg_roles_moved( dmg_info *di )
+{
+	ldap_pvt_thread_mutex_lock( &di->flight_lock );
+	di->roles_gen++;
 	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
 }
 
@@ -274,7 +302,7 @@ dmg_flight_land( dmg_flight *fl )
 	if ( fl->landed )
 		return;
 	fl->landed = 1;
-	dmg_flight_add( fl->di, -1 );
+	dmg_flight_add( fl->di, -1, fl->lists );
 }
 
 /* The write op's own flight, landed once its lists are dropped */
@@ -331,19 +359,20 @@ dmg_write_needs_flight( Operation *op )
 }
 
 static void
-dmg_flight_begin( Operation *op, dmg_info *di )
+dmg_flight_begin( Operation *op, dmg_info *di, int lists )
 {
 	dmg_flight *fl = op->o_tmpcalloc( 1, sizeof( dmg_flight ), op->o_tmpmemctx );
 
 	fl->op = op;
 	fl->di = di;
+	fl->lists = lists;
 	fl->oe.oe_key = &dmg_flight_key;
 	LDAP_SLIST_INSERT_HEAD( &op->o_extra, &fl->oe, oe_next );
 	fl->sc.sc_cleanup = dmg_flight_cleanup;
 	fl->sc.sc_private = fl;
 	fl->sc.sc_next = op->o_callback;
 	op->o_callback = &fl->sc;
-	dmg_flight_add( di, 1 );
+	dmg_flight_add( di, 1, lists );
 }
 
 /* Can the lists a write changes be named from its target's DN (and a rename's new DN)?
@@ -465,8 +494,7 @@ dmg_write( Operation *op, SlapReply *rs )
 {
 	slap_overinst *on = (slap_overinst *)op->o_bd->bd_info;
 
-	if ( dmg_write_needs_flight( op ) )
-		dmg_flight_begin( op, on->on_bi.bi_private );
+	dmg_flight_begin( op, on->on_bi.bi_private, dmg_write_needs_flight( op ) );
 	/* before anything: a write sent with the No-Op control is never stored */
 	dmg_preview_noop( op );
 	if ( dmg_write_stack_refused( op, rs, on ) || dmg_write_hidden_target( op, rs, on )
@@ -510,7 +538,7 @@ dmg_txn_commit_flight( slap_overinfo *oi, int delta, int committed )
 
 			if ( committed )
 				dmg_cache_invalidate( di->cache );
-			dmg_flight_add( di, delta );
+			dmg_flight_add( di, delta, 1 );
 		}
 	}
 }

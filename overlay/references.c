@@ -150,9 +150,10 @@ int
 dmg_uuid_names_only( Operation *op, struct berval *nuuid, struct berval *ndn )
 {
 	dmg_uuid_found uf;
-	int yes = dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS && uf.found
-		&& dn_match( &uf.ndn, ndn );
+	int yes = -1;
 
+	if ( dmg_uuid_locate( op, nuuid, &uf ) == LDAP_SUCCESS )
+		yes = uf.found && dn_match( &uf.ndn, ndn );
 	dmg_uuid_found_free( op, &uf );
 	return yes;
 }

@@ -83,6 +83,9 @@ typedef struct dmg_search_ctx {
 	 * for the values sent), held until the entry is sent (cleanup) ... */
 	dmg_members_view sent;
 	int holding;
+	/* ... and the backend's entry, whose values its shared copy (dmg_entry_share) sent */
+	Entry *shared;
+	slap_mask_t shared_flags;
 	/* ... and its computed values for the exact evaluation */
 	Entry values;
 	int values_members, values_member_of, member_of_rc, values_dangling, dangling_rc;
@@ -915,6 +918,60 @@ dmg_strip_stored_computed( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, in
 	}
 }
 
+/* The entry to put computed values on: a copy that shares the values of the backend's entry
+ * (rs_entry2modifiable would copy every value of every attribute, as much work again as the
+ * rest of a cached read).  Computed values are added to it as attributes of their own (those
+ * stored were stripped first), its own are never changed: it is not marked modifiable, so
+ * that whoever would change one (references.c, an overlay above) takes a full copy of it.  The
+ * backend's entry is kept until the copy has been sent (dmg_search_cleanup), or freed with it
+ * when an error drops it: the copy frees none of the values. */
+static void
+dmg_entry_share( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
+{
+	Entry *e = rs->sr_entry, *copy;
+	Attribute *a, *c;
+	int n = 0;
+
+	(void)op;
+	if ( ( rs->sr_flags & REP_ENTRY_MODIFIABLE ) || ctx->shared )
+		return;
+	copy = entry_alloc();
+	copy->e_id = e->e_id;
+	ber_dupbv( &copy->e_name, &e->e_name );
+	ber_dupbv( &copy->e_nname, &e->e_nname );
+	copy->e_ocflags = e->e_ocflags;
+	for ( a = e->e_attrs; a; a = a->a_next )
+		n++;
+	copy->e_attrs = n ? attrs_alloc( n ) : NULL;
+	for ( a = e->e_attrs, c = copy->e_attrs; a; a = a->a_next, c = c->a_next ) {
+		c->a_desc = a->a_desc;
+		c->a_vals = a->a_vals;
+		c->a_nvals = a->a_nvals;
+		c->a_numvals = a->a_numvals;
+		c->a_flags = a->a_flags | SLAP_ATTR_DONT_FREE_VALS | SLAP_ATTR_DONT_FREE_DATA;
+	}
+	ctx->shared = e;
+	ctx->shared_flags = rs->sr_flags & REP_ENTRY_MASK;
+	rs->sr_flags &= ~REP_ENTRY_MASK;
+	rs->sr_entry = copy;
+	rs->sr_flags |= REP_ENTRY_MUSTBEFREED;
+}
+
+/* Gives the backend's entry back as slapd would have (released, freed, or neither) */
+static void
+dmg_entry_unshare( Operation *op, dmg_search_ctx *ctx )
+{
+	SlapReply r = { 0 };
+
+	if ( ctx->shared == NULL )
+		return;
+	r.sr_type = REP_SEARCH;
+	r.sr_entry = ctx->shared;
+	r.sr_flags = ctx->shared_flags;
+	rs_flush_entry( op, &r, ctx->on );
+	ctx->shared = NULL;
+}
+
 /* Does assertion f name a computed attribute of an entry (arg: is it a dynamic group)? */
 static int
 dmg_filter_names_computed( Filter *f, void *arg )
@@ -971,7 +1028,7 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 		if ( rc != LDAP_SUCCESS )
 			return rc;
 	}
-	rs_entry2modifiable( op, rs, ctx->on );
+	dmg_entry_share( op, rs, ctx );
 	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
 		/* attached, not copied: the list is held until the entry is sent (cleanup) */
 		dmg_members_put( rs->sr_entry, ctx->sent.ms, ctx->want_member, ctx->want_mail,
@@ -1028,7 +1085,7 @@ dmg_answer_entry( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, int is_grou
 		rc = dmg_entry_member_of( op, ctx, rs->sr_entry );
 		a = attr_find( ctx->values.e_attrs, dmg_ad.member_of );
 		if ( rc == LDAP_SUCCESS && a ) {
-			rs_entry2modifiable( op, rs, ctx->on );
+			dmg_entry_share( op, rs, ctx );
 			attr_merge( rs->sr_entry, dmg_ad.member_of, a->a_vals, a->a_nvals );
 		}
 	} else {
@@ -1139,6 +1196,7 @@ dmg_search_cleanup( Operation *op, SlapReply *rs )
 		dmg_members_release( ctx->on, &ctx->sent );
 		ctx->holding = 0;
 	}
+	dmg_entry_unshare( op, ctx );
 	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
 		return SLAP_CB_CONTINUE;
 	if ( ctx->err_text && rs->sr_text == ctx->err_text )

@@ -499,6 +499,47 @@ START_TEST(test_postmasters_at_run_time)
 }
 END_TEST
 
+/* An identity's roles are remembered between its reads: the read right after
+ * olcDynMailGroupPrivileged names it, or no longer does, holds the new role (a hidden group is
+ * seen, then not), on the same connection and with no write to the database in between. */
+START_TEST(test_privileged_at_run_time_seen_by_the_next_read)
+{
+    const char *g = "cn=cfg-hidden," GROUPS;
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *reader = dmg_connect(server, READER_DN, DMG_PASSWORD);
+    LDAP *cfg = dmg_connect_ldapi_external(server);
+    char *odn = overlay_dn(cfg);
+
+    delete_quietly(root, g);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=cfg-hidden," GROUPS "\nobjectClass: dynamicMailGroup\n"
+                                     "cn: cfg-hidden\nmail: cfg-hidden@example.com\n"
+                                     "dmgDepartment: " FRONTEND "\ndmgShowInContacts: FALSE\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=cfg-hidden)", "");
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=cfg-hidden)", "");
+
+    DMG_ASSERT_RC(dmg_modify(cfg, odn, "add: olcDynMailGroupPrivileged\n"
+                                       "olcDynMailGroupPrivileged: " READER_DN "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=cfg-hidden)", g);
+    DMG_ASSERT_VALUES(reader, g, LDAP_SCOPE_BASE, NULL, "member", FRONTEND_MEMBERS);
+
+    DMG_ASSERT_RC(dmg_modify(cfg, odn, "delete: olcDynMailGroupPrivileged\n"
+                                       "olcDynMailGroupPrivileged: " READER_DN "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=cfg-hidden)", "");
+    DMG_ASSERT_RC(dmg_search(reader, g, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    ASSERT_ATTR(cfg, odn, "olcDynMailGroupPrivileged", MTA_DN "\n" PM_UNIQUE_DN);
+
+    delete_quietly(root, g);
+    free(odn);
+    dmg_disconnect(cfg);
+    dmg_disconnect(reader);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* ---- (e) the member filter at run time -------------------------------------------------------- */
 
 #define FILTER_GROUP "cn=cfg-filter," GROUPS
@@ -557,6 +598,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_max_members_at_run_time);
     tcase_add_test(tc, test_invalid_values_are_refused);
     tcase_add_test(tc, test_postmasters_at_run_time);
+    tcase_add_test(tc, test_privileged_at_run_time_seen_by_the_next_read);
     tcase_add_test(tc, test_member_filter_at_run_time);
     suite_add_tcase(s, tc);
     return s;

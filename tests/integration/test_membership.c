@@ -5,11 +5,13 @@
  * read-your-writes, ACLs, ManageDsaIT, department renames and deletes, the write guard on
  * member, dynmailgroup-max-members, and a cross-check against OpenLDAP's own dynlist.
  *
- * Four servers, one after the other, each with its own suite:
+ * Five servers, one after the other, each with its own suite (membership and acl run again
+ * with the membership cache on):
  *   membership  default overlay configuration (tests/fixtures/org.ldif)
  *   acl         ACLs hiding ou=Finance and the title attribute from uid=reader
  *   limit       dynmailgroup-max-members 5
  *   dynlist     slapo-dynlist configured below dynmailgroup
+ *   valsort     slapo-valsort configured above dynmailgroup (sorting member)
  * Each test adds its own groups (cn unique to the test) and, when it writes employees or
  * departments, its own department tree under a fresh OU, so tests run in any order.
  */
@@ -1518,6 +1520,68 @@ END_TEST
  * Suites and main
  * ========================================================================================== */
 
+/* ============================================================================================
+ * Suite 5: slapo-valsort configured above dynmailgroup sorts the members the overlay sends:
+ * it takes its own copy of each entry (the overlay's copy shares the values of the backend's
+ * entry and of the cached list), and the entries it does not sort go out as the overlay's
+ * copy.  Read twice (computed, then cached), as the rootdn and as an ordinary user.
+ * ========================================================================================== */
+
+#define VALSORT_ABOVE "overlay valsort\nvalsort-attr member " GROUPS " alpha-descend\n"
+
+/* The values of attr of dn, all user attributes read, are expected[0..n) in that order */
+static void assert_values_in_order(LDAP *ld, const char *dn, const char *attr,
+                                   const char *const *expected, size_t n)
+{
+    const char *attrs[] = { "*", NULL };
+    dmg_entries *e = NULL;
+    expect_ok(dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, &e), fmt("reading %s", dn));
+    ck_assert_msg(e->count == 1, "reading %s: %zu entries", dn, e->count);
+    const dmg_attr *a = dmg_entry_attr(&e->entries[0], attr);
+    ck_assert_msg(a != NULL && a->nvalues == n, "%s of %s: %zu values, expected %zu", attr, dn,
+                  a != NULL ? a->nvalues : 0, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strcasecmp(a->values[i], expected[i]) == 0,
+                      "%s of %s, value %zu: \"%s\", expected \"%s\"", attr, dn, i, a->values[i],
+                      expected[i]);
+    dmg_entries_free(e);
+}
+
+START_TEST(valsort_above_sorts_the_computed_members)
+{
+    static const char *const members[] = { "uid=trent," FRONTEND, "uid=sam," FRONTEND,
+                                           "uid=rita," FRONTEND, "uid=quentin," FRONTEND,
+                                           "uid=peggy," FRONTEND };
+    static const char *const department[] = { FRONTEND };
+    static const char *const sn[] = { "Park" };
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    const char *g = add_group(root, "vs-frontend", FRONTEND, NULL, NULL);
+    LDAP *reader = dmg_connect_as(srv, READER);
+    for (int i = 0; i < 2; i++) {
+        assert_values_in_order(root, g, "member", members, 5);
+        assert_values_in_order(reader, g, "member", members, 5);
+        assert_values_in_order(reader, g, "dmgDepartment", department, 1);
+        DMG_ASSERT_VALUES(reader, g, LDAP_SCOPE_BASE, NULL, "mail",
+                          "vs-frontend@lists.example.com");
+        ASSERT_MAILS(reader, g, "peggy@example.com\nquentin@example.com\nrita@example.com\n"
+                                "Rita.Rossi@Example.COM\nsam@example.com\ntrent@example.com");
+        DMG_ASSERT_VALUES(reader, "uid=peggy," FRONTEND, LDAP_SCOPE_BASE, NULL, "dmgMemberOf", g);
+        assert_values_in_order(reader, "uid=peggy," FRONTEND, "sn", sn, 1);
+    }
+    dmg_disconnect(reader);
+    dmg_disconnect(root);
+}
+END_TEST
+
+static Suite *valsort_suite(void)
+{
+    Suite *s = suite_create("valsort");
+    TCase *tc = dmg_tcase("above");
+    tcase_add_test(tc, valsort_above_sorts_the_computed_members);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 static Suite *membership_suite(void)
 {
     Suite *s = suite_create("membership");
@@ -1676,6 +1740,10 @@ int main(void)
     dmg_server_opts acl_cached = { .overlay_config = OVERLAY_CONFIG CACHE_CONFIG,
                                    .db_config = ACL_CONFIG };
     failed |= dmg_run_suite(acl_suite(), &acl_cached, &srv) != EXIT_SUCCESS;
+
+    dmg_server_opts valsort = { .modules = "valsort",
+                                .overlay_config = OVERLAY_CONFIG CACHE_CONFIG VALSORT_ABOVE };
+    failed |= dmg_run_suite(valsort_suite(), &valsort, &srv) != EXIT_SUCCESS;
 
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

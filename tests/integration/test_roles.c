@@ -937,6 +937,41 @@ END_TEST
 
 /* Content synchronization would copy hidden groups: only the rootdn and privileged
  * identities may use it. */
+/* A requester's roles are remembered between its operations until the next write: the read
+ * right after a write that makes it a member of the groupOfNames of postmasters, or takes
+ * that away, holds the new role (a hidden group is seen, then not), on the same connection. */
+START_TEST(remembered_roles_follow_writes)
+{
+    const char *acct = "uid=r-memo,ou=System," DMG_SUFFIX;
+    const char *pms = "cn=postmasters,ou=System," DMG_SUFFIX;
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-memo-hidden");
+    add_hidden_and_visible("r-memo-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-memo,ou=System," DMG_SUFFIX "\n"
+                                     "objectClass: inetOrgPerson\nuid: r-memo\ncn: Memo\n"
+                                     "sn: Memo\nuserPassword: " DMG_PASSWORD "\n"),
+                  LDAP_SUCCESS);
+
+    LDAP *ld = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
+    DMG_ASSERT_RC(dmg_modify(root, pms, "add: member\nmember: uid=r-memo,ou=System," DMG_SUFFIX
+                                        "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", dn);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", dn);
+    DMG_ASSERT_RC(dmg_modify(root, pms, "delete: member\nmember: uid=r-memo,ou=System,"
+                                        DMG_SUFFIX "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-memo-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+END_TEST
+
 START_TEST(sync_control_needs_privilege)
 {
     LDAPControl *sync = NULL;
@@ -1007,6 +1042,7 @@ static Suite *roles_suite(void)
     tcase_add_test(tc, visible_group_seen_by_everyone);
     tcase_add_test(tc, hidden_group_not_revealed_by_writes);
     tcase_add_test(tc, sync_control_needs_privilege);
+    tcase_add_test(tc, remembered_roles_follow_writes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -434,6 +434,44 @@ START_TEST(entry_uuid_not_taken_from_others)
 }
 END_TEST
 
+/* The roles a requester holds by its entryUUID are remembered between its operations until
+ * the next write: once another entry carries that entryUUID too, its next read holds no role
+ * (the hidden group it administers is not seen), and once that entry has its own again, it
+ * does. */
+START_TEST(remembered_uuid_roles_follow_other_entries)
+{
+    dmg_server_opts o = {
+        .db_config = "index entryUUID eq\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    dmg_server *s = start_with_people(&o);
+    char *adm = person(s, "adm"), *m = person(s, "m");
+    const char *g = "cn=hidden," GROUPS, *mdn = "uid=m," PEOPLE;
+    stored_group(s, "hidden", "dmgDepartment: " FINANCE "\ndmgShowInContacts: FALSE\n"
+                              "dmgAdministrator: uid=adm," PEOPLE "\n");
+
+    LDAP *al = dmg_connect(s, "uid=adm," PEOPLE, DMG_PASSWORD);
+    DMG_ASSERT_DNS(al, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=hidden)", g);
+    DMG_ASSERT_DNS(al, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=hidden)", g);
+    LDAP *r = root_on(s);
+    DMG_EXPECT_OK(dmg_modify_ext(r, mdn, dmg_fmt("replace: entryUUID\nentryUUID: %s\n", adm),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "rootdn gives m adm's entryUUID");
+    DMG_ASSERT_DNS(al, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=hidden)", "");
+    DMG_ASSERT_RC(dmg_search(al, g, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    DMG_EXPECT_OK(dmg_modify_ext(r, mdn, dmg_fmt("replace: entryUUID\nentryUUID: %s\n", m),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "rootdn gives m its entryUUID back");
+    DMG_ASSERT_DNS(al, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=hidden)", g);
+    dmg_disconnect(r);
+    dmg_disconnect(al);
+    free(adm);
+    free(m);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* A new RDN may not give a UUID companion; an entry made a group keeps no companion the
  * overlay did not write (one the rootdn stored there with Relax Rules beforehand) */
 START_TEST(companions_only_from_the_overlay)
@@ -865,6 +903,7 @@ static Suite *pairs_suite(void)
     tcase_add_test(tc, ambiguous_delete_refused);
     tcase_add_test(tc, rename_rewrite_never_doubles_a_value);
     tcase_add_test(tc, entry_uuid_not_taken_from_others);
+    tcase_add_test(tc, remembered_uuid_roles_follow_other_entries);
     tcase_add_test(tc, unknown_exclude_group_excludes);
     tcase_add_test(tc, accesslog_above_refused);
     tcase_add_test(tc, companions_only_from_the_overlay);
