@@ -409,6 +409,7 @@ typedef struct dmg_members {
 	/* an override named a group (or a cycle): the list depends on that group's members */
 	int names_group;
 	unsigned long gen;	/* a cached list: the generation it was computed at */
+	size_t strbytes;	/* a cached list: its strings' bytes, for the statistics */
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );

@@ -447,7 +447,7 @@ dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e 
 {
 	dmg_member key, *k = &key, **hit = NULL;
 	Attribute *a = e ? attr_find( e->e_attrs, dmg_ad.mail ) : NULL;
-	unsigned n = ms->n, mails = ms->mail_n;
+	unsigned n = ms->n, mails = ms->mail_n, raw;
 
 	key.ndn = *skip;
 	if ( ms->n )
@@ -460,11 +460,18 @@ dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e 
 		|| ( e && ( n + 1 > ms->cap
 			|| mails + ( a ? a->a_numvals : 0 ) > ms->mail_vals_cap ) ) )
 		return 0;
-	if ( hit )
+	if ( hit ) {
+		/* its mail entries stay in the raw arrays, and in the count */
+		ms->strbytes -= ( *hit )->dn.bv_len + ( *hit )->ndn.bv_len + 2;
 		dmg_members_take_out( ms, hit );
+	}
 	if ( e ) {
+		raw = ms->nmail_count;
 		dmg_members_push( op, ms, e );
 		dmg_members_put_last( ms );
+		ms->strbytes += e->e_name.bv_len + e->e_nname.bv_len + 2;
+		for ( ; raw < ms->nmail_count; raw++ )
+			ms->strbytes += ms->mail[raw].bv_len + ms->nmail[raw].bv_len + 2;
 	}
 	return 1;
 }
@@ -2333,21 +2340,29 @@ dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 	return f;
 }
 
-/* What a list holds, for the statistics (the allocator's own overhead left out) */
+/* What a list's arrays hold, for the statistics (the allocator's own overhead left out) */
 static size_t
-dmg_members_bytes( dmg_members *ms )
+dmg_members_array_bytes( dmg_members *ms )
 {
-	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+	return sizeof( *ms ) + ms->cap * sizeof( dmg_member )
 		+ ( ms->cap + 1 ) * sizeof( dmg_member * )
 		+ ( ms->mail_cap * 2 + ( ms->cap + 1 ) * 2 + ( ms->mail_vals_cap + 1 ) * 2 )
 			* sizeof( struct berval );
+}
+
+/* What a list holds, its arrays and strings; the strings' bytes are kept in the list
+ * (strbytes), which an update in place then changes by what it adds and drops */
+static size_t
+dmg_members_bytes( dmg_members *ms )
+{
 	unsigned i;
 
+	ms->strbytes = 0;
 	for ( i = 0; i < ms->n; i++ )
-		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
+		ms->strbytes += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
 	for ( i = 0; i < ms->nmail_count; i++ )
-		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
-	return b;
+		ms->strbytes += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
+	return dmg_members_array_bytes( ms ) + ms->strbytes;
 }
 
 /* ---- lists updated in place ------------------------------------------------------------------
@@ -2534,10 +2549,13 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 			dmg_members_free_value( ms );
 		return NULL;
 	}
-	if ( ms != old )
-		dmg_members_index_update( ms, (dmg_members *)old, u->ndn );
 	*nvalues = ms->n + ms->nmail_count;
-	*bytes = dmg_members_bytes( ms );
+	if ( ms != old ) {
+		dmg_members_index_update( ms, (dmg_members *)old, u->ndn );
+		*bytes = dmg_members_bytes( ms );
+	} else {
+		*bytes = dmg_members_array_bytes( ms ) + ms->strbytes;
+	}
 	return ms;
 }
 
