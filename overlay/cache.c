@@ -638,6 +638,23 @@ entry_clone(const dmg_cache_entry *e, void *value, unsigned long nvalues, size_t
     return n;
 }
 
+/* Puts n, the update of an entry no longer in the table, under its key (lock held); returns
+ * the chain of entries evicted for it, to free once the lock is dropped */
+static dmg_cache_entry *
+insert_updated(dmg_cache *c, dmg_cache_entry *n)
+{
+    dmg_cache_entry *dead = evict_for(c, n->nvalues);
+
+    *bucket_slot(c, n->key, n->keylen, n->hash) = n;
+    lru_push_front(c, n);
+    index_link(c, n);
+    c->values += n->nvalues;
+    c->bytes += n->bytes;
+    c->entries++;
+    c->updated++;
+    return dead;
+}
+
 /* Puts the value an update computed for the held entry e in its place (the value is the
  * cache's from then on); when e is no longer there (dropped, evicted, or replaced by a list
  * that may predate the write), what is under its key goes instead and the value is freed */
@@ -655,14 +672,7 @@ update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues,
     } else if (*pp) {
         /* e stays held by the caller: it is never freed here */
         entry_unlink(c, e);
-        dead = evict_for(c, n->nvalues);
-        *bucket_slot(c, n->key, n->keylen, n->hash) = n;
-        lru_push_front(c, n);
-        index_link(c, n);
-        c->values += n->nvalues;
-        c->bytes += n->bytes;
-        c->entries++;
-        c->updated++;
+        dead = insert_updated(c, n);
         n = NULL;
     }
     if (--e->refs == 0) {
@@ -712,14 +722,7 @@ update_alone(dmg_cache *c, dmg_cache_entry *e, unsigned long gen, void *value,
         n->hnext = dead;
         dead = n;
     } else {
-        dead = evict_for(c, n->nvalues);
-        *bucket_slot(c, n->key, n->keylen, n->hash) = n;
-        lru_push_front(c, n);
-        index_link(c, n);
-        c->values += n->nvalues;
-        c->bytes += n->bytes;
-        c->entries++;
-        c->updated++;
+        dead = insert_updated(c, n);
     }
     pthread_mutex_unlock(&c->lock);
     free_chain(c, dead);

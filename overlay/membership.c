@@ -410,7 +410,7 @@ dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 static void
 dmg_members_put_last( dmg_members *ms )
 {
-	dmg_member *m = &ms->m[ms->n - 1], key, *k = &key;
+	dmg_member *m = &ms->m[ms->n - 1];
 	unsigned lo = 0, hi = ms->n - 1, mid, j;
 
 	ms->dn_vals[ms->n - 1] = m->dn;
@@ -424,10 +424,9 @@ dmg_members_put_last( dmg_members *ms )
 	BER_BVZERO( &ms->mail_vals[ms->mail_n] );
 	BER_BVZERO( &ms->mail_nvals[ms->mail_n] );
 	/* the first of the n - 1 others that sorts after it */
-	key.ndn = m->ndn;
 	while ( lo < hi ) {
 		mid = lo + ( hi - lo ) / 2;
-		if ( dmg_member_ptr_cmp( &ms->by_ndn[mid], &k ) < 0 )
+		if ( dmg_member_ptr_cmp( &ms->by_ndn[mid], &m ) < 0 )
 			lo = mid + 1;
 		else
 			hi = mid;
