@@ -56,6 +56,11 @@ struct dmg_strblock {
  * would otherwise keep one small block per write, and every deleted member's strings) */
 #define DMG_MEMBERS_MAX_SHARED 32
 
+/* A list updated in place (dmg_members_edit) holds the strings of at most a sixteenth of its
+ * members more than that, so that a large list is not copied every few dozen writes, and at
+ * most twice as many blocks (its own block doubles as updates append to it) */
+#define DMG_MEMBERS_MAX_DROPPED( n ) ( DMG_MEMBERS_MAX_SHARED + ( n ) / 16 )
+
 static void
 dmg_members_add_block( dmg_members *ms, dmg_strblock *b )
 {
@@ -439,7 +444,7 @@ dmg_members_put_last( dmg_members *ms )
  * what dmg_members_append_except and dmg_members_push would copy it into: without skip, then
  * with e (with the mail values op may read) when e is not NULL, in the same order.  Costs
  * moves of memory, not a copy of the list.  0, and ms unchanged, when it lacks the room for e
- * or holds the strings of too many dropped members or blocks (DMG_MEMBERS_MAX_SHARED): the
+ * or holds the strings of too many dropped members or blocks (DMG_MEMBERS_MAX_DROPPED): the
  * copy then gives back what they hold. */
 static int
 dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e )
@@ -455,7 +460,8 @@ dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e 
 		n--;
 		mails -= ( *hit )->mail_count;
 	}
-	if ( ms->dropped >= DMG_MEMBERS_MAX_SHARED || ms->nblocks >= DMG_MEMBERS_MAX_SHARED
+	if ( ms->dropped >= DMG_MEMBERS_MAX_DROPPED( ms->n )
+		|| ms->nblocks >= 2 * DMG_MEMBERS_MAX_SHARED
 		|| ( e && ( n + 1 > ms->cap
 			|| mails + ( a ? a->a_numvals : 0 ) > ms->mail_vals_cap ) ) )
 		return 0;
