@@ -638,6 +638,23 @@ entry_clone(const dmg_cache_entry *e, void *value, unsigned long nvalues, size_t
     return n;
 }
 
+/* Puts n, the update of an entry no longer in the table, under its key (lock held); returns
+ * the chain of entries evicted for it, to free once the lock is dropped */
+static dmg_cache_entry *
+insert_updated(dmg_cache *c, dmg_cache_entry *n)
+{
+    dmg_cache_entry *dead = evict_for(c, n->nvalues);
+
+    *bucket_slot(c, n->key, n->keylen, n->hash) = n;
+    lru_push_front(c, n);
+    index_link(c, n);
+    c->values += n->nvalues;
+    c->bytes += n->bytes;
+    c->entries++;
+    c->updated++;
+    return dead;
+}
+
 /* Puts the value an update computed for the held entry e in its place (the value is the
  * cache's from then on); when e is no longer there (dropped, evicted, or replaced by a list
  * that may predate the write), what is under its key goes instead and the value is freed */
@@ -655,14 +672,7 @@ update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues,
     } else if (*pp) {
         /* e stays held by the caller: it is never freed here */
         entry_unlink(c, e);
-        dead = evict_for(c, n->nvalues);
-        *bucket_slot(c, n->key, n->keylen, n->hash) = n;
-        lru_push_front(c, n);
-        index_link(c, n);
-        c->values += n->nvalues;
-        c->bytes += n->bytes;
-        c->entries++;
-        c->updated++;
+        dead = insert_updated(c, n);
         n = NULL;
     }
     if (--e->refs == 0) {
@@ -675,6 +685,55 @@ update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues,
     free_chain(c, dead);
 }
 
+/* Puts back e, which an update had alone (taken out of the table by the invalidation of
+ * generation gen, when no reader held it), with the value the update computed (NULL: none).
+ * It goes instead when its key was put again since, or an invalidation that concerns its tags
+ * came after gen (the update does not include that write), and so does what is under the
+ * key; or when it is over the bound. */
+static void
+update_alone(dmg_cache *c, dmg_cache_entry *e, unsigned long gen, void *value,
+             unsigned long nvalues, size_t bytes)
+{
+    dmg_cache_entry *dead = NULL, *n = e, **pp;
+
+    if (value != e->value) {
+        /* a new value (or none): the old one is nobody's any more */
+        n = value ? entry_clone(e, value, nvalues, bytes) : NULL;
+        if (value && n == NULL && c->free_value)
+            c->free_value(value);
+        entry_free(c, e);
+    } else {
+        n->hnext = n->prev = n->next = NULL;
+        n->nvalues = nvalues ? nvalues : 1;
+        n->bytes = n->own + bytes;
+        n->refs = 1;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (n == NULL) {
+        c->dropped++;
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    pp = bucket_slot(c, n->key, n->keylen, n->hash);
+    if (*pp || n->nvalues > c->max_values || !fresh(c, gen, n)) {
+        if (*pp)
+            drop(c, *pp, &dead);
+        c->dropped++;
+        n->hnext = dead;
+        dead = n;
+    } else {
+        dead = insert_updated(c, n);
+    }
+    pthread_mutex_unlock(&c->lock);
+    free_chain(c, dead);
+}
+
+/* An entry an invalidation hands to an update: held (a reader holds it too), or alone */
+typedef struct dmg_cache_pending {
+    dmg_cache_entry *e;
+    int alone;
+} dmg_cache_pending;
+
 /* One invalidation's walk over the entries (under the lock) */
 typedef struct dmg_cache_walk {
     const unsigned long *keys;         /* the keys' hashes */
@@ -684,7 +743,7 @@ typedef struct dmg_cache_walk {
     const unsigned long *changed;      /* the changed attributes' hashes (NULL: any) */
     size_t nchanged;
     int all;                           /* every entry goes (the rename was not recorded) */
-    dmg_cache_entry **pending;         /* to update (NULL: concerned entries are dropped) */
+    dmg_cache_pending *pending;        /* to update (NULL: concerned entries are dropped) */
     size_t npending;
     dmg_cache_entry *dead;             /* to free once the lock is dropped */
 } dmg_cache_walk;
@@ -702,9 +761,17 @@ walk_visit(dmg_cache *c, dmg_cache_walk *w, dmg_cache_entry *e)
         return;
     }
     if (w->pending && e->ntags > 0) {
-        /* stays readable until its update is in place: the write has not returned */
-        e->refs++;
-        w->pending[w->npending++] = e;
+        w->pending[w->npending].e = e;
+        w->pending[w->npending].alone = e->refs == 1;
+        w->npending++;
+        if (e->refs == 1) {
+            /* no reader holds it: out of the table, the update may change it (it reads as
+             * absent meanwhile; the write has not returned) */
+            entry_unlink(c, e);
+        } else {
+            /* stays readable until its update is in place */
+            e->refs++;
+        }
         return;
     }
     drop(c, e, &w->dead);
@@ -758,6 +825,7 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
     unsigned long *h = malloc((nkeys + nchanged + 1) * sizeof(*h));
     dmg_cache_walk w = { h, nkeys, bases, nbases, NULL, nchanged, 0, NULL, 0, NULL };
     dmg_cache_entry *e;
+    unsigned long gen;
     size_t i;
 
     if (h == NULL) {
@@ -788,6 +856,7 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
     if (update && !w.all && c->entries)
         w.pending = malloc(c->entries * sizeof(*w.pending));
     walk(c, &w);
+    gen = c->generation;
     pthread_mutex_unlock(&c->lock);
     free(h);
     free_chain(c, w.dead);
@@ -796,9 +865,12 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
         size_t bytes = 0;
         void *value;
 
-        e = w.pending[i];
-        value = update(arg, e->key, e->keylen, e->value, &nvalues, &bytes);
-        update_one(c, e, value, nvalues, bytes);
+        e = w.pending[i].e;
+        value = update(arg, e->key, e->keylen, e->value, w.pending[i].alone, &nvalues, &bytes);
+        if (w.pending[i].alone)
+            update_alone(c, e, gen, value, nvalues, bytes);
+        else
+            update_one(c, e, value, nvalues, bytes);
     }
     free(w.pending);
 }

@@ -78,14 +78,20 @@ void dmg_cache_invalidate_changed(dmg_cache *c, const dmg_cache_tag *keys, size_
                                   const dmg_cache_tag *changed, size_t nchanged);
 
 /* Computes, outside the cache's lock, the value that replaces value (stored under key) after
- * a write: NULL to drop it; else *nvalues and *bytes as for a put. */
-typedef void *(*dmg_cache_update_fn)(void *arg, const void *key, size_t keylen,
-                                     const void *value, unsigned long *nvalues, size_t *bytes);
+ * a write: NULL to drop it; else *nvalues and *bytes as for a put.  When exclusive is 0, value
+ * is shared with readers and must not be changed.  When exclusive is 1, nobody holds value and
+ * nobody can until update returns (the key reads as absent meanwhile): update may change it
+ * and return it, so that the update costs what the change costs rather than a copy; a value
+ * it does not return is freed. */
+typedef void *(*dmg_cache_update_fn)(void *arg, const void *key, size_t keylen, void *value,
+                                     int exclusive, unsigned long *nvalues, size_t *bytes);
 
 /* As dmg_cache_invalidate_changed, but a tagged value it would drop is replaced, in place, by
- * update's value (given the old one, which stays readable and unchanged meanwhile: held values
- * are never written).  A value replaced or dropped in between by another invalidation or put
- * is dropped instead, whatever took its place: two writes never build on one old value. */
+ * update's value (given the old one: when a reader holds it, it stays readable and unchanged
+ * meanwhile -- held values are never written; else update has it alone).  A value replaced
+ * or dropped in between by another invalidation or put, or, for a value update had alone, whose
+ * tags another invalidation named in between, is dropped instead, whatever took its place:
+ * two writes never build on one old value. */
 void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                  const dmg_cache_tag *changed, size_t nchanged,
                                  dmg_cache_update_fn update, void *arg);

@@ -413,10 +413,11 @@ typedef struct dmg_members {
 	/* members dropped by updates whose strings (and mail entries) it still holds */
 	unsigned dropped;
 	/* Attribute-ready, NULL-terminated arrays pointing into the strings above: member
-	 * (dn_vals/dn_nvals, n values) and dmgMemberMail (mail_vals/mail_nvals, mail_n values).
-	 * Built once the list is complete, so that a cached list is never written again. */
+	 * (dn_vals/dn_nvals, n values, room for cap) and dmgMemberMail (mail_vals/mail_nvals,
+	 * mail_n values, room for mail_vals_cap).  Built once the list is complete; a cached
+	 * list is written again only by an update that has it alone (dmg_members_edit). */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
-	unsigned mail_n;
+	unsigned mail_n, mail_vals_cap;
 	/* the members in the order of their normalized DNs (built with the arrays above): the
 	 * reverse test's lookup in a cached list (dmg_group_cached_has) */
 	dmg_member **by_ndn;
@@ -426,6 +427,7 @@ typedef struct dmg_members {
 	/* an override named a group (or a cycle): the list depends on that group's members */
 	int names_group;
 	unsigned long gen;	/* a cached list: the generation it was computed at */
+	size_t strbytes;	/* a cached list: its strings' bytes, for the statistics */
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );

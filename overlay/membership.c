@@ -56,6 +56,11 @@ struct dmg_strblock {
  * would otherwise keep one small block per write, and every deleted member's strings) */
 #define DMG_MEMBERS_MAX_SHARED 32
 
+/* A list updated in place (dmg_members_edit) holds the strings of at most a sixteenth of its
+ * members more than that, so that a large list is not copied every few dozen writes, and at
+ * most twice as many blocks (its own block doubles as updates append to it) */
+#define DMG_MEMBERS_MAX_DROPPED( n ) ( DMG_MEMBERS_MAX_SHARED + ( n ) / 16 )
+
 static void
 dmg_members_add_block( dmg_members *ms, dmg_strblock *b )
 {
@@ -148,15 +153,28 @@ dmg_members_has_ndn( dmg_members *ms, struct berval *ndn )
 		dmg_member_ptr_cmp ) != NULL;
 }
 
+/* The room a complete list keeps for members (and mail values) an update adds in place */
+#define DMG_MEMBERS_ROOM( n ) ( ( n ) + ( n ) / 16 + 8 )
+
+/* Gives the member array of a complete list the room of DMG_MEMBERS_ROOM (before by_ndn points
+ * into it) */
+static void
+dmg_members_room( dmg_members *ms )
+{
+	ms->cap = DMG_MEMBERS_ROOM( ms->n );
+	ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
+}
+
 /* Builds the attribute-ready arrays of a complete list (after deduplication, so that the
- * mail values of a member dropped as duplicate are left out); by_ndn is built. */
+ * mail values of a member dropped as duplicate are left out), with the room of cap members
+ * and DMG_MEMBERS_ROOM mail values; by_ndn is built. */
 static void
 dmg_members_arrays( dmg_members *ms )
 {
 	unsigned i, j, k = 0;
 
-	ms->dn_vals = ch_malloc( ( ms->n + 1 ) * 2 * sizeof( struct berval ) );
-	ms->dn_nvals = ms->dn_vals + ms->n + 1;
+	ms->dn_vals = ch_malloc( ( ms->cap + 1 ) * 2 * sizeof( struct berval ) );
+	ms->dn_nvals = ms->dn_vals + ms->cap + 1;
 	for ( i = 0; i < ms->n; i++ ) {
 		ms->dn_vals[i] = ms->m[i].dn;
 		ms->dn_nvals[i] = ms->m[i].ndn;
@@ -164,9 +182,12 @@ dmg_members_arrays( dmg_members *ms )
 	BER_BVZERO( &ms->dn_vals[ms->n] );
 	BER_BVZERO( &ms->dn_nvals[ms->n] );
 
-	ms->mail_vals = ch_malloc( ( ms->nmail_count + 1 ) * 2 * sizeof( struct berval ) );
-	ms->mail_nvals = ms->mail_vals + ms->nmail_count + 1;
-	for ( i = 0; i < ms->n; i++ ) {
+	for ( i = 0; i < ms->n; i++ )
+		k += ms->m[i].mail_count;
+	ms->mail_vals_cap = DMG_MEMBERS_ROOM( k );
+	ms->mail_vals = ch_malloc( ( ms->mail_vals_cap + 1 ) * 2 * sizeof( struct berval ) );
+	ms->mail_nvals = ms->mail_vals + ms->mail_vals_cap + 1;
+	for ( i = 0, k = 0; i < ms->n; i++ ) {
 		for ( j = 0; j < ms->m[i].mail_count; j++, k++ ) {
 			ms->mail_vals[k] = ms->mail[ms->m[i].mail_first + j];
 			ms->mail_nvals[k] = ms->nmail[ms->m[i].mail_first + j];
@@ -183,7 +204,8 @@ dmg_members_index( dmg_members *ms )
 {
 	unsigned i;
 
-	ms->by_ndn = ch_malloc( ( ms->n + 1 ) * sizeof( dmg_member * ) );
+	dmg_members_room( ms );
+	ms->by_ndn = ch_malloc( ( ms->cap + 1 ) * sizeof( dmg_member * ) );
 	for ( i = 0; i < ms->n; i++ )
 		ms->by_ndn[i] = &ms->m[i];
 	qsort( ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
@@ -199,6 +221,7 @@ dmg_members_index_update( dmg_members *ms, dmg_members *old, struct berval *skip
 	dmg_member key, *k = &key, **hit = NULL, *added = NULL;
 	unsigned i, j = 0, kept = old->n, gone = old->n;
 
+	dmg_members_room( ms );
 	if ( skip && old->n ) {
 		key.ndn = *skip;
 		hit = bsearch( &k, old->by_ndn, old->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
@@ -209,7 +232,7 @@ dmg_members_index_update( dmg_members *ms, dmg_members *old, struct berval *skip
 	}
 	if ( ms->n > kept )
 		added = &ms->m[ms->n - 1];
-	ms->by_ndn = ch_malloc( ( ms->n + 1 ) * sizeof( dmg_member * ) );
+	ms->by_ndn = ch_malloc( ( ms->cap + 1 ) * sizeof( dmg_member * ) );
 	for ( i = 0; i < old->n; i++ ) {
 		unsigned at = old->by_ndn[i] - old->m;
 		dmg_member *m;
@@ -356,6 +379,106 @@ dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *sk
 				&src->nmail[from->mail_first + j], share );
 		m->mail_count = out->nmail_count - m->mail_first;
 	}
+}
+
+/* Takes the member *hit out of a complete list, keeping the others' order: its place in
+ * the member, attribute and index arrays closes up (memory moves, no allocation); its strings
+ * and mail entries stay, counted as dropped */
+static void
+dmg_members_take_out( dmg_members *ms, dmg_member **hit )
+{
+	dmg_member *gone = *hit;
+	unsigned at = gone - ms->m, first = 0, count = gone->mail_count, i, j;
+
+	for ( i = 0; i < at; i++ )
+		first += ms->m[i].mail_count;
+	/* the NULL terminators move with the tails */
+	memmove( &ms->mail_vals[first], &ms->mail_vals[first + count],
+		( ms->mail_n - first - count + 1 ) * sizeof( struct berval ) );
+	memmove( &ms->mail_nvals[first], &ms->mail_nvals[first + count],
+		( ms->mail_n - first - count + 1 ) * sizeof( struct berval ) );
+	ms->mail_n -= count;
+	memmove( &ms->dn_vals[at], &ms->dn_vals[at + 1], ( ms->n - at ) * sizeof( struct berval ) );
+	memmove( &ms->dn_nvals[at], &ms->dn_nvals[at + 1], ( ms->n - at ) * sizeof( struct berval ) );
+	memmove( gone, gone + 1, ( ms->n - at - 1 ) * sizeof( dmg_member ) );
+	/* the index points at the members that moved down one place */
+	for ( i = 0, j = 0; i < ms->n; i++ ) {
+		if ( ms->by_ndn[i] != gone )
+			ms->by_ndn[j++] = ms->by_ndn[i] - ( ms->by_ndn[i] > gone );
+	}
+	ms->n--;
+	ms->dropped++;
+}
+
+/* Puts the member just appended to a complete list (the last one) in its attribute and index
+ * arrays, which have room for it */
+static void
+dmg_members_put_last( dmg_members *ms )
+{
+	dmg_member *m = &ms->m[ms->n - 1];
+	unsigned lo = 0, hi = ms->n - 1, mid, j;
+
+	ms->dn_vals[ms->n - 1] = m->dn;
+	ms->dn_nvals[ms->n - 1] = m->ndn;
+	BER_BVZERO( &ms->dn_vals[ms->n] );
+	BER_BVZERO( &ms->dn_nvals[ms->n] );
+	for ( j = 0; j < m->mail_count; j++, ms->mail_n++ ) {
+		ms->mail_vals[ms->mail_n] = ms->mail[m->mail_first + j];
+		ms->mail_nvals[ms->mail_n] = ms->nmail[m->mail_first + j];
+	}
+	BER_BVZERO( &ms->mail_vals[ms->mail_n] );
+	BER_BVZERO( &ms->mail_nvals[ms->mail_n] );
+	/* the first of the n - 1 others that sorts after it */
+	while ( lo < hi ) {
+		mid = lo + ( hi - lo ) / 2;
+		if ( dmg_member_ptr_cmp( &ms->by_ndn[mid], &m ) < 0 )
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove( &ms->by_ndn[lo + 1], &ms->by_ndn[lo], ( ms->n - 1 - lo ) * sizeof( dmg_member * ) );
+	ms->by_ndn[lo] = m;
+}
+
+/* Changes a complete list that nothing else reads (the cache gave it to the update alone) to
+ * what dmg_members_append_except and dmg_members_push would copy it into: without skip, then
+ * with e (with the mail values op may read) when e is not NULL, in the same order.  Costs
+ * moves of memory, not a copy of the list.  0, and ms unchanged, when it lacks the room for e
+ * or holds the strings of too many dropped members or blocks (DMG_MEMBERS_MAX_DROPPED): the
+ * copy then gives back what they hold. */
+static int
+dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e )
+{
+	dmg_member key, *k = &key, **hit = NULL;
+	Attribute *a = e ? attr_find( e->e_attrs, dmg_ad.mail ) : NULL;
+	unsigned n = ms->n, mails = ms->mail_n, raw;
+
+	key.ndn = *skip;
+	if ( ms->n )
+		hit = bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
+	if ( hit ) {
+		n--;
+		mails -= ( *hit )->mail_count;
+	}
+	if ( ms->dropped >= DMG_MEMBERS_MAX_DROPPED( ms->n )
+		|| ms->nblocks >= 2 * DMG_MEMBERS_MAX_SHARED
+		|| ( e && ( n + 1 > ms->cap
+			|| mails + ( a ? a->a_numvals : 0 ) > ms->mail_vals_cap ) ) )
+		return 0;
+	if ( hit ) {
+		/* its mail entries stay in the raw arrays, and in the count */
+		ms->strbytes -= ( *hit )->dn.bv_len + ( *hit )->ndn.bv_len + 2;
+		dmg_members_take_out( ms, hit );
+	}
+	if ( e ) {
+		raw = ms->nmail_count;
+		dmg_members_push( op, ms, e );
+		dmg_members_put_last( ms );
+		ms->strbytes += e->e_name.bv_len + e->e_nname.bv_len + 2;
+		for ( ; raw < ms->nmail_count; raw++ )
+			ms->strbytes += ms->mail[raw].bv_len + ms->nmail[raw].bv_len + 2;
+	}
+	return 1;
 }
 
 /* Appends the members of a nested group's list, with their mail values */
@@ -2378,20 +2501,29 @@ dmg_write_keys( Operation *op, struct berval *ndn, dmg_tags *keys )
 	return f;
 }
 
-/* What a list holds, for the statistics (the allocator's own overhead left out) */
+/* What a list's arrays hold, for the statistics (the allocator's own overhead left out) */
+static size_t
+dmg_members_array_bytes( dmg_members *ms )
+{
+	return sizeof( *ms ) + ms->cap * sizeof( dmg_member )
+		+ ( ms->cap + 1 ) * sizeof( dmg_member * )
+		+ ( ms->mail_cap * 2 + ( ms->cap + 1 ) * 2 + ( ms->mail_vals_cap + 1 ) * 2 )
+			* sizeof( struct berval );
+}
+
+/* What a list holds, its arrays and strings; the strings' bytes are kept in the list
+ * (strbytes), which an update in place then changes by what it adds and drops */
 static size_t
 dmg_members_bytes( dmg_members *ms )
 {
-	size_t b = sizeof( *ms ) + ms->cap * sizeof( dmg_member ) + ms->n * sizeof( dmg_member * )
-		+ ( ms->mail_cap * 2 + ( ms->n + 1 ) * 2 + ( ms->nmail_count + 1 ) * 2 )
-			* sizeof( struct berval );
 	unsigned i;
 
+	ms->strbytes = 0;
 	for ( i = 0; i < ms->n; i++ )
-		b += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
+		ms->strbytes += ms->m[i].dn.bv_len + ms->m[i].ndn.bv_len + 2;
 	for ( i = 0; i < ms->nmail_count; i++ )
-		b += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
-	return b;
+		ms->strbytes += ms->mail[i].bv_len + ms->nmail[i].bv_len + 2;
+	return dmg_members_array_bytes( ms ) + ms->strbytes;
 }
 
 /* ---- lists updated in place ------------------------------------------------------------------
@@ -2503,9 +2635,10 @@ dmg_override_may_name( Entry *group, Entry *e )
 }
 
 /* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn NUL) after
- * the write u describes, or NULL when it must go */
+ * the write u describes, or NULL when it must go: old itself, changed, when the cache gave it
+ * alone (exclusive) and it has the room, else a new list */
 static void *
-dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
+dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int exclusive,
 	unsigned long *nvalues, size_t *bytes )
 {
 	dmg_update_ctx *u = arg;
@@ -2555,24 +2688,34 @@ dmg_members_update( void *arg, const void *key, size_t keylen, const void *old,
 		dmg_entry_release( u->op, u->on, group );
 		return NULL;
 	}
-	ms = ch_calloc( 1, sizeof( dmg_members ) );
-	/* the write is committed: the updated list is as current as the one it replaces */
-	ms->gen = ( (dmg_members *)old )->gen;
-	dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
-	if ( member )
-		dmg_members_push( &as, ms, e );
+	if ( exclusive && dmg_members_edit( &as, old, u->ndn, member ? e : NULL ) ) {
+		ms = old;
+	} else {
+		ms = ch_calloc( 1, sizeof( dmg_members ) );
+		/* the write is committed: the updated list is as current as the one it
+		 * replaces */
+		ms->gen = ( (dmg_members *)old )->gen;
+		dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
+		if ( member )
+			dmg_members_push( &as, ms, e );
+	}
 	dmg_who_end( &as, &who );
 	if ( e )
 		dmg_entry_release( u->op, u->on, e );
 	dmg_entry_release( u->op, u->on, group );
 	if ( di->max_members && ms->n > di->max_members ) {
-		/* a computation answers adminLimitExceeded: no list */
-		dmg_members_free_value( ms );
+		/* a computation answers adminLimitExceeded: no list (the cache frees old) */
+		if ( ms != old )
+			dmg_members_free_value( ms );
 		return NULL;
 	}
-	dmg_members_index_update( ms, (dmg_members *)old, u->ndn );
 	*nvalues = ms->n + ms->nmail_count;
-	*bytes = dmg_members_bytes( ms );
+	if ( ms != old ) {
+		dmg_members_index_update( ms, (dmg_members *)old, u->ndn );
+		*bytes = dmg_members_bytes( ms );
+	} else {
+		*bytes = dmg_members_array_bytes( ms ) + ms->strbytes;
+	}
 	return ms;
 }
 

@@ -1735,26 +1735,48 @@ typedef struct upd {
     size_t bytes;
     unsigned calls;
     const void *seen;           /* the old value given */
-    int interfere;              /* 1: put another value under the key; 2: empty the cache */
+    int interfere;              /* 1: put another value under the key; 2: empty the cache;
+                                   3: invalidate the key's tag */
     tval *other;
+    int exclusive;              /* as the update was told */
 } upd;
 
-static void *upd_fn(void *arg, const void *key, size_t keylen, const void *value,
+static void *upd_fn(void *arg, const void *key, size_t keylen, void *value, int exclusive,
                     unsigned long *nvalues, size_t *bytes)
 {
     upd *u = arg;
     dmg_cache_tag tags[] = { TAG("d1") };
+    dmg_cache_entry *held;
 
     u->calls++;
     u->seen = value;
+    u->exclusive = exclusive;
+    /* a value the update has alone reads as absent meanwhile */
+    if (exclusive)
+        ck_assert_ptr_null(dmg_cache_probe(u->c, key, keylen, &held));
     if (u->interfere == 1)
         ck_assert_int_eq(dmg_cache_put_deps(u->c, key, keylen, dmg_cache_generation(u->c), tags,
                                             1, NULL, 0, u->other, 1, 0, NULL), 1);
     else if (u->interfere == 2)
         dmg_cache_invalidate(u->c);
+    else if (u->interfere == 3)
+        dmg_cache_invalidate_tags(u->c, tags, 1);
     *nvalues = u->nvalues;
     *bytes = u->bytes;
     return u->with;
+}
+
+/* An update that keeps the value it has alone as it is */
+static void *upd_same_fn(void *arg, const void *key, size_t keylen, void *value, int exclusive,
+                         unsigned long *nvalues, size_t *bytes)
+{
+    (void)arg;
+    (void)key;
+    (void)keylen;
+    ck_assert_int_eq(exclusive, 1);
+    *nvalues = 1;
+    *bytes = 0;
+    return value;
 }
 
 /* The replacement takes the old value's place: entries stay, values and bytes are those of
@@ -1764,7 +1786,7 @@ START_TEST(test_update_replaces_in_place_with_exact_statistics)
     dmg_cache *c = cache_new(100);
     tval a = TVAL(1), a2 = TVAL(2), other = TVAL(3);
     dmg_cache_tag tags[] = { TAG("d1") }, otags[] = { TAG("d2") };
-    upd u = { c, &a2, 7, 500, 0, NULL, 0, NULL };
+    upd u = { c, &a2, 7, 500, 0, NULL, 0, NULL, 0 };
     dmg_cache_entry *held;
     dmg_cache_stats before, after;
 
@@ -1777,6 +1799,7 @@ START_TEST(test_update_replaces_in_place_with_exact_statistics)
     dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
     ck_assert_uint_eq(u.calls, 1);
     ck_assert_ptr_eq(u.seen, &a);
+    ck_assert_int_eq(u.exclusive, 0);   /* a reader holds it */
     ck_assert_ptr_eq(peek(c, K("a")), &a2);
     ck_assert_ptr_eq(peek(c, K("o")), &other);
     ck_assert_uint_eq(a.frees, 0);
@@ -1802,13 +1825,81 @@ START_TEST(test_update_replaces_in_place_with_exact_statistics)
 }
 END_TEST
 
+/* A value no reader holds is given to the update alone, which may change it and return it:
+ * it stays under its key with the statistics the update gave, and is not freed */
+START_TEST(test_update_alone_keeps_the_changed_value_itself)
+{
+    dmg_cache *c = cache_new(100);
+    tval a = TVAL(1);
+    dmg_cache_tag tags[] = { TAG("d1") };
+    upd u = { c, &a, 4, 150, 0, NULL, 0, NULL, 0 };
+    dmg_cache_entry *held;
+    dmg_cache_stats before, after;
+
+    ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 1, NULL, 0,
+                                        &a, 3, 100, NULL), 1);
+    dmg_cache_get_stats(c, &before);
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_uint_eq(u.calls, 1);
+    ck_assert_int_eq(u.exclusive, 1);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    ck_assert_uint_eq(a.frees, 0);
+    dmg_cache_get_stats(c, &after);
+    ck_assert_uint_eq(after.entries, 1);
+    ck_assert_uint_eq(after.values, 4);
+    ck_assert_uint_eq(after.bytes - before.bytes, 50);
+    ck_assert_uint_eq(after.updated, 1);
+    ck_assert_uint_eq(after.dropped, 0);
+    /* held by a reader now: the next update gets it shared, and its copy replaces it */
+    ck_assert_ptr_eq(dmg_cache_get(c, K("a"), &held), &a);
+    u.with = NULL;
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_fn, &u);
+    ck_assert_int_eq(u.exclusive, 0);
+    ck_assert_ptr_null(peek(c, K("a")));
+    ck_assert_uint_eq(a.frees, 0);
+    dmg_cache_release(c, held);
+    ck_assert_uint_eq(a.frees, 1);
+    assert_cache_empty(c);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
+/* Many values updated alone at once (hash chains of several entries) all stay, each under
+ * its own key */
+START_TEST(test_update_alone_of_many_values_keeps_every_key)
+{
+    dmg_cache *c = cache_new(1000);
+    dmg_cache_tag tags[] = { TAG("d1") };
+    tval v[300];
+    char key[16];
+    unsigned i;
+    int len;
+
+    for (i = 0; i < 300; i++) {
+        v[i] = (tval)TVAL(i);
+        len = snprintf(key, sizeof(key), "k%u", i);
+        ck_assert_int_eq(put_tagged(c, key, (size_t)len, dmg_cache_generation(c), tags, 1,
+                                    &v[i]), 1);
+    }
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_same_fn, NULL);
+    for (i = 0; i < 300; i++) {
+        len = snprintf(key, sizeof(key), "k%u", i);
+        ck_assert_ptr_eq(peek(c, key, (size_t)len), &v[i]);
+        ck_assert_uint_eq(v[i].frees, 0);
+    }
+    dmg_cache_destroy(c);
+    for (i = 0; i < 300; i++)
+        ck_assert_uint_eq(v[i].frees, 1);
+}
+END_TEST
+
 /* NULL from the callback drops the value; untagged values are dropped without a call */
 START_TEST(test_update_null_drops_and_untagged_are_not_updated)
 {
     dmg_cache *c = cache_new(100);
     tval a = TVAL(1), any = TVAL(2);
     dmg_cache_tag tags[] = { TAG("d1") };
-    upd u = { c, NULL, 0, 0, 0, NULL, 0, NULL };
+    upd u = { c, NULL, 0, 0, 0, NULL, 0, NULL, 0 };
     dmg_cache_stats st;
 
     ck_assert_int_eq(put_tagged(c, K("a"), dmg_cache_generation(c), tags, 1, &a), 1);
@@ -1833,7 +1924,7 @@ static void assert_update_dropped(dmg_cache *c, tval *old, tval *with, unsigned 
                                   int interfere, tval *other)
 {
     dmg_cache_tag tags[] = { TAG("d1") };
-    upd u = { c, with, nvalues, 0, 0, NULL, interfere, other };
+    upd u = { c, with, nvalues, 0, 0, NULL, interfere, other, 0 };
     dmg_cache_stats st;
 
     ck_assert_int_eq(put_tagged(c, K("k"), dmg_cache_generation(c), tags, 1, old), 1);
@@ -1865,13 +1956,29 @@ START_TEST(test_update_never_builds_on_a_replaced_value)
 }
 END_TEST
 
+/* A value an update has alone (no reader) is out of the table meanwhile, so no invalidation
+ * sees it: one concerning its tags in between, a put under its key, or a full invalidation
+ * drops the update, whether it changed the value itself or made another */
+START_TEST(test_update_alone_never_misses_a_write_in_between)
+{
+    dmg_cache *c = cache_new(100);
+    tval a = TVAL(1), a2 = TVAL(2), b = TVAL(3), other = TVAL(4), d = TVAL(5), f = TVAL(6);
+
+    assert_update_dropped(c, &a, &a2, 1, 3, NULL);
+    assert_update_dropped(c, &b, &b, 1, 3, NULL);
+    assert_update_dropped(c, &d, &d, 1, 1, &other);
+    assert_update_dropped(c, &f, &f, 1, 2, NULL);
+    dmg_cache_destroy(c);
+}
+END_TEST
+
 /* With the attributes a write changed, values that read none of them are kept, not updated */
 START_TEST(test_update_keeps_values_that_read_none_of_the_attributes)
 {
     dmg_cache *c = cache_new(100);
     tval a = TVAL(1);
     dmg_cache_tag tags[] = { TAG("d1") }, deps[] = { TAG("title") }, desc[] = { TAG("description") };
-    upd u = { c, NULL, 0, 0, 0, NULL, 0, NULL };
+    upd u = { c, NULL, 0, 0, 0, NULL, 0, NULL, 0 };
     dmg_cache_stats st;
 
     ck_assert_int_eq(dmg_cache_put_deps(c, K("a"), dmg_cache_generation(c), tags, 1, deps, 1,
@@ -1891,7 +1998,7 @@ START_TEST(test_update_when_allocation_fails_drops)
     dmg_cache *c = fault_dmg_cache_new(10, tval_free);
     tval a = TVAL(1), a2 = TVAL(2);
     dmg_cache_tag tags[] = { TAG("d1") };
-    upd u = { NULL, &a2, 1, 0, 0, NULL, 0, NULL };
+    upd u = { NULL, &a2, 1, 0, 0, NULL, 0, NULL, 0 };
     dmg_cache_stats st;
 
     ck_assert_ptr_nonnull(c);
@@ -2214,6 +2321,9 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_update_replaces_in_place_with_exact_statistics);
     tcase_add_test(tc, test_update_null_drops_and_untagged_are_not_updated);
     tcase_add_test(tc, test_update_never_builds_on_a_replaced_value);
+    tcase_add_test(tc, test_update_alone_keeps_the_changed_value_itself);
+    tcase_add_test(tc, test_update_alone_never_misses_a_write_in_between);
+    tcase_add_test(tc, test_update_alone_of_many_values_keeps_every_key);
     tcase_add_test(tc, test_update_keeps_values_that_read_none_of_the_attributes);
     tcase_add_test(tc, test_update_when_allocation_fails_drops);
     suite_add_tcase(s, tc);
