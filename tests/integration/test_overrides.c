@@ -994,6 +994,166 @@ START_TEST(test_cycle_hidden)
 }
 END_TEST
 
+/* ============================================================================================
+ * Reverse lookups and cached nested lists
+ * ========================================================================================== */
+
+/* Lists of groups whose overrides name groups follow writes at every depth: a person who
+ * joins or leaves only through a group named at depth 1 or 2 (an add, a modify of what the
+ * named group's condition tests), a change of the named group's condition and department, its
+ * rename and its delete.  The outer lists are read first, so that the cache holds them and
+ * the named groups' own lists when each write comes. */
+START_TEST(test_rev_nested_follow)
+{
+    LDAP *ld = as_root();
+    const char *d1 = add_ou(ld, "RevN1");
+    const char *d2 = add_ou(ld, "RevN2");
+    const char *p1 = add_person(ld, "revn-p1", d2);
+    const char *j = add_group(ld, "revn-j", dmg_fmt("dmgDepartment: %s\n", d2));
+    const char *i = add_group(ld, "revn-i", dmg_fmt("dmgIncludeMember: %s\n", j));
+    const char *o = add_group(ld, "revn-o", dmg_fmt("dmgIncludeMember: %s\n", i));
+    const char *o1 = add_group(ld, "revn-o1", dmg_fmt("dmgIncludeMember: %s\n", j));
+    const char *all = dmg_fmt("%s\n%s\n%s\n%s", j, i, o, o1);
+    const char *p2, *p3, *j2, *both;
+
+    ASSERT_MEMBERS(ld, o, p1);
+    ASSERT_MEMBERS(ld, o1, p1);
+    ASSERT_MEMBERS(ld, i, p1);
+    ASSERT_MEMBERS(ld, j, p1);
+
+    /* joins through the department of the group named at depth 2 */
+    p2 = add_person(ld, "revn-p2", d2);
+    both = dmg_fmt("%s\n%s", p1, p2);
+    ASSERT_MEMBERS(ld, o, both);
+    ASSERT_MEMBERS(ld, o1, both);
+    ASSERT_MEMBERS(ld, i, both);
+    ASSERT_MEMBERS(ld, j, both);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p2), all);
+
+    /* the named group's condition: nobody has l yet */
+    DMG_EXPECT_OK(dmg_modify(ld, j, "add: dmgCondition\ndmgCondition: (l=Paris)\n"),
+                  "adding a condition to the named group");
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, o1, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p1), "");
+    ASSERT_MEMBERS(ld, i, "");
+    ASSERT_MEMBERS(ld, j, "");
+
+    /* a modify of a person that the condition at depth 2 tests */
+    DMG_EXPECT_OK(dmg_modify(ld, p1, "add: l\nl: Paris\n"), "moving p1 to Paris");
+    ASSERT_MEMBERS(ld, o, p1);
+    ASSERT_MEMBERS(ld, o1, p1);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p1), all);
+    ASSERT_MEMBERS(ld, i, p1);
+    ASSERT_MEMBERS(ld, j, p1);
+    DMG_EXPECT_OK(dmg_modify(ld, p1, "delete: l\n"), "p1 leaves Paris");
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, o1, "");
+    ASSERT_MEMBERS(ld, i, "");
+    ASSERT_MEMBERS(ld, j, "");
+    DMG_EXPECT_OK(dmg_modify(ld, p2, "add: l\nl: Paris\n"), "moving p2 to Paris");
+    ASSERT_MEMBERS(ld, o, p2);
+    ASSERT_MEMBERS(ld, o1, p2);
+    ASSERT_MEMBERS(ld, i, p2);
+    ASSERT_MEMBERS(ld, j, p2);
+
+    /* the named group's department */
+    p3 = add_person(ld, "revn-p3", d1);
+    DMG_EXPECT_OK(dmg_modify(ld, p3, "add: l\nl: Paris\n"), "moving p3 to Paris");
+    ASSERT_MEMBERS(ld, o, p2);
+    DMG_EXPECT_OK(dmg_modify(ld, j, dmg_fmt("replace: dmgDepartment\ndmgDepartment: %s\n", d1)),
+                  "moving the named group to another department");
+    ASSERT_MEMBERS(ld, o, p3);
+    ASSERT_MEMBERS(ld, o1, p3);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p2), "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p3), all);
+    ASSERT_MEMBERS(ld, i, p3);
+    ASSERT_MEMBERS(ld, j, p3);
+
+    /* its rename: the overrides follow, the lists keep their members */
+    DMG_EXPECT_OK(dmg_rename(ld, j, "cn=revn-j2", NULL, 1), "renaming the named group");
+    j2 = group_dn("revn-j2");
+    ASSERT_STORED(ld, i, "dmgIncludeMember", j2);
+    ASSERT_MEMBERS(ld, o, p3);
+    ASSERT_MEMBERS(ld, o1, p3);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p3),
+                   dmg_fmt("%s\n%s\n%s\n%s", j2, i, o, o1));
+
+    /* its delete */
+    DMG_ASSERT_RC(dmg_delete(ld, j2), LDAP_SUCCESS);
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, o1, "");
+    ASSERT_MEMBERS(ld, i, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p3), "");
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* (member=U) in every position of a client filter answers as the computed member lists do:
+ * U as typed (not normalized, spaces), unknown, under NOT and OR, a nested group, an exclude,
+ * a hidden group and a static group, as the rootdn and as a requester who may not see the
+ * hidden group; and after a rename of the groups' department */
+START_TEST(test_rev_member_filters)
+{
+    LDAP *root = as_root();
+    const char *d = add_ou(root, "RevF");
+    const char *f1 = add_person(root, "revf-f1", d);
+    const char *f2 = add_person(root, "revf-f2", d);
+    const char *nobody = "uid=revf-nobody,ou=RevF," SUF;
+    const char *a = add_group(root, "revf-a", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *b = add_group(root, "revf-b", dmg_fmt("dmgDepartment: %s\n"
+                              "dmgExcludeMember: %s\n", d, f2));
+    const char *h = add_group(root, "revf-h", dmg_fmt("dmgDepartment: %s\n"
+                              "dmgShowInContacts: FALSE\n", d));
+    const char *n = add_group(root, "revf-n", dmg_fmt("dmgIncludeMember: %s\n", a));
+    const char *st = add_static(root, "revf-s", dmg_fmt("member: %s\nmember: %s\n", f2, nobody));
+    LDAP *reader;
+
+    ASSERT_MEMBERS(root, a, dmg_fmt("%s\n%s", f1, f2));
+    ASSERT_MEMBERS(root, b, f1);
+    ASSERT_MEMBERS(root, n, dmg_fmt("%s\n%s", f1, f2));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f1),
+                   dmg_fmt("%s\n%s\n%s\n%s", a, b, h, n));
+    DMG_ASSERT_DNS(root, SUF, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f2),
+                   dmg_fmt("%s\n%s\n%s\n%s", a, h, n, st));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   "(member=UID=revf-f1, OU=RevF,DC=example, DC=com)",
+                   dmg_fmt("%s\n%s\n%s\n%s", a, b, h, n));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", nobody), st);
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, "(member=uid=revf-nobody,ou=Nowhere," SUF ")",
+                   "");
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f2), b);
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f1), st);
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(|(member=%s)(cn=revf-b))", f2),
+                   dmg_fmt("%s\n%s\n%s\n%s\n%s", a, b, h, n, st));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(|(member=%s)(member=%s))(!(cn=revf-a)))", f1, nobody),
+                   dmg_fmt("%s\n%s\n%s\n%s", b, h, n, st));
+
+    reader = as_reader();
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f1),
+                   dmg_fmt("%s\n%s\n%s", a, b, n));
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f1), st);
+    dmg_disconnect(reader);
+
+    /* the department renamed: the groups' stored values name it by its old DN */
+    DMG_EXPECT_OK(dmg_rename(root, d, "ou=RevF2", NULL, 1), "renaming the department");
+    f1 = "uid=revf-f1,ou=RevF2," SUF;
+    f2 = "uid=revf-f2,ou=RevF2," SUF;
+    ASSERT_MEMBERS(root, a, dmg_fmt("%s\n%s", f1, f2));
+    ASSERT_MEMBERS(root, n, dmg_fmt("%s\n%s", f1, f2));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f1),
+                   dmg_fmt("%s\n%s\n%s\n%s", a, b, h, n));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f1),
+                   st);
+    dmg_disconnect(root);
+}
+END_TEST
+
 static Suite *overrides_suite(void)
 {
     Suite *s = suite_create("overrides");
@@ -1019,6 +1179,8 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_preview_add);
     tcase_add_test(tc, test_preview_errors);
     tcase_add_test(tc, test_preview_rights);
+    tcase_add_test(tc, test_rev_nested_follow);
+    tcase_add_test(tc, test_rev_member_filters);
     suite_add_tcase(s, tc);
     return s;
 }
