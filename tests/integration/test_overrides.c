@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SUF        "dc=example,dc=com"
 #define GROUPS     "ou=Groups," SUF
@@ -1154,6 +1157,76 @@ START_TEST(test_rev_member_filters)
 }
 END_TEST
 
+/* The writer of test_rev_concurrent_writes, in a process of its own: renames a group to and
+ * fro and deletes and adds another, rounds times; exits non-zero at the first failure */
+static void rev_concurrent_writer(const char *g, const char *x, const char *dept, int rounds)
+{
+    LDAP *ld = as_root();
+    const char *x_ldif = dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: revc-x\n"
+                                 "mail: revc-x@lists.example.com\ndmgDepartment: %s\n", x, dept);
+
+    for (int i = 0; i < rounds; i++) {
+        if (dmg_rename(ld, g, "cn=revc-g2", NULL, 1).rc != LDAP_SUCCESS
+            || dmg_rename(ld, group_dn("revc-g2"), "cn=revc-g", NULL, 1).rc != LDAP_SUCCESS
+            || dmg_delete(ld, x).rc != LDAP_SUCCESS
+            || dmg_add_ldif(ld, x_ldif).rc != LDAP_SUCCESS)
+            _exit(1);
+    }
+    dmg_disconnect(ld);
+    _exit(0);
+}
+
+/* Reverse lookups keep their candidate groups by DN and look each up again: groups renamed
+ * and deleted by another connection between the two neither crash the server nor make a
+ * search fail or return an entry that does not have the member */
+START_TEST(test_rev_concurrent_writes)
+{
+    LDAP *ld = as_root();
+    const char *d = add_ou(ld, "RevC");
+    const char *c1 = add_person(ld, "revc-c1", d);
+    const char *g = add_group(ld, "revc-g", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *g2 = group_dn("revc-g2");
+    const char *x = add_group(ld, "revc-x", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *n = add_group(ld, "revc-n", dmg_fmt("dmgIncludeMember: %s\n", g));
+    const char *filter = dmg_fmt("(&(cn=revc-*)(member=%s))", c1);
+    const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    int status, searches = 0, misses = 0;
+    pid_t writer = fork();
+
+    ck_assert_int_ge(writer, 0);
+    if (writer == 0)
+        rev_concurrent_writer(g, x, d, 40);
+    while (waitpid(writer, &status, WNOHANG) == 0) {
+        dmg_entries *out = NULL;
+        dmg_result r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, no_attrs, NULL, &out);
+        dmg_result cmp = dmg_compare(ld, n, "member", c1);
+        int seen_g = 0;
+
+        ck_assert_msg(r.rc == LDAP_SUCCESS, "search %s during renames: %d %s", filter, r.rc,
+                      r.diag);
+        for (size_t i = 0; i < out->count; i++) {
+            const char *dn = out->entries[i].dn;
+            ck_assert_msg(strcasecmp(dn, g) == 0 || strcasecmp(dn, g2) == 0
+                              || strcasecmp(dn, x) == 0 || strcasecmp(dn, n) == 0,
+                          "search %s returned %s", filter, dn);
+            seen_g += strcasecmp(dn, g) == 0 || strcasecmp(dn, g2) == 0;
+        }
+        ck_assert_msg(seen_g <= 1, "search %s returned the renamed group twice", filter);
+        misses += out->count < 3;
+        dmg_entries_free(out);
+        ck_assert_msg(cmp.rc == LDAP_COMPARE_TRUE || cmp.rc == LDAP_COMPARE_FALSE,
+                      "compare member of %s during renames: %d %s", n, cmp.rc, cmp.diag);
+        searches++;
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    fprintf(stderr, "rev_concurrent_writes: %d searches during the writes, %d with a group "
+            "deleted or renamed away\n", searches, misses);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, dmg_fmt("%s\n%s\n%s", g, x, n));
+    ASSERT_MEMBERS(ld, n, c1);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 static Suite *overrides_suite(void)
 {
     Suite *s = suite_create("overrides");
@@ -1181,6 +1254,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_preview_rights);
     tcase_add_test(tc, test_rev_nested_follow);
     tcase_add_test(tc, test_rev_member_filters);
+    tcase_add_test(tc, test_rev_concurrent_writes);
     suite_add_tcase(s, tc);
     return s;
 }
