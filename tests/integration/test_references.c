@@ -610,6 +610,98 @@ static Suite *transactions_suite(void)
     return s;
 }
 
+/* ---- filter strings -------------------------------------------------------------------------- */
+
+/* A department whose DN needs every escape of a filter value: the special characters, a
+ * control character and octets outside ASCII */
+#define FS_DEPT        "ou=Rev*S (x)\\5C \\01 caf\xc3\xa9," DMG_SUFFIX
+#define FS_DEPT_FILTER "ou=Rev\\2AS \\28x\\29\\5C5C \\5C01 caf\\c3\\a9," DMG_SUFFIX
+#define FS_PERSON      "uid=revs-s1," FS_DEPT
+#define FS_PREFIX      "(&(objectClass=*)"
+
+/* The reqFilter values slapo-accesslog logged that contain needle, joined by "\n" */
+static char *fs_logged(LDAP *ld, const char *needle)
+{
+    const char *const attrs[] = { "reqFilter", NULL };
+    dmg_entries *out = NULL;
+    size_t len = 1;
+    char *found = calloc(1, 1);
+
+    DMG_EXPECT_OK(dmg_search(ld, "cn=accesslog", LDAP_SCOPE_SUBTREE, "(objectClass=auditSearch)",
+                             attrs, NULL, &out),
+                  "reading the access log");
+    for (size_t i = 0; i < out->count; i++) {
+        const dmg_attr *a = dmg_entry_attr(&out->entries[i], "reqFilter");
+        if (a == NULL || a->nvalues != 1 || strstr(a->values[0], needle) == NULL)
+            continue;
+        len += strlen(a->values[0]) + 1;
+        found = realloc(found, len);
+        ck_assert_ptr_nonnull(found);
+        if (found[0] != '\0')
+            strcat(found, "\n");
+        strcat(found, a->values[0]);
+    }
+    dmg_entries_free(out);
+    return found;
+}
+
+/* The filter strings of the overlay's internal searches, which overlays and backends below
+ * read (slapo-accesslog logs them, back-ldap forwards them), write values as slapd does:
+ * a department DN with special characters, a control character and UTF-8, and its UUID in
+ * the form slapd writes a UUID.  slapo-accesslog logs the first search of an operation only
+ * (the others have its start time, the key of the log entry): the client's filter as slapd
+ * wrote it, and the first level of the reverse lookup of (member=), which names the person's
+ * department by DN and UUID. */
+START_TEST(internal_filter_strings_as_slapd_writes_them)
+{
+    LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+    const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    char *uuid, *plain, *internal, *items;
+
+    DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: " FS_DEPT "\nobjectClass: organizationalUnit\n"
+                                   "ou: Rev*S (x)\\ \x01 caf\xc3\xa9\n"),
+                  "the department");
+    DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: " FS_PERSON "\nobjectClass: inetOrgPerson\n"
+                                   "uid: revs-s1\ncn: revs-s1\nsn: s1\n"),
+                  "the person");
+    dmg_root_add_mail_group(srv, "revs-g", "dmgDepartment: " FS_DEPT "\n", NULL, 0);
+    uuid = dmg_values_joined(ld, FS_DEPT, LDAP_SCOPE_BASE, NULL, "entryUUID");
+    ck_assert_msg(strlen(uuid) == 36, "entryUUID %s", uuid);
+
+    /* slapd's own string: nothing in this filter is computed */
+    DMG_EXPECT_OK(dmg_search(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
+                             dmg_fmt(FS_PREFIX "(dmgDepartmentUUID=%s)(dmgDepartment="
+                                     FS_DEPT_FILTER "))", uuid),
+                             no_attrs, NULL, NULL),
+                  "the search slapd writes");
+    plain = fs_logged(ld, FS_PREFIX);
+    ck_assert_msg(strncmp(plain, FS_PREFIX, strlen(FS_PREFIX)) == 0 && strchr(plain, '\n') == NULL,
+                  "logged: %s", plain);
+    items = strndup(plain + strlen(FS_PREFIX), strlen(plain) - strlen(FS_PREFIX) - 1);
+
+    /* the overlay's */
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(member=uid=revs-s1," FS_DEPT_FILTER ")",
+                   "cn=revs-g," GROUPS);
+    internal = fs_logged(ld, "(objectClass=dynamicMailGroup)");
+    ck_assert_msg(strstr(internal, items) != NULL,
+                  "slapd writes the items as\n%s\nthe overlay's searches were\n%s", items, internal);
+    free(items);
+    free(internal);
+    free(plain);
+    free(uuid);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+static Suite *filter_strings_suite(void)
+{
+    Suite *s = suite_create("filter strings");
+    TCase *tc = dmg_tcase("accesslog");
+    tcase_add_test(tc, internal_filter_strings_as_slapd_writes_them);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 #define OVERLAY_CONFIG \
     "dynmailgroup-postmaster " POSTMASTER "\n" \
     "dynmailgroup-privileged " MTA "\n"
@@ -637,7 +729,17 @@ int main(void)
         .overlays_before = "overlay auditlog\n",
         .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 100000\n",
     };
+    /* accesslog below dynmailgroup logs every search with the filter string it got */
+    const dmg_server_opts filter_opts = {
+        .modules = "accesslog",
+        .accesslog_db = "",
+        .overlays_before = "overlay accesslog\nlogdb cn=accesslog\nlogops search\n"
+                           "logsuccess TRUE\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
     int rc1 = dmg_run_suite(references_suite(), &references_opts, &srv);
     int rc2 = dmg_run_suite(transactions_suite(), &txn_opts, &srv);
-    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc3 = dmg_run_suite(filter_strings_suite(), &filter_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS && rc3 == EXIT_SUCCESS) ? EXIT_SUCCESS
+                                                                               : EXIT_FAILURE;
 }
