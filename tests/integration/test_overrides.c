@@ -1157,6 +1157,45 @@ START_TEST(test_rev_member_filters)
 }
 END_TEST
 
+/* A hidden group named at depth 2 stands for its members only for who has a role in it: the
+ * reader's cached lists of the groups that name it, directly or through another, follow the
+ * role given and taken back */
+START_TEST(test_rev_nested_roles)
+{
+    LDAP *root = as_root();
+    const char *d = add_ou(root, "RevH");
+    const char *h1 = add_person(root, "revh-h1", d);
+    const char *h = add_group(root, "revh-h", dmg_fmt("dmgDepartment: %s\n"
+                              "dmgShowInContacts: FALSE\n", d));
+    const char *i = add_group(root, "revh-i", dmg_fmt("dmgIncludeMember: %s\n", h));
+    const char *o = add_group(root, "revh-o", dmg_fmt("dmgIncludeMember: %s\n", i));
+    const char *filter = dmg_fmt("(&(cn=revh-*)(member=%s))", h1);
+    LDAP *ld = as_reader();
+
+    ASSERT_MEMBERS(root, o, h1);
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, i, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, "");
+
+    DMG_EXPECT_OK(dmg_modify(root, h, "add: dmgAdministrator\ndmgAdministrator: " READER "\n"),
+                  "the reader becomes an administrator of the hidden group");
+    ASSERT_MEMBERS(ld, o, h1);
+    ASSERT_MEMBERS(ld, i, h1);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, dmg_fmt("%s\n%s\n%s", h, i, o));
+    DMG_ASSERT_RC(dmg_compare(ld, o, "member", h1), LDAP_COMPARE_TRUE);
+
+    DMG_EXPECT_OK(dmg_modify(root, h, "delete: dmgAdministrator\ndmgAdministrator: " READER "\n"),
+                  "the reader is no administrator any more");
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, i, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, "");
+    DMG_ASSERT_RC(dmg_compare(ld, o, "member", h1), LDAP_COMPARE_FALSE);
+    ASSERT_MEMBERS(root, o, h1);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* The writer of test_rev_concurrent_writes, in a process of its own: renames a group to and
  * fro and deletes and adds another, rounds times; exits non-zero at the first failure */
 static void rev_concurrent_writer(const char *g, const char *x, const char *dept, int rounds)
@@ -1255,6 +1294,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_rev_nested_follow);
     tcase_add_test(tc, test_rev_member_filters);
     tcase_add_test(tc, test_rev_concurrent_writes);
+    tcase_add_test(tc, test_rev_nested_roles);
     suite_add_tcase(s, tc);
     return s;
 }
