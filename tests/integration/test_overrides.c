@@ -1196,6 +1196,51 @@ START_TEST(test_rev_nested_roles)
 }
 END_TEST
 
+/* A change of the member filter on cn=config reaches the cached lists of groups that name
+ * groups (the filter is restored before the assertions, so that a failure leaves the server
+ * as the other tests expect it) */
+START_TEST(test_rev_nested_member_filter)
+{
+    const char *odn = "olcOverlay={0}dynmailgroup,olcDatabase={1}mdb,cn=config";
+    LDAP *cfg = dmg_connect_ldapi_external(srv);
+    LDAP *ld = as_root();
+    const char *d = add_ou(ld, "RevM");
+    const char *m1 = add_person(ld, "revm-m1", d);
+    const char *m2 = add_person(ld, "revm-m2", d);
+    const char *j = add_group(ld, "revm-j", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *i = add_group(ld, "revm-i", dmg_fmt("dmgIncludeMember: %s\n", j));
+    const char *o = add_group(ld, "revm-o", dmg_fmt("dmgIncludeMember: %s\n", i));
+    const char *filter = dmg_fmt("(&(cn=revm-*)(member=%s))", m2);
+    char *o_paris, *i_paris, *rev_paris;
+    dmg_result set, back;
+
+    DMG_EXPECT_OK(dmg_modify(ld, m1, "add: l\nl: Paris\n"), "m1 in Paris");
+    ASSERT_MEMBERS(ld, o, dmg_fmt("%s\n%s", m1, m2));
+    ASSERT_MEMBERS(ld, i, dmg_fmt("%s\n%s", m1, m2));
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, dmg_fmt("%s\n%s\n%s", j, i, o));
+
+    set = dmg_modify(cfg, odn, "replace: olcDynMailGroupMemberFilter\n"
+                               "olcDynMailGroupMemberFilter: "
+                               "(&(objectClass=inetOrgPerson)(l=Paris))\n");
+    o_paris = dmg_values_joined(ld, o, LDAP_SCOPE_BASE, NULL, "member");
+    i_paris = dmg_values_joined(ld, i, LDAP_SCOPE_BASE, NULL, "member");
+    rev_paris = dmg_dns_joined(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter);
+    back = dmg_modify(cfg, odn, "replace: olcDynMailGroupMemberFilter\n"
+                                "olcDynMailGroupMemberFilter: (objectClass=inetOrgPerson)\n");
+    DMG_EXPECT_OK(set, "the member filter for Paris");
+    DMG_EXPECT_OK(back, "the member filter restored");
+    DMG_ASSERT_STR(o_paris, m1);
+    DMG_ASSERT_STR(i_paris, m1);
+    DMG_ASSERT_STR(rev_paris, "");
+    ASSERT_MEMBERS(ld, o, dmg_fmt("%s\n%s", m1, m2));
+    free(o_paris);
+    free(i_paris);
+    free(rev_paris);
+    dmg_disconnect(ld);
+    dmg_disconnect(cfg);
+}
+END_TEST
+
 /* The writer of test_rev_concurrent_writes, in a process of its own: renames a group to and
  * fro and deletes and adds another, rounds times; exits non-zero at the first failure */
 static void rev_concurrent_writer(const char *g, const char *x, const char *dept, int rounds)
@@ -1295,6 +1340,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_rev_member_filters);
     tcase_add_test(tc, test_rev_concurrent_writes);
     tcase_add_test(tc, test_rev_nested_roles);
+    tcase_add_test(tc, test_rev_nested_member_filter);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -684,7 +684,8 @@ START_TEST(internal_filter_strings_as_slapd_writes_them)
                    "cn=revs-g," GROUPS);
     internal = fs_logged(ld, "(objectClass=dynamicMailGroup)");
     ck_assert_msg(strstr(internal, items) != NULL,
-                  "slapd writes the items as\n%s\nthe overlay's searches were\n%s", items, internal);
+                  "slapd writes the items as\n%s\nthe overlay's searches were\n%s", items,
+                  internal);
     free(items);
     free(internal);
     free(plain);
