@@ -20,6 +20,10 @@
  * adds its own entries and groups (unique names), so tests may run in any order against the
  * shared server.
  *
+ *  - suite "filter strings" (slapo-accesslog below dynmailgroup, logging searches): the
+ *    filter strings of the overlay's internal searches write values as slapd does; groups
+ *    slapadd loaded without UUID companions are found by (member=U), under NOT too.
+ *
  * The transaction suite has a server of its own with slapo-auditlog below dynmailgroup: the
  * test points the audit log at a FIFO, which holds the commit after dynmailgroup has seen the
  * transaction's write and before the backend commits, for exactly as long as the test does
@@ -610,6 +614,77 @@ static Suite *transactions_suite(void)
     return s;
 }
 
+/* ---- groups loaded without UUID companions --------------------------------------------------- */
+
+#define REVU_GROUPS \
+    "\ndn: cn=revu-g," GROUPS "\nobjectClass: dynamicMailGroup\ncn: revu-g\n" \
+    "mail: revu-g@example.com\ndmgDepartment: " SALES "\n" \
+    "\ndn: cn=revu-n," GROUPS "\nobjectClass: dynamicMailGroup\ncn: revu-n\n" \
+    "mail: revu-n@example.com\ndmgIncludeMember: cn=revu-g," GROUPS "\n" \
+    "\ndn: cn=revu-p," GROUPS "\nobjectClass: dynamicMailGroup\ncn: revu-p\n" \
+    "mail: revu-p@example.com\ndmgIncludeMember: " CAROL "\n" \
+    "dmgExcludeMember: uid=uma," SALES "\n"
+
+/* org.ldif and the groups above in a file of their own under dir; its path in path */
+static void revu_fixture(char *path, size_t size, const char *dir)
+{
+    const char *src = getenv("DMG_SRCDIR");
+    char org[4096];
+    FILE *in, *out;
+    int c;
+
+    DMG_PATH_FMT(org, sizeof org, "%s/tests/fixtures/org.ldif", src ? src : ".");
+    DMG_PATH_FMT(path, size, "%s/fixture.ldif", dir);
+    in = fopen(org, "r");
+    out = fopen(path, "w");
+    ck_assert_msg(in != NULL && out != NULL, "cannot copy %s to %s", org, path);
+    while ((c = getc(in)) != EOF)
+        putc(c, out);
+    fputs(REVU_GROUPS, out);
+    ck_assert_int_eq(fclose(in), 0);
+    ck_assert_int_eq(fclose(out), 0);
+}
+
+/* Groups slapadd loaded (no UUID companions, as before dmg-migrate-uuids.sh): (member=U)
+ * finds them, under NOT too, and agrees with their member lists */
+START_TEST(member_filter_finds_groups_without_companions)
+{
+    char dir[] = "/tmp/revu-XXXXXX", path[4200];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    revu_fixture(path, sizeof path, dir);
+    dmg_server_opts o = { .fixture = path,
+                          .overlay_config = "dynmailgroup-postmaster " POSTMASTER "\n" };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *ld = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    const char *uma = "uid=uma," SALES;
+
+    /* loaded as written: no companion */
+    DMG_ASSERT_VALUES_EXT(ld, "cn=revu-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDepartmentUUID",
+                          "", DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    DMG_ASSERT_VALUES_EXT(ld, "cn=revu-n," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgIncludeMemberUUID",
+                          "", DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    char *members = dmg_values_joined(ld, "cn=revu-g," GROUPS, LDAP_SCOPE_BASE, NULL, "member");
+    ck_assert_msg(strcasestr(members, uma) != NULL, "members of revu-g: %s", members);
+    free(members);
+    DMG_ASSERT_VALUES(ld, "cn=revu-p," GROUPS, LDAP_SCOPE_BASE, NULL, "member", CAROL);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revu-*)(member=%s))", uma),
+                   "cn=revu-g," GROUPS "\ncn=revu-n," GROUPS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(&(cn=revu-*)(member=" CAROL "))",
+                   "cn=revu-p," GROUPS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revu-*)(!(member=%s)))", uma), "cn=revu-p," GROUPS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revu-*)(|(member=%s)(member=" CAROL ")))", uma),
+                   "cn=revu-g," GROUPS "\ncn=revu-n," GROUPS "\ncn=revu-p," GROUPS);
+    DMG_ASSERT_RC(dmg_compare(ld, "cn=revu-n," GROUPS, "member", uma), LDAP_COMPARE_TRUE);
+    dmg_disconnect(ld);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 /* ---- filter strings -------------------------------------------------------------------------- */
 
 /* A department whose DN needs every escape of a filter value: the special characters, a
@@ -699,6 +774,7 @@ static Suite *filter_strings_suite(void)
     Suite *s = suite_create("filter strings");
     TCase *tc = dmg_tcase("accesslog");
     tcase_add_test(tc, internal_filter_strings_as_slapd_writes_them);
+    tcase_add_test(tc, member_filter_finds_groups_without_companions);
     suite_add_tcase(s, tc);
     return s;
 }
