@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SUF        "dc=example,dc=com"
 #define GROUPS     "ou=Groups," SUF
@@ -994,6 +997,320 @@ START_TEST(test_cycle_hidden)
 }
 END_TEST
 
+/* ============================================================================================
+ * Reverse lookups and cached nested lists
+ * ========================================================================================== */
+
+/* Lists of groups whose overrides name groups follow writes at every depth: a person who
+ * joins or leaves only through a group named at depth 1 or 2 (an add, a modify of what the
+ * named group's condition tests), a change of the named group's condition and department, its
+ * rename and its delete.  The outer lists are read first, so that the cache holds them and
+ * the named groups' own lists when each write comes. */
+START_TEST(test_rev_nested_follow)
+{
+    LDAP *ld = as_root();
+    const char *d1 = add_ou(ld, "RevN1");
+    const char *d2 = add_ou(ld, "RevN2");
+    const char *p1 = add_person(ld, "revn-p1", d2);
+    const char *j = add_group(ld, "revn-j", dmg_fmt("dmgDepartment: %s\n", d2));
+    const char *i = add_group(ld, "revn-i", dmg_fmt("dmgIncludeMember: %s\n", j));
+    const char *o = add_group(ld, "revn-o", dmg_fmt("dmgIncludeMember: %s\n", i));
+    const char *o1 = add_group(ld, "revn-o1", dmg_fmt("dmgIncludeMember: %s\n", j));
+    const char *all = dmg_fmt("%s\n%s\n%s\n%s", j, i, o, o1);
+    const char *p2, *p3, *j2, *both;
+
+    ASSERT_MEMBERS(ld, o, p1);
+    ASSERT_MEMBERS(ld, o1, p1);
+    ASSERT_MEMBERS(ld, i, p1);
+    ASSERT_MEMBERS(ld, j, p1);
+
+    /* joins through the department of the group named at depth 2 */
+    p2 = add_person(ld, "revn-p2", d2);
+    both = dmg_fmt("%s\n%s", p1, p2);
+    ASSERT_MEMBERS(ld, o, both);
+    ASSERT_MEMBERS(ld, o1, both);
+    ASSERT_MEMBERS(ld, i, both);
+    ASSERT_MEMBERS(ld, j, both);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p2), all);
+
+    /* the named group's condition: nobody has l yet */
+    DMG_EXPECT_OK(dmg_modify(ld, j, "add: dmgCondition\ndmgCondition: (l=Paris)\n"),
+                  "adding a condition to the named group");
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, o1, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p1), "");
+    ASSERT_MEMBERS(ld, i, "");
+    ASSERT_MEMBERS(ld, j, "");
+
+    /* a modify of a person that the condition at depth 2 tests */
+    DMG_EXPECT_OK(dmg_modify(ld, p1, "add: l\nl: Paris\n"), "moving p1 to Paris");
+    ASSERT_MEMBERS(ld, o, p1);
+    ASSERT_MEMBERS(ld, o1, p1);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p1), all);
+    ASSERT_MEMBERS(ld, i, p1);
+    ASSERT_MEMBERS(ld, j, p1);
+    DMG_EXPECT_OK(dmg_modify(ld, p1, "delete: l\n"), "p1 leaves Paris");
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, o1, "");
+    ASSERT_MEMBERS(ld, i, "");
+    ASSERT_MEMBERS(ld, j, "");
+    DMG_EXPECT_OK(dmg_modify(ld, p2, "add: l\nl: Paris\n"), "moving p2 to Paris");
+    ASSERT_MEMBERS(ld, o, p2);
+    ASSERT_MEMBERS(ld, o1, p2);
+    ASSERT_MEMBERS(ld, i, p2);
+    ASSERT_MEMBERS(ld, j, p2);
+
+    /* the named group's department */
+    p3 = add_person(ld, "revn-p3", d1);
+    DMG_EXPECT_OK(dmg_modify(ld, p3, "add: l\nl: Paris\n"), "moving p3 to Paris");
+    ASSERT_MEMBERS(ld, o, p2);
+    DMG_EXPECT_OK(dmg_modify(ld, j, dmg_fmt("replace: dmgDepartment\ndmgDepartment: %s\n", d1)),
+                  "moving the named group to another department");
+    ASSERT_MEMBERS(ld, o, p3);
+    ASSERT_MEMBERS(ld, o1, p3);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p2), "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p3), all);
+    ASSERT_MEMBERS(ld, i, p3);
+    ASSERT_MEMBERS(ld, j, p3);
+
+    /* its rename: the overrides follow, the lists keep their members */
+    DMG_EXPECT_OK(dmg_rename(ld, j, "cn=revn-j2", NULL, 1), "renaming the named group");
+    j2 = group_dn("revn-j2");
+    ASSERT_STORED(ld, i, "dmgIncludeMember", j2);
+    ASSERT_MEMBERS(ld, o, p3);
+    ASSERT_MEMBERS(ld, o1, p3);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p3),
+                   dmg_fmt("%s\n%s\n%s\n%s", j2, i, o, o1));
+
+    /* its delete */
+    DMG_ASSERT_RC(dmg_delete(ld, j2), LDAP_SUCCESS);
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, o1, "");
+    ASSERT_MEMBERS(ld, i, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", p3), "");
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* (member=U) in every position of a client filter answers as the computed member lists do:
+ * U as typed (not normalized, spaces), unknown, under NOT and OR, a nested group, an exclude,
+ * a hidden group and a static group, as the rootdn and as a requester who may not see the
+ * hidden group; and after a rename of the groups' department */
+START_TEST(test_rev_member_filters)
+{
+    LDAP *root = as_root();
+    const char *d = add_ou(root, "RevF");
+    const char *f1 = add_person(root, "revf-f1", d);
+    const char *f2 = add_person(root, "revf-f2", d);
+    const char *nobody = "uid=revf-nobody,ou=RevF," SUF;
+    const char *a = add_group(root, "revf-a", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *b = add_group(root, "revf-b", dmg_fmt("dmgDepartment: %s\n"
+                              "dmgExcludeMember: %s\n", d, f2));
+    const char *h = add_group(root, "revf-h", dmg_fmt("dmgDepartment: %s\n"
+                              "dmgShowInContacts: FALSE\n", d));
+    const char *n = add_group(root, "revf-n", dmg_fmt("dmgIncludeMember: %s\n", a));
+    const char *st = add_static(root, "revf-s", dmg_fmt("member: %s\nmember: %s\n", f2, nobody));
+    LDAP *reader;
+
+    ASSERT_MEMBERS(root, a, dmg_fmt("%s\n%s", f1, f2));
+    ASSERT_MEMBERS(root, b, f1);
+    ASSERT_MEMBERS(root, n, dmg_fmt("%s\n%s", f1, f2));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f1),
+                   dmg_fmt("%s\n%s\n%s\n%s", a, b, h, n));
+    DMG_ASSERT_DNS(root, SUF, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f2),
+                   dmg_fmt("%s\n%s\n%s\n%s", a, h, n, st));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   "(member=UID=revf-f1, OU=RevF,DC=example, DC=com)",
+                   dmg_fmt("%s\n%s\n%s\n%s", a, b, h, n));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", nobody), st);
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, "(member=uid=revf-nobody,ou=Nowhere," SUF ")",
+                   "");
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f2), b);
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f1), st);
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(|(member=%s)(cn=revf-b))", f2),
+                   dmg_fmt("%s\n%s\n%s\n%s\n%s", a, b, h, n, st));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(|(member=%s)(member=%s))(!(cn=revf-a)))", f1, nobody),
+                   dmg_fmt("%s\n%s\n%s\n%s", b, h, n, st));
+
+    reader = as_reader();
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f1),
+                   dmg_fmt("%s\n%s\n%s", a, b, n));
+    DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f1), st);
+    dmg_disconnect(reader);
+
+    /* the department renamed: the groups' stored values name it by its old DN */
+    DMG_EXPECT_OK(dmg_rename(root, d, "ou=RevF2", NULL, 1), "renaming the department");
+    f1 = "uid=revf-f1,ou=RevF2," SUF;
+    f2 = "uid=revf-f2,ou=RevF2," SUF;
+    ASSERT_MEMBERS(root, a, dmg_fmt("%s\n%s", f1, f2));
+    ASSERT_MEMBERS(root, n, dmg_fmt("%s\n%s", f1, f2));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(member=%s)", f1),
+                   dmg_fmt("%s\n%s\n%s\n%s", a, b, h, n));
+    DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revf-*)(!(member=%s)))", f1),
+                   st);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A hidden group named at depth 2 stands for its members only for who has a role in it: the
+ * reader's cached lists of the groups that name it, directly or through another, follow the
+ * role given and taken back */
+START_TEST(test_rev_nested_roles)
+{
+    LDAP *root = as_root();
+    const char *d = add_ou(root, "RevH");
+    const char *h1 = add_person(root, "revh-h1", d);
+    const char *h = add_group(root, "revh-h", dmg_fmt("dmgDepartment: %s\n"
+                              "dmgShowInContacts: FALSE\n", d));
+    const char *i = add_group(root, "revh-i", dmg_fmt("dmgIncludeMember: %s\n", h));
+    const char *o = add_group(root, "revh-o", dmg_fmt("dmgIncludeMember: %s\n", i));
+    const char *filter = dmg_fmt("(&(cn=revh-*)(member=%s))", h1);
+    LDAP *ld = as_reader();
+
+    ASSERT_MEMBERS(root, o, h1);
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, i, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, "");
+
+    DMG_EXPECT_OK(dmg_modify(root, h, "add: dmgAdministrator\ndmgAdministrator: " READER "\n"),
+                  "the reader becomes an administrator of the hidden group");
+    ASSERT_MEMBERS(ld, o, h1);
+    ASSERT_MEMBERS(ld, i, h1);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, dmg_fmt("%s\n%s\n%s", h, i, o));
+    DMG_ASSERT_RC(dmg_compare(ld, o, "member", h1), LDAP_COMPARE_TRUE);
+
+    DMG_EXPECT_OK(dmg_modify(root, h, "delete: dmgAdministrator\ndmgAdministrator: " READER "\n"),
+                  "the reader is no administrator any more");
+    ASSERT_MEMBERS(ld, o, "");
+    ASSERT_MEMBERS(ld, i, "");
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, "");
+    DMG_ASSERT_RC(dmg_compare(ld, o, "member", h1), LDAP_COMPARE_FALSE);
+    ASSERT_MEMBERS(root, o, h1);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* A change of the member filter on cn=config reaches the cached lists of groups that name
+ * groups (the filter is restored before the assertions, so that a failure leaves the server
+ * as the other tests expect it) */
+START_TEST(test_rev_nested_member_filter)
+{
+    const char *odn = "olcOverlay={0}dynmailgroup,olcDatabase={1}mdb,cn=config";
+    LDAP *cfg = dmg_connect_ldapi_external(srv);
+    LDAP *ld = as_root();
+    const char *d = add_ou(ld, "RevM");
+    const char *m1 = add_person(ld, "revm-m1", d);
+    const char *m2 = add_person(ld, "revm-m2", d);
+    const char *j = add_group(ld, "revm-j", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *i = add_group(ld, "revm-i", dmg_fmt("dmgIncludeMember: %s\n", j));
+    const char *o = add_group(ld, "revm-o", dmg_fmt("dmgIncludeMember: %s\n", i));
+    const char *filter = dmg_fmt("(&(cn=revm-*)(member=%s))", m2);
+    char *o_paris, *i_paris, *rev_paris;
+    dmg_result set, back;
+
+    DMG_EXPECT_OK(dmg_modify(ld, m1, "add: l\nl: Paris\n"), "m1 in Paris");
+    ASSERT_MEMBERS(ld, o, dmg_fmt("%s\n%s", m1, m2));
+    ASSERT_MEMBERS(ld, i, dmg_fmt("%s\n%s", m1, m2));
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, dmg_fmt("%s\n%s\n%s", j, i, o));
+
+    set = dmg_modify(cfg, odn, "replace: olcDynMailGroupMemberFilter\n"
+                               "olcDynMailGroupMemberFilter: "
+                               "(&(objectClass=inetOrgPerson)(l=Paris))\n");
+    o_paris = dmg_values_joined(ld, o, LDAP_SCOPE_BASE, NULL, "member");
+    i_paris = dmg_values_joined(ld, i, LDAP_SCOPE_BASE, NULL, "member");
+    rev_paris = dmg_dns_joined(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter);
+    back = dmg_modify(cfg, odn, "replace: olcDynMailGroupMemberFilter\n"
+                                "olcDynMailGroupMemberFilter: (objectClass=inetOrgPerson)\n");
+    DMG_EXPECT_OK(set, "the member filter for Paris");
+    DMG_EXPECT_OK(back, "the member filter restored");
+    DMG_ASSERT_STR(o_paris, m1);
+    DMG_ASSERT_STR(i_paris, m1);
+    DMG_ASSERT_STR(rev_paris, "");
+    ASSERT_MEMBERS(ld, o, dmg_fmt("%s\n%s", m1, m2));
+    free(o_paris);
+    free(i_paris);
+    free(rev_paris);
+    dmg_disconnect(ld);
+    dmg_disconnect(cfg);
+}
+END_TEST
+
+/* The writer of test_rev_concurrent_writes, in a process of its own: renames a group to and
+ * fro and deletes and adds another, rounds times; exits non-zero at the first failure */
+static void rev_concurrent_writer(const char *g, const char *x, const char *dept, int rounds)
+{
+    LDAP *ld = as_root();
+    const char *x_ldif = dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: revc-x\n"
+                                 "mail: revc-x@lists.example.com\ndmgDepartment: %s\n", x, dept);
+
+    for (int i = 0; i < rounds; i++) {
+        if (dmg_rename(ld, g, "cn=revc-g2", NULL, 1).rc != LDAP_SUCCESS
+            || dmg_rename(ld, group_dn("revc-g2"), "cn=revc-g", NULL, 1).rc != LDAP_SUCCESS
+            || dmg_delete(ld, x).rc != LDAP_SUCCESS
+            || dmg_add_ldif(ld, x_ldif).rc != LDAP_SUCCESS)
+            _exit(1);
+    }
+    dmg_disconnect(ld);
+    _exit(0);
+}
+
+/* Reverse lookups keep their candidate groups by DN and look each up again: groups renamed
+ * and deleted by another connection between the two neither crash the server nor make a
+ * search fail or return an entry that does not have the member */
+START_TEST(test_rev_concurrent_writes)
+{
+    LDAP *ld = as_root();
+    const char *d = add_ou(ld, "RevC");
+    const char *c1 = add_person(ld, "revc-c1", d);
+    const char *g = add_group(ld, "revc-g", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *g2 = group_dn("revc-g2");
+    const char *x = add_group(ld, "revc-x", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *n = add_group(ld, "revc-n", dmg_fmt("dmgIncludeMember: %s\n", g));
+    const char *filter = dmg_fmt("(&(cn=revc-*)(member=%s))", c1);
+    const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    int status, searches = 0, misses = 0;
+    pid_t writer = fork();
+
+    ck_assert_int_ge(writer, 0);
+    if (writer == 0)
+        rev_concurrent_writer(g, x, d, 40);
+    while (waitpid(writer, &status, WNOHANG) == 0) {
+        dmg_entries *out = NULL;
+        dmg_result r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, no_attrs, NULL, &out);
+        dmg_result cmp = dmg_compare(ld, n, "member", c1);
+        int seen_g = 0;
+
+        ck_assert_msg(r.rc == LDAP_SUCCESS, "search %s during renames: %d %s", filter, r.rc,
+                      r.diag);
+        for (size_t i = 0; i < out->count; i++) {
+            const char *dn = out->entries[i].dn;
+            ck_assert_msg(strcasecmp(dn, g) == 0 || strcasecmp(dn, g2) == 0
+                              || strcasecmp(dn, x) == 0 || strcasecmp(dn, n) == 0,
+                          "search %s returned %s", filter, dn);
+            seen_g += strcasecmp(dn, g) == 0 || strcasecmp(dn, g2) == 0;
+        }
+        ck_assert_msg(seen_g <= 1, "search %s returned the renamed group twice", filter);
+        misses += out->count < 3;
+        dmg_entries_free(out);
+        ck_assert_msg(cmp.rc == LDAP_COMPARE_TRUE || cmp.rc == LDAP_COMPARE_FALSE,
+                      "compare member of %s during renames: %d %s", n, cmp.rc, cmp.diag);
+        searches++;
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    fprintf(stderr, "rev_concurrent_writes: %d searches during the writes, %d with a group "
+            "deleted or renamed away\n", searches, misses);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, dmg_fmt("%s\n%s\n%s", g, x, n));
+    ASSERT_MEMBERS(ld, n, c1);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 static Suite *overrides_suite(void)
 {
     Suite *s = suite_create("overrides");
@@ -1019,6 +1336,11 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_preview_add);
     tcase_add_test(tc, test_preview_errors);
     tcase_add_test(tc, test_preview_rights);
+    tcase_add_test(tc, test_rev_nested_follow);
+    tcase_add_test(tc, test_rev_member_filters);
+    tcase_add_test(tc, test_rev_concurrent_writes);
+    tcase_add_test(tc, test_rev_nested_roles);
+    tcase_add_test(tc, test_rev_nested_member_filter);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,10 @@
  * adds its own entries and groups (unique names), so tests may run in any order against the
  * shared server.
  *
+ *  - suite "filter strings" (slapo-accesslog below dynmailgroup, logging searches): the
+ *    filter strings of the overlay's internal searches write values as slapd does; groups
+ *    slapadd loaded without UUID companions are found by (member=U), under NOT too.
+ *
  * The transaction suite has a server of its own with slapo-auditlog below dynmailgroup: the
  * test points the audit log at a FIFO, which holds the commit after dynmailgroup has seen the
  * transaction's write and before the backend commits, for exactly as long as the test does
@@ -610,6 +614,191 @@ static Suite *transactions_suite(void)
     return s;
 }
 
+/* ---- groups loaded without UUID companions --------------------------------------------------- */
+
+#define REVU_GROUPS \
+    "\ndn: cn=revu-g," GROUPS "\nobjectClass: dynamicMailGroup\ncn: revu-g\n" \
+    "mail: revu-g@example.com\ndmgDepartment: " SALES "\n" \
+    "\ndn: cn=revu-n," GROUPS "\nobjectClass: dynamicMailGroup\ncn: revu-n\n" \
+    "mail: revu-n@example.com\ndmgIncludeMember: cn=revu-g," GROUPS "\n" \
+    "\ndn: cn=revu-p," GROUPS "\nobjectClass: dynamicMailGroup\ncn: revu-p\n" \
+    "mail: revu-p@example.com\ndmgIncludeMember: " CAROL "\n" \
+    "dmgExcludeMember: uid=uma," SALES "\n"
+
+/* org.ldif and the groups above in a file of their own under dir; its path in path */
+static void revu_fixture(char *path, size_t size, const char *dir)
+{
+    const char *src = getenv("DMG_SRCDIR");
+    char org[4096];
+    FILE *in, *out;
+    int c;
+
+    DMG_PATH_FMT(org, sizeof org, "%s/tests/fixtures/org.ldif", src ? src : ".");
+    DMG_PATH_FMT(path, size, "%s/fixture.ldif", dir);
+    in = fopen(org, "r");
+    out = fopen(path, "w");
+    ck_assert_msg(in != NULL && out != NULL, "cannot copy %s to %s", org, path);
+    while ((c = getc(in)) != EOF)
+        putc(c, out);
+    fputs(REVU_GROUPS, out);
+    ck_assert_int_eq(fclose(in), 0);
+    ck_assert_int_eq(fclose(out), 0);
+}
+
+/* Groups slapadd loaded (no UUID companions, as before dmg-migrate-uuids.sh): (member=U)
+ * finds them, under NOT too, and agrees with their member lists */
+START_TEST(member_filter_finds_groups_without_companions)
+{
+    char dir[] = "/tmp/revu-XXXXXX", path[4200];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    revu_fixture(path, sizeof path, dir);
+    dmg_server_opts o = { .fixture = path,
+                          .overlay_config = "dynmailgroup-postmaster " POSTMASTER "\n" };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *ld = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    const char *uma = "uid=uma," SALES;
+
+    /* loaded as written: no companion */
+    DMG_ASSERT_VALUES_EXT(ld, "cn=revu-g," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgDepartmentUUID",
+                          "", DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    DMG_ASSERT_VALUES_EXT(ld, "cn=revu-n," GROUPS, LDAP_SCOPE_BASE, NULL, "dmgIncludeMemberUUID",
+                          "", DMG_CTRLS(dmg_ctrl_manage_dsait()));
+    char *members = dmg_values_joined(ld, "cn=revu-g," GROUPS, LDAP_SCOPE_BASE, NULL, "member");
+    ck_assert_msg(strcasestr(members, uma) != NULL, "members of revu-g: %s", members);
+    free(members);
+    DMG_ASSERT_VALUES(ld, "cn=revu-p," GROUPS, LDAP_SCOPE_BASE, NULL, "member", CAROL);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revu-*)(member=%s))", uma),
+                   "cn=revu-g," GROUPS "\ncn=revu-n," GROUPS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(&(cn=revu-*)(member=" CAROL "))",
+                   "cn=revu-p," GROUPS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revu-*)(!(member=%s)))", uma), "cn=revu-p," GROUPS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                   dmg_fmt("(&(cn=revu-*)(|(member=%s)(member=" CAROL ")))", uma),
+                   "cn=revu-g," GROUPS "\ncn=revu-n," GROUPS "\ncn=revu-p," GROUPS);
+    DMG_ASSERT_RC(dmg_compare(ld, "cn=revu-n," GROUPS, "member", uma), LDAP_COMPARE_TRUE);
+    dmg_disconnect(ld);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* ---- filter strings -------------------------------------------------------------------------- */
+
+/* A department whose DN needs every escape of a filter value: the special characters, a
+ * control character and octets outside ASCII */
+#define FS_DEPT        "ou=Rev*S (x)\\5C \\01 caf\xc3\xa9," DMG_SUFFIX
+#define FS_DEPT_FILTER "ou=Rev\\2AS \\28x\\29\\5C5C \\5C01 caf\\c3\\a9," DMG_SUFFIX
+#define FS_PERSON      "uid=revs-s1," FS_DEPT
+#define FS_PREFIX      "(&(objectClass=*)"
+
+/* The reqFilter values slapo-accesslog logged that contain needle, joined by "\n" */
+static char *fs_logged(LDAP *ld, const char *needle)
+{
+    const char *const attrs[] = { "reqFilter", NULL };
+    dmg_entries *out = NULL;
+    size_t len = 1;
+    char *found = calloc(1, 1);
+
+    DMG_EXPECT_OK(dmg_search(ld, "cn=accesslog", LDAP_SCOPE_SUBTREE, "(objectClass=auditSearch)",
+                             attrs, NULL, &out),
+                  "reading the access log");
+    for (size_t i = 0; i < out->count; i++) {
+        const dmg_attr *a = dmg_entry_attr(&out->entries[i], "reqFilter");
+        if (a == NULL || a->nvalues != 1 || strstr(a->values[0], needle) == NULL)
+            continue;
+        len += strlen(a->values[0]) + 1;
+        found = realloc(found, len);
+        ck_assert_ptr_nonnull(found);
+        if (found[0] != '\0')
+            strcat(found, "\n");
+        strcat(found, a->values[0]);
+    }
+    dmg_entries_free(out);
+    return found;
+}
+
+/* The filter strings of the overlay's internal searches, which overlays and backends below
+ * read (slapo-accesslog logs them, back-ldap forwards them), write values as slapd does:
+ * a department DN with special characters, a control character and UTF-8, and its UUID in
+ * the form slapd writes a UUID.  slapo-accesslog logs the first search of an operation only
+ * (the others have its start time, the key of the log entry): the client's filter as slapd
+ * wrote it, and the first level of the reverse lookup of (member=), which names the person's
+ * department by DN and UUID. */
+START_TEST(internal_filter_strings_as_slapd_writes_them)
+{
+    LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+    const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    char *uuid, *plain, *internal, *items;
+
+    DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: " FS_DEPT "\nobjectClass: organizationalUnit\n"
+                                   "ou: Rev*S (x)\\ \x01 caf\xc3\xa9\n"),
+                  "the department");
+    DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: " FS_PERSON "\nobjectClass: inetOrgPerson\n"
+                                   "uid: revs-s1\ncn: revs-s1\nsn: s1\n"),
+                  "the person");
+    dmg_root_add_mail_group(srv, "revs-g", "dmgDepartment: " FS_DEPT "\n", NULL, 0);
+    uuid = dmg_values_joined(ld, FS_DEPT, LDAP_SCOPE_BASE, NULL, "entryUUID");
+    ck_assert_msg(strlen(uuid) == 36, "entryUUID %s", uuid);
+
+    /* slapd's own string: nothing in this filter is computed */
+    DMG_EXPECT_OK(dmg_search(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
+                             dmg_fmt(FS_PREFIX "(dmgDepartmentUUID=%s)(dmgDepartment="
+                                     FS_DEPT_FILTER "))", uuid),
+                             no_attrs, NULL, NULL),
+                  "the search slapd writes");
+    plain = fs_logged(ld, FS_PREFIX);
+    ck_assert_msg(strncmp(plain, FS_PREFIX, strlen(FS_PREFIX)) == 0 && strchr(plain, '\n') == NULL,
+                  "logged: %s", plain);
+    items = strndup(plain + strlen(FS_PREFIX), strlen(plain) - strlen(FS_PREFIX) - 1);
+
+    /* the overlay's */
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(member=uid=revs-s1," FS_DEPT_FILTER ")",
+                   "cn=revs-g," GROUPS);
+    internal = fs_logged(ld, "(objectClass=dynamicMailGroup)");
+    ck_assert_msg(strstr(internal, items) != NULL,
+                  "slapd writes the items as\n%s\nthe overlay's searches were\n%s", items,
+                  internal);
+    free(items);
+    free(internal);
+    free(plain);
+    free(uuid);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* slapo-accesslog below the overlay logs the client's search with (member=U) too.  Its log
+ * entry's DN is the operation's start time, which the overlay's internal searches copy with
+ * the operation: the first of them takes the DN and the client's own entry is refused
+ * (entryAlreadyExists, logged at the sync level only), so the search goes unlogged. */
+START_TEST(client_search_with_member_is_logged)
+{
+    LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+    char *logged;
+
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                   "(&(cn=revl-marker)(member=uid=uma," SALES "))", "");
+    logged = fs_logged(ld, "revl-marker");
+    ck_assert_msg(logged[0] != '\0' && strchr(logged, '\n') == NULL,
+                  "searches logged with the client's filter: \"%s\"", logged);
+    free(logged);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+static Suite *filter_strings_suite(void)
+{
+    Suite *s = suite_create("filter strings");
+    TCase *tc = dmg_tcase("accesslog");
+    tcase_add_test(tc, internal_filter_strings_as_slapd_writes_them);
+    tcase_add_test(tc, member_filter_finds_groups_without_companions);
+    tcase_add_test(tc, client_search_with_member_is_logged);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 #define OVERLAY_CONFIG \
     "dynmailgroup-postmaster " POSTMASTER "\n" \
     "dynmailgroup-privileged " MTA "\n"
@@ -637,7 +826,17 @@ int main(void)
         .overlays_before = "overlay auditlog\n",
         .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 100000\n",
     };
+    /* accesslog below dynmailgroup logs every search with the filter string it got */
+    const dmg_server_opts filter_opts = {
+        .modules = "accesslog",
+        .accesslog_db = "",
+        .overlays_before = "overlay accesslog\nlogdb cn=accesslog\nlogops search\n"
+                           "logsuccess TRUE\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
     int rc1 = dmg_run_suite(references_suite(), &references_opts, &srv);
     int rc2 = dmg_run_suite(transactions_suite(), &txn_opts, &srv);
-    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc3 = dmg_run_suite(filter_strings_suite(), &filter_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS && rc3 == EXIT_SUCCESS) ? EXIT_SUCCESS
+                                                                               : EXIT_FAILURE;
 }
