@@ -134,7 +134,8 @@ dmg_fstr_put( dmg_fstr *s, const char *p, ber_len_t n )
 			s->cap *= 2;
 		s->bv.bv_val = s->op->o_tmprealloc( s->bv.bv_val, s->cap, s->op->o_tmpmemctx );
 	}
-	memcpy( s->bv.bv_val + s->bv.bv_len, p, n );
+	if ( n > 0 )	/* an empty value's pointer may be NULL */
+		memcpy( s->bv.bv_val + s->bv.bv_len, p, n );
 	s->bv.bv_len += n;
 	s->bv.bv_val[s->bv.bv_len] = '\0';
 }
@@ -255,6 +256,9 @@ dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *f,
 	o.ors_attrsonly = 0;
 	o.ors_filter = f;
 	dmg_filter2bv( &o, f, &o.ors_filterstr );
+	/* its own start time: slapo-accesslog below names each search it logs by the start
+	 * time, and the requester's own search, logged after ours, must not find its name taken */
+	slap_op_time( &o.o_time, &o.o_tincr );
 	/* no paging, no sync, nothing of the caller's controls; ManageDsaIT makes every
 	 * dynamic overlay, this one included, return entries as stored */
 	memset( o.o_ctrlflag, 0, sizeof( o.o_ctrlflag ) );
