@@ -972,6 +972,152 @@ START_TEST(remembered_roles_follow_writes)
 }
 END_TEST
 
+/* Two connections of one identity: a role one of them had remembered is neither kept nor
+ * missed by the other after a write that changes it (the generation is the database's, not
+ * the connection's). */
+START_TEST(remembered_roles_across_connections)
+{
+    const char *acct = "uid=r-memo2,ou=System," DMG_SUFFIX;
+    const char *pms = "cn=postmasters,ou=System," DMG_SUFFIX;
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-memo2-hidden");
+    add_hidden_and_visible("r-memo2-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-memo2,ou=System," DMG_SUFFIX "\n"
+                                     "objectClass: inetOrgPerson\nuid: r-memo2\ncn: Memo\n"
+                                     "sn: Memo\nuserPassword: " DMG_PASSWORD "\n"),
+                  LDAP_SUCCESS);
+    LDAP *a = dmg_connect_as(srv, acct);
+    LDAP *b = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
+    DMG_ASSERT_RC(dmg_modify(root, pms, "add: member\nmember: uid=r-memo2,ou=System," DMG_SUFFIX
+                                        "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(b, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", dn);
+    DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", dn);
+    DMG_ASSERT_RC(dmg_modify(root, pms, "delete: member\nmember: uid=r-memo2,ou=System,"
+                                        DMG_SUFFIX "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(b, dn, "cn", "r-memo2-hidden"), LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_RC(dmg_modify(b, dn, "replace: description\ndescription: kept\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(a);
+    dmg_disconnect(b);
+    DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* Proxied authorization: the roles are those of the proxied identity, remembered under its
+ * DN; the rootdn proxying as an ordinary account is no postmaster, and a postmaster's
+ * remembered role is not lent to the rootdn's next proxied identity. */
+static LDAPControl proxy_as_pm2 = { LDAP_CONTROL_PROXY_AUTHZ,
+                                    { sizeof("dn:" PM2) - 1, (char *)"dn:" PM2 }, 1 };
+static LDAPControl proxy_as_reader = { LDAP_CONTROL_PROXY_AUTHZ,
+                                       { sizeof("dn:" READER) - 1, (char *)"dn:" READER }, 1 };
+
+START_TEST(remembered_roles_follow_proxied_identity)
+{
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-proxy-hidden");
+    add_hidden_and_visible("r-proxy-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_RC(dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL,
+                                 DMG_CTRLS(&proxy_as_reader), NULL),
+                      LDAP_NO_SUCH_OBJECT);
+        DMG_ASSERT_RC(dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL,
+                                 DMG_CTRLS(&proxy_as_pm2), NULL),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_RC(dmg_compare_ext(root, dn, "cn", "r-proxy-hidden",
+                                      DMG_CTRLS(&proxy_as_reader)),
+                      LDAP_NO_SUCH_OBJECT);
+        DMG_ASSERT_RC(dmg_modify_ext(root, dn, "replace: description\ndescription: proxied\n",
+                                     DMG_CTRLS(&proxy_as_reader)),
+                      LDAP_NO_SUCH_OBJECT);
+        /* the rootdn itself */
+        DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-proxy-hidden)", dn);
+    }
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* More identities than the remembered roles have slots: every identity keeps its own answer
+ * (a slot shared by two DNs never hands one the other's roles). */
+#define MANY_IDENTITIES 1100
+
+START_TEST(remembered_roles_many_identities)
+{
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-many-hidden");
+    add_hidden_and_visible("r-many-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    LDAP *pm = dmg_connect_as(srv, PM2);
+    char authz[160];
+    LDAPControl proxy = { LDAP_CONTROL_PROXY_AUTHZ, { 0, authz }, 1 };
+    int seen = 0;
+    for (int i = 0; i < MANY_IDENTITIES; i++) {
+        /* ids with and without the role, every one a DN of its own */
+        proxy.ldctl_value.bv_len = (ber_len_t)snprintf(authz, sizeof authz,
+                                                       "dn:uid=r-many-%d,ou=System," DMG_SUFFIX,
+                                                       i);
+        dmg_result r = dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL, DMG_CTRLS(&proxy),
+                                  NULL);
+        ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT, "identity %d: %s (%d) \"%s\"", i,
+                      ldap_err2string(r.rc), r.rc, r.diag);
+        if (i % 100 == 0) {
+            DMG_ASSERT_RC(dmg_search(pm, dn, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                          LDAP_SUCCESS);
+            DMG_ASSERT_RC(dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL,
+                                     DMG_CTRLS(&proxy_as_reader), NULL),
+                          LDAP_NO_SUCH_OBJECT);
+            seen++;
+        }
+    }
+    ck_assert_int_eq(seen, (MANY_IDENTITIES + 99) / 100);
+    DMG_ASSERT_RC(dmg_search(pm, dn, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL), LDAP_SUCCESS);
+    dmg_disconnect(pm);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* An administrator named by DN and entryUUID: deleted and added again under the same DN, the
+ * new entry (another entryUUID) is no administrator, though the old one's answer had been
+ * remembered for that DN; renamed away, the old DN's next bind is someone else. */
+START_TEST(remembered_uuid_follows_delete_and_readd)
+{
+    const char *acct = "uid=r-readd,ou=System," DMG_SUFFIX;
+    const char *ldif = "dn: uid=r-readd,ou=System," DMG_SUFFIX "\n"
+                       "objectClass: inetOrgPerson\nuid: r-readd\ncn: Readd\n"
+                       "sn: Readd\nuserPassword: " DMG_PASSWORD "\n";
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-readd-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-readd-hidden",
+                                     "dmgShowInContacts: FALSE\n"
+                                     "dmgAdministrator: uid=r-readd,ou=System," DMG_SUFFIX "\n",
+                                     NULL),
+                  LDAP_SUCCESS);
+    LDAP *ld = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", dn);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", dn);
+    dmg_disconnect(ld);
+    dmg_result del = dmg_delete(root, acct);
+    ck_assert_msg(del.rc == LDAP_SUCCESS, "delete of the administrator: %s (%d) \"%s\"",
+                  ldap_err2string(del.rc), del.rc, del.diag);
+    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+    ld = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", "");
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: readded\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+END_TEST
+
 START_TEST(sync_control_needs_privilege)
 {
     LDAPControl *sync = NULL;
@@ -994,6 +1140,63 @@ START_TEST(sync_control_needs_privilege)
     ldap_control_free(sync);
 }
 END_TEST
+
+/* ============================================================================================
+ * Suite "other database": a postmasters group held by another database, whose writes do not
+ * pass through this overlay (its roles must then be decided afresh every time)
+ * ========================================================================================== */
+
+#define OTHER_ROOTDN "cn=admin,cn=accesslog"
+#define OTHER_PMS    "cn=pmx,cn=accesslog"
+
+START_TEST(postmasters_in_another_database)
+{
+    const char *acct = "uid=r-other,ou=System," DMG_SUFFIX;
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-other-hidden");
+    LDAP *other = dmg_connect_as(srv, OTHER_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(other, "dn: cn=accesslog\nobjectClass: organizationalRole\n"
+                                      "cn: accesslog\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(other, "dn: " OTHER_PMS "\nobjectClass: groupOfNames\ncn: pmx\n"
+                                      "member: " OTHER_ROOTDN "\n"),
+                  LDAP_SUCCESS);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-other,ou=System," DMG_SUFFIX "\n"
+                                     "objectClass: inetOrgPerson\nuid: r-other\ncn: Other\n"
+                                     "sn: Other\nuserPassword: " DMG_PASSWORD "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-other-hidden", "dmgShowInContacts: FALSE\n", NULL),
+                  LDAP_SUCCESS);
+    LDAP *ld = dmg_connect_as(srv, acct);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", "");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(other, OTHER_PMS, "add: member\nmember: uid=r-other,ou=System,"
+                                                   DMG_SUFFIX "\n"),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", dn);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", dn);
+        DMG_ASSERT_RC(dmg_modify(other, OTHER_PMS, "delete: member\nmember: uid=r-other,"
+                                                   "ou=System," DMG_SUFFIX "\n"),
+                      LDAP_SUCCESS);
+    }
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-other-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+    dmg_disconnect(other);
+}
+END_TEST
+
+static Suite *other_db_suite(void)
+{
+    Suite *s = suite_create("other database");
+    TCase *tc = dmg_tcase("other database");
+    tcase_add_test(tc, postmasters_in_another_database);
+    suite_add_tcase(s, tc);
+    return s;
+}
 
 static Suite *roles_suite(void)
 {
@@ -1043,6 +1246,10 @@ static Suite *roles_suite(void)
     tcase_add_test(tc, hidden_group_not_revealed_by_writes);
     tcase_add_test(tc, sync_control_needs_privilege);
     tcase_add_test(tc, remembered_roles_follow_writes);
+    tcase_add_test(tc, remembered_roles_across_connections);
+    tcase_add_test(tc, remembered_roles_follow_proxied_identity);
+    tcase_add_test(tc, remembered_roles_many_identities);
+    tcase_add_test(tc, remembered_uuid_follows_delete_and_readd);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1084,7 +1291,16 @@ int main(void)
             "access to * by * read\n",
         .overlay_config = OVERLAY_CONFIG,
     };
+    /* a second database, cn=accesslog (the harness's), holds a group of postmasters */
+    const dmg_server_opts other_opts = {
+        .accesslog_db = "rootdn \"" OTHER_ROOTDN "\"\nrootpw " DMG_ROOTPW "\n"
+                        "access to * by * read\n",
+        .db_config = "access to * by users read by anonymous auth\n",
+        .overlay_config = OVERLAY_CONFIG "dynmailgroup-postmaster " OTHER_PMS "\n",
+    };
     int rc1 = dmg_run_suite(roles_suite(), &roles_opts, &srv);
     int rc2 = dmg_run_suite(acl_suite(), &acl_opts, &srv);
-    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc3 = dmg_run_suite(other_db_suite(), &other_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS && rc3 == EXIT_SUCCESS) ? EXIT_SUCCESS
+                                                                              : EXIT_FAILURE;
 }
