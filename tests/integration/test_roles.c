@@ -1189,11 +1189,70 @@ START_TEST(postmasters_in_another_database)
 }
 END_TEST
 
+/* A replica: the change of the postmasters group comes by syncrepl, and the read right after
+ * it is visible there holds the new role, on a connection that had its roles remembered. */
+#define PMS_DN "cn=postmasters,ou=System," DMG_SUFFIX
+#define REPL_ACCT "uid=r-repl,ou=System," DMG_SUFFIX
+
+START_TEST(replica_follows_replicated_role_changes)
+{
+    static const char *const member_attr[] = { "member", NULL };
+    const dmg_query q_pms = { PMS_DN, LDAP_SCOPE_BASE, "(objectClass=*)", member_attr, 0 };
+    char dn[256], db_config[2048];
+    group_dn(dn, sizeof dn, "r-repl-hidden");
+    dmg_server_opts po = {
+        .modules = "syncprov",
+        .db_config = DMG_REPL_INDEX_AND_LIMITS,
+        .overlays_before = DMG_SYNCPROV_BELOW,
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    dmg_server *prov = dmg_server_start(&po);
+    ck_assert_msg(prov != NULL, "the provider did not start (see stderr)");
+    LDAP *root = dmg_connect_as(prov, DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " REPL_ACCT "\nobjectClass: inetOrgPerson\n"
+                                     "uid: r-repl\ncn: Repl\nsn: Repl\n"
+                                     "userPassword: " DMG_PASSWORD "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-repl-hidden", "dmgShowInContacts: FALSE\n", NULL),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    dmg_replica_db_config(db_config, sizeof db_config, prov, "101", NULL, NULL);
+    dmg_server_opts co = {
+        .db_config = db_config,
+        .overlay_config = OVERLAY_CONFIG,
+        .fixture = DMG_NO_FIXTURE,
+    };
+    dmg_server *cons = dmg_server_start(&co);
+    ck_assert_msg(cons != NULL, "the replica did not start (see stderr)");
+    LDAP *p = NULL, *c = NULL;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+
+    LDAP *ld = dmg_connect_as(cons, REPL_ACCT);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(p, PMS_DN, "add: member\nmember: " REPL_ACCT "\n"), LDAP_SUCCESS);
+        DMG_WAIT_FOR(c, &q_pms, PMS_DN "\n" PMS_DN " | member: " PM2 "\n"
+                                PMS_DN " | member: " REPL_ACCT "\n");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", dn);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", dn);
+        DMG_ASSERT_RC(dmg_modify(p, PMS_DN, "delete: member\nmember: " REPL_ACCT "\n"),
+                      LDAP_SUCCESS);
+        DMG_WAIT_FOR(c, &q_pms, PMS_DN "\n" PMS_DN " | member: " PM2 "\n");
+    }
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-repl-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    DMG_STOP_PAIR(prov, cons, p, c);
+}
+END_TEST
+
 static Suite *other_db_suite(void)
 {
     Suite *s = suite_create("other database");
     TCase *tc = dmg_tcase("other database");
     tcase_add_test(tc, postmasters_in_another_database);
+    tcase_add_test(tc, replica_follows_replicated_role_changes);
     suite_add_tcase(s, tc);
     return s;
 }
