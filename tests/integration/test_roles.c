@@ -1247,12 +1247,61 @@ START_TEST(replica_follows_replicated_role_changes)
 }
 END_TEST
 
+/* SASL EXTERNAL over ldapi, the identity mapped by authz-regexp: the roles are the mapped
+ * DN's, remembered under it, and follow a change of the postmasters group. */
+#define SASL_ACCT "uid=r-sasl,ou=System," DMG_SUFFIX
+
+START_TEST(sasl_mapped_identity_roles)
+{
+    dmg_server_opts o = {
+        .global_config = "authz-regexp \"^gidnumber=[0-9]+.uidnumber=[0-9]+,cn=peercred,"
+                         "cn=external,cn=auth$\" \"" SASL_ACCT "\"\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-sasl-hidden");
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start with authz-regexp");
+    LDAP *root = dmg_connect_as(s, DMG_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " SASL_ACCT "\nobjectClass: inetOrgPerson\n"
+                                     "uid: r-sasl\ncn: Sasl\nsn: Sasl\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-sasl-hidden", "dmgShowInContacts: FALSE\n", NULL),
+                  LDAP_SUCCESS);
+    LDAP *ld = dmg_connect_ldapi_external(s);
+    struct berval *authzid = NULL;
+    ck_assert_int_eq(ldap_whoami_s(ld, &authzid, NULL, NULL), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(authzid);
+    /* slapd gives the mapped DN normalized (lower-cased) */
+    ck_assert_msg(strcasecmp(authzid->bv_val, "dn:" SASL_ACCT) == 0, "authzid %s",
+                  authzid->bv_val);
+    ber_bvfree(authzid);
+    LDAP *reader = dmg_connect_as(s, READER);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(root, PMS_DN, "add: member\nmember: " SASL_ACCT "\n"),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", dn);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", dn);
+        DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(root, PMS_DN, "delete: member\nmember: " SASL_ACCT "\n"),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
+    }
+    dmg_disconnect(reader);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 static Suite *other_db_suite(void)
 {
     Suite *s = suite_create("other database");
     TCase *tc = dmg_tcase("other database");
     tcase_add_test(tc, postmasters_in_another_database);
     tcase_add_test(tc, replica_follows_replicated_role_changes);
+    tcase_add_test(tc, sasl_mapped_identity_roles);
     suite_add_tcase(s, tc);
     return s;
 }
