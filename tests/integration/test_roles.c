@@ -17,6 +17,9 @@
 #include <string.h>
 #include <ctype.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "harness.h"
 
@@ -1295,6 +1298,101 @@ START_TEST(sasl_mapped_identity_roles)
 }
 END_TEST
 
+/* ---- a reader racing the write that gives it the role ------------------------------------- */
+
+/* One connection of U reads a hidden group in a loop while another client makes U a
+ * postmaster, then takes that away: every read that starts after a write's result has
+ * arrived holds the new role (none runs on a role remembered before), whatever the reads in
+ * flight meanwhile remembered.  Each write is sent once the reader has read RACE_BEFORE
+ * more times; the reader stops RACE_AFTER reads after the last result: polling, no sleeps. */
+#define RACE_ROUNDS 4
+#define RACE_BEFORE 20
+#define RACE_AFTER 40
+
+typedef struct role_race {
+    LDAP *ld;
+    const char *hidden;
+    atomic_int phase;     /* 0: before the grant, 1: granted, 3: the revoke sent, 2: taken
+                             away (1 and 2: the write's result has arrived) */
+    atomic_int reads;     /* reads finished */
+    atomic_int stop;
+    int late_misses;      /* reads started after the grant that did not see the group */
+    int late_leaks;       /* reads started after the revoke that saw it */
+    int errors;           /* reads with another result code */
+    int seen;
+} role_race;
+
+static void *role_race_reader(void *arg)
+{
+    role_race *r = arg;
+    char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    while (!atomic_load(&r->stop)) {
+        int phase = atomic_load(&r->phase);
+        LDAPMessage *res = NULL;
+        int rc = ldap_search_ext_s(r->ld, r->hidden, LDAP_SCOPE_BASE, NULL, attrs, 0, NULL,
+                                   NULL, NULL, 0, &res);
+        ldap_msgfree(res);
+        if (rc == LDAP_SUCCESS) {
+            r->seen++;
+            r->late_leaks += phase == 2;
+        } else if (rc != LDAP_NO_SUCH_OBJECT) {
+            r->errors++;
+        } else {
+            /* the grant held for the whole read: the revoke was not sent yet */
+            r->late_misses += phase == 1 && atomic_load(&r->phase) == 1;
+        }
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void wait_reads(role_race *r, int n)
+{
+    while (atomic_load(&r->reads) < n)
+        sched_yield();
+}
+
+START_TEST(remembered_roles_race_the_grant)
+{
+    char dn[256], acct[128], ldif[512], change[256];
+    group_dn(dn, sizeof dn, "r-race-hidden");
+    add_hidden_and_visible("r-race-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        snprintf(acct, sizeof acct, "uid=r-race-%d,ou=System," DMG_SUFFIX, round);
+        snprintf(ldif, sizeof ldif, "dn: %s\nobjectClass: inetOrgPerson\nuid: r-race-%d\n"
+                 "cn: Race\nsn: Race\nuserPassword: " DMG_PASSWORD "\n", acct, round);
+        DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+        role_race r = { .ld = dmg_connect_as(srv, acct), .hidden = dn };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, role_race_reader, &r), 0);
+        dmg_result w[2];
+        for (int phase = 1; phase <= 2; phase++) {
+            wait_reads(&r, atomic_load(&r.reads) + RACE_BEFORE);
+            snprintf(change, sizeof change, "%s: member\nmember: %s\n",
+                     phase == 1 ? "add" : "delete", acct);
+            if (phase == 2)
+                atomic_store(&r.phase, 3);
+            w[phase - 1] = dmg_modify(root, PMS_DN, change);
+            atomic_store(&r.phase, phase);
+        }
+        wait_reads(&r, atomic_load(&r.reads) + RACE_AFTER);
+        atomic_store(&r.stop, 1);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        DMG_ASSERT_RC(w[0], LDAP_SUCCESS);
+        DMG_ASSERT_RC(w[1], LDAP_SUCCESS);
+        ck_assert_msg(r.errors == 0 && r.late_misses == 0 && r.late_leaks == 0
+                          && r.seen >= RACE_BEFORE - 1,
+                      "round %d: %d errors, %d reads after the grant without the role, %d "
+                      "after the revoke with it, %d seen", round, r.errors, r.late_misses,
+                      r.late_leaks, r.seen);
+        dmg_disconnect(r.ld);
+        DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    }
+    dmg_disconnect(root);
+}
+END_TEST
+
 static Suite *other_db_suite(void)
 {
     Suite *s = suite_create("other database");
@@ -1358,6 +1456,7 @@ static Suite *roles_suite(void)
     tcase_add_test(tc, remembered_roles_follow_proxied_identity);
     tcase_add_test(tc, remembered_roles_many_identities);
     tcase_add_test(tc, remembered_uuid_follows_delete_and_readd);
+    tcase_add_test(tc, remembered_roles_race_the_grant);
     suite_add_tcase(s, tc);
     return s;
 }
