@@ -3,11 +3,15 @@
  * delete a dynamicMailGroup, the dmgApplicant stamp, group/dynamicMailGroup/member=... ACL
  * clauses, and hidden groups (dmgShowInContacts: FALSE).
  *
- * Two servers, one suite each:
+ * Three servers, one suite each:
  *  - "roles": ACLs give ordinary users read only; every write right on groups comes from the
- *    overlay's access hook (postmasters, administrators), none from an ACL line.
+ *    overlay's access hook (postmasters, administrators), none from an ACL line.  Also the
+ *    roles remembered per identity between reads: across connections, proxied identities,
+ *    more identities than slots, a re-added entry, a reader racing the grant and revoke.
  *  - "acl":   ACLs with group/dynamicMailGroup/member clauses, and an ACL that gives users
  *    write on ou=Groups (which the overlay must cap at read on groups).
+ *  - "other database": a group of postmasters held by a second database; its tests also
+ *    start their own servers (a provider and its replica, a SASL identity mapping).
  *
  * Each test adds its own groups (unique cn and mail) under ou=Groups, so tests may run in any
  * order against the suite's shared server.
@@ -938,35 +942,46 @@ START_TEST(hidden_group_not_revealed_by_writes)
 }
 END_TEST
 
-/* Content synchronization would copy hidden groups: only the rootdn and privileged
- * identities may use it. */
+/* ---- remembered roles ------------------------------------------------------------------------ */
+
+#define PMS_DN "cn=postmasters,ou=System," DMG_SUFFIX
+
+/* As the rootdn: the account uid=<uid>,ou=System (password DMG_PASSWORD); its DN in acct */
+static void add_account(LDAP *root, const char *uid, char *acct, size_t n)
+{
+    char ldif[512];
+    snprintf(acct, n, "uid=%s,ou=System," DMG_SUFFIX, uid);
+    snprintf(ldif, sizeof ldif, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\n"
+             "sn: %s\nuserPassword: " DMG_PASSWORD "\n", acct, uid, uid, uid);
+    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+}
+
+/* Adds acct to the groupOfNames of postmasters (grant) or deletes it from it */
+static dmg_result postmasters_change(LDAP *ld, const char *acct, int grant)
+{
+    char change[256];
+    snprintf(change, sizeof change, "%s: member\nmember: %s\n", grant ? "add" : "delete", acct);
+    return dmg_modify(ld, PMS_DN, change);
+}
+
 /* A requester's roles are remembered between its operations until the next write: the read
  * right after a write that makes it a member of the groupOfNames of postmasters, or takes
  * that away, holds the new role (a hidden group is seen, then not), on the same connection. */
 START_TEST(remembered_roles_follow_writes)
 {
-    const char *acct = "uid=r-memo,ou=System," DMG_SUFFIX;
-    const char *pms = "cn=postmasters,ou=System," DMG_SUFFIX;
-    char dn[256];
+    char dn[256], acct[128];
     group_dn(dn, sizeof dn, "r-memo-hidden");
     add_hidden_and_visible("r-memo-hidden");
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-memo,ou=System," DMG_SUFFIX "\n"
-                                     "objectClass: inetOrgPerson\nuid: r-memo\ncn: Memo\n"
-                                     "sn: Memo\nuserPassword: " DMG_PASSWORD "\n"),
-                  LDAP_SUCCESS);
+    add_account(root, "r-memo", acct, sizeof acct);
 
     LDAP *ld = dmg_connect_as(srv, acct);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
-    DMG_ASSERT_RC(dmg_modify(root, pms, "add: member\nmember: uid=r-memo,ou=System," DMG_SUFFIX
-                                        "\n"),
-                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 1), LDAP_SUCCESS);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", dn);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", dn);
-    DMG_ASSERT_RC(dmg_modify(root, pms, "delete: member\nmember: uid=r-memo,ou=System,"
-                                        DMG_SUFFIX "\n"),
-                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 0), LDAP_SUCCESS);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
     DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-memo-hidden"), LDAP_NO_SUCH_OBJECT);
     dmg_disconnect(ld);
@@ -980,27 +995,18 @@ END_TEST
  * the connection's). */
 START_TEST(remembered_roles_across_connections)
 {
-    const char *acct = "uid=r-memo2,ou=System," DMG_SUFFIX;
-    const char *pms = "cn=postmasters,ou=System," DMG_SUFFIX;
-    char dn[256];
+    char dn[256], acct[128];
     group_dn(dn, sizeof dn, "r-memo2-hidden");
     add_hidden_and_visible("r-memo2-hidden");
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-memo2,ou=System," DMG_SUFFIX "\n"
-                                     "objectClass: inetOrgPerson\nuid: r-memo2\ncn: Memo\n"
-                                     "sn: Memo\nuserPassword: " DMG_PASSWORD "\n"),
-                  LDAP_SUCCESS);
+    add_account(root, "r-memo2", acct, sizeof acct);
     LDAP *a = dmg_connect_as(srv, acct);
     LDAP *b = dmg_connect_as(srv, acct);
     DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
-    DMG_ASSERT_RC(dmg_modify(root, pms, "add: member\nmember: uid=r-memo2,ou=System," DMG_SUFFIX
-                                        "\n"),
-                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 1), LDAP_SUCCESS);
     DMG_ASSERT_DNS(b, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", dn);
     DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", dn);
-    DMG_ASSERT_RC(dmg_modify(root, pms, "delete: member\nmember: uid=r-memo2,ou=System,"
-                                        DMG_SUFFIX "\n"),
-                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 0), LDAP_SUCCESS);
     DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
     DMG_ASSERT_RC(dmg_compare(b, dn, "cn", "r-memo2-hidden"), LDAP_NO_SUCH_OBJECT);
     DMG_ASSERT_RC(dmg_modify(b, dn, "replace: description\ndescription: kept\n"),
@@ -1087,17 +1093,13 @@ END_TEST
 
 /* An administrator named by DN and entryUUID: deleted and added again under the same DN, the
  * new entry (another entryUUID) is no administrator, though the old one's answer had been
- * remembered for that DN; renamed away, the old DN's next bind is someone else. */
+ * remembered for that DN. */
 START_TEST(remembered_uuid_follows_delete_and_readd)
 {
-    const char *acct = "uid=r-readd,ou=System," DMG_SUFFIX;
-    const char *ldif = "dn: uid=r-readd,ou=System," DMG_SUFFIX "\n"
-                       "objectClass: inetOrgPerson\nuid: r-readd\ncn: Readd\n"
-                       "sn: Readd\nuserPassword: " DMG_PASSWORD "\n";
-    char dn[256];
+    char dn[256], acct[128];
     group_dn(dn, sizeof dn, "r-readd-hidden");
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+    add_account(root, "r-readd", acct, sizeof acct);
     DMG_ASSERT_RC(dmg_add_mail_group(root, "r-readd-hidden",
                                      "dmgShowInContacts: FALSE\n"
                                      "dmgAdministrator: uid=r-readd,ou=System," DMG_SUFFIX "\n",
@@ -1110,7 +1112,7 @@ START_TEST(remembered_uuid_follows_delete_and_readd)
     dmg_result del = dmg_delete(root, acct);
     ck_assert_msg(del.rc == LDAP_SUCCESS, "delete of the administrator: %s (%d) \"%s\"",
                   ldap_err2string(del.rc), del.rc, del.diag);
-    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+    add_account(root, "r-readd", acct, sizeof acct);
     ld = dmg_connect_as(srv, acct);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", "");
     DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: readded\n"),
@@ -1121,6 +1123,8 @@ START_TEST(remembered_uuid_follows_delete_and_readd)
 }
 END_TEST
 
+/* Content synchronization would copy hidden groups: only the rootdn and privileged
+ * identities may use it. */
 START_TEST(sync_control_needs_privilege)
 {
     LDAPControl *sync = NULL;
@@ -1154,7 +1158,6 @@ END_TEST
 
 START_TEST(postmasters_in_another_database)
 {
-    const char *acct = "uid=r-other,ou=System," DMG_SUFFIX;
     char dn[256];
     group_dn(dn, sizeof dn, "r-other-hidden");
     LDAP *other = dmg_connect_as(srv, OTHER_ROOTDN);
@@ -1165,10 +1168,8 @@ START_TEST(postmasters_in_another_database)
                                       "member: " OTHER_ROOTDN "\n"),
                   LDAP_SUCCESS);
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-other,ou=System," DMG_SUFFIX "\n"
-                                     "objectClass: inetOrgPerson\nuid: r-other\ncn: Other\n"
-                                     "sn: Other\nuserPassword: " DMG_PASSWORD "\n"),
-                  LDAP_SUCCESS);
+    char acct[128];
+    add_account(root, "r-other", acct, sizeof acct);
     DMG_ASSERT_RC(dmg_add_mail_group(root, "r-other-hidden", "dmgShowInContacts: FALSE\n", NULL),
                   LDAP_SUCCESS);
     LDAP *ld = dmg_connect_as(srv, acct);
@@ -1194,7 +1195,6 @@ END_TEST
 
 /* A replica: the change of the postmasters group comes by syncrepl, and the read right after
  * it is visible there holds the new role, on a connection that had its roles remembered. */
-#define PMS_DN "cn=postmasters,ou=System," DMG_SUFFIX
 #define REPL_ACCT "uid=r-repl,ou=System," DMG_SUFFIX
 
 START_TEST(replica_follows_replicated_role_changes)
@@ -1212,10 +1212,9 @@ START_TEST(replica_follows_replicated_role_changes)
     dmg_server *prov = dmg_server_start(&po);
     ck_assert_msg(prov != NULL, "the provider did not start (see stderr)");
     LDAP *root = dmg_connect_as(prov, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " REPL_ACCT "\nobjectClass: inetOrgPerson\n"
-                                     "uid: r-repl\ncn: Repl\nsn: Repl\n"
-                                     "userPassword: " DMG_PASSWORD "\n"),
-                  LDAP_SUCCESS);
+    char acct[128];
+    add_account(root, "r-repl", acct, sizeof acct);
+    ck_assert_str_eq(acct, REPL_ACCT);
     DMG_ASSERT_RC(dmg_add_mail_group(root, "r-repl-hidden", "dmgShowInContacts: FALSE\n", NULL),
                   LDAP_SUCCESS);
     dmg_disconnect(root);
@@ -1234,13 +1233,12 @@ START_TEST(replica_follows_replicated_role_changes)
     for (int round = 0; round < 2; round++) {
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
-        DMG_ASSERT_RC(dmg_modify(p, PMS_DN, "add: member\nmember: " REPL_ACCT "\n"), LDAP_SUCCESS);
+        DMG_ASSERT_RC(postmasters_change(p, REPL_ACCT, 1), LDAP_SUCCESS);
         DMG_WAIT_FOR(c, &q_pms, PMS_DN "\n" PMS_DN " | member: " PM2 "\n"
                                 PMS_DN " | member: " REPL_ACCT "\n");
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", dn);
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", dn);
-        DMG_ASSERT_RC(dmg_modify(p, PMS_DN, "delete: member\nmember: " REPL_ACCT "\n"),
-                      LDAP_SUCCESS);
+        DMG_ASSERT_RC(postmasters_change(p, REPL_ACCT, 0), LDAP_SUCCESS);
         DMG_WAIT_FOR(c, &q_pms, PMS_DN "\n" PMS_DN " | member: " PM2 "\n");
     }
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
@@ -1266,9 +1264,9 @@ START_TEST(sasl_mapped_identity_roles)
     dmg_server *s = dmg_server_start(&o);
     ck_assert_msg(s != NULL, "slapd did not start with authz-regexp");
     LDAP *root = dmg_connect_as(s, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " SASL_ACCT "\nobjectClass: inetOrgPerson\n"
-                                     "uid: r-sasl\ncn: Sasl\nsn: Sasl\n"),
-                  LDAP_SUCCESS);
+    char acct[128];
+    add_account(root, "r-sasl", acct, sizeof acct);
+    ck_assert_str_eq(acct, SASL_ACCT);
     DMG_ASSERT_RC(dmg_add_mail_group(root, "r-sasl-hidden", "dmgShowInContacts: FALSE\n", NULL),
                   LDAP_SUCCESS);
     LDAP *ld = dmg_connect_ldapi_external(s);
@@ -1282,13 +1280,11 @@ START_TEST(sasl_mapped_identity_roles)
     LDAP *reader = dmg_connect_as(s, READER);
     for (int round = 0; round < 2; round++) {
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
-        DMG_ASSERT_RC(dmg_modify(root, PMS_DN, "add: member\nmember: " SASL_ACCT "\n"),
-                      LDAP_SUCCESS);
+        DMG_ASSERT_RC(postmasters_change(root, SASL_ACCT, 1), LDAP_SUCCESS);
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", dn);
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", dn);
         DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
-        DMG_ASSERT_RC(dmg_modify(root, PMS_DN, "delete: member\nmember: " SASL_ACCT "\n"),
-                      LDAP_SUCCESS);
+        DMG_ASSERT_RC(postmasters_change(root, SASL_ACCT, 0), LDAP_SUCCESS);
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
     }
     dmg_disconnect(reader);
@@ -1354,26 +1350,22 @@ static void wait_reads(role_race *r, int n)
 
 START_TEST(remembered_roles_race_the_grant)
 {
-    char dn[256], acct[128], ldif[512], change[256];
+    char dn[256], acct[128], uid[32];
     group_dn(dn, sizeof dn, "r-race-hidden");
     add_hidden_and_visible("r-race-hidden");
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
     for (int round = 0; round < RACE_ROUNDS; round++) {
-        snprintf(acct, sizeof acct, "uid=r-race-%d,ou=System," DMG_SUFFIX, round);
-        snprintf(ldif, sizeof ldif, "dn: %s\nobjectClass: inetOrgPerson\nuid: r-race-%d\n"
-                 "cn: Race\nsn: Race\nuserPassword: " DMG_PASSWORD "\n", acct, round);
-        DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+        snprintf(uid, sizeof uid, "r-race-%d", round);
+        add_account(root, uid, acct, sizeof acct);
         role_race r = { .ld = dmg_connect_as(srv, acct), .hidden = dn };
         pthread_t t;
         ck_assert_int_eq(pthread_create(&t, NULL, role_race_reader, &r), 0);
         dmg_result w[2];
         for (int phase = 1; phase <= 2; phase++) {
             wait_reads(&r, atomic_load(&r.reads) + RACE_BEFORE);
-            snprintf(change, sizeof change, "%s: member\nmember: %s\n",
-                     phase == 1 ? "add" : "delete", acct);
             if (phase == 2)
                 atomic_store(&r.phase, 3);
-            w[phase - 1] = dmg_modify(root, PMS_DN, change);
+            w[phase - 1] = postmasters_change(root, acct, phase == 1);
             atomic_store(&r.phase, phase);
         }
         wait_reads(&r, atomic_load(&r.reads) + RACE_AFTER);
