@@ -12,7 +12,9 @@
  *    department), guards ou=Sales's description through a group/dynamicMailGroup/member clause.
  *
  * Each item checks that the answers a requester gets do not depend on what they may not see:
- * result codes, entries, values, counts, pages and errors.
+ * result codes, entries, values, counts, pages and errors.  Item 5 holds the computed values,
+ * put on a copy that shares the backend entry's values, to exact answers whatever the
+ * attribute list, pages, abandons or slapo-rwm above.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
@@ -124,18 +126,22 @@ typedef struct paged {
     int pages;
 } paged;
 
-/* A paged search (RFC 2696) with page size 1 to the end: entries and pages seen. */
-static paged search_paged(LDAP *ld, const char *filter)
+/* Called with each page's entries (search_paged_visit) */
+typedef void page_visitor(LDAP *ld, LDAPMessage *page, void *arg);
+
+/* A paged search (RFC 2696) with page size 1 to the end: entries and pages seen; visit (NULL:
+ * none) is given each page. */
+static paged search_paged_visit(LDAP *ld, const char *base, const char *filter, char **attrs,
+                                page_visitor *visit, void *arg)
 {
     paged p = { LDAP_SUCCESS, 0, 0 };
     struct berval cookie = { 0, NULL };
-    char *attrs[] = { "cn", NULL };
     do {
         LDAPControl *page = NULL, **rctrls = NULL;
         LDAPMessage *res = NULL;
         ck_assert_int_eq(ldap_create_page_control(ld, 1, &cookie, 1, &page), LDAP_SUCCESS);
         LDAPControl *sctrls[] = { page, NULL };
-        int rc = ldap_search_ext_s(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, attrs, 0, sctrls,
+        int rc = ldap_search_ext_s(ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, sctrls,
                                    NULL, NULL, 0, &res);
         ldap_control_free(page);
         ber_memfree(cookie.bv_val);
@@ -147,6 +153,8 @@ static paged search_paged(LDAP *ld, const char *filter)
         }
         p.pages++;
         p.entries += ldap_count_entries(ld, res);
+        if (visit != NULL)
+            visit(ld, res, arg);
         int err = LDAP_OTHER;
         LDAPMessage *m = ldap_first_message(ld, res);
         while (m != NULL && ldap_msgtype(m) != LDAP_RES_SEARCH_RESULT)
@@ -166,6 +174,13 @@ static paged search_paged(LDAP *ld, const char *filter)
     } while (p.rc == LDAP_SUCCESS && cookie.bv_len > 0 && p.pages < 10);
     ber_memfree(cookie.bv_val);
     return p;
+}
+
+/* The groups' cn, page by page */
+static paged search_paged(LDAP *ld, const char *filter)
+{
+    char *attrs[] = { "cn", NULL };
+    return search_paged_visit(ld, GROUPS, filter, attrs, NULL, NULL);
 }
 
 /* The values of attr of the entries found, sorted and joined (the search must succeed). */
@@ -847,6 +862,240 @@ START_TEST(failed_lookup_fails_the_read)
 }
 END_TEST
 
+/* ============================================================================================
+ * 5. Computed values put on a copy that shares the backend entry's values: attribute lists,
+ *    pages, abandoned searches and an overlay above that rewrites what it sends
+ * ========================================================================================== */
+
+#define LAYOFFS_MEMBERS "uid=bob,ou=Engineering," DMG_SUFFIX "\nuid=carol,ou=Engineering," \
+                        DMG_SUFFIX
+#define COMPUTED_OR_SHARED "(|(cn=layoffs)(uid=bob))"
+
+/* The values of attr on dn in e, sorted and "\n"-joined; NULL when the attribute is absent. */
+static char *entry_values(const dmg_entries *e, const char *dn, const char *attr)
+{
+    const dmg_entry *en = dmg_entries_find(e, dn);
+    const dmg_attr *a = en != NULL ? dmg_entry_attr(en, attr) : NULL;
+    if (a == NULL)
+        return NULL;
+    size_t len = 1;
+    for (size_t i = 0; i < a->nvalues; i++)
+        len += strlen(a->values[i]) + 1;
+    char *joined = calloc(1, len);
+    ck_assert_ptr_nonnull(joined);
+    for (size_t i = 0; i < a->nvalues; i++) {
+        if (i > 0)
+            strcat(joined, "\n");
+        strcat(joined, a->values[i]);
+    }
+    char *sorted = dmg_sorted_lines(joined);
+    free(joined);
+    return sorted;
+}
+
+/* One attribute of dn read alone, as the postmaster: the reference the lists are held to */
+static char *alone(LDAP *ld, const char *dn, const char *attr)
+{
+    const char *attrs[] = { attr, NULL };
+    dmg_entries *e = NULL;
+    DMG_ASSERT_RC(dmg_search(ld, dn, LDAP_SCOPE_BASE, NULL, attrs, NULL, &e), LDAP_SUCCESS);
+    char *v = entry_values(e, dn, attr);
+    dmg_entries_free(e);
+    ck_assert_msg(v != NULL, "%s of %s read alone: absent", attr, dn);
+    return v;
+}
+
+typedef struct attr_list {
+    const char *attrs[9];
+    int only_1_1;   /* no attribute at all */
+    int all_user;   /* "*": member comes without being named */
+} attr_list;
+
+static const attr_list attr_lists[] = {
+    { { "member", "member", "dmgMemberOf", NULL }, 0, 0 },
+    { { "*", "+", NULL }, 0, 1 },
+    { { "1.1", "member", "dmgMemberCount", "dmgMemberOf", NULL }, 0, 0 },
+    { { "+", "member", "*", "MEMBER", "dmgmembercount", "dmgMemberMail", "dmgMemberOf",
+        "dmgMemberOf", NULL }, 0, 1 },
+    { { "1.1", NULL }, 1, 0 },
+    { { "cn", "+", "1.1", NULL }, 0, 0 },
+};
+
+static int named(const attr_list *l, const char *attr)
+{
+    for (int i = 0; l->attrs[i] != NULL; i++)
+        if (strcasecmp(l->attrs[i], attr) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every list of attributes (duplicates, "*", "+", "1.1", case), in one search that returns a
+ * group and a member: each computed attribute is either absent (not asked for) or exactly
+ * what it is read alone, and an attribute named is never absent.  With ManageDsaIT (entries
+ * as stored) none of them is sent, and the stored cn is still whole. */
+START_TEST(attribute_lists_give_exact_values)
+{
+    const attr_list *l = &attr_lists[_i / 2];
+    LDAPControl **ctrls = _i % 2 ? DMG_CTRLS(dmg_ctrl_manage_dsait()) : NULL;
+    static const struct { const char *dn, *attr; } computed[] = {
+        { LAYOFFS, "member" }, { LAYOFFS, "dmgMemberCount" }, { LAYOFFS, "dmgMemberMail" },
+        { BOB, "dmgMemberOf" },
+    };
+    ensure_fixtures(srv);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
+    char *member = alone(ld, LAYOFFS, "member");
+    ck_assert_str_eq(member, LAYOFFS_MEMBERS);
+    free(member);
+    for (int round = 0; round < 2; round++) { /* the second from the member-list cache */
+        dmg_entries *e = NULL;
+        DMG_ASSERT_RC(dmg_search(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, COMPUTED_OR_SHARED,
+                                 l->attrs, ctrls, &e),
+                      LDAP_SUCCESS);
+        ck_assert_int_eq(e->count, 2);
+        for (size_t i = 0; l->only_1_1 && i < e->count; i++)
+            ck_assert_msg(e->entries[i].nattrs == 0, "%s: %zu attributes with 1.1 only",
+                          e->entries[i].dn, e->entries[i].nattrs);
+        for (int c = 0; c < N_ROWS(computed); c++) {
+            char *got = entry_values(e, computed[c].dn, computed[c].attr);
+            int asked = named(l, computed[c].attr)
+                        || (l->all_user && strcmp(computed[c].attr, "member") == 0);
+            /* ManageDsaIT: entries as stored, where none of these is */
+            ck_assert_msg(ctrls == NULL || got == NULL, "list %d, ManageDsaIT: %s of %s: %s",
+                          _i / 2, computed[c].attr, computed[c].dn, got);
+            ck_assert_msg(got != NULL || !asked || ctrls != NULL, "list %d: %s of %s absent",
+                          _i / 2, computed[c].attr, computed[c].dn);
+            if (got != NULL) {
+                char *want = alone(ld, computed[c].dn, computed[c].attr);
+                dmg_assert_str_impl(__FILE__, __LINE__, computed[c].attr, got, want);
+                free(want);
+            }
+            free(got);
+        }
+        /* a stored attribute on the shared copy is the backend's, whole */
+        char *cn = entry_values(e, LAYOFFS, "cn");
+        if (named(l, "cn") || l->all_user)
+            ck_assert_str_eq(cn != NULL ? cn : "(absent)", "layoffs");
+        free(cn);
+        dmg_entries_free(e);
+    }
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* A page's cn=layoffs carries its two members and their count, whole */
+static void layoffs_page_exact(LDAP *ld, LDAPMessage *page, void *arg)
+{
+    int *layoffs = arg;
+    for (LDAPMessage *m = ldap_first_entry(ld, page); m; m = ldap_next_entry(ld, m)) {
+        char *dn = ldap_get_dn(ld, m);
+        if (strcasecmp(dn, LAYOFFS) == 0) {
+            struct berval **v = ldap_get_values_len(ld, m, "member");
+            ck_assert_int_eq(ldap_count_values_len(v), 2);
+            ldap_value_free_len(v);
+            v = ldap_get_values_len(ld, m, "dmgMemberCount");
+            ck_assert_int_eq(ldap_count_values_len(v), 1);
+            ck_assert_str_eq(v[0]->bv_val, "2");
+            ldap_value_free_len(v);
+            (*layoffs)++;
+        }
+        ldap_memfree(dn);
+    }
+}
+
+/* Pages of one entry, the computed values of each page whole, and a size limit reached in
+ * the middle of the pages */
+START_TEST(paged_and_size_limited_values_exact)
+{
+    ensure_fixtures(srv);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
+    char *attrs[] = { "member", "dmgMemberCount", "cn", NULL };
+    int layoffs = 0;
+    paged p = search_paged_visit(ld, DMG_SUFFIX, COMPUTED_OR_SHARED, attrs, layoffs_page_exact,
+                                 &layoffs);
+    ck_assert_int_eq(p.rc, LDAP_SUCCESS);
+    ck_assert_int_eq(p.entries, 2);
+    ck_assert_int_eq(layoffs, 1);
+
+    /* a size limit of 1 over the whole subtree, in pages of 2: one entry, sizeLimitExceeded */
+    int one = 1;
+    ck_assert_int_eq(ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &one), LDAP_OPT_SUCCESS);
+    LDAPControl *page = NULL;
+    ck_assert_int_eq(ldap_create_page_control(ld, 2, NULL, 1, &page), LDAP_SUCCESS);
+    dmg_entries *e = NULL;
+    const char *cattrs[] = { "member", "dmgMemberOf", NULL };
+    dmg_result r = dmg_search(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)", cattrs,
+                              DMG_CTRLS(page), &e);
+    ldap_control_free(page);
+    ck_assert_msg(r.rc == LDAP_SIZELIMIT_EXCEEDED && e->count == 1, "%s (%d) \"%s\", %zu entries",
+                  ldap_err2string(r.rc), r.rc, r.diag, e->count);
+    dmg_entries_free(e);
+    int zero = 0;
+    ldap_set_option(ld, LDAP_OPT_SIZELIMIT, &zero);
+    DMG_ASSERT_VALUES(ld, LAYOFFS, LDAP_SCOPE_BASE, NULL, "member", LAYOFFS_MEMBERS);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* Searches abandoned after their first entry, while entries with computed values (held
+ * lists, shared copies) are on their way: the server goes on answering exactly. */
+START_TEST(abandoned_mid_stream)
+{
+    ensure_fixtures(srv);
+    LDAP *ld = dmg_connect_as(srv, POSTMASTER);
+    char *attrs[] = { "*", "member", "dmgMemberOf", "dmgMemberMail", "dmgMemberCount", NULL };
+    for (int round = 0; round < 20; round++) {
+        int msgid = -1;
+        ck_assert_int_eq(ldap_search_ext(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE, "(objectClass=*)",
+                                         attrs, 0, NULL, NULL, NULL, 0, &msgid),
+                         LDAP_SUCCESS);
+        LDAPMessage *res = NULL;
+        int type = ldap_result(ld, msgid, LDAP_MSG_ONE, NULL, &res);
+        ck_assert_int_eq(type, LDAP_RES_SEARCH_ENTRY);
+        ldap_msgfree(res);
+        ck_assert_int_eq(ldap_abandon_ext(ld, msgid, NULL, NULL), LDAP_SUCCESS);
+    }
+    DMG_ASSERT_VALUES(ld, LAYOFFS, LDAP_SCOPE_BASE, NULL, "member", LAYOFFS_MEMBERS);
+    dmg_disconnect(ld);
+    ld = dmg_connect_as(srv, POSTMASTER);
+    DMG_ASSERT_VALUES(ld, LAYOFFS, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", "2");
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* slapo-rwm above the overlay rewrites the DN values it sends (searchAttrDN): it takes its
+ * own copy of the shared entry, the computed members are rewritten in what is sent, and
+ * the cached list is not (a filter on the members, which rwm leaves alone, still matches the
+ * stored DNs after every read). */
+START_TEST(rwm_above_rewrites_a_copy)
+{
+    dmg_server_opts o = {
+        .modules = "rwm",
+        .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 1000\n"
+                          "overlay rwm\nrwm-rewriteEngine on\n"
+                          "rwm-rewriteContext searchAttrDN\n"
+                          "rwm-rewriteRule \"^(.+),ou=Engineering,dc=example,dc=com$\" "
+                          "\"$1,ou=Eng,dc=example,dc=com\" \":\"\n",
+    };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start with rwm above dynmailgroup");
+    dmg_ensure_entries_ext(s, &hr_entries[3], 1, DMG_CTRLS(dmg_ctrl_relax()));
+    LDAP *ld = dmg_connect_as(s, POSTMASTER);
+    for (int round = 0; round < 3; round++) {
+        DMG_ASSERT_VALUES(ld, LAYOFFS, LDAP_SCOPE_BASE, NULL, "member",
+                          "uid=bob,ou=Eng," DMG_SUFFIX "\nuid=carol,ou=Eng," DMG_SUFFIX);
+        DMG_ASSERT_VALUES(ld, LAYOFFS, LDAP_SCOPE_BASE, NULL, "dmgMemberCount", "2");
+        DMG_ASSERT_VALUES(ld, LAYOFFS, LDAP_SCOPE_BASE, NULL, "cn", "layoffs");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                       "(&(cn=layoffs)(member=uid=bob,ou=Engineering," DMG_SUFFIX "))", LAYOFFS);
+        char *of = dmg_values_joined(ld, BOB, LDAP_SCOPE_BASE, NULL, "dmgMemberOf");
+        ck_assert_msg(strstr(of, LAYOFFS) != NULL, "bob's dmgMemberOf: %s", of);
+        free(of);
+    }
+    dmg_disconnect(ld);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 static Suite *hostile_read_suite(void)
 {
     Suite *s = suite_create("hostile read");
@@ -877,6 +1126,13 @@ static Suite *hostile_read_suite(void)
     tcase_add_test(tc, acl_clause_ignores_stored_members);
     tcase_add_test(tc, stored_member_never_returned);
     tcase_add_test(tc, assertion_on_computed_refused);
+    suite_add_tcase(s, tc);
+
+    tc = dmg_tcase("shared copy");
+    tcase_add_loop_test(tc, attribute_lists_give_exact_values, 0, 2 * N_ROWS(attr_lists));
+    tcase_add_test(tc, paged_and_size_limited_values_exact);
+    tcase_add_test(tc, abandoned_mid_stream);
+    tcase_add_test(tc, rwm_above_rewrites_a_copy);
     suite_add_tcase(s, tc);
 
     tc = dmg_tcase("fail closed");

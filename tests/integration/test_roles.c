@@ -3,11 +3,15 @@
  * delete a dynamicMailGroup, the dmgApplicant stamp, group/dynamicMailGroup/member=... ACL
  * clauses, and hidden groups (dmgShowInContacts: FALSE).
  *
- * Two servers, one suite each:
+ * Three servers, one suite each:
  *  - "roles": ACLs give ordinary users read only; every write right on groups comes from the
- *    overlay's access hook (postmasters, administrators), none from an ACL line.
+ *    overlay's access hook (postmasters, administrators), none from an ACL line.  Also the
+ *    roles remembered per identity between reads: across connections, proxied identities,
+ *    more identities than slots, a re-added entry, a reader racing the grant and revoke.
  *  - "acl":   ACLs with group/dynamicMailGroup/member clauses, and an ACL that gives users
  *    write on ou=Groups (which the overlay must cap at read on groups).
+ *  - "other database": a group of postmasters held by a second database; its tests also
+ *    start their own servers (a provider and its replica, a SASL identity mapping).
  *
  * Each test adds its own groups (unique cn and mail) under ou=Groups, so tests may run in any
  * order against the suite's shared server.
@@ -17,6 +21,9 @@
 #include <string.h>
 #include <ctype.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "harness.h"
 
@@ -935,35 +942,46 @@ START_TEST(hidden_group_not_revealed_by_writes)
 }
 END_TEST
 
-/* Content synchronization would copy hidden groups: only the rootdn and privileged
- * identities may use it. */
+/* ---- remembered roles ------------------------------------------------------------------------ */
+
+#define PMS_DN "cn=postmasters,ou=System," DMG_SUFFIX
+
+/* As the rootdn: the account uid=<uid>,ou=System (password DMG_PASSWORD); its DN in acct */
+static void add_account(LDAP *root, const char *uid, char *acct, size_t n)
+{
+    char ldif[512];
+    snprintf(acct, n, "uid=%s,ou=System," DMG_SUFFIX, uid);
+    snprintf(ldif, sizeof ldif, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\n"
+             "sn: %s\nuserPassword: " DMG_PASSWORD "\n", acct, uid, uid, uid);
+    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+}
+
+/* Adds acct to the groupOfNames of postmasters (grant) or deletes it from it */
+static dmg_result postmasters_change(LDAP *ld, const char *acct, int grant)
+{
+    char change[256];
+    snprintf(change, sizeof change, "%s: member\nmember: %s\n", grant ? "add" : "delete", acct);
+    return dmg_modify(ld, PMS_DN, change);
+}
+
 /* A requester's roles are remembered between its operations until the next write: the read
  * right after a write that makes it a member of the groupOfNames of postmasters, or takes
  * that away, holds the new role (a hidden group is seen, then not), on the same connection. */
 START_TEST(remembered_roles_follow_writes)
 {
-    const char *acct = "uid=r-memo,ou=System," DMG_SUFFIX;
-    const char *pms = "cn=postmasters,ou=System," DMG_SUFFIX;
-    char dn[256];
+    char dn[256], acct[128];
     group_dn(dn, sizeof dn, "r-memo-hidden");
     add_hidden_and_visible("r-memo-hidden");
     LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: uid=r-memo,ou=System," DMG_SUFFIX "\n"
-                                     "objectClass: inetOrgPerson\nuid: r-memo\ncn: Memo\n"
-                                     "sn: Memo\nuserPassword: " DMG_PASSWORD "\n"),
-                  LDAP_SUCCESS);
+    add_account(root, "r-memo", acct, sizeof acct);
 
     LDAP *ld = dmg_connect_as(srv, acct);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
-    DMG_ASSERT_RC(dmg_modify(root, pms, "add: member\nmember: uid=r-memo,ou=System," DMG_SUFFIX
-                                        "\n"),
-                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 1), LDAP_SUCCESS);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", dn);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", dn);
-    DMG_ASSERT_RC(dmg_modify(root, pms, "delete: member\nmember: uid=r-memo,ou=System,"
-                                        DMG_SUFFIX "\n"),
-                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 0), LDAP_SUCCESS);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
     DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-memo-hidden"), LDAP_NO_SUCH_OBJECT);
     dmg_disconnect(ld);
@@ -972,6 +990,141 @@ START_TEST(remembered_roles_follow_writes)
 }
 END_TEST
 
+/* Two connections of one identity: a role one of them had remembered is neither kept nor
+ * missed by the other after a write that changes it (the generation is the database's, not
+ * the connection's). */
+START_TEST(remembered_roles_across_connections)
+{
+    char dn[256], acct[128];
+    group_dn(dn, sizeof dn, "r-memo2-hidden");
+    add_hidden_and_visible("r-memo2-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    add_account(root, "r-memo2", acct, sizeof acct);
+    LDAP *a = dmg_connect_as(srv, acct);
+    LDAP *b = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
+    DMG_ASSERT_RC(postmasters_change(root, acct, 1), LDAP_SUCCESS);
+    DMG_ASSERT_DNS(b, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", dn);
+    DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", dn);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 0), LDAP_SUCCESS);
+    DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(b, dn, "cn", "r-memo2-hidden"), LDAP_NO_SUCH_OBJECT);
+    DMG_ASSERT_RC(dmg_modify(b, dn, "replace: description\ndescription: kept\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(a);
+    dmg_disconnect(b);
+    DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* Proxied authorization: the roles are those of the proxied identity, remembered under its
+ * DN; the rootdn proxying as an ordinary account is no postmaster, and a postmaster's
+ * remembered role is not lent to the rootdn's next proxied identity. */
+static LDAPControl proxy_as_pm2 = { LDAP_CONTROL_PROXY_AUTHZ,
+                                    { sizeof("dn:" PM2) - 1, (char *)"dn:" PM2 }, 1 };
+static LDAPControl proxy_as_reader = { LDAP_CONTROL_PROXY_AUTHZ,
+                                       { sizeof("dn:" READER) - 1, (char *)"dn:" READER }, 1 };
+
+START_TEST(remembered_roles_follow_proxied_identity)
+{
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-proxy-hidden");
+    add_hidden_and_visible("r-proxy-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_RC(dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL,
+                                 DMG_CTRLS(&proxy_as_reader), NULL),
+                      LDAP_NO_SUCH_OBJECT);
+        DMG_ASSERT_RC(dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL,
+                                 DMG_CTRLS(&proxy_as_pm2), NULL),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_RC(dmg_compare_ext(root, dn, "cn", "r-proxy-hidden",
+                                      DMG_CTRLS(&proxy_as_reader)),
+                      LDAP_NO_SUCH_OBJECT);
+        DMG_ASSERT_RC(dmg_modify_ext(root, dn, "replace: description\ndescription: proxied\n",
+                                     DMG_CTRLS(&proxy_as_reader)),
+                      LDAP_NO_SUCH_OBJECT);
+        /* the rootdn itself */
+        DMG_ASSERT_DNS(root, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-proxy-hidden)", dn);
+    }
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* More identities than the remembered roles have slots: every identity keeps its own answer
+ * (a slot shared by two DNs never hands one the other's roles). */
+#define MANY_IDENTITIES 1100
+
+START_TEST(remembered_roles_many_identities)
+{
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-many-hidden");
+    add_hidden_and_visible("r-many-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    LDAP *pm = dmg_connect_as(srv, PM2);
+    char authz[160];
+    LDAPControl proxy = { LDAP_CONTROL_PROXY_AUTHZ, { 0, authz }, 1 };
+    int seen = 0;
+    for (int i = 0; i < MANY_IDENTITIES; i++) {
+        /* ids with and without the role, every one a DN of its own */
+        proxy.ldctl_value.bv_len = (ber_len_t)snprintf(authz, sizeof authz,
+                                                       "dn:uid=r-many-%d,ou=System," DMG_SUFFIX,
+                                                       i);
+        dmg_result r = dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL, DMG_CTRLS(&proxy),
+                                  NULL);
+        ck_assert_msg(r.rc == LDAP_NO_SUCH_OBJECT, "identity %d: %s (%d) \"%s\"", i,
+                      ldap_err2string(r.rc), r.rc, r.diag);
+        if (i % 100 == 0) {
+            DMG_ASSERT_RC(dmg_search(pm, dn, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                          LDAP_SUCCESS);
+            DMG_ASSERT_RC(dmg_search(root, dn, LDAP_SCOPE_BASE, NULL, NULL,
+                                     DMG_CTRLS(&proxy_as_reader), NULL),
+                          LDAP_NO_SUCH_OBJECT);
+            seen++;
+        }
+    }
+    ck_assert_int_eq(seen, (MANY_IDENTITIES + 99) / 100);
+    DMG_ASSERT_RC(dmg_search(pm, dn, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL), LDAP_SUCCESS);
+    dmg_disconnect(pm);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* An administrator named by DN and entryUUID: deleted and added again under the same DN, the
+ * new entry (another entryUUID) is no administrator, though the old one's answer had been
+ * remembered for that DN. */
+START_TEST(remembered_uuid_follows_delete_and_readd)
+{
+    char dn[256], acct[128];
+    group_dn(dn, sizeof dn, "r-readd-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    add_account(root, "r-readd", acct, sizeof acct);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-readd-hidden",
+                                     "dmgShowInContacts: FALSE\n"
+                                     "dmgAdministrator: uid=r-readd,ou=System," DMG_SUFFIX "\n",
+                                     NULL),
+                  LDAP_SUCCESS);
+    LDAP *ld = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", dn);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", dn);
+    dmg_disconnect(ld);
+    dmg_result del = dmg_delete(root, acct);
+    ck_assert_msg(del.rc == LDAP_SUCCESS, "delete of the administrator: %s (%d) \"%s\"",
+                  ldap_err2string(del.rc), del.rc, del.diag);
+    add_account(root, "r-readd", acct, sizeof acct);
+    ld = dmg_connect_as(srv, acct);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-readd-hidden)", "");
+    DMG_ASSERT_RC(dmg_modify(ld, dn, "replace: description\ndescription: readded\n"),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+END_TEST
+
+/* Content synchronization would copy hidden groups: only the rootdn and privileged
+ * identities may use it. */
 START_TEST(sync_control_needs_privilege)
 {
     LDAPControl *sync = NULL;
@@ -994,6 +1147,254 @@ START_TEST(sync_control_needs_privilege)
     ldap_control_free(sync);
 }
 END_TEST
+
+/* ============================================================================================
+ * Suite "other database": a postmasters group held by another database, whose writes do not
+ * pass through this overlay (its roles must then be decided afresh every time)
+ * ========================================================================================== */
+
+#define OTHER_ROOTDN "cn=admin,cn=accesslog"
+#define OTHER_PMS    "cn=pmx,cn=accesslog"
+
+START_TEST(postmasters_in_another_database)
+{
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-other-hidden");
+    LDAP *other = dmg_connect_as(srv, OTHER_ROOTDN);
+    DMG_ASSERT_RC(dmg_add_ldif(other, "dn: cn=accesslog\nobjectClass: organizationalRole\n"
+                                      "cn: accesslog\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(other, "dn: " OTHER_PMS "\nobjectClass: groupOfNames\ncn: pmx\n"
+                                      "member: " OTHER_ROOTDN "\n"),
+                  LDAP_SUCCESS);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    char acct[128];
+    add_account(root, "r-other", acct, sizeof acct);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-other-hidden", "dmgShowInContacts: FALSE\n", NULL),
+                  LDAP_SUCCESS);
+    LDAP *ld = dmg_connect_as(srv, acct);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", "");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(other, OTHER_PMS, "add: member\nmember: uid=r-other,ou=System,"
+                                                   DMG_SUFFIX "\n"),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", dn);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", dn);
+        DMG_ASSERT_RC(dmg_modify(other, OTHER_PMS, "delete: member\nmember: uid=r-other,"
+                                                   "ou=System," DMG_SUFFIX "\n"),
+                      LDAP_SUCCESS);
+    }
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-other-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-other-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+    dmg_disconnect(other);
+}
+END_TEST
+
+/* A replica: the change of the postmasters group comes by syncrepl, and the read right after
+ * it is visible there holds the new role, on a connection that had its roles remembered. */
+#define REPL_ACCT "uid=r-repl,ou=System," DMG_SUFFIX
+
+START_TEST(replica_follows_replicated_role_changes)
+{
+    static const char *const member_attr[] = { "member", NULL };
+    const dmg_query q_pms = { PMS_DN, LDAP_SCOPE_BASE, "(objectClass=*)", member_attr, 0 };
+    char dn[256], db_config[2048];
+    group_dn(dn, sizeof dn, "r-repl-hidden");
+    dmg_server_opts po = {
+        .modules = "syncprov",
+        .db_config = DMG_REPL_INDEX_AND_LIMITS,
+        .overlays_before = DMG_SYNCPROV_BELOW,
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    dmg_server *prov = dmg_server_start(&po);
+    ck_assert_msg(prov != NULL, "the provider did not start (see stderr)");
+    LDAP *root = dmg_connect_as(prov, DMG_ROOTDN);
+    char acct[128];
+    add_account(root, "r-repl", acct, sizeof acct);
+    ck_assert_str_eq(acct, REPL_ACCT);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-repl-hidden", "dmgShowInContacts: FALSE\n", NULL),
+                  LDAP_SUCCESS);
+    dmg_disconnect(root);
+    dmg_replica_db_config(db_config, sizeof db_config, prov, "101", NULL, NULL);
+    dmg_server_opts co = {
+        .db_config = db_config,
+        .overlay_config = OVERLAY_CONFIG,
+        .fixture = DMG_NO_FIXTURE,
+    };
+    dmg_server *cons = dmg_server_start(&co);
+    ck_assert_msg(cons != NULL, "the replica did not start (see stderr)");
+    LDAP *p = NULL, *c = NULL;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+
+    LDAP *ld = dmg_connect_as(cons, REPL_ACCT);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
+        DMG_ASSERT_RC(postmasters_change(p, REPL_ACCT, 1), LDAP_SUCCESS);
+        DMG_WAIT_FOR(c, &q_pms, PMS_DN "\n" PMS_DN " | member: " PM2 "\n"
+                                PMS_DN " | member: " REPL_ACCT "\n");
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", dn);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", dn);
+        DMG_ASSERT_RC(postmasters_change(p, REPL_ACCT, 0), LDAP_SUCCESS);
+        DMG_WAIT_FOR(c, &q_pms, PMS_DN "\n" PMS_DN " | member: " PM2 "\n");
+    }
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-repl-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-repl-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    DMG_STOP_PAIR(prov, cons, p, c);
+}
+END_TEST
+
+/* SASL EXTERNAL over ldapi, the identity mapped by authz-regexp: the roles are the mapped
+ * DN's, remembered under it, and follow a change of the postmasters group. */
+#define SASL_ACCT "uid=r-sasl,ou=System," DMG_SUFFIX
+
+START_TEST(sasl_mapped_identity_roles)
+{
+    dmg_server_opts o = {
+        .global_config = "authz-regexp \"^gidnumber=[0-9]+.uidnumber=[0-9]+,cn=peercred,"
+                         "cn=external,cn=auth$\" \"" SASL_ACCT "\"\n",
+        .overlay_config = OVERLAY_CONFIG,
+    };
+    char dn[256];
+    group_dn(dn, sizeof dn, "r-sasl-hidden");
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start with authz-regexp");
+    LDAP *root = dmg_connect_as(s, DMG_ROOTDN);
+    char acct[128];
+    add_account(root, "r-sasl", acct, sizeof acct);
+    ck_assert_str_eq(acct, SASL_ACCT);
+    DMG_ASSERT_RC(dmg_add_mail_group(root, "r-sasl-hidden", "dmgShowInContacts: FALSE\n", NULL),
+                  LDAP_SUCCESS);
+    LDAP *ld = dmg_connect_ldapi_external(s);
+    struct berval *authzid = NULL;
+    ck_assert_int_eq(ldap_whoami_s(ld, &authzid, NULL, NULL), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(authzid);
+    /* slapd gives the mapped DN normalized (lower-cased) */
+    ck_assert_msg(strcasecmp(authzid->bv_val, "dn:" SASL_ACCT) == 0, "authzid %s",
+                  authzid->bv_val);
+    ber_bvfree(authzid);
+    LDAP *reader = dmg_connect_as(s, READER);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
+        DMG_ASSERT_RC(postmasters_change(root, SASL_ACCT, 1), LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", dn);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", dn);
+        DMG_ASSERT_DNS(reader, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
+        DMG_ASSERT_RC(postmasters_change(root, SASL_ACCT, 0), LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-sasl-hidden)", "");
+    }
+    dmg_disconnect(reader);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* ---- a reader racing the write that gives it the role ------------------------------------- */
+
+/* One connection of U reads a hidden group in a loop while another client makes U a
+ * postmaster, then takes that away: every read that starts after a write's result has
+ * arrived holds the new role (none runs on a role remembered before), whatever the reads in
+ * flight meanwhile remembered.  Each write is sent once the reader has read RACE_BEFORE
+ * more times; the reader stops RACE_AFTER reads after the last result: polling, no sleeps. */
+#define RACE_ROUNDS 4
+#define RACE_BEFORE 20
+#define RACE_AFTER 40
+
+typedef struct role_race {
+    LDAP *ld;
+    const char *hidden;
+    atomic_int phase;     /* 0: before the grant, 1: granted, 3: the revoke sent, 2: taken
+                             away (1 and 2: the write's result has arrived) */
+    atomic_int reads;     /* reads finished */
+    atomic_int stop;
+    int late_misses;      /* reads started after the grant that did not see the group */
+    int late_leaks;       /* reads started after the revoke that saw it */
+    int errors;           /* reads with another result code */
+    int seen;
+} role_race;
+
+static void *role_race_reader(void *arg)
+{
+    role_race *r = arg;
+    char *attrs[] = { LDAP_NO_ATTRS, NULL };
+    while (!atomic_load(&r->stop)) {
+        int phase = atomic_load(&r->phase);
+        LDAPMessage *res = NULL;
+        int rc = ldap_search_ext_s(r->ld, r->hidden, LDAP_SCOPE_BASE, NULL, attrs, 0, NULL,
+                                   NULL, NULL, 0, &res);
+        ldap_msgfree(res);
+        if (rc == LDAP_SUCCESS) {
+            r->seen++;
+            r->late_leaks += phase == 2;
+        } else if (rc != LDAP_NO_SUCH_OBJECT) {
+            r->errors++;
+        } else {
+            /* the grant held for the whole read: the revoke was not sent yet */
+            r->late_misses += phase == 1 && atomic_load(&r->phase) == 1;
+        }
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void wait_reads(role_race *r, int n)
+{
+    while (atomic_load(&r->reads) < n)
+        sched_yield();
+}
+
+START_TEST(remembered_roles_race_the_grant)
+{
+    char dn[256], acct[128], uid[32];
+    group_dn(dn, sizeof dn, "r-race-hidden");
+    add_hidden_and_visible("r-race-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        snprintf(uid, sizeof uid, "r-race-%d", round);
+        add_account(root, uid, acct, sizeof acct);
+        role_race r = { .ld = dmg_connect_as(srv, acct), .hidden = dn };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, role_race_reader, &r), 0);
+        dmg_result w[2];
+        for (int phase = 1; phase <= 2; phase++) {
+            wait_reads(&r, atomic_load(&r.reads) + RACE_BEFORE);
+            if (phase == 2)
+                atomic_store(&r.phase, 3);
+            w[phase - 1] = postmasters_change(root, acct, phase == 1);
+            atomic_store(&r.phase, phase);
+        }
+        wait_reads(&r, atomic_load(&r.reads) + RACE_AFTER);
+        atomic_store(&r.stop, 1);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        DMG_ASSERT_RC(w[0], LDAP_SUCCESS);
+        DMG_ASSERT_RC(w[1], LDAP_SUCCESS);
+        ck_assert_msg(r.errors == 0 && r.late_misses == 0 && r.late_leaks == 0
+                          && r.seen >= RACE_BEFORE - 1,
+                      "round %d: %d errors, %d reads after the grant without the role, %d "
+                      "after the revoke with it, %d seen", round, r.errors, r.late_misses,
+                      r.late_leaks, r.seen);
+        dmg_disconnect(r.ld);
+        DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    }
+    dmg_disconnect(root);
+}
+END_TEST
+
+static Suite *other_db_suite(void)
+{
+    Suite *s = suite_create("other database");
+    TCase *tc = dmg_tcase("other database");
+    tcase_add_test(tc, postmasters_in_another_database);
+    tcase_add_test(tc, replica_follows_replicated_role_changes);
+    tcase_add_test(tc, sasl_mapped_identity_roles);
+    suite_add_tcase(s, tc);
+    return s;
+}
 
 static Suite *roles_suite(void)
 {
@@ -1043,6 +1444,11 @@ static Suite *roles_suite(void)
     tcase_add_test(tc, hidden_group_not_revealed_by_writes);
     tcase_add_test(tc, sync_control_needs_privilege);
     tcase_add_test(tc, remembered_roles_follow_writes);
+    tcase_add_test(tc, remembered_roles_across_connections);
+    tcase_add_test(tc, remembered_roles_follow_proxied_identity);
+    tcase_add_test(tc, remembered_roles_many_identities);
+    tcase_add_test(tc, remembered_uuid_follows_delete_and_readd);
+    tcase_add_test(tc, remembered_roles_race_the_grant);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1084,7 +1490,16 @@ int main(void)
             "access to * by * read\n",
         .overlay_config = OVERLAY_CONFIG,
     };
+    /* a second database, cn=accesslog (the harness's), holds a group of postmasters */
+    const dmg_server_opts other_opts = {
+        .accesslog_db = "rootdn \"" OTHER_ROOTDN "\"\nrootpw " DMG_ROOTPW "\n"
+                        "access to * by * read\n",
+        .db_config = "access to * by users read by anonymous auth\n",
+        .overlay_config = OVERLAY_CONFIG "dynmailgroup-postmaster " OTHER_PMS "\n",
+    };
     int rc1 = dmg_run_suite(roles_suite(), &roles_opts, &srv);
     int rc2 = dmg_run_suite(acl_suite(), &acl_opts, &srv);
-    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS) ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc3 = dmg_run_suite(other_db_suite(), &other_opts, &srv);
+    return (rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS && rc3 == EXIT_SUCCESS) ? EXIT_SUCCESS
+                                                                              : EXIT_FAILURE;
 }
