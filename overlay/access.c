@@ -40,8 +40,26 @@ dmg_hash_bytes( unsigned long long *h, const void *p, size_t len )
 
 /* ---- roles ------------------------------------------------------------------------------------ */
 
-int
-dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn )
+/* Is ndn a member of the group gr_ndn of class oc (by attribute at)?  backend_group answers
+ * "not a member", "no such group" and "not a group of that class" as such; anything else (an
+ * abandoned operation, a backend error) leaves the question open: *answered is cleared */
+static int
+dmg_role_group_has( Operation *op, struct berval *gr_ndn, struct berval *ndn, ObjectClass *oc,
+	AttributeDescription *at, int *answered )
+{
+	int rc = backend_group( op, NULL, gr_ndn, ndn, oc, at );
+
+	if ( rc != LDAP_SUCCESS && rc != LDAP_COMPARE_FALSE && rc != LDAP_NO_SUCH_OBJECT
+		&& rc != LDAP_NO_SUCH_ATTRIBUTE && answered != NULL )
+		*answered = 0;
+	return rc == LDAP_SUCCESS;
+}
+
+/* Is ndn one of the list's DNs, or a member of one of its groups?  *answered (when not NULL)
+ * is cleared when a group could not be read: "no" is then not a remembered answer */
+static int
+dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn,
+	int *answered )
 {
 	int i;
 
@@ -53,10 +71,10 @@ dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct 
 			return 1;
 	}
 	for ( i = 0; !BER_BVISNULL( &list_n[i] ); i++ ) {
-		if ( backend_group( op, NULL, &list_n[i], ndn,
-				dmg_ad.oc_group_of_names, dmg_ad.member ) == 0
-			|| backend_group( op, NULL, &list_n[i], ndn,
-				dmg_ad.oc_group_of_unique_names, dmg_ad.unique_member ) == 0 )
+		if ( dmg_role_group_has( op, &list_n[i], ndn, dmg_ad.oc_group_of_names,
+				dmg_ad.member, answered )
+			|| dmg_role_group_has( op, &list_n[i], ndn, dmg_ad.oc_group_of_unique_names,
+				dmg_ad.unique_member, answered ) )
 			return 1;
 	}
 	return 0;
@@ -96,8 +114,17 @@ dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
 	struct berval *u;
 	int only = 0;
 
-	if ( BER_BVISEMPTY( &op->o_ndn ) || ( e = dmg_entry_get( op, on, &op->o_ndn ) ) == NULL )
+	if ( BER_BVISEMPTY( &op->o_ndn ) )
 		return 1;
+	switch ( dmg_entry_lookup( op, on, &op->o_ndn, &e ) ) {
+	case LDAP_SUCCESS:
+		break;
+	case LDAP_NO_SUCH_OBJECT:
+		return 1;
+	default:
+		/* no UUID role now; not an answer to remember */
+		return 0;
+	}
 	u = dmg_entry_uuid( e );
 	/* an entryUUID another entry carries too gives no role (references.c) */
 	if ( u && u->bv_len <= sizeof( who->uuid_buf )
@@ -222,10 +249,11 @@ static int
 dmg_who_decide( Operation *op, slap_overinst *on, dmg_who *who )
 {
 	dmg_info *di = on->on_bi.bi_private;
+	int answered = 1;
 
-	who->postmaster = dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn );
-	who->privileged = dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn );
-	return dmg_who_uuid( op, on, who );
+	who->postmaster = dmg_dn_in_role_list( op, on, di->postmaster_n, &op->o_ndn, &answered );
+	who->privileged = dmg_dn_in_role_list( op, on, di->privileged_n, &op->o_ndn, &answered );
+	return dmg_who_uuid( op, on, who ) && answered;
 }
 
 void

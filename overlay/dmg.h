@@ -206,6 +206,9 @@ int dmg_internal_search( Operation *op, struct berval *base, int scope, Filter *
 
 /* The entry ndn as stored (below this overlay), or NULL when it is not in this database;
  * give it back with dmg_entry_release. */
+/* an entry of this database by normalized DN: LDAP_SUCCESS with *ep, LDAP_NO_SUCH_OBJECT (also
+ * for a DN outside it), or the backend's error; dmg_entry_get: the entry or NULL */
+int dmg_entry_lookup( Operation *op, slap_overinst *on, struct berval *ndn, Entry **ep );
 Entry *dmg_entry_get( Operation *op, slap_overinst *on, struct berval *ndn );
 void dmg_entry_release( Operation *op, slap_overinst *on, Entry *e );
 
@@ -532,7 +535,6 @@ int dmg_sees_every_group( Operation *op, slap_overinst *on );
 int dmg_is_root( Operation *op, slap_overinst *on );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
-int dmg_dn_in_role_list( Operation *op, slap_overinst *on, BerVarray list_n, struct berval *ndn );
 /* Does the array of normalized DNs a hold dn? */
 int dmg_bvarray_has_dn( BerVarray a, struct berval *dn );
 /* Does attribute ad of e hold the DN ndn? */

@@ -80,18 +80,28 @@ dmg_real_db( Operation *op )
 	return select_backend( &op->o_bd->be_nsuffix[0], 0 );
 }
 
-Entry *
-dmg_entry_get( Operation *op, slap_overinst *on, struct berval *ndn )
+int
+dmg_entry_lookup( Operation *op, slap_overinst *on, struct berval *ndn, Entry **ep )
 {
-	Entry *e = NULL;
+	int rc;
 
+	*ep = NULL;
 	/* back-mdb takes every DN it is asked for to lie below its suffix (and reads before
 	 * the buffer otherwise): values and assertions may name anything */
 	if ( !be_issubordinate( op->o_bd, ndn ) )
-		return NULL;
-	if ( overlay_entry_get_ov( op, ndn, NULL, NULL, 0, &e, on ) != LDAP_SUCCESS )
-		return NULL;
-	return e;
+		return LDAP_NO_SUCH_OBJECT;
+	rc = overlay_entry_get_ov( op, ndn, NULL, NULL, 0, ep, on );
+	if ( rc == LDAP_SUCCESS && *ep == NULL )
+		rc = LDAP_NO_SUCH_OBJECT;
+	return rc;
+}
+
+Entry *
+dmg_entry_get( Operation *op, slap_overinst *on, struct berval *ndn )
+{
+	Entry *e;
+
+	return dmg_entry_lookup( op, on, ndn, &e ) == LDAP_SUCCESS ? e : NULL;
 }
 
 void
