@@ -430,17 +430,36 @@ END_TEST
 
 #define TXN_GROUP   "cn=ref-txn," GROUPS
 #define TXN_CONTROL "1.3.6.1.1.21.2" /* RFC 5805, the transaction a request belongs to */
-#define AUDITLOG_DN "olcOverlay={0}auditlog,olcDatabase={1}mdb,cn=config"
+/* the monitor database comes first (txn_opts): the groups' database is {2} */
+#define AUDITLOG_DN "olcOverlay={0}auditlog,olcDatabase={2}mdb,cn=config"
+#define MONITOR_CONNECTIONS "cn=Connections,cn=Monitor"
+#define ROOT_CONN "(monitorConnectionAuthzDN=" DMG_ROOTDN ")"
 
-/* slapd 2.5 answers a write queued in a transaction before its worker thread is done with it
- * (fe_op_modify resets op->o_bd after txn_preop sent the answer), while the end of the
- * transaction may already run the write, or free it after a failed commit.  Another round
- * trip on the same connection gives that thread the time to finish: it narrows a race inside
- * slapd, it does not order anything the test checks. */
-static void settle_queued_writes(LDAP *ld)
+/* slapd answers a write queued in a transaction from the worker thread that read it, which
+ * goes on using the operation after the answer (fe_op_modify resets its o_bd,
+ * connection_operation its BER's memory context), while the end of the transaction, on
+ * another thread, runs the write or, after a failed commit, frees it: a race inside slapd
+ * 2.5 and 2.6 that crashed slapd, or switched a running write to the frontend database, when
+ * the machine was busy.  That thread counts the operation as executing on its connection
+ * until it is done with it: the transaction is ended once cn=monitor shows no operation
+ * executing on a connection of the root DN (the requester's; a closing one of an earlier
+ * check soon has none either).  A waited state, not a delay. */
+static void settle_queued_writes(void)
 {
-    const char *attrs[] = { LDAP_NO_ATTRS, NULL };
-    DMG_ASSERT_RC(dmg_search(ld, "", LDAP_SCOPE_BASE, NULL, attrs, NULL, NULL), LDAP_SUCCESS);
+    LDAP *watch = dmg_connect_ldapi_external(srv); /* not the root DN: its search is not counted */
+    char *conns = dmg_dns_joined(watch, MONITOR_CONNECTIONS, LDAP_SCOPE_ONELEVEL, ROOT_CONN);
+    ck_assert_msg(conns[0] != '\0', "no connection of the root DN in cn=monitor");
+    free(conns);
+    for (;;) {
+        char *busy = dmg_dns_joined(watch, MONITOR_CONNECTIONS, LDAP_SCOPE_ONELEVEL,
+                                    "(&" ROOT_CONN "(monitorConnectionOpsExecuting>=1))");
+        int idle = busy[0] == '\0';
+        free(busy);
+        if (idle)
+            break;
+        sched_yield();
+    }
+    dmg_disconnect(watch);
 }
 
 /* Starts a transaction on ld: its identifier in *txnid (ber_bvfree it after the end) and,
@@ -510,19 +529,25 @@ START_TEST(txn_commit_refreshes_cached_lists)
     strcpy(mod + len + bulk, "\n");
     DMG_ASSERT_RC(dmg_modify_ext(ld, GINA, mod, DMG_CTRLS(&in_txn)), LDAP_SUCCESS);
     free(mod);
-    settle_queued_writes(ld);
+    settle_queued_writes();
     int msgid = -1;
     ck_assert_int_eq(ldap_txn_end(ld, 1, txnid, NULL, NULL, &msgid), LDAP_SUCCESS);
 
     /* the pipe is full only while the audit log's writer waits for us */
     int queued = 0;
-    while (ioctl(rfd, FIONREAD, &queued) == 0 && queued < cap)
+    LDAPMessage *res = NULL;
+    struct timeval poll_only = { 0, 0 };
+    while (ioctl(rfd, FIONREAD, &queued) == 0 && queued < cap) {
+        /* an answer (or slapd gone) before the log was written would leave this loop
+         * spinning until the test's timeout, and slapd stuck opening the FIFO after it */
+        ck_assert_msg(ldap_result(ld, msgid, LDAP_MSG_ALL, &poll_only, &res) == 0,
+                      "the commit ended before the audit log filled the FIFO");
         sched_yield();
+    }
     ASSERT_VALUES_AS(mta, TXN_GROUP, "member", ""); /* before the commit */
     drain_fifo(rfd);
 
     struct timeval tv = { 30, 0 };
-    LDAPMessage *res = NULL;
     ck_assert_int_eq(ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res), LDAP_RES_EXTENDED);
     int rc = -1;
     char *diag = NULL;
@@ -558,7 +583,7 @@ START_TEST(txn_refused_write_fails_the_transaction)
     DMG_ASSERT_RC(dmg_modify_ext(ld, "cn=ref-txn-guard," GROUPS,
                                  "replace: mail\nmail: not an address\n", DMG_CTRLS(&in_txn)),
                   LDAP_SUCCESS);
-    settle_queued_writes(ld);
+    settle_queued_writes();
     /* without retidp: libldap 2.5 reads slapd's answer to a failed commit as an INTEGER, where
      * slapd sends a SEQUENCE (txn.c), and reports a decoding error */
     int rc = ldap_txn_end_s(ld, 1, txnid, NULL, NULL, NULL);
@@ -819,9 +844,10 @@ int main(void)
             "access to * by users read by anonymous read\n",
         .overlay_config = OVERLAY_CONFIG,
     };
-    /* auditlog below dynmailgroup: its response runs after dynmailgroup's; no file until the
-     * test names one */
+    /* the monitor database for settle_queued_writes; auditlog below dynmailgroup: its
+     * response runs after dynmailgroup's; no file until the test names one */
     const dmg_server_opts txn_opts = {
+        .global_config = "database monitor\n",
         .modules = "auditlog",
         .overlays_before = "overlay auditlog\n",
         .overlay_config = OVERLAY_CONFIG "dynmailgroup-cache-max-values 100000\n",
