@@ -398,6 +398,7 @@ AttributeDescription *dmg_filter_ad( Filter *f );
 typedef struct dmg_member {
 	struct berval dn, ndn;
 	unsigned mail_first, mail_count;	/* range in dmg_members.mail */
+	unsigned shown_first;	/* where its values start in mail_vals, once that is built */
 } dmg_member;
 
 /* A block of a member list's strings (DNs and mail values), shared by the lists built from

@@ -188,6 +188,7 @@ dmg_members_arrays( dmg_members *ms )
 	ms->mail_vals = ch_malloc( ( ms->mail_vals_cap + 1 ) * 2 * sizeof( struct berval ) );
 	ms->mail_nvals = ms->mail_vals + ms->mail_vals_cap + 1;
 	for ( i = 0, k = 0; i < ms->n; i++ ) {
+		ms->m[i].shown_first = k;
 		for ( j = 0; j < ms->m[i].mail_count; j++, k++ ) {
 			ms->mail_vals[k] = ms->mail[ms->m[i].mail_first + j];
 			ms->mail_nvals[k] = ms->nmail[ms->m[i].mail_first + j];
@@ -381,17 +382,42 @@ dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *sk
 	}
 }
 
-/* Takes the member *hit out of a complete list, keeping the others' order: its place in
- * the member, attribute and index arrays closes up (memory moves, no allocation); its strings
- * and mail entries stay, counted as dropped */
+/* Takes the member *hit out of a complete list: its strings and mail entries stay, counted as
+ * dropped.  The last member takes its place in the member and attribute arrays when it has as
+ * many mail values (the usual case: a write below a large group then costs the same at any
+ * size, one move of the index aside); else the places after it close up.  The attribute
+ * arrays stay in member order either way (shown_first). */
 static void
 dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 {
-	dmg_member *gone = *hit;
-	unsigned at = gone - ms->m, first = 0, count = gone->mail_count, i, j;
+	dmg_member *gone = *hit, *last = &ms->m[ms->n - 1], **slot;
+	unsigned at = gone - ms->m, first = gone->shown_first, count = gone->mail_count, i;
 
-	for ( i = 0; i < at; i++ )
-		first += ms->m[i].mail_count;
+	memmove( hit, hit + 1, ( ms->by_ndn + ms->n - hit - 1 ) * sizeof( dmg_member * ) );
+	if ( last->mail_count == count ) {
+		if ( gone != last ) {
+			slot = bsearch( &last, ms->by_ndn, ms->n - 1, sizeof( dmg_member * ),
+				dmg_member_ptr_cmp );
+			assert( slot != NULL );
+			*slot = gone;
+			for ( i = 0; i < count; i++ ) {
+				ms->mail_vals[first + i] = ms->mail_vals[last->shown_first + i];
+				ms->mail_nvals[first + i] = ms->mail_nvals[last->shown_first + i];
+			}
+			ms->dn_vals[at] = ms->dn_vals[ms->n - 1];
+			ms->dn_nvals[at] = ms->dn_nvals[ms->n - 1];
+			*gone = *last;
+			gone->shown_first = first;
+		}
+		ms->mail_n -= count;
+		ms->n--;
+		BER_BVZERO( &ms->mail_vals[ms->mail_n] );
+		BER_BVZERO( &ms->mail_nvals[ms->mail_n] );
+		BER_BVZERO( &ms->dn_vals[ms->n] );
+		BER_BVZERO( &ms->dn_nvals[ms->n] );
+		ms->dropped++;
+		return;
+	}
 	/* the NULL terminators move with the tails */
 	memmove( &ms->mail_vals[first], &ms->mail_vals[first + count],
 		( ms->mail_n - first - count + 1 ) * sizeof( struct berval ) );
@@ -401,12 +427,12 @@ dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 	memmove( &ms->dn_vals[at], &ms->dn_vals[at + 1], ( ms->n - at ) * sizeof( struct berval ) );
 	memmove( &ms->dn_nvals[at], &ms->dn_nvals[at + 1], ( ms->n - at ) * sizeof( struct berval ) );
 	memmove( gone, gone + 1, ( ms->n - at - 1 ) * sizeof( dmg_member ) );
-	/* the index points at the members that moved down one place */
-	for ( i = 0, j = 0; i < ms->n; i++ ) {
-		if ( ms->by_ndn[i] != gone )
-			ms->by_ndn[j++] = ms->by_ndn[i] - ( ms->by_ndn[i] > gone );
-	}
 	ms->n--;
+	for ( i = at; i < ms->n; i++ )
+		ms->m[i].shown_first -= count;
+	/* the index points at the members that moved down one place */
+	for ( i = 0; i < ms->n; i++ )
+		ms->by_ndn[i] -= ms->by_ndn[i] > gone;
 	ms->dropped++;
 }
 
@@ -422,6 +448,7 @@ dmg_members_put_last( dmg_members *ms )
 	ms->dn_nvals[ms->n - 1] = m->ndn;
 	BER_BVZERO( &ms->dn_vals[ms->n] );
 	BER_BVZERO( &ms->dn_nvals[ms->n] );
+	m->shown_first = ms->mail_n;
 	for ( j = 0; j < m->mail_count; j++, ms->mail_n++ ) {
 		ms->mail_vals[ms->mail_n] = ms->mail[m->mail_first + j];
 		ms->mail_nvals[ms->mail_n] = ms->nmail[m->mail_first + j];

@@ -1065,6 +1065,89 @@ START_TEST(long_series_of_writes_updates_lists_exactly)
 }
 END_TEST
 
+/* ---- members taken out of a list in place ----------------------------------------------------
+ *
+ * A member taken out of a cached list gives its place to the last member when both have as
+ * many mail values, else the places after it close up.  Either way member, dmgMemberMail and
+ * the index compares read must stay exactly what a computation gives. */
+
+#define MIXED "ou=Mixed," DMG_SUFFIX
+
+static const int mixed_mails[] = { 1, 0, 2, 1, 3, 1, 0 };
+#define MIXED_N ((int)(sizeof mixed_mails / sizeof mixed_mails[0]))
+
+static void mixed_add(LDAP *root, int i)
+{
+    char ldif[1024];
+    int len = snprintf(ldif, sizeof ldif, "dn: uid=x%d," MIXED "\nobjectClass: inetOrgPerson\n"
+                                          "uid: x%d\ncn: X %d\nsn: X\n", i, i, i);
+
+    for (int k = 0; k < mixed_mails[i]; k++)
+        len += snprintf(ldif + len, sizeof ldif - len, "mail: x%d.%d@example.com\n", i, k);
+    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+}
+
+/* After one write: the cached lists (nlists: the rootdn's and the MTA's, then anonymous's
+ * too once a check has read it) were updated in place (no miss), equal a computation, and
+ * the MTA's answers compares of every employee as present[] says */
+static void mixed_check(LDAP *root, LDAP *mta, LDAP *anon, unsigned long updated_before,
+                        unsigned long nlists, const int *present)
+{
+    LDAP *lds[] = { root, mta };
+    const char *cn = "mixed";
+    unsigned long misses = stats_now(root).misses;
+
+    ck_assert_uint_eq(updated_now(root) - updated_before, nlists);
+    for (int i = 0; i < 2; i++)
+        free(list_of(lds[i], cn));
+    ck_assert_uint_eq(stats_now(root).misses, misses);
+    for (int i = 0; i < MIXED_N; i++) {
+        dmg_result c = dmg_compare(mta, "cn=mixed," GROUPS, "member",
+                                   dmg_fmt("uid=x%d," MIXED, i));
+
+        ck_assert_msg(c.rc == (present[i] ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE),
+                      "compare of x%d: %d", i, c.rc);
+    }
+    assert_cached_are_fresh(lds, 2, anon, &cn, 1);
+}
+
+START_TEST(taking_out_members_keeps_members_and_mail_values_exact)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    int present[MIXED_N];
+    /* the middle with another count than the last, the first with the last's, the last,
+     * one without mail, then the one just added again (it went last) */
+    static const int order[] = { 2, 0, 6, 1, 4, 2, 5, 3 };
+    unsigned long before;
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " MIXED "\nobjectClass: organizationalUnit\n"
+                                     "ou: Mixed\n"), LDAP_SUCCESS);
+    for (int i = 0; i < MIXED_N; i++) {
+        mixed_add(root, i);
+        present[i] = 1;
+    }
+    add_group(root, "mixed", MIXED, NULL);
+    free(list_of(root, "mixed"));
+    free(list_of(mta, "mixed"));
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        int i = order[k];
+
+        before = updated_now(root);
+        if (present[i])
+            DMG_ASSERT_RC(dmg_delete(root, dmg_fmt("uid=x%d," MIXED, i)), LDAP_SUCCESS);
+        else
+            mixed_add(root, i);
+        present[i] = !present[i];
+        mixed_check(root, mta, anon, before, k ? 3 : 2, present);
+    }
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* ---- access rules that read other entries ------------------------------------------------------
  *
  * With a "by group" clause, what the MTA sees below Engineering depends on a static group
@@ -1588,6 +1671,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, department_rename_is_followed_through_the_cache);
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, long_series_of_writes_updates_lists_exactly);
+    tcase_add_test(tc, taking_out_members_keeps_members_and_mail_values_exact);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, ordinary_lists_follow_acl_relevant_writes);
     tcase_add_test(tc, cache_is_on_by_default);
