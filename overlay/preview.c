@@ -82,6 +82,8 @@ dmg_preview_response( Operation *op, SlapReply *rs )
 	if ( rs->sr_type != REP_RESULT || pv->post == NULL )
 		return SLAP_CB_CONTINUE;
 	if ( rs->sr_err == LDAP_X_NO_OPERATION ) {
+		slap_mask_t flags = rs->sr_flags;
+
 		/* the requester's rights: op->o_bd may carry the write guard's grant */
 		o = *op;
 		o.o_bd = dmg_real_db( op );
@@ -93,11 +95,16 @@ dmg_preview_response( Operation *op, SlapReply *rs )
 			rs->sr_err = LDAP_OTHER;
 			rs->sr_text = "dynmailgroup: the Post-Read entry could not be encoded";
 		}
+		/* slap_read_controls encodes the entry as a search entry would be sent (the
+		 * backends call it before their result): what follows this callback (the other
+		 * overlays' responses, every cleanup) must see the result again */
+		rs->sr_type = REP_RESULT;
+		rs->sr_flags = flags;
 		rs->sr_entry = entry;
 		rs->sr_attrs = attrs;
 	}
-	/* encoded, or not to be sent: the result is the last use of the entry (freed here, not
-	 * only at the cleanup, which not every path of a previewed write plays) */
+	/* encoded, or not to be sent: the result is the last use of the entry (the cleanup
+	 * frees it when no result came) */
 	entry_free( pv->post );
 	pv->post = NULL;
 	return SLAP_CB_CONTINUE;
