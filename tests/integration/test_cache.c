@@ -1065,6 +1065,47 @@ START_TEST(long_series_of_writes_updates_lists_exactly)
 }
 END_TEST
 
+/* ---- a previewed write --------------------------------------------------------------------------
+ *
+ * A write sent with No-Op and Post-Read (a preview) is in flight from its hook to its result
+ * like any other: while such a write of a group's rule runs, no cached list is taken.  Its
+ * result must end the flight, or no list would be taken again after the first preview. */
+
+#define OID_NOOP "1.3.6.1.4.1.4203.1.10.2"
+
+START_TEST(a_previewed_write_leaves_the_cache_in_use)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    char *attrs[] = { "member", NULL };
+    char *cond_vals[] = { "(title=Manager)", NULL };
+    LDAPMod cond = { LDAP_MOD_ADD, "dmgCondition", { cond_vals } };
+    LDAPMod *mods[] = { &cond, NULL };
+    LDAPControl noop = { OID_NOOP, { 0, NULL }, 1 };
+    LDAPControl postread = { LDAP_CONTROL_POST_READ, { 0, NULL }, 1 };
+    BerElement *ber = ber_alloc_t(LBER_USE_DER);
+
+    add_group(root, "preview-eng", "ou=Engineering," DMG_SUFFIX, NULL);
+    assert_miss_then_hit(root, mta, "preview-eng");
+    ck_assert_int_ne(ber_printf(ber, "{v}", attrs), -1);
+    ck_assert_int_ne(ber_flatten2(ber, &postread.ldctl_value, 0), -1);
+    for (int i = 0; i < 2; i++) {
+        LDAPControl *ctrls[] = { &noop, &postread, NULL };
+        stats before = stats_now(root);
+
+        ck_assert_int_eq(ldap_modify_ext_s(root, "cn=preview-eng," GROUPS, mods, ctrls, NULL),
+                         LDAP_X_NO_OPERATION);
+        /* the list cached before the preview is the one served: nothing was stored */
+        free(members_of(mta, "preview-eng"));
+        ck_assert_uint_eq(stats_now(root).misses, before.misses);
+        ck_assert_uint_eq(stats_now(root).hits - before.hits, 1);
+    }
+    ber_free(ber, 1);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* ---- members taken out of a list in place ----------------------------------------------------
  *
  * A member taken out of a cached list gives its place to the last member when both have as
@@ -1672,6 +1713,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, long_series_of_writes_updates_lists_exactly);
     tcase_add_test(tc, taking_out_members_keeps_members_and_mail_values_exact);
+    tcase_add_test(tc, a_previewed_write_leaves_the_cache_in_use);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, ordinary_lists_follow_acl_relevant_writes);
     tcase_add_test(tc, cache_is_on_by_default);
