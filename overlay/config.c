@@ -386,8 +386,10 @@ dmg_cf_gen( ConfigArgs *c )
 	/* any change may change who is a member: no cached list survives it */
 	dmg_cache_set_limit( di->cache, di->cache_max_values );
 	dmg_cache_invalidate( di->cache );
-	/* nor a remembered role (the postmasters and privileged identities) */
+	/* nor a remembered role (the postmasters and privileged identities), nor the names
+	 * reverse lookups remember (a flush reads them again too) */
 	dmg_roles_moved( di );
+	dmg_named_moved( di );
 	return 0;
 }
 
@@ -420,6 +422,7 @@ dmg_info_free( dmg_info *di )
 		filter_free( di->dept_filter );
 	dmg_cache_destroy( di->cache );
 	dmg_who_memo_free( di->who_memo );
+	dmg_named_free( di->named );
 	ch_free( di->member_filter_str.bv_val );
 	ch_free( di->dept_filter_str.bv_val );
 	ber_bvarray_free( di->postmaster );

@@ -19,6 +19,9 @@
  *                   lookups (the groups of E); the cache's use: lists by group and identity,
  *                   tagged with the entries and attributes they depend on, what a write
  *                   keeps, updates in place (one entry's membership) or invalidates
+ *   named.c         which entries groups include (by DN and entryUUID), read once per
+ *                   generation of writes that may add such a name: reverse lookups search
+ *                   the next level of nesting only for the groups found that are named
  *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
  *                   tags: a write drops only the lists of the groups it concerns, keeps those
  *                   that read none of the attributes it changed, or replaces them by updates)
@@ -150,6 +153,7 @@ typedef struct dmg_info {
 	unsigned roles_writes;
 	unsigned long roles_gen;
 	struct dmg_who_memo *who_memo;	/* the remembered roles (access.c) */
+	struct dmg_named *named;	/* the entries groups include (named.c) */
 	struct berval monitor_ndn;	/* the overlay's cn=monitor entry (monitor.c) */
 	int monitor_ndn_owned;		/* monitor_ndn is ours to free (slapd 2.6) */
 	void *monitor_cb;		/* its monitor_callback_t, NULL when not registered */
@@ -517,6 +521,30 @@ int dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
  * gen: as for dmg_members_acquire (a group's cached list answers for it). */
 int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns,
 	BerVarray *dns, Filter **cand, unsigned long gen );
+
+/* ---- the entries groups include (named.c) ------------------------------------------------ */
+
+struct dmg_named *dmg_named_new( void );
+void dmg_named_free( struct dmg_named *n );
+/* A write that may add a name, or a configuration change: the memo is read again */
+void dmg_named_moved( dmg_info *di );
+/* At a successful write's result, before it lands: moves the memo's generation when the
+ * write may add a name (always when it is not bounded: a transaction's, a replica's) */
+void dmg_named_after_write( Operation *op, dmg_info *di, int bounded );
+/* The names for a reverse lookup by op (read now when not remembered), NULL when op must
+ * search every level (a write in flight, a nested operation: op_gen, its cache generation,
+ * is DMG_NO_GENERATION; a glued database, a failed read); released with dmg_names_release */
+typedef struct dmg_names dmg_names;
+dmg_names *dmg_names_acquire( Operation *op, slap_overinst *on, unsigned long op_gen );
+void dmg_names_release( slap_overinst *on, dmg_names *ns );
+/* May a group name g (by DN or entryUUID)?  1 for every g when ns is NULL */
+int dmg_names_may_name( dmg_names *ns, Entry *g );
+/* What an entry a reference names is: a dynamic group, a static group (groupOfNames or
+ * groupOfUniqueNames), or any other entry */
+typedef enum dmg_named_kind {
+	DMG_NAMED_ENTRY, DMG_NAMED_DYNAMIC, DMG_NAMED_STATIC
+} dmg_named_kind;
+dmg_named_kind dmg_named_kind_of( Entry *x );
 /* (ad=nval), nval normalized; op->o_tmpmemctx */
 Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
 /* Adds f to the OR filter or */

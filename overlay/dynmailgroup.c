@@ -154,6 +154,7 @@ dmg_db_init( BackendDB *be, ConfigReply *cr )
 	di = ch_calloc( 1, sizeof( dmg_info ) );
 	di->cache = dmg_cache_new( 0, dmg_members_free_value );
 	di->who_memo = dmg_who_memo_new();
+	di->named = dmg_named_new();
 	if ( di->cache == NULL || dmg_info_set_defaults( di ) ) {
 		dmg_info_free( di );
 		ch_free( di );
@@ -326,6 +327,10 @@ dmg_flight_cleanup( Operation *op, SlapReply *rs )
 
 	if ( rs->sr_type != REP_RESULT && !op->o_abandon && rs->sr_err != SLAPD_ABANDON )
 		return SLAP_CB_CONTINUE;
+	/* an operation that ends without its result passing dmg_response (abandoned) may
+	 * still have written: the names reverse lookups remember are read again */
+	if ( !fl->landed )
+		dmg_named_moved( fl->di );
 	dmg_flight_land( fl );
 	LDAP_SLIST_REMOVE( &op->o_extra, &fl->oe, OpExtra, oe_next );
 	op->o_callback = fl->sc.sc_next;
@@ -420,6 +425,8 @@ dmg_response( Operation *op, SlapReply *rs )
 		op->o_tmpfree( ndn.bv_val, op->o_tmpmemctx );
 		break;
 	}
+	if ( rs->sr_err == LDAP_SUCCESS )
+		dmg_named_after_write( op, di, dmg_write_bounded( op ) );
 	dmg_flight_land_op( op );
 	return SLAP_CB_CONTINUE;
 }
@@ -536,8 +543,10 @@ dmg_txn_commit_flight( slap_overinfo *oi, int delta, int committed )
 		if ( on->on_bi.bi_db_init == dmg_db_init ) {
 			dmg_info *di = on->on_bi.bi_private;
 
-			if ( committed )
+			if ( committed ) {
 				dmg_cache_invalidate( di->cache );
+				dmg_named_moved( di );
+			}
 			dmg_flight_add( di, delta, 1 );
 		}
 	}

@@ -663,11 +663,7 @@ dmg_path_has( dmg_path *p, struct berval *ndn )
 	return 0;
 }
 
-typedef enum dmg_named_kind {
-	DMG_NAMED_ENTRY, DMG_NAMED_DYNAMIC, DMG_NAMED_STATIC
-} dmg_named_kind;
-
-static dmg_named_kind
+dmg_named_kind
 dmg_named_kind_of( Entry *x )
 {
 	if ( dmg_entry_is_group( x ) )
@@ -1784,7 +1780,8 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned lo
 
 /* A reverse lookup, level by level: first the groups whose rule may select e or that name e
  * (one indexed search), then the groups that name one of the groups found to have e (one
- * search per level of nesting).  Each candidate is tested once with the reverse test. */
+ * search per level of nesting, only for the groups found that a group includes: named.c).
+ * Each candidate is tested once with the reverse test. */
 typedef struct dmg_reverse {
 	BerVarray ndns, dns;	/* the dynamic groups that have e, the result */
 	BerVarray seen;		/* every candidate tested */
@@ -1792,6 +1789,7 @@ typedef struct dmg_reverse {
 	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
 	int cand_all;		/* a group without entryUUID: the widened filter takes every group */
 	unsigned long gen;	/* the operation's cache generation */
+	dmg_names *names;	/* the entries groups include, NULL: any group may be named */
 } dmg_reverse;
 
 /* The caller's widened filter finds the groups that have e by their entryUUID: one indexed
@@ -1840,7 +1838,9 @@ dmg_reverse_test_group( Operation *op, slap_overinst *on, Entry *e, Entry *g, dm
 		if ( rv->cand )
 			dmg_reverse_cand_add( op, rv, g );
 	}
-	dmg_level_add_naming( op, &rv->next, g );
+	/* the next level looks for the groups that name g, when any may (named.c) */
+	if ( dmg_names_may_name( rv->names, g ) )
+		dmg_level_add_naming( op, &rv->next, g );
 	return LDAP_SUCCESS;
 }
 
@@ -1914,6 +1914,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 		return dmg_groups_shown( op, on, e, ndns, dns, cand, gen );
 	memset( &rv, 0, sizeof( rv ) );
 	rv.gen = gen;
+	rv.names = dmg_names_acquire( op, on, gen );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
 	dmg_level_add_naming( op, &rv.next, e );
@@ -1938,6 +1939,7 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	if ( rv.next.dyn )
 		filter_free_x( op, dmg_level_filter( op, &rv.next ), 1 );
 	ber_bvarray_free_x( rv.seen, op->o_tmpmemctx );
+	dmg_names_release( on, rv.names );
 	if ( rc != LDAP_SUCCESS ) {
 		ber_bvarray_free_x( rv.ndns, op->o_tmpmemctx );
 		ber_bvarray_free_x( rv.dns, op->o_tmpmemctx );

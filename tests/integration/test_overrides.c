@@ -1260,6 +1260,79 @@ static void rev_concurrent_writer(const char *g, const char *x, const char *dept
     _exit(0);
 }
 
+/* (member=p) among the groups gs[0..n) equals the groups whose member lists have p, and
+ * names exactly want (the caller's reading of the same) */
+static void assert_rev_names(LDAP *ld, const char *p, const char *const *gs, int n,
+                             const char *want)
+{
+    char expected[4096] = "";
+
+    for (int i = 0; i < n; i++) {
+        char *members = dmg_values_joined(ld, gs[i], LDAP_SCOPE_BASE, NULL, "member");
+
+        if (strcasestr(members, p) != NULL)
+            snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
+                     expected[0] ? "\n" : "", gs[i]);
+        free(members);
+    }
+    DMG_ASSERT_STR(expected, want);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revw-*)(member=%s))", p), want);
+}
+
+/* Reverse lookups remember which entries groups include, to search the next level of nesting
+ * only for those; each write that may add such a name is seen by the very next lookup: an
+ * include added by a modify and by an add, a static group followed once included and its
+ * members added, a static group in a static group, a rename; and an include taken away */
+START_TEST(test_rev_names_follow_writes)
+{
+    LDAP *ld = as_root();
+    const char *d = add_ou(ld, "RevW");
+    const char *p = add_person(ld, "revw-p", d);
+    const char *a = add_group(ld, "revw-a", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *b = add_group(ld, "revw-b", "dmgDepartment: " SALES "\n");
+    const char *c = add_group(ld, "revw-c", "dmgDepartment: " SALES "\n");
+    const char *a2 = group_dn("revw-a2");
+    const char *n, *s, *t, *u, *e, *x;
+
+    assert_rev_names(ld, p, (const char *[]){ a, b, c }, 3, a);
+    DMG_EXPECT_OK(dmg_modify(ld, b, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", a)),
+                  "b includes a");
+    assert_rev_names(ld, p, (const char *[]){ a, b, c }, 3, dmg_fmt("%s\n%s", a, b));
+    n = add_group(ld, "revw-n", dmg_fmt("dmgIncludeMember: %s\n", b));
+    assert_rev_names(ld, p, (const char *[]){ a, b, c, n }, 4, dmg_fmt("%s\n%s\n%s", a, b, n));
+
+    /* a static group leads to no dynamic group until an include names it */
+    s = add_static(ld, "revw-s", dmg_fmt("member: %s\n", a));
+    assert_rev_names(ld, p, (const char *[]){ a, b, c, n }, 4, dmg_fmt("%s\n%s\n%s", a, b, n));
+    DMG_EXPECT_OK(dmg_modify(ld, c, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", s)),
+                  "c includes the static group s");
+    assert_rev_names(ld, p, (const char *[]){ a, b, c, n }, 4,
+                     dmg_fmt("%s\n%s\n%s\n%s", a, b, c, n));
+
+    /* e includes u, a static group whose member t is a static group without p; t's new
+     * member x has p */
+    t = add_static(ld, "revw-t", "member: " UMA "\n");
+    u = add_static(ld, "revw-u", dmg_fmt("member: %s\n", t));
+    e = add_group(ld, "revw-e", dmg_fmt("dmgIncludeMember: %s\n", u));
+    x = add_group(ld, "revw-x", dmg_fmt("dmgDepartment: %s\n", d));
+    const char *all[] = { a, b, c, n, e, x };
+    assert_rev_names(ld, p, all, 6, dmg_fmt("%s\n%s\n%s\n%s\n%s", a, b, c, n, x));
+    DMG_EXPECT_OK(dmg_modify(ld, t, dmg_fmt("add: member\nmember: %s\n", x)),
+                  "x joins the static group t");
+    assert_rev_names(ld, p, all, 6, dmg_fmt("%s\n%s\n%s\n%s\n%s\n%s", a, b, c, n, e, x));
+
+    /* a rename: b's include follows, s's member (a static group's) does not */
+    DMG_EXPECT_OK(dmg_rename(ld, a, "cn=revw-a2", NULL, 1), "renaming a");
+    const char *renamed[] = { a2, b, c, n, e, x };
+    assert_rev_names(ld, p, renamed, 6, dmg_fmt("%s\n%s\n%s\n%s\n%s", a2, b, n, e, x));
+
+    /* an include taken away */
+    DMG_EXPECT_OK(dmg_modify(ld, b, "delete: dmgIncludeMember\n"), "b includes nobody");
+    assert_rev_names(ld, p, renamed, 6, dmg_fmt("%s\n%s\n%s", a2, e, x));
+    dmg_disconnect(ld);
+}
+END_TEST
+
 /* Reverse lookups keep their candidate groups by DN and look each up again: groups renamed
  * and deleted by another connection between the two neither crash the server nor make a
  * search fail or return an entry that does not have the member */
@@ -1339,6 +1412,7 @@ static Suite *overrides_suite(void)
     tcase_add_test(tc, test_rev_nested_follow);
     tcase_add_test(tc, test_rev_member_filters);
     tcase_add_test(tc, test_rev_concurrent_writes);
+    tcase_add_test(tc, test_rev_names_follow_writes);
     tcase_add_test(tc, test_rev_nested_roles);
     tcase_add_test(tc, test_rev_nested_member_filter);
     suite_add_tcase(s, tc);

@@ -813,6 +813,36 @@ START_TEST(client_search_with_member_is_logged)
 }
 END_TEST
 
+/* A reverse lookup searches the next level of nesting only for the groups found that another
+ * group includes: the level after revm-a's is searched (it reads as the filter naming revm-a
+ * in the log) only once revm-n includes it, and never the level after revm-n's, which no group
+ * includes; the lookup answers the same either way. */
+START_TEST(reverse_lookup_searches_only_included_groups)
+{
+    LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+    const char *p = "uid=uma," SALES;
+    char *logged;
+
+    dmg_root_add_mail_group(srv, "revm-a", "dmgDepartment: " SALES "\n", NULL, 0);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revm-*)(member=%s))", p),
+                   "cn=revm-a," GROUPS);
+    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-a,");
+    DMG_ASSERT_STR(logged, "");
+    free(logged);
+
+    dmg_root_add_mail_group(srv, "revm-n", "dmgIncludeMember: cn=revm-a," GROUPS "\n", NULL, 0);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revm-*)(member=%s))", p),
+                   "cn=revm-a," GROUPS "\ncn=revm-n," GROUPS);
+    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-a,");
+    ck_assert_msg(logged[0] != '\0', "no search for the groups that include revm-a");
+    free(logged);
+    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-n,");
+    DMG_ASSERT_STR(logged, "");
+    free(logged);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 static Suite *filter_strings_suite(void)
 {
     Suite *s = suite_create("filter strings");
@@ -820,6 +850,7 @@ static Suite *filter_strings_suite(void)
     tcase_add_test(tc, internal_filter_strings_as_slapd_writes_them);
     tcase_add_test(tc, member_filter_finds_groups_without_companions);
     tcase_add_test(tc, client_search_with_member_is_logged);
+    tcase_add_test(tc, reverse_lookup_searches_only_included_groups);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,320 @@
+/* named.c -- which groups other groups name: the memo that spares reverse lookups a search
+ * per level of nesting
+ *
+ * A reverse lookup (membership.c, dmg_groups_of_entry) finds the groups that have an entry E
+ * level by level: the groups that select E or name it, then the groups that name one of
+ * those, and so on, one internal search per level.  Most groups are named by no group, and
+ * the last level's search then finds nothing.  This memo remembers every entry a
+ * dmgIncludeMember names (by DN and by entryUUID), read from the database once; a level only
+ * searches for the groups found that are among them.
+ *
+ * Only includes matter: an exclude can take E out of a group, never put it in, and a group
+ * found by its own rule is tested in full.  A static group matters only when an include
+ * names it (else no level leads from it to a dynamic group): then its members are names too,
+ * and so on down.  When the names are too many to remember, or could not be read, every
+ * group may be named, as without the memo.
+ *
+ * The memo may name more entries than the database does (a delete or a removed include
+ * leaves the name in it: one search too many), never fewer: every write that may add a name
+ * (an add of a group or of an entry with includes, a modify adding includes, members of a
+ * static group or object classes, every rename, a transaction's or a replica's writes, a
+ * configuration change)
+ * moves its generation on, before its result, and no memo is used while any write is in
+ * flight (dmg_roles_generation), so that one read before such a write committed is not used
+ * after.  Operations nested in another and databases glued to others compute without it.
+ */
+
+#include "dmg.h"
+
+/* More names than that are not remembered: reading them (and looking up each named entry,
+ * to learn which are static groups) would cost more than the searches it spares */
+#define DMG_NAMES_MAX	4096
+
+/* One reading of the names: shared by the lookups that use it, freed with the last */
+struct dmg_names {
+	unsigned refs;		/* under dmg_named.lock */
+	int all;		/* every group may be named */
+	BerVarray dns, uuids;	/* normalized, sorted (dmg_bv_cmp) */
+	unsigned ndns, nuuids;
+};
+
+struct dmg_named {
+	ldap_pvt_thread_mutex_t lock;
+	unsigned long gen;	/* moved by every write that may add a name */
+	dmg_names *cur;		/* NULL: not read since the generation last moved */
+};
+
+struct dmg_named *
+dmg_named_new( void )
+{
+	struct dmg_named *n = ch_calloc( 1, sizeof( *n ) );
+
+	ldap_pvt_thread_mutex_init( &n->lock );
+	return n;
+}
+
+static void
+dmg_names_free( dmg_names *ns )
+{
+	ber_bvarray_free( ns->dns );
+	ber_bvarray_free( ns->uuids );
+	ch_free( ns );
+}
+
+/* Drops one reference, under n->lock */
+static void
+dmg_names_unref( dmg_names *ns )
+{
+	if ( ns && --ns->refs == 0 )
+		dmg_names_free( ns );
+}
+
+void
+dmg_named_free( struct dmg_named *n )
+{
+	if ( n == NULL )
+		return;
+	dmg_names_unref( n->cur );
+	ldap_pvt_thread_mutex_destroy( &n->lock );
+	ch_free( n );
+}
+
+void
+dmg_named_moved( dmg_info *di )
+{
+	struct dmg_named *n = di->named;
+
+	ldap_pvt_thread_mutex_lock( &n->lock );
+	n->gen++;
+	dmg_names_unref( n->cur );
+	n->cur = NULL;
+	ldap_pvt_thread_mutex_unlock( &n->lock );
+}
+
+/* ---- which writes may add a name ------------------------------------------------------------ */
+
+/* The attributes names are read from: includes, a static group's members (followed when an
+ * include names the group), and the object class (which makes an entry a static group) */
+static int
+dmg_names_attr( AttributeDescription *ad )
+{
+	return ad->ad_type == dmg_ad.include_member->ad_type
+		|| ad->ad_type == dmg_ad.include_member_uuid->ad_type
+		|| ad->ad_type == dmg_ad.member->ad_type
+		|| ad->ad_type == dmg_ad.unique_member->ad_type
+		|| ad == slap_schema.si_ad_objectClass;
+}
+
+static int
+dmg_write_may_name( Operation *op )
+{
+	Modifications *ml;
+
+	switch ( op->o_tag ) {
+	case LDAP_REQ_ADD:
+		/* only a group's names are read */
+		return op->ora_e == NULL || dmg_named_kind_of( op->ora_e ) != DMG_NAMED_ENTRY;
+	case LDAP_REQ_MODIFY:
+		for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
+			if ( dmg_names_attr( ml->sml_desc ) && ml->sml_op != LDAP_MOD_DELETE )
+				return 1;
+		}
+		return 0;
+	case LDAP_REQ_MODRDN:
+		return 1;
+	}
+	return 0;
+}
+
+void
+dmg_named_after_write( Operation *op, dmg_info *di, int bounded )
+{
+	if ( !bounded || dmg_write_may_name( op ) )
+		dmg_named_moved( di );
+}
+
+/* ---- reading the names ---------------------------------------------------------------------- */
+
+static int
+dmg_bv_cmp( const void *a, const void *b )
+{
+	const struct berval *x = a, *y = b;
+
+	if ( x->bv_len != y->bv_len )
+		return x->bv_len < y->bv_len ? -1 : 1;
+	return memcmp( x->bv_val, y->bv_val, x->bv_len );
+}
+
+typedef struct dmg_names_read {
+	dmg_names *ns;
+	unsigned dns_cap, uuids_cap;
+} dmg_names_read;
+
+static void
+dmg_names_add( BerVarray *a, unsigned *n, unsigned *cap, struct berval *v )
+{
+	if ( *n + 2 > *cap ) {
+		*cap = *cap ? *cap * 2 : 64;
+		*a = ch_realloc( *a, *cap * sizeof( struct berval ) );
+	}
+	ber_dupbv( &( *a )[( *n )++], v );
+	BER_BVZERO( &( *a )[*n] );
+}
+
+static void
+dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, BerVarray *a,
+	unsigned *n, unsigned *cap )
+{
+	Attribute *at = attr_find( g->e_attrs, ad );
+	unsigned i;
+
+	for ( i = 0; at && i < at->a_numvals && !r->ns->all; i++ ) {
+		if ( r->ns->ndns + r->ns->nuuids >= DMG_NAMES_MAX )
+			r->ns->all = 1;
+		else
+			dmg_names_add( a, n, cap, &at->a_nvals[i] );
+	}
+}
+
+static int
+dmg_names_cb( Operation *op, SlapReply *rs )
+{
+	dmg_names_read *r = op->o_callback->sc_private;
+	dmg_names *ns = r->ns;
+
+	if ( rs->sr_type != REP_SEARCH )
+		return 0;
+	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member, &ns->dns, &ns->ndns,
+		&r->dns_cap );
+	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member_uuid, &ns->uuids,
+		&ns->nuuids, &r->uuids_cap );
+	return 0;
+}
+
+/* A static group that an include names stands for its members, which a level then looks
+ * for too: their DNs are names as well, followed in turn (each static group once) */
+static void
+dmg_names_follow_static( Operation *root, slap_overinst *on, dmg_names_read *r )
+{
+	dmg_names *ns = r->ns;
+	BerVarray followed = NULL;
+	struct berval copy;
+	Entry *x;
+	unsigned i;
+
+	for ( i = 0; i < ns->ndns && !ns->all; i++ ) {
+		if ( ( x = dmg_entry_get( root, on, &ns->dns[i] ) ) == NULL )
+			continue;
+		if ( dmg_named_kind_of( x ) == DMG_NAMED_STATIC
+			&& !dmg_bvarray_has_dn( followed, &x->e_nname ) ) {
+			ber_dupbv_x( &copy, &x->e_nname, root->o_tmpmemctx );
+			ber_bvarray_add_x( &followed, &copy, root->o_tmpmemctx );
+			dmg_names_add_attr( r, x, dmg_ad.member, &ns->dns, &ns->ndns,
+				&r->dns_cap );
+			dmg_names_add_attr( r, x, dmg_ad.unique_member, &ns->dns, &ns->ndns,
+				&r->dns_cap );
+		}
+		dmg_entry_release( root, on, x );
+	}
+	ber_bvarray_free_x( followed, root->o_tmpmemctx );
+}
+
+/* Reads the names as the rootdn: every dynamic group's includes; NULL when the search failed
+ * (logged; the lookup then searches every level) */
+static dmg_names *
+dmg_names_read_db( Operation *op, slap_overinst *on )
+{
+	dmg_names_read r = { NULL, 0, 0 };
+	slap_callback cb = { 0 };
+	Operation root;
+	Filter *f;
+	char buf[256];
+	int rc;
+
+	r.ns = ch_calloc( 1, sizeof( dmg_names ) );
+	cb.sc_response = dmg_names_cb;
+	cb.sc_private = &r;
+	snprintf( buf, sizeof( buf ), "(&(objectClass=%s)(|(%s=*)(%s=*)))",
+		dmg_ad.oc_group->soc_cname.bv_val, dmg_ad.include_member->ad_cname.bv_val,
+		dmg_ad.include_member_uuid->ad_cname.bv_val );
+	f = str2filter_x( op, buf );
+	assert( f != NULL );
+	dmg_op_as_root( op, &root );
+	rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
+	filter_free_x( op, f, 1 );
+	if ( rc != LDAP_SUCCESS ) {
+		dmg_names_free( r.ns );
+		return NULL;
+	}
+	dmg_names_follow_static( &root, on, &r );
+	if ( r.ns->ndns )
+		qsort( r.ns->dns, r.ns->ndns, sizeof( struct berval ), dmg_bv_cmp );
+	if ( r.ns->nuuids )
+		qsort( r.ns->uuids, r.ns->nuuids, sizeof( struct berval ), dmg_bv_cmp );
+	return r.ns;
+}
+
+/* ---- using them ----------------------------------------------------------------------------- */
+
+dmg_names *
+dmg_names_acquire( Operation *op, slap_overinst *on, unsigned long op_gen )
+{
+	dmg_info *di = on->on_bi.bi_private;
+	struct dmg_named *n = di->named;
+	BackendDB *be = dmg_real_db( op );
+	unsigned long gen;
+	dmg_names *ns;
+
+	/* op_gen: whether op is nested, decided in its hook (the backend's reader, which
+	 * an entry op holds puts in op->o_extra, would make it look nested now) */
+	if ( be == NULL || SLAP_GLUE_INSTANCE( be ) || op_gen == DMG_NO_GENERATION
+		|| dmg_roles_generation( di ) == DMG_NO_GENERATION )
+		return NULL;
+	ldap_pvt_thread_mutex_lock( &n->lock );
+	if ( ( ns = n->cur ) != NULL )
+		ns->refs++;
+	gen = n->gen;
+	ldap_pvt_thread_mutex_unlock( &n->lock );
+	if ( ns )
+		return ns;
+	if ( ( ns = dmg_names_read_db( op, on ) ) == NULL )
+		return NULL;
+	ns->refs = 1;
+	ldap_pvt_thread_mutex_lock( &n->lock );
+	/* kept for the next lookups only when no write that may add a name ended meanwhile,
+	 * and none is in flight (it may have committed before the search read) */
+	if ( n->gen == gen && n->cur == NULL
+		&& dmg_roles_generation( di ) != DMG_NO_GENERATION ) {
+		n->cur = ns;
+		ns->refs++;
+	}
+	ldap_pvt_thread_mutex_unlock( &n->lock );
+	return ns;
+}
+
+void
+dmg_names_release( slap_overinst *on, dmg_names *ns )
+{
+	dmg_info *di = on->on_bi.bi_private;
+
+	if ( ns == NULL )
+		return;
+	ldap_pvt_thread_mutex_lock( &di->named->lock );
+	dmg_names_unref( ns );
+	ldap_pvt_thread_mutex_unlock( &di->named->lock );
+}
+
+int
+dmg_names_may_name( dmg_names *ns, Entry *g )
+{
+	struct berval *uuid;
+
+	if ( ns == NULL || ns->all )
+		return 1;
+	if ( ns->ndns && bsearch( &g->e_nname, ns->dns, ns->ndns, sizeof( struct berval ),
+			dmg_bv_cmp ) )
+		return 1;
+	uuid = dmg_entry_uuid( g );
+	return uuid && ns->nuuids && bsearch( uuid, ns->uuids, ns->nuuids,
+		sizeof( struct berval ), dmg_bv_cmp ) != NULL;
+}
