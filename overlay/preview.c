@@ -83,25 +83,27 @@ dmg_preview_response( Operation *op, SlapReply *rs )
 		return SLAP_CB_CONTINUE;
 	if ( rs->sr_err == LDAP_X_NO_OPERATION ) {
 		slap_mask_t flags = rs->sr_flags;
+		int rc;
 
 		/* the requester's rights: op->o_bd may carry the write guard's grant */
 		o = *op;
 		o.o_bd = dmg_real_db( op );
-		if ( slap_read_controls( &o, rs, pv->post, &slap_post_read_bv, &ctrl )
-				== LDAP_SUCCESS ) {
+		rc = slap_read_controls( &o, rs, pv->post, &slap_post_read_bv, &ctrl );
+		/* slap_read_controls sends the entry as a search entry (the backends call it
+		 * before their result): what follows this callback (the other overlays'
+		 * responses, every cleanup) must see the result again */
+		rs->sr_type = REP_RESULT;
+		rs->sr_flags = flags;
+		rs->sr_entry = entry;
+		rs->sr_attrs = attrs;
+		if ( rc == LDAP_SUCCESS ) {
+			/* the result frees the control with its array (REP_CTRLS_MUSTBEFREED) */
 			ctrls[0] = ctrl;
 			slap_add_ctrls( op, rs, ctrls );
 		} else if ( pv->critical ) {
 			rs->sr_err = LDAP_OTHER;
 			rs->sr_text = "dynmailgroup: the Post-Read entry could not be encoded";
 		}
-		/* slap_read_controls encodes the entry as a search entry would be sent (the
-		 * backends call it before their result): what follows this callback (the other
-		 * overlays' responses, every cleanup) must see the result again */
-		rs->sr_type = REP_RESULT;
-		rs->sr_flags = flags;
-		rs->sr_entry = entry;
-		rs->sr_attrs = attrs;
 	}
 	/* encoded, or not to be sent: the result is the last use of the entry (the cleanup
 	 * frees it when no result came) */
