@@ -1,0 +1,237 @@
+/*
+ * test_names.c -- reverse lookups ((member=U) filters) against the names the overlay remembers
+ * (which entries groups include): whatever writes or loads came before a lookup, it answers
+ * exactly what the groups' member lists say.
+ *
+ *  - groups the rootdn restored (Relax Rules) with includes by entryUUID only, or by an
+ *    entryUUID whose DN value is older than a rename, of a static group that has a dynamic
+ *    group as member.
+ *  - writes that may make a group include a found group: a replace of a static
+ *    group's members, a rename of an included static group, an entry becoming a static group,
+ *    a delete and add again under the same DN with other members, uniqueMember values with
+ *    a UID, an included static group of more members than the overlay remembers.
+ *
+ * Each expected answer is also checked against the member lists the groups show (forward).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* strcasestr */
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "harness.h"
+
+#define GROUPS "ou=Groups," DMG_SUFFIX
+#define SALES  "ou=Sales," DMG_SUFFIX
+#define UMA    "uid=uma," SALES
+#define CAROL  "uid=carol,ou=Engineering," DMG_SUFFIX
+
+static dmg_server *srv;
+
+static LDAP *as_root(void)
+{
+    return dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+}
+
+static const char *group_dn(const char *cn)
+{
+    return dmg_fmt("cn=%s," GROUPS, cn);
+}
+
+/* A group cn=CN,ou=Groups; extra is LDIF lines */
+static const char *add_group(LDAP *ld, const char *cn, const char *extra)
+{
+    const char *dn = group_dn(cn);
+    DMG_EXPECT_OK(dmg_add_ldif(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: %s\n"
+                                           "mail: %s@lists.example.com\n%s", dn, cn, cn, extra)),
+                  dmg_fmt("adding group %s", dn));
+    return dn;
+}
+
+static const char *add_static(LDAP *ld, const char *cn, const char *cls, const char *members)
+{
+    const char *dn = group_dn(cn);
+    DMG_EXPECT_OK(dmg_add_ldif(ld, dmg_fmt("dn: %s\nobjectClass: %s\ncn: %s\n%s", dn, cls, cn,
+                                           members)),
+                  dmg_fmt("adding static group %s", dn));
+    return dn;
+}
+
+/* The groups of gs[0..n) whose member lists have p, joined by "\n" in the order given */
+static char *forward_groups(LDAP *ld, const char *p, const char *const *gs, int n)
+{
+    char *out = calloc(1, 4096);
+
+    for (int i = 0; i < n; i++) {
+        char *members = dmg_values_joined(ld, gs[i], LDAP_SCOPE_BASE, NULL, "member");
+
+        if (strcasestr(members, p) != NULL)
+            snprintf(out + strlen(out), 4096 - strlen(out), "%s%s", out[0] ? "\n" : "", gs[i]);
+        free(members);
+    }
+    return out;
+}
+
+/* The forward member lists of gs[0..n) have p exactly in want, and so does (member=p) among
+ * the groups whose cn starts with prefix */
+static void assert_rev(LDAP *ld, const char *prefix, const char *p, const char *const *gs, int n,
+                       const char *want)
+{
+    char *fwd = forward_groups(ld, p, gs, n);
+
+    DMG_ASSERT_STR(fwd, want);
+    free(fwd);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=%s*)(member=%s))", prefix, p),
+                   want);
+}
+
+/* ---- restored ---------------------------------------------------------------------------- */
+
+/* A static group included by entryUUID only, or by an entryUUID whose DN value predates a
+ * rename (groups the rootdn restores with the Relax Rules control, as a migration does), stands
+ * for its members: a reverse lookup follows it as the member lists do.  nmu-x has uma
+ * (Sales); the static nmu-s has nmu-x (and no group includes nmu-x); nmu-d
+ * (Engineering) includes nmu-s by entryUUID only, nmu-e by its entryUUID and a DN from before
+ * a rename (another entry's now). */
+START_TEST(static_group_included_by_uuid_is_followed)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmu-x", "dmgDepartment: " SALES "\n");
+    const char *s = add_static(ld, "nmu-s", "groupOfNames", dmg_fmt("member: %s\n", x));
+    char *us = dmg_values_joined(ld, s, LDAP_SCOPE_BASE, NULL, "entryUUID");
+    const char *d = group_dn("nmu-d"), *e = group_dn("nmu-e");
+
+    ck_assert_msg(us[0] != '\0', "no entryUUID on %s", s);
+    /* another entry has taken the DN nmu-e's value names */
+    DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: cn=nmu-old-s," GROUPS "\nobjectClass: organizationalRole\n"
+                                   "cn: nmu-old-s\n"),
+                  "adding cn=nmu-old-s");
+    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
+                                               "cn: nmu-d\nmail: nmu-d@lists.example.com\n"
+                                               "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
+                                               "dmgIncludeMemberUUID: %s\n", d, us),
+                                   DMG_CTRLS(dmg_ctrl_relax())),
+                  "restoring nmu-d");
+    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
+                                               "cn: nmu-e\nmail: nmu-e@lists.example.com\n"
+                                               "dmgIncludeMember: cn=nmu-old-s," GROUPS "\n"
+                                               "dmgIncludeMemberUUID: %s\n", e, us),
+                                   DMG_CTRLS(dmg_ctrl_relax())),
+                  "restoring nmu-e");
+    free(us);
+    const char *const gs[] = { x, d, e };
+    const char *want = dmg_fmt("%s\n%s\n%s", x, d, e);
+
+    assert_rev(ld, "nmu-", UMA, gs, 3, want);
+    /* a second time: the names are remembered now */
+    assert_rev(ld, "nmu-", UMA, gs, 3, want);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* ---- writes ---------------------------------------------------------------------------------- */
+
+/* A replace of an included static group's members (no add among the modifications) */
+START_TEST(replace_of_static_members_is_seen)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmr-x", "dmgDepartment: " SALES "\n");
+    const char *y = add_group(ld, "nmr-y", "dmgIncludeMember: " CAROL "\n");
+    const char *s = add_static(ld, "nmr-s", "groupOfNames", dmg_fmt("member: %s\n", y));
+    const char *d = add_group(ld, "nmr-d", dmg_fmt("dmgIncludeMember: %s\n", s));
+    const char *const gs[] = { x, y, d };
+
+    assert_rev(ld, "nmr-", UMA, gs, 3, x);
+    DMG_EXPECT_OK(dmg_modify(ld, s, dmg_fmt("replace: member\nmember: %s\n", x)),
+                  "s has x instead of y");
+    assert_rev(ld, "nmr-", UMA, gs, 3, dmg_fmt("%s\n%s", x, d));
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* A rename of an included static group, and of a static group inside it */
+START_TEST(rename_of_included_static_group_is_seen)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmn-x", "dmgDepartment: " SALES "\n");
+    const char *t = add_static(ld, "nmn-t", "groupOfNames", dmg_fmt("member: %s\n", x));
+    const char *s = add_static(ld, "nmn-s", "groupOfNames", dmg_fmt("member: %s\n", t));
+    const char *d = add_group(ld, "nmn-d", dmg_fmt("dmgIncludeMember: %s\n", s));
+
+    assert_rev(ld, "nmn-", UMA, (const char *[]){ x, d }, 2, dmg_fmt("%s\n%s", x, d));
+    DMG_EXPECT_OK(dmg_rename(ld, s, "cn=nmn-s2", NULL, 1), "renaming s");
+    assert_rev(ld, "nmn-", UMA, (const char *[]){ x, d }, 2, dmg_fmt("%s\n%s", x, d));
+    DMG_EXPECT_OK(dmg_rename(ld, t, "cn=nmn-t2", NULL, 1), "renaming t");
+    /* s's member value names t by its old DN now: t no longer is one of s's members */
+    char *members = dmg_values_joined(ld, group_dn("nmn-s2"), LDAP_SCOPE_BASE, NULL, "member");
+    assert_rev(ld, "nmn-", UMA, (const char *[]){ x, d }, 2,
+               strcasestr(members, x) ? dmg_fmt("%s\n%s", x, d) : x);
+    free(members);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* A static group deleted and added again under the same DN with other members (and another
+ * class), and uniqueMember values with a UID */
+START_TEST(readd_and_unique_members_are_seen)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nma-x", "dmgDepartment: " SALES "\n");
+    const char *s = add_static(ld, "nma-s", "groupOfNames", "member: " CAROL "\n");
+    const char *d = add_group(ld, "nma-d", dmg_fmt("dmgIncludeMember: %s\n", s));
+    const char *const gs[] = { x, d };
+
+    assert_rev(ld, "nma-", UMA, gs, 2, x);
+    DMG_EXPECT_OK(dmg_delete(ld, s), "deleting s");
+    /* the delete took d's include away: d names s again */
+    add_static(ld, "nma-s", "groupOfUniqueNames", dmg_fmt("uniqueMember: %s#'0101'B\n", x));
+    DMG_EXPECT_OK(dmg_modify(ld, d, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", s)),
+                  "d includes s again");
+    /* a value with a UID names nobody */
+    assert_rev(ld, "nma-", UMA, gs, 2, x);
+    DMG_EXPECT_OK(dmg_modify(ld, s, dmg_fmt("add: uniqueMember\nuniqueMember: %s\n", x)),
+                  "s has x without a UID");
+    assert_rev(ld, "nma-", UMA, gs, 2, dmg_fmt("%s\n%s", x, d));
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* An included static group with more members than the names remembered: every level is
+ * searched, and the member placed last is followed */
+START_TEST(more_names_than_remembered)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmm-x", "dmgDepartment: " SALES "\n");
+    const char *s = group_dn("nmm-s");
+    size_t cap = 4200 * 64, len = 0;
+    char *ldif = malloc(cap);
+
+    len += snprintf(ldif + len, cap - len, "dn: %s\nobjectClass: groupOfNames\ncn: nmm-s\n", s);
+    for (int i = 0; i < 4200; i++)
+        len += snprintf(ldif + len, cap - len, "member: cn=nmm-absent-%d," GROUPS "\n", i);
+    snprintf(ldif + len, cap - len, "member: %s\n", x);
+    DMG_EXPECT_OK(dmg_add_ldif(ld, ldif), "adding the static group nmm-s");
+    free(ldif);
+    const char *d = add_group(ld, "nmm-d", dmg_fmt("dmgIncludeMember: %s\n", s));
+
+    assert_rev(ld, "nmm-", UMA, (const char *[]){ x, d }, 2, dmg_fmt("%s\n%s", x, d));
+    dmg_disconnect(ld);
+}
+END_TEST
+
+int main(void)
+{
+    const dmg_server_opts writes_opts = { 0 };
+    Suite *writes = suite_create("names");
+    TCase *tw = dmg_tcase("writes");
+
+    tcase_add_test(tw, static_group_included_by_uuid_is_followed);
+    tcase_add_test(tw, replace_of_static_members_is_seen);
+    tcase_add_test(tw, rename_of_included_static_group_is_seen);
+    tcase_add_test(tw, readd_and_unique_members_are_seen);
+    tcase_add_test(tw, more_names_than_remembered);
+    suite_add_tcase(writes, tw);
+    return dmg_run_suite(writes, &writes_opts, &srv);
+}
