@@ -10,6 +10,8 @@
  *    group's members, a rename of an included static group, an entry becoming a static group,
  *    a delete and add again under the same DN with other members, uniqueMember values with
  *    a UID, an included static group of more members than the overlay remembers.
+ *  - suite "overlays below": slapo-refint below the overlay rewriting a static group's member
+ *    after a rename.
  *
  * Each expected answer is also checked against the member lists the groups show (forward).
  */
@@ -221,6 +223,44 @@ START_TEST(more_names_than_remembered)
 }
 END_TEST
 
+/* ---- slapo-refint below ---------------------------------------------------------------------- */
+
+/* slapo-refint (below the overlay) rewrites a static group's member after a rename, in a write
+ * of its own after the rename's result: the included static group nmf-s names nmf-x by its new
+ * DN from then on, and so does the next lookup.  Lookups run while waiting, so that names read
+ * between the rename and the rewrite are remembered if the rewrite goes unnoticed. */
+START_TEST(refint_rewrite_below_is_seen)
+{
+    dmg_server_opts o = { .modules = "refint",
+                          .overlays_before = "overlay refint\nrefint_attributes member\n" };
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *ld = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    const char *x = add_group(ld, "nmf-x", "dmgDepartment: " SALES "\n");
+    const char *st = add_static(ld, "nmf-s", "groupOfNames", dmg_fmt("member: %s\n", x));
+    const char *d = add_group(ld, "nmf-d", dmg_fmt("dmgIncludeMember: %s\n", st));
+    const char *x2 = group_dn("nmf-x2");
+    long deadline = dmg_now_ms() + dmg_poll_max_ms();
+    char *members;
+
+    assert_rev(ld, "nmf-", UMA, (const char *[]){ x, d }, 2, dmg_fmt("%s\n%s", x, d));
+    DMG_EXPECT_OK(dmg_rename(ld, x, "cn=nmf-x2", NULL, 1), "renaming x");
+    for (;;) {
+        free(dmg_dns_joined(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(&(cn=nmf-*)(member=" UMA "))"));
+        members = dmg_values_joined(ld, st, LDAP_SCOPE_BASE, NULL, "member");
+        if (strcasecmp(members, x2) == 0 || dmg_now_ms() >= deadline)
+            break;
+        free(members);
+        dmg_nap_ms(DMG_POLL_STEP_MS);
+    }
+    DMG_ASSERT_STR(members, x2);
+    free(members);
+    assert_rev(ld, "nmf-", UMA, (const char *[]){ x2, d }, 2, dmg_fmt("%s\n%s", x2, d));
+    dmg_disconnect(ld);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 int main(void)
 {
     const dmg_server_opts writes_opts = { 0 };
@@ -233,5 +273,12 @@ int main(void)
     tcase_add_test(tw, readd_and_unique_members_are_seen);
     tcase_add_test(tw, more_names_than_remembered);
     suite_add_tcase(writes, tw);
-    return dmg_run_suite(writes, &writes_opts, &srv);
+    Suite *below = suite_create("overlays below");
+    TCase *tb = dmg_tcase("refint");
+
+    tcase_add_test(tb, refint_rewrite_below_is_seen);
+    suite_add_tcase(below, tb);
+    int rc1 = dmg_run_suite(writes, &writes_opts, &srv);
+    int rc2 = dmg_run_suite_own_servers(below);
+    return rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
 }
