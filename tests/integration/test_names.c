@@ -10,6 +10,8 @@
  *    group's members, a rename of an included static group, an entry becoming a static group,
  *    a delete and add again under the same DN with other members, uniqueMember values with
  *    a UID, an included static group of more members than the overlay remembers.
+ *  - concurrent writers adding a level of includes at a time while a reader looks up: every
+ *    answer is a state of the writes' order, no older than the lookup.
  *  - suite "overlays below": slapo-refint below the overlay rewriting a static group's member
  *    after a rename.
  *
@@ -22,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -223,6 +227,95 @@ START_TEST(more_names_than_remembered)
 }
 END_TEST
 
+/* ---- concurrent writers --------------------------------------------------------------------- */
+
+#define CHAIN 25
+
+/* The writer of concurrent_includes_keep_a_serial_order, in a process of its own: adds nmc-gI
+ * (Engineering) and then makes it include nmc-g(I-1) (nmc-x for the first), I = 1..CHAIN; exits
+ * non-zero at the first failure */
+static void chain_writer(void)
+{
+    LDAP *ld = as_root();
+
+    for (int i = 1; i <= CHAIN; i++) {
+        const char *prev = i == 1 ? group_dn("nmc-x") : group_dn(dmg_fmt("nmc-g%d", i - 1));
+        const char *cn = dmg_fmt("nmc-g%d", i);
+        const char *g = group_dn(cn);
+
+        if (dmg_add_ldif(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: %s\n"
+                                     "mail: %s@lists.example.com\n"
+                                     "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n", g, cn, cn))
+                    .rc != LDAP_SUCCESS
+            || dmg_modify(ld, g, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", prev))
+                       .rc != LDAP_SUCCESS)
+            _exit(1);
+    }
+    dmg_disconnect(ld);
+    _exit(0);
+}
+
+/* How many of the chain's groups include their predecessor now */
+static int chain_linked(LDAP *ld)
+{
+    dmg_entries *out = NULL;
+    const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    int n;
+
+    DMG_EXPECT_OK(dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE,
+                             "(&(cn=nmc-g*)(dmgIncludeMember=*))", no_attrs, NULL, &out),
+                  "counting the links");
+    n = (int)out->count;
+    dmg_entries_free(out);
+    return n;
+}
+
+/* Each new include makes a new level (nmc-gI has uma through nmc-g(I-1)...nmc-x) while readers
+ * look up uma's groups: every answer is a state of the writes' serial order, nmc-x and
+ * nmc-g1..nmc-gK, with K at least the links made before the lookup began and at most those
+ * made when it ended */
+START_TEST(concurrent_includes_keep_a_serial_order)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmc-x", "dmgDepartment: " SALES "\n");
+    const char *filter = "(&(cn=nmc-*)(member=" UMA "))";
+    const char *const no_attrs[] = { LDAP_NO_ATTRS, NULL };
+    int status, lookups = 0, running = 1;
+    pid_t writer = fork();
+
+    ck_assert_int_ge(writer, 0);
+    if (writer == 0)
+        chain_writer();
+    while (running) {
+        running = waitpid(writer, &status, WNOHANG) == 0;
+        int before = chain_linked(ld), k = 0, has_x = 0;
+        dmg_entries *out = NULL;
+        dmg_result r = dmg_search(ld, GROUPS, LDAP_SCOPE_SUBTREE, filter, no_attrs, NULL, &out);
+        int after = chain_linked(ld);
+
+        ck_assert_msg(r.rc == LDAP_SUCCESS, "search %s: %d %s", filter, r.rc, r.diag);
+        for (size_t i = 0; i < out->count; i++) {
+            has_x += strcasecmp(out->entries[i].dn, x) == 0;
+            k += strncasecmp(out->entries[i].dn, "cn=nmc-g", 8) == 0;
+        }
+        ck_assert_msg(has_x == 1 && out->count == (size_t)k + 1,
+                      "lookup %d: %zu groups, nmc-x %d times", lookups, out->count, has_x);
+        for (int j = 1; j <= k; j++)
+            ck_assert_msg(dmg_entries_find(out, group_dn(dmg_fmt("nmc-g%d", j))) != NULL,
+                          "lookup %d: %d groups of the chain but not nmc-g%d", lookups, k, j);
+        ck_assert_msg(before <= k && k <= after,
+                      "lookup %d: nmc-g1..nmc-g%d, while %d links were made before it and %d "
+                      "after", lookups, k, before, after);
+        dmg_entries_free(out);
+        lookups++;
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    fprintf(stderr, "concurrent_includes_keep_a_serial_order: %d lookups\n", lookups);
+    ck_assert_int_eq(chain_linked(ld), CHAIN);
+    dmg_disconnect(ld);
+}
+END_TEST
+
 /* ---- slapo-refint below ---------------------------------------------------------------------- */
 
 /* slapo-refint (below the overlay) rewrites a static group's member after a rename, in a write
@@ -272,6 +365,7 @@ int main(void)
     tcase_add_test(tw, rename_of_included_static_group_is_seen);
     tcase_add_test(tw, readd_and_unique_members_are_seen);
     tcase_add_test(tw, more_names_than_remembered);
+    tcase_add_test(tw, concurrent_includes_keep_a_serial_order);
     suite_add_tcase(writes, tw);
     Suite *below = suite_create("overlays below");
     TCase *tb = dmg_tcase("refint");
