@@ -10,6 +10,7 @@
  *    group's members, a rename of an included static group, an entry becoming a static group,
  *    a delete and add again under the same DN with other members, uniqueMember values with
  *    a UID, an included static group of more members than the overlay remembers.
+ *  - includes added in an LDAP transaction, seen once it commits.
  *  - concurrent writers adding a level of includes at a time while a reader looks up: every
  *    answer is a state of the writes' order, no older than the lookup.
  *  - suite "overlays below": slapo-refint below the overlay rewriting a static group's member
@@ -227,6 +228,43 @@ START_TEST(more_names_than_remembered)
 }
 END_TEST
 
+/* ---- transactions --------------------------------------------------------------------------- */
+
+#define TXN_CONTROL "1.3.6.1.1.21.2" /* RFC 5805, the transaction a request belongs to */
+
+/* Includes made in an LDAP transaction (RFC 5805), an add and a modify, are seen by the first
+ * lookup after the commit, although lookups while it was open remembered the names without
+ * them */
+START_TEST(transaction_includes_are_seen)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmt-x", "dmgDepartment: " SALES "\n");
+    const char *d = add_group(ld, "nmt-d", "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n");
+    const char *t = group_dn("nmt-t");
+    struct berval *txnid = NULL;
+
+    assert_rev(ld, "nmt-", UMA, (const char *[]){ x, d }, 2, x);
+    ck_assert_int_eq(ldap_txn_start_s(ld, NULL, NULL, &txnid), LDAP_SUCCESS);
+    ck_assert_ptr_nonnull(txnid);
+    LDAPControl in_txn = { TXN_CONTROL,
+                           { txnid->bv_len, txnid->bv_val ? txnid->bv_val : (char *)"" }, 1 };
+    DMG_ASSERT_RC(dmg_modify_ext(ld, d, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", x),
+                                 DMG_CTRLS(&in_txn)),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
+                                               "cn: nmt-t\nmail: nmt-t@lists.example.com\n"
+                                               "dmgIncludeMember: %s\n", t, d),
+                                   DMG_CTRLS(&in_txn)),
+                  LDAP_SUCCESS);
+    /* open: the names are read (and remembered) without the transaction's includes */
+    assert_rev(ld, "nmt-", UMA, (const char *[]){ x, d }, 2, x);
+    ck_assert_int_eq(ldap_txn_end_s(ld, 1, txnid, NULL, NULL, NULL), LDAP_SUCCESS);
+    ber_bvfree(txnid);
+    assert_rev(ld, "nmt-", UMA, (const char *[]){ x, d, t }, 3, dmg_fmt("%s\n%s\n%s", x, d, t));
+    dmg_disconnect(ld);
+}
+END_TEST
+
 /* ---- concurrent writers --------------------------------------------------------------------- */
 
 #define CHAIN 25
@@ -366,6 +404,7 @@ int main(void)
     tcase_add_test(tw, readd_and_unique_members_are_seen);
     tcase_add_test(tw, more_names_than_remembered);
     tcase_add_test(tw, concurrent_includes_keep_a_serial_order);
+    tcase_add_test(tw, transaction_includes_are_seen);
     suite_add_tcase(writes, tw);
     Suite *below = suite_create("overlays below");
     TCase *tb = dmg_tcase("refint");
