@@ -13,8 +13,9 @@
  *  - includes added in an LDAP transaction, seen once it commits.
  *  - concurrent writers adding a level of includes at a time while a reader looks up: every
  *    answer is a state of the writes' order, no older than the lookup.
- *  - suite "overlays below": slapo-refint below the overlay rewriting a static group's member
- *    after a rename.
+ *  - suite "own servers": slapo-refint below the overlay rewriting a static group's member
+ *    after a rename; a consumer replica receiving includes, a static group's members and its
+ *    rename.
  *
  * Each expected answer is also checked against the member lists the groups show (forward).
  */
@@ -392,6 +393,62 @@ START_TEST(refint_rewrite_below_is_seen)
 }
 END_TEST
 
+/* ---- a consumer replica ----------------------------------------------------------------------- */
+
+/* The tree as stored (with CSNs), to wait until a consumer holds the provider's */
+static void wait_replicated(LDAP *p, LDAP *c)
+{
+    free(DMG_WAIT_SAME(p, c, &dmg_q_tree));
+}
+
+/* On a consumer (refreshAndPersist), replicated writes that make a group include a found group
+ * are seen by its next lookup, though its lookups before remembered the names without them:
+ * a modify adding an include, an added static group an include names, its rename */
+START_TEST(replicated_includes_are_seen_by_the_consumer)
+{
+    dmg_server_opts po = { .modules = "syncprov", .db_config = DMG_REPL_INDEX_AND_LIMITS,
+                           .overlays_before = DMG_SYNCPROV_BELOW };
+    dmg_server *prov = dmg_server_start(&po);
+    ck_assert_msg(prov != NULL, "the provider did not start (see stderr)");
+    char db_config[2048];
+    dmg_replica_db_config(db_config, sizeof db_config, prov, "001", NULL, NULL);
+    dmg_server_opts co = { .db_config = db_config, .fixture = DMG_NO_FIXTURE };
+    dmg_server *cons = dmg_server_start(&co);
+    ck_assert_msg(cons != NULL, "the consumer did not start (see stderr)");
+    LDAP *p, *c;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+    const char *x = add_group(p, "nmp-x", "dmgDepartment: " SALES "\n");
+    const char *d = add_group(p, "nmp-d", "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n");
+    const char *e = add_group(p, "nmp-e", "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n");
+
+    wait_replicated(p, c);
+    assert_rev(c, "nmp-", UMA, (const char *[]){ x, d, e }, 3, x);
+    DMG_EXPECT_OK(dmg_modify(p, d, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", x)),
+                  "d includes x");
+    wait_replicated(p, c);
+    assert_rev(c, "nmp-", UMA, (const char *[]){ x, d, e }, 3, dmg_fmt("%s\n%s", x, d));
+
+    /* e includes s, static, still without members; then s gets d */
+    const char *st = add_static(p, "nmp-s", "groupOfNames", "member: " CAROL "\n");
+    DMG_EXPECT_OK(dmg_modify(p, e, dmg_fmt("add: dmgIncludeMember\ndmgIncludeMember: %s\n", st)),
+                  "e includes s");
+    wait_replicated(p, c);
+    assert_rev(c, "nmp-", UMA, (const char *[]){ x, d, e }, 3, dmg_fmt("%s\n%s", x, d));
+    DMG_EXPECT_OK(dmg_modify(p, st, dmg_fmt("add: member\nmember: %s\n", d)), "s has d");
+    wait_replicated(p, c);
+    assert_rev(c, "nmp-", UMA, (const char *[]){ x, d, e }, 3, dmg_fmt("%s\n%s\n%s", x, d, e));
+
+    /* the static group renamed: e's include follows it (the provider's rewrite) */
+    DMG_EXPECT_OK(dmg_rename(p, st, "cn=nmp-s2", NULL, 1), "renaming s");
+    wait_replicated(p, c);
+    assert_rev(c, "nmp-", UMA, (const char *[]){ x, d, e }, 3, dmg_fmt("%s\n%s\n%s", x, d, e));
+    dmg_disconnect(p);
+    dmg_disconnect(c);
+    ck_assert_int_eq(dmg_server_stop(cons), 0);
+    ck_assert_int_eq(dmg_server_stop(prov), 0);
+}
+END_TEST
+
 int main(void)
 {
     const dmg_server_opts writes_opts = { 0 };
@@ -406,11 +463,15 @@ int main(void)
     tcase_add_test(tw, concurrent_includes_keep_a_serial_order);
     tcase_add_test(tw, transaction_includes_are_seen);
     suite_add_tcase(writes, tw);
-    Suite *below = suite_create("overlays below");
+    Suite *below = suite_create("own servers");
     TCase *tb = dmg_tcase("refint");
+
+    TCase *tr = dmg_tcase_timeout("replica", 240);
 
     tcase_add_test(tb, refint_rewrite_below_is_seen);
     suite_add_tcase(below, tb);
+    tcase_add_test(tr, replicated_includes_are_seen_by_the_consumer);
+    suite_add_tcase(below, tr);
     int rc1 = dmg_run_suite(writes, &writes_opts, &srv);
     int rc2 = dmg_run_suite_own_servers(below);
     return rc1 == EXIT_SUCCESS && rc2 == EXIT_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
