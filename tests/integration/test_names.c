@@ -5,7 +5,7 @@
  *
  *  - groups the rootdn restored (Relax Rules) with includes by entryUUID only, or by an
  *    entryUUID whose DN value is older than a rename, of a static group that has a dynamic
- *    group as member.
+ *    group as member; an entryUUID the rootdn gives a static group, that an include names.
  *  - writes that may make a group include a found group: a replace of a static
  *    group's members, a rename of an included static group, an entry becoming a static group,
  *    a delete and add again under the same DN with other members, uniqueMember values with
@@ -135,6 +135,36 @@ START_TEST(static_group_included_by_uuid_is_followed)
     assert_rev(ld, "nmu-", UMA, gs, 3, want);
     /* a second time: the names are remembered now */
     assert_rev(ld, "nmu-", UMA, gs, 3, want);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* The entryUUID an include names (with a DN value that names another entry) given to a static
+ * group by the rootdn with the Relax Rules control (a restore): from then on the include names
+ * that group, which stands for its members, and the next lookup follows it */
+START_TEST(entry_uuid_given_by_the_rootdn_is_seen)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmz-x", "dmgDepartment: " SALES "\n");
+    const char *st = add_static(ld, "nmz-s", "groupOfNames", dmg_fmt("member: %s\n", x));
+    const char *d = group_dn("nmz-d");
+    const char *u = "6e6d7a00-0000-4000-8000-000000000001";
+
+    DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: cn=nmz-r," GROUPS "\nobjectClass: organizationalRole\n"
+                                   "cn: nmz-r\n"),
+                  "adding cn=nmz-r");
+    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
+                                               "cn: nmz-d\nmail: nmz-d@lists.example.com\n"
+                                               "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
+                                               "dmgIncludeMember: cn=nmz-r," GROUPS "\n"
+                                               "dmgIncludeMemberUUID: %s\n", d, u),
+                                   DMG_CTRLS(dmg_ctrl_relax())),
+                  "restoring nmz-d");
+    assert_rev(ld, "nmz-", UMA, (const char *[]){ x, d }, 2, x);
+    DMG_EXPECT_OK(dmg_modify_ext(ld, st, dmg_fmt("replace: entryUUID\nentryUUID: %s\n", u),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "giving s the entryUUID d's include names");
+    assert_rev(ld, "nmz-", UMA, (const char *[]){ x, d }, 2, dmg_fmt("%s\n%s", x, d));
     dmg_disconnect(ld);
 }
 END_TEST
@@ -456,6 +486,7 @@ int main(void)
     TCase *tw = dmg_tcase("writes");
 
     tcase_add_test(tw, static_group_included_by_uuid_is_followed);
+    tcase_add_test(tw, entry_uuid_given_by_the_rootdn_is_seen);
     tcase_add_test(tw, replace_of_static_members_is_seen);
     tcase_add_test(tw, rename_of_included_static_group_is_seen);
     tcase_add_test(tw, readd_and_unique_members_are_seen);
