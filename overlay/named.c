@@ -18,9 +18,8 @@
  * The memo may name more entries than the database does (a delete or a removed include
  * leaves the name in it: one search too many), never fewer: every write that may add a name
  * (an add of a group or of an entry with includes, a modify adding includes, members of a
- * static group or object classes, every rename, a transaction's or a replica's writes, a
- * configuration change)
- * moves its generation on, before its result, and no memo is used while any write is in
+ * static group, object classes or an entryUUID, every rename, a transaction's or a replica's
+ * writes, a configuration change) moves its generation on, before its result, and no memo is used while any write is in
  * flight (dmg_roles_generation), so that one read before such a write committed is not used
  * after.  Operations nested in another and databases glued to others compute without it.
  */
@@ -95,7 +94,9 @@ dmg_named_moved( dmg_info *di )
 /* ---- which writes may add a name ------------------------------------------------------------ */
 
 /* The attributes names are read from: includes, a static group's members (followed when an
- * include names the group), and the object class (which makes an entry a static group) */
+ * include names the group), the object class (which makes an entry a static group) and the
+ * entryUUID (which the rootdn may give with the Relax Rules control: an include by that UUID
+ * then names the entry) */
 static int
 dmg_names_attr( AttributeDescription *ad )
 {
@@ -103,7 +104,8 @@ dmg_names_attr( AttributeDescription *ad )
 		|| ad->ad_type == dmg_ad.include_member_uuid->ad_type
 		|| ad->ad_type == dmg_ad.member->ad_type
 		|| ad->ad_type == dmg_ad.unique_member->ad_type
-		|| ad == slap_schema.si_ad_objectClass;
+		|| ad == slap_schema.si_ad_objectClass
+		|| ad == slap_schema.si_ad_entryUUID;
 }
 
 static int
