@@ -19,9 +19,9 @@
  * leaves the name in it: one search too many), never fewer: every write that may add a name
  * (an add of a group or of an entry with includes, a modify adding includes, members of a
  * static group, object classes or an entryUUID, every rename, a transaction's or a replica's
- * writes, a configuration change) moves its generation on, before its result, and no memo is used while any write is in
- * flight (dmg_roles_generation), so that one read before such a write committed is not used
- * after.  Operations nested in another and databases glued to others compute without it.
+ * writes, a configuration change) moves its generation on, before its result, and no memo is
+ * used while any write is in flight (dmg_roles_generation), so that one read before such a
+ * write committed is not used after.  Operations nested in another and databases glued to others compute without it.
  */
 
 #include "dmg.h"

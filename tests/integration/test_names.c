@@ -95,7 +95,7 @@ static void assert_rev(LDAP *ld, const char *prefix, const char *p, const char *
                    want);
 }
 
-/* ---- restored ---------------------------------------------------------------------------- */
+/* ---- restored -------------------------------------------------------------------------------- */
 
 /* A static group included by entryUUID only, or by an entryUUID whose DN value predates a
  * rename (groups the rootdn restores with the Relax Rules control, as a migration does), stands
@@ -259,7 +259,7 @@ START_TEST(more_names_than_remembered)
 }
 END_TEST
 
-/* ---- transactions --------------------------------------------------------------------------- */
+/* ---- transactions ---------------------------------------------------------------------------- */
 
 #define TXN_CONTROL "1.3.6.1.1.21.2" /* RFC 5805, the transaction a request belongs to */
 
@@ -296,7 +296,7 @@ START_TEST(transaction_includes_are_seen)
 }
 END_TEST
 
-/* ---- concurrent writers --------------------------------------------------------------------- */
+/* ---- concurrent writers ---------------------------------------------------------------------- */
 
 #define CHAIN 25
 
@@ -423,7 +423,7 @@ START_TEST(refint_rewrite_below_is_seen)
 }
 END_TEST
 
-/* ---- a consumer replica ----------------------------------------------------------------------- */
+/* ---- a consumer replica ---------------------------------------------------------------------- */
 
 /* The tree as stored (with CSNs), to wait until a consumer holds the provider's */
 static void wait_replicated(LDAP *p, LDAP *c)
