@@ -21,7 +21,8 @@
  * static group, object classes or an entryUUID, every rename, a transaction's or a replica's
  * writes, a configuration change) moves its generation on, before its result, and no memo is
  * used while any write is in flight (dmg_roles_generation), so that one read before such a
- * write committed is not used after.  Operations nested in another and databases glued to others compute without it.
+ * write committed is not used after.  Operations nested in another and databases glued to
+ * others compute without it.
  */
 
 #include "dmg.h"
