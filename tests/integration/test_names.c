@@ -3,16 +3,18 @@
  * (which entries groups include): whatever writes or loads came before a lookup, it answers
  * exactly what the groups' member lists say.
  *
- *  - groups the rootdn restored (Relax Rules) with includes by entryUUID only, or by an
- *    entryUUID whose DN value is older than a rename, of a static group that has a dynamic
- *    group as member; an entryUUID the rootdn gives a static group, that an include names.
- *  - writes that may make a group include a found group: a replace of a static
- *    group's members, a rename of an included static group, an entry becoming a static group,
- *    a delete and add again under the same DN with other members, uniqueMember values with
- *    a UID, an included static group of more members than the overlay remembers.
- *  - includes added in an LDAP transaction, seen once it commits.
- *  - concurrent writers adding a level of includes at a time while a reader looks up: every
- *    answer is a state of the writes' order, no older than the lookup.
+ *  - suite "names", on one server (each test its own groups, cn=nmX-*):
+ *     - groups the rootdn restored (Relax Rules) including a static group that has a dynamic
+ *       group as member by entryUUID only, or by an entryUUID whose DN value is older than a
+ *       rename; an entryUUID the rootdn gives a static group that an include names;
+ *     - writes that may make a group include a found group: a replace of a static group's
+ *       members, a rename of an included static group, an entry becoming a static group
+ *       (its object class changed with Relax Rules), a delete and add again under the same DN
+ *       with other members, uniqueMember values with a UID, an included static group of more
+ *       members than the overlay remembers;
+ *     - includes added in an LDAP transaction, seen once it commits;
+ *     - a writer adding a level of includes at a time while a reader looks up: every answer
+ *       is a state of the writes' order, no older than the lookup.
  *  - suite "own servers": slapo-refint below the overlay rewriting a static group's member
  *    after a rename; a consumer replica receiving includes, a static group's members and its
  *    rename.
@@ -232,6 +234,29 @@ START_TEST(readd_and_unique_members_are_seen)
     DMG_EXPECT_OK(dmg_modify(ld, s, dmg_fmt("add: uniqueMember\nuniqueMember: %s\n", x)),
                   "s has x without a UID");
     assert_rev(ld, "nma-", UMA, gs, 2, dmg_fmt("%s\n%s", x, d));
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* An entry an include names that becomes a static group (its object class changed by the
+ * rootdn with the Relax Rules control) with a member that has uma */
+START_TEST(entry_becoming_a_static_group_is_seen)
+{
+    LDAP *ld = as_root();
+    const char *x = add_group(ld, "nmo-x", "dmgDepartment: " SALES "\n");
+    const char *r = group_dn("nmo-r");
+
+    DMG_EXPECT_OK(dmg_add_ldif(ld, dmg_fmt("dn: %s\nobjectClass: organizationalRole\n"
+                                           "cn: nmo-r\n", r)),
+                  "adding nmo-r");
+    const char *d = add_group(ld, "nmo-d", dmg_fmt("dmgIncludeMember: %s\n", r));
+
+    assert_rev(ld, "nmo-", UMA, (const char *[]){ x, d }, 2, x);
+    DMG_EXPECT_OK(dmg_modify_ext(ld, r, dmg_fmt("replace: objectClass\nobjectClass: groupOfNames\n"
+                                                "-\nadd: member\nmember: %s\n", x),
+                                 DMG_CTRLS(dmg_ctrl_relax())),
+                  "making nmo-r a static group with x");
+    assert_rev(ld, "nmo-", UMA, (const char *[]){ x, d }, 2, dmg_fmt("%s\n%s", x, d));
     dmg_disconnect(ld);
 }
 END_TEST
@@ -490,6 +515,7 @@ int main(void)
     tcase_add_test(tw, replace_of_static_members_is_seen);
     tcase_add_test(tw, rename_of_included_static_group_is_seen);
     tcase_add_test(tw, readd_and_unique_members_are_seen);
+    tcase_add_test(tw, entry_becoming_a_static_group_is_seen);
     tcase_add_test(tw, more_names_than_remembered);
     tcase_add_test(tw, concurrent_includes_keep_a_serial_order);
     tcase_add_test(tw, transaction_includes_are_seen);
