@@ -50,14 +50,26 @@ static const char *group_dn(const char *cn)
     return dmg_fmt("cn=%s," GROUPS, cn);
 }
 
-/* A group cn=CN,ou=Groups; extra is LDIF lines */
-static const char *add_group(LDAP *ld, const char *cn, const char *extra)
+/* A group cn=CN,ou=Groups added with the request controls ctrls; extra is LDIF lines */
+static const char *add_group_ext(LDAP *ld, const char *cn, const char *extra, LDAPControl **ctrls)
 {
     const char *dn = group_dn(cn);
-    DMG_EXPECT_OK(dmg_add_ldif(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: %s\n"
-                                           "mail: %s@lists.example.com\n%s", dn, cn, cn, extra)),
+    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\ncn: %s\n"
+                                               "mail: %s@lists.example.com\n%s", dn, cn, cn, extra),
+                                   ctrls),
                   dmg_fmt("adding group %s", dn));
     return dn;
+}
+
+static const char *add_group(LDAP *ld, const char *cn, const char *extra)
+{
+    return add_group_ext(ld, cn, extra, NULL);
+}
+
+/* A group the rootdn restores with the Relax Rules control (UUID companions as given) */
+static const char *restore_group(LDAP *ld, const char *cn, const char *extra)
+{
+    return add_group_ext(ld, cn, extra, DMG_CTRLS(dmg_ctrl_relax()));
 }
 
 static const char *add_static(LDAP *ld, const char *cn, const char *cls, const char *members)
@@ -118,18 +130,10 @@ START_TEST(static_group_included_by_uuid_is_followed)
     DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: cn=nmu-old-s," GROUPS "\nobjectClass: organizationalRole\n"
                                    "cn: nmu-old-s\n"),
                   "adding cn=nmu-old-s");
-    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
-                                               "cn: nmu-d\nmail: nmu-d@lists.example.com\n"
-                                               "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
-                                               "dmgIncludeMemberUUID: %s\n", d, us),
-                                   DMG_CTRLS(dmg_ctrl_relax())),
-                  "restoring nmu-d");
-    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
-                                               "cn: nmu-e\nmail: nmu-e@lists.example.com\n"
-                                               "dmgIncludeMember: cn=nmu-old-s," GROUPS "\n"
-                                               "dmgIncludeMemberUUID: %s\n", e, us),
-                                   DMG_CTRLS(dmg_ctrl_relax())),
-                  "restoring nmu-e");
+    restore_group(ld, "nmu-d", dmg_fmt("dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
+                                       "dmgIncludeMemberUUID: %s\n", us));
+    restore_group(ld, "nmu-e", dmg_fmt("dmgIncludeMember: cn=nmu-old-s," GROUPS "\n"
+                                       "dmgIncludeMemberUUID: %s\n", us));
     free(us);
     const char *const gs[] = { x, d, e };
     const char *want = dmg_fmt("%s\n%s\n%s", x, d, e);
@@ -155,13 +159,9 @@ START_TEST(entry_uuid_given_by_the_rootdn_is_seen)
     DMG_EXPECT_OK(dmg_add_ldif(ld, "dn: cn=nmz-r," GROUPS "\nobjectClass: organizationalRole\n"
                                    "cn: nmz-r\n"),
                   "adding cn=nmz-r");
-    DMG_EXPECT_OK(dmg_add_ldif_ext(ld, dmg_fmt("dn: %s\nobjectClass: dynamicMailGroup\n"
-                                               "cn: nmz-d\nmail: nmz-d@lists.example.com\n"
-                                               "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
-                                               "dmgIncludeMember: cn=nmz-r," GROUPS "\n"
-                                               "dmgIncludeMemberUUID: %s\n", d, u),
-                                   DMG_CTRLS(dmg_ctrl_relax())),
-                  "restoring nmz-d");
+    restore_group(ld, "nmz-d", dmg_fmt("dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
+                                       "dmgIncludeMember: cn=nmz-r," GROUPS "\n"
+                                       "dmgIncludeMemberUUID: %s\n", u));
     assert_rev(ld, "nmz-", UMA, (const char *[]){ x, d }, 2, x);
     DMG_EXPECT_OK(dmg_modify_ext(ld, st, dmg_fmt("replace: entryUUID\nentryUUID: %s\n", u),
                                  DMG_CTRLS(dmg_ctrl_relax())),
