@@ -195,7 +195,7 @@ dmg_names_cb( Operation *op, SlapReply *rs )
 	dmg_names *ns = r->ns;
 	struct berval copy;
 
-	if ( rs->sr_type != REP_SEARCH )
+	if ( rs->sr_type != REP_SEARCH || ns->all )
 		return 0;
 	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member_uuid, &ns->uuids,
 		&ns->nuuids, &r->uuids_cap );
@@ -215,9 +215,10 @@ dmg_names_add_included( Operation *root, slap_overinst *on, dmg_names_read *r )
 	unsigned i;
 	int rc = LDAP_SUCCESS;
 
-	for ( i = 0; r->groups && !BER_BVISNULL( &r->groups[i] ) && rc == LDAP_SUCCESS; i++ ) {
+	for ( i = 0; r->groups && !BER_BVISNULL( &r->groups[i] ) && rc == LDAP_SUCCESS
+			&& !r->ns->all; i++ ) {
 		if ( ( stored = dmg_entry_get( root, on, &r->groups[i] ) ) == NULL )
-			continue;	/* deleted since: a later write moved the generation */
+			continue;	/* deleted since the search: it names nobody */
 		/* a copy: the UUIDs are looked up with searches */
 		g = entry_dup( stored );
 		dmg_entry_release( root, on, stored );
