@@ -5,8 +5,9 @@
  * level by level: the groups that select E or name it, then the groups that name one of
  * those, and so on, one internal search per level.  Most groups are named by no group, and
  * the last level's search then finds nothing.  This memo remembers every entry a
- * dmgIncludeMember names (by DN and by entryUUID), read from the database once; a level only
- * searches for the groups found that are among them.
+ * dmgIncludeMember names (by DN and by entryUUID; the DN as membership reads it, found by the
+ * entryUUID where the value stored predates a rename or is missing), read from the database
+ * once; a level only searches for the groups found that are among them.
  *
  * Only includes matter: an exclude can take E out of a group, never put it in, and a group
  * found by its own rule is tested in full.  A static group matters only when an include
@@ -17,11 +18,11 @@
  * The memo may name more entries than the database does (a delete or a removed include
  * leaves the name in it: one search too many), never fewer: every write that may add a name
  * (an add of a group or of an entry with includes, a modify adding includes, members of a
- * static group or object classes, every rename, a transaction's or a replica's writes, a
- * configuration change)
- * moves its generation on, before its result, and no memo is used while any write is in
- * flight (dmg_roles_generation), so that one read before such a write committed is not used
- * after.  Operations nested in another and databases glued to others compute without it.
+ * static group, object classes or an entryUUID, every rename, a transaction's or a replica's
+ * writes, a configuration change) moves its generation on, before its result, and no memo is
+ * used while any write is in flight (dmg_roles_generation), so that one read before such a
+ * write committed is not used after.  Operations nested in another and databases glued to
+ * others compute without it.
  */
 
 #include "dmg.h"
@@ -94,7 +95,9 @@ dmg_named_moved( dmg_info *di )
 /* ---- which writes may add a name ------------------------------------------------------------ */
 
 /* The attributes names are read from: includes, a static group's members (followed when an
- * include names the group), and the object class (which makes an entry a static group) */
+ * include names the group), the object class (which makes an entry a static group) and the
+ * entryUUID (which the rootdn may give with the Relax Rules control: an include by that UUID
+ * then names the entry) */
 static int
 dmg_names_attr( AttributeDescription *ad )
 {
@@ -102,7 +105,8 @@ dmg_names_attr( AttributeDescription *ad )
 		|| ad->ad_type == dmg_ad.include_member_uuid->ad_type
 		|| ad->ad_type == dmg_ad.member->ad_type
 		|| ad->ad_type == dmg_ad.unique_member->ad_type
-		|| ad == slap_schema.si_ad_objectClass;
+		|| ad == slap_schema.si_ad_objectClass
+		|| ad == slap_schema.si_ad_entryUUID;
 }
 
 static int
@@ -148,6 +152,8 @@ dmg_bv_cmp( const void *a, const void *b )
 typedef struct dmg_names_read {
 	dmg_names *ns;
 	unsigned dns_cap, uuids_cap;
+	BerVarray groups;	/* the groups with includes found (root's o_tmpmemctx) */
+	void *memctx;
 } dmg_names_read;
 
 static void
@@ -162,10 +168,9 @@ dmg_names_add( BerVarray *a, unsigned *n, unsigned *cap, struct berval *v )
 }
 
 static void
-dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, BerVarray *a,
-	unsigned *n, unsigned *cap )
+dmg_names_add_vals( dmg_names_read *r, Attribute *at, BerVarray *a, unsigned *n,
+	unsigned *cap )
 {
-	Attribute *at = attr_find( g->e_attrs, ad );
 	unsigned i;
 
 	for ( i = 0; at && i < at->a_numvals && !r->ns->all; i++ ) {
@@ -176,19 +181,54 @@ dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, BerVa
 	}
 }
 
+static void
+dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, BerVarray *a,
+	unsigned *n, unsigned *cap )
+{
+	dmg_names_add_vals( r, attr_find( g->e_attrs, ad ), a, n, cap );
+}
+
 static int
 dmg_names_cb( Operation *op, SlapReply *rs )
 {
 	dmg_names_read *r = op->o_callback->sc_private;
 	dmg_names *ns = r->ns;
+	struct berval copy;
 
-	if ( rs->sr_type != REP_SEARCH )
+	if ( rs->sr_type != REP_SEARCH || ns->all )
 		return 0;
-	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member, &ns->dns, &ns->ndns,
-		&r->dns_cap );
 	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member_uuid, &ns->uuids,
 		&ns->nuuids, &r->uuids_cap );
+	ber_dupbv_x( &copy, &rs->sr_entry->e_nname, r->memctx );
+	ber_bvarray_add_x( &r->groups, &copy, r->memctx );
 	return 0;
+}
+
+/* The DNs of what each group found includes, as membership reads them (dmg_refs_current: a
+ * value by its entryUUID, where the DN stored is older than a rename or missing), looked up
+ * once the search is over (not from inside its callback).  Its failure is the read's. */
+static int
+dmg_names_add_included( Operation *root, slap_overinst *on, dmg_names_read *r )
+{
+	dmg_refs refs;
+	Entry *stored, *g;
+	unsigned i;
+	int rc = LDAP_SUCCESS;
+
+	for ( i = 0; r->groups && !BER_BVISNULL( &r->groups[i] ) && rc == LDAP_SUCCESS
+			&& !r->ns->all; i++ ) {
+		if ( ( stored = dmg_entry_get( root, on, &r->groups[i] ) ) == NULL )
+			continue;	/* deleted since the search: it names nobody */
+		/* a copy: the UUIDs are looked up with searches */
+		g = entry_dup( stored );
+		dmg_entry_release( root, on, stored );
+		rc = dmg_refs_current( root, on, g, dmg_ad.include_member, &refs );
+		if ( rc == LDAP_SUCCESS )
+			dmg_names_add_vals( r, &refs.a, &r->ns->dns, &r->ns->ndns, &r->dns_cap );
+		dmg_refs_free( root, &refs );
+		entry_free( g );
+	}
+	return rc;
 }
 
 /* A static group that an include names stands for its members, which a level then looks
@@ -224,7 +264,7 @@ dmg_names_follow_static( Operation *root, slap_overinst *on, dmg_names_read *r )
 static dmg_names *
 dmg_names_read_db( Operation *op, slap_overinst *on )
 {
-	dmg_names_read r = { NULL, 0, 0 };
+	dmg_names_read r = { NULL, 0, 0, NULL, NULL };
 	slap_callback cb = { 0 };
 	Operation root;
 	Filter *f;
@@ -240,8 +280,12 @@ dmg_names_read_db( Operation *op, slap_overinst *on )
 	f = str2filter_x( op, buf );
 	assert( f != NULL );
 	dmg_op_as_root( op, &root );
+	r.memctx = root.o_tmpmemctx;
 	rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
 	filter_free_x( op, f, 1 );
+	if ( rc == LDAP_SUCCESS )
+		rc = dmg_names_add_included( &root, on, &r );
+	ber_bvarray_free_x( r.groups, root.o_tmpmemctx );
 	if ( rc != LDAP_SUCCESS ) {
 		dmg_names_free( r.ns );
 		return NULL;
