@@ -147,14 +147,30 @@ dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
  * The rootdn is told apart live (be_isroot): the remembered answer is the one for the DN. */
 #define DMG_WHO_MEMO_SLOTS 1024
 
+/* Every read recalls its requester's roles, so the recall takes no lock: eight MTA
+ * connections would contend for it on every operation, and a holder preempted meanwhile
+ * (two cores, many threads) would stall them all.  A slot is a sequence lock: writers
+ * (dmg_who_remember) take the mutex among themselves and make the slot's sequence number odd
+ * while they write; a reader copies the slot and keeps the copy only when the number was even
+ * and unchanged across the copy, else it decides the roles itself, as on a miss.  Every field
+ * is read and written with (relaxed) atomic accesses, the fences order them against the
+ * sequence number.  The DN is kept in the slot, so that no reader follows a pointer a writer
+ * frees: an identity with a longer DN is not remembered. */
+#define DMG_WHO_NDN_MAX 256
+
 typedef struct dmg_who_slot {
-	struct berval ndn;	/* ch_malloc'ed; NULL: free slot */
+	unsigned seq;		/* odd while a writer changes the slot */
+	unsigned used;
 	unsigned long gen;
-	dmg_who who;		/* postmaster, privileged and the entryUUID */
+	ber_len_t len;
+	char ndn[DMG_WHO_NDN_MAX];
+	unsigned postmaster, privileged;
+	ber_len_t uuid_len;
+	char uuid_buf[DMG_UUID_LEN];
 } dmg_who_slot;
 
 struct dmg_who_memo {
-	ldap_pvt_thread_mutex_t lock;
+	ldap_pvt_thread_mutex_t lock;	/* among writers */
 	dmg_who_slot slot[DMG_WHO_MEMO_SLOTS];
 };
 
@@ -170,10 +186,6 @@ dmg_who_memo_new( void )
 void
 dmg_who_memo_free( struct dmg_who_memo *m )
 {
-	int i;
-
-	for ( i = 0; i < DMG_WHO_MEMO_SLOTS; i++ )
-		ch_free( m->slot[i].ndn.bv_val );
 	ldap_pvt_thread_mutex_destroy( &m->lock );
 	ch_free( m );
 }
@@ -186,6 +198,9 @@ dmg_who_slot_of( struct dmg_who_memo *m, struct berval *ndn )
 	dmg_hash_bytes( &h, ndn->bv_val, ndn->bv_len );
 	return &m->slot[h % DMG_WHO_MEMO_SLOTS];
 }
+
+#define DMG_LOAD( p ) __atomic_load_n( ( p ), __ATOMIC_RELAXED )
+#define DMG_STORE( p, v ) __atomic_store_n( ( p ), ( v ), __ATOMIC_RELAXED )
 
 /* Are op's roles decided from this database alone (so that its writes are all that change
  * them)?  Not when a postmaster or privileged DN lies in another database (a group there is
@@ -210,36 +225,69 @@ dmg_who_rememberable( Operation *op, dmg_info *di )
 	return 1;
 }
 
+/* The slot's roles for ndn at gen into who; 0 when it holds none, or a writer changed it
+ * meanwhile (what was read may be torn: it is not used) */
+static int
+dmg_who_slot_read( dmg_who_slot *s, struct berval *ndn, unsigned long gen, dmg_who *who )
+{
+	unsigned seq = __atomic_load_n( &s->seq, __ATOMIC_ACQUIRE );
+	ber_len_t i;
+
+	if ( ( seq & 1 ) || !DMG_LOAD( &s->used ) || DMG_LOAD( &s->gen ) != gen
+		|| DMG_LOAD( &s->len ) != ndn->bv_len )
+		return 0;
+	for ( i = 0; i < ndn->bv_len; i++ ) {
+		if ( DMG_LOAD( &s->ndn[i] ) != ndn->bv_val[i] )
+			return 0;
+	}
+	who->postmaster = DMG_LOAD( &s->postmaster );
+	who->privileged = DMG_LOAD( &s->privileged );
+	who->uuid_len = DMG_LOAD( &s->uuid_len );
+	if ( who->uuid_len > sizeof( who->uuid_buf ) )
+		return 0;
+	for ( i = 0; i < who->uuid_len; i++ )
+		who->uuid_buf[i] = DMG_LOAD( &s->uuid_buf[i] );
+	__atomic_thread_fence( __ATOMIC_ACQUIRE );
+	return __atomic_load_n( &s->seq, __ATOMIC_RELAXED ) == seq;
+}
+
 static int
 dmg_who_recall( dmg_info *di, struct berval *ndn, unsigned long gen, dmg_who *who )
 {
-	dmg_who_slot *s = dmg_who_slot_of( di->who_memo, ndn );
-	int found;
-
-	ldap_pvt_thread_mutex_lock( &di->who_memo->lock );
-	found = s->gen == gen && s->ndn.bv_val != NULL && bvmatch( &s->ndn, ndn );
-	if ( found ) {
-		who->postmaster = s->who.postmaster;
-		who->privileged = s->who.privileged;
-		who->uuid_len = s->who.uuid_len;
-		memcpy( who->uuid_buf, s->who.uuid_buf, s->who.uuid_len );
-	}
-	ldap_pvt_thread_mutex_unlock( &di->who_memo->lock );
-	return found;
+	if ( ndn->bv_len > DMG_WHO_NDN_MAX )
+		return 0;
+	if ( dmg_who_slot_read( dmg_who_slot_of( di->who_memo, ndn ), ndn, gen, who ) )
+		return 1;
+	/* a torn copy may have set some: the decision starts from none */
+	who->postmaster = who->privileged = 0;
+	who->uuid_len = 0;
+	return 0;
 }
 
 static void
 dmg_who_remember( dmg_info *di, struct berval *ndn, unsigned long gen, dmg_who *who )
 {
 	dmg_who_slot *s = dmg_who_slot_of( di->who_memo, ndn );
+	ber_len_t i;
+	unsigned seq;
 
+	if ( ndn->bv_len > DMG_WHO_NDN_MAX )
+		return;
 	ldap_pvt_thread_mutex_lock( &di->who_memo->lock );
-	if ( s->ndn.bv_val == NULL || !bvmatch( &s->ndn, ndn ) ) {
-		ch_free( s->ndn.bv_val );
-		ber_dupbv( &s->ndn, ndn );
-	}
-	s->gen = gen;
-	s->who = *who;
+	seq = s->seq;
+	DMG_STORE( &s->seq, seq + 1 );
+	__atomic_thread_fence( __ATOMIC_RELEASE );
+	DMG_STORE( &s->used, 1 );
+	DMG_STORE( &s->gen, gen );
+	DMG_STORE( &s->len, ndn->bv_len );
+	for ( i = 0; i < ndn->bv_len; i++ )
+		DMG_STORE( &s->ndn[i], ndn->bv_val[i] );
+	DMG_STORE( &s->postmaster, who->postmaster );
+	DMG_STORE( &s->privileged, who->privileged );
+	DMG_STORE( &s->uuid_len, who->uuid_len );
+	for ( i = 0; i < who->uuid_len; i++ )
+		DMG_STORE( &s->uuid_buf[i], who->uuid_buf[i] );
+	__atomic_store_n( &s->seq, seq + 2, __ATOMIC_RELEASE );
 	ldap_pvt_thread_mutex_unlock( &di->who_memo->lock );
 }
 

@@ -2,8 +2,13 @@
  * cache.c - bounded, generation-checked, reference-counted LRU map (see cache.h).
  *
  * One mutex guards the table, the LRU list and the counters; the critical sections are a
- * hash lookup or an unlink, never the construction of a value.  Reference counts are
- * changed under the same mutex, and a value is freed outside it.
+ * hash lookup or an unlink, never the construction of a value, and a value is freed outside
+ * it.  A read takes it once: every reader (eight MTA connections on two cores) contends for
+ * it, and a holder preempted meanwhile stalls them all.  So the generation is read without
+ * it (written under it with atomic stores), and references are atomic counts: one is taken
+ * only under the mutex, from an entry in the table, and given back without it, by whoever
+ * holds it -- an entry out of the table can only lose references, and the one that takes
+ * the count to zero frees it.
  *
  * A targeted invalidation visits the entries it may concern through an index of the entries
  * by tag hash slot (and the list of untagged entries), not every entry: it runs under the
@@ -32,7 +37,7 @@ struct dmg_cache_entry {
     unsigned long nvalues;
     size_t bytes;                      /* counted in the statistics */
     size_t own;                        /* of which this allocation */
-    unsigned refs;                     /* the cache's own reference + readers */
+    unsigned refs;                     /* the cache's own reference + readers (atomic) */
     size_t keylen;
     unsigned long hash;
     unsigned char *key;                /* after tag_hash, in the same allocation */
@@ -68,7 +73,8 @@ struct dmg_cache {
     dmg_cache_entry **buckets;
     size_t nbuckets;
     dmg_cache_entry *lru_head, *lru_tail;
-    unsigned long max_values, values, entries, generation;
+    unsigned long max_values, values, entries;
+    unsigned long generation;           /* read without the lock: see gen_advance */
     unsigned long flushed;              /* generation of the last full invalidation */
     unsigned long dirty[DMG_CACHE_DIRTY_SLOTS];
     dmg_cache_link *index[DMG_CACHE_DIRTY_SLOTS];  /* entries by the slots of their tags */
@@ -95,6 +101,33 @@ hash_key(const void *key, size_t len)
         h *= 16777619UL;
     }
     return h;
+}
+
+/* Moves the generation on (lock held) and returns it.  The store is atomic so that
+ * dmg_cache_generation may read it without the lock; sequentially consistent, as the
+ * mutex's release was, so that a reader that sees the new generation also sees the
+ * invalidation's effects on anything read after it. */
+static unsigned long
+gen_advance(dmg_cache *c)
+{
+    unsigned long g = c->generation + 1;
+
+    __atomic_store_n(&c->generation, g, __ATOMIC_SEQ_CST);
+    return g;
+}
+
+static void
+ref_take(dmg_cache_entry *e)
+{
+    __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Gives back a reference; 1 when it was the last (the caller frees the entry).  Acquire and
+ * release, so that whatever a holder did with the value happens before it is freed. */
+static int
+ref_drop(dmg_cache_entry *e)
+{
+    return __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
 dmg_cache *
@@ -204,7 +237,7 @@ entry_unlink(dmg_cache *c, dmg_cache_entry *e)
     c->values -= e->nvalues;
     c->bytes -= e->bytes;
     c->entries--;
-    return --e->refs == 0 ? e : NULL;
+    return ref_drop(e) ? e : NULL;
 }
 
 static void
@@ -304,12 +337,7 @@ dmg_cache_set_limit(dmg_cache *c, unsigned long max_values)
 unsigned long
 dmg_cache_generation(dmg_cache *c)
 {
-    unsigned long g;
-
-    pthread_mutex_lock(&c->lock);
-    g = c->generation;
-    pthread_mutex_unlock(&c->lock);
-    return g;
+    return __atomic_load_n(&c->generation, __ATOMIC_SEQ_CST);
 }
 
 void
@@ -318,7 +346,7 @@ dmg_cache_invalidate(dmg_cache *c)
     dmg_cache_entry *dead = NULL, *e;
 
     pthread_mutex_lock(&c->lock);
-    c->flushed = ++c->generation;
+    c->flushed = gen_advance(c);
     c->invalidations_full++;
     while (c->lru_head) {
         e = entry_unlink(c, c->lru_head);
@@ -348,7 +376,7 @@ cache_lookup(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **hel
         return NULL;
     }
     c->hits++;
-    e->refs++;
+    ref_take(e);
     lru_unlink(c, e);
     lru_push_front(c, e);
     pthread_mutex_unlock(&c->lock);
@@ -371,14 +399,7 @@ dmg_cache_probe(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **
 void
 dmg_cache_release(dmg_cache *c, dmg_cache_entry *held)
 {
-    int last;
-
-    if (held == NULL)
-        return;
-    pthread_mutex_lock(&c->lock);
-    last = --held->refs == 0;
-    pthread_mutex_unlock(&c->lock);
-    if (last)
+    if (held != NULL && ref_drop(held))
         entry_free(c, held);
 }
 
@@ -675,7 +696,7 @@ update_one(dmg_cache *c, dmg_cache_entry *e, void *value, unsigned long nvalues,
         dead = insert_updated(c, n);
         n = NULL;
     }
-    if (--e->refs == 0) {
+    if (ref_drop(e)) {
         e->hnext = dead;
         dead = e;
     }
@@ -762,15 +783,17 @@ walk_visit(dmg_cache *c, dmg_cache_walk *w, dmg_cache_entry *e)
     }
     if (w->pending && e->ntags > 0) {
         w->pending[w->npending].e = e;
-        w->pending[w->npending].alone = e->refs == 1;
+        /* a reader may give its reference back meanwhile, never take one: a count of 1
+         * stays 1 */
+        w->pending[w->npending].alone = __atomic_load_n(&e->refs, __ATOMIC_ACQUIRE) == 1;
         w->npending++;
-        if (e->refs == 1) {
+        if (w->pending[w->npending - 1].alone) {
             /* no reader holds it: out of the table, the update may change it (it reads as
              * absent meanwhile; the write has not returned) */
             entry_unlink(c, e);
         } else {
             /* stays readable until its update is in place */
-            e->refs++;
+            ref_take(e);
         }
         return;
     }
@@ -840,7 +863,7 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
             h[nkeys + i] = hash_key(changed[i].val, changed[i].len);
     }
     pthread_mutex_lock(&c->lock);
-    c->generation++;
+    gen_advance(c);
     c->invalidations_targeted++;
     for (i = 0; i < nkeys; i++)
         c->dirty[h[i] % DMG_CACHE_DIRTY_SLOTS] = c->generation;

@@ -10,7 +10,8 @@
  *     updated list shares strings with the one it replaces), read concurrently: every
  *     read is exact for one moment of the series, and never goes back in time;
  *   - dynmailgroup-member-visibility group: one list (the rootdn's) for everyone who may read
- *     the group's member, nothing for the others, switched at run time.
+ *     the group's member, nothing for the others, switched at run time;
+ *   - the roles of an identity whose DN is too long to be remembered follow every write.
  *
  * One server for the suite, with the monitor database and the cache on; each test adds its own
  * groups (names carry the test's name).  Readers in threads never call Check: they count
@@ -1698,6 +1699,62 @@ START_TEST(member_visibility_refuses_other_values)
 }
 END_TEST
 
+/* ---- remembered roles ------------------------------------------------------------------------- */
+
+/* The roles remembered for an identity are kept in slots of bounded size: an identity whose DN
+ * does not fit is not remembered, its roles are decided on every operation.  Its reads, twice
+ * after each write, follow the writes that make it a postmaster and take that away (a hidden
+ * group is seen, then not), as a short DN's do (test_roles). */
+#define LONG_PMS "cn=long-postmasters,ou=System," DMG_SUFFIX
+#define LONG_UID_LEN 240
+
+START_TEST(roles_of_an_identity_with_a_long_dn_follow_writes)
+{
+    dmg_server_opts o = {
+        .global_config = MONITOR_FIRST,
+        .overlay_config = "dynmailgroup-postmaster " LONG_PMS "\n"
+                          "dynmailgroup-cache-max-values 1000000\n",
+    };
+    char uid[LONG_UID_LEN + 1], acct[512], ldif[1024], change[640];
+    const char *hidden = "cn=long-hidden," GROUPS;
+    dmg_server *s = dmg_server_start(&o);
+    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+
+    memset(uid, 'l', LONG_UID_LEN);
+    uid[LONG_UID_LEN] = '\0';
+    snprintf(acct, sizeof acct, "uid=%s,ou=System," DMG_SUFFIX, uid);
+    snprintf(ldif, sizeof ldif, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: long\n"
+             "sn: long\nuserPassword: " DMG_PASSWORD "\n", acct, uid);
+    DMG_ASSERT_RC(dmg_add_ldif(root, ldif), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " LONG_PMS "\nobjectClass: groupOfNames\n"
+                               "cn: long-postmasters\nmember: " DMG_ROOTDN "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: cn=long-hidden," GROUPS "\n"
+                               "objectClass: dynamicMailGroup\ncn: long-hidden\n"
+                               "mail: long-hidden@example.com\n"
+                               "dmgDepartment: ou=Engineering," DMG_SUFFIX "\n"
+                               "dmgShowInContacts: FALSE\n"),
+                  LDAP_SUCCESS);
+
+    LDAP *ld = dmg_connect(s, acct, DMG_PASSWORD);
+    for (int i = 0; i < 2; i++)
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=long-hidden)", "");
+    snprintf(change, sizeof change, "add: member\nmember: %s\n", acct);
+    DMG_ASSERT_RC(dmg_modify(root, LONG_PMS, change), LDAP_SUCCESS);
+    for (int i = 0; i < 2; i++)
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=long-hidden)", hidden);
+    snprintf(change, sizeof change, "delete: member\nmember: %s\n", acct);
+    DMG_ASSERT_RC(dmg_modify(root, LONG_PMS, change), LDAP_SUCCESS);
+    for (int i = 0; i < 2; i++)
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=long-hidden)", "");
+    DMG_ASSERT_RC(dmg_compare(ld, hidden, "cn", "long-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -1722,6 +1779,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, ordinary_identities_and_anonymous_have_their_own_lists);
     tcase_add_test(tc, a_write_copies_at_most_eight_other_lists);
     tcase_add_test(tc, member_visibility_refuses_other_values);
+    tcase_add_test(tc, roles_of_an_identity_with_a_long_dn_follow_writes);
     suite_add_tcase(s, tc);
     return s;
 }
