@@ -140,16 +140,18 @@ typedef struct dmg_info {
 	 * written it (guard.c), so that no other write changes what was checked in between */
 	ldap_pvt_thread_mutex_t write_lock;
 	/* the ACLs the cache follows (dmg_cache_follow_acls): their fingerprint when last
-	 * seen, and whether they may answer two connections of one identity differently */
+	 * seen, and whether they may answer two connections of one identity differently;
+	 * changed under acl_lock, read without it (atomic loads) */
 	ldap_pvt_thread_mutex_t acl_lock;
 	unsigned long long acl_print;
 	int acl_print_valid;
 	int acl_conn_dependent;
-	/* writes between their hook and the end of their result (dmg_writes_in_flight) */
+	/* writes between their hook and the end of their result (dmg_writes_in_flight);
+	 * this and the two below are changed under flight_lock, read without it */
 	ldap_pvt_thread_mutex_t flight_lock;
 	unsigned writes_in_flight;
 	/* every write in flight, and the generation of the requesters' remembered roles
-	 * (dmg_roles_generation), under flight_lock */
+	 * (dmg_roles_generation) */
 	unsigned roles_writes;
 	unsigned long roles_gen;
 	struct dmg_who_memo *who_memo;	/* the remembered roles (access.c) */

@@ -252,15 +252,16 @@ dmg_flight_is_record( OpExtra *oex )
 	return oex->oe_key == &dmg_flight_key;
 }
 
+/* Every operation asks whether a write is in flight, and for the roles' generation: those
+ * reads take no lock (eight readers on two cores would queue on it, and a holder preempted
+ * stalls them all).  Writers still change the counts under flight_lock, with atomic stores:
+ * at a write's end the generation moves on before the count drops, so that a reader that
+ * sees the count at zero and the generation unchanged around it has a generation no write
+ * has ended since (dmg_roles_generation). */
 int
 dmg_writes_in_flight( dmg_info *di )
 {
-	int busy;
-
-	ldap_pvt_thread_mutex_lock( &di->flight_lock );
-	busy = di->writes_in_flight > 0;
-	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
-	return busy;
+	return __atomic_load_n( &di->writes_in_flight, __ATOMIC_SEQ_CST ) > 0;
 }
 
 /* Every write is in flight for the requesters' remembered roles (access.c): none is taken
@@ -270,30 +271,32 @@ static void
 dmg_flight_add( dmg_info *di, int delta, int lists )
 {
 	ldap_pvt_thread_mutex_lock( &di->flight_lock );
-	if ( lists )
-		di->writes_in_flight += delta;
-	di->roles_writes += delta;
 	if ( delta < 0 )
-		di->roles_gen++;
+		__atomic_store_n( &di->roles_gen, di->roles_gen + 1, __ATOMIC_SEQ_CST );
+	if ( lists )
+		__atomic_store_n( &di->writes_in_flight, di->writes_in_flight + delta,
+			__ATOMIC_SEQ_CST );
+	__atomic_store_n( &di->roles_writes, di->roles_writes + delta, __ATOMIC_SEQ_CST );
 	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
 }
 
 unsigned long
 dmg_roles_generation( dmg_info *di )
 {
-	unsigned long gen;
+	unsigned long before, after;
+	unsigned writes;
 
-	ldap_pvt_thread_mutex_lock( &di->flight_lock );
-	gen = di->roles_writes ? DMG_NO_GENERATION : di->roles_gen;
-	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
-	return gen;
+	before = __atomic_load_n( &di->roles_gen, __ATOMIC_SEQ_CST );
+	writes = __atomic_load_n( &di->roles_writes, __ATOMIC_SEQ_CST );
+	after = __atomic_load_n( &di->roles_gen, __ATOMIC_SEQ_CST );
+	return writes || before != after ? DMG_NO_GENERATION : before;
 }
 
 void
 dmg_roles_moved( dmg_info *di )
 {
 	ldap_pvt_thread_mutex_lock( &di->flight_lock );
-	di->roles_gen++;
+	__atomic_store_n( &di->roles_gen, di->roles_gen + 1, __ATOMIC_SEQ_CST );
 	ldap_pvt_thread_mutex_unlock( &di->flight_lock );
 }
 
@@ -448,13 +451,21 @@ dmg_cache_follow_acls( Operation *op, dmg_info *di )
 	if ( di->cache_max_values == 0 )
 		return 0;
 	print = dmg_acls_fingerprint( op );
+	/* the ACLs seen last: read without the lock (every operation asks), published only
+	 * after the cache they change was emptied (the fingerprint last, with release order,
+	 * so that a reader that sees it sees the rest) */
+	if ( __atomic_load_n( &di->acl_print_valid, __ATOMIC_ACQUIRE )
+		&& __atomic_load_n( &di->acl_print, __ATOMIC_ACQUIRE ) == print )
+		return !__atomic_load_n( &di->acl_conn_dependent, __ATOMIC_RELAXED );
 	ldap_pvt_thread_mutex_lock( &di->acl_lock );
 	if ( !di->acl_print_valid || di->acl_print != print ) {
-		di->acl_conn_dependent = dmg_acls_connection_dependent( op );
-		di->acl_print = print;
-		di->acl_print_valid = 1;
+		int dependent = dmg_acls_connection_dependent( op );
+
 		dmg_cache_invalidate( di->cache );
-		if ( di->acl_conn_dependent )
+		__atomic_store_n( &di->acl_conn_dependent, dependent, __ATOMIC_RELAXED );
+		__atomic_store_n( &di->acl_print, print, __ATOMIC_RELEASE );
+		__atomic_store_n( &di->acl_print_valid, 1, __ATOMIC_RELEASE );
+		if ( dependent )
 			Debug( LDAP_DEBUG_STATS, DMG_LOG_PREFIX "%s the ACLs of \"%s\" test the "
 				"connection or the real identity: member lists are not cached\n",
 				op->o_log_prefix, op->o_bd->be_suffix[0].bv_val );
@@ -467,12 +478,8 @@ dmg_cache_follow_acls( Operation *op, dmg_info *di )
 int
 dmg_cache_acls_allow( dmg_info *di )
 {
-	int allow;
-
-	ldap_pvt_thread_mutex_lock( &di->acl_lock );
-	allow = di->acl_print_valid && !di->acl_conn_dependent;
-	ldap_pvt_thread_mutex_unlock( &di->acl_lock );
-	return allow;
+	return __atomic_load_n( &di->acl_print_valid, __ATOMIC_ACQUIRE )
+		&& !__atomic_load_n( &di->acl_conn_dependent, __ATOMIC_RELAXED );
 }
 
 /* A write whose target (an add's: its parent) is, or lies below, a hidden group its requester
