@@ -19,9 +19,9 @@
  *                   lookups (the groups of E); the cache's use: lists by group and identity,
  *                   tagged with the entries and attributes they depend on, what a write
  *                   keeps, updates in place (one entry's membership) or invalidates
- *   named.c         which entries groups include (by DN and entryUUID), read once per
- *                   generation of writes that may add such a name: reverse lookups search
- *                   the next level of nesting only for the groups found that are named
+ *   named.c         which entries groups include (by DN and entryUUID) and which groups
+ *                   include them, read once per generation of writes that may add such a
+ *                   name: reverse lookups take the next level of nesting from it
  *   cache.c         bounded membership cache (pure C, generation-checked, invalidated by
  *                   tags: a write drops only the lists of the groups it concerns, keeps those
  *                   that read none of the attributes it changed, or replaces them by updates)
@@ -539,8 +539,12 @@ void dmg_named_after_write( Operation *op, dmg_info *di, int bounded );
 typedef struct dmg_names dmg_names;
 dmg_names *dmg_names_acquire( Operation *op, slap_overinst *on, unsigned long op_gen );
 void dmg_names_release( slap_overinst *on, dmg_names *ns );
-/* May a group name g (by DN or entryUUID)?  1 for every g when ns is NULL */
-int dmg_names_may_name( dmg_names *ns, Entry *g );
+/* Does ns know every group that names an entry (else the levels are searched: ns NULL, or
+ * the names were too many)? */
+int dmg_names_complete( dmg_names *ns );
+/* Appends to *out (op->o_tmpmemctx) the DNs of the groups that name g (by DN or entryUUID):
+ * the dynamic groups that include it, the followed static groups that have it as member */
+void dmg_names_namers( Operation *op, dmg_names *ns, Entry *g, BerVarray *out );
 /* What an entry a reference names is: a dynamic group, a static group (groupOfNames or
  * groupOfUniqueNames), or any other entry */
 typedef enum dmg_named_kind {

@@ -1779,9 +1779,9 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned lo
 }
 
 /* A reverse lookup, level by level: first the groups whose rule may select e or that name e
- * (one indexed search), then the groups that name one of the groups found to have e (one
- * search per level of nesting, only for the groups found that a group includes: named.c).
- * Each candidate is tested once with the reverse test. */
+ * (one indexed search), then the groups that name one of the groups found to have e: those
+ * the overlay remembers (named.c), else one search per level of nesting.  Each candidate is
+ * tested once with the reverse test. */
 typedef struct dmg_reverse {
 	BerVarray ndns, dns;	/* the dynamic groups that have e, the result */
 	BerVarray seen;		/* every candidate tested */
@@ -1789,7 +1789,8 @@ typedef struct dmg_reverse {
 	Filter *cand;		/* the OR the caller's widened filter needs, or NULL */
 	int cand_all;		/* a group without entryUUID: the widened filter takes every group */
 	unsigned long gen;	/* the operation's cache generation */
-	dmg_names *names;	/* the entries groups include, NULL: any group may be named */
+	dmg_names *names;	/* the entries groups include, NULL: the levels are searched */
+	BerVarray namers;	/* the next level's candidates, from names */
 } dmg_reverse;
 
 /* The caller's widened filter finds the groups that have e by their entryUUID: one indexed
@@ -1838,8 +1839,10 @@ dmg_reverse_test_group( Operation *op, slap_overinst *on, Entry *e, Entry *g, dm
 		if ( rv->cand )
 			dmg_reverse_cand_add( op, rv, g );
 	}
-	/* the next level looks for the groups that name g, when any may (named.c) */
-	if ( dmg_names_may_name( rv->names, g ) )
+	/* the next level: the groups that name g, as remembered (named.c), or a search */
+	if ( dmg_names_complete( rv->names ) )
+		dmg_names_namers( op, rv->names, g, &rv->namers );
+	else
 		dmg_level_add_naming( op, &rv->next, g );
 	return LDAP_SUCCESS;
 }
@@ -1857,6 +1860,11 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, struct berval *ndn
 	dmg_bvarray_add_copy( &rv->seen, ndn, op->o_tmpmemctx );
 	if ( ( g = dmg_entry_get( op, on, ndn ) ) == NULL )
 		return LDAP_SUCCESS;
+	/* a remembered namer may have stopped being a group since */
+	if ( dmg_named_kind_of( g ) == DMG_NAMED_ENTRY ) {
+		dmg_entry_release( op, on, g );
+		return LDAP_SUCCESS;
+	}
 	rc = dmg_reverse_test_group( op, on, e, g, rv );
 	dmg_entry_release( op, on, g );
 	return rc;
@@ -1925,17 +1933,25 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
 	 * search dmgDepartment); each is then checked with the requester's */
 	dmg_op_as_root( op, &root );
-	while ( f && rc == LDAP_SUCCESS ) {
-		rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0], LDAP_SCOPE_SUBTREE, f, &cb );
-		filter_free_x( op, f, 1 );
+	while ( rc == LDAP_SUCCESS && ( f || c.ndns ) ) {
+		if ( f ) {
+			rc = dmg_internal_search( &root, &op->o_bd->be_nsuffix[0],
+				LDAP_SCOPE_SUBTREE, f, &cb );
+			filter_free_x( op, f, 1 );
+			f = NULL;
+		}
 		for ( i = 0; rc == LDAP_SUCCESS && c.ndns && !BER_BVISNULL( &c.ndns[i] ); i++ )
 			rc = dmg_reverse_test( op, on, e, &c.ndns[i], &rv );
 		ber_bvarray_free_x( c.ndns, op->o_tmpmemctx );
-		c.ndns = NULL;
-		f = rv.next.dyn ? dmg_level_filter( op, &rv.next ) : NULL;
+		/* the next level: remembered namers, or a search (each tested once: rv.seen) */
+		c.ndns = rv.namers;
+		rv.namers = NULL;
+		if ( rv.next.dyn )
+			f = dmg_level_filter( op, &rv.next );
 	}
 	if ( f )
 		filter_free_x( op, f, 1 );
+	ber_bvarray_free_x( c.ndns, op->o_tmpmemctx );
 	if ( rv.next.dyn )
 		filter_free_x( op, dmg_level_filter( op, &rv.next ), 1 );
 	ber_bvarray_free_x( rv.seen, op->o_tmpmemctx );

@@ -2,21 +2,21 @@
  * per level of nesting
  *
  * A reverse lookup (membership.c, dmg_groups_of_entry) finds the groups that have an entry E
- * level by level: the groups that select E or name it, then the groups that name one of
- * those, and so on, one internal search per level.  Most groups are named by no group, and
- * the last level's search then finds nothing.  This memo remembers every entry a
- * dmgIncludeMember names (by DN and by entryUUID; the DN as membership reads it, found by the
- * entryUUID where the value stored predates a rename or is missing), read from the database
- * once; a level only searches for the groups found that are among them.
+ * level by level: the groups that select E or name it (one search), then the groups that
+ * name one of those, and so on.  This memo remembers every entry a dmgIncludeMember names (by
+ * DN and by entryUUID; the DN as membership reads it, found by the entryUUID where the value
+ * stored predates a rename or is missing), with the group that names it, read from the
+ * database once: the levels after the first are taken from it, not searched.
  *
  * Only includes matter: an exclude can take E out of a group, never put it in, and a group
  * found by its own rule is tested in full.  A static group matters only when an include
  * names it (else no level leads from it to a dynamic group): then its members are names too,
- * and so on down.  When the names are too many to remember, or could not be read, every
- * group may be named, as without the memo.
+ * and so on down.  When the names are too many to remember, or could not be read, the levels
+ * are searched, as without the memo.
  *
- * The memo may name more entries than the database does (a delete or a removed include
- * leaves the name in it: one search too many), never fewer: every write that may add a name
+ * The memo may name more than the database does (a delete or a removed include leaves the
+ * name and its namer in it: one candidate too many, which its test turns down), never less:
+ * every write that may add a name
  * (an add of a group or of an entry with includes, a modify adding includes, members of a
  * static group, object classes or an entryUUID, every rename, a transaction's or a replica's
  * writes, a configuration change) moves its generation on, before its result, and no memo is
@@ -31,12 +31,22 @@
  * to learn which are static groups) would cost more than the searches it spares */
 #define DMG_NAMES_MAX	4096
 
+/* A name and the group that names it (a dynamic group's include, a followed static group's
+ * member) */
+typedef struct dmg_name {
+	struct berval name, namer;	/* normalized */
+} dmg_name;
+
+typedef struct dmg_name_list {
+	dmg_name *v;		/* sorted by name once read (dmg_name_cmp) */
+	unsigned n, cap;
+} dmg_name_list;
+
 /* One reading of the names: shared by the lookups that use it, freed with the last */
 struct dmg_names {
 	unsigned refs;		/* under dmg_named.lock */
-	int all;		/* every group may be named */
-	BerVarray dns, uuids;	/* normalized, sorted (dmg_bv_cmp) */
-	unsigned ndns, nuuids;
+	int all;		/* too many: every group may be named, the levels are searched */
+	dmg_name_list dns, uuids;
 };
 
 struct dmg_named {
@@ -55,10 +65,22 @@ dmg_named_new( void )
 }
 
 static void
+dmg_name_list_free( dmg_name_list *l )
+{
+	unsigned i;
+
+	for ( i = 0; i < l->n; i++ ) {
+		ch_free( l->v[i].name.bv_val );
+		ch_free( l->v[i].namer.bv_val );
+	}
+	ch_free( l->v );
+}
+
+static void
 dmg_names_free( dmg_names *ns )
 {
-	ber_bvarray_free( ns->dns );
-	ber_bvarray_free( ns->uuids );
+	dmg_name_list_free( &ns->dns );
+	dmg_name_list_free( &ns->uuids );
 	ch_free( ns );
 }
 
@@ -140,65 +162,70 @@ dmg_named_after_write( Operation *op, dmg_info *di, int bounded )
 /* ---- reading the names ---------------------------------------------------------------------- */
 
 static int
-dmg_bv_cmp( const void *a, const void *b )
+dmg_bv_cmp( const struct berval *x, const struct berval *y )
 {
-	const struct berval *x = a, *y = b;
-
 	if ( x->bv_len != y->bv_len )
 		return x->bv_len < y->bv_len ? -1 : 1;
 	return memcmp( x->bv_val, y->bv_val, x->bv_len );
 }
 
+static int
+dmg_name_cmp( const void *a, const void *b )
+{
+	return dmg_bv_cmp( &( (const dmg_name *)a )->name, &( (const dmg_name *)b )->name );
+}
+
 typedef struct dmg_names_read {
 	dmg_names *ns;
-	unsigned dns_cap, uuids_cap;
 	BerVarray groups;	/* the groups with includes found (root's o_tmpmemctx) */
 	void *memctx;
 } dmg_names_read;
 
+/* Adds name, named by namer, to l; too many names make the memo answer for none */
 static void
-dmg_names_add( BerVarray *a, unsigned *n, unsigned *cap, struct berval *v )
+dmg_names_add( dmg_names_read *r, dmg_name_list *l, struct berval *name, struct berval *namer )
 {
-	if ( *n + 2 > *cap ) {
-		*cap = *cap ? *cap * 2 : 64;
-		*a = ch_realloc( *a, *cap * sizeof( struct berval ) );
+	dmg_names *ns = r->ns;
+
+	if ( ns->all )
+		return;
+	if ( ns->dns.n + ns->uuids.n >= DMG_NAMES_MAX ) {
+		ns->all = 1;
+		return;
 	}
-	ber_dupbv( &( *a )[( *n )++], v );
-	BER_BVZERO( &( *a )[*n] );
+	if ( l->n == l->cap ) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = ch_realloc( l->v, l->cap * sizeof( dmg_name ) );
+	}
+	ber_dupbv( &l->v[l->n].name, name );
+	ber_dupbv( &l->v[l->n].namer, namer );
+	l->n++;
 }
 
 static void
-dmg_names_add_vals( dmg_names_read *r, Attribute *at, BerVarray *a, unsigned *n,
-	unsigned *cap )
+dmg_names_add_vals( dmg_names_read *r, Attribute *at, dmg_name_list *l, struct berval *namer )
 {
 	unsigned i;
 
-	for ( i = 0; at && i < at->a_numvals && !r->ns->all; i++ ) {
-		if ( r->ns->ndns + r->ns->nuuids >= DMG_NAMES_MAX )
-			r->ns->all = 1;
-		else
-			dmg_names_add( a, n, cap, &at->a_nvals[i] );
-	}
+	for ( i = 0; at && i < at->a_numvals; i++ )
+		dmg_names_add( r, l, &at->a_nvals[i], namer );
 }
 
 static void
-dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, BerVarray *a,
-	unsigned *n, unsigned *cap )
+dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, dmg_name_list *l )
 {
-	dmg_names_add_vals( r, attr_find( g->e_attrs, ad ), a, n, cap );
+	dmg_names_add_vals( r, attr_find( g->e_attrs, ad ), l, &g->e_nname );
 }
 
 static int
 dmg_names_cb( Operation *op, SlapReply *rs )
 {
 	dmg_names_read *r = op->o_callback->sc_private;
-	dmg_names *ns = r->ns;
 	struct berval copy;
 
-	if ( rs->sr_type != REP_SEARCH || ns->all )
+	if ( rs->sr_type != REP_SEARCH || r->ns->all )
 		return 0;
-	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member_uuid, &ns->uuids,
-		&ns->nuuids, &r->uuids_cap );
+	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member_uuid, &r->ns->uuids );
 	ber_dupbv_x( &copy, &rs->sr_entry->e_nname, r->memctx );
 	ber_bvarray_add_x( &r->groups, &copy, r->memctx );
 	return 0;
@@ -224,7 +251,7 @@ dmg_names_add_included( Operation *root, slap_overinst *on, dmg_names_read *r )
 		dmg_entry_release( root, on, stored );
 		rc = dmg_refs_current( root, on, g, dmg_ad.include_member, &refs );
 		if ( rc == LDAP_SUCCESS )
-			dmg_names_add_vals( r, &refs.a, &r->ns->dns, &r->ns->ndns, &r->dns_cap );
+			dmg_names_add_vals( r, &refs.a, &r->ns->dns, &g->e_nname );
 		dmg_refs_free( root, &refs );
 		entry_free( g );
 	}
@@ -242,17 +269,15 @@ dmg_names_follow_static( Operation *root, slap_overinst *on, dmg_names_read *r )
 	Entry *x;
 	unsigned i;
 
-	for ( i = 0; i < ns->ndns && !ns->all; i++ ) {
-		if ( ( x = dmg_entry_get( root, on, &ns->dns[i] ) ) == NULL )
+	for ( i = 0; i < ns->dns.n && !ns->all; i++ ) {
+		if ( ( x = dmg_entry_get( root, on, &ns->dns.v[i].name ) ) == NULL )
 			continue;
 		if ( dmg_named_kind_of( x ) == DMG_NAMED_STATIC
 			&& !dmg_bvarray_has_dn( followed, &x->e_nname ) ) {
 			ber_dupbv_x( &copy, &x->e_nname, root->o_tmpmemctx );
 			ber_bvarray_add_x( &followed, &copy, root->o_tmpmemctx );
-			dmg_names_add_attr( r, x, dmg_ad.member, &ns->dns, &ns->ndns,
-				&r->dns_cap );
-			dmg_names_add_attr( r, x, dmg_ad.unique_member, &ns->dns, &ns->ndns,
-				&r->dns_cap );
+			dmg_names_add_attr( r, x, dmg_ad.member, &ns->dns );
+			dmg_names_add_attr( r, x, dmg_ad.unique_member, &ns->dns );
 		}
 		dmg_entry_release( root, on, x );
 	}
@@ -264,7 +289,7 @@ dmg_names_follow_static( Operation *root, slap_overinst *on, dmg_names_read *r )
 static dmg_names *
 dmg_names_read_db( Operation *op, slap_overinst *on )
 {
-	dmg_names_read r = { NULL, 0, 0, NULL, NULL };
+	dmg_names_read r = { NULL, NULL, NULL };
 	slap_callback cb = { 0 };
 	Operation root;
 	Filter *f;
@@ -291,10 +316,10 @@ dmg_names_read_db( Operation *op, slap_overinst *on )
 		return NULL;
 	}
 	dmg_names_follow_static( &root, on, &r );
-	if ( r.ns->ndns )
-		qsort( r.ns->dns, r.ns->ndns, sizeof( struct berval ), dmg_bv_cmp );
-	if ( r.ns->nuuids )
-		qsort( r.ns->uuids, r.ns->nuuids, sizeof( struct berval ), dmg_bv_cmp );
+	if ( r.ns->dns.n )
+		qsort( r.ns->dns.v, r.ns->dns.n, sizeof( dmg_name ), dmg_name_cmp );
+	if ( r.ns->uuids.n )
+		qsort( r.ns->uuids.v, r.ns->uuids.n, sizeof( dmg_name ), dmg_name_cmp );
 	return r.ns;
 }
 
@@ -349,16 +374,39 @@ dmg_names_release( slap_overinst *on, dmg_names *ns )
 }
 
 int
-dmg_names_may_name( dmg_names *ns, Entry *g )
+dmg_names_complete( dmg_names *ns )
 {
-	struct berval *uuid;
+	return ns != NULL && !ns->all;
+}
 
-	if ( ns == NULL || ns->all )
-		return 1;
-	if ( ns->ndns && bsearch( &g->e_nname, ns->dns, ns->ndns, sizeof( struct berval ),
-			dmg_bv_cmp ) )
-		return 1;
-	uuid = dmg_entry_uuid( g );
-	return uuid && ns->nuuids && bsearch( uuid, ns->uuids, ns->nuuids,
-		sizeof( struct berval ), dmg_bv_cmp ) != NULL;
+/* Appends the namers of name in l (sorted) to *out */
+static void
+dmg_name_list_namers( Operation *op, dmg_name_list *l, struct berval *name, BerVarray *out )
+{
+	dmg_name key, *hit;
+	unsigned lo, hi;
+	struct berval copy;
+
+	key.name = *name;
+	if ( l->n == 0 || ( hit = bsearch( &key, l->v, l->n, sizeof( dmg_name ),
+			dmg_name_cmp ) ) == NULL )
+		return;
+	for ( lo = hit - l->v; lo > 0 && dmg_name_cmp( &l->v[lo - 1], &key ) == 0; lo-- )
+		;
+	for ( hi = hit - l->v; hi < l->n && dmg_name_cmp( &l->v[hi], &key ) == 0; hi++ )
+		;
+	for ( ; lo < hi; lo++ ) {
+		ber_dupbv_x( &copy, &l->v[lo].namer, op->o_tmpmemctx );
+		ber_bvarray_add_x( out, &copy, op->o_tmpmemctx );
+	}
+}
+
+void
+dmg_names_namers( Operation *op, dmg_names *ns, Entry *g, BerVarray *out )
+{
+	struct berval *uuid = dmg_entry_uuid( g );
+
+	dmg_name_list_namers( op, &ns->dns, &g->e_nname, out );
+	if ( uuid )
+		dmg_name_list_namers( op, &ns->uuids, uuid, out );
 }

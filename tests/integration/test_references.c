@@ -813,11 +813,11 @@ START_TEST(client_search_with_member_is_logged)
 }
 END_TEST
 
-/* A reverse lookup searches the next level of nesting only for the groups found that another
- * group includes: the level after revm-a's is searched (it reads as the filter naming revm-a
- * in the log) only once revm-n includes it, and never the level after revm-n's, which no group
- * includes; the lookup answers the same either way. */
-START_TEST(reverse_lookup_searches_only_included_groups)
+/* A reverse lookup takes the levels of nesting after the first from the names it remembers
+ * (which groups include which): no internal search looks for the groups that include revm-a
+ * (it would read as the filter naming revm-a in the log), neither before revm-n includes it
+ * nor after, and the lookup finds revm-n all the same. */
+START_TEST(reverse_lookup_takes_nesting_from_remembered_names)
 {
     LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
     const char *p = "uid=uma," SALES;
@@ -826,17 +826,10 @@ START_TEST(reverse_lookup_searches_only_included_groups)
     dmg_root_add_mail_group(srv, "revm-a", "dmgDepartment: " SALES "\n", NULL, 0);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revm-*)(member=%s))", p),
                    "cn=revm-a," GROUPS);
-    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-a,");
-    DMG_ASSERT_STR(logged, "");
-    free(logged);
-
     dmg_root_add_mail_group(srv, "revm-n", "dmgIncludeMember: cn=revm-a," GROUPS "\n", NULL, 0);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revm-*)(member=%s))", p),
                    "cn=revm-a," GROUPS "\ncn=revm-n," GROUPS);
-    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-a,");
-    ck_assert_msg(logged[0] != '\0', "no search for the groups that include revm-a");
-    free(logged);
-    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-n,");
+    logged = fs_logged(ld, "(dmgIncludeMember=cn=revm-");
     DMG_ASSERT_STR(logged, "");
     free(logged);
     dmg_disconnect(ld);
@@ -850,7 +843,7 @@ static Suite *filter_strings_suite(void)
     tcase_add_test(tc, internal_filter_strings_as_slapd_writes_them);
     tcase_add_test(tc, member_filter_finds_groups_without_companions);
     tcase_add_test(tc, client_search_with_member_is_logged);
-    tcase_add_test(tc, reverse_lookup_searches_only_included_groups);
+    tcase_add_test(tc, reverse_lookup_takes_nesting_from_remembered_names);
     suite_add_tcase(s, tc);
     return s;
 }
