@@ -162,17 +162,9 @@ dmg_named_after_write( Operation *op, dmg_info *di, int bounded )
 /* ---- reading the names ---------------------------------------------------------------------- */
 
 static int
-dmg_bv_cmp( const struct berval *x, const struct berval *y )
-{
-	if ( x->bv_len != y->bv_len )
-		return x->bv_len < y->bv_len ? -1 : 1;
-	return memcmp( x->bv_val, y->bv_val, x->bv_len );
-}
-
-static int
 dmg_name_cmp( const void *a, const void *b )
 {
-	return dmg_bv_cmp( &( (const dmg_name *)a )->name, &( (const dmg_name *)b )->name );
+	return ber_bvcmp( &( (const dmg_name *)a )->name, &( (const dmg_name *)b )->name );
 }
 
 typedef struct dmg_names_read {
