@@ -34,7 +34,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 
 DIVISIONS=10 DEPARTMENTS=10 TEAMS=10 PER_TEAM=100 NGROUPS_ARG=1000
-DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 REPS=5 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
+DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
 CMDLINE="bench/run.sh $*"
 
 usage() {
@@ -406,75 +406,133 @@ log "member sets across flavours: $verify ($NGROUPS groups, $read_total member v
 na() { printf '%s\t%s\tstatus=na reason=%s n=0\n' "$1" "$2" "$3" >>"$results"; log "$1 [$2]: n/a ($3)"; }
 served() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-for f in $FLAVOURS; do
-    H=$(uri "$f")
-    # reference for the decision: a base read of the 10k group without member
-    run_client baseread "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+# Row by row: each row runs on the three servers one after the other, the order rotating from
+# one row to the next, so that the samples a row compares are taken seconds apart rather than
+# minutes (a machine's speed drifts); each server still sees the rows in the same order.
+# row_NAME FLAVOUR runs one row on that flavour's server, whose URI is $H.
+
+# reference for the decision: a base read of the 10k group without member
+row_baseread() {
+    run_client baseread "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$BIG_DN" base "(objectClass=*)" cn mail
-    run_client read_warm "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+}
+row_read_warm() {
+    run_client read_warm "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
-    run_client read_anon "$f" search -H "$H" -n "$REPS" -u 1 -c member \
+}
+row_read_anon() {
+    run_client read_anon "$1" search -H "$H" -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
-    run_client member_eq "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+}
+row_member_eq() {
+    run_client member_eq "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$SUFFIX" sub "(member=$MEMBER_DN)" cn mail
-    case $f in
-        dynlist) run_client member_of "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
-                     -c memberOf "$MEMBER_DN" base "(objectClass=*)" memberOf ;;
-        dmg) run_client member_of "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
-                 -c dmgMemberOf "$MEMBER_DN" base "(objectClass=*)" dmgMemberOf ;;
+}
+# member_of_of WORKLOAD FLAVOUR DN: memberOf of DN (static has none)
+member_of_of() {
+    case $2 in
+        dynlist) run_client "$1" "$2" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+                     -c memberOf "$3" base "(objectClass=*)" memberOf ;;
+        dmg) run_client "$1" "$2" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+                 -c dmgMemberOf "$3" base "(objectClass=*)" dmgMemberOf ;;
     esac
-    run_client prefix_all "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+}
+row_member_of() { member_of_of member_of "$1" "$MEMBER_DN"; }
+row_prefix_all() {
+    run_client prefix_all "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$SUFFIX" sub "(|(cn=g000*)(mail=g000*))" "*"
-    if [ "$f" = dmg ]; then
-        run_client decision "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
-            -c dmgDecision "$BIG_DN" base "(dmgSender=$MEMBER_MAIL)" dmgDecision dmgDecisionReason
-    fi
+}
+row_decision() {
+    [ "$1" = dmg ] || return 0
+    run_client decision "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+        -c dmgDecision "$BIG_DN" base "(dmgSender=$MEMBER_MAIL)" dmgDecision dmgDecisionReason
+}
 
-    # overrides and nesting: the group read, then the questions asked about one employee
-    # (one of the group's includes, resp. a member of an included group)
-    run_client over_read "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+# overrides and nesting: the group read, then the questions asked about one employee
+# (one of the group's includes, resp. a member of an included group)
+row_over_read() {
+    run_client over_read "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$OVER_DN" base "(objectClass=*)" member
-    # a write to no employee at all (the MTA's own entry): does the group keep its list?
-    run_client over_after_write "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+}
+# a write to no employee at all (the MTA's own entry): does the group keep its list?
+row_over_after_write() {
+    run_client over_after_write "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
         -X "$ROOTPW" -m "$MTA_DN" -n "$REPS" -u 1 -c member "$OVER_DN" base "(objectClass=*)" member
-    run_client over_member_eq "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+}
+row_over_member_eq() {
+    run_client over_member_eq "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$SUFFIX" sub "(member=$OVER_USER_DN)" cn mail
-    case $f in
-        dynlist) run_client over_member_of "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" \
-                     -u 1 -c memberOf "$OVER_USER_DN" base "(objectClass=*)" memberOf ;;
-        dmg) run_client over_member_of "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" \
-                 -u 1 -c dmgMemberOf "$OVER_USER_DN" base "(objectClass=*)" dmgMemberOf ;;
-    esac
-    run_client over_compare "$f" compare -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+}
+row_over_member_of() { member_of_of over_member_of "$1" "$OVER_USER_DN"; }
+row_over_compare() {
+    run_client over_compare "$1" compare -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
         "$OVER_DN" member "$OVER_USER_DN"
-    run_client nest_read "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+}
+row_nest_read() {
+    run_client nest_read "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$NEST_DN" base "(objectClass=*)" member
-    run_client nest_member_eq "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+}
+row_nest_member_eq() {
+    run_client nest_member_eq "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$SUFFIX" sub "(member=$NEST_USER_DN)" cn mail
+}
 
-    # reads of the 10k group right after a write (untimed, before every sample, warm-ups too)
+# reads of the 10k group right after a write (untimed, before every sample, warm-ups too)
+row_read_after_write() {
     if [ "$OUTSIDER" = 1 ]; then
-        run_client read_after_write "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+        run_client read_after_write "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
             -X "$ROOTPW" -m "$UNRELATED_DN" -n "$REPS" -u 1 -c member "$BIG_DN" base "(objectClass=*)" member
-        run_client bind_outsider "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" \
+    else
+        na read_after_write "$1" no-outsider
+    fi
+}
+row_bind_outsider() {
+    if [ "$OUTSIDER" = 1 ]; then
+        run_client bind_outsider "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" \
             -b "@$work/data/binders-outside.txt" -p secret -n "$REPS" -u 1 -c member "$BIG_DN" base "(objectClass=*)" member
     else
-        na read_after_write "$f" no-outsider
-        na bind_outsider "$f" no-outsider
+        na bind_outsider "$1" no-outsider
     fi
-    run_client write_member_keep "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+}
+row_write_member_keep() {
+    run_client write_member_keep "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
         -X "$ROOTPW" -m "$FLIP_DN" -a title -v "Manager,$FLIP_TITLE" -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
-    # Intern fails the group's condition: the samples alternate between without and with
-    run_client write_member_drop "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+}
+# Intern fails the group's condition: the samples alternate between without and with
+row_write_member_drop() {
+    run_client write_member_drop "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
         -X "$ROOTPW" -m "$FLIP_DN" -a title -v "Intern,$FLIP_TITLE" -n "$REPS" -u 0 -c member \
         "$BIG_DN" base "(objectClass=*)" member
-    run_client bind_member "$f" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" \
+}
+row_bind_member() {
+    run_client bind_member "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" \
         -b "@$work/data/binders-member.txt" -p secret -n "$REPS" -u 1 -c member "$BIG_DN" base "(objectClass=*)" member
-
-    # an ordinary user (an employee, a member) reads the 10k group
-    run_client user_read "$f" search -H "$H" -D "$MEMBER_DN" -w secret -n "$REPS" -u 1 -c member \
+}
+# an ordinary user (an employee, a member) reads the 10k group
+row_user_read() {
+    run_client user_read "$1" search -H "$H" -D "$MEMBER_DN" -w secret -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
+}
+
+# flavour_order N: the three flavours in turn, rotated by N (rows and add samples take turns)
+flavour_order() {
+    case $(($1 % 3)) in
+        0) echo "static dynlist dmg" ;;
+        1) echo "dynlist dmg static" ;;
+        *) echo "dmg static dynlist" ;;
+    esac
+}
+
+row=0
+for name in baseread read_warm read_anon member_eq member_of prefix_all decision over_read \
+            over_after_write over_member_eq over_member_of over_compare nest_read nest_member_eq \
+            read_after_write bind_outsider write_member_keep write_member_drop bind_member user_read; do
+    for f in $(flavour_order "$row"); do
+        H=$(uri "$f")
+        "row_$name" "$f"
+    done
+    row=$((row + 1))
 done
 
 # lastbind really writes: how many of the members bound before the reads have pwdLastSuccess
@@ -483,7 +541,7 @@ LASTBIND=$(ldapsearch -x -LLL -o ldif-wrap=no -H "$(uri dmg)" -D "$ROOTDN" -w "$
 
 # The dmg variants against the same queries on static and dynlist (measured again, so that
 # each ratio compares samples taken close together)
-for f in static dynlist dmgvis; do
+for f in dynlist static dmgvis; do
     wf=$f
     [ "$f" = dmgvis ] && wf=dmg
     if served "$f"; then
@@ -493,7 +551,7 @@ for f in static dynlist dmgvis; do
         na user_read_vis "$wf" unsupported
     fi
 done
-for f in static dynlist dmgdef; do
+for f in dynlist static dmgdef; do
     wf=$f
     [ "$f" = dmgdef ] && wf=dmg
     if served "$f"; then
@@ -520,10 +578,16 @@ run_load() {
 # Concurrency: every group warm again first (the writes above dropped some dmg lists), then
 # 8 readers of random groups; then the same 8 with one writer at 50 modifies a second.
 cut -f1 "$work/members-static.txt" >"$work/groups-list.txt"
+# (dynlist first and alone: the two compared most closely, static and dmg, run back to back)
 for f in $FLAVOURS; do
     timeout $((4 * TIMEOUT + 60)) "$client" readall -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" \
         -t "$TIMEOUT" "$GROUPS_BASE" "$work/rewarm-$f.txt" >/dev/null 2>>"$work/client.err" || true
+    settle "$f"
+done
+for f in dynlist static dmg; do
     run_load conc "$f"
+done
+for f in dynlist static dmg; do
     run_load mixed "$f" -r 50 -W "$ROOTDN" -X "$ROOTPW" -M "$work/data/employees.txt"
 done
 
@@ -534,12 +598,7 @@ done
 t=$(now)
 rep=0
 while [ $rep -lt "$REPS" ]; do
-    case $((rep % 3)) in
-        0) order="static dynlist dmg" ;;
-        1) order="dynlist dmg static" ;;
-        *) order="dmg static dynlist" ;;
-    esac
-    for f in $order; do
+    for f in $(flavour_order "$rep"); do
         out=$(timeout $((TIMEOUT + 60)) "$client" add -t "$TIMEOUT" -n 1 -H "$(uri "$f")" \
             -W "$ROOTDN" -X "$ROOTPW" "$work/data/teams.txt" "$ADD_COUNT" example.com \
             2>>"$work/client.err") || true
