@@ -479,9 +479,12 @@ void dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target
 int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	unsigned long gen, int want_member, int want_mail, int want_count, dmg_members_view *keep );
 /* Puts the values of a complete list on target (stored member values removed first); with
- * attach the values point into ms, which must outlive target's attributes. */
+ * attach the values point into ms, which must outlive target's attributes, and room, when
+ * not NULL, is where the two attributes that point into it go (DMG_ATTACH_ROOM, zeroed,
+ * never given to attr_free) rather than attr_alloc's. */
+#define DMG_ATTACH_ROOM	2
 void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
-	int want_count, int attach );
+	int want_count, int attach, Attribute *room );
 /* Adds dmgMemberOf of e to target (gen: as for dmg_members_acquire) */
 int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target,
 	unsigned long gen );

@@ -2047,10 +2047,11 @@ dmg_attr_add_ulong( Entry *e, AttributeDescription *ad, unsigned long v )
 }
 
 /* Copies the values into target, or attaches them: the entry then points into the member
- * list, and attr_free leaves the values alone (SLAP_ATTR_DONT_FREE_VALS). */
+ * list, and attr_free leaves the values alone (SLAP_ATTR_DONT_FREE_VALS); the attribute is
+ * room's when given (dmg_members_put) */
 static void
 dmg_put_values( Entry *target, AttributeDescription *ad, struct berval *vals,
-	struct berval *nvals, unsigned n, int attach )
+	struct berval *nvals, unsigned n, int attach, Attribute *room )
 {
 	Attribute *a, **tail;
 
@@ -2060,7 +2061,12 @@ dmg_put_values( Entry *target, AttributeDescription *ad, struct berval *vals,
 		attr_merge( target, ad, vals, nvals );
 		return;
 	}
-	a = attr_alloc( ad );
+	if ( room ) {
+		a = room;
+		a->a_desc = ad;
+	} else {
+		a = attr_alloc( ad );
+	}
 	a->a_vals = vals;
 	a->a_nvals = nvals;
 	a->a_numvals = n;
@@ -2974,17 +2980,18 @@ dmg_members_release( slap_overinst *on, dmg_members_view *v )
 
 void
 dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
-	int want_count, int attach )
+	int want_count, int attach, Attribute *room )
 {
 	/* a stored member value (written before the overlay was configured) is not ours */
 	attr_delete( &target->e_attrs, dmg_ad.member );
 	if ( ms->hidden )
 		return;
 	if ( want_member )
-		dmg_put_values( target, dmg_ad.member, ms->dn_vals, ms->dn_nvals, ms->n, attach );
+		dmg_put_values( target, dmg_ad.member, ms->dn_vals, ms->dn_nvals, ms->n, attach,
+			room );
 	if ( want_mail )
 		dmg_put_values( target, dmg_ad.member_mail, ms->mail_vals, ms->mail_nvals,
-			ms->mail_n, attach );
+			ms->mail_n, attach, room ? room + 1 : NULL );
 	if ( want_count )
 		dmg_attr_add_ulong( target, dmg_ad.member_count, ms->n );
 }
@@ -3001,7 +3008,7 @@ dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *tar
 		dmg_members_release( on, &v );
 		return rc;
 	}
-	dmg_members_put( target, v.ms, want_member, want_mail, want_count, keep != NULL );
+	dmg_members_put( target, v.ms, want_member, want_mail, want_count, keep != NULL, NULL );
 	if ( keep ) {
 		*keep = v;
 		/* the owned list moves with the view: its arrays point into it, not into v */

@@ -149,7 +149,7 @@ dmg_preview_entry( Operation *op, slap_overinst *on, Entry *before, Entry *after
 	if ( rc == LDAP_SUCCESS ) {
 		/* slapd sends what Post-Read asks for; who joins and leaves, only by name */
 		*post = entry_dup( after );
-		dmg_members_put( *post, &then, 1, 1, 1, 0 );
+		dmg_members_put( *post, &then, 1, 1, 1, 0, NULL );
 		if ( dmg_attr_requested( op, op->o_postread_attrs, dmg_ad.joining_member, 0 ) )
 			dmg_members_missing_to_entry( &then, &now, *post, dmg_ad.joining_member );
 		if ( dmg_attr_requested( op, op->o_postread_attrs, dmg_ad.leaving_member, 0 ) )

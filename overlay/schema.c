@@ -149,6 +149,28 @@ dmg_lookup_oc( const char *name, ObjectClass **oc, const char **missing )
 	return 0;
 }
 
+/* One bit per computed attribute type, chosen by the type's address: most types an entry
+ * holds are told apart from every computed one by a single test (dmg_ad_is_computed runs on
+ * each attribute of each entry answered).  Set when a database opens, once member is known. */
+static unsigned long dmg_computed_bits;
+
+#define DMG_AT_BIT( at ) \
+	( 1UL << ( ( (unsigned long)(at) / sizeof( AttributeType ) ) % ( 8 * sizeof( unsigned long ) ) ) )
+
+static int
+dmg_schema_computed_bits( void )
+{
+	unsigned long bits = DMG_AT_BIT( dmg_ad.member->ad_type );
+	int i;
+
+	for ( i = 0; dmg_computed_at[i].def; i++ ) {
+		if ( dmg_ad_is_computed( *dmg_computed_at[i].ad ) )
+			bits |= DMG_AT_BIT( ( *dmg_computed_at[i].ad )->ad_type );
+	}
+	dmg_computed_bits = bits;
+	return 0;
+}
+
 int
 dmg_schema_resolve_stored( const char **missing )
 {
@@ -169,7 +191,8 @@ dmg_schema_resolve_stored( const char **missing )
 		|| dmg_lookup_ad( "member", &dmg_ad.member, missing )
 		|| dmg_lookup_ad( "uniqueMember", &dmg_ad.unique_member, missing )
 		|| dmg_lookup_oc( "groupOfNames", &dmg_ad.oc_group_of_names, missing )
-		|| dmg_lookup_oc( "groupOfUniqueNames", &dmg_ad.oc_group_of_unique_names, missing );
+		|| dmg_lookup_oc( "groupOfUniqueNames", &dmg_ad.oc_group_of_unique_names, missing )
+		|| dmg_schema_computed_bits();
 }
 
 /* By type: "member;x-tag" is as computed as "member" */
@@ -178,6 +201,8 @@ dmg_ad_is_group_computed( AttributeDescription *ad )
 {
 	AttributeType *at = ad->ad_type;
 
+	if ( dmg_computed_bits && !( dmg_computed_bits & DMG_AT_BIT( at ) ) )
+		return 0;
 	return at == dmg_ad.member->ad_type || at == dmg_ad.member_mail->ad_type
 		|| at == dmg_ad.member_count->ad_type || at == dmg_ad.decision->ad_type
 		|| at == dmg_ad.decision_reason->ad_type || at == dmg_ad.auditor_mail->ad_type
@@ -188,6 +213,8 @@ dmg_ad_is_group_computed( AttributeDescription *ad )
 int
 dmg_ad_is_computed( AttributeDescription *ad )
 {
+	if ( dmg_computed_bits && !( dmg_computed_bits & DMG_AT_BIT( ad->ad_type ) ) )
+		return 0;
 	return dmg_ad_is_group_computed( ad ) || ad->ad_type == dmg_ad.member_of->ad_type
 		|| ad->ad_type == dmg_ad.sender->ad_type || ad->ad_type == dmg_ad.explain_member->ad_type;
 }

@@ -83,9 +83,13 @@ typedef struct dmg_search_ctx {
 	 * for the values sent), held until the entry is sent (cleanup) ... */
 	dmg_members_view sent;
 	int holding;
-	/* ... and the backend's entry, whose values its shared copy (dmg_entry_share) sent */
+	/* ... and the backend's entry, whose values its shared copy (dmg_entry_share) sent;
+	 * the copy is freed when the next entry is answered or the search ends */
 	Entry *shared;
 	slap_mask_t shared_flags;
+	Entry *copy;
+	int copy_nattrs;	/* its own attributes, in its memory after it, ... */
+	Attribute *copy_room;	/* ... the last DMG_ATTACH_ROOM of them unused yet */
 	/* ... and its computed values for the exact evaluation */
 	Entry values;
 	int values_members, values_member_of, member_of_rc, values_dangling, dangling_rc;
@@ -718,7 +722,7 @@ dmg_entry_values( Operation *op, dmg_search_ctx *ctx, Entry *e, AttributeDescrip
 	rc = dmg_entry_members( op, ctx, e );
 	if ( rc != LDAP_SUCCESS )
 		return rc;
-	dmg_members_put( &ctx->values, ctx->sent.ms, 1, 1, 1, 1 );
+	dmg_members_put( &ctx->values, ctx->sent.ms, 1, 1, 1, 1, NULL );
 	ctx->values_members = 1;
 	return LDAP_SUCCESS;
 }
@@ -918,43 +922,83 @@ dmg_strip_stored_computed( Operation *op, SlapReply *rs, dmg_search_ctx *ctx, in
 	}
 }
 
+/* Frees the copy of the last entry answered (dmg_entry_share): the attributes added to it
+ * (attr_merge's) and its own memory; the values are the backend's or the cache's */
+static void
+dmg_entry_copy_free( Operation *op, dmg_search_ctx *ctx )
+{
+	Attribute *a, *next, *own;
+
+	if ( ctx->copy == NULL )
+		return;
+	own = (Attribute *)( ctx->copy + 1 );
+	for ( a = ctx->copy->e_attrs; a; a = next ) {
+		next = a->a_next;
+		if ( a < own || a >= own + ctx->copy_nattrs ) {
+			a->a_next = NULL;
+			attr_free( a );
+		}
+	}
+	op->o_tmpfree( ctx->copy, op->o_tmpmemctx );
+	ctx->copy = NULL;
+}
+
 /* The entry to put computed values on: a copy that shares the values of the backend's entry
  * (rs_entry2modifiable would copy every value of every attribute, as much work again as the
  * rest of a cached read).  Computed values are added to it as attributes of their own (those
  * stored were stripped first), its own are never changed: it is not marked modifiable, so
  * that whoever would change one (references.c, an overlay above) takes a full copy of it.  The
  * backend's entry is kept until the copy has been sent (dmg_search_cleanup), or freed with it
- * when an error drops it: the copy frees none of the values. */
+ * when an error drops it: the copy frees none of the values.
+ *
+ * The copy and its own attributes, with room for the two the member values are attached by,
+ * are in the operation's memory, as back-mdb's entries are, and slapd is told nothing is to
+ * be freed: entry_alloc and attr_alloc would take the locks of slapd's global free lists
+ * twice per entry, where concurrent readers queue.  The overlay
+ * frees it (dmg_entry_copy_free) once slapd is done with it: when the next entry is answered
+ * or the search ends, not in the entry's cleanup, which the cleanups of overlays above may
+ * follow. */
 static void
 dmg_entry_share( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 {
 	Entry *e = rs->sr_entry, *copy;
-	Attribute *a, *c;
+	Attribute *a, *c, *own;
+	char *names;
 	int n = 0;
 
-	(void)op;
 	if ( ( rs->sr_flags & REP_ENTRY_MODIFIABLE ) || ctx->shared )
 		return;
-	copy = entry_alloc();
-	copy->e_id = e->e_id;
-	ber_dupbv( &copy->e_name, &e->e_name );
-	ber_dupbv( &copy->e_nname, &e->e_nname );
-	copy->e_ocflags = e->e_ocflags;
+	dmg_entry_copy_free( op, ctx );
 	for ( a = e->e_attrs; a; a = a->a_next )
 		n++;
-	copy->e_attrs = n ? attrs_alloc( n ) : NULL;
-	for ( a = e->e_attrs, c = copy->e_attrs; a; a = a->a_next, c = c->a_next ) {
+	copy = op->o_tmpcalloc( 1, sizeof( Entry ) + ( n + DMG_ATTACH_ROOM ) * sizeof( Attribute )
+		+ e->e_name.bv_len + e->e_nname.bv_len + 2, op->o_tmpmemctx );
+	own = (Attribute *)( copy + 1 );
+	names = (char *)( own + n + DMG_ATTACH_ROOM );
+	copy->e_id = e->e_id;
+	copy->e_name.bv_val = names;
+	copy->e_name.bv_len = e->e_name.bv_len;
+	AC_MEMCPY( names, e->e_name.bv_val, e->e_name.bv_len + 1 );
+	copy->e_nname.bv_val = names + e->e_name.bv_len + 1;
+	copy->e_nname.bv_len = e->e_nname.bv_len;
+	AC_MEMCPY( copy->e_nname.bv_val, e->e_nname.bv_val, e->e_nname.bv_len + 1 );
+	copy->e_ocflags = e->e_ocflags;
+	copy->e_attrs = n ? own : NULL;
+	for ( a = e->e_attrs, c = own; a; a = a->a_next, c++ ) {
 		c->a_desc = a->a_desc;
 		c->a_vals = a->a_vals;
 		c->a_nvals = a->a_nvals;
 		c->a_numvals = a->a_numvals;
 		c->a_flags = a->a_flags | SLAP_ATTR_DONT_FREE_VALS | SLAP_ATTR_DONT_FREE_DATA;
+		c->a_next = a->a_next ? c + 1 : NULL;
 	}
 	ctx->shared = e;
 	ctx->shared_flags = rs->sr_flags & REP_ENTRY_MASK;
+	ctx->copy = copy;
+	ctx->copy_nattrs = n + DMG_ATTACH_ROOM;
+	ctx->copy_room = own + n;
 	rs->sr_flags &= ~REP_ENTRY_MASK;
 	rs->sr_entry = copy;
-	rs->sr_flags |= REP_ENTRY_MUSTBEFREED;
 }
 
 /* Gives the backend's entry back as slapd would have (released, freed, or neither) */
@@ -1032,7 +1076,7 @@ dmg_add_group_values( Operation *op, SlapReply *rs, dmg_search_ctx *ctx )
 	if ( ctx->want_member || ctx->want_mail || ctx->want_count ) {
 		/* attached, not copied: the list is held until the entry is sent (cleanup) */
 		dmg_members_put( rs->sr_entry, ctx->sent.ms, ctx->want_member, ctx->want_mail,
-			ctx->want_count, 1 );
+			ctx->want_count, 1, rs->sr_entry == ctx->copy ? ctx->copy_room : NULL );
 		attached = 1;
 	}
 	if ( ( ctx->want_decision && ctx->has_sender ) || ctx->want_auditor_mail ) {
@@ -1178,6 +1222,7 @@ dmg_search_ctx_free( Operation *op, dmg_search_ctx *ctx )
 		ctx->own_slimit = 0;
 	}
 	dmg_nodes_free( op, ctx );
+	dmg_entry_copy_free( op, ctx );
 	if ( ctx->err_text ) {
 		op->o_tmpfree( ctx->err_text, op->o_tmpmemctx );
 		ctx->err_text = NULL;
