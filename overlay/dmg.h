@@ -548,6 +548,12 @@ int dmg_names_complete( dmg_names *ns );
 /* Appends to *out (op->o_tmpmemctx) the DNs of the groups that name g (by DN or entryUUID):
  * the dynamic groups that include it, the followed static groups that have it as member */
 void dmg_names_namers( Operation *op, dmg_names *ns, Entry *g, BerVarray *out );
+/* Does ns know every dynamic group's departments (else the rules are searched)? */
+int dmg_names_departments_complete( dmg_names *ns );
+/* Appends to *out (op->o_tmpmemctx) the DNs of the dynamic groups that name ndn as a
+ * department, by DN or, when e (ndn's entry) is given, by its entryUUID */
+void dmg_names_departments( Operation *op, dmg_names *ns, struct berval *ndn, Entry *e,
+	BerVarray *out );
 /* What an entry a reference names is: a dynamic group, a static group (groupOfNames or
  * groupOfUniqueNames), or any other entry */
 typedef enum dmg_named_kind {

@@ -1602,12 +1602,12 @@ dmg_filter_or_add( Filter *or, Filter *f )
 	or->f_or = f;
 }
 
-/* (dmgDepartment=A) for every ancestor A of ndn in the database: the groups whose rule may
- * select the entry; with on, also (dmgDepartmentUUID=U) for the entryUUID U of each (a
- * group's DN value may predate a rename, references.c), ndn's own from self when given */
+/* Calls fn on every ancestor A of ndn in the database (ndn included), with A's entry when on
+ * is given (for its entryUUID: a group's DN value may predate a rename, references.c; ndn's
+ * own is self when given), else NULL */
 static void
-dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn,
-	Entry *self )
+dmg_ancestors_each( Operation *op, slap_overinst *on, struct berval *ndn, Entry *self,
+	void ( *fn )( Operation *op, struct berval *dn, Entry *a, void *arg ), void *arg )
 {
 	struct berval *suffix = &op->o_bd->be_nsuffix[0];
 	struct berval p = *ndn;
@@ -1615,7 +1615,7 @@ dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct b
 	while ( p.bv_len >= suffix->bv_len && dnIsSuffix( &p, suffix ) ) {
 		Entry *a = self ? self : on ? dmg_entry_get( op, on, &p ) : NULL;
 
-		dmg_filter_or_add_ref( op, or, dmg_ad.department, &p, a );
+		fn( op, &p, a, arg );
 		if ( a && a != self )
 			dmg_entry_release( op, on, a );
 		self = NULL;
@@ -1623,6 +1623,21 @@ dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct b
 			break;
 		dnParent( &p, &p );
 	}
+}
+
+static void
+dmg_filter_add_department( Operation *op, struct berval *dn, Entry *a, void *or )
+{
+	dmg_filter_or_add_ref( op, or, dmg_ad.department, dn, a );
+}
+
+/* (dmgDepartment=A) for every ancestor A of ndn: the groups whose rule may select the entry;
+ * with on, also (dmgDepartmentUUID=U) for the entryUUID U of each */
+static void
+dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn,
+	Entry *self )
+{
+	dmg_ancestors_each( op, on, ndn, self, dmg_filter_add_department, or );
 }
 
 /* One level of a reverse lookup: the assertions that find dynamic groups (dyn) and static
@@ -1778,10 +1793,10 @@ dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned lo
 	return rc;
 }
 
-/* A reverse lookup, level by level: first the groups whose rule may select e or that name e
- * (one indexed search), then the groups that name one of the groups found to have e: those
- * the overlay remembers (named.c), else one search per level of nesting.  Each candidate is
- * tested once with the reverse test. */
+/* A reverse lookup, level by level: first the groups whose rule may select e and those that
+ * name e (remembered by the overlay, named.c, else found by one indexed search), then the
+ * groups that name one of the groups found to have e: those remembered, else one search per
+ * level of nesting.  Each candidate is tested once with the reverse test. */
 typedef struct dmg_reverse {
 	BerVarray ndns, dns;	/* the dynamic groups that have e, the result */
 	BerVarray seen;		/* every candidate tested */
@@ -1807,23 +1822,21 @@ dmg_reverse_cand_add( Operation *op, dmg_reverse *rv, Entry *g )
 		dmg_filter_or_add( rv->cand, dmg_filter_eq( op, slap_schema.si_ad_entryUUID, uuid ) );
 }
 
-/* The widened filter's part for the groups found: (&(objectClass=dynamicMailGroup)(|UUIDS)),
- * the class alone after a group without entryUUID, NULL when none was found */
+/* The widened filter's part for the groups found: (|UUIDS), without the class (an entryUUID
+ * names one entry, and ANDing the class would cost the backend the class's index list of
+ * every group); the class alone after a group without entryUUID, NULL when none was found */
 static Filter *
 dmg_reverse_cand( Operation *op, dmg_reverse *rv )
 {
-	Filter *dyn = dmg_filter_classes( op, &dmg_ad.oc_group, 1 );
-
 	if ( rv->cand_all ) {
 		filter_free_x( op, rv->cand, 1 );
-		return dyn;
+		return dmg_filter_classes( op, &dmg_ad.oc_group, 1 );
 	}
 	if ( rv->cand->f_or == NULL ) {
 		filter_free_x( op, rv->cand, 1 );
-		filter_free_x( op, dyn, 1 );
 		return NULL;
 	}
-	return dmg_filter_and2( op, dyn, rv->cand );
+	return rv->cand;
 }
 
 static int
@@ -1868,6 +1881,42 @@ dmg_reverse_test( Operation *op, slap_overinst *on, Entry *e, struct berval *ndn
 	rc = dmg_reverse_test_group( op, on, e, g, rv );
 	dmg_entry_release( op, on, g );
 	return rc;
+}
+
+typedef struct dmg_department_groups {
+	dmg_names *names;
+	BerVarray *out;
+} dmg_department_groups;
+
+static void
+dmg_add_department_groups( Operation *op, struct berval *dn, Entry *a, void *arg )
+{
+	dmg_department_groups *d = arg;
+
+	dmg_names_departments( op, d->names, dn, a, d->out );
+}
+
+/* The first level of a reverse lookup: appends to *ndns the candidates the remembered names
+ * give (the groups that name e, those whose rule may select e), and returns the search for
+ * the others, NULL when the names know them all */
+static Filter *
+dmg_reverse_first_level( Operation *op, slap_overinst *on, Entry *e, dmg_reverse *rv,
+	BerVarray *ndns )
+{
+	dmg_department_groups d = { rv->names, ndns };
+
+	if ( dmg_names_complete( rv->names ) )
+		dmg_names_namers( op, rv->names, e, ndns );
+	else
+		dmg_level_add_naming( op, &rv->next, e );
+	if ( dmg_names_departments_complete( rv->names ) ) {
+		dmg_ancestors_each( op, on, &e->e_nname, e, dmg_add_department_groups, &d );
+	} else {
+		if ( rv->next.dyn == NULL )
+			rv->next.dyn = dmg_filter_or( op );
+		dmg_filter_add_ancestors( op, on, rv->next.dyn, &e->e_nname, e );
+	}
+	return rv->next.dyn ? dmg_level_filter( op, &rv->next ) : NULL;
 }
 
 /* With group visibility: the groups that have e as the rootdn sees them, less those whose
@@ -1925,11 +1974,9 @@ dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns
 	rv.names = dmg_names_acquire( op, on, gen );
 	cb.sc_response = dmg_candidates_cb;
 	cb.sc_private = &c;
-	dmg_level_add_naming( op, &rv.next, e );
-	dmg_filter_add_ancestors( op, on, rv.next.dyn, &e->e_nname, e );
+	f = dmg_reverse_first_level( op, on, e, &rv, &c.ndns );
 	if ( cand )
 		rv.cand = dmg_filter_or( op );
-	f = dmg_level_filter( op, &rv.next );
 	/* candidates are found with the rootdn's rights (the requester may not be allowed to
 	 * search dmgDepartment); each is then checked with the requester's */
 	dmg_op_as_root( op, &root );

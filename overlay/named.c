@@ -6,13 +6,16 @@
  * name one of those, and so on.  This memo remembers every entry a dmgIncludeMember names (by
  * DN and by entryUUID; the DN as membership reads it, found by the entryUUID where the value
  * stored predates a rename or is missing), with the group that names it, read from the
- * database once: the levels after the first are taken from it, not searched.
+ * database once: the groups that name E, and the levels after the first, are taken from it,
+ * not searched.  It also remembers every dynamic group's departments, as stored (DN and
+ * entryUUID), so that the groups whose rule may select E (those naming one of its ancestors)
+ * need no search either.
  *
- * Only includes matter: an exclude can take E out of a group, never put it in, and a group
- * found by its own rule is tested in full.  A static group matters only when an include
- * names it (else no level leads from it to a dynamic group): then its members are names too,
- * and so on down.  When the names are too many to remember, or could not be read, the levels
- * are searched, as without the memo.
+ * Of the overrides only includes matter: an exclude can take E out of a group, never put it
+ * in, and a group found by its own rule is tested in full.  A static group matters only when
+ * an include names it (else no level leads from it to a dynamic group): then its members are
+ * names too, and so on down.  When the names (or the departments) are too many to remember,
+ * or could not be read, they are searched, as without the memo.
  *
  * The memo may name more than the database does (a delete or a removed include leaves the
  * name and its namer in it: one candidate too many, which its test turns down), never less:
@@ -42,11 +45,17 @@ typedef struct dmg_name_list {
 	unsigned n, cap;
 } dmg_name_list;
 
+/* Names by DN and by entryUUID */
+typedef struct dmg_name_set {
+	dmg_name_list dns, uuids;
+	int all;		/* too many: every group may name anything, the set is not used */
+} dmg_name_set;
+
 /* One reading of the names: shared by the lookups that use it, freed with the last */
 struct dmg_names {
 	unsigned refs;		/* under dmg_named.lock */
-	int all;		/* too many: every group may be named, the levels are searched */
-	dmg_name_list dns, uuids;
+	dmg_name_set incl;	/* includes and followed static groups' members (the levels) */
+	dmg_name_set depts;	/* dmgDepartment values as stored (the rules) */
 };
 
 struct dmg_named {
@@ -79,8 +88,10 @@ dmg_name_list_free( dmg_name_list *l )
 static void
 dmg_names_free( dmg_names *ns )
 {
-	dmg_name_list_free( &ns->dns );
-	dmg_name_list_free( &ns->uuids );
+	dmg_name_list_free( &ns->incl.dns );
+	dmg_name_list_free( &ns->incl.uuids );
+	dmg_name_list_free( &ns->depts.dns );
+	dmg_name_list_free( &ns->depts.uuids );
 	ch_free( ns );
 }
 
@@ -116,15 +127,17 @@ dmg_named_moved( dmg_info *di )
 
 /* ---- which writes may add a name ------------------------------------------------------------ */
 
-/* The attributes names are read from: includes, a static group's members (followed when an
- * include names the group), the object class (which makes an entry a static group) and the
- * entryUUID (which the rootdn may give with the Relax Rules control: an include by that UUID
- * then names the entry) */
+/* The attributes names are read from: includes, departments, a static group's members
+ * (followed when an include names the group), the object class (which makes an entry a
+ * static group) and the entryUUID (which the rootdn may give with the Relax Rules control: an
+ * include by that UUID then names the entry) */
 static int
 dmg_names_attr( AttributeDescription *ad )
 {
 	return ad->ad_type == dmg_ad.include_member->ad_type
 		|| ad->ad_type == dmg_ad.include_member_uuid->ad_type
+		|| ad->ad_type == dmg_ad.department->ad_type
+		|| ad->ad_type == dmg_ad.department_uuid->ad_type
 		|| ad->ad_type == dmg_ad.member->ad_type
 		|| ad->ad_type == dmg_ad.unique_member->ad_type
 		|| ad == slap_schema.si_ad_objectClass
@@ -173,16 +186,15 @@ typedef struct dmg_names_read {
 	void *memctx;
 } dmg_names_read;
 
-/* Adds name, named by namer, to l; too many names make the memo answer for none */
+/* Adds name, named by namer, to l, one of set's lists; too many names make the set answer
+ * for none */
 static void
-dmg_names_add( dmg_names_read *r, dmg_name_list *l, struct berval *name, struct berval *namer )
+dmg_names_add( dmg_name_set *set, dmg_name_list *l, struct berval *name, struct berval *namer )
 {
-	dmg_names *ns = r->ns;
-
-	if ( ns->all )
+	if ( set->all )
 		return;
-	if ( ns->dns.n + ns->uuids.n >= DMG_NAMES_MAX ) {
-		ns->all = 1;
+	if ( set->dns.n + set->uuids.n >= DMG_NAMES_MAX ) {
+		set->all = 1;
 		return;
 	}
 	if ( l->n == l->cap ) {
@@ -195,30 +207,38 @@ dmg_names_add( dmg_names_read *r, dmg_name_list *l, struct berval *name, struct 
 }
 
 static void
-dmg_names_add_vals( dmg_names_read *r, Attribute *at, dmg_name_list *l, struct berval *namer )
+dmg_names_add_vals( dmg_name_set *set, Attribute *at, dmg_name_list *l, struct berval *namer )
 {
 	unsigned i;
 
 	for ( i = 0; at && i < at->a_numvals; i++ )
-		dmg_names_add( r, l, &at->a_nvals[i], namer );
+		dmg_names_add( set, l, &at->a_nvals[i], namer );
 }
 
 static void
-dmg_names_add_attr( dmg_names_read *r, Entry *g, AttributeDescription *ad, dmg_name_list *l )
+dmg_names_add_attr( dmg_name_set *set, Entry *g, AttributeDescription *ad, dmg_name_list *l )
 {
-	dmg_names_add_vals( r, attr_find( g->e_attrs, ad ), l, &g->e_nname );
+	dmg_names_add_vals( set, attr_find( g->e_attrs, ad ), l, &g->e_nname );
 }
 
+/* Departments are kept as stored, DN and UUID: what a search for the rules that may select
+ * an entry asserts of them */
 static int
 dmg_names_cb( Operation *op, SlapReply *rs )
 {
 	dmg_names_read *r = op->o_callback->sc_private;
+	dmg_name_set *incl = &r->ns->incl, *depts = &r->ns->depts;
+	Entry *g = rs->sr_entry;
 	struct berval copy;
 
-	if ( rs->sr_type != REP_SEARCH || r->ns->all )
+	if ( rs->sr_type != REP_SEARCH )
 		return 0;
-	dmg_names_add_attr( r, rs->sr_entry, dmg_ad.include_member_uuid, &r->ns->uuids );
-	ber_dupbv_x( &copy, &rs->sr_entry->e_nname, r->memctx );
+	dmg_names_add_attr( depts, g, dmg_ad.department, &depts->dns );
+	dmg_names_add_attr( depts, g, dmg_ad.department_uuid, &depts->uuids );
+	if ( incl->all || !dmg_group_has_refs( g, dmg_ad.include_member ) )
+		return 0;
+	dmg_names_add_attr( incl, g, dmg_ad.include_member_uuid, &incl->uuids );
+	ber_dupbv_x( &copy, &g->e_nname, r->memctx );
 	ber_bvarray_add_x( &r->groups, &copy, r->memctx );
 	return 0;
 }
@@ -235,7 +255,7 @@ dmg_names_add_included( Operation *root, slap_overinst *on, dmg_names_read *r )
 	int rc = LDAP_SUCCESS;
 
 	for ( i = 0; r->groups && !BER_BVISNULL( &r->groups[i] ) && rc == LDAP_SUCCESS
-			&& !r->ns->all; i++ ) {
+			&& !r->ns->incl.all; i++ ) {
 		if ( ( stored = dmg_entry_get( root, on, &r->groups[i] ) ) == NULL )
 			continue;	/* deleted since the search: it names nobody */
 		/* a copy: the UUIDs are looked up with searches */
@@ -243,7 +263,7 @@ dmg_names_add_included( Operation *root, slap_overinst *on, dmg_names_read *r )
 		dmg_entry_release( root, on, stored );
 		rc = dmg_refs_current( root, on, g, dmg_ad.include_member, &refs );
 		if ( rc == LDAP_SUCCESS )
-			dmg_names_add_vals( r, &refs.a, &r->ns->dns, &g->e_nname );
+			dmg_names_add_vals( &r->ns->incl, &refs.a, &r->ns->incl.dns, &g->e_nname );
 		dmg_refs_free( root, &refs );
 		entry_free( g );
 	}
@@ -255,7 +275,7 @@ dmg_names_add_included( Operation *root, slap_overinst *on, dmg_names_read *r )
 static void
 dmg_names_follow_static( Operation *root, slap_overinst *on, dmg_names_read *r )
 {
-	dmg_names *ns = r->ns;
+	dmg_name_set *ns = &r->ns->incl;
 	BerVarray followed = NULL;
 	struct berval copy;
 	Entry *x;
@@ -268,16 +288,25 @@ dmg_names_follow_static( Operation *root, slap_overinst *on, dmg_names_read *r )
 			&& !dmg_bvarray_has_dn( followed, &x->e_nname ) ) {
 			ber_dupbv_x( &copy, &x->e_nname, root->o_tmpmemctx );
 			ber_bvarray_add_x( &followed, &copy, root->o_tmpmemctx );
-			dmg_names_add_attr( r, x, dmg_ad.member, &ns->dns );
-			dmg_names_add_attr( r, x, dmg_ad.unique_member, &ns->dns );
+			dmg_names_add_attr( ns, x, dmg_ad.member, &ns->dns );
+			dmg_names_add_attr( ns, x, dmg_ad.unique_member, &ns->dns );
 		}
 		dmg_entry_release( root, on, x );
 	}
 	ber_bvarray_free_x( followed, root->o_tmpmemctx );
 }
 
-/* Reads the names as the rootdn: every dynamic group's includes; NULL when the search failed
- * (logged; the lookup then searches every level) */
+static void
+dmg_name_set_sort( dmg_name_set *set )
+{
+	if ( set->dns.n )
+		qsort( set->dns.v, set->dns.n, sizeof( dmg_name ), dmg_name_cmp );
+	if ( set->uuids.n )
+		qsort( set->uuids.v, set->uuids.n, sizeof( dmg_name ), dmg_name_cmp );
+}
+
+/* Reads the names as the rootdn: every dynamic group's includes and departments; NULL when
+ * the search failed (logged; the lookup then searches) */
 static dmg_names *
 dmg_names_read_db( Operation *op, slap_overinst *on )
 {
@@ -291,9 +320,10 @@ dmg_names_read_db( Operation *op, slap_overinst *on )
 	r.ns = ch_calloc( 1, sizeof( dmg_names ) );
 	cb.sc_response = dmg_names_cb;
 	cb.sc_private = &r;
-	snprintf( buf, sizeof( buf ), "(&(objectClass=%s)(|(%s=*)(%s=*)))",
+	snprintf( buf, sizeof( buf ), "(&(objectClass=%s)(|(%s=*)(%s=*)(%s=*)(%s=*)))",
 		dmg_ad.oc_group->soc_cname.bv_val, dmg_ad.include_member->ad_cname.bv_val,
-		dmg_ad.include_member_uuid->ad_cname.bv_val );
+		dmg_ad.include_member_uuid->ad_cname.bv_val, dmg_ad.department->ad_cname.bv_val,
+		dmg_ad.department_uuid->ad_cname.bv_val );
 	f = str2filter_x( op, buf );
 	assert( f != NULL );
 	dmg_op_as_root( op, &root );
@@ -308,10 +338,8 @@ dmg_names_read_db( Operation *op, slap_overinst *on )
 		return NULL;
 	}
 	dmg_names_follow_static( &root, on, &r );
-	if ( r.ns->dns.n )
-		qsort( r.ns->dns.v, r.ns->dns.n, sizeof( dmg_name ), dmg_name_cmp );
-	if ( r.ns->uuids.n )
-		qsort( r.ns->uuids.v, r.ns->uuids.n, sizeof( dmg_name ), dmg_name_cmp );
+	dmg_name_set_sort( &r.ns->incl );
+	dmg_name_set_sort( &r.ns->depts );
 	return r.ns;
 }
 
@@ -368,7 +396,13 @@ dmg_names_release( slap_overinst *on, dmg_names *ns )
 int
 dmg_names_complete( dmg_names *ns )
 {
-	return ns != NULL && !ns->all;
+	return ns != NULL && !ns->incl.all;
+}
+
+int
+dmg_names_departments_complete( dmg_names *ns )
+{
+	return ns != NULL && !ns->depts.all;
 }
 
 /* Appends the namers of name in l (sorted) to *out */
@@ -393,12 +427,27 @@ dmg_name_list_namers( Operation *op, dmg_name_list *l, struct berval *name, BerV
 	}
 }
 
+/* Appends the namers of ndn, and of entry e's entryUUID when e is given, in set to *out */
+static void
+dmg_name_set_namers( Operation *op, dmg_name_set *set, struct berval *ndn, Entry *e,
+	BerVarray *out )
+{
+	struct berval *uuid = e ? dmg_entry_uuid( e ) : NULL;
+
+	dmg_name_list_namers( op, &set->dns, ndn, out );
+	if ( uuid )
+		dmg_name_list_namers( op, &set->uuids, uuid, out );
+}
+
 void
 dmg_names_namers( Operation *op, dmg_names *ns, Entry *g, BerVarray *out )
 {
-	struct berval *uuid = dmg_entry_uuid( g );
+	dmg_name_set_namers( op, &ns->incl, &g->e_nname, g, out );
+}
 
-	dmg_name_list_namers( op, &ns->dns, &g->e_nname, out );
-	if ( uuid )
-		dmg_name_list_namers( op, &ns->uuids, uuid, out );
+void
+dmg_names_departments( Operation *op, dmg_names *ns, struct berval *ndn, Entry *e,
+	BerVarray *out )
+{
+	dmg_name_set_namers( op, &ns->depts, ndn, e, out );
 }

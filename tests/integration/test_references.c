@@ -750,8 +750,9 @@ static char *fs_logged(LDAP *ld, const char *needle)
  * a department DN with special characters, a control character and UTF-8, and its UUID in
  * the form slapd writes a UUID.  slapo-accesslog logs the first search of an operation only
  * (the others have its start time, the key of the log entry): the client's filter as slapd
- * wrote it, and the first level of the reverse lookup of (member=), which names the person's
- * department by DN and UUID. */
+ * wrote it, and the search for the groups that name the department (by DN and UUID) when its
+ * delete is asked for (refused: a group names it).  The reverse lookup of (member=) takes the
+ * groups whose rule may select the person from the names it remembers, and finds the group. */
 START_TEST(internal_filter_strings_as_slapd_writes_them)
 {
     LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
@@ -770,8 +771,8 @@ START_TEST(internal_filter_strings_as_slapd_writes_them)
 
     /* slapd's own string: nothing in this filter is computed */
     DMG_EXPECT_OK(dmg_search(ld, DMG_SUFFIX, LDAP_SCOPE_SUBTREE,
-                             dmg_fmt(FS_PREFIX "(dmgDepartmentUUID=%s)(dmgDepartment="
-                                     FS_DEPT_FILTER "))", uuid),
+                             dmg_fmt(FS_PREFIX "(dmgDepartment=" FS_DEPT_FILTER
+                                     ")(dmgDepartmentUUID=%s))", uuid),
                              no_attrs, NULL, NULL),
                   "the search slapd writes");
     plain = fs_logged(ld, FS_PREFIX);
@@ -782,7 +783,8 @@ START_TEST(internal_filter_strings_as_slapd_writes_them)
     /* the overlay's */
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, "(member=uid=revs-s1," FS_DEPT_FILTER ")",
                    "cn=revs-g," GROUPS);
-    internal = fs_logged(ld, "(objectClass=dynamicMailGroup)");
+    DMG_ASSERT_RC(dmg_delete(ld, FS_DEPT), LDAP_CONSTRAINT_VIOLATION);
+    internal = fs_logged(ld, "(|(dmgDepartment=");
     ck_assert_msg(strstr(internal, items) != NULL,
                   "slapd writes the items as\n%s\nthe overlay's searches were\n%s", items,
                   internal);
@@ -836,6 +838,59 @@ START_TEST(reverse_lookup_takes_nesting_from_remembered_names)
 }
 END_TEST
 
+/* The groups that name an entry, and every group's departments, are remembered too: the
+ * first level of a reverse lookup needs no search (no internal search names revf-p by
+ * dmgIncludeMember, member, uniqueMember or as a department), and finds all the same the group
+ * that includes revf-p and, through the static group naming it, the group that includes that
+ * one. */
+START_TEST(reverse_lookup_takes_namers_of_the_entry_from_remembered_names)
+{
+    LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+    const char *p = "uid=revf-p," SALES;
+    char *logged;
+
+    root_add_person("revf-p", SALES);
+    DMG_EXPECT_OK(dmg_add_ldif(ld, dmg_fmt("dn: cn=revf-s," GROUPS "\nobjectClass: groupOfNames\n"
+                                           "cn: revf-s\nmember: %s\n", p)),
+                  "the static group");
+    dmg_root_add_mail_group(srv, "revf-d", dmg_fmt("dmgIncludeMember: %s\n", p), NULL, 0);
+    dmg_root_add_mail_group(srv, "revf-n", "dmgIncludeMember: cn=revf-s," GROUPS "\n", NULL, 0);
+    dmg_root_add_mail_group(srv, "revf-x", "dmgIncludeMember: uid=uma," SALES "\n", NULL, 0);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revf-*)(member=%s))", p),
+                   "cn=revf-d," GROUPS "\ncn=revf-n," GROUPS "\ncn=revf-s," GROUPS);
+    logged = fs_logged(ld, "Member=uid=revf-p,");
+    DMG_ASSERT_STR(logged, "");
+    free(logged);
+    logged = fs_logged(ld, "(dmgDepartment=uid=revf-p,");
+    DMG_ASSERT_STR(logged, "");
+    free(logged);
+    dmg_disconnect(ld);
+}
+END_TEST
+
+/* The departments remembered are read again after a write that gives a group a department:
+ * the reverse lookup right after it finds the group (a lookup before it read them). */
+START_TEST(reverse_lookup_sees_a_department_added_to_a_group)
+{
+    LDAP *ld = dmg_connect(srv, DMG_ROOTDN, DMG_ROOTPW);
+    const char *p = "uid=revd-p," SALES;
+
+    root_add_person("revd-p", SALES);
+    dmg_root_add_mail_group(srv, "revd-g", NULL, NULL, 0);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revd-*)(member=%s))", p), "");
+    DMG_ASSERT_RC(dmg_modify(ld, "cn=revd-g," GROUPS, "add: dmgDepartment\ndmgDepartment: " SALES
+                                                      "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revd-*)(member=%s))", p),
+                   "cn=revd-g," GROUPS);
+    DMG_ASSERT_RC(dmg_modify(ld, "cn=revd-g," GROUPS, "replace: dmgDepartment\ndmgDepartment: "
+                                                      ENGINEERING "\n"),
+                  LDAP_SUCCESS);
+    DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_SUBTREE, dmg_fmt("(&(cn=revd-*)(member=%s))", p), "");
+    dmg_disconnect(ld);
+}
+END_TEST
+
 static Suite *filter_strings_suite(void)
 {
     Suite *s = suite_create("filter strings");
@@ -844,6 +899,8 @@ static Suite *filter_strings_suite(void)
     tcase_add_test(tc, member_filter_finds_groups_without_companions);
     tcase_add_test(tc, client_search_with_member_is_logged);
     tcase_add_test(tc, reverse_lookup_takes_nesting_from_remembered_names);
+    tcase_add_test(tc, reverse_lookup_takes_namers_of_the_entry_from_remembered_names);
+    tcase_add_test(tc, reverse_lookup_sees_a_department_added_to_a_group);
     suite_add_tcase(s, tc);
     return s;
 }
