@@ -2585,6 +2585,21 @@ dmg_members_bytes( dmg_members *ms )
  * not committed yet; the update's reads would go through it), or E has entries below it.
  */
 
+/* The operation the lists of one identity are tested with, for the whole write */
+typedef struct dmg_update_as {
+	struct dmg_update_as *next;
+	struct berval idn;	/* a copy */
+	Operation op;
+	dmg_who who;		/* on op.o_extra */
+} dmg_update_as;
+
+/* What the lists of one write share does not change from one list to the next (the write is
+ * committed; the cache hands a group's lists over one after another): E as written, the group
+ * of the list at hand and its rule (neither depends on the identity: the rule's references are
+ * resolved with the rootdn's rights), and each identity's operation with its roles.  Each is
+ * looked up once, when a list first needs it, and let go when the cache is done.  E is held
+ * from before the first identity's operation is made until after the last is done with, so that
+ * every read of the update goes through the one read transaction E holds open. */
 typedef struct dmg_update_ctx {
 	Operation *op;
 	slap_overinst *on;
@@ -2592,6 +2607,13 @@ typedef struct dmg_update_ctx {
 	int single;		/* -1 not known yet; 1 the write changes E's membership alone */
 	unsigned others;	/* lists of other identities than the rootdn's and the
 				 * privileged ones updated so far */
+	int e_known;		/* E was looked up (e: NULL when deleted or gone again) */
+	Entry *e;
+	struct berval gndn;	/* the group of the lists at hand (a copy; empty: none yet) */
+	Entry *group;		/* NULL: gone */
+	int rule_rc;		/* -1: not parsed yet, else dmg_rule_from_entry's answer */
+	dmg_rule rule;
+	dmg_update_as *as;	/* the identities met */
 } dmg_update_ctx;
 
 /* A write updates in place the lists of the rootdn and the privileged identities (the MTA's,
@@ -2656,27 +2678,123 @@ dmg_update_single( dmg_update_ctx *u )
 /* The operation a list cached for identity idn was computed with: the rootdn's, or a copy of
  * op for idn (anonymous when empty) on the database itself (a write guard's grant makes op's
  * own copy of it another one) -- the cache holds only lists of identities whose rights no
- * connection changes */
-static void
-dmg_op_as_identity( Operation *op, slap_overinst *on, struct berval *idn, Operation *as,
-	dmg_who *who )
+ * connection changes.  Made once per identity and write. */
+static Operation *
+dmg_update_as_identity( dmg_update_ctx *u, struct berval *idn )
 {
-	dmg_op_as_root( op, as );
-	if ( !dn_match( idn, &as->o_bd->be_rootndn ) ) {
-		as->o_dn = *idn;
-		as->o_ndn = *idn;
+	dmg_update_as *a;
+
+	for ( a = u->as; a; a = a->next ) {
+		if ( dn_match( &a->idn, idn ) )
+			return &a->op;
 	}
-	dmg_who_begin( as, on, who );
+	a = u->op->o_tmpalloc( sizeof( *a ), u->op->o_tmpmemctx );
+	ber_dupbv_x( &a->idn, idn, u->op->o_tmpmemctx );
+	dmg_op_as_root( u->op, &a->op );
+	if ( !dn_match( idn, &a->op.o_bd->be_rootndn ) ) {
+		a->op.o_dn = a->idn;
+		a->op.o_ndn = a->idn;
+	}
+	dmg_who_begin( &a->op, u->on, &a->who );
+	a->next = u->as;
+	u->as = a;
+	return &a->op;
 }
 
+/* E as written; NULL when the write deleted it, or it is gone again since (a later write's
+ * response decides) */
+static Entry *
+dmg_update_entry( dmg_update_ctx *u )
+{
+	if ( !u->e_known && u->op->o_tag != LDAP_REQ_DELETE )
+		u->e = dmg_entry_get( u->op, u->on, u->ndn );
+	u->e_known = 1;
+	return u->e;
+}
 
-/* Is e a group an override of group may name (a tagged list's overrides name none)? */
+static void
+dmg_update_group_release( dmg_update_ctx *u )
+{
+	if ( u->rule_rc >= 0 )
+		dmg_rule_free( u->op, &u->rule );
+	u->rule_rc = -1;
+	if ( u->group )
+		dmg_entry_release( u->op, u->on, u->group );
+	u->group = NULL;
+	u->op->o_tmpfree( u->gndn.bv_val, u->op->o_tmpmemctx );
+	BER_BVZERO( &u->gndn );
+}
+
+/* The group gndn, as it is now (NULL: gone) */
+static Entry *
+dmg_update_group( dmg_update_ctx *u, struct berval *gndn )
+{
+	if ( !BER_BVISNULL( &u->gndn ) && dn_match( &u->gndn, gndn ) )
+		return u->group;
+	dmg_update_group_release( u );
+	ber_dupbv_x( &u->gndn, gndn, u->op->o_tmpmemctx );
+	u->group = dmg_entry_get( u->op, u->on, gndn );
+	return u->group;
+}
+
+/* The rule of the group at hand; LDAP_SUCCESS or why its entries could not be looked up */
+static int
+dmg_update_rule( dmg_update_ctx *u )
+{
+	if ( u->rule_rc < 0 )
+		u->rule_rc = dmg_rule_from_entry( u->op, u->on, u->group, &u->rule );
+	return u->rule_rc;
+}
+
+/* Lets go of what the lists shared, E last (see dmg_update_ctx) */
+static void
+dmg_update_end( dmg_update_ctx *u )
+{
+	dmg_update_as *a, *next;
+
+	for ( a = u->as; a; a = next ) {
+		next = a->next;
+		dmg_who_end( &a->op, &a->who );
+		u->op->o_tmpfree( a->idn.bv_val, u->op->o_tmpmemctx );
+		u->op->o_tmpfree( a, u->op->o_tmpmemctx );
+	}
+	u->as = NULL;
+	dmg_update_group_release( u );
+	if ( u->e )
+		dmg_entry_release( u->op, u->on, u->e );
+	u->e = NULL;
+}
+
+/* Is e a group an override of group may name (a tagged list's overrides name none)?  The
+ * group's attributes first: most groups have no override, and e's classes cost more to test */
 static int
 dmg_override_may_name( Entry *group, Entry *e )
 {
-	return dmg_named_kind_of( e ) != DMG_NAMED_ENTRY
-		&& ( dmg_group_has_refs( group, dmg_ad.include_member )
-			|| dmg_group_has_refs( group, dmg_ad.exclude_member ) );
+	return ( dmg_group_has_refs( group, dmg_ad.include_member )
+			|| dmg_group_has_refs( group, dmg_ad.exclude_member ) )
+		&& dmg_named_kind_of( e ) != DMG_NAMED_ENTRY;
+}
+
+/* Is E a member of the group at hand for identity idn (*member)?  Not LDAP_SUCCESS when the
+ * list must go: E gone again since, a group an override may name (it stands for its members),
+ * or a rule whose entries could not be looked up (the list is dropped, not guessed).  *as is
+ * the identity's operation, when E is a member. */
+static int
+dmg_update_test( dmg_update_ctx *u, struct berval *idn, int *member, Operation **as )
+{
+	Entry *e = dmg_update_entry( u );
+	int rc;
+
+	*member = 0;
+	*as = NULL;
+	if ( u->op->o_tag == LDAP_REQ_DELETE )
+		return LDAP_SUCCESS;
+	if ( e == NULL || dmg_override_may_name( u->group, e ) )
+		return LDAP_NO_SUCH_OBJECT;
+	if ( ( rc = dmg_update_rule( u ) ) != LDAP_SUCCESS )
+		return rc;
+	*as = dmg_update_as_identity( u, idn );
+	return dmg_rule_member_rc( *as, u->on, &u->rule, e, member );
 }
 
 /* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn NUL) after
@@ -2690,12 +2808,9 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 	dmg_info *di = u->on->on_bi.bi_private;
 	const char *sep = memchr( key, '\0', keylen );
 	struct berval gndn, idn;
-	Entry *group, *e = NULL;
 	dmg_members *ms;
-	Operation as;
-	dmg_who who;
-	dmg_rule r;
-	int member = 0, rc = LDAP_SUCCESS;
+	Operation *as;
+	int member;
 
 	/* dmg_cache_key's form: two NUL-terminated DNs */
 	if ( sep == NULL || sep + 1 >= (const char *)key + keylen
@@ -2706,34 +2821,10 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 	idn.bv_val = (char *)sep + 1;
 	idn.bv_len = keylen - gndn.bv_len - 2;
 	if ( dn_match( &gndn, u->ndn ) || !dmg_update_may_copy( u, &idn )
-		|| !dmg_update_single( u )
-		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
+		|| !dmg_update_single( u ) || dmg_update_group( u, &gndn ) == NULL
+		|| dmg_update_test( u, &idn, &member, &as ) != LDAP_SUCCESS )
 		return NULL;
-	if ( u->op->o_tag != LDAP_REQ_DELETE
-		&& ( ( e = dmg_entry_get( u->op, u->on, u->ndn ) ) == NULL
-			|| dmg_override_may_name( group, e ) ) ) {
-		/* gone again since (a later write's response decides), or a group an override
-		 * may name: it stands for its members */
-		if ( e )
-			dmg_entry_release( u->op, u->on, e );
-		dmg_entry_release( u->op, u->on, group );
-		return NULL;
-	}
-	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
-	if ( e ) {
-		/* a rule whose entries could not be looked up: the list is dropped, not guessed */
-		rc = dmg_rule_from_entry( &as, u->on, group, &r );
-		if ( rc == LDAP_SUCCESS )
-			rc = dmg_rule_member_rc( &as, u->on, &r, e, &member );
-		dmg_rule_free( &as, &r );
-	}
-	if ( rc != LDAP_SUCCESS ) {
-		dmg_who_end( &as, &who );
-		dmg_entry_release( u->op, u->on, e );
-		dmg_entry_release( u->op, u->on, group );
-		return NULL;
-	}
-	if ( exclusive && dmg_members_edit( &as, old, u->ndn, member ? e : NULL ) ) {
+	if ( exclusive && dmg_members_edit( as, old, u->ndn, member ? u->e : NULL ) ) {
 		ms = old;
 	} else {
 		ms = ch_calloc( 1, sizeof( dmg_members ) );
@@ -2742,12 +2833,8 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 		ms->gen = ( (dmg_members *)old )->gen;
 		dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
 		if ( member )
-			dmg_members_push( &as, ms, e );
+			dmg_members_push( as, ms, u->e );
 	}
-	dmg_who_end( &as, &who );
-	if ( e )
-		dmg_entry_release( u->op, u->on, e );
-	dmg_entry_release( u->op, u->on, group );
 	if ( di->max_members && ms->n > di->max_members ) {
 		/* a computation answers adminLimitExceeded: no list (the cache frees old) */
 		if ( ms != old )
@@ -2790,13 +2877,19 @@ dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	else {
 		/* a modify keeps the lists that read none of the attributes it changes; the
 		 * others are updated in place when they can be */
-		dmg_update_ctx u = { op, (slap_overinst *)op->o_bd->bd_info, ndn, -1, 0 };
+		dmg_update_ctx u = { 0 };
 		dmg_tags changed;
 
+		u.op = op;
+		u.on = (slap_overinst *)op->o_bd->bd_info;
+		u.ndn = ndn;
+		u.single = -1;
+		u.rule_rc = -1;
 		dmg_write_changed( op, &changed );
 		dmg_cache_invalidate_update( di->cache, keys.t, keys.n,
 			changed.unbounded ? NULL : changed.t, changed.n,
 			dmg_op_in_backend_txn( op ) ? NULL : dmg_members_update, &u );
+		dmg_update_end( &u );
 		op->o_tmpfree( changed.t, op->o_tmpmemctx );
 	}
 	op->o_tmpfree( keys.t, op->o_tmpmemctx );
