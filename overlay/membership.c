@@ -133,24 +133,77 @@ dmg_members_free( dmg_members *ms )
 	memset( ms, 0, sizeof( *ms ) );
 }
 
-static int dmg_member_cmp( const void *a, const void *b );
+/* The index by DN of a complete list (by_ndn) is a hash table of DMG_MEMBERS_SLOTS( cap )
+ * slots, open addressing with linear probing: a member is found, taken out and put in at a
+ * cost that does not grow with the list (a sorted index moved half of itself at every write
+ * below a large group).  It holds at most cap members: a third of its slots stay empty.  The
+ * members themselves stay in the order they were found, which is the order they are shown in. */
+#define DMG_MEMBERS_SLOTS( cap ) ( ( cap ) + ( cap ) / 2 + 1 )
 
-static int
-dmg_member_ptr_cmp( const void *a, const void *b )
+/* ndn's own slot (FNV-1a) */
+static size_t
+dmg_members_home( dmg_members *ms, struct berval *ndn )
 {
-	return dmg_member_cmp( *(dmg_member *const *)a, *(dmg_member *const *)b );
+	unsigned long long h = 0xcbf29ce484222325ULL;
+	ber_len_t i;
+
+	for ( i = 0; i < ndn->bv_len; i++ ) {
+		h ^= (unsigned char)ndn->bv_val[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h % DMG_MEMBERS_SLOTS( ms->cap );
 }
 
-/* Is ndn among the members of a complete list?  A binary search in by_ndn: the members
- * themselves stay in the order they were found, which is the order they are shown in. */
+/* The slot of ndn in the index, or the empty one where it goes */
+static dmg_member **
+dmg_members_slot( dmg_members *ms, struct berval *ndn )
+{
+	size_t i = dmg_members_home( ms, ndn ), slots = DMG_MEMBERS_SLOTS( ms->cap );
+
+	while ( ms->by_ndn[i] && !bvmatch( &ms->by_ndn[i]->ndn, ndn ) )
+		i = ( i + 1 ) % slots;
+	return &ms->by_ndn[i];
+}
+
+static void
+dmg_members_index_put( dmg_members *ms, dmg_member *m )
+{
+	*dmg_members_slot( ms, &m->ndn ) = m;
+}
+
+/* Empties slot hole; the members after it in its run move back into it when their own slot
+ * is not between it and them, so that every member stays reachable from its own slot */
+static void
+dmg_members_index_take( dmg_members *ms, dmg_member **hole )
+{
+	size_t slots = DMG_MEMBERS_SLOTS( ms->cap ), h = hole - ms->by_ndn, j, home;
+
+	for ( j = ( h + 1 ) % slots; ms->by_ndn[j]; j = ( j + 1 ) % slots ) {
+		home = dmg_members_home( ms, &ms->by_ndn[j]->ndn );
+		if ( h <= j ? ( h < home && home <= j ) : ( h < home || home <= j ) )
+			continue;
+		ms->by_ndn[h] = ms->by_ndn[j];
+		h = j;
+	}
+	ms->by_ndn[h] = NULL;
+}
+
+/* The index of a complete list, built from its members */
+static void
+dmg_members_index_build( dmg_members *ms )
+{
+	unsigned i;
+
+	ms->by_ndn = ch_calloc( DMG_MEMBERS_SLOTS( ms->cap ), sizeof( dmg_member * ) );
+	for ( i = 0; i < ms->n; i++ )
+		dmg_members_index_put( ms, &ms->m[i] );
+}
+
+/* Is ndn among the members of a complete list? */
 static int
 dmg_members_has_ndn( dmg_members *ms, struct berval *ndn )
 {
-	dmg_member key, *k = &key;
-
-	key.ndn = *ndn;
-	return ms->n && bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ),
-		dmg_member_ptr_cmp ) != NULL;
+	return ms->n && *dmg_members_slot( ms, ndn ) != NULL;
 }
 
 /* The room a complete list keeps for members (and mail values) an update adds in place */
@@ -203,53 +256,53 @@ dmg_members_arrays( dmg_members *ms )
 static void
 dmg_members_index( dmg_members *ms )
 {
-	unsigned i;
-
 	dmg_members_room( ms );
-	ms->by_ndn = ch_malloc( ( ms->cap + 1 ) * sizeof( dmg_member * ) );
-	for ( i = 0; i < ms->n; i++ )
-		ms->by_ndn[i] = &ms->m[i];
-	qsort( ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
+	dmg_members_index_build( ms );
 	dmg_members_arrays( ms );
 }
 
 /* The same for ms, an update of the complete list old: old's members in old's order but
- * skip, then at most one more.  old's index is remapped and the new member merged in, in
- * linear time (a sort costs about a millisecond per 10,000 members, on every write). */
+ * skip, then at most one more.  When old's room still fits ms (room for one more member,
+ * no more than DMG_MEMBERS_ROOM), ms takes it and old's index is remapped slot by slot, in
+ * linear time and without hashing a DN but skip's and the new member's; else the index is
+ * built anew for the room of DMG_MEMBERS_ROOM. */
 static void
 dmg_members_index_update( dmg_members *ms, dmg_members *old, struct berval *skip )
 {
-	dmg_member key, *k = &key, **hit = NULL, *added = NULL;
-	unsigned i, j = 0, kept = old->n, gone = old->n;
+	dmg_member **hit = NULL;
+	unsigned kept = old->n, gone = old->n;
+	size_t i, slots;
 
-	dmg_members_room( ms );
-	if ( skip && old->n ) {
-		key.ndn = *skip;
-		hit = bsearch( &k, old->by_ndn, old->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
-		if ( hit ) {
-			gone = *hit - old->m;
-			kept--;
-		}
+	if ( ms->n >= old->cap || old->cap > DMG_MEMBERS_ROOM( ms->n ) ) {
+		dmg_members_index( ms );
+		return;
 	}
-	if ( ms->n > kept )
-		added = &ms->m[ms->n - 1];
-	ms->by_ndn = ch_malloc( ( ms->cap + 1 ) * sizeof( dmg_member * ) );
-	for ( i = 0; i < old->n; i++ ) {
-		unsigned at = old->by_ndn[i] - old->m;
-		dmg_member *m;
+	if ( skip && *( hit = dmg_members_slot( old, skip ) ) ) {
+		gone = *hit - old->m;
+		kept--;
+	} else {
+		hit = NULL;
+	}
+	ms->cap = old->cap;
+	ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
+	slots = DMG_MEMBERS_SLOTS( ms->cap );
+	ms->by_ndn = ch_malloc( slots * sizeof( dmg_member * ) );
+	for ( i = 0; i < slots; i++ ) {
+		unsigned at;
 
-		if ( at == gone )
+		if ( old->by_ndn[i] == NULL ) {
+			ms->by_ndn[i] = NULL;
 			continue;
-		m = &ms->m[at - ( at > gone )];
-		if ( added && dmg_member_cmp( added, m ) < 0 ) {
-			ms->by_ndn[j++] = added;
-			added = NULL;
 		}
-		ms->by_ndn[j++] = m;
+		/* skip's slot points anywhere until it is taken out below */
+		at = old->by_ndn[i] - old->m;
+		ms->by_ndn[i] = &ms->m[at - ( at > gone )];
 	}
-	if ( added )
-		ms->by_ndn[j++] = added;
-	assert( j == ms->n );
+	if ( hit )
+		dmg_members_index_take( ms, &ms->by_ndn[hit - old->by_ndn] );
+	/* the member added after old's */
+	if ( ms->n > kept )
+		dmg_members_index_put( ms, &ms->m[ms->n - 1] );
 	dmg_members_arrays( ms );
 }
 
@@ -393,12 +446,11 @@ dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 	dmg_member *gone = *hit, *last = &ms->m[ms->n - 1], **slot;
 	unsigned at = gone - ms->m, first = gone->shown_first, count = gone->mail_count, i;
 
-	memmove( hit, hit + 1, ( ms->by_ndn + ms->n - hit - 1 ) * sizeof( dmg_member * ) );
+	dmg_members_index_take( ms, hit );
 	if ( last->mail_count == count ) {
 		if ( gone != last ) {
-			slot = bsearch( &last, ms->by_ndn, ms->n - 1, sizeof( dmg_member * ),
-				dmg_member_ptr_cmp );
-			assert( slot != NULL );
+			slot = dmg_members_slot( ms, &last->ndn );
+			assert( *slot == last );
 			*slot = gone;
 			for ( i = 0; i < count; i++ ) {
 				ms->mail_vals[first + i] = ms->mail_vals[last->shown_first + i];
@@ -431,8 +483,10 @@ dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 	for ( i = at; i < ms->n; i++ )
 		ms->m[i].shown_first -= count;
 	/* the index points at the members that moved down one place */
-	for ( i = 0; i < ms->n; i++ )
-		ms->by_ndn[i] -= ms->by_ndn[i] > gone;
+	for ( i = 0; i < DMG_MEMBERS_SLOTS( ms->cap ); i++ ) {
+		if ( ms->by_ndn[i] && ms->by_ndn[i] > gone )
+			ms->by_ndn[i]--;
+	}
 	ms->dropped++;
 }
 
@@ -442,7 +496,7 @@ static void
 dmg_members_put_last( dmg_members *ms )
 {
 	dmg_member *m = &ms->m[ms->n - 1];
-	unsigned lo = 0, hi = ms->n - 1, mid, j;
+	unsigned j;
 
 	ms->dn_vals[ms->n - 1] = m->dn;
 	ms->dn_nvals[ms->n - 1] = m->ndn;
@@ -455,16 +509,7 @@ dmg_members_put_last( dmg_members *ms )
 	}
 	BER_BVZERO( &ms->mail_vals[ms->mail_n] );
 	BER_BVZERO( &ms->mail_nvals[ms->mail_n] );
-	/* the first of the n - 1 others that sorts after it */
-	while ( lo < hi ) {
-		mid = lo + ( hi - lo ) / 2;
-		if ( dmg_member_ptr_cmp( &ms->by_ndn[mid], &m ) < 0 )
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove( &ms->by_ndn[lo + 1], &ms->by_ndn[lo], ( ms->n - 1 - lo ) * sizeof( dmg_member * ) );
-	ms->by_ndn[lo] = m;
+	dmg_members_index_put( ms, m );
 }
 
 /* Changes a complete list that nothing else reads (the cache gave it to the update alone) to
@@ -476,13 +521,12 @@ dmg_members_put_last( dmg_members *ms )
 static int
 dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e )
 {
-	dmg_member key, *k = &key, **hit = NULL;
+	dmg_member **hit = dmg_members_slot( ms, skip );
 	Attribute *a = e ? attr_find( e->e_attrs, dmg_ad.mail ) : NULL;
 	unsigned n = ms->n, mails = ms->mail_n, raw;
 
-	key.ndn = *skip;
-	if ( ms->n )
-		hit = bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
+	if ( *hit == NULL )
+		hit = NULL;
 	if ( hit ) {
 		n--;
 		mails -= ( *hit )->mail_count;
@@ -2551,7 +2595,7 @@ static size_t
 dmg_members_array_bytes( dmg_members *ms )
 {
 	return sizeof( *ms ) + ms->cap * sizeof( dmg_member )
-		+ ( ms->cap + 1 ) * sizeof( dmg_member * )
+		+ DMG_MEMBERS_SLOTS( ms->cap ) * sizeof( dmg_member * )
 		+ ( ms->mail_cap * 2 + ( ms->cap + 1 ) * 2 + ( ms->mail_vals_cap + 1 ) * 2 )
 			* sizeof( struct berval );
 }

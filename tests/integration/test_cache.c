@@ -1420,6 +1420,72 @@ START_TEST(one_write_updates_each_group_and_identity_with_its_own_rule_and_right
 }
 END_TEST
 
+/* A cached list's index by DN (membership.c: a hash table) follows every member an update puts
+ * in or takes out, across the updates that outgrow its room and build it anew and those that
+ * shrink it: after each write, a compare of member, which reads the MTA's cached list, finds
+ * every member and no one else, and the list is a fresh computation's. */
+
+#define IX_DEPT "ou=Index," DMG_SUFFIX
+#define IX_N    60
+
+static const char *ix_dn(int i)
+{
+    return dmg_fmt("uid=ix%02d," IX_DEPT, i);
+}
+
+/* A compare of member as the MTA (answered from its cached list) for the employees
+ * 0..IX_N-1, present[i] telling */
+static void ix_assert_index(LDAP *root, LDAP *mta, const int *present)
+{
+    stats before = stats_now(root);
+
+    for (int i = 0; i < IX_N; i++)
+        DMG_ASSERT_RC(dmg_compare(mta, "cn=ix," GROUPS, "member", ix_dn(i)),
+                      present[i] ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE);
+    ck_assert_uint_eq(stats_now(root).hits - before.hits, IX_N);
+}
+
+START_TEST(cached_list_index_follows_many_adds_and_deletes)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    int present[IX_N] = { 0 };
+    unsigned long updated = updated_now(root);
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " IX_DEPT "\nobjectClass: organizationalUnit\n"
+                                     "ou: Index\n"), LDAP_SUCCESS);
+    add_group(root, "ix", IX_DEPT, NULL);
+    free(members_of(mta, "ix"));
+    for (int i = 0; i < IX_N; i++) {
+        DMG_ASSERT_RC(dmg_add_ldif(root, dmg_fmt("dn: %s\nobjectClass: inetOrgPerson\n"
+                                                 "uid: ix%02d\ncn: Ix %d\nsn: Ix\n"
+                                                 "mail: ix%02d@example.com\n",
+                                                 ix_dn(i), i, i, i)),
+                      LDAP_SUCCESS);
+        present[i] = 1;
+        if (i % 10 == 9)
+            ix_assert_index(root, mta, present);
+    }
+    ck_assert_uint_ge(updated_now(root) - updated, IX_N);
+    /* every other one, then the rest from the last: runs of the table close up */
+    for (int k = 0; k < IX_N; k++) {
+        int i = k < IX_N / 2 ? 2 * k : IX_N - 1 - 2 * (k - IX_N / 2);
+
+        DMG_EXPECT_OK(dmg_delete(root, ix_dn(i)), ix_dn(i));
+        present[i] = 0;
+        if (k % 10 == 9)
+            ix_assert_index(root, mta, present);
+    }
+    assert_cached_is_fresh(mta, anon, "ix");
+    DMG_EXPECT_OK(dmg_delete(root, "cn=ix," GROUPS), "the group");
+    DMG_EXPECT_OK(dmg_delete(root, IX_DEPT), "the department");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* No cache directive written: the cache is on, with the bound the man page states */
 START_TEST(cache_is_on_by_default)
 {
@@ -1857,6 +1923,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, long_series_of_writes_updates_lists_exactly);
     tcase_add_test(tc, taking_out_members_keeps_members_and_mail_values_exact);
+    tcase_add_test(tc, cached_list_index_follows_many_adds_and_deletes);
     tcase_add_test(tc, a_previewed_write_leaves_the_cache_in_use);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, ordinary_lists_follow_acl_relevant_writes);
