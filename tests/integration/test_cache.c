@@ -1253,11 +1253,11 @@ static void assert_t2(LDAP *ld, const char *expected)
         DMG_ASSERT_VALUES(ld, T2_GROUP, LDAP_SCOPE_BASE, NULL, "member", expected);
 }
 
-START_TEST(ordinary_lists_follow_acl_relevant_writes)
+/* A server whose Tier2 entries with the title Secret are read by nobody but the rootdn */
+static dmg_server *start_secret_server(void)
 {
     dmg_server_opts o = {
         .global_config = MONITOR_FIRST,
-        /* a Tier2 entry whose title is Secret is read by nobody but the rootdn */
         .db_config = "access to dn.subtree=\"" T2_DEPT "\" filter=(title=Secret)\n"
                      "  by * none\n"
                      "access to * by * read\n",
@@ -1265,6 +1265,12 @@ START_TEST(ordinary_lists_follow_acl_relevant_writes)
     };
     dmg_server *s = dmg_server_start(&o);
     ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    return s;
+}
+
+START_TEST(ordinary_lists_follow_acl_relevant_writes)
+{
+    dmg_server *s = start_secret_server();
     LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
     LDAP *alice = dmg_connect(s, ALICE, DMG_PASSWORD);
     LDAP *carol = dmg_connect(s, CAROL, DMG_PASSWORD);
@@ -1359,15 +1365,7 @@ static void assert_mw(LDAP *ld, const char *all, const char *secret)
 
 START_TEST(one_write_updates_each_group_and_identity_with_its_own_rule_and_rights)
 {
-    dmg_server_opts o = {
-        .global_config = MONITOR_FIRST,
-        .db_config = "access to dn.subtree=\"" T2_DEPT "\" filter=(title=Secret)\n"
-                     "  by * none\n"
-                     "access to * by * read\n",
-        .overlay_config = "dynmailgroup-cache-max-values 1000000\n",
-    };
-    dmg_server *s = dmg_server_start(&o);
-    ck_assert_msg(s != NULL, "slapd did not start (see stderr)");
+    dmg_server *s = start_secret_server();
     LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
     LDAP *alice = dmg_connect(s, ALICE, DMG_PASSWORD);
     LDAP *anon = dmg_connect(s, NULL, NULL);
