@@ -157,7 +157,7 @@ static unsigned long dmg_computed_bits;
 #define DMG_AT_BIT( at ) \
 	( 1UL << ( ( (unsigned long)(at) / sizeof( AttributeType ) ) % ( 8 * sizeof( unsigned long ) ) ) )
 
-static int
+static void
 dmg_schema_computed_bits( void )
 {
 	unsigned long bits = DMG_AT_BIT( dmg_ad.member->ad_type );
@@ -168,13 +168,12 @@ dmg_schema_computed_bits( void )
 			bits |= DMG_AT_BIT( ( *dmg_computed_at[i].ad )->ad_type );
 	}
 	dmg_computed_bits = bits;
-	return 0;
 }
 
 int
 dmg_schema_resolve_stored( const char **missing )
 {
-	return dmg_lookup_oc( "dynamicMailGroup", &dmg_ad.oc_group, missing )
+	if ( dmg_lookup_oc( "dynamicMailGroup", &dmg_ad.oc_group, missing )
 		|| dmg_lookup_ad( "dmgDepartment", &dmg_ad.department, missing )
 		|| dmg_lookup_ad( "dmgIncludeSubDepartments", &dmg_ad.include_sub, missing )
 		|| dmg_lookup_ad( "dmgCondition", &dmg_ad.condition, missing )
@@ -191,8 +190,10 @@ dmg_schema_resolve_stored( const char **missing )
 		|| dmg_lookup_ad( "member", &dmg_ad.member, missing )
 		|| dmg_lookup_ad( "uniqueMember", &dmg_ad.unique_member, missing )
 		|| dmg_lookup_oc( "groupOfNames", &dmg_ad.oc_group_of_names, missing )
-		|| dmg_lookup_oc( "groupOfUniqueNames", &dmg_ad.oc_group_of_unique_names, missing )
-		|| dmg_schema_computed_bits();
+		|| dmg_lookup_oc( "groupOfUniqueNames", &dmg_ad.oc_group_of_unique_names, missing ) )
+		return 1;
+	dmg_schema_computed_bits();
+	return 0;
 }
 
 /* By type: "member;x-tag" is as computed as "member" */
