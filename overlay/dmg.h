@@ -428,8 +428,8 @@ typedef struct dmg_members {
 	 * list is written again only by an update that has it alone (dmg_members_edit). */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
 	unsigned mail_n, mail_vals_cap;
-	/* the members in the order of their normalized DNs (built with the arrays above): the
-	 * reverse test's lookup in a cached list (dmg_group_cached_has) */
+	/* the members by their normalized DNs, a hash table (built with the arrays above): the
+	 * reverse test's lookup in a cached list (dmg_group_cached_has), an update's */
 	dmg_member **by_ndn;
 	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
 	 * requester who may not read the group's member): no value, not even a count */
