@@ -260,6 +260,10 @@ typedef struct dmg_who {
 	char uuid_buf[DMG_UUID_LEN];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
+/* FNV-1a, 64 bits, of len bytes at p into *h (start from DMG_FNV_OFFSET): the remembered
+ * roles' slots, the ACLs' fingerprint, the member lists' index (access.c) */
+#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
+void dmg_hash_bytes( unsigned long long *h, const void *p, size_t len );
 /* The roles decided for an identity are remembered (access.c) until the next write to the
  * database or change of the overlay's configuration */
 struct dmg_who_memo *dmg_who_memo_new( void );

@@ -144,13 +144,9 @@ dmg_members_free( dmg_members *ms )
 static size_t
 dmg_members_home( dmg_members *ms, struct berval *ndn )
 {
-	unsigned long long h = 0xcbf29ce484222325ULL;
-	ber_len_t i;
+	unsigned long long h = DMG_FNV_OFFSET;
 
-	for ( i = 0; i < ndn->bv_len; i++ ) {
-		h ^= (unsigned char)ndn->bv_val[i];
-		h *= 0x100000001b3ULL;
-	}
+	dmg_hash_bytes( &h, ndn->bv_val, ndn->bv_len );
 	return h % DMG_MEMBERS_SLOTS( ms->cap );
 }
 
