@@ -23,11 +23,9 @@
  */
 #include "dmg.h"
 
-/* FNV-1a, 64 bits: the remembered roles' slots, the ACLs' fingerprint */
-#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
 #define DMG_FNV_PRIME 0x100000001b3ULL
 
-static void
+void
 dmg_hash_bytes( unsigned long long *h, const void *p, size_t len )
 {
 	const unsigned char *c = p;

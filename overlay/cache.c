@@ -755,6 +755,20 @@ typedef struct dmg_cache_pending {
     int alone;
 } dmg_cache_pending;
 
+/* Orders pending entries by their keys' bytes (a key that is a prefix of another first), so
+ * that the keys sharing a prefix come one after another */
+static int
+pending_cmp(const void *a, const void *b)
+{
+    const dmg_cache_entry *x = ((const dmg_cache_pending *)a)->e;
+    const dmg_cache_entry *y = ((const dmg_cache_pending *)b)->e;
+    int rc = memcmp(x->key, y->key, x->keylen < y->keylen ? x->keylen : y->keylen);
+
+    if (rc != 0)
+        return rc;
+    return x->keylen < y->keylen ? -1 : x->keylen > y->keylen;
+}
+
 /* One invalidation's walk over the entries (under the lock) */
 typedef struct dmg_cache_walk {
     const unsigned long *keys;         /* the keys' hashes */
@@ -883,6 +897,10 @@ invalidate(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys, const dmg_cach
     pthread_mutex_unlock(&c->lock);
     free(h);
     free_chain(c, w.dead);
+    /* the pending entries' keys do not change: they are read without the lock (pending is
+     * NULL when there is nothing to update) */
+    if (w.npending > 1)
+        qsort(w.pending, w.npending, sizeof(*w.pending), pending_cmp);
     for (i = 0; i < w.npending; i++) {
         unsigned long nvalues = 0;
         size_t bytes = 0;

@@ -91,7 +91,9 @@ typedef void *(*dmg_cache_update_fn)(void *arg, const void *key, size_t keylen, 
  * meanwhile -- held values are never written; else update has it alone).  A value replaced
  * or dropped in between by another invalidation or put, or, for a value update had alone, whose
  * tags another invalidation named in between, is dropped instead, whatever took its place:
- * two writes never build on one old value. */
+ * two writes never build on one old value.  update is called in the order of the keys' bytes
+ * (a key before the longer keys it is a prefix of), so that the values whose keys share a
+ * prefix come one after another: update may keep what they share from one call to the next. */
 void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t nkeys,
                                  const dmg_cache_tag *changed, size_t nchanged,
                                  dmg_cache_update_fn update, void *arg);

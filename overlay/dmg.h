@@ -260,6 +260,10 @@ typedef struct dmg_who {
 	char uuid_buf[DMG_UUID_LEN];
 } dmg_who;
 void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
+/* FNV-1a, 64 bits, of len bytes at p into *h (start from DMG_FNV_OFFSET): the remembered
+ * roles' slots, the ACLs' fingerprint, the member lists' index (access.c) */
+#define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
+void dmg_hash_bytes( unsigned long long *h, const void *p, size_t len );
 /* The roles decided for an identity are remembered (access.c) until the next write to the
  * database or change of the overlay's configuration */
 struct dmg_who_memo *dmg_who_memo_new( void );
@@ -428,8 +432,8 @@ typedef struct dmg_members {
 	 * list is written again only by an update that has it alone (dmg_members_edit). */
 	struct berval *dn_vals, *dn_nvals, *mail_vals, *mail_nvals;
 	unsigned mail_n, mail_vals_cap;
-	/* the members in the order of their normalized DNs (built with the arrays above): the
-	 * reverse test's lookup in a cached list (dmg_group_cached_has) */
+	/* the members by their normalized DNs, a hash table (built with the arrays above): the
+	 * reverse test's lookup in a cached list (dmg_group_cached_has), an update's */
 	dmg_member **by_ndn;
 	/* an empty list that stands for "not shown" (dynmailgroup-member-visibility group, to a
 	 * requester who may not read the group's member): no value, not even a count */

@@ -133,24 +133,73 @@ dmg_members_free( dmg_members *ms )
 	memset( ms, 0, sizeof( *ms ) );
 }
 
-static int dmg_member_cmp( const void *a, const void *b );
+/* The index by DN of a complete list (by_ndn) is a hash table of DMG_MEMBERS_SLOTS( cap )
+ * slots, open addressing with linear probing: a member is found, taken out and put in at a
+ * cost that does not grow with the list (a sorted index moved half of itself at every write
+ * below a large group).  It holds at most cap members: a third of its slots stay empty.  The
+ * members themselves stay in the order they were found, which is the order they are shown in. */
+#define DMG_MEMBERS_SLOTS( cap ) ( ( cap ) + ( cap ) / 2 + 1 )
 
-static int
-dmg_member_ptr_cmp( const void *a, const void *b )
+/* ndn's own slot (FNV-1a) */
+static size_t
+dmg_members_home( dmg_members *ms, struct berval *ndn )
 {
-	return dmg_member_cmp( *(dmg_member *const *)a, *(dmg_member *const *)b );
+	unsigned long long h = DMG_FNV_OFFSET;
+
+	dmg_hash_bytes( &h, ndn->bv_val, ndn->bv_len );
+	return h % DMG_MEMBERS_SLOTS( ms->cap );
 }
 
-/* Is ndn among the members of a complete list?  A binary search in by_ndn: the members
- * themselves stay in the order they were found, which is the order they are shown in. */
+/* The slot of ndn in the index, or the empty one where it goes */
+static dmg_member **
+dmg_members_slot( dmg_members *ms, struct berval *ndn )
+{
+	size_t i = dmg_members_home( ms, ndn ), slots = DMG_MEMBERS_SLOTS( ms->cap );
+
+	while ( ms->by_ndn[i] && !bvmatch( &ms->by_ndn[i]->ndn, ndn ) )
+		i = ( i + 1 ) % slots;
+	return &ms->by_ndn[i];
+}
+
+static void
+dmg_members_index_put( dmg_members *ms, dmg_member *m )
+{
+	*dmg_members_slot( ms, &m->ndn ) = m;
+}
+
+/* Empties slot hole; the members after it in its run move back into it when their own slot
+ * is not between it and them, so that every member stays reachable from its own slot */
+static void
+dmg_members_index_take( dmg_members *ms, dmg_member **hole )
+{
+	size_t slots = DMG_MEMBERS_SLOTS( ms->cap ), h = hole - ms->by_ndn, j, home;
+
+	for ( j = ( h + 1 ) % slots; ms->by_ndn[j]; j = ( j + 1 ) % slots ) {
+		home = dmg_members_home( ms, &ms->by_ndn[j]->ndn );
+		if ( h <= j ? ( h < home && home <= j ) : ( h < home || home <= j ) )
+			continue;
+		ms->by_ndn[h] = ms->by_ndn[j];
+		h = j;
+	}
+	ms->by_ndn[h] = NULL;
+}
+
+/* The index of a complete list, built from its members */
+static void
+dmg_members_index_build( dmg_members *ms )
+{
+	unsigned i;
+
+	ms->by_ndn = ch_calloc( DMG_MEMBERS_SLOTS( ms->cap ), sizeof( dmg_member * ) );
+	for ( i = 0; i < ms->n; i++ )
+		dmg_members_index_put( ms, &ms->m[i] );
+}
+
+/* Is ndn among the members of a complete list? */
 static int
 dmg_members_has_ndn( dmg_members *ms, struct berval *ndn )
 {
-	dmg_member key, *k = &key;
-
-	key.ndn = *ndn;
-	return ms->n && bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ),
-		dmg_member_ptr_cmp ) != NULL;
+	return ms->n && *dmg_members_slot( ms, ndn ) != NULL;
 }
 
 /* The room a complete list keeps for members (and mail values) an update adds in place */
@@ -203,53 +252,53 @@ dmg_members_arrays( dmg_members *ms )
 static void
 dmg_members_index( dmg_members *ms )
 {
-	unsigned i;
-
 	dmg_members_room( ms );
-	ms->by_ndn = ch_malloc( ( ms->cap + 1 ) * sizeof( dmg_member * ) );
-	for ( i = 0; i < ms->n; i++ )
-		ms->by_ndn[i] = &ms->m[i];
-	qsort( ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
+	dmg_members_index_build( ms );
 	dmg_members_arrays( ms );
 }
 
 /* The same for ms, an update of the complete list old: old's members in old's order but
- * skip, then at most one more.  old's index is remapped and the new member merged in, in
- * linear time (a sort costs about a millisecond per 10,000 members, on every write). */
+ * skip, then at most one more.  When old's room still fits ms (room for one more member,
+ * no more than DMG_MEMBERS_ROOM), ms takes it and old's index is remapped slot by slot, in
+ * linear time and without hashing a DN but skip's and the new member's; else the index is
+ * built anew for the room of DMG_MEMBERS_ROOM. */
 static void
 dmg_members_index_update( dmg_members *ms, dmg_members *old, struct berval *skip )
 {
-	dmg_member key, *k = &key, **hit = NULL, *added = NULL;
-	unsigned i, j = 0, kept = old->n, gone = old->n;
+	dmg_member **hit = NULL;
+	unsigned kept = old->n, gone = old->n;
+	size_t i, slots;
 
-	dmg_members_room( ms );
-	if ( skip && old->n ) {
-		key.ndn = *skip;
-		hit = bsearch( &k, old->by_ndn, old->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
-		if ( hit ) {
-			gone = *hit - old->m;
-			kept--;
-		}
+	if ( ms->n >= old->cap || old->cap > DMG_MEMBERS_ROOM( ms->n ) ) {
+		dmg_members_index( ms );
+		return;
 	}
-	if ( ms->n > kept )
-		added = &ms->m[ms->n - 1];
-	ms->by_ndn = ch_malloc( ( ms->cap + 1 ) * sizeof( dmg_member * ) );
-	for ( i = 0; i < old->n; i++ ) {
-		unsigned at = old->by_ndn[i] - old->m;
-		dmg_member *m;
+	if ( skip && *( hit = dmg_members_slot( old, skip ) ) ) {
+		gone = *hit - old->m;
+		kept--;
+	} else {
+		hit = NULL;
+	}
+	ms->cap = old->cap;
+	ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
+	slots = DMG_MEMBERS_SLOTS( ms->cap );
+	ms->by_ndn = ch_malloc( slots * sizeof( dmg_member * ) );
+	for ( i = 0; i < slots; i++ ) {
+		unsigned at;
 
-		if ( at == gone )
+		if ( old->by_ndn[i] == NULL ) {
+			ms->by_ndn[i] = NULL;
 			continue;
-		m = &ms->m[at - ( at > gone )];
-		if ( added && dmg_member_cmp( added, m ) < 0 ) {
-			ms->by_ndn[j++] = added;
-			added = NULL;
 		}
-		ms->by_ndn[j++] = m;
+		/* skip's slot points anywhere until it is taken out below */
+		at = old->by_ndn[i] - old->m;
+		ms->by_ndn[i] = &ms->m[at - ( at > gone )];
 	}
-	if ( added )
-		ms->by_ndn[j++] = added;
-	assert( j == ms->n );
+	if ( hit )
+		dmg_members_index_take( ms, &ms->by_ndn[hit - old->by_ndn] );
+	/* the member added after old's */
+	if ( ms->n > kept )
+		dmg_members_index_put( ms, &ms->m[ms->n - 1] );
 	dmg_members_arrays( ms );
 }
 
@@ -393,12 +442,11 @@ dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 	dmg_member *gone = *hit, *last = &ms->m[ms->n - 1], **slot;
 	unsigned at = gone - ms->m, first = gone->shown_first, count = gone->mail_count, i;
 
-	memmove( hit, hit + 1, ( ms->by_ndn + ms->n - hit - 1 ) * sizeof( dmg_member * ) );
+	dmg_members_index_take( ms, hit );
 	if ( last->mail_count == count ) {
 		if ( gone != last ) {
-			slot = bsearch( &last, ms->by_ndn, ms->n - 1, sizeof( dmg_member * ),
-				dmg_member_ptr_cmp );
-			assert( slot != NULL );
+			slot = dmg_members_slot( ms, &last->ndn );
+			assert( *slot == last );
 			*slot = gone;
 			for ( i = 0; i < count; i++ ) {
 				ms->mail_vals[first + i] = ms->mail_vals[last->shown_first + i];
@@ -431,8 +479,10 @@ dmg_members_take_out( dmg_members *ms, dmg_member **hit )
 	for ( i = at; i < ms->n; i++ )
 		ms->m[i].shown_first -= count;
 	/* the index points at the members that moved down one place */
-	for ( i = 0; i < ms->n; i++ )
-		ms->by_ndn[i] -= ms->by_ndn[i] > gone;
+	for ( i = 0; i < DMG_MEMBERS_SLOTS( ms->cap ); i++ ) {
+		if ( ms->by_ndn[i] && ms->by_ndn[i] > gone )
+			ms->by_ndn[i]--;
+	}
 	ms->dropped++;
 }
 
@@ -442,7 +492,7 @@ static void
 dmg_members_put_last( dmg_members *ms )
 {
 	dmg_member *m = &ms->m[ms->n - 1];
-	unsigned lo = 0, hi = ms->n - 1, mid, j;
+	unsigned j;
 
 	ms->dn_vals[ms->n - 1] = m->dn;
 	ms->dn_nvals[ms->n - 1] = m->ndn;
@@ -455,16 +505,7 @@ dmg_members_put_last( dmg_members *ms )
 	}
 	BER_BVZERO( &ms->mail_vals[ms->mail_n] );
 	BER_BVZERO( &ms->mail_nvals[ms->mail_n] );
-	/* the first of the n - 1 others that sorts after it */
-	while ( lo < hi ) {
-		mid = lo + ( hi - lo ) / 2;
-		if ( dmg_member_ptr_cmp( &ms->by_ndn[mid], &m ) < 0 )
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove( &ms->by_ndn[lo + 1], &ms->by_ndn[lo], ( ms->n - 1 - lo ) * sizeof( dmg_member * ) );
-	ms->by_ndn[lo] = m;
+	dmg_members_index_put( ms, m );
 }
 
 /* Changes a complete list that nothing else reads (the cache gave it to the update alone) to
@@ -476,13 +517,12 @@ dmg_members_put_last( dmg_members *ms )
 static int
 dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e )
 {
-	dmg_member key, *k = &key, **hit = NULL;
+	dmg_member **hit = dmg_members_slot( ms, skip );
 	Attribute *a = e ? attr_find( e->e_attrs, dmg_ad.mail ) : NULL;
 	unsigned n = ms->n, mails = ms->mail_n, raw;
 
-	key.ndn = *skip;
-	if ( ms->n )
-		hit = bsearch( &k, ms->by_ndn, ms->n, sizeof( dmg_member * ), dmg_member_ptr_cmp );
+	if ( *hit == NULL )
+		hit = NULL;
 	if ( hit ) {
 		n--;
 		mails -= ( *hit )->mail_count;
@@ -2604,7 +2644,7 @@ static size_t
 dmg_members_array_bytes( dmg_members *ms )
 {
 	return sizeof( *ms ) + ms->cap * sizeof( dmg_member )
-		+ ( ms->cap + 1 ) * sizeof( dmg_member * )
+		+ DMG_MEMBERS_SLOTS( ms->cap ) * sizeof( dmg_member * )
 		+ ( ms->mail_cap * 2 + ( ms->cap + 1 ) * 2 + ( ms->mail_vals_cap + 1 ) * 2 )
 			* sizeof( struct berval );
 }
@@ -2638,6 +2678,21 @@ dmg_members_bytes( dmg_members *ms )
  * not committed yet; the update's reads would go through it), or E has entries below it.
  */
 
+/* The operation the lists of one identity are tested with, for the whole write */
+typedef struct dmg_update_as {
+	struct dmg_update_as *next;
+	struct berval idn;	/* a copy */
+	Operation op;
+	dmg_who who;		/* on op.o_extra */
+} dmg_update_as;
+
+/* What the lists of one write share does not change from one list to the next (the write is
+ * committed; the cache hands a group's lists over one after another): E as written, the group
+ * of the list at hand and its rule (neither depends on the identity: the rule's references are
+ * resolved with the rootdn's rights), and each identity's operation with its roles.  Each is
+ * looked up once, when a list first needs it, and let go when the cache is done.  E is held
+ * from before the first identity's operation is made until after the last is done with, so that
+ * every read of the update goes through the one read transaction E holds open. */
 typedef struct dmg_update_ctx {
 	Operation *op;
 	slap_overinst *on;
@@ -2645,6 +2700,13 @@ typedef struct dmg_update_ctx {
 	int single;		/* -1 not known yet; 1 the write changes E's membership alone */
 	unsigned others;	/* lists of other identities than the rootdn's and the
 				 * privileged ones updated so far */
+	int e_known;		/* E was looked up (e: NULL when deleted or gone again) */
+	Entry *e;
+	struct berval gndn;	/* the group of the lists at hand (a copy; empty: none yet) */
+	Entry *group;		/* NULL: gone */
+	int rule_rc;		/* -1: not parsed yet, else dmg_rule_from_entry's answer */
+	dmg_rule rule;
+	dmg_update_as *as;	/* the identities met */
 } dmg_update_ctx;
 
 /* A write updates in place the lists of the rootdn and the privileged identities (the MTA's,
@@ -2709,27 +2771,123 @@ dmg_update_single( dmg_update_ctx *u )
 /* The operation a list cached for identity idn was computed with: the rootdn's, or a copy of
  * op for idn (anonymous when empty) on the database itself (a write guard's grant makes op's
  * own copy of it another one) -- the cache holds only lists of identities whose rights no
- * connection changes */
-static void
-dmg_op_as_identity( Operation *op, slap_overinst *on, struct berval *idn, Operation *as,
-	dmg_who *who )
+ * connection changes.  Made once per identity and write. */
+static Operation *
+dmg_update_as_identity( dmg_update_ctx *u, struct berval *idn )
 {
-	dmg_op_as_root( op, as );
-	if ( !dn_match( idn, &as->o_bd->be_rootndn ) ) {
-		as->o_dn = *idn;
-		as->o_ndn = *idn;
+	dmg_update_as *a;
+
+	for ( a = u->as; a; a = a->next ) {
+		if ( dn_match( &a->idn, idn ) )
+			return &a->op;
 	}
-	dmg_who_begin( as, on, who );
+	a = u->op->o_tmpalloc( sizeof( *a ), u->op->o_tmpmemctx );
+	ber_dupbv_x( &a->idn, idn, u->op->o_tmpmemctx );
+	dmg_op_as_root( u->op, &a->op );
+	if ( !dn_match( idn, &a->op.o_bd->be_rootndn ) ) {
+		a->op.o_dn = a->idn;
+		a->op.o_ndn = a->idn;
+	}
+	dmg_who_begin( &a->op, u->on, &a->who );
+	a->next = u->as;
+	u->as = a;
+	return &a->op;
 }
 
+/* E as written; NULL when the write deleted it, or it is gone again since (a later write's
+ * response decides) */
+static Entry *
+dmg_update_entry( dmg_update_ctx *u )
+{
+	if ( !u->e_known && u->op->o_tag != LDAP_REQ_DELETE )
+		u->e = dmg_entry_get( u->op, u->on, u->ndn );
+	u->e_known = 1;
+	return u->e;
+}
 
-/* Is e a group an override of group may name (a tagged list's overrides name none)? */
+static void
+dmg_update_group_release( dmg_update_ctx *u )
+{
+	if ( u->rule_rc >= 0 )
+		dmg_rule_free( u->op, &u->rule );
+	u->rule_rc = -1;
+	if ( u->group )
+		dmg_entry_release( u->op, u->on, u->group );
+	u->group = NULL;
+	u->op->o_tmpfree( u->gndn.bv_val, u->op->o_tmpmemctx );
+	BER_BVZERO( &u->gndn );
+}
+
+/* The group gndn, as it is now (NULL: gone) */
+static Entry *
+dmg_update_group( dmg_update_ctx *u, struct berval *gndn )
+{
+	if ( !BER_BVISNULL( &u->gndn ) && dn_match( &u->gndn, gndn ) )
+		return u->group;
+	dmg_update_group_release( u );
+	ber_dupbv_x( &u->gndn, gndn, u->op->o_tmpmemctx );
+	u->group = dmg_entry_get( u->op, u->on, gndn );
+	return u->group;
+}
+
+/* The rule of the group at hand; LDAP_SUCCESS or why its entries could not be looked up */
+static int
+dmg_update_rule( dmg_update_ctx *u )
+{
+	if ( u->rule_rc < 0 )
+		u->rule_rc = dmg_rule_from_entry( u->op, u->on, u->group, &u->rule );
+	return u->rule_rc;
+}
+
+/* Lets go of what the lists shared, E last (see dmg_update_ctx) */
+static void
+dmg_update_end( dmg_update_ctx *u )
+{
+	dmg_update_as *a, *next;
+
+	for ( a = u->as; a; a = next ) {
+		next = a->next;
+		dmg_who_end( &a->op, &a->who );
+		u->op->o_tmpfree( a->idn.bv_val, u->op->o_tmpmemctx );
+		u->op->o_tmpfree( a, u->op->o_tmpmemctx );
+	}
+	u->as = NULL;
+	dmg_update_group_release( u );
+	if ( u->e )
+		dmg_entry_release( u->op, u->on, u->e );
+	u->e = NULL;
+}
+
+/* Is e a group an override of group may name (a tagged list's overrides name none)?  The
+ * group's attributes first: most groups have no override, and e's classes cost more to test */
 static int
 dmg_override_may_name( Entry *group, Entry *e )
 {
-	return dmg_named_kind_of( e ) != DMG_NAMED_ENTRY
-		&& ( dmg_group_has_refs( group, dmg_ad.include_member )
-			|| dmg_group_has_refs( group, dmg_ad.exclude_member ) );
+	return ( dmg_group_has_refs( group, dmg_ad.include_member )
+			|| dmg_group_has_refs( group, dmg_ad.exclude_member ) )
+		&& dmg_named_kind_of( e ) != DMG_NAMED_ENTRY;
+}
+
+/* Is E a member of the group at hand for identity idn (*member)?  Not LDAP_SUCCESS when the
+ * list must go: E gone again since, a group an override may name (it stands for its members),
+ * or a rule whose entries could not be looked up (the list is dropped, not guessed).  *as is
+ * the identity's operation, when E is a member. */
+static int
+dmg_update_test( dmg_update_ctx *u, struct berval *idn, int *member, Operation **as )
+{
+	Entry *e = dmg_update_entry( u );
+	int rc;
+
+	*member = 0;
+	*as = NULL;
+	if ( u->op->o_tag == LDAP_REQ_DELETE )
+		return LDAP_SUCCESS;
+	if ( e == NULL || dmg_override_may_name( u->group, e ) )
+		return LDAP_NO_SUCH_OBJECT;
+	if ( ( rc = dmg_update_rule( u ) ) != LDAP_SUCCESS )
+		return rc;
+	*as = dmg_update_as_identity( u, idn );
+	return dmg_rule_member_rc( *as, u->on, &u->rule, e, member );
 }
 
 /* dmg_cache_update_fn: the list old (cached under key: group ndn NUL identity ndn NUL) after
@@ -2743,12 +2901,9 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 	dmg_info *di = u->on->on_bi.bi_private;
 	const char *sep = memchr( key, '\0', keylen );
 	struct berval gndn, idn;
-	Entry *group, *e = NULL;
 	dmg_members *ms;
-	Operation as;
-	dmg_who who;
-	dmg_rule r;
-	int member = 0, rc = LDAP_SUCCESS;
+	Operation *as;
+	int member;
 
 	/* dmg_cache_key's form: two NUL-terminated DNs */
 	if ( sep == NULL || sep + 1 >= (const char *)key + keylen
@@ -2759,34 +2914,10 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 	idn.bv_val = (char *)sep + 1;
 	idn.bv_len = keylen - gndn.bv_len - 2;
 	if ( dn_match( &gndn, u->ndn ) || !dmg_update_may_copy( u, &idn )
-		|| !dmg_update_single( u )
-		|| ( group = dmg_entry_get( u->op, u->on, &gndn ) ) == NULL )
+		|| !dmg_update_single( u ) || dmg_update_group( u, &gndn ) == NULL
+		|| dmg_update_test( u, &idn, &member, &as ) != LDAP_SUCCESS )
 		return NULL;
-	if ( u->op->o_tag != LDAP_REQ_DELETE
-		&& ( ( e = dmg_entry_get( u->op, u->on, u->ndn ) ) == NULL
-			|| dmg_override_may_name( group, e ) ) ) {
-		/* gone again since (a later write's response decides), or a group an override
-		 * may name: it stands for its members */
-		if ( e )
-			dmg_entry_release( u->op, u->on, e );
-		dmg_entry_release( u->op, u->on, group );
-		return NULL;
-	}
-	dmg_op_as_identity( u->op, u->on, &idn, &as, &who );
-	if ( e ) {
-		/* a rule whose entries could not be looked up: the list is dropped, not guessed */
-		rc = dmg_rule_from_entry( &as, u->on, group, &r );
-		if ( rc == LDAP_SUCCESS )
-			rc = dmg_rule_member_rc( &as, u->on, &r, e, &member );
-		dmg_rule_free( &as, &r );
-	}
-	if ( rc != LDAP_SUCCESS ) {
-		dmg_who_end( &as, &who );
-		dmg_entry_release( u->op, u->on, e );
-		dmg_entry_release( u->op, u->on, group );
-		return NULL;
-	}
-	if ( exclusive && dmg_members_edit( &as, old, u->ndn, member ? e : NULL ) ) {
+	if ( exclusive && dmg_members_edit( as, old, u->ndn, member ? u->e : NULL ) ) {
 		ms = old;
 	} else {
 		ms = ch_calloc( 1, sizeof( dmg_members ) );
@@ -2795,12 +2926,8 @@ dmg_members_update( void *arg, const void *key, size_t keylen, void *old, int ex
 		ms->gen = ( (dmg_members *)old )->gen;
 		dmg_members_append_except( ms, (dmg_members *)old, u->ndn );
 		if ( member )
-			dmg_members_push( &as, ms, e );
+			dmg_members_push( as, ms, u->e );
 	}
-	dmg_who_end( &as, &who );
-	if ( e )
-		dmg_entry_release( u->op, u->on, e );
-	dmg_entry_release( u->op, u->on, group );
 	if ( di->max_members && ms->n > di->max_members ) {
 		/* a computation answers adminLimitExceeded: no list (the cache frees old) */
 		if ( ms != old )
@@ -2843,13 +2970,19 @@ dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
 	else {
 		/* a modify keeps the lists that read none of the attributes it changes; the
 		 * others are updated in place when they can be */
-		dmg_update_ctx u = { op, (slap_overinst *)op->o_bd->bd_info, ndn, -1, 0 };
+		dmg_update_ctx u = { 0 };
 		dmg_tags changed;
 
+		u.op = op;
+		u.on = (slap_overinst *)op->o_bd->bd_info;
+		u.ndn = ndn;
+		u.single = -1;
+		u.rule_rc = -1;
 		dmg_write_changed( op, &changed );
 		dmg_cache_invalidate_update( di->cache, keys.t, keys.n,
 			changed.unbounded ? NULL : changed.t, changed.n,
 			dmg_op_in_backend_txn( op ) ? NULL : dmg_members_update, &u );
+		dmg_update_end( &u );
 		op->o_tmpfree( changed.t, op->o_tmpmemctx );
 	}
 	op->o_tmpfree( keys.t, op->o_tmpmemctx );

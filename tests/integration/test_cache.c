@@ -1339,6 +1339,151 @@ END_TEST
 
 /* ---- the default bound ------------------------------------------------------------------------ */
 
+/* One write updates, in place, the lists of several groups for several identities: each
+ * group's own rule, each identity's own rights (what the update shares from one list to the
+ * next -- the written entry, a group and its rule, an identity's roles -- never carries one
+ * group's answer to another, nor one identity's rights to another).  A Tier2 entry whose title
+ * is Secret is read by nobody but the rootdn. */
+
+#define MW_NEW "uid=mwnew," T2_DEPT
+#define MW_ALL_NEW T2_ALL "\n" MW_NEW
+
+/* lists a write updated in place or kept (as reading no attribute it changed) so far */
+static unsigned long updated_or_kept(LDAP *ld)
+{
+    return updated_now(ld) + stat_of(ld, "dmgCacheKept");
+}
+
+static void assert_mw(LDAP *ld, const char *all, const char *secret)
+{
+    for (int i = 0; i < 2; i++) {
+        DMG_ASSERT_VALUES(ld, "cn=mw-all," GROUPS, LDAP_SCOPE_BASE, NULL, "member", all);
+        DMG_ASSERT_VALUES(ld, "cn=mw-secret," GROUPS, LDAP_SCOPE_BASE, NULL, "member",
+                          secret);
+    }
+}
+
+START_TEST(one_write_updates_each_group_and_identity_with_its_own_rule_and_rights)
+{
+    dmg_server *s = start_secret_server();
+    LDAP *root = dmg_connect(s, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *alice = dmg_connect(s, ALICE, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(s, NULL, NULL);
+    LDAP *lds[] = { root, alice, anon };
+    unsigned long updated;
+    stats before;
+
+    add_group(root, "mw-all", T2_DEPT, NULL);
+    add_group(root, "mw-secret", T2_DEPT, "(title=Secret)");
+    for (int i = 0; i < 3; i++)
+        assert_mw(lds[i], T2_ALL, "");
+
+    /* an entry only the rootdn reads, in both groups for it */
+    updated = updated_or_kept(root);
+    DMG_EXPECT_OK(dmg_add_ldif(root, "dn: " MW_NEW "\nobjectClass: inetOrgPerson\n"
+                                     "uid: mwnew\ncn: Mw New\nsn: New\ntitle: Secret\n"
+                                     "mail: mwnew@example.com\n"),
+                  "add");
+    ck_assert_uint_ge(updated_or_kept(root) - updated, 6);
+    before = stats_now(root);
+    assert_mw(root, MW_ALL_NEW, MW_NEW);
+    assert_mw(alice, T2_ALL, "");
+    assert_mw(anon, T2_ALL, "");
+    ck_assert_uint_eq(stats_now(root).misses, before.misses);
+
+    /* out of the condition: everyone reads it, in one group only (the rootdn's list of mw-all
+     * reads no title: kept) */
+    updated = updated_or_kept(root);
+    DMG_EXPECT_OK(dmg_modify(root, MW_NEW, "replace: title\ntitle: Support Agent\n"), "title");
+    ck_assert_uint_ge(updated_or_kept(root) - updated, 6);
+    before = stats_now(root);
+    for (int i = 0; i < 3; i++)
+        assert_mw(lds[i], MW_ALL_NEW, "");
+    ck_assert_uint_eq(stats_now(root).misses, before.misses);
+
+    /* back in: the rootdn's lists take it into the second group, the others' drop it */
+    DMG_EXPECT_OK(dmg_modify(root, MW_NEW, "replace: title\ntitle: Secret\n"), "Secret");
+    assert_mw(root, MW_ALL_NEW, MW_NEW);
+    assert_mw(alice, T2_ALL, "");
+    assert_mw(anon, T2_ALL, "");
+
+    DMG_EXPECT_OK(dmg_delete(root, MW_NEW), "delete");
+    for (int i = 0; i < 3; i++)
+        assert_mw(lds[i], T2_ALL, "");
+
+    dmg_disconnect(anon);
+    dmg_disconnect(alice);
+    dmg_disconnect(root);
+    ck_assert_int_eq(dmg_server_stop(s), 0);
+}
+END_TEST
+
+/* A cached list's index by DN (membership.c: a hash table) follows every member an update puts
+ * in or takes out, across the updates that outgrow its room and build it anew and those that
+ * shrink it: after each write, a compare of member, which reads the MTA's cached list, finds
+ * every member and no one else, and the list is a fresh computation's. */
+
+#define IX_DEPT "ou=Index," DMG_SUFFIX
+#define IX_N    60
+
+static const char *ix_dn(int i)
+{
+    return dmg_fmt("uid=ix%02d," IX_DEPT, i);
+}
+
+/* A compare of member as the MTA (answered from its cached list) for the employees
+ * 0..IX_N-1, present[i] telling */
+static void ix_assert_index(LDAP *root, LDAP *mta, const int *present)
+{
+    stats before = stats_now(root);
+
+    for (int i = 0; i < IX_N; i++)
+        DMG_ASSERT_RC(dmg_compare(mta, "cn=ix," GROUPS, "member", ix_dn(i)),
+                      present[i] ? LDAP_COMPARE_TRUE : LDAP_COMPARE_FALSE);
+    ck_assert_uint_eq(stats_now(root).hits - before.hits, IX_N);
+}
+
+START_TEST(cached_list_index_follows_many_adds_and_deletes)
+{
+    LDAP *root = dmg_connect(server, DMG_ROOTDN, DMG_ROOTPW);
+    LDAP *mta = dmg_connect(server, MTA, DMG_PASSWORD);
+    LDAP *anon = dmg_connect(server, NULL, NULL);
+    int present[IX_N] = { 0 };
+    unsigned long updated = updated_now(root);
+
+    DMG_ASSERT_RC(dmg_add_ldif(root, "dn: " IX_DEPT "\nobjectClass: organizationalUnit\n"
+                                     "ou: Index\n"), LDAP_SUCCESS);
+    add_group(root, "ix", IX_DEPT, NULL);
+    free(members_of(mta, "ix"));
+    for (int i = 0; i < IX_N; i++) {
+        DMG_ASSERT_RC(dmg_add_ldif(root, dmg_fmt("dn: %s\nobjectClass: inetOrgPerson\n"
+                                                 "uid: ix%02d\ncn: Ix %d\nsn: Ix\n"
+                                                 "mail: ix%02d@example.com\n",
+                                                 ix_dn(i), i, i, i)),
+                      LDAP_SUCCESS);
+        present[i] = 1;
+        if (i % 10 == 9)
+            ix_assert_index(root, mta, present);
+    }
+    ck_assert_uint_ge(updated_now(root) - updated, IX_N);
+    /* every other one, then the rest from the last: runs of the table close up */
+    for (int k = 0; k < IX_N; k++) {
+        int i = k < IX_N / 2 ? 2 * k : IX_N - 1 - 2 * (k - IX_N / 2);
+
+        DMG_EXPECT_OK(dmg_delete(root, ix_dn(i)), ix_dn(i));
+        present[i] = 0;
+        if (k % 10 == 9)
+            ix_assert_index(root, mta, present);
+    }
+    assert_cached_is_fresh(mta, anon, "ix");
+    DMG_EXPECT_OK(dmg_delete(root, "cn=ix," GROUPS), "the group");
+    DMG_EXPECT_OK(dmg_delete(root, IX_DEPT), "the department");
+    dmg_disconnect(anon);
+    dmg_disconnect(mta);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* No cache directive written: the cache is on, with the bound the man page states */
 START_TEST(cache_is_on_by_default)
 {
@@ -1776,9 +1921,11 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, writes_racing_reads_never_see_a_stale_list);
     tcase_add_test(tc, long_series_of_writes_updates_lists_exactly);
     tcase_add_test(tc, taking_out_members_keeps_members_and_mail_values_exact);
+    tcase_add_test(tc, cached_list_index_follows_many_adds_and_deletes);
     tcase_add_test(tc, a_previewed_write_leaves_the_cache_in_use);
     tcase_add_test(tc, acl_reading_another_entry_drops_lists_on_any_write);
     tcase_add_test(tc, ordinary_lists_follow_acl_relevant_writes);
+    tcase_add_test(tc, one_write_updates_each_group_and_identity_with_its_own_rule_and_rights);
     tcase_add_test(tc, cache_is_on_by_default);
     tcase_add_test(tc, flush_on_cn_config_empties_the_cache);
     tcase_add_test(tc, group_visibility_follows_the_group_acl);

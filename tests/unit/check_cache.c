@@ -1893,6 +1893,58 @@ START_TEST(test_update_alone_of_many_values_keeps_every_key)
 }
 END_TEST
 
+/* The keys an update is given, in the order it is given them */
+typedef struct upd_order {
+    char keys[8][16];
+    size_t lens[8];
+    unsigned n;
+} upd_order;
+
+static void *upd_order_fn(void *arg, const void *key, size_t keylen, void *value, int exclusive,
+                          unsigned long *nvalues, size_t *bytes)
+{
+    upd_order *o = arg;
+
+    (void)exclusive;
+    ck_assert_uint_lt(o->n, 8);
+    ck_assert_uint_le(keylen, sizeof(o->keys[0]));
+    memcpy(o->keys[o->n], key, keylen);
+    o->lens[o->n++] = keylen;
+    *nvalues = 1;
+    *bytes = 0;
+    return value;
+}
+
+/* The update is given the values in the byte order of their keys, whatever order they were
+ * stored in: the keys that share a prefix (the overlay's: a group's DN and a NUL) come one
+ * after another, a key before the longer ones it is a prefix of */
+START_TEST(test_update_is_given_the_values_in_the_order_of_their_keys)
+{
+    dmg_cache *c = cache_new(100);
+    dmg_cache_tag tags[] = { TAG("d1") };
+    static const char *const stored[] = { "g2\0b", "g1\0b", "g10\0a", "g1", "g2\0a", "g1\0a" };
+    static const size_t lens[] = { 4, 4, 5, 2, 4, 4 };
+    static const char *const given[] = { "g1", "g1\0a", "g1\0b", "g10\0a", "g2\0a", "g2\0b" };
+    static const size_t glens[] = { 2, 4, 4, 5, 4, 4 };
+    tval v[6];
+    upd_order o = { .n = 0 };
+    unsigned i;
+
+    for (i = 0; i < 6; i++) {
+        v[i] = (tval)TVAL(i);
+        ck_assert_int_eq(put_tagged(c, stored[i], lens[i], dmg_cache_generation(c), tags, 1,
+                                    &v[i]), 1);
+    }
+    dmg_cache_invalidate_update(c, tags, 1, NULL, 0, upd_order_fn, &o);
+    ck_assert_uint_eq(o.n, 6);
+    for (i = 0; i < 6; i++) {
+        ck_assert_uint_eq(o.lens[i], glens[i]);
+        ck_assert_int_eq(memcmp(o.keys[i], given[i], glens[i]), 0);
+    }
+    dmg_cache_destroy(c);
+}
+END_TEST
+
 /* NULL from the callback drops the value; untagged values are dropped without a call */
 START_TEST(test_update_null_drops_and_untagged_are_not_updated)
 {
@@ -2324,6 +2376,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_update_alone_keeps_the_changed_value_itself);
     tcase_add_test(tc, test_update_alone_never_misses_a_write_in_between);
     tcase_add_test(tc, test_update_alone_of_many_values_keeps_every_key);
+    tcase_add_test(tc, test_update_is_given_the_values_in_the_order_of_their_keys);
     tcase_add_test(tc, test_update_keeps_values_that_read_none_of_the_attributes);
     tcase_add_test(tc, test_update_when_allocation_fails_drops);
     suite_add_tcase(s, tc);
