@@ -4,7 +4,9 @@
  *    none of their clauses tells two connections of one identity apart, and a change of
  *    them shows in their fingerprint.
  *  - Roles are decided once per operation, at the start of each hook (dmg_who_begin), and
- *    remembered per identity until the next write to the database or configuration change.
+ *    remembered per identity until the next write that may change them (an add, delete or
+ *    rename, a modify of an entry a role list names or of an entryUUID) or configuration
+ *    change.
  *  - Roles: postmasters and privileged identities are configured as account DNs or as
  *    groupOfNames / groupOfUniqueNames groups (tested with slapd's backend_group, which
  *    caches the answer for the operation).  A group's applicant, administrators and auditors
@@ -140,8 +142,9 @@ dmg_who_uuid( Operation *op, slap_overinst *on, dmg_who *who )
  * names no other entry, the groups of postmasters.  An MTA or an address book asks the same
  * question thousands of times a second, and the answer changes only with a write to the
  * database or a change of the configuration: it is remembered per identity DN for the roles
- * generation it was decided in (dynmailgroup.c, dmg_roles_generation), which every write's
- * end and every configuration change move on, and which no write in flight lets be taken.
+ * generation it was decided in (dynmailgroup.c, dmg_roles_generation), which the end of every
+ * write that may change it (dmg_write_moves_roles) and every configuration change move on,
+ * and which no write in flight lets be taken.
  * The rootdn is told apart live (be_isroot): the remembered answer is the one for the DN. */
 #define DMG_WHO_MEMO_SLOTS 1024
 
@@ -250,6 +253,37 @@ dmg_who_rememberable( Operation *op, dmg_info *di )
 		}
 	}
 	return 1;
+}
+
+/* Can the write op change a requester's remembered roles?  They are decided from the DNs
+ * of the role lists, the member or uniqueMember values of the groupOfNames and
+ * groupOfUniqueNames entries they name (backend_group: a dynamicMailGroup is neither, its
+ * computed members give no role), and the requester's own entry: its entryUUID, held by no
+ * other entry.  An add, a delete or a rename may change any of that; a modify only when it
+ * writes an entry a role list names, or an entryUUID (the requester's, or another entry's
+ * taking it).  Every other write (an HR feed's, lastbind's pwdLastSuccess) leaves them: the
+ * reads after it recall them instead of deciding them again. */
+int
+dmg_write_moves_roles( Operation *op, dmg_info *di )
+{
+	BerVarray lists[2] = { di->postmaster_n, di->privileged_n };
+	Modifications *ml;
+	int l, i;
+
+	/* a consumer's replicated modify may stand for any change of the entry */
+	if ( op->o_tag != LDAP_REQ_MODIFY || be_shadow_update( op ) )
+		return 1;
+	for ( ml = op->orm_modlist; ml; ml = ml->sml_next ) {
+		if ( ml->sml_desc->ad_type == slap_schema.si_ad_entryUUID->ad_type )
+			return 1;
+	}
+	for ( l = 0; l < 2; l++ ) {
+		for ( i = 0; lists[l] && !BER_BVISNULL( &lists[l][i] ); i++ ) {
+			if ( dn_match( &lists[l][i], &op->o_req_ndn ) )
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* The slot's roles for k at gen into who; 0 when it holds none, or a writer changed it

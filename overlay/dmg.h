@@ -39,10 +39,10 @@
  *                   for membership and roles), current DNs presented on read, dangling
  *                   references; renames and moves followed, deletes refused or followed
  *   enrol.c         self-enrolment guard: no condition on what employees may write themselves
- *   access.c        roles (decided once per operation, remembered per identity until the
- *                   next write or configuration change), hidden groups, member visibility
- *                   (requester or group), ACL group clauses (bi_entry_get_rw), what the
- *                   member-list cache assumes of slapd's ACLs
+ *   access.c        roles (decided once per operation, remembered per identity until a
+ *                   write that may change them or a configuration change), hidden groups,
+ *                   member visibility (requester or group), ACL group clauses
+ *                   (bi_entry_get_rw), what the member-list cache assumes of slapd's ACLs
  *   decision.c      send decision glue between slapd and the pure-C policy.c
  *   preview.c       the No-Op control and a previewed group write's Post-Read entry
  */
@@ -265,11 +265,14 @@ void dmg_who_begin( Operation *op, slap_overinst *on, dmg_who *who );
 #define DMG_FNV_OFFSET 0xcbf29ce484222325ULL
 void dmg_hash_bytes( unsigned long long *h, const void *p, size_t len );
 /* The roles decided for an identity are remembered (access.c) until the next write to the
- * database or change of the overlay's configuration */
+ * database that may change them (dmg_write_moves_roles) or change of the overlay's
+ * configuration */
 struct dmg_who_memo *dmg_who_memo_new( void );
 void dmg_who_memo_free( struct dmg_who_memo *m );
+int dmg_write_moves_roles( Operation *op, dmg_info *di );
 /* dynmailgroup.c: the generation the remembered roles are valid for, DMG_NO_GENERATION while
- * a write runs; dmg_roles_moved starts a new one (a configuration change) */
+ * a write runs; dmg_roles_moved starts a new one (a configuration change), and so does the
+ * end of a write that may change them */
 unsigned long dmg_roles_generation( dmg_info *di );
 void dmg_roles_moved( dmg_info *di );
 /* The entryUUID of op's requester's entry (normalized), empty when none: read by the hook */

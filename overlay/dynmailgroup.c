@@ -241,6 +241,7 @@ typedef struct dmg_flight {
 	Operation *op;		/* the write (its own operations copy o_extra) */
 	dmg_info *di;
 	int lists;		/* it keeps cached lists from being taken (dmg_write_needs_flight) */
+	int roles;		/* its end moves the roles' generation on (dmg_write_moves_roles) */
 	int landed;
 } dmg_flight;
 
@@ -265,13 +266,14 @@ dmg_writes_in_flight( dmg_info *di )
 }
 
 /* Every write is in flight for the requesters' remembered roles (access.c): none is taken
- * while one runs, and its end moves their generation on, so that a decision made before it
- * committed is not taken after.  Only some keep cached lists from being taken (lists). */
+ * while one runs, and the end of one that may change them (roles) moves their generation on,
+ * so that a decision made before it committed is not taken after.  Only some keep cached
+ * lists from being taken (lists). */
 static void
-dmg_flight_add( dmg_info *di, int delta, int lists )
+dmg_flight_add( dmg_info *di, int delta, int lists, int roles )
 {
 	ldap_pvt_thread_mutex_lock( &di->flight_lock );
-	if ( delta < 0 )
+	if ( delta < 0 && roles )
 		__atomic_store_n( &di->roles_gen, di->roles_gen + 1, __ATOMIC_SEQ_CST );
 	if ( lists )
 		__atomic_store_n( &di->writes_in_flight, di->writes_in_flight + delta,
@@ -306,7 +308,7 @@ dmg_flight_land( dmg_flight *fl )
 	if ( fl->landed )
 		return;
 	fl->landed = 1;
-	dmg_flight_add( fl->di, -1, fl->lists );
+	dmg_flight_add( fl->di, -1, fl->lists, fl->roles );
 }
 
 /* The write op's own flight, landed once its lists are dropped */
@@ -374,13 +376,14 @@ dmg_flight_begin( Operation *op, dmg_info *di, int lists )
 	fl->op = op;
 	fl->di = di;
 	fl->lists = lists;
+	fl->roles = dmg_write_moves_roles( op, di );
 	fl->oe.oe_key = &dmg_flight_key;
 	LDAP_SLIST_INSERT_HEAD( &op->o_extra, &fl->oe, oe_next );
 	fl->sc.sc_cleanup = dmg_flight_cleanup;
 	fl->sc.sc_private = fl;
 	fl->sc.sc_next = op->o_callback;
 	op->o_callback = &fl->sc;
-	dmg_flight_add( di, 1, lists );
+	dmg_flight_add( di, 1, lists, fl->roles );
 }
 
 /* Can the lists a write changes be named from its target's DN (and a rename's new DN)?
@@ -554,7 +557,8 @@ dmg_txn_commit_flight( slap_overinfo *oi, int delta, int committed )
 				dmg_cache_invalidate( di->cache );
 				dmg_named_moved( di );
 			}
-			dmg_flight_add( di, delta, 1 );
+			/* a transaction's writes are not looked at one by one */
+			dmg_flight_add( di, delta, 1, 1 );
 		}
 	}
 }

@@ -990,6 +990,51 @@ START_TEST(remembered_roles_follow_writes)
 }
 END_TEST
 
+/* Only writes that may change a role move the remembered roles on (access.c,
+ * dmg_write_moves_roles): modifies of other entries (an employee's description, a group's
+ * own attribute) leave them.  The answers stay right both ways around such writes: a
+ * postmaster keeps seeing the hidden group, and after the grant is taken away (a modify of
+ * the postmasters' group, which does move them) no longer does, however many unrelated
+ * writes follow. */
+START_TEST(remembered_roles_survive_unrelated_writes)
+{
+    char dn[256], acct[128];
+    group_dn(dn, sizeof dn, "r-memo3-hidden");
+    add_hidden_and_visible("r-memo3-hidden");
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    add_account(root, "r-memo3", acct, sizeof acct);
+    DMG_ASSERT_RC(postmasters_change(root, acct, 1), LDAP_SUCCESS);
+
+    LDAP *ld = dmg_connect_as(srv, acct);
+    for (int i = 0; i < 2; i++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo3-hidden)", dn);
+        DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "replace: description
+description: x
+"),
+                      LDAP_SUCCESS);
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo3-hidden)", dn);
+        DMG_ASSERT_RC(dmg_modify(root, dn, "replace: description
+description: y
+"),
+                      LDAP_SUCCESS);
+    }
+    DMG_ASSERT_RC(postmasters_change(root, acct, 0), LDAP_SUCCESS);
+    for (int i = 0; i < 2; i++) {
+        DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo3-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "replace: description
+description: z
+"),
+                      LDAP_SUCCESS);
+    }
+    DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-memo3-hidden"), LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(ld);
+    DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "delete: description
+"), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
+    dmg_disconnect(root);
+}
+END_TEST
+
 /* Two connections of one identity: a role one of them had remembered is neither kept nor
  * missed by the other after a write that changes it (the generation is the database's, not
  * the connection's). */
@@ -1444,6 +1489,7 @@ static Suite *roles_suite(void)
     tcase_add_test(tc, hidden_group_not_revealed_by_writes);
     tcase_add_test(tc, sync_control_needs_privilege);
     tcase_add_test(tc, remembered_roles_follow_writes);
+    tcase_add_test(tc, remembered_roles_survive_unrelated_writes);
     tcase_add_test(tc, remembered_roles_across_connections);
     tcase_add_test(tc, remembered_roles_follow_proxied_identity);
     tcase_add_test(tc, remembered_roles_many_identities);
