@@ -392,7 +392,14 @@ CACHE_VALUES=$(cache_stat dmgCacheValues)
 CACHE_BYTES=$(cache_stat dmgCacheBytes)
 
 verify="identical"
+unverified=""
 for f in dynlist dmg; do
+    # dynlist may not read every group of the largest sizes within the timeout: its sets are
+    # then not compared (said so below); dmg's must always be there
+    if [ "$f" = dynlist ] && [ ! -f "$work/members-$f.txt" ]; then
+        unverified=" (dynlist not compared: its read of every group timed out)"
+        continue
+    fi
     if ! cmp -s "$work/members-static.txt" "$work/members-$f.txt"; then
         verify="DIFFERENT"
         echo "run.sh: member sets of $f differ from static (first differences):" >&2
@@ -403,7 +410,7 @@ done
 gen_total=$(awk -F'\t' '{ s += $3 } END { print s + 0 }' "$work/data/groups.txt")
 read_total=$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$work/members-static.txt")
 [ "$gen_total" = "$read_total" ] || verify="DIFFERENT (generator says $gen_total member values, static has $read_total)"
-log "member sets across flavours: $verify ($NGROUPS groups, $read_total member values)"
+log "member sets across flavours: $verify$unverified ($NGROUPS groups, $read_total member values)"
 
 # ---- 2. the workloads ----------------------------------------------------------------------------------
 
@@ -850,7 +857,7 @@ table=$work/table.md
         printf "Cache after reading every group (cn=monitor): %d lists, %d values, %d bytes of lists = %.0f bytes per value; dmg RssAnon growth %.0f bytes per value.\n",
             e, v, b, (v > 0 ? b / v : 0), (v > 0 ? rss * 1024 / v : 0)
     }'
-    echo "Member sets of the three flavours (every group read from each server): $verify."
+    echo "Member sets of the three flavours (every group read from each server): $verify$unverified."
     echo "lastbind: employees with pwdLastSuccess on the dmg server after the bind rows: ${LASTBIND:-0} (each bind before a read names another employee: slapd writes pwdLastSuccess at most once a second per entry)."
 
     echo "dmg variants started: $(echo "$SERVERS" | sed 's/static dynlist dmg//; s/^ *//; s/^$/none/')."
