@@ -35,16 +35,16 @@
 
 #include <stddef.h>
 
-#define DMG_ADDR_MAX_LEN 254   /* whole address, octets, RFC 5321 */
-#define DMG_ADDR_MAX_LOCAL 64  /* local part, octets, RFC 5321 4.5.3.1.1 */
-#define DMG_ADDR_MAX_LABEL 63  /* one domain label, octets, RFC 1035 */
+#define DMG_ADDR_MAX_LEN 254	/* whole address, octets, RFC 5321 */
+#define DMG_ADDR_MAX_LOCAL 64	/* local part, octets, RFC 5321 4.5.3.1.1 */
+#define DMG_ADDR_MAX_LABEL 63	/* one domain label, octets, RFC 1035 */
 
 /* A parsed address: both parts point into the caller's input buffer. */
 struct dmg_addr {
-    const char *local;
-    size_t local_len;   /* including the quotes of a quoted local part */
-    const char *domain;
-    size_t domain_len;  /* excluding one trailing dot */
+	const char *local;
+	size_t local_len;	/* including the quotes of a quoted local part */
+	const char *domain;
+	size_t domain_len;	/* excluding one trailing dot */
 };
 
 enum dmg_addr_status { DMG_ADDR_OK = 0, DMG_ADDR_NULL = 1, DMG_ADDR_MALFORMED = 2 };
@@ -55,11 +55,11 @@ enum dmg_addr_status { DMG_ADDR_OK = 0, DMG_ADDR_NULL = 1, DMG_ADDR_MALFORMED = 
  * (if reason != NULL) to a static, one-line English phrase such as "empty local part";
  * the phrase never contains input bytes.  *reason is left alone on success.
  */
-enum dmg_addr_status dmg_addr_parse(const char *s, size_t len, struct dmg_addr *out,
-                                    const char **reason);
+enum dmg_addr_status dmg_addr_parse( const char *s, size_t len, struct dmg_addr *out,
+	const char **reason );
 
 /* 1 if the two domains are equal ignoring ASCII case and one trailing dot on either, else 0. */
-int dmg_addr_domain_equal(const char *d1, size_t l1, const char *d2, size_t l2);
+int dmg_addr_domain_equal( const char *d1, size_t l1, const char *d2, size_t l2 );
 
 /*
  * 1 if a and b are the same valid address, else 0.  Like LDAP caseIgnoreIA5Match on `mail`:
@@ -68,20 +68,20 @@ int dmg_addr_domain_equal(const char *d1, size_t l1, const char *d2, size_t l2);
  * Quoting is compared as written ("a"@x and a@x differ), as caseIgnoreIA5Match would.
  * The null sender and malformed values equal nothing (not even themselves).
  */
-int dmg_addr_equal(const char *a, size_t la, const char *b, size_t lb);
+int dmg_addr_equal( const char *a, size_t la, const char *b, size_t lb );
 
 /*
  * Write the canonical form "local@domain" (no brackets, no trailing dot, case kept) of a
  * parsed address into buf, NUL-terminated.  Returns the length written (at most
  * DMG_ADDR_MAX_LEN), or 0 if buf is too small (bufsz must exceed the length) or a is NULL.
  */
-size_t dmg_addr_canonical(const struct dmg_addr *a, char *buf, size_t bufsz);
+size_t dmg_addr_canonical( const struct dmg_addr *a, char *buf, size_t bufsz );
 
 /*
  * Check one domain (no "@"), with the same rules as the domain of an address.
  * Returns 0 if valid, else -1 and *reason (if reason != NULL) set to a static phrase.
  */
-int dmg_domain_check(const char *s, size_t len, const char **reason);
+int dmg_domain_check( const char *s, size_t len, const char **reason );
 
 /*
  * Validate one dmgWhitelist value: an address "user@example.com" or a domain "@example.com"
@@ -89,6 +89,6 @@ int dmg_domain_check(const char *s, size_t len, const char **reason);
  * angle brackets, no null sender, no leading/trailing space.  Returns 0 if valid, else -1
  * and *reason (if reason != NULL) set to a static phrase.
  */
-int dmg_whitelist_value_check(const char *s, size_t len, const char **reason);
+int dmg_whitelist_value_check( const char *s, size_t len, const char **reason );
 
 #endif /* DMG_ADDRESS_H */

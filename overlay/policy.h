@@ -28,32 +28,32 @@
 #include <stddef.h>
 
 enum dmg_send_policy {
-    DMG_SEND_DOMAIN = 1,
-    DMG_SEND_MEMBERS = 2,
-    DMG_SEND_ANYONE = 4,
-    DMG_SEND_WHITELIST = 8
+	DMG_SEND_DOMAIN = 1,
+	DMG_SEND_MEMBERS = 2,
+	DMG_SEND_ANYONE = 4,
+	DMG_SEND_WHITELIST = 8
 };
-#define DMG_SEND_ALL (DMG_SEND_DOMAIN | DMG_SEND_MEMBERS | DMG_SEND_ANYONE | DMG_SEND_WHITELIST)
+#define DMG_SEND_ALL ( DMG_SEND_DOMAIN | DMG_SEND_MEMBERS | DMG_SEND_ANYONE | DMG_SEND_WHITELIST )
 #define DMG_SEND_DEFAULT DMG_SEND_DOMAIN
 
 /*
  * Parse one dmgSendPolicy value: "domain", "members", "anyone" or "whitelist", ASCII case
  * ignored, no surrounding spaces.  Returns 0 and sets *bit (if bit != NULL), or -1.
  */
-int dmg_send_policy_parse(const char *s, size_t len, unsigned *bit);
+int dmg_send_policy_parse( const char *s, size_t len, unsigned *bit );
 
 /* Keyword of one policy bit ("domain", ...), or NULL if bit is not exactly one known policy. */
-const char *dmg_send_policy_name(unsigned bit);
+const char *dmg_send_policy_name( unsigned bit );
 
 enum dmg_decision { DMG_ACCEPT = 0, DMG_HOLD = 1, DMG_REJECT = 2 };
 
 /* "accept", "hold" or "reject"; any other value gives "reject" (fail closed). */
-const char *dmg_decision_name(enum dmg_decision d);
+const char *dmg_decision_name( enum dmg_decision d );
 
 /* A counted string; s may be NULL only when len is 0. */
 struct dmg_str {
-    const char *s;
-    size_t len;
+	const char *s;
+	size_t len;
 };
 
 /*
@@ -62,19 +62,19 @@ struct dmg_str {
  * of a current member, 0 if not, negative if membership could not be determined (the decision
  * is then reject, with a reason saying so: failing closed never lets a sender through).
  */
-typedef int (*dmg_member_test_fn)(void *ctx, const char *addr, size_t len);
+typedef int (*dmg_member_test_fn)( void *ctx, const char *addr, size_t len );
 
 struct dmg_policy_input {
-    unsigned policies;            /* OR of enum dmg_send_policy; unknown bits are ignored;
-                                     no known bit means the default, DMG_SEND_DOMAIN */
-    const struct dmg_str *whitelist;     /* dmgWhitelist values: "a@b" or "@domain" */
-    size_t n_whitelist;
-    int audit_required;           /* dmgAuditRequired is TRUE */
-    const struct dmg_str *auditor_mail;  /* mail values of the auditors */
-    size_t n_auditor_mail;
-    struct dmg_str group_mail;    /* the group's own mail address */
-    dmg_member_test_fn is_member; /* may be NULL: then members allows nobody */
-    void *member_ctx;
+	unsigned policies;		/* OR of enum dmg_send_policy; unknown bits are ignored;
+					   no known bit means the default, DMG_SEND_DOMAIN */
+	const struct dmg_str *whitelist;	/* dmgWhitelist values: "a@b" or "@domain" */
+	size_t n_whitelist;
+	int audit_required;		/* dmgAuditRequired is TRUE */
+	const struct dmg_str *auditor_mail;	/* mail values of the auditors */
+	size_t n_auditor_mail;
+	struct dmg_str group_mail;	/* the group's own mail address */
+	dmg_member_test_fn is_member;	/* may be NULL: then members allows nobody */
+	void *member_ctx;
 };
 
 /*
@@ -82,7 +82,7 @@ struct dmg_policy_input {
  * sender).  Writes the one-line reason, NUL-terminated, into reason[0..reasonsz-1] when
  * reason != NULL and reasonsz > 0.  in == NULL gives reject.
  */
-enum dmg_decision dmg_policy_decide(const struct dmg_policy_input *in, const char *sender,
-                                    size_t sender_len, char *reason, size_t reasonsz);
+enum dmg_decision dmg_policy_decide( const struct dmg_policy_input *in, const char *sender,
+	size_t sender_len, char *reason, size_t reasonsz );
 
 #endif /* DMG_POLICY_H */
