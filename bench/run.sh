@@ -6,7 +6,7 @@
 #   bench/run.sh --small         2 x 2 x 2 x 50 = 400 employees, 20 groups (a check in under a minute)
 #   bench/run.sh --divisions D --departments P --teams T --per-team N --groups G
 #                [--reps N] [--timeout SEC] [--budget SEC] [--add-count N] [--max-time SEC]
-#                [--output FILE] [--keep] [--dbnosync] [--load-seconds SEC]
+#                [--output FILE] [--keep] [--dbnosync] [--load-seconds SEC] [--load-rounds N]
 #   bench/run.sh --scale [--scale-1m] [--output FILE]   the same rows at several sizes (below)
 #
 # Generates the data (bench/gen.c), loads it with slapadd into three mdb databases with the
@@ -18,7 +18,9 @@
 # (--max-time, default 40 min); the slapds are stopped on exit whatever happens.
 # --dbnosync configures the three databases with dbnosync (writes then measure CPU, not
 # the disk's flush); --keep keeps the work directory (configurations, logs, raw results).
-# --load-seconds: how long each concurrent load runs per server (default 10, --small 3).
+# --load-seconds: how long each concurrent load runs per server and round (default 10,
+# --small 3); --load-rounds: how many rounds of the loads, the servers' order rotating
+# (default 3).
 # --scale: one run per size, groups of 1,000 / 10,000 / 100,000 members in 100,000 employees;
 # --scale-1m adds 10,000 / 100,000 members in 1,000,000 employees (long: about an hour).
 # BENCH_SCALE_SIZES="NAME:D:P:T:N ..." replaces the sizes of --scale.
@@ -34,7 +36,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 
 DIVISIONS=10 DEPARTMENTS=10 TEAMS=10 PER_TEAM=100 NGROUPS_ARG=1000
-DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
+DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 LOAD_ROUNDS=3 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
 CMDLINE="bench/run.sh $*"
 
 usage() {
@@ -60,6 +62,7 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1 ;;
         --dbnosync) DBNOSYNC=1 ;;
         --load-seconds) need "$@"; LOAD_S=$2; shift ;;
+        --load-rounds) need "$@"; LOAD_ROUNDS=$2; shift ;;
         --scale) SCALE=1 ;;
         --scale-1m) SCALE=1 SCALE_1M=1 ;;
         -h|--help) usage ;;
@@ -100,7 +103,7 @@ EOF_SIZE
         t0=$(now)
         sh "$0" --divisions "$nd" --departments "$np" --teams "$nt" --per-team "$nn" --groups 1000 \
             --reps "$REPS" --timeout "$TIMEOUT" --budget "$BUDGET" --add-count "$ADD_COUNT" \
-            --load-seconds "$LOAD_S" --max-time "$MAX_TIME" --output "$all.$name" >/dev/null || status=1
+            --load-seconds "$LOAD_S" --load-rounds "$LOAD_ROUNDS" --max-time "$MAX_TIME" --output "$all.$name" >/dev/null || status=1
         {
             echo "## $name ($(elapsed "$t0") s for the whole run)"
             echo
@@ -577,34 +580,73 @@ for f in dynlist static dmgdef; do
     fi
 done
 
-# run_load WORKLOAD FLAVOUR client-load-args...: 8 readers of random groups for LOAD_S seconds
+# run_load WORKLOAD METRIC client-load-args...: 8 readers of random groups for LOAD_S seconds
+# on each server, LOAD_ROUNDS times, the servers' order rotating (as for the adds): what a
+# load gets depends on whatever else the machine does meanwhile, and one load per server
+# compared three moments as much as three servers.  A server's result is its round with the
+# median METRIC (reads_per_s or p99_ms), the others' figures listed with it (rounds=).
 run_load() {
-    wl=$1 f=$2
+    wl=$1 met=$2
     shift 2
-    out=$(timeout $((LOAD_S + TIMEOUT + 60)) "$client" load -H "$(uri "$f")" -D "$MTA_DN" \
-        -w "$MTA_PW" -t "$TIMEOUT" -P 8 -d "$LOAD_S" "$@" "$work/groups-list.txt" \
-        2>>"$work/client.err") || true
-    [ -n "$out" ] || out="status=error n=0 error='load ended without a result'"
-    printf '%s\t%s\t%s\n' "$wl" "$f" "$out" >>"$results"
-    log "$wl [$f]: $out"
-    settle "$f"
+    : >"$work/load-$wl.txt"
+    round=0
+    while [ $round -lt "$LOAD_ROUNDS" ]; do
+        for f in $(flavour_order "$round"); do
+            out=$(timeout $((LOAD_S + TIMEOUT + 60)) "$client" load -H "$(uri "$f")" \
+                -D "$MTA_DN" -w "$MTA_PW" -t "$TIMEOUT" -P 8 -d "$LOAD_S" "$@" \
+                "$work/groups-list.txt" 2>>"$work/client.err") || true
+            [ -n "$out" ] || out="status=error n=0 error='load ended without a result'"
+            printf '%s\t%s\n' "$f" "$out" >>"$work/load-$wl.txt"
+            log "$wl [$f] round $((round + 1)): $out"
+            settle "$f"
+        done
+        round=$((round + 1))
+    done
+    for f in dynlist static dmg; do
+        printf '%s\t%s\t%s\n' "$wl" "$f" "$(median_round "$f" "$met" "$work/load-$wl.txt")" \
+            >>"$results"
+    done
+}
+
+# median_round FLAVOUR METRIC FILE: the line of FILE (flavour TAB result) whose METRIC is the
+# median of FLAVOUR's rounds, with rounds=<every round's figure>; the first failed round's
+# line when any failed (a failure is a result)
+median_round() {
+    awk -F'\t' -v f="$1" -v met="$2" '
+        function kv(s, key,    n, i, a, p) {
+            n = split(s, a, " ")
+            for (i = 1; i <= n; i++) {
+                p = index(a[i], "=")
+                if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
+            }
+            return ""
+        }
+        $1 != f { next }
+        kv($2, "status") != "ok" { if (bad == "") bad = $2; next }
+        { n++; v[n] = kv($2, met) + 0; l[n] = $2 }
+        END {
+            if (bad != "" || n == 0) { print (bad != "" ? bad : "status=error n=0"); exit }
+            for (i = 1; i <= n; i++) o[i] = i
+            for (i = 2; i <= n; i++) {
+                x = o[i]
+                for (j = i - 1; j >= 1 && v[o[j]] > v[x]; j--) o[j + 1] = o[j]
+                o[j + 1] = x
+            }
+            r = ""; for (i = 1; i <= n; i++) r = r (i > 1 ? "," : "") v[i]
+            print l[o[int((n + 1) / 2)]] " rounds=" r
+        }' "$3"
 }
 
 # Concurrency: every group warm again first (the writes above dropped some dmg lists), then
 # 8 readers of random groups; then the same 8 with one writer at 50 modifies a second.
 cut -f1 "$work/members-static.txt" >"$work/groups-list.txt"
-# (dynlist first and alone: the two compared most closely, static and dmg, run back to back)
 for f in $FLAVOURS; do
     timeout $((4 * TIMEOUT + 60)) "$client" readall -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" \
         -t "$TIMEOUT" "$GROUPS_BASE" "$work/rewarm-$f.txt" >/dev/null 2>>"$work/client.err" || true
     settle "$f"
 done
-for f in dynlist static dmg; do
-    run_load conc "$f"
-done
-for f in dynlist static dmg; do
-    run_load mixed "$f" -r 50 -W "$ROOTDN" -X "$ROOTPW" -M "$work/data/employees.txt"
-done
+run_load conc reads_per_s
+run_load mixed p99_ms -r 50 -W "$ROOTDN" -X "$ROOTPW" -M "$work/data/employees.txt"
 
 # Adds: one sample per flavour in turn (the order rotating), so that the disk's flush times,
 # which dominate a synchronous add and vary with whatever else the machine does, hit all
