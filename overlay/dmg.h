@@ -14,11 +14,19 @@
  *   schema.c        computed attribute types and the references' UUID companions (registered
  *                   in code) and stored-schema lookup
  *   rule.c          a group's membership rule, read from its entry
+ *   members.c       a member list: its strings in blocks shared by the lists derived from it,
+ *                   its index by DN and attribute-ready arrays, edited in place by a write's
+ *                   update; put on an entry; what it holds, for the cache's statistics
  *   membership.c    forward expansion (members of a group) and the reverse test (is E a member,
- *                   and why: the explanation), both with overrides and nested groups; reverse
- *                   lookups (the groups of E); the cache's use: lists by group and identity,
- *                   tagged with the entries and attributes they depend on, what a write
- *                   keeps, updates in place (one entry's membership) or invalidates
+ *                   and why), both with overrides and nested groups; the cache's use: lists by
+ *                   group and identity, read from it or computed and stored
+ *   explain.c       the explanation (dmgMembershipExplanation): the reverse test's reasons, to
+ *                   those who may read the rule, as much as they may learn
+ *   reverse.c       reverse lookups (the groups of E: dmgMemberOf, (member=E)), candidates
+ *                   found level by level; entries by mail; the filters these build
+ *   invalidate.c    what a write does to cached lists: they are tagged with the entries and
+ *                   attributes they depend on, and a write keeps, updates in place (one
+ *                   entry's membership) or invalidates them
  *   named.c         which entries groups include (by DN and entryUUID) and which groups
  *                   include them, read once per generation of writes that may add such a
  *                   name: reverse lookups take the next level of nesting from it
@@ -134,7 +142,7 @@ typedef struct dmg_info {
 	int max_conditions;		/* dynmailgroup-max-conditions, values per group */
 	int max_overrides;		/* dynmailgroup-max-overrides, values per attribute */
 	int visibility_group;		/* dynmailgroup-member-visibility group (access.c) */
-	dmg_cache *cache;		/* member lists, see membership.c */
+	dmg_cache *cache;		/* member lists, see membership.c and invalidate.c */
 	/* the write guard's lock: held from a write's checks of other entries (a mail value is
 	 * free, a department or role exists, no group names an entry) until the backend has
 	 * written it (guard.c), so that no other write changes what was checked in between */
@@ -406,7 +414,7 @@ void dmg_rule_free( Operation *op, dmg_rule *r );
  * extensible matches without an attribute */
 AttributeDescription *dmg_filter_ad( Filter *f );
 
-/* ---- membership ---------------------------------------------------------------------------- */
+/* ---- member lists (members.c) ------------------------------------------------------------- */
 
 typedef struct dmg_member {
 	struct berval dn, ndn;
@@ -448,6 +456,44 @@ typedef struct dmg_members {
 } dmg_members;
 
 void dmg_members_free( dmg_members *ms );
+/* Appends e with the mail values op may read */
+void dmg_members_push( Operation *op, dmg_members *ms, Entry *e );
+/* Appends the members of a nested group's list, with their mail values */
+void dmg_members_append( dmg_members *out, dmg_members *src );
+/* Appends the members of src but the entry skip (NULL: none), strings shared when src allows */
+void dmg_members_append_except( dmg_members *out, dmg_members *src, struct berval *skip );
+/* A complete list nothing else reads changed in place: without skip, then with e (NULL: none);
+ * 0, and ms unchanged, when it lacks the room or holds too much that was dropped (copy it) */
+int dmg_members_edit( Operation *op, dmg_members *ms, struct berval *skip, Entry *e );
+/* Keeps each member once (several departments may overlap) */
+void dmg_members_dedupe( dmg_members *ms );
+/* Drops the members of ms that are in ex (whose order it changes) */
+void dmg_members_remove( dmg_members *ms, dmg_members *ex );
+/* Builds the index by DN and the attribute-ready arrays of a complete list */
+void dmg_members_index( dmg_members *ms );
+/* dmg_members_index for ms, an update of old: old's members but skip, then at most one more */
+void dmg_members_index_update( dmg_members *ms, dmg_members *old, struct berval *skip );
+/* Is ndn among the members of a complete list? */
+int dmg_members_has_ndn( dmg_members *ms, struct berval *ndn );
+/* The cache's free function of a list it holds (allocated with ch_malloc) */
+void dmg_members_free_value( void *ms );
+/* What a list's arrays hold, for the cache's statistics */
+size_t dmg_members_array_bytes( dmg_members *ms );
+/* What a list holds, arrays and strings (kept in strbytes), for the cache's statistics */
+size_t dmg_members_bytes( dmg_members *ms );
+/* Adds to target, as values of ad, the members of a that are not in b (whose order it
+ * changes) */
+void dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
+	AttributeDescription *ad );
+/* Puts the values of a complete list on target (stored member values removed first); with
+ * attach the values point into ms, which must outlive target's attributes, and room, when
+ * not NULL, is where the two attributes that point into it go (DMG_ATTACH_ROOM, zeroed,
+ * never given to attr_free) rather than attr_alloc's. */
+#define DMG_ATTACH_ROOM	2
+void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
+	int want_count, int attach, Attribute *room );
+
+/* ---- membership (membership.c) ------------------------------------------------------------ */
 
 /* A member list to read: from the cache (held) or computed for this operation (owned). */
 typedef struct dmg_members_view {
@@ -463,38 +509,15 @@ unsigned long dmg_operation_generation( Operation *op, dmg_info *di );
 int dmg_members_acquire( Operation *op, slap_overinst *on, Entry *group, unsigned long gen,
 	dmg_members_view *v );
 void dmg_members_release( slap_overinst *on, dmg_members_view *v );
-/* In a write's response, once it has succeeded: drops the cached lists of the groups whose
- * rule may select ndn (a department above it), of groups with overrides, and of ndn itself
- * when it is a group -- but keeps those a modify cannot change (it changes no attribute they
- * read) and updates in place those that can change only by ndn's own membership; for a rename
- * (new_ndn not NULL) the same for new_ndn, and the lists of groups naming an entry at or
- * below either DN, all dropped */
-void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
-	struct berval *new_ndn );
-void dmg_members_free_value( void *ms );
 /* Members of the group in 'group' as op's identity may see them.  LDAP_ADMINLIMIT_EXCEEDED
  * when there are more than dynmailgroup-max-members, an internal search's failure as it
  * is; never a partial list. */
 int dmg_members_expand( Operation *op, slap_overinst *on, Entry *group, dmg_members *out );
-/* Adds to target, as values of ad, the members of a that are not in b (whose order it
- * changes) */
-void dmg_members_missing_to_entry( dmg_members *a, dmg_members *b, Entry *target,
-	AttributeDescription *ad );
 /* Adds the requested computed values of group to target (which may be the group itself).
  * With keep, the values are attached without copying and *keep holds the list: release it
  * (dmg_members_release) once target has been sent; without, they are copied. */
 int dmg_members_to_entry( Operation *op, slap_overinst *on, Entry *group, Entry *target,
 	unsigned long gen, int want_member, int want_mail, int want_count, dmg_members_view *keep );
-/* Puts the values of a complete list on target (stored member values removed first); with
- * attach the values point into ms, which must outlive target's attributes, and room, when
- * not NULL, is where the two attributes that point into it go (DMG_ATTACH_ROOM, zeroed,
- * never given to attr_free) rather than attr_alloc's. */
-#define DMG_ATTACH_ROOM	2
-void dmg_members_put( Entry *target, dmg_members *ms, int want_member, int want_mail,
-	int want_count, int attach, Attribute *room );
-/* Adds dmgMemberOf of e to target (gen: as for dmg_members_acquire) */
-int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target,
-	unsigned long gen );
 /* dmg_rule_tests_member's answer for the entry ndn from the list of group cached for the
  * identity its members are computed with (gen: as for dmg_members_acquire): 1 when such a
  * list answered (in *yes), 0 when the rule must be tested */
@@ -509,6 +532,9 @@ int dmg_rule_shows_member( Operation *op, slap_overinst *on, Entry *group, dmg_r
  * the callers that give no answer rather than a wrong one */
 int dmg_rule_tests_member( Operation *op, slap_overinst *on, Entry *group, dmg_rule *r, Entry *e,
 	int *yes );
+/* dmg_rule_has_member's answer in *yes; LDAP_OTHER when the rule's own entries could not be
+ * found */
+int dmg_rule_member_rc( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, int *yes );
 /* Why e is or is not a member of the group with rule r (man page EXPLANATIONS); the detail
  * is in op->o_tmpmemctx (dmg_why_free).  dmg_rule_has_member is its verdict. */
 typedef enum dmg_why_reason {
@@ -524,15 +550,72 @@ typedef struct dmg_why {
 } dmg_why;
 void dmg_rule_why( Operation *op, slap_overinst *on, dmg_rule *r, Entry *e, dmg_why *why );
 void dmg_why_free( Operation *op, dmg_why *why );
+/* A reverse lookup's test: is candidate group g (dynamic or static) one of e's groups, as op
+ * sees it (*yes)?  gen: as for dmg_members_acquire.  LDAP_OTHER when g's own references could
+ * not be looked up. */
+int dmg_group_has( Operation *op, slap_overinst *on, Entry *g, Entry *e, unsigned long gen,
+	int *yes );
+/* What an entry a reference names is: a dynamic group, a static group (groupOfNames or
+ * groupOfUniqueNames), or any other entry */
+typedef enum dmg_named_kind {
+	DMG_NAMED_ENTRY, DMG_NAMED_DYNAMIC, DMG_NAMED_STATIC
+} dmg_named_kind;
+dmg_named_kind dmg_named_kind_of( Entry *x );
+/* Does a group named in an override stand for its members to op (op may read it, and see it
+ * when it is hidden)? */
+int dmg_named_group_readable( Operation *op, slap_overinst *on, Entry *x );
+
+/* ---- the explanation (explain.c) ---------------------------------------------------------- */
+
 /* Adds dmgMembershipExplanation of the entry ndn in group to target; when the group's own
  * entries could not be found, the error (nothing added) */
 int dmg_explanation_to_entry( Operation *op, slap_overinst *on, Entry *group,
 	struct berval *ndn, Entry *target );
+
+/* ---- reverse lookups (reverse.c) ---------------------------------------------------------- */
+
 /* Groups (normalized DNs, visible to op) that have entry e as member; op->o_tmpmemctx.  With
  * cand, also an indexed filter that selects at least those groups (a search's widening).
  * gen: as for dmg_members_acquire (a group's cached list answers for it). */
 int dmg_groups_of_entry( Operation *op, slap_overinst *on, Entry *e, BerVarray *ndns,
 	BerVarray *dns, Filter **cand, unsigned long gen );
+/* Adds dmgMemberOf of e to target (gen: as for dmg_members_acquire) */
+int dmg_member_of_to_entry( Operation *op, slap_overinst *on, Entry *e, Entry *target,
+	unsigned long gen );
+/* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
+ * the internal search's failure is returned (and *ndns is NULL) */
+int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
+/* (ad=nval), nval normalized; op->o_tmpmemctx */
+Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
+/* An empty OR filter; op->o_tmpmemctx */
+Filter *dmg_filter_or( Operation *op );
+/* (|(objectClass=C)...) of the classes of ocs[n] the schema has; op->o_tmpmemctx */
+Filter *dmg_filter_classes( Operation *op, ObjectClass **ocs, int n );
+/* Adds (dmgDepartment=A) to or for every ancestor A of ndn (self: ndn's entry, or NULL); with
+ * on, also (dmgDepartmentUUID=U) for the entryUUID U of each */
+void dmg_filter_add_ancestors( Operation *op, slap_overinst *on, Filter *or, struct berval *ndn,
+	Entry *self );
+/* Adds f to the OR filter or */
+void dmg_filter_or_add( Filter *or, Filter *f );
+/* Does the array of normalized DNs a hold dn? */
+int dmg_bvarray_has_dn( BerVarray a, struct berval *dn );
+/* Appends a copy of bv (in ctx) to *a */
+void dmg_bvarray_add_copy( BerVarray *a, struct berval *bv, void *ctx );
+
+/* ---- cached lists and writes (invalidate.c) ----------------------------------------------- */
+
+/* In a write's response, once it has succeeded: drops the cached lists of the groups whose
+ * rule may select ndn (a department above it), of groups with overrides, and of ndn itself
+ * when it is a group -- but keeps those a modify cannot change (it changes no attribute they
+ * read) and updates in place those that can change only by ndn's own membership; for a rename
+ * (new_ndn not NULL) the same for new_ndn, and the lists of groups naming an entry at or
+ * below either DN, all dropped */
+void dmg_cache_invalidate_entry( Operation *op, dmg_info *di, struct berval *ndn,
+	struct berval *new_ndn );
+/* Stores group's list ms (under key, computed from data read at generation gen) with its tags
+ * and dependencies; 1 when the cache took it (then *held holds it) */
+int dmg_members_store( Operation *op, slap_overinst *on, Entry *group, char *key, size_t len,
+	unsigned long gen, dmg_members *ms, dmg_cache_entry **held );
 
 /* ---- the entries groups include (named.c) ------------------------------------------------ */
 
@@ -561,19 +644,8 @@ int dmg_names_departments_complete( dmg_names *ns );
  * department, by DN or, when e (ndn's entry) is given, by its entryUUID */
 void dmg_names_departments( Operation *op, dmg_names *ns, struct berval *ndn, Entry *e,
 	BerVarray *out );
-/* What an entry a reference names is: a dynamic group, a static group (groupOfNames or
- * groupOfUniqueNames), or any other entry */
-typedef enum dmg_named_kind {
-	DMG_NAMED_ENTRY, DMG_NAMED_DYNAMIC, DMG_NAMED_STATIC
-} dmg_named_kind;
-dmg_named_kind dmg_named_kind_of( Entry *x );
-/* (ad=nval), nval normalized; op->o_tmpmemctx */
-Filter *dmg_filter_eq( Operation *op, AttributeDescription *ad, struct berval *nval );
-/* Adds f to the OR filter or */
-void dmg_filter_or_add( Filter *or, Filter *f );
-/* Entries matching the member filter with mail=addr (as op's identity), ndns in tmpmemctx;
- * the internal search's failure is returned (and *ndns is NULL) */
-int dmg_entries_with_mail( Operation *op, slap_overinst *on, struct berval *addr, BerVarray *ndns );
+/* ---- hidden groups and the requester's roles (access.c) ----------------------------------- */
+
 /* Answers (sent) noSuchObject when op's target (an add's: its parent) is, or lies below, a
  * hidden group its requester may not see, with the matched DN back-mdb gives for an entry
  * that does not exist, as if the group did not; 1 when answered.  Entries that exist below
@@ -586,8 +658,6 @@ int dmg_sees_every_group( Operation *op, slap_overinst *on );
 int dmg_is_root( Operation *op, slap_overinst *on );
 int dmg_is_postmaster( Operation *op, slap_overinst *on );
 int dmg_is_privileged( Operation *op, slap_overinst *on );
-/* Does the array of normalized DNs a hold dn? */
-int dmg_bvarray_has_dn( BerVarray a, struct berval *dn );
 /* Does attribute ad of e hold the DN ndn? */
 int dmg_entry_names( Entry *e, AttributeDescription *ad, struct berval *ndn );
 
@@ -676,7 +746,7 @@ const dmg_stack_rule *dmg_stack_misplaced( slap_overinst *on, const char *type )
  * DMG_LOGGED_MAX keys of the database. */
 int dmg_log_once( dmg_info *di, const char *kind, struct berval *key );
 
-/* helpers shared by the hooks */
+/* helpers shared by the hooks: dmg_attr_requested (search.c), dmg_attr_add_ulong (members.c) */
 int dmg_attr_requested( Operation *op, AttributeName *attrs, AttributeDescription *ad, int by_star_or_plus );
 void dmg_attr_add_ulong( Entry *e, AttributeDescription *ad, unsigned long v );
 
