@@ -721,7 +721,7 @@ dmg_entry_release_rw( Operation *op, Entry *e, int rw )
 
 /* ---- what the member-list cache assumes of slapd's ACLs ---------------------------------------- */
 
-/* A modify keeps a cached list when it changes no attribute the list reads (membership.c,
+/* A modify keeps a cached list when it changes no attribute the list reads (invalidate.c,
  * dmg_group_deps): for identities other than the rootdn that includes every attribute of an
  * entry the ACLs read to decide what they grant on it -- their rules' filters, the attributes
  * of value-specific rules, dnattr clauses, and objectClass (attrs=@class).  Clauses that read

@@ -400,7 +400,7 @@ dmg_write_bounded( Operation *op )
 
 /* A successful write may change some groups' members: their cached lists are dropped before
  * the client hears of the write, so its next read sees it.  Only the groups the write
- * concerns (membership.c, dmg_cache_invalidate_entry) when that is bounded; else all. */
+ * concerns (invalidate.c, dmg_cache_invalidate_entry) when that is bounded; else all. */
 static int
 dmg_response( Operation *op, SlapReply *rs )
 {

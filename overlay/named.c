@@ -1,7 +1,7 @@
 /* named.c -- which groups other groups name: the memo that spares reverse lookups a search
  * per level of nesting
  *
- * A reverse lookup (membership.c, dmg_groups_of_entry) finds the groups that have an entry E
+ * A reverse lookup (reverse.c, dmg_groups_of_entry) finds the groups that have an entry E
  * level by level: the groups that select E or name it (one search), then the groups that
  * name one of those, and so on.  This memo remembers every entry a dmgIncludeMember names (by
  * DN and by entryUUID; the DN as membership reads it, found by the entryUUID where the value

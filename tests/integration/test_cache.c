@@ -867,7 +867,7 @@ END_TEST
  *
  * A list updated in place shares its strings with the list it replaces, which a reply being
  * sent may still hold; past a bound on the blocks shared, or on the members dropped whose
- * strings it still holds (membership.c), the update copies them.  More adds than that bound into one department, then as many deletes: each write
+ * strings it still holds (members.c), the update copies them.  More adds than that bound into one department, then as many deletes: each write
  * updates the lists of the group over it in place (the statistics say so), and the writer
  * reads exactly what it wrote.  Then the same writes again with readers reading the group and
  * a group that includes it throughout: every read shows the two base members and one run of
@@ -1418,7 +1418,7 @@ START_TEST(one_write_updates_each_group_and_identity_with_its_own_rule_and_right
 }
 END_TEST
 
-/* A cached list's index by DN (membership.c: a hash table) follows every member an update puts
+/* A cached list's index by DN (members.c: a hash table) follows every member an update puts
  * in or takes out, across the updates that outgrow its room and build it anew and those that
  * shrink it: after each write, a compare of member, which reads the MTA's cached list, finds
  * every member and no one else, and the list is a fresh computation's. */
