@@ -1008,28 +1008,21 @@ START_TEST(remembered_roles_survive_unrelated_writes)
     LDAP *ld = dmg_connect_as(srv, acct);
     for (int i = 0; i < 2; i++) {
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo3-hidden)", dn);
-        DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "replace: description
-description: x
-"),
+        DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "replace: description\ndescription: x\n"),
                       LDAP_SUCCESS);
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo3-hidden)", dn);
-        DMG_ASSERT_RC(dmg_modify(root, dn, "replace: description
-description: y
-"),
+        DMG_ASSERT_RC(dmg_modify(root, dn, "replace: description\ndescription: y\n"),
                       LDAP_SUCCESS);
     }
     DMG_ASSERT_RC(postmasters_change(root, acct, 0), LDAP_SUCCESS);
     for (int i = 0; i < 2; i++) {
         DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo3-hidden)", "");
-        DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "replace: description
-description: z
-"),
+        DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "replace: description\ndescription: z\n"),
                       LDAP_SUCCESS);
     }
     DMG_ASSERT_RC(dmg_compare(ld, dn, "cn", "r-memo3-hidden"), LDAP_NO_SUCH_OBJECT);
     dmg_disconnect(ld);
-    DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "delete: description
-"), LDAP_SUCCESS);
+    DMG_ASSERT_RC(dmg_modify(root, EMPLOYEE, "delete: description\n"), LDAP_SUCCESS);
     DMG_ASSERT_RC(dmg_delete(root, acct), LDAP_SUCCESS);
     dmg_disconnect(root);
 }
