@@ -531,6 +531,17 @@ row_user_read() {
 }
 
 # flavour_order N: the three flavours in turn, rotated by N (rows and add samples take turns)
+# The awk function every summary of the client's result lines uses: kv(s, key) is the value
+# of key=value in s, "" when absent
+AWK_KV='function kv(s, key,    n, i, a, p) {
+    n = split(s, a, " ")
+    for (i = 1; i <= n; i++) {
+        p = index(a[i], "=")
+        if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
+    }
+    return ""
+}'
+
 flavour_order() {
     case $(($1 % 3)) in
         0) echo "static dynlist dmg" ;;
@@ -612,15 +623,7 @@ run_load() {
 # median of FLAVOUR's rounds, with rounds=<every round's figure>; the first failed round's
 # line when any failed (a failure is a result)
 median_round() {
-    awk -F'\t' -v f="$1" -v met="$2" '
-        function kv(s, key,    n, i, a, p) {
-            n = split(s, a, " ")
-            for (i = 1; i <= n; i++) {
-                p = index(a[i], "=")
-                if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
-            }
-            return ""
-        }
+    awk -F'\t' -v f="$1" -v met="$2" "$AWK_KV"'
         $1 != f { next }
         kv($2, "status") != "ok" { if (bad == "") bad = $2; next }
         { n++; v[n] = kv($2, met) + 0; l[n] = $2 }
@@ -668,15 +671,7 @@ while [ $rep -lt "$REPS" ]; do
     awk -v a="$t" -v b="$(now)" -v m="$((3 * BUDGET))" 'BEGIN { exit !(b - a > m) }' && break
 done
 for f in $FLAVOURS; do
-    line=$(awk -F'\t' -v f="$f" -v count="$ADD_COUNT" -v to="$TIMEOUT" '
-        function kv(s, key,    n, i, a, p) {
-            n = split(s, a, " ")
-            for (i = 1; i <= n; i++) {
-                p = index(a[i], "=")
-                if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
-            }
-            return ""
-        }
+    line=$(awk -F'\t' -v f="$f" -v count="$ADD_COUNT" -v to="$TIMEOUT" "$AWK_KV"'
         $1 == f {
             st = kv($2, "status")
             if (st == "ok") v[++n] = kv($2, "min_ms") + 0
@@ -705,15 +700,7 @@ table=$work/table.md
     echo
     awk -F'\t' -v timeout="$TIMEOUT" -v big="$BIG_SIZE" -v addn="$ADD_COUNT" -v reps="$REPS" \
         -v over="$OVER_SIZE members: $OVER_INCLUDES includes, $OVER_EXCLUDES excludes" \
-        -v nest="$NEST_SIZE members: includes $NEST_PARTS" '
-    function kv(s, key,    n, i, a, p) {
-        n = split(s, a, " ")
-        for (i = 1; i <= n; i++) {
-            p = index(a[i], "=")
-            if (substr(a[i], 1, p - 1) == key) return substr(a[i], p + 1)
-        }
-        return ""
-    }
+        -v nest="$NEST_SIZE members: includes $NEST_PARTS" "$AWK_KV"'
     function fmt(ms) {
         ms = ms + 0
         if (ms >= 1000) return sprintf("%.2f s", ms / 1000)

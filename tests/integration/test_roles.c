@@ -964,16 +964,27 @@ static dmg_result postmasters_change(LDAP *ld, const char *acct, int grant)
     return dmg_modify(ld, PMS_DN, change);
 }
 
-/* A requester's roles are remembered between its operations until the next write: the read
- * right after a write that makes it a member of the groupOfNames of postmasters, or takes
- * that away, holds the new role (a hidden group is seen, then not), on the same connection. */
+/* A remembered-roles test's setup: the hidden group <name>-hidden (its DN in dn), the account
+ * uid=<name> (its DN in acct); returns the rootdn's connection */
+static LDAP *memo_setup(const char *name, char *dn, size_t dn_n, char *acct, size_t acct_n)
+{
+    char cn[64];
+    snprintf(cn, sizeof cn, "%s-hidden", name);
+    group_dn(dn, dn_n, cn);
+    add_hidden_and_visible(cn);
+    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
+    add_account(root, name, acct, acct_n);
+    return root;
+}
+
+/* A requester's roles are remembered between its operations until a write that may change
+ * them: the read right after a write that makes it a member of the groupOfNames of
+ * postmasters, or takes that away, holds the new role (a hidden group is seen, then not), on
+ * the same connection. */
 START_TEST(remembered_roles_follow_writes)
 {
     char dn[256], acct[128];
-    group_dn(dn, sizeof dn, "r-memo-hidden");
-    add_hidden_and_visible("r-memo-hidden");
-    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    add_account(root, "r-memo", acct, sizeof acct);
+    LDAP *root = memo_setup("r-memo", dn, sizeof dn, acct, sizeof acct);
 
     LDAP *ld = dmg_connect_as(srv, acct);
     DMG_ASSERT_DNS(ld, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo-hidden)", "");
@@ -999,10 +1010,7 @@ END_TEST
 START_TEST(remembered_roles_survive_unrelated_writes)
 {
     char dn[256], acct[128];
-    group_dn(dn, sizeof dn, "r-memo3-hidden");
-    add_hidden_and_visible("r-memo3-hidden");
-    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    add_account(root, "r-memo3", acct, sizeof acct);
+    LDAP *root = memo_setup("r-memo3", dn, sizeof dn, acct, sizeof acct);
     DMG_ASSERT_RC(postmasters_change(root, acct, 1), LDAP_SUCCESS);
 
     LDAP *ld = dmg_connect_as(srv, acct);
@@ -1034,10 +1042,7 @@ END_TEST
 START_TEST(remembered_roles_across_connections)
 {
     char dn[256], acct[128];
-    group_dn(dn, sizeof dn, "r-memo2-hidden");
-    add_hidden_and_visible("r-memo2-hidden");
-    LDAP *root = dmg_connect_as(srv, DMG_ROOTDN);
-    add_account(root, "r-memo2", acct, sizeof acct);
+    LDAP *root = memo_setup("r-memo2", dn, sizeof dn, acct, sizeof acct);
     LDAP *a = dmg_connect_as(srv, acct);
     LDAP *b = dmg_connect_as(srv, acct);
     DMG_ASSERT_DNS(a, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=r-memo2-hidden)", "");
