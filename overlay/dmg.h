@@ -432,8 +432,11 @@ typedef struct dmg_members {
 	unsigned n, cap;
 	struct berval *mail, *nmail;		/* every mail value of every member */
 	unsigned nmail_count, mail_cap;
-	/* the blocks its strings are in, one reference each; own: the one it appends to */
-	dmg_strblock **blocks, *own;
+	/* the blocks its strings are in, one reference each; the ones it appends to: own_dn
+	 * for the members' DNs, own_mail for their mail values, own for the normalized forms
+	 * (a read of member or dmgMemberMail then copies strings that lie one after another,
+	 * as a static group's values do, not a third of each stretch it reads) */
+	dmg_strblock **blocks, *own, *own_dn, *own_mail;
 	unsigned nblocks, blocks_cap;
 	/* members dropped by updates whose strings (and mail entries) it still holds */
 	unsigned dropped;

@@ -50,11 +50,12 @@ dmg_members_add_block( dmg_members *ms, dmg_strblock *b )
 	ms->blocks[ms->nblocks++] = b;
 }
 
-/* to = a copy of from in ms's own block */
+/* to = a copy of from in *own, one of ms's blocks it appends to (a new one when full) */
 static void
-dmg_members_dupbv( dmg_members *ms, struct berval *to, struct berval *from )
+dmg_members_dupbv( dmg_members *ms, dmg_strblock **own, struct berval *to,
+	struct berval *from )
 {
-	dmg_strblock *b = ms->own;
+	dmg_strblock *b = *own;
 	size_t need = from->bv_len + 1, cap;
 
 	if ( b == NULL || b->cap - b->used < need ) {
@@ -68,7 +69,7 @@ dmg_members_dupbv( dmg_members *ms, struct berval *to, struct berval *from )
 		b->used = 0;
 		b->cap = cap;
 		dmg_members_add_block( ms, b );
-		ms->own = b;
+		*own = b;
 	}
 	to->bv_val = b->data + b->used;
 	to->bv_len = from->bv_len;
@@ -281,14 +282,15 @@ dmg_members_index_update( dmg_members *ms, dmg_members *old, struct berval *skip
 	dmg_members_arrays( ms );
 }
 
-/* to = from: the same string when share (ms holds its block), else a copy in ms's block */
+/* to = from: the same string when share (ms holds its block), else a copy in *own */
 static void
-dmg_members_str( dmg_members *ms, struct berval *to, struct berval *from, int share )
+dmg_members_str( dmg_members *ms, dmg_strblock **own, struct berval *to, struct berval *from,
+	int share )
 {
 	if ( share )
 		*to = *from;
 	else
-		dmg_members_dupbv( ms, to, from );
+		dmg_members_dupbv( ms, own, to, from );
 }
 
 static void
@@ -299,8 +301,8 @@ dmg_members_push_mail( dmg_members *ms, struct berval *val, struct berval *nval,
 		ms->mail = ch_realloc( ms->mail, ms->mail_cap * sizeof( struct berval ) );
 		ms->nmail = ch_realloc( ms->nmail, ms->mail_cap * sizeof( struct berval ) );
 	}
-	dmg_members_str( ms, &ms->mail[ms->nmail_count], val, share );
-	dmg_members_str( ms, &ms->nmail[ms->nmail_count], nval, share );
+	dmg_members_str( ms, &ms->own_mail, &ms->mail[ms->nmail_count], val, share );
+	dmg_members_str( ms, &ms->own, &ms->nmail[ms->nmail_count], nval, share );
 	ms->nmail_count++;
 }
 
@@ -314,8 +316,8 @@ dmg_members_new( dmg_members *ms, struct berval *dn, struct berval *ndn, int sha
 		ms->m = ch_realloc( ms->m, ms->cap * sizeof( dmg_member ) );
 	}
 	m = &ms->m[ms->n++];
-	dmg_members_str( ms, &m->dn, dn, share );
-	dmg_members_str( ms, &m->ndn, ndn, share );
+	dmg_members_str( ms, &ms->own_dn, &m->dn, dn, share );
+	dmg_members_str( ms, &ms->own, &m->ndn, ndn, share );
 	m->mail_first = ms->nmail_count;
 	m->mail_count = 0;
 	return m;
