@@ -37,7 +37,7 @@ struct dmg_strblock {
 
 /* A list updated in place (dmg_members_edit) holds the strings of at most a sixteenth of its
  * members more than that, so that a large list is not copied every few dozen writes, and at
- * most twice as many blocks (its own block doubles as updates append to it) */
+ * most twice as many blocks (each of the blocks it appends to doubles as updates fill it) */
 #define DMG_MEMBERS_MAX_DROPPED( n ) ( DMG_MEMBERS_MAX_SHARED + ( n ) / 16 )
 
 static void
