@@ -18,9 +18,9 @@
 # (--max-time, default 40 min); the slapds are stopped on exit whatever happens.
 # --dbnosync configures the three databases with dbnosync (writes then measure CPU, not
 # the disk's flush); --keep keeps the work directory (configurations, logs, raw results).
-# --load-seconds: how long each concurrent load runs per server and round (default 10,
+# --load-seconds: how long each concurrent load runs per server and round (default 6,
 # --small 3); --load-rounds: how many rounds of the loads, the servers' order rotating
-# (default 3).
+# (default 5); the concurrent rows' ratio is the median of the rounds' dmg/static ratios.
 # --scale: one run per size, groups of 1,000 / 10,000 / 100,000 members in 100,000 employees;
 # --scale-1m adds 10,000 / 100,000 members in 1,000,000 employees (long: about an hour).
 # BENCH_SCALE_SIZES="NAME:D:P:T:N ..." replaces the sizes of --scale.
@@ -36,7 +36,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 
 DIVISIONS=10 DEPARTMENTS=10 TEAMS=10 PER_TEAM=100 NGROUPS_ARG=1000
-DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=10 LOAD_ROUNDS=3 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
+DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=6 LOAD_ROUNDS=5 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
 CMDLINE="bench/run.sh $*"
 
 usage() {
@@ -280,13 +280,25 @@ for f in $FLAVOURS; do
     log "slapadd $f: $(eval echo "\$LOAD_$f") s, database $(eval echo "\$DBKB_$f") KiB"
 done
 
+# copy_db FROM TO: a copy of an mdb directory that leaves FROM's pages in the page cache as
+# slapadd left them, as for the other flavours.  cp would read FROM through the page cache
+# in large readahead pages, and slapd's 4 KiB page writes into those cost the kernel several
+# times the CPU later (ext4, Linux 6.18: 200 adds and deletes at 1,000,000 employees took
+# 2.3-2.5 s of slapd's CPU after a cp of its database, 0.4-0.5 s without, static 0.4 s).
+# Direct I/O bypasses the page cache; where the file system refuses it, cp.
+copy_db() {
+    mkdir -p "$2"
+    dd if="$1/data.mdb" of="$2/data.mdb" bs=4M iflag=direct oflag=direct conv=sparse \
+        status=none 2>/dev/null || cp -a "$1/data.mdb" "$2/data.mdb"
+}
+
 # The dmg variants: a copy of the dmg database each.  A variant whose configuration this
 # module refuses (slaptest) is not started: its rows print n/a.
 SERVERS=$FLAVOURS
 for v in def vis; do
     mkdir -p "$work/dmg$v"
     write_conf dmg "$work/dmg$v/slapd.conf" 0 "$v"
-    cp -a "$work/dmg/db" "$work/dmg$v/db"
+    copy_db "$work/dmg/db" "$work/dmg$v/db"
     if "$SLAPTOOLS/slaptest" -u -f "$work/dmg$v/slapd.conf" >"$work/dmg$v/slaptest.log" 2>&1; then
         SERVERS="$SERVERS dmg$v"
     else
@@ -595,7 +607,10 @@ done
 # on each server, LOAD_ROUNDS times, the servers' order rotating (as for the adds): what a
 # load gets depends on whatever else the machine does meanwhile, and one load per server
 # compared three moments as much as three servers.  A server's result is its round with the
-# median METRIC (reads_per_s or p99_ms), the others' figures listed with it (rounds=).
+# median METRIC (reads_per_s or p99_ms), the others' figures listed with it (rounds=).  The
+# ratio compared with the target pairs the servers' loads of the same round (run one after
+# the other): dmg/static of each round, then their median (WORKLOAD_paired): the speed of a
+# virtual machine drifts by a third over minutes, more than the servers differ.
 run_load() {
     wl=$1 met=$2
     shift 2
@@ -617,6 +632,26 @@ run_load() {
         printf '%s\t%s\t%s\n' "$wl" "$f" "$(median_round "$f" "$met" "$work/load-$wl.txt")" \
             >>"$results"
     done
+    printf '%s_paired\tdmg\t%s\n' "$wl" "$(paired_ratio "$met" "$work/load-$wl.txt")" >>"$results"
+}
+
+# paired_ratio METRIC FILE: dmg's METRIC over static's in each round of FILE (a round is one
+# line per flavour, flavour_order's three), their median (ratio=) and each round's (ratios=)
+paired_ratio() {
+    awk -F'\t' -v met="$1" "$AWK_KV"'
+        { r = int((NR - 1) / 3); nr = r + 1 }
+        kv($2, "status") != "ok" { bad = 1; next }
+        { v[r, $1] = kv($2, met) + 0 }
+        END {
+            for (i = 0; i < nr && !bad; i++) {
+                if (!((i, "dmg") in v) || v[i, "static"] <= 0) { bad = 1; break }
+                x[++n] = v[i, "dmg"] / v[i, "static"]
+                l = l (n > 1 ? "," : "") sprintf("%.2f", x[n])
+            }
+            if (bad || n == 0) { print "status=error"; exit }
+            for (i = 2; i <= n; i++) { y = x[i]; for (j = i - 1; j >= 1 && x[j] > y; j--) x[j + 1] = x[j]; x[j + 1] = y }
+            printf "status=ok ratio=%.4f ratios=%s\n", n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2, l
+        }' "$2"
 }
 
 # median_round FLAVOUR METRIC FILE: the line of FILE (flavour TAB result) whose METRIC is the
@@ -823,9 +858,9 @@ table=$work/table.md
             "≤1.5× static", "static", "static", 1.5)
         row("nest_member_eq", "nested group: `(member=U)` from the suffix, U in an included group", \
             "about static (≤1.5×)", "static", "static", 1.5)
-        row("conc", "8 concurrent readers of random groups (MTA): throughput", \
+        row("conc", "8 concurrent readers of random groups (MTA): throughput (each server: its median round; ratio: the median of the dmg/static ratios of the rounds)", \
             "≥0.9× static", "static", "static", 0.9, "reads_per_s")
-        row("mixed", "8 readers + 1 writer at 50 modifies/s: read p50 / p99 (p99 compared)", \
+        row("mixed", "8 readers + 1 writer at 50 modifies/s: read p50 / p99 (p99 compared, as for throughput)", \
             "≤2× static", "static", "static", 2, "p99_ms")
         row("baseread", "base read of the " big "-member group without member (cn mail)", \
             "(reference)", "", "", 0)
@@ -843,8 +878,15 @@ table=$work/table.md
             ds = med(i, w, "dmg")
             v = "n/a"
             if (RF[i] != "") v = verdict(i, ds, med(i, RW[i] == "static" ? w : RW[i], RF[i]), LIM[i])
+            rs = ratio(ds, med(i, w, "static"))
+            if (MET[i] != "" && (w "_paired", "dmg") in line) {
+                # loads: the median of the dmg/static ratios of the rounds (run_load)
+                p = line[w "_paired", "dmg"]
+                rs = kv(p, "status") == "ok" ? sprintf("%.2f× (rounds %s)", kv(p, "ratio"), kv(p, "ratios")) : "—"
+                if (kv(p, "status") == "ok") v = verdict(i, kv(p, "ratio") + 0, 1, LIM[i])
+            }
             printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", L[i], cell(i, "static"),
-                cell(i, "dynlist"), cell(i, "dmg"), ratio(ds, med(i, w, "static")),
+                cell(i, "dynlist"), cell(i, "dmg"), rs,
                 ratio(ds, med(i, w, "dynlist")), T[i] (RF[i] == "" ? "" : ": " v),
                 EACH[i] ? result_all(w) : result(w)
         }
