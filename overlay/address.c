@@ -109,6 +109,17 @@ utf8_sequence_len( const unsigned char *p, size_t n )
 	return need;
 }
 
+/* Moves *i past the multi-octet UTF-8 sequence at p[*i] (p[*i] >= 0x80, *i < len); 0 when
+ * the sequence is not well-formed */
+static int
+skip_utf8( const unsigned char *p, size_t len, size_t *i )
+{
+	size_t n = utf8_sequence_len( p + *i, len - *i );
+
+	*i += n;
+	return n != 0;
+}
+
 /* ---- local part ---- */
 
 /*
@@ -119,7 +130,7 @@ utf8_sequence_len( const unsigned char *p, size_t n )
 static const char *
 scan_quoted_local( const unsigned char *p, size_t len, size_t *end )
 {
-	size_t i = 1, n;
+	size_t i = 1;
 
 	while ( i < len ) {
 		unsigned char c = p[i];
@@ -140,10 +151,8 @@ scan_quoted_local( const unsigned char *p, size_t len, size_t *end )
 		if ( is_control( c ) )
 			return "control character inside a quoted local part";
 		if ( c >= 0x80 ) {
-			n = utf8_sequence_len( p + i, len - i );
-			if ( n == 0 )
+			if ( !skip_utf8( p, len, &i ) )
 				return REASON_UTF8;
-			i += n;
 			continue;
 		}
 		i++;
@@ -158,7 +167,7 @@ scan_quoted_local( const unsigned char *p, size_t len, size_t *end )
 static const char *
 scan_dot_string_local( const unsigned char *p, size_t len, size_t *end )
 {
-	size_t i = 0, n;
+	size_t i = 0;
 
 	while ( i < len && p[i] != '@' ) {
 		unsigned char c = p[i];
@@ -174,10 +183,8 @@ scan_dot_string_local( const unsigned char *p, size_t len, size_t *end )
 		if ( c == '"' )
 			return "misplaced quote in local part";
 		if ( c >= 0x80 ) {
-			n = utf8_sequence_len( p + i, len - i );
-			if ( n == 0 )
+			if ( !skip_utf8( p, len, &i ) )
 				return REASON_UTF8;
-			i += n;
 			continue;
 		}
 		if ( !is_atext( c ) )

@@ -18,6 +18,7 @@
  *      block no replicated write.
  *  (c) durability: a restart of either node keeps every group, its computed members and the
  *      overlay configuration.
+ *  (d) a consumer's remembered roles follow the replicated writes that grant or take them.
  *
  * Replication is awaited by bounded polling of a condition (the harness's DMG_WAIT_SAME and
  * DMG_WAIT_FOR: every DMG_POLL_STEP_MS, at most dmg_poll_max_ms()); a timeout is reported as a failed comparison showing both sides.
@@ -62,9 +63,12 @@
 /* ---- configuration ------------------------------------------------------------------------ */
 
 /* Same overlay configuration on every node; the cache is on, so the tests also prove that
- * replicated writes invalidate it. */
+ * replicated writes invalidate it.  The members of the fixture's groupOfNames cn=postmasters
+ * are postmasters too (consumer_roles_follow_replicated_writes). */
+#define POSTMASTERS "cn=postmasters,ou=System," DMG_SUFFIX
 #define NODE_OVERLAY_CONFIG \
     "dynmailgroup-postmaster " POSTMASTER "\n" \
+    "dynmailgroup-postmaster " POSTMASTERS "\n" \
     "dynmailgroup-cache-max-values 100000\n"
 
 /* A provider: the fixture, syncprov below dynmailgroup. */
@@ -708,6 +712,54 @@ START_TEST(restart_keeps_groups_and_configuration)
 }
 END_TEST
 
+/* A consumer remembers its requesters' roles between their operations as a provider does
+ * (access.c, dmg_who_recall); a replicated write that grants or takes away a role moves them
+ * on there too: an ordinary reader made a member of the groupOfNames of postmasters on the
+ * provider sees the hidden group on the consumer once the change has arrived, on the
+ * connection it had before, and no longer sees it once the change is undone. */
+#define G_REPL_HIDDEN "cn=repl-hidden," GROUPS
+
+START_TEST(consumer_roles_follow_replicated_writes)
+{
+    dmg_server *prov = start_provider(NULL);
+    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    LDAP *p, *c;
+    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+    DMG_ASSERT_RC(dmg_add_ldif(p, "dn: " G_REPL_HIDDEN "\n"
+                                  "objectClass: dynamicMailGroup\n"
+                                  "cn: repl-hidden\nmail: repl-hidden@example.com\n"
+                                  "dmgDepartment: " TIER1 "\n"
+                                  "dmgShowInContacts: FALSE\n"),
+                  LDAP_SUCCESS);
+    free(DMG_WAIT_SAME(p, c, &Q_GROUPS_STORED));
+
+    static const char *const member_attr[] = { "member", NULL };
+    dmg_query q_pms = entry_attr_query(POSTMASTERS, member_attr, 0);
+    char *granted = attr_lines(POSTMASTERS, "member", "uid=pm2,ou=System," DMG_SUFFIX "\n" READER);
+    char *taken = attr_lines(POSTMASTERS, "member", "uid=pm2,ou=System," DMG_SUFFIX);
+    LDAP *rd = dmg_connect(cons, READER, DMG_PASSWORD);
+    for (int round = 0; round < 2; round++) {
+        DMG_ASSERT_DNS(rd, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=repl-hidden)", "");
+        DMG_ASSERT_DNS(rd, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=repl-hidden)", "");
+        DMG_ASSERT_RC(dmg_modify(p, POSTMASTERS, "add: member\nmember: " READER "\n"),
+                      LDAP_SUCCESS);
+        DMG_WAIT_FOR(c, &q_pms, granted);
+        DMG_ASSERT_DNS(rd, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=repl-hidden)", G_REPL_HIDDEN);
+        DMG_ASSERT_DNS(rd, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=repl-hidden)", G_REPL_HIDDEN);
+        DMG_ASSERT_RC(dmg_modify(p, POSTMASTERS, "delete: member\nmember: " READER "\n"),
+                      LDAP_SUCCESS);
+        DMG_WAIT_FOR(c, &q_pms, taken);
+    }
+    DMG_ASSERT_DNS(rd, GROUPS, LDAP_SCOPE_ONELEVEL, "(cn=repl-hidden)", "");
+    DMG_ASSERT_RC(dmg_search(rd, G_REPL_HIDDEN, LDAP_SCOPE_BASE, NULL, NULL, NULL, NULL),
+                  LDAP_NO_SUCH_OBJECT);
+    dmg_disconnect(rd);
+    free(granted);
+    free(taken);
+    DMG_STOP_PAIR(prov, cons, p, c);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *replication_suite(void)
@@ -718,6 +770,7 @@ static Suite *replication_suite(void)
     tcase_add_test(tc, department_rename_reaches_consumer);
     tcase_add_test(tc, multi_provider);
     tcase_add_test(tc, restart_keeps_groups_and_configuration);
+    tcase_add_test(tc, consumer_roles_follow_replicated_writes);
     suite_add_tcase(s, tc);
     return s;
 }
