@@ -18,9 +18,9 @@
 # (--max-time, default 40 min); the slapds are stopped on exit whatever happens.
 # --dbnosync configures the three databases with dbnosync (writes then measure CPU, not
 # the disk's flush); --keep keeps the work directory (configurations, logs, raw results).
-# --load-seconds: how long each concurrent load runs per server and round (default 6,
+# --load-seconds: how long each concurrent load runs per server and round (default 3,
 # --small 3); --load-rounds: how many rounds of the loads, the servers' order rotating
-# (default 5); the concurrent rows' ratio is the median of the rounds' dmg/static ratios.
+# (default 10); the concurrent rows' ratio is the median of the rounds' dmg/static ratios.
 # --scale: one run per size, groups of 1,000 / 10,000 / 100,000 members in 100,000 employees;
 # --scale-1m adds 10,000 / 100,000 members in 1,000,000 employees (long: about an hour).
 # BENCH_SCALE_SIZES="NAME:D:P:T:N ..." replaces the sizes of --scale.
@@ -36,7 +36,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 
 DIVISIONS=10 DEPARTMENTS=10 TEAMS=10 PER_TEAM=100 NGROUPS_ARG=1000
-DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=6 LOAD_ROUNDS=5 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
+DBNOSYNC=0 SCALE=0 SCALE_1M=0 LOAD_S=3 LOAD_ROUNDS=10 REPS=9 TIMEOUT=120 BUDGET=30 ADD_COUNT=1000 MAX_TIME=2400 KEEP=0 OUTPUT='' SIZE_NAME=default
 CMDLINE="bench/run.sh $*"
 
 usage() {
