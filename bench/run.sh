@@ -640,6 +640,7 @@ run_load() {
 paired_ratio() {
     awk -F'\t' -v met="$1" "$AWK_KV"'
         { r = int((NR - 1) / 3); nr = r + 1 }
+        $1 != "static" && $1 != "dmg" { next }
         kv($2, "status") != "ok" { bad = 1; next }
         { v[r, $1] = kv($2, met) + 0 }
         END {
