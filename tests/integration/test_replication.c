@@ -712,6 +712,10 @@ START_TEST(restart_keeps_groups_and_configuration)
 }
 END_TEST
 
+/* ================================================================================================
+ * (d) remembered roles on a consumer
+ * ============================================================================================== */
+
 /* A consumer remembers its requesters' roles between their operations as a provider does
  * (access.c, dmg_who_recall); a replicated write that grants or takes away a role moves them
  * on there too: an ordinary reader made a member of the groupOfNames of postmasters on the
