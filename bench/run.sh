@@ -18,9 +18,9 @@
 # (--max-time, default 40 min); the slapds are stopped on exit whatever happens.
 # --dbnosync configures the three databases with dbnosync (writes then measure CPU, not
 # the disk's flush); --keep keeps the work directory (configurations, logs, raw results).
-# --load-seconds: how long each concurrent load runs per server and round (default 3,
-# --small 3); --load-rounds: how many rounds of the loads, the servers' order rotating
-# (default 10); the concurrent rows' ratio is the median of the rounds' dmg/static ratios.
+# --load-seconds: how long each concurrent load runs per server and round (default 3);
+# --load-rounds: how many rounds of the loads, the servers' order rotating (default 10); the
+# concurrent rows' ratio is the median of the rounds' dmg/static ratios.
 # --scale: one run per size, groups of 1,000 / 10,000 / 100,000 members in 100,000 employees;
 # --scale-1m adds 10,000 / 100,000 members in 1,000,000 employees (long: about an hour).
 # BENCH_SCALE_SIZES="NAME:D:P:T:N ..." replaces the sizes of --scale.
@@ -29,7 +29,8 @@
 # default _build-bench in the repository, configured and made when needed), DMG_SLAPD
 # (default /usr/sbin/slapd), DMG_SLAPTOOLS (where slapadd and slaptest are; default: slapd's
 # directory), DMG_MODULEPATH (/usr/lib/ldap), DMG_SCHEMADIR (/etc/ldap/schema),
-# BENCH_TMPDIR (where the work directory goes, default /tmp).
+# BENCH_TMPDIR (where the work directory goes, default /tmp); BENCH_PAUSE=FILE with
+# BENCH_PAUSE_AT=ROW|loads|adds stops the run before that step until FILE is deleted (pause_at).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -562,10 +563,21 @@ flavour_order() {
     esac
 }
 
+# pause_at NAME: with BENCH_PAUSE_AT=NAME (a row's name, "loads" or "adds") and BENCH_PAUSE=FILE,
+# writes "WORKDIR STATIC_URI DMG_URI STATIC_PID DMG_PID" to FILE before that step and waits until
+# FILE is deleted: the live servers of a run, as its earlier rows left them, for profiling
+pause_at() {
+    [ -n "${BENCH_PAUSE:-}" ] && [ "${BENCH_PAUSE_AT:-}" = "$1" ] || return 0
+    echo "$work $URI_static $URI_dmg $PID_static $PID_dmg" >"$BENCH_PAUSE"
+    log "paused before $1 until $BENCH_PAUSE is deleted"
+    while [ -e "$BENCH_PAUSE" ]; do sleep 1; done
+}
+
 row=0
 for name in baseread read_warm read_anon member_eq member_of prefix_all decision over_read \
             over_after_write over_member_eq over_member_of over_compare nest_read nest_member_eq \
             read_after_write bind_outsider write_member_keep write_member_drop bind_member user_read; do
+    pause_at "$name"
     for f in $(flavour_order "$row"); do
         H=$(uri "$f")
         "row_$name" "$f"
@@ -684,12 +696,14 @@ for f in $FLAVOURS; do
         -t "$TIMEOUT" "$GROUPS_BASE" "$work/rewarm-$f.txt" >/dev/null 2>>"$work/client.err" || true
     settle "$f"
 done
+pause_at loads
 run_load conc reads_per_s
 run_load mixed p99_ms -r 50 -W "$ROOTDN" -X "$ROOTPW" -M "$work/data/employees.txt"
 
 # Adds: one sample per flavour in turn (the order rotating), so that the disk's flush times,
 # which dominate a synchronous add and vary with whatever else the machine does, hit all
 # three alike.  Each sample adds ADD_COUNT employees and deletes them again (untimed).
+pause_at adds
 : >"$work/add.txt"
 t=$(now)
 rep=0
