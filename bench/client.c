@@ -9,12 +9,19 @@
  *   status=timeout n=0 ... timeout_s=120      (a sample hit the per-operation timeout)
  *   status=error n=0 ... error='...'
  *
+ * search and compare take several -H: one sample on each server in turn (the first of a
+ * round moving on by one each round), one result line per -H in their order, so that the
+ * servers a row compares are sampled in the same moments; -F FILTER and -A ATTR,ATTR... after
+ * an -H give that server's samples their own filter and attributes (two queries compared on
+ * one server: -H U -F ... -H U).
+ *
  * Commands:
  *   client freeport                       a loopback TCP port free right now
  *   client ping -H URI [-t SEC]           waits until the server answers (root DSE read)
- *   client search -H URI [-D DN -w PW] [-W DN -X PW] [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC]
- *          [-m MODIFY_DN] [-c COUNT_ATTR] BASE SCOPE FILTER [ATTR...]
- *          [-a MODIFY_ATTR] [-v VALUE,VALUE...] [-b BIND_DN -p BIND_PW]
+ *   client search -H URI [-F FILTER] [-A ATTRS] [-H URI...] [-D DN -w PW] [-W DN -X PW]
+ *          [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC] [-m MODIFY_DN] [-a MODIFY_ATTR]
+ *          [-v VALUE,VALUE...] [-b BIND_DN -p BIND_PW] [-c COUNT_ATTR]
+ *          BASE SCOPE FILTER [ATTR...]
  *          -m: before every sample (warm-ups included), an untimed modify of MODIFY_DN over a
  *          second connection bound as -W/-X: replace -a (default description) with the next of
  *          the -v values in turn (default: a new value every time); with -v the last value is
@@ -28,7 +35,8 @@
  *   client add -H URI -W DN -X PW [-n REPS] [-t SEC] [-B SEC] TEAMSFILE COUNT DOMAIN
  *          each sample: COUNT synchronous adds of new inetOrgPerson entries spread over the
  *          teams; they are deleted again after each sample, untimed.
- *   client compare -H URI [-D DN -w PW] [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC] DN ATTR VALUE
+ *   client compare -H URI [-H URI...] [-D DN -w PW] [-n REPS] [-u WARMUPS] [-t SEC] [-B SEC]
+ *          DN ATTR VALUE
  *          timed compares; entries=1 when the answer is compareTrue, 0 for compareFalse.
  *   client load -H URI [-D DN -w PW] [-P READERS] [-d SEC] [-r WRITES_PER_S -W DN -X PW
  *          -M EMPLOYEEFILE] GROUPFILE
@@ -42,9 +50,9 @@
  *          writes "dn<TAB>count<TAB>digest" per group (digest of the sorted, lower-cased
  *          member DNs), sorted by DN, so two servers' files can be compared with cmp.
  *
- * Budget (-B, default 60 s): a workload stops repeating once its samples (and warm-ups) have
- * taken that long; a warm-up that alone takes more than a quarter of the budget counts as a
- * sample (nothing is cached by a run that slow).  The count of samples is printed as n=.
+ * Budget (-B, default 60 s, per server): a workload stops repeating once its samples (and
+ * warm-ups) have taken that long; a warm-up that alone takes more than a quarter of the
+ * budget counts as a sample (nothing is cached by a run that slow).  The count of samples is printed as n=.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -64,7 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *uri, *bind_dn, *bind_pw, *write_dn, *write_pw, *modify_dn, *count_attr;
+static const char *bind_dn, *bind_pw, *write_dn, *write_pw, *modify_dn, *count_attr;
 static const char *modify_attr = "description", *modify_values, *prebind_dn, *prebind_pw;
 static const char *employee_file;
 static int reps = 5, warmups = 0, readers = 8;
@@ -92,7 +100,7 @@ static void fail(const char *fmt, ...)
     exit(1);
 }
 
-static LDAP *connect_bind(const char *dn, const char *pw)
+static LDAP *connect_bind(const char *uri, const char *dn, const char *pw)
 {
     LDAP *ld = NULL;
     int v3 = LDAP_VERSION3, rc;
@@ -132,7 +140,7 @@ static void report(const char *status, double *samples, int n, long entries, lon
         printf(" min_ms=%.3f median_ms=%.3f max_ms=%.3f", s[0] * 1e3, med * 1e3, s[n - 1] * 1e3);
         printf(" samples_ms=");
         for (int i = 0; i < n; i++)
-            printf("%s%.1f", i ? "," : "", samples[i] * 1e3);
+            printf("%s%.3f", i ? "," : "", samples[i] * 1e3);
     }
     printf(" entries=%ld values=%ld timeout_s=%g", entries, values, timeout_s);
     if (extra)
@@ -289,6 +297,21 @@ static void bind_once(LDAP *b, long counter)
         fail("bind as %s: %s", dn, ldap_err2string(rc));
 }
 
+/* "a,b,c" as a NULL-terminated array (for -A) */
+static char **split_commas(const char *list)
+{
+    size_t n = 2;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    char **v = calloc(n, sizeof *v), *copy = strdup(list), *save = NULL;
+    if (v == NULL || copy == NULL)
+        fail("out of memory");
+    n = 0;
+    for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save))
+        v[n++] = a;
+    return v;
+}
+
 static int parse_scope(const char *s)
 {
     if (!strcmp(s, "base"))
@@ -301,31 +324,143 @@ static int parse_scope(const char *s)
     return -1;
 }
 
-/* A timeout is a result (">timeout"); an error ends the workload with its message. */
-static int report_failure(int st, double *samples, int n, char *err)
-{
-    char extra[1100];
+/* ---- interleaved samples on several servers ------------------------------------------------ */
 
-    if (st == S_TIMEOUT) {
-        report("timeout", samples, n, 0, 0, NULL);
-        return 0;
+/* A server a search or compare is timed on (-H; several -H take their samples in turn), with
+ * its own connections, samples and outcome. */
+#define MAX_TARGETS 4
+
+typedef struct target {
+    const char *uri;
+    const char *filter;      /* -F after this -H: its own filter (default: the positional one) */
+    char **attrs;            /* -A after this -H: its own attributes, NULL-terminated */
+    LDAP *ld, *w, *b;        /* reader, writer (-m), binder (-b) */
+    double samples[1024];
+    int n, status, warm;
+    long entries, values, touches, binds;
+    char err[1024];
+} target;
+
+static target targets[MAX_TARGETS];
+static int ntargets;
+
+/* what one sample does on a target: S_OK with *elapsed, or S_TIMEOUT / S_ERROR with t->err */
+typedef int (*sample_fn)(target *t, void *arg, double *elapsed);
+
+static void open_target(target *t)
+{
+    if ((t->ld = connect_bind(t->uri, bind_dn, bind_pw)) == NULL)
+        fail("bind as %s on %s failed", bind_dn ? bind_dn : "anonymous", t->uri);
+    if (modify_dn && (t->w = connect_bind(t->uri, write_dn, write_pw)) == NULL)
+        fail("bind as %s on %s failed", write_dn ? write_dn : "anonymous", t->uri);
+    if (prebind_dn && prebind_pw == NULL)
+        fail("-b needs -p");
+    if (prebind_dn && (t->b = connect_bind(t->uri, NULL, NULL)) == NULL)
+        fail("anonymous bind on %s failed", t->uri);
+}
+
+static void close_target(target *t)
+{
+    if (t->w && modify_values && t->status == S_OK)
+        modify_once(t->w, -1);   /* back to the entry's own value */
+    if (t->w)
+        ldap_unbind_ext_s(t->w, NULL, NULL);
+    if (t->b)
+        ldap_unbind_ext_s(t->b, NULL, NULL);
+    ldap_unbind_ext_s(t->ld, NULL, NULL);
+}
+
+/* One step on a target: the untimed write and bind (-m, -b) that precede every sample, then
+ * the timed operation.  A failed target takes no more steps. */
+static int step(target *t, sample_fn fn, void *arg, double *elapsed)
+{
+    if (t->w)
+        modify_once(t->w, t->touches++);
+    if (t->b)
+        bind_once(t->b, t->binds++);
+    t->status = fn(t, arg, elapsed);
+    return t->status == S_OK;
+}
+
+static int wanted(const target *t, double start, double budget)
+{
+    return t->status == S_OK && t->n < reps && (t->n == 0 || now_s() - start < budget);
+}
+
+/* Warm-ups, then samples, one of each target in turn, the first of a round moving on by one
+ * from round to round: a slow phase of the machine falls on every server's samples alike.
+ * The budget (-B) is per server. */
+static void sample_targets(sample_fn fn, void *arg)
+{
+    double start = now_s(), budget = budget_s * ntargets, el;
+
+    for (int i = 0; i < warmups; i++)
+        for (int j = 0; j < ntargets; j++) {
+            target *t = &targets[(i + j) % ntargets];
+            if (t->status != S_OK || t->warm)
+                continue;
+            if (step(t, fn, arg, &el) && el > budget_s / 4) {
+                t->samples[t->n++] = el;   /* too slow to need warming: keep it as a sample */
+                t->warm = 1;
+            }
+        }
+    for (int round = 0;; round++) {
+        int any = 0;
+        for (int j = 0; j < ntargets; j++) {
+            target *t = &targets[(round + j) % ntargets];
+            if (!wanted(t, start, budget))
+                continue;
+            any = 1;
+            if (step(t, fn, arg, &el))
+                t->samples[t->n++] = el;
+        }
+        if (!any)
+            break;
     }
-    for (char *p = err; *p; p++)
-        if (*p == '\'' || *p == '\n' || *p == ' ')
-            *p = '_';
-    snprintf(extra, sizeof extra, "error='%s'", err);
-    report("error", samples, n, 0, 0, extra);
-    return 1;
+}
+
+/* One result line per target, in the order of the -H options; a timeout is a result
+ * (">timeout"), an error ends that target's workload with its message.  Non-zero when any
+ * target failed. */
+static int report_targets(void)
+{
+    int failed = 0;
+
+    for (int k = 0; k < ntargets; k++) {
+        target *t = &targets[k];
+        char extra[1100];
+        if (t->status == S_OK) {
+            report("ok", t->samples, t->n, t->entries, t->values, NULL);
+            continue;
+        }
+        if (t->status == S_TIMEOUT) {
+            report("timeout", t->samples, t->n, 0, 0, NULL);
+            continue;
+        }
+        for (char *p = t->err; *p; p++)
+            if (*p == '\'' || *p == '\n' || *p == ' ')
+                *p = '_';
+        snprintf(extra, sizeof extra, "error='%s'", t->err);
+        report("error", t->samples, t->n, 0, 0, extra);
+        failed = 1;
+    }
+    return failed;
+}
+
+static int search_sample(target *t, void *arg, double *elapsed)
+{
+    search_req q = *(const search_req *)arg;
+
+    if (t->filter)
+        q.filter = t->filter;
+    if (t->attrs)
+        q.attrs = t->attrs;
+    return timed_search(t->ld, &q, elapsed, &t->entries, &t->values, t->err, sizeof t->err);
 }
 
 static int cmd_search(int argc, char **argv)
 {
     search_req q;
-    double samples[1024];
-    int n = 0;
-    long entries = 0, values = 0, touches = 0, binds = 0;
-    char err[1024] = "";
-    LDAP *ld, *w = NULL, *b = NULL;
 
     if (argc < 3)
         fail("search: BASE SCOPE FILTER [ATTR...]");
@@ -335,52 +470,13 @@ static int cmd_search(int argc, char **argv)
     q.attrs = NULL;
     if (argc > 3 && !(argc == 4 && !strcmp(argv[3], "*")))
         q.attrs = argv + 3;   /* argv is NULL-terminated */
-    if (reps > 1000)
-        reps = 1000;
-    if ((ld = connect_bind(bind_dn, bind_pw)) == NULL)
-        fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
-    if (modify_dn && (w = connect_bind(write_dn, write_pw)) == NULL)
-        fail("bind as %s failed", write_dn ? write_dn : "anonymous");
-    if (prebind_dn && prebind_pw == NULL)
-        fail("search: -b needs -p");
-    if (prebind_dn && (b = connect_bind(NULL, NULL)) == NULL)
-        fail("anonymous bind failed");
-
-    double start = now_s();
-    for (int i = 0; i < warmups; i++) {
-        double el = 0;
-        if (w)
-            modify_once(w, touches++);
-        if (b)
-            bind_once(b, binds++);
-        int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
-        if (st != S_OK)
-            return report_failure(st, samples, n, err);
-        if (el > budget_s / 4) {   /* too slow to need warming: keep it as a sample */
-            samples[n++] = el;
-            break;
-        }
-    }
-    while (n < reps && (n == 0 || now_s() - start < budget_s)) {
-        double el = 0;
-        if (w)
-            modify_once(w, touches++);
-        if (b)
-            bind_once(b, binds++);
-        int st = timed_search(ld, &q, &el, &entries, &values, err, sizeof err);
-        if (st != S_OK)
-            return report_failure(st, samples, n, err);
-        samples[n++] = el;
-    }
-    report("ok", samples, n, entries, values, NULL);
-    if (w && modify_values)
-        modify_once(w, -1);   /* back to the entry's own value */
-    if (w)
-        ldap_unbind_ext_s(w, NULL, NULL);
-    if (b)
-        ldap_unbind_ext_s(b, NULL, NULL);
-    ldap_unbind_ext_s(ld, NULL, NULL);
-    return 0;
+    for (int k = 0; k < ntargets; k++)
+        open_target(&targets[k]);
+    sample_targets(search_sample, &q);
+    int failed = report_targets();
+    for (int k = 0; k < ntargets; k++)
+        close_target(&targets[k]);
+    return failed;
 }
 
 /* ---- add ------------------------------------------------------------------------------------- */
@@ -428,13 +524,11 @@ static int cmd_add(int argc, char **argv)
     const char *domain = argv[2];
     if (count < 1 || count > 1000000)
         fail("add: COUNT from 1 to 1000000");
-    if ((w = connect_bind(write_dn, write_pw)) == NULL)
+    if ((w = connect_bind(targets[0].uri, write_dn, write_pw)) == NULL)
         fail("bind as %s failed", write_dn ? write_dn : "anonymous");
     char **dns = calloc((size_t)count, sizeof *dns);
     if (dns == NULL)
         fail("out of memory");
-    if (reps > 1000)
-        reps = 1000;
 
     double start = now_s();
     while (n < reps && (n == 0 || now_s() - start < budget_s)) {
@@ -483,65 +577,52 @@ static int cmd_add(int argc, char **argv)
 
 /* ---- compare --------------------------------------------------------------------------------- */
 
-/* One timed compare: S_OK with *is_true set, or S_TIMEOUT / S_ERROR. */
-static int timed_compare(LDAP *ld, const char *dn, const char *attr, const char *value,
-                         double *elapsed, int *is_true, char *err, size_t errlen)
+/* One timed compare: S_OK (t->entries 1 for compareTrue, 0 for compareFalse), or S_TIMEOUT /
+ * S_ERROR. */
+static int compare_sample(target *t, void *arg, double *elapsed)
 {
-    struct berval bv = { strlen(value), (char *)value };
+    char **ava = arg;   /* DN, ATTR, VALUE */
+    struct berval bv = { strlen(ava[2]), ava[2] };
     struct timeval tv = { (time_t)timeout_s, 0 };
     LDAPMessage *m = NULL;
     int msgid, code = LDAP_OTHER;
     double t0 = now_s();
 
-    int rc = ldap_compare_ext(ld, dn, attr, &bv, NULL, NULL, &msgid);
+    int rc = ldap_compare_ext(t->ld, ava[0], ava[1], &bv, NULL, NULL, &msgid);
     if (rc != LDAP_SUCCESS) {
-        snprintf(err, errlen, "compare: %s", ldap_err2string(rc));
+        snprintf(t->err, sizeof t->err, "compare: %s", ldap_err2string(rc));
         return S_ERROR;
     }
-    rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &m);
+    rc = ldap_result(t->ld, msgid, LDAP_MSG_ALL, &tv, &m);
     *elapsed = now_s() - t0;
     if (rc == 0) {
-        ldap_abandon_ext(ld, msgid, NULL, NULL);
-        snprintf(err, errlen, "no result within %g s", timeout_s);
+        ldap_abandon_ext(t->ld, msgid, NULL, NULL);
+        snprintf(t->err, sizeof t->err, "no result within %g s", timeout_s);
         return S_TIMEOUT;
     }
-    if (rc < 0 || ldap_parse_result(ld, m, &code, NULL, NULL, NULL, NULL, 1) != LDAP_SUCCESS) {
-        snprintf(err, errlen, "compare: no result");
+    if (rc < 0 || ldap_parse_result(t->ld, m, &code, NULL, NULL, NULL, NULL, 1) != LDAP_SUCCESS) {
+        snprintf(t->err, sizeof t->err, "compare: no result");
         return S_ERROR;
     }
     if (code != LDAP_COMPARE_TRUE && code != LDAP_COMPARE_FALSE) {
-        snprintf(err, errlen, "compare: %s", ldap_err2string(code));
+        snprintf(t->err, sizeof t->err, "compare: %s", ldap_err2string(code));
         return S_ERROR;
     }
-    *is_true = code == LDAP_COMPARE_TRUE;
+    t->entries = code == LDAP_COMPARE_TRUE;
     return S_OK;
 }
 
 static int cmd_compare(int argc, char **argv)
 {
-    double samples[1024];
-    int n = 0, is_true = 0;
-    char err[1024] = "";
-    LDAP *ld;
-
     if (argc != 3)
         fail("compare: DN ATTR VALUE");
-    if (reps > 1000)
-        reps = 1000;
-    if ((ld = connect_bind(bind_dn, bind_pw)) == NULL)
-        fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
-    double start = now_s();
-    for (int i = 0; i < warmups + reps && (i < warmups + 1 || now_s() - start < budget_s); i++) {
-        double el = 0;
-        int st = timed_compare(ld, argv[0], argv[1], argv[2], &el, &is_true, err, sizeof err);
-        if (st != S_OK)
-            return report_failure(st, samples, n, err);
-        if (i >= warmups)
-            samples[n++] = el;
-    }
-    report("ok", samples, n, is_true, 0, NULL);
-    ldap_unbind_ext_s(ld, NULL, NULL);
-    return 0;
+    for (int k = 0; k < ntargets; k++)
+        open_target(&targets[k]);
+    sample_targets(compare_sample, argv);
+    int failed = report_targets();
+    for (int k = 0; k < ntargets; k++)
+        close_target(&targets[k]);
+    return failed;
 }
 
 /* ---- load: concurrent readers, an optional writer ---------------------------------------------- */
@@ -552,7 +633,7 @@ static int load_reader(char **groups, size_t ngroups, unsigned seed, double dead
 {
     char *attrs[] = { "member", NULL };
     char err[1024];
-    LDAP *ld = connect_bind(bind_dn, bind_pw);
+    LDAP *ld = connect_bind(targets[0].uri, bind_dn, bind_pw);
 
     if (ld == NULL)
         return 1;
@@ -575,7 +656,7 @@ static int load_reader(char **groups, size_t ngroups, unsigned seed, double dead
  * schedule (a late write is not made up by a burst); the count of writes goes to out. */
 static int load_writer(char **emps, size_t nemps, double deadline, FILE *out)
 {
-    LDAP *w = connect_bind(write_dn, write_pw);
+    LDAP *w = connect_bind(targets[0].uri, write_dn, write_pw);
     unsigned seed = 4711;
     long done = 0;
     double next = now_s();
@@ -719,7 +800,7 @@ static int cmd_readall(int argc, char **argv)
 
     if (argc != 2)
         fail("readall: GROUPBASE OUTFILE");
-    if ((ld = connect_bind(bind_dn, bind_pw)) == NULL)
+    if ((ld = connect_bind(targets[0].uri, bind_dn, bind_pw)) == NULL)
         fail("bind as %s failed", bind_dn ? bind_dn : "anonymous");
     int rc = ldap_search_ext_s(ld, argv[0], LDAP_SCOPE_ONELEVEL, "(objectClass=*)", noattrs, 0,
                                NULL, NULL, &tv, LDAP_NO_LIMIT, &res);
@@ -814,7 +895,7 @@ static int cmd_ping(void)
 {
     double deadline = now_s() + timeout_s;
     while (now_s() < deadline) {
-        LDAP *ld = connect_bind(NULL, NULL);
+        LDAP *ld = connect_bind(targets[0].uri, NULL, NULL);
         if (ld) {
             LDAPMessage *r = NULL;
             struct timeval tv = { 2, 0 };
@@ -847,9 +928,22 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     argv++;
     argc--;
-    while ((c = getopt_long(argc, argv, "+H:D:w:W:X:n:u:t:B:m:c:a:v:b:p:P:d:r:M:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+H:F:A:D:w:W:X:n:u:t:B:m:c:a:v:b:p:P:d:r:M:", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': uri = optarg; break;
+        case 'H':
+            if (ntargets == MAX_TARGETS)
+                fail("at most %d -H", MAX_TARGETS);
+            targets[ntargets++].uri = optarg;
+            break;
+        case 'F':
+        case 'A':
+            if (ntargets == 0)
+                fail("-%c applies to the -H before it", c);
+            if (c == 'F')
+                targets[ntargets - 1].filter = optarg;
+            else
+                targets[ntargets - 1].attrs = split_commas(optarg);
+            break;
         case 'D': bind_dn = *optarg ? optarg : NULL; break;
         case 'w': bind_pw = optarg; break;
         case 'W': write_dn = optarg; break;
@@ -875,10 +969,14 @@ int main(int argc, char **argv)
     argc -= optind;
     if (reps < 1)
         reps = 1;
+    if (reps > 1000)
+        reps = 1000;
     if (!strcmp(cmd, "freeport"))
         return cmd_freeport();
-    if (uri == NULL)
+    if (ntargets == 0)
         fail("-H URI is required");
+    if (ntargets > 1 && strcmp(cmd, "search") && strcmp(cmd, "compare"))
+        fail("%s: one -H only", cmd);
     if (!strcmp(cmd, "ping"))
         return cmd_ping();
     if (!strcmp(cmd, "search"))

@@ -366,20 +366,42 @@ settle() {
     return 0
 }
 
-# run_client WORKLOAD FLAVOUR client-args...: one line "WORKLOAD<TAB>FLAVOUR<TAB>key=value..."
-# (then waits for that slapd to settle)
-run_client() {
-    wl=$1 f=$2
-    shift 2
-    limit=$((BUDGET + 2 * TIMEOUT + 60))
-    [ "$wl" = readall ] && limit=$((4 * TIMEOUT + 60))
+# run_targets "WORKLOAD:FLAVOUR..." client-args...: the client's result lines, one per -H in
+# the order of the list, as "WORKLOAD<TAB>FLAVOUR<TAB>key=value..." (then waits for those
+# slapds to settle)
+run_targets() {
+    tg=$1
+    shift
+    nt=$(echo "$tg" | wc -w)
+    limit=$((nt * (BUDGET + 2 * TIMEOUT) + 60))
     cmd=$1
     shift
+    [ "$cmd" = readall ] && limit=$((4 * TIMEOUT + 60))
     out=$(timeout "$limit" "$client" "$cmd" -t "$TIMEOUT" -B "$BUDGET" "$@" 2>"$work/client.err") || true
-    [ -n "$out" ] || out="status=error n=0 error='client ended without a result (limit $limit s)'"
-    printf '%s\t%s\t%s\n' "$wl" "$f" "$out" >>"$results"
-    log "$wl [$f]: $out"
-    settle "$f"
+    i=0 settled=""
+    for t in $tg; do
+        i=$((i + 1))
+        wl=${t%%:*} f=${t#*:}
+        line=$(printf '%s\n' "$out" | sed -n "${i}p")
+        [ -n "$line" ] || line="status=error n=0 error='client ended without a result (limit $limit s)'"
+        printf '%s\t%s\t%s\n' "$wl" "$f" "$line" >>"$results"
+        log "$wl [$f]: $line"
+    done
+    for t in $tg; do
+        f=${t#*:}
+        case " $settled " in *" $f "*) continue ;; esac
+        settle "$f"
+        settled="$settled $f"
+    done
+}
+
+# run_client WORKLOAD "FLAVOUR..." client-args...: the same workload on each flavour's server
+# (the client's -H options, in that order)
+run_client() {
+    wl=$1 tg=""
+    for f in $2; do tg="$tg $wl:$f"; done
+    shift 2
+    run_targets "$tg" "$@"
 }
 
 uri() { eval echo "\$URI_$1"; }
@@ -434,112 +456,118 @@ log "member sets across flavours: $verify$unverified ($NGROUPS groups, $read_tot
 na() { printf '%s\t%s\tstatus=na reason=%s n=0\n' "$1" "$2" "$3" >>"$results"; log "$1 [$2]: n/a ($3)"; }
 served() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# Row by row: each row runs on the three servers one after the other, the order rotating from
-# one row to the next, so that the samples a row compares are taken seconds apart rather than
-# minutes (a machine's speed drifts); each server still sees the rows in the same order.
-# row_NAME FLAVOUR runs one row on that flavour's server, whose URI is $H.
+# Row by row: static's and dmg's samples of a row are taken in turn by one client (one on
+# each, the first of each round alternating), so that a slow phase of the machine (a virtual
+# machine's speed drifts by a third within seconds) falls on both alike; dynlist's, whose large
+# groups can take the whole timeout and go on working inside its slapd after that, are taken
+# on their own, before or after the pair, alternating from one row to the next.
+# row_NAME "FLAVOUR..." runs one row on those flavours' servers, whose -H options are $HS.
 
-# reference for the decision: a base read of the 10k group without member
+# a base read of the 10k group without member
 row_baseread() {
-    run_client baseread "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+    run_client baseread "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$BIG_DN" base "(objectClass=*)" cn mail
 }
 row_read_warm() {
-    run_client read_warm "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+    run_client read_warm "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
 }
 row_read_anon() {
-    run_client read_anon "$1" search -H "$H" -n "$REPS" -u 1 -c member \
+    run_client read_anon "$1" search $HS -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
 }
 row_member_eq() {
-    run_client member_eq "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+    run_client member_eq "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$SUFFIX" sub "(member=$MEMBER_DN)" cn mail
 }
-# member_of_of WORKLOAD FLAVOUR DN: memberOf of DN (static has none)
+# member_of_of WORKLOAD "FLAVOUR..." DN: memberOf of DN on dynlist and dmg (static has none)
 member_of_of() {
-    case $2 in
-        dynlist) run_client "$1" "$2" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
-                     -c memberOf "$3" base "(objectClass=*)" memberOf ;;
-        dmg) run_client "$1" "$2" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
-                 -c dmgMemberOf "$3" base "(objectClass=*)" dmgMemberOf ;;
-    esac
+    for f in $2; do
+        case $f in
+            dynlist) run_client "$1" "$f" search -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" \
+                         -u 1 -c memberOf "$3" base "(objectClass=*)" memberOf ;;
+            dmg) run_client "$1" "$f" search -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" \
+                     -u 1 -c dmgMemberOf "$3" base "(objectClass=*)" dmgMemberOf ;;
+        esac
+    done
 }
 row_member_of() { member_of_of member_of "$1" "$MEMBER_DN"; }
 row_prefix_all() {
-    run_client prefix_all "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+    run_client prefix_all "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$SUFFIX" sub "(|(cn=g000*)(mail=g000*))" "*"
 }
+# the decision against the base read without member, on dmg, their samples in turn
 row_decision() {
-    [ "$1" = dmg ] || return 0
-    run_client decision "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
-        -c dmgDecision "$BIG_DN" base "(dmgSender=$MEMBER_MAIL)" dmgDecision dmgDecisionReason
+    case " $1 " in *" dmg "*) ;; *) return 0 ;; esac
+    run_targets "decision_ref:dmg decision:dmg" search -H "$(uri dmg)" -F "(objectClass=*)" \
+        -A cn,mail -H "$(uri dmg)" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c dmgDecision \
+        "$BIG_DN" base "(dmgSender=$MEMBER_MAIL)" dmgDecision dmgDecisionReason
 }
 
 # overrides and nesting: the group read, then the questions asked about one employee
 # (one of the group's includes, resp. a member of an included group)
 row_over_read() {
-    run_client over_read "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+    run_client over_read "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$OVER_DN" base "(objectClass=*)" member
 }
 # a write to no employee at all (the MTA's own entry): does the group keep its list?
 row_over_after_write() {
-    run_client over_after_write "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+    run_client over_after_write "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
         -X "$ROOTPW" -m "$MTA_DN" -n "$REPS" -u 1 -c member "$OVER_DN" base "(objectClass=*)" member
 }
 row_over_member_eq() {
-    run_client over_member_eq "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+    run_client over_member_eq "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$SUFFIX" sub "(member=$OVER_USER_DN)" cn mail
 }
 row_over_member_of() { member_of_of over_member_of "$1" "$OVER_USER_DN"; }
 row_over_compare() {
-    run_client over_compare "$1" compare -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
+    run_client over_compare "$1" compare $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 \
         "$OVER_DN" member "$OVER_USER_DN"
 }
 row_nest_read() {
-    run_client nest_read "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
+    run_client nest_read "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c member \
         "$NEST_DN" base "(objectClass=*)" member
 }
 row_nest_member_eq() {
-    run_client nest_member_eq "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
+    run_client nest_member_eq "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -u 1 -c mail \
         "$SUFFIX" sub "(member=$NEST_USER_DN)" cn mail
 }
 
 # reads of the 10k group right after a write (untimed, before every sample, warm-ups too)
 row_read_after_write() {
     if [ "$OUTSIDER" = 1 ]; then
-        run_client read_after_write "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+        run_client read_after_write "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
             -X "$ROOTPW" -m "$UNRELATED_DN" -n "$REPS" -u 1 -c member "$BIG_DN" base "(objectClass=*)" member
     else
-        na read_after_write "$1" no-outsider
+        for f in $1; do na read_after_write "$f" no-outsider; done
     fi
 }
 row_bind_outsider() {
     if [ "$OUTSIDER" = 1 ]; then
-        run_client bind_outsider "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" \
+        run_client bind_outsider "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" \
             -b "@$work/data/binders-outside.txt" -p secret -n "$REPS" -u 1 -c member "$BIG_DN" base "(objectClass=*)" member
     else
-        na bind_outsider "$1" no-outsider
+        for f in $1; do na bind_outsider "$f" no-outsider; done
     fi
 }
 row_write_member_keep() {
-    run_client write_member_keep "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+    run_client write_member_keep "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
         -X "$ROOTPW" -m "$FLIP_DN" -a title -v "Manager,$FLIP_TITLE" -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
 }
 # Intern fails the group's condition: the samples alternate between without and with
 row_write_member_drop() {
-    run_client write_member_drop "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
+    run_client write_member_drop "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" -W "$ROOTDN" \
         -X "$ROOTPW" -m "$FLIP_DN" -a title -v "Intern,$FLIP_TITLE" -n "$REPS" -u 0 -c member \
         "$BIG_DN" base "(objectClass=*)" member
 }
 row_bind_member() {
-    run_client bind_member "$1" search -H "$H" -D "$MTA_DN" -w "$MTA_PW" \
+    run_client bind_member "$1" search $HS -D "$MTA_DN" -w "$MTA_PW" \
         -b "@$work/data/binders-member.txt" -p secret -n "$REPS" -u 1 -c member "$BIG_DN" base "(objectClass=*)" member
 }
 # an ordinary user (an employee, a member) reads the 10k group
 row_user_read() {
-    run_client user_read "$1" search -H "$H" -D "$MEMBER_DN" -w secret -n "$REPS" -u 1 -c member \
+    run_client user_read "$1" search $HS -D "$MEMBER_DN" -w secret -n "$REPS" -u 1 -c member \
         "$BIG_DN" base "(objectClass=*)" member
 }
 
@@ -578,9 +606,11 @@ for name in baseread read_warm read_anon member_eq member_of prefix_all decision
             over_after_write over_member_eq over_member_of over_compare nest_read nest_member_eq \
             read_after_write bind_outsider write_member_keep write_member_drop bind_member user_read; do
     pause_at "$name"
-    for f in $(flavour_order "$row"); do
-        H=$(uri "$f")
-        "row_$name" "$f"
+    if [ $((row % 2)) = 0 ]; then sets="dynlist static,dmg"; else sets="static,dmg dynlist"; fi
+    for set in $sets; do
+        fs=$(echo "$set" | tr , ' ') HS=""
+        for f in $fs; do HS="$HS -H $(uri "$f")"; done
+        "row_$name" "$fs"
     done
     row=$((row + 1))
 done
@@ -590,30 +620,25 @@ LASTBIND=$(ldapsearch -x -LLL -o ldif-wrap=no -H "$(uri dmg)" -D "$ROOTDN" -w "$
     "(&(pwdLastSuccess=*)(!(uid=mta)))" 1.1 2>/dev/null | grep -c '^dn:' || true)
 
 # The dmg variants against the same queries on static and dynlist (measured again, so that
-# each ratio compares samples taken close together).  The variants' servers have answered
-# nothing yet while the others have served every row: three untimed reads each (warm = not
-# the first reads of a fresh process, whose memory is not yet in the CPU's caches and TLB)
-vwarm() { case $1 in dmgvis|dmgdef) echo 3 ;; *) echo 1 ;; esac; }
-for f in dynlist static dmgvis; do
-    wf=$f
-    [ "$f" = dmgvis ] && wf=dmg
-    if served "$f"; then
-        run_client user_read_vis "$wf" search -H "$(uri "$f")" -D "$MEMBER_DN" -w secret -n "$REPS" \
-            -u "$(vwarm "$f")" -c member "$BIG_DN" base "(objectClass=*)" member
+# each ratio compares samples taken close together: dynlist on its own, static and the variant
+# in turn).  The variants' servers have answered nothing yet while the others have served every
+# row: three untimed reads each (warm = not the first reads of a fresh process, whose memory is
+# not yet in the CPU's caches and TLB).  variant_row WORKLOAD VARIANT client-args...
+variant_row() {
+    wl=$1 v=$2
+    shift 2
+    run_client "$wl" dynlist search -H "$(uri dynlist)" -u 1 "$@"
+    if served "$v"; then
+        run_targets "$wl:static $wl:dmg" search -H "$(uri static)" -H "$(uri "$v")" -u 3 "$@"
     else
-        na user_read_vis "$wf" unsupported
+        run_client "$wl" static search -H "$(uri static)" -u 1 "$@"
+        na "$wl" dmg unsupported
     fi
-done
-for f in dynlist static dmgdef; do
-    wf=$f
-    [ "$f" = dmgdef ] && wf=dmg
-    if served "$f"; then
-        run_client def_read_warm "$wf" search -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" \
-            -u "$(vwarm "$f")" -c member "$BIG_DN" base "(objectClass=*)" member
-    else
-        na def_read_warm "$wf" unsupported
-    fi
-done
+}
+variant_row user_read_vis dmgvis -D "$MEMBER_DN" -w secret -n "$REPS" -c member \
+    "$BIG_DN" base "(objectClass=*)" member
+variant_row def_read_warm dmgdef -D "$MTA_DN" -w "$MTA_PW" -n "$REPS" -c member \
+    "$BIG_DN" base "(objectClass=*)" member
 
 # run_load WORKLOAD METRIC client-load-args...: 8 readers of random groups for LOAD_S seconds
 # on each server, LOAD_ROUNDS times, the servers' order rotating (as for the adds): what a
@@ -879,8 +904,8 @@ table=$work/table.md
             "≤2× static", "static", "static", 2, "p99_ms")
         row("baseread", "base read of the " big "-member group without member (cn mail)", \
             "(reference)", "", "", 0)
-        row("decision", "decision, policy members, " big "-member group: base read with `(dmgSender=member)`", \
-            "≤3× dmg base read", "baseread", "dmg", 3)
+        row("decision", "decision, policy members, " big "-member group: base read with `(dmgSender=member)` (dmg only; its reference: the base read without member, sampled in turn with it)", \
+            "≤3× dmg base read", "decision_ref", "dmg", 3)
         row("add", "add " addn " employees (one synchronous add each; static = no overlay)", \
             "≤1.2× static", "static", "static", 1.2)
     }
