@@ -1265,6 +1265,20 @@ static int stop_server(dmg_server *s, int quiet)
                         "thread-exit race, module already unloaded); not counted\n");
         return 0;
     }
+    /* slapd's own startup race (daemon.c, 2.5 and 2.6): its main thread waits for the
+     * listener threads to report ready, and when the SIGTERM lands before that thread has run
+     * again it finds the shutdown flag set, logs "listener initialization failed" and exits
+     * with status 1 after a complete shutdown.  Seen on a loaded machine with a test that
+     * stops its server right after one operation; reported, not counted. */
+    if (w == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1
+        && log_contains(s->log, s->log_offset, "daemon: shutdown requested")
+        && log_contains(s->log, s->log_offset, "listener initialization failed")
+        && log_contains(s->log, s->log_offset, "slapd stopped.")) {
+        fprintf(stderr, "harness: warning: slapd exited 1 after \"listener initialization "
+                        "failed\" (its startup/shutdown race, a clean stop otherwise); not "
+                        "counted\n");
+        return 0;
+    }
     if (!quiet) {
         char how[128];
         describe_status(status, how, sizeof how);
