@@ -108,6 +108,15 @@ static dmg_server *start_replica(const dmg_server *provider, const char *global_
     return s;
 }
 
+/* The usual two nodes: a provider and a consumer of it, the rootdn connected to each once
+ * the consumer holds the provider's tree */
+static void start_pair(dmg_server **prov, dmg_server **cons, LDAP **p, LDAP **c)
+{
+    *prov = start_provider(NULL);
+    *cons = start_replica(*prov, NULL, "001", 0);
+    DMG_CONNECT_PAIR(*prov, *cons, p, c);
+}
+
 /* ---- snapshots: a search as sorted text lines, never aborting ------------------------------ */
 
 static const char *const COMPUTED_ATTRS[] = { "member", "dmgMemberMail", "dmgMemberCount", NULL };
@@ -461,10 +470,9 @@ END_TEST
  * rewrite by itself (replicated writes are taken as they come), receives that rewrite. */
 START_TEST(department_rename_reaches_consumer)
 {
-    dmg_server *prov = start_provider(NULL);
-    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    dmg_server *prov, *cons;
     LDAP *p, *c;
-    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+    start_pair(&prov, &cons, &p, &c);
     add_groups_as_postmaster(prov);
     free(DMG_WAIT_SAME(p, c, &Q_GROUPS_STORED));
     free(DMG_WAIT_SAME(p, c, &Q_COMPUTED));
@@ -635,10 +643,9 @@ END_TEST
 
 START_TEST(restart_keeps_groups_and_configuration)
 {
-    dmg_server *prov = start_provider(NULL);
-    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    dmg_server *prov, *cons;
     LDAP *p, *c;
-    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+    start_pair(&prov, &cons, &p, &c);
     add_groups_as_postmaster(prov);
     LDAP *pm = dmg_connect(prov, POSTMASTER, DMG_PASSWORD);
     DMG_ASSERT_RC(dmg_add_ldif(pm, "dn: " G_HIDDEN "\n"
@@ -725,10 +732,9 @@ END_TEST
 
 START_TEST(consumer_roles_follow_replicated_writes)
 {
-    dmg_server *prov = start_provider(NULL);
-    dmg_server *cons = start_replica(prov, NULL, "001", 0);
+    dmg_server *prov, *cons;
     LDAP *p, *c;
-    DMG_CONNECT_PAIR(prov, cons, &p, &c);
+    start_pair(&prov, &cons, &p, &c);
     DMG_ASSERT_RC(dmg_add_ldif(p, "dn: " G_REPL_HIDDEN "\n"
                                   "objectClass: dynamicMailGroup\n"
                                   "cn: repl-hidden\nmail: repl-hidden@example.com\n"
