@@ -342,6 +342,14 @@ dmg_cache_generation( dmg_cache *c )
 }
 
 void
+dmg_cache_advance( dmg_cache *c )
+{
+	pthread_mutex_lock( &c->lock );
+	gen_advance( c );
+	pthread_mutex_unlock( &c->lock );
+}
+
+void
 dmg_cache_invalidate( dmg_cache *c )
 {
 	dmg_cache_entry *dead = NULL, *e;

@@ -52,6 +52,11 @@ unsigned long dmg_cache_generation( dmg_cache *c );
 /* Drops every entry and starts a new generation. */
 void dmg_cache_invalidate( dmg_cache *c );
 
+/* Starts a new generation and drops nothing: a reader that took the generation before it
+ * sees it moved (untagged values computed before it are not put; tagged ones are, unless an
+ * invalidation of their tags came after their generation). */
+void dmg_cache_advance( dmg_cache *c );
+
 /* A string a value depends on. */
 typedef struct dmg_cache_tag {
 	const void *val;

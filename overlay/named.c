@@ -24,8 +24,12 @@
  * static group, object classes or an entryUUID, every rename, a transaction's or a replica's
  * writes, a configuration change) moves its generation on, before its result, and no memo is
  * used while any write is in flight (dmg_roles_generation), so that one read before such a
- * write committed is not used after.  Operations nested in another and databases glued to
- * others compute without it.
+ * write committed is not used after.  The read goes through the reading operation's snapshot,
+ * which may be older than the memo's generation when the lookup began: the operation may hold
+ * the backend's reader since before the write committed.  So each such move also moves the
+ * cache's generation on, which the operation took in its hook, before its first read
+ * (dmg_operation_generation), and a memo is kept only when that has not moved since.
+ * Operations nested in another and databases glued to others compute without it.
  */
 
 #include "dmg.h"
@@ -118,6 +122,9 @@ dmg_named_moved( dmg_info *di )
 {
 	struct dmg_named *n = di->named;
 
+	/* first: a lookup that stores its memo between the two steps still has it dropped by
+	 * the second */
+	dmg_cache_advance( di->cache );
 	ldap_pvt_thread_mutex_lock( &n->lock );
 	n->gen++;
 	dmg_names_unref( n->cur );
@@ -370,9 +377,10 @@ dmg_names_acquire( Operation *op, slap_overinst *on, unsigned long op_gen )
 		return NULL;
 	ns->refs = 1;
 	ldap_pvt_thread_mutex_lock( &n->lock );
-	/* kept for the next lookups only when no write that may add a name ended meanwhile,
-	 * and none is in flight (it may have committed before the search read) */
-	if ( n->gen == gen && n->cur == NULL
+	/* kept for the next lookups only when no write that may add a name ended since op
+	 * began (op_gen: op's snapshot may date from before that) or since the read began, and
+	 * none is in flight (it may have committed before the search read) */
+	if ( n->gen == gen && n->cur == NULL && dmg_cache_generation( di->cache ) == op_gen
 		&& dmg_roles_generation( di ) != DMG_NO_GENERATION ) {
 		n->cur = ns;
 		ns->refs++;

@@ -66,6 +66,7 @@ static void *fault_calloc(size_t count, size_t n)
 #define dmg_cache_set_limit fault_dmg_cache_set_limit
 #define dmg_cache_generation fault_dmg_cache_generation
 #define dmg_cache_invalidate fault_dmg_cache_invalidate
+#define dmg_cache_advance fault_dmg_cache_advance
 #define dmg_cache_get fault_dmg_cache_get
 #define dmg_cache_probe fault_dmg_cache_probe
 #define dmg_cache_release fault_dmg_cache_release
@@ -83,6 +84,7 @@ void dmg_cache_destroy(dmg_cache *c);
 void dmg_cache_set_limit(dmg_cache *c, unsigned long max_values);
 unsigned long dmg_cache_generation(dmg_cache *c);
 void dmg_cache_invalidate(dmg_cache *c);
+void dmg_cache_advance(dmg_cache *c);
 void *dmg_cache_get(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
 void *dmg_cache_probe(dmg_cache *c, const void *key, size_t keylen, dmg_cache_entry **held);
 void dmg_cache_release(dmg_cache *c, dmg_cache_entry *held);
@@ -112,6 +114,7 @@ void dmg_cache_invalidate_update(dmg_cache *c, const dmg_cache_tag *keys, size_t
 #undef dmg_cache_set_limit
 #undef dmg_cache_generation
 #undef dmg_cache_invalidate
+#undef dmg_cache_advance
 #undef dmg_cache_get
 #undef dmg_cache_release
 #undef dmg_cache_put
@@ -757,6 +760,26 @@ START_TEST(test_invalidate_of_empty_cache_bumps_generation)
     ck_assert_uint_ne(g2, g1);
     ck_assert_uint_ne(g2, g0);
     dmg_cache_destroy(c);
+}
+END_TEST
+
+START_TEST(test_advance_keeps_values_and_bumps_generation)
+{
+    dmg_cache *c = cache_new(10);
+    tval a = TVAL(1), b = TVAL(2);
+    unsigned long gen = dmg_cache_generation(c);
+
+    ck_assert_int_eq(put(c, K("a"), &a, 1), 1);
+    dmg_cache_advance(c);
+    ck_assert_uint_ne(dmg_cache_generation(c), gen);
+    ck_assert_ptr_eq(peek(c, K("a")), &a);
+    ck_assert_uint_eq(a.frees, 0);
+    /* an untagged value computed before the step is not put */
+    ck_assert_int_eq(dmg_cache_put(c, K("b"), gen, &b, 1, NULL), 0);
+    ck_assert_ptr_null(peek(c, K("b")));
+    dmg_cache_destroy(c);
+    ck_assert_uint_eq(a.frees, 1);
+    ck_assert_uint_eq(b.frees, 0);
 }
 END_TEST
 
@@ -2345,6 +2368,7 @@ static Suite *cache_suite(void)
     tc = tcase_new("generation", 10);
     tcase_add_test(tc, test_invalidate_drops_everything_and_bumps_generation);
     tcase_add_test(tc, test_invalidate_of_empty_cache_bumps_generation);
+    tcase_add_test(tc, test_advance_keeps_values_and_bumps_generation);
     tcase_add_test(tc, test_put_with_stale_generation_is_refused);
     tcase_add_test(tc, test_put_with_future_generation_is_refused);
     tcase_add_test(tc, test_invalidated_value_held_survives_until_release);
