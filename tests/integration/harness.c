@@ -1952,7 +1952,10 @@ static dmg_entries *collect_entries(LDAP *ld, LDAPMessage *res)
     dmg_entries *out = xmalloc(sizeof *out);
     memset(out, 0, sizeof *out);
     size_t cap = 0;
-    for (LDAPMessage *m = ldap_first_message(ld, res); m != NULL; m = ldap_next_message(ld, m)) {
+    /* no result at all (the server went away: a partition test's node) is no entries;
+     * libldap asserts on a NULL chain */
+    LDAPMessage *first = res != NULL ? ldap_first_message(ld, res) : NULL;
+    for (LDAPMessage *m = first; m != NULL; m = ldap_next_message(ld, m)) {
         int type = ldap_msgtype(m);
         if (type == LDAP_RES_SEARCH_REFERENCE) {
             out->references++;
@@ -1982,7 +1985,7 @@ dmg_result dmg_search(LDAP *ld, const char *base, int scope, const char *filter,
     dmg_result r;
     fill_result(ld, rc, &r);
     if (out != NULL)
-        *out = res != NULL ? collect_entries(ld, res) : collect_entries(ld, NULL);
+        *out = collect_entries(ld, res);
     ldap_msgfree(res);
     return r;
 }
