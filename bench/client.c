@@ -447,6 +447,18 @@ static int report_targets(void)
     return failed;
 }
 
+/* The whole of a search or compare: every target connected, sampled, reported, closed */
+static int time_targets(sample_fn fn, void *arg)
+{
+    for (int k = 0; k < ntargets; k++)
+        open_target(&targets[k]);
+    sample_targets(fn, arg);
+    int failed = report_targets();
+    for (int k = 0; k < ntargets; k++)
+        close_target(&targets[k]);
+    return failed;
+}
+
 static int search_sample(target *t, void *arg, double *elapsed)
 {
     search_req q = *(const search_req *)arg;
@@ -470,13 +482,7 @@ static int cmd_search(int argc, char **argv)
     q.attrs = NULL;
     if (argc > 3 && !(argc == 4 && !strcmp(argv[3], "*")))
         q.attrs = argv + 3;   /* argv is NULL-terminated */
-    for (int k = 0; k < ntargets; k++)
-        open_target(&targets[k]);
-    sample_targets(search_sample, &q);
-    int failed = report_targets();
-    for (int k = 0; k < ntargets; k++)
-        close_target(&targets[k]);
-    return failed;
+    return time_targets(search_sample, &q);
 }
 
 /* ---- add ------------------------------------------------------------------------------------- */
@@ -616,13 +622,7 @@ static int cmd_compare(int argc, char **argv)
 {
     if (argc != 3)
         fail("compare: DN ATTR VALUE");
-    for (int k = 0; k < ntargets; k++)
-        open_target(&targets[k]);
-    sample_targets(compare_sample, argv);
-    int failed = report_targets();
-    for (int k = 0; k < ntargets; k++)
-        close_target(&targets[k]);
-    return failed;
+    return time_targets(compare_sample, argv);
 }
 
 /* ---- load: concurrent readers, an optional writer ---------------------------------------------- */

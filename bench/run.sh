@@ -720,17 +720,19 @@ median_round() {
 
 # Concurrency: every group warm again first (the writes above dropped some dmg lists), then
 # 8 readers of random groups; then the same 8 with one writer at 50 modifies a second.
+# rewarm FLAVOUR: every group read once more (untimed), then that slapd settles
+rewarm() {
+    timeout $((4 * TIMEOUT + 60)) "$client" readall -H "$(uri "$1")" -D "$MTA_DN" -w "$MTA_PW" \
+        -t "$TIMEOUT" "$GROUPS_BASE" "$work/rewarm-$1.txt" >/dev/null 2>>"$work/client.err" || true
+    settle "$1"
+}
 cut -f1 "$work/members-static.txt" >"$work/groups-list.txt"
-for f in $FLAVOURS; do
-    timeout $((4 * TIMEOUT + 60)) "$client" readall -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" \
-        -t "$TIMEOUT" "$GROUPS_BASE" "$work/rewarm-$f.txt" >/dev/null 2>>"$work/client.err" || true
-    settle "$f"
-done
+for f in $FLAVOURS; do rewarm "$f"; done
 pause_at loads
 run_load conc reads_per_s
 run_load mixed p99_ms -r 50 -W "$ROOTDN" -X "$ROOTPW" -M "$work/data/employees.txt"
 
-# Adds: first every server restarted with its database's pages dropped from the page cache,
+# Adds: first the three servers restarted with their databases' pages dropped from the page cache,
 # static and dmg reading every group again (dmg's lists cached again, for the adds to update
 # in place; dynlist keeps no lists).  What the run left in the page cache differs from one
 # database to the other, and slapd's 4 KiB page writes cost the kernel in proportion to the
@@ -744,17 +746,20 @@ restart_fresh() {
     kill -TERM "$pid" 2>/dev/null || true
     i=0
     while kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "restart $1: slapd still running 60 s after SIGTERM; killed"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
     # POSIX_FADV_DONTNEED over the whole file (nobody maps it now)
-    dd if="$work/$1/db/data.mdb" iflag=nocache count=0 status=none
+    dd if="$work/$1/db/data.mdb" iflag=nocache count=0 status=none ||
+        log "restart $1: its database's pages could not be dropped (the adds measure them as cached)"
     start_slapd "$1" "$port"
 }
 for f in $FLAVOURS; do
     eval "RSS2_$f=$(proc_kb "$(pidof_flavour "$f")" VmRSS)"
     restart_fresh "$f"
-    [ "$f" = dynlist ] && continue
-    timeout $((4 * TIMEOUT + 60)) "$client" readall -H "$(uri "$f")" -D "$MTA_DN" -w "$MTA_PW" \
-        -t "$TIMEOUT" "$GROUPS_BASE" "$work/rewarm-$f.txt" >/dev/null 2>>"$work/client.err" || true
-    settle "$f"
+    [ "$f" = dynlist ] || rewarm "$f"
 done
 
 # One sample per flavour in turn (the order rotating), so that the disk's flush times, which
